@@ -1,0 +1,55 @@
+// Bundles every entry point: extension host, worker, CLI (node, CommonJS) and webviews (browser, IIFE).
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+/** @type {esbuild.BuildOptions} */
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info', target: 'es2022' };
+
+const node = {
+  ...common,
+  platform: 'node',
+  format: 'cjs',
+  external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+};
+
+const builds = [
+  { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { worker: 'src/mimicry/worker/workerMain.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  {
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    entryPoints: { inspector: 'src/webview/inspector/main.ts' },
+    outdir: 'dist/webview',
+  },
+];
+
+// tfjs' wasm backend loads its .wasm binaries from disk next to the bundle.
+function copyAssets() {
+  const wasmDir = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';
+  mkdirSync('dist/wasm', { recursive: true });
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+    if (existsSync(`${wasmDir}/${f}`)) cpSync(`${wasmDir}/${f}`, `dist/wasm/${f}`);
+  }
+  const codicons = 'node_modules/@vscode/codicons/dist/codicon.css';
+  if (existsSync(codicons)) {
+    mkdirSync(dirname('dist/codicons/x'), { recursive: true });
+    cpSync('node_modules/@vscode/codicons/dist', 'dist/codicons', { recursive: true });
+  }
+}
+
+const present = builds.filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)));
+for (const b of builds) if (!present.includes(b)) console.warn(`skipping ${Object.values(b.entryPoints)} (not written yet)`);
+
+if (watch) {
+  for (const b of present) (await esbuild.context(b)).watch();
+  copyAssets();
+} else {
+  await Promise.all(present.map((b) => esbuild.build(b)));
+  copyAssets();
+}
