@@ -55,7 +55,10 @@ export interface SafetensorsHeader {
   readonly tensors: readonly TensorInfo[];
 }
 
-/** Numbers decoded from a tensor's bytes. F64/I64/U64 need 64 bits; everything else fits in 32. */
+/**
+ * Numbers decoded from a tensor's bytes. F64/I64/U64 need 64 bits, and I32/U32 are decoded to
+ * Float64Array too so they stay exact; everything else fits in 32.
+ */
 export type DecodedValues = Float32Array | Float64Array;
 
 /** An opened checkpoint: one file or a sharded model behind a `*.safetensors.index.json`. */

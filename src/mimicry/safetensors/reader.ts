@@ -1,0 +1,164 @@
+// Opening checkpoints: the header from the first 8 + N bytes, tensors by byte range through a
+// FileHandle. Nothing here reads a whole file; every handle is closed on error and on close().
+
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { SafetensorsError, abortError, throwIfAborted } from './errors';
+import { DTYPES, decode } from './dtypes';
+import { parseHeader, readHeaderLength, MAX_HEADER_SIZE } from './header';
+import { isShardIndexPath, mergeShardTensors, parseShardIndex } from './sharded';
+import type { Checkpoint, DecodedValues, SafetensorsHeader, TensorInfo } from './types';
+
+export interface OpenOptions {
+  /** Cancels opening (checked between files). */
+  readonly signal?: AbortSignal;
+}
+
+export const DEFAULT_CHUNK_ELEMENTS = 1 << 20;
+/** fs reads take at most 2^31-1 bytes per call; stay well under. */
+const MAX_READ = 1 << 30;
+
+/** Fill `buf` from `position`, looping over short reads; a read of 0 bytes means the file shrank. */
+async function readFully(handle: FileHandle, file: string, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.byteLength) {
+    const len = Math.min(buf.byteLength - done, MAX_READ);
+    const { bytesRead } = await handle.read(buf, done, len, position + done);
+    if (bytesRead === 0) throw new SafetensorsError(file, 'short-read', `wanted ${buf.byteLength} bytes at ${position}, got ${done}`);
+    done += bytesRead;
+  }
+}
+
+async function readHeaderFrom(handle: FileHandle, file: string): Promise<SafetensorsHeader> {
+  const fileBytes = (await handle.stat()).size;
+  const prefix = new Uint8Array(8);
+  if (fileBytes >= 8) await readFully(handle, file, prefix, 0);
+  const n = readHeaderLength(file, fileBytes, prefix); // refuses huge N before allocating
+  const headerBytes = new Uint8Array(n);
+  await readFully(handle, file, headerBytes, 8);
+  return parseHeader(file, fileBytes, headerBytes, n);
+}
+
+/** Open one .safetensors file and validate its header; the handle stays open (closed on error). */
+export async function openHeaderFile(file: string): Promise<{ header: SafetensorsHeader; handle: FileHandle }> {
+  const abs = path.resolve(file);
+  const handle = await open(abs, 'r');
+  try {
+    return { header: await readHeaderFrom(handle, abs), handle };
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+}
+
+/** Read and validate the header of one .safetensors file (the file is closed afterwards). */
+export async function readHeader(file: string): Promise<SafetensorsHeader> {
+  const { header, handle } = await openHeaderFile(file);
+  await handle.close();
+  return header;
+}
+
+/** Open a .safetensors file or a sharded `*.safetensors.index.json` as one Checkpoint. */
+export async function openCheckpoint(file: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+  throwIfAborted(opts.signal);
+  if (isShardIndexPath(file)) return openSharded(file, opts);
+  const { header, handle } = await openHeaderFile(file);
+  return new FileCheckpoint(header.file, 'single', [header], new Map([[header.file, handle]]), header.metadata, header.tensors);
+}
+
+async function openSharded(indexFile: string, opts: OpenOptions): Promise<Checkpoint> {
+  const abs = path.resolve(indexFile);
+  if ((await stat(abs)).size > MAX_HEADER_SIZE) throw new SafetensorsError(abs, 'index-invalid', 'index file is over 100,000,000 bytes');
+  const index = parseShardIndex(abs, await readFile(abs, 'utf8'));
+  const handles = new Map<string, FileHandle>();
+  const headers: SafetensorsHeader[] = [];
+  try {
+    for (const shard of index.shards) {
+      throwIfAborted(opts.signal);
+      const { header, handle } = await openHeaderFile(shard);
+      handles.set(shard, handle);
+      headers.push(header);
+    }
+    const tensors = mergeShardTensors(index, headers);
+    return new FileCheckpoint(abs, 'sharded', headers, handles, index.metadata, tensors);
+  } catch (e) {
+    await Promise.allSettled([...handles.values()].map((h) => h.close()));
+    throw e;
+  }
+}
+
+class FileCheckpoint implements Checkpoint {
+  readonly files: readonly string[];
+  readonly totalBytes: number;
+  private readonly byName: Map<string, TensorInfo>;
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    readonly kind: 'single' | 'sharded',
+    headers: readonly SafetensorsHeader[],
+    private readonly handles: Map<string, FileHandle>,
+    readonly metadata: Readonly<Record<string, string>>,
+    readonly tensors: readonly TensorInfo[],
+  ) {
+    this.files = headers.map((h) => h.file);
+    this.totalBytes = headers.reduce((s, h) => s + h.fileBytes, 0);
+    this.byName = new Map(tensors.map((t) => [t.name, t]));
+  }
+
+  tensor(name: string): TensorInfo | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The handle for a tensor of this checkpoint; refuses tensors from elsewhere. */
+  private handleFor(tensor: TensorInfo): FileHandle {
+    if (this.closed) throw new SafetensorsError(this.path, 'closed', `reading ${JSON.stringify(tensor.name)}`);
+    const own = this.byName.get(tensor.name);
+    const handle = this.handles.get(tensor.file);
+    if (!own || !handle || own.file !== tensor.file || own.fileOffset !== tensor.fileOffset || own.bytes !== tensor.bytes) {
+      throw new SafetensorsError(this.path, 'tensor-not-found', JSON.stringify(tensor.name));
+    }
+    return handle;
+  }
+
+  async readBytes(tensor: TensorInfo, start = 0, end: number = tensor.bytes): Promise<Uint8Array> {
+    const handle = this.handleFor(tensor);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > tensor.bytes) {
+      throw new SafetensorsError(tensor.file, 'invalid-range', `[${start}, ${end}) of ${JSON.stringify(tensor.name)} (${tensor.bytes} bytes)`);
+    }
+    const buf = new Uint8Array(end - start);
+    await readFully(handle, tensor.file, buf, tensor.fileOffset + start);
+    return buf;
+  }
+
+  private requireDecodable(tensor: TensorInfo): number {
+    const info = DTYPES[tensor.dtype];
+    if (!info.decodable) throw new SafetensorsError(tensor.file, 'dtype-not-decoded', `${tensor.dtype} of ${JSON.stringify(tensor.name)}`);
+    return info.bits / 8;
+  }
+
+  async readValues(tensor: TensorInfo): Promise<DecodedValues> {
+    this.handleFor(tensor);
+    this.requireDecodable(tensor);
+    return decode(tensor.dtype, await this.readBytes(tensor));
+  }
+
+  async *chunks(tensor: TensorInfo, chunkElements = DEFAULT_CHUNK_ELEMENTS, signal?: AbortSignal): AsyncIterable<DecodedValues> {
+    this.handleFor(tensor);
+    const size = this.requireDecodable(tensor);
+    if (!Number.isSafeInteger(chunkElements) || chunkElements < 1) throw new RangeError(`chunkElements must be a positive integer, got ${chunkElements}`);
+    for (let first = 0; first < tensor.params; first += chunkElements) {
+      if (signal?.aborted) throw abortError();
+      const last = Math.min(first + chunkElements, tensor.params);
+      yield decode(tensor.dtype, await this.readBytes(tensor, first * size, last * size));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const results = await Promise.allSettled([...this.handles.values()].map((h) => h.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}

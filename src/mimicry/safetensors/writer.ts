@@ -1,0 +1,193 @@
+// Writing safetensors files: names sorted, data in name order, header padded with spaces to a
+// multiple of 8, atomically (temporary file in the same folder, fsync, rename). The streaming
+// variant asks for one tensor's bytes at a time, so exporting a big model holds one tensor.
+
+import { randomBytes } from 'node:crypto';
+import { open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { SafetensorsError, throwIfAborted } from './errors';
+import { byteLengthOf, isDType } from './dtypes';
+import { MAX_HEADER_SIZE, METADATA_KEY } from './header';
+import type { DType, TensorToWrite } from './types';
+
+/** A tensor whose bytes are produced on demand (called once, in name order). */
+export interface StreamingTensor {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Must equal the size that dtype and shape give; checked before anything is written. */
+  readonly byteLength: number;
+  readonly bytes: () => Promise<Uint8Array>;
+}
+
+export interface WriteOptions {
+  /** Paths the target must not be (the inputs of an export): resolved, symlinked or hard-linked. */
+  readonly refuse?: readonly string[];
+  /** Checked before each tensor; an abort removes the temporary file. */
+  readonly signal?: AbortSignal;
+}
+
+/** Compare by Unicode code point (= UTF-8 byte order, as Rust and Python sort strings). */
+export function compareNames(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i) ?? 0;
+    const y = b.codePointAt(i) ?? 0;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+type HeaderEntry = Pick<StreamingTensor, 'name' | 'dtype' | 'shape' | 'byteLength'>;
+
+/** Validate entries, sort them by name, and check each declared size against dtype and shape. */
+function prepare<T extends HeaderEntry>(file: string, entries: readonly T[], metadata: Record<string, string> | undefined): T[] {
+  const bad = (detail: string): never => {
+    throw new SafetensorsError(file, 'invalid-tensor', detail);
+  };
+  const names = new Set<string>();
+  for (const e of entries) {
+    const q = JSON.stringify(e.name);
+    if (typeof e.name !== 'string') bad('a tensor name is not a string');
+    if (e.name === METADATA_KEY) bad(`${q} is reserved for metadata`);
+    if (names.has(e.name)) bad(`${q} appears twice`);
+    names.add(e.name);
+    if (!isDType(e.dtype)) bad(`${q}: unknown dtype ${JSON.stringify(e.dtype)}`);
+    let count = 1;
+    for (const d of e.shape) {
+      if (!Number.isSafeInteger(d) || d < 0) bad(`${q}: shape ${JSON.stringify(e.shape)}`);
+      count *= d;
+      if (count > Number.MAX_SAFE_INTEGER) bad(`${q}: element count overflows`);
+    }
+    const expected = byteLengthOf(e.dtype, count);
+    if (expected === undefined) bad(`${q}: ${count} elements of ${e.dtype} are not a whole number of bytes`);
+    if (e.byteLength !== expected) bad(`${q}: ${e.dtype} ${JSON.stringify(e.shape)} needs ${expected} bytes, got ${e.byteLength}`);
+  }
+  if (metadata !== undefined) {
+    if (typeof metadata !== 'object' || metadata === null) bad('metadata is not an object');
+    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') bad(`metadata ${JSON.stringify(k)} is not a string`);
+  }
+  return [...entries].sort((a, b) => compareNames(a.name, b.name));
+}
+
+/**
+ * The complete header block: 8-byte little-endian N followed by the N header bytes (JSON padded
+ * with spaces to a multiple of 8). `sorted` must be in name order; offsets follow that order.
+ */
+export function buildHeaderBlock(file: string, sorted: readonly HeaderEntry[], metadata?: Record<string, string>): Uint8Array {
+  const parts: string[] = [];
+  if (metadata !== undefined) parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
+  let offset = 0;
+  for (const e of sorted) {
+    const end = offset + e.byteLength;
+    parts.push(`${JSON.stringify(e.name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":${JSON.stringify(e.shape)},"data_offsets":[${offset},${end}]}`);
+    offset = end;
+  }
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const n = Math.ceil(json.byteLength / 8) * 8;
+  if (n > MAX_HEADER_SIZE) throw new SafetensorsError(file, 'header-too-large', `header would be ${n} bytes`);
+  const block = new Uint8Array(8 + n).fill(0x20, 8 + json.byteLength);
+  new DataView(block.buffer).setBigUint64(0, BigInt(n), true);
+  block.set(json, 8);
+  return block;
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  try {
+    const [ra, rb] = await Promise.all([realpath(a), realpath(b)]);
+    if (ra === rb) return true;
+    const [sa, sb] = await Promise.all([stat(a), stat(b)]);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false; // one of them does not exist: cannot be the same file
+  }
+}
+
+const MAX_WRITE = 1 << 30;
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, Math.min(bytes.byteLength - done, MAX_WRITE), position + done);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Write tensors whose bytes are produced one at a time, atomically: a temporary file in the
+ * target's folder is written, fsynced and renamed over the target. On any error (including a
+ * producer's) the temporary file is removed and the target is left as it was.
+ */
+export async function writeSafetensorsStreaming(
+  file: string,
+  entries: readonly StreamingTensor[],
+  metadata?: Record<string, string>,
+  opts: WriteOptions = {},
+): Promise<void> {
+  const target = path.resolve(file);
+  for (const r of opts.refuse ?? []) {
+    if (await sameFile(target, r)) throw new SafetensorsError(target, 'refuse-overwrite-source', `it is the input ${r}`);
+  }
+  const sorted = prepare(target, entries, metadata);
+  const headerBlock = buildHeaderBlock(target, sorted, metadata);
+  throwIfAborted(opts.signal);
+
+  const tmp = path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle: FileHandle | undefined = await open(tmp, 'wx');
+  try {
+    await writeAll(handle, headerBlock, 0);
+    let position = headerBlock.byteLength;
+    for (const e of sorted) {
+      throwIfAborted(opts.signal);
+      const bytes = await e.bytes();
+      if (bytes.byteLength !== e.byteLength) {
+        throw new SafetensorsError(target, 'stream-length-mismatch', `${JSON.stringify(e.name)}: declared ${e.byteLength}, produced ${bytes.byteLength}`);
+      }
+      await writeAll(handle, bytes, position);
+      position += bytes.byteLength;
+    }
+    await handle.sync();
+    const h = handle;
+    handle = undefined;
+    await h.close();
+    await rename(tmp, target);
+  } catch (e) {
+    if (handle) await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await syncDir(path.dirname(target));
+}
+
+/** Make the rename durable; not possible on every platform (Windows), so best effort. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // directories cannot be opened or fsynced here; the data itself is already synced
+  }
+}
+
+/** Write in-memory tensors (see writeSafetensorsStreaming for the guarantees). */
+export async function writeSafetensors(
+  file: string,
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+  opts: WriteOptions = {},
+): Promise<void> {
+  const entries: StreamingTensor[] = tensors.map((t) => ({
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    byteLength: t.data.byteLength,
+    bytes: () => Promise.resolve(t.data),
+  }));
+  return writeSafetensorsStreaming(file, entries, metadata, opts);
+}
