@@ -1,0 +1,58 @@
+// Plain-text formatting for terminal output: sizes, counts, statistics and aligned tables.
+
+import { printable } from './io';
+
+const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** 949792 -> "927.5 KiB"; below 1 KiB the exact count. */
+export function humanBytes(bytes: number): string {
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${bytes} bytes` : `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+/** 236224 -> "236,224" (fixed locale, so output is the same on every machine). */
+export function grouped(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Four significant digits; exponent form outside [1e-3, 1e5). null -> "-". */
+export function num(x: number | null): string {
+  if (x === null) return '-';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1e-3 && a < 1e5) return String(Number(x.toPrecision(4)));
+  return x.toExponential(3);
+}
+
+export function percent(fraction: number | null): string {
+  return fraction === null ? '-' : `${(fraction * 100).toFixed(1)}%`;
+}
+
+/** Shortens untrusted text for a table cell and makes it printable. */
+export function cell(text: string, max = 80): string {
+  const p = printable(text);
+  return p.length > max ? `${p.slice(0, max - 1)}…` : p;
+}
+
+export type Align = 'left' | 'right';
+
+export interface Column {
+  readonly title: string;
+  readonly align: Align;
+}
+
+/** Columns padded to their widest cell, two spaces apart, no trailing spaces. */
+export function table(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((text, i) => (columns[i].align === 'right' ? text.padStart(widths[i]) : text.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.title)), ...rows.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,64 @@
+// `mimicry inspect FILE [--stats] [--spectra] [--json]`: what is inside a checkpoint.
+
+import { InvalidArgumentError, type Command } from 'commander';
+import { openCheckpoint } from '../mimicry/safetensors/reader';
+import { DEFAULT_BINS, DEFAULT_MAX_SIDE } from '../mimicry/stats/index';
+import { toCliError, type CliIO } from './io';
+import { buildInspectReport } from './inspectReport';
+import { renderJson, renderText } from './inspectRender';
+import { progressOn } from './progress';
+
+interface InspectFlags {
+  readonly stats?: boolean;
+  readonly spectra?: boolean;
+  readonly json?: boolean;
+  readonly bins: number;
+  readonly maxSide: number;
+}
+
+export function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<void> {
+  let checkpoint;
+  try {
+    checkpoint = await openCheckpoint(file);
+  } catch (e) {
+    throw toCliError(e, file);
+  }
+  const progress = progressOn(io.stderr);
+  const count = checkpoint.tensors.length;
+  try {
+    const report = await buildInspectReport(checkpoint, file, {
+      stats: flags.stats === true,
+      spectra: flags.spectra === true,
+      bins: flags.bins,
+      maxSide: flags.maxSide,
+      onProgress: (i, t, what, fraction) =>
+        progress.update(`[${i + 1}/${count}] ${what} ${t.name} ${Math.floor(fraction * 100)}%`),
+    });
+    progress.done();
+    io.stdout.write(flags.json ? renderJson(report) : renderText(report, flags.stats === true, flags.spectra === true));
+  } catch (e) {
+    progress.done();
+    throw toCliError(e, file);
+  } finally {
+    await checkpoint.close();
+  }
+}
+
+export function registerInspect(program: Command, io: CliIO): void {
+  program
+    .command('inspect')
+    .description('list the tensors of a .safetensors file or a sharded *.safetensors.index.json')
+    .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json')
+    .option('--stats', 'per-tensor statistics over finite values: min, max, mean, std, |mean|, zero fraction, NaN/Inf counts, histogram')
+    .option('--spectra', 'singular-value spectrum of tensors with 2+ dimensions (viewed as out x rest)')
+    .option('--json', 'print one JSON document instead of a table')
+    .option('--bins <n>', 'histogram bins for --stats', positiveInteger, DEFAULT_BINS)
+    .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInteger, DEFAULT_MAX_SIDE)
+    .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
+}

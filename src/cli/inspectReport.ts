@@ -1,0 +1,99 @@
+// The data `mimicry inspect` shows: header facts per tensor, optionally statistics and spectra.
+
+import type { Checkpoint, DType, TensorInfo } from '../mimicry/safetensors/types';
+import {
+  computeSpectrum,
+  isStatsSkipped,
+  matrixView,
+  tensorStatsOf,
+  type Histogram,
+  type SpectrumOutcome,
+} from '../mimicry/stats/index';
+import * as path from 'node:path';
+
+/** Statistics as published in the JSON report (definitions: src/mimicry/stats/tensorStats.ts). */
+export interface StatsJson {
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly mean: number | null;
+  readonly std: number | null;
+  readonly meanAbs: number | null;
+  readonly zeroFraction: number | null;
+  readonly nanCount: number;
+  readonly infCount: number;
+  readonly histogram: Histogram;
+}
+
+export interface TensorEntry {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** data_offsets as in the header, relative to the data area of the tensor's file. */
+  readonly offsets: readonly [number, number];
+  readonly params: number;
+  /** Sharded checkpoints only: the shard file (relative to the index) the offsets refer to. */
+  readonly shard?: string;
+  /** With --stats: the statistics, or null when they cannot be computed (see statsSkipped). */
+  readonly stats?: StatsJson | null;
+  readonly statsSkipped?: string;
+  /** With --spectra, tensors of 2 or more dimensions only. */
+  readonly spectrum?: SpectrumOutcome;
+}
+
+export interface InspectReport {
+  readonly file: string;
+  readonly bytes: number;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly tensors: TensorEntry[];
+}
+
+export interface InspectOptions {
+  readonly stats: boolean;
+  readonly spectra: boolean;
+  readonly bins?: number;
+  readonly maxSide?: number;
+  readonly signal?: AbortSignal;
+  /** Called as work starts on a tensor and as it advances (fraction in [0, 1]). */
+  readonly onProgress?: (index: number, tensor: TensorInfo, what: 'stats' | 'spectrum', fraction: number) => void;
+}
+
+function baseEntry(checkpoint: Checkpoint, t: TensorInfo): TensorEntry {
+  const entry: TensorEntry = { name: t.name, dtype: t.dtype, shape: [...t.shape], offsets: [t.dataOffsets[0], t.dataOffsets[1]], params: t.params };
+  if (checkpoint.kind !== 'sharded') return entry;
+  return { ...entry, shard: path.relative(path.dirname(checkpoint.path), t.file) };
+}
+
+async function statsEntry(checkpoint: Checkpoint, t: TensorInfo, i: number, opts: InspectOptions): Promise<Pick<TensorEntry, 'stats' | 'statsSkipped'>> {
+  const total = Math.max(1, t.params);
+  const outcome = await tensorStatsOf(checkpoint, t, {
+    bins: opts.bins,
+    signal: opts.signal,
+    onProgress: (done) => opts.onProgress?.(i, t, 'stats', done / total),
+  });
+  if (isStatsSkipped(outcome)) return { stats: null, statsSkipped: outcome.skipped };
+  const { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, histogram } = outcome;
+  return { stats: { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, histogram } };
+}
+
+export async function buildInspectReport(checkpoint: Checkpoint, file: string, opts: InspectOptions): Promise<InspectReport> {
+  const tensors: TensorEntry[] = [];
+  for (const [i, t] of checkpoint.tensors.entries()) {
+    let entry = baseEntry(checkpoint, t);
+    if (opts.stats) {
+      opts.onProgress?.(i, t, 'stats', 0);
+      entry = { ...entry, ...(await statsEntry(checkpoint, t, i, opts)) };
+    }
+    if (opts.spectra && matrixView(t.shape)) {
+      opts.onProgress?.(i, t, 'spectrum', 0);
+      const total = Math.max(1, t.params);
+      const spectrum = await computeSpectrum(checkpoint, t, {
+        maxSide: opts.maxSide,
+        signal: opts.signal,
+        onProgress: (done) => opts.onProgress?.(i, t, 'spectrum', done / total),
+      });
+      entry = { ...entry, spectrum };
+    }
+    tensors.push(entry);
+  }
+  return { file, bytes: checkpoint.totalBytes, metadata: { ...checkpoint.metadata }, tensors };
+}

@@ -1,0 +1,229 @@
+// Gram matrix of the smaller side of a row-major rows x cols matrix W, accumulated in float64
+// from chunks of its values, holding only the n x n Gram plus one bounded panel:
+// - tall (rows > cols):  G = W^T W (cols x cols), one pass; a panel holds a block of rows,
+//   stored transposed so every dot product runs over contiguous memory.
+// - wide (rows <= cols): G = W W^T (rows x rows); a panel holds a block of columns of every row,
+//   so the values are read once per column block (one pass unless rows x cols > panelElements).
+
+import type { DecodedValues } from '../safetensors/types';
+import { throwIfAborted } from '../safetensors/errors';
+
+/** Default panel size in elements (8 MB of float64). */
+export const DEFAULT_PANEL_ELEMENTS = 1 << 20;
+
+export interface GramPlan {
+  readonly rows: number;
+  readonly cols: number;
+  /** Side of the Gram matrix: min(rows, cols). */
+  readonly n: number;
+  readonly tall: boolean;
+  /** Rows (tall) or columns (wide) per panel. */
+  readonly panelWidth: number;
+  /** Reads of the values needed: 1 for tall matrices, ceil(cols / panelWidth) for wide ones. */
+  readonly passes: number;
+}
+
+export interface GramResult {
+  /** n x n, row-major, symmetric. */
+  readonly gram: Float64Array;
+  readonly n: number;
+  /** A NaN or Inf was seen: the Gram is meaningless and accumulation stopped early. */
+  readonly nonFinite: boolean;
+}
+
+export function planGram(rows: number, cols: number, panelElements = DEFAULT_PANEL_ELEMENTS): GramPlan {
+  const tall = rows > cols;
+  const n = tall ? cols : rows;
+  const other = tall ? rows : cols;
+  const panelWidth = Math.max(1, Math.min(other, Math.floor(panelElements / Math.max(1, n))));
+  return { rows, cols, n, tall, panelWidth, passes: tall ? 1 : Math.ceil(other / panelWidth) };
+}
+
+/**
+ * G[i][j] += <P_i, P_j> over the first `used` entries of each panel row (upper triangle only).
+ * Four j at a time, so each P_i entry loaded serves four products.
+ */
+function accumulate(gram: Float64Array, panel: Float64Array, n: number, width: number, used: number): void {
+  for (let i = 0; i < n; i++) {
+    const oi = i * width;
+    const gi = i * n;
+    let j = i;
+    for (; j + 3 < n; j += 4) {
+      const o0 = j * width;
+      const o1 = o0 + width;
+      const o2 = o1 + width;
+      const o3 = o2 + width;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let t = 0; t < used; t++) {
+        const a = panel[oi + t];
+        s0 += a * panel[o0 + t];
+        s1 += a * panel[o1 + t];
+        s2 += a * panel[o2 + t];
+        s3 += a * panel[o3 + t];
+      }
+      gram[gi + j] += s0;
+      gram[gi + j + 1] += s1;
+      gram[gi + j + 2] += s2;
+      gram[gi + j + 3] += s3;
+    }
+    for (; j < n; j++) {
+      const oj = j * width;
+      let s0 = 0;
+      for (let t = 0; t < used; t++) s0 += panel[oi + t] * panel[oj + t];
+      gram[gi + j] += s0;
+    }
+  }
+}
+
+function mirrorUpper(gram: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) gram[j * n + i] = gram[i * n + j];
+}
+
+/** Consumes the values of one read, in order; `finish` flushes what is left in the panel. */
+interface PassConsumer {
+  push(chunk: ArrayLike<number>): void;
+  finish(): void;
+  readonly nonFinite: boolean;
+}
+
+/** Tall W: panels of `width` consecutive rows, stored transposed (panel[c * width + r]). */
+function tallPass(plan: GramPlan, gram: Float64Array): PassConsumer {
+  const { cols, n, panelWidth: width } = plan;
+  const panel = new Float64Array(n * width);
+  let pos = 0;
+  let panelRow = 0;
+  let nonFinite = false;
+  return {
+    get nonFinite() {
+      return nonFinite;
+    },
+    push(chunk) {
+      const len = chunk.length;
+      let k = 0;
+      while (k < len) {
+        const c = pos % cols;
+        const take = Math.min(cols - c, len - k);
+        for (let t = 0; t < take; t++) {
+          const v = chunk[k + t];
+          if (v - v !== 0) nonFinite = true;
+          panel[(c + t) * width + panelRow] = v;
+        }
+        k += take;
+        pos += take;
+        if (c + take === cols && ++panelRow === width) {
+          accumulate(gram, panel, n, width, width);
+          panelRow = 0;
+        }
+      }
+    },
+    finish() {
+      if (panelRow > 0) accumulate(gram, panel, n, width, panelRow);
+      panelRow = 0;
+    },
+  };
+}
+
+/** Wide W, one column block [c0, c0 + width): panel[r * width + (c - c0)]. */
+function widePass(plan: GramPlan, gram: Float64Array, block: number): PassConsumer {
+  const { cols, n } = plan;
+  const width = plan.panelWidth;
+  const c0 = block * width;
+  const c1 = Math.min(cols, c0 + width);
+  const panel = new Float64Array(n * width);
+  let pos = 0;
+  let nonFinite = false;
+  return {
+    get nonFinite() {
+      return nonFinite;
+    },
+    push(chunk) {
+      const len = chunk.length;
+      let k = 0;
+      while (k < len) {
+        const r = Math.floor(pos / cols);
+        const c = pos - r * cols;
+        const take = Math.min(cols - c, len - k);
+        const from = Math.max(c, c0);
+        const to = Math.min(c + take, c1);
+        const base = r * width - c0;
+        for (let cc = from; cc < to; cc++) {
+          const v = chunk[k + cc - c];
+          if (v - v !== 0) nonFinite = true;
+          panel[base + cc] = v;
+        }
+        k += take;
+        pos += take;
+      }
+    },
+    finish() {
+      accumulate(gram, panel, n, width, c1 - c0);
+    },
+  };
+}
+
+function startPass(plan: GramPlan, gram: Float64Array, pass: number): PassConsumer {
+  return plan.tall ? tallPass(plan, gram) : widePass(plan, gram, pass);
+}
+
+/** Gram of the smaller side of an in-memory row-major matrix. */
+export function gramOfMatrix(
+  values: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  panelElements = DEFAULT_PANEL_ELEMENTS,
+): GramResult {
+  if (values.length !== rows * cols) throw new RangeError(`expected ${rows} x ${cols} = ${rows * cols} values, got ${values.length}`);
+  const plan = planGram(rows, cols, panelElements);
+  const gram = new Float64Array(plan.n * plan.n);
+  for (let pass = 0; pass < plan.passes; pass++) {
+    const consumer = startPass(plan, gram, pass);
+    consumer.push(values);
+    if (consumer.nonFinite) return { gram, n: plan.n, nonFinite: true };
+    consumer.finish();
+  }
+  mirrorUpper(gram, plan.n);
+  return { gram, n: plan.n, nonFinite: false };
+}
+
+export interface StreamGramOptions {
+  panelElements?: number;
+  signal?: AbortSignal;
+  /** Elements of W done so far (0 .. rows * cols), whatever the number of passes. */
+  onProgress?: (doneElements: number) => void;
+}
+
+/** Gram of the smaller side, reading the values through `chunks()` (called once per pass). */
+export async function streamGram(
+  chunks: () => AsyncIterable<DecodedValues>,
+  rows: number,
+  cols: number,
+  opts: StreamGramOptions = {},
+): Promise<GramResult> {
+  const { signal, onProgress } = opts;
+  const plan = planGram(rows, cols, opts.panelElements);
+  const gram = new Float64Array(plan.n * plan.n);
+  const total = rows * cols;
+  let visited = 0;
+  throwIfAborted(signal);
+  for (let pass = 0; pass < plan.passes; pass++) {
+    const consumer = startPass(plan, gram, pass);
+    let seen = 0;
+    for await (const chunk of chunks()) {
+      throwIfAborted(signal);
+      if (seen + chunk.length > total) throw new Error(`tensor chunks yielded more than ${total} elements`);
+      consumer.push(chunk);
+      if (consumer.nonFinite) return { gram, n: plan.n, nonFinite: true };
+      seen += chunk.length;
+      visited += chunk.length;
+      onProgress?.(Math.floor(visited / plan.passes));
+    }
+    throwIfAborted(signal);
+    if (seen !== total) throw new Error(`tensor chunks yielded ${seen} elements, expected ${total}`);
+    consumer.finish();
+  }
+  mirrorUpper(gram, plan.n);
+  return { gram, n: plan.n, nonFinite: false };
+}
