@@ -5,6 +5,9 @@ import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json';
 import { CliError, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
 import { registerInspect } from './inspect';
+import { registerMetrics } from './metrics';
+import { registerRebuild } from './rebuild';
+import { registerReconstruct } from './reconstruct';
 
 /** Builds a fresh program writing to `io` (commander keeps state, so one per run). */
 export function createProgram(io: CliIO): Command {
@@ -19,6 +22,9 @@ export function createProgram(io: CliIO): Command {
       outputError: (s, write) => write(`mimicry: ${s.replace(/^error: /, '')}`),
     });
   registerInspect(program, io);
+  registerReconstruct(program, io);
+  registerMetrics(program, io);
+  registerRebuild(program, io);
   return program;
 }
 

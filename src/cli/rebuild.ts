@@ -1,0 +1,30 @@
+// `mimicry rebuild RECAST --out DENSE`: FORMAT.md's reconstruction rule, back to a dense checkpoint.
+import type { Command } from 'commander';
+import { RecastFormatError, rebuildDense } from '../mimicry/recast/rebuild';
+import { CliError, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+
+interface RebuildFlags {
+  readonly out: string;
+  readonly json?: boolean;
+}
+
+async function run(file: string, flags: RebuildFlags, io: CliIO): Promise<void> {
+  try {
+    const r = await rebuildDense(file, flags.out);
+    if (flags.json) io.stdout.write(JSON.stringify({ out: flags.out, rebuilt: r.members, copied: r.copies }) + '\n');
+    else io.stdout.write(`wrote ${printable(flags.out)}: ${r.members} tensors rebuilt from templates, ${r.copies} copied\n`);
+  } catch (e) {
+    if (e instanceof RecastFormatError) throw new CliError(`${printable(file)}: ${e.message}`, EXIT_USAGE);
+    throw toCliError(e, file);
+  }
+}
+
+export function registerRebuild(program: Command, io: CliIO): void {
+  program
+    .command('rebuild')
+    .description('rebuild the dense checkpoint from a reparameterized (recast) file')
+    .argument('<file>', 'a recast .safetensors file')
+    .requiredOption('--out <file>', 'the dense .safetensors file to write')
+    .option('--json', 'print a JSON summary')
+    .action((file: string, flags: RebuildFlags) => run(file, flags, io));
+}

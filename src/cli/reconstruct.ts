@@ -1,0 +1,230 @@
+// `mimicry reconstruct FILE --out OUT [...]`: fit templates + coefficients and write the export
+// (FORMAT.md), optionally the dense reconstruction and a report; a per-layer table at the end.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { openCheckpoint } from '../mimicry/safetensors/reader';
+import type { Checkpoint } from '../mimicry/safetensors/types';
+import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
+import { GroupingError, PRESETS, type Preset } from '../mimicry/recast/grouping';
+import { reportJson } from '../mimicry/recast/report';
+import { BackendError } from '../mimicry/recast/tfjs';
+import { BACKENDS, METHODS, type Backend, type LossKind, type Method, type ReconstructOptions } from '../mimicry/recast/types';
+import type { Objective } from '../mimicry/recast/spectral';
+import { cell, grouped, num, table } from './format';
+import { CliError, displayPath, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { progressOn } from './progress';
+
+// Option parsers: a bad value is a usage error (commander prints it; runCli exits with status 2).
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
+  return n;
+}
+
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
+  return n;
+}
+
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got "${value}"`);
+  return n;
+}
+
+/** `--templates 3` or `--templates exact`. */
+export function templatesArg(value: string): number | 'exact' {
+  return value.trim() === 'exact' ? 'exact' : positiveInt(value);
+}
+
+/** `--modules mlp.fc1,attn.c_attn` (repeatable). */
+export function modulesArg(value: string, previous: string[] = []): string[] {
+  const list = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (list.length === 0) throw new InvalidArgumentError('expected a comma-separated list of module roles, e.g. mlp.fc1,attn.c_attn');
+  return [...previous, ...list];
+}
+
+/** `--module-weight mlp.fc1=2` (repeatable). */
+export function moduleWeightArg(value: string, previous: Record<string, number> = {}): Record<string, number> {
+  const m = /^([^=]+)=(.+)$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected ROLE=WEIGHT, got "${value}"`);
+  return { ...previous, [m[1].trim()]: nonNegativeNumber(m[2]) };
+}
+
+/** `--ratio 4` or `--ratio 4x`. */
+export function ratioArg(value: string): number {
+  const n = Number(value.trim().replace(/x$/i, ''));
+  if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError(`expected a compression ratio >= 1 (e.g. 4 or 4x), got "${value}"`);
+  return n;
+}
+
+interface ReconstructFlags {
+  readonly out: string;
+  readonly dense?: string;
+  readonly report?: string;
+  readonly method: Method;
+  readonly objective: Objective;
+  readonly preset?: Preset;
+  readonly modules?: string[];
+  readonly blocksPerGroup?: number;
+  readonly groups?: number;
+  readonly templates?: number | 'exact';
+  readonly ratio?: number;
+  readonly sets?: number;
+  readonly shareRoles?: boolean;
+  readonly steps?: number;
+  readonly lr?: number;
+  readonly loss?: LossKind;
+  readonly beta?: number;
+  readonly noise?: number;
+  readonly seed?: number;
+  readonly backend: Backend;
+  readonly probes?: number;
+  readonly moduleWeight?: Record<string, number>;
+  readonly entropyMaxSide?: number;
+  readonly groupMemoryMb?: number;
+  readonly json?: boolean;
+}
+
+export function optionsFromFlags(f: ReconstructFlags): ReconstructOptions {
+  return {
+    method: f.method,
+    objective: f.objective,
+    preset: f.preset,
+    modules: f.modules,
+    blocksPerGroup: f.blocksPerGroup,
+    groups: f.groups,
+    templates: f.templates,
+    ratio: f.ratio,
+    sets: f.sets,
+    shareRoles: f.shareRoles,
+    steps: f.steps,
+    lr: f.lr,
+    loss: f.loss,
+    beta: f.beta,
+    noise: f.noise,
+    seed: f.seed,
+    backend: f.backend,
+    probes: f.probes,
+    moduleWeights: f.moduleWeight,
+    entropyMaxSide: f.entropyMaxSide,
+    groupMemoryBytes: f.groupMemoryMb === undefined ? undefined : f.groupMemoryMb * 2 ** 20,
+  };
+}
+
+/** Problems with the options or the environment are the user's to fix: status 2. */
+function asCliError(e: unknown, file: string): CliError {
+  if (e instanceof GroupingError || e instanceof BackendError) return new CliError(e.message, EXIT_USAGE);
+  return toCliError(e, file);
+}
+
+export function renderSummary(outcome: ExportOutcome, given: { out: string; dense?: string; report?: string }): string {
+  const { result } = outcome;
+  const s = result.summary;
+  const m = result.method;
+  const lines = [
+    `reconstructed ${s.layers} layers in ${s.banks} banks: ${m.method}${m.objective ? ` (${m.objective} objective)` : ''}, K = ${m.K}, backend ${m.backend}, ${m.elapsed.toFixed(2)} s`,
+    `parameters ${grouped(s.parameters.before)} -> ${grouped(s.parameters.after)} (${s.parameters.ratio.toFixed(2)}x); coefficients per task: ${grouped(s.coefficientsPerTask)}`,
+    `cosine: mean ${s.meanCosine.toFixed(5)}, min ${s.minCosine.toFixed(5)}; relative error: mean ${num(s.meanRelError)}`,
+  ];
+  if (s.meanProbeCosine !== undefined) lines.push(`feature cosine with ${m.probes} random N(0, I) probes per layer (not data): mean ${s.meanProbeCosine.toFixed(5)}`);
+  lines.push(`wrote ${printable(given.out)} (reparameterized)${given.dense ? `, ${printable(given.dense)} (dense)` : ''}${given.report ? `, ${printable(given.report)} (report)` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+export function renderLayerTable(outcome: ExportOutcome): string {
+  const { result } = outcome;
+  const probes = result.layers.some((l) => l.probeCosine !== undefined);
+  const n = new Map(result.banks.map((b) => [b.plan.name, b.n]));
+  const rows = result.layers.map((l) => [
+    cell(l.name),
+    cell(l.bank, 40),
+    String(n.get(l.bank) ?? ''),
+    l.cosine.toFixed(5),
+    num(l.relError),
+    ...(probes ? [l.probeCosine === undefined ? '-' : l.probeCosine.toFixed(5)] : []),
+  ]);
+  return table(
+    [
+      { title: 'layer', align: 'left' },
+      { title: 'bank', align: 'left' },
+      { title: 'n', align: 'right' },
+      { title: 'cosine', align: 'right' },
+      { title: 'rel. error', align: 'right' },
+      ...(probes ? [{ title: 'probe cosine', align: 'right' as const }] : []),
+    ],
+    rows,
+  );
+}
+
+async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<void> {
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await openCheckpoint(file);
+  } catch (e) {
+    throw toCliError(e, file);
+  }
+  const progress = progressOn(io.stderr);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const outcome = await exportRecast(checkpoint, optionsFromFlags(flags), { out: flags.out, dense: flags.dense, report: flags.report }, {
+      signal: abort.signal,
+      onProgress: (ev) =>
+        progress.update(`[${ev.groupIndex + 1}/${ev.groups}] ${ev.group}${ev.steps ? ` step ${ev.step}/${ev.steps}` : ''} loss ${num(ev.loss)} ${ev.elapsed.toFixed(1)} s`),
+    });
+    progress.done();
+    if (flags.json) {
+      io.stdout.write(JSON.stringify(reportJson(outcome.result, outcome.source, outcome.files), null, 2) + '\n');
+    } else {
+      io.stdout.write(renderSummary(outcome, { out: displayPath(outcome.files.out, flags.out), dense: flags.dense, report: flags.report }) + '\n' + renderLayerTable(outcome));
+    }
+  } catch (e) {
+    progress.done();
+    throw asCliError(e, file);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await checkpoint.close();
+  }
+}
+
+export function registerReconstruct(program: Command, io: CliIO): void {
+  program
+    .command('reconstruct')
+    .description('rebuild layers as shared templates + per-layer coefficients (RECAST Neural Mimicry) and export them')
+    .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json')
+    .requiredOption('--out <file>', 'the reparameterized .safetensors file to write (FORMAT.md)')
+    .option('--dense <file>', 'also write the dense reconstruction (original names, shapes and dtypes)')
+    .option('--report <file>', 'also write a JSON report (metrics and method)')
+    .addOption(new Option('--method <method>', 'spectral (closed form), paper (the authors\' optimizer loop) or spectral+refine').choices(METHODS).default('spectral'))
+    .addOption(new Option('--objective <objective>', 'closed form: per-layer (best average per-layer cosine) or total (least squared error)').choices(['per-layer', 'total']).default('per-layer'))
+    .addOption(new Option('--preset <preset>', 'paper (2 blocks/group, n = 2, K = 2), exact (n = group size), or a compression ratio').choices(PRESETS))
+    .option('--modules <roles>', 'module roles to reparameterize, comma-separated (e.g. mlp.fc1,attn.c_attn); default all', modulesArg)
+    .option('--blocks-per-group <n>', 'consecutive blocks per group (default 2)', positiveInt)
+    .option('--groups <n>', 'number of groups per role (instead of --blocks-per-group)', positiveInt)
+    .option('--templates <n>', 'templates per bank, or "exact" (default 2)', templatesArg)
+    .option('--ratio <r>', 'choose n per bank for this compression ratio (e.g. 4 or 4x)', ratioArg)
+    .option('--sets <k>', 'coefficient sets per layer, K (default 2)', positiveInt)
+    .option('--share-roles', 'one bank for all roles of equal shape in a group')
+    .option('--steps <n>', 'optimizer steps (default 1000)', nonNegativeInt)
+    .option('--lr <x>', 'RMSprop learning rate (default 0.1; 1e-4 for spectral+refine)', positiveNumber)
+    .addOption(new Option('--loss <loss>', 'optimizer loss (default smoothl1; the closed form is mse)').choices(['smoothl1', 'mse']))
+    .option('--beta <x>', 'SmoothL1 beta (default 1)', positiveNumber)
+    .option('--noise <x>', 'std of the coefficient noise while training (default 1e-4)', nonNegativeNumber)
+    .option('--seed <n>', 'random seed (default 0)', nonNegativeInt)
+    .addOption(new Option('--backend <backend>', 'TensorFlow.js backend for the optimizer').choices(BACKENDS).default('auto'))
+    .option('--module-weight <role=w>', 'loss weight of a role, repeatable (the authors use mlp.fc1=2 mlp.fc2=2 on ViT-S)', moduleWeightArg)
+    .option('--probes <n>', 'feature fidelity with n random N(0, I) probes per layer (labelled as probes, not data)', nonNegativeInt)
+    .option('--entropy-max-side <n>', 'skip template entropy (reported as null) when min(out, rest) is larger (default 1024)', positiveInt)
+    .option('--group-memory-mb <n>', 'closed form: stream groups larger than this in chunks instead of holding them (default 1024)', positiveInt)
+    .option('--json', 'print the report as JSON instead of text')
+    .action((file: string, flags: ReconstructFlags) => run(file, flags, io));
+}

@@ -1,0 +1,153 @@
+// Writing an export (FORMAT.md): the reparameterized file, the dense reconstruction and a report.
+// Everything is written atomically; the source is never a target.
+import { open, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { encodeF32 } from '../safetensors/dtypes';
+import { writeSafetensorsStreaming, type StreamingTensor } from '../safetensors/writer';
+import type { Checkpoint, TensorInfo } from '../safetensors/types';
+import { BankCache, bytesPerElement, denseMember } from './dense';
+import { COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
+import { digestFile } from './hash';
+import { ReconstructError } from './options';
+import { reconstruct } from './reconstruct';
+import { banksJson, metricsJson, reportJson, type ReportSource } from './report';
+import { FileTemplateStore } from './store';
+import type { ReconstructHooks, ReconstructOptions, ReconstructResult } from './types';
+
+
+export interface SourceRecord extends ReportSource {
+  /** Sharded sources: each shard's digest (an added field). */
+  readonly shards?: readonly ReportSource[];
+}
+
+/** FORMAT.md recast.source: the file's base name, size and streamed SHA-256. */
+export async function describeSource(checkpoint: Checkpoint, signal?: AbortSignal): Promise<SourceRecord> {
+  const own = await digestFile(checkpoint.path, signal);
+  if (checkpoint.kind === 'single') return own;
+  const shards: ReportSource[] = [];
+  for (const f of checkpoint.files) shards.push(await digestFile(f, signal));
+  return { ...own, shards };
+}
+
+function copyOf(checkpoint: Checkpoint, t: TensorInfo): StreamingTensor {
+  return { name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.bytes, bytes: () => checkpoint.readBytes(t) };
+}
+
+function writeOptions(checkpoint: Checkpoint, signal?: AbortSignal) {
+  return { refuse: [checkpoint.path, ...checkpoint.files], signal };
+}
+
+/** The reparameterized file's metadata, exactly FORMAT.md's keys plus the source's own. */
+export function recastMetadata(checkpoint: Checkpoint, result: ReconstructResult, source: SourceRecord): Record<string, string> {
+  return {
+    ...checkpoint.metadata,
+    format: RECAST_FORMAT,
+    'recast.version': RECAST_VERSION,
+    'recast.banks': JSON.stringify(banksJson(result)),
+    'recast.coefficient_sets': String(result.plan.options.sets),
+    'recast.source': JSON.stringify(source),
+    'recast.method': JSON.stringify(result.method),
+    'recast.metrics': JSON.stringify(metricsJson(result)),
+    [SOURCE_METADATA_KEY]: JSON.stringify(checkpoint.metadata),
+  };
+}
+
+export async function writeReparameterized(checkpoint: Checkpoint, result: ReconstructResult, file: string, source: SourceRecord, signal?: AbortSignal): Promise<void> {
+  const entries: StreamingTensor[] = [];
+  for (const b of result.banks) {
+    const shape = [b.n, ...b.plan.shape];
+    entries.push({
+      name: TEMPLATE_PREFIX + b.plan.name,
+      dtype: 'F32',
+      shape,
+      byteLength: 4 * b.n * b.plan.size,
+      bytes: async () => encodeF32(await result.store.get(b.plan.name)),
+    });
+    b.plan.members.forEach((name, l) => {
+      const c = b.coefficients[l];
+      entries.push({ name: COEFFICIENT_PREFIX + name, dtype: 'F32', shape: [b.plan.sets, b.n], byteLength: 4 * c.length, bytes: () => Promise.resolve(encodeF32(c)) });
+    });
+  }
+  const kept = new Set(result.plan.passthrough);
+  for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copyOf(checkpoint, t));
+  await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source), writeOptions(checkpoint, signal));
+}
+
+/** Original names, shapes and dtypes; members rebuilt by FORMAT.md's rule, the rest copied. */
+export async function writeDense(checkpoint: Checkpoint, result: ReconstructResult, file: string, signal?: AbortSignal): Promise<void> {
+  const cache = new BankCache((bank) => result.store.get(bank));
+  const entries: StreamingTensor[] = [];
+  for (const b of result.banks) {
+    b.plan.members.forEach((name, l) => {
+      entries.push({
+        name,
+        dtype: b.plan.dtype,
+        shape: b.plan.shape,
+        byteLength: bytesPerElement(b.plan.dtype) * b.plan.size,
+        bytes: async () => denseMember(await cache.get(b.plan.name), b.n, b.coefficients[l], b.plan.dtype),
+      });
+    });
+  }
+  const kept = new Set(result.plan.passthrough);
+  for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copyOf(checkpoint, t));
+  const meta = Object.keys(checkpoint.metadata).length > 0 ? { ...checkpoint.metadata } : undefined;
+  await writeSafetensorsStreaming(file, entries, meta, writeOptions(checkpoint, signal));
+}
+
+/** JSON written to a temporary file in the same folder, then renamed into place. */
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const target = path.resolve(file);
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const h = await open(tmp, 'wx');
+  try {
+    await h.writeFile(JSON.stringify(value, null, 2) + '\n', 'utf8');
+    await h.sync();
+    await h.close();
+    await rename(tmp, target);
+  } catch (e) {
+    await h.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+export interface ExportTargets {
+  /** The reparameterized file. */
+  readonly out: string;
+  readonly dense?: string;
+  readonly report?: string;
+}
+
+export interface ExportOutcome {
+  readonly result: ReconstructResult;
+  readonly source: SourceRecord;
+  readonly files: { readonly out: string; readonly dense?: string; readonly report?: string };
+}
+
+function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
+  const list = [targets.out, targets.dense, targets.report].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
+  if (new Set(list).size !== list.length) throw new ReconstructError('the export, dense and report paths must differ');
+  const inputs = new Set([checkpoint.path, ...checkpoint.files].map((p) => path.resolve(p)));
+  for (const p of list) if (inputs.has(p)) throw new ReconstructError(`refusing to overwrite the source ${p}`);
+}
+
+/**
+ * Reconstructs and writes the export. Templates wait in a scratch file beside `out` (removed at the
+ * end), so memory holds one group while fitting and one tensor while writing.
+ */
+export async function exportRecast(checkpoint: Checkpoint, options: ReconstructOptions, targets: ExportTargets, hooks: ReconstructHooks = {}): Promise<ExportOutcome> {
+  checkTargets(checkpoint, targets);
+  const store = new FileTemplateStore(path.dirname(path.resolve(targets.out)));
+  try {
+    const result = await reconstruct(checkpoint, options, { ...hooks, store });
+    const source = await describeSource(checkpoint, hooks.signal);
+    await writeReparameterized(checkpoint, result, targets.out, source, hooks.signal);
+    if (targets.dense) await writeDense(checkpoint, result, targets.dense, hooks.signal);
+    const files = { out: path.resolve(targets.out), ...(targets.dense ? { dense: path.resolve(targets.dense) } : {}), ...(targets.report ? { report: path.resolve(targets.report) } : {}) };
+    if (targets.report) await writeJsonAtomic(targets.report, reportJson(result, source, files));
+    return { result, source, files };
+  } finally {
+    await store.dispose();
+  }
+}

@@ -1,0 +1,150 @@
+// The metrics of RECAST.md section 4, each exactly as defined there. Conventions this project
+// adds where the definition leaves a case open are stated next to the function.
+import { cosine, singularValues } from './linalg';
+import { Random } from './random';
+
+export interface LayerFidelity {
+  /** cos(vec(W*), vec(W)); 1 when both are zero. */
+  readonly cosine: number;
+  /** ||W - W*||_F / ||W*||_F; for a zero W* the absolute error ||W||_F. */
+  readonly relError: number;
+}
+
+export function layerFidelity(original: ArrayLike<number>, rebuilt: ArrayLike<number>): LayerFidelity {
+  let dd = 0, oo = 0;
+  for (let i = 0; i < original.length; i++) {
+    const e = rebuilt[i] - original[i];
+    dd += e * e;
+    oo += original[i] * original[i];
+  }
+  return { cosine: cosine(original, rebuilt), relError: oo > 0 ? Math.sqrt(dd / oo) : Math.sqrt(dd) };
+}
+
+/**
+ * How a 2-D view of a weight maps inputs: PyTorch Linear/conv are [out, in...] ('out-in'); GPT-2's
+ * Conv1D (c_attn, c_proj, c_fc) and mlx LoRA matrices are stored [in, out] ('in-out').
+ */
+export type InputLayout = 'out-in' | 'in-out';
+
+export function inputLayout(name: string): InputLayout {
+  const parts = name.split('.');
+  const last = parts[parts.length - 1];
+  if (last === 'lora_a' || last === 'lora_b') return 'in-out';
+  const mod = last === 'weight' ? parts[parts.length - 2] : last;
+  return mod === 'c_attn' || mod === 'c_proj' || mod === 'c_fc' ? 'in-out' : 'out-in';
+}
+
+/**
+ * Feature fidelity with random probes (no data: labelled as probes wherever shown):
+ * mean over j of cos(W* x_j, W x_j), x_j ~ N(0, I) of the layer's input size.
+ */
+export function probeFidelity(original: ArrayLike<number>, rebuilt: ArrayLike<number>, shape: readonly number[], layout: InputLayout, probes: number, rng: Random): number {
+  const rows = shape[0];
+  const cols = original.length / rows;
+  const inSize = layout === 'out-in' ? cols : rows;
+  const outSize = layout === 'out-in' ? rows : cols;
+  const y0 = new Float64Array(outSize);
+  const y1 = new Float64Array(outSize);
+  let total = 0;
+  for (let j = 0; j < probes; j++) {
+    const x = new Float64Array(inSize);
+    for (let i = 0; i < inSize; i++) x[i] = rng.normal();
+    y0.fill(0);
+    y1.fill(0);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      if (layout === 'out-in') {
+        let s0 = 0, s1 = 0;
+        for (let c = 0; c < cols; c++) {
+          s0 += original[o + c] * x[c];
+          s1 += rebuilt[o + c] * x[c];
+        }
+        y0[r] = s0;
+        y1[r] = s1;
+      } else {
+        const xr = x[r];
+        for (let c = 0; c < cols; c++) {
+          y0[c] += original[o + c] * xr;
+          y1[c] += rebuilt[o + c] * xr;
+        }
+      }
+    }
+    total += cosine(y0, y1);
+  }
+  return probes > 0 ? total / probes : 1;
+}
+
+export interface Diversity {
+  /** Mean over pairs i < j of ||T_i - T_j||_F; 0 for a single template. */
+  readonly diversity: number;
+  /** diversity / mean_t ||T_t||_F (independent of the scale convention); 0 when all are zero. */
+  readonly relative: number;
+}
+
+export function templateDiversity(templates: Float32Array, n: number): Diversity {
+  const d = templates.length / n;
+  let pairs = 0, sum = 0, normSum = 0;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += templates[i * d + k] ** 2;
+    normSum += Math.sqrt(s);
+    for (let j = i + 1; j < n; j++) {
+      let e = 0;
+      for (let k = 0; k < d; k++) e += (templates[i * d + k] - templates[j * d + k]) ** 2;
+      sum += Math.sqrt(e);
+      pairs++;
+    }
+  }
+  const diversity = pairs > 0 ? sum / pairs : 0;
+  const meanNorm = normSum / n;
+  return { diversity, relative: meanNorm > 0 ? diversity / meanNorm : 0 };
+}
+
+export interface Entropy {
+  /** H = -sum p_i ln p_i with p_i = s_i / sum(s); 0 for a zero template. */
+  readonly entropy: number;
+  /** H / ln(rank) in [0, 1], rank := min(out, rest) = the number of singular values (0 when that is 1). */
+  readonly normalized: number;
+  readonly rank: number;
+}
+
+/** Spectral entropy of one template reshaped to out x (everything else). */
+export function templateEntropy(template: ArrayLike<number>, shape: readonly number[]): Entropy {
+  const rows = shape[0];
+  const cols = template.length / rows;
+  const s = singularValues(template, rows, cols);
+  const rank = s.length;
+  let total = 0;
+  for (const v of s) total += v;
+  let h = 0;
+  if (total > 0) {
+    for (const v of s) {
+      const p = v / total;
+      if (p > 0) h -= p * Math.log(p);
+    }
+  }
+  return { entropy: h, normalized: rank > 1 ? h / Math.log(rank) : 0, rank };
+}
+
+export interface CoefficientSimilarity {
+  /** The distinct blocks of the group, in order: rows and columns of the matrix. */
+  readonly blocks: readonly number[];
+  /** cos(a_l, a_m), a_l = every coefficient set of every member of block l, concatenated. */
+  readonly matrix: readonly (readonly number[])[];
+}
+
+export function coefficientSimilarity(coefficients: readonly Float32Array[], memberBlocks: readonly number[]): CoefficientSimilarity {
+  const blocks = [...new Set(memberBlocks)];
+  const vectors = blocks.map((b) => {
+    const parts = coefficients.filter((_, i) => memberBlocks[i] === b);
+    const v = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      v.set(p, at);
+      at += p.length;
+    }
+    return v;
+  });
+  const matrix = vectors.map((a) => vectors.map((b) => cosine(a, b)));
+  return { blocks, matrix };
+}

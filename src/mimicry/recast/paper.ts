@@ -1,0 +1,135 @@
+// The authors' Neural Mimicry loop (RECAST.md section 2) on TensorFlow.js, one group at a time:
+// kaiming-normal templates, orthogonal (unit) coefficient sets, weighted SmoothL1 (or MSE),
+// coefficient noise, RMSprop with StepLR, global grad-norm clipping, lowest-loss state kept.
+// Groups share no parameters, so fitting them one by one equals the authors' joint loop except
+// that clipping and the best-state choice apply per group.
+import { parseWeightName, type BankPlan } from './grouping';
+import { hashString, Random } from './random';
+import { abortError, type GroupFit, type GroupFitter } from './fitting';
+import { fitSpectral, repeatSets } from './spectral';
+import { loadTf } from './tfjs';
+import type { Tensor, Scalar, Variable } from '@tensorflow/tfjs-core';
+
+/** PyTorch RMSprop defaults (alpha, eps): the authors' optimizer. */
+const RMS_ALPHA = 0.99;
+const RMS_EPS = 1e-8;
+
+/** torch.nn.init.kaiming_normal_(mode='fan_in', a=0): std = sqrt(2 / fan_in), fan_in = size(1) * receptive field. */
+export function kaimingStd(shape: readonly number[]): number {
+  const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+  return Math.sqrt(2 / Math.max(1, fanIn));
+}
+
+/** torch.nn.init.orthogonal_ on an (n, 1) tensor: a random unit vector. */
+export function unitVector(n: number, rng: Random): Float32Array {
+  const v = new Float64Array(n).map(() => rng.normal());
+  const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0)) || 1;
+  return Float32Array.from(v, (x) => x / norm);
+}
+
+interface Init {
+  readonly n: number;
+  readonly templates: Float32Array;
+  /** [L, K, n] */
+  readonly coefficients: Float32Array;
+}
+
+function initialState(rows: Float32Array[], bank: BankPlan, refine: boolean, objective: 'total' | 'per-layer', rng: Random): Init {
+  const L = rows.length, K = bank.sets;
+  if (refine) {
+    const f = fitSpectral(rows, bank.templates, objective);
+    const c = new Float32Array(L * K * f.n);
+    for (let l = 0; l < L; l++) c.set(repeatSets(f.alpha, l, f.n, K), l * K * f.n);
+    return { n: f.n, templates: f.templates, coefficients: c };
+  }
+  const n = bank.templates;
+  const templates = rng.normals(n * bank.size, kaimingStd(bank.shape));
+  const c = new Float32Array(L * K * n);
+  for (let s = 0; s < L * K; s++) c.set(unitVector(n, rng), s * n);
+  return { n, templates, coefficients: c };
+}
+
+function memberWeights(bank: BankPlan, weights: Readonly<Record<string, number>>): Float32Array {
+  return Float32Array.from(bank.members, (m) => weights[parseWeightName(m)?.role ?? ''] ?? 1);
+}
+
+export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFit> => {
+  const o = ctx.fit;
+  const { tf, name: backend } = await loadTf(o.backend);
+  const rng = new Random((o.seed ^ hashString(bank.name)) >>> 0);
+  const init = initialState(rows, bank, o.method === 'spectral+refine', o.objective, rng);
+  const L = rows.length, K = bank.sets, n = init.n, d = bank.size;
+
+  const flat = new Float32Array(L * d);
+  rows.forEach((r, l) => flat.set(r, l * d));
+  const target = tf.tensor2d(flat, [L, d]);
+  const weights = tf.tensor1d(memberWeights(bank, o.moduleWeights));
+  // tidy frees the initial values; the variables keep their own reference to the data.
+  const T = tf.tidy(() => tf.variable(tf.tensor2d(init.templates, [n, d])));
+  const C = tf.tidy(() => tf.variable(tf.tensor3d(init.coefficients, [L, K, n])));
+  const vars: Variable[] = [T, C];
+  const sq = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+
+  const lossOf = (coefs: Tensor): Scalar =>
+    tf.tidy(() => {
+      const w = tf.matMul(tf.mean(coefs, 1), T); // [L, d]: (1/K) sum_k sum_t C[l,k,t] T_t
+      const diff = tf.sub(w, target);
+      let elem: Tensor;
+      if (o.loss === 'mse') elem = tf.square(diff);
+      else {
+        // SmoothL1 without a branch: q = min(|x|, beta); 0.5 q^2 / beta + (|x| - q)
+        const a = tf.abs(diff);
+        const q = tf.minimum(a, o.beta);
+        elem = tf.add(tf.mul(tf.square(q), 0.5 / o.beta), tf.sub(a, q));
+      }
+      return tf.sum(tf.mul(tf.mean(elem, 1), weights)) as Scalar;
+    });
+
+  let bestLoss = Number.POSITIVE_INFINITY;
+  let bestT: Tensor = tf.clone(T);
+  let bestC: Tensor = tf.clone(C);
+  const keepIfBest = (loss: number) => {
+    if (!(loss < bestLoss)) return;
+    bestLoss = loss;
+    bestT.dispose();
+    bestC.dispose();
+    bestT = tf.clone(T);
+    bestC = tf.clone(C);
+  };
+  const every = Math.max(1, Math.floor(o.steps / 100));
+  try {
+    for (let step = 0; step < o.steps; step++) {
+      if (ctx.signal?.aborted) throw abortError();
+      const lr = o.lr * Math.pow(o.lrGamma, Math.floor(step / o.lrStep));
+      const noise = o.noise > 0 ? tf.tensor3d(rng.normals(L * K * n, o.noise), [L, K, n]) : null;
+      const { value, grads } = tf.variableGrads(() => lossOf(noise ? tf.add(C, noise) : C), vars);
+      noise?.dispose();
+      const loss = (await value.data())[0];
+      value.dispose();
+      keepIfBest(loss); // the loss belongs to the state before this update
+      tf.tidy(() => {
+        const g = vars.map((v) => grads[v.name]);
+        // clip_grad_norm_: one global norm over all parameters, kept on the device (no sync).
+        const total = tf.sqrt(tf.addN(g.map((x) => tf.sum(tf.square(x)))));
+        const scale = tf.minimum(1, tf.div(o.clip, tf.add(total, 1e-6)));
+        vars.forEach((v, i) => {
+          const gi = tf.mul(g[i], scale);
+          sq[i].assign(tf.add(tf.mul(sq[i], RMS_ALPHA), tf.mul(tf.square(gi), 1 - RMS_ALPHA)));
+          v.assign(tf.sub(v, tf.div(tf.mul(gi, lr), tf.add(tf.sqrt(sq[i]), RMS_EPS))));
+        });
+      });
+      for (const g of Object.values(grads)) g.dispose();
+      if (step % every === 0 || step === o.steps - 1) ctx.progress(step + 1, o.steps, loss);
+      if (step % 25 === 24) await new Promise((r) => setImmediate(r)); // let cancellation and progress through
+    }
+    const last = lossOf(C);
+    keepIfBest((await last.data())[0]);
+    last.dispose();
+    const templates = new Float32Array(await bestT.data());
+    const cAll = new Float32Array(await bestC.data());
+    const coefficients = rows.map((_, l) => cAll.slice(l * K * n, (l + 1) * K * n));
+    return { templates, coefficients, n, rank: null, loss: bestLoss, backend };
+  } finally {
+    for (const t of [target, weights, T, C, ...sq, bestT, bestC]) t.dispose();
+  }
+};

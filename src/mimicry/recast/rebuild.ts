@@ -1,0 +1,135 @@
+// FORMAT.md's reconstruction rule applied to a reparameterized file: the dense checkpoint with the
+// original names, shapes and dtypes. Equals the project's own dense export byte for byte.
+import { openCheckpoint } from '../safetensors/reader';
+import { writeSafetensorsStreaming, type StreamingTensor } from '../safetensors/writer';
+import type { Checkpoint, TensorInfo } from '../safetensors/types';
+import { BankCache, bytesPerElement, denseMember } from './dense';
+import { BANK_NAME, COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
+import type { BankDType } from './grouping';
+import type { BanksJson } from './report';
+
+export class RecastFormatError extends Error {
+  override name = 'RecastFormatError';
+}
+
+export interface RecastBank {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly shape: readonly number[];
+  readonly templates: number;
+  readonly dtype: BankDType;
+  readonly templateTensor: TensorInfo;
+  readonly coefficientTensors: readonly TensorInfo[];
+}
+
+export interface RecastFile {
+  readonly banks: readonly RecastBank[];
+  readonly sets: number;
+  /** Tensors copied from the source. */
+  readonly copies: readonly TensorInfo[];
+  /** The source's own __metadata__. */
+  readonly sourceMetadata: Readonly<Record<string, string>>;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+function parseJson(meta: Readonly<Record<string, string>>, key: string): unknown {
+  const text = meta[key];
+  if (text === undefined) throw new RecastFormatError(`missing metadata key ${key}`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RecastFormatError(`metadata ${key} is not valid JSON`);
+  }
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** Reads and checks a reparameterized file's layout against FORMAT.md. */
+export function parseRecast(checkpoint: Checkpoint): RecastFile {
+  const meta = checkpoint.metadata;
+  if (meta.format !== RECAST_FORMAT) throw new RecastFormatError(`${checkpoint.path} is not a recast file (format is ${JSON.stringify(meta.format ?? null)})`);
+  if (meta['recast.version'] !== RECAST_VERSION) throw new RecastFormatError(`unsupported recast.version ${JSON.stringify(meta['recast.version'] ?? null)}`);
+  const sets = Number(meta['recast.coefficient_sets']);
+  if (!Number.isInteger(sets) || sets < 1) throw new RecastFormatError(`recast.coefficient_sets must be a positive integer`);
+  const raw = parseJson(meta, 'recast.banks');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecastFormatError('recast.banks must be an object');
+  const banks: RecastBank[] = [];
+  const used = new Set<string>();
+  for (const [name, b] of Object.entries(raw as BanksJson)) {
+    if (!BANK_NAME.test(name)) throw new RecastFormatError(`bad bank name ${JSON.stringify(name)}`);
+    const { members, shape, templates, source_dtype: dtype } = b;
+    if (!Array.isArray(members) || !Array.isArray(shape) || !Number.isInteger(templates) || templates < 1 || !['F32', 'F16', 'BF16'].includes(dtype)) {
+      throw new RecastFormatError(`bank ${name}: members, shape, templates or source_dtype is malformed`);
+    }
+    const t = checkpoint.tensor(TEMPLATE_PREFIX + name);
+    if (!t || t.dtype !== 'F32' || !sameShape(t.shape, [templates, ...shape])) {
+      throw new RecastFormatError(`bank ${name}: ${TEMPLATE_PREFIX}${name} must be F32 [${[templates, ...shape].join(', ')}]`);
+    }
+    used.add(t.name);
+    const coefficientTensors = members.map((m) => {
+      const c = checkpoint.tensor(COEFFICIENT_PREFIX + m);
+      if (!c || c.dtype !== 'F32' || c.shape.length !== 2 || c.shape[1] !== templates || c.shape[0] < 1) {
+        throw new RecastFormatError(`member ${m}: ${COEFFICIENT_PREFIX}${m} must be F32 [K, ${templates}]`);
+      }
+      used.add(c.name);
+      return c;
+    });
+    banks.push({ name, members, shape, templates, dtype, templateTensor: t, coefficientTensors });
+  }
+  const copies = checkpoint.tensors.filter((t) => !used.has(t.name));
+  const names = new Set(copies.map((t) => t.name));
+  for (const b of banks) {
+    for (const m of b.members) {
+      if (names.has(m)) throw new RecastFormatError(`${m} is both a bank member and a copied tensor`);
+      names.add(m);
+    }
+  }
+  let sourceMetadata: Record<string, string>;
+  if (meta[SOURCE_METADATA_KEY] !== undefined) {
+    sourceMetadata = parseJson(meta, SOURCE_METADATA_KEY) as Record<string, string>;
+  } else {
+    // Written by another tool: the source's keys are the ones that are not FORMAT.md's.
+    sourceMetadata = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'format' && !k.startsWith('recast.')));
+  }
+  return { banks, sets, copies, sourceMetadata, metadata: meta };
+}
+
+/** The dense tensors of a recast file, produced one at a time. */
+export function denseEntries(checkpoint: Checkpoint, file: RecastFile): StreamingTensor[] {
+  const byBank = new Map(file.banks.map((b) => [b.name, b]));
+  const cache = new BankCache(async (bank) => {
+    const v = await checkpoint.readValues((byBank.get(bank) as RecastBank).templateTensor);
+    return v instanceof Float32Array ? v : Float32Array.from(v);
+  });
+  const entries: StreamingTensor[] = [];
+  for (const b of file.banks) {
+    const size = b.shape.reduce((a, v) => a * v, 1);
+    b.members.forEach((name, l) => {
+      entries.push({
+        name,
+        dtype: b.dtype,
+        shape: b.shape,
+        byteLength: bytesPerElement(b.dtype) * size,
+        bytes: async () => {
+          const c = await checkpoint.readValues(b.coefficientTensors[l]);
+          return denseMember(await cache.get(b.name), b.templates, c instanceof Float32Array ? c : Float32Array.from(c), b.dtype);
+        },
+      });
+    });
+  }
+  for (const t of file.copies) entries.push({ name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.bytes, bytes: () => checkpoint.readBytes(t) });
+  return entries;
+}
+
+/** Rebuilds the dense checkpoint from a recast file into `out` (atomic; never over the input). */
+export async function rebuildDense(recastPath: string, out: string, signal?: AbortSignal): Promise<{ members: number; copies: number }> {
+  const checkpoint = await openCheckpoint(recastPath);
+  try {
+    const file = parseRecast(checkpoint);
+    const meta = Object.keys(file.sourceMetadata).length > 0 ? { ...file.sourceMetadata } : undefined;
+    await writeSafetensorsStreaming(out, denseEntries(checkpoint, file), meta, { refuse: [checkpoint.path], signal });
+    return { members: file.banks.reduce((a, b) => a + b.members.length, 0), copies: file.copies.length };
+  } finally {
+    await checkpoint.close();
+  }
+}

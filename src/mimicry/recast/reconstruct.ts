@@ -1,0 +1,165 @@
+// The engine entry point: plan the banks, fit one group at a time, measure, hand templates to a store.
+import type { Checkpoint } from '../safetensors/types';
+import { compose } from './compose';
+import { abortError, type GroupFit, type GroupFitter } from './fitting';
+import { RECAST_FORMAT } from './format';
+import { bankParameters, parseWeightName, planGroups, type BankPlan } from './grouping';
+import { coefficientSimilarity, inputLayout, layerFidelity, probeFidelity, templateDiversity, templateEntropy } from './metrics';
+import { ReconstructError, resolveFit, type ResolvedFit } from './options';
+import { paperFitter } from './paper';
+import { hashString, Random } from './random';
+import { fitSpectral, repeatSets } from './spectral';
+import { MemoryTemplateStore } from './store';
+import { fitSpectralStreaming, memberInfos, readMember } from './stream';
+import type { BankMetrics, BankResult, LayerMetrics, MethodRecord, ProgressEvent, ReconstructHooks, ReconstructOptions, ReconstructResult, Summary } from './types';
+
+const spectralFitter: GroupFitter = (rows, bank, ctx) => {
+  const f = fitSpectral(rows, bank.templates, ctx.fit.objective);
+  const coefficients = rows.map((_, l) => repeatSets(f.alpha, l, f.n, bank.sets));
+  return Promise.resolve({ templates: f.templates, coefficients, n: f.n, rank: f.rank, loss: Number.NaN, backend: 'js-float64' });
+};
+
+function fitterFor(fit: ResolvedFit): GroupFitter {
+  return fit.method === 'spectral' ? spectralFitter : paperFitter;
+}
+
+/** Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough). */
+async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float32Array>, fit: GroupFit, opts: ResolvedFit): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
+  const layers: LayerMetrics[] = [];
+  let se = 0;
+  const rebuilt = new Float32Array(bank.size);
+  for (const [l, name] of bank.members.entries()) {
+    const original = await member(l);
+    compose(fit.templates, fit.n, fit.coefficients[l], rebuilt);
+    for (let i = 0; i < bank.size; i++) se += (rebuilt[i] - original[i]) ** 2;
+    const f = layerFidelity(original, rebuilt);
+    const m: LayerMetrics = { name, bank: bank.name, cosine: f.cosine, relError: f.relError };
+    if (opts.probes > 0) {
+      const rng = new Random((opts.seed ^ hashString(name)) >>> 0);
+      layers.push({ ...m, probeCosine: probeFidelity(original, rebuilt, bank.shape, inputLayout(name), opts.probes, rng) });
+    } else layers.push(m);
+  }
+  const div = templateDiversity(fit.templates, fit.n);
+  const side = Math.min(bank.shape[0], bank.size / bank.shape[0]);
+  let entropy: number | null = null, normalized: number | null = null;
+  if (side <= opts.entropyMaxSide) {
+    entropy = 0;
+    normalized = 0;
+    for (let t = 0; t < fit.n; t++) {
+      const e = templateEntropy(fit.templates.subarray(t * bank.size, (t + 1) * bank.size), bank.shape);
+      entropy += e.entropy / fit.n;
+      normalized += e.normalized / fit.n;
+    }
+  }
+  const sim = coefficientSimilarity(fit.coefficients, bank.blocks);
+  const loss = Number.isNaN(fit.loss) ? se / (bank.members.length * bank.size) : fit.loss;
+  return {
+    layers,
+    metrics: {
+      name: bank.name,
+      members: bank.members,
+      templates: fit.n,
+      diversity: div.diversity,
+      diversityRelative: div.relative,
+      entropy,
+      entropyNormalized: normalized,
+      ...(entropy === null ? { entropySkipped: `smaller side ${side} > ${opts.entropyMaxSide} (entropyMaxSide)` } : {}),
+      coefficientSimilarity: sim.matrix,
+      coefficientSimilarityBlocks: sim.blocks,
+      parameters: bankParameters(bank, fit.n),
+      rank: fit.rank,
+      loss,
+    },
+  };
+}
+
+function summarize(checkpoint: Checkpoint, passthrough: readonly string[], banks: readonly BankResult[], layers: readonly LayerMetrics[]): Summary {
+  const before = checkpoint.tensors.reduce((a, t) => a + t.params, 0);
+  const kept = new Set(passthrough);
+  let after = checkpoint.tensors.filter((t) => kept.has(t.name)).reduce((a, t) => a + t.params, 0);
+  let coefficientsPerTask = 0;
+  for (const b of banks) {
+    after += b.metrics.parameters.after;
+    coefficientsPerTask += b.coefficients.reduce((a, c) => a + c.length, 0);
+  }
+  const cos = layers.map((l) => l.cosine);
+  const mean = (v: readonly number[]) => (v.length ? v.reduce((a, x) => a + x, 0) / v.length : 1);
+  const probes = layers.flatMap((l) => (l.probeCosine === undefined ? [] : [l.probeCosine]));
+  return {
+    layers: layers.length,
+    banks: banks.length,
+    meanCosine: mean(cos),
+    minCosine: cos.length ? Math.min(...cos) : 1,
+    meanRelError: layers.length ? mean(layers.map((l) => l.relError)) : 0,
+    parameters: { before, after, ratio: after > 0 ? before / after : 1 },
+    coefficientsPerTask,
+    ...(probes.length ? { meanProbeCosine: mean(probes) } : {}),
+  };
+}
+
+/**
+ * Reconstructs every bank of `checkpoint`: one group's weights in memory at a time; templates go
+ * to `hooks.store` (memory by default), coefficients and metrics come back in the result.
+ */
+export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOptions = {}, hooks: ReconstructHooks = {}): Promise<ReconstructResult> {
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  if (checkpoint.metadata.format === RECAST_FORMAT) {
+    throw new ReconstructError(`${checkpoint.path} is already a reparameterized (recast) file: rebuild it to a dense checkpoint first`);
+  }
+  const fit = resolveFit(options);
+  const plan = planGroups(checkpoint.tensors, options);
+  if (plan.banks.length === 0) {
+    const roles = plan.roles.map((r) => r.role).join(', ');
+    throw new ReconstructError(`nothing to reconstruct: no module role has the same shape in two or more numbered blocks${roles ? ` (roles: ${roles})` : ''}`);
+  }
+  const fitter = fitterFor(fit);
+  const store = hooks.store ?? new MemoryTemplateStore();
+  const banks: BankResult[] = [];
+  const backends = new Set<string>();
+  for (const [gi, bank] of plan.banks.entries()) {
+    if (hooks.signal?.aborted) throw abortError();
+    const infos = memberInfos(checkpoint, bank);
+    const roles = bank.members.map((m) => parseWeightName(m)?.role ?? m);
+    // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
+    const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
+    const rows: Float32Array[] = [];
+    if (!stream) for (const [l, info] of infos.entries()) rows.push(await readMember(checkpoint, info, roles[l]));
+    const report = (step: number, steps: number, loss: number) => {
+      const ev: ProgressEvent = { group: bank.name, groupIndex: gi, groups: plan.banks.length, step, steps, loss, elapsed: elapsed() };
+      hooks.onProgress?.(ev);
+    };
+    const result = stream
+      ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, hooks.signal)
+      : await fitter(rows, bank, { fit, signal: hooks.signal, progress: report });
+    backends.add(result.backend);
+    const member = (l: number) => (stream ? readMember(checkpoint, infos[l], roles[l]) : Promise.resolve(rows[l]));
+    const measured = await measureBank(bank, member, result, fit);
+    if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
+    await store.put(bank.name, result.templates);
+    banks.push({ plan: bank, n: result.n, coefficients: result.coefficients, metrics: measured.metrics, layers: measured.layers });
+  }
+  const layers = banks.flatMap((b) => b.layers);
+  const g = plan.options;
+  const method: MethodRecord = {
+    method: fit.method,
+    objective: fit.method === 'paper' ? null : fit.objective,
+    grouping: { preset: g.preset, modules: g.modules, blocksPerGroup: g.blocksPerGroup, groups: g.groups, shareRoles: g.shareRoles, ratio: g.ratio },
+    n: g.ratio !== null ? null : g.templates,
+    K: g.sets,
+    loss: fit.loss,
+    beta: fit.loss === 'smoothl1' ? fit.beta : null,
+    steps: fit.method === 'spectral' ? 0 : fit.steps,
+    lr: fit.method === 'spectral' ? null : fit.lr,
+    lrStep: fit.method === 'spectral' ? null : fit.lrStep,
+    lrGamma: fit.method === 'spectral' ? null : fit.lrGamma,
+    clip: fit.method === 'spectral' ? null : fit.clip,
+    noise: fit.method === 'spectral' ? 0 : fit.noise,
+    seed: fit.seed,
+    backend: [...backends].join(','),
+    moduleWeights: fit.moduleWeights,
+    probes: fit.probes,
+    elapsed: elapsed(),
+  };
+  return { plan, banks, layers, summary: summarize(checkpoint, plan.passthrough, banks, layers), method, store };
+}

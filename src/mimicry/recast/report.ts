@@ -1,0 +1,73 @@
+// The JSON documents of an export: recast.banks, recast.metrics, recast.method, and the report file.
+import type { BankDType } from './grouping';
+import type { ReconstructResult } from './types';
+
+/** FORMAT.md recast.banks: `{ "<bank>": { members, shape, templates, source_dtype } }`. */
+export interface BanksJson {
+  [bank: string]: { members: string[]; shape: number[]; templates: number; source_dtype: BankDType };
+}
+
+export function banksJson(result: ReconstructResult): BanksJson {
+  const out: BanksJson = {};
+  for (const b of result.banks) {
+    out[b.plan.name] = { members: [...b.plan.members], shape: [...b.plan.shape], templates: b.n, source_dtype: b.plan.dtype };
+  }
+  return out;
+}
+
+/** FORMAT.md recast.metrics: layers and banks as specified, plus a summary (an added key). */
+export function metricsJson(result: ReconstructResult) {
+  return {
+    layers: result.layers.map((l) => ({
+      name: l.name,
+      bank: l.bank,
+      cosine: l.cosine,
+      relError: l.relError,
+      ...(l.probeCosine === undefined ? {} : { probeCosine: l.probeCosine }),
+    })),
+    banks: result.banks.map((b) => {
+      const m = b.metrics;
+      return {
+        name: m.name,
+        members: [...m.members],
+        templates: m.templates,
+        diversity: m.diversity,
+        diversityRelative: m.diversityRelative,
+        entropy: m.entropy,
+        entropyNormalized: m.entropyNormalized,
+        ...(m.entropySkipped === undefined ? {} : { entropySkipped: m.entropySkipped }),
+        coefficientSimilarity: m.coefficientSimilarity,
+        coefficientSimilarityBlocks: m.coefficientSimilarityBlocks,
+        parameters: m.parameters,
+        rank: m.rank,
+        loss: m.loss,
+      };
+    }),
+    summary: {
+      ...result.summary,
+      // RECAST.md section 4: probes are random inputs, not data.
+      ...(result.summary.meanProbeCosine === undefined ? {} : { probeKind: `random N(0, I) probes, ${result.method.probes} per layer, seed ${result.method.seed}` }),
+    },
+  };
+}
+
+export type MetricsJson = ReturnType<typeof metricsJson>;
+
+export interface ReportSource {
+  readonly file: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** The report file: the same metrics and method as the export's metadata, plus where things went. */
+export function reportJson(result: ReconstructResult, source: ReportSource, outputs: Record<string, string>) {
+  return {
+    format: 'recast-report',
+    version: '1',
+    source,
+    outputs,
+    method: result.method,
+    banks: banksJson(result),
+    metrics: metricsJson(result),
+  };
+}

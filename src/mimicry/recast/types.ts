@@ -1,0 +1,154 @@
+// The engine's public shapes: what reconstruct() takes, reports while it runs, and returns.
+import type { BankPlan, GroupingOptions, GroupingPlan } from './grouping';
+import type { CoefficientSimilarity } from './metrics';
+import type { Objective } from './spectral';
+import type { TemplateStore } from './store';
+
+export type Method = 'spectral' | 'paper' | 'spectral+refine';
+export const METHODS: readonly Method[] = ['spectral', 'paper', 'spectral+refine'];
+export type LossKind = 'smoothl1' | 'mse';
+/** Where the optimizer runs (the paper method). `auto` takes the fastest one that loads. */
+export type Backend = 'auto' | 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu';
+export const BACKENDS: readonly Backend[] = ['auto', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'];
+
+export interface ReconstructOptions extends GroupingOptions {
+  readonly method?: Method;
+  /** Closed form: `per-layer` (default; maximises the per-layer cosines) or `total` squared error. */
+  readonly objective?: Objective;
+  /** Optimizer (paper, spectral+refine): RECAST.md section 2 defaults. */
+  readonly loss?: LossKind;
+  readonly beta?: number;
+  readonly steps?: number;
+  readonly lr?: number;
+  /** StepLR: multiply lr by `lrGamma` every `lrStep` steps. */
+  readonly lrStep?: number;
+  readonly lrGamma?: number;
+  readonly noise?: number;
+  readonly clip?: number;
+  readonly seed?: number;
+  readonly backend?: Backend;
+  /** Loss weight per role (authors' ViT-S: 2.0 for fc1 and fc2); 1 otherwise. */
+  readonly moduleWeights?: Readonly<Record<string, number>>;
+  /** Random probes per layer for feature fidelity; 0 (default) skips it. */
+  readonly probes?: number;
+  /**
+   * Template entropy needs all singular values (O(side^3) in JS): templates whose smaller side
+   * (out vs rest) exceeds this get entropy null. Default 1024.
+   */
+  readonly entropyMaxSide?: number;
+  /**
+   * Closed form: groups whose float32 members exceed this many bytes are streamed in column chunks
+   * (two reads of the group) instead of held whole. Default 1 GiB.
+   */
+  readonly groupMemoryBytes?: number;
+}
+
+export interface ProgressEvent {
+  /** Bank being fitted. */
+  readonly group: string;
+  readonly groupIndex: number;
+  readonly groups: number;
+  /** Optimizer step (0 for the closed form). */
+  readonly step: number;
+  readonly steps: number;
+  /** Current loss (the method's objective); the closed form reports its mean squared error. */
+  readonly loss: number;
+  /** Seconds since reconstruct() started. */
+  readonly elapsed: number;
+}
+
+export interface ReconstructHooks {
+  onProgress?(ev: ProgressEvent): void;
+  readonly signal?: AbortSignal;
+  /** Where templates go as each bank is done (default: memory). Exports spill to disk. */
+  readonly store?: TemplateStore;
+}
+
+export interface LayerMetrics {
+  readonly name: string;
+  readonly bank: string;
+  readonly cosine: number;
+  readonly relError: number;
+  /** Feature fidelity with random N(0, I) probes (not data), when probes > 0. */
+  readonly probeCosine?: number;
+}
+
+export interface BankMetrics {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly templates: number;
+  readonly diversity: number;
+  readonly diversityRelative: number;
+  /** Mean over templates; null when skipped (see entropySkipped). */
+  readonly entropy: number | null;
+  readonly entropyNormalized: number | null;
+  readonly entropySkipped?: string;
+  /** L x L over the group's blocks (see coefficientSimilarityBlocks). */
+  readonly coefficientSimilarity: CoefficientSimilarity['matrix'];
+  readonly coefficientSimilarityBlocks: readonly number[];
+  readonly parameters: { readonly before: number; readonly after: number };
+  /** Numerical rank of the group (closed form) or null. */
+  readonly rank: number | null;
+  /** Final loss of the method on this bank. */
+  readonly loss: number;
+}
+
+export interface BankResult {
+  readonly plan: BankPlan;
+  /** Templates kept (<= plan.templates when the group's rank is lower). */
+  readonly n: number;
+  /** [K, n] per member, in plan.members order. */
+  readonly coefficients: readonly Float32Array[];
+  readonly metrics: BankMetrics;
+  readonly layers: readonly LayerMetrics[];
+}
+
+/** Everything needed to rerun a reconstruction (FORMAT.md recast.method). */
+export interface MethodRecord {
+  readonly method: Method;
+  readonly objective: Objective | null;
+  readonly grouping: {
+    readonly preset: string;
+    readonly modules: readonly string[];
+    readonly blocksPerGroup: number | null;
+    readonly groups: number | null;
+    readonly shareRoles: boolean;
+    readonly ratio: number | null;
+  };
+  readonly n: number | 'exact' | null;
+  readonly K: number;
+  readonly loss: LossKind;
+  readonly beta: number | null;
+  readonly steps: number;
+  readonly lr: number | null;
+  readonly lrStep: number | null;
+  readonly lrGamma: number | null;
+  readonly clip: number | null;
+  readonly noise: number;
+  readonly seed: number;
+  readonly backend: string;
+  readonly moduleWeights: Readonly<Record<string, number>>;
+  readonly probes: number;
+  readonly elapsed: number;
+}
+
+export interface Summary {
+  readonly layers: number;
+  readonly banks: number;
+  readonly meanCosine: number;
+  readonly minCosine: number;
+  readonly meanRelError: number;
+  readonly parameters: { readonly before: number; readonly after: number; readonly ratio: number };
+  /** Task-specific numbers: all coefficient sets of all reparameterized layers. */
+  readonly coefficientsPerTask: number;
+  readonly meanProbeCosine?: number;
+}
+
+export interface ReconstructResult {
+  readonly plan: GroupingPlan;
+  readonly banks: readonly BankResult[];
+  readonly layers: readonly LayerMetrics[];
+  readonly summary: Summary;
+  readonly method: MethodRecord;
+  readonly store: TemplateStore;
+}

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { CliError, type CliIO } from '../../src/cli/io';
+import { registerReconstruct } from '../../src/cli/reconstruct';
+import { registerMetrics } from '../../src/cli/metrics';
+import { registerRebuild } from '../../src/cli/rebuild';
+
+const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
+
+/** Runs the three commands as src/cli/main.ts's runCli does (same status rules), capturing output. */
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const io: CliIO = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
+  const program = new Command('mimicry').exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
+  registerReconstruct(program, io);
+  registerMetrics(program, io);
+  registerRebuild(program, io);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return { code: 0, out, err };
+  } catch (e) {
+    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2, out, err };
+    if (e instanceof CliError) return { code: e.exitCode, out, err: err + e.message };
+    throw e;
+  }
+}
+
+test('reconstruct writes the export, dense and report; table at the end; rebuild and metrics read it back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recast-cli-'));
+  try {
+    const out = join(dir, 'r.safetensors'), dense = join(dir, 'd.safetensors'), report = join(dir, 'rep.json');
+    const r = await cli(['reconstruct', GPT2, '--out', out, '--dense', dense, '--report', report, '--modules', 'mlp.c_fc,attn.c_proj', '--blocks-per-group', '4', '--templates', '2', '--probes', '2']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /reconstructed 8 layers in 2 banks: spectral \(per-layer objective\), K = 2/);
+    assert.match(r.out, /random N\(0, I\) probes/);
+    const lines = r.out.trimEnd().split('\n');
+    assert.match(lines[lines.length - 9], /^layer\s+bank\s+n\s+cosine\s+rel\. error\s+probe cosine$/);
+    assert.match(lines[lines.length - 1], /^transformer\.h\.3\.mlp\.c_fc\.weight\s+mlp\.c_fc\.g0\s+2\s+0\.\d{5}/);
+    assert.ok(existsSync(out) && existsSync(dense) && existsSync(report));
+
+    const rebuilt = join(dir, 'rb.safetensors');
+    const rb = await cli(['rebuild', out, '--out', rebuilt]);
+    assert.equal(rb.code, 0, rb.err);
+    assert.match(rb.out, /8 tensors rebuilt from templates, 44 copied/);
+    assert.ok(readFileSync(rebuilt).equals(readFileSync(dense)));
+
+    const m = await cli(['metrics', out, '--source', GPT2, '--json']);
+    assert.equal(m.code, 0, m.err);
+    const doc = JSON.parse(m.out) as { metrics: { layers: { name: string; cosine: number }[] }; recomputed: { name: string; cosine: number }[] };
+    for (const l of doc.metrics.layers) {
+      const again = doc.recomputed.find((x) => x.name === l.name);
+      assert.ok(again && Math.abs(again.cosine - l.cosine) < 1e-12);
+    }
+    const mt = await cli(['metrics', out]);
+    assert.match(mt.out, /^bank\s+members\s+n\s+diversity\s+relative\s+entropy\s+normalized/);
+
+    const j = await cli(['reconstruct', GPT2, '--out', join(dir, 'j.safetensors'), '--json', '--preset', 'exact']);
+    assert.equal(j.code, 0, j.err);
+    const rep = JSON.parse(j.out) as { method: { method: string; n: string }; metrics: { summary: { minCosine: number } } };
+    assert.equal(rep.method.n, 'exact');
+    assert.ok(rep.metrics.summary.minCosine > 0.99999);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad options exit 2 with a clear message', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recast-cli-'));
+  try {
+    const out = join(dir, 'x.safetensors');
+    const cases: [string[], RegExp][] = [
+      [['reconstruct', GPT2], /--out/],
+      [['reconstruct', GPT2, '--out', out, '--templates', 'zero'], /positive integer/],
+      [['reconstruct', GPT2, '--out', out, '--method', 'magic'], /spectral/],
+      [['reconstruct', GPT2, '--out', out, '--backend', 'gpu'], /wasm/],
+      [['reconstruct', GPT2, '--out', out, '--lr', '-1'], /number > 0/],
+      [['reconstruct', GPT2, '--out', out, '--modules', 'mlp.fc1'], /mlp\.fc1.*roles in this checkpoint: .*mlp\.c_fc/],
+      [['reconstruct', GPT2, '--out', out, '--loss', 'smoothl1'], /spectral method minimises squared error/],
+      [['reconstruct', GPT2, '--out', GPT2], /overwrite the source/],
+      [['reconstruct', 'test/fixtures/real/tinygrad-mnist-cnn.safetensors', '--out', out], /nothing to reconstruct/],
+      [['reconstruct', join(dir, 'missing.safetensors'), '--out', out], /no such file/],
+      [['rebuild', GPT2, '--out', out], /not a recast file/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, message, args.join(' '));
+    }
+    assert.equal(existsSync(out), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
