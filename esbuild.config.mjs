@@ -7,7 +7,7 @@ const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
 /** @type {esbuild.BuildOptions} */
-const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info', target: 'es2022' };
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: process.argv.includes('--verbose') ? 'info' : 'warning', target: 'es2022' };
 
 const node = {
   ...common,
@@ -19,12 +19,20 @@ const node = {
 const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { worker: 'src/mimicry/worker/workerMain.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstructWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,
     platform: 'browser',
     format: 'iife',
     entryPoints: { inspector: 'src/webview/inspector/main.ts' },
+    outdir: 'dist/webview',
+  },
+  {
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    entryPoints: { dashboard: 'src/webview/dashboard/main.ts' },
     outdir: 'dist/webview',
   },
 ];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
@@ -60,4 +60,11 @@ test('the numpy-only loader handles BF16 and F16 banks bit for bit', { skip: num
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the README carries the tested Python loader verbatim', () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const block = /```python\n([\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'README has a python block');
+  assert.equal(block[1].trimEnd(), readFileSync(LOADER, 'utf8').trimEnd());
 });
