@@ -1,0 +1,11 @@
+// Types for test-workspace-files.mjs.
+export declare const WORKSPACE_FILES: {
+  readonly real: Readonly<Record<string, number>>;
+  readonly shardedIndex: string;
+  readonly shardedTensors: number;
+  readonly hostile: string;
+  readonly hostileName: string;
+  readonly hostileTensors: number;
+  readonly corruptHugeHeader: string;
+  readonly corruptNotJson: string;
+};

@@ -1,0 +1,19 @@
+// The files scripts/make-test-workspace.mjs generates, and what they hold: the test suites
+// (bundled, CommonJS) import these constants, so this module has no import.meta and no I/O.
+/** What each generated file holds; the test suites assert against these. */
+export const WORKSPACE_FILES = {
+  real: {
+    'real/capp-gpt2-4layer.safetensors': 52,
+    'real/peft-gpt2-lora-12layer.safetensors': 25,
+    'real/mlx-qwen05b-lora-4layer.safetensors': 16,
+    'real/tinygrad-mnist-cnn.safetensors': 20,
+  },
+  shardedIndex: 'sharded/model.safetensors.index.json',
+  shardedTensors: 5,
+  hostile: 'hostile/hostile-names.safetensors',
+  hostileName: '<img src=x onerror=alert(1)>',
+  hostileTensors: 3,
+  corruptHugeHeader: 'corrupt/huge-header.safetensors',
+  corruptNotJson: 'corrupt/not-json-header.safetensors',
+};
+

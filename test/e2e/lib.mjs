@@ -1,0 +1,136 @@
+// Helpers for driving the code-server workbench like a user: the explorer, context menus, the
+// command palette, and webview content (which lives in nested iframes: we search page.frames()).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const STEP_TIMEOUT_MS = 60_000;
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls until fn() returns a truthy value; throws `what` when it never does. */
+export async function until(what, fn, timeoutMs = STEP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      lastError = e; // frames detach while editors open and close: try again
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${lastError.message ?? lastError})` : ''}`);
+    }
+    await sleep(250);
+  }
+}
+
+/** The (webview) frame whose document has an element matching selector. */
+export async function frameWith(page, selector, { visible = false, timeoutMs } = {}) {
+  return until(`an element ${selector} in some frame`, async () => {
+    for (const frame of page.frames()) {
+      if (frame.isDetached()) continue;
+      const loc = frame.locator(selector);
+      if ((await loc.count()) === 0) continue;
+      if (visible && !(await loc.first().isVisible())) continue;
+      return frame;
+    }
+    return undefined;
+  }, timeoutMs);
+}
+
+/** The webview frame currently showing tensor rows for a given tensor name (unique per file here). */
+export async function inspectorFrame(page, tensorName, timeoutMs) {
+  return frameWith(page, `[data-testid="tensor-row"][data-name="${cssString(tensorName)}"]`, { timeoutMs });
+}
+
+export function cssString(s) {
+  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+}
+
+/** Tensor names straight from a file's header, in the order of their bytes (the table's order). */
+export function tensorNames(file) {
+  const buf = readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  return Object.keys(header)
+    .filter((k) => k !== '__metadata__')
+    .sort((a, b) => header[a].data_offsets[0] - header[b].data_offsets[0]);
+}
+
+export function shardedTensorNames(indexFile) {
+  const index = JSON.parse(readFileSync(indexFile, 'utf8'));
+  return Object.keys(index.weight_map);
+}
+
+// ---- workbench ---------------------------------------------------------------------------------
+
+/** The explorer row of a file or folder, by its workspace-relative path (folders expanded as needed). */
+export async function explorerItem(page, rel) {
+  const parts = rel.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    // Rows are treeitems labelled with the name, at a level that is their depth.
+    const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${cssString(parts[i])}"][aria-level="${i + 1}"]`).first();
+    await row.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    if (i === parts.length - 1) return row;
+    if ((await row.getAttribute('aria-expanded')) !== 'true') {
+      await row.click();
+      await until(`folder ${parts.slice(0, i + 1).join('/')} to expand`, async () => (await row.getAttribute('aria-expanded')) === 'true');
+    }
+  }
+  throw new Error('unreachable');
+}
+
+/** Right-clicks a row and picks a context-menu entry by its label. */
+export async function contextMenu(page, row, label) {
+  await row.click({ button: 'right' });
+  const menu = page.locator('.monaco-menu').first();
+  const item = menu.locator('.action-menu-item', { hasText: label }).first();
+  await item.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  await item.hover();
+  await item.click();
+  // The workbench's menu acts on a full mouse press and release over the item; where a click
+  // got lost (the menu still shows), the highlighted item is chosen with Enter, as a user might.
+  if (await menu.isVisible().catch(() => false)) {
+    await sleep(500);
+    if (await menu.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+  }
+  await menu.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Runs a command through the command palette (F1), by its title as users see it. */
+export async function runCommand(page, title) {
+  await page.locator('div.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => undefined);
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  await page.keyboard.press('Enter');
+}
+
+export async function closeAllEditors(page) {
+  await runCommand(page, 'View: Close All Editors');
+  await until('all editors to close', async () => (await page.locator('.tabs-container .tab').count()) === 0, 20_000);
+}
+
+export async function screenshot(page, dir, name) {
+  const path = join(dir, name);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** Types into the search box, whether it is a plain <input> or a web component wrapping one. */
+export async function typeInto(frame, page, selector, text) {
+  const host = frame.locator(selector).first();
+  const tag = await host.evaluate((el) => el.tagName.toLowerCase());
+  const target = tag === 'input' || tag === 'textarea' ? host : host.locator('input, textarea').first();
+  await target.click();
+  await target.fill(text).catch(async () => {
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(text);
+  });
+}
