@@ -1,0 +1,18 @@
+// Activation: registers the inspector (custom editor + commands) and returns the test API.
+import * as vscode from 'vscode';
+import type { MimicryApi } from './api';
+import { registerInspectorCommands } from './commands';
+import { InspectorProvider } from './inspector/inspectorProvider';
+import { InspectorReports } from './reports';
+
+export function activate(context: vscode.ExtensionContext): MimicryApi {
+  const reports = new InspectorReports();
+  context.subscriptions.push(reports);
+  const provider = InspectorProvider.register(context, reports);
+  registerInspectorCommands(context, provider);
+  return reports.api();
+}
+
+export function deactivate(): void {
+  // Documents and workers are disposed with their editors.
+}

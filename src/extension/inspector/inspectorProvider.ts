@@ -1,0 +1,146 @@
+// The read-only custom editor `mimicry.inspector` for *.safetensors and *.safetensors.index.json.
+// The extension only routes messages: the worker reads and computes, the webview draws.
+
+import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import { InspectorDocument } from './inspectorDocument';
+import { inspectorHtml, localResourceRoots } from './inspectorHtml';
+import { inspectorSettings } from '../config';
+import type { InspectorReports } from '../reports';
+import { isWebviewToExtension, PROTOCOL_VERSION, type ExtensionToWebview, type WebviewToExtension } from '../../webview/protocol';
+
+export const INSPECTOR_VIEW_TYPE = 'mimicry.inspector';
+
+export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<InspectorDocument> {
+  private readonly panels = new Map<vscode.WebviewPanel, InspectorDocument>();
+  private active: { panel: vscode.WebviewPanel; document: InspectorDocument } | undefined;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly reports: InspectorReports,
+  ) {}
+
+  static register(context: vscode.ExtensionContext, reports: InspectorReports): InspectorProvider {
+    const provider = new InspectorProvider(context.extensionUri, reports);
+    context.subscriptions.push(
+      vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
+        // Keeps scroll position, selection and charts when the tab is hidden; the table is virtualised so this stays light.
+        webviewOptions: { retainContextWhenHidden: true },
+        supportsMultipleEditorsPerDocument: true,
+      }),
+    );
+    return provider;
+  }
+
+  /** The inspector the user looks at (or last looked at), for commands. */
+  get activeDocument(): InspectorDocument | undefined {
+    return this.active?.document;
+  }
+
+  openCustomDocument(uri: vscode.Uri): InspectorDocument {
+    if (uri.scheme !== 'file') throw new Error(`Neural Mimicry reads local files only (got ${uri.scheme}:)`);
+    return new InspectorDocument(uri, vscode.Uri.joinPath(this.extensionUri, 'dist', 'worker.js').fsPath);
+  }
+
+  resolveCustomEditor(document: InspectorDocument, panel: vscode.WebviewPanel): void {
+    const webview = panel.webview;
+    webview.options = { enableScripts: true, localResourceRoots: localResourceRoots(this.extensionUri) };
+    webview.html = inspectorHtml(webview, this.extensionUri, basename(document.uri.fsPath));
+    const post = (m: ExtensionToWebview): void => void webview.postMessage(m);
+    const stopListening = document.listen(post);
+    this.panels.set(panel, document);
+    this.active = { panel, document };
+
+    const subscriptions: vscode.Disposable[] = [
+      webview.onDidReceiveMessage((raw: unknown) => {
+        if (isWebviewToExtension(raw)) this.onMessage(raw, document, post);
+      }),
+      panel.onDidChangeViewState(() => {
+        if (panel.active) this.active = { panel, document };
+      }),
+      panel.onDidDispose(() => {
+        stopListening();
+        this.panels.delete(panel);
+        if (this.active?.panel === panel) this.active = undefined;
+        for (const s of subscriptions) s.dispose();
+      }),
+    ];
+  }
+
+  private onMessage(m: WebviewToExtension, document: InspectorDocument, post: (m: ExtensionToWebview) => void): void {
+    const settings = inspectorSettings(document.uri);
+    switch (m.type) {
+      case 'ready':
+        void this.sendHeader(document, post);
+        return;
+      case 'rendered':
+        this.reports.add({ uri: document.uri.toString(), tensorCount: m.tensorCount, status: 'rendered' });
+        return;
+      case 'renderError':
+        this.reports.add({ uri: document.uri.toString(), tensorCount: 0, status: 'error', error: m.message });
+        return;
+      case 'requestStats':
+        document.requestStats(m.name, settings.histogramBins);
+        return;
+      case 'requestSpectrum':
+        document.requestSpectrum(m.name, settings.spectrumMaxDim);
+        return;
+      case 'cancelTensor':
+        document.cancelTensor(m.name);
+        return;
+      case 'computeAll':
+        void this.computeAll(document, vscode.ProgressLocation.Notification);
+        return;
+      case 'cancelAll':
+        document.cancelAll();
+        return;
+    }
+  }
+
+  private async sendHeader(document: InspectorDocument, post: (m: ExtensionToWebview) => void): Promise<void> {
+    const fileName = basename(document.uri.fsPath);
+    post({ type: 'loading', version: PROTOCOL_VERSION, fileName });
+    const opened = await document.opened;
+    if (!('overview' in opened)) {
+      post({ type: 'error', file: opened.file, rule: opened.rule, message: opened.message });
+      // The engine's message starts with the path; the notification names the file already.
+      const detail = opened.message.startsWith(`${opened.file}: `) ? opened.message.slice(opened.file.length + 2) : opened.message;
+      void vscode.window.showErrorMessage(`Neural Mimicry cannot open ${fileName}: ${detail}`);
+      return;
+    }
+    const settings = inspectorSettings(document.uri);
+    const autoStats = opened.overview.totalBytes <= settings.autoStatsMaxBytes;
+    post({ type: 'header', version: PROTOCOL_VERSION, summary: opened.overview, tensors: opened.tensors, settings, autoStats });
+    // A second view of the same document (or a reloaded webview) gets what is known already.
+    for (const [name, stats] of document.stats) post({ type: 'stats', name, stats });
+    for (const [name, spectrum] of document.spectra) post({ type: 'spectrum', name, spectrum });
+    const batch = document.currentBatch;
+    if (batch.state !== 'idle') post({ type: 'batch', ...batch });
+    else if (autoStats) void this.computeAll(document, vscode.ProgressLocation.Window);
+  }
+
+  /** "Compute all" with a progress report and Cancel (a notification when the user asked for it). */
+  computeAll(document: InspectorDocument, location: vscode.ProgressLocation): Thenable<void> {
+    const fileName = basename(document.uri.fsPath);
+    const bins = inspectorSettings(document.uri).histogramBins;
+    return vscode.window.withProgress(
+      { location, title: `Mimicry: statistics of ${fileName}`, cancellable: true },
+      async (progress, token) => {
+        const cancel = token.onCancellationRequested(() => document.cancelAll());
+        let reported = 0;
+        const sub = document.onDidChangeBatch(() => {
+          const { done, total } = document.currentBatch.progress;
+          const percent = total > 0 ? (100 * done) / total : 100;
+          progress.report({ increment: percent - reported, message: `${done} of ${total} tensors` });
+          reported = percent;
+        });
+        try {
+          await document.computeAll(bins);
+        } finally {
+          sub.dispose();
+          cancel.dispose();
+        }
+      },
+    );
+  }
+}

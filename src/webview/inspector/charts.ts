@@ -1,0 +1,126 @@
+// Histogram and singular-value spectrum charts (ECharts, canvas renderer, themed from VS Code).
+// Tooltips render as rich text on the canvas: no HTML, so the strict CSP needs no inline styles.
+import * as echarts from 'echarts/core';
+import { BarChart, LineChart } from 'echarts/charts';
+import { GridComponent, TooltipComponent, DataZoomComponent } from 'echarts/components';
+import { CanvasRenderer } from 'echarts/renderers';
+import type { SpectrumView, TensorStatsView } from '../protocol';
+import { formatInteger, formatNumber } from '../shared/format';
+import type { ChartTheme } from './theme';
+
+echarts.use([BarChart, LineChart, GridComponent, TooltipComponent, DataZoomComponent, CanvasRenderer]);
+
+type Option = echarts.EChartsCoreOption;
+
+function axisCommon(theme: ChartTheme): Option {
+  return {
+    axisLine: { lineStyle: { color: theme.grid } },
+    axisTick: { lineStyle: { color: theme.grid } },
+    axisLabel: { color: theme.muted, fontFamily: theme.fontFamily, fontSize: 11 },
+    splitLine: { lineStyle: { color: theme.grid, opacity: theme.highContrast ? 0.8 : 0.35 } },
+    nameTextStyle: { color: theme.muted, fontFamily: theme.fontFamily, fontSize: 11 },
+  };
+}
+
+function tooltip(theme: ChartTheme): Option {
+  return {
+    trigger: 'axis',
+    renderMode: 'richText',
+    backgroundColor: theme.tooltipBackground,
+    borderColor: theme.tooltipBorder,
+    textStyle: { color: theme.foreground, fontFamily: theme.fontFamily, fontSize: 12 },
+    axisPointer: { type: 'shadow', shadowStyle: { color: theme.grid, opacity: 0.25 } },
+  };
+}
+
+export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logScale: boolean): Option {
+  const { edges, counts } = stats.histogram;
+  const labels = counts.map((_, i) => formatNumber((edges[i] + edges[i + 1]) / 2, 3));
+  return {
+    animation: false,
+    textStyle: { fontFamily: theme.fontFamily },
+    grid: { left: 8, right: 24, top: 12, bottom: 4, containLabel: true },
+    tooltip: {
+      ...tooltip(theme),
+      formatter: (params: unknown) => {
+        const p = (Array.isArray(params) ? params[0] : params) as { dataIndex: number };
+        const i = p.dataIndex;
+        return `[${formatNumber(edges[i])}, ${formatNumber(edges[i + 1])}${i === counts.length - 1 ? ']' : ')'}\n${formatInteger(counts[i])} values`;
+      },
+    },
+    xAxis: { type: 'category', data: labels, ...axisCommon(theme), splitLine: { show: false }, axisLabel: { ...axisCommon(theme).axisLabel as object, hideOverlap: true } },
+    yAxis: logScale
+      ? { type: 'log', logBase: 10, min: 1, ...axisCommon(theme) }
+      : { type: 'value', ...axisCommon(theme), axisLabel: { ...axisCommon(theme).axisLabel as object, formatter: (v: number) => formatCompact(v) } },
+    series: [
+      {
+        type: 'bar',
+        barCategoryGap: '8%',
+        data: logScale ? counts.map((c) => (c > 0 ? c : null)) : counts,
+        itemStyle: { color: theme.primary, borderColor: theme.highContrast ? theme.foreground : undefined, borderWidth: theme.highContrast ? 1 : 0 },
+        emphasis: { itemStyle: { color: theme.secondary } },
+      },
+    ],
+  };
+}
+
+export function spectrumOption(spectrum: SpectrumView, theme: ChartTheme): Option {
+  const values = spectrum.singularValues;
+  const positive = values.filter((s) => s > 0);
+  // A log axis shows the decay across orders of magnitude; zeros (unresolved values) cannot sit on it.
+  const useLog = positive.length >= 2 && positive[0] / positive[positive.length - 1] > 100;
+  return {
+    animation: false,
+    textStyle: { fontFamily: theme.fontFamily },
+    grid: { left: 8, right: 16, top: 16, bottom: 4, containLabel: true },
+    tooltip: {
+      ...tooltip(theme),
+      axisPointer: { type: 'line', lineStyle: { color: theme.muted } },
+      formatter: (params: unknown) => {
+        const p = (Array.isArray(params) ? params[0] : params) as { dataIndex: number };
+        return `s${p.dataIndex + 1} = ${formatNumber(values[p.dataIndex])}`;
+      },
+    },
+    xAxis: { type: 'category', data: values.map((_, i) => String(i + 1)), name: 'index', nameLocation: 'middle', nameGap: 22, ...axisCommon(theme), splitLine: { show: false } },
+    yAxis: useLog ? { type: 'log', logBase: 10, ...axisCommon(theme), axisLabel: { ...axisCommon(theme).axisLabel as object, formatter: (v: number) => formatNumber(v, 2) } } : { type: 'value', ...axisCommon(theme) },
+    series: [
+      {
+        type: 'line',
+        data: useLog ? values.map((s) => (s > 0 ? s : null)) : values,
+        showSymbol: values.length <= 64,
+        symbolSize: 4,
+        lineStyle: { color: theme.secondary, width: theme.highContrast ? 2 : 1.5 },
+        itemStyle: { color: theme.secondary },
+        areaStyle: { color: theme.secondary, opacity: 0.12 },
+      },
+    ],
+  };
+}
+
+function formatCompact(v: number): string {
+  if (v >= 1e9) return `${(v / 1e9).toFixed(1)}B`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}K`;
+  return String(v);
+}
+
+/** A chart bound to one container; resizes with it. */
+export class Chart {
+  private chart: echarts.ECharts | undefined;
+  private readonly observer: ResizeObserver;
+
+  constructor(readonly container: HTMLElement) {
+    this.observer = new ResizeObserver(() => this.chart?.resize());
+    this.observer.observe(container);
+  }
+
+  show(option: Option): void {
+    this.chart ??= echarts.init(this.container, undefined, { renderer: 'canvas' });
+    this.chart.setOption(option, { notMerge: true });
+  }
+
+  clear(): void {
+    this.chart?.dispose();
+    this.chart = undefined;
+  }
+}

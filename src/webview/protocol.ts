@@ -1,0 +1,176 @@
+// The one contract between the extension host and the inspector webview. Both sides import only this
+// file for it; every message is plain JSON-able data (no typed arrays, no classes).
+
+export const PROTOCOL_VERSION = 1;
+
+/** One row of the tensor table. */
+export interface TensorRow {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly params: number;
+  readonly bytes: number;
+  /** Index into `CheckpointSummary.shards` (0 for single files). */
+  readonly shard: number;
+  /** Absolute byte position of the tensor in its file. */
+  readonly fileOffset: number;
+  /** Whether the engine decodes this dtype to numbers (statistics are only offered for those). */
+  readonly decodable: boolean;
+}
+
+export interface DTypeShare {
+  readonly dtype: string;
+  readonly tensors: number;
+  readonly params: number;
+  readonly bytes: number;
+}
+
+export interface ShardSummary {
+  /** File name relative to the opened file's folder. */
+  readonly file: string;
+  readonly tensors: number;
+  readonly bytes: number;
+}
+
+export interface CheckpointSummary {
+  readonly path: string;
+  readonly fileName: string;
+  readonly kind: 'single' | 'sharded';
+  readonly totalBytes: number;
+  readonly tensorCount: number;
+  readonly params: number;
+  /** Largest share first. */
+  readonly dtypes: readonly DTypeShare[];
+  /** Key/value pairs in file order (untrusted text: show with textContent). */
+  readonly metadata: readonly (readonly [string, string])[];
+  readonly shards: readonly ShardSummary[];
+}
+
+/** Per-tensor statistics, as the engine computes them (see RECAST.md §4 and the stats module). */
+export interface TensorStatsView {
+  /** All elements. The fields below that can be null are over finite values only (null when there are none). */
+  readonly count: number;
+  readonly finiteCount: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly mean: number | null;
+  /** Population standard deviation. */
+  readonly std: number | null;
+  readonly meanAbs: number | null;
+  readonly zeroFraction: number | null;
+  readonly nanCount: number;
+  readonly infCount: number;
+  /** `edges.length === counts.length + 1`. */
+  readonly histogram: { readonly edges: readonly number[]; readonly counts: readonly number[] };
+}
+
+/**
+ * Spectral summary of the 2-D view [out, ...rest] -> out x prod(rest) of a weight (RECAST.md §4,
+ * "Spectral summary"). When `skipped` is set there is no spectrum and the numbers are null / empty.
+ */
+export interface SpectrumView {
+  readonly skipped?: string;
+  readonly rows: number | null;
+  readonly cols: number | null;
+  /** Descending. */
+  readonly singularValues: readonly number[];
+  readonly spectralNorm: number | null;
+  readonly frobeniusNorm: number | null;
+  /** ||W||_F^2 / s1^2. */
+  readonly stableRank: number | null;
+  /** exp(H), p_i = s_i / sum(s). */
+  readonly effectiveRank: number | null;
+  /** H in nats. */
+  readonly entropy: number | null;
+  /** H / ln(rank). */
+  readonly entropyNormalized: number | null;
+  /** Non-zero singular values. */
+  readonly rank: number | null;
+}
+
+export interface InspectorSettings {
+  /** Statistics for every tensor start by themselves when the checkpoint is at most this large. */
+  readonly autoStatsMaxBytes: number;
+  readonly histogramBins: number;
+  readonly spectrumMaxDim: number;
+}
+
+/** Progress of "compute all": `done` of `total` tensors; `current` is the tensor being read. */
+export interface BatchProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly current?: string;
+}
+
+export type BatchState = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
+
+export type ExtensionToWebview =
+  | { readonly type: 'loading'; readonly version: number; readonly fileName: string }
+  | {
+      readonly type: 'header';
+      readonly version: number;
+      readonly summary: CheckpointSummary;
+      readonly tensors: readonly TensorRow[];
+      readonly settings: InspectorSettings;
+      /** True when statistics for all tensors start by themselves (small file). */
+      readonly autoStats: boolean;
+    }
+  | { readonly type: 'error'; readonly file: string; readonly rule?: string; readonly message: string }
+  | { readonly type: 'stats'; readonly name: string; readonly stats: TensorStatsView }
+  | { readonly type: 'spectrum'; readonly name: string; readonly spectrum: SpectrumView }
+  /** One tensor's request failed or was cancelled (`cancelled` true: no error to show). */
+  | { readonly type: 'tensorFailed'; readonly name: string; readonly what: 'stats' | 'spectrum'; readonly message: string; readonly cancelled: boolean }
+  /** Element-level progress of one tensor's statistics (fraction in [0, 1]). */
+  | { readonly type: 'tensorProgress'; readonly name: string; readonly what: 'stats' | 'spectrum'; readonly fraction: number }
+  | { readonly type: 'batch'; readonly state: BatchState; readonly progress: BatchProgress; readonly message?: string }
+  /** Selects a tensor (e.g. from a command). */
+  | { readonly type: 'reveal'; readonly name: string }
+  /**
+   * Several messages in one post. A batch over thousands of small tensors would otherwise flood the
+   * webview channel (one postMessage each) and delay the webview's own requests behind them.
+   */
+  | { readonly type: 'bundle'; readonly messages: readonly ExtensionToWebview[] };
+
+export type WebviewToExtension =
+  | { readonly type: 'ready'; readonly version: number }
+  /** The table is on screen, showing `tensorCount` tensors. */
+  | { readonly type: 'rendered'; readonly tensorCount: number }
+  /** The webview shows an error instead of the table. */
+  | { readonly type: 'renderError'; readonly message: string }
+  | { readonly type: 'requestStats'; readonly name: string }
+  | { readonly type: 'requestSpectrum'; readonly name: string }
+  | { readonly type: 'cancelTensor'; readonly name: string }
+  | { readonly type: 'computeAll' }
+  | { readonly type: 'cancelAll' };
+
+const TO_EXTENSION_TYPES: ReadonlySet<string> = new Set<WebviewToExtension['type']>([
+  'ready',
+  'rendered',
+  'renderError',
+  'requestStats',
+  'requestSpectrum',
+  'cancelTensor',
+  'computeAll',
+  'cancelAll',
+]);
+
+/** The extension trusts nothing from the webview: checks the shape before acting on a message. */
+export function isWebviewToExtension(value: unknown): value is WebviewToExtension {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  if (typeof m.type !== 'string' || !TO_EXTENSION_TYPES.has(m.type)) return false;
+  switch (m.type) {
+    case 'ready':
+      return typeof m.version === 'number';
+    case 'rendered':
+      return typeof m.tensorCount === 'number' && Number.isFinite(m.tensorCount);
+    case 'renderError':
+      return typeof m.message === 'string';
+    case 'requestStats':
+    case 'requestSpectrum':
+    case 'cancelTensor':
+      return typeof m.name === 'string';
+    default:
+      return true;
+  }
+}

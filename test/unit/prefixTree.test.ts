@@ -1,0 +1,137 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildPrefixTree, flattenVisible, formatIndices, isExpandable, type NamedTensor, type PrefixNode } from '../../src/mimicry/naming/prefixTree';
+
+const t = (name: string, params = 4, shape: number[] = [2, 2], dtype = 'F32'): NamedTensor => ({ name, params, shape, dtype });
+
+function gpt(blocks: number): NamedTensor[] {
+  const out: NamedTensor[] = [t('wte.weight', 100, [50, 2])];
+  for (let i = 0; i < blocks; i++) {
+    out.push(t(`blocks.${i}.attn.qkv.weight`, 12, [6, 2]), t(`blocks.${i}.attn.qkv.bias`, 6, [6]), t(`blocks.${i}.mlp.fc.weight`, 16, [8, 2]));
+  }
+  out.push(t('ln_f.weight', 2, [2]));
+  return out;
+}
+
+const find = (nodes: readonly PrefixNode[], label: string): PrefixNode => {
+  const n = nodes.find((x) => x.label === label);
+  assert.ok(n, `no node ${label} in ${nodes.map((x) => x.label).join(', ')}`);
+  return n;
+};
+
+test('formatIndices compresses runs', () => {
+  assert.equal(formatIndices([0, 1, 2, 3, 5, 7, 8, 9]), '0..3,5,7..9');
+  assert.equal(formatIndices([4, 5]), '4,5');
+  assert.equal(formatIndices([11, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), '0..11');
+  assert.equal(formatIndices([]), '');
+});
+
+test('twelve identical blocks fold into one node with the shared role list', () => {
+  const tree = buildPrefixTree(gpt(12));
+  assert.deepEqual(tree.map((n) => n.label), ['wte.weight', 'blocks.{0..11}', 'ln_f.weight']);
+  assert.equal(tree[0].kind, 'tensor');
+  const folded = find(tree, 'blocks.{0..11}');
+  assert.equal(folded.kind, 'folded');
+  assert.equal(folded.id, 'blocks.{0..11}');
+  assert.deepEqual(folded.indices, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.equal(folded.tensorCount, 36);
+  assert.equal(folded.params, 12 * (12 + 6 + 16));
+  assert.deepEqual(folded.children.map((c) => c.label), ['attn.qkv', 'mlp.fc.weight']);
+  const qkv = find(folded.children, 'attn.qkv');
+  const w = find(qkv.children, 'weight');
+  assert.equal(w.kind, 'role');
+  assert.equal(w.instances?.length, 12);
+  assert.equal(w.instances?.[11], 'blocks.11.attn.qkv.weight');
+  assert.equal(w.tensorName, 'blocks.0.attn.qkv.weight');
+});
+
+test('counts add up to the whole checkpoint', () => {
+  const tensors = gpt(12);
+  const tree = buildPrefixTree(tensors);
+  assert.equal(tree.reduce((s, n) => s + n.tensorCount, 0), tensors.length);
+  assert.equal(tree.reduce((s, n) => s + n.params, 0), tensors.reduce((s, x) => s + x.params, 0));
+});
+
+test('blocks with different roles or shapes are not folded together', () => {
+  const tensors = [...gpt(4), t('blocks.4.attn.qkv.weight', 12, [6, 2]), t('blocks.5.attn.qkv.weight', 24, [12, 2])];
+  const blocks = find(buildPrefixTree(tensors), 'blocks');
+  assert.deepEqual(blocks.children.map((c) => c.label), ['{0..3}', '4.attn.qkv.weight', '5.attn.qkv.weight']);
+  assert.equal(blocks.children[1].kind, 'tensor');
+});
+
+test('alternating block kinds fold into two groups in index order', () => {
+  const tensors: NamedTensor[] = [];
+  for (let i = 0; i < 6; i++) tensors.push(t(`layers.${i}.${i % 2 === 0 ? 'attn' : 'mlp'}.weight`));
+  const layers = find(buildPrefixTree(tensors), 'layers');
+  assert.deepEqual(layers.children.map((c) => c.label), ['{0,2,4}', '{1,3,5}']);
+});
+
+test('nested numbering folds inside folded blocks', () => {
+  const tensors: NamedTensor[] = [];
+  for (let l = 0; l < 3; l++) for (let e = 0; e < 4; e++) tensors.push(t(`model.layers.${l}.experts.${e}.w1`));
+  const tree = buildPrefixTree(tensors);
+  assert.equal(tree.length, 1);
+  const folded = tree[0];
+  assert.equal(folded.label, 'model.layers.{0..2}');
+  assert.equal(folded.children[0].label, 'experts.{0..3}');
+  assert.equal(folded.children[0].kind, 'folded');
+  assert.equal(folded.tensorCount, 12);
+});
+
+test('a name that is also a prefix of another keeps both', () => {
+  const tree = buildPrefixTree([t('a.b'), t('a.b.c')]);
+  const ab = tree[0];
+  assert.equal(ab.label, 'a.b');
+  assert.equal(ab.kind, 'group');
+  assert.equal(ab.tensorName, 'a.b');
+  assert.equal(ab.tensorCount, 2);
+  assert.equal(ab.children[0].tensorName, 'a.b.c');
+});
+
+test('hostile names are kept verbatim (escaping is the renderer\'s job)', () => {
+  const name = '<img src=x onerror=alert(1)>';
+  const tree = buildPrefixTree([t(name)]);
+  assert.equal(tree[0].tensorName, name);
+  assert.equal(tree[0].kind, 'tensor');
+});
+
+test('empty segments and leading zeros are not treated as indices', () => {
+  const tree = buildPrefixTree([t('x.01.w'), t('x.02.w'), t('y..z')], { compact: false });
+  const x = find(tree, 'x');
+  assert.deepEqual(x.children.map((c) => c.label), ['01', '02']);
+  const y = find(tree, 'y');
+  assert.equal(y.children[0].label, '');
+});
+
+test('flattenVisible lists expanded children and role instances', () => {
+  const tree = buildPrefixTree(gpt(3));
+  const folded = find(tree, 'blocks.{0..2}');
+  const mlp = find(folded.children, 'mlp.fc.weight');
+  assert.equal(mlp.kind, 'role');
+  assert.ok(isExpandable(mlp));
+  assert.equal(flattenVisible(tree, new Set()).length, 3);
+  const rows = flattenVisible(tree, new Set([folded.id, mlp.id]));
+  const instances = rows.filter((r) => r.instance).map((r) => r.instance);
+  assert.deepEqual(instances, ['blocks.0.mlp.fc.weight', 'blocks.1.mlp.fc.weight', 'blocks.2.mlp.fc.weight']);
+  assert.equal(rows.find((r) => r.instance)?.depth, 2);
+});
+
+test('10,000 tensors build quickly', () => {
+  const tensors: NamedTensor[] = [];
+  for (let i = 0; i < 1000; i++) for (let j = 0; j < 10; j++) tensors.push(t(`model.layers.${i}.proj${j}.weight`));
+  const start = performance.now();
+  const tree = buildPrefixTree(tensors);
+  assert.ok(performance.now() - start < 2000);
+  assert.equal(tree[0].label, 'model.layers.{0..999}');
+  assert.equal(tree[0].children.length, 10);
+  assert.equal(tree[0].tensorCount, 10_000);
+});
+
+test('numbered leaf tensors fold and list their instances', () => {
+  const tree = buildPrefixTree([t('pos.0'), t('pos.1'), t('pos.2')]);
+  assert.equal(tree[0].label, 'pos.{0..2}');
+  assert.equal(tree[0].kind, 'folded');
+  assert.ok(isExpandable(tree[0]));
+  const rows = flattenVisible(tree, new Set([tree[0].id]));
+  assert.deepEqual(rows.map((r) => r.instance), [undefined, 'pos.0', 'pos.1', 'pos.2']);
+});
