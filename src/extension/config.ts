@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { InspectorSettings } from '../webview/protocol';
 
-const DEFAULTS: InspectorSettings = { autoStatsMaxBytes: 256 * 1024 * 1024, histogramBins: 64, spectrumMaxDim: 1024 };
+const DEFAULTS: InspectorSettings = { autoStatsMaxBytes: 256 * 1024 * 1024, histogramBins: 64, spectrumMaxDim: 2048 };
 
 function positiveInt(value: unknown, fallback: number, max: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.min(Math.floor(value), max) : fallback;

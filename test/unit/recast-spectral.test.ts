@@ -5,7 +5,8 @@ import { fitSpectral, repeatSets } from '../../src/mimicry/recast/spectral';
 import { compose } from '../../src/mimicry/recast/compose';
 import { layerFidelity } from '../../src/mimicry/recast/metrics';
 import { Random } from '../../src/mimicry/recast/random';
-import { symmetricEigen, symmetricEigenvalues } from '../../src/mimicry/recast/linalg';
+import { symmetricEigen } from '../../src/mimicry/recast/linalg';
+import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
 
 /** L rows of length d: a few shared directions plus noise, with a spread of row norms. */
 function members(L: number, d: number, seed: number, scales?: number[]): Float32Array[] {

@@ -1,6 +1,8 @@
 // The metrics of RECAST.md section 4, each exactly as defined there. Conventions this project
 // adds where the definition leaves a case open are stated next to the function.
-import { cosine, singularValues } from './linalg';
+import { cosine } from './linalg';
+import { gramOfMatrix } from '../stats/gram';
+import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
 import { Random } from './random';
 
 export interface LayerFidelity {
@@ -108,12 +110,17 @@ export interface Entropy {
   readonly rank: number;
 }
 
-/** Spectral entropy of one template reshaped to out x (everything else). */
+/**
+ * Spectral entropy of one template reshaped to out x (everything else). Singular values come from
+ * the eigenvalues of the smaller Gram (no eigenvectors); a template holding NaN or Inf has entropy
+ * NaN rather than stopping the whole run over a metric.
+ */
 export function templateEntropy(template: ArrayLike<number>, shape: readonly number[]): Entropy {
   const rows = shape[0];
   const cols = template.length / rows;
-  const s = singularValues(template, rows, cols);
-  const rank = s.length;
+  const { gram, n: rank, nonFinite } = gramOfMatrix(template, rows, cols);
+  if (nonFinite) return { entropy: Number.NaN, normalized: Number.NaN, rank };
+  const s = symmetricEigenvalues(gram, rank).map((v) => Math.sqrt(Math.max(0, v)));
   let total = 0;
   for (const v of s) total += v;
   let h = 0;

@@ -40,41 +40,77 @@ export function planGram(rows: number, cols: number, panelElements = DEFAULT_PAN
 }
 
 /**
- * G[i][j] += <P_i, P_j> over the first `used` entries of each panel row (upper triangle only).
- * Four j at a time, so each P_i entry loaded serves four products.
+ * G[i][j] += <P_i, P_j> over the first `used` entries of each panel row, for j >= i (the upper
+ * triangle; mirrorUpper fills the rest). Tiles of 2 rows x 4 columns: each step loads 6 values
+ * for 8 products, against 5 for 4 with single rows. Tiles on the diagonal also add the (i+1, i)
+ * product into the lower triangle, which mirrorUpper overwrites. Every entry is still one
+ * accumulator summed in t order, so the result does not depend on the tiling.
  */
 function accumulate(gram: Float64Array, panel: Float64Array, n: number, width: number, used: number): void {
-  for (let i = 0; i < n; i++) {
-    const oi = i * width;
-    const gi = i * n;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const oa = i * width;
+    const ob = oa + width;
+    const ga = i * n;
+    const gb = ga + n;
     let j = i;
     for (; j + 3 < n; j += 4) {
       const o0 = j * width;
       const o1 = o0 + width;
       const o2 = o1 + width;
       const o3 = o2 + width;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      let b0 = 0;
+      let b1 = 0;
+      let b2 = 0;
+      let b3 = 0;
       for (let t = 0; t < used; t++) {
-        const a = panel[oi + t];
-        s0 += a * panel[o0 + t];
-        s1 += a * panel[o1 + t];
-        s2 += a * panel[o2 + t];
-        s3 += a * panel[o3 + t];
+        const x = panel[oa + t];
+        const y = panel[ob + t];
+        const p0 = panel[o0 + t];
+        const p1 = panel[o1 + t];
+        const p2 = panel[o2 + t];
+        const p3 = panel[o3 + t];
+        a0 += x * p0;
+        a1 += x * p1;
+        a2 += x * p2;
+        a3 += x * p3;
+        b0 += y * p0;
+        b1 += y * p1;
+        b2 += y * p2;
+        b3 += y * p3;
       }
-      gram[gi + j] += s0;
-      gram[gi + j + 1] += s1;
-      gram[gi + j + 2] += s2;
-      gram[gi + j + 3] += s3;
+      gram[ga + j] += a0;
+      gram[ga + j + 1] += a1;
+      gram[ga + j + 2] += a2;
+      gram[ga + j + 3] += a3;
+      gram[gb + j] += b0;
+      gram[gb + j + 1] += b1;
+      gram[gb + j + 2] += b2;
+      gram[gb + j + 3] += b3;
     }
     for (; j < n; j++) {
       const oj = j * width;
-      let s0 = 0;
-      for (let t = 0; t < used; t++) s0 += panel[oi + t] * panel[oj + t];
-      gram[gi + j] += s0;
+      let a0 = 0;
+      let b0 = 0;
+      for (let t = 0; t < used; t++) {
+        const p = panel[oj + t];
+        a0 += panel[oa + t] * p;
+        b0 += panel[ob + t] * p;
+      }
+      gram[ga + j] += a0;
+      gram[gb + j] += b0;
     }
+  }
+  if (i < n) {
+    // Odd n: the last row has only its diagonal entry left.
+    const oi = i * width;
+    let s0 = 0;
+    for (let t = 0; t < used; t++) s0 += panel[oi + t] * panel[oi + t];
+    gram[i * n + i] += s0;
   }
 }
 

@@ -1,20 +1,23 @@
 // Singular-value spectrum of a weight viewed as a matrix: shape [out, ...rest] -> out x prod(rest)
 // (a conv kernel [out, in, kh, kw] becomes out x (in*kh*kw)); 0-d and 1-d tensors have none.
 //
-// Route: Gram matrix of the smaller side in float64 (gram.ts), then ml-matrix's symmetric
-// eigen-decomposition, s_i = sqrt(max(lambda_i, 0)). Squaring costs precision at the bottom of
-// the spectrum: singular values below about sqrt(n * eps) * s1 (~1e-7 * s1) are not resolved and
-// are reported as 0 (eigenvalues under n * eps * lambda_max are treated as rounding noise).
+// Route: Gram matrix of the smaller side in float64 (gram.ts), then its eigenvalues only
+// (linalg/symmetricEigenvalues.ts: Householder tridiagonalization + implicit QL, no eigenvectors),
+// s_i = sqrt(max(lambda_i, 0)). Squaring costs precision at the bottom of the spectrum: singular
+// values below about sqrt(n * eps) * s1 (~1e-7 * s1) are not resolved and are reported as 0
+// (eigenvalues under n * eps * lambda_max are treated as rounding noise).
 // The top of the spectrum and every metric built on sums (stable/effective rank, entropy) are
 // accurate to ~1e-12 relative.
 
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { Checkpoint, DecodedValues, TensorInfo } from '../safetensors/types';
 import { isDecodable } from '../safetensors/dtypes';
+import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
 import { gramOfMatrix, streamGram, type GramResult } from './gram';
 import { spectralMetrics, type SpectralMetrics } from './spectralMetrics';
 
-export const DEFAULT_MAX_SIDE = 1024;
+// Eigenvalues only (no eigenvectors) make a 2048 Gram ~6 s of CPU, under what a 1024 one cost with a
+// full eigen-decomposition (~14 s); the Gram's own O(n^2 m) cost is not bounded by this cap anyway.
+export const DEFAULT_MAX_SIDE = 2048;
 
 export interface Spectrum extends SpectralMetrics {
   readonly skipped?: undefined;
@@ -35,7 +38,7 @@ export interface SpectrumSkipped {
 export type SpectrumOutcome = Spectrum | SpectrumSkipped;
 
 export interface SpectrumOptions {
-  /** Largest allowed min(rows, cols): the Gram is n x n and its eigen-decomposition O(n^3). Default 1024. */
+  /** Largest allowed min(rows, cols): the Gram is n x n and its eigenvalues O(n^3). Default 2048. */
   maxSide?: number;
   /** Elements per panel while accumulating the Gram (bounds memory; see gram.ts). */
   panelElements?: number;
@@ -68,10 +71,9 @@ export function spectrumFromGram(result: GramResult, rows: number, cols: number)
   const { gram, n } = result;
   let trace = 0;
   for (let i = 0; i < n; i++) trace += gram[i * n + i];
-  const evd = new EigenvalueDecomposition(Matrix.from1DArray(n, n, gram), { assumeSymmetric: true });
-  const lambda = evd.realEigenvalues.slice().sort((a, b) => b - a);
+  const lambda = symmetricEigenvalues(gram, n); // descending
   const floor = Math.max(lambda[0], 0) * n * Number.EPSILON;
-  const singularValues = lambda.map((l) => (l > floor ? Math.sqrt(l) : 0));
+  const singularValues = Array.from(lambda, (l) => (l > floor ? Math.sqrt(l) : 0));
   return { rows, cols, singularValues, ...spectralMetrics(singularValues, trace) };
 }
 

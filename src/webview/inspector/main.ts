@@ -14,6 +14,8 @@
 //   data-testid="compute-stats" / "compute-spectrum" / "cancel-stats" / "cancel-spectrum"  per-tensor buttons
 //   data-testid="error"          the error view (data-rule="<SafetensorsError rule>")
 //   data-testid="loading"        shown while the header is read
+//   data-testid="inspector-reconstruct"   "Reconstruct…" (opens the dashboard's configuration);
+//   data-testid="inspector-open-dashboard" on a reparameterized (format "recast") file instead
 // After the table is on screen the webview posts {type:'rendered', tensorCount}; on an error {type:'renderError'}.
 
 import '@vscode-elements/elements/dist/vscode-button/index.js';
@@ -168,11 +170,12 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
     h('h1', { class: 'title', title: s.path }, s.fileName),
     h('span', { class: 'subtitle muted' }, `${formatBytes(s.totalBytes)} · ${formatInteger(s.tensorCount)} tensors · ${formatCount(s.params)} parameters`),
     h('span', { class: 'spacer' }),
+    dashboardButton(s.metadata.some(([k, v]) => k === 'format' && v === 'recast')),
     batchBar.element,
   );
   const split = h(
     'vscode-split-layout',
-    { class: 'main-split', split: 'vertical', 'initial-handle-position': '58%', 'min-start': '320px', 'min-end': '280px' },
+    { class: 'main-split', split: 'vertical', 'initial-handle-position': '66%', 'min-start': '320px', 'min-end': '280px' },
     h('div', { slot: 'start', class: 'pane pane-left' }, h('div', { class: 'pane-toolbar' }, search, countEl), tabs),
     h('div', { slot: 'end', class: 'pane pane-right' }, detail.element),
   );
@@ -189,6 +192,19 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
   if (restore !== undefined) select(restore, true);
   // Report once the rows are painted, so tests can rely on the DOM being there.
   requestAnimationFrame(() => requestAnimationFrame(() => post({ type: 'rendered', tensorCount: m.tensors.length })));
+}
+
+/** Opens the reconstruction dashboard: its configuration for a checkpoint, its results for a recast file. */
+function dashboardButton(isRecast: boolean): HTMLElement {
+  const b = h(
+    'vscode-button',
+    isRecast
+      ? { secondary: true, icon: 'graph', 'data-testid': 'inspector-open-dashboard', title: 'Show the stored metrics of this reparameterized model' }
+      : { secondary: true, icon: 'wand', 'data-testid': 'inspector-reconstruct', title: 'Rebuild the layers as shared templates + coefficients (RECAST)' },
+    isRecast ? 'Open Dashboard' : 'Reconstruct…',
+  );
+  b.addEventListener('click', () => post({ type: isRecast ? 'openDashboard' : 'reconstruct' }));
+  return b;
 }
 
 function onMessage(m: ExtensionToWebview): void {

@@ -7,7 +7,7 @@ export class InspectorState {
   summary: CheckpointSummary | undefined;
   tensors: readonly TensorRow[] = [];
   byName = new Map<string, TensorRow>();
-  settings: InspectorSettings = { autoStatsMaxBytes: 0, histogramBins: 64, spectrumMaxDim: 1024 };
+  settings: InspectorSettings = { autoStatsMaxBytes: 0, histogramBins: 64, spectrumMaxDim: 2048 };
   autoStats = false;
   readonly stats = new Map<string, TensorStatsView>();
   readonly spectra = new Map<string, SpectrumView>();
