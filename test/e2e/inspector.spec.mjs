@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames,
-  shardedTensorNames, typeInto, until, cssString,
+  shardedTensorNames, typeInto, until, cssString, runCommand,
 } from './lib.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
 
@@ -97,8 +97,9 @@ export const tests = [
       const frame = await frameWith(ctx.page, '[data-testid="tensor-table"]');
       // A user narrows the table to the tensor, then clicks it.
       await typeInto(frame, ctx.page, '[data-testid="tensor-search"]', name);
+      // The list re-renders when the filter applies: click only once it shows just this tensor.
+      await until('the table to show only this tensor', async () => JSON.stringify(await visibleRowNames(frame)) === JSON.stringify([name]));
       const row = frame.locator(`${ROW}[data-name="${cssString(name)}"]`).first();
-      await row.waitFor({ state: 'visible' });
       await row.click();
       const detail = frame.locator('[data-testid="tensor-detail"]').first();
       await detail.waitFor({ state: 'visible' });
@@ -204,6 +205,28 @@ export const tests = [
       const frame = await inspectorFrame(ctx.page, names[0]);
       await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
       await screenshot(ctx.page, ctx.shots, 'inspector-open-with.png');
+    },
+  },
+  {
+    name: 'command palette "Mimicry: Inspect Checkpoint" asks for a file and opens it',
+    async run(ctx) {
+      await closeAllEditors(ctx.page);
+      const rel = 'real/peft-gpt2-lora-12layer.safetensors';
+      await runCommand(ctx.page, 'Mimicry: Inspect Checkpoint');
+      // code-server's file dialog is a quick input holding a path: type the file's, accept it.
+      const input = ctx.page.locator('.quick-input-widget input');
+      await until('the file dialog', async () => (await input.inputValue()).startsWith('/'));
+      await screenshot(ctx.page, ctx.shots, 'palette-inspect-file-dialog.png');
+      await input.fill(join(ctx.workspace, rel));
+      await ctx.page.keyboard.press('Enter');
+      const names = tensorNames(join(ctx.workspace, rel));
+      await until('the inspector of the chosen file', async () => {
+        if (await input.isVisible()) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
+        return (await inspectorFrame(ctx.page, names[0], 1000).catch(() => undefined)) !== undefined;
+      });
+      const frame = await inspectorFrame(ctx.page, names[0]);
+      await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
+      await screenshot(ctx.page, ctx.shots, 'inspector-from-command-palette.png');
     },
   },
   {

@@ -102,10 +102,14 @@ export async function contextMenu(page, row, label) {
 
 /** Runs a command through the command palette (F1), by its title as users see it. */
 export async function runCommand(page, title) {
-  await page.locator('div.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => undefined);
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  await page.keyboard.press('F1');
+  if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
+    // Focus was somewhere that keeps F1 (e.g. a webview): give it to a neutral workbench spot.
+    await page.locator('.part.sidebar .title-label').first().click();
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  }
   await input.fill(`>${title}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });

@@ -37,9 +37,9 @@ async function withTimeout(promise, ms, what) {
 
 async function main() {
   watchdog(20 * 60_000, 'the end-to-end layer');
+  requireChromium(); // first: a missing browser fails at once, and leaves the last artifacts alone
   rmSync(shots, { recursive: true, force: true });
   mkdirSync(shots, { recursive: true });
-  requireChromium();
 
   const ext = prepareExtension();
   const { entry } = setupCodeServer();

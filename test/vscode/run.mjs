@@ -44,9 +44,9 @@ function resultsFromLog(text) {
 
 async function main() {
   watchdog(22 * 60_000, 'the extension-host layer');
+  requireChromium(); // first: a missing browser fails at once, and leaves the last artifacts alone
   rmSync(artifacts, { recursive: true, force: true });
   mkdirSync(artifacts, { recursive: true });
-  requireChromium();
 
   const ext = prepareExtension();
   await buildSuite();

@@ -64,6 +64,15 @@ suite('inspector (custom editor)', () => {
     assert.equal((await vscode.workspace.fs.stat(uri)).mtime, statBefore.mtime);
   });
 
+  test('"Compute Statistics for All Tensors" runs to completion on the active inspector; "Cancel" after it is harmless', async () => {
+    const uri = workspaceFile('real/tinygrad-mnist-cnn.safetensors');
+    assertRendered(await openInInspector(uri), 20);
+    // Resolves when every tensor's statistics are computed (the command awaits the job).
+    await vscode.commands.executeCommand('mimicry.inspector.computeAllStats');
+    await vscode.commands.executeCommand('mimicry.inspector.cancelStats');
+    assert.equal(activeCustomEditor()?.viewType, INSPECTOR_VIEW_TYPE, 'the inspector is still the active editor');
+  });
+
   for (const [what, rel] of [
     ['8 bytes claiming a 1 TiB header', WORKSPACE_FILES.corruptHugeHeader],
     ['a header that is not JSON', WORKSPACE_FILES.corruptNotJson],
