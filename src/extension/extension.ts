@@ -1,8 +1,10 @@
-// Activation: registers the inspector (custom editor + commands) and returns the test API.
+// Activation: registers the inspector (custom editor + commands), the reconstruction dashboards,
+// and returns the test API.
 import * as vscode from 'vscode';
 import type { MimicryApi } from './api';
 import { registerInspectorCommands } from './commands';
 import { InspectorProvider } from './inspector/inspectorProvider';
+import { registerMimicry } from './mimicry';
 import { InspectorReports } from './reports';
 
 export function activate(context: vscode.ExtensionContext): MimicryApi {
@@ -10,6 +12,7 @@ export function activate(context: vscode.ExtensionContext): MimicryApi {
   context.subscriptions.push(reports);
   const provider = InspectorProvider.register(context, reports);
   registerInspectorCommands(context, provider);
+  registerMimicry(context, (r) => reports.addDashboard(r));
   return reports.api();
 }
 

@@ -1,24 +1,34 @@
-// Records what each inspector webview says it rendered, for the API in ./api.ts.
+// Records what each inspector and dashboard webview says it rendered, for the API in ./api.ts.
 import * as vscode from 'vscode';
-import type { InspectorReport, MimicryApi } from './api';
+import type { DashboardReport, InspectorReport, MimicryApi } from './api';
 
 export class InspectorReports implements vscode.Disposable {
   private readonly reports: InspectorReport[] = [];
   private readonly emitter = new vscode.EventEmitter<InspectorReport>();
+  private readonly dashboards: DashboardReport[] = [];
+  private readonly dashboardEmitter = new vscode.EventEmitter<DashboardReport>();
 
   add(report: InspectorReport): void {
     this.reports.push(report);
     this.emitter.fire(report);
   }
 
+  addDashboard(report: DashboardReport): void {
+    this.dashboards.push(report);
+    this.dashboardEmitter.fire(report);
+  }
+
   api(): MimicryApi {
     return {
       inspectorReports: () => this.reports.map((r) => ({ ...r })),
       onDidReportInspector: this.emitter.event,
+      dashboardReports: () => this.dashboards.map((r) => ({ ...r })),
+      onDidReportDashboard: this.dashboardEmitter.event,
     };
   }
 
   dispose(): void {
     this.emitter.dispose();
+    this.dashboardEmitter.dispose();
   }
 }

@@ -1,5 +1,11 @@
-// The one contract between the extension host and the inspector webview. Both sides import only this
-// file for it; every message is plain JSON-able data (no typed arrays, no classes).
+// The one contract between the extension host and its webviews (the inspector, the reconstruction
+// dashboards). Both sides import only this file for it; every message is plain JSON-able data (no
+// typed arrays, no classes).
+
+import type { PlanOutcome, PlanView } from '../mimicry/dashboard/budget';
+import type { DashboardData } from '../mimicry/dashboard/types';
+import type { CheckpointBrief } from '../mimicry/worker/reconstructProtocol';
+import type { ProgressEvent, ReconstructOptions } from '../mimicry/recast/types';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -141,7 +147,10 @@ export type WebviewToExtension =
   | { readonly type: 'requestSpectrum'; readonly name: string }
   | { readonly type: 'cancelTensor'; readonly name: string }
   | { readonly type: 'computeAll' }
-  | { readonly type: 'cancelAll' };
+  | { readonly type: 'cancelAll' }
+  /** The toolbar's "Reconstruct…" (a checkpoint) or "Open Dashboard" (a reparameterized file). */
+  | { readonly type: 'reconstruct' }
+  | { readonly type: 'openDashboard' };
 
 const TO_EXTENSION_TYPES: ReadonlySet<string> = new Set<WebviewToExtension['type']>([
   'ready',
@@ -152,6 +161,8 @@ const TO_EXTENSION_TYPES: ReadonlySet<string> = new Set<WebviewToExtension['type
   'cancelTensor',
   'computeAll',
   'cancelAll',
+  'reconstruct',
+  'openDashboard',
 ]);
 
 /** The extension trusts nothing from the webview: checks the shape before acting on a message. */
@@ -170,6 +181,92 @@ export function isWebviewToExtension(value: unknown): value is WebviewToExtensio
     case 'requestSpectrum':
     case 'cancelTensor':
       return typeof m.name === 'string';
+    default:
+      return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconstruction dashboards (configure -> run -> results, compare): extension <-> dashboard webview.
+// Engine shapes (plan, results) are plain JSON types re-exported from the engine, never duplicated.
+
+export type { PlanOutcome, PlanView, DashboardData, CheckpointBrief, ProgressEvent, ReconstructOptions };
+export type { DashboardBank, DashboardLayer, BankSpectra, SpectrumLine } from '../mimicry/dashboard/types';
+export type { Budget, PlanBank, PlanRole } from '../mimicry/dashboard/budget';
+
+export const DASHBOARD_PROTOCOL_VERSION = 1;
+
+export type DashboardMode = 'configure' | 'results' | 'compare';
+export type DashboardExportKind = 'model' | 'dense' | 'report-json' | 'report-csv';
+export type ChartFormat = 'svg' | 'png';
+
+export type RunPhase = 'fit' | 'spectra' | 'digest' | 'write';
+
+export type ToDashboard =
+  | {
+      readonly type: 'init';
+      readonly version: number;
+      readonly mode: DashboardMode;
+      /** The file this dashboard is about (kept in the webview state for a window reload). */
+      readonly path: string;
+      readonly brief?: CheckpointBrief;
+      /** Starting values of the form (settings + last used). */
+      readonly defaults: ReconstructOptions;
+      readonly data?: DashboardData;
+      /** Second run for side-by-side comparison. */
+      readonly compare?: DashboardData;
+      /** Whether the model / dense exports are possible right now (a live run or a recast file). */
+      readonly canExportModel: boolean;
+    }
+  | { readonly type: 'plan'; readonly requestId: number; readonly outcome: PlanOutcome }
+  | { readonly type: 'runStarted'; readonly options: ReconstructOptions }
+  | { readonly type: 'progress'; readonly phase: RunPhase; readonly event?: ProgressEvent; readonly message?: string }
+  | { readonly type: 'result'; readonly data: DashboardData; readonly canExportModel: boolean }
+  | { readonly type: 'runFailed'; readonly message: string; readonly cancelled: boolean }
+  | { readonly type: 'compare'; readonly data: DashboardData }
+  | { readonly type: 'exported'; readonly what: string; readonly file: string }
+  | { readonly type: 'busy'; readonly busy: boolean }
+  | { readonly type: 'error'; readonly message: string };
+
+export type FromDashboard =
+  | { readonly type: 'ready'; readonly version: number }
+  | { readonly type: 'plan'; readonly requestId: number; readonly options: ReconstructOptions }
+  | { readonly type: 'run'; readonly options: ReconstructOptions }
+  | { readonly type: 'cancel' }
+  | { readonly type: 'export'; readonly kind: DashboardExportKind }
+  /** A chart image: SVG text or a PNG data URL (`data:image/png;base64,...`). */
+  | { readonly type: 'exportChart'; readonly chart: string; readonly format: ChartFormat; readonly payload: string }
+  | { readonly type: 'reconfigure' }
+  | { readonly type: 'pickCompare' }
+  /** What the dashboard shows, for the extension's API and tests. */
+  | { readonly type: 'rendered'; readonly mode: DashboardMode; readonly charts: number };
+
+const TYPES: ReadonlySet<string> = new Set<FromDashboard['type']>(['ready', 'plan', 'run', 'cancel', 'export', 'exportChart', 'reconfigure', 'pickCompare', 'rendered']);
+const KINDS: ReadonlySet<string> = new Set<DashboardExportKind>(['model', 'dense', 'report-json', 'report-csv']);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The extension trusts nothing from the webview: checks a message's shape before acting on it. */
+export function isFromDashboard(value: unknown): value is FromDashboard {
+  if (!isObject(value) || typeof value.type !== 'string' || !TYPES.has(value.type)) return false;
+  switch (value.type) {
+    case 'ready':
+      return typeof value.version === 'number';
+    case 'plan':
+      return typeof value.requestId === 'number' && isObject(value.options);
+    case 'run':
+      return isObject(value.options);
+    case 'export':
+      return typeof value.kind === 'string' && KINDS.has(value.kind);
+    case 'exportChart':
+      return (
+        typeof value.chart === 'string' &&
+        /^[a-z0-9-]{1,64}$/.test(value.chart) &&
+        (value.format === 'svg' || value.format === 'png') &&
+        typeof value.payload === 'string'
+      );
+    case 'rendered':
+      return (value.mode === 'configure' || value.mode === 'results' || value.mode === 'compare') && typeof value.charts === 'number';
     default:
       return true;
   }

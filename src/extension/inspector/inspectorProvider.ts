@@ -94,6 +94,12 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       case 'cancelAll':
         document.cancelAll();
         return;
+      case 'reconstruct':
+        void vscode.commands.executeCommand('mimicry.reconstruct', document.uri);
+        return;
+      case 'openDashboard':
+        void vscode.commands.executeCommand('mimicry.openDashboard', document.uri);
+        return;
     }
   }
 

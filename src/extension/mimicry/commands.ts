@@ -1,0 +1,88 @@
+// Palette / explorer / inspector commands of the reconstruction dashboards, and the serializer that
+// brings dashboards back after a window reload.
+import * as vscode from 'vscode';
+import { DASHBOARD_VIEW_TYPE, DashboardPanel, isPanelState, loadRecast } from './dashboardPanel';
+import { reconstructSettings } from './settings';
+
+export const RECONSTRUCT_COMMANDS = {
+  reconstruct: 'mimicry.reconstruct',
+  openDashboard: 'mimicry.openDashboard',
+  exportReparameterized: 'mimicry.exportReparameterized',
+  compareRuns: 'mimicry.compareRuns',
+} as const;
+
+/** The checkpoint the user is looking at in the inspector (a custom editor tab), if any. */
+function activeCheckpoint(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  return input instanceof vscode.TabInputCustom && /\.safetensors(\.index\.json)?$/i.test(input.uri.fsPath) ? input.uri : undefined;
+}
+
+async function pickFile(title: string, openLabel: string, recastOnly = false): Promise<vscode.Uri | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel,
+    title,
+    filters: recastOnly ? { 'Reparameterized safetensors': ['safetensors'] } : { 'Safetensors checkpoints': ['safetensors', 'json'] },
+  });
+  return picked?.[0];
+}
+
+async function target(uri: unknown, title: string, openLabel: string, recastOnly = false): Promise<vscode.Uri | undefined> {
+  if (uri instanceof vscode.Uri) return uri;
+  return activeCheckpoint() ?? (await pickFile(title, openLabel, recastOnly));
+}
+
+function localFile(uri: vscode.Uri): string | undefined {
+  if (uri.scheme === 'file') return uri.fsPath;
+  void vscode.window.showErrorMessage(`Neural Mimicry reads local files only (got ${uri.scheme}:)`);
+  return undefined;
+}
+
+export function registerReconstructCommands(context: vscode.ExtensionContext): void {
+  const extensionUri = context.extensionUri;
+  const workerPath = vscode.Uri.joinPath(extensionUri, 'dist', 'reconstructWorker.js').fsPath;
+  context.subscriptions.push(
+    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.reconstruct, async (uri?: vscode.Uri) => {
+      const u = await target(uri, 'Reconstruct a checkpoint', 'Reconstruct');
+      const file = u && localFile(u);
+      if (file) DashboardPanel.open(extensionUri, file, 'configure');
+    }),
+    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.openDashboard, async (uri?: vscode.Uri) => {
+      const u = await target(uri, 'Open the dashboard of a reparameterized model', 'Open Dashboard', true);
+      const file = u && localFile(u);
+      if (file) DashboardPanel.open(extensionUri, file, 'results');
+    }),
+    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.exportReparameterized, async (uri?: vscode.Uri): Promise<string | undefined> => {
+      // From the dashboard in front (its last run), else reconstruct a checkpoint with the settings and export.
+      try {
+        const active = DashboardPanel.active;
+        if (!(uri instanceof vscode.Uri) && active?.hasLiveRun) return await active.export('model');
+        const u = await target(uri, 'Export a reparameterized model', 'Reconstruct and Export');
+        const file = u && localFile(u);
+        if (!file) return undefined;
+        const panel = DashboardPanel.open(extensionUri, file, 'configure');
+        const data = await panel.run(reconstructSettings(u).defaults);
+        return data ? await panel.export('model') : undefined;
+      } catch (e) {
+        void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      }
+    }),
+    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.compareRuns, async () => {
+      const a = await pickFile('Compare runs: first reparameterized model', 'First', true);
+      if (!a) return;
+      const b = await pickFile('Compare runs: second reparameterized model', 'Second', true);
+      if (!b) return;
+      const da = await loadRecast(workerPath, a.fsPath);
+      const db = da && (await loadRecast(workerPath, b.fsPath));
+      if (da && db) DashboardPanel.openCompare(extensionUri, da, db);
+    }),
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+        if (isPanelState(state)) DashboardPanel.revive(panel, extensionUri, state);
+        else panel.dispose();
+        return Promise.resolve();
+      },
+    }),
+  );
+}

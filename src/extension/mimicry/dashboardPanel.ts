@@ -1,0 +1,356 @@
+// One dashboard panel: configure a reconstruction of a checkpoint, watch it run, judge the results,
+// export them; or the results of a reparameterized file, alone or beside another run. The panel
+// only routes: the worker computes (ReconstructClient), the webview draws.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { reportCsv } from '../../mimicry/dashboard/csv';
+import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
+import type { DashboardData } from '../../mimicry/dashboard/types';
+import type { ReconstructOptions } from '../../mimicry/recast/types';
+import {
+  DASHBOARD_PROTOCOL_VERSION,
+  isFromDashboard,
+  type DashboardExportKind,
+  type DashboardMode,
+  type FromDashboard,
+  type ToDashboard,
+} from '../../webview/protocol';
+import type { DashboardReport } from '../api';
+import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
+import { dashboardHtml, dashboardResourceRoots } from './dashboardHtml';
+import { announceExport, askTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
+import { sanitizeOptions } from './options';
+import { JobError, ReconstructClient, type Cancellable } from './reconstructClient';
+import { reconstructSettings } from './settings';
+
+export const DASHBOARD_VIEW_TYPE = 'mimicry.dashboard';
+
+/** What the webview keeps with setState, and what a reloaded window restores the panel from. */
+export interface DashboardPanelState {
+  readonly path: string;
+  readonly mode: DashboardMode;
+  readonly data?: DashboardData;
+  readonly compare?: DashboardData;
+}
+
+export function isPanelState(v: unknown): v is DashboardPanelState {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return typeof s.path === 'string' && (s.mode === 'configure' || s.mode === 'results' || s.mode === 'compare');
+}
+
+export class DashboardPanel implements vscode.Disposable {
+  private static readonly panels = new Set<DashboardPanel>();
+  /** Hears what each dashboard drew (the extension's test API). */
+  static onReport: ((r: DashboardReport) => void) | undefined;
+  private static lastActive: DashboardPanel | undefined;
+
+  private client: ReconstructClient | undefined;
+  private running: Cancellable<unknown> | undefined;
+  /** Worker generation whose memory holds the last run (model / dense exports need it). */
+  private liveGeneration: number | undefined;
+  private isRecast = false;
+  /** Files this dashboard wrote for the current results (the report's `outputs`). */
+  private outputs: Record<string, string> = {};
+  private readonly disposables: vscode.Disposable[] = [];
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private state: DashboardPanelState,
+  ) {
+    const webview = panel.webview;
+    webview.options = { enableScripts: true, localResourceRoots: dashboardResourceRoots(extensionUri) };
+    webview.html = dashboardHtml(webview, extensionUri, panel.title);
+    this.disposables.push(
+      webview.onDidReceiveMessage((raw: unknown) => {
+        if (isFromDashboard(raw)) void this.onMessage(raw);
+      }),
+      panel.onDidChangeViewState(() => {
+        if (panel.active) DashboardPanel.lastActive = this;
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+    DashboardPanel.panels.add(this);
+    DashboardPanel.lastActive = this;
+  }
+
+  /** Opens a dashboard for `file`: the configuration form for a checkpoint, results for a recast file. */
+  static open(extensionUri: vscode.Uri, file: string, mode: DashboardMode = 'configure'): DashboardPanel {
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Mimicry: ${path.basename(file)}`, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: dashboardResourceRoots(extensionUri),
+    });
+    return new DashboardPanel(panel, extensionUri, { path: file, mode });
+  }
+
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: DashboardPanelState): DashboardPanel {
+    return new DashboardPanel(panel, extensionUri, state);
+  }
+
+  static get active(): DashboardPanel | undefined {
+    return DashboardPanel.lastActive;
+  }
+
+  get sourcePath(): string {
+    return this.state.path;
+  }
+
+  dispose(): void {
+    if (!DashboardPanel.panels.delete(this)) return;
+    if (DashboardPanel.lastActive === this) DashboardPanel.lastActive = undefined;
+    this.running?.cancel();
+    this.client?.dispose();
+    for (const d of this.disposables) d.dispose();
+    this.panel.dispose();
+  }
+
+  reveal(): void {
+    this.panel.reveal();
+  }
+
+  private post(m: ToDashboard): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  private workerPath(): string {
+    return vscode.Uri.joinPath(this.extensionUri, 'dist', 'reconstructWorker.js').fsPath;
+  }
+
+  private session(): ReconstructClient {
+    this.client ??= new ReconstructClient(this.workerPath(), this.state.path);
+    return this.client;
+  }
+
+  /** Whether this dashboard holds a run whose reparameterized model can be written now. */
+  get hasLiveRun(): boolean {
+    return !this.isRecast && this.liveGeneration !== undefined && this.liveGeneration === this.client?.generation;
+  }
+
+  private get canExportModel(): boolean {
+    return this.isRecast || (this.liveGeneration !== undefined && this.liveGeneration === this.client?.generation);
+  }
+
+  private async onMessage(m: FromDashboard): Promise<void> {
+    try {
+      switch (m.type) {
+        case 'ready':
+          return await this.init();
+        case 'plan': {
+          const outcome = await this.session().plan(sanitizeOptions(m.options as unknown as Record<string, unknown>));
+          return this.post({ type: 'plan', requestId: m.requestId, outcome });
+        }
+        case 'run':
+          await this.run(sanitizeOptions(m.options as unknown as Record<string, unknown>));
+          return;
+        case 'cancel':
+          this.running?.cancel();
+          return;
+        case 'export':
+          await this.export(m.kind);
+          return;
+        case 'exportChart':
+          return await this.exportChart(m.chart, m.format, m.payload);
+        case 'reconfigure':
+          this.state = { path: this.state.path, mode: 'configure' };
+          return await this.init();
+        case 'pickCompare':
+          return await this.pickCompare();
+        case 'rendered':
+          DashboardPanel.onReport?.({ path: this.state.path, mode: m.mode, charts: m.charts });
+          return;
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.post({ type: 'error', message });
+      void vscode.window.showErrorMessage(`Neural Mimicry: ${message}`);
+    }
+  }
+
+  private async init(): Promise<void> {
+    const settings = reconstructSettings(vscode.Uri.file(this.state.path));
+    const base = { type: 'init' as const, version: DASHBOARD_PROTOCOL_VERSION, path: this.state.path, defaults: settings.defaults };
+    if (this.state.data && this.state.mode !== 'configure') {
+      // A recast file's dense export needs no run: the worker rebuilds it from the file.
+      if (this.state.data.origin === 'recast-file' && this.state.data.source.path === this.state.path) this.isRecast = true;
+      // Restored (window reload) or already shown: the stored picture, no rerun.
+      this.post({ ...base, mode: this.state.mode, data: this.state.data, compare: this.state.compare, canExportModel: this.canExportModel });
+      return;
+    }
+    let brief;
+    try {
+      brief = await this.session().open();
+    } catch (e) {
+      this.post({ type: 'error', message: `cannot open ${path.basename(this.state.path)}: ${e instanceof Error ? e.message : String(e)}` });
+      return;
+    }
+    this.isRecast = brief.isRecast;
+    if (brief.isRecast) {
+      const data = await this.withProgress(`Mimicry: reading the metrics of ${brief.fileName}`, this.session().load(settings.spectrumMaxSide));
+      if (!data) return;
+      this.state = { path: this.state.path, mode: 'results', data };
+      this.post({ ...base, mode: 'results', brief, data, canExportModel: true });
+      return;
+    }
+    this.post({ ...base, mode: 'configure', brief, canExportModel: false });
+    // A run started by a command before the webview was ready: show its progress from here on.
+    if (this.running) this.post({ type: 'runStarted', options: {} });
+  }
+
+  /** A cancellable notification around a worker job; undefined when it was cancelled or failed. */
+  private async withProgress<T>(title: string, job: Cancellable<T>): Promise<T | undefined> {
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (_p, token) => {
+      const sub = token.onCancellationRequested(() => job.cancel());
+      try {
+        return await job.done;
+      } catch (e) {
+        if (!(e instanceof JobError && e.cancelled)) void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      } finally {
+        sub.dispose();
+      }
+    });
+  }
+
+  /** Runs a reconstruction with a notification (Cancel) and live progress in the dashboard. */
+  async run(options: ReconstructOptions): Promise<DashboardData | undefined> {
+    if (this.running) {
+      void vscode.window.showWarningMessage('A reconstruction is already running in this dashboard.');
+      return undefined;
+    }
+    const client = this.session();
+    const settings = reconstructSettings(vscode.Uri.file(this.state.path));
+    this.post({ type: 'runStarted', options });
+    const fileName = path.basename(this.state.path);
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Mimicry: reconstructing ${fileName}`, cancellable: true },
+      async (progress, token) => {
+        let reported = 0;
+        const job = client.run(options, settings.spectrumMaxSide, (p) => {
+          this.post({ type: 'progress', phase: p.phase, event: p.event, message: p.message });
+          if (p.phase === 'fit' && p.event) {
+            const e = p.event;
+            const percent = Math.round(100 * (p.fraction ?? 0));
+            progress.report({ increment: Math.max(0, percent - reported), message: `${e.group} (${e.groupIndex + 1} of ${e.groups})` });
+            reported = Math.max(reported, percent);
+          } else if (p.message) progress.report({ message: p.message });
+        });
+        this.running = job;
+        const sub = token.onCancellationRequested(() => job.cancel());
+        try {
+          const data = await job.done;
+          this.liveGeneration = client.generation;
+          this.outputs = {};
+          this.state = { path: this.state.path, mode: 'results', data };
+          this.post({ type: 'result', data, canExportModel: this.canExportModel });
+          return data;
+        } catch (e) {
+          const cancelled = e instanceof JobError && e.cancelled;
+          const message = e instanceof Error ? e.message : String(e);
+          this.post({ type: 'runFailed', message, cancelled });
+          if (cancelled) void vscode.window.showInformationMessage(`Mimicry: reconstruction of ${fileName} cancelled; nothing was written.`);
+          else void vscode.window.showErrorMessage(`Mimicry: reconstruction of ${fileName} failed: ${message}`);
+          return undefined;
+        } finally {
+          sub.dispose();
+          this.running = undefined;
+        }
+      },
+    );
+  }
+
+  async export(kind: DashboardExportKind): Promise<string | undefined> {
+    const data = this.state.data;
+    const settings = reconstructSettings(vscode.Uri.file(this.state.path));
+    const sources = [this.state.path, ...(data ? [data.source.path] : [])];
+    if (kind === 'report-json' || kind === 'report-csv') {
+      if (!data) throw new Error('no results to report yet');
+      const file = await askTarget(this.state.path, settings.exportFolder, TARGETS[kind], sources);
+      if (!file) return undefined;
+      // The engine's report, plus where this session's exports went and the metric definitions (added keys).
+      const report = { ...data.report, outputs: { ...this.outputs, report: file }, definitions: DEFINITIONS };
+      await writeFileAtomic(file, kind === 'report-json' ? JSON.stringify(report, null, 2) + '\n' : reportCsv(data));
+      void announceExport(kind === 'report-json' ? 'the report (JSON)' : 'the report (CSV)', file);
+      return file;
+    }
+    if (!this.canExportModel) {
+      throw new Error('the reparameterized and dense exports need the run in memory: run the reconstruction again (results restored after a reload hold only the metrics)');
+    }
+    if (this.isRecast && kind === 'model') throw new Error('this file is already a reparameterized model; export its dense reconstruction instead');
+    const file = await askTarget(this.state.path, settings.exportFolder, TARGETS[kind], sources);
+    if (!file) return undefined;
+    const what = kind === 'model' ? 'the reparameterized model' : 'the dense reconstruction';
+    this.post({ type: 'busy', busy: true });
+    try {
+      const written = await this.withProgress(`Mimicry: writing ${path.basename(file)}`, this.session().export(kind, file));
+      if (!written) return undefined;
+      this.outputs = { ...this.outputs, [kind === 'model' ? 'out' : 'dense']: written };
+      this.post({ type: 'exported', what, file: written });
+      void announceExport(what, written);
+      return written;
+    } finally {
+      this.post({ type: 'busy', busy: false });
+    }
+  }
+
+  private async exportChart(chart: string, format: 'svg' | 'png', payload: string): Promise<void> {
+    const settings = reconstructSettings(vscode.Uri.file(this.state.path));
+    const bytes = format === 'png' ? pngFromDataUrl(payload) : payload.startsWith('<svg') || payload.startsWith('<?xml') ? payload : null;
+    if (bytes === null) throw new Error('the chart image is malformed');
+    const target: ExportTarget = { suffix: `.${chart}.${format}`, filters: format === 'png' ? { 'PNG image': ['png'] } : { 'SVG image': ['svg'] }, title: `Export chart (${format.toUpperCase()})` };
+    const file = await askTarget(this.state.path, settings.exportFolder, target, [this.state.path], `${stem(this.state.path)}.${chart}.${format}`);
+    if (!file) return;
+    await writeFileAtomic(file, bytes);
+    void announceExport(`the chart ${chart}`, file);
+  }
+
+  private async pickCompare(): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      openLabel: 'Compare',
+      title: 'Compare with a reparameterized model',
+      filters: { 'Reparameterized safetensors': ['safetensors'] },
+    });
+    if (!picked?.[0]) return;
+    const other = await loadRecast(this.workerPath(), picked[0].fsPath);
+    if (!other || !this.state.data) return;
+    this.state = { ...this.state, mode: 'compare', compare: other };
+    this.post({ type: 'compare', data: other });
+  }
+
+  static openCompare(extensionUri: vscode.Uri, a: DashboardData, b: DashboardData): DashboardPanel {
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Mimicry: ${a.source.file} vs ${b.source.file}`, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: dashboardResourceRoots(extensionUri),
+    });
+    return new DashboardPanel(panel, extensionUri, { path: a.source.path, mode: 'compare', data: a, compare: b });
+  }
+}
+
+/** Reads a recast file's dashboard data in a short-lived worker. */
+export async function loadRecast(workerPath: string, file: string): Promise<DashboardData | undefined> {
+  const client = new ReconstructClient(workerPath, file);
+  try {
+    const brief = await client.open();
+    if (!brief.isRecast) {
+      void vscode.window.showErrorMessage(`${brief.fileName} is not a reparameterized (recast) file: reconstruct it first.`);
+      return undefined;
+    }
+    const job = client.load(reconstructSettings(vscode.Uri.file(file)).spectrumMaxSide);
+    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Mimicry: reading ${brief.fileName}`, cancellable: true }, async (_p, token) => {
+      const sub = token.onCancellationRequested(() => job.cancel());
+      try {
+        return await job.done;
+      } finally {
+        sub.dispose();
+      }
+    });
+  } catch (e) {
+    if (!(e instanceof JobError && e.cancelled)) void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  } finally {
+    client.dispose();
+  }
+}

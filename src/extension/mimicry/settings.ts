@@ -1,0 +1,37 @@
+// The `mimicry.reconstruct.*` settings: the starting values of the configuration form.
+import * as vscode from 'vscode';
+import { BACKENDS, METHODS, type Backend, type Method, type ReconstructOptions } from '../../mimicry/recast/types';
+
+export interface ReconstructSettings {
+  readonly defaults: ReconstructOptions;
+  /** Folder for exports; empty: next to the source. */
+  readonly exportFolder: string;
+  readonly spectrumMaxSide: number;
+}
+
+function positiveInt(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined;
+}
+
+export function reconstructSettings(scope?: vscode.Uri): ReconstructSettings {
+  const c = vscode.workspace.getConfiguration('mimicry.reconstruct', scope);
+  // n, K and steps override a preset's values, so they count only when the user set them.
+  const explicit = (key: string): unknown => {
+    const i = c.inspect(key);
+    return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+  };
+  const method = c.get<string>('method');
+  const backend = c.get<string>('backend');
+  const templates = explicit('templates');
+  const sets = positiveInt(explicit('sets'));
+  const steps = positiveInt(explicit('steps'));
+  const defaults: ReconstructOptions = {
+    ...(METHODS.includes(method as Method) ? { method: method as Method } : {}),
+    ...(BACKENDS.includes(backend as Backend) ? { backend: backend as Backend } : {}),
+    ...(templates === 'exact' ? { templates: 'exact' as const } : positiveInt(templates) ? { templates: positiveInt(templates) } : {}),
+    ...(sets ? { sets } : {}),
+    ...(steps ? { steps } : {}),
+  };
+  const spectrumMaxSide = positiveInt(vscode.workspace.getConfiguration('mimicry.inspector', scope).get('spectrumMaxDim')) ?? 1024;
+  return { defaults, exportFolder: (c.get<string>('exportFolder') ?? '').trim(), spectrumMaxSide: Math.min(spectrumMaxSide, 8192) };
+}

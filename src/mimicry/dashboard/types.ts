@@ -1,0 +1,76 @@
+// The plain-JSON picture of one reconstruction that every dashboard draws, whether it comes from a
+// run that just finished or from the metadata of a reparameterized ("recast") file. Built by the
+// engine side (worker); the extension only forwards it and the webview only draws it.
+import type { MethodRecord, Summary } from '../recast/types';
+
+export const DASHBOARD_DATA_VERSION = 1;
+
+export interface DashboardLayer {
+  readonly name: string;
+  readonly bank: string;
+  /** Block index parsed from the name (null when the name has none). */
+  readonly block: number | null;
+  readonly role: string;
+  readonly cosine: number;
+  readonly relError: number;
+  readonly probeCosine?: number;
+}
+
+export interface DashboardBank {
+  readonly name: string;
+  readonly roles: readonly string[];
+  readonly members: readonly string[];
+  readonly blocks: readonly (number | null)[];
+  readonly shape: readonly number[];
+  readonly templates: number;
+  readonly diversity: number;
+  readonly diversityRelative: number;
+  /** Null when the engine skipped it (entropySkipped says why). */
+  readonly entropy: number | null;
+  readonly entropyNormalized: number | null;
+  readonly entropySkipped?: string;
+  readonly coefficientSimilarity: readonly (readonly number[])[];
+  readonly coefficientSimilarityBlocks: readonly number[];
+  readonly parameters: { readonly before: number; readonly after: number };
+  readonly rank: number | null;
+  readonly loss: number | null;
+}
+
+export type SpectrumKind = 'original' | 'template' | 'rebuilt';
+
+export interface SpectrumLine {
+  readonly label: string;
+  readonly kind: SpectrumKind;
+  /** Descending singular values of the out x (everything else) view. */
+  readonly values: readonly number[];
+}
+
+export interface BankSpectra {
+  readonly bank: string;
+  readonly lines: readonly SpectrumLine[];
+  /** Why some or all lines are missing (too large, cancelled...). */
+  readonly skipped?: string;
+}
+
+export interface DashboardSource {
+  /** Base name of the checkpoint that was reconstructed. */
+  readonly file: string;
+  /** Absolute path of the file the dashboard was made from (the checkpoint, or the recast file). */
+  readonly path: string;
+  readonly bytes?: number;
+  readonly sha256?: string;
+}
+
+export interface DashboardData {
+  readonly version: typeof DASHBOARD_DATA_VERSION;
+  /** 'run': a reconstruction that ran in this window; 'recast-file': read back from an export. */
+  readonly origin: 'run' | 'recast-file';
+  readonly source: DashboardSource;
+  readonly method: MethodRecord;
+  readonly summary: Summary;
+  readonly layers: readonly DashboardLayer[];
+  readonly banks: readonly DashboardBank[];
+  readonly spectra: readonly BankSpectra[];
+  /** The report document (reportJson of the engine, or its equivalent read from a recast file). */
+  readonly report: Readonly<Record<string, unknown>>;
+}

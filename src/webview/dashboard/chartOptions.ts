@@ -1,0 +1,247 @@
+// ECharts options for every dashboard chart, from the view models in ./model.ts and the theme.
+// Tooltips are rich text drawn on the canvas (no HTML: the strict CSP needs no inline styles and
+// untrusted tensor names can never become markup).
+import type { EChartsCoreOption } from 'echarts/core';
+import { formatNumber } from '../shared/format';
+import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
+import type { BankBars, BlockRoleSeries, CompareRow, GroupStatus, Heatmap, SpectraView } from './model';
+import type { DashboardTheme } from './theme';
+
+export type Option = EChartsCoreOption;
+
+interface TooltipParam {
+  readonly dataIndex: number;
+  readonly seriesIndex: number;
+  readonly seriesName: string;
+  readonly value: unknown;
+}
+
+function first(params: unknown): TooltipParam {
+  return (Array.isArray(params) ? params[0] : params) as TooltipParam;
+}
+
+/** Title + one-line definition: drawn in the chart so exported images carry them. */
+function heading(t: DashboardTheme, text: string, definition: string): Option {
+  return {
+    text,
+    subtext: definition,
+    left: 0,
+    top: 0,
+    textStyle: { color: t.foreground, fontFamily: t.fontFamily, fontSize: 13, fontWeight: 600 },
+    subtextStyle: { color: t.muted, fontFamily: t.fontFamily, fontSize: 11, overflow: 'break', lineHeight: 14 },
+  };
+}
+
+function axis(t: DashboardTheme, name: string, extra: Option = {}): Option {
+  return {
+    name,
+    nameLocation: 'middle',
+    nameGap: 36,
+    nameTextStyle: { color: t.muted, fontFamily: t.fontFamily, fontSize: 11 },
+    axisLine: { lineStyle: { color: t.grid } },
+    axisTick: { lineStyle: { color: t.grid } },
+    axisLabel: { color: t.muted, fontFamily: t.fontFamily, fontSize: 11, hideOverlap: true },
+    splitLine: { lineStyle: { color: t.grid, opacity: t.highContrast ? 0.8 : 0.35 } },
+    ...extra,
+  };
+}
+
+function tooltip(t: DashboardTheme, formatter: (p: unknown) => string, trigger: 'item' | 'axis' = 'item'): Option {
+  return {
+    trigger,
+    renderMode: 'richText',
+    confine: true,
+    backgroundColor: t.tooltipBackground,
+    borderColor: t.tooltipBorder,
+    textStyle: { color: t.foreground, fontFamily: t.fontFamily, fontSize: 12 },
+    formatter,
+  };
+}
+
+function legend(t: DashboardTheme): Option {
+  return { bottom: 0, left: 'center', textStyle: { color: t.foreground, fontFamily: t.fontFamily, fontSize: 11 }, inactiveColor: t.muted };
+}
+
+const base = (t: DashboardTheme): Option => ({ animation: false, textStyle: { fontFamily: t.fontFamily }, color: [...t.palette], aria: { enabled: true } });
+
+/** Per-layer cosine (or relative error) bars by block and role, with a threshold line for the cosine. */
+export function blockRoleOption(view: BlockRoleSeries, t: DashboardTheme, metric: 'cosine' | 'relError' | 'probeCosine', threshold: number, yMin: number): Option {
+  const cosine = metric !== 'relError';
+  const probe = metric === 'probeCosine';
+  const titleText = probe ? 'Per-layer feature fidelity (random probes, not data)' : cosine ? 'Per-layer cosine fidelity' : 'Per-layer relative error';
+  const definition = probe ? DEFINITIONS.probeCosine : cosine ? DEFINITIONS.cosine : DEFINITIONS.relError;
+  return {
+    ...base(t),
+    title: heading(t, titleText, definition),
+    legend: legend(t),
+    grid: { left: 64, right: 16, top: 84, bottom: 68 },
+    tooltip: tooltip(t, (p) => {
+      const q = first(p);
+      const pt = view.series[q.seriesIndex]?.points[q.dataIndex];
+      if (!pt) return '';
+      const l = pt.layer;
+      return `${l.name}\nblock ${l.block ?? '—'} · ${l.role} · bank ${l.bank}\ncosine ${formatNumber(l.cosine, 6)}\nrelative error ${formatNumber(l.relError, 4)}${l.probeCosine !== undefined ? `\nprobe cosine ${formatNumber(l.probeCosine, 6)} (random probes)` : ''}`;
+    }),
+    xAxis: axis(t, 'block', { type: 'category', data: view.blocks, splitLine: { show: false }, nameGap: 28 }),
+    yAxis: cosine
+      ? axis(t, 'cosine (unitless)', { type: 'value', min: yMin, max: 1, nameGap: 48 })
+      : axis(t, 'relative error (unitless)', { type: 'value', min: 0, nameGap: 48 }),
+    series: view.series.map((s, i) => ({
+      type: 'bar',
+      name: s.role,
+      data: s.points.map((p) => (p ? p.value : null)),
+      itemStyle: { color: t.palette[i % t.palette.length], borderColor: t.highContrast ? t.foreground : undefined, borderWidth: t.highContrast ? 1 : 0 },
+      ...(metric === 'cosine' && i === 0
+        ? {
+            markLine: {
+              symbol: 'none',
+              silent: true,
+              lineStyle: { color: t.red, type: 'dashed', width: t.highContrast ? 2 : 1 },
+              label: { color: t.red, formatter: `threshold ${threshold}`, position: 'insideStartTop' },
+              data: [{ yAxis: threshold }],
+            },
+          }
+        : {}),
+    })),
+  };
+}
+
+/** Per-bank raw and relative (or normalised) values on two axes. */
+export function bankBarsOption(view: BankBars, t: DashboardTheme, which: 'diversity' | 'entropy', titleSuffix = ''): Option {
+  const diversity = which === 'diversity';
+  const rawName = diversity ? 'diversity ‖Tᵢ − Tⱼ‖_F (weight units)' : 'entropy H (nats)';
+  const relName = diversity ? 'relative diversity (unitless)' : 'normalised entropy H / ln(rank) (0–1)';
+  return {
+    ...base(t),
+    title: heading(t, (diversity ? 'Template diversity per bank' : 'Template entropy per bank') + titleSuffix, diversity ? DEFINITIONS.diversity : DEFINITIONS.entropy),
+    legend: { ...legend(t), data: [diversity ? 'raw' : 'H', diversity ? 'relative' : 'normalised'] },
+    grid: { left: 64, right: 64, top: 96, bottom: 96 },
+    tooltip: tooltip(t, (p) => {
+      const i = first(p).dataIndex;
+      const note = view.notes[i] ? `\n(${view.notes[i]})` : '';
+      return `${view.banks[i]}\n${rawName}: ${formatNumber(view.raw[i], 5)}\n${relName}: ${formatNumber(view.relative[i], 5)}${note}`;
+    }, 'axis'),
+    xAxis: axis(t, 'bank', { type: 'category', data: view.banks, splitLine: { show: false }, nameGap: 56, axisLabel: { color: t.muted, fontSize: 10, rotate: view.banks.length > 6 ? 30 : 0, hideOverlap: true } }),
+    yAxis: [
+      axis(t, rawName, { type: 'value', nameGap: 48 }),
+      axis(t, relName, { type: 'value', nameGap: 44, min: 0, ...(diversity ? {} : { max: 1 }), splitLine: { show: false } }),
+    ],
+    series: [
+      { type: 'bar', name: diversity ? 'raw' : 'H', data: view.raw, itemStyle: { color: t.palette[0] } },
+      { type: 'bar', name: diversity ? 'relative' : 'normalised', yAxisIndex: 1, data: view.relative, itemStyle: { color: t.palette[1] } },
+    ],
+  };
+}
+
+/** One group's L x L coefficient similarity with its colour scale (cosine, -1 to 1). */
+export function heatmapOption(view: Heatmap, t: DashboardTheme): Option {
+  return {
+    ...base(t),
+    title: heading(t, `Coefficient similarity · ${view.bank}`, 'cos(aₗ, aₘ) of blocks l, m (unitless, −1 to 1)'),
+    grid: { left: 72, right: 72, top: 64, bottom: 56 },
+    tooltip: tooltip(t, (p) => {
+      const v = first(p).value as [number, number, number];
+      return `${view.bank}\nblock ${view.labels[v[1]]} vs block ${view.labels[v[0]]}\ncos = ${formatNumber(v[2], 6)}`;
+    }),
+    xAxis: axis(t, 'block m', { type: 'category', data: view.labels, splitLine: { show: false }, nameGap: 28 }),
+    yAxis: axis(t, 'block l', { type: 'category', data: view.labels, splitLine: { show: false }, nameGap: 56, inverse: true }),
+    visualMap: {
+      min: view.min,
+      max: view.max,
+      calculable: false,
+      orient: 'vertical',
+      right: 0,
+      top: 'middle',
+      itemHeight: 120,
+      text: ['1', '−1'],
+      textStyle: { color: t.muted, fontSize: 10 },
+      inRange: { color: [t.red, t.background, t.palette[0]] },
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data: view.cells,
+        label: { show: view.labels.length <= 8, color: t.foreground, fontSize: 10, formatter: (p: { value: [number, number, number] }) => formatNumber(p.value[2], 2) },
+        itemStyle: { borderColor: t.grid, borderWidth: 1 },
+      },
+    ],
+  };
+}
+
+const COOL = (t: DashboardTheme): string[] => [t.palette[0], t.palette[2], t.palette[3]];
+const WARM = (t: DashboardTheme): string[] => [t.palette[1], t.palette[4], t.palette[5]];
+
+/** Singular values of the originals (solid) against the templates (dashed) of one bank. */
+export function spectraOption(view: SpectraView, t: DashboardTheme): Option {
+  const index = Array.from({ length: view.length }, (_, i) => String(i + 1));
+  return {
+    ...base(t),
+    title: heading(t, `Singular-value spectra · ${view.bank}`, view.lines.some((l) => l.kind === 'rebuilt') ? DEFINITIONS.spectraRebuilt : DEFINITIONS.spectra),
+    legend: { ...legend(t), type: 'scroll', left: 0, right: 0 },
+    grid: { left: 72, right: 16, top: 84, bottom: 72 },
+    tooltip: tooltip(t, (p) => {
+      const q = first(p);
+      return `${q.seriesName}\ns${q.dataIndex + 1} = ${formatNumber(q.value as number, 5)}`;
+    }),
+    xAxis: axis(t, 'index i (largest first)', { type: 'category', data: index, splitLine: { show: false }, nameGap: 28 }),
+    yAxis: view.log ? axis(t, 'singular value sᵢ (weight units, log)', { type: 'log', nameGap: 56, axisLabel: { color: t.muted, fontSize: 11, formatter: (v: number) => formatNumber(v, 2) } }) : axis(t, 'singular value sᵢ (weight units)', { type: 'value', nameGap: 56 }),
+    series: view.lines.map((l, i) => ({
+      type: 'line',
+      name: l.label,
+      data: view.log ? l.values.map((v) => (v > 0 ? v : null)) : l.values,
+      showSymbol: view.length <= 32,
+      symbolSize: 3,
+      lineStyle: { type: l.kind === 'template' ? 'dashed' : 'solid', width: l.kind === 'template' ? 2 : 1.25 },
+      // Originals in the cool colours (solid), templates in the warm ones (dashed).
+      color: l.kind === 'template' ? WARM(t)[i % 3] : COOL(t)[i % 3],
+    })),
+  };
+}
+
+/** The live loss curve: one line per group over optimizer steps (a point per group for the closed form). */
+export function lossOption(groups: readonly GroupStatus[], t: DashboardTheme): Option {
+  const positive = groups.every((g) => g.points.every(([, v]) => v > 0));
+  const hasPoints = groups.some((g) => g.points.length > 0);
+  return {
+    ...base(t),
+    title: heading(t, 'Loss', DEFINITIONS.loss),
+    legend: { ...legend(t), type: 'scroll', left: 0, right: 0 },
+    grid: { left: 72, right: 16, top: 84, bottom: 72 },
+    tooltip: tooltip(t, (p) => {
+      const q = first(p);
+      const v = q.value as [number, number];
+      return `${q.seriesName}\nstep ${v[0]}\nloss ${formatNumber(v[1], 5)}`;
+    }),
+    xAxis: axis(t, 'optimizer step', { type: 'value', min: 0, splitLine: { show: false }, nameGap: 28 }),
+    yAxis: axis(t, positive && hasPoints ? 'loss (log scale, weight units²)' : 'loss (weight units²)', { type: positive && hasPoints ? 'log' : 'value', nameGap: 56, axisLabel: { color: t.muted, fontSize: 11, formatter: (v: number) => formatNumber(v, 2) } }),
+    series: groups.map((g) => ({
+      type: 'line',
+      name: g.group,
+      data: g.points,
+      showSymbol: g.points.length <= 2,
+      symbolSize: 6,
+      lineStyle: { width: t.highContrast ? 2 : 1.5 },
+    })),
+  };
+}
+
+/** Two runs: each shared layer's cosine side by side. */
+export function compareOption(rows: readonly CompareRow[], t: DashboardTheme, labelA: string, labelB: string): Option {
+  return {
+    ...base(t),
+    title: heading(t, 'Per-layer cosine fidelity, two runs', DEFINITIONS.cosine),
+    legend: { ...legend(t), data: [labelA, labelB] },
+    grid: { left: 64, right: 16, top: 84, bottom: 72 },
+    tooltip: tooltip(t, (p) => {
+      const i = first(p).dataIndex;
+      const r = rows[i];
+      return `${r.name}\n${labelA}: ${formatNumber(r.a, 6)}\n${labelB}: ${formatNumber(r.b, 6)}`;
+    }, 'axis'),
+    xAxis: axis(t, 'layer (in file order)', { type: 'category', data: rows.map((_, i) => String(i + 1)), splitLine: { show: false }, nameGap: 28 }),
+    yAxis: axis(t, 'cosine (unitless)', { type: 'value', max: 1, min: (v: { min: number }) => Math.max(-1, Math.floor(Math.min(0.9, v.min) * 10) / 10), nameGap: 48 }),
+    series: [
+      { type: 'bar', name: labelA, data: rows.map((r) => r.a), itemStyle: { color: t.palette[0] } },
+      { type: 'bar', name: labelB, data: rows.map((r) => r.b), itemStyle: { color: t.palette[1] } },
+    ],
+  };
+}

@@ -1,0 +1,199 @@
+// Pure view-model builders: from the engine's DashboardData to what each chart draws (no DOM, no
+// ECharts), so they are unit-tested on a real result.
+import type { DashboardData, DashboardLayer, ProgressEvent, SpectrumLine } from '../protocol';
+
+/** Bars by block (x) and role (one series per role). */
+export interface BlockRoleSeries {
+  readonly blocks: readonly string[];
+  readonly series: readonly {
+    readonly role: string;
+    /** One entry per block: the layer of this role in that block, or null. */
+    readonly points: readonly ({ readonly value: number; readonly layer: DashboardLayer } | null)[];
+  }[];
+}
+
+function blockLabel(block: number | null): string {
+  return block === null ? '—' : `block ${block}`;
+}
+
+/** Layers' `metric` by block and role; blocks in numeric order, roles in first-seen order. */
+export function byBlockAndRole(layers: readonly DashboardLayer[], metric: 'cosine' | 'relError' | 'probeCosine'): BlockRoleSeries {
+  const blockSet = [...new Set(layers.map((l) => l.block))].sort((a, b) => (a ?? -1) - (b ?? -1));
+  const roles = [...new Set(layers.map((l) => l.role))];
+  return {
+    blocks: blockSet.map(blockLabel),
+    series: roles.map((role) => ({
+      role,
+      points: blockSet.map((block) => {
+        const layer = layers.find((l) => l.role === role && l.block === block);
+        const value = layer?.[metric];
+        return layer && value !== undefined ? { value, layer } : null;
+      }),
+    })),
+  };
+}
+
+/** Lower end of a cosine axis: 0.9 when everything is above it, else the next tenth below the minimum (never under -1). */
+export function cosineAxisMin(layers: readonly DashboardLayer[], threshold: number): number {
+  const low = Math.min(threshold, ...layers.map((l) => l.cosine));
+  if (low >= 0.9) return 0.9;
+  return Math.max(-1, Math.floor(low * 10) / 10);
+}
+
+/** Layers under the fidelity threshold, worst first. */
+export function belowThreshold(layers: readonly DashboardLayer[], threshold: number): DashboardLayer[] {
+  return layers.filter((l) => l.cosine < threshold).sort((a, b) => a.cosine - b.cosine);
+}
+
+export interface BankBars {
+  readonly banks: readonly string[];
+  /** null: not measured (e.g. entropy skipped for a template too large for a full SVD). */
+  readonly raw: readonly (number | null)[];
+  readonly relative: readonly (number | null)[];
+  /** Why values are missing, per bank (empty string when present). */
+  readonly notes: readonly string[];
+}
+
+export function diversityBars(data: DashboardData): BankBars {
+  return {
+    banks: data.banks.map((b) => b.name),
+    raw: data.banks.map((b) => b.diversity),
+    relative: data.banks.map((b) => b.diversityRelative),
+    notes: data.banks.map((b) => (b.templates < 2 ? 'one template: no pairs, diversity 0' : '')),
+  };
+}
+
+export function entropyBars(data: DashboardData): BankBars {
+  return {
+    banks: data.banks.map((b) => b.name),
+    raw: data.banks.map((b) => b.entropy),
+    relative: data.banks.map((b) => b.entropyNormalized),
+    notes: data.banks.map((b) => (b.entropy === null ? (b.entropySkipped ?? 'not measured') : '')),
+  };
+}
+
+export interface Heatmap {
+  readonly bank: string;
+  readonly labels: readonly string[];
+  /** [column, row, value] cells, as heat-map series take them. */
+  readonly cells: readonly (readonly [number, number, number])[];
+  readonly min: number;
+  readonly max: number;
+}
+
+/** One L x L heat map per group; the colour scale is cosine's full range [-1, 1]. */
+export function similarityHeatmaps(data: DashboardData): Heatmap[] {
+  return data.banks.map((b) => {
+    // Block numbers only: the axes are named "block l" / "block m", and short labels never collide.
+    const labels = b.coefficientSimilarityBlocks.map((x) => String(x));
+    const cells: [number, number, number][] = [];
+    b.coefficientSimilarity.forEach((row, i) => row.forEach((v, j) => cells.push([j, i, v])));
+    return { bank: b.name, labels, cells, min: -1, max: 1 };
+  });
+}
+
+export interface SpectraView {
+  readonly bank: string;
+  readonly lines: readonly SpectrumLine[];
+  /** Longest line: the x axis (singular value index, 1-based). */
+  readonly length: number;
+  /** True when values span more than two decades (a log axis shows the decay). */
+  readonly log: boolean;
+  readonly skipped?: string;
+}
+
+export function spectraView(data: DashboardData, bank: string): SpectraView | null {
+  const s = data.spectra.find((x) => x.bank === bank);
+  if (!s) return null;
+  const all = s.lines.flatMap((l) => l.values).filter((v) => v > 0);
+  const max = all.length ? Math.max(...all) : 0;
+  const min = all.length ? Math.min(...all) : 0;
+  return { bank, lines: s.lines, length: Math.max(0, ...s.lines.map((l) => l.values.length)), log: min > 0 && max / min > 100, ...(s.skipped ? { skipped: s.skipped } : {}) };
+}
+
+export interface Card {
+  readonly id: string;
+  readonly label: string;
+  readonly value: string;
+  readonly hint?: string;
+}
+
+export interface CardFormat {
+  count(n: number): string;
+  number(x: number): string;
+}
+
+/** Summary cards: every number as the engine reported it, only formatted. */
+export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
+  const s = data.summary;
+  const m = data.method;
+  const cards: Card[] = [
+    { id: 'params-before', label: 'Parameters before', value: f.count(s.parameters.before), hint: 'every tensor of the source' },
+    { id: 'params-after', label: 'Parameters after', value: f.count(s.parameters.after), hint: 'templates + coefficients + tensors copied unchanged' },
+    { id: 'ratio', label: 'Compression ratio', value: `${f.number(s.parameters.ratio)}×`, hint: 'before / after' },
+    { id: 'coefficients', label: 'Coefficients per task', value: f.count(s.coefficientsPerTask), hint: 'all coefficient sets of all reparameterized layers' },
+    { id: 'mean-cosine', label: 'Mean cosine', value: f.number(s.meanCosine), hint: `min ${f.number(s.minCosine)} over ${s.layers} layers` },
+    { id: 'mean-rel-error', label: 'Mean relative error', value: f.number(s.meanRelError) },
+    { id: 'method', label: 'Method', value: m.objective ? `${m.method} (${m.objective})` : m.method, hint: `n = ${String(m.n ?? 'by ratio')}, K = ${m.K}, ${data.banks.length} banks` },
+    { id: 'backend', label: 'Backend', value: m.backend },
+    { id: 'time', label: 'Time', value: `${f.number(m.elapsed)} s`, hint: m.steps > 0 ? `${m.steps} steps, lr ${String(m.lr)}` : 'closed form' },
+  ];
+  if (s.meanProbeCosine !== undefined) cards.splice(6, 0, { id: 'probe-cosine', label: 'Mean probe cosine', value: f.number(s.meanProbeCosine), hint: 'random N(0, I) probes, not data' });
+  return cards;
+}
+
+/** The live loss curve and per-group status, accumulated from progress events. */
+export interface GroupStatus {
+  readonly group: string;
+  state: 'waiting' | 'fitting' | 'done';
+  step: number;
+  steps: number;
+  loss: number | null;
+  readonly points: [number, number][];
+}
+
+export class LossTracker {
+  private readonly groups = new Map<string, GroupStatus>();
+
+  constructor(groupNames: readonly string[] = []) {
+    for (const g of groupNames) this.groups.set(g, { group: g, state: 'waiting', step: 0, steps: 0, loss: null, points: [] });
+  }
+
+  add(ev: ProgressEvent): void {
+    let g = this.groups.get(ev.group);
+    if (!g) this.groups.set(ev.group, (g = { group: ev.group, state: 'waiting', step: 0, steps: 0, loss: null, points: [] }));
+    // Groups are fitted in order: everything before this one is done.
+    for (const other of this.groups.values()) if (other !== g && other.state === 'fitting') other.state = 'done';
+    g.state = ev.steps > 0 && ev.step < ev.steps ? 'fitting' : 'done';
+    g.step = ev.step;
+    g.steps = ev.steps;
+    if (Number.isFinite(ev.loss)) {
+      g.loss = ev.loss;
+      g.points.push([ev.step, ev.loss]);
+    }
+  }
+
+  /** All groups done (the fit is over; spectra and digest follow). */
+  finish(): void {
+    for (const g of this.groups.values()) g.state = 'done';
+  }
+
+  get statuses(): readonly GroupStatus[] {
+    return [...this.groups.values()];
+  }
+}
+
+/** Side-by-side comparison: each layer's cosine in run A and run B (layers present in both). */
+export interface CompareRow {
+  readonly name: string;
+  readonly a: number;
+  readonly b: number;
+}
+
+export function compareLayers(a: DashboardData, b: DashboardData): CompareRow[] {
+  const other = new Map(b.layers.map((l) => [l.name, l.cosine]));
+  return a.layers.flatMap((l) => {
+    const v = other.get(l.name);
+    return v === undefined ? [] : [{ name: l.name, a: l.cosine, b: v }];
+  });
+}

@@ -1,0 +1,77 @@
+// Every dashboard chart has a title, the one-line definition from RECAST.md section 4, named axes
+// with units, and rich-text (not HTML) tooltips that show the layer name.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
+import type { Checkpoint } from '../../src/mimicry/safetensors/types';
+import { ReconstructSessionJob } from '../../src/mimicry/worker/reconstructJob';
+import type { DashboardData } from '../../src/mimicry/dashboard/types';
+import { bankBarsOption, blockRoleOption, compareOption, heatmapOption, lossOption, spectraOption, type Option } from '../../src/webview/dashboard/chartOptions';
+import { DEFINITIONS } from '../../src/mimicry/dashboard/definitions';
+import { byBlockAndRole, compareLayers, diversityBars, entropyBars, LossTracker, similarityHeatmaps, spectraView } from '../../src/webview/dashboard/model';
+import type { DashboardTheme } from '../../src/webview/dashboard/theme';
+
+const theme: DashboardTheme = {
+  foreground: '#ccc', muted: '#999', border: '#333', grid: '#444', primary: '#37f', secondary: '#d81', tooltipBackground: '#222',
+  tooltipBorder: '#444', fontFamily: 'sans-serif', monoFamily: 'monospace', fontSize: 13, highContrast: false,
+  palette: ['#1', '#2', '#3', '#4', '#5', '#6'], red: '#6', green: '#3', background: '#000',
+};
+
+let ck: Checkpoint;
+let data: DashboardData;
+before(async () => {
+  ck = await openCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors');
+  const job = new ReconstructSessionJob(ck);
+  data = await job.run({ preset: 'paper', templates: 1, probes: 4 }, 1024, { signal: new AbortController().signal, onFit: () => undefined, onPhase: () => undefined });
+  await job.dropResult();
+});
+after(() => ck.close());
+
+interface Axis { name?: string }
+function axes(o: Option, key: 'xAxis' | 'yAxis'): Axis[] {
+  const a = o[key] as Axis | Axis[];
+  return Array.isArray(a) ? a : [a];
+}
+
+function check(o: Option, definition: string): void {
+  const title = o.title as { text: string; subtext: string };
+  assert.ok(title.text.length > 0);
+  assert.equal(title.subtext, definition);
+  for (const a of [...axes(o, 'xAxis'), ...axes(o, 'yAxis')]) assert.ok(a.name && a.name.length > 0, 'every axis is named');
+  assert.ok(axes(o, 'yAxis').every((a) => /\(.+\)/.test(a.name ?? '')), 'value axes carry units in parentheses');
+  assert.equal((o.tooltip as { renderMode: string }).renderMode, 'richText');
+}
+
+test('fidelity and relative error: titles, definitions, units, threshold line, hover with the layer name', () => {
+  const view = byBlockAndRole(data.layers, 'cosine');
+  const o = blockRoleOption(view, theme, 'cosine', 0.98, 0.5);
+  check(o, DEFINITIONS.cosine);
+  const series = o.series as { markLine?: { data: { yAxis: number }[] } }[];
+  assert.equal(series[0].markLine?.data[0].yAxis, 0.98);
+  const fmt = (o.tooltip as { formatter: (p: unknown) => string }).formatter;
+  const text = fmt({ seriesIndex: 0, dataIndex: 1 });
+  assert.ok(text.includes('transformer.h.1.attn.c_attn.weight'));
+  assert.ok(/cosine/.test(text) && /relative error/.test(text));
+  check(blockRoleOption(byBlockAndRole(data.layers, 'relError'), theme, 'relError', 0.98, 0), DEFINITIONS.relError);
+  const probe = blockRoleOption(byBlockAndRole(data.layers, 'probeCosine'), theme, 'probeCosine', 0.98, 0);
+  check(probe, DEFINITIONS.probeCosine);
+  assert.match((probe.title as { text: string }).text, /random probes, not data/);
+  assert.ok(data.layers.every((l) => l.probeCosine !== undefined));
+});
+
+test('diversity, entropy, heat maps, spectra, loss and compare charts are all labelled', () => {
+  check(bankBarsOption(diversityBars(data), theme, 'diversity'), DEFINITIONS.diversity);
+  check(bankBarsOption(entropyBars(data), theme, 'entropy'), DEFINITIONS.entropy);
+  for (const m of similarityHeatmaps(data)) {
+    const o = heatmapOption(m, theme);
+    assert.ok((o.title as { text: string }).text.includes(m.bank));
+    assert.deepEqual([(o.visualMap as { min: number }).min, (o.visualMap as { max: number }).max], [-1, 1]);
+  }
+  const s = spectraView(data, data.banks[0].name);
+  assert.ok(s);
+  check(spectraOption(s, theme), DEFINITIONS.spectra);
+  const t = new LossTracker(['a']);
+  t.add({ group: 'a', groupIndex: 0, groups: 1, step: 0, steps: 0, loss: 0.5, elapsed: 0 });
+  check(lossOption(t.statuses, theme), DEFINITIONS.loss);
+  check(compareOption(compareLayers(data, data), theme, 'A', 'B'), DEFINITIONS.cosine);
+});
