@@ -8,21 +8,12 @@ import {
   tensorStatsOf,
   type Histogram,
   type SpectrumOutcome,
+  type TensorStats,
 } from '../mimicry/stats/index';
 import * as path from 'node:path';
 
-/** Statistics as published in the JSON report (definitions: src/mimicry/stats/tensorStats.ts). */
-export interface StatsJson {
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly mean: number | null;
-  readonly std: number | null;
-  readonly meanAbs: number | null;
-  readonly zeroFraction: number | null;
-  readonly nanCount: number;
-  readonly infCount: number;
-  readonly histogram: Histogram;
-}
+/** Statistics as published in the JSON report: the engine's, less the element counts (definitions: src/mimicry/stats/tensorStats.ts). */
+export type StatsJson = Omit<TensorStats, 'count' | 'finiteCount'>;
 
 export interface TensorEntry {
   readonly name: string;

@@ -2,6 +2,8 @@
 // dashboards). Both sides import only this file for it; every message is plain JSON-able data (no
 // typed arrays, no classes).
 
+import type { TensorStats } from '../mimicry/stats/tensorStats';
+import type { WorkerSpectrum } from '../mimicry/worker/protocol';
 import type { PlanOutcome, PlanView } from '../mimicry/dashboard/budget';
 import type { DashboardData } from '../mimicry/dashboard/types';
 import type { CheckpointBrief } from '../mimicry/worker/reconstructProtocol';
@@ -52,47 +54,11 @@ export interface CheckpointSummary {
   readonly shards: readonly ShardSummary[];
 }
 
-/** Per-tensor statistics, as the engine computes them (see RECAST.md §4 and the stats module). */
-export interface TensorStatsView {
-  /** All elements. The fields below that can be null are over finite values only (null when there are none). */
-  readonly count: number;
-  readonly finiteCount: number;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly mean: number | null;
-  /** Population standard deviation. */
-  readonly std: number | null;
-  readonly meanAbs: number | null;
-  readonly zeroFraction: number | null;
-  readonly nanCount: number;
-  readonly infCount: number;
-  /** `edges.length === counts.length + 1`. */
-  readonly histogram: { readonly edges: readonly number[]; readonly counts: readonly number[] };
-}
+/** Per-tensor statistics as the engine computes them (definitions: src/mimicry/stats/tensorStats.ts). */
+export type TensorStatsView = TensorStats;
 
-/**
- * Spectral summary of the 2-D view [out, ...rest] -> out x prod(rest) of a weight (RECAST.md §4,
- * "Spectral summary"). When `skipped` is set there is no spectrum and the numbers are null / empty.
- */
-export interface SpectrumView {
-  readonly skipped?: string;
-  readonly rows: number | null;
-  readonly cols: number | null;
-  /** Descending. */
-  readonly singularValues: readonly number[];
-  readonly spectralNorm: number | null;
-  readonly frobeniusNorm: number | null;
-  /** ||W||_F^2 / s1^2. */
-  readonly stableRank: number | null;
-  /** exp(H), p_i = s_i / sum(s). */
-  readonly effectiveRank: number | null;
-  /** H in nats. */
-  readonly entropy: number | null;
-  /** H / ln(rank). */
-  readonly entropyNormalized: number | null;
-  /** Non-zero singular values. */
-  readonly rank: number | null;
-}
+/** Spectral summary of the 2-D view [out, ...rest] -> out x prod(rest) of a weight (RECAST.md §4); see the worker protocol. */
+export type SpectrumView = WorkerSpectrum;
 
 export interface InspectorSettings {
   /** Statistics for every tensor start by themselves when the checkpoint is at most this large. */

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { InspectorDocument } from './inspectorDocument';
-import { inspectorHtml, localResourceRoots } from './inspectorHtml';
+import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
 import type { InspectorReports } from '../reports';
 import { isWebviewToExtension, PROTOCOL_VERSION, type ExtensionToWebview, type WebviewToExtension } from '../../webview/protocol';
@@ -44,8 +44,8 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
 
   resolveCustomEditor(document: InspectorDocument, panel: vscode.WebviewPanel): void {
     const webview = panel.webview;
-    webview.options = { enableScripts: true, localResourceRoots: localResourceRoots(this.extensionUri) };
-    webview.html = inspectorHtml(webview, this.extensionUri, basename(document.uri.fsPath));
+    webview.options = { enableScripts: true, localResourceRoots: webviewResourceRoots(this.extensionUri) };
+    webview.html = webviewHtml(webview, this.extensionUri, { title: basename(document.uri.fsPath), script: 'inspector.js', stylesheet: 'inspector.css' });
     const post = (m: ExtensionToWebview): void => void webview.postMessage(m);
     const stopListening = document.listen(post);
     this.panels.set(panel, document);

@@ -17,7 +17,7 @@ import {
 } from '../../webview/protocol';
 import type { DashboardReport } from '../api';
 import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
-import { dashboardHtml, dashboardResourceRoots } from './dashboardHtml';
+import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
 import { JobError, ReconstructClient, type Cancellable } from './reconstructClient';
@@ -60,8 +60,8 @@ export class DashboardPanel implements vscode.Disposable {
     private state: DashboardPanelState,
   ) {
     const webview = panel.webview;
-    webview.options = { enableScripts: true, localResourceRoots: dashboardResourceRoots(extensionUri) };
-    webview.html = dashboardHtml(webview, extensionUri, panel.title);
+    webview.options = { enableScripts: true, localResourceRoots: webviewResourceRoots(extensionUri) };
+    webview.html = webviewHtml(webview, extensionUri, { title: panel.title, script: 'dashboard.js', stylesheet: 'dashboard.css' });
     this.disposables.push(
       webview.onDidReceiveMessage((raw: unknown) => {
         if (isFromDashboard(raw)) void this.onMessage(raw);
@@ -80,7 +80,7 @@ export class DashboardPanel implements vscode.Disposable {
     const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Mimicry: ${path.basename(file)}`, vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
-      localResourceRoots: dashboardResourceRoots(extensionUri),
+      localResourceRoots: webviewResourceRoots(extensionUri),
     });
     return new DashboardPanel(panel, extensionUri, { path: file, mode });
   }
@@ -323,7 +323,7 @@ export class DashboardPanel implements vscode.Disposable {
     const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Mimicry: ${a.source.file} vs ${b.source.file}`, vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
-      localResourceRoots: dashboardResourceRoots(extensionUri),
+      localResourceRoots: webviewResourceRoots(extensionUri),
     });
     return new DashboardPanel(panel, extensionUri, { path: a.source.path, mode: 'compare', data: a, compare: b });
   }

@@ -27,19 +27,7 @@ export async function computeStatsOf(
     totalElements: t.params,
     onProgress: (done) => onFraction(done / total),
   });
-  return {
-    count: s.count,
-    finiteCount: s.finiteCount,
-    min: s.min,
-    max: s.max,
-    mean: s.mean,
-    std: s.std,
-    meanAbs: s.meanAbs,
-    zeroFraction: s.zeroFraction,
-    nanCount: s.nanCount,
-    infCount: s.infCount,
-    histogram: { edges: Array.from(s.histogram.edges), counts: Array.from(s.histogram.counts) },
-  };
+  return s;
 }
 
 export async function computeSpectrumOf(

@@ -2,6 +2,8 @@
 // opened checkpoint: it opens the file itself (by path), answers with an overview, then computes
 // statistics and spectra on request, posting progress; a `cancel` aborts a job between chunks.
 
+import type { TensorStats } from '../stats/tensorStats';
+
 export interface WorkerTensor {
   readonly name: string;
   readonly dtype: string;
@@ -25,19 +27,8 @@ export interface WorkerOverview {
   readonly shards: readonly { readonly file: string; readonly tensors: number; readonly bytes: number }[];
 }
 
-export interface WorkerStats {
-  readonly count: number;
-  readonly finiteCount: number;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly mean: number | null;
-  readonly std: number | null;
-  readonly meanAbs: number | null;
-  readonly zeroFraction: number | null;
-  readonly nanCount: number;
-  readonly infCount: number;
-  readonly histogram: { readonly edges: number[]; readonly counts: number[] };
-}
+/** The engine's statistics are plain data already (see stats/tensorStats.ts for definitions). */
+export type WorkerStats = TensorStats;
 
 export interface WorkerSpectrum {
   readonly skipped?: string;

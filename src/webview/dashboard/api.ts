@@ -1,6 +1,7 @@
 // The typed side of `acquireVsCodeApi()` for the dashboard: messages follow ../protocol.ts;
 // the webview state is what a reloaded window restores the panel from (the serializer reads it).
 import type { DashboardData, DashboardMode, FromDashboard, ReconstructOptions } from '../protocol';
+import { acquireWebviewApi } from '../shared/vscodeApi';
 
 export interface DashboardState {
   path?: string;
@@ -12,25 +13,4 @@ export interface DashboardState {
   spectraBank?: string;
 }
 
-interface VsCodeApi {
-  postMessage(message: unknown): void;
-  getState(): unknown;
-  setState(state: unknown): void;
-}
-
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const api: VsCodeApi = acquireVsCodeApi();
-
-export function post(message: FromDashboard): void {
-  api.postMessage(message);
-}
-
-export function loadState(): DashboardState {
-  const s = api.getState();
-  return typeof s === 'object' && s !== null ? (s as DashboardState) : {};
-}
-
-export function saveState(patch: DashboardState): void {
-  api.setState({ ...loadState(), ...patch });
-}
+export const { post, loadState, saveState } = acquireWebviewApi<FromDashboard, DashboardState>();
