@@ -154,7 +154,7 @@ export async function benchRecast(quick: boolean): Promise<void> {
   };
   console.log(`RECAST bench: ${quick ? `QUICK (--quick): paper loop cut to ${steps} steps, NOT the issue's 1000; use \`npm run bench\` for the real comparison` : `paper loop ${steps} steps (the authors' setting)`}`);
   console.log(`node ${env.node}, ${env.platform}, ${env.cores} cores (${env.cpu}), load average ${env.loadAverage.join(' ')}`);
-  console.log(`paper backend: tfjs ${env.backend} (SIMD ${env.wasmSimd ? 'on' : 'off'}, ${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); spectral: js-float64 on the main thread`);
+  console.log(`paper backend: tfjs ${env.backend} (SIMD ${env.wasmSimd ? 'on' : 'off'}, ${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); spectral: float64 JS fit, template-entropy Grams on tfjs ${env.backend} (float64 fallback)`);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mimicry-bench-'));
   try {

@@ -1,8 +1,7 @@
 // The metrics of RECAST.md section 4, each exactly as defined there. Conventions this project
 // adds where the definition leaves a case open are stated next to the function.
 import { cosine } from './linalg';
-import { gramOfMatrix } from '../stats/gram';
-import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
+import { entropyFloat64, type Entropy } from './entropy';
 import { Random } from './random';
 
 export interface LayerFidelity {
@@ -102,35 +101,17 @@ export function templateDiversity(templates: Float32Array, n: number): Diversity
   return { diversity, relative: meanNorm > 0 ? diversity / meanNorm : 0 };
 }
 
-export interface Entropy {
-  /** H = -sum p_i ln p_i with p_i = s_i / sum(s); 0 for a zero template. */
-  readonly entropy: number;
-  /** H / ln(rank) in [0, 1], rank := min(out, rest) = the number of singular values (0 when that is 1). */
-  readonly normalized: number;
-  readonly rank: number;
-}
+export type { Entropy } from './entropy';
 
 /**
- * Spectral entropy of one template reshaped to out x (everything else). Singular values come from
- * the eigenvalues of the smaller Gram (no eigenvectors); a template holding NaN or Inf has entropy
- * NaN rather than stopping the whole run over a metric.
+ * Spectral entropy of one template reshaped to out x (everything else), on the float64 JS route.
+ * Singular values come from the eigenvalues of the smaller Gram (no eigenvectors); a template
+ * holding NaN or Inf has entropy NaN rather than stopping the whole run over a metric.
+ * Whole banks go through bankEntropy (entropy.ts), which puts the Gram products on TensorFlow.js.
  */
 export function templateEntropy(template: ArrayLike<number>, shape: readonly number[]): Entropy {
   const rows = shape[0];
-  const cols = template.length / rows;
-  const { gram, n: rank, nonFinite } = gramOfMatrix(template, rows, cols);
-  if (nonFinite) return { entropy: Number.NaN, normalized: Number.NaN, rank };
-  const s = symmetricEigenvalues(gram, rank).map((v) => Math.sqrt(Math.max(0, v)));
-  let total = 0;
-  for (const v of s) total += v;
-  let h = 0;
-  if (total > 0) {
-    for (const v of s) {
-      const p = v / total;
-      if (p > 0) h -= p * Math.log(p);
-    }
-  }
-  return { entropy: h, normalized: rank > 1 ? h / Math.log(rank) : 0, rank };
+  return entropyFloat64(template, rows, template.length / rows);
 }
 
 export interface CoefficientSimilarity {

@@ -4,7 +4,8 @@ import { compose } from './compose';
 import { abortError, type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
 import { bankParameters, parseWeightName, planGroups, type BankPlan } from './grouping';
-import { coefficientSimilarity, inputLayout, layerFidelity, probeFidelity, templateDiversity, templateEntropy } from './metrics';
+import { bankEntropy, gramEngine } from './entropy';
+import { coefficientSimilarity, inputLayout, layerFidelity, probeFidelity, templateDiversity } from './metrics';
 import { ReconstructError, resolveFit, type ResolvedFit } from './options';
 import { paperFitter } from './paper';
 import { hashString, Random } from './random';
@@ -24,7 +25,7 @@ function fitterFor(fit: ResolvedFit): GroupFitter {
 }
 
 /** Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough). */
-async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float32Array>, fit: GroupFit, opts: ResolvedFit): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
+async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float32Array>, fit: GroupFit, opts: ResolvedFit, signal?: AbortSignal): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
   const rebuilt = new Float32Array(bank.size);
@@ -43,13 +44,9 @@ async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float3
   const side = Math.min(bank.shape[0], bank.size / bank.shape[0]);
   let entropy: number | null = null, normalized: number | null = null;
   if (side <= opts.entropyMaxSide) {
-    entropy = 0;
-    normalized = 0;
-    for (let t = 0; t < fit.n; t++) {
-      const e = templateEntropy(fit.templates.subarray(t * bank.size, (t + 1) * bank.size), bank.shape);
-      entropy += e.entropy / fit.n;
-      normalized += e.normalized / fit.n;
-    }
+    const e = bankEntropy(fit.templates, fit.n, bank.shape, await gramEngine(opts.backend), signal);
+    entropy = e.entropy;
+    normalized = e.normalized;
   }
   const sim = coefficientSimilarity(fit.coefficients, bank.blocks);
   const loss = Number.isNaN(fit.loss) ? se / (bank.members.length * bank.size) : fit.loss;
@@ -134,7 +131,7 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
       : await fitter(rows, bank, { fit, signal: hooks.signal, progress: report });
     backends.add(result.backend);
     const member = (l: number) => (stream ? readMember(checkpoint, infos[l], roles[l]) : Promise.resolve(rows[l]));
-    const measured = await measureBank(bank, member, result, fit);
+    const measured = await measureBank(bank, member, result, fit, hooks.signal);
     if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
     await store.put(bank.name, result.templates);
     banks.push({ plan: bank, n: result.n, coefficients: result.coefficients, metrics: measured.metrics, layers: measured.layers });

@@ -1,0 +1,186 @@
+// Template entropy (RECAST.md section 4) for whole banks, with the Gram products on TensorFlow.js.
+//
+// The Gram of a 384 x 1536 template is ~450 MFLOP; float64 JS does ~1.5 GFLOP/s, the wasm
+// backend's float32 matmul ~25 (only the plain 2-D product: with transposeA/B or a batch > 1 tfjs
+// wasm leaves XNNPACK and runs at ~2, so the transpose is materialised and templates go one by one).
+//
+// Accuracy of a float32 Gram. It perturbs eigenvalues by about eps32 * ||G|| and so singular
+// values near zero by sqrt of that: harmless for full-rank templates (measured |dH| <= 2.5e-6 on
+// every ViT-S and GPT-2 fixture template, spectral and paper), badly wrong for (near) low-rank
+// ones (a rank-1 384 x 1536 template: dH = 0.2). So each float32 result is checked:
+// - the diagonal is recomputed in float64 (cheap: row norms); its relative error eps^ measures the
+//   accumulation error of this very product, and the float64 values replace it;
+// - the entropy is recomputed with every eigenvalue shifted by +-delta, delta = eps^ tr(G)/sqrt(n)
+//   (the size of ||E||_2 for an error matrix with entries of that relative size); if H moves by
+//   more than SENSITIVITY_LIMIT the template is redone on the float64 JS route.
+// The shift overstates the real error (measured real error / estimate <= 0.27 on low-rank
+// templates, ~0.01 on real ones); over 225 rank-r-plus-noise test spectra the worst accepted
+// template was 3.2e-5 off in H, so the contract is 1e-4 (recast-entropy.test.ts). Square
+// templates with a Marchenko-Pastur-like tail (ViT-S attn.proj) mostly fail the check and pay
+// for both routes once per bank (see bankEntropy); wide and tall ones pass.
+// Templates are scaled by a power of two (exact) so the float32 Gram neither overflows nor
+// underflows whatever the weights' scale; entropy does not depend on scale.
+import * as tf from '@tensorflow/tfjs-core';
+import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
+import { gramOfMatrix } from '../stats/gram';
+import { abortError } from './fitting';
+import { loadTf, type Tf } from './tfjs';
+import type { Backend } from './types';
+
+export interface Entropy {
+  /** H = -sum p_i ln p_i with p_i = s_i / sum(s); 0 for a zero template. */
+  readonly entropy: number;
+  /** H / ln(rank) in [0, 1], rank := min(out, rest) = the number of singular values (0 when that is 1). */
+  readonly normalized: number;
+  readonly rank: number;
+}
+
+/** Largest change of H under the +-delta eigenvalue shift accepted from the float32 route. */
+export const SENSITIVITY_LIMIT = 3e-4;
+
+/** H from the eigenvalues of a Gram matrix (negative round-off is clamped to 0). */
+function entropyOf(eigenvalues: Float64Array, shift = 0): number {
+  let total = 0;
+  for (const v of eigenvalues) total += Math.sqrt(Math.max(0, v + shift));
+  let h = 0;
+  if (total > 0) {
+    for (const v of eigenvalues) {
+      const p = Math.sqrt(Math.max(0, v + shift)) / total;
+      if (p > 0) h -= p * Math.log(p);
+    }
+  }
+  return h;
+}
+
+function result(h: number, rank: number): Entropy {
+  return { entropy: h, normalized: rank > 1 ? h / Math.log(rank) : 0, rank };
+}
+
+/** Float64 route: JS Gram of the smaller side, then its eigenvalues. NaN for a non-finite template. */
+export function entropyFloat64(template: ArrayLike<number>, rows: number, cols: number): Entropy {
+  const { gram, n, nonFinite } = gramOfMatrix(template, rows, cols);
+  if (nonFinite) return { entropy: Number.NaN, normalized: Number.NaN, rank: n };
+  return result(entropyOf(symmetricEigenvalues(gram, n)), n);
+}
+
+/** Which route produced a value (tests and diagnostics only; never part of a report). */
+export type EntropyRoute = 'float32' | 'float64' | 'float64-fallback';
+
+export interface RoutedEntropy extends Entropy {
+  readonly route: EntropyRoute;
+}
+
+/**
+ * One template on `engine` (float32 Gram, float64 eigenvalues), or on the float64 JS route when
+ * the check above rejects it. Deterministic for a given backend; leaves no tensors behind.
+ */
+export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+  const n = Math.min(rows, cols);
+  const tall = rows > cols;
+  // Float64 row norms of the smaller side (the exact Gram diagonal), the max |value| for scaling,
+  // and the non-finite check, in one pass.
+  const diag = new Float64Array(n);
+  let maxAbs = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let rowSum = 0;
+    for (let c = 0; c < cols; c++) {
+      const v = template[o + c];
+      if (v - v !== 0) return { entropy: Number.NaN, normalized: Number.NaN, rank: n, route: 'float64' };
+      const a = Math.abs(v);
+      if (a > maxAbs) maxAbs = a;
+      if (tall) diag[c] += v * v;
+      else rowSum += v * v;
+    }
+    if (!tall) diag[r] = rowSum;
+  }
+  if (maxAbs === 0) return { ...result(0, n), route: 'float32' };
+  // Power of two: scaling is exact, and puts the largest |value| in [0.5, 1).
+  const e = Math.ceil(Math.log2(maxAbs));
+  const scale = 2 ** -(Number.isFinite(e) ? e : 0);
+  const scaled = engine.tidy(() => {
+    const x = engine.mul(engine.tensor2d(template, [rows, cols]), scale);
+    return tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
+  });
+  let g32: Float32Array;
+  try {
+    g32 = scaled.dataSync() as Float32Array;
+  } finally {
+    scaled.dispose();
+  }
+  const gram = new Float64Array(n * n);
+  const s2 = scale * scale;
+  let relErr = 0;
+  let trace = 0;
+  for (let i = 0; i < n * n; i++) gram[i] = g32[i];
+  for (let i = 0; i < n; i++) {
+    const exact = diag[i] * s2;
+    if (exact > 0) relErr = Math.max(relErr, Math.abs(gram[i * n + i] - exact) / exact);
+    gram[i * n + i] = exact;
+    trace += exact;
+  }
+  const eig = symmetricEigenvalues(gram, n);
+  const h = entropyOf(eig);
+  const delta = (Math.max(relErr, 2 ** -24) * trace) / Math.sqrt(n);
+  const sensitivity = Math.max(Math.abs(entropyOf(eig, delta) - h), Math.abs(entropyOf(eig, -delta) - h));
+  if (!(sensitivity <= SENSITIVITY_LIMIT)) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
+  return { ...result(h, n), route: 'float32' };
+}
+
+let wasmFailed = false;
+
+/**
+ * The TensorFlow.js engine for Gram products, or null for the float64 JS route. Uses the active
+ * backend when it is wasm or tfjs-node (never switching away from what a fitter is using); when
+ * none is active yet, starts wasm once. `cpu` asked explicitly, the plain-JS cpu backend active,
+ * or wasm failing to start all mean the JS route (float64, and faster than tfjs-cpu's float32).
+ */
+export async function gramEngine(backend: Backend): Promise<Tf | null> {
+  if (backend === 'cpu') return null;
+  const active = tf.engine().backendName as string | null;
+  if (active === 'wasm' || active === 'tensorflow') return tf;
+  if (active != null || wasmFailed) return null;
+  try {
+    return (await loadTf('wasm')).tf;
+  } catch {
+    wasmFailed = true;
+    return null;
+  }
+}
+
+export interface BankEntropy {
+  /** Means over the bank's templates (RECAST.md: per bank, the mean). */
+  readonly entropy: number;
+  readonly normalized: number;
+  readonly templates: readonly RoutedEntropy[];
+}
+
+/**
+ * Entropy of each of the `n` templates (each `shape`, concatenated in `templates`) and their mean.
+ * `engine` null means the float64 JS route. The signal is checked between templates.
+ */
+export function bankEntropy(templates: Float32Array, n: number, shape: readonly number[], engine: Tf | null, signal?: AbortSignal): BankEntropy {
+  const size = templates.length / n;
+  const rows = shape[0];
+  const cols = size / rows;
+  const out: RoutedEntropy[] = [];
+  let entropy = 0;
+  let normalized = 0;
+  // Templates of one bank share shape and origin, so one rejected by the float32 check predicts
+  // the rest (ViT-S attn.proj: 11 of 12): they go straight to float64 instead of paying twice.
+  let fellBack = false;
+  for (let t = 0; t < n; t++) {
+    if (signal?.aborted) throw abortError();
+    const T = templates.subarray(t * size, (t + 1) * size);
+    const e: RoutedEntropy = !engine
+      ? { ...entropyFloat64(T, rows, cols), route: 'float64' }
+      : fellBack
+        ? { ...entropyFloat64(T, rows, cols), route: 'float64-fallback' }
+        : entropyOnEngine(engine, T, rows, cols);
+    if (e.route === 'float64-fallback') fellBack = true;
+    out.push(e);
+    entropy += e.entropy / n;
+    normalized += e.normalized / n;
+  }
+  return { entropy, normalized, templates: out };
+}

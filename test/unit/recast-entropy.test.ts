@@ -1,0 +1,169 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
+import { reconstruct } from '../../src/mimicry/recast';
+import { bankEntropy, entropyFloat64, entropyOnEngine, gramEngine } from '../../src/mimicry/recast/entropy';
+import { templateEntropy } from '../../src/mimicry/recast/metrics';
+import { loadTf } from '../../src/mimicry/recast/tfjs';
+import { Random } from '../../src/mimicry/recast/random';
+
+const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
+/**
+ * Contract of the float32 route: within 1e-4 of the float64 route on H (so within 1e-4 / ln(rank)
+ * on H / ln(rank)). Measured: <= 2e-6 on H on the fixture's and ViT-S-sized templates.
+ */
+const TOL_H = 1e-4;
+
+const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tol ${tol})`);
+
+/** Trained-like [rows, cols]: a power-law head of rank 16 over an iid bulk (as bench/vitS.ts). */
+function trainedLike(rows: number, cols: number, rng: Random, scale = 0.04): Float32Array {
+  const r = 16;
+  const a = rng.normals(rows * r), b = rng.normals(r * cols);
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < r; k++) {
+      const w = (a[i * r + k] * 0.7) / (k + 1);
+      for (let j = 0; j < cols; j++) out[i * cols + j] += w * b[k * cols + j];
+    }
+    for (let j = 0; j < cols; j++) out[i * cols + j] = (out[i * cols + j] + 0.6 * rng.normal()) * scale;
+  }
+  return out;
+}
+
+function lowRank(rows: number, cols: number, rank: number, rng: Random, scale = 1): Float32Array {
+  const a = rng.normals(rows * rank), b = rng.normals(rank * cols);
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let k = 0; k < rank; k++) for (let j = 0; j < cols; j++) out[i * cols + j] += a[i * rank + k] * b[k * cols + j] * scale;
+  return out;
+}
+
+test('float32 Gram route agrees with float64 on the real GPT-2 fixture templates (spectral and compressed)', async () => {
+  const { tf: engine } = await loadTf('wasm');
+  const ck = await openCheckpoint(GPT2);
+  const tensorsBefore = engine.memory().numTensors;
+  try {
+    let checked = 0;
+    for (const options of [{}, { blocksPerGroup: 4, templates: 3 }]) {
+      const r = await reconstruct(ck, options);
+      for (const b of r.banks) {
+        const all = await r.store.get(b.plan.name);
+        const rows = b.plan.shape[0];
+        const cols = b.plan.size / rows;
+        let mean = 0, meanN = 0;
+        for (let t = 0; t < b.n; t++) {
+          const T = all.subarray(t * b.plan.size, (t + 1) * b.plan.size);
+          const ref = entropyFloat64(T, rows, cols);
+          const got = entropyOnEngine(engine, T, rows, cols);
+          assert.equal(got.rank, ref.rank);
+          close(got.entropy, ref.entropy, TOL_H, `${b.plan.name}#${t} H`);
+          close(got.normalized, ref.normalized, TOL_H / Math.log(ref.rank), `${b.plan.name}#${t} H/ln(rank)`);
+          mean += ref.entropy / b.n;
+          meanN += ref.normalized / b.n;
+          checked++;
+        }
+        // What reconstruct reports per bank: the mean, within the same tolerance of float64.
+        close(b.metrics.entropy ?? Number.NaN, mean, TOL_H, `${b.plan.name} bank mean H`);
+        close(b.metrics.entropyNormalized ?? Number.NaN, meanN, TOL_H, `${b.plan.name} bank mean H/ln(rank)`);
+      }
+      await r.store.dispose();
+    }
+    assert.ok(checked >= 20);
+    assert.equal(engine.memory().numTensors, tensorsBefore, 'reconstruct left tensors behind');
+  } finally {
+    await ck.close();
+  }
+});
+
+test('float32 Gram route agrees with float64 on ViT-S-sized trained-like templates (wide, tall, square)', async () => {
+  const { tf: engine } = await loadTf('wasm');
+  const rng = new Random(11);
+  for (const [rows, cols] of [[384, 1536], [1152, 384], [384, 384]]) {
+    const T = trainedLike(rows, cols, rng);
+    const ref = entropyFloat64(T, rows, cols);
+    const got = entropyOnEngine(engine, T, rows, cols);
+    close(got.entropy, ref.entropy, TOL_H, `${rows}x${cols} H`);
+    close(got.normalized, ref.normalized, TOL_H / Math.log(ref.rank), `${rows}x${cols} H/ln(rank)`);
+    assert.ok(ref.normalized > 0.8 && ref.normalized < 1, `${ref.normalized}`);
+  }
+  // The tall one has no near-zero singular values: it must actually stay on the float32 route.
+  assert.equal(entropyOnEngine(engine, trainedLike(1152, 384, rng), 1152, 384).route, 'float32');
+});
+
+test('low-rank templates (where a float32 Gram is badly off) fall back to float64, at any scale', async () => {
+  const { tf: engine } = await loadTf('wasm');
+  const rng = new Random(5);
+  for (const [rows, cols, rank, scale] of [[384, 1536, 1, 1], [96, 384, 4, 1e-20], [128, 128, 40, 1e15], [64, 256, 2, 1]]) {
+    const T = lowRank(rows, cols, rank, rng, scale);
+    const got = entropyOnEngine(engine, T, rows, cols);
+    assert.equal(got.route, 'float64-fallback', `${rows}x${cols} rank ${rank}`);
+    assert.deepEqual({ entropy: got.entropy, normalized: got.normalized, rank: got.rank }, entropyFloat64(T, rows, cols));
+  }
+  // Scale does not matter to the float32 route either (power-of-two scaling, no overflow/underflow).
+  const T = trainedLike(64, 256, rng, 1);
+  const base = entropyOnEngine(engine, T, 64, 256).entropy;
+  for (const s of [2 ** -90, 2 ** 90]) close(entropyOnEngine(engine, T.map((v) => v * s), 64, 256).entropy, base, 1e-12, `scale ${s}`);
+});
+
+test('edge cases: zero template, non-finite values, rank one side', async () => {
+  const { tf: engine } = await loadTf('wasm');
+  assert.deepEqual(entropyOnEngine(engine, new Float32Array(6), 2, 3), { entropy: 0, normalized: 0, rank: 2, route: 'float32' });
+  const bad = new Float32Array([1, 2, Number.NaN, 4, 5, 6]);
+  assert.ok(Number.isNaN(entropyOnEngine(engine, bad, 2, 3).entropy));
+  assert.ok(Number.isNaN(entropyOnEngine(engine, new Float32Array([1, Infinity, 0, 1]), 2, 2).normalized));
+  const row = entropyOnEngine(engine, new Float32Array([1, 2, 3]), 1, 3);
+  assert.equal(row.entropy, 0);
+  assert.equal(row.normalized, 0);
+  // equal singular values: ln(rank)
+  const eye = new Float32Array(16);
+  for (let i = 0; i < 4; i++) eye[i * 5] = 2;
+  close(entropyOnEngine(engine, eye, 4, 4).entropy, Math.log(4), 1e-9, 'identity');
+});
+
+test('bankEntropy: mean of the templates, float64 route equals templateEntropy, deterministic, no tensor left, abortable', async () => {
+  const { tf: engine } = await loadTf('wasm');
+  const rng = new Random(8);
+  const shape = [48, 4, 4];
+  const n = 3;
+  const templates = new Float32Array(n * 48 * 16);
+  for (let t = 0; t < n; t++) templates.set(trainedLike(48, 16, rng), t * 48 * 16);
+
+  const js = bankEntropy(templates, n, shape, null);
+  let mean = 0;
+  for (let t = 0; t < n; t++) {
+    const e = templateEntropy(templates.subarray(t * 768, (t + 1) * 768), shape);
+    assert.deepEqual(js.templates[t], { ...e, route: 'float64' });
+    mean += e.entropy / n;
+  }
+  close(js.entropy, mean, 1e-15, 'mean');
+
+  // The engine's own counter: the test's module instance of tfjs-core may not be the engine's.
+  const before = engine.memory().numTensors;
+  const a = bankEntropy(templates, n, shape, engine);
+  const b = bankEntropy(templates, n, shape, engine);
+  assert.equal(engine.memory().numTensors, before);
+  assert.deepEqual(a, b);
+  close(a.entropy, js.entropy, TOL_H, 'bank H');
+  close(a.normalized, js.normalized, TOL_H, 'bank H/ln(rank)');
+
+  // A bank whose first template is rejected by the float32 check does the rest in float64 directly.
+  const mixed = new Float32Array(2 * 96 * 384);
+  mixed.set(lowRank(96, 384, 2, rng), 0);
+  mixed.set(trainedLike(96, 384, rng), 96 * 384);
+  const m = bankEntropy(mixed, 2, [96, 384], engine);
+  assert.deepEqual(m.templates.map((e) => e.route), ['float64-fallback', 'float64-fallback']);
+  assert.deepEqual(m, { ...bankEntropy(mixed, 2, [96, 384], null), templates: m.templates });
+  assert.equal(m.templates[1].entropy, templateEntropy(mixed.subarray(96 * 384), [96, 384]).entropy);
+
+  const ac = new AbortController();
+  ac.abort();
+  assert.throws(() => bankEntropy(templates, n, shape, engine, ac.signal), { name: 'AbortError' });
+  assert.equal(engine.memory().numTensors, before);
+});
+
+test('gramEngine: cpu asked means the float64 JS route; otherwise the active wasm backend', async () => {
+  assert.equal(await gramEngine('cpu'), null);
+  await loadTf('wasm');
+  const engine = await gramEngine('auto');
+  assert.equal(engine?.getBackend(), 'wasm');
+});
