@@ -1,6 +1,7 @@
 // The API `activate()` returns: lets tests (extension-host suite, e2e) observe what inspectors and
 // dashboards showed.
 import type * as vscode from 'vscode';
+import type { InspectorSettings } from '../webview/protocol';
 
 export interface InspectorReport {
   /** The opened document's URI, as `uri.toString()`. */
@@ -9,6 +10,8 @@ export interface InspectorReport {
   tensorCount: number;
   status: 'rendered' | 'error';
   error?: string;
+  /** The mimicry.inspector.* settings this inspector was opened with (and computes with). */
+  settings: InspectorSettings;
 }
 
 export interface DashboardReport {

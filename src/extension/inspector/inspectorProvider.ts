@@ -74,10 +74,10 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
         void this.sendHeader(document, post);
         return;
       case 'rendered':
-        this.reports.add({ uri: document.uri.toString(), tensorCount: m.tensorCount, status: 'rendered' });
+        this.reports.add({ uri: document.uri.toString(), tensorCount: m.tensorCount, status: 'rendered', settings });
         return;
       case 'renderError':
-        this.reports.add({ uri: document.uri.toString(), tensorCount: 0, status: 'error', error: m.message });
+        this.reports.add({ uri: document.uri.toString(), tensorCount: 0, status: 'error', error: m.message, settings });
         return;
       case 'requestStats':
         document.requestStats(m.name, settings.histogramBins);

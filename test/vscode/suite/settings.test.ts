@@ -2,7 +2,7 @@
 // default through the real configuration service (the test workspace overrides none of them).
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
-import { contributedSettings, manifest } from './helpers';
+import { closeAllEditors, contributedSettings, manifest, openInInspector, workspaceFile } from './helpers';
 
 suite('settings', () => {
   const settings = contributedSettings(manifest());
@@ -26,4 +26,21 @@ suite('settings', () => {
       assert.ok(decl.description || decl.markdownDescription, `${key} has no description for the Settings UI`);
     });
   }
+
+  test('the inspector computes with the settings in force (histogram bins, spectrum cap)', async () => {
+    const config = vscode.workspace.getConfiguration('mimicry.inspector');
+    await config.update('histogramBins', 16, vscode.ConfigurationTarget.Global);
+    await config.update('spectrumMaxDim', 32, vscode.ConfigurationTarget.Global);
+    try {
+      await closeAllEditors();
+      const report = await openInInspector(workspaceFile('real/capp-gpt2-4layer.safetensors'));
+      assert.equal(report.status, 'rendered');
+      assert.equal(report.settings.histogramBins, 16);
+      assert.equal(report.settings.spectrumMaxDim, 32);
+    } finally {
+      await config.update('histogramBins', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('spectrumMaxDim', undefined, vscode.ConfigurationTarget.Global);
+      await closeAllEditors();
+    }
+  });
 });
