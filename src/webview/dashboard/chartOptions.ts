@@ -168,6 +168,8 @@ export function heatmapOption(view: Heatmap, t: DashboardTheme): Option {
   };
 }
 
+const LINE_DASHES = ['solid', 'dashed', 'dotted'] as const;
+
 const COOL = (t: DashboardTheme): string[] => [t.palette[0], t.palette[2], t.palette[3]];
 const WARM = (t: DashboardTheme): string[] => [t.palette[1], t.palette[4], t.palette[5]];
 
@@ -214,13 +216,15 @@ export function lossOption(groups: readonly GroupStatus[], t: DashboardTheme): O
     }),
     xAxis: axis(t, 'optimizer step', { type: 'value', min: 0, splitLine: { show: false }, nameGap: 28 }),
     yAxis: axis(t, positive && hasPoints ? 'loss (log scale, weight units²)' : 'loss (weight units²)', { type: positive && hasPoints ? 'log' : 'value', nameGap: 56, axisLabel: { color: t.muted, fontSize: 11, formatter: (v: number) => formatNumber(v, 2) } }),
-    series: groups.map((g) => ({
+    series: groups.map((g, i) => ({
       type: 'line',
       name: g.group,
       data: g.points,
       showSymbol: g.points.length <= 2,
       symbolSize: 6,
-      lineStyle: { width: t.highContrast ? 2 : 1.5 },
+      // Past the palette, the dash pattern keeps curves (and their legend entries) apart.
+      color: t.palette[i % t.palette.length],
+      lineStyle: { width: t.highContrast ? 2 : 1.5, type: LINE_DASHES[Math.floor(i / t.palette.length) % LINE_DASHES.length] },
     })),
   };
 }
