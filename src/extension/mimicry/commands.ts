@@ -3,13 +3,23 @@
 import * as vscode from 'vscode';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel, isPanelState, loadRecast } from './dashboardPanel';
 import { reconstructSettings } from './settings';
+import type { ReconstructOptions } from '../../mimicry/recast/types';
 
 export const RECONSTRUCT_COMMANDS = {
   reconstruct: 'mimicry.reconstruct',
   openDashboard: 'mimicry.openDashboard',
   exportReparameterized: 'mimicry.exportReparameterized',
   compareRuns: 'mimicry.compareRuns',
+  cancelReconstruction: 'mimicry.cancelReconstruction',
 } as const;
+
+/** What scripts, tasks and tests may pass to the export command to run without dialogs. */
+export interface ExportCommandArgs {
+  /** Where to write the reparameterized model (never the source). */
+  readonly out?: string;
+  /** Engine options for the reconstruction; default: the mimicry.reconstruct.* settings. */
+  readonly options?: ReconstructOptions;
+}
 
 /** The checkpoint the user is looking at in the inspector (a custom editor tab), if any. */
 function activeCheckpoint(): vscode.Uri | undefined {
@@ -52,21 +62,26 @@ export function registerReconstructCommands(context: vscode.ExtensionContext): v
       const file = u && localFile(u);
       if (file) DashboardPanel.open(extensionUri, file, 'results');
     }),
-    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.exportReparameterized, async (uri?: vscode.Uri): Promise<string | undefined> => {
+    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.exportReparameterized, async (uri?: vscode.Uri, args?: ExportCommandArgs): Promise<string | undefined> => {
       // From the dashboard in front (its last run), else reconstruct a checkpoint with the settings and export.
       try {
         const active = DashboardPanel.active;
-        if (!(uri instanceof vscode.Uri) && active?.hasLiveRun) return await active.export('model');
+        if (!(uri instanceof vscode.Uri) && active?.hasLiveRun) return await active.export('model', args?.out);
         const u = await target(uri, 'Export a reparameterized model', 'Reconstruct and Export');
         const file = u && localFile(u);
         if (!file) return undefined;
         const panel = DashboardPanel.open(extensionUri, file, 'configure');
-        const data = await panel.run(reconstructSettings(u).defaults);
-        return data ? await panel.export('model') : undefined;
+        const data = await panel.run(args?.options ?? reconstructSettings(u).defaults);
+        return data ? await panel.export('model', args?.out) : undefined;
       } catch (e) {
         void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
         return undefined;
       }
+    }),
+    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.cancelReconstruction, (): number => {
+      const cancelled = DashboardPanel.cancelAll();
+      if (cancelled === 0) void vscode.window.showInformationMessage('Mimicry: no reconstruction is running.');
+      return cancelled;
     }),
     vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.compareRuns, async () => {
       const a = await pickFile('Compare runs: first reparameterized model', 'First', true);

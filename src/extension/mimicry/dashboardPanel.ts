@@ -18,7 +18,7 @@ import {
 import type { DashboardReport } from '../api';
 import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
-import { announceExport, askTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
+import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
 import { JobError, ReconstructClient, type Cancellable } from './reconstructClient';
 import { reconstructSettings } from './settings';
@@ -260,7 +260,19 @@ export class DashboardPanel implements vscode.Disposable {
     );
   }
 
-  async export(kind: DashboardExportKind): Promise<string | undefined> {
+  /** Cancels the reconstruction running in this dashboard; false when none runs. */
+  cancelRun(): boolean {
+    if (!this.running) return false;
+    this.running.cancel();
+    return true;
+  }
+
+  static cancelAll(): number {
+    return [...DashboardPanel.panels].filter((p) => p.cancelRun()).length;
+  }
+
+  /** Writes one export; `target` (scripts, tests) skips the save dialog but not the never-the-source rule. */
+  async export(kind: DashboardExportKind, target?: string): Promise<string | undefined> {
     const data = this.state.data;
     const settings = reconstructSettings(vscode.Uri.file(this.state.path));
     const sources = [this.state.path, ...(data ? [data.source.path] : [])];
@@ -278,7 +290,7 @@ export class DashboardPanel implements vscode.Disposable {
       throw new Error('the reparameterized and dense exports need the run in memory: run the reconstruction again (results restored after a reload hold only the metrics)');
     }
     if (this.isRecast && kind === 'model') throw new Error('this file is already a reparameterized model; export its dense reconstruction instead');
-    const file = await askTarget(this.state.path, settings.exportFolder, TARGETS[kind], sources);
+    const file = target !== undefined ? checkTarget(target, sources) : await askTarget(this.state.path, settings.exportFolder, TARGETS[kind], sources);
     if (!file) return undefined;
     const what = kind === 'model' ? 'the reparameterized model' : 'the dense reconstruction';
     this.post({ type: 'busy', busy: true });

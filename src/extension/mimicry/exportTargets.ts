@@ -32,8 +32,12 @@ export function defaultFolder(sourcePath: string, exportFolder: string): string 
 export async function askTarget(sourcePath: string, exportFolder: string, target: ExportTarget, sources: readonly string[], name?: string): Promise<string | undefined> {
   const suggested = path.join(defaultFolder(sourcePath, exportFolder), name ?? stem(sourcePath) + target.suffix);
   const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(suggested), filters: target.filters, title: target.title, saveLabel: 'Export' });
-  if (!uri) return undefined;
-  const chosen = path.resolve(uri.fsPath);
+  return uri ? checkTarget(uri.fsPath, sources) : undefined;
+}
+
+/** `file` resolved, or undefined (with an error message) when it is one of the sources. */
+export function checkTarget(file: string, sources: readonly string[]): string | undefined {
+  const chosen = path.resolve(file);
   if (sources.some((s) => path.resolve(s) === chosen)) {
     void vscode.window.showErrorMessage(`Neural Mimicry never overwrites the source: choose another file than ${path.basename(chosen)}.`);
     return undefined;

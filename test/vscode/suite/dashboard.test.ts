@@ -2,7 +2,8 @@
 // view for a checkpoint, and the results view of a reparameterized file read back from its metrics.
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { DashboardReport } from '../../../src/extension/api';
@@ -10,7 +11,7 @@ import { openCheckpoint } from '../../../src/mimicry/safetensors/reader';
 import { exportRecast } from '../../../src/mimicry/recast/export';
 import { api, closeAllEditors, workspaceFile } from './helpers';
 
-const COMMANDS = ['mimicry.reconstruct', 'mimicry.openDashboard', 'mimicry.exportReparameterized', 'mimicry.compareRuns'];
+const COMMANDS = ['mimicry.reconstruct', 'mimicry.openDashboard', 'mimicry.exportReparameterized', 'mimicry.compareRuns', 'mimicry.cancelReconstruction'];
 const TIMEOUT_MS = 60_000;
 
 /** Runs `open` and resolves with the first dashboard report about `file` in `mode`. */
@@ -68,5 +69,48 @@ suite('reconstruction dashboards', () => {
     const r = await waitForDashboard(out, 'results', () => vscode.commands.executeCommand('mimicry.openDashboard', vscode.Uri.file(out)));
     // fidelity, relative error, diversity, entropy, spectra + one heat map per bank (8)
     assert.equal(r.charts, 13);
+  });
+
+  test('mimicry.exportReparameterized with given options writes a valid reparameterized file', async () => {
+    const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');
+    const out = path.join(dir, 'from-command-4x.recast.safetensors');
+    const written = await vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', uri, { out, options: { preset: '4x' } });
+    assert.equal(written, out);
+    const ck = await openCheckpoint(out);
+    try {
+      assert.equal(ck.metadata['format'], 'recast');
+      assert.equal(ck.metadata['recast.version'], '1');
+      const method = JSON.parse(ck.metadata['recast.method']) as { method: string; grouping: { preset: string } };
+      assert.equal(method.method, 'spectral');
+      assert.equal(method.grouping.preset, '4x');
+      const banks = JSON.parse(ck.metadata['recast.banks']) as Record<string, { members: string[] }>;
+      const members = Object.values(banks).flatMap((b) => b.members);
+      assert.equal(members.length, 16); // 4 roles x 4 blocks of the GPT-2 fixture
+      for (const m of members) assert.ok(ck.tensor(`recast.coefficients.${m}`), `coefficients of ${m}`);
+    } finally {
+      await ck.close();
+    }
+    await closeAllEditors();
+  });
+
+  test('cancelling a reconstruction started by the export command writes nothing', async () => {
+    const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');
+    const out = path.join(dir, 'cancelled.recast.safetensors');
+    const before = await readdir(dir);
+    const pending = vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', uri, {
+      out,
+      options: { method: 'paper', steps: 100_000, backend: 'wasm' },
+    });
+    // Cancel as soon as the job is running (the command answers how many runs it cancelled).
+    let cancelled = 0;
+    for (let i = 0; i < 300 && cancelled === 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      cancelled = (await vscode.commands.executeCommand<number>('mimicry.cancelReconstruction')) ?? 0;
+    }
+    assert.equal(cancelled, 1, 'the run was seen and cancelled');
+    assert.equal(await pending, undefined);
+    assert.equal(existsSync(out), false);
+    assert.deepEqual(await readdir(dir), before, 'no partial or temporary file left');
+    await closeAllEditors();
   });
 });
