@@ -1,5 +1,6 @@
 // Builds the workspace folder the code-server / VS Code test layers open: the real fixtures, a
-// 2-shard model with its index, a file with hostile tensor names, and corrupt files.
+// 2-shard model with its index, a file with hostile tensor names, corrupt files, and a checkpoint
+// with 10,000+ small tensors (the inspector's table must stay virtualised and searchable).
 // The bytes are written here directly (safetensors: u64 LE header length N, N bytes of JSON
 // padded with spaces, then the data area), so these fixtures do not depend on the parser or
 // writer under test. Usage: node scripts/make-test-workspace.mjs DIR
@@ -44,7 +45,7 @@ function tensor(name, shape, seed) {
 
 export function makeTestWorkspace(dir) {
   dir = resolve(dir);
-  for (const sub of ['real', 'sharded', 'hostile', 'corrupt']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['real', 'sharded', 'hostile', 'corrupt', 'big']) mkdirSync(join(dir, sub), { recursive: true });
 
   const fixtures = join(repoRoot, 'test', 'fixtures', 'real');
   for (const f of readdirSync(fixtures).filter((f) => f.endsWith('.safetensors'))) copyFileSync(join(fixtures, f), join(dir, 'real', f));
@@ -79,6 +80,16 @@ export function makeTestWorkspace(dir) {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(notJson.length));
   writeFileSync(join(dir, WORKSPACE_FILES.corruptNotJson), Buffer.concat([len, notJson, Buffer.alloc(16)]));
+
+  // Many tensors, tiny each (a ~1 MB header, ~120 KB of data): a weight [2, 2] and a bias [2] per
+  // layer, then one lm_head.weight [4, 4] that is the last row of the table.
+  const many = [];
+  for (let i = 0; i < WORKSPACE_FILES.manyLayers; i++) {
+    many.push(tensor(`model.layers.${i}.weight`, [2, 2], 100 + 2 * i), tensor(`model.layers.${i}.bias`, [2], 101 + 2 * i));
+  }
+  many.push(tensor('lm_head.weight', [4, 4], 99));
+  if (many.length !== WORKSPACE_FILES.manyTensors) throw new Error(`many-tensor file: ${many.length} tensors, expected ${WORKSPACE_FILES.manyTensors}`);
+  writeFileSync(join(dir, WORKSPACE_FILES.many), safetensorsBytes(many, { format: 'pt' }));
   return dir;
 }
 

@@ -8,4 +8,7 @@ export declare const WORKSPACE_FILES: {
   readonly hostileTensors: number;
   readonly corruptHugeHeader: string;
   readonly corruptNotJson: string;
+  readonly many: string;
+  readonly manyLayers: number;
+  readonly manyTensors: number;
 };

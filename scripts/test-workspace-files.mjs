@@ -15,5 +15,9 @@ export const WORKSPACE_FILES = {
   hostileTensors: 3,
   corruptHugeHeader: 'corrupt/huge-header.safetensors',
   corruptNotJson: 'corrupt/not-json-header.safetensors',
+  /** 10,241 small F32 tensors: model.layers.{0..5119}.{weight,bias}, then lm_head.weight last. */
+  many: 'big/many-10k.safetensors',
+  manyLayers: 5120,
+  manyTensors: 10241,
 };
 

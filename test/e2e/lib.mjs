@@ -138,3 +138,44 @@ export async function typeInto(frame, page, selector, text) {
     await page.keyboard.type(text);
   });
 }
+
+// ---- console errors ----------------------------------------------------------------------------
+
+/** Where a message comes from our webviews: their frames, our bundles, or their resources. */
+export const OUR_WEBVIEW_SOURCE = /vscode-webview:|\/webview\/browser\/pre\/|vscode-resource|vscode-remote-resource|\/dist\/webview\/|inspector\.js|dashboard\.js|neural-mimicry/i;
+/**
+ * Known noise that is not ours: code-server's own workbench scripts, and the marketplace it cannot
+ * reach offline. A message with neither (no source at all, say) counts as ours: strict.
+ */
+export const WORKBENCH_NOISE_SOURCE = /\/static\/out\/vs\/(?!workbench\/contrib\/webview\/)|open-vsx\.org|marketplace\.visualstudio\.com|vscode-cdn\.net\/.*gallery/i;
+
+/**
+ * Records every console message of type 'error' and every uncaught exception ('pageerror') of the
+ * page and all its frames (Playwright reports the messages of iframes, out-of-process ones too, on
+ * the page). Each entry: {kind, text, url, stack, ours}: `ours` unless it comes from known
+ * workbench noise (WORKBENCH_NOISE_SOURCE), and always when it names our webviews' sources.
+ * stop() removes the listeners.
+ */
+export function collectConsoleErrors(page) {
+  const entries = [];
+  const classify = (e) => {
+    const where = `${e.url}\n${e.stack}`;
+    return { ...e, ours: OUR_WEBVIEW_SOURCE.test(where) || !WORKBENCH_NOISE_SOURCE.test(where) };
+  };
+  const onConsole = (m) => {
+    if (m.type() !== 'error' || entries.length >= 500) return;
+    const loc = m.location();
+    entries.push(classify({ kind: 'console', text: m.text(), url: loc.url ?? '', stack: `${loc.url}:${loc.lineNumber}:${loc.columnNumber}` }));
+  };
+  const onPageError = (err) => {
+    if (entries.length >= 500) return;
+    entries.push(classify({ kind: 'pageerror', text: `${err.name}: ${err.message}`, url: '', stack: err.stack ?? '' }));
+  };
+  page.on('console', onConsole);
+  page.on('pageerror', onPageError);
+  return {
+    entries,
+    ours: () => entries.filter((e) => e.ours),
+    stop: () => { page.off('console', onConsole); page.off('pageerror', onPageError); },
+  };
+}
