@@ -83,14 +83,19 @@ async function setColorTheme(page, label, workbenchClass) {
     page.evaluate((c) => document.querySelector('.monaco-workbench')?.classList.contains(c) ?? false, workbenchClass), 30_000);
 }
 
-/** How the selected table row stands out (logged for the report: background, border, outline). */
-async function logSelectedRowStyle(frame, theme) {
+/** The selected table row must stand out from the table (background, border or outline), in every theme. */
+async function checkSelectedRowStyle(frame, theme) {
   const style = await frame.locator(`${ROW}[aria-selected="true"]`).first().evaluate((e) => {
     const cs = getComputedStyle(e);
     const table = getComputedStyle(e.closest('[data-testid="tensor-table"]') ?? document.body);
-    return `background ${cs.backgroundColor} (table ${table.backgroundColor}), border ${cs.borderTopStyle} ${cs.borderTopColor}, outline ${cs.outlineStyle} ${cs.outlineColor}, focused ${document.activeElement === e}`;
-  }).catch((err) => `no selected row (${err.message.split('\n')[0]})`);
-  console.log(`         (${theme}: selected row: ${style})`);
+    const transparent = (c) => c === 'transparent' || /rgba\(.*,\s*0\)$/.test(c);
+    const visible = (!transparent(cs.backgroundColor) && cs.backgroundColor !== table.backgroundColor)
+      || (cs.borderTopStyle !== 'none' && !transparent(cs.borderTopColor))
+      || (cs.outlineStyle !== 'none' && !transparent(cs.outlineColor));
+    return { visible, text: `background ${cs.backgroundColor} (table ${table.backgroundColor}), border ${cs.borderTopStyle} ${cs.borderTopColor}, outline ${cs.outlineStyle} ${cs.outlineColor}, focused ${document.activeElement === e}` };
+  });
+  console.log(`         (${theme}: selected row: ${style.text})`);
+  if (!style.visible) throw new Error(`${theme}: the selected row does not stand out (${style.text})`);
 }
 
 /** A cheap signature of a canvas's pixels (changes when the chart is redrawn in other colours). */
@@ -252,7 +257,7 @@ export const tests = [
       await setColorTheme(ctx.page, 'Light Modern', 'vs');
       const inspector = await openInspectorDetail(ctx);
       await expectBodyClass(inspector, 'vscode-light');
-      await logSelectedRowStyle(inspector, 'light');
+      await checkSelectedRowStyle(inspector, 'light');
       await screenshot(ctx.page, ctx.shots, 'inspector-theme-light.png');
       const { results, fidelity } = await reconstructToResults(ctx);
       await expectBodyClass(results, 'vscode-light');
@@ -288,7 +293,7 @@ export const tests = [
         console.log('         (the inspector came back without its detail: opened it again)');
         await showDetail(ctx, frame);
       } else await chartDrawn(frame.locator(tid('histogram')).first(), 'histogram', { minWidth: 50, minHeight: 30 });
-      await logSelectedRowStyle(frame, 'high contrast');
+      await checkSelectedRowStyle(frame, 'high contrast');
       await screenshot(ctx.page, ctx.shots, 'inspector-theme-high-contrast.png');
     },
   },
