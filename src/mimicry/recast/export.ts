@@ -1,7 +1,6 @@
 // Writing an export (FORMAT.md): the reparameterized file, the dense reconstruction and a report.
 // Everything is written atomically; the source is never a target.
-import { open, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../io/atomicFile';
 import * as path from 'node:path';
 import { encodeF32 } from '../safetensors/dtypes';
 import { writeSafetensorsStreaming, type StreamingTensor } from '../safetensors/writer';
@@ -97,19 +96,7 @@ export async function writeDense(checkpoint: Checkpoint, result: ReconstructResu
 
 /** JSON written to a temporary file in the same folder, then renamed into place. */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const target = path.resolve(file);
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const h = await open(tmp, 'wx');
-  try {
-    await h.writeFile(JSON.stringify(value, null, 2) + '\n', 'utf8');
-    await h.sync();
-    await h.close();
-    await rename(tmp, target);
-  } catch (e) {
-    await h.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 export interface ExportTargets {
