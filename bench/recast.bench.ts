@@ -1,5 +1,6 @@
 // `npm run bench`: the authors' optimizer loop ("paper") against the closed form ("spectral") on the
-// same groups, on a generated ViT-S file and the real GPT-2 fixture, plus a whole-ViT-S export.
+// same groups, on a generated ViT-S file and the real GPT-2 fixture, plus a whole-ViT-S export and
+// the peak memory of that export at two checkpoint sizes (bench/memory.bench.ts).
 // Prints one table and a pass/fail line per target of the issue; writes bench-results/recast.json.
 // Timings are never asserted in tests: they depend on the machine and on who else is using it.
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { openCheckpoint } from '../src/mimicry/safetensors/reader';
 import type { Checkpoint } from '../src/mimicry/safetensors/types';
 import { exportRecast, reconstruct, type ReconstructOptions, type ReconstructResult } from '../src/mimicry/recast';
 import { loadTf } from '../src/mimicry/recast/tfjs';
+import { benchMemory } from './memory.bench';
 import { VIT_S, VIT_S_ROLES, writeVitS } from './vitS';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
@@ -197,6 +199,8 @@ export async function benchRecast(quick: boolean): Promise<void> {
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
     console.log(`whole export files: reparameterized ${mib(whole.files.out)}, dense ${mib(whole.files.dense)}, report ${(whole.files.report / 1024).toFixed(0)} KiB`);
     for (const c of comparisons) console.log(`${c.case}: paper and spectral fitted ${c.sameGroups ? 'the same' : 'DIFFERENT'} groups (${c.spectral.banks} banks, ${c.spectral.layers} matrices)`);
+    console.log('');
+    const memory = await benchMemory(quick, dir, vitFile, gen.seconds);
 
     const exactRows = rows.filter((r) => r.expectExact);
     const worstExact = Math.min(...exactRows.map((r) => r.minCosine));
@@ -220,13 +224,14 @@ export async function benchRecast(quick: boolean): Promise<void> {
         pass: whole.roles === VIT_S_ROLES.length && whole.matrices === VIT_S.blocks * VIT_S_ROLES.length && whole.seconds < EXPORT_SECONDS,
         detail: `${whole.roles} roles, ${whole.matrices} matrices, ${sec(whole.seconds)} on ${env.cores} cores`,
       },
+      memory.target,
     ];
     console.log('');
     for (const t of targets) console.log(`${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.detail}`);
     if (quick) console.log(`(quick run: the paper loop ran ${steps} of ${FULL_STEPS} steps, so the speed-up lines above are not the issue's measurement)`);
 
     mkdirSync('bench-results', { recursive: true });
-    const json = { date: new Date().toISOString(), quick, paperSteps: steps, env, generator: { ...VIT_S, seconds: gen.seconds, params: gen.params }, rows, comparisons, wholeExport: whole, wholeExportNoEntropy: lean, targets };
+    const json = { date: new Date().toISOString(), quick, paperSteps: steps, env, generator: { ...VIT_S, seconds: gen.seconds, params: gen.params }, rows, comparisons, wholeExport: whole, wholeExportNoEntropy: lean, memory, targets };
     writeFileSync('bench-results/recast.json', JSON.stringify(json, null, 2) + '\n');
     console.log('wrote bench-results/recast.json');
   } finally {

@@ -88,11 +88,15 @@ export interface GeneratedVitS {
   readonly seconds: number;
 }
 
-/** Writes the checkpoint to `file` (atomically, via the project's writer). Same seed, same bytes. */
-export async function writeVitS(file: string, seed = 1, spec: SpectrumOptions = DEFAULT_SPECTRUM): Promise<GeneratedVitS> {
+/**
+ * Writes the checkpoint to `file` (atomically, via the project's writer). Same seed, same bytes.
+ * `blocks` deepens the model (the memory bench's larger variant): the file grows, every matrix and
+ * so the largest group stays the same size.
+ */
+export async function writeVitS(file: string, seed = 1, spec: SpectrumOptions = DEFAULT_SPECTRUM, blocks: number = VIT_S.blocks): Promise<GeneratedVitS> {
   const started = performance.now();
   const rng = new Random(seed);
-  const { blocks, width, mlp, patch, tokens, classes } = VIT_S;
+  const { width, mlp, patch, tokens, classes } = VIT_S;
   const tensors: TensorToWrite[] = [];
   const near = (count: number, mean: number, std: number) => rng.normals(count, std).map((v) => v + mean);
 
