@@ -1,5 +1,6 @@
 // What a CLI command writes to, and how failures become one line on stderr and an exit status.
 
+import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { SafetensorsError, ruleText } from '../mimicry/safetensors/errors';
 
@@ -73,3 +74,18 @@ export function toCliError(e: unknown, given: string): CliError {
   const message = e instanceof Error ? e.message : String(e);
   return new CliError(`internal error: ${message}`, EXIT_INTERNAL);
 }
+
+/** Creates the folders the output files go into (like `mkdir -p`); a failure names the folder. */
+export async function ensureOutputFolders(files: readonly (string | undefined)[]): Promise<void> {
+  for (const f of files) {
+    if (f === undefined) continue;
+    const dir = path.dirname(path.resolve(f));
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new CliError(`cannot create the output folder ${printable(dir)}: ${printable(why)}`, EXIT_USAGE);
+    }
+  }
+}
+

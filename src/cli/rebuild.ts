@@ -1,7 +1,7 @@
 // `mimicry rebuild RECAST --out DENSE`: FORMAT.md's reconstruction rule, back to a dense checkpoint.
 import type { Command } from 'commander';
 import { RecastFormatError, rebuildDense } from '../mimicry/recast/rebuild';
-import { CliError, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { CliError, EXIT_USAGE, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 
 interface RebuildFlags {
   readonly out: string;
@@ -9,6 +9,7 @@ interface RebuildFlags {
 }
 
 async function run(file: string, flags: RebuildFlags, io: CliIO): Promise<void> {
+  await ensureOutputFolders([flags.out]);
   try {
     const r = await rebuildDense(file, flags.out);
     if (flags.json) io.stdout.write(JSON.stringify({ out: flags.out, rebuilt: r.members, copied: r.copies }) + '\n');

@@ -10,7 +10,7 @@ import { BackendError } from '../mimicry/recast/tfjs';
 import { BACKENDS, METHODS, type Backend, type LossKind, type Method, type ReconstructOptions } from '../mimicry/recast/types';
 import type { Objective } from '../mimicry/recast/spectral';
 import { cell, grouped, num, table } from './format';
-import { CliError, displayPath, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { CliError, displayPath, ensureOutputFolders, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
 import { progressOn } from './progress';
 
 // Option parsers: a bad value is a usage error (commander prints it; runCli exits with status 2).
@@ -171,6 +171,10 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
   } catch (e) {
     throw toCliError(e, file);
   }
+  await ensureOutputFolders([flags.out, flags.dense, flags.report]).catch(async (e: unknown) => {
+    await checkpoint.close();
+    throw e;
+  });
   const progress = progressOn(io.stderr);
   const abort = new AbortController();
   const onSigint = () => abort.abort();

@@ -95,3 +95,26 @@ test('bad options exit 2 with a clear message', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('output folders that do not exist yet are created (as `npm start` needs on a fresh clone)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recast-cli-'));
+  try {
+    const out = join(dir, 'new', 'deeper', 'r.safetensors'), report = join(dir, 'reports', 'rep.json');
+    const r = await cli(['reconstruct', GPT2, '--out', out, '--report', report]);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(existsSync(out) && existsSync(report));
+    const dense = join(dir, 'rebuilt', 'd.safetensors');
+    const b = await cli(['rebuild', out, '--out', dense]);
+    assert.equal(b.code, 0, b.err);
+    assert.ok(existsSync(dense));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an output folder that cannot be created is one clear line, exit 2', async () => {
+  // A file where a folder should be.
+  const r = await cli(['reconstruct', GPT2, '--out', join(GPT2, 'r.safetensors')]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /cannot create the output folder/);
+});
