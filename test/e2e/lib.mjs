@@ -102,6 +102,23 @@ export async function contextMenu(page, row, label) {
 
 /** Runs a command through the command palette (F1), by its title as users see it. */
 export async function runCommand(page, title) {
+  // The palette closes when something else takes focus (a toast, a dialog, a webview finishing
+  // its load), so opening, typing and choosing are retried together a few times.
+  let lastError;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await openPaletteAndRun(page, title);
+      return;
+    } catch (e) {
+      lastError = e;
+      await page.keyboard.press('Escape').catch(() => undefined);
+      await sleep(500);
+    }
+  }
+  throw lastError;
+}
+
+async function openPaletteAndRun(page, title) {
   const input = page.locator('.quick-input-widget input');
   await page.keyboard.press('F1');
   if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
@@ -110,7 +127,7 @@ export async function runCommand(page, title) {
     await page.keyboard.press('F1');
     await input.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
   }
-  await input.fill(`>${title}`);
+  await input.fill(`>${title}`, { timeout: 10_000 });
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
   await page.keyboard.press('Enter');
