@@ -4,11 +4,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
-import { GroupingError, PRESETS, type Preset } from '../mimicry/recast/grouping';
+import { GroupingError, PRESETS } from '../mimicry/recast/grouping';
 import { reportJson } from '../mimicry/recast/report';
 import { BackendError } from '../mimicry/recast/tfjs';
-import { BACKENDS, METHODS, type Backend, type LossKind, type Method, type ReconstructOptions } from '../mimicry/recast/types';
-import type { Objective } from '../mimicry/recast/spectral';
+import { BACKENDS, METHODS, type ReconstructOptions } from '../mimicry/recast/types';
 import { cell, grouped, num, table } from './format';
 import { CliError, displayPath, ensureOutputFolders, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
 import { progressOn } from './progress';
@@ -65,58 +64,20 @@ export function ratioArg(value: string): number {
   return n;
 }
 
-interface ReconstructFlags {
+/** Commander's parsed flags: the engine's options by their own names, plus the CLI's own. */
+interface ReconstructFlags extends Omit<ReconstructOptions, 'moduleWeights' | 'groupMemoryBytes'> {
   readonly out: string;
   readonly dense?: string;
   readonly report?: string;
-  readonly method: Method;
-  readonly objective: Objective;
-  readonly preset?: Preset;
-  readonly modules?: string[];
-  readonly blocksPerGroup?: number;
-  readonly groups?: number;
-  readonly templates?: number | 'exact';
-  readonly ratio?: number;
-  readonly sets?: number;
-  readonly shareRoles?: boolean;
-  readonly steps?: number;
-  readonly lr?: number;
-  readonly loss?: LossKind;
-  readonly beta?: number;
-  readonly noise?: number;
-  readonly seed?: number;
-  readonly backend: Backend;
-  readonly probes?: number;
-  readonly moduleWeight?: Record<string, number>;
-  readonly entropyMaxSide?: number;
-  readonly groupMemoryMb?: number;
   readonly json?: boolean;
+  /** `--module-weight role=w`, repeatable. */
+  readonly moduleWeight?: Record<string, number>;
+  readonly groupMemoryMb?: number;
 }
 
 export function optionsFromFlags(f: ReconstructFlags): ReconstructOptions {
-  return {
-    method: f.method,
-    objective: f.objective,
-    preset: f.preset,
-    modules: f.modules,
-    blocksPerGroup: f.blocksPerGroup,
-    groups: f.groups,
-    templates: f.templates,
-    ratio: f.ratio,
-    sets: f.sets,
-    shareRoles: f.shareRoles,
-    steps: f.steps,
-    lr: f.lr,
-    loss: f.loss,
-    beta: f.beta,
-    noise: f.noise,
-    seed: f.seed,
-    backend: f.backend,
-    probes: f.probes,
-    moduleWeights: f.moduleWeight,
-    entropyMaxSide: f.entropyMaxSide,
-    groupMemoryBytes: f.groupMemoryMb === undefined ? undefined : f.groupMemoryMb * 2 ** 20,
-  };
+  const { out: _out, dense: _dense, report: _report, json: _json, moduleWeight, groupMemoryMb, ...engine } = f;
+  return { ...engine, moduleWeights: moduleWeight, groupMemoryBytes: groupMemoryMb === undefined ? undefined : groupMemoryMb * 2 ** 20 };
 }
 
 /** Problems with the options or the environment are the user's to fix: status 2. */

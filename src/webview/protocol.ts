@@ -3,7 +3,7 @@
 // typed arrays, no classes).
 
 import type { TensorStats } from '../mimicry/stats/tensorStats';
-import type { WorkerSpectrum } from '../mimicry/worker/protocol';
+import type { WorkerOverview, WorkerSpectrum, WorkerTensor } from '../mimicry/worker/protocol';
 import type { PlanOutcome, PlanView } from '../mimicry/dashboard/budget';
 import type { DashboardData } from '../mimicry/dashboard/types';
 import type { CheckpointBrief } from '../mimicry/worker/reconstructProtocol';
@@ -11,48 +11,11 @@ import type { ProgressEvent, ReconstructOptions } from '../mimicry/recast/types'
 
 export const PROTOCOL_VERSION = 1;
 
+/** The header facts come from the engine worker unchanged: one definition, in the worker protocol. */
+export type { DTypeShare, ShardSummary } from '../mimicry/worker/protocol';
 /** One row of the tensor table. */
-export interface TensorRow {
-  readonly name: string;
-  readonly dtype: string;
-  readonly shape: readonly number[];
-  readonly params: number;
-  readonly bytes: number;
-  /** Index into `CheckpointSummary.shards` (0 for single files). */
-  readonly shard: number;
-  /** Absolute byte position of the tensor in its file. */
-  readonly fileOffset: number;
-  /** Whether the engine decodes this dtype to numbers (statistics are only offered for those). */
-  readonly decodable: boolean;
-}
-
-export interface DTypeShare {
-  readonly dtype: string;
-  readonly tensors: number;
-  readonly params: number;
-  readonly bytes: number;
-}
-
-export interface ShardSummary {
-  /** File name relative to the opened file's folder. */
-  readonly file: string;
-  readonly tensors: number;
-  readonly bytes: number;
-}
-
-export interface CheckpointSummary {
-  readonly path: string;
-  readonly fileName: string;
-  readonly kind: 'single' | 'sharded';
-  readonly totalBytes: number;
-  readonly tensorCount: number;
-  readonly params: number;
-  /** Largest share first. */
-  readonly dtypes: readonly DTypeShare[];
-  /** Key/value pairs in file order (untrusted text: show with textContent). */
-  readonly metadata: readonly (readonly [string, string])[];
-  readonly shards: readonly ShardSummary[];
-}
+export type TensorRow = WorkerTensor;
+export type CheckpointSummary = WorkerOverview;
 
 /** Per-tensor statistics as the engine computes them (definitions: src/mimicry/stats/tensorStats.ts). */
 export type TensorStatsView = TensorStats;

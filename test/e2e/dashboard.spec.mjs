@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
-  explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, until, runCommand, sleep,
+  explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, until, runCommand, sleep, waitForChart,
 } from './lib.mjs';
 import { repoRoot } from '../../scripts/code-server.mjs';
 
@@ -66,28 +66,10 @@ async function budgetText(frame) {
   });
 }
 
-/**
- * Waits until the nth chart under `testId` is drawn: a canvas of real size with a picture in it
- * (many distinct colours, not a blank or single-colour box).
- */
+/** Waits until the nth chart under `testId` is drawn (see lib.mjs waitForChart); returns its host. */
 async function chartDrawn(frame, testId, nth = 0) {
   const host = frame.locator(tid(testId)).nth(nth);
-  await host.scrollIntoViewIfNeeded();
-  await until(`the chart ${testId}[${nth}] to be drawn`, async () => {
-    const canvas = host.locator('canvas').first();
-    if ((await canvas.count()) === 0) return false;
-    const box = await canvas.boundingBox();
-    if (!box || box.width < 100 || box.height < 80) return false;
-    const colours = await canvas.evaluate((c) => {
-      const ctx = /** @type {HTMLCanvasElement} */ (c).getContext('2d');
-      if (!ctx) return 0;
-      const { data } = ctx.getImageData(0, 0, c.width, c.height);
-      const seen = new Set();
-      for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] | (data[i + 3] << 24));
-      return seen.size;
-    });
-    return colours >= 8;
-  }, 30_000);
+  await waitForChart(host, `${testId}[${nth}]`, { minHeight: 80 });
   return host;
 }
 

@@ -196,3 +196,27 @@ export function collectConsoleErrors(page) {
     stop: () => { page.off('console', onConsole); page.off('pageerror', onPageError); },
   };
 }
+
+/**
+ * Waits until the chart under `host` is drawn: a canvas (or svg) of real size, and for a canvas a
+ * picture in it (many distinct colours, not a blank or single-colour box).
+ */
+export async function waitForChart(host, what, { minWidth = 100, minHeight = 60 } = {}) {
+  await host.scrollIntoViewIfNeeded();
+  await until(`the chart ${what} to be drawn`, async () => {
+    const chart = host.locator('canvas, svg').first();
+    if ((await chart.count()) === 0) return false;
+    const box = await chart.boundingBox();
+    if (!box || box.width < minWidth || box.height < minHeight) return false;
+    if (await chart.evaluate((e) => e.tagName.toLowerCase() === 'svg')) return true;
+    const colours = await chart.evaluate((c) => {
+      const ctx = /** @type {HTMLCanvasElement} */ (c).getContext('2d');
+      if (!ctx) return 0;
+      const { data } = ctx.getImageData(0, 0, c.width, c.height);
+      const seen = new Set();
+      for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] | (data[i + 3] << 24));
+      return seen.size;
+    });
+    return colours >= 8;
+  }, 30_000);
+}

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   explorerItem, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, typeInto, until, cssString,
-  runCommand, sleep, collectConsoleErrors,
+  runCommand, sleep, collectConsoleErrors, waitForChart,
 } from './lib.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
 
@@ -110,29 +110,6 @@ function canvasSignature(host) {
   });
 }
 
-/**
- * Waits until the chart under `host` is drawn: a canvas (or svg) of real size, and for a canvas a
- * picture in it (many distinct colours, not a blank or single-colour box).
- */
-async function chartDrawn(host, what, { minWidth = 100, minHeight = 60 } = {}) {
-  await host.scrollIntoViewIfNeeded();
-  await until(`the chart ${what} to be drawn`, async () => {
-    const chart = host.locator('canvas, svg').first();
-    if ((await chart.count()) === 0) return false;
-    const box = await chart.boundingBox();
-    if (!box || box.width < minWidth || box.height < minHeight) return false;
-    if (await chart.evaluate((e) => e.tagName.toLowerCase() === 'svg')) return true;
-    const colours = await chart.evaluate((c) => {
-      const ctx = /** @type {HTMLCanvasElement} */ (c).getContext('2d');
-      if (!ctx) return 0;
-      const { data } = ctx.getImageData(0, 0, c.width, c.height);
-      const seen = new Set();
-      for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] | (data[i + 3] << 24));
-      return seen.size;
-    });
-    return colours >= 8;
-  }, 30_000);
-}
 
 /** Opens CAPP in the inspector (a plain double-click: it is the default editor) and a tensor's detail. */
 async function openInspectorDetail(ctx) {
@@ -151,7 +128,7 @@ async function showDetail(ctx, frame) {
   const detail = frame.locator(tid('tensor-detail')).first();
   await detail.waitFor({ state: 'visible' });
   await until('the detail to name the tensor', async () => (await detail.innerText()).includes(DETAIL_TENSOR));
-  await chartDrawn(frame.locator(tid('histogram')).first(), 'histogram', { minWidth: 50, minHeight: 30 });
+  await waitForChart(frame.locator(tid('histogram')).first(), 'histogram', { minWidth: 50, minHeight: 30 });
 }
 
 /** With the inspector of CAPP in front: "Mimicry: Reconstruct Checkpoint..." with the defaults, to the results. */
@@ -163,7 +140,7 @@ async function reconstructToResults(ctx) {
   await run.click();
   const results = await frameWith(ctx.page, tid('results-view'), { visible: true, timeoutMs: 90_000 });
   const fidelity = results.locator(tid('fidelity-chart')).first();
-  await chartDrawn(fidelity, 'fidelity-chart');
+  await waitForChart(fidelity, 'fidelity-chart');
   return { results, fidelity };
 }
 
@@ -274,12 +251,12 @@ export const tests = [
       await setColorTheme(ctx.page, 'Dark High Contrast', 'hc-black');
       await expectBodyClass(results, 'vscode-high-contrast');
       const fidelity = results.locator(tid('fidelity-chart')).first();
-      await chartDrawn(fidelity, 'fidelity-chart');
+      await waitForChart(fidelity, 'fidelity-chart');
       if (session.fidelityLight) {
         // The chart is redrawn in the theme's colours, not left as it was drawn in the light one.
         await until('the fidelity chart to be redrawn for the new theme', async () => (await canvasSignature(fidelity)) !== session.fidelityLight, 20_000);
       }
-      for (const id of ['relerror-chart', 'diversity-chart']) await chartDrawn(results.locator(tid(id)).first(), id);
+      for (const id of ['relerror-chart', 'diversity-chart']) await waitForChart(results.locator(tid(id)).first(), id);
       await resultsTop(results);
       await screenshot(ctx.page, ctx.shots, 'dashboard-theme-high-contrast.png');
 
@@ -292,7 +269,7 @@ export const tests = [
       if (!(await detail.isVisible()) || !(await detail.innerText()).includes(DETAIL_TENSOR)) {
         console.log('         (the inspector came back without its detail: opened it again)');
         await showDetail(ctx, frame);
-      } else await chartDrawn(frame.locator(tid('histogram')).first(), 'histogram', { minWidth: 50, minHeight: 30 });
+      } else await waitForChart(frame.locator(tid('histogram')).first(), 'histogram', { minWidth: 50, minHeight: 30 });
       await checkSelectedRowStyle(frame, 'high contrast');
       await screenshot(ctx.page, ctx.shots, 'inspector-theme-high-contrast.png');
     },

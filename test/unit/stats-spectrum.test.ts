@@ -16,20 +16,11 @@ import {
 } from '../../src/mimicry/stats/index';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import type { Checkpoint, DType, DecodedValues, TensorInfo } from '../../src/mimicry/safetensors/types';
+import { rng } from './helpers/rng';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 const CNN = 'test/fixtures/real/tinygrad-mnist-cnn.safetensors';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMatrix(rows: number, cols: number, seed: number): Float64Array {
   const rand = rng(seed);

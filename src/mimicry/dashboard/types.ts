@@ -1,19 +1,15 @@
 // The plain-JSON picture of one reconstruction that every dashboard draws, whether it comes from a
 // run that just finished or from the metadata of a reparameterized ("recast") file. Built by the
 // engine side (worker); the extension only forwards it and the webview only draws it.
-import type { MethodRecord, Summary } from '../recast/types';
+import type { LayerMetrics, MethodRecord, Summary } from '../recast/types';
 
 export const DASHBOARD_DATA_VERSION = 1;
 
-export interface DashboardLayer {
-  readonly name: string;
-  readonly bank: string;
+/** A layer's metrics with where it sits: its block and module role. */
+export interface DashboardLayer extends LayerMetrics {
   /** Block index parsed from the name (null when the name has none). */
   readonly block: number | null;
   readonly role: string;
-  readonly cosine: number;
-  readonly relError: number;
-  readonly probeCosine?: number;
 }
 
 export interface DashboardBank {

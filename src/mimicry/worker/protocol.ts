@@ -4,15 +4,33 @@
 
 import type { TensorStats } from '../stats/tensorStats';
 
+/** One tensor as the worker describes it (a row of the inspector's table). */
 export interface WorkerTensor {
   readonly name: string;
   readonly dtype: string;
   readonly shape: readonly number[];
   readonly params: number;
   readonly bytes: number;
+  /** Index into `WorkerOverview.shards` (0 for single files). */
   readonly shard: number;
+  /** Absolute byte position of the tensor in its file. */
   readonly fileOffset: number;
+  /** Whether the engine decodes this dtype to numbers (statistics are only offered for those). */
   readonly decodable: boolean;
+}
+
+export interface DTypeShare {
+  readonly dtype: string;
+  readonly tensors: number;
+  readonly params: number;
+  readonly bytes: number;
+}
+
+export interface ShardSummary {
+  /** File name relative to the opened file's folder. */
+  readonly file: string;
+  readonly tensors: number;
+  readonly bytes: number;
 }
 
 export interface WorkerOverview {
@@ -22,9 +40,11 @@ export interface WorkerOverview {
   readonly totalBytes: number;
   readonly tensorCount: number;
   readonly params: number;
-  readonly dtypes: readonly { readonly dtype: string; readonly tensors: number; readonly params: number; readonly bytes: number }[];
+  /** Largest share first. */
+  readonly dtypes: readonly DTypeShare[];
+  /** Key/value pairs in file order (untrusted text: show with textContent). */
   readonly metadata: readonly (readonly [string, string])[];
-  readonly shards: readonly { readonly file: string; readonly tensors: number; readonly bytes: number }[];
+  readonly shards: readonly ShardSummary[];
 }
 
 /** The engine's statistics are plain data already (see stats/tensorStats.ts for definitions). */
