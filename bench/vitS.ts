@@ -8,15 +8,31 @@ import { encodeF32 } from '../src/mimicry/safetensors/dtypes';
 import type { TensorToWrite } from '../src/mimicry/safetensors/types';
 import { Random } from '../src/mimicry/recast/random';
 
-export const VIT_S = { blocks: 12, width: 384, mlp: 1536, patch: 16, tokens: 197, classes: 1000 } as const;
+export interface VitDims {
+  readonly name: string;
+  readonly blocks: number;
+  readonly width: number;
+  readonly mlp: number;
+  readonly patch: number;
+  readonly tokens: number;
+  readonly classes: number;
+}
+
+export const VIT_S: VitDims = { name: 'ViT-S', blocks: 12, width: 384, mlp: 1536, patch: 16, tokens: 197, classes: 1000 };
+/** ViT-Base: the memory bench's wider variant (every group 4x the size of ViT-S's). */
+export const VIT_B: VitDims = { ...VIT_S, name: 'ViT-B', width: 768, mlp: 3072 };
 
 /** The four block roles RECAST reparameterizes, [out, in] as timm stores them. */
-export const VIT_S_ROLES: readonly { readonly role: string; readonly shape: readonly [number, number] }[] = [
-  { role: 'attn.qkv', shape: [3 * VIT_S.width, VIT_S.width] },
-  { role: 'attn.proj', shape: [VIT_S.width, VIT_S.width] },
-  { role: 'mlp.fc1', shape: [VIT_S.mlp, VIT_S.width] },
-  { role: 'mlp.fc2', shape: [VIT_S.width, VIT_S.mlp] },
-];
+export function vitRoles(dims: VitDims): readonly { readonly role: string; readonly shape: readonly [number, number] }[] {
+  return [
+    { role: 'attn.qkv', shape: [3 * dims.width, dims.width] },
+    { role: 'attn.proj', shape: [dims.width, dims.width] },
+    { role: 'mlp.fc1', shape: [dims.mlp, dims.width] },
+    { role: 'mlp.fc2', shape: [dims.width, dims.mlp] },
+  ];
+}
+
+export const VIT_S_ROLES = vitRoles(VIT_S);
 
 /**
  * Per-role RMS at the first and last block, roughly what a trained ViT-S/DeiT-S shows (weights grow
@@ -90,13 +106,13 @@ export interface GeneratedVitS {
 
 /**
  * Writes the checkpoint to `file` (atomically, via the project's writer). Same seed, same bytes.
- * `blocks` deepens the model (the memory bench's larger variant): the file grows, every matrix and
- * so the largest group stays the same size.
+ * `blocks` deepens the model (the memory bench's deeper variant): the file grows, every matrix and
+ * so the largest group stays the same size. `dims` widens it (ViT-B: bigger groups).
  */
-export async function writeVitS(file: string, seed = 1, spec: SpectrumOptions = DEFAULT_SPECTRUM, blocks: number = VIT_S.blocks): Promise<GeneratedVitS> {
+export async function writeVitS(file: string, seed = 1, spec: SpectrumOptions = DEFAULT_SPECTRUM, blocks: number = VIT_S.blocks, dims: VitDims = VIT_S): Promise<GeneratedVitS> {
   const started = performance.now();
   const rng = new Random(seed);
-  const { width, mlp, patch, tokens, classes } = VIT_S;
+  const { width, mlp, patch, tokens, classes } = dims;
   const tensors: TensorToWrite[] = [];
   const near = (count: number, mean: number, std: number) => rng.normals(count, std).map((v) => v + mean);
 
@@ -106,7 +122,7 @@ export async function writeVitS(file: string, seed = 1, spec: SpectrumOptions = 
   tensors.push(f32('patch_embed.proj.bias', [width], rng.normals(width, 0.01)));
 
   // Role by role, so each role's AR(1) chain over depth needs only the previous block in memory.
-  for (const { role, shape } of VIT_S_ROLES) {
+  for (const { role, shape } of vitRoles(dims)) {
     const [rows, cols] = shape;
     const [rms0, rms1] = ROLE_RMS[role];
     let prev: Float64Array | null = null;

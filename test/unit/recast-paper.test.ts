@@ -8,6 +8,7 @@ import { layerFidelity } from '../../src/mimicry/recast/metrics';
 import { fitSpectral } from '../../src/mimicry/recast/spectral';
 import { Random } from '../../src/mimicry/recast/random';
 import type { ReconstructOptions } from '../../src/mimicry/recast/types';
+import { Scratch } from '../../src/mimicry/recast/scratch';
 
 /** 4 blocks of a [16, 24] role built from 2 shared directions plus a little noise. */
 function smallCase() {
@@ -25,7 +26,7 @@ function smallCase() {
 async function run(options: ReconstructOptions) {
   const { rows, bank } = smallCase();
   const losses: number[] = [];
-  const fit = await paperFitter(rows, bank, { fit: resolveFit({ backend: 'wasm', ...options }), progress: (_s, _n, loss) => losses.push(loss) });
+  const fit = await paperFitter(rows, bank, { fit: resolveFit({ backend: 'wasm', ...options }), scratch: new Scratch(), progress: (_s, _n, loss) => losses.push(loss) });
   const cos = rows.map((r, l) => layerFidelity(r, compose(fit.templates, fit.n, fit.coefficients[l])).cosine);
   return { fit, losses, cos, rows };
 }
@@ -81,7 +82,7 @@ test('the optimizer frees every tensor it made, also when cancelled mid-run', as
   const { rows, bank } = smallCase();
   const ac = new AbortController();
   await assert.rejects(
-    paperFitter(rows, bank, { fit: resolveFit({ backend: 'wasm', method: 'paper', steps: 500 }), signal: ac.signal, progress: (step) => { if (step >= 10) ac.abort(); } }),
+    paperFitter(rows, bank, { fit: resolveFit({ backend: 'wasm', method: 'paper', steps: 500 }), signal: ac.signal, scratch: new Scratch(), progress: (step) => { if (step >= 10) ac.abort(); } }),
     { name: 'AbortError' },
   );
   assert.equal(tf.memory().numTensors, before);

@@ -7,6 +7,7 @@ import { layerFidelity } from '../../src/mimicry/recast/metrics';
 import { Random } from '../../src/mimicry/recast/random';
 import { symmetricEigen } from '../../src/mimicry/recast/linalg';
 import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
+import { Scratch } from '../../src/mimicry/recast/scratch';
 
 /** L rows of length d: a few shared directions plus noise, with a spread of row norms. */
 function members(L: number, d: number, seed: number, scales?: number[]): Float32Array[] {
@@ -199,7 +200,7 @@ test('streaming the closed form in column chunks gives the in-memory fit (real G
     for (const bank of plan.banks) {
       const rows = await Promise.all(bank.members.map(async (m) => (await ck.readValues(ck.tensor(m)!)) as Float32Array));
       const whole = fitSpectral(rows, 3, 'per-layer');
-      const streamed = await fitSpectralStreaming(ck, bank, 'per-layer', bank.roles, undefined, 1000); // 1000 does not divide d
+      const streamed = await fitSpectralStreaming(ck, bank, 'per-layer', bank.roles, new Scratch(), undefined, 1000); // 1000 does not divide d
       assert.equal(streamed.n, whole.n);
       let maxDiff = 0, maxAbs = 0;
       whole.templates.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - streamed.templates[i])); maxAbs = Math.max(maxAbs, Math.abs(v)); });

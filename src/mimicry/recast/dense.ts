@@ -1,23 +1,28 @@
 // One dense member from templates and coefficients, cast to the source dtype (FORMAT.md rule).
 // The dense export and the rebuild both go through here, so they agree byte for byte.
-import { encodeBF16, encodeF16, encodeF32 } from '../safetensors/dtypes';
+import { encodeBF16, encodeF16, encodeF32, f32Bytes } from '../safetensors/dtypes';
 import { compose } from './compose';
 import type { BankDType } from './grouping';
+import type { Scratch } from './scratch';
 
 export function bytesPerElement(dtype: BankDType): number {
   return dtype === 'F32' ? 4 : 2;
 }
 
-/** compose() in float64, rounded once to float32, then to F16/BF16 with round-to-nearest-even. */
-export function denseMember(templates: Float32Array, n: number, coefficients: Float32Array, dtype: BankDType): Uint8Array {
-  const w = compose(templates, n, coefficients);
+/**
+ * compose() in float64, rounded once to float32, then to F16/BF16 with round-to-nearest-even.
+ * With `scratch` the result lives in its slots (valid until the next call): for streaming writes.
+ */
+export function denseMember(templates: Float32Array, n: number, coefficients: Float32Array, dtype: BankDType, scratch?: Scratch): Uint8Array {
+  const d = templates.length / n;
+  const w = compose(templates, n, coefficients, scratch?.floats('dense', d));
   switch (dtype) {
     case 'F32':
-      return encodeF32(w);
+      return scratch ? f32Bytes(w) : encodeF32(w);
     case 'F16':
-      return encodeF16(w);
+      return encodeF16(w, scratch?.bytes('dense-encoded', 2 * d));
     case 'BF16':
-      return encodeBF16(w);
+      return encodeBF16(w, scratch?.bytes('dense-encoded', 2 * d));
   }
 }
 

@@ -2,15 +2,17 @@
 // Everything is written atomically; the source is never a target.
 import { writeFileAtomic } from '../io/atomicFile';
 import * as path from 'node:path';
-import { encodeF32 } from '../safetensors/dtypes';
+import { encodeF32, f32Bytes } from '../safetensors/dtypes';
 import { writeSafetensorsStreaming, type StreamingTensor } from '../safetensors/writer';
-import type { Checkpoint, TensorInfo } from '../safetensors/types';
+import type { Checkpoint } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import { COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
 import { digestFile } from './hash';
 import { ReconstructError } from './options';
+import { copiedTensor } from './passthrough';
 import { reconstruct } from './reconstruct';
 import { banksJson, metricsJson, reportJson, type ReportSource } from './report';
+import { Scratch } from './scratch';
 import { FileTemplateStore } from './store';
 import type { ReconstructHooks, ReconstructOptions, ReconstructResult } from './types';
 
@@ -27,10 +29,6 @@ export async function describeSource(checkpoint: Checkpoint, signal?: AbortSigna
   const shards: ReportSource[] = [];
   for (const f of checkpoint.files) shards.push(await digestFile(f, signal));
   return { ...own, shards };
-}
-
-function copyOf(checkpoint: Checkpoint, t: TensorInfo): StreamingTensor {
-  return { name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.bytes, bytes: () => checkpoint.readBytes(t) };
 }
 
 function writeOptions(checkpoint: Checkpoint, signal?: AbortSignal) {
@@ -53,6 +51,7 @@ export function recastMetadata(checkpoint: Checkpoint, result: ReconstructResult
 }
 
 export async function writeReparameterized(checkpoint: Checkpoint, result: ReconstructResult, file: string, source: SourceRecord, signal?: AbortSignal): Promise<void> {
+  const scratch = new Scratch();
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
     const shape = [b.n, ...b.plan.shape];
@@ -61,7 +60,7 @@ export async function writeReparameterized(checkpoint: Checkpoint, result: Recon
       dtype: 'F32',
       shape,
       byteLength: 4 * b.n * b.plan.size,
-      bytes: async () => encodeF32(await result.store.get(b.plan.name)),
+      bytes: async () => f32Bytes(await result.store.get(b.plan.name, scratch.floats('templates', b.n * b.plan.size))),
     });
     b.plan.members.forEach((name, l) => {
       const c = b.coefficients[l];
@@ -69,13 +68,15 @@ export async function writeReparameterized(checkpoint: Checkpoint, result: Recon
     });
   }
   const kept = new Set(result.plan.passthrough);
-  for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copyOf(checkpoint, t));
+  for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copiedTensor(checkpoint, t, scratch));
   await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source), writeOptions(checkpoint, signal));
 }
 
 /** Original names, shapes and dtypes; members rebuilt by FORMAT.md's rule, the rest copied. */
 export async function writeDense(checkpoint: Checkpoint, result: ReconstructResult, file: string, signal?: AbortSignal): Promise<void> {
-  const cache = new BankCache((bank) => result.store.get(bank));
+  const scratch = new Scratch();
+  const sizes = new Map(result.banks.map((b) => [b.plan.name, b.n * b.plan.size]));
+  const cache = new BankCache((bank) => result.store.get(bank, scratch.floats('bank-templates', sizes.get(bank) ?? 0)));
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
     b.plan.members.forEach((name, l) => {
@@ -84,12 +85,12 @@ export async function writeDense(checkpoint: Checkpoint, result: ReconstructResu
         dtype: b.plan.dtype,
         shape: b.plan.shape,
         byteLength: bytesPerElement(b.plan.dtype) * b.plan.size,
-        bytes: async () => denseMember(await cache.get(b.plan.name), b.n, b.coefficients[l], b.plan.dtype),
+        bytes: async () => denseMember(await cache.get(b.plan.name), b.n, b.coefficients[l], b.plan.dtype, scratch),
       });
     });
   }
   const kept = new Set(result.plan.passthrough);
-  for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copyOf(checkpoint, t));
+  for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copiedTensor(checkpoint, t, scratch));
   const meta = Object.keys(checkpoint.metadata).length > 0 ? { ...checkpoint.metadata } : undefined;
   await writeSafetensorsStreaming(file, entries, meta, writeOptions(checkpoint, signal));
 }

@@ -1,6 +1,7 @@
 // What every fitting method (closed form, optimizer) is given and returns for one group.
 import type { BankPlan } from './grouping';
 import type { ResolvedFit } from './options';
+import type { Scratch } from './scratch';
 
 export interface GroupFit {
   readonly templates: Float32Array;
@@ -17,6 +18,8 @@ export interface GroupFit {
 export interface FitContext {
   readonly fit: ResolvedFit;
   readonly signal?: AbortSignal;
+  /** The run's reused buffers: a fitter may put its templates there (the store copies them). */
+  readonly scratch: Scratch;
   progress(step: number, steps: number, loss: number): void;
 }
 

@@ -6,7 +6,10 @@ import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import { BANK_NAME, COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
 import type { BankDType } from './grouping';
+import { copiedTensor } from './passthrough';
 import type { BanksJson } from './report';
+import { Scratch } from './scratch';
+import { readFloat32Into } from './stream';
 
 export class RecastFormatError extends Error {
   override name = 'RecastFormatError';
@@ -97,9 +100,10 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
 /** The dense tensors of a recast file, produced one at a time. */
 export function denseEntries(checkpoint: Checkpoint, file: RecastFile): StreamingTensor[] {
   const byBank = new Map(file.banks.map((b) => [b.name, b]));
-  const cache = new BankCache(async (bank) => {
-    const v = await checkpoint.readValues((byBank.get(bank) as RecastBank).templateTensor);
-    return v instanceof Float32Array ? v : Float32Array.from(v);
+  const scratch = new Scratch();
+  const cache = new BankCache((bank) => {
+    const t = (byBank.get(bank) as RecastBank).templateTensor;
+    return readFloat32Into(checkpoint, t, scratch.floats('bank-templates', t.params), scratch);
   });
   const entries: StreamingTensor[] = [];
   for (const b of file.banks) {
@@ -112,12 +116,12 @@ export function denseEntries(checkpoint: Checkpoint, file: RecastFile): Streamin
         byteLength: bytesPerElement(b.dtype) * size,
         bytes: async () => {
           const c = await checkpoint.readValues(b.coefficientTensors[l]);
-          return denseMember(await cache.get(b.name), b.templates, c instanceof Float32Array ? c : Float32Array.from(c), b.dtype);
+          return denseMember(await cache.get(b.name), b.templates, c instanceof Float32Array ? c : Float32Array.from(c), b.dtype, scratch);
         },
       });
     });
   }
-  for (const t of file.copies) entries.push({ name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.bytes, bytes: () => checkpoint.readBytes(t) });
+  for (const t of file.copies) entries.push(copiedTensor(checkpoint, t, scratch));
   return entries;
 }
 

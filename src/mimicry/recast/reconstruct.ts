@@ -10,12 +10,13 @@ import { ReconstructError, resolveFit, type ResolvedFit } from './options';
 import { paperFitter } from './paper';
 import { hashString, Random } from './random';
 import { fitSpectral, repeatSets } from './spectral';
+import { Scratch } from './scratch';
 import { MemoryTemplateStore } from './store';
 import { fitSpectralStreaming, memberInfos, readMember } from './stream';
 import type { BankMetrics, BankResult, LayerMetrics, MethodRecord, ProgressEvent, ReconstructHooks, ReconstructOptions, ReconstructResult, Summary } from './types';
 
 const spectralFitter: GroupFitter = (rows, bank, ctx) => {
-  const f = fitSpectral(rows, bank.templates, ctx.fit.objective);
+  const f = fitSpectral(rows, bank.templates, ctx.fit.objective, (length) => ctx.scratch.floats('templates', length));
   const coefficients = rows.map((_, l) => repeatSets(f.alpha, l, f.n, bank.sets));
   return Promise.resolve({ templates: f.templates, coefficients, n: f.n, rank: f.rank, loss: Number.NaN, backend: 'js-float64' });
 };
@@ -25,10 +26,10 @@ function fitterFor(fit: ResolvedFit): GroupFitter {
 }
 
 /** Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough). */
-async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float32Array>, fit: GroupFit, opts: ResolvedFit, signal?: AbortSignal): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
+async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float32Array>, fit: GroupFit, opts: ResolvedFit, scratch: Scratch, signal?: AbortSignal): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
-  const rebuilt = new Float32Array(bank.size);
+  const rebuilt = scratch.floats('rebuilt', bank.size);
   for (const [l, name] of bank.members.entries()) {
     const original = await member(l);
     compose(fit.templates, fit.n, fit.coefficients[l], rebuilt);
@@ -114,6 +115,8 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
   const store = hooks.store ?? new MemoryTemplateStore();
   const banks: BankResult[] = [];
   const backends = new Set<string>();
+  // Member, template and rebuilt buffers, sized by the largest group and reused by every group.
+  const scratch = new Scratch();
   for (const [gi, bank] of plan.banks.entries()) {
     if (hooks.signal?.aborted) throw abortError();
     const infos = memberInfos(checkpoint, bank);
@@ -121,17 +124,17 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
     // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
     const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
     const rows: Float32Array[] = [];
-    if (!stream) for (const [l, info] of infos.entries()) rows.push(await readMember(checkpoint, info, roles[l]));
+    if (!stream) for (const [l, info] of infos.entries()) rows.push(await readMember(checkpoint, info, roles[l], scratch.floats(`member${l}`, bank.size), scratch));
     const report = (step: number, steps: number, loss: number) => {
       const ev: ProgressEvent = { group: bank.name, groupIndex: gi, groups: plan.banks.length, step, steps, loss, elapsed: elapsed() };
       hooks.onProgress?.(ev);
     };
     const result = stream
-      ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, hooks.signal)
-      : await fitter(rows, bank, { fit, signal: hooks.signal, progress: report });
+      ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
+      : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
     backends.add(result.backend);
-    const member = (l: number) => (stream ? readMember(checkpoint, infos[l], roles[l]) : Promise.resolve(rows[l]));
-    const measured = await measureBank(bank, member, result, fit, hooks.signal);
+    const member = (l: number) => (stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]));
+    const measured = await measureBank(bank, member, result, fit, scratch, hooks.signal);
     if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
     await store.put(bank.name, result.templates);
     banks.push({ plan: bank, n: result.n, coefficients: result.coefficients, metrics: measured.metrics, layers: measured.layers });

@@ -100,16 +100,19 @@ export function writeTemplates(out: Float32Array, d: number, sol: SpectralSoluti
   }
 }
 
-/** Fits n templates to the member weights `rows` (each flattened, equal length d), all in memory. */
-export function fitSpectral(rows: readonly Float32Array[], templates: number, objective: Objective = 'per-layer'): SpectralFit {
+/**
+ * Fits n templates to the member weights `rows` (each flattened, equal length d), all in memory.
+ * `out(length)` may supply the templates' array (a reused buffer); by default a new one.
+ */
+export function fitSpectral(rows: readonly Float32Array[], templates: number, objective: Objective = 'per-layer', out: (length: number) => Float32Array = (length) => new Float32Array(length)): SpectralFit {
   const L = rows.length;
   if (L === 0) throw new Error('fitSpectral: no members');
   const d = rows[0].length;
   for (const r of rows) if (r.length !== d) throw new Error('fitSpectral: members differ in size');
   const sol = solveGram(gram(rows), L, templates, objective);
-  const out = new Float32Array(sol.n * d);
-  writeTemplates(out, d, sol, rows, 0);
-  return { templates: out, alpha: sol.alpha, n: sol.n, rank: sol.rank, eigenvalues: sol.eigenvalues };
+  const t = out(sol.n * d);
+  writeTemplates(t, d, sol, rows, 0);
+  return { templates: t, alpha: sol.alpha, n: sol.n, rank: sol.rank, eigenvalues: sol.eigenvalues };
 }
 
 /** K identical coefficient sets per member, [K, n] row-major: their mean is the fitted vector. */

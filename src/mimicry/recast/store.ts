@@ -5,20 +5,26 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 
 export interface TemplateStore {
+  /** Keeps a copy: the caller may reuse `templates` as soon as this resolves. */
   put(bank: string, templates: Float32Array): Promise<void>;
-  get(bank: string): Promise<Float32Array>;
+  /** The bank's templates; in `into` (exactly their length) when given, which the caller may reuse. */
+  get(bank: string, into?: Float32Array): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
 
 export class MemoryTemplateStore implements TemplateStore {
   private readonly data = new Map<string, Float32Array>();
   put(bank: string, templates: Float32Array): Promise<void> {
-    this.data.set(bank, templates);
+    this.data.set(bank, templates.slice());
     return Promise.resolve();
   }
-  get(bank: string): Promise<Float32Array> {
+  get(bank: string, into?: Float32Array): Promise<Float32Array> {
     const t = this.data.get(bank);
-    return t ? Promise.resolve(t) : Promise.reject(new Error(`no templates for bank ${bank}`));
+    if (!t) return Promise.reject(new Error(`no templates for bank ${bank}`));
+    if (!into) return Promise.resolve(t);
+    if (into.length !== t.length) return Promise.reject(new RangeError(`bank ${bank} has ${t.length} template values, not ${into.length}`));
+    into.set(t);
+    return Promise.resolve(into);
   }
   dispose(): Promise<void> {
     this.data.clear();
@@ -49,11 +55,12 @@ export class FileTemplateStore implements TemplateStore {
     this.end += bytes.byteLength;
   }
 
-  async get(bank: string): Promise<Float32Array> {
+  async get(bank: string, into?: Float32Array): Promise<Float32Array> {
     const w = this.where.get(bank);
     if (!w || !this.handle) throw new Error(`no templates for bank ${bank}`);
-    const out = new Float32Array(w.length);
-    const bytes = new Uint8Array(out.buffer);
+    if (into && into.length !== w.length) throw new RangeError(`bank ${bank} has ${w.length} template values, not ${into.length}`);
+    const out = into ?? new Float32Array(w.length);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     let done = 0;
     while (done < bytes.byteLength) {
       const { bytesRead } = await this.handle.read(bytes, done, bytes.byteLength - done, w.offset + done);

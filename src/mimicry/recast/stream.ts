@@ -1,18 +1,15 @@
 // Reading a group's members from a checkpoint: whole (one read each), or in column chunks of all
 // members at once, so that the closed form also fits groups larger than memory (two passes).
-import { decode } from '../safetensors/dtypes';
+import { HOST_LITTLE_ENDIAN, decodeFloat32Into } from '../safetensors/dtypes';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { abortError, type GroupFit } from './fitting';
 import type { BankPlan } from './grouping';
 import { ReconstructError } from './options';
+import { Scratch } from './scratch';
 import { accumulateGram, repeatSets, solveGram, writeTemplates, type Objective } from './spectral';
 
 /** Elements per member read at a time when streaming. */
 export const STREAM_CHUNK = 1 << 20;
-
-function toFloat32(v: Float32Array | Float64Array): Float32Array {
-  return v instanceof Float32Array ? v : Float32Array.from(v);
-}
 
 /** One NaN or Inf would turn the whole group's Gram matrix, and so every member, into NaN. */
 function checkFinite(values: Float32Array, info: TensorInfo, offset: number, role: string): void {
@@ -31,15 +28,26 @@ export function memberInfos(checkpoint: Checkpoint, bank: BankPlan): TensorInfo[
   });
 }
 
-export async function readMember(checkpoint: Checkpoint, info: TensorInfo, role: string): Promise<Float32Array> {
-  const f = toFloat32(await checkpoint.readValues(info));
-  checkFinite(f, info, 0, role);
-  return f;
+/**
+ * Elements [start, end) of a member as float32, into `out` (end - start long). float32 sources are
+ * read straight into it; 16-bit ones through one reused byte slot of `scratch`.
+ */
+export async function readFloat32Into(checkpoint: Checkpoint, info: TensorInfo, out: Float32Array, scratch: Scratch, start = 0, end = info.params): Promise<Float32Array> {
+  const size = info.bytes / info.params;
+  const from = start * size;
+  const to = end * size;
+  if (info.dtype === 'F32' && HOST_LITTLE_ENDIAN) {
+    await checkpoint.readBytes(info, from, to, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    return out;
+  }
+  return decodeFloat32Into(info.dtype, await checkpoint.readBytes(info, from, to, scratch.bytes('raw', to - from)), out);
 }
 
-async function readChunk(checkpoint: Checkpoint, info: TensorInfo, start: number, end: number): Promise<Float32Array> {
-  const size = info.bytes / info.params;
-  return toFloat32(decode(info.dtype, await checkpoint.readBytes(info, start * size, end * size)));
+/** A whole member, finite-checked, into `out`. */
+export async function readMember(checkpoint: Checkpoint, info: TensorInfo, role: string, out: Float32Array, scratch: Scratch): Promise<Float32Array> {
+  await readFloat32Into(checkpoint, info, out, scratch);
+  checkFinite(out, info, 0, role);
+  return out;
 }
 
 /** The closed form over chunks: pass 1 accumulates G, pass 2 writes the templates. */
@@ -48,6 +56,7 @@ export async function fitSpectralStreaming(
   bank: BankPlan,
   objective: Objective,
   roles: readonly string[],
+  scratch: Scratch,
   signal?: AbortSignal,
   chunk = STREAM_CHUNK,
 ): Promise<GroupFit> {
@@ -55,20 +64,25 @@ export async function fitSpectralStreaming(
   const L = infos.length;
   const d = bank.size;
   const g = new Float64Array(L * L);
+  // One chunk slot per member; members are read one after another (the raw byte slot is shared).
+  const readChunks = async (at: number, end: number): Promise<Float32Array[]> => {
+    const parts: Float32Array[] = [];
+    for (const [l, info] of infos.entries()) parts.push(await readFloat32Into(checkpoint, info, scratch.floats(`chunk${l}`, end - at), scratch, at, end));
+    return parts;
+  };
   for (let at = 0; at < d; at += chunk) {
     if (signal?.aborted) throw abortError();
     const end = Math.min(d, at + chunk);
-    const parts = await Promise.all(infos.map((info) => readChunk(checkpoint, info, at, end)));
+    const parts = await readChunks(at, end);
     parts.forEach((p, l) => checkFinite(p, infos[l], at, roles[l]));
     accumulateGram(g, parts);
   }
   const sol = solveGram(g, L, bank.templates, objective);
-  const templates = new Float32Array(sol.n * d);
+  const templates = scratch.floats('templates', sol.n * d);
   for (let at = 0; at < d; at += chunk) {
     if (signal?.aborted) throw abortError();
     const end = Math.min(d, at + chunk);
-    const parts = await Promise.all(infos.map((info) => readChunk(checkpoint, info, at, end)));
-    writeTemplates(templates, d, sol, parts, at);
+    writeTemplates(templates, d, sol, await readChunks(at, end), at);
   }
   const coefficients = infos.map((_, l) => repeatSets(sol.alpha, l, sol.n, bank.sets));
   return { templates, coefficients, n: sol.n, rank: sol.rank, loss: Number.NaN, backend: 'js-float64' };

@@ -152,6 +152,31 @@ export function decode(dtype: DType, bytes: Uint8Array): DecodedValues {
   return HOST_LITTLE_ENDIAN ? decodeFast(dtype, bytes) : decodePortable(dtype, bytes);
 }
 
+/**
+ * Decode into `out` (exactly as many elements as `bytes` holds), rounding to float32 where the
+ * dtype is wider, so a caller can reuse one array. F32, F16 and BF16 decode in place; other
+ * decodable dtypes go through decode().
+ */
+export function decodeFloat32Into(dtype: DType, bytes: Uint8Array, out: Float32Array): Float32Array {
+  if (!DTYPES[dtype].decodable) throw new TypeError(`dtype ${dtype} is not decoded to numbers`);
+  const n = elementCount(dtype, bytes);
+  if (out.length !== n) throw new RangeError(`decodeFloat32Into: ${n} ${dtype} elements into an array of ${out.length}`);
+  if (HOST_LITTLE_ENDIAN && dtype === 'BF16') {
+    const src = aligned(bytes, 2, (b, o, l) => new Uint16Array(b, o, l));
+    const outBits = new Uint32Array(out.buffer, out.byteOffset, n);
+    for (let i = 0; i < n; i++) outBits[i] = src[i] << 16;
+  } else if (HOST_LITTLE_ENDIAN && dtype === 'F16') {
+    const src = aligned(bytes, 2, (b, o, l) => new Uint16Array(b, o, l));
+    const t = (f16Table ??= table(65536, f16BitsToNumber));
+    for (let i = 0; i < n; i++) out[i] = t[src[i]];
+  } else if (HOST_LITTLE_ENDIAN && dtype === 'F32' && bytes.byteOffset % 4 === 0) {
+    if (bytes.buffer !== out.buffer || bytes.byteOffset !== out.byteOffset) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
+  } else {
+    out.set(decode(dtype, bytes));
+  }
+  return out;
+}
+
 function decodeFast(dtype: DType, bytes: Uint8Array): DecodedValues {
   const n = elementCount(dtype, bytes);
   switch (dtype) {
@@ -342,6 +367,14 @@ export function encodeF32(values: ArrayLike<number>): Uint8Array {
   return new Uint8Array(f.buffer, f.byteOffset, f.byteLength).slice();
 }
 
+/**
+ * The little-endian bytes of a Float32Array without copying on little-endian hosts: the result
+ * shares memory with `values`, for writing a buffer that is about to be reused.
+ */
+export function f32Bytes(values: Float32Array): Uint8Array {
+  return HOST_LITTLE_ENDIAN ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeF32(values);
+}
+
 /** Values to little-endian float64 bytes. */
 export function encodeF64(values: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(values.length * 8);
@@ -350,16 +383,24 @@ export function encodeF64(values: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** Values to little-endian binary16 bytes, rounded to nearest even directly from each value. */
-export function encodeF16(values: ArrayLike<number>): Uint8Array {
-  const bits = new Uint16Array(values.length);
+/** Bits for `length` 16-bit values: in `out` (reused by the caller) when given and aligned, else new. */
+function u16Out(length: number, out?: Uint8Array): Uint16Array {
+  if (!out || !HOST_LITTLE_ENDIAN) return new Uint16Array(length);
+  if (out.byteLength < 2 * length) throw new RangeError(`encode: ${out.byteLength} bytes cannot hold ${length} 16-bit values`);
+  if (out.byteOffset % 2 !== 0) return new Uint16Array(length);
+  return new Uint16Array(out.buffer, out.byteOffset, length);
+}
+
+/** Values to little-endian binary16 bytes (into `out` when given), rounded to nearest even directly from each value. */
+export function encodeF16(values: ArrayLike<number>, out?: Uint8Array): Uint8Array {
+  const bits = u16Out(values.length, out);
   for (let i = 0; i < values.length; i++) bits[i] = roundToBits(values[i], 5, 10);
   return u16Bytes(bits);
 }
 
-/** Values to little-endian bfloat16 bytes, rounded to nearest even directly from each value. */
-export function encodeBF16(values: ArrayLike<number>): Uint8Array {
-  const bits = new Uint16Array(values.length);
+/** Values to little-endian bfloat16 bytes (into `out` when given), rounded to nearest even directly from each value. */
+export function encodeBF16(values: ArrayLike<number>, out?: Uint8Array): Uint8Array {
+  const bits = u16Out(values.length, out);
   if (values instanceof Float32Array) {
     // Exact float32 inputs: the classic bit trick (add 0x7FFF plus the lowest kept bit).
     const src = new Uint32Array(values.buffer, values.byteOffset, values.length);

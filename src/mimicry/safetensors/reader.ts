@@ -121,12 +121,13 @@ class FileCheckpoint implements Checkpoint {
     return handle;
   }
 
-  async readBytes(tensor: TensorInfo, start = 0, end: number = tensor.bytes): Promise<Uint8Array> {
+  async readBytes(tensor: TensorInfo, start = 0, end: number = tensor.bytes, into?: Uint8Array): Promise<Uint8Array> {
     const handle = this.handleFor(tensor);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > tensor.bytes) {
       throw new SafetensorsError(tensor.file, 'invalid-range', `[${start}, ${end}) of ${JSON.stringify(tensor.name)} (${tensor.bytes} bytes)`);
     }
-    const buf = new Uint8Array(end - start);
+    if (into && into.byteLength < end - start) throw new RangeError(`readBytes: a buffer of ${into.byteLength} bytes cannot hold ${end - start}`);
+    const buf = into ? into.subarray(0, end - start) : new Uint8Array(end - start);
     await readFully(handle, tensor.file, buf, tensor.fileOffset + start);
     return buf;
   }

@@ -75,8 +75,12 @@ export interface Checkpoint {
   /** All tensors; for sharded models in the order of the shards, then of offsets. */
   readonly tensors: readonly TensorInfo[];
   tensor(name: string): TensorInfo | undefined;
-  /** Raw bytes [start, end) of one tensor, relative to the tensor's first byte (defaults: whole tensor). */
-  readBytes(tensor: TensorInfo, start?: number, end?: number): Promise<Uint8Array>;
+  /**
+   * Raw bytes [start, end) of one tensor, relative to the tensor's first byte (defaults: whole
+   * tensor). With `into` (at least end - start bytes) they are read into its start and that part
+   * of it is returned, so a caller can reuse one buffer for many reads.
+   */
+  readBytes(tensor: TensorInfo, start?: number, end?: number, into?: Uint8Array): Promise<Uint8Array>;
   /** All values of one tensor, decoded (throws a SafetensorsError for dtypes that are not decoded). */
   readValues(tensor: TensorInfo): Promise<DecodedValues>;
   /**

@@ -17,6 +17,7 @@ export interface StreamingTensor {
   readonly shape: readonly number[];
   /** Must equal the size that dtype and shape give; checked before anything is written. */
   readonly byteLength: number;
+  /** Written in full before the next tensor is asked for, so producers may hand out a reused buffer. */
   readonly bytes: () => Promise<Uint8Array>;
 }
 

@@ -1,0 +1,194 @@
+// The pieces that let an export reuse its buffers (bench/memory.bench.ts measures why): reading
+// into a given buffer, decoding and encoding in place, the scratch slots, the stores' copies and
+// reads into a buffer, and the digest read through one buffer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode, decodeFloat32Into, encodeBF16, encodeF16, encodeF32, encodeF64, f32Bytes } from '../../src/mimicry/safetensors/dtypes';
+import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
+import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
+import type { DType } from '../../src/mimicry/safetensors/types';
+import { digestFile } from '../../src/mimicry/recast/hash';
+import { Scratch } from '../../src/mimicry/recast/scratch';
+import { FileTemplateStore, MemoryTemplateStore } from '../../src/mimicry/recast/store';
+import { readFloat32Into } from '../../src/mimicry/recast/stream';
+import { rng } from './helpers/rng';
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'recast-reuse-'));
+}
+
+function values(n: number, seed: number): number[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => (r() - 0.5) * 8);
+}
+
+/** Same bits, NaN payloads included. */
+function sameBits(a: Float32Array, b: ArrayLike<number>): void {
+  const fb = b instanceof Float32Array ? b : Float32Array.from(b);
+  assert.deepEqual([...new Uint32Array(a.buffer, a.byteOffset, a.length)], [...new Uint32Array(fb.buffer, fb.byteOffset, fb.length)]);
+}
+
+test('readBytes into a given buffer: the same bytes, in that buffer, and too small a buffer is refused', async () => {
+  const dir = tmp();
+  try {
+    const file = join(dir, 'a.safetensors');
+    const small = encodeF32(values(5, 1));
+    const big = encodeF32(values(300, 2));
+    await writeSafetensors(file, [
+      { name: 'small', dtype: 'F32', shape: [5], data: small },
+      { name: 'big', dtype: 'F32', shape: [300], data: big },
+    ]);
+    const ck = await openCheckpoint(file);
+    try {
+      const into = new Uint8Array(2000).fill(7);
+      const got = await ck.readBytes(ck.tensor('big')!, 0, 1200, into);
+      assert.equal(got.buffer, into.buffer);
+      assert.equal(got.byteLength, 1200);
+      assert.deepEqual(got, big);
+      assert.equal(into[1200], 7, 'bytes past the range are left alone');
+      // A sub-range, then a smaller tensor into the same buffer.
+      assert.deepEqual(await ck.readBytes(ck.tensor('big')!, 8, 40, into), big.subarray(8, 40));
+      assert.deepEqual(await ck.readBytes(ck.tensor('small')!, 0, 20, into), small);
+      await assert.rejects(ck.readBytes(ck.tensor('big')!, 0, 1200, new Uint8Array(100)), /cannot hold 1200/);
+    } finally {
+      await ck.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('decodeFloat32Into equals decode() (rounded to float32) for every float dtype, aligned or not', () => {
+  const xs = [...values(64, 3), 0, -0, Infinity, -Infinity, NaN, 65504, 1e-8, 3.4e38];
+  const cases: [DType, Uint8Array][] = [
+    ['F32', encodeF32(xs)],
+    ['F16', encodeF16(xs)],
+    ['BF16', encodeBF16(xs)],
+    ['F64', encodeF64(xs)],
+    ['I8', new Uint8Array(Int8Array.from(xs.slice(0, 20), (v) => (Number.isFinite(v) ? Math.trunc(v) : 0)).buffer)],
+  ];
+  for (const [dtype, raw] of cases) {
+    const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    const want = Float32Array.from(decode(dtype, bytes));
+    sameBits(decodeFloat32Into(dtype, bytes, new Float32Array(want.length)), want);
+    // Unaligned input (one byte in): copied, same values.
+    const shifted = new Uint8Array(bytes.byteLength + 1);
+    shifted.set(bytes, 1);
+    sameBits(decodeFloat32Into(dtype, shifted.subarray(1), new Float32Array(want.length)), want);
+    // Into a view in the middle of a larger array: only that view is written.
+    const host = new Float32Array(want.length + 4).fill(42);
+    decodeFloat32Into(dtype, bytes, host.subarray(2, 2 + want.length));
+    assert.deepEqual([host[0], host[1], host[want.length + 2], host[want.length + 3]], [42, 42, 42, 42], dtype);
+    sameBits(host.subarray(2, 2 + want.length), want);
+  }
+  assert.throws(() => decodeFloat32Into('F32', encodeF32([1, 2]), new Float32Array(3)), /2 F32 elements into an array of 3/);
+});
+
+test('encodeF16/encodeBF16 into a given buffer give the same bytes; f32Bytes shares memory', () => {
+  const xs = Float32Array.from(values(33, 4));
+  for (const enc of [encodeF16, encodeBF16]) {
+    const out = new Uint8Array(100).fill(1);
+    const got = enc(xs, out);
+    assert.deepEqual(got, enc(xs));
+    assert.equal(got.buffer, out.buffer, 'written into the given buffer');
+    assert.equal(out[66], 1, 'nothing past the values');
+    assert.throws(() => enc(xs, new Uint8Array(10)), /cannot hold 33/);
+  }
+  const view = f32Bytes(xs);
+  assert.equal(view.buffer, xs.buffer);
+  assert.deepEqual(view, encodeF32(xs));
+  xs[0] = 123;
+  assert.deepEqual(view.subarray(0, 4), encodeF32([123]));
+});
+
+test('Scratch slots are reused while big enough and regrown when not', () => {
+  const s = new Scratch();
+  const a = s.floats('x', 100);
+  a.fill(5);
+  const b = s.floats('x', 40);
+  assert.equal(b.buffer, a.buffer, 'a smaller request reuses the slot');
+  assert.equal(b.length, 40);
+  assert.equal(b[0], 5, 'contents are whatever was there');
+  const c = s.floats('x', 200);
+  assert.notEqual(c.buffer, a.buffer);
+  assert.equal(c.length, 200);
+  assert.notEqual(s.bytes('y', 8).buffer, c.buffer, 'slots are separate');
+  assert.equal(s.size, 800 + 8);
+  s.clear();
+  assert.equal(s.size, 0);
+});
+
+test('template stores keep a copy on put and read into a given buffer on get', async () => {
+  const dir = tmp();
+  const mem = new MemoryTemplateStore();
+  const file = new FileTemplateStore(dir);
+  try {
+    for (const store of [mem, file]) {
+      const t = Float32Array.from(values(12, 5));
+      const kept = t.slice();
+      await store.put('b0', t);
+      t.fill(0); // the caller reuses its buffer at once
+      const into = new Float32Array(12);
+      const got = await store.get('b0', into);
+      assert.equal(got, into);
+      assert.deepEqual(got, kept);
+      assert.deepEqual(await store.get('b0'), kept);
+      await assert.rejects(store.get('b0', new Float32Array(5)), /12 template values, not 5/);
+    }
+  } finally {
+    await mem.dispose();
+    await file.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readFloat32Into reads F32 straight into the array and 16-bit members through the raw slot', async () => {
+  const dir = tmp();
+  try {
+    const file = join(dir, 'm.safetensors');
+    const xs = values(50, 6);
+    await writeSafetensors(file, [
+      { name: 'a.f32', dtype: 'F32', shape: [5, 10], data: encodeF32(xs) },
+      { name: 'b.bf16', dtype: 'BF16', shape: [5, 10], data: encodeBF16(xs) },
+      { name: 'c.f16', dtype: 'F16', shape: [50], data: encodeF16(xs) },
+    ]);
+    const ck = await openCheckpoint(file);
+    const scratch = new Scratch();
+    try {
+      for (const name of ['a.f32', 'b.bf16', 'c.f16']) {
+        const info = ck.tensor(name)!;
+        const want = Float32Array.from(await ck.readValues(info));
+        sameBits(await readFloat32Into(ck, info, scratch.floats('m', 50), scratch), want);
+        sameBits(await readFloat32Into(ck, info, scratch.floats('m', 20), scratch, 10, 30), want.subarray(10, 30));
+      }
+    } finally {
+      await ck.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('digestFile equals a SHA-256 of the whole file, for empty, small and multi-chunk files; abort stops it', async () => {
+  const dir = tmp();
+  try {
+    const r = rng(7);
+    for (const size of [0, 1, 1 << 20, (3 << 20) + 17]) {
+      const file = join(dir, `f${size}`);
+      writeFileSync(file, Uint8Array.from({ length: size }, () => Math.floor(r() * 256)));
+      const d = await digestFile(file);
+      assert.equal(d.bytes, size);
+      assert.equal(d.file, `f${size}`);
+      assert.equal(d.sha256, createHash('sha256').update(readFileSync(file)).digest('hex'));
+    }
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(digestFile(join(dir, `f${1 << 20}`), ac.signal), { name: 'AbortError' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
