@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { RecastFormatError, rebuildDense } from '../mimicry/recast/rebuild';
 import { CliError, EXIT_USAGE, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
+import { progressOn } from './progress';
 
 interface RebuildFlags {
   readonly out: string;
@@ -10,13 +11,25 @@ interface RebuildFlags {
 
 async function run(file: string, flags: RebuildFlags, io: CliIO): Promise<void> {
   await ensureOutputFolders([flags.out]);
+  const progress = progressOn(io.stderr);
+  // Ctrl-C stops between tensors; the atomic writer then removes its temporary file.
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
   try {
-    const r = await rebuildDense(file, flags.out);
+    const r = await rebuildDense(file, flags.out, {
+      signal: abort.signal,
+      onProgress: (p) => progress.update(`writing ${p.tensors}/${p.totalTensors} tensors, ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}%`),
+    });
+    progress.done();
     if (flags.json) io.stdout.write(JSON.stringify({ out: flags.out, rebuilt: r.members, copied: r.copies }) + '\n');
     else io.stdout.write(`wrote ${printable(flags.out)}: ${r.members} tensors rebuilt from templates, ${r.copies} copied\n`);
   } catch (e) {
+    progress.done();
     if (e instanceof RecastFormatError) throw new CliError(`${printable(file)}: ${e.message}`, EXIT_USAGE);
     throw toCliError(e, file);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
   }
 }
 

@@ -1,6 +1,7 @@
 // `mimicry reconstruct FILE --out OUT [...]`: fit templates + coefficients and write the export
 // (FORMAT.md), optionally the dense reconstruction and a report; a per-layer table at the end.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import * as path from 'node:path';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
@@ -145,6 +146,8 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
       signal: abort.signal,
       onProgress: (ev) =>
         progress.update(`[${ev.groupIndex + 1}/${ev.groups}] ${ev.group}${ev.steps ? ` step ${ev.step}/${ev.steps}` : ''} loss ${num(ev.loss)} ${ev.elapsed.toFixed(1)} s`),
+      onWrite: (target, p) =>
+        progress.update(`writing ${path.basename(target)}: ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}% (${p.tensors}/${p.totalTensors} tensors)`),
     });
     progress.done();
     if (flags.json) {

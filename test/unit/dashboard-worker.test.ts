@@ -45,7 +45,15 @@ test('plan, run with progress, export model and dense; no temporary files remain
     assert.equal(events.filter((e) => e.phase === 'fit').at(-1)?.fraction, 1);
     const model = path.join(dir, 'gpt2.recast.safetensors');
     const dense = path.join(dir, 'gpt2.dense.safetensors');
-    assert.equal(await client.export('model', model).done, model);
+    const writes: ProgressUpdate[] = [];
+    assert.equal(await client.export('model', model, (p) => writes.push(p)).done, model);
+    // The notification's bar: write progress from 0 to the whole file, never backwards.
+    assert.ok(writes.length >= 2 && writes.every((p) => p.phase === 'write'));
+    const fractions = writes.map((p) => p.fraction ?? -1);
+    assert.equal(fractions[0], 0);
+    assert.equal(fractions.at(-1), 1);
+    assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]), String(fractions));
+    assert.match(writes.at(-1)?.message ?? '', /gpt2\.recast\.safetensors: (\d+) of \1 tensors/);
     assert.equal(await client.export('dense', dense).done, dense);
     const files = (await readdir(dir)).sort();
     assert.deepEqual(files, ['gpt2.dense.safetensors', 'gpt2.recast.safetensors', 'gpt2.safetensors']);

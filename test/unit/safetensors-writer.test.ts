@@ -3,9 +3,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { readFile, writeFile, symlink, link, mkdir } from 'node:fs/promises';
+import { readFile, writeFile, symlink, link, mkdir, stat } from 'node:fs/promises';
 import fc from 'fast-check';
-import { writeSafetensors, writeSafetensorsStreaming, compareNames, type StreamingTensor } from '../../src/mimicry/safetensors/writer';
+import { writeSafetensors, writeSafetensorsStreaming, compareNames, type StreamingTensor, type WriteProgress } from '../../src/mimicry/safetensors/writer';
 import { openCheckpoint, readHeader } from '../../src/mimicry/safetensors/reader';
 import { ALL_DTYPES, DTYPES, byteLengthOf, decode, encodeF32, isDecodable } from '../../src/mimicry/safetensors/dtypes';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
@@ -198,6 +198,22 @@ describe('refusals and atomicity', () => {
     );
     assert.equal(await readFile(file, 'utf8'), 'original');
     assert.deepEqual(await listDir(d), ['model.safetensors']);
+  });
+
+  test('progress: after the header, then after each tensor in name order, ending at the file size', async () => {
+    const d = await folder();
+    const file = path.join(d, 'model.safetensors');
+    const seen: WriteProgress[] = [];
+    const entries: StreamingTensor[] = [['b', 12], ['a', 4], ['c', 0]].map(([name, n]) => ({
+      name: name as string, dtype: 'U8', shape: [n as number], byteLength: n as number, bytes: async () => new Uint8Array(n as number),
+    }));
+    await writeSafetensorsStreaming(file, entries, { note: 'x' }, { onProgress: (p) => seen.push(p) });
+    const size = (await stat(file)).size;
+    assert.deepEqual(seen.map((p) => [p.tensor, p.tensors, p.totalTensors]), [['', 0, 3], ['a', 1, 3], ['b', 2, 3], ['c', 3, 3]]);
+    const header = seen[0].bytes;
+    assert.deepEqual(seen.map((p) => p.bytes), [header, header + 4, header + 16, header + 16]);
+    assert.equal(seen.at(-1)?.bytes, size);
+    assert.ok(seen.every((p) => p.totalBytes === size));
   });
 
   test('an abort between tensors throws AbortError and cleans up', async () => {

@@ -20,7 +20,7 @@ import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
-import { JobError, ReconstructClient, type Cancellable } from './reconstructClient';
+import { JobError, ReconstructClient, type Cancellable, type ProgressUpdate } from './reconstructClient';
 import { reconstructSettings } from './settings';
 
 export const DASHBOARD_VIEW_TYPE = 'mimicry.dashboard';
@@ -187,7 +187,7 @@ export class DashboardPanel implements vscode.Disposable {
     }
     this.isRecast = brief.isRecast;
     if (brief.isRecast) {
-      const data = await this.withProgress(`Mimicry: reading the metrics of ${brief.fileName}`, this.session().load(settings.spectrumMaxSide));
+      const data = await this.withProgress(`Mimicry: reading the metrics of ${brief.fileName}`, () => this.session().load(settings.spectrumMaxSide));
       if (!data) return;
       this.state = { path: this.state.path, mode: 'results', data };
       this.post({ ...base, mode: 'results', brief, data, canExportModel: true });
@@ -198,9 +198,18 @@ export class DashboardPanel implements vscode.Disposable {
     if (this.running) this.post({ type: 'runStarted', options: {} });
   }
 
-  /** A cancellable notification around a worker job; undefined when it was cancelled or failed. */
-  private async withProgress<T>(title: string, job: Cancellable<T>): Promise<T | undefined> {
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (_p, token) => {
+  /**
+   * A cancellable notification around a worker job, with its bar fed by the job's `fraction` and
+   * `message`; undefined when it was cancelled or failed.
+   */
+  private async withProgress<T>(title: string, start: (onProgress: (p: ProgressUpdate) => void) => Cancellable<T>): Promise<T | undefined> {
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+      let reported = 0;
+      const job = start((p) => {
+        const percent = p.fraction === undefined ? reported : Math.round(100 * Math.min(1, Math.max(0, p.fraction)));
+        progress.report({ increment: Math.max(0, percent - reported), ...(p.message ? { message: p.message } : {}) });
+        reported = Math.max(reported, percent);
+      });
       const sub = token.onCancellationRequested(() => job.cancel());
       try {
         return await job.done;
@@ -295,7 +304,7 @@ export class DashboardPanel implements vscode.Disposable {
     const what = kind === 'model' ? 'the reparameterized model' : 'the dense reconstruction';
     this.post({ type: 'busy', busy: true });
     try {
-      const written = await this.withProgress(`Mimicry: writing ${path.basename(file)}`, this.session().export(kind, file));
+      const written = await this.withProgress(`Mimicry: writing ${path.basename(file)}`, (onProgress) => this.session().export(kind, file, onProgress));
       if (!written) return undefined;
       this.outputs = { ...this.outputs, [kind === 'model' ? 'out' : 'dense']: written };
       this.post({ type: 'exported', what, file: written });

@@ -26,7 +26,7 @@ export interface ProgressUpdate {
   readonly phase: 'fit' | 'spectra' | 'digest' | 'write';
   readonly event?: ProgressEvent;
   readonly message?: string;
-  /** Share of the fit done, in [0, 1] (from the worker). */
+  /** Share done, in [0, 1] (from the worker): of the fit, or of the file being written. */
   readonly fraction?: number;
 }
 
@@ -83,8 +83,8 @@ export class ReconstructClient {
     return { cancel: r.cancel, done: r.done.then((m) => (m.type === 'result' ? m.data : Promise.reject(new Error(`unexpected ${m.type}`)))) };
   }
 
-  export(kind: ExportKind, file: string): Cancellable<string> {
-    const r = this.request((id) => ({ type: 'export', id, kind, file }), undefined, EXPORT_CANCEL_GRACE_MS);
+  export(kind: ExportKind, file: string, onProgress?: (p: ProgressUpdate) => void): Cancellable<string> {
+    const r = this.request((id) => ({ type: 'export', id, kind, file }), onProgress, EXPORT_CANCEL_GRACE_MS);
     return { cancel: r.cancel, done: r.done.then((m) => (m.type === 'exported' ? m.file : Promise.reject(new Error(`unexpected ${m.type}`)))) };
   }
 

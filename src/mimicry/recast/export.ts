@@ -3,7 +3,7 @@
 import { writeFileAtomic } from '../io/atomicFile';
 import * as path from 'node:path';
 import { encodeF32, f32Bytes } from '../safetensors/dtypes';
-import { writeSafetensorsStreaming, type StreamingTensor } from '../safetensors/writer';
+import { writeSafetensorsStreaming, type StreamingTensor, type WriteControl, type WriteProgress } from '../safetensors/writer';
 import type { Checkpoint } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import { COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
@@ -31,8 +31,8 @@ export async function describeSource(checkpoint: Checkpoint, signal?: AbortSigna
   return { ...own, shards };
 }
 
-function writeOptions(checkpoint: Checkpoint, signal?: AbortSignal) {
-  return { refuse: [checkpoint.path, ...checkpoint.files], signal };
+function writeOptions(checkpoint: Checkpoint, io: WriteControl) {
+  return { refuse: [checkpoint.path, ...checkpoint.files], ...io };
 }
 
 /** The reparameterized file's metadata, exactly FORMAT.md's keys plus the source's own. */
@@ -50,7 +50,7 @@ export function recastMetadata(checkpoint: Checkpoint, result: ReconstructResult
   };
 }
 
-export async function writeReparameterized(checkpoint: Checkpoint, result: ReconstructResult, file: string, source: SourceRecord, signal?: AbortSignal): Promise<void> {
+export async function writeReparameterized(checkpoint: Checkpoint, result: ReconstructResult, file: string, source: SourceRecord, io: WriteControl = {}): Promise<void> {
   const scratch = new Scratch();
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
@@ -69,11 +69,11 @@ export async function writeReparameterized(checkpoint: Checkpoint, result: Recon
   }
   const kept = new Set(result.plan.passthrough);
   for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copiedTensor(checkpoint, t, scratch));
-  await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source), writeOptions(checkpoint, signal));
+  await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source), writeOptions(checkpoint, io));
 }
 
 /** Original names, shapes and dtypes; members rebuilt by FORMAT.md's rule, the rest copied. */
-export async function writeDense(checkpoint: Checkpoint, result: ReconstructResult, file: string, signal?: AbortSignal): Promise<void> {
+export async function writeDense(checkpoint: Checkpoint, result: ReconstructResult, file: string, io: WriteControl = {}): Promise<void> {
   const scratch = new Scratch();
   const sizes = new Map(result.banks.map((b) => [b.plan.name, b.n * b.plan.size]));
   const cache = new BankCache((bank) => result.store.get(bank, scratch.floats('bank-templates', sizes.get(bank) ?? 0)));
@@ -92,7 +92,7 @@ export async function writeDense(checkpoint: Checkpoint, result: ReconstructResu
   const kept = new Set(result.plan.passthrough);
   for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copiedTensor(checkpoint, t, scratch));
   const meta = Object.keys(checkpoint.metadata).length > 0 ? { ...checkpoint.metadata } : undefined;
-  await writeSafetensorsStreaming(file, entries, meta, writeOptions(checkpoint, signal));
+  await writeSafetensorsStreaming(file, entries, meta, writeOptions(checkpoint, io));
 }
 
 /** JSON written to a temporary file in the same folder, then renamed into place. */
@@ -124,14 +124,20 @@ function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
  * Reconstructs and writes the export. Templates wait in a scratch file beside `out` (removed at the
  * end), so memory holds one group while fitting and one tensor while writing.
  */
-export async function exportRecast(checkpoint: Checkpoint, options: ReconstructOptions, targets: ExportTargets, hooks: ReconstructHooks = {}): Promise<ExportOutcome> {
+export interface ExportHooks extends ReconstructHooks {
+  /** Progress of each file's write (`file` as given in the targets). */
+  onWrite?(file: string, p: WriteProgress): void;
+}
+
+export async function exportRecast(checkpoint: Checkpoint, options: ReconstructOptions, targets: ExportTargets, hooks: ExportHooks = {}): Promise<ExportOutcome> {
   checkTargets(checkpoint, targets);
   const store = new FileTemplateStore(path.dirname(path.resolve(targets.out)));
   try {
     const result = await reconstruct(checkpoint, options, { ...hooks, store });
     const source = await describeSource(checkpoint, hooks.signal);
-    await writeReparameterized(checkpoint, result, targets.out, source, hooks.signal);
-    if (targets.dense) await writeDense(checkpoint, result, targets.dense, hooks.signal);
+    const io = (file: string): WriteControl => ({ signal: hooks.signal, onProgress: hooks.onWrite && ((p) => hooks.onWrite?.(file, p)) });
+    await writeReparameterized(checkpoint, result, targets.out, source, io(targets.out));
+    if (targets.dense) await writeDense(checkpoint, result, targets.dense, io(targets.dense));
     const files = { out: path.resolve(targets.out), ...(targets.dense ? { dense: path.resolve(targets.dense) } : {}), ...(targets.report ? { report: path.resolve(targets.report) } : {}) };
     if (targets.report) await writeJsonAtomic(targets.report, reportJson(result, source, files));
     return { result, source, files };

@@ -1,7 +1,7 @@
 // FORMAT.md's reconstruction rule applied to a reparameterized file: the dense checkpoint with the
 // original names, shapes and dtypes. Equals the project's own dense export byte for byte.
 import { openCheckpoint } from '../safetensors/reader';
-import { writeSafetensorsStreaming, type StreamingTensor } from '../safetensors/writer';
+import { writeSafetensorsStreaming, type StreamingTensor, type WriteControl } from '../safetensors/writer';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import { BANK_NAME, COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
@@ -126,12 +126,12 @@ export function denseEntries(checkpoint: Checkpoint, file: RecastFile): Streamin
 }
 
 /** Rebuilds the dense checkpoint from a recast file into `out` (atomic; never over the input). */
-export async function rebuildDense(recastPath: string, out: string, signal?: AbortSignal): Promise<{ members: number; copies: number }> {
+export async function rebuildDense(recastPath: string, out: string, io: WriteControl = {}): Promise<{ members: number; copies: number }> {
   const checkpoint = await openCheckpoint(recastPath);
   try {
     const file = parseRecast(checkpoint);
     const meta = Object.keys(file.sourceMetadata).length > 0 ? { ...file.sourceMetadata } : undefined;
-    await writeSafetensorsStreaming(out, denseEntries(checkpoint, file), meta, { refuse: [checkpoint.path], signal });
+    await writeSafetensorsStreaming(out, denseEntries(checkpoint, file), meta, { refuse: [checkpoint.path], ...io });
     return { members: file.banks.reduce((a, b) => a + b.members.length, 0), copies: file.copies.length };
   } finally {
     await checkpoint.close();

@@ -21,12 +21,28 @@ export interface StreamingTensor {
   readonly bytes: () => Promise<Uint8Array>;
 }
 
+/** How far a write has come: after the header, then after each tensor. */
+export interface WriteProgress {
+  /** Bytes written so far, header included. */
+  readonly bytes: number;
+  /** The file's final size. */
+  readonly totalBytes: number;
+  readonly tensors: number;
+  readonly totalTensors: number;
+  /** The tensor just written (empty after the header). */
+  readonly tensor: string;
+}
+
 export interface WriteOptions {
   /** Paths the target must not be (the inputs of an export): resolved, symlinked or hard-linked. */
   readonly refuse?: readonly string[];
   /** Checked before each tensor; an abort removes the temporary file. */
   readonly signal?: AbortSignal;
+  readonly onProgress?: (p: WriteProgress) => void;
 }
+
+/** What a caller of an export controls: cancel, and progress. */
+export type WriteControl = Pick<WriteOptions, 'signal' | 'onProgress'>;
 
 /** Compare by Unicode code point (= UTF-8 byte order, as Rust and Python sort strings). */
 export function compareNames(a: string, b: string): number {
@@ -140,6 +156,9 @@ export async function writeSafetensorsStreaming(
   try {
     await writeAll(handle, headerBlock, 0);
     let position = headerBlock.byteLength;
+    const totalBytes = sorted.reduce((a, e) => a + e.byteLength, position);
+    let tensors = 0;
+    opts.onProgress?.({ bytes: position, totalBytes, tensors, totalTensors: sorted.length, tensor: '' });
     for (const e of sorted) {
       throwIfAborted(opts.signal);
       const bytes = await e.bytes();
@@ -148,6 +167,7 @@ export async function writeSafetensorsStreaming(
       }
       await writeAll(handle, bytes, position);
       position += bytes.byteLength;
+      opts.onProgress?.({ bytes: position, totalBytes, tensors: ++tensors, totalTensors: sorted.length, tensor: e.name });
     }
     await handle.sync();
     const h = handle;

@@ -2,6 +2,7 @@
 // digests the source and builds the dashboard's data; keeps the result for exports.
 import * as os from 'node:os';
 import type { Checkpoint } from '../safetensors/types';
+import type { WriteControl, WriteProgress } from '../safetensors/writer';
 import { reconstruct } from '../recast/reconstruct';
 import { describeSource, writeDense, writeReparameterized, type SourceRecord } from '../recast/export';
 import { rebuildDense } from '../recast/rebuild';
@@ -29,6 +30,17 @@ export function throttleProgress(send: (ev: ProgressEvent) => void, intervalMs =
     group = ev.group;
     last = now;
     send(ev);
+  };
+}
+
+/** Write progress at most every `intervalMs`, but always the first and the last. */
+export function throttleWrites(send: (p: WriteProgress) => void, intervalMs = 100): (p: WriteProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (p.tensors > 0 && p.tensors < p.totalTensors && now - last < intervalMs) return;
+    last = now;
+    send(p);
   };
 }
 
@@ -97,16 +109,16 @@ export class ReconstructSessionJob {
   }
 
   /** Writes an export of the last run (atomic: a cancelled write leaves no file). */
-  async export(kind: ExportKind, file: string, signal: AbortSignal, isRecast: boolean): Promise<void> {
+  async export(kind: ExportKind, file: string, isRecast: boolean, io: WriteControl): Promise<void> {
     if (isRecast) {
       if (kind !== 'dense') throw new Error('this file is already a reparameterized model: export its dense reconstruction instead');
-      await rebuildDense(this.checkpoint.path, file, signal);
+      await rebuildDense(this.checkpoint.path, file, io);
       return;
     }
     if (!this.last) throw new Error('no reconstruction in this session: run one first');
     const { result, source } = this.last;
-    if (kind === 'model') await writeReparameterized(this.checkpoint, result, file, source, signal);
-    else await writeDense(this.checkpoint, result, file, signal);
+    if (kind === 'model') await writeReparameterized(this.checkpoint, result, file, source, io);
+    else await writeDense(this.checkpoint, result, file, io);
   }
 
   async dropResult(): Promise<void> {

@@ -36,6 +36,7 @@ export type FromReconstructWorker =
   | { readonly type: 'opened'; readonly brief: CheckpointBrief }
   | { readonly type: 'openFailed'; readonly error: ReconstructFailure }
   | { readonly type: 'plan'; readonly id: number; readonly outcome: PlanOutcome }
+  /** `fraction`: share done, in [0, 1]: of the fit (phase fit), of the file's bytes (phase write). */
   | { readonly type: 'progress'; readonly id: number; readonly phase: 'fit' | 'spectra' | 'digest' | 'write'; readonly event?: ProgressEvent; readonly message?: string; readonly fraction?: number }
   | { readonly type: 'result'; readonly id: number; readonly data: DashboardData }
   | { readonly type: 'exported'; readonly id: number; readonly file: string }

@@ -8,7 +8,7 @@ import type { Checkpoint } from '../safetensors/types';
 import { RECAST_FORMAT } from '../recast/format';
 import { planView } from '../dashboard/budget';
 import { dashboardFromRecast } from '../dashboard/fromRecast';
-import { fitFraction, ReconstructSessionJob, throttleProgress } from './reconstructJob';
+import { fitFraction, ReconstructSessionJob, throttleProgress, throttleWrites } from './reconstructJob';
 import type { FromReconstructWorker, ReconstructFailure, ToReconstructWorker } from './reconstructProtocol';
 
 if (!parentPort) throw new Error('reconstructWorker must run inside a worker thread');
@@ -79,8 +79,12 @@ async function handle(msg: ToReconstructWorker): Promise<void> {
       });
     case 'export':
       return job(msg.id, async (_ck, s, signal) => {
-        post({ type: 'progress', id: msg.id, phase: 'write', message: path.basename(msg.file) });
-        await s.export(msg.kind, msg.file, signal, isRecast);
+        const name = path.basename(msg.file);
+        post({ type: 'progress', id: msg.id, phase: 'write', message: name, fraction: 0 });
+        const onProgress = throttleWrites((p) =>
+          post({ type: 'progress', id: msg.id, phase: 'write', message: `${name}: ${p.tensors} of ${p.totalTensors} tensors`, fraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1 }),
+        );
+        await s.export(msg.kind, msg.file, isRecast, { signal, onProgress });
         post({ type: 'exported', id: msg.id, file: msg.file });
       });
     case 'cancel':
