@@ -27,6 +27,27 @@ async function openFromExplorer(ctx, rel) {
 }
 
 /** Names of the rows a user can see. */
+/** Chromium's accessibility tree (CDP) of the first frame of the page whose tree has `role`. */
+async function accessibilityTreeWith(page, role) {
+  const session = await page.context().newCDPSession(page);
+  try {
+    const { frameTree } = await session.send('Page.getFrameTree');
+    const frames = [];
+    const walk = (t) => {
+      frames.push(t.frame.id);
+      for (const c of t.childFrames ?? []) walk(c);
+    };
+    walk(frameTree);
+    for (const frameId of frames) {
+      const { nodes } = await session.send('Accessibility.getFullAXTree', { frameId });
+      if (nodes.some((n) => n.role?.value === role)) return nodes;
+    }
+    throw new Error(`no frame has an accessible ${role}`);
+  } finally {
+    await session.detach();
+  }
+}
+
 async function visibleRowNames(frame) {
   return frame.locator(`${ROW}:visible`).evaluateAll((els) => els.map((e) => e.getAttribute('data-name') ?? ''));
 }
@@ -59,6 +80,20 @@ export const tests = [
       await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
       const text = await table.innerText();
       assert.ok(text.includes(names[0]), 'the tensor names are not shown as text in the table');
+      // Screen readers: the header row (outside the scroller) is the grid's first row through
+      // aria-owns, so every cell is announced with its column title.
+      // Screen readers: the header row sits outside the scroller, and aria-owns makes it part of
+      // the grid. Checked in Chromium's own accessibility tree: every column title's row belongs
+      // to the grid "Tensors".
+      const ax = await accessibilityTreeWith(ctx.page, 'grid');
+      const byId = new Map(ax.map((n) => [n.nodeId, n]));
+      const gridOf = (n) => {
+        for (let p = byId.get(n.parentId); p; p = byId.get(p.parentId)) if (p.role?.value === 'grid') return p.name?.value;
+        return undefined;
+      };
+      const headers = ax.filter((n) => n.role?.value === 'columnheader');
+      assert.deepEqual(headers.map((n) => n.name?.value.toLowerCase()), ['name', 'dtype', 'shape', 'params', 'size', 'std']);
+      assert.deepEqual(headers.map(gridOf), headers.map(() => 'Tensors'), 'column headers outside the grid');
       await screenshot(ctx.page, ctx.shots, 'inspector-table.png');
       // Scrolling down reaches the last tensor.
       const last = names[names.length - 1];

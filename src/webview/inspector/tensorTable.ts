@@ -40,7 +40,7 @@ export class TensorTable {
     private readonly onOpen: (name: string) => void,
     private readonly onCount: (shown: number, total: number) => void,
   ) {
-    const header = h('div', { class: 'table-header', role: 'row', 'aria-rowindex': 1 });
+    const header = h('div', { class: 'table-header', role: 'row', 'aria-rowindex': 1, id: 'tensor-table-header' });
     for (const col of COLUMNS) {
       const button = h(
         'button',
@@ -64,7 +64,9 @@ export class TensorTable {
       onActivate: (i) => this.onOpen(this.rows[i].name),
     });
     this.element = h('div', { class: 'tensor-table', role: 'presentation' }, header, this.list.element);
-    // The grid's header lives outside the scroller; point the grid at it for screen readers.
+    // The header row lives outside the scroller (it must not scroll away); aria-owns makes it the
+    // grid's first row for screen readers, so each cell is announced with its column title.
+    this.list.element.setAttribute('aria-owns', header.id);
     this.list.element.setAttribute('aria-colcount', String(COLUMNS.length));
   }
 
