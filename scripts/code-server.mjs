@@ -210,3 +210,23 @@ export async function openWorkbench(browser, url, folder, { width = 1400, height
   await page.waitForSelector('div.monaco-workbench', { timeout: 90_000 });
   return page;
 }
+
+/** The counts scripts/test-all.mjs asked for (env MIMICRY_RESULTS names the file), if it did. */
+export function writeCounts(r) {
+  const file = process.env.MIMICRY_RESULTS;
+  if (file) writeFileSync(file, JSON.stringify({ passed: r.passed, failed: r.failed, skipped: r.skipped }) + '\n');
+}
+
+/** Runs a test layer's main() and exits with its status; a crash is one failure, after cleanup. */
+export function runLayer(label, main) {
+  main().then(
+    (code) => process.exit(code),
+    async (err) => {
+      console.error(`[${label}] ERROR: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      writeCounts({ passed: 0, failed: 1, skipped: 0 });
+      await cleanupAll();
+      process.exit(1);
+    },
+  );
+}
+

@@ -1,6 +1,6 @@
 // The data `mimicry inspect` shows: header facts per tensor, optionally statistics and spectra.
 
-import type { Checkpoint, DType, TensorInfo } from '../mimicry/safetensors/types';
+import type { Checkpoint, TensorInfo } from '../mimicry/safetensors/types';
 import {
   computeSpectrum,
   isStatsSkipped,
@@ -15,13 +15,9 @@ import * as path from 'node:path';
 /** Statistics as published in the JSON report: the engine's, less the element counts (definitions: src/mimicry/stats/tensorStats.ts). */
 export type StatsJson = Omit<TensorStats, 'count' | 'finiteCount'>;
 
-export interface TensorEntry {
-  readonly name: string;
-  readonly dtype: DType;
-  readonly shape: readonly number[];
+export interface TensorEntry extends Pick<TensorInfo, 'name' | 'dtype' | 'shape' | 'params'> {
   /** data_offsets as in the header, relative to the data area of the tensor's file. */
   readonly offsets: readonly [number, number];
-  readonly params: number;
   /** Sharded checkpoints only: the shard file (relative to the index) the offsets refer to. */
   readonly shard?: string;
   /** With --stats: the statistics, or null when they cannot be computed (see statsSkipped). */

@@ -127,6 +127,20 @@ function safetensorsHeader(file) {
   return JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
 }
 
+/** A test that the results view draws each of `charts`; the last is scrolled to `block` for the screenshot `shot`. */
+function chartsDrawn(name, charts, block, shot) {
+  return {
+    name,
+    async run(ctx) {
+      const frame = await dashboard(ctx.page, 'results-view');
+      let last;
+      for (const chart of charts) last = await chartDrawn(frame, chart);
+      await last.evaluate((e, b) => e.scrollIntoView({ block: b }), block);
+      await screenshot(ctx.page, ctx.shots, shot);
+    },
+  };
+}
+
 /** @type {{ name: string, run: (ctx: Ctx) => Promise<void> }[]} */
 export const tests = [
   {
@@ -303,26 +317,8 @@ export const tests = [
       await screenshot(ctx.page, ctx.shots, 'dashboard-summary.png');
     },
   },
-  {
-    name: 'dashboard: fidelity and relative-error charts are drawn',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      await chartDrawn(frame, 'relerror-chart');
-      const fidelity = await chartDrawn(frame, 'fidelity-chart');
-      await fidelity.evaluate((e) => e.scrollIntoView({ block: 'start' }));
-      await screenshot(ctx.page, ctx.shots, 'dashboard-fidelity.png');
-    },
-  },
-  {
-    name: 'dashboard: template diversity and entropy charts are drawn',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      await chartDrawn(frame, 'entropy-chart');
-      const diversity = await chartDrawn(frame, 'diversity-chart');
-      await diversity.evaluate((e) => e.scrollIntoView({ block: 'center' }));
-      await screenshot(ctx.page, ctx.shots, 'dashboard-diversity-entropy.png');
-    },
-  },
+  chartsDrawn('dashboard: fidelity and relative-error charts are drawn', ['relerror-chart', 'fidelity-chart'], 'start', 'dashboard-fidelity.png'),
+  chartsDrawn('dashboard: template diversity and entropy charts are drawn', ['entropy-chart', 'diversity-chart'], 'center', 'dashboard-diversity-entropy.png'),
   {
     name: 'dashboard: one coefficient-similarity heat map per group is drawn',
     async run(ctx) {

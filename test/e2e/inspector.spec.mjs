@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import {
   explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames,
   shardedTensorNames, typeInto, until, cssString, runCommand,
+  TENSOR_ROW as ROW, visibleRowNames, scrollToRow,
 } from './lib.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
 
-const ROW = '[data-testid="tensor-row"]';
 const CAPP = 'real/capp-gpt2-4layer.safetensors';
 
 /** @typedef {{ page: import('playwright-core').Page, workspace: string, shots: string, dialogs: string[] }} Ctx */
@@ -48,9 +48,6 @@ async function accessibilityTreeWith(page, role) {
   }
 }
 
-async function visibleRowNames(frame) {
-  return frame.locator(`${ROW}:visible`).evaluateAll((els) => els.map((e) => e.getAttribute('data-name') ?? ''));
-}
 
 /** @type {{ name: string, run: (ctx: Ctx) => Promise<void> }[]} */
 export const tests = [
@@ -97,11 +94,7 @@ export const tests = [
       await screenshot(ctx.page, ctx.shots, 'inspector-table.png');
       // Scrolling down reaches the last tensor.
       const last = names[names.length - 1];
-      await until(`the last tensor ${last} after scrolling`, async () => {
-        await table.hover();
-        await ctx.page.mouse.wheel(0, 2000);
-        return (await visibleRowNames(frame)).includes(last);
-      });
+      await scrollToRow(ctx.page, table, frame, last, 2000);
       await screenshot(ctx.page, ctx.shots, 'inspector-table-scrolled-to-end.png');
     },
   },

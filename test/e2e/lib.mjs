@@ -220,3 +220,20 @@ export async function waitForChart(host, what, { minWidth = 100, minHeight = 60 
     return colours >= 8;
   }, 30_000);
 }
+
+/** A row of the inspector's tensor table (virtualised: only rows near the viewport exist). */
+export const TENSOR_ROW = '[data-testid="tensor-row"]';
+
+/** Names of the tensor rows a user can see. */
+export async function visibleRowNames(frame) {
+  return frame.locator(`${TENSOR_ROW}:visible`).evaluateAll((els) => els.map((e) => e.getAttribute('data-name') ?? ''));
+}
+
+/** Scrolls the table with the mouse wheel (`step` pixels at a time) until the row `name` is shown. */
+export async function scrollToRow(page, table, frame, name, step, timeoutMs) {
+  await until(`the tensor ${name} after scrolling`, async () => {
+    await table.hover();
+    await page.mouse.wheel(0, step);
+    return (await visibleRowNames(frame)).includes(name);
+  }, timeoutMs);
+}

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import {
   explorerItem, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, typeInto, until, cssString,
   runCommand, sleep, collectConsoleErrors, waitForChart,
+  TENSOR_ROW as ROW, visibleRowNames, scrollToRow,
 } from './lib.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
 
-const ROW = '[data-testid="tensor-row"]';
 const CAPP = 'real/capp-gpt2-4layer.safetensors';
 const DETAIL_TENSOR = 'transformer.h.0.mlp.c_fc.weight';
 const MAX_ROWS_IN_DOM = 200;
@@ -27,10 +27,6 @@ const session = {
   /** @type {string | undefined} */ fidelityLight: undefined,
 };
 
-/** Names of the rows a user can see. */
-async function visibleRowNames(frame) {
-  return frame.locator(`${ROW}:visible`).evaluateAll((els) => els.map((e) => e.getAttribute('data-name') ?? ''));
-}
 
 /** The element of the inspector that says how many tensors the table shows. */
 async function countText(frame, text) {
@@ -197,11 +193,7 @@ export const tests = [
 
       // Scrolling down (the mouse wheel, big steps) reaches the last tensor, still virtualised.
       const last = names[names.length - 1];
-      await until(`the last tensor ${last} after scrolling`, async () => {
-        await table.hover();
-        await ctx.page.mouse.wheel(0, 100_000);
-        return (await visibleRowNames(frame)).includes(last);
-      }, 60_000);
+      await scrollToRow(ctx.page, table, frame, last, 100_000, 60_000);
       const lastRow = frame.locator(`${ROW}[data-name="${cssString(last)}"]`).first();
       assert.equal(await lastRow.getAttribute('data-index'), String(names.length - 1));
       assert.ok((await lastRow.innerText()).includes(last));

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  repoRoot, cleanupAll, watchdog, requireChromium, prepareExtension, installExtension, startCodeServer,
+  repoRoot, cleanupAll, watchdog, writeCounts, runLayer, requireChromium, prepareExtension, installExtension, startCodeServer,
   launchChromium, openWorkbench,
 } from '../../scripts/code-server.mjs';
 import { setupCodeServer } from '../../scripts/setup-code-server.mjs';
@@ -18,11 +18,6 @@ import { makeTestWorkspace } from '../../scripts/make-test-workspace.mjs';
 
 const TEST_TIMEOUT_MS = 150_000;
 const shots = join(repoRoot, 'test-results', 'e2e');
-const countsPath = process.env.MIMICRY_RESULTS;
-
-function writeCounts(r) {
-  if (countsPath) writeFileSync(countsPath, JSON.stringify({ passed: r.passed, failed: r.failed, skipped: r.skipped }) + '\n');
-}
 
 function slug(s) {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
@@ -118,12 +113,4 @@ async function main() {
   return results.failed > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (err) => {
-    console.error(`[e2e] ERROR: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    writeCounts({ passed: 0, failed: 1, skipped: 0 });
-    await cleanupAll();
-    process.exit(1);
-  },
-);
+runLayer('e2e', main);

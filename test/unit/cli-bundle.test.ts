@@ -5,15 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REAL, REAL_TENSOR_COUNTS } from './helpers/real-fixtures';
 
 const CLI = 'dist/cli.js';
-const REAL = 'test/fixtures/real';
-const COUNTS: Record<string, number> = {
-  'capp-gpt2-4layer.safetensors': 52,
-  'peft-gpt2-lora-12layer.safetensors': 25,
-  'mlx-qwen05b-lora-4layer.safetensors': 16,
-  'tinygrad-mnist-cnn.safetensors': 20,
-};
 
 function newestSource(dir: string): number {
   let newest = 0;
@@ -44,7 +38,7 @@ before(() => {
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('bundled CLI: inspect --json --stats on every real fixture', () => {
-  for (const [file, count] of Object.entries(COUNTS)) {
+  for (const [file, count] of Object.entries(REAL_TENSOR_COUNTS)) {
     const r = run(['inspect', join(REAL, file), '--json', '--stats']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '', 'no progress on a pipe');

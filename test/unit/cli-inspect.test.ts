@@ -5,14 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
+import { REAL, REAL_TENSOR_COUNTS } from './helpers/real-fixtures';
 
-const REAL = 'test/fixtures/real';
-const FIXTURES: Record<string, number> = {
-  'capp-gpt2-4layer.safetensors': 52,
-  'peft-gpt2-lora-12layer.safetensors': 25,
-  'mlx-qwen05b-lora-4layer.safetensors': 16,
-  'tinygrad-mnist-cnn.safetensors': 20,
-};
 const STATS_KEYS = ['histogram', 'infCount', 'max', 'mean', 'meanAbs', 'min', 'nanCount', 'std', 'zeroFraction'];
 
 interface Run {
@@ -76,7 +70,7 @@ before(() => {
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('--json --stats on every real fixture: one JSON document with every tensor and its statistics', async () => {
-  for (const [file, count] of Object.entries(FIXTURES)) {
+  for (const [file, count] of Object.entries(REAL_TENSOR_COUNTS)) {
     const path = join(REAL, file);
     const r = await cli(['inspect', path, '--json', '--stats']);
     assert.equal(r.code, 0, r.stderr);

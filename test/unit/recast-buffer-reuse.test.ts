@@ -4,8 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, decodeFloat32Into, encodeBF16, encodeF16, encodeF32, encodeF64, f32Bytes } from '../../src/mimicry/safetensors/dtypes';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
@@ -16,10 +15,8 @@ import { Scratch } from '../../src/mimicry/recast/scratch';
 import { FileTemplateStore, MemoryTemplateStore } from '../../src/mimicry/recast/store';
 import { readFloat32Into } from '../../src/mimicry/recast/stream';
 import { rng } from './helpers/rng';
+import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 
-function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'recast-reuse-'));
-}
 
 function values(n: number, seed: number): number[] {
   const r = rng(seed);
@@ -33,8 +30,7 @@ function sameBits(a: Float32Array, b: ArrayLike<number>): void {
 }
 
 test('readBytes into a given buffer: the same bytes, in that buffer, and too small a buffer is refused', async () => {
-  const dir = tmp();
-  try {
+  await inTempDir(async (dir) => {
     const file = join(dir, 'a.safetensors');
     const small = encodeF32(values(5, 1));
     const big = encodeF32(values(300, 2));
@@ -42,8 +38,7 @@ test('readBytes into a given buffer: the same bytes, in that buffer, and too sma
       { name: 'small', dtype: 'F32', shape: [5], data: small },
       { name: 'big', dtype: 'F32', shape: [300], data: big },
     ]);
-    const ck = await openCheckpoint(file);
-    try {
+    await withCheckpoint(file, async (ck) => {
       const into = new Uint8Array(2000).fill(7);
       const got = await ck.readBytes(ck.tensor('big')!, 0, 1200, into);
       assert.equal(got.buffer, into.buffer);
@@ -54,12 +49,8 @@ test('readBytes into a given buffer: the same bytes, in that buffer, and too sma
       assert.deepEqual(await ck.readBytes(ck.tensor('big')!, 8, 40, into), big.subarray(8, 40));
       assert.deepEqual(await ck.readBytes(ck.tensor('small')!, 0, 20, into), small);
       await assert.rejects(ck.readBytes(ck.tensor('big')!, 0, 1200, new Uint8Array(100)), /cannot hold 1200/);
-    } finally {
-      await ck.close();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    });
+  });
 });
 
 test('decodeFloat32Into equals decode() (rounded to float32) for every float dtype, aligned or not', () => {
@@ -123,32 +114,31 @@ test('Scratch slots are reused while big enough and regrown when not', () => {
 });
 
 test('template stores keep a copy on put and read into a given buffer on get', async () => {
-  const dir = tmp();
-  const mem = new MemoryTemplateStore();
-  const file = new FileTemplateStore(dir);
-  try {
-    for (const store of [mem, file]) {
-      const t = Float32Array.from(values(12, 5));
-      const kept = t.slice();
-      await store.put('b0', t);
-      t.fill(0); // the caller reuses its buffer at once
-      const into = new Float32Array(12);
-      const got = await store.get('b0', into);
-      assert.equal(got, into);
-      assert.deepEqual(got, kept);
-      assert.deepEqual(await store.get('b0'), kept);
-      await assert.rejects(store.get('b0', new Float32Array(5)), /12 template values, not 5/);
+  await inTempDir(async (dir) => {
+    const mem = new MemoryTemplateStore();
+    const file = new FileTemplateStore(dir);
+    try {
+      for (const store of [mem, file]) {
+        const t = Float32Array.from(values(12, 5));
+        const kept = t.slice();
+        await store.put('b0', t);
+        t.fill(0); // the caller reuses its buffer at once
+        const into = new Float32Array(12);
+        const got = await store.get('b0', into);
+        assert.equal(got, into);
+        assert.deepEqual(got, kept);
+        assert.deepEqual(await store.get('b0'), kept);
+        await assert.rejects(store.get('b0', new Float32Array(5)), /12 template values, not 5/);
+      }
+    } finally {
+      await mem.dispose();
+      await file.dispose();
     }
-  } finally {
-    await mem.dispose();
-    await file.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('readFloat32Into reads F32 straight into the array and 16-bit members through the raw slot', async () => {
-  const dir = tmp();
-  try {
+  await inTempDir(async (dir) => {
     const file = join(dir, 'm.safetensors');
     const xs = values(50, 6);
     await writeSafetensors(file, [
@@ -168,14 +158,11 @@ test('readFloat32Into reads F32 straight into the array and 16-bit members throu
     } finally {
       await ck.close();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('digestFile equals a SHA-256 of the whole file, for empty, small and multi-chunk files; abort stops it', async () => {
-  const dir = tmp();
-  try {
+  await inTempDir(async (dir) => {
     const r = rng(7);
     for (const size of [0, 1, 1 << 20, (3 << 20) + 17]) {
       const file = join(dir, `f${size}`);
@@ -188,7 +175,5 @@ test('digestFile equals a SHA-256 of the whole file, for empty, small and multi-
     const ac = new AbortController();
     ac.abort();
     await assert.rejects(digestFile(join(dir, `f${1 << 20}`), ac.signal), { name: 'AbortError' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
-import type { DType } from '../../src/mimicry/safetensors/types';
+import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { exportRecast } from '../../src/mimicry/recast/export';
 import { rebuildDense } from '../../src/mimicry/recast/rebuild';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { Random } from '../../src/mimicry/recast/random';
+import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 
@@ -35,13 +35,9 @@ function readRaw(file: string): RawFile {
 
 const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 
-function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'recast-test-'));
-}
 
 test('exact preset on the real GPT-2: every layer cosine >= 0.99999, both objectives', async () => {
-  const ck = await openCheckpoint(GPT2);
-  try {
+  await withCheckpoint(GPT2, async (ck) => {
     for (const objective of ['per-layer', 'total'] as const) {
       const r = await reconstruct(ck, { preset: 'exact', blocksPerGroup: 4, objective });
       assert.equal(r.layers.length, 16);
@@ -57,14 +53,11 @@ test('exact preset on the real GPT-2: every layer cosine >= 0.99999, both object
     assert.equal(capped.banks[0].metrics.entropy, null);
     assert.match(capped.banks[0].metrics.entropySkipped ?? '', /64 > 32/);
     assert.ok(capped.banks[0].metrics.diversity > 0);
-  } finally {
-    await ck.close();
-  }
+  });
 });
 
 test('compressing the real GPT-2 (4 blocks/group, n = 3): per-layer beats total on the worst layer', async () => {
-  const ck = await openCheckpoint(GPT2);
-  try {
+  await withCheckpoint(GPT2, async (ck) => {
     const total = await reconstruct(ck, { blocksPerGroup: 4, templates: 3, objective: 'total' });
     const per = await reconstruct(ck, { blocksPerGroup: 4, templates: 3, objective: 'per-layer' });
     assert.ok(per.summary.minCosine > total.summary.minCosine, `${per.summary.minCosine} vs ${total.summary.minCosine}`);
@@ -76,145 +69,139 @@ test('compressing the real GPT-2 (4 blocks/group, n = 3): per-layer beats total 
     const after = before - 4 * d.reduce((a, v) => a + v, 0) + 3 * d.reduce((a, v) => a + v, 0) + 16 * 2 * 3;
     assert.deepEqual(per.summary.parameters, { before, after, ratio: before / after });
     assert.equal(per.summary.coefficientsPerTask, 16 * 2 * 3);
-  } finally {
-    await ck.close();
-  }
+  });
 });
 
 test('export of the real GPT-2 follows FORMAT.md field by field; dense == rebuild == independent rebuild', async () => {
-  const dir = tmp();
-  const ck = await openCheckpoint(GPT2);
-  try {
-    const sourceBytes = readFileSync(GPT2);
-    const out = join(dir, 'gpt2.recast.safetensors');
-    const dense = join(dir, 'gpt2.dense.safetensors');
-    const report = join(dir, 'gpt2.report.json');
-    const progress: string[] = [];
-    const { result } = await exportRecast(ck, { blocksPerGroup: 4, templates: 3, sets: 2, probes: 4, seed: 7 }, { out, dense, report }, { onProgress: (ev) => progress.push(ev.group) });
-    assert.deepEqual(progress.sort(), ['attn.c_attn.g0', 'attn.c_proj.g0', 'mlp.c_fc.g0', 'mlp.c_proj.g0']);
-    // the source is untouched and no scratch files are left behind
-    assert.ok(readFileSync(GPT2).equals(sourceBytes));
-    assert.deepEqual(readdirSync(dir).sort(), ['gpt2.dense.safetensors', 'gpt2.recast.safetensors', 'gpt2.report.json']);
+  await inTempDir(async (dir) => {
+    await withCheckpoint(GPT2, async (ck) => {
+      const sourceBytes = readFileSync(GPT2);
+      const out = join(dir, 'gpt2.recast.safetensors');
+      const dense = join(dir, 'gpt2.dense.safetensors');
+      const report = join(dir, 'gpt2.report.json');
+      const progress: string[] = [];
+      const { result } = await exportRecast(ck, { blocksPerGroup: 4, templates: 3, sets: 2, probes: 4, seed: 7 }, { out, dense, report }, { onProgress: (ev) => progress.push(ev.group) });
+      assert.deepEqual(progress.sort(), ['attn.c_attn.g0', 'attn.c_proj.g0', 'mlp.c_fc.g0', 'mlp.c_proj.g0']);
+      // the source is untouched and no scratch files are left behind
+      assert.ok(readFileSync(GPT2).equals(sourceBytes));
+      assert.deepEqual(readdirSync(dir).sort(), ['gpt2.dense.safetensors', 'gpt2.recast.safetensors', 'gpt2.report.json']);
 
-    const src = readRaw(GPT2);
-    const rc = readRaw(out);
-    const meta = rc.meta;
-    assert.ok(meta);
-    for (const v of Object.values(meta)) assert.equal(typeof v, 'string');
-    assert.equal(meta.format, 'recast');
-    assert.equal(meta['recast.version'], '1');
-    assert.equal(meta['recast.coefficient_sets'], '2');
-    assert.deepEqual(JSON.parse(meta['recast.source']), {
-      file: 'capp-gpt2-4layer.safetensors', bytes: statSync(GPT2).size, sha256: createHash('sha256').update(sourceBytes).digest('hex'),
-    });
-    // source metadata: every key kept (format is FORMAT.md's own key; the original value is kept too)
-    assert.deepEqual(JSON.parse(meta['recast.source_metadata']), { format: 'pt' });
+      const src = readRaw(GPT2);
+      const rc = readRaw(out);
+      const meta = rc.meta;
+      assert.ok(meta);
+      for (const v of Object.values(meta)) assert.equal(typeof v, 'string');
+      assert.equal(meta.format, 'recast');
+      assert.equal(meta['recast.version'], '1');
+      assert.equal(meta['recast.coefficient_sets'], '2');
+      assert.deepEqual(JSON.parse(meta['recast.source']), {
+        file: 'capp-gpt2-4layer.safetensors', bytes: statSync(GPT2).size, sha256: createHash('sha256').update(sourceBytes).digest('hex'),
+      });
+      // source metadata: every key kept (format is FORMAT.md's own key; the original value is kept too)
+      assert.deepEqual(JSON.parse(meta['recast.source_metadata']), { format: 'pt' });
 
-    const banks = JSON.parse(meta['recast.banks']) as Record<string, { members: string[]; shape: number[]; templates: number; source_dtype: string }>;
-    assert.deepEqual(Object.keys(banks).sort(), ['attn.c_attn.g0', 'attn.c_proj.g0', 'mlp.c_fc.g0', 'mlp.c_proj.g0']);
-    assert.deepEqual(banks['mlp.c_fc.g0'], {
-      members: [0, 1, 2, 3].map((i) => `transformer.h.${i}.mlp.c_fc.weight`), shape: [64, 256], templates: 3, source_dtype: 'F32',
-    });
-    const method = JSON.parse(meta['recast.method']) as Record<string, unknown>;
-    for (const k of ['method', 'grouping', 'n', 'K', 'loss', 'steps', 'lr', 'noise', 'seed', 'backend', 'elapsed']) assert.ok(k in method, `recast.method.${k}`);
-    assert.equal(method.method, 'spectral');
-    assert.equal(method.n, 3);
-    assert.equal(method.K, 2);
-    assert.equal(method.seed, 7);
-    assert.equal(typeof method.elapsed, 'number');
-    const metrics = JSON.parse(meta['recast.metrics']) as {
-      layers: { name: string; bank: string; cosine: number; relError: number; probeCosine: number }[];
-      banks: { name: string; members: string[]; templates: number; diversity: number; diversityRelative: number; entropy: number; entropyNormalized: number; coefficientSimilarity: number[][] }[];
-      summary: { probeKind: string };
-    };
-    assert.equal(metrics.layers.length, 16);
-    for (const l of metrics.layers) {
-      assert.deepEqual(Object.keys(l).slice(0, 4), ['name', 'bank', 'cosine', 'relError']);
-      assert.ok(banks[l.bank].members.includes(l.name));
-      assert.ok(l.probeCosine > 0 && l.probeCosine <= 1);
-    }
-    assert.match(metrics.summary.probeKind, /random/);
-    for (const b of metrics.banks) {
-      assert.deepEqual(Object.keys(b).slice(0, 8), ['name', 'members', 'templates', 'diversity', 'diversityRelative', 'entropy', 'entropyNormalized', 'coefficientSimilarity']);
-      assert.deepEqual(b.members, banks[b.name].members);
-      assert.equal(b.coefficientSimilarity.length, 4);
-      assert.ok(b.entropyNormalized > 0 && b.entropyNormalized <= 1);
-      assert.ok(Math.abs(b.diversityRelative - Math.SQRT2) < 1e-5); // orthogonal templates of equal norm
-    }
-
-    // tensors: templates [n, ...shape] F32, coefficients [K, n] F32, everything else byte for byte
-    const members = new Set(Object.values(banks).flatMap((b) => b.members));
-    for (const [name, b] of Object.entries(banks)) {
-      const t = rc.tensors.get(`recast.templates.${name}`);
-      assert.ok(t);
-      assert.equal(t.dtype, 'F32');
-      assert.deepEqual(t.shape, [b.templates, ...b.shape]);
-      for (const m of b.members) {
-        const c = rc.tensors.get(`recast.coefficients.${m}`);
-        assert.ok(c);
-        assert.equal(c.dtype, 'F32');
-        assert.deepEqual(c.shape, [2, b.templates]);
-        assert.equal(rc.tensors.has(m), false);
+      const banks = JSON.parse(meta['recast.banks']) as Record<string, { members: string[]; shape: number[]; templates: number; source_dtype: string }>;
+      assert.deepEqual(Object.keys(banks).sort(), ['attn.c_attn.g0', 'attn.c_proj.g0', 'mlp.c_fc.g0', 'mlp.c_proj.g0']);
+      assert.deepEqual(banks['mlp.c_fc.g0'], {
+        members: [0, 1, 2, 3].map((i) => `transformer.h.${i}.mlp.c_fc.weight`), shape: [64, 256], templates: 3, source_dtype: 'F32',
+      });
+      const method = JSON.parse(meta['recast.method']) as Record<string, unknown>;
+      for (const k of ['method', 'grouping', 'n', 'K', 'loss', 'steps', 'lr', 'noise', 'seed', 'backend', 'elapsed']) assert.ok(k in method, `recast.method.${k}`);
+      assert.equal(method.method, 'spectral');
+      assert.equal(method.n, 3);
+      assert.equal(method.K, 2);
+      assert.equal(method.seed, 7);
+      assert.equal(typeof method.elapsed, 'number');
+      const metrics = JSON.parse(meta['recast.metrics']) as {
+        layers: { name: string; bank: string; cosine: number; relError: number; probeCosine: number }[];
+        banks: { name: string; members: string[]; templates: number; diversity: number; diversityRelative: number; entropy: number; entropyNormalized: number; coefficientSimilarity: number[][] }[];
+        summary: { probeKind: string };
+      };
+      assert.equal(metrics.layers.length, 16);
+      for (const l of metrics.layers) {
+        assert.deepEqual(Object.keys(l).slice(0, 4), ['name', 'bank', 'cosine', 'relError']);
+        assert.ok(banks[l.bank].members.includes(l.name));
+        assert.ok(l.probeCosine > 0 && l.probeCosine <= 1);
       }
-    }
-    for (const name of src.order) {
-      if (members.has(name)) continue;
-      const a = src.tensors.get(name) as RawTensor;
-      const b = rc.tensors.get(name);
-      assert.ok(b, name);
-      assert.equal(b.dtype, a.dtype);
-      assert.deepEqual(b.shape, a.shape);
-      assert.ok(b.data.equals(a.data), name);
-    }
-    assert.equal(rc.tensors.size, src.tensors.size - members.size + members.size + Object.keys(banks).length);
+      assert.match(metrics.summary.probeKind, /random/);
+      for (const b of metrics.banks) {
+        assert.deepEqual(Object.keys(b).slice(0, 8), ['name', 'members', 'templates', 'diversity', 'diversityRelative', 'entropy', 'entropyNormalized', 'coefficientSimilarity']);
+        assert.deepEqual(b.members, banks[b.name].members);
+        assert.equal(b.coefficientSimilarity.length, 4);
+        assert.ok(b.entropyNormalized > 0 && b.entropyNormalized <= 1);
+        assert.ok(Math.abs(b.diversityRelative - Math.SQRT2) < 1e-5); // orthogonal templates of equal norm
+      }
 
-    // dense export: original names/shapes/dtypes; members by the rule computed here independently
-    const dn = readRaw(dense);
-    assert.deepEqual([...dn.tensors.keys()].sort(), [...src.tensors.keys()].sort());
-    assert.deepEqual(dn.meta, src.meta);
-    for (const [name, b] of Object.entries(banks)) {
-      const T = f32(rc.tensors.get(`recast.templates.${name}`)!.data);
-      const d = b.shape.reduce((a, v) => a * v, 1);
-      for (const m of b.members) {
-        const C = f32(rc.tensors.get(`recast.coefficients.${m}`)!.data);
-        const got = f32(dn.tensors.get(m)!.data);
-        const orig = f32(src.tensors.get(m)!.data);
-        let maxRel = 0, on = 0;
-        for (let i = 0; i < d; i++) {
-          let w = 0;
-          for (let k = 0; k < 2; k++) for (let t = 0; t < b.templates; t++) w += C[k * b.templates + t] * T[t * d + i];
-          w /= 2;
-          maxRel = Math.max(maxRel, Math.abs(w - got[i]));
-          on = Math.max(on, Math.abs(w));
+      // tensors: templates [n, ...shape] F32, coefficients [K, n] F32, everything else byte for byte
+      const members = new Set(Object.values(banks).flatMap((b) => b.members));
+      for (const [name, b] of Object.entries(banks)) {
+        const t = rc.tensors.get(`recast.templates.${name}`);
+        assert.ok(t);
+        assert.equal(t.dtype, 'F32');
+        assert.deepEqual(t.shape, [b.templates, ...b.shape]);
+        for (const m of b.members) {
+          const c = rc.tensors.get(`recast.coefficients.${m}`);
+          assert.ok(c);
+          assert.equal(c.dtype, 'F32');
+          assert.deepEqual(c.shape, [2, b.templates]);
+          assert.equal(rc.tensors.has(m), false);
         }
-        assert.ok(maxRel <= 1e-6 * on, `${m}: ${maxRel}`);
-        // the metric in the file is the cosine of this dense tensor against the source
-        let ab = 0, aa = 0, bb = 0;
-        for (let i = 0; i < d; i++) { ab += got[i] * orig[i]; aa += got[i] ** 2; bb += orig[i] ** 2; }
-        const cos = metrics.layers.find((l) => l.name === m)!.cosine;
-        assert.ok(Math.abs(ab / Math.sqrt(aa * bb) - cos) < 1e-9);
       }
-    }
-    const rebuilt = join(dir, 'rebuilt.safetensors');
-    await rebuildDense(out, rebuilt);
-    assert.ok(readFileSync(rebuilt).equals(readFileSync(dense)), 'rebuild == dense export, byte for byte');
+      for (const name of src.order) {
+        if (members.has(name)) continue;
+        const a = src.tensors.get(name) as RawTensor;
+        const b = rc.tensors.get(name);
+        assert.ok(b, name);
+        assert.equal(b.dtype, a.dtype);
+        assert.deepEqual(b.shape, a.shape);
+        assert.ok(b.data.equals(a.data), name);
+      }
+      assert.equal(rc.tensors.size, src.tensors.size - members.size + members.size + Object.keys(banks).length);
 
-    const rep = JSON.parse(readFileSync(report, 'utf8')) as { method: unknown; metrics: unknown; banks: unknown };
-    assert.deepEqual(rep.method, method);
-    assert.deepEqual(rep.metrics, metrics);
-    assert.deepEqual(rep.banks, banks);
-    assert.equal(result.summary.layers, 16);
-  } finally {
-    await ck.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+      // dense export: original names/shapes/dtypes; members by the rule computed here independently
+      const dn = readRaw(dense);
+      assert.deepEqual([...dn.tensors.keys()].sort(), [...src.tensors.keys()].sort());
+      assert.deepEqual(dn.meta, src.meta);
+      for (const [name, b] of Object.entries(banks)) {
+        const T = f32(rc.tensors.get(`recast.templates.${name}`)!.data);
+        const d = b.shape.reduce((a, v) => a * v, 1);
+        for (const m of b.members) {
+          const C = f32(rc.tensors.get(`recast.coefficients.${m}`)!.data);
+          const got = f32(dn.tensors.get(m)!.data);
+          const orig = f32(src.tensors.get(m)!.data);
+          let maxRel = 0, on = 0;
+          for (let i = 0; i < d; i++) {
+            let w = 0;
+            for (let k = 0; k < 2; k++) for (let t = 0; t < b.templates; t++) w += C[k * b.templates + t] * T[t * d + i];
+            w /= 2;
+            maxRel = Math.max(maxRel, Math.abs(w - got[i]));
+            on = Math.max(on, Math.abs(w));
+          }
+          assert.ok(maxRel <= 1e-6 * on, `${m}: ${maxRel}`);
+          // the metric in the file is the cosine of this dense tensor against the source
+          let ab = 0, aa = 0, bb = 0;
+          for (let i = 0; i < d; i++) { ab += got[i] * orig[i]; aa += got[i] ** 2; bb += orig[i] ** 2; }
+          const cos = metrics.layers.find((l) => l.name === m)!.cosine;
+          assert.ok(Math.abs(ab / Math.sqrt(aa * bb) - cos) < 1e-9);
+        }
+      }
+      const rebuilt = join(dir, 'rebuilt.safetensors');
+      await rebuildDense(out, rebuilt);
+      assert.ok(readFileSync(rebuilt).equals(readFileSync(dense)), 'rebuild == dense export, byte for byte');
+
+      const rep = JSON.parse(readFileSync(report, 'utf8')) as { method: unknown; metrics: unknown; banks: unknown };
+      assert.deepEqual(rep.method, method);
+      assert.deepEqual(rep.metrics, metrics);
+      assert.deepEqual(rep.banks, banks);
+      assert.equal(result.summary.layers, 16);
+    });
+  });
 });
 
 test('BF16 and F16 sources: dense casts with round-to-nearest-even; rebuild matches; source is refused as target', async () => {
-  const dir = tmp();
-  try {
+  await inTempDir(async (dir) => {
     const rng = new Random(11);
-    const tensors = [];
+    const tensors: TensorToWrite[] = [];
     const toBf16 = (v: Float32Array) => {
       const u = new Uint32Array(v.buffer.slice(0));
       const out = new Uint16Array(v.length);
@@ -230,8 +217,7 @@ test('BF16 and F16 sources: dense casts with round-to-nearest-even; rebuild matc
     }
     const src = join(dir, 'half.safetensors');
     await writeSafetensors(src, tensors, { note: 'kept' });
-    const ck = await openCheckpoint(src);
-    try {
+    await withCheckpoint(src, async (ck) => {
       await assert.rejects(exportRecast(ck, {}, { out: src }), /overwrite the source/);
       const out = join(dir, 'half.recast.safetensors');
       const dense = join(dir, 'half.dense.safetensors');
@@ -259,41 +245,33 @@ test('BF16 and F16 sources: dense casts with round-to-nearest-even; rebuild matc
       await rebuildDense(out, rebuilt);
       assert.ok(readFileSync(rebuilt).equals(readFileSync(dense)));
       await assert.rejects(rebuildDense(out, out), /input|source|overwrite/i);
-    } finally {
-      await ck.close();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    });
+  });
 });
 
 test('cancelling stops between groups; a recast file is not reconstructed again', async () => {
-  const dir = tmp();
-  const ck = await openCheckpoint(GPT2);
-  try {
-    const ac = new AbortController();
-    ac.abort();
-    await assert.rejects(reconstruct(ck, {}, { signal: ac.signal }), { name: 'AbortError' });
-    const out = join(dir, 'a.safetensors');
-    const ac2 = new AbortController();
-    await assert.rejects(exportRecast(ck, {}, { out }, { signal: ac2.signal, onProgress: () => ac2.abort() }), { name: 'AbortError' });
-    assert.deepEqual(readdirSync(dir), []);
-    await exportRecast(ck, {}, { out });
-    const again = await openCheckpoint(out);
-    try {
-      await assert.rejects(reconstruct(again, {}), /already a reparameterized/);
-    } finally {
-      await again.close();
-    }
-  } finally {
-    await ck.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await inTempDir(async (dir) => {
+    await withCheckpoint(GPT2, async (ck) => {
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(reconstruct(ck, {}, { signal: ac.signal }), { name: 'AbortError' });
+      const out = join(dir, 'a.safetensors');
+      const ac2 = new AbortController();
+      await assert.rejects(exportRecast(ck, {}, { out }, { signal: ac2.signal, onProgress: () => ac2.abort() }), { name: 'AbortError' });
+      assert.deepEqual(readdirSync(dir), []);
+      await exportRecast(ck, {}, { out });
+      const again = await openCheckpoint(out);
+      try {
+        await assert.rejects(reconstruct(again, {}), /already a reparameterized/);
+      } finally {
+        await again.close();
+      }
+    });
+  });
 });
 
 test('a sharded source: recast.source describes the index and each shard; the dense export is one file', async () => {
-  const dir = tmp();
-  try {
+  await inTempDir(async (dir) => {
     const rng = new Random(2);
     const f32bytes = (n: number) => new Uint8Array(rng.normals(n, 0.1).buffer);
     const shardA = [0, 1].map((i) => ({ name: `layers.${i}.ffn.weight`, dtype: 'F32' as const, shape: [6, 4], data: f32bytes(24) }));
@@ -304,8 +282,7 @@ test('a sharded source: recast.source describes the index and each shard; the de
     const weightMap = Object.fromEntries([...shardA.map((t) => [t.name, 'm-00001.safetensors']), ...shardB.map((t) => [t.name, 'm-00002.safetensors'])]);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'm.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 1000 }, weight_map: weightMap }));
-    const ck = await openCheckpoint(join(dir, 'm.safetensors.index.json'));
-    try {
+    await withCheckpoint(join(dir, 'm.safetensors.index.json'), async (ck) => {
       const out = join(dir, 'out.safetensors');
       const dense = join(dir, 'dense.safetensors');
       await exportRecast(ck, { blocksPerGroup: 4, templates: 'exact' }, { out, dense });
@@ -318,17 +295,12 @@ test('a sharded source: recast.source describes the index and each shard; the de
       assert.equal(dn.tensors.size, 5);
       assert.ok(dn.tensors.get('head.weight')!.data.equals(Buffer.from(shardB[2].data)));
       await assert.rejects(exportRecast(ck, {}, { out: join(dir, 'm-00001.safetensors') }), /overwrite the source/);
-    } finally {
-      await ck.close();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    });
+  });
 });
 
 test('NaN in a member is refused with a message that names the tensor and its role', async () => {
-  const dir = tmp();
-  try {
+  await inTempDir(async (dir) => {
     const bad = new Float32Array(8).fill(0.5);
     bad[3] = Number.NaN;
     const ok = new Float32Array(8).fill(0.25);
@@ -337,13 +309,8 @@ test('NaN in a member is refused with a message that names the tensor and its ro
       { name: 'h.0.mlp.weight', dtype: 'F32', shape: [2, 4], data: new Uint8Array(bad.buffer) },
       { name: 'h.1.mlp.weight', dtype: 'F32', shape: [2, 4], data: new Uint8Array(ok.buffer) },
     ]);
-    const ck = await openCheckpoint(src);
-    try {
+    await withCheckpoint(src, async (ck) => {
       await assert.rejects(reconstruct(ck, {}), /h\.0\.mlp\.weight contains NaN or Inf.*"mlp"/);
-    } finally {
-      await ck.close();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    });
+  });
 });

@@ -8,6 +8,7 @@ import { Random } from '../../src/mimicry/recast/random';
 import { symmetricEigen } from '../../src/mimicry/recast/linalg';
 import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
 import { Scratch } from '../../src/mimicry/recast/scratch';
+import { withCheckpoint } from './helpers/temp-dir';
 
 /** L rows of length d: a few shared directions plus noise, with a spread of row norms. */
 function members(L: number, d: number, seed: number, scales?: number[]): Float32Array[] {
@@ -170,9 +171,7 @@ test('eigenvalues-only solver agrees with ml-matrix on symmetric matrices (incl.
 });
 
 test('real GPT-2, every role over 4 blocks: error of the rank-n fit = dropped squared singular values of a dense SVD', async () => {
-  const { openCheckpoint } = await import('../../src/mimicry/safetensors/reader');
-  const ck = await openCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors');
-  try {
+  await withCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors', async (ck) => {
     for (const role of ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']) {
       const rows: Float32Array[] = [];
       for (let i = 0; i < 4; i++) rows.push((await ck.readValues(ck.tensor(`transformer.h.${i}.${role}.weight`)!)) as Float32Array);
@@ -184,18 +183,14 @@ test('real GPT-2, every role over 4 blocks: error of the rank-n fit = dropped sq
         assert.ok(Math.abs(err - dropped) <= 1e-5 * dropped, `${role} n=${n}: ${err} vs ${dropped}`);
       }
     }
-  } finally {
-    await ck.close();
-  }
+  });
 });
 
 test('streaming the closed form in column chunks gives the in-memory fit (real GPT-2)', async () => {
-  const { openCheckpoint } = await import('../../src/mimicry/safetensors/reader');
   const { fitSpectralStreaming } = await import('../../src/mimicry/recast/stream');
   const { planGroups } = await import('../../src/mimicry/recast/grouping');
   const { reconstruct } = await import('../../src/mimicry/recast/reconstruct');
-  const ck = await openCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors');
-  try {
+  await withCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors', async (ck) => {
     const plan = planGroups(ck.tensors, { blocksPerGroup: 4, templates: 3 });
     for (const bank of plan.banks) {
       const rows = await Promise.all(bank.members.map(async (m) => (await ck.readValues(ck.tensor(m)!)) as Float32Array));
@@ -210,7 +205,5 @@ test('streaming the closed form in column chunks gives the in-memory fit (real G
     const held = await reconstruct(ck, { blocksPerGroup: 4, templates: 3 });
     const streamedAll = await reconstruct(ck, { blocksPerGroup: 4, templates: 3, groupMemoryBytes: 1 });
     held.layers.forEach((l, i) => assert.ok(Math.abs(l.cosine - streamedAll.layers[i].cosine) < 1e-9));
-  } finally {
-    await ck.close();
-  }
+  });
 });

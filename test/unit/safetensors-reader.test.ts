@@ -8,6 +8,7 @@ import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { encodeBF16, encodeF32 } from '../../src/mimicry/safetensors/dtypes';
 import type { Checkpoint, DecodedValues } from '../../src/mimicry/safetensors/types';
 import { tempDir, rejectsWithRule, openFdCount, bytesOf } from './helpers/safetensors-craft';
+import { withCheckpoint } from './helpers/temp-dir';
 
 const real = (name: string): string => path.resolve('test/fixtures/real', name);
 const params = (c: Checkpoint): number => c.tensors.reduce((s, t) => s + t.params, 0);
@@ -15,8 +16,7 @@ const shapeOf = (c: Checkpoint, name: string): readonly number[] | undefined => 
 
 describe('real fixtures (MANIFEST.md)', () => {
   test('capp gpt2: 52 F32 tensors, 236,224 params, metadata {"format":"pt"}, 4 identical blocks', async () => {
-    const c = await openCheckpoint(real('capp-gpt2-4layer.safetensors'));
-    try {
+    await withCheckpoint(real('capp-gpt2-4layer.safetensors'), async (c) => {
       assert.equal(c.kind, 'single');
       assert.deepEqual(c.files, [real('capp-gpt2-4layer.safetensors')]);
       assert.equal(c.tensors.length, 52);
@@ -44,14 +44,11 @@ describe('real fixtures (MANIFEST.md)', () => {
       let sum = 0;
       for (const v of wte) sum += v;
       assert.ok(Math.abs(sum - 2.5013322253689694) < 1e-9, `${sum}`);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('peft gpt2 LoRA: 25 tensors, rank-8 A [8,768] and B [2304,8] on 12 layers, score [6,768]', async () => {
-    const c = await openCheckpoint(real('peft-gpt2-lora-12layer.safetensors'));
-    try {
+    await withCheckpoint(real('peft-gpt2-lora-12layer.safetensors'), async (c) => {
       assert.equal(c.tensors.length, 25);
       assert.equal(params(c), 12 * (8 * 768 + 2304 * 8) + 6 * 768);
       for (let l = 0; l < 12; l++) {
@@ -61,9 +58,7 @@ describe('real fixtures (MANIFEST.md)', () => {
       }
       assert.deepEqual(shapeOf(c, 'base_model.model.score.weight'), [6, 768]);
       assert.ok(c.tensors.every((t) => t.dtype === 'F32'));
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('mlx Qwen LoRA: 16 tensors, header length 1684 (not a multiple of 8), data not in name order, no metadata', async () => {
@@ -75,8 +70,7 @@ describe('real fixtures (MANIFEST.md)', () => {
     const names = h.tensors.map((t) => t.name);
     assert.notDeepEqual(names, [...names].sort());
     assert.deepEqual(h.metadata, {});
-    const c = await openCheckpoint(file);
-    try {
+    await withCheckpoint(file, async (c) => {
       assert.equal(c.tensors.length, 16);
       assert.deepEqual(c.metadata, {});
       for (let l = 20; l <= 23; l++) {
@@ -92,14 +86,11 @@ describe('real fixtures (MANIFEST.md)', () => {
       const v = await c.readValues(t);
       assert.equal(v.length, t.params);
       assert.equal(v[0], Math.fround(-0.004827449098229408));
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('tinygrad MNIST CNN: 20 tensors, unsorted header keys, num_batches_tracked F32 [1]', async () => {
-    const c = await openCheckpoint(real('tinygrad-mnist-cnn.safetensors'));
-    try {
+    await withCheckpoint(real('tinygrad-mnist-cnn.safetensors'), async (c) => {
       assert.equal(c.tensors.length, 20);
       assert.deepEqual(c.metadata, {});
       assert.deepEqual(shapeOf(c, 'layers.0.weight'), [32, 1, 5, 5]);
@@ -111,9 +102,7 @@ describe('real fixtures (MANIFEST.md)', () => {
       assert.deepEqual(names.slice(0, 2), ['layers.0.weight', 'layers.0.bias']);
       assert.notDeepEqual(names, [...names].sort());
       assert.equal(params(c), 88_044);
-    } finally {
-      await c.close();
-    }
+    });
   });
 });
 
@@ -146,8 +135,7 @@ describe('Checkpoint API', () => {
   }
 
   test('chunks() over a tensor larger than one chunk equals readValues()', async () => {
-    const c = await openCheckpoint(file);
-    try {
+    await withCheckpoint(file, async (c) => {
       for (const name of ['big', 'half']) {
         const t = c.tensor(name)!;
         const whole = Array.from(await c.readValues(t));
@@ -164,14 +152,11 @@ describe('Checkpoint API', () => {
       assert.deepEqual((await collect(c.chunks(c.tensor('scalar')!, 4))).all, [-5]);
       assert.deepEqual(Array.from(await c.readValues(c.tensor('empty')!)), []);
       await assert.rejects(collect(c.chunks(c.tensor('big')!, 0)), RangeError);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('chunks() stops with an AbortError between chunks', async () => {
-    const c = await openCheckpoint(file);
-    try {
+    await withCheckpoint(file, async (c) => {
       const ac = new AbortController();
       let seen = 0;
       await assert.rejects(
@@ -187,14 +172,11 @@ describe('Checkpoint API', () => {
       const done = new AbortController();
       done.abort();
       await assert.rejects(collect(c.chunks(c.tensor('big')!, 1000, done.signal)), { name: 'AbortError' });
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('readBytes() reads sub-ranges and refuses ranges outside the tensor', async () => {
-    const c = await openCheckpoint(file);
-    try {
+    await withCheckpoint(file, async (c) => {
       const t = c.tensor('big')!;
       const all = await c.readBytes(t);
       assert.equal(all.byteLength, 40_000);
@@ -204,9 +186,7 @@ describe('Checkpoint API', () => {
         await rejectsWithRule(c.readBytes(t, s, e), 'invalid-range', file);
       }
       assert.deepEqual(await c.readBytes(c.tensor('nibbles')!), new Uint8Array([0x21, 0x43]));
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('values of undecoded dtypes and of foreign tensors are refused', async () => {
@@ -245,13 +225,10 @@ describe('Checkpoint API', () => {
     const { truncate, copyFile } = await import('node:fs/promises');
     const copy = path.join(tmp.dir, 'shrinking.safetensors');
     await copyFile(file, copy);
-    const c = await openCheckpoint(copy);
-    try {
+    await withCheckpoint(copy, async (c) => {
       await truncate(copy, c.tensors[0].fileOffset + 10);
       await rejectsWithRule(c.readBytes(c.tensors[0]), 'short-read', copy);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('an aborted signal stops openCheckpoint before it opens anything', async () => {

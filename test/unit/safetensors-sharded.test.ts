@@ -9,6 +9,7 @@ import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { parseShardIndex, resolveShardPath } from '../../src/mimicry/safetensors/sharded';
 import { encodeBF16, encodeF32 } from '../../src/mimicry/safetensors/dtypes';
 import { tempDir, rejectsWithRule, throwsWithRule, openFdCount, craft, entry } from './helpers/safetensors-craft';
+import { withCheckpoint } from './helpers/temp-dir';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let shard1: string;
@@ -42,8 +43,7 @@ async function index(name: string, body: unknown): Promise<string> {
 describe('sharded checkpoints', () => {
   test('two shards open as one checkpoint with the index metadata', async () => {
     const idx = await index('model.safetensors.index.json', `{"metadata":{"total_size":48,"note":"x","__proto__":{"a":[1]}},"weight_map":${JSON.stringify(weightMap)}}`);
-    const c = await openCheckpoint(idx);
-    try {
+    await withCheckpoint(idx, async (c) => {
       assert.equal(c.kind, 'sharded');
       assert.equal(c.path, idx);
       assert.deepEqual(c.files, [shard1, shard2]);
@@ -62,22 +62,17 @@ describe('sharded checkpoints', () => {
       const chunks: number[] = [];
       for await (const ch of c.chunks(c.tensor('lm_head.weight')!, 4)) chunks.push(...ch);
       assert.deepEqual(chunks, [6, 5, 4, 3, 2, 1]);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('no metadata in the index gives empty metadata; shards in a subfolder are allowed', async () => {
     await mkdir(path.join(tmp.dir, 'sub'), { recursive: true });
     await writeSafetensors(path.join(tmp.dir, 'sub', 'only.safetensors'), [{ name: 'w', dtype: 'U8', shape: [1], data: new Uint8Array([7]) }]);
     const idx = await index('sub.safetensors.index.json', { weight_map: { w: 'sub/only.safetensors' } });
-    const c = await openCheckpoint(idx);
-    try {
+    await withCheckpoint(idx, async (c) => {
       assert.deepEqual(c.metadata, {});
       assert.deepEqual(Array.from(await c.readValues(c.tensor('w')!)), [7]);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('shard names that are absolute or contain ".." are refused', async () => {

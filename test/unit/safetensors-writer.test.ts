@@ -10,6 +10,7 @@ import { openCheckpoint, readHeader } from '../../src/mimicry/safetensors/reader
 import { ALL_DTYPES, DTYPES, byteLengthOf, decode, encodeF32, isDecodable } from '../../src/mimicry/safetensors/dtypes';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { tempDir, listDir, rejectsWithRule, bytesOf } from './helpers/safetensors-craft';
+import { withCheckpoint } from './helpers/temp-dir';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 before(async () => {
@@ -144,15 +145,12 @@ describe('write/read round trips (property-based)', () => {
       return { name: `t.${dtype}`, dtype, shape: [2, 4], data: Uint8Array.from({ length: n }, (_, i) => (i * 37 + k) & 0xff) };
     });
     await writeSafetensors(file, tensors);
-    const c = await openCheckpoint(file);
-    try {
+    await withCheckpoint(file, async (c) => {
       for (const t of tensors) {
         assert.deepEqual(await c.readBytes(c.tensor(t.name)!), t.data, t.dtype);
         assert.equal(c.tensor(t.name)!.bytes, (8 * DTYPES[t.dtype].bits) / 8);
       }
-    } finally {
-      await c.close();
-    }
+    });
   });
 });
 
@@ -298,13 +296,10 @@ describe('streaming writer', () => {
     assert.deepEqual(calls, ['layer.1', 'layer.10', 'layer.2']);
     assert.equal(maxActive, 1);
     assert.deepEqual(await readFile(streamed), await readFile(inMemory));
-    const c = await openCheckpoint(streamed);
-    try {
+    await withCheckpoint(streamed, async (c) => {
       assert.deepEqual(Array.from(await c.readValues(c.tensor('layer.1')!)), [2, 3, 4]);
       assert.deepEqual(c.metadata, { format: 'pt' });
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('declared sizes are checked against dtype and shape before any producer runs', async () => {

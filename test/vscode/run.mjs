@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, existsSync, readFileSync, writeFileSync, cpSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  repoRoot, cleanupAll, watchdog, requireChromium, prepareExtension, installExtension, startCodeServer,
+  repoRoot, cleanupAll, watchdog, writeCounts, runLayer, requireChromium, prepareExtension, installExtension, startCodeServer,
   launchChromium, openWorkbench,
 } from '../../scripts/code-server.mjs';
 import { setupCodeServer } from '../../scripts/setup-code-server.mjs';
@@ -18,11 +18,6 @@ import { buildSuite, packageHarness, suiteIndex, harnessInstallName } from './bu
 
 const RESULTS_TIMEOUT_MS = 15 * 60_000; // the whole suite, once the workbench is up
 const artifacts = join(repoRoot, 'test-results', 'vscode');
-const countsPath = process.env.MIMICRY_RESULTS;
-
-function writeCounts(r) {
-  if (countsPath) writeFileSync(countsPath, JSON.stringify({ passed: r.passed, failed: r.failed, skipped: r.skipped }) + '\n');
-}
 
 /** Copies the extension host's logs next to the other artifacts: the first place to look. */
 function keepLogs(userDataDir) {
@@ -118,12 +113,4 @@ async function main() {
   return results.failed > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (err) => {
-    console.error(`[vscode] ERROR: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    writeCounts({ passed: 0, failed: 1, skipped: 0 });
-    await cleanupAll();
-    process.exit(1);
-  },
-);
+runLayer('vscode', main);

@@ -99,43 +99,48 @@ export class InspectorDocument implements vscode.CustomDocument {
   requestStats(name: string, bins: number): void {
     const cached = this.stats.get(name);
     if (cached) return this.send({ type: 'stats', name, stats: cached });
-    const key = `stats:${name}`;
-    if (this.tensorJobs.has(key)) return;
-    const job = this.engine.run(
-      { type: 'stats', name, bins },
-      {
-        onProgress: (n, fraction) => this.send({ type: 'tensorProgress', name: n, what: 'stats', fraction }),
-        onStats: (n, stats) => this.keepStats(n, stats),
-        onTensorFailed: (n, error) => this.failTensor(n, 'stats', error),
-      },
+    this.startTensorJob('stats', name, () => this.stats.has(name), () =>
+      this.engine.run(
+        { type: 'stats', name, bins },
+        {
+          onProgress: (n, fraction) => this.send({ type: 'tensorProgress', name: n, what: 'stats', fraction }),
+          onStats: (n, stats) => this.keepStats(n, stats),
+          onTensorFailed: (n, error) => this.failTensor(n, 'stats', error),
+        },
+      ),
     );
-    this.tensorJobs.set(key, job);
-    void job.done.then(({ cancelled }) => {
-      this.tensorJobs.delete(key);
-      if (cancelled && !this.stats.has(name)) this.failTensor(name, 'stats', { message: 'cancelled', cancelled: true });
-    });
   }
 
   requestSpectrum(name: string, maxDim: number): void {
     const cached = this.spectra.get(name);
     if (cached) return this.send({ type: 'spectrum', name, spectrum: cached });
-    const key = `spectrum:${name}`;
-    if (this.tensorJobs.has(key)) return;
-    const job = this.engine.run(
-      { type: 'spectrum', name, maxDim },
-      {
-        onProgress: (n, fraction) => this.send({ type: 'tensorProgress', name: n, what: 'spectrum', fraction }),
-        onSpectrum: (n, spectrum) => {
-          this.spectra.set(n, spectrum);
-          this.send({ type: 'spectrum', name: n, spectrum });
+    this.startTensorJob('spectrum', name, () => this.spectra.has(name), () =>
+      this.engine.run(
+        { type: 'spectrum', name, maxDim },
+        {
+          onProgress: (n, fraction) => this.send({ type: 'tensorProgress', name: n, what: 'spectrum', fraction }),
+          onSpectrum: (n, spectrum) => {
+            this.spectra.set(n, spectrum);
+            this.send({ type: 'spectrum', name: n, spectrum });
+          },
+          onTensorFailed: (n, error) => this.failTensor(n, 'spectrum', error),
         },
-        onTensorFailed: (n, error) => this.failTensor(n, 'spectrum', error),
-      },
+      ),
     );
+  }
+
+  /**
+   * At most one job per tensor and kind; a job cancelled before its result arrived (`done()` still
+   * false) tells the webview, so its spinner stops.
+   */
+  private startTensorJob(what: 'stats' | 'spectrum', name: string, done: () => boolean, start: () => Job): void {
+    const key = `${what}:${name}`;
+    if (this.tensorJobs.has(key)) return;
+    const job = start();
     this.tensorJobs.set(key, job);
     void job.done.then(({ cancelled }) => {
       this.tensorJobs.delete(key);
-      if (cancelled && !this.spectra.has(name)) this.failTensor(name, 'spectrum', { message: 'cancelled', cancelled: true });
+      if (cancelled && !done()) this.failTensor(name, what, { message: 'cancelled', cancelled: true });
     });
   }
 

@@ -1,29 +1,16 @@
 // The configuration view's live parameter budget: the grouping plan of a checkpoint for a set of
 // options, with every count taken from the engine's own formulas (planGroups, bankParameters,
 // resolveFit), so the dashboard and the run can never disagree.
-import { bankParameters, planGroups, type ResolvedGrouping, type TensorLike } from '../recast/grouping';
+import { bankParameters, planGroups, type BankPlan, type ResolvedGrouping, type RoleInfo, type TensorLike } from '../recast/grouping';
 import { resolveFit, type ResolvedFit } from '../recast/options';
 import type { ReconstructOptions } from '../recast/types';
 
-export interface PlanRole {
-  readonly role: string;
-  readonly prefix: string;
-  readonly shape: readonly number[];
-  readonly dtype: string;
-  readonly blocks: readonly number[];
+export interface PlanRole extends Omit<RoleInfo, 'tensors'> {
   /** Whether the options select it. */
   readonly selected: boolean;
 }
 
-export interface PlanBank {
-  readonly name: string;
-  readonly roles: readonly string[];
-  readonly members: readonly string[];
-  readonly blocks: readonly number[];
-  readonly shape: readonly number[];
-  readonly dtype: string;
-  readonly templates: number;
-  readonly sets: number;
+export interface PlanBank extends Pick<BankPlan, 'name' | 'roles' | 'members' | 'blocks' | 'shape' | 'dtype' | 'templates' | 'sets'> {
   readonly parameters: { readonly before: number; readonly after: number };
   /** Task-specific numbers of this bank: members x K x n. */
   readonly coefficients: number;

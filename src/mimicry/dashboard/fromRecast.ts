@@ -2,22 +2,12 @@
 // recast.metrics / recast.method / recast.source); spectra of its templates and rebuilt members.
 import type { Checkpoint } from '../safetensors/types';
 import { compose } from '../recast/compose';
-import { parseRecast, RecastFormatError } from '../recast/rebuild';
+import { metadataJson, parseRecast } from '../recast/rebuild';
 import type { MetricsJson } from '../recast/report';
 import type { MethodRecord, Summary } from '../recast/types';
 import { blockAndRole } from './layers';
 import { spectrumLines, templateAt, type SpectrumInput } from './spectra';
 import { DASHBOARD_DATA_VERSION, type BankSpectra, type DashboardData } from './types';
-
-function json<T>(meta: Readonly<Record<string, string>>, key: string): T {
-  const text = meta[key];
-  if (text === undefined) throw new RecastFormatError(`missing metadata key ${key}`);
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new RecastFormatError(`metadata ${key} is not valid JSON`);
-  }
-}
 
 async function floats(checkpoint: Checkpoint, info: Parameters<Checkpoint['readValues']>[0]): Promise<Float32Array> {
   const v = await checkpoint.readValues(info);
@@ -30,10 +20,10 @@ const MAX_REBUILT_SPECTRA = 6;
 export async function dashboardFromRecast(checkpoint: Checkpoint, maxSide: number, signal?: AbortSignal): Promise<DashboardData> {
   const file = parseRecast(checkpoint);
   const meta = checkpoint.metadata;
-  const metrics = json<MetricsJson>(meta, 'recast.metrics');
-  const method = json<MethodRecord>(meta, 'recast.method');
-  const source = json<{ file: string; bytes: number; sha256: string }>(meta, 'recast.source');
-  const banksMeta = json<Record<string, unknown>>(meta, 'recast.banks');
+  const metrics = metadataJson<MetricsJson>(meta, 'recast.metrics');
+  const method = metadataJson<MethodRecord>(meta, 'recast.method');
+  const source = metadataJson<{ file: string; bytes: number; sha256: string }>(meta, 'recast.source');
+  const banksMeta = metadataJson<Record<string, unknown>>(meta, 'recast.banks');
   const byName = new Map(file.banks.map((b) => [b.name, b]));
   const spectra: BankSpectra[] = [];
   for (const b of file.banks) {

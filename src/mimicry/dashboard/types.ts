@@ -1,7 +1,7 @@
 // The plain-JSON picture of one reconstruction that every dashboard draws, whether it comes from a
 // run that just finished or from the metadata of a reparameterized ("recast") file. Built by the
 // engine side (worker); the extension only forwards it and the webview only draws it.
-import type { LayerMetrics, MethodRecord, Summary } from '../recast/types';
+import type { BankMetrics, LayerMetrics, MethodRecord, Summary } from '../recast/types';
 
 export const DASHBOARD_DATA_VERSION = 1;
 
@@ -12,23 +12,11 @@ export interface DashboardLayer extends LayerMetrics {
   readonly role: string;
 }
 
-export interface DashboardBank {
-  readonly name: string;
+/** A bank's metrics with its layout; the loss is null when read back from a file (not stored). */
+export interface DashboardBank extends Omit<BankMetrics, 'loss'> {
   readonly roles: readonly string[];
-  readonly members: readonly string[];
   readonly blocks: readonly (number | null)[];
   readonly shape: readonly number[];
-  readonly templates: number;
-  readonly diversity: number;
-  readonly diversityRelative: number;
-  /** Null when the engine skipped it (entropySkipped says why). */
-  readonly entropy: number | null;
-  readonly entropyNormalized: number | null;
-  readonly entropySkipped?: string;
-  readonly coefficientSimilarity: readonly (readonly number[])[];
-  readonly coefficientSimilarityBlocks: readonly number[];
-  readonly parameters: { readonly before: number; readonly after: number };
-  readonly rank: number | null;
   readonly loss: number | null;
 }
 

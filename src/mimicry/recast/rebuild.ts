@@ -5,7 +5,7 @@ import { writeSafetensorsStreaming, type StreamingTensor, type WriteControl } fr
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import { BANK_NAME, COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
-import type { BankDType } from './grouping';
+import type { BankPlan } from './grouping';
 import { copiedTensor } from './passthrough';
 import type { BanksJson } from './report';
 import { Scratch } from './scratch';
@@ -15,12 +15,9 @@ export class RecastFormatError extends Error {
   override name = 'RecastFormatError';
 }
 
-export interface RecastBank {
-  readonly name: string;
-  readonly members: readonly string[];
-  readonly shape: readonly number[];
+/** A bank as a recast file stores it: the plan's layout, the templates it kept, its tensors. */
+export interface RecastBank extends Pick<BankPlan, 'name' | 'members' | 'shape' | 'dtype'> {
   readonly templates: number;
-  readonly dtype: BankDType;
   readonly templateTensor: TensorInfo;
   readonly coefficientTensors: readonly TensorInfo[];
 }
@@ -35,11 +32,12 @@ export interface RecastFile {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-function parseJson(meta: Readonly<Record<string, string>>, key: string): unknown {
+/** One JSON-valued metadata key of a recast file; missing or malformed is a RecastFormatError. */
+export function metadataJson<T = unknown>(meta: Readonly<Record<string, string>>, key: string): T {
   const text = meta[key];
   if (text === undefined) throw new RecastFormatError(`missing metadata key ${key}`);
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(text) as T;
   } catch {
     throw new RecastFormatError(`metadata ${key} is not valid JSON`);
   }
@@ -54,7 +52,7 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
   if (meta['recast.version'] !== RECAST_VERSION) throw new RecastFormatError(`unsupported recast.version ${JSON.stringify(meta['recast.version'] ?? null)}`);
   const sets = Number(meta['recast.coefficient_sets']);
   if (!Number.isInteger(sets) || sets < 1) throw new RecastFormatError(`recast.coefficient_sets must be a positive integer`);
-  const raw = parseJson(meta, 'recast.banks');
+  const raw = metadataJson(meta, 'recast.banks');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecastFormatError('recast.banks must be an object');
   const banks: RecastBank[] = [];
   const used = new Set<string>();
@@ -89,7 +87,7 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
   }
   let sourceMetadata: Record<string, string>;
   if (meta[SOURCE_METADATA_KEY] !== undefined) {
-    sourceMetadata = parseJson(meta, SOURCE_METADATA_KEY) as Record<string, string>;
+    sourceMetadata = metadataJson<Record<string, string>>(meta, SOURCE_METADATA_KEY);
   } else {
     // Written by another tool: the source's keys are the ones that are not FORMAT.md's.
     sourceMetadata = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'format' && !k.startsWith('recast.')));

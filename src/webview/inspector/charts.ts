@@ -33,13 +33,16 @@ function tooltip(theme: ChartTheme): Option {
   };
 }
 
+/** What every inspector chart shares: no animation, the editor's font, a grid with this padding. */
+function baseOption(theme: ChartTheme, grid: { right: number; top: number }): Option {
+  return { animation: false, textStyle: { fontFamily: theme.fontFamily }, grid: { left: 8, bottom: 4, containLabel: true, ...grid } };
+}
+
 export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logScale: boolean): Option {
   const { edges, counts } = stats.histogram;
   const labels = counts.map((_, i) => formatNumber((edges[i] + edges[i + 1]) / 2, 3));
   return {
-    animation: false,
-    textStyle: { fontFamily: theme.fontFamily },
-    grid: { left: 8, right: 24, top: 12, bottom: 4, containLabel: true },
+    ...baseOption(theme, { right: 24, top: 12 }),
     tooltip: {
       ...tooltip(theme),
       formatter: (params: unknown) => {
@@ -70,9 +73,7 @@ export function spectrumOption(spectrum: SpectrumView, theme: ChartTheme): Optio
   // A log axis shows the decay across orders of magnitude; zeros (unresolved values) cannot sit on it.
   const useLog = positive.length >= 2 && positive[0] / positive[positive.length - 1] > 100;
   return {
-    animation: false,
-    textStyle: { fontFamily: theme.fontFamily },
-    grid: { left: 8, right: 16, top: 16, bottom: 4, containLabel: true },
+    ...baseOption(theme, { right: 16, top: 16 }),
     tooltip: {
       ...tooltip(theme),
       axisPointer: { type: 'line', lineStyle: { color: theme.muted } },
