@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { MimicryApi } from './api';
 import { registerInspectorCommands } from './commands';
 import { InspectorProvider } from './inspector/inspectorProvider';
-import { registerMimicry } from './mimicry';
+import { registerMimicry } from './dashboard';
 import { InspectorReports } from './reports';
 
 export function activate(context: vscode.ExtensionContext): MimicryApi {

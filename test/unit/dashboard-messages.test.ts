@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isFromDashboard } from '../../src/webview/protocol';
-import { sanitizeOptions } from '../../src/extension/mimicry/options';
-import { pngFromDataUrl } from '../../src/extension/mimicry/atomicWrite';
+import { sanitizeOptions } from '../../src/extension/dashboard/options';
+import { pngFromDataUrl } from '../../src/extension/dashboard/atomicWrite';
 
 test('well-formed messages pass', () => {
   for (const m of [

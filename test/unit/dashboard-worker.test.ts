@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { JobError, ReconstructClient, type ProgressUpdate } from '../../src/extension/mimicry/reconstructClient';
+import { JobError, ReconstructClient, type ProgressUpdate } from '../../src/extension/dashboard/reconstructClient';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 
 const EXEC: string[] = [];
