@@ -9,7 +9,7 @@ import type { DashboardData } from '../../src/mimicry/dashboard/types';
 import { bankBarsOption, blockRoleOption, compareOption, heatmapOption, lossOption, spectraOption, type Option } from '../../src/webview/dashboard/chartOptions';
 import { DEFINITIONS } from '../../src/mimicry/dashboard/definitions';
 import { byBlockAndRole, compareLayers, diversityBars, entropyBars, LossTracker, similarityHeatmaps, spectraView } from '../../src/webview/dashboard/model';
-import type { DashboardTheme } from '../../src/webview/dashboard/theme';
+import type { DashboardTheme } from '../../src/webview/shared/theme';
 
 const theme: DashboardTheme = {
   foreground: '#ccc', muted: '#999', border: '#333', grid: '#444', primary: '#37f', secondary: '#d81', tooltipBackground: '#222',

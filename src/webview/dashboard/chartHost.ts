@@ -16,7 +16,7 @@ import {
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 import type { ChartFormat } from '../protocol';
 import type { Option } from './chartOptions';
-import { h } from '../inspector/dom';
+import { h } from '../shared/dom';
 
 echarts.use([
   BarChart,

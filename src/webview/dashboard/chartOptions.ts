@@ -5,7 +5,7 @@ import type { EChartsCoreOption } from 'echarts/core';
 import { formatNumber } from '../shared/format';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import type { BankBars, BlockRoleSeries, CompareRow, GroupStatus, Heatmap, SpectraView } from './model';
-import type { DashboardTheme } from './theme';
+import type { DashboardTheme } from '../shared/theme';
 
 export type Option = EChartsCoreOption;
 

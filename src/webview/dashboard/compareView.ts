@@ -1,13 +1,13 @@
 // Two runs side by side: their summary cards and each shared layer's cosine in both.
 import type { DashboardData } from '../protocol';
-import { h } from '../inspector/dom';
+import { h } from '../shared/dom';
 import { ChartHost, type ExportChart } from './chartHost';
 import { bankBarsOption, compareOption } from './chartOptions';
 import { button } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import { compareLayers, diversityBars, summaryCards } from './model';
 import { cardFormat, cardsElement } from './resultsView';
-import type { DashboardTheme } from './theme';
+import type { DashboardTheme } from '../shared/theme';
 
 function label(d: DashboardData, which: string): string {
   return `${which}: ${d.source.file} · ${d.method.method} n=${String(d.method.n ?? 'ratio')}`;

@@ -3,7 +3,7 @@
 // engine computes for the current settings (the webview sends the options, the worker plans).
 import type { CheckpointBrief, PlanOutcome, PlanView, ReconstructOptions } from '../protocol';
 import { formatCount, formatInteger, formatNumber, formatShape } from '../shared/format';
-import { h, replace } from '../inspector/dom';
+import { h, replace } from '../shared/dom';
 import { button, checkbox, field, select, selected, textfield, type CheckElement, type ValueElement } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 

@@ -1,5 +1,5 @@
 // Thin typed helpers over @vscode-elements controls (select, text field, checkbox, button).
-import { h } from '../inspector/dom';
+import { h } from '../shared/dom';
 
 export interface ValueElement extends HTMLElement {
   value: string;

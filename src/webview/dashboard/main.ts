@@ -37,14 +37,13 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 
 import { DASHBOARD_PROTOCOL_VERSION, type CheckpointBrief, type DashboardData, type ReconstructOptions, type ToDashboard } from '../protocol';
-import { h, replace } from '../inspector/dom';
-import { onThemeChange } from '../inspector/theme';
+import { h, replace } from '../shared/dom';
 import { loadState, post, saveState } from './api';
 import { CompareView } from './compareView';
 import { ConfigureView } from './configureView';
 import { ResultsView } from './resultsView';
 import { RunView } from './runView';
-import { readDashboardTheme, type DashboardTheme } from './theme';
+import { onThemeChange, readDashboardTheme, type DashboardTheme } from '../shared/theme';
 
 const app = document.getElementById('app') ?? document.body;
 const errorLine = h('div', { class: 'dashboard-error', role: 'alert', 'data-testid': 'dashboard-error', hidden: true });

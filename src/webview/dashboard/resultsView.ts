@@ -3,13 +3,13 @@
 // singular-value spectra; with exports of the model, the dense reconstruction, reports and charts.
 import type { DashboardData, DashboardExportKind } from '../protocol';
 import { formatCount, formatNumber } from '../shared/format';
-import { h, replace } from '../inspector/dom';
+import { h, replace } from '../shared/dom';
 import { ChartHost, type ExportChart } from './chartHost';
 import { bankBarsOption, blockRoleOption, heatmapOption, spectraOption } from './chartOptions';
 import { button, select, selected, textfield } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import { belowThreshold, byBlockAndRole, cosineAxisMin, diversityBars, entropyBars, similarityHeatmaps, spectraView, summaryCards, type Card } from './model';
-import type { DashboardTheme } from './theme';
+import type { DashboardTheme } from '../shared/theme';
 
 export interface ResultsHandlers {
   export(kind: DashboardExportKind): void;

@@ -1,13 +1,13 @@
 // While a reconstruction runs: the live loss curve, per-group status, the phase, and Cancel.
 import type { ProgressEvent, RunPhase } from '../protocol';
 import { formatNumber } from '../shared/format';
-import { h, replace } from '../inspector/dom';
+import { h, replace } from '../shared/dom';
 import { ChartHost } from './chartHost';
 import { lossOption } from './chartOptions';
 import { button } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import { LossTracker } from './model';
-import type { DashboardTheme } from './theme';
+import type { DashboardTheme } from '../shared/theme';
 
 const PHASES: Record<RunPhase, string> = {
   fit: 'Fitting templates and coefficients',

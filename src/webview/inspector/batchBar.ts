@@ -3,7 +3,7 @@
 // button rebuilt under the pointer would swallow clicks.
 import type { BatchProgress, BatchState } from '../protocol';
 import { formatInteger } from '../shared/format';
-import { codicon, h, replace } from './dom';
+import { codicon, h, replace } from '../shared/dom';
 
 type ProgressBar = HTMLElement & { value?: number; max: number };
 

@@ -6,7 +6,7 @@ import { GridComponent, TooltipComponent, DataZoomComponent } from 'echarts/comp
 import { CanvasRenderer } from 'echarts/renderers';
 import type { SpectrumView, TensorStatsView } from '../protocol';
 import { formatInteger, formatNumber } from '../shared/format';
-import type { ChartTheme } from './theme';
+import type { ChartTheme } from '../shared/theme';
 
 echarts.use([BarChart, LineChart, GridComponent, TooltipComponent, DataZoomComponent, CanvasRenderer]);
 

@@ -3,9 +3,9 @@
 import type { SpectrumView, TensorRow, TensorStatsView } from '../protocol';
 import { formatBytes, formatInteger, formatNumber, formatPercent, formatShape } from '../shared/format';
 import { Chart, histogramOption, spectrumOption } from './charts';
-import { codicon, h, replace } from './dom';
+import { codicon, h, replace } from '../shared/dom';
 import type { InspectorState, Work } from './state';
-import { readTheme } from './theme';
+import { readTheme } from '../shared/theme';
 
 export interface DetailActions {
   request(what: Work, name: string): void;

@@ -33,13 +33,13 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import { PROTOCOL_VERSION, type ExtensionToWebview } from '../protocol';
 import { formatBytes, formatCount, formatInteger } from '../shared/format';
 import { DetailPane } from './detail';
-import { codicon, h, replace } from './dom';
+import { codicon, h, replace } from '../shared/dom';
 import { PrefixTreeView } from './prefixTreeView';
 import { InspectorState } from './state';
 import { renderSummary } from './summary';
 import { TensorTable } from './tensorTable';
-import { onThemeChange } from './theme';
-import { loadState, post, saveState } from './vscodeApi';
+import { onThemeChange } from '../shared/theme';
+import { loadState, post, saveState } from './api';
 import { BatchBar } from './batchBar';
 
 const app = document.getElementById('app') ?? document.body;

@@ -4,7 +4,7 @@ import { buildPrefixTree, flattenVisible, isExpandable, type PrefixNode, type Vi
 import type { TensorRow } from '../protocol';
 import { formatCount } from '../shared/format';
 import { parseQuery, matchesQuery } from './tableModel';
-import { append, codicon, h } from './dom';
+import { append, codicon, h } from '../shared/dom';
 import { VirtualList } from './virtualList';
 
 const ICONS: Record<PrefixNode['kind'], string> = {

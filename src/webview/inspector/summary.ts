@@ -1,7 +1,7 @@
 // The header view: file, size, tensor count, parameters, dtype breakdown, metadata, shards.
 import type { CheckpointSummary } from '../protocol';
 import { formatBytes, formatCount, formatInteger, formatPercent } from '../shared/format';
-import { codicon, h } from './dom';
+import { codicon, h } from '../shared/dom';
 
 function card(label: string, value: string, title?: string): HTMLElement {
   return h('div', { class: 'card', title }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value));

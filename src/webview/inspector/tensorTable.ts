@@ -1,7 +1,7 @@
 // The tensor table: sortable column headers over a virtualised grid of rows.
 import type { TensorRow, TensorStatsView } from '../protocol';
 import { formatBytes, formatCount, formatInteger, formatNumber, formatShape } from '../shared/format';
-import { codicon, h } from './dom';
+import { codicon, h } from '../shared/dom';
 import { viewOf, type SortKey, type SortState } from './tableModel';
 import { VirtualList } from './virtualList';
 

@@ -2,7 +2,7 @@
 // scroll smoothly. Keyboard: roving tabindex over rows, arrows / PageUp / PageDown / Home / End move,
 // Enter (or click) activates. Used by the tensor table (role grid) and the prefix tree (role tree).
 
-import { h } from './dom';
+import { h } from '../shared/dom';
 
 export interface VirtualListOptions<T> {
   readonly rowHeight: number;

@@ -1,5 +1,6 @@
 // Chart colours from the VS Code theme (CSS variables on the webview's root), refreshed when the
 // user switches theme (VS Code swaps the body class vscode-light / vscode-dark / vscode-high-contrast).
+// The inspector draws with the chart theme; the dashboards add a series palette to it.
 
 export interface ChartTheme {
   readonly foreground: string;
@@ -16,16 +17,29 @@ export interface ChartTheme {
   readonly highContrast: boolean;
 }
 
+export interface DashboardTheme extends ChartTheme {
+  /** Series colours, in order. */
+  readonly palette: readonly string[];
+  readonly red: string;
+  readonly green: string;
+  readonly background: string;
+}
+
 function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): string {
   const v = style.getPropertyValue(name).trim();
   return v.length > 0 ? v : fallback;
+}
+
+function isLight(): boolean {
+  const body = document.body.classList;
+  return body.contains('vscode-light') || body.contains('vscode-high-contrast-light');
 }
 
 export function readTheme(): ChartTheme {
   const style = getComputedStyle(document.documentElement);
   const body = document.body.classList;
   const highContrast = body.contains('vscode-high-contrast') || body.contains('vscode-high-contrast-light');
-  const light = body.contains('vscode-light') || body.contains('vscode-high-contrast-light');
+  const light = isLight();
   const foreground = cssVar(style, '--vscode-foreground', light ? '#3b3b3b' : '#cccccc');
   return {
     foreground,
@@ -33,13 +47,52 @@ export function readTheme(): ChartTheme {
     border: cssVar(style, '--vscode-panel-border', light ? '#e5e5e5' : '#2b2b2b'),
     grid: highContrast ? cssVar(style, '--vscode-contrastBorder', foreground) : cssVar(style, '--vscode-editorWidget-border', light ? '#e5e5e5' : '#454545'),
     primary: cssVar(style, '--vscode-charts-blue', light ? '#1a85ff' : '#3794ff'),
-    secondary: cssVar(style, '--vscode-charts-orange', light ? '#d18616' : '#d18616'),
+    secondary: cssVar(style, '--vscode-charts-orange', '#d18616'),
     tooltipBackground: cssVar(style, '--vscode-editorHoverWidget-background', light ? '#f8f8f8' : '#202020'),
     tooltipBorder: cssVar(style, '--vscode-editorHoverWidget-border', light ? '#c8c8c8' : '#454545'),
     fontFamily: cssVar(style, '--vscode-font-family', 'system-ui, sans-serif'),
     monoFamily: cssVar(style, '--vscode-editor-font-family', 'monospace'),
     fontSize: Number.parseFloat(cssVar(style, '--vscode-font-size', '13')) || 13,
     highContrast,
+  };
+}
+
+/** `a` moved `w` of the way to `b`; both #rgb/#rrggbb (anything else returns `a`). */
+function blend(a: string, b: string, w: number): string {
+  const ca = hexRgb(a);
+  const cb = hexRgb(b);
+  if (!ca || !cb) return a;
+  return `#${ca.map((v, i) => Math.round(v + (cb[i] - v) * w).toString(16).padStart(2, '0')).join('')}`;
+}
+
+function hexRgb(c: string): [number, number, number] | null {
+  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(c.trim());
+  if (!m) return null;
+  const h = m[1].length === 3 ? [...m[1]].map((x) => x + x).join('') : m[1];
+  return [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16)) as [number, number, number];
+}
+
+/** The chart theme plus the VS Code chart palette (--vscode-charts-*) for series. */
+export function readDashboardTheme(): DashboardTheme {
+  const base = readTheme();
+  const style = getComputedStyle(document.documentElement);
+  const themed = [
+    base.primary,
+    base.secondary,
+    cssVar(style, '--vscode-charts-green', '#89d185'),
+    cssVar(style, '--vscode-charts-purple', '#b180d7'),
+    cssVar(style, '--vscode-charts-yellow', '#cca700'),
+    cssVar(style, '--vscode-charts-red', '#f14c4c'),
+  ];
+  // Six theme colours are too few for e.g. 7+ module roles: add each one blended halfway towards
+  // the text colour, which stays readable on the theme's background.
+  const palette = [...themed, ...themed.map((c) => blend(c, base.foreground, 0.5))];
+  return {
+    ...base,
+    palette,
+    red: palette[5],
+    green: palette[2],
+    background: cssVar(style, '--vscode-editor-background', isLight() ? '#ffffff' : '#1e1e1e'),
   };
 }
 

@@ -1,4 +1,5 @@
-// The typed side of `acquireVsCodeApi()`: messages follow ../protocol.ts; state survives reloads.
+// The typed side of `acquireVsCodeApi()` for the inspector: messages follow ../protocol.ts; the
+// state (selection, filter, tab) survives reloads.
 import type { WebviewToExtension } from '../protocol';
 import { acquireWebviewApi } from '../shared/vscodeApi';
 
