@@ -2,7 +2,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { SafetensorsError, ruleText } from '../mimicry/safetensors/errors';
+import { EngineError } from '../mimicry/errors';
 
 export interface CliOutput {
   write(text: string): unknown;
@@ -57,14 +57,15 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
 };
 
 /**
- * Turns an error from opening or reading `given` into a CliError: safetensors refusals and file
- * system errors are the user's to fix (status 2); anything else is a bug (status 1).
+ * Turns an error from working on `given` into a CliError: engine refusals (printed in one format,
+ * naming the file and the rule) and file system errors are the user's to fix (status 2); anything
+ * else is a bug (status 1).
  */
 export function toCliError(e: unknown, given: string): CliError {
   if (e instanceof CliError) return e;
-  if (e instanceof SafetensorsError) {
-    const detail = e.detail ? ` (${e.detail})` : '';
-    return new CliError(`${displayPath(e.file, given)}: ${ruleText(e.rule)}${detail} (rule: ${e.rule})`);
+  if (e instanceof EngineError) {
+    const detail = e.detail ? ` (${printable(e.detail)})` : '';
+    return new CliError(`${printable(displayPath(e.file ?? given, given))}: ${e.text}${detail} (rule: ${e.rule})`);
   }
   if (isErrno(e) && e.code !== undefined && (e.syscall !== undefined || e.code in ERRNO_TEXT)) {
     const where = displayPath(e.path ?? given, given);

@@ -5,7 +5,8 @@ import { openCheckpoint } from '../mimicry/safetensors/reader';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { compose } from '../mimicry/recast/compose';
 import { layerFidelity } from '../mimicry/recast/metrics';
-import { parseRecast, RecastFormatError, type RecastFile } from '../mimicry/recast/rebuild';
+import { RecastFormatError } from '../mimicry/recast/errors';
+import { parseRecast, type RecastFile } from '../mimicry/recast/rebuild';
 import type { MetricsJson } from '../mimicry/recast/report';
 import { cell, num, table } from './format';
 import { CliError, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
@@ -83,7 +84,7 @@ async function run(file: string, flags: MetricsFlags, io: CliIO): Promise<void> 
     recast = await openCheckpoint(file);
     const parsed = parseRecast(recast);
     const text = parsed.metadata['recast.metrics'];
-    if (text === undefined) throw new RecastFormatError('missing metadata key recast.metrics');
+    if (text === undefined) throw new RecastFormatError('metadata-missing', 'recast.metrics', file);
     const metrics = JSON.parse(text) as MetricsJson;
     let recomputed: Recomputed[] | null = null;
     if (flags.source) {
@@ -93,7 +94,6 @@ async function run(file: string, flags: MetricsFlags, io: CliIO): Promise<void> 
     if (flags.json) io.stdout.write(JSON.stringify({ metrics, ...(recomputed ? { recomputed } : {}) }, null, 2) + '\n');
     else io.stdout.write(render(metrics, recomputed));
   } catch (e) {
-    if (e instanceof RecastFormatError) throw new CliError(`${printable(file)}: ${e.message}`, EXIT_USAGE);
     throw toCliError(e, file);
   } finally {
     await recast?.close();

@@ -1,6 +1,6 @@
 // `mimicry rebuild RECAST --out DENSE`: FORMAT.md's reconstruction rule, back to a dense checkpoint.
 import type { Command } from 'commander';
-import { RecastFormatError, rebuildDense } from '../mimicry/recast/rebuild';
+import { rebuildDense } from '../mimicry/recast/rebuild';
 import { CliError, EXIT_USAGE, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { progressOn } from './progress';
 
@@ -26,7 +26,6 @@ async function run(file: string, flags: RebuildFlags, io: CliIO): Promise<void> 
     else io.stdout.write(`wrote ${printable(flags.out)}: ${r.members} tensors rebuilt from templates, ${r.copies} copied\n`);
   } catch (e) {
     progress.done();
-    if (e instanceof RecastFormatError) throw new CliError(`${printable(file)}: ${e.message}`, EXIT_USAGE);
     throw toCliError(e, file);
   } finally {
     process.removeListener('SIGINT', onSigint);

@@ -5,9 +5,8 @@ import * as path from 'node:path';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
-import { GroupingError, PRESETS } from '../mimicry/recast/grouping';
+import { PRESETS } from '../mimicry/recast/grouping';
 import { reportJson } from '../mimicry/recast/report';
-import { BackendError } from '../mimicry/recast/tfjs';
 import { BACKENDS, METHODS, type ReconstructOptions } from '../mimicry/recast/types';
 import { cell, grouped, num, table } from './format';
 import { CliError, displayPath, ensureOutputFolders, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
@@ -81,12 +80,6 @@ export function optionsFromFlags(f: ReconstructFlags): ReconstructOptions {
   return { ...engine, moduleWeights: moduleWeight, groupMemoryBytes: groupMemoryMb === undefined ? undefined : groupMemoryMb * 2 ** 20 };
 }
 
-/** Problems with the options or the environment are the user's to fix: status 2. */
-function asCliError(e: unknown, file: string): CliError {
-  if (e instanceof GroupingError || e instanceof BackendError) return new CliError(e.message, EXIT_USAGE);
-  return toCliError(e, file);
-}
-
 export function renderSummary(outcome: ExportOutcome, given: { out: string; dense?: string; report?: string }): string {
   const { result } = outcome;
   const s = result.summary;
@@ -157,7 +150,7 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
     }
   } catch (e) {
     progress.done();
-    throw asCliError(e, file);
+    throw toCliError(e, file);
   } finally {
     process.removeListener('SIGINT', onSigint);
     await checkpoint.close();

@@ -1,8 +1,9 @@
+import { ReconstructError } from '../../src/mimicry/recast/errors';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { DType } from '../../src/mimicry/safetensors/types';
-import { GroupingError, parseWeightName, planGroups, templatesForRatio, type TensorLike } from '../../src/mimicry/recast/grouping';
+import { parseWeightName, planGroups, templatesForRatio, type TensorLike } from '../../src/mimicry/recast/grouping';
 
 const BANK_NAME = /^[A-Za-z0-9._-]+$/;
 
@@ -67,7 +68,7 @@ test('real GPT-2: --modules, groups, exact and one group per role', () => {
   assert.deepEqual(g.map((b) => [b.name, b.members.length, b.templates]), [['attn.c_proj.g0', 3, 3], ['attn.c_proj.g1', 1, 1]]);
   const groups = planGroups(tensors, { groups: 3, modules: ['mlp.c_proj'] });
   assert.deepEqual(groups.banks.map((b) => b.blocks), [[0, 1], [2], [3]]);
-  assert.throws(() => planGroups(tensors, { modules: ['mlp.fc1'] }), (e: unknown) => e instanceof GroupingError && /mlp\.fc1/.test(e.message) && /mlp\.c_fc/.test(e.message));
+  assert.throws(() => planGroups(tensors, { modules: ['mlp.fc1'] }), (e: unknown) => e instanceof ReconstructError && /mlp\.fc1/.test(e.message) && /mlp\.c_fc/.test(e.message));
 });
 
 test('real PEFT LoRA (12 blocks): lora_A and lora_B are separate roles', () => {
@@ -151,6 +152,6 @@ test('compression-ratio presets pick n per bank', () => {
   assert.equal(planGroups(t, { preset: '2x' }).banks[0].templates, 6);
   // an explicit n wins over a preset's ratio
   assert.equal(planGroups(t, { preset: '4x', templates: 5 }).banks[0].templates, 5);
-  assert.throws(() => planGroups(t, { blocksPerGroup: 0 }), GroupingError);
-  assert.throws(() => planGroups(t, { sets: 1.5 }), GroupingError);
+  assert.throws(() => planGroups(t, { blocksPerGroup: 0 }), ReconstructError);
+  assert.throws(() => planGroups(t, { sets: 1.5 }), ReconstructError);
 });

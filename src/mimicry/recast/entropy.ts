@@ -23,7 +23,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
 import { gramOfMatrix } from '../stats/gram';
-import { abortError } from './fitting';
 import { loadTf, type Tf } from './tfjs';
 import type { Backend } from './types';
 
@@ -170,7 +169,7 @@ export function bankEntropy(templates: Float32Array, n: number, shape: readonly 
   // the rest (ViT-S attn.proj: 11 of 12): they go straight to float64 instead of paying twice.
   let fellBack = false;
   for (let t = 0; t < n; t++) {
-    if (signal?.aborted) throw abortError();
+    signal?.throwIfAborted();
     const T = templates.subarray(t * size, (t + 1) * size);
     const e: RoutedEntropy = !engine
       ? { ...entropyFloat64(T, rows, cols), route: 'float64' }

@@ -8,7 +8,7 @@ import type { Checkpoint } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import { COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
 import { digestFile } from './hash';
-import { ReconstructError } from './options';
+import { ReconstructError } from './errors';
 import { copiedTensor } from './passthrough';
 import { reconstruct } from './reconstruct';
 import { banksJson, metricsJson, reportJson, type ReportSource } from './report';
@@ -115,9 +115,9 @@ export interface ExportOutcome {
 
 function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
   const list = [targets.out, targets.dense, targets.report].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
-  if (new Set(list).size !== list.length) throw new ReconstructError('the export, dense and report paths must differ');
+  if (new Set(list).size !== list.length) throw new ReconstructError('output-paths-clash');
   const inputs = new Set([checkpoint.path, ...checkpoint.files].map((p) => path.resolve(p)));
-  for (const p of list) if (inputs.has(p)) throw new ReconstructError(`refusing to overwrite the source ${p}`);
+  for (const p of list) if (inputs.has(p)) throw new ReconstructError('refuse-overwrite-source', undefined, p);
 }
 
 /**

@@ -24,7 +24,3 @@ export interface FitContext {
 }
 
 export type GroupFitter = (rows: Float32Array[], bank: BankPlan, ctx: FitContext) => Promise<GroupFit>;
-
-export function abortError(): Error {
-  return new DOMException('The reconstruction was cancelled', 'AbortError');
-}

@@ -1,6 +1,7 @@
 // Finds the template banks of a checkpoint from tensor names and shapes alone (RECAST.md section 1):
 // the same module role in consecutive numbered blocks, same shape and dtype, split into groups.
 import type { DType, TensorInfo } from '../safetensors/types';
+import { ReconstructError } from './errors';
 
 /** Source dtypes a bank can hold: the reconstruction is cast back to these (FORMAT.md). */
 export type BankDType = 'F32' | 'F16' | 'BF16';
@@ -82,10 +83,6 @@ export interface GroupingPlan {
   readonly passthrough: readonly string[];
 }
 
-export class GroupingError extends Error {
-  override name = 'GroupingError';
-}
-
 const PRESET_VALUES: Readonly<Record<Preset, Omit<ResolvedGrouping, 'modules' | 'shareRoles' | 'preset'>>> = {
   paper: { blocksPerGroup: 2, groups: null, templates: 2, ratio: null, sets: 2 },
   exact: { blocksPerGroup: 2, groups: null, templates: 'exact', ratio: null, sets: 2 },
@@ -97,14 +94,14 @@ const PRESET_VALUES: Readonly<Record<Preset, Omit<ResolvedGrouping, 'modules' | 
 
 function positiveInt(value: number | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 1) throw new GroupingError(`${what} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1) throw new ReconstructError('invalid-option', `${what} must be a positive integer, got ${value}`);
   return value;
 }
 
 export function resolveGrouping(options: GroupingOptions = {}): ResolvedGrouping {
   const preset = options.preset ?? 'paper';
   const base = PRESET_VALUES[preset];
-  if (!base) throw new GroupingError(`unknown preset "${String(preset)}" (one of ${PRESETS.join(', ')})`);
+  if (!base) throw new ReconstructError('unknown-preset', `"${String(preset)}"; one of ${PRESETS.join(', ')}`);
   const blocksPerGroup = positiveInt(options.blocksPerGroup, 'blocks per group');
   const groups = positiveInt(options.groups, 'number of groups');
   const sets = positiveInt(options.sets, 'coefficient sets K') ?? base.sets;
@@ -114,7 +111,7 @@ export function resolveGrouping(options: GroupingOptions = {}): ResolvedGrouping
   }
   let ratio = base.ratio;
   if (options.ratio !== undefined) {
-    if (!(options.ratio >= 1) || !Number.isFinite(options.ratio)) throw new GroupingError(`ratio must be a number >= 1, got ${options.ratio}`);
+    if (!(options.ratio >= 1) || !Number.isFinite(options.ratio)) throw new ReconstructError('invalid-option', `ratio must be a number >= 1, got ${options.ratio}`);
     ratio = options.ratio;
   } else if (options.templates !== undefined) {
     ratio = null; // an explicit n wins over a preset's ratio
@@ -268,7 +265,7 @@ export function planGroups(tensors: readonly TensorLike[], options: GroupingOpti
   const unknown = opts.modules.filter((m) => !roles.some((r) => roleMatches(r, [m])));
   if (unknown.length > 0) {
     const known = [...new Set(roles.map((r) => r.role))].join(', ') || '(none)';
-    throw new GroupingError(`no groupable module ${unknown.map((u) => `"${u}"`).join(', ')}; roles in this checkpoint: ${known}`);
+    throw new ReconstructError('unknown-module', `${unknown.map((u) => `"${u}"`).join(', ')}; roles in this checkpoint: ${known}`);
   }
   const selected = roles.filter((r) => roleMatches(r, opts.modules));
 

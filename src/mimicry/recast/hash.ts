@@ -2,7 +2,6 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { abortError } from './fitting';
 
 export interface FileDigest {
   readonly file: string;
@@ -20,7 +19,7 @@ export async function digestFile(file: string, signal?: AbortSignal): Promise<Fi
     const bytes = (await handle.stat()).size;
     const buf = new Uint8Array(Math.min(DIGEST_CHUNK, Math.max(1, bytes)));
     for (let at = 0; at < bytes; ) {
-      if (signal?.aborted) throw abortError();
+      signal?.throwIfAborted();
       const { bytesRead } = await handle.read(buf, 0, Math.min(buf.byteLength, bytes - at), at);
       if (bytesRead === 0) throw new Error(`${file} shrank while its SHA-256 was computed`);
       hash.update(buf.subarray(0, bytesRead));

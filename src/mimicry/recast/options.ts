@@ -1,11 +1,7 @@
 // Defaults and validation of reconstruction options (RECAST.md section 2 for the optimizer).
-import { GroupingError } from './grouping';
+import { ReconstructError } from './errors';
 import { BACKENDS, METHODS, type Backend, type LossKind, type Method, type ReconstructOptions } from './types';
 import type { Objective } from './spectral';
-
-export class ReconstructError extends GroupingError {
-  override name = 'ReconstructError';
-}
 
 export interface ResolvedFit {
   readonly method: Method;
@@ -29,27 +25,27 @@ export interface ResolvedFit {
 function finite(v: number | undefined, what: string, min: number, fallback: number, strict = false): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (strict && v === min)) {
-    throw new ReconstructError(`${what} must be a number ${strict ? '>' : '>='} ${min}, got ${String(v)}`);
+    throw new ReconstructError('invalid-option', `${what} must be a number ${strict ? '>' : '>='} ${min}, got ${String(v)}`);
   }
   return v;
 }
 
 function integer(v: number | undefined, what: string, min: number, fallback: number): number {
   const x = finite(v, what, min, fallback);
-  if (!Number.isInteger(x)) throw new ReconstructError(`${what} must be an integer, got ${x}`);
+  if (!Number.isInteger(x)) throw new ReconstructError('invalid-option', `${what} must be an integer, got ${x}`);
   return x;
 }
 
 export function resolveFit(o: ReconstructOptions): ResolvedFit {
   const method = o.method ?? 'spectral';
-  if (!METHODS.includes(method)) throw new ReconstructError(`method must be one of ${METHODS.join(', ')}, got "${String(method)}"`);
+  if (!METHODS.includes(method)) throw new ReconstructError('invalid-option', `method must be one of ${METHODS.join(', ')}, got "${String(method)}"`);
   const objective = o.objective ?? 'per-layer';
-  if (objective !== 'total' && objective !== 'per-layer') throw new ReconstructError(`objective must be total or per-layer, got "${String(objective)}"`);
+  if (objective !== 'total' && objective !== 'per-layer') throw new ReconstructError('invalid-option', `objective must be total or per-layer, got "${String(objective)}"`);
   const loss = o.loss ?? (method === 'spectral' ? 'mse' : 'smoothl1');
-  if (loss !== 'smoothl1' && loss !== 'mse') throw new ReconstructError(`loss must be smoothl1 or mse, got "${String(loss)}"`);
-  if (method === 'spectral' && loss !== 'mse') throw new ReconstructError('the spectral method minimises squared error; use --method paper or spectral+refine for smoothl1');
+  if (loss !== 'smoothl1' && loss !== 'mse') throw new ReconstructError('invalid-option', `loss must be smoothl1 or mse, got "${String(loss)}"`);
+  if (method === 'spectral' && loss !== 'mse') throw new ReconstructError('invalid-option', 'the spectral method minimises squared error; use --method paper or spectral+refine for smoothl1');
   const backend = o.backend ?? 'auto';
-  if (!BACKENDS.includes(backend)) throw new ReconstructError(`backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
+  if (!BACKENDS.includes(backend)) throw new ReconstructError('invalid-option', `backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
   const moduleWeights = o.moduleWeights ?? {};
   for (const [k, w] of Object.entries(moduleWeights)) finite(w, `weight of module ${k}`, 0, 1);
   return {

@@ -5,7 +5,7 @@
 // that clipping and the best-state choice apply per group.
 import { parseWeightName, type BankPlan } from './grouping';
 import { hashString, Random } from './random';
-import { abortError, type GroupFit, type GroupFitter } from './fitting';
+import { type GroupFit, type GroupFitter } from './fitting';
 import { fitSpectral, repeatSets } from './spectral';
 import { loadTf } from './tfjs';
 import type { Tensor, Scalar, Variable } from '@tensorflow/tfjs-core';
@@ -99,7 +99,7 @@ export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFi
   const every = Math.max(1, Math.floor(o.steps / 100));
   try {
     for (let step = 0; step < o.steps; step++) {
-      if (ctx.signal?.aborted) throw abortError();
+      ctx.signal?.throwIfAborted();
       const lr = o.lr * Math.pow(o.lrGamma, Math.floor(step / o.lrStep));
       const noise = o.noise > 0 ? tf.tensor3d(rng.normals(L * K * n, o.noise), [L, K, n]) : null;
       const { value, grads } = tf.variableGrads(() => lossOf(noise ? tf.add(C, noise) : C), vars);

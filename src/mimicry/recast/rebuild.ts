@@ -10,10 +10,7 @@ import { copiedTensor } from './passthrough';
 import type { BanksJson } from './report';
 import { Scratch } from './scratch';
 import { readFloat32Into } from './stream';
-
-export class RecastFormatError extends Error {
-  override name = 'RecastFormatError';
-}
+import { RecastFormatError } from './errors';
 
 /** A bank as a recast file stores it: the plan's layout, the templates it kept, its tensors. */
 export interface RecastBank extends Pick<BankPlan, 'name' | 'members' | 'shape' | 'dtype'> {
@@ -35,11 +32,11 @@ export interface RecastFile {
 /** One JSON-valued metadata key of a recast file; missing or malformed is a RecastFormatError. */
 export function metadataJson<T = unknown>(meta: Readonly<Record<string, string>>, key: string): T {
   const text = meta[key];
-  if (text === undefined) throw new RecastFormatError(`missing metadata key ${key}`);
+  if (text === undefined) throw new RecastFormatError('metadata-missing', key);
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new RecastFormatError(`metadata ${key} is not valid JSON`);
+    throw new RecastFormatError('metadata-not-json', key);
   }
 }
 
@@ -48,29 +45,29 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
 /** Reads and checks a reparameterized file's layout against FORMAT.md. */
 export function parseRecast(checkpoint: Checkpoint): RecastFile {
   const meta = checkpoint.metadata;
-  if (meta.format !== RECAST_FORMAT) throw new RecastFormatError(`${checkpoint.path} is not a recast file (format is ${JSON.stringify(meta.format ?? null)})`);
-  if (meta['recast.version'] !== RECAST_VERSION) throw new RecastFormatError(`unsupported recast.version ${JSON.stringify(meta['recast.version'] ?? null)}`);
+  if (meta.format !== RECAST_FORMAT) throw new RecastFormatError('not-recast', `format is ${JSON.stringify(meta.format ?? null)}`, checkpoint.path);
+  if (meta['recast.version'] !== RECAST_VERSION) throw new RecastFormatError('unsupported-recast-version', JSON.stringify(meta['recast.version'] ?? null), checkpoint.path);
   const sets = Number(meta['recast.coefficient_sets']);
-  if (!Number.isInteger(sets) || sets < 1) throw new RecastFormatError(`recast.coefficient_sets must be a positive integer`);
+  if (!Number.isInteger(sets) || sets < 1) throw new RecastFormatError('metadata-invalid', 'recast.coefficient_sets must be a positive integer', checkpoint.path);
   const raw = metadataJson(meta, 'recast.banks');
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecastFormatError('recast.banks must be an object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecastFormatError('metadata-invalid', 'recast.banks must be an object', checkpoint.path);
   const banks: RecastBank[] = [];
   const used = new Set<string>();
   for (const [name, b] of Object.entries(raw as BanksJson)) {
-    if (!BANK_NAME.test(name)) throw new RecastFormatError(`bad bank name ${JSON.stringify(name)}`);
+    if (!BANK_NAME.test(name)) throw new RecastFormatError('bank-invalid', `bad bank name ${JSON.stringify(name)}`, checkpoint.path);
     const { members, shape, templates, source_dtype: dtype } = b;
     if (!Array.isArray(members) || !Array.isArray(shape) || !Number.isInteger(templates) || templates < 1 || !['F32', 'F16', 'BF16'].includes(dtype)) {
-      throw new RecastFormatError(`bank ${name}: members, shape, templates or source_dtype is malformed`);
+      throw new RecastFormatError('bank-invalid', `bank ${name}: members, shape, templates or source_dtype is malformed`, checkpoint.path);
     }
     const t = checkpoint.tensor(TEMPLATE_PREFIX + name);
     if (!t || t.dtype !== 'F32' || !sameShape(t.shape, [templates, ...shape])) {
-      throw new RecastFormatError(`bank ${name}: ${TEMPLATE_PREFIX}${name} must be F32 [${[templates, ...shape].join(', ')}]`);
+      throw new RecastFormatError('tensor-invalid', `${TEMPLATE_PREFIX}${name} must be F32 [${[templates, ...shape].join(', ')}]`, checkpoint.path);
     }
     used.add(t.name);
     const coefficientTensors = members.map((m) => {
       const c = checkpoint.tensor(COEFFICIENT_PREFIX + m);
       if (!c || c.dtype !== 'F32' || c.shape.length !== 2 || c.shape[1] !== templates || c.shape[0] < 1) {
-        throw new RecastFormatError(`member ${m}: ${COEFFICIENT_PREFIX}${m} must be F32 [K, ${templates}]`);
+        throw new RecastFormatError('tensor-invalid', `${COEFFICIENT_PREFIX}${m} must be F32 [K, ${templates}]`, checkpoint.path);
       }
       used.add(c.name);
       return c;
@@ -81,7 +78,7 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
   const names = new Set(copies.map((t) => t.name));
   for (const b of banks) {
     for (const m of b.members) {
-      if (names.has(m)) throw new RecastFormatError(`${m} is both a bank member and a copied tensor`);
+      if (names.has(m)) throw new RecastFormatError('tensor-conflict', m, checkpoint.path);
       names.add(m);
     }
   }

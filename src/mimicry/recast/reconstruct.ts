@@ -1,12 +1,13 @@
 // The engine entry point: plan the banks, fit one group at a time, measure, hand templates to a store.
 import type { Checkpoint } from '../safetensors/types';
 import { compose } from './compose';
-import { abortError, type GroupFit, type GroupFitter } from './fitting';
+import { type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
 import { bankParameters, parseWeightName, planGroups, type BankPlan } from './grouping';
 import { bankEntropy, gramEngine } from './entropy';
 import { coefficientSimilarity, inputLayout, layerFidelity, probeFidelity, templateDiversity } from './metrics';
-import { ReconstructError, resolveFit, type ResolvedFit } from './options';
+import { ReconstructError } from './errors';
+import { resolveFit, type ResolvedFit } from './options';
 import { paperFitter } from './paper';
 import { hashString, Random } from './random';
 import { fitSpectral, repeatSets } from './spectral';
@@ -103,13 +104,13 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   if (checkpoint.metadata.format === RECAST_FORMAT) {
-    throw new ReconstructError(`${checkpoint.path} is already a reparameterized (recast) file: rebuild it to a dense checkpoint first`);
+    throw new ReconstructError('already-recast', undefined, checkpoint.path);
   }
   const fit = resolveFit(options);
   const plan = planGroups(checkpoint.tensors, options);
   if (plan.banks.length === 0) {
     const roles = plan.roles.map((r) => r.role).join(', ');
-    throw new ReconstructError(`nothing to reconstruct: no module role has the same shape in two or more numbered blocks${roles ? ` (roles: ${roles})` : ''}`);
+    throw new ReconstructError('nothing-to-reconstruct', roles ? `roles: ${roles}` : undefined, checkpoint.path);
   }
   const fitter = fitterFor(fit);
   const store = hooks.store ?? new MemoryTemplateStore();
@@ -118,7 +119,7 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
   // Member, template and rebuilt buffers, sized by the largest group and reused by every group.
   const scratch = new Scratch();
   for (const [gi, bank] of plan.banks.entries()) {
-    if (hooks.signal?.aborted) throw abortError();
+    hooks.signal?.throwIfAborted();
     const infos = memberInfos(checkpoint, bank);
     const roles = bank.members.map((m) => parseWeightName(m)?.role ?? m);
     // A group too big to hold is streamed by the closed form; its members are then re-read one by one.

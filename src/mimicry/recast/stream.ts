@@ -2,9 +2,9 @@
 // members at once, so that the closed form also fits groups larger than memory (two passes).
 import { HOST_LITTLE_ENDIAN, decodeFloat32Into } from '../safetensors/dtypes';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
-import { abortError, type GroupFit } from './fitting';
+import { type GroupFit } from './fitting';
 import type { BankPlan } from './grouping';
-import { ReconstructError } from './options';
+import { ReconstructError } from './errors';
 import { Scratch } from './scratch';
 import { accumulateGram, repeatSets, solveGram, writeTemplates, type Objective } from './spectral';
 
@@ -15,7 +15,7 @@ export const STREAM_CHUNK = 1 << 20;
 function checkFinite(values: Float32Array, info: TensorInfo, offset: number, role: string): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
-      throw new ReconstructError(`${info.name} contains NaN or Inf (element ${offset + i}); leave its role out with --modules (it is "${role}")`);
+      throw new ReconstructError('non-finite-weights', `${info.name} at element ${offset + i}; leave its role out with --modules (it is "${role}")`, info.file);
     }
   }
 }
@@ -23,7 +23,7 @@ function checkFinite(values: Float32Array, info: TensorInfo, offset: number, rol
 export function memberInfos(checkpoint: Checkpoint, bank: BankPlan): TensorInfo[] {
   return bank.members.map((name) => {
     const info = checkpoint.tensor(name);
-    if (!info) throw new ReconstructError(`tensor ${name} disappeared from ${checkpoint.path}`);
+    if (!info) throw new ReconstructError('tensor-vanished', name, checkpoint.path);
     return info;
   });
 }
@@ -71,7 +71,7 @@ export async function fitSpectralStreaming(
     return parts;
   };
   for (let at = 0; at < d; at += chunk) {
-    if (signal?.aborted) throw abortError();
+    signal?.throwIfAborted();
     const end = Math.min(d, at + chunk);
     const parts = await readChunks(at, end);
     parts.forEach((p, l) => checkFinite(p, infos[l], at, roles[l]));
@@ -80,7 +80,7 @@ export async function fitSpectralStreaming(
   const sol = solveGram(g, L, bank.templates, objective);
   const templates = scratch.floats('templates', sol.n * d);
   for (let at = 0; at < d; at += chunk) {
-    if (signal?.aborted) throw abortError();
+    signal?.throwIfAborted();
     const end = Math.min(d, at + chunk);
     writeTemplates(templates, d, sol, await readChunks(at, end), at);
   }

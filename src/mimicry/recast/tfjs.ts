@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { BackendError } from './errors';
 // Named imports, not bare ones: the node builds of these packages are not listed as having side
 // effects, so a bundler would drop a bare import and with it the backend's registration.
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -11,10 +12,6 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { Backend } from './types';
 
 export type Tf = typeof tf;
-
-export class BackendError extends Error {
-  override name = 'BackendError';
-}
 
 const WASM_FILE = 'tfjs-backend-wasm.wasm';
 
@@ -34,7 +31,7 @@ function wasmDirs(): string[] {
 
 async function useWasm(): Promise<string> {
   const dir = wasmDirs().find((d) => fs.existsSync(path.join(d, WASM_FILE)));
-  if (!dir) throw new BackendError(`the wasm backend needs ${WASM_FILE}; looked in ${wasmDirs().join(', ')}`);
+  if (!dir) throw new BackendError('backend-unavailable', `the wasm backend needs ${WASM_FILE}; looked in ${wasmDirs().join(', ')}`);
   setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
   // The emscripten glue installs process-wide handlers that rethrow every unhandled rejection;
   // in a host process (the extension's) that would turn someone else's stray promise into a crash.
@@ -42,7 +39,7 @@ async function useWasm(): Promise<string> {
   const events = ['uncaughtException', 'unhandledRejection'];
   const before = events.map((e) => new Set(emitter.listeners(e)));
   try {
-    if (!(await tf.setBackend('wasm'))) throw new BackendError('the wasm backend failed to start');
+    if (!(await tf.setBackend('wasm'))) throw new BackendError('backend-failed', 'wasm');
     await tf.ready();
   } finally {
     events.forEach((e, i) => {
@@ -54,7 +51,7 @@ async function useWasm(): Promise<string> {
 
 async function useCpu(): Promise<string> {
   if (!tf.findBackendFactory('cpu')) tf.registerBackend('cpu', () => new MathBackendCPU(), 1);
-  if (!(await tf.setBackend('cpu'))) throw new BackendError('the cpu backend failed to start');
+  if (!(await tf.setBackend('cpu'))) throw new BackendError('backend-failed', 'cpu');
   return 'cpu';
 }
 
@@ -63,9 +60,9 @@ async function useNode(pkg: string): Promise<string> {
   try {
     await (import(spec) as Promise<unknown>);
   } catch (e) {
-    throw new BackendError(`${pkg} is not installed or failed to load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    throw new BackendError('backend-unavailable', `${pkg} is not installed or failed to load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
   }
-  if (!(await tf.setBackend('tensorflow'))) throw new BackendError(`${pkg} loaded but its backend did not start`);
+  if (!(await tf.setBackend('tensorflow'))) throw new BackendError('backend-failed', `${pkg} loaded but its backend did not start`);
   return pkg;
 }
 
@@ -94,7 +91,7 @@ export async function loadTf(backend: Backend): Promise<{ tf: Tf; name: string }
         tried.push(`${b}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    if (name === null) throw new BackendError(`no TensorFlow.js backend could start:\n  ${tried.join('\n  ')}`);
+    if (name === null) throw new BackendError('backend-unavailable', `no TensorFlow.js backend could start:\n  ${tried.join('\n  ')}`);
   } else {
     name = await loaders[backend]();
   }

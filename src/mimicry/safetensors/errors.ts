@@ -1,5 +1,6 @@
 // Errors of the safetensors core. Every refusal names the file and a stable rule code, so the UI
 // and the CLI can react to the rule and show the message as it is.
+import { EngineError } from '../errors';
 
 /** Stable machine codes, one per validation rule or failure. Never rename one: callers match on them. */
 export type SafetensorsRule =
@@ -78,28 +79,15 @@ const RULE_TEXT: Record<SafetensorsRule, string> = {
   'stream-length-mismatch': 'tensor bytes produced do not match the declared length',
 };
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends EngineError<SafetensorsRule> {
   override readonly name = 'SafetensorsError';
-  constructor(
-    /** Path of the file the error is about. */
-    readonly file: string,
-    readonly rule: SafetensorsRule,
-    /** Specifics (which tensor, which values); appended to the rule's plain-words text. */
-    readonly detail?: string,
-  ) {
-    super(`${file}: ${RULE_TEXT[rule]}${detail ? ` (${detail})` : ''} [${rule}]`);
+  constructor(file: string, rule: SafetensorsRule, detail?: string) {
+    super(file, rule, RULE_TEXT[rule], detail);
   }
+  /** Always set: every safetensors refusal is about one file. */
+  declare readonly file: string;
 }
 
 export function ruleText(rule: SafetensorsRule): string {
   return RULE_TEXT[rule];
-}
-
-/** The error thrown when an AbortSignal fires: a DOMException named 'AbortError', as fetch and streams do. */
-export function abortError(): DOMException {
-  return new DOMException('The operation was aborted', 'AbortError');
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError();
 }

@@ -3,7 +3,7 @@
 
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { SafetensorsError, abortError, throwIfAborted } from './errors';
+import { SafetensorsError } from './errors';
 import { DTYPES, decode } from './dtypes';
 import { parseHeader, readHeaderLength, MAX_HEADER_SIZE } from './header';
 import { isShardIndexPath, mergeShardTensors, parseShardIndex } from './sharded';
@@ -60,7 +60,7 @@ export async function readHeader(file: string): Promise<SafetensorsHeader> {
 
 /** Open a .safetensors file or a sharded `*.safetensors.index.json` as one Checkpoint. */
 export async function openCheckpoint(file: string, opts: OpenOptions = {}): Promise<Checkpoint> {
-  throwIfAborted(opts.signal);
+  opts.signal?.throwIfAborted();
   if (isShardIndexPath(file)) return openSharded(file, opts);
   const { header, handle } = await openHeaderFile(file);
   return new FileCheckpoint(header.file, 'single', [header], new Map([[header.file, handle]]), header.metadata, header.tensors);
@@ -74,7 +74,7 @@ async function openSharded(indexFile: string, opts: OpenOptions): Promise<Checkp
   const headers: SafetensorsHeader[] = [];
   try {
     for (const shard of index.shards) {
-      throwIfAborted(opts.signal);
+      opts.signal?.throwIfAborted();
       const { header, handle } = await openHeaderFile(shard);
       handles.set(shard, handle);
       headers.push(header);
@@ -149,7 +149,7 @@ class FileCheckpoint implements Checkpoint {
     const size = this.requireDecodable(tensor);
     if (!Number.isSafeInteger(chunkElements) || chunkElements < 1) throw new RangeError(`chunkElements must be a positive integer, got ${chunkElements}`);
     for (let first = 0; first < tensor.params; first += chunkElements) {
-      if (signal?.aborted) throw abortError();
+      signal?.throwIfAborted();
       const last = Math.min(first + chunkElements, tensor.params);
       yield decode(tensor.dtype, await this.readBytes(tensor, first * size, last * size));
     }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { SafetensorsError, throwIfAborted } from './errors';
+import { SafetensorsError } from './errors';
 import { byteLengthOf, isDType } from './dtypes';
 import { MAX_HEADER_SIZE, METADATA_KEY } from './header';
 import type { DType, TensorToWrite } from './types';
@@ -149,7 +149,7 @@ export async function writeSafetensorsStreaming(
   }
   const sorted = prepare(target, entries, metadata);
   const headerBlock = buildHeaderBlock(target, sorted, metadata);
-  throwIfAborted(opts.signal);
+  opts.signal?.throwIfAborted();
 
   const tmp = path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let handle: FileHandle | undefined = await open(tmp, 'wx');
@@ -160,7 +160,7 @@ export async function writeSafetensorsStreaming(
     let tensors = 0;
     opts.onProgress?.({ bytes: position, totalBytes, tensors, totalTensors: sorted.length, tensor: '' });
     for (const e of sorted) {
-      throwIfAborted(opts.signal);
+      opts.signal?.throwIfAborted();
       const bytes = await e.bytes();
       if (bytes.byteLength !== e.byteLength) {
         throw new SafetensorsError(target, 'stream-length-mismatch', `${JSON.stringify(e.name)}: declared ${e.byteLength}, produced ${bytes.byteLength}`);

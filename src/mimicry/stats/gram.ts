@@ -6,7 +6,6 @@
 //   so the values are read once per column block (one pass unless rows x cols > panelElements).
 
 import type { DecodedValues } from '../safetensors/types';
-import { throwIfAborted } from '../safetensors/errors';
 
 /** Default panel size in elements (8 MB of float64). */
 export const DEFAULT_PANEL_ELEMENTS = 1 << 20;
@@ -243,12 +242,12 @@ export async function streamGram(
   const gram = new Float64Array(plan.n * plan.n);
   const total = rows * cols;
   let visited = 0;
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   for (let pass = 0; pass < plan.passes; pass++) {
     const consumer = startPass(plan, gram, pass);
     let seen = 0;
     for await (const chunk of chunks()) {
-      throwIfAborted(signal);
+      signal?.throwIfAborted();
       if (seen + chunk.length > total) throw new Error(`tensor chunks yielded more than ${total} elements`);
       consumer.push(chunk);
       if (consumer.nonFinite) return { gram, n: plan.n, nonFinite: true };
@@ -256,7 +255,7 @@ export async function streamGram(
       visited += chunk.length;
       onProgress?.(Math.floor(visited / plan.passes));
     }
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     if (seen !== total) throw new Error(`tensor chunks yielded ${seen} elements, expected ${total}`);
     consumer.finish();
   }

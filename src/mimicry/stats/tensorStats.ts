@@ -17,7 +17,6 @@
 // Kahan-compensated across blocks. Fixed blocks make the result independent of the chunk size.
 
 import type { DecodedValues } from '../safetensors/types';
-import { throwIfAborted } from '../safetensors/errors';
 import { HistogramBuilder, histogramRange, type Histogram } from './histogram';
 
 export interface TensorStats {
@@ -166,15 +165,15 @@ export async function computeTensorStats(
   const bins = opts.bins ?? DEFAULT_BINS;
   if (!(Number.isInteger(bins) && bins >= 1)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
   const { signal, onProgress, totalElements } = opts;
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
 
   const m = new Moments();
   for await (const chunk of chunks()) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     m.addChunk(chunk);
     onProgress?.(Math.floor(m.all / 2));
   }
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   m.finish();
   if (totalElements !== undefined && totalElements !== m.all) {
     throw new Error(`tensor chunks yielded ${m.all} elements, expected ${totalElements}`);
@@ -201,12 +200,12 @@ export async function computeTensorStats(
   const hist = new HistogramBuilder(lo, hi, bins);
   let seen = 0;
   for await (const chunk of chunks()) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     hist.add(chunk);
     seen += chunk.length;
     onProgress?.(Math.floor((m.all + seen) / 2));
   }
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   if (seen !== m.all) {
     throw new Error(`tensor chunks changed between passes: ${m.all} elements, then ${seen}`);
   }

@@ -1,0 +1,78 @@
+// Refusals of the reconstruction engine, each with a stable rule from a closed union (see
+// ../errors.ts for the shape every engine error shares).
+import { EngineError } from '../errors';
+
+export type ReconstructRule =
+  | 'invalid-option'
+  | 'unknown-preset'
+  | 'unknown-module'
+  | 'already-recast'
+  | 'nothing-to-reconstruct'
+  | 'non-finite-weights'
+  | 'tensor-vanished'
+  | 'output-paths-clash'
+  | 'refuse-overwrite-source';
+
+const RECONSTRUCT_TEXT: Record<ReconstructRule, string> = {
+  'invalid-option': 'invalid reconstruction option',
+  'unknown-preset': 'unknown preset',
+  'unknown-module': 'no groupable module of that name',
+  'already-recast': 'the file is already a reparameterized (recast) file: rebuild it to a dense checkpoint first',
+  'nothing-to-reconstruct': 'nothing to reconstruct: no module role has the same shape in two or more numbered blocks',
+  'non-finite-weights': 'a weight to reconstruct contains NaN or Inf',
+  'tensor-vanished': 'a tensor disappeared from the checkpoint',
+  'output-paths-clash': 'the export, dense and report paths must differ',
+  'refuse-overwrite-source': 'refusing to overwrite the source',
+};
+
+/** A reconstruction the engine refuses: options, grouping, or weights it cannot fit. */
+export class ReconstructError extends EngineError<ReconstructRule> {
+  override readonly name = 'ReconstructError';
+  constructor(rule: ReconstructRule, detail?: string, file?: string) {
+    super(file, rule, RECONSTRUCT_TEXT[rule], detail);
+  }
+}
+
+export type RecastFormatRule =
+  | 'not-recast'
+  | 'unsupported-recast-version'
+  | 'metadata-missing'
+  | 'metadata-not-json'
+  | 'metadata-invalid'
+  | 'bank-invalid'
+  | 'tensor-invalid'
+  | 'tensor-conflict';
+
+const RECAST_FORMAT_TEXT: Record<RecastFormatRule, string> = {
+  'not-recast': 'not a recast file',
+  'unsupported-recast-version': 'unsupported recast.version',
+  'metadata-missing': 'a recast metadata key is missing',
+  'metadata-not-json': 'a recast metadata value is not valid JSON',
+  'metadata-invalid': 'a recast metadata value has the wrong shape',
+  'bank-invalid': 'a bank of the recast file is malformed',
+  'tensor-invalid': 'a template or coefficient tensor has the wrong dtype or shape',
+  'tensor-conflict': 'a tensor is both a bank member and a copied tensor',
+};
+
+/** A reparameterized file that breaks the recast format (docs/FORMAT.md). */
+export class RecastFormatError extends EngineError<RecastFormatRule> {
+  override readonly name = 'RecastFormatError';
+  constructor(rule: RecastFormatRule, detail?: string, file?: string) {
+    super(file, rule, RECAST_FORMAT_TEXT[rule], detail);
+  }
+}
+
+export type BackendRule = 'backend-unavailable' | 'backend-failed';
+
+const BACKEND_TEXT: Record<BackendRule, string> = {
+  'backend-unavailable': 'the TensorFlow.js backend asked for is not available',
+  'backend-failed': 'the TensorFlow.js backend failed to start',
+};
+
+/** A TensorFlow.js backend that cannot be loaded or started. */
+export class BackendError extends EngineError<BackendRule> {
+  override readonly name = 'BackendError';
+  constructor(rule: BackendRule, detail: string) {
+    super(undefined, rule, BACKEND_TEXT[rule], detail);
+  }
+}
