@@ -1,7 +1,7 @@
 // The API `activate()` returns: lets tests (extension-host suite, e2e) observe what inspectors and
 // dashboards showed.
 import type * as vscode from 'vscode';
-import type { InspectorSettings } from '../webview/protocol';
+import type { InspectorSettings } from './config';
 
 export interface InspectorReport {
   /** The opened document's URI, as `uri.toString()`. */

@@ -1,6 +1,12 @@
 // Reads the `mimicry.inspector.*` settings, clamped to sane values.
 import * as vscode from 'vscode';
-import type { InspectorSettings } from '../webview/protocol';
+
+export interface InspectorSettings {
+  /** Statistics for every tensor start by themselves when the checkpoint is at most this large. */
+  readonly autoStatsMaxBytes: number;
+  readonly histogramBins: number;
+  readonly spectrumMaxDim: number;
+}
 
 const DEFAULTS: InspectorSettings = { autoStatsMaxBytes: 256 * 1024 * 1024, histogramBins: 64, spectrumMaxDim: 2048 };
 

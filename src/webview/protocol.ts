@@ -23,13 +23,6 @@ export type TensorStatsView = TensorStats;
 /** Spectral summary of the 2-D view [out, ...rest] -> out x prod(rest) of a weight (RECAST.md §4); see the worker protocol. */
 export type SpectrumView = WorkerSpectrum;
 
-export interface InspectorSettings {
-  /** Statistics for every tensor start by themselves when the checkpoint is at most this large. */
-  readonly autoStatsMaxBytes: number;
-  readonly histogramBins: number;
-  readonly spectrumMaxDim: number;
-}
-
 /** Progress of "compute all": `done` of `total` tensors; `current` is the tensor being read. */
 export interface BatchProgress {
   readonly done: number;
@@ -46,7 +39,6 @@ export type ExtensionToWebview =
       readonly version: number;
       readonly summary: CheckpointSummary;
       readonly tensors: readonly TensorRow[];
-      readonly settings: InspectorSettings;
       /** True when statistics for all tensors start by themselves (small file). */
       readonly autoStats: boolean;
     }
@@ -58,8 +50,6 @@ export type ExtensionToWebview =
   /** Element-level progress of one tensor's statistics (fraction in [0, 1]). */
   | { readonly type: 'tensorProgress'; readonly name: string; readonly what: 'stats' | 'spectrum'; readonly fraction: number }
   | { readonly type: 'batch'; readonly state: BatchState; readonly progress: BatchProgress; readonly message?: string }
-  /** Selects a tensor (e.g. from a command). */
-  | { readonly type: 'reveal'; readonly name: string }
   /**
    * Several messages in one post. A batch over thousands of small tensors would otherwise flood the
    * webview channel (one postMessage each) and delay the webview's own requests behind them.
@@ -153,7 +143,6 @@ export type ToDashboard =
   | { readonly type: 'result'; readonly data: DashboardData; readonly canExportModel: boolean }
   | { readonly type: 'runFailed'; readonly message: string; readonly cancelled: boolean }
   | { readonly type: 'compare'; readonly data: DashboardData }
-  | { readonly type: 'exported'; readonly what: string; readonly file: string }
   | { readonly type: 'busy'; readonly busy: boolean }
   | { readonly type: 'error'; readonly message: string };
 

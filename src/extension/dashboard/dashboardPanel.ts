@@ -307,7 +307,6 @@ export class DashboardPanel implements vscode.Disposable {
       const written = await this.withProgress(`Mimicry: writing ${path.basename(file)}`, (onProgress) => this.session().export(kind, file, onProgress));
       if (!written) return undefined;
       this.outputs = { ...this.outputs, [kind === 'model' ? 'out' : 'dense']: written };
-      this.post({ type: 'exported', what, file: written });
       void announceExport(what, written);
       return written;
     } finally {

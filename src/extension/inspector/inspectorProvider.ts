@@ -116,7 +116,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     }
     const settings = inspectorSettings(document.uri);
     const autoStats = opened.overview.totalBytes <= settings.autoStatsMaxBytes;
-    post({ type: 'header', version: PROTOCOL_VERSION, summary: opened.overview, tensors: opened.tensors, settings, autoStats });
+    post({ type: 'header', version: PROTOCOL_VERSION, summary: opened.overview, tensors: opened.tensors, autoStats });
     // A second view of the same document (or a reloaded webview) gets what is known already.
     for (const [name, stats] of document.stats) post({ type: 'stats', name, stats });
     for (const [name, spectrum] of document.spectra) post({ type: 'spectrum', name, spectrum });

@@ -163,8 +163,6 @@ function onMessage(m: ToDashboard): void {
       if (a) showCompare(a, m.data);
       return;
     }
-    case 'exported':
-      return;
     case 'busy':
       results?.setCanExportModel(!m.busy && canExportModel);
       return;

@@ -145,7 +145,7 @@ let currentTab = 0;
 let search: HTMLElement | undefined;
 
 function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
-  state.setHeader(m.summary, m.tensors, m.settings, m.autoStats);
+  state.setHeader(m.summary, m.tensors, m.autoStats);
   const s = m.summary;
   search = searchBox();
   const tabs = h(
@@ -241,9 +241,6 @@ function onMessage(m: ExtensionToWebview): void {
       state.batch = { state: m.state, progress: m.progress, message: m.message };
       batchBar.set(state.batch, state.autoStats, state.tensors.some((t) => t.decodable));
       if (m.state !== 'running') refresh(detail.current ?? '');
-      return;
-    case 'reveal':
-      if (state.byName.has(m.name)) select(m.name, true);
       return;
     case 'bundle':
       for (const inner of m.messages) onMessage(inner);

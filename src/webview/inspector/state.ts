@@ -1,5 +1,5 @@
 // What the webview knows: the header, statistics and spectra received so far, jobs in flight.
-import type { BatchProgress, BatchState, CheckpointSummary, InspectorSettings, SpectrumView, TensorRow, TensorStatsView } from '../protocol';
+import type { BatchProgress, BatchState, CheckpointSummary, SpectrumView, TensorRow, TensorStatsView } from '../protocol';
 
 export type Work = 'stats' | 'spectrum';
 
@@ -7,7 +7,6 @@ export class InspectorState {
   summary: CheckpointSummary | undefined;
   tensors: readonly TensorRow[] = [];
   byName = new Map<string, TensorRow>();
-  settings: InspectorSettings = { autoStatsMaxBytes: 0, histogramBins: 64, spectrumMaxDim: 2048 };
   autoStats = false;
   readonly stats = new Map<string, TensorStatsView>();
   readonly spectra = new Map<string, SpectrumView>();
@@ -17,11 +16,10 @@ export class InspectorState {
   private readonly errors = new Map<string, string>();
   batch: { state: BatchState; progress: BatchProgress; message?: string } = { state: 'idle', progress: { done: 0, total: 0 } };
 
-  setHeader(summary: CheckpointSummary, tensors: readonly TensorRow[], settings: InspectorSettings, autoStats: boolean): void {
+  setHeader(summary: CheckpointSummary, tensors: readonly TensorRow[], autoStats: boolean): void {
     this.summary = summary;
     this.tensors = tensors;
     this.byName = new Map(tensors.map((t) => [t.name, t]));
-    this.settings = settings;
     this.autoStats = autoStats;
   }
 
