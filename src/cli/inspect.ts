@@ -2,7 +2,8 @@
 
 import { InvalidArgumentError, type Command } from 'commander';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
-import { DEFAULT_BINS, DEFAULT_MAX_SIDE } from '../mimicry/stats/index';
+import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
+import { DEFAULT_SPECTRUM_MAX_SIDE } from '../mimicry/stats/spectrum';
 import { toCliError, type CliIO } from './io';
 import { buildInspectReport } from './inspectReport';
 import { renderJson, renderText } from './inspectRender';
@@ -13,6 +14,7 @@ interface InspectFlags {
   readonly spectra?: boolean;
   readonly json?: boolean;
   readonly bins: number;
+  /** `--max-side`: the spectrum size limit. */
   readonly maxSide: number;
 }
 
@@ -36,7 +38,7 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
       stats: flags.stats === true,
       spectra: flags.spectra === true,
       bins: flags.bins,
-      maxSide: flags.maxSide,
+      spectrumMaxSide: flags.maxSide,
       onProgress: (i, t, what, fraction) =>
         progress.update(`[${i + 1}/${count}] ${what} ${t.name} ${Math.floor(fraction * 100)}%`),
     });
@@ -59,6 +61,6 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('--spectra', 'singular-value spectrum of tensors with 2+ dimensions (viewed as out x rest)')
     .option('--json', 'print one JSON document instead of a table')
     .option('--bins <n>', 'histogram bins for --stats', positiveInteger, DEFAULT_BINS)
-    .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInteger, DEFAULT_MAX_SIDE)
+    .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInteger, DEFAULT_SPECTRUM_MAX_SIDE)
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
 }

@@ -38,7 +38,8 @@ export interface InspectOptions {
   readonly stats: boolean;
   readonly spectra: boolean;
   readonly bins?: number;
-  readonly maxSide?: number;
+  /** The spectrum size limit (largest min(rows, cols)); default DEFAULT_SPECTRUM_MAX_SIDE. */
+  readonly spectrumMaxSide?: number;
   readonly signal?: AbortSignal;
   /** Called as work starts on a tensor and as it advances (fraction in [0, 1]). */
   readonly onProgress?: (index: number, tensor: TensorInfo, what: 'stats' | 'spectrum', fraction: number) => void;
@@ -74,7 +75,7 @@ export async function buildInspectReport(checkpoint: Checkpoint, file: string, o
       opts.onProgress?.(i, t, 'spectrum', 0);
       const total = Math.max(1, t.params);
       const spectrum = await computeSpectrum(checkpoint, t, {
-        maxSide: opts.maxSide,
+        maxSide: opts.spectrumMaxSide,
         signal: opts.signal,
         onProgress: (done) => opts.onProgress?.(i, t, 'spectrum', done / total),
       });

@@ -1,11 +1,13 @@
 // The `mimicry.reconstruct.*` settings: the starting values of the configuration form.
 import * as vscode from 'vscode';
+import { inspectorSettings } from '../config';
 import { BACKENDS, METHODS, type Backend, type Method, type ReconstructOptions } from '../../mimicry/recast/types';
 
 export interface ReconstructSettings {
   readonly defaults: ReconstructOptions;
   /** Folder for exports; empty: next to the source. */
   readonly exportFolder: string;
+  /** The inspector's spectrum size limit, used for the dashboards' spectra too. */
   readonly spectrumMaxSide: number;
 }
 
@@ -32,6 +34,5 @@ export function reconstructSettings(scope?: vscode.Uri): ReconstructSettings {
     ...(sets ? { sets } : {}),
     ...(steps ? { steps } : {}),
   };
-  const spectrumMaxSide = positiveInt(vscode.workspace.getConfiguration('mimicry.inspector', scope).get('spectrumMaxDim')) ?? 1024;
-  return { defaults, exportFolder: (c.get<string>('exportFolder') ?? '').trim(), spectrumMaxSide: Math.min(spectrumMaxSide, 8192) };
+  return { defaults, exportFolder: (c.get<string>('exportFolder') ?? '').trim(), spectrumMaxSide: inspectorSettings(scope).spectrumMaxSide };
 }

@@ -111,12 +111,12 @@ export class InspectorDocument implements vscode.CustomDocument {
     );
   }
 
-  requestSpectrum(name: string, maxDim: number): void {
+  requestSpectrum(name: string, spectrumMaxSide: number): void {
     const cached = this.spectra.get(name);
     if (cached) return this.send({ type: 'spectrum', name, spectrum: cached });
     this.startTensorJob('spectrum', name, () => this.spectra.has(name), () =>
       this.engine.run(
-        { type: 'spectrum', name, maxDim },
+        { type: 'spectrum', name, maxDim: spectrumMaxSide },
         {
           onProgress: (n, fraction) => this.send({ type: 'tensorProgress', name: n, what: 'spectrum', fraction }),
           onSpectrum: (n, spectrum) => {

@@ -83,7 +83,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
         document.requestStats(m.name, settings.histogramBins);
         return;
       case 'requestSpectrum':
-        document.requestSpectrum(m.name, settings.spectrumMaxDim);
+        document.requestSpectrum(m.name, settings.spectrumMaxSide);
         return;
       case 'cancelTensor':
         document.cancelTensor(m.name);

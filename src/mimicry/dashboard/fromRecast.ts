@@ -17,7 +17,7 @@ async function floats(checkpoint: Checkpoint, info: Parameters<Checkpoint['readV
 /** Rebuilt members drawn per bank (each spectrum costs O(side^3)). */
 const MAX_REBUILT_SPECTRA = 6;
 
-export async function dashboardFromRecast(checkpoint: Checkpoint, maxSide: number, signal?: AbortSignal): Promise<DashboardData> {
+export async function dashboardFromRecast(checkpoint: Checkpoint, spectrumMaxSide: number, signal?: AbortSignal): Promise<DashboardData> {
   const file = parseRecast(checkpoint);
   const meta = checkpoint.metadata;
   const metrics = metadataJson<MetricsJson>(meta, 'recast.metrics');
@@ -36,7 +36,7 @@ export async function dashboardFromRecast(checkpoint: Checkpoint, maxSide: numbe
       inputs.push({ label: b.members[l], kind: 'rebuilt', values: compose(templates, b.templates, c) });
     }
     for (let t = 0; t < b.templates; t++) inputs.push({ label: `template ${t + 1}`, kind: 'template', values: templateAt(templates, b.templates, t) });
-    const lines = spectrumLines(inputs, b.shape, maxSide);
+    const lines = spectrumLines(inputs, b.shape, spectrumMaxSide);
     const note = [lines.skipped, shown < b.members.length ? `first ${shown} of ${b.members.length} members shown` : undefined].filter((x) => x !== undefined).join('; ');
     spectra.push({ bank: b.name, lines: lines.lines, ...(note ? { skipped: note } : {}) });
   }

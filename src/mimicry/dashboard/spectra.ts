@@ -10,13 +10,13 @@ export interface SpectrumInput {
 }
 
 /** Spectra of several same-shaped matrices; skipped ones are named in `skipped`. */
-export function spectrumLines(inputs: readonly SpectrumInput[], shape: readonly number[], maxSide: number): { lines: SpectrumLine[]; skipped?: string } {
+export function spectrumLines(inputs: readonly SpectrumInput[], shape: readonly number[], spectrumMaxSide: number): { lines: SpectrumLine[]; skipped?: string } {
   const rows = shape[0];
   const cols = shape.slice(1).reduce((a, b) => a * b, 1);
   const lines: SpectrumLine[] = [];
   let skipped: string | undefined;
   for (const input of inputs) {
-    const s = spectrumFromMatrix(input.values, rows, cols, { maxSide });
+    const s = spectrumFromMatrix(input.values, rows, cols, { maxSide: spectrumMaxSide });
     if (isSpectrumSkipped(s)) skipped = s.skipped;
     else lines.push({ label: input.label, kind: input.kind, values: s.singularValues });
   }

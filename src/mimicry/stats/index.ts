@@ -25,7 +25,7 @@ export {
   spectrumFromGram,
   matrixView,
   isSpectrumSkipped,
-  DEFAULT_MAX_SIDE,
+  DEFAULT_SPECTRUM_MAX_SIDE,
   type Spectrum,
   type SpectrumSkipped,
   type SpectrumOutcome,

@@ -15,9 +15,15 @@ import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
 import { gramOfMatrix, streamGram, type GramResult } from './gram';
 import { spectralMetrics, type SpectralMetrics } from './spectralMetrics';
 
-// Eigenvalues only (no eigenvectors) make a 2048 Gram ~6 s of CPU, under what a 1024 one cost with a
-// full eigen-decomposition (~14 s); the Gram's own O(n^2 m) cost is not bounded by this cap anyway.
-export const DEFAULT_MAX_SIDE = 2048;
+/**
+ * The default spectrum size limit (`spectrumMaxSide`): the largest min(rows, cols) that gets a
+ * spectrum. The one default of the engine, the CLI's --max-side and the VS Code setting
+ * mimicry.inspector.spectrumMaxDim (package.json; a unit test checks they agree).
+ *
+ * Eigenvalues only (no eigenvectors) make a 2048 Gram ~6 s of CPU, under what a 1024 one cost with
+ * a full eigen-decomposition (~14 s); the Gram's own O(n^2 m) cost is not bounded by this cap anyway.
+ */
+export const DEFAULT_SPECTRUM_MAX_SIDE = 2048;
 
 export interface Spectrum extends SpectralMetrics {
   readonly skipped?: undefined;
@@ -38,7 +44,10 @@ export interface SpectrumSkipped {
 export type SpectrumOutcome = Spectrum | SpectrumSkipped;
 
 export interface SpectrumOptions {
-  /** Largest allowed min(rows, cols): the Gram is n x n and its eigenvalues O(n^3). Default 2048. */
+  /**
+   * The spectrum size limit: the largest allowed min(rows, cols); the Gram is n x n and its
+   * eigenvalues O(n^3). Default DEFAULT_SPECTRUM_MAX_SIDE.
+   */
   maxSide?: number;
   /** Elements per panel while accumulating the Gram (bounds memory; see gram.ts). */
   panelElements?: number;
@@ -84,7 +93,7 @@ export function spectrumFromMatrix(
   cols: number,
   opts: SpectrumOptions = {},
 ): SpectrumOutcome {
-  const why = refusal(rows, cols, opts.maxSide ?? DEFAULT_MAX_SIDE);
+  const why = refusal(rows, cols, opts.maxSide ?? DEFAULT_SPECTRUM_MAX_SIDE);
   if (why) return { skipped: why, rows, cols };
   return spectrumFromGram(gramOfMatrix(values, rows, cols, opts.panelElements), rows, cols);
 }
@@ -99,7 +108,7 @@ export async function computeSpectrum(
   if (!view) return { skipped: `a ${tensor.shape.length}-d tensor has no matrix spectrum`, rows: null, cols: null };
   const { rows, cols } = view;
   if (!isDecodable(tensor.dtype)) return { skipped: `dtype ${tensor.dtype} is not decoded to numbers`, rows, cols };
-  const why = refusal(rows, cols, opts.maxSide ?? DEFAULT_MAX_SIDE);
+  const why = refusal(rows, cols, opts.maxSide ?? DEFAULT_SPECTRUM_MAX_SIDE);
   if (why) return { skipped: why, rows, cols };
   const chunks = (): AsyncIterable<DecodedValues> => checkpoint.chunks(tensor, opts.chunkElements, opts.signal);
   return spectrumFromGram(await streamGram(chunks, rows, cols, opts), rows, cols);

@@ -36,7 +36,7 @@ suite('settings', () => {
       const report = await openInInspector(workspaceFile('real/capp-gpt2-4layer.safetensors'));
       assert.equal(report.status, 'rendered');
       assert.equal(report.settings.histogramBins, 16);
-      assert.equal(report.settings.spectrumMaxDim, 32);
+      assert.equal(report.settings.spectrumMaxSide, 32);
     } finally {
       await config.update('histogramBins', undefined, vscode.ConfigurationTarget.Global);
       await config.update('spectrumMaxDim', undefined, vscode.ConfigurationTarget.Global);
