@@ -4,15 +4,15 @@ import * as vscode from 'vscode';
 import type { MimicryApi } from './api';
 import { registerInspectorCommands } from './commands';
 import { InspectorProvider } from './inspector/inspectorProvider';
-import { registerMimicry } from './dashboard';
-import { InspectorReports } from './reports';
+import { registerDashboards } from './dashboard/commands';
+import { WebviewReports } from './reports';
 
 export function activate(context: vscode.ExtensionContext): MimicryApi {
-  const reports = new InspectorReports();
+  const reports = new WebviewReports();
   context.subscriptions.push(reports);
   const provider = InspectorProvider.register(context, reports);
   registerInspectorCommands(context, provider);
-  registerMimicry(context, (r) => reports.addDashboard(r));
+  registerDashboards(context, reports);
   return reports.api();
 }
 

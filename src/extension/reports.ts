@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { DashboardReport, InspectorReport, MimicryApi } from './api';
 
-export class InspectorReports implements vscode.Disposable {
+export class WebviewReports implements vscode.Disposable {
   private readonly reports: InspectorReport[] = [];
   private readonly emitter = new vscode.EventEmitter<InspectorReport>();
   private readonly dashboards: DashboardReport[] = [];

@@ -1,6 +1,7 @@
 // Palette / explorer / inspector commands of the reconstruction dashboards, and the serializer that
 // brings dashboards back after a window reload.
 import * as vscode from 'vscode';
+import type { WebviewReports } from '../reports';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel, isPanelState, loadRecast } from './dashboardPanel';
 import { reconstructSettings } from './settings';
 import type { ReconstructOptions } from '../../mimicry/recast/types';
@@ -48,19 +49,20 @@ function localFile(uri: vscode.Uri): string | undefined {
   return undefined;
 }
 
-export function registerReconstructCommands(context: vscode.ExtensionContext): void {
+/** The dashboards' commands and serializer; every dashboard tells `reports` what it drew (the test API). */
+export function registerDashboards(context: vscode.ExtensionContext, reports: WebviewReports): void {
   const extensionUri = context.extensionUri;
   const workerPath = vscode.Uri.joinPath(extensionUri, 'dist', 'reconstructWorker.js').fsPath;
   context.subscriptions.push(
     vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.reconstruct, async (uri?: vscode.Uri) => {
       const u = await target(uri, 'Reconstruct a checkpoint', 'Reconstruct');
       const file = u && localFile(u);
-      if (file) DashboardPanel.open(extensionUri, file, 'configure');
+      if (file) DashboardPanel.open(extensionUri, reports, file, 'configure');
     }),
     vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.openDashboard, async (uri?: vscode.Uri) => {
       const u = await target(uri, 'Open the dashboard of a reparameterized model', 'Open Dashboard', true);
       const file = u && localFile(u);
-      if (file) DashboardPanel.open(extensionUri, file, 'results');
+      if (file) DashboardPanel.open(extensionUri, reports, file, 'results');
     }),
     vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.exportReparameterized, async (uri?: vscode.Uri, args?: ExportCommandArgs): Promise<string | undefined> => {
       // From the dashboard in front (its last run), else reconstruct a checkpoint with the settings and export.
@@ -70,7 +72,7 @@ export function registerReconstructCommands(context: vscode.ExtensionContext): v
         const u = await target(uri, 'Export a reparameterized model', 'Reconstruct and Export');
         const file = u && localFile(u);
         if (!file) return undefined;
-        const panel = DashboardPanel.open(extensionUri, file, 'configure');
+        const panel = DashboardPanel.open(extensionUri, reports, file, 'configure');
         const data = await panel.run(args?.options ?? reconstructSettings(u).defaults);
         return data ? await panel.export('model', args?.out) : undefined;
       } catch (e) {
@@ -90,11 +92,11 @@ export function registerReconstructCommands(context: vscode.ExtensionContext): v
       if (!b) return;
       const da = await loadRecast(workerPath, a.fsPath);
       const db = da && (await loadRecast(workerPath, b.fsPath));
-      if (da && db) DashboardPanel.openCompare(extensionUri, da, db);
+      if (da && db) DashboardPanel.openCompare(extensionUri, reports, da, db);
     }),
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
-        if (isPanelState(state)) DashboardPanel.revive(panel, extensionUri, state);
+        if (isPanelState(state)) DashboardPanel.revive(panel, extensionUri, reports, state);
         else panel.dispose();
         return Promise.resolve();
       },

@@ -15,7 +15,7 @@ import {
   type FromDashboard,
   type ToDashboard,
 } from '../../webview/protocol';
-import type { DashboardReport } from '../api';
+import type { WebviewReports } from '../reports';
 import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
@@ -41,8 +41,6 @@ export function isPanelState(v: unknown): v is DashboardPanelState {
 
 export class DashboardPanel implements vscode.Disposable {
   private static readonly panels = new Set<DashboardPanel>();
-  /** Hears what each dashboard drew (the extension's test API). */
-  static onReport: ((r: DashboardReport) => void) | undefined;
   private static lastActive: DashboardPanel | undefined;
 
   private client: ReconstructClient | undefined;
@@ -57,6 +55,8 @@ export class DashboardPanel implements vscode.Disposable {
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
+    /** Hears what the dashboard drew (the extension's test API). */
+    private readonly reports: WebviewReports,
     private state: DashboardPanelState,
   ) {
     const webview = panel.webview;
@@ -76,17 +76,17 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   /** Opens a dashboard for `file`: the configuration form for a checkpoint, results for a recast file. */
-  static open(extensionUri: vscode.Uri, file: string, mode: DashboardMode = 'configure'): DashboardPanel {
+  static open(extensionUri: vscode.Uri, reports: WebviewReports, file: string, mode: DashboardMode = 'configure'): DashboardPanel {
     const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Mimicry: ${path.basename(file)}`, vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
       localResourceRoots: webviewResourceRoots(extensionUri),
     });
-    return new DashboardPanel(panel, extensionUri, { path: file, mode });
+    return new DashboardPanel(panel, extensionUri, reports, { path: file, mode });
   }
 
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: DashboardPanelState): DashboardPanel {
-    return new DashboardPanel(panel, extensionUri, state);
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, reports: WebviewReports, state: DashboardPanelState): DashboardPanel {
+    return new DashboardPanel(panel, extensionUri, reports, state);
   }
 
   static get active(): DashboardPanel | undefined {
@@ -158,7 +158,7 @@ export class DashboardPanel implements vscode.Disposable {
         case 'pickCompare':
           return await this.pickCompare();
         case 'rendered':
-          DashboardPanel.onReport?.({ path: this.state.path, mode: m.mode, charts: m.charts });
+          this.reports.addDashboard({ path: this.state.path, mode: m.mode, charts: m.charts });
           return;
       }
     } catch (e) {
@@ -339,13 +339,13 @@ export class DashboardPanel implements vscode.Disposable {
     this.post({ type: 'compare', data: other });
   }
 
-  static openCompare(extensionUri: vscode.Uri, a: DashboardData, b: DashboardData): DashboardPanel {
+  static openCompare(extensionUri: vscode.Uri, reports: WebviewReports, a: DashboardData, b: DashboardData): DashboardPanel {
     const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Mimicry: ${a.source.file} vs ${b.source.file}`, vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
       localResourceRoots: webviewResourceRoots(extensionUri),
     });
-    return new DashboardPanel(panel, extensionUri, { path: a.source.path, mode: 'compare', data: a, compare: b });
+    return new DashboardPanel(panel, extensionUri, reports, { path: a.source.path, mode: 'compare', data: a, compare: b });
   }
 }
 

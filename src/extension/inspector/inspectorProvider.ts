@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { InspectorDocument } from './inspectorDocument';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
-import type { InspectorReports } from '../reports';
+import type { WebviewReports } from '../reports';
 import { isWebviewToExtension, PROTOCOL_VERSION, type ExtensionToWebview, type WebviewToExtension } from '../../webview/protocol';
 
 export const INSPECTOR_VIEW_TYPE = 'mimicry.inspector';
@@ -17,10 +17,10 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
 
   constructor(
     private readonly extensionUri: vscode.Uri,
-    private readonly reports: InspectorReports,
+    private readonly reports: WebviewReports,
   ) {}
 
-  static register(context: vscode.ExtensionContext, reports: InspectorReports): InspectorProvider {
+  static register(context: vscode.ExtensionContext, reports: WebviewReports): InspectorProvider {
     const provider = new InspectorProvider(context.extensionUri, reports);
     context.subscriptions.push(
       vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
