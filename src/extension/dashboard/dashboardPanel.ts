@@ -93,10 +93,6 @@ export class DashboardPanel implements vscode.Disposable {
     return DashboardPanel.lastActive;
   }
 
-  get sourcePath(): string {
-    return this.state.path;
-  }
-
   dispose(): void {
     if (!DashboardPanel.panels.delete(this)) return;
     if (DashboardPanel.lastActive === this) DashboardPanel.lastActive = undefined;
@@ -104,10 +100,6 @@ export class DashboardPanel implements vscode.Disposable {
     this.client?.dispose();
     for (const d of this.disposables) d.dispose();
     this.panel.dispose();
-  }
-
-  reveal(): void {
-    this.panel.reveal();
   }
 
   private post(m: ToDashboard): void {

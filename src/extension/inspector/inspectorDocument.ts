@@ -198,10 +198,6 @@ export class InspectorDocument implements vscode.CustomDocument {
     this.batch?.cancel();
   }
 
-  get batchRunning(): boolean {
-    return this.batch !== undefined;
-  }
-
   dispose(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.listeners.clear();

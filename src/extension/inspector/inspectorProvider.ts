@@ -12,7 +12,6 @@ import { isWebviewToExtension, PROTOCOL_VERSION, type ExtensionToWebview, type W
 export const INSPECTOR_VIEW_TYPE = 'mimicry.inspector';
 
 export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<InspectorDocument> {
-  private readonly panels = new Map<vscode.WebviewPanel, InspectorDocument>();
   private active: { panel: vscode.WebviewPanel; document: InspectorDocument } | undefined;
 
   constructor(
@@ -48,7 +47,6 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     webview.html = webviewHtml(webview, this.extensionUri, { title: basename(document.uri.fsPath), script: 'inspector.js', stylesheet: 'inspector.css' });
     const post = (m: ExtensionToWebview): void => void webview.postMessage(m);
     const stopListening = document.listen(post);
-    this.panels.set(panel, document);
     this.active = { panel, document };
 
     const subscriptions: vscode.Disposable[] = [
@@ -60,7 +58,6 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       }),
       panel.onDidDispose(() => {
         stopListening();
-        this.panels.delete(panel);
         if (this.active?.panel === panel) this.active = undefined;
         for (const s of subscriptions) s.dispose();
       }),
