@@ -1,9 +1,10 @@
 // `mimicry inspect FILE [--stats] [--spectra] [--json]`: what is inside a checkpoint.
 
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
 import { DEFAULT_SPECTRUM_MAX_SIDE } from '../mimicry/stats/spectrum';
+import { positiveInt } from './flags';
 import { toCliError, type CliIO } from './io';
 import { buildInspectReport } from './inspectReport';
 import { renderJson, renderText } from './inspectRender';
@@ -16,12 +17,6 @@ interface InspectFlags {
   readonly bins: number;
   /** `--max-side`: the spectrum size limit. */
   readonly maxSide: number;
-}
-
-export function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<void> {
@@ -60,7 +55,7 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('--stats', 'per-tensor statistics over finite values: min, max, mean, std, |mean|, zero fraction, NaN/Inf counts, histogram')
     .option('--spectra', 'singular-value spectrum of tensors with 2+ dimensions (viewed as out x rest)')
     .option('--json', 'print one JSON document instead of a table')
-    .option('--bins <n>', 'histogram bins for --stats', positiveInteger, DEFAULT_BINS)
-    .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInteger, DEFAULT_SPECTRUM_MAX_SIDE)
+    .option('--bins <n>', 'histogram bins for --stats', positiveInt, DEFAULT_BINS)
+    .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInt, DEFAULT_SPECTRUM_MAX_SIDE)
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
 }

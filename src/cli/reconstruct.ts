@@ -10,33 +10,10 @@ import { reportJson } from '../mimicry/recast/report';
 import { BACKENDS, METHODS, type ReconstructOptions } from '../mimicry/recast/types';
 import { cell, grouped, num, table } from './format';
 import { CliError, displayPath, ensureOutputFolders, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './flags';
 import { progressOn } from './progress';
 
-// Option parsers: a bad value is a usage error (commander prints it; runCli exits with status 2).
-
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
-  return n;
-}
-
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
-  return n;
-}
-
-export function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got "${value}"`);
-  return n;
-}
+// Option parsers of this command's own flags (the number parsers are in ./flags).
 
 /** `--templates 3` or `--templates exact`. */
 export function templatesArg(value: string): number | 'exact' {

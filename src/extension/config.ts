@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { DEFAULT_SPECTRUM_MAX_SIDE } from '../mimicry/stats/spectrum';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
+import { isPositiveInt } from '../mimicry/positiveInt';
 
 export interface InspectorSettings {
   /** Statistics for every tensor start by themselves when the checkpoint is at most this large. */
@@ -13,15 +14,18 @@ export interface InspectorSettings {
 
 const DEFAULTS: InspectorSettings = { autoStatsMaxBytes: 256 * 1024 * 1024, histogramBins: DEFAULT_BINS, spectrumMaxSide: DEFAULT_SPECTRUM_MAX_SIDE };
 
-function positiveInt(value: unknown, fallback: number, max: number): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.min(Math.floor(value), max) : fallback;
+/** A positive integer setting, at most `max`; anything else (0, a fraction, a string) reads as the default. */
+function positiveIntSetting(value: unknown, fallback: number, max: number): number {
+  return isPositiveInt(value) ? Math.min(value, max) : fallback;
 }
 
 export function inspectorSettings(scope?: vscode.Uri): InspectorSettings {
   const c = vscode.workspace.getConfiguration('mimicry.inspector', scope);
+  const autoStatsMaxBytes = c.get('autoStatsMaxBytes');
   return {
-    autoStatsMaxBytes: positiveInt(c.get('autoStatsMaxBytes'), DEFAULTS.autoStatsMaxBytes, Number.MAX_SAFE_INTEGER),
-    histogramBins: Math.max(1, positiveInt(c.get('histogramBins'), DEFAULTS.histogramBins, 1024)),
-    spectrumMaxSide: Math.max(1, positiveInt(c.get('spectrumMaxDim'), DEFAULTS.spectrumMaxSide, 8192)),
+    // A byte count compared with the checkpoint's size; 0 turns automatic statistics off.
+    autoStatsMaxBytes: typeof autoStatsMaxBytes === 'number' && autoStatsMaxBytes >= 0 ? autoStatsMaxBytes : DEFAULTS.autoStatsMaxBytes,
+    histogramBins: positiveIntSetting(c.get('histogramBins'), DEFAULTS.histogramBins, 1024),
+    spectrumMaxSide: positiveIntSetting(c.get('spectrumMaxDim'), DEFAULTS.spectrumMaxSide, 8192),
   };
 }

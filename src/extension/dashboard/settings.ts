@@ -1,6 +1,7 @@
 // The `mimicry.reconstruct.*` settings: the starting values of the configuration form.
 import * as vscode from 'vscode';
 import { inspectorSettings } from '../config';
+import { isPositiveInt } from '../../mimicry/positiveInt';
 import { BACKENDS, METHODS, type Backend, type Method, type ReconstructOptions } from '../../mimicry/recast/types';
 
 export interface ReconstructSettings {
@@ -9,10 +10,6 @@ export interface ReconstructSettings {
   readonly exportFolder: string;
   /** The inspector's spectrum size limit, used for the dashboards' spectra too. */
   readonly spectrumMaxSide: number;
-}
-
-function positiveInt(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined;
 }
 
 export function reconstructSettings(scope?: vscode.Uri): ReconstructSettings {
@@ -25,14 +22,14 @@ export function reconstructSettings(scope?: vscode.Uri): ReconstructSettings {
   const method = c.get<string>('method');
   const backend = c.get<string>('backend');
   const templates = explicit('templates');
-  const sets = positiveInt(explicit('sets'));
-  const steps = positiveInt(explicit('steps'));
+  const sets = explicit('sets');
+  const steps = explicit('steps');
   const defaults: ReconstructOptions = {
     ...(METHODS.includes(method as Method) ? { method: method as Method } : {}),
     ...(BACKENDS.includes(backend as Backend) ? { backend: backend as Backend } : {}),
-    ...(templates === 'exact' ? { templates: 'exact' as const } : positiveInt(templates) ? { templates: positiveInt(templates) } : {}),
-    ...(sets ? { sets } : {}),
-    ...(steps ? { steps } : {}),
+    ...(templates === 'exact' ? { templates: 'exact' as const } : isPositiveInt(templates) ? { templates } : {}),
+    ...(isPositiveInt(sets) ? { sets } : {}),
+    ...(isPositiveInt(steps) ? { steps } : {}),
   };
   return { defaults, exportFolder: (c.get<string>('exportFolder') ?? '').trim(), spectrumMaxSide: inspectorSettings(scope).spectrumMaxSide };
 }

@@ -1,5 +1,6 @@
 // FORMAT.md's reconstruction rule, shared by the metrics, the dense export and the rebuild so
 // that all three produce the same bits.
+import { isPositiveInt } from '../positiveInt';
 
 /**
  * W = mean over k of (sum over t of C[k, t] * T[t]), accumulated in float64 and rounded once to
@@ -9,7 +10,7 @@ export function compose(templates: Float32Array, n: number, coefficients: Float3
   const d = templates.length / n;
   if (!Number.isInteger(d)) throw new Error(`compose: ${templates.length} template values do not split into ${n} templates`);
   const K = coefficients.length / n;
-  if (!Number.isInteger(K) || K < 1) throw new Error(`compose: ${coefficients.length} coefficients do not split into sets of ${n}`);
+  if (!isPositiveInt(K)) throw new Error(`compose: ${coefficients.length} coefficients do not split into sets of ${n}`);
   const mean = new Float64Array(n);
   for (let t = 0; t < n; t++) {
     let s = 0;

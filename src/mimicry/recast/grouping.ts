@@ -2,6 +2,7 @@
 // the same module role in consecutive numbered blocks, same shape and dtype, split into groups.
 import type { DType, TensorInfo } from '../safetensors/types';
 import { ReconstructError } from './errors';
+import { isPositiveInt } from '../positiveInt';
 
 /** Source dtypes a bank can hold: the reconstruction is cast back to these (FORMAT.md). */
 export type BankDType = 'F32' | 'F16' | 'BF16';
@@ -92,9 +93,10 @@ const PRESET_VALUES: Readonly<Record<Preset, Omit<ResolvedGrouping, 'modules' | 
   '10x': { blocksPerGroup: null, groups: 1, templates: 2, ratio: 10, sets: 2 },
 };
 
-function positiveInt(value: number | undefined, what: string): number | undefined {
+/** An optional count option: undefined when not given, refused when not a positive integer. */
+function positiveIntOption(value: number | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 1) throw new ReconstructError('invalid-option', `${what} must be a positive integer, got ${value}`);
+  if (!isPositiveInt(value)) throw new ReconstructError('invalid-option', `${what} must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -102,12 +104,12 @@ export function resolveGrouping(options: GroupingOptions = {}): ResolvedGrouping
   const preset = options.preset ?? 'paper';
   const base = PRESET_VALUES[preset];
   if (!base) throw new ReconstructError('unknown-preset', `"${String(preset)}"; one of ${PRESETS.join(', ')}`);
-  const blocksPerGroup = positiveInt(options.blocksPerGroup, 'blocks per group');
-  const groups = positiveInt(options.groups, 'number of groups');
-  const sets = positiveInt(options.sets, 'coefficient sets K') ?? base.sets;
+  const blocksPerGroup = positiveIntOption(options.blocksPerGroup, 'blocks per group');
+  const groups = positiveIntOption(options.groups, 'number of groups');
+  const sets = positiveIntOption(options.sets, 'coefficient sets K') ?? base.sets;
   let templates: number | 'exact' = base.templates;
   if (options.templates !== undefined) {
-    templates = options.templates === 'exact' ? 'exact' : (positiveInt(options.templates, 'templates n') as number);
+    templates = options.templates === 'exact' ? 'exact' : (positiveIntOption(options.templates, 'templates n') as number);
   }
   let ratio = base.ratio;
   if (options.ratio !== undefined) {

@@ -11,6 +11,7 @@ import type { BanksJson } from './report';
 import { Scratch } from './scratch';
 import { readFloat32Into } from './stream';
 import { RecastFormatError } from './errors';
+import { isPositiveInt } from '../positiveInt';
 
 /** A bank as a recast file stores it: the plan's layout, the templates it kept, its tensors. */
 export interface RecastBank extends Pick<BankPlan, 'name' | 'members' | 'shape' | 'dtype'> {
@@ -48,7 +49,7 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
   if (meta.format !== RECAST_FORMAT) throw new RecastFormatError('not-recast', `format is ${JSON.stringify(meta.format ?? null)}`, checkpoint.path);
   if (meta['recast.version'] !== RECAST_VERSION) throw new RecastFormatError('unsupported-recast-version', JSON.stringify(meta['recast.version'] ?? null), checkpoint.path);
   const sets = Number(meta['recast.coefficient_sets']);
-  if (!Number.isInteger(sets) || sets < 1) throw new RecastFormatError('metadata-invalid', 'recast.coefficient_sets must be a positive integer', checkpoint.path);
+  if (!isPositiveInt(sets)) throw new RecastFormatError('metadata-invalid', 'recast.coefficient_sets must be a positive integer', checkpoint.path);
   const raw = metadataJson(meta, 'recast.banks');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecastFormatError('metadata-invalid', 'recast.banks must be an object', checkpoint.path);
   const banks: RecastBank[] = [];
@@ -56,7 +57,7 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
   for (const [name, b] of Object.entries(raw as BanksJson)) {
     if (!BANK_NAME.test(name)) throw new RecastFormatError('bank-invalid', `bad bank name ${JSON.stringify(name)}`, checkpoint.path);
     const { members, shape, templates, source_dtype: dtype } = b;
-    if (!Array.isArray(members) || !Array.isArray(shape) || !Number.isInteger(templates) || templates < 1 || !['F32', 'F16', 'BF16'].includes(dtype)) {
+    if (!Array.isArray(members) || !Array.isArray(shape) || !isPositiveInt(templates) || !['F32', 'F16', 'BF16'].includes(dtype)) {
       throw new RecastFormatError('bank-invalid', `bank ${name}: members, shape, templates or source_dtype is malformed`, checkpoint.path);
     }
     const t = checkpoint.tensor(TEMPLATE_PREFIX + name);

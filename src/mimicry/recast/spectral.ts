@@ -1,6 +1,7 @@
 // The closed form (RECAST.md section 3): the best rank-n fit of a group via its L x L Gram matrix.
 // The pieces work on column chunks of all members at once, so a group can also be streamed.
 import { gram, symmetricEigen } from './linalg';
+import { isPositiveInt } from '../positiveInt';
 
 export type Objective = 'total' | 'per-layer';
 
@@ -42,7 +43,7 @@ export function accumulateGram(g: Float64Array, chunks: readonly ArrayLike<numbe
  * norm and multiplies each norm back into that member's coefficients. Templates get the members' RMS.
  */
 export function solveGram(g: Float64Array, L: number, templates: number, objective: Objective): SpectralSolution {
-  if (!Number.isInteger(templates) || templates < 1) throw new Error(`templates must be a positive integer, got ${templates}`);
+  if (!isPositiveInt(templates)) throw new Error(`templates must be a positive integer, got ${templates}`);
   const norms = new Float64Array(L);
   let sumSquares = 0;
   for (let l = 0; l < L; l++) {

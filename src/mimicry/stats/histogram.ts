@@ -1,4 +1,5 @@
 // Fixed-range histogram with linear bins, filled one chunk at a time.
+import { isPositiveInt } from '../positiveInt';
 
 export interface Histogram {
   /** bins + 1 ascending edges; bin i is [edges[i], edges[i+1]), the last bin also holds edges[bins]. */
@@ -42,7 +43,7 @@ export class HistogramBuilder {
     hi: number,
     readonly bins: number,
   ) {
-    if (!(Number.isInteger(bins) && bins >= 1)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
+    if (!isPositiveInt(bins)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
     this.lo = lo;
     const span = hi - lo;
     this.halved = !Number.isFinite(span);

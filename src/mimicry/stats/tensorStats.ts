@@ -17,6 +17,7 @@
 // Kahan-compensated across blocks. Fixed blocks make the result independent of the chunk size.
 
 import type { DecodedValues } from '../safetensors/types';
+import { isPositiveInt } from '../positiveInt';
 import { HistogramBuilder, histogramRange, type Histogram } from './histogram';
 
 export interface TensorStats {
@@ -163,7 +164,7 @@ export async function computeTensorStats(
   opts: TensorStatsOptions = {},
 ): Promise<TensorStats> {
   const bins = opts.bins ?? DEFAULT_BINS;
-  if (!(Number.isInteger(bins) && bins >= 1)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
+  if (!isPositiveInt(bins)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
   const { signal, onProgress, totalElements } = opts;
   signal?.throwIfAborted();
 

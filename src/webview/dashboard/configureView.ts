@@ -6,6 +6,7 @@ import { formatCount, formatInteger, formatNumber, formatShape } from '../shared
 import { h, replace } from '../shared/dom';
 import { button, checkbox, field, select, selected, textfield, type CheckElement, type ValueElement } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
+import { parsePositiveInt } from '../../mimicry/positiveInt';
 
 const PRESETS: readonly (readonly [string, string])[] = [
   ['paper', "Authors' setting (2 blocks/group, n = 2, K = 2)"],
@@ -174,8 +175,8 @@ export class ConfigureView {
     this.templates.invalid = false;
     if (t === 'exact') out.templates = 'exact';
     else if (t !== '') {
-      const n = Number(t);
-      if (!Number.isInteger(n) || n < 1) {
+      const n = parsePositiveInt(t);
+      if (n === undefined) {
         this.templates.invalid = true;
         bad = 'Templates n must be a positive whole number or “exact”.';
       } else out.templates = n;
