@@ -8,8 +8,8 @@
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { openCheckpoint } from '../src/mimicry/safetensors/reader';
-import { exportRecast } from '../src/mimicry/recast';
-import { computeTensorStats } from '../src/mimicry/stats';
+import { exportRecast } from '../src/mimicry/recast/export';
+import { computeTensorStats } from '../src/mimicry/stats/tensorStats';
 import { MEMORY_CASE_PREFIX, type MemoryCaseResult, type MemoryFigures, type PhasePeak } from './memory.bench';
 
 const live = process.argv[4] === 'live';

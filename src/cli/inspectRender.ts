@@ -1,6 +1,6 @@
 // The two faces of an inspect report: one JSON document, or a summary and an aligned table.
 
-import { isSpectrumSkipped } from '../mimicry/stats/index';
+import { isSpectrumSkipped } from '../mimicry/stats/spectrum';
 import { cell, grouped, humanBytes, num, percent, table, type Column } from './format';
 import type { InspectReport, TensorEntry } from './inspectReport';
 

@@ -1,15 +1,9 @@
 // The data `mimicry inspect` shows: header facts per tensor, optionally statistics and spectra.
 
 import type { Checkpoint, TensorInfo } from '../mimicry/safetensors/types';
-import {
-  computeSpectrum,
-  isStatsSkipped,
-  matrixView,
-  tensorStatsOf,
-  type Histogram,
-  type SpectrumOutcome,
-  type TensorStats,
-} from '../mimicry/stats/index';
+import { computeSpectrum, matrixView, type SpectrumOutcome } from '../mimicry/stats/spectrum';
+import { isStatsSkipped, tensorStatsOf } from '../mimicry/stats/checkpointStats';
+import type { TensorStats } from '../mimicry/stats/tensorStats';
 import * as path from 'node:path';
 
 /** Statistics as published in the JSON report: the engine's, less the element counts (definitions: src/mimicry/stats/tensorStats.ts). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
-import { reconstruct } from '../../src/mimicry/recast';
+import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { bankEntropy, entropyFloat64, entropyOnEngine, gramEngine } from '../../src/mimicry/recast/entropy';
 import { templateEntropy } from '../../src/mimicry/recast/metrics';
 import { loadTf } from '../../src/mimicry/recast/tfjs';

@@ -1,19 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import {
-  computeSpectrum,
-  gramOfMatrix,
-  isSpectrumSkipped,
-  matrixView,
-  spectralMetrics,
-  spectrumFromMatrix,
-  streamGram,
-  tensorStatsOf,
-  isStatsSkipped,
-  type Spectrum,
-  type SpectrumOutcome,
-} from '../../src/mimicry/stats/index';
+import { computeSpectrum, isSpectrumSkipped, matrixView, spectrumFromMatrix, type Spectrum, type SpectrumOutcome } from '../../src/mimicry/stats/spectrum';
+import { gramOfMatrix, streamGram } from '../../src/mimicry/stats/gram';
+import { spectralMetrics } from '../../src/mimicry/stats/spectralMetrics';
+import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import type { Checkpoint, DType, DecodedValues, TensorInfo } from '../../src/mimicry/safetensors/types';
 import { rng } from './helpers/rng';

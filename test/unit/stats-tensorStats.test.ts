@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/index';
+import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/tensorStats';
 import type { DecodedValues } from '../../src/mimicry/safetensors/types';
 import { rng } from './helpers/rng';
 

@@ -13,5 +13,3 @@ export const DEFINITIONS = {
   loss: 'The method’s objective per group: weighted SmoothL1 or MSE between rebuilt and original weights (the closed form reports its mean squared error).',
   budget: 'Parameters after = n templates × member size + members × K × n coefficients per bank, plus every tensor copied unchanged.',
 } as const;
-
-export type MetricKey = keyof typeof DEFINITIONS;

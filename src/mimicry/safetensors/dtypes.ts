@@ -52,10 +52,6 @@ export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, value);
 }
 
-export function dtypeBits(dtype: DType): number {
-  return DTYPES[dtype].bits;
-}
-
 export function isDecodable(dtype: DType): boolean {
   return DTYPES[dtype].decodable;
 }
