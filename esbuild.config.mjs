@@ -51,13 +51,10 @@ function copyAssets() {
   }
 }
 
-const present = builds.filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)));
-for (const b of builds) if (!present.includes(b)) console.warn(`skipping ${Object.values(b.entryPoints)} (not written yet)`);
-
 if (watch) {
-  for (const b of present) (await esbuild.context(b)).watch();
+  for (const b of builds) (await esbuild.context(b)).watch();
   copyAssets();
 } else {
-  await Promise.all(present.map((b) => esbuild.build(b)));
+  await Promise.all(builds.map((b) => esbuild.build(b)));
   copyAssets();
 }
