@@ -1,7 +1,7 @@
 // `mimicry rebuild RECAST --out DENSE`: FORMAT.md's reconstruction rule, back to a dense checkpoint.
 import type { Command } from 'commander';
 import { rebuildDense } from '../mimicry/recast/rebuild';
-import { CliError, EXIT_USAGE, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
+import { ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { progressOn } from './progress';
 
 interface RebuildFlags {

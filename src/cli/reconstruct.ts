@@ -9,7 +9,7 @@ import { PRESETS } from '../mimicry/recast/grouping';
 import { reportJson } from '../mimicry/recast/report';
 import { BACKENDS, METHODS, type ReconstructOptions } from '../mimicry/recast/types';
 import { cell, grouped, num, table } from './format';
-import { CliError, displayPath, ensureOutputFolders, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { displayPath, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './flags';
 import { progressOn } from './progress';
 

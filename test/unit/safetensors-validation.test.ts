@@ -140,7 +140,7 @@ describe('safetensors validation: one crafted file per rule', () => {
     const before = openFdCount();
     if (before === undefined) return t.skip('no /proc/self/fd on this platform');
     for (let round = 0; round < 3; round++) {
-      for (const [i, c] of badCases.entries()) {
+      for (const i of badCases.keys()) {
         await openCheckpoint(await tmp.file(`bad-${i}.safetensors`)).then(
           () => assert.fail('should have been refused'),
           () => undefined,
