@@ -4,6 +4,7 @@
 import { bankParameters, planGroups, type BankPlan, type ResolvedGrouping, type RoleInfo, type TensorLike } from '../recast/grouping';
 import { resolveFit, type ResolvedFit } from '../recast/options';
 import type { ReconstructOptions } from '../recast/types';
+import { EngineError } from '../errors';
 
 export interface PlanRole extends Omit<RoleInfo, 'tensors'> {
   /** Whether the options select it. */
@@ -39,8 +40,12 @@ export interface PlanView {
 
 export type PlanOutcome = { readonly ok: true; readonly plan: PlanView } | { readonly ok: false; readonly error: string; readonly field?: string };
 
-/** Which form field an engine validation message is about (for highlighting); undefined when unclear. */
-function fieldOf(message: string): string | undefined {
+/**
+ * Which form field an engine refusal is about (for highlighting), read from its detail ("steps must
+ * be ..."), or its whole message for other errors; undefined when unclear.
+ */
+function fieldOf(e: unknown): string | undefined {
+  const message = e instanceof EngineError ? `${e.detail ?? ''} ${e.text}` : e instanceof Error ? e.message : String(e);
   const fields: [RegExp, string][] = [
     [/^method/, 'method'],
     [/^objective/, 'objective'],
@@ -106,6 +111,6 @@ export function planView(tensors: readonly (TensorLike & { readonly params: numb
     };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    return { ok: false, error: message, field: fieldOf(message) };
+    return { ok: false, error: message, field: fieldOf(e) };
   }
 }
