@@ -1,6 +1,6 @@
 // Bundles every entry point: extension host, worker, CLI (node, CommonJS) and webviews (browser, IIFE).
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const watch = process.argv.includes('--watch');
@@ -18,8 +18,8 @@ const node = {
 
 const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
-  { ...node, entryPoints: { worker: 'src/mimicry/worker/workerMain.ts' }, outdir: 'dist' },
-  { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstructWorker.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { inspectWorker: 'src/mimicry/worker/inspect/main.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstruct/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,
@@ -55,6 +55,8 @@ if (watch) {
   for (const b of builds) (await esbuild.context(b)).watch();
   copyAssets();
 } else {
+  // A fresh dist/: a bundle renamed or removed must not linger (and be packaged).
+  rmSync('dist', { recursive: true, force: true });
   await Promise.all(builds.map((b) => esbuild.build(b)));
   copyAssets();
 }

@@ -1,27 +1,30 @@
 // The one contract between the extension host and its webviews (the inspector, the reconstruction
 // dashboards). Both sides import only this file for it; every message is plain JSON-able data (no
-// typed arrays, no classes).
+// typed arrays, no classes). Errors travel in the engine's one wire shape, WireError.
 
+import type { WireError } from '../mimicry/errors';
 import type { TensorStats } from '../mimicry/stats/tensorStats';
-import type { WorkerOverview, WorkerSpectrum, WorkerTensor } from '../mimicry/worker/protocol';
+import type { CheckpointSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
 import type { PlanOutcome, PlanView } from '../mimicry/dashboard/budget';
-import type { DashboardData } from '../mimicry/dashboard/types';
-import type { CheckpointBrief } from '../mimicry/worker/reconstructProtocol';
+import { DASHBOARD_DATA_VERSION, type DashboardData } from '../mimicry/dashboard/types';
+import type { CheckpointBrief, RunPhase, RunProgress } from '../mimicry/worker/reconstruct/protocol';
 import type { ProgressEvent, ReconstructOptions } from '../mimicry/recast/types';
 
+/** Both sides of a webview come from one build; a view restored from another build says so. */
 export const PROTOCOL_VERSION = 1;
 
-/** The header facts come from the engine worker unchanged: one definition, in the worker protocol. */
-export type { DTypeShare, ShardSummary } from '../mimicry/worker/protocol';
-/** One row of the tensor table. */
-export type TensorRow = WorkerTensor;
-export type CheckpointSummary = WorkerOverview;
+export type { WireError };
+
+/** The error to show when the other side speaks another protocol version (a view left from an older build). */
+export function protocolMismatch(version: number): WireError | undefined {
+  if (version === PROTOCOL_VERSION) return undefined;
+  return { message: `this view speaks message protocol ${version}, the extension ${PROTOCOL_VERSION}: reload the window (Developer: Reload Window)`, cancelled: false };
+}
+/** The header facts come from the engine worker unchanged: one definition, in the inspect protocol. */
+export type { CheckpointSummary, DTypeShare, ShardSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
 
 /** Per-tensor statistics as the engine computes them (definitions: src/mimicry/stats/tensorStats.ts). */
 export type TensorStatsView = TensorStats;
-
-/** Spectral summary of the 2-D view [out, ...rest] -> out x prod(rest) of a weight (RECAST.md §4); see the worker protocol. */
-export type SpectrumView = WorkerSpectrum;
 
 /** Progress of "compute all": `done` of `total` tensors; `current` is the tensor being read. */
 export interface BatchProgress {
@@ -42,11 +45,12 @@ export type ExtensionToWebview =
       /** True when statistics for all tensors start by themselves (small file). */
       readonly autoStats: boolean;
     }
-  | { readonly type: 'error'; readonly file: string; readonly rule?: string; readonly message: string }
+  /** The checkpoint could not be opened. */
+  | { readonly type: 'error'; readonly error: WireError }
   | { readonly type: 'stats'; readonly name: string; readonly stats: TensorStatsView }
   | { readonly type: 'spectrum'; readonly name: string; readonly spectrum: SpectrumView }
-  /** One tensor's request failed or was cancelled (`cancelled` true: no error to show). */
-  | { readonly type: 'tensorFailed'; readonly name: string; readonly what: 'stats' | 'spectrum'; readonly message: string; readonly cancelled: boolean }
+  /** One tensor's request failed or was cancelled (`error.cancelled`: no error to show). */
+  | { readonly type: 'tensorFailed'; readonly name: string; readonly what: 'stats' | 'spectrum'; readonly error: WireError }
   /** Element-level progress of one tensor's statistics (fraction in [0, 1]). */
   | { readonly type: 'tensorProgress'; readonly name: string; readonly what: 'stats' | 'spectrum'; readonly fraction: number }
   | { readonly type: 'batch'; readonly state: BatchState; readonly progress: BatchProgress; readonly message?: string }
@@ -61,7 +65,7 @@ export type WebviewToExtension =
   /** The table is on screen, showing `tensorCount` tensors. */
   | { readonly type: 'rendered'; readonly tensorCount: number }
   /** The webview shows an error instead of the table. */
-  | { readonly type: 'renderError'; readonly message: string }
+  | { readonly type: 'renderError'; readonly error: WireError }
   | { readonly type: 'requestStats'; readonly name: string }
   | { readonly type: 'requestSpectrum'; readonly name: string }
   | { readonly type: 'cancelTensor'; readonly name: string }
@@ -71,55 +75,60 @@ export type WebviewToExtension =
   | { readonly type: 'reconstruct' }
   | { readonly type: 'openDashboard' };
 
-const TO_EXTENSION_TYPES: ReadonlySet<string> = new Set<WebviewToExtension['type']>([
-  'ready',
-  'rendered',
-  'renderError',
-  'requestStats',
-  'requestSpectrum',
-  'cancelTensor',
-  'computeAll',
-  'cancelAll',
-  'reconstruct',
-  'openDashboard',
-]);
+type Untrusted = Readonly<Record<string, unknown>>;
+
+/** A plain JSON object, not yet trusted: every field is unknown until checked. */
+export const isObject = (v: unknown): v is Untrusted => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** One check per message type: keyed by every type of the union, so a new type cannot go unchecked. */
+type Guards<M extends { readonly type: string }> = { readonly [T in M['type']]: (m: Untrusted) => boolean };
+
+/** The guard of a message union: an object whose `type` is one of its own and whose fields check out. */
+function messageGuard<M extends { readonly type: string }>(guards: Guards<M>): (value: unknown) => value is M {
+  const table: Readonly<Record<string, (m: Untrusted) => boolean>> = guards;
+  return (value: unknown): value is M => isObject(value) && typeof value.type === 'string' && Object.hasOwn(table, value.type) && table[value.type](value);
+}
+
+const isName = (m: Untrusted): boolean => typeof m.name === 'string';
+const always = (): boolean => true;
+
+export function isWireError(v: unknown): v is WireError {
+  return (
+    isObject(v) &&
+    typeof v.message === 'string' &&
+    typeof v.cancelled === 'boolean' &&
+    (v.file === undefined || typeof v.file === 'string') &&
+    (v.rule === undefined || typeof v.rule === 'string')
+  );
+}
 
 /** The extension trusts nothing from the webview: checks the shape before acting on a message. */
-export function isWebviewToExtension(value: unknown): value is WebviewToExtension {
-  if (typeof value !== 'object' || value === null) return false;
-  const m = value as Record<string, unknown>;
-  if (typeof m.type !== 'string' || !TO_EXTENSION_TYPES.has(m.type)) return false;
-  switch (m.type) {
-    case 'ready':
-      return typeof m.version === 'number';
-    case 'rendered':
-      return typeof m.tensorCount === 'number' && Number.isFinite(m.tensorCount);
-    case 'renderError':
-      return typeof m.message === 'string';
-    case 'requestStats':
-    case 'requestSpectrum':
-    case 'cancelTensor':
-      return typeof m.name === 'string';
-    default:
-      return true;
-  }
-}
+export const isWebviewToExtension = messageGuard<WebviewToExtension>({
+  ready: (m) => typeof m.version === 'number',
+  rendered: (m) => typeof m.tensorCount === 'number' && Number.isFinite(m.tensorCount),
+  renderError: (m) => isWireError(m.error),
+  requestStats: isName,
+  requestSpectrum: isName,
+  cancelTensor: isName,
+  computeAll: always,
+  cancelAll: always,
+  reconstruct: always,
+  openDashboard: always,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Reconstruction dashboards (configure -> run -> results, compare): extension <-> dashboard webview.
 // Engine shapes (plan, results) are plain JSON types re-exported from the engine, never duplicated.
 
-export type { PlanOutcome, PlanView, DashboardData, CheckpointBrief, ProgressEvent, ReconstructOptions };
+export type { PlanOutcome, PlanView, DashboardData, CheckpointBrief, ProgressEvent, ReconstructOptions, RunPhase };
+export { DASHBOARD_DATA_VERSION };
 export type { DashboardBank, DashboardLayer, BankSpectra, SpectrumLine } from '../mimicry/dashboard/types';
 export type { Budget, PlanBank, PlanRole } from '../mimicry/dashboard/budget';
 
-export const DASHBOARD_PROTOCOL_VERSION = 1;
 
 export type DashboardMode = 'configure' | 'results' | 'compare';
 export type DashboardExportKind = 'model' | 'dense' | 'report-json' | 'report-csv';
 export type ChartFormat = 'svg' | 'png';
-
-export type RunPhase = 'fit' | 'spectra' | 'digest' | 'write';
 
 export type ToDashboard =
   | {
@@ -139,17 +148,19 @@ export type ToDashboard =
     }
   | { readonly type: 'plan'; readonly requestId: number; readonly outcome: PlanOutcome }
   | { readonly type: 'runStarted'; readonly options: ReconstructOptions }
-  | { readonly type: 'progress'; readonly phase: RunPhase; readonly event?: ProgressEvent; readonly message?: string }
+  | ({ readonly type: 'progress' } & Omit<RunProgress, 'fraction'>)
   | { readonly type: 'result'; readonly data: DashboardData; readonly canExportModel: boolean }
-  | { readonly type: 'runFailed'; readonly message: string; readonly cancelled: boolean }
+  /** The run failed, or was cancelled (`error.cancelled`). */
+  | { readonly type: 'runFailed'; readonly error: WireError }
   | { readonly type: 'compare'; readonly data: DashboardData }
   | { readonly type: 'busy'; readonly busy: boolean }
-  | { readonly type: 'error'; readonly message: string };
+  | { readonly type: 'error'; readonly error: WireError };
 
 export type FromDashboard =
   | { readonly type: 'ready'; readonly version: number }
-  | { readonly type: 'plan'; readonly requestId: number; readonly options: ReconstructOptions }
-  | { readonly type: 'run'; readonly options: ReconstructOptions }
+  /** `options` are the form's values: untrusted until the extension has sanitised them. */
+  | { readonly type: 'plan'; readonly requestId: number; readonly options: unknown }
+  | { readonly type: 'run'; readonly options: unknown }
   | { readonly type: 'cancel' }
   | { readonly type: 'export'; readonly kind: DashboardExportKind }
   /** A chart image: SVG text or a PNG data URL (`data:image/png;base64,...`). */
@@ -159,33 +170,50 @@ export type FromDashboard =
   /** What the dashboard shows, for the extension's API and tests. */
   | { readonly type: 'rendered'; readonly mode: DashboardMode; readonly charts: number };
 
-const TYPES: ReadonlySet<string> = new Set<FromDashboard['type']>(['ready', 'plan', 'run', 'cancel', 'export', 'exportChart', 'reconfigure', 'pickCompare', 'rendered']);
-const KINDS: ReadonlySet<string> = new Set<DashboardExportKind>(['model', 'dense', 'report-json', 'report-csv']);
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const EXPORT_KINDS: readonly string[] = ['model', 'dense', 'report-json', 'report-csv'] satisfies readonly DashboardExportKind[];
+const MODES: readonly string[] = ['configure', 'results', 'compare'] satisfies readonly DashboardMode[];
+const isMode = (v: unknown): v is DashboardMode => typeof v === 'string' && MODES.includes(v);
 
 /** The extension trusts nothing from the webview: checks a message's shape before acting on it. */
-export function isFromDashboard(value: unknown): value is FromDashboard {
-  if (!isObject(value) || typeof value.type !== 'string' || !TYPES.has(value.type)) return false;
-  switch (value.type) {
-    case 'ready':
-      return typeof value.version === 'number';
-    case 'plan':
-      return typeof value.requestId === 'number' && isObject(value.options);
-    case 'run':
-      return isObject(value.options);
-    case 'export':
-      return typeof value.kind === 'string' && KINDS.has(value.kind);
-    case 'exportChart':
-      return (
-        typeof value.chart === 'string' &&
-        /^[a-z0-9-]{1,64}$/.test(value.chart) &&
-        (value.format === 'svg' || value.format === 'png') &&
-        typeof value.payload === 'string'
-      );
-    case 'rendered':
-      return (value.mode === 'configure' || value.mode === 'results' || value.mode === 'compare') && typeof value.charts === 'number';
-    default:
-      return true;
-  }
+export const isFromDashboard = messageGuard<FromDashboard>({
+  ready: (m) => typeof m.version === 'number',
+  plan: (m) => typeof m.requestId === 'number' && isObject(m.options),
+  run: (m) => isObject(m.options),
+  cancel: always,
+  export: (m) => typeof m.kind === 'string' && EXPORT_KINDS.includes(m.kind),
+  exportChart: (m) => typeof m.chart === 'string' && /^[a-z0-9-]{1,64}$/.test(m.chart) && (m.format === 'svg' || m.format === 'png') && typeof m.payload === 'string',
+  reconfigure: always,
+  pickCompare: always,
+  rendered: (m) => isMode(m.mode) && typeof m.charts === 'number',
+});
+
+/**
+ * What the dashboard webview keeps with setState: a reloaded window restores the panel from it (the
+ * extension's serializer reads it back) and the page its form and view choices.
+ */
+export interface DashboardState {
+  /** The file the dashboard is about. */
+  readonly path?: string;
+  readonly mode?: DashboardMode;
+  readonly data?: DashboardData;
+  readonly compare?: DashboardData;
+  /** The form's last values. */
+  readonly form?: ReconstructOptions;
+  readonly threshold?: number;
+  readonly spectraBank?: string;
+}
+
+/** A state a panel can be restored from: the file and a mode; data of another version is dropped. */
+export function restorableState(v: unknown): (DashboardState & { readonly path: string; readonly mode: DashboardMode }) | undefined {
+  if (!isObject(v) || typeof v.path !== 'string' || !isMode(v.mode)) return undefined;
+  const data = isCurrentData(v.data) ? v.data : undefined;
+  const compare = isCurrentData(v.compare) ? v.compare : undefined;
+  // Results whose data cannot be shown (another version) fall back to the form.
+  const mode = data || v.mode === 'configure' ? v.mode : 'configure';
+  return { path: v.path, mode, ...(data ? { data } : {}), ...(data && compare ? { compare } : {}) };
+}
+
+/** Dashboard data built by another version of the engine is not shown (its fields may differ). */
+export function isCurrentData(data: unknown): data is DashboardData {
+  return isObject(data) && data.version === DASHBOARD_DATA_VERSION;
 }

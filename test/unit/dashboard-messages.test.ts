@@ -30,6 +30,8 @@ test('malformed or unknown messages are refused', () => {
     { type: 'exportChart', chart: '../../etc/passwd', format: 'svg', payload: '' },
     { type: 'exportChart', chart: 'x', format: 'exe', payload: '' },
     { type: 'rendered', mode: 'anything', charts: 1 },
+    { type: 'toString' },
+    { type: '__proto__' },
   ]) assert.equal(isFromDashboard(m), false, JSON.stringify(m));
 });
 
@@ -37,6 +39,9 @@ test('options keep only known keys of the right type; the engine judges the valu
   const o = sanitizeOptions({ method: 'paper', steps: 10, lr: '0.1', templates: 'exact', modules: ['a', 3, 'b'], shareRoles: 'yes', evil: 1, __proto__: { x: 1 } } as Record<string, unknown>);
   assert.deepEqual(o, { method: 'paper', steps: 10, templates: 'exact', modules: ['a', 'b'] });
   assert.deepEqual(sanitizeOptions({ templates: 'many' }), {});
+  // Words must be the engine's own; untyped input is no options at all.
+  assert.deepEqual(sanitizeOptions({ method: 'bogus', backend: 'cuda', preset: '2x', objective: 'total', loss: 'mse' }), { preset: '2x', objective: 'total', loss: 'mse' });
+  for (const raw of [null, 'paper', 3, ['method']]) assert.deepEqual(sanitizeOptions(raw), {});
 });
 
 test('PNG data URLs decode; anything else is refused', () => {

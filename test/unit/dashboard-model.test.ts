@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import type { Checkpoint } from '../../src/mimicry/safetensors/types';
-import { ReconstructSessionJob } from '../../src/mimicry/worker/reconstructJob';
+import { ReconstructSessionJob } from '../../src/mimicry/worker/reconstruct/job';
 import type { DashboardData } from '../../src/mimicry/dashboard/types';
 import {
   belowThreshold,

@@ -1,43 +1,39 @@
-// The reconstruction worker through its host client (what the dashboard uses): plan, run with
+// The reconstruction worker through its host (what the dashboard uses): plan, run with
 // progress, exports without leftovers, prompt cancel, and a recast file read back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, copyFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { JobError, ReconstructClient, type ProgressUpdate } from '../../src/extension/dashboard/reconstructClient';
+import { RemoteError } from '../../src/mimicry/errors';
+import { reconstructHost } from '../../src/mimicry/worker/reconstruct/client';
+import type { RunProgress } from '../../src/mimicry/worker/reconstruct/protocol';
+import { tsWorkerEntry } from './helpers/worker-entry';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 
-const EXEC: string[] = [];
-let ENTRY: string;
+const ENTRY = tsWorkerEntry('src/mimicry/worker/reconstruct/main.ts');
 let dir: string;
 let source: string;
-let boot: string;
 
 before(async () => {
-  // The worker entry is TypeScript: a CommonJS bootstrap registers tsx inside the worker first.
-  boot = await mkdtemp(path.join(tmpdir(), 'mimicry-boot-'));
-  ENTRY = path.join(boot, 'worker.cjs');
-  await writeFile(ENTRY, `require(${JSON.stringify(require.resolve('tsx/cjs'))});\nrequire(${JSON.stringify(path.resolve('src/mimicry/worker/reconstructWorker.ts'))});\n`);
   dir = await mkdtemp(path.join(tmpdir(), 'mimicry-dash-'));
   source = path.join(dir, 'gpt2.safetensors');
   await copyFile('test/fixtures/real/capp-gpt2-4layer.safetensors', source);
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
-  await rm(boot, { recursive: true, force: true });
 });
 
 test('plan, run with progress, export model and dense; no temporary files remain', async () => {
-  const client = new ReconstructClient(ENTRY, source, EXEC);
+  const client = reconstructHost(ENTRY, source);
   try {
     const brief = await client.open();
     assert.equal(brief.isRecast, false);
     assert.equal(brief.tensorCount, 52);
-    const plan = await client.plan({ preset: 'paper' });
+    const plan = await client.request('plan', { options: { preset: 'paper' } }).done;
     assert.ok(plan.ok);
-    const events: ProgressUpdate[] = [];
-    const data = await client.run({ preset: 'paper' }, 256, (p) => events.push(p)).done;
+    const events: RunProgress[] = [];
+    const data = await client.request('run', { options: { preset: 'paper' }, spectrumMaxSide: 256 }, (p) => events.push(p)).done;
     assert.equal(data.origin, 'run');
     assert.equal(data.banks.length, plan.ok ? plan.plan.banks.length : -1);
     assert.ok(events.some((e) => e.phase === 'fit' && e.event));
@@ -45,8 +41,8 @@ test('plan, run with progress, export model and dense; no temporary files remain
     assert.equal(events.filter((e) => e.phase === 'fit').at(-1)?.fraction, 1);
     const model = path.join(dir, 'gpt2.recast.safetensors');
     const dense = path.join(dir, 'gpt2.dense.safetensors');
-    const writes: ProgressUpdate[] = [];
-    assert.equal(await client.export('model', model, (p) => writes.push(p)).done, model);
+    const writes: RunProgress[] = [];
+    assert.equal(await client.request('export', { kind: 'model', file: model }, (p) => writes.push(p)).done, model);
     // The notification's bar: write progress from 0 to the whole file, never backwards.
     assert.ok(writes.length >= 2 && writes.every((p) => p.phase === 'write'));
     const fractions = writes.map((p) => p.fraction ?? -1);
@@ -54,47 +50,47 @@ test('plan, run with progress, export model and dense; no temporary files remain
     assert.equal(fractions.at(-1), 1);
     assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]), String(fractions));
     assert.match(writes.at(-1)?.message ?? '', /gpt2\.recast\.safetensors: (\d+) of \1 tensors/);
-    assert.equal(await client.export('dense', dense).done, dense);
+    assert.equal(await client.request('export', { kind: 'dense', file: dense }).done, dense);
     const files = (await readdir(dir)).sort();
     assert.deepEqual(files, ['gpt2.dense.safetensors', 'gpt2.recast.safetensors', 'gpt2.safetensors']);
     const out = await openCheckpoint(model);
     assert.equal(out.metadata.format, 'recast');
     await out.close();
-    await assert.rejects(client.export('model', source).done, /source|refus/i);
+    await assert.rejects(client.request('export', { kind: 'model', file: source }).done, /source|refus/i);
   } finally {
     client.dispose();
   }
 });
 
 test('a recast file opens as a dashboard from its stored metrics', async () => {
-  const client = new ReconstructClient(ENTRY, path.join(dir, 'gpt2.recast.safetensors'), EXEC);
+  const client = reconstructHost(ENTRY, path.join(dir, 'gpt2.recast.safetensors'));
   try {
     const brief = await client.open();
     assert.equal(brief.isRecast, true);
-    const data = await client.load(256).done;
+    const data = await client.request('load', { spectrumMaxSide: 256 }).done;
     assert.equal(data.origin, 'recast-file');
     assert.equal(data.source.file, 'gpt2.safetensors');
     assert.equal(data.layers.length, 16);
     assert.ok(data.spectra.length > 0 && data.spectra[0].lines.some((l) => l.kind === 'rebuilt'));
-    await assert.rejects(client.export('model', path.join(dir, 'again.safetensors')).done, /already/);
+    await assert.rejects(client.request('export', { kind: 'model', file: path.join(dir, 'again.safetensors') }).done, /already/);
   } finally {
     client.dispose();
   }
 });
 
 test('cancel stops a long optimizer run promptly and writes nothing', async () => {
-  const client = new ReconstructClient(ENTRY, source, EXEC);
+  const client = reconstructHost(ENTRY, source);
   try {
     await client.open();
     let started!: () => void;
     const firstStep = new Promise<void>((r) => (started = r));
-    const job = client.run({ method: 'paper', steps: 100000, backend: 'cpu' }, 256, (p) => {
+    const job = client.request('run', { options: { method: 'paper', steps: 100000, backend: 'cpu' }, spectrumMaxSide: 256 }, (p) => {
       if (p.event && p.event.step > 0) started();
     });
     await firstStep;
     const t0 = Date.now();
     job.cancel();
-    await assert.rejects(job.done, (e: unknown) => e instanceof JobError && e.cancelled);
+    await assert.rejects(job.done, (e: unknown) => e instanceof RemoteError && e.cancelled);
     assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
   } finally {

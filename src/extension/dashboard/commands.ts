@@ -2,7 +2,8 @@
 // brings dashboards back after a window reload.
 import * as vscode from 'vscode';
 import type { WebviewReports } from '../reports';
-import { DASHBOARD_VIEW_TYPE, DashboardPanel, isPanelState, loadRecast } from './dashboardPanel';
+import { restorableState } from '../../webview/protocol';
+import { DASHBOARD_VIEW_TYPE, DashboardPanel, loadRecast } from './dashboardPanel';
 import { reconstructSettings } from './settings';
 import type { ReconstructOptions } from '../../mimicry/recast/types';
 
@@ -96,7 +97,8 @@ export function registerDashboards(context: vscode.ExtensionContext, reports: We
     }),
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
-        if (isPanelState(state)) DashboardPanel.revive(panel, extensionUri, reports, state);
+        const restored = restorableState(state);
+        if (restored) DashboardPanel.revive(panel, extensionUri, reports, restored);
         else panel.dispose();
         return Promise.resolve();
       },

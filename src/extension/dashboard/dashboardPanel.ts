@@ -1,49 +1,43 @@
 // One dashboard panel: configure a reconstruction of a checkpoint, watch it run, judge the results,
 // export them; or the results of a reparameterized file, alone or beside another run. The panel
-// only routes: the worker computes (ReconstructClient), the webview draws.
+// only routes: the worker computes (the reconstruction worker's host), the webview draws.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { reportCsv } from '../../mimicry/dashboard/csv';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import type { DashboardData } from '../../mimicry/dashboard/types';
 import type { ReconstructOptions } from '../../mimicry/recast/types';
+import { wireOf } from '../../mimicry/errors';
+import type { Cancellable } from '../../mimicry/worker/channel/protocol';
+import { reconstructHost, type ReconstructHost } from '../../mimicry/worker/reconstruct/client';
 import {
-  DASHBOARD_PROTOCOL_VERSION,
   isFromDashboard,
+  protocolMismatch,
+  PROTOCOL_VERSION,
   type DashboardExportKind,
   type DashboardMode,
+  type DashboardState,
   type FromDashboard,
   type ToDashboard,
 } from '../../webview/protocol';
+import { orShowError, showJobError, withJobProgress } from '../progress';
 import type { WebviewReports } from '../reports';
 import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
-import { JobError, ReconstructClient, type Cancellable, type ProgressUpdate } from './reconstructClient';
 import { reconstructSettings } from './settings';
 
 export const DASHBOARD_VIEW_TYPE = 'mimicry.dashboard';
 
-/** What the webview keeps with setState, and what a reloaded window restores the panel from. */
-export interface DashboardPanelState {
-  readonly path: string;
-  readonly mode: DashboardMode;
-  readonly data?: DashboardData;
-  readonly compare?: DashboardData;
-}
-
-export function isPanelState(v: unknown): v is DashboardPanelState {
-  if (typeof v !== 'object' || v === null) return false;
-  const s = v as Record<string, unknown>;
-  return typeof s.path === 'string' && (s.mode === 'configure' || s.mode === 'results' || s.mode === 'compare');
-}
+/** What the panel shows: the persisted dashboard state's file, mode and data. */
+type PanelState = Pick<DashboardState, 'data' | 'compare'> & { readonly path: string; readonly mode: DashboardMode };
 
 export class DashboardPanel implements vscode.Disposable {
   private static readonly panels = new Set<DashboardPanel>();
   private static lastActive: DashboardPanel | undefined;
 
-  private client: ReconstructClient | undefined;
+  private client: ReconstructHost | undefined;
   private running: Cancellable<unknown> | undefined;
   /** Worker generation whose memory holds the last run (model / dense exports need it). */
   private liveGeneration: number | undefined;
@@ -57,7 +51,7 @@ export class DashboardPanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     /** Hears what the dashboard drew (the extension's test API). */
     private readonly reports: WebviewReports,
-    private state: DashboardPanelState,
+    private state: PanelState,
   ) {
     const webview = panel.webview;
     webview.options = { enableScripts: true, localResourceRoots: webviewResourceRoots(extensionUri) };
@@ -85,7 +79,7 @@ export class DashboardPanel implements vscode.Disposable {
     return new DashboardPanel(panel, extensionUri, reports, { path: file, mode });
   }
 
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, reports: WebviewReports, state: DashboardPanelState): DashboardPanel {
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, reports: WebviewReports, state: PanelState): DashboardPanel {
     return new DashboardPanel(panel, extensionUri, reports, state);
   }
 
@@ -110,8 +104,8 @@ export class DashboardPanel implements vscode.Disposable {
     return vscode.Uri.joinPath(this.extensionUri, 'dist', 'reconstructWorker.js').fsPath;
   }
 
-  private session(): ReconstructClient {
-    this.client ??= new ReconstructClient(this.workerPath(), this.state.path);
+  private session(): ReconstructHost {
+    this.client ??= reconstructHost(this.workerPath(), this.state.path);
     return this.client;
   }
 
@@ -127,14 +121,16 @@ export class DashboardPanel implements vscode.Disposable {
   private async onMessage(m: FromDashboard): Promise<void> {
     try {
       switch (m.type) {
-        case 'ready':
-          return await this.init();
+        case 'ready': {
+          const mismatch = protocolMismatch(m.version);
+          return mismatch ? this.post({ type: 'error', error: mismatch }) : await this.init();
+        }
         case 'plan': {
-          const outcome = await this.session().plan(sanitizeOptions(m.options as unknown as Record<string, unknown>));
+          const outcome = await this.session().request('plan', { options: sanitizeOptions(m.options) }).done;
           return this.post({ type: 'plan', requestId: m.requestId, outcome });
         }
         case 'run':
-          await this.run(sanitizeOptions(m.options as unknown as Record<string, unknown>));
+          await this.run(sanitizeOptions(m.options));
           return;
         case 'cancel':
           this.running?.cancel();
@@ -154,15 +150,16 @@ export class DashboardPanel implements vscode.Disposable {
           return;
       }
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      this.post({ type: 'error', message });
-      void vscode.window.showErrorMessage(`Neural Mimicry: ${message}`);
+      const error = wireOf(e);
+      if (error.cancelled) return;
+      this.post({ type: 'error', error });
+      showJobError(e);
     }
   }
 
   private async init(): Promise<void> {
     const settings = reconstructSettings(vscode.Uri.file(this.state.path));
-    const base = { type: 'init' as const, version: DASHBOARD_PROTOCOL_VERSION, path: this.state.path, defaults: settings.defaults };
+    const base = { type: 'init' as const, version: PROTOCOL_VERSION, path: this.state.path, defaults: settings.defaults };
     if (this.state.data && this.state.mode !== 'configure') {
       // A recast file's dense export needs no run: the worker rebuilds it from the file.
       if (this.state.data.origin === 'recast-file' && this.state.data.source.path === this.state.path) this.isRecast = true;
@@ -174,12 +171,14 @@ export class DashboardPanel implements vscode.Disposable {
     try {
       brief = await this.session().open();
     } catch (e) {
-      this.post({ type: 'error', message: `cannot open ${path.basename(this.state.path)}: ${e instanceof Error ? e.message : String(e)}` });
+      const error = wireOf(e);
+      this.post({ type: 'error', error: { ...error, message: `cannot open ${path.basename(this.state.path)}: ${error.message}` } });
       return;
     }
     this.isRecast = brief.isRecast;
     if (brief.isRecast) {
-      const data = await this.withProgress(`Mimicry: reading the metrics of ${brief.fileName}`, () => this.session().load(settings.spectrumMaxSide));
+      const title = `Mimicry: reading the metrics of ${brief.fileName}`;
+      const data = await orShowError(withJobProgress({ title }, (report) => this.session().request('load', { spectrumMaxSide: settings.spectrumMaxSide }, report)));
       if (!data) return;
       this.state = { path: this.state.path, mode: 'results', data };
       this.post({ ...base, mode: 'results', brief, data, canExportModel: true });
@@ -188,30 +187,6 @@ export class DashboardPanel implements vscode.Disposable {
     this.post({ ...base, mode: 'configure', brief, canExportModel: false });
     // A run started by a command before the webview was ready: show its progress from here on.
     if (this.running) this.post({ type: 'runStarted', options: {} });
-  }
-
-  /**
-   * A cancellable notification around a worker job, with its bar fed by the job's `fraction` and
-   * `message`; undefined when it was cancelled or failed.
-   */
-  private async withProgress<T>(title: string, start: (onProgress: (p: ProgressUpdate) => void) => Cancellable<T>): Promise<T | undefined> {
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-      let reported = 0;
-      const job = start((p) => {
-        const percent = p.fraction === undefined ? reported : Math.round(100 * Math.min(1, Math.max(0, p.fraction)));
-        progress.report({ increment: Math.max(0, percent - reported), ...(p.message ? { message: p.message } : {}) });
-        reported = Math.max(reported, percent);
-      });
-      const sub = token.onCancellationRequested(() => job.cancel());
-      try {
-        return await job.done;
-      } catch (e) {
-        if (!(e instanceof JobError && e.cancelled)) void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
-        return undefined;
-      } finally {
-        sub.dispose();
-      }
-    });
   }
 
   /** Runs a reconstruction with a notification (Cancel) and live progress in the dashboard. */
@@ -224,41 +199,32 @@ export class DashboardPanel implements vscode.Disposable {
     const settings = reconstructSettings(vscode.Uri.file(this.state.path));
     this.post({ type: 'runStarted', options });
     const fileName = path.basename(this.state.path);
-    return vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Mimicry: reconstructing ${fileName}`, cancellable: true },
-      async (progress, token) => {
-        let reported = 0;
-        const job = client.run(options, settings.spectrumMaxSide, (p) => {
-          this.post({ type: 'progress', phase: p.phase, event: p.event, message: p.message });
-          if (p.phase === 'fit' && p.event) {
-            const e = p.event;
-            const percent = Math.round(100 * (p.fraction ?? 0));
-            progress.report({ increment: Math.max(0, percent - reported), message: `${e.group} (${e.groupIndex + 1} of ${e.groups})` });
-            reported = Math.max(reported, percent);
-          } else if (p.message) progress.report({ message: p.message });
-        });
-        this.running = job;
-        const sub = token.onCancellationRequested(() => job.cancel());
-        try {
-          const data = await job.done;
-          this.liveGeneration = client.generation;
-          this.outputs = {};
-          this.state = { path: this.state.path, mode: 'results', data };
-          this.post({ type: 'result', data, canExportModel: this.canExportModel });
-          return data;
-        } catch (e) {
-          const cancelled = e instanceof JobError && e.cancelled;
-          const message = e instanceof Error ? e.message : String(e);
-          this.post({ type: 'runFailed', message, cancelled });
-          if (cancelled) void vscode.window.showInformationMessage(`Mimicry: reconstruction of ${fileName} cancelled; nothing was written.`);
-          else void vscode.window.showErrorMessage(`Mimicry: reconstruction of ${fileName} failed: ${message}`);
-          return undefined;
-        } finally {
-          sub.dispose();
-          this.running = undefined;
-        }
-      },
-    );
+    const title = `Mimicry: reconstructing ${fileName}`;
+    const job = withJobProgress({ title }, (report) => {
+      const request = client.request('run', { options, spectrumMaxSide: settings.spectrumMaxSide }, (p) => {
+        this.post({ type: 'progress', phase: p.phase, event: p.event, message: p.message });
+        if (p.phase === 'fit' && p.event) report({ fraction: p.fraction, message: `${p.event.group} (${p.event.groupIndex + 1} of ${p.event.groups})` });
+        else if (p.message) report({ message: p.message });
+      });
+      this.running = request;
+      return request;
+    });
+    try {
+      const data = await job;
+      this.liveGeneration = client.generation;
+      this.outputs = {};
+      this.state = { path: this.state.path, mode: 'results', data };
+      this.post({ type: 'result', data, canExportModel: this.canExportModel });
+      return data;
+    } catch (e) {
+      const error = wireOf(e);
+      this.post({ type: 'runFailed', error });
+      if (error.cancelled) void vscode.window.showInformationMessage(`Mimicry: reconstruction of ${fileName} cancelled; nothing was written.`);
+      else showJobError(e, `reconstruction of ${fileName} failed`);
+      return undefined;
+    } finally {
+      this.running = undefined;
+    }
   }
 
   /** Cancels the reconstruction running in this dashboard; false when none runs. */
@@ -296,7 +262,8 @@ export class DashboardPanel implements vscode.Disposable {
     const what = kind === 'model' ? 'the reparameterized model' : 'the dense reconstruction';
     this.post({ type: 'busy', busy: true });
     try {
-      const written = await this.withProgress(`Mimicry: writing ${path.basename(file)}`, (onProgress) => this.session().export(kind, file, onProgress));
+      const title = `Mimicry: writing ${path.basename(file)}`;
+      const written = await orShowError(withJobProgress({ title }, (report) => this.session().request('export', { kind, file }, report)));
       if (!written) return undefined;
       this.outputs = { ...this.outputs, [kind === 'model' ? 'out' : 'dense']: written };
       void announceExport(what, written);
@@ -343,26 +310,19 @@ export class DashboardPanel implements vscode.Disposable {
 
 /** Reads a recast file's dashboard data in a short-lived worker. */
 export async function loadRecast(workerPath: string, file: string): Promise<DashboardData | undefined> {
-  const client = new ReconstructClient(workerPath, file);
+  const host = reconstructHost(workerPath, file);
   try {
-    const brief = await client.open();
+    const brief = await host.open();
     if (!brief.isRecast) {
       void vscode.window.showErrorMessage(`${brief.fileName} is not a reparameterized (recast) file: reconstruct it first.`);
       return undefined;
     }
-    const job = client.load(reconstructSettings(vscode.Uri.file(file)).spectrumMaxSide);
-    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Mimicry: reading ${brief.fileName}`, cancellable: true }, async (_p, token) => {
-      const sub = token.onCancellationRequested(() => job.cancel());
-      try {
-        return await job.done;
-      } finally {
-        sub.dispose();
-      }
-    });
+    const spectrumMaxSide = reconstructSettings(vscode.Uri.file(file)).spectrumMaxSide;
+    return await withJobProgress({ title: `Mimicry: reading ${brief.fileName}` }, (report) => host.request('load', { spectrumMaxSide }, report));
   } catch (e) {
-    if (!(e instanceof JobError && e.cancelled)) void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
+    showJobError(e);
     return undefined;
   } finally {
-    client.dispose();
+    host.dispose();
   }
 }

@@ -2,27 +2,29 @@
 // the "compute all" batch. Every webview showing the document (usually one) gets its messages.
 
 import * as vscode from 'vscode';
-import { EngineWorker, OpenError, type Job, type Opened } from '../engineWorker';
+import { wireOf, type WireError } from '../../mimicry/errors';
+import { inspectHost, type InspectHost } from '../../mimicry/worker/inspect/client';
+import type { Opened } from '../../mimicry/worker/inspect/protocol';
+import type { Cancellable } from '../../mimicry/worker/channel/protocol';
 import type { BatchProgress, BatchState, ExtensionToWebview, SpectrumView, TensorStatsView } from '../../webview/protocol';
-import type { WorkerError } from '../../mimicry/worker/protocol';
 
 export type Broadcast = (message: ExtensionToWebview) => void;
 
 const FLUSH_MS = 50;
 
+/** The checkpoint could not be opened: the error names the file (and the rule it breaks). */
 export interface OpenFailure {
-  readonly file: string;
-  readonly rule?: string;
-  readonly message: string;
+  readonly error: WireError;
 }
 
 export class InspectorDocument implements vscode.CustomDocument {
-  private readonly engine: EngineWorker;
+  private readonly engine: InspectHost;
   readonly opened: Promise<Opened | OpenFailure>;
   readonly stats = new Map<string, TensorStatsView>();
   readonly spectra = new Map<string, SpectrumView>();
-  private readonly tensorJobs = new Map<string, Job>();
-  private batch: Job | undefined;
+  private readonly tensorJobs = new Map<string, Cancellable<unknown>>();
+  private batch: Promise<void> | undefined;
+  private batchJob: Cancellable<void> | undefined;
   private batchState: { state: BatchState; progress: BatchProgress; message?: string } = { state: 'idle', progress: { done: 0, total: 0 } };
   private readonly listeners = new Set<Broadcast>();
   private outbox: ExtensionToWebview[] = [];
@@ -38,10 +40,10 @@ export class InspectorDocument implements vscode.CustomDocument {
     readonly uri: vscode.Uri,
     workerPath: string,
   ) {
-    this.engine = new EngineWorker(workerPath, uri.fsPath);
+    this.engine = inspectHost(workerPath, uri.fsPath);
     this.opened = this.engine.open().catch((err: unknown): OpenFailure => {
-      if (err instanceof OpenError) return { file: err.error.file ?? uri.fsPath, rule: err.error.rule, message: err.error.message };
-      return { file: uri.fsPath, message: err instanceof Error ? err.message : String(err) };
+      const error = wireOf(err);
+      return { error: { ...error, file: error.file ?? uri.fsPath } };
     });
   }
 
@@ -87,8 +89,8 @@ export class InspectorDocument implements vscode.CustomDocument {
     }
   }
 
-  private failTensor(name: string, what: 'stats' | 'spectrum', error: WorkerError): void {
-    this.send({ type: 'tensorFailed', name, what, message: error.message, cancelled: error.cancelled });
+  private failTensor(name: string, what: 'stats' | 'spectrum', error: WireError): void {
+    this.send({ type: 'tensorFailed', name, what, error });
   }
 
   private keepStats(name: string, stats: TensorStatsView): void {
@@ -99,49 +101,32 @@ export class InspectorDocument implements vscode.CustomDocument {
   requestStats(name: string, bins: number): void {
     const cached = this.stats.get(name);
     if (cached) return this.send({ type: 'stats', name, stats: cached });
-    this.startTensorJob('stats', name, () => this.stats.has(name), () =>
-      this.engine.run(
-        { type: 'stats', name, bins },
-        {
-          onProgress: (n, fraction) => this.send({ type: 'tensorProgress', name: n, what: 'stats', fraction }),
-          onStats: (n, stats) => this.keepStats(n, stats),
-          onTensorFailed: (n, error) => this.failTensor(n, 'stats', error),
-        },
-      ),
+    this.startTensorJob('stats', name, (stats) => this.keepStats(name, stats), () =>
+      this.engine.request('stats', { name, bins }, (fraction) => this.send({ type: 'tensorProgress', name, what: 'stats', fraction })),
     );
   }
 
   requestSpectrum(name: string, spectrumMaxSide: number): void {
     const cached = this.spectra.get(name);
     if (cached) return this.send({ type: 'spectrum', name, spectrum: cached });
-    this.startTensorJob('spectrum', name, () => this.spectra.has(name), () =>
-      this.engine.run(
-        { type: 'spectrum', name, maxDim: spectrumMaxSide },
-        {
-          onProgress: (n, fraction) => this.send({ type: 'tensorProgress', name: n, what: 'spectrum', fraction }),
-          onSpectrum: (n, spectrum) => {
-            this.spectra.set(n, spectrum);
-            this.send({ type: 'spectrum', name: n, spectrum });
-          },
-          onTensorFailed: (n, error) => this.failTensor(n, 'spectrum', error),
-        },
-      ),
+    const keep = (spectrum: SpectrumView): void => {
+      this.spectra.set(name, spectrum);
+      this.send({ type: 'spectrum', name, spectrum });
+    };
+    this.startTensorJob('spectrum', name, keep, () =>
+      this.engine.request('spectrum', { name, spectrumMaxSide }, (fraction) => this.send({ type: 'tensorProgress', name, what: 'spectrum', fraction })),
     );
   }
 
-  /**
-   * At most one job per tensor and kind; a job cancelled before its result arrived (`done()` still
-   * false) tells the webview, so its spinner stops.
-   */
-  private startTensorJob(what: 'stats' | 'spectrum', name: string, done: () => boolean, start: () => Job): void {
+  /** At most one job per tensor and kind; its failure (or cancel: the spinner stops) goes to the webview. */
+  private startTensorJob<T>(what: 'stats' | 'spectrum', name: string, keep: (result: T) => void, start: () => Cancellable<T>): void {
     const key = `${what}:${name}`;
     if (this.tensorJobs.has(key)) return;
     const job = start();
     this.tensorJobs.set(key, job);
-    void job.done.then(({ cancelled }) => {
-      this.tensorJobs.delete(key);
-      if (cancelled && !done()) this.failTensor(name, what, { message: 'cancelled', cancelled: true });
-    });
+    void job.done
+      .then(keep, (err: unknown) => this.failTensor(name, what, wireOf(err)))
+      .finally(() => this.tensorJobs.delete(key));
   }
 
   cancelTensor(name: string): void {
@@ -157,45 +142,58 @@ export class InspectorDocument implements vscode.CustomDocument {
   }
 
   /** Statistics for every decodable tensor not done yet. Resolves when the batch ends. */
-  async computeAll(bins: number): Promise<void> {
-    if (this.batch) return this.batch.done.then(() => undefined);
+  computeAll(bins: number): Promise<void> {
+    this.batch ??= this.runBatch(bins).finally(() => {
+      this.batch = undefined;
+      this.batchJob = undefined;
+    });
+    return this.batch;
+  }
+
+  private async runBatch(bins: number): Promise<void> {
     const opened = await this.opened;
     if (!('overview' in opened)) return;
     const names = opened.tensors.filter((t) => t.decodable && !this.stats.has(t.name)).map((t) => t.name);
     const total = names.length;
     let done = 0;
     let failed = 0;
+    /** The tensor being read: when the batch stops, its spinner must stop too. */
+    let current: string | undefined;
     this.setBatch('running', { done, total });
-    const job = this.engine.run(
-      { type: 'statsBatch', names, bins },
-      {
-        onProgress: (name, fraction) => {
-          this.send({ type: 'tensorProgress', name, what: 'stats', fraction });
-          this.setBatch('running', { done, total, current: name });
-        },
-        onStats: (name, stats) => {
+    const job = this.engine.request('statsBatch', { names, bins }, (event) => {
+      switch (event.kind) {
+        case 'progress':
+          current = event.name;
+          this.send({ type: 'tensorProgress', name: event.name, what: 'stats', fraction: event.fraction });
+          break;
+        case 'stats':
           done++;
-          this.keepStats(name, stats);
-          this.setBatch('running', { done, total, current: name });
-        },
-        onTensorFailed: (name, error) => {
-          if (!error.cancelled) {
-            done++;
-            failed++;
-          }
-          this.failTensor(name, 'stats', error);
-        },
-      },
-    );
-    this.batch = job;
-    const { cancelled } = await job.done;
-    this.batch = undefined;
-    if (cancelled) this.setBatch('cancelled', { done, total });
-    else this.setBatch(failed > 0 ? 'error' : 'done', { done, total }, failed > 0 ? `${failed} tensor(s) failed` : undefined);
+          current = undefined;
+          this.keepStats(event.name, event.stats);
+          break;
+        case 'failed':
+          done++;
+          failed++;
+          current = undefined;
+          this.failTensor(event.name, 'stats', event.error);
+          break;
+      }
+      this.setBatch('running', { done, total, ...(current ? { current } : {}) });
+    });
+    this.batchJob = job;
+    try {
+      await job.done;
+      this.setBatch(failed > 0 ? 'error' : 'done', { done, total }, failed > 0 ? `${failed} tensor(s) failed` : undefined);
+    } catch (err) {
+      const error = wireOf(err);
+      if (current) this.failTensor(current, 'stats', error);
+      if (error.cancelled) this.setBatch('cancelled', { done, total });
+      else this.setBatch('error', { done, total }, error.message);
+    }
   }
 
   cancelAll(): void {
-    this.batch?.cancel();
+    this.batchJob?.cancel();
   }
 
   dispose(): void {

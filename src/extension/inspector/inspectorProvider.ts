@@ -7,7 +7,7 @@ import { InspectorDocument } from './inspectorDocument';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
 import type { WebviewReports } from '../reports';
-import { isWebviewToExtension, PROTOCOL_VERSION, type ExtensionToWebview, type WebviewToExtension } from '../../webview/protocol';
+import { isWebviewToExtension, protocolMismatch, PROTOCOL_VERSION, type ExtensionToWebview, type WebviewToExtension } from '../../webview/protocol';
 
 export const INSPECTOR_VIEW_TYPE = 'mimicry.inspector';
 
@@ -38,7 +38,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
 
   openCustomDocument(uri: vscode.Uri): InspectorDocument {
     if (uri.scheme !== 'file') throw new Error(`Neural Mimicry reads local files only (got ${uri.scheme}:)`);
-    return new InspectorDocument(uri, vscode.Uri.joinPath(this.extensionUri, 'dist', 'worker.js').fsPath);
+    return new InspectorDocument(uri, vscode.Uri.joinPath(this.extensionUri, 'dist', 'inspectWorker.js').fsPath);
   }
 
   resolveCustomEditor(document: InspectorDocument, panel: vscode.WebviewPanel): void {
@@ -67,14 +67,17 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   private onMessage(m: WebviewToExtension, document: InspectorDocument, post: (m: ExtensionToWebview) => void): void {
     const settings = inspectorSettings(document.uri);
     switch (m.type) {
-      case 'ready':
-        void this.sendHeader(document, post);
+      case 'ready': {
+        const mismatch = protocolMismatch(m.version);
+        if (mismatch) post({ type: 'error', error: mismatch });
+        else void this.sendHeader(document, post);
         return;
+      }
       case 'rendered':
         this.reports.add({ uri: document.uri.toString(), tensorCount: m.tensorCount, status: 'rendered', settings });
         return;
       case 'renderError':
-        this.reports.add({ uri: document.uri.toString(), tensorCount: 0, status: 'error', error: m.message, settings });
+        this.reports.add({ uri: document.uri.toString(), tensorCount: 0, status: 'error', error: m.error.message, settings });
         return;
       case 'requestStats':
         document.requestStats(m.name, settings.histogramBins);
@@ -105,9 +108,10 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     post({ type: 'loading', version: PROTOCOL_VERSION, fileName });
     const opened = await document.opened;
     if (!('overview' in opened)) {
-      post({ type: 'error', file: opened.file, rule: opened.rule, message: opened.message });
+      const { error } = opened;
+      post({ type: 'error', error });
       // The engine's message starts with the path; the notification names the file already.
-      const detail = opened.message.startsWith(`${opened.file}: `) ? opened.message.slice(opened.file.length + 2) : opened.message;
+      const detail = error.file && error.message.startsWith(`${error.file}: `) ? error.message.slice(error.file.length + 2) : error.message;
       void vscode.window.showErrorMessage(`Neural Mimicry cannot open ${fileName}: ${detail}`);
       return;
     }

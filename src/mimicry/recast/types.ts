@@ -7,6 +7,8 @@ import type { TemplateStore } from './store';
 export type Method = 'spectral' | 'paper' | 'spectral+refine';
 export const METHODS: readonly Method[] = ['spectral', 'paper', 'spectral+refine'];
 export type LossKind = 'smoothl1' | 'mse';
+export const LOSSES: readonly LossKind[] = ['smoothl1', 'mse'];
+export const OBJECTIVES: readonly Objective[] = ['per-layer', 'total'];
 /** Where the optimizer runs (the paper method). `auto` takes the fastest one that loads. */
 export type Backend = 'auto' | 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu';
 export const BACKENDS: readonly Backend[] = ['auto', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'];

@@ -36,7 +36,7 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 
-import { DASHBOARD_PROTOCOL_VERSION, type CheckpointBrief, type DashboardData, type ReconstructOptions, type ToDashboard } from '../protocol';
+import { protocolMismatch, PROTOCOL_VERSION, restorableState, type CheckpointBrief, type DashboardData, type ReconstructOptions, type ToDashboard } from '../protocol';
 import { h, replace } from '../shared/dom';
 import { loadState, post, saveState } from './api';
 import { CompareView } from './compareView';
@@ -128,7 +128,9 @@ function showCompare(a: DashboardData, b: DashboardData): void {
 
 function onMessage(m: ToDashboard): void {
   switch (m.type) {
-    case 'init':
+    case 'init': {
+      const mismatch = protocolMismatch(m.version);
+      if (mismatch) return showError(mismatch.message);
       showError(undefined);
       canExportModel = m.canExportModel;
       saveState({ path: m.path });
@@ -136,6 +138,7 @@ function onMessage(m: ToDashboard): void {
       else if (m.mode !== 'configure' && m.data) showResults(m.data);
       else showConfigure(m.brief, m.defaults);
       return;
+    }
     case 'plan':
       if (m.requestId === planRequest) configure?.showPlan(m.outcome);
       return;
@@ -156,7 +159,7 @@ function onMessage(m: ToDashboard): void {
         show(formBehindRun, 'configure');
         formBehindRun.start();
       } else post({ type: 'reconfigure' });
-      showError(m.cancelled ? undefined : m.message);
+      showError(m.error.cancelled ? undefined : m.error.message);
       return;
     case 'compare': {
       const a = loadState().data;
@@ -167,7 +170,7 @@ function onMessage(m: ToDashboard): void {
       results?.setCanExportModel(!m.busy && canExportModel);
       return;
     case 'error':
-      showError(m.message);
+      showError(m.error.message);
       return;
   }
 }
@@ -180,8 +183,8 @@ onThemeChange(() => {
 window.addEventListener('error', (e) => showError(`Dashboard error: ${e.message}`));
 
 // A reloaded window: draw the stored picture at once; the extension's init follows.
-const restored = loadState();
-if (restored.mode === 'compare' && restored.data && restored.compare) showCompare(restored.data, restored.compare);
-else if (restored.mode === 'results' && restored.data) showResults(restored.data);
+const restored = restorableState(loadState());
+if (restored?.mode === 'compare' && restored.data && restored.compare) showCompare(restored.data, restored.compare);
+else if (restored?.mode === 'results' && restored.data) showResults(restored.data);
 else replace(app, errorLine, h('p', { class: 'muted', 'data-testid': 'loading' }, 'Opening…'));
-post({ type: 'ready', version: DASHBOARD_PROTOCOL_VERSION });
+post({ type: 'ready', version: PROTOCOL_VERSION });

@@ -30,7 +30,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 
-import { PROTOCOL_VERSION, type ExtensionToWebview } from '../protocol';
+import { protocolMismatch, PROTOCOL_VERSION, type ExtensionToWebview, type WireError } from '../protocol';
 import { formatBytes, formatCount, formatInteger } from '../shared/format';
 import { DetailPane } from './detail';
 import { codicon, h, replace } from '../shared/dom';
@@ -94,20 +94,27 @@ function showLoading(fileName: string): void {
   replace(app, h('div', { class: 'center-view', 'data-testid': 'loading' }, h('vscode-progress-ring', { 'aria-label': 'Reading header' }), h('p', {}, `Reading the header of ${fileName}…`)));
 }
 
-function showError(m: Extract<ExtensionToWebview, { type: 'error' }>): void {
+function showError(error: WireError): void {
   replace(
     app,
     h(
       'div',
-      { class: 'center-view error-view', 'data-testid': 'error', 'data-rule': m.rule ?? '', role: 'alert' },
+      { class: 'center-view error-view', 'data-testid': 'error', 'data-rule': error.rule ?? '', role: 'alert' },
       codicon('error'),
       h('h2', {}, 'This checkpoint cannot be opened'),
-      h('p', { class: 'error-message' }, m.message),
-      h('dl', { class: 'facts' }, h('dt', {}, 'File'), h('dd', { class: 'mono' }, m.file), m.rule ? h('dt', {}, 'Rule') : null, m.rule ? h('dd', { class: 'mono' }, m.rule) : null),
+      h('p', { class: 'error-message' }, error.message),
+      h(
+        'dl',
+        { class: 'facts' },
+        error.file ? h('dt', {}, 'File') : null,
+        error.file ? h('dd', { class: 'mono' }, error.file) : null,
+        error.rule ? h('dt', {}, 'Rule') : null,
+        error.rule ? h('dd', { class: 'mono' }, error.rule) : null,
+      ),
       h('p', { class: 'muted' }, 'The file was not changed. Nothing was read past the header.'),
     ),
   );
-  post({ type: 'renderError', message: m.message });
+  post({ type: 'renderError', error });
 }
 
 function searchBox(): HTMLElement {
@@ -210,14 +217,15 @@ function dashboardButton(isRecast: boolean): HTMLElement {
 function onMessage(m: ExtensionToWebview): void {
   switch (m.type) {
     case 'loading':
-      if (m.version !== PROTOCOL_VERSION) console.warn(`protocol ${m.version}, webview speaks ${PROTOCOL_VERSION}`);
-      showLoading(m.fileName);
+    case 'header': {
+      const mismatch = protocolMismatch(m.version);
+      if (mismatch) showError(mismatch);
+      else if (m.type === 'loading') showLoading(m.fileName);
+      else showHeader(m);
       return;
-    case 'header':
-      showHeader(m);
-      return;
+    }
     case 'error':
-      showError(m);
+      showError(m.error);
       return;
     case 'stats':
       state.stats.set(m.name, m.stats);
@@ -230,7 +238,7 @@ function onMessage(m: ExtensionToWebview): void {
       refresh(m.name);
       return;
     case 'tensorFailed':
-      state.finished(m.what, m.name, m.cancelled ? undefined : m.message);
+      state.finished(m.what, m.name, m.error.cancelled ? undefined : m.error.message);
       refresh(m.name);
       return;
     case 'tensorProgress':

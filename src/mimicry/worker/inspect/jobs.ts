@@ -1,10 +1,10 @@
 // The engine calls behind each worker job, with results flattened to plain, postable data.
 
-import { SafetensorsError } from '../safetensors/errors';
-import type { Checkpoint } from '../safetensors/types';
-import { computeTensorStats } from '../stats/tensorStats';
-import { computeSpectrum, isSpectrumSkipped } from '../stats/spectrum';
-import type { WorkerError, WorkerSpectrum, WorkerStats } from './protocol';
+import { SafetensorsError } from '../../safetensors/errors';
+import type { Checkpoint } from '../../safetensors/types';
+import { computeSpectrum, isSpectrumSkipped } from '../../stats/spectrum';
+import { computeTensorStats, type TensorStats } from '../../stats/tensorStats';
+import type { SpectrumView } from './protocol';
 
 function tensorOf(ckpt: Checkpoint, name: string) {
   const t = ckpt.tensor(name);
@@ -18,7 +18,7 @@ export async function computeStatsOf(
   bins: number,
   signal: AbortSignal,
   onFraction: (fraction: number) => void,
-): Promise<WorkerStats> {
+): Promise<TensorStats> {
   const t = tensorOf(ckpt, name);
   const total = Math.max(1, t.params);
   const s = await computeTensorStats(() => ckpt.chunks(t, undefined, signal), {
@@ -33,13 +33,13 @@ export async function computeStatsOf(
 export async function computeSpectrumOf(
   ckpt: Checkpoint,
   name: string,
-  maxDim: number,
+  spectrumMaxSide: number,
   signal: AbortSignal,
   onFraction: (fraction: number) => void,
-): Promise<WorkerSpectrum> {
+): Promise<SpectrumView> {
   const t = tensorOf(ckpt, name);
   const total = Math.max(1, t.params);
-  const s = await computeSpectrum(ckpt, t, { maxSide: maxDim, signal, onProgress: (done) => onFraction(done / total) });
+  const s = await computeSpectrum(ckpt, t, { maxSide: spectrumMaxSide, signal, onProgress: (done) => onFraction(done / total) });
   if (isSpectrumSkipped(s)) {
     return {
       skipped: s.skipped,
@@ -67,11 +67,4 @@ export async function computeSpectrumOf(
     entropyNormalized: s.normalizedEntropy,
     rank: s.rank,
   };
-}
-
-export function toWorkerError(err: unknown, signal?: AbortSignal): WorkerError {
-  const cancelled = signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
-  if (err instanceof SafetensorsError) return { message: err.message, file: err.file, rule: err.rule, cancelled };
-  if (err instanceof Error) return { message: err.message, cancelled };
-  return { message: String(err), cancelled };
 }

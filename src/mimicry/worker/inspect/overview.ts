@@ -2,17 +2,17 @@
 // Pure bookkeeping over the parsed header (no tensor bytes are read).
 
 import { basename, dirname, relative } from 'node:path';
-import { isDecodable } from '../safetensors/dtypes';
-import type { Checkpoint } from '../safetensors/types';
-import type { WorkerOverview, WorkerTensor } from './protocol';
+import { isDecodable } from '../../safetensors/dtypes';
+import type { Checkpoint } from '../../safetensors/types';
+import type { CheckpointSummary, TensorRow } from './protocol';
 
-export function overviewOf(ckpt: Checkpoint): { overview: WorkerOverview; tensors: WorkerTensor[] } {
+export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; tensors: TensorRow[] } {
   const shardIndex = new Map<string, number>(ckpt.files.map((f, i) => [f, i]));
   const shardTensors = ckpt.files.map(() => 0);
   const shardBytes = ckpt.files.map(() => 0);
   const byDtype = new Map<string, { dtype: string; tensors: number; params: number; bytes: number }>();
   let params = 0;
-  const tensors: WorkerTensor[] = ckpt.tensors.map((t) => {
+  const tensors: TensorRow[] = ckpt.tensors.map((t) => {
     const shard = shardIndex.get(t.file) ?? 0;
     shardTensors[shard] += 1;
     shardBytes[shard] += t.bytes;

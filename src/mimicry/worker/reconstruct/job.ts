@@ -1,17 +1,17 @@
 // The reconstruction job of the worker: runs the engine on the open checkpoint, measures spectra,
 // digests the source and builds the dashboard's data; keeps the result for exports.
 import * as os from 'node:os';
-import type { Checkpoint } from '../safetensors/types';
-import type { WriteControl, WriteProgress } from '../safetensors/writer';
-import { reconstruct } from '../recast/reconstruct';
-import { describeSource, writeDense, writeReparameterized, type SourceRecord } from '../recast/export';
-import { rebuildDense } from '../recast/rebuild';
-import { FileTemplateStore } from '../recast/store';
-import type { ProgressEvent, ReconstructOptions, ReconstructResult } from '../recast/types';
-import { dashboardFromResult } from '../dashboard/fromResult';
-import { spectrumLines, templateAt, type SpectrumInput } from '../dashboard/spectra';
-import type { BankSpectra, DashboardData } from '../dashboard/types';
-import type { ExportKind } from './reconstructProtocol';
+import type { Checkpoint } from '../../safetensors/types';
+import type { WriteControl, WriteProgress } from '../../safetensors/writer';
+import { reconstruct } from '../../recast/reconstruct';
+import { describeSource, writeDense, writeReparameterized, type SourceRecord } from '../../recast/export';
+import { rebuildDense } from '../../recast/rebuild';
+import { FileTemplateStore } from '../../recast/store';
+import type { ProgressEvent, ReconstructOptions, ReconstructResult } from '../../recast/types';
+import { dashboardFromResult } from '../../dashboard/fromResult';
+import { spectrumLines, templateAt, type SpectrumInput } from '../../dashboard/spectra';
+import type { BankSpectra, DashboardData } from '../../dashboard/types';
+import type { ExportKind } from './protocol';
 
 export interface RunHooks {
   readonly signal: AbortSignal;
@@ -50,21 +50,17 @@ export function fitFraction(ev: ProgressEvent): number {
   return Math.min(1, (ev.groupIndex + inGroup) / Math.max(1, ev.groups));
 }
 
-function aborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new DOMException('The reconstruction was cancelled', 'AbortError');
-}
-
 /** Originals drawn per bank: enough to compare with the templates, bounded in time (O(side^3) each). */
 export const MAX_ORIGINAL_SPECTRA = 6;
 
-async function bankSpectra(checkpoint: Checkpoint, result: ReconstructResult, maxSide: number, signal: AbortSignal): Promise<BankSpectra[]> {
+async function bankSpectra(checkpoint: Checkpoint, result: ReconstructResult, spectrumMaxSide: number, signal: AbortSignal): Promise<BankSpectra[]> {
   const out: BankSpectra[] = [];
   for (const b of result.banks) {
-    aborted(signal);
+    signal.throwIfAborted();
     const inputs: SpectrumInput[] = [];
     const shown = b.plan.members.slice(0, MAX_ORIGINAL_SPECTRA);
     for (const name of shown) {
-      aborted(signal);
+      signal.throwIfAborted();
       const info = checkpoint.tensor(name);
       if (!info) continue;
       const v = await checkpoint.readValues(info);
@@ -72,7 +68,7 @@ async function bankSpectra(checkpoint: Checkpoint, result: ReconstructResult, ma
     }
     const templates = await result.store.get(b.plan.name);
     for (let t = 0; t < b.n; t++) inputs.push({ label: `template ${t + 1}`, kind: 'template', values: templateAt(templates, b.n, t) });
-    const lines = spectrumLines(inputs, b.plan.shape, maxSide);
+    const lines = spectrumLines(inputs, b.plan.shape, spectrumMaxSide);
     const more = b.plan.members.length - shown.length;
     const note = [lines.skipped, more > 0 ? `first ${shown.length} of ${b.plan.members.length} members shown` : undefined].filter((x) => x !== undefined).join('; ');
     out.push({ bank: b.plan.name, lines: lines.lines, ...(note ? { skipped: note } : {}) });
@@ -102,10 +98,6 @@ export class ReconstructSessionJob {
       await store.dispose();
       throw e;
     }
-  }
-
-  get hasResult(): boolean {
-    return this.last !== undefined;
   }
 
   /** Writes an export of the last run (atomic: a cancelled write leaves no file). */

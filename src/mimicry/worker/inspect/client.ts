@@ -1,0 +1,19 @@
+// Host side of the inspector's worker: the worker channel's host, opened on one checkpoint.
+import { WorkerHost } from '../channel/host';
+import type { InspectService } from './protocol';
+
+/** A cancelled job that has not stopped after this long (a long synchronous SVD) ends the worker. */
+const CANCEL_GRACE_MS = 750;
+
+export type InspectHost = WorkerHost<InspectService, 'open'>;
+
+export function inspectHost(entry: string, checkpointPath: string, execArgv?: readonly string[]): InspectHost {
+  return new WorkerHost<InspectService, 'open'>({
+    entry,
+    name: 'mimicry-engine',
+    ...(execArgv ? { execArgv } : {}),
+    open: { method: 'open', params: { path: checkpointPath } },
+    cancelGraceMs: () => CANCEL_GRACE_MS,
+    closedMessage: 'the inspector was closed',
+  });
+}

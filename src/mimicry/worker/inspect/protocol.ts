@@ -1,0 +1,86 @@
+// The inspector's service (dist/inspectWorker.js), spoken over the worker channel. One worker serves one
+// opened checkpoint: it opens the file itself (by path), answers with an overview, then computes
+// statistics and spectra on request with progress; a cancel aborts a job between chunks.
+import type { WireError } from '../../errors';
+import type { TensorStats } from '../../stats/tensorStats';
+import type { Method } from '../channel/protocol';
+
+/** One tensor as the worker describes it (a row of the inspector's table). */
+export interface TensorRow {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly params: number;
+  readonly bytes: number;
+  /** Index into `CheckpointSummary.shards` (0 for single files). */
+  readonly shard: number;
+  /** Absolute byte position of the tensor in its file. */
+  readonly fileOffset: number;
+  /** Whether the engine decodes this dtype to numbers (statistics are only offered for those). */
+  readonly decodable: boolean;
+}
+
+export interface DTypeShare {
+  readonly dtype: string;
+  readonly tensors: number;
+  readonly params: number;
+  readonly bytes: number;
+}
+
+export interface ShardSummary {
+  /** File name relative to the opened file's folder. */
+  readonly file: string;
+  readonly tensors: number;
+  readonly bytes: number;
+}
+
+export interface CheckpointSummary {
+  readonly path: string;
+  readonly fileName: string;
+  readonly kind: 'single' | 'sharded';
+  readonly totalBytes: number;
+  readonly tensorCount: number;
+  readonly params: number;
+  /** Largest share first. */
+  readonly dtypes: readonly DTypeShare[];
+  /** Key/value pairs in file order (untrusted text: show with textContent). */
+  readonly metadata: readonly (readonly [string, string])[];
+  readonly shards: readonly ShardSummary[];
+}
+
+/** Spectral summary of the 2-D view [out, ...rest] -> out x prod(rest) of a weight; `skipped` says why there is none. */
+export interface SpectrumView {
+  readonly skipped?: string;
+  readonly rows: number | null;
+  readonly cols: number | null;
+  readonly singularValues: number[];
+  readonly spectralNorm: number | null;
+  readonly frobeniusNorm: number | null;
+  readonly stableRank: number | null;
+  readonly effectiveRank: number | null;
+  readonly entropy: number | null;
+  readonly entropyNormalized: number | null;
+  readonly rank: number | null;
+}
+
+export interface Opened {
+  readonly overview: CheckpointSummary;
+  readonly tensors: readonly TensorRow[];
+}
+
+/** What a batch reports on the way: one tensor's progress, its statistics, or its failure. */
+export type BatchEvent =
+  /** Element progress of the tensor being read (fraction in [0, 1]), `done` of `total` tensors. */
+  | { readonly kind: 'progress'; readonly name: string; readonly fraction: number; readonly done: number; readonly total: number }
+  | { readonly kind: 'stats'; readonly name: string; readonly stats: TensorStats }
+  /** One tensor failed; the batch goes on with the next one. */
+  | { readonly kind: 'failed'; readonly name: string; readonly error: WireError };
+
+export interface InspectService {
+  readonly open: Method<{ readonly path: string }, Opened>;
+  /** Progress: the share of the tensor's elements read, in [0, 1]. */
+  readonly stats: Method<{ readonly name: string; readonly bins: number }, TensorStats, number>;
+  readonly spectrum: Method<{ readonly name: string; readonly spectrumMaxSide: number }, SpectrumView, number>;
+  /** Statistics for many tensors, one after another; each result is reported as it is ready. */
+  readonly statsBatch: Method<{ readonly names: readonly string[]; readonly bins: number }, void, BatchEvent>;
+}

@@ -1,0 +1,62 @@
+// Entry of dist/reconstructWorker.js: reconstruction in a worker thread, so fitting never blocks
+// the extension host. Serves ReconstructService (./protocol.ts) over the worker channel.
+import * as path from 'node:path';
+import { openCheckpoint } from '../../safetensors/reader';
+import type { Checkpoint } from '../../safetensors/types';
+import { RECAST_FORMAT } from '../../recast/format';
+import { planView } from '../../dashboard/budget';
+import { dashboardFromRecast } from '../../dashboard/fromRecast';
+import { serve } from '../channel/serve';
+import { fitFraction, ReconstructSessionJob, throttleProgress, throttleWrites } from './job';
+import type { ReconstructService } from './protocol';
+
+let opened: { checkpoint: Checkpoint; session: ReconstructSessionJob; isRecast: boolean } | undefined;
+
+function current(): NonNullable<typeof opened> {
+  if (!opened) throw new Error('no checkpoint is open');
+  return opened;
+}
+
+serve<ReconstructService>(
+  {
+    async open({ path: file }) {
+      await opened?.checkpoint.close();
+      const checkpoint = await openCheckpoint(file);
+      const isRecast = checkpoint.metadata.format === RECAST_FORMAT;
+      opened = { checkpoint, session: new ReconstructSessionJob(checkpoint), isRecast };
+      return {
+        path: checkpoint.path,
+        fileName: path.basename(checkpoint.path),
+        tensorCount: checkpoint.tensors.length,
+        params: checkpoint.tensors.reduce((a, t) => a + t.params, 0),
+        totalBytes: checkpoint.totalBytes,
+        isRecast,
+      };
+    },
+    plan({ options }) {
+      return planView(current().checkpoint.tensors, options);
+    },
+    run({ options, spectrumMaxSide }, { signal, progress }) {
+      const onFit = throttleProgress((event) => progress({ phase: 'fit', event, fraction: fitFraction(event) }));
+      return current().session.run(options, spectrumMaxSide, { signal, onFit, onPhase: (phase, message) => progress({ phase, message }) });
+    },
+    load({ spectrumMaxSide }, { signal }) {
+      return dashboardFromRecast(current().checkpoint, spectrumMaxSide, signal);
+    },
+    async export({ kind, file }, { signal, progress }) {
+      const { session, isRecast } = current();
+      const name = path.basename(file);
+      progress({ phase: 'write', message: name, fraction: 0 });
+      const onProgress = throttleWrites((p) =>
+        progress({ phase: 'write', message: `${name}: ${p.tensors} of ${p.totalTensors} tensors`, fraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1 }),
+      );
+      await session.export(kind, file, isRecast, { signal, onProgress });
+      return file;
+    },
+  },
+  async () => {
+    await opened?.session.dropResult();
+    await opened?.checkpoint.close();
+    opened = undefined;
+  },
+);

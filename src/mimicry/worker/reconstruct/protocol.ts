@@ -1,0 +1,40 @@
+// The reconstruction service (dist/reconstructWorker.js), spoken over the worker channel. One
+// worker serves one dashboard: it opens one checkpoint, answers plan requests (the live budget),
+// runs one reconstruction at a time with progress, and writes exports of the last run.
+import type { PlanOutcome } from '../../dashboard/budget';
+import type { DashboardData } from '../../dashboard/types';
+import type { ProgressEvent, ReconstructOptions } from '../../recast/types';
+import type { Method } from '../channel/protocol';
+
+export type ExportKind = 'model' | 'dense';
+
+export interface CheckpointBrief {
+  readonly path: string;
+  readonly fileName: string;
+  readonly tensorCount: number;
+  readonly params: number;
+  readonly totalBytes: number;
+  /** True for a reparameterized (metadata format "recast") file. */
+  readonly isRecast: boolean;
+}
+
+export type RunPhase = 'fit' | 'spectra' | 'digest' | 'write';
+
+export interface RunProgress {
+  readonly phase: RunPhase;
+  /** The optimizer's step (phase fit). */
+  readonly event?: ProgressEvent;
+  readonly message?: string;
+  /** Share done, in [0, 1]: of the fit (phase fit), of the file's bytes (phase write). */
+  readonly fraction?: number;
+}
+
+export interface ReconstructService {
+  readonly open: Method<{ readonly path: string }, CheckpointBrief>;
+  readonly plan: Method<{ readonly options: ReconstructOptions }, PlanOutcome>;
+  readonly run: Method<{ readonly options: ReconstructOptions; readonly spectrumMaxSide: number }, DashboardData, RunProgress>;
+  /** Dashboard of a recast file from its stored metrics. */
+  readonly load: Method<{ readonly spectrumMaxSide: number }, DashboardData, RunProgress>;
+  /** Resolves with the file written. */
+  readonly export: Method<{ readonly kind: ExportKind; readonly file: string }, string, RunProgress>;
+}
