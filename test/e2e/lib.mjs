@@ -1,9 +1,12 @@
 // Helpers for driving the code-server workbench like a user: the explorer, context menus, the
 // command palette, and webview content (which lives in nested iframes: we search page.frames()).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const STEP_TIMEOUT_MS = 60_000;
+/** Where the screenshots the tests take go (test-results/e2e/<name>.png), with code-server's log. */
+export const SHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-results', 'e2e');
 
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
