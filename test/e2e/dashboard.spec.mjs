@@ -11,6 +11,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, until, runCommand, sleep, waitForChart,
+  allChartsDrawn,
 } from './lib.mjs';
 import { workbenchSession } from './session.mjs';
 import { repoRoot } from '../../scripts/code-server.mjs';
@@ -455,7 +456,7 @@ test.describe.serial('dashboard', () => {
     await dashboard(ctx.page, 'results-view', 20_000);
   });
 
-  test('dashboard: the exported file opens its dashboard from the stored metrics', async () => {
+  test('dashboard: the exported file opens its dashboard from the stored metrics, with all 13 charts drawn', async () => {
     assert.ok(session.summary, 'no run results to compare with (an earlier test failed)');
     await closeAllEditors(ctx.page);
     await explorerItem(ctx.page, EXPORTED).then((row) => row.dblclick());
@@ -473,6 +474,11 @@ test.describe.serial('dashboard', () => {
     }
     await chartDrawn(frame, 'fidelity-chart');
     await chartDrawn(frame, 'diversity-chart');
+    // Every chart is drawn, counted in the page: fidelity, relative error, diversity, entropy,
+    // spectra and a heat map per bank (8). The extension-host suite checks the same 13 as the
+    // webview reports them over the message path; this is what a user sees.
+    const drawn = await allChartsDrawn(frame, tid('results-view'), { minHeight: 80 });
+    assert.equal(drawn, 13, `${drawn} charts drawn in the results view`);
     await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await screenshot(ctx.page, ctx.shots, 'dashboard-from-file.png');
   });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames,
   shardedTensorNames, typeInto, until, cssString, runCommand,
-  TENSOR_ROW as ROW, visibleRowNames, scrollToRow,
+  TENSOR_ROW as ROW, visibleRowNames, scrollToRow, drawnRowNames,
 } from './lib.mjs';
 import { workbenchSession } from './session.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
@@ -95,6 +95,11 @@ test.describe.serial('inspector', () => {
     const last = names[names.length - 1];
     await scrollToRow(ctx.page, table, frame, last, 2000);
     await screenshot(ctx.page, ctx.shots, 'inspector-table-scrolled-to-end.png');
+    // Every tensor is drawn as a row: counted in the page, top to bottom (the extension-host suite
+    // checks the count the webview reports over the message path; this is what a user sees).
+    const drawn = await drawnRowNames(ctx.page, table, frame, names[0], last);
+    assert.equal(drawn.length, names.length, `${drawn.length} rows drawn for ${names.length} tensors`);
+    assert.deepEqual([...drawn].sort(), [...names].sort(), 'the rows drawn are not the tensors of the file');
   });
 
   test('typing in the search box filters the table to matching tensors', async () => {
