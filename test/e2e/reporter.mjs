@@ -1,9 +1,9 @@
 // Counts for scripts/test-all.mjs: every layer leaves {passed, failed, skipped} in the JSON file
-// named by env MIMICRY_RESULTS. Taken from Playwright's own results: a test that passed (or passed
-// on a retry) is passed, one that failed or timed out is failed, one that did not run (skipped,
-// or left out of a serial group after an earlier test of it failed) is skipped. A run that failed
-// outside any test (global setup, a global timeout, an interrupt) counts as one failure more when
-// no test failed. Also writes test-results/e2e/results.json with every test's outcome.
+// named by env MIMICRY_RESULTS. Taken from Playwright's own results, each test counted once: a
+// test that passed (or passed on a retry) is passed; one that failed, timed out or was interrupted
+// is failed; one that did not run (skipped, or left out of a serial group after an earlier test of
+// it failed) is skipped. A run that failed outside any test (global setup, say) counts as one
+// failure more when no test failed. Also writes test-results/e2e/results.json with every test.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SHOTS } from './lib.mjs';
@@ -27,8 +27,9 @@ export default class CountsReporter {
     if (process.argv.includes('--list')) return; // nothing ran: leave the last results alone
     const tests = (this.suite?.allTests() ?? []).map((t) => {
       const outcome = t.outcome();
-      const state = outcome === 'expected' || outcome === 'flaky' ? 'passed' : outcome === 'unexpected' ? 'failed' : 'skipped';
       const last = t.results[t.results.length - 1];
+      const state = outcome === 'expected' || outcome === 'flaky' ? 'passed'
+        : outcome === 'unexpected' || last?.status === 'interrupted' ? 'failed' : 'skipped';
       return { title: t.titlePath().filter(Boolean).join(' › '), state, status: last?.status ?? 'not run', error: last?.error?.message };
     });
     const count = (state) => tests.filter((t) => t.state === state).length;
