@@ -38,8 +38,9 @@ function killGroup(child, signal = 'SIGTERM') {
   try { process.kill(-child.pid, signal); } catch { try { child.kill(signal); } catch { /* gone */ } }
 }
 process.on('exit', () => { for (const fn of cleanups) { try { fn(true); } catch { /* best effort */ } } });
-// Ctrl-C and kill: clean up, then exit. Installed with the first cleanup, so that merely importing
-// this module (Playwright's workers do, through the specs) leaves signals to whoever handles them.
+// Ctrl-C and kill: clean up, then exit. Installed when a runner starts its watchdog or registers
+// its first cleanup, so that merely importing this module (Playwright's workers do, through the
+// specs) leaves signals to whoever handles them.
 let signals = 'ours';
 function handleSignals() {
   if (signals !== 'ours') return;
@@ -51,15 +52,16 @@ function handleSignals() {
 /**
  * For a runner that handles SIGINT/SIGTERM itself and then stops what it started (Playwright Test:
  * it interrupts the tests and runs the global teardown): exiting from our own handler would cut
- * that short. Call before the first onCleanup; the cleanup at process exit stays.
+ * that short. Call before watchdog() and the first onCleanup; the cleanup at process exit stays.
  */
 export function leaveSignalsToRunner() {
-  if (signals === 'installed') throw new Error('leaveSignalsToRunner() must come before the first onCleanup()');
+  if (signals === 'installed') throw new Error('leaveSignalsToRunner() must come before watchdog() and the first onCleanup()');
   signals = 'runner';
 }
 
 /** A hard upper bound on a whole runner: never hang forever, even if a promise never settles. */
 export function watchdog(ms, what) {
+  handleSignals();
   const t = setTimeout(() => {
     console.error(`[watchdog] ${what} did not finish within ${Math.round(ms / 1000)} s: stopping`);
     void cleanupAll().finally(() => process.exit(124));
