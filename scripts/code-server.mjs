@@ -1,6 +1,7 @@
-// Shared by the extension-host runner (test/vscode/run.mjs) and the browser end-to-end runner
-// (test/e2e/run.mjs): package the extension, start code-server on a free loopback port, drive
-// Chromium, and make sure every child process dies with us, whatever way we exit.
+// Shared by the extension-host runner (test/vscode/run.mjs) and the browser end-to-end tests
+// (Playwright Test: playwright.config.mjs, test/e2e/global-setup.mjs): package the extension,
+// start code-server on a free loopback port, drive Chromium, and make sure every child process
+// dies with us, whatever way we exit.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync, readFileSync, statSync, readdirSync, createWriteStream, cpSync } from 'node:fs';
@@ -22,6 +23,7 @@ const cleanups = [];
 let cleaning = false;
 export function onCleanup(fn) {
   cleanups.push(fn);
+  handleSignals();
 }
 export async function cleanupAll() {
   if (cleaning) return;
@@ -36,12 +38,30 @@ function killGroup(child, signal = 'SIGTERM') {
   try { process.kill(-child.pid, signal); } catch { try { child.kill(signal); } catch { /* gone */ } }
 }
 process.on('exit', () => { for (const fn of cleanups) { try { fn(true); } catch { /* best effort */ } } });
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => { void cleanupAll().finally(() => process.exit(130)); });
+// Ctrl-C and kill: clean up, then exit. Installed when a runner starts its watchdog or registers
+// its first cleanup, so that merely importing this module (Playwright's workers do, through the
+// specs) leaves signals to whoever handles them.
+let signals = 'ours';
+function handleSignals() {
+  if (signals !== 'ours') return;
+  signals = 'installed';
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => { void cleanupAll().finally(() => process.exit(130)); });
+  }
+}
+/**
+ * For a runner that handles SIGINT/SIGTERM itself and then stops what it started (Playwright Test:
+ * it interrupts the tests and runs the global teardown): exiting from our own handler would cut
+ * that short. Call before watchdog() and the first onCleanup; the cleanup at process exit stays.
+ */
+export function leaveSignalsToRunner() {
+  if (signals === 'installed') throw new Error('leaveSignalsToRunner() must come before watchdog() and the first onCleanup()');
+  signals = 'runner';
 }
 
 /** A hard upper bound on a whole runner: never hang forever, even if a promise never settles. */
 export function watchdog(ms, what) {
+  handleSignals();
   const t = setTimeout(() => {
     console.error(`[watchdog] ${what} did not finish within ${Math.round(ms / 1000)} s: stopping`);
     void cleanupAll().finally(() => process.exit(124));

@@ -1,6 +1,6 @@
 // `npm test`: every layer of tests, each counted; the last line is "N passed, N failed".
 // Layers: engine unit tests (node:test), extension-host suite (mocha in code-server's real
-// extension host), browser end-to-end (Playwright + Chromium against code-server).
+// extension host), browser end-to-end (Playwright Test + Chromium against code-server).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,11 +42,14 @@ const layers = [
   },
   {
     name: 'vscode',
-    script: 'test/vscode/run.mjs',
+    needs: 'test/vscode/run.mjs',
+    args: ['test/vscode/run.mjs'],
   },
   {
+    // Playwright Test with playwright.config.mjs; its reporter (test/e2e/reporter.mjs) leaves the counts.
     name: 'e2e',
-    script: 'test/e2e/run.mjs',
+    needs: 'playwright.config.mjs',
+    args: ['node_modules/@playwright/test/cli.js', 'test', '--config', 'playwright.config.mjs'],
   },
 ];
 
@@ -57,15 +60,15 @@ for (const layer of layers) {
   console.log(`\n=== ${layer.name} tests ===`);
   let r;
   if (layer.run) r = layer.run();
-  else if (existsSync(layer.script)) {
+  else if (existsSync(layer.needs)) {
     const out = `${resultsDir}/${layer.name}.json`;
     rmSync(out, { force: true });
-    const status = run(process.execPath, [layer.script], { MIMICRY_RESULTS: out });
+    const status = run(process.execPath, layer.args, { MIMICRY_RESULTS: out });
     const counts = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : { passed: 0, failed: 1, skipped: 0 };
     r = { status, ...counts };
     if (status !== 0 && r.failed === 0) r.failed = 1; // a runner that crashed counts as a failure
   } else {
-    console.log(`(${layer.script} not present)`);
+    console.log(`(${layer.needs} not present)`);
     continue;
   }
   summary.push(`${layer.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);

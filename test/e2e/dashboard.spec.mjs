@@ -5,19 +5,22 @@
 // reparameterized model through the save dialog, and open the exported file's own dashboard.
 // Each step leaves a screenshot named after what it shows in test-results/e2e/.
 import assert from 'node:assert/strict';
+import { test } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, until, runCommand, sleep, waitForChart,
+  allChartsDrawn,
 } from './lib.mjs';
+import { workbenchSession } from './session.mjs';
 import { repoRoot } from '../../scripts/code-server.mjs';
 
 const CAPP = 'real/capp-gpt2-4layer.safetensors';
 const EXPORTED = 'real/capp-gpt2-4layer.recast.safetensors'; // the save dialog's default: next to the source
 const tid = (id) => `[data-testid="${id}"]`;
 
-/** @typedef {{ page: import('playwright-core').Page, workspace: string, shots: string, dialogs: string[] }} Ctx */
+/** @typedef {import('./session.mjs').Ctx} Ctx */
 
 /** What one test hands the next (they run in order on one page, as one user's session). */
 const session = { summary: /** @type {Record<string, string> | undefined} */ (undefined), filesBeforeRun: /** @type {string[]} */ ([]) };
@@ -127,379 +130,356 @@ function safetensorsHeader(file) {
   return JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
 }
 
-/** A test that the results view draws each of `charts`; the last is scrolled to `block` for the screenshot `shot`. */
-function chartsDrawn(name, charts, block, shot) {
-  return {
-    name,
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      let last;
-      for (const chart of charts) last = await chartDrawn(frame, chart);
-      await last.evaluate((e, b) => e.scrollIntoView({ block: b }), block);
-      await screenshot(ctx.page, ctx.shots, shot);
-    },
-  };
+/**
+ * Declares a test (of the session `ctx`) that the results view draws each of `charts`; the last is
+ * scrolled to `block` for the screenshot `shot`.
+ * @param {Ctx} ctx
+ */
+function chartsDrawn(ctx, name, charts, block, shot) {
+  test(name, async () => {
+    const frame = await dashboard(ctx.page, 'results-view');
+    let last;
+    for (const chart of charts) last = await chartDrawn(frame, chart);
+    await last.evaluate((e, b) => e.scrollIntoView({ block: b }), block);
+    await screenshot(ctx.page, ctx.shots, shot);
+  });
 }
 
-/** @type {{ name: string, run: (ctx: Ctx) => Promise<void> }[]} */
-export const tests = [
-  {
-    name: 'dashboard: the inspector\'s "Reconstruct…" button and the command palette open the configuration form',
-    async run(ctx) {
-      await closeAllEditors(ctx.page);
-      await explorerItem(ctx.page, CAPP).then((row) => row.dblclick());
-      const names = tensorNames(join(ctx.workspace, CAPP));
-      const inspector = await inspectorFrame(ctx.page, names[0]);
-      await inspector.locator(tid('inspector-reconstruct')).first().click();
-      let form = await dashboard(ctx.page, 'configure-view');
-      assert.match(await form.locator(`${tid('configure-view')} h2`).first().innerText(), /capp-gpt2-4layer\.safetensors/);
-      await budgetText(form);
-      // The palette command acts on the checkpoint in front (the inspector tab), without asking.
-      await closeAllEditors(ctx.page);
-      await explorerItem(ctx.page, CAPP).then((row) => row.dblclick());
-      await inspectorFrame(ctx.page, names[0]);
-      await runCommand(ctx.page, 'Mimicry: Reconstruct Checkpoint...');
-      form = await dashboard(ctx.page, 'configure-view');
-      assert.match(await form.locator(`${tid('configure-view')} h2`).first().innerText(), /capp-gpt2-4layer\.safetensors/);
-      await budgetText(form);
-    },
-  },
-  {
-    name: 'dashboard: explorer "Reconstruct Checkpoint..." shows the form with roles, banks and budget',
-    async run(ctx) {
-      await closeAllEditors(ctx.page);
-      const row = await explorerItem(ctx.page, CAPP);
-      await contextMenu(ctx.page, row, 'Reconstruct Checkpoint...');
-      const frame = await dashboard(ctx.page, 'configure-view');
-      for (const id of ['preset-select', 'method-select', 'templates-input', 'run-button']) {
-        await frame.locator(tid(id)).first().waitFor({ state: 'visible' });
-      }
-      await budgetText(frame);
-      // GPT-2's four weight roles (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj), all checked.
-      const roles = frame.locator(tid('role-checkbox'));
-      await until('the module roles', async () => (await roles.count()) === 4);
-      const checked = await roles.evaluateAll((els) => els.map((e) => /** @type {any} */ (e).checked));
-      assert.deepEqual(checked, [true, true, true, true]);
-      // The authors' preset on 4 blocks: 2 groups per role, 8 banks.
-      await until('8 planned banks', async () => (await frame.locator(`${tid('bank-list')} tr[data-bank]`).count()) === 8);
-      assert.equal(await frame.locator(tid('preset-select')).first().getAttribute('data-value'), 'paper');
-      assert.equal(await frame.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled), false);
-      await screenshot(ctx.page, ctx.shots, 'reconstruct-configure.png');
-    },
-  },
-  {
-    name: 'dashboard: choosing another preset updates the parameter budget',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'configure-view');
-      const before = await budgetText(frame);
-      const ratio = async () => (await frame.locator(`${tid('budget')} [data-card="ratio"] .card-value`).first().innerText()).trim();
-      const ratioBefore = await ratio();
-      await choose(frame, 'preset-select', '4x', '4× compression');
-      const after = await until('the budget to change', async () => {
-        const t = await budgetText(frame);
-        return t !== before ? t : undefined;
-      }, 20_000);
-      const ratioAfter = await ratio();
-      assert.notEqual(ratioAfter, ratioBefore, `the compression card did not change (${ratioBefore})`);
-      assert.ok(after.length > 0);
-      // Back to the authors' setting: the budget comes back too.
-      await choose(frame, 'preset-select', 'paper', "Authors' setting");
-      await until('the budget to come back', async () => (await budgetText(frame)) === before, 20_000);
-    },
-  },
-  {
-    name: 'dashboard: running the paper method shows a notification with Cancel and a live loss curve',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'configure-view');
-      await choose(frame, 'method-select', 'paper', "paper (the authors' optimizer loop)");
-      // 3000 steps a group, 8 groups: long enough to watch two groups' curves, and to cancel.
-      await typeField(frame, 'steps-input', '3000');
-      await until('the run button to be enabled', async () => !(await frame.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
-      session.filesBeforeRun = listFiles(ctx.workspace);
-      await frame.locator(tid('run-button')).first().click();
-      const run = await dashboard(ctx.page, 'run-view');
-      const note = toast(ctx.page, 'Mimicry: reconstructing capp-gpt2-4layer.safetensors');
-      await note.waitFor({ state: 'visible', timeout: 30_000 });
-      await note.locator('.monaco-button', { hasText: 'Cancel' }).first().waitFor({ state: 'visible' });
-      // The first group is done and the second one is being fitted, some hundred steps in: the
-      // loss curve has a line per group so far.
-      const rows = run.locator(`${tid('group-status')} tr[data-group]`);
-      await until('the second group to be fitting, 600+ steps in', async () => {
-        if ((await rows.count()) !== 8) return false;
-        if ((await rows.nth(0).getAttribute('data-state')) !== 'done') return false;
-        if ((await rows.nth(1).getAttribute('data-state')) !== 'fitting') return false;
-        const step = Number(((await rows.nth(1).locator('td').nth(2).innerText()).split('/')[0] ?? '').trim());
-        return step >= 600;
-      }, 90_000);
-      assert.equal(await rows.nth(2).getAttribute('data-state'), 'waiting');
-      await chartDrawn(run, 'loss-chart');
-      await run.locator(tid('run-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
-      assert.ok(await note.isVisible(), 'the progress notification went away while running');
-      await screenshot(ctx.page, ctx.shots, 'reconstruct-progress.png');
-    },
-  },
-  {
-    name: 'dashboard: Cancel stops the run, brings the form back and writes no file',
-    async run(ctx) {
-      const run = await dashboard(ctx.page, 'run-view');
-      await run.locator(tid('cancel-button')).first().click();
-      const form = await dashboard(ctx.page, 'configure-view', 30_000);
-      await until('the run view to go', async () => (await form.locator(tid('run-view')).count()) === 0, 10_000);
-      await toast(ctx.page, 'cancelled; nothing was written').waitFor({ state: 'visible', timeout: 30_000 });
-      await toast(ctx.page, 'Mimicry: reconstructing').waitFor({ state: 'hidden', timeout: 30_000 });
-      // The form is as the user left it: the paper method, 3000 steps.
-      assert.equal(await form.locator(tid('method-select')).first().getAttribute('data-value'), 'paper');
-      assert.equal(await form.locator(`${tid('steps-input')} input`).first().inputValue(), '3000');
-      assert.equal((await form.locator(tid('dashboard-error')).first().innerText()).trim(), '', 'an error shows after a cancel');
-      await sleep(500); // the toasts' slide animation
-      await screenshot(ctx.page, ctx.shots, 'reconstruct-cancelled.png');
-      await sleep(1000); // a late write would show up by now
-      assert.deepEqual(listFiles(ctx.workspace), session.filesBeforeRun, 'the cancelled run left files in the workspace');
-      await clearNotifications(ctx.page); // the next pictures are of the dashboard
-    },
-  },
-  {
-    name: 'dashboard: Cancel in the progress notification stops the run as well',
-    async run(ctx) {
-      const form = await dashboard(ctx.page, 'configure-view');
-      const before = listFiles(ctx.workspace);
-      await until('the run button to be enabled', async () => !(await form.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
-      await form.locator(tid('run-button')).first().click();
-      const run = await dashboard(ctx.page, 'run-view', 20_000);
-      await until('the first loss values', async () => (await run.locator(`${tid('group-status')} tr[data-state="fitting"]`).count()) === 1, 30_000);
-      const note = toast(ctx.page, 'Mimicry: reconstructing capp-gpt2-4layer.safetensors');
-      await note.waitFor({ state: 'visible', timeout: 30_000 });
-      await note.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
-      const back = await dashboard(ctx.page, 'configure-view', 30_000);
-      await toast(ctx.page, 'cancelled; nothing was written').waitFor({ state: 'visible', timeout: 30_000 });
-      assert.equal((await back.locator(tid('dashboard-error')).first().innerText()).trim(), '', 'an error shows after a cancel');
-      await sleep(1000);
-      assert.deepEqual(listFiles(ctx.workspace), before, 'the cancelled run left files in the workspace');
-      await clearNotifications(ctx.page);
-    },
-  },
-  {
-    name: 'dashboard: keyboard: Tab reaches the Reconstruct button and Enter starts the run',
-    async run(ctx) {
-      const form = await dashboard(ctx.page, 'configure-view');
-      if ((await form.locator(tid('method-select')).first().getAttribute('data-value')) !== 'paper') {
-        await choose(form, 'method-select', 'paper', "paper (the authors' optimizer loop)");
-      }
-      await typeField(form, 'steps-input', '500'); // focus is in the steps field now
-      await until('the run button to be enabled', async () => !(await form.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
-      const focused = () => form.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? '');
-      const path = [];
-      for (let i = 0; i < 30 && (await focused()) !== 'run-button'; i++) {
-        await ctx.page.keyboard.press('Tab');
-        path.push(await focused());
-      }
-      assert.equal(await focused(), 'run-button', `Tab never reached the run button (focus went: ${path.join(' > ')})`);
-      await ctx.page.keyboard.press('Enter');
-      await dashboard(ctx.page, 'run-view', 20_000);
-      const results = await dashboard(ctx.page, 'results-view', 120_000);
-      assert.match(await results.locator(`${tid('results-view')} .results-head`).first().innerText(), /paper/);
-    },
-  },
-  {
-    name: 'dashboard: results show summary cards of the run',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      const cards = await cardValues(frame);
-      for (const id of ['params-before', 'params-after', 'ratio', 'coefficients', 'mean-cosine', 'mean-rel-error', 'method', 'backend', 'time']) {
-        assert.ok(cards[id] && cards[id] !== '—', `summary card ${id} is empty: ${JSON.stringify(cards)}`);
-      }
-      assert.equal(cards.method, 'paper');
-      const mean = Number(cards['mean-cosine']);
-      assert.ok(mean > 0.5 && mean <= 1, `mean cosine ${cards['mean-cosine']}`);
-      assert.match(cards.time, /s$/);
-      session.summary = cards;
-      await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
-      await screenshot(ctx.page, ctx.shots, 'dashboard-summary.png');
-    },
-  },
-  chartsDrawn('dashboard: fidelity and relative-error charts are drawn', ['relerror-chart', 'fidelity-chart'], 'start', 'dashboard-fidelity.png'),
-  chartsDrawn('dashboard: template diversity and entropy charts are drawn', ['entropy-chart', 'diversity-chart'], 'center', 'dashboard-diversity-entropy.png'),
-  {
-    name: 'dashboard: one coefficient-similarity heat map per group is drawn',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      const maps = frame.locator(tid('similarity-heatmap'));
-      const n = await maps.count();
-      assert.equal(n, 8, `expected a heat map per bank (8), got ${n}`);
-      for (let i = n - 1; i >= 0; i--) await chartDrawn(frame, 'similarity-heatmap', i);
-      await maps.first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
-      await screenshot(ctx.page, ctx.shots, 'dashboard-similarity.png');
-    },
-  },
-  {
-    name: 'dashboard: singular-value spectra chart is drawn',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      const spectra = await chartDrawn(frame, 'spectra-chart');
-      await spectra.evaluate((e) => e.scrollIntoView({ block: 'center' }));
-      await screenshot(ctx.page, ctx.shots, 'dashboard-spectra.png');
-    },
-  },
-  {
-    name: 'dashboard: export opens the save dialog next to the source, then offers "Reveal in Explorer Side Bar"',
-    async run(ctx) {
-      const target = join(ctx.workspace, EXPORTED);
-      assert.ok(!existsSync(target), `${EXPORTED} exists before the export`);
-      const frame = await dashboard(ctx.page, 'results-view');
-      const button = frame.locator(tid('export-button')).first();
-      await until('the export button to be enabled', async () => !(await button.evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
-      await button.scrollIntoViewIfNeeded();
-      await button.click();
-      // code-server's save dialog: a quick input holding the suggested path.
-      const input = ctx.page.locator('.quick-input-widget input');
-      await until(`the save dialog suggesting ${target}`, async () => (await input.isVisible()) && (await input.inputValue()) === target, 30_000);
-      await screenshot(ctx.page, ctx.shots, 'export-dialog.png');
-      await ctx.page.keyboard.press('Enter');
-      const done = toast(ctx.page, 'Exported the reparameterized model to capp-gpt2-4layer.recast.safetensors');
-      await until('the export to finish', async () => {
-        if (await done.isVisible()) return true;
-        // A first Enter may only complete the path in the simple dialog: accept it again.
-        if (await input.isVisible() && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter');
-        return false;
-      }, 60_000);
-      const reveal = done.locator('.monaco-button', { hasText: 'Reveal in Explorer Side Bar' }).first();
-      await reveal.waitFor({ state: 'visible' });
-      // The "writing" progress notification closes once the file is there.
-      await toast(ctx.page, 'Mimicry: writing').waitFor({ state: 'hidden', timeout: 30_000 });
-      await sleep(500); // the toasts' slide animation
-      await screenshot(ctx.page, ctx.shots, 'export-done.png');
+test.describe.serial('dashboard', () => {
+  const ctx = workbenchSession('dashboard');
 
-      // The file is in the workspace, and it is a recast file the project's reader accepts.
-      assert.ok(existsSync(target), `${EXPORTED} was not written`);
-      const header = safetensorsHeader(target);
-      assert.equal(header.__metadata__?.format, 'recast');
-      assert.ok(Object.keys(header).some((k) => k.startsWith('recast.')), 'no recast.* tensors in the header');
-      const metrics = cliMetrics(target);
-      assert.equal(metrics.banks.length, 8);
-      assert.equal(metrics.layers.length, 16);
-      assert.equal(metrics.summary.banks, 8);
-      for (const l of metrics.layers) assert.ok(Number.isFinite(l.cosine) && l.cosine > 0 && l.cosine <= 1 + 1e-9, `${l.name}: cosine ${l.cosine}`);
-      // No temporary file left beside it.
-      const leftovers = listFiles(join(ctx.workspace, 'real')).filter((f) => f.endsWith('.tmp') || f.startsWith('.'));
-      assert.deepEqual(leftovers, []);
+  test('dashboard: the inspector\'s "Reconstruct…" button and the command palette open the configuration form', async () => {
+    await closeAllEditors(ctx.page);
+    await explorerItem(ctx.page, CAPP).then((row) => row.dblclick());
+    const names = tensorNames(join(ctx.workspace, CAPP));
+    const inspector = await inspectorFrame(ctx.page, names[0]);
+    await inspector.locator(tid('inspector-reconstruct')).first().click();
+    let form = await dashboard(ctx.page, 'configure-view');
+    assert.match(await form.locator(`${tid('configure-view')} h2`).first().innerText(), /capp-gpt2-4layer\.safetensors/);
+    await budgetText(form);
+    // The palette command acts on the checkpoint in front (the inspector tab), without asking.
+    await closeAllEditors(ctx.page);
+    await explorerItem(ctx.page, CAPP).then((row) => row.dblclick());
+    await inspectorFrame(ctx.page, names[0]);
+    await runCommand(ctx.page, 'Mimicry: Reconstruct Checkpoint...');
+    form = await dashboard(ctx.page, 'configure-view');
+    assert.match(await form.locator(`${tid('configure-view')} h2`).first().innerText(), /capp-gpt2-4layer\.safetensors/);
+    await budgetText(form);
+  });
 
-      // "Reveal in Explorer Side Bar" selects the new file in the explorer.
-      await reveal.click();
-      const row = ctx.page.locator('.explorer-folders-view .monaco-list-row[aria-label="capp-gpt2-4layer.recast.safetensors"]').first();
-      await row.waitFor({ state: 'visible', timeout: 20_000 });
-      await until('the exported file to be selected in the explorer', async () => (await row.getAttribute('aria-selected')) === 'true', 20_000);
-    },
-  },
-  {
-    name: 'dashboard: the report (JSON, CSV) and a chart (PNG, SVG) export next to the source',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      const real = join(ctx.workspace, 'real');
-      const json = await exportThroughDialog(ctx, frame.locator(tid('export-report-json')).first(), join(real, 'capp-gpt2-4layer.recast-report.json'), 'Exported the report (JSON)');
-      const report = JSON.parse(readFileSync(json.file, 'utf8'));
-      assert.equal(report.format, 'recast-report');
-      assert.equal(report.outputs?.out, join(ctx.workspace, EXPORTED), 'the report does not name the exported model');
-      assert.equal(report.metrics?.banks?.length, 8);
-      await clearNotifications(ctx.page);
-      const csv = await exportThroughDialog(ctx, frame.locator(tid('export-report-csv')).first(), join(real, 'capp-gpt2-4layer.recast-report.csv'), 'Exported the report (CSV)');
-      const lines = readFileSync(csv.file, 'utf8').trim().split(/\r?\n/);
-      assert.ok(lines.length >= 1 + 16 + 8, `the CSV has ${lines.length} lines`);
-      assert.ok(lines.some((l) => l.includes('transformer.h.0.attn.c_attn.weight')), 'the CSV has no layer rows');
-      await clearNotifications(ctx.page);
-      const figure = frame.locator(`figure:has(${tid('fidelity-chart')})`).first();
-      const png = await exportThroughDialog(ctx, figure.locator(tid('export-chart-png')).first(), join(real, 'capp-gpt2-4layer.fidelity.png'), 'Exported the chart fidelity');
-      const bytes = readFileSync(png.file);
-      assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'not a PNG');
-      assert.ok(bytes.length > 5000, `the PNG is only ${bytes.length} bytes`);
-      await clearNotifications(ctx.page);
-      const svg = await exportThroughDialog(ctx, figure.locator(tid('export-chart-svg')).first(), join(real, 'capp-gpt2-4layer.fidelity.svg'), 'Exported the chart fidelity');
-      const text = readFileSync(svg.file, 'utf8');
-      assert.match(text, /^(<\?xml[^>]*>\s*)?<svg/);
-      assert.ok(text.includes('block 0') && text.includes('attn.c_attn'), 'the SVG lacks the chart\'s labels');
-      await clearNotifications(ctx.page);
-    },
-  },
-  {
-    name: 'dashboard: an export aimed at the source checkpoint is refused and the source is untouched',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      const source = join(ctx.workspace, CAPP);
-      const before = readFileSync(source);
-      const button = frame.locator(tid('export-dense')).first();
-      await until('the dense export button to be enabled', async () => !(await button.evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
-      await button.scrollIntoViewIfNeeded();
-      await button.click();
-      const input = ctx.page.locator('.quick-input-widget input');
-      await until('the save dialog', async () => (await input.isVisible()) && (await input.inputValue()) === join(ctx.workspace, 'real', 'capp-gpt2-4layer.dense.safetensors'), 30_000);
-      await input.fill(source);
-      await ctx.page.keyboard.press('Enter');
-      const refused = toast(ctx.page, 'never overwrites the source');
-      await until('the refusal', async () => {
-        if (await refused.isVisible()) return true;
-        // The simple dialog asks before replacing an existing file: say yes, as a hurried user would.
-        const yes = ctx.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^\s*Yes/ }).first();
-        if (await yes.isVisible().catch(() => false)) await yes.click();
-        else if (await input.isVisible() && (await input.inputValue()) === source) await ctx.page.keyboard.press('Enter');
-        return false;
-      }, 30_000);
-      await screenshot(ctx.page, ctx.shots, 'export-refuses-source.png');
-      assert.ok(readFileSync(source).equals(before), 'the source checkpoint changed');
-      await clearNotifications(ctx.page);
-    },
-  },
-  {
-    name: 'dashboard: "Compare with…" the exported file shows both runs side by side, and back',
-    async run(ctx) {
-      const frame = await dashboard(ctx.page, 'results-view');
-      const target = join(ctx.workspace, EXPORTED);
-      const button = frame.locator(tid('compare-button')).first();
-      await button.scrollIntoViewIfNeeded();
-      await button.click();
-      const input = ctx.page.locator('.quick-input-widget input');
-      await until('the open dialog', async () => (await input.isVisible()) && (await input.inputValue()).startsWith('/'), 30_000);
-      await input.fill(target);
-      await ctx.page.keyboard.press('Enter');
-      const compare = await until('the compare view', async () => {
-        if (await input.isVisible() && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
-        return frameWith(ctx.page, tid('compare-view'), { visible: true, timeoutMs: 1000 }).catch(() => undefined);
-      }, 60_000);
-      await chartDrawn(compare, 'compare-chart');
-      await chartDrawn(compare, 'diversity-chart', 1);
-      // Run A is this run, run B the file written from it: the same numbers.
-      const a = await compare.locator(`${tid('summary-cards')} .card[data-card="mean-cosine"] .card-value`).first().innerText();
-      const b = await compare.locator(`${tid('summary-cards-b')} .card[data-card="mean-cosine"] .card-value`).first().innerText();
-      assert.equal(b, a);
-      // The "reading" progress notification closes once the file is read.
-      await toast(ctx.page, 'Mimicry: reading').waitFor({ state: 'hidden', timeout: 20_000 });
-      await sleep(500); // the toasts' slide animation
-      await compare.locator(tid('compare-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
-      await screenshot(ctx.page, ctx.shots, 'dashboard-compare.png');
-      await compare.locator(tid('back-button')).first().click();
-      await dashboard(ctx.page, 'results-view', 20_000);
-    },
-  },
-  {
-    name: 'dashboard: the exported file opens its dashboard from the stored metrics',
-    async run(ctx) {
-      assert.ok(session.summary, 'no run results to compare with (an earlier test failed)');
-      await closeAllEditors(ctx.page);
-      await explorerItem(ctx.page, EXPORTED).then((row) => row.dblclick());
-      const inspector = await frameWith(ctx.page, tid('inspector-open-dashboard'), { visible: true });
-      await inspector.locator(tid('inspector-open-dashboard')).first().click();
-      const frame = await dashboard(ctx.page, 'results-view', 60_000);
-      assert.match(await frame.locator(`${tid('results-view')} .results-head`).first().innerText(), /read from the reparameterized file/);
-      // The model export is gone (it is one already), the dense one is offered.
-      assert.equal(await frame.locator(tid('export-button')).count(), 0);
-      await frame.locator(tid('export-dense')).first().waitFor({ state: 'visible' });
-      // The stored metrics are the run's.
-      const cards = await cardValues(frame);
-      for (const id of ['params-before', 'params-after', 'ratio', 'coefficients', 'mean-cosine', 'mean-rel-error', 'method']) {
-        assert.equal(cards[id], session.summary[id], `card ${id}: file ${cards[id]}, run ${session.summary[id]}`);
-      }
-      await chartDrawn(frame, 'fidelity-chart');
-      await chartDrawn(frame, 'diversity-chart');
-      await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
-      await screenshot(ctx.page, ctx.shots, 'dashboard-from-file.png');
-    },
-  },
-];
+  test('dashboard: explorer "Reconstruct Checkpoint..." shows the form with roles, banks and budget', async () => {
+    await closeAllEditors(ctx.page);
+    const row = await explorerItem(ctx.page, CAPP);
+    await contextMenu(ctx.page, row, 'Reconstruct Checkpoint...');
+    const frame = await dashboard(ctx.page, 'configure-view');
+    for (const id of ['preset-select', 'method-select', 'templates-input', 'run-button']) {
+      await frame.locator(tid(id)).first().waitFor({ state: 'visible' });
+    }
+    await budgetText(frame);
+    // GPT-2's four weight roles (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj), all checked.
+    const roles = frame.locator(tid('role-checkbox'));
+    await until('the module roles', async () => (await roles.count()) === 4);
+    const checked = await roles.evaluateAll((els) => els.map((e) => /** @type {any} */ (e).checked));
+    assert.deepEqual(checked, [true, true, true, true]);
+    // The authors' preset on 4 blocks: 2 groups per role, 8 banks.
+    await until('8 planned banks', async () => (await frame.locator(`${tid('bank-list')} tr[data-bank]`).count()) === 8);
+    assert.equal(await frame.locator(tid('preset-select')).first().getAttribute('data-value'), 'paper');
+    assert.equal(await frame.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled), false);
+    await screenshot(ctx.page, ctx.shots, 'reconstruct-configure.png');
+  });
+
+  test('dashboard: choosing another preset updates the parameter budget', async () => {
+    const frame = await dashboard(ctx.page, 'configure-view');
+    const before = await budgetText(frame);
+    const ratio = async () => (await frame.locator(`${tid('budget')} [data-card="ratio"] .card-value`).first().innerText()).trim();
+    const ratioBefore = await ratio();
+    await choose(frame, 'preset-select', '4x', '4× compression');
+    const after = await until('the budget to change', async () => {
+      const t = await budgetText(frame);
+      return t !== before ? t : undefined;
+    }, 20_000);
+    const ratioAfter = await ratio();
+    assert.notEqual(ratioAfter, ratioBefore, `the compression card did not change (${ratioBefore})`);
+    assert.ok(after.length > 0);
+    // Back to the authors' setting: the budget comes back too.
+    await choose(frame, 'preset-select', 'paper', "Authors' setting");
+    await until('the budget to come back', async () => (await budgetText(frame)) === before, 20_000);
+  });
+
+  test('dashboard: running the paper method shows a notification with Cancel and a live loss curve', async () => {
+    const frame = await dashboard(ctx.page, 'configure-view');
+    await choose(frame, 'method-select', 'paper', "paper (the authors' optimizer loop)");
+    // 3000 steps a group, 8 groups: long enough to watch two groups' curves, and to cancel.
+    await typeField(frame, 'steps-input', '3000');
+    await until('the run button to be enabled', async () => !(await frame.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    session.filesBeforeRun = listFiles(ctx.workspace);
+    await frame.locator(tid('run-button')).first().click();
+    const run = await dashboard(ctx.page, 'run-view');
+    const note = toast(ctx.page, 'Mimicry: reconstructing capp-gpt2-4layer.safetensors');
+    await note.waitFor({ state: 'visible', timeout: 30_000 });
+    await note.locator('.monaco-button', { hasText: 'Cancel' }).first().waitFor({ state: 'visible' });
+    // The first group is done and the second one is being fitted, some hundred steps in: the
+    // loss curve has a line per group so far.
+    const rows = run.locator(`${tid('group-status')} tr[data-group]`);
+    await until('the second group to be fitting, 600+ steps in', async () => {
+      if ((await rows.count()) !== 8) return false;
+      if ((await rows.nth(0).getAttribute('data-state')) !== 'done') return false;
+      if ((await rows.nth(1).getAttribute('data-state')) !== 'fitting') return false;
+      const step = Number(((await rows.nth(1).locator('td').nth(2).innerText()).split('/')[0] ?? '').trim());
+      return step >= 600;
+    }, 90_000);
+    assert.equal(await rows.nth(2).getAttribute('data-state'), 'waiting');
+    await chartDrawn(run, 'loss-chart');
+    await run.locator(tid('run-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    assert.ok(await note.isVisible(), 'the progress notification went away while running');
+    await screenshot(ctx.page, ctx.shots, 'reconstruct-progress.png');
+  });
+
+  test('dashboard: Cancel stops the run, brings the form back and writes no file', async () => {
+    const run = await dashboard(ctx.page, 'run-view');
+    await run.locator(tid('cancel-button')).first().click();
+    const form = await dashboard(ctx.page, 'configure-view', 30_000);
+    await until('the run view to go', async () => (await form.locator(tid('run-view')).count()) === 0, 10_000);
+    await toast(ctx.page, 'cancelled; nothing was written').waitFor({ state: 'visible', timeout: 30_000 });
+    await toast(ctx.page, 'Mimicry: reconstructing').waitFor({ state: 'hidden', timeout: 30_000 });
+    // The form is as the user left it: the paper method, 3000 steps.
+    assert.equal(await form.locator(tid('method-select')).first().getAttribute('data-value'), 'paper');
+    assert.equal(await form.locator(`${tid('steps-input')} input`).first().inputValue(), '3000');
+    assert.equal((await form.locator(tid('dashboard-error')).first().innerText()).trim(), '', 'an error shows after a cancel');
+    await sleep(500); // the toasts' slide animation
+    await screenshot(ctx.page, ctx.shots, 'reconstruct-cancelled.png');
+    await sleep(1000); // a late write would show up by now
+    assert.deepEqual(listFiles(ctx.workspace), session.filesBeforeRun, 'the cancelled run left files in the workspace');
+    await clearNotifications(ctx.page); // the next pictures are of the dashboard
+  });
+
+  test('dashboard: Cancel in the progress notification stops the run as well', async () => {
+    const form = await dashboard(ctx.page, 'configure-view');
+    const before = listFiles(ctx.workspace);
+    await until('the run button to be enabled', async () => !(await form.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    await form.locator(tid('run-button')).first().click();
+    const run = await dashboard(ctx.page, 'run-view', 20_000);
+    await until('the first loss values', async () => (await run.locator(`${tid('group-status')} tr[data-state="fitting"]`).count()) === 1, 30_000);
+    const note = toast(ctx.page, 'Mimicry: reconstructing capp-gpt2-4layer.safetensors');
+    await note.waitFor({ state: 'visible', timeout: 30_000 });
+    await note.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+    const back = await dashboard(ctx.page, 'configure-view', 30_000);
+    await toast(ctx.page, 'cancelled; nothing was written').waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal((await back.locator(tid('dashboard-error')).first().innerText()).trim(), '', 'an error shows after a cancel');
+    await sleep(1000);
+    assert.deepEqual(listFiles(ctx.workspace), before, 'the cancelled run left files in the workspace');
+    await clearNotifications(ctx.page);
+  });
+
+  test('dashboard: keyboard: Tab reaches the Reconstruct button and Enter starts the run', async () => {
+    const form = await dashboard(ctx.page, 'configure-view');
+    if ((await form.locator(tid('method-select')).first().getAttribute('data-value')) !== 'paper') {
+      await choose(form, 'method-select', 'paper', "paper (the authors' optimizer loop)");
+    }
+    await typeField(form, 'steps-input', '500'); // focus is in the steps field now
+    await until('the run button to be enabled', async () => !(await form.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    const focused = () => form.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? '');
+    const path = [];
+    for (let i = 0; i < 30 && (await focused()) !== 'run-button'; i++) {
+      await ctx.page.keyboard.press('Tab');
+      path.push(await focused());
+    }
+    assert.equal(await focused(), 'run-button', `Tab never reached the run button (focus went: ${path.join(' > ')})`);
+    await ctx.page.keyboard.press('Enter');
+    await dashboard(ctx.page, 'run-view', 20_000);
+    const results = await dashboard(ctx.page, 'results-view', 120_000);
+    assert.match(await results.locator(`${tid('results-view')} .results-head`).first().innerText(), /paper/);
+  });
+
+  test('dashboard: results show summary cards of the run', async () => {
+    const frame = await dashboard(ctx.page, 'results-view');
+    const cards = await cardValues(frame);
+    for (const id of ['params-before', 'params-after', 'ratio', 'coefficients', 'mean-cosine', 'mean-rel-error', 'method', 'backend', 'time']) {
+      assert.ok(cards[id] && cards[id] !== '—', `summary card ${id} is empty: ${JSON.stringify(cards)}`);
+    }
+    assert.equal(cards.method, 'paper');
+    const mean = Number(cards['mean-cosine']);
+    assert.ok(mean > 0.5 && mean <= 1, `mean cosine ${cards['mean-cosine']}`);
+    assert.match(cards.time, /s$/);
+    session.summary = cards;
+    await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await screenshot(ctx.page, ctx.shots, 'dashboard-summary.png');
+  });
+
+  chartsDrawn(ctx, 'dashboard: fidelity and relative-error charts are drawn', ['relerror-chart', 'fidelity-chart'], 'start', 'dashboard-fidelity.png');
+  chartsDrawn(ctx, 'dashboard: template diversity and entropy charts are drawn', ['entropy-chart', 'diversity-chart'], 'center', 'dashboard-diversity-entropy.png');
+
+  test('dashboard: one coefficient-similarity heat map per group is drawn', async () => {
+    const frame = await dashboard(ctx.page, 'results-view');
+    const maps = frame.locator(tid('similarity-heatmap'));
+    const n = await maps.count();
+    assert.equal(n, 8, `expected a heat map per bank (8), got ${n}`);
+    for (let i = n - 1; i >= 0; i--) await chartDrawn(frame, 'similarity-heatmap', i);
+    await maps.first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await screenshot(ctx.page, ctx.shots, 'dashboard-similarity.png');
+  });
+
+  test('dashboard: singular-value spectra chart is drawn', async () => {
+    const frame = await dashboard(ctx.page, 'results-view');
+    const spectra = await chartDrawn(frame, 'spectra-chart');
+    await spectra.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await screenshot(ctx.page, ctx.shots, 'dashboard-spectra.png');
+  });
+
+  test('dashboard: export opens the save dialog next to the source, then offers "Reveal in Explorer Side Bar"', async () => {
+    const target = join(ctx.workspace, EXPORTED);
+    assert.ok(!existsSync(target), `${EXPORTED} exists before the export`);
+    const frame = await dashboard(ctx.page, 'results-view');
+    const button = frame.locator(tid('export-button')).first();
+    await until('the export button to be enabled', async () => !(await button.evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    await button.scrollIntoViewIfNeeded();
+    await button.click();
+    // code-server's save dialog: a quick input holding the suggested path.
+    const input = ctx.page.locator('.quick-input-widget input');
+    await until(`the save dialog suggesting ${target}`, async () => (await input.isVisible()) && (await input.inputValue()) === target, 30_000);
+    await screenshot(ctx.page, ctx.shots, 'export-dialog.png');
+    await ctx.page.keyboard.press('Enter');
+    const done = toast(ctx.page, 'Exported the reparameterized model to capp-gpt2-4layer.recast.safetensors');
+    await until('the export to finish', async () => {
+      if (await done.isVisible()) return true;
+      // A first Enter may only complete the path in the simple dialog: accept it again.
+      if (await input.isVisible() && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter');
+      return false;
+    }, 60_000);
+    const reveal = done.locator('.monaco-button', { hasText: 'Reveal in Explorer Side Bar' }).first();
+    await reveal.waitFor({ state: 'visible' });
+    // The "writing" progress notification closes once the file is there.
+    await toast(ctx.page, 'Mimicry: writing').waitFor({ state: 'hidden', timeout: 30_000 });
+    await sleep(500); // the toasts' slide animation
+    await screenshot(ctx.page, ctx.shots, 'export-done.png');
+
+    // The file is in the workspace, and it is a recast file the project's reader accepts.
+    assert.ok(existsSync(target), `${EXPORTED} was not written`);
+    const header = safetensorsHeader(target);
+    assert.equal(header.__metadata__?.format, 'recast');
+    assert.ok(Object.keys(header).some((k) => k.startsWith('recast.')), 'no recast.* tensors in the header');
+    const metrics = cliMetrics(target);
+    assert.equal(metrics.banks.length, 8);
+    assert.equal(metrics.layers.length, 16);
+    assert.equal(metrics.summary.banks, 8);
+    for (const l of metrics.layers) assert.ok(Number.isFinite(l.cosine) && l.cosine > 0 && l.cosine <= 1 + 1e-9, `${l.name}: cosine ${l.cosine}`);
+    // No temporary file left beside it.
+    const leftovers = listFiles(join(ctx.workspace, 'real')).filter((f) => f.endsWith('.tmp') || f.startsWith('.'));
+    assert.deepEqual(leftovers, []);
+
+    // "Reveal in Explorer Side Bar" selects the new file in the explorer.
+    await reveal.click();
+    const row = ctx.page.locator('.explorer-folders-view .monaco-list-row[aria-label="capp-gpt2-4layer.recast.safetensors"]').first();
+    await row.waitFor({ state: 'visible', timeout: 20_000 });
+    await until('the exported file to be selected in the explorer', async () => (await row.getAttribute('aria-selected')) === 'true', 20_000);
+  });
+
+  test('dashboard: the report (JSON, CSV) and a chart (PNG, SVG) export next to the source', async () => {
+    const frame = await dashboard(ctx.page, 'results-view');
+    const real = join(ctx.workspace, 'real');
+    const json = await exportThroughDialog(ctx, frame.locator(tid('export-report-json')).first(), join(real, 'capp-gpt2-4layer.recast-report.json'), 'Exported the report (JSON)');
+    const report = JSON.parse(readFileSync(json.file, 'utf8'));
+    assert.equal(report.format, 'recast-report');
+    assert.equal(report.outputs?.out, join(ctx.workspace, EXPORTED), 'the report does not name the exported model');
+    assert.equal(report.metrics?.banks?.length, 8);
+    await clearNotifications(ctx.page);
+    const csv = await exportThroughDialog(ctx, frame.locator(tid('export-report-csv')).first(), join(real, 'capp-gpt2-4layer.recast-report.csv'), 'Exported the report (CSV)');
+    const lines = readFileSync(csv.file, 'utf8').trim().split(/\r?\n/);
+    assert.ok(lines.length >= 1 + 16 + 8, `the CSV has ${lines.length} lines`);
+    assert.ok(lines.some((l) => l.includes('transformer.h.0.attn.c_attn.weight')), 'the CSV has no layer rows');
+    await clearNotifications(ctx.page);
+    const figure = frame.locator(`figure:has(${tid('fidelity-chart')})`).first();
+    const png = await exportThroughDialog(ctx, figure.locator(tid('export-chart-png')).first(), join(real, 'capp-gpt2-4layer.fidelity.png'), 'Exported the chart fidelity');
+    const bytes = readFileSync(png.file);
+    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'not a PNG');
+    assert.ok(bytes.length > 5000, `the PNG is only ${bytes.length} bytes`);
+    await clearNotifications(ctx.page);
+    const svg = await exportThroughDialog(ctx, figure.locator(tid('export-chart-svg')).first(), join(real, 'capp-gpt2-4layer.fidelity.svg'), 'Exported the chart fidelity');
+    const text = readFileSync(svg.file, 'utf8');
+    assert.match(text, /^(<\?xml[^>]*>\s*)?<svg/);
+    assert.ok(text.includes('block 0') && text.includes('attn.c_attn'), 'the SVG lacks the chart\'s labels');
+    await clearNotifications(ctx.page);
+  });
+
+  test('dashboard: an export aimed at the source checkpoint is refused and the source is untouched', async () => {
+    const frame = await dashboard(ctx.page, 'results-view');
+    const source = join(ctx.workspace, CAPP);
+    const before = readFileSync(source);
+    const button = frame.locator(tid('export-dense')).first();
+    await until('the dense export button to be enabled', async () => !(await button.evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    await button.scrollIntoViewIfNeeded();
+    await button.click();
+    const input = ctx.page.locator('.quick-input-widget input');
+    await until('the save dialog', async () => (await input.isVisible()) && (await input.inputValue()) === join(ctx.workspace, 'real', 'capp-gpt2-4layer.dense.safetensors'), 30_000);
+    await input.fill(source);
+    await ctx.page.keyboard.press('Enter');
+    const refused = toast(ctx.page, 'never overwrites the source');
+    await until('the refusal', async () => {
+      if (await refused.isVisible()) return true;
+      // The simple dialog asks before replacing an existing file: say yes, as a hurried user would.
+      const yes = ctx.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^\s*Yes/ }).first();
+      if (await yes.isVisible().catch(() => false)) await yes.click();
+      else if (await input.isVisible() && (await input.inputValue()) === source) await ctx.page.keyboard.press('Enter');
+      return false;
+    }, 30_000);
+    await screenshot(ctx.page, ctx.shots, 'export-refuses-source.png');
+    assert.ok(readFileSync(source).equals(before), 'the source checkpoint changed');
+    await clearNotifications(ctx.page);
+  });
+
+  test('dashboard: "Compare with…" the exported file shows both runs side by side, and back', async () => {
+    const frame = await dashboard(ctx.page, 'results-view');
+    const target = join(ctx.workspace, EXPORTED);
+    const button = frame.locator(tid('compare-button')).first();
+    await button.scrollIntoViewIfNeeded();
+    await button.click();
+    const input = ctx.page.locator('.quick-input-widget input');
+    await until('the open dialog', async () => (await input.isVisible()) && (await input.inputValue()).startsWith('/'), 30_000);
+    await input.fill(target);
+    await ctx.page.keyboard.press('Enter');
+    const compare = await until('the compare view', async () => {
+      if (await input.isVisible() && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
+      return frameWith(ctx.page, tid('compare-view'), { visible: true, timeoutMs: 1000 }).catch(() => undefined);
+    }, 60_000);
+    await chartDrawn(compare, 'compare-chart');
+    await chartDrawn(compare, 'diversity-chart', 1);
+    // Run A is this run, run B the file written from it: the same numbers.
+    const a = await compare.locator(`${tid('summary-cards')} .card[data-card="mean-cosine"] .card-value`).first().innerText();
+    const b = await compare.locator(`${tid('summary-cards-b')} .card[data-card="mean-cosine"] .card-value`).first().innerText();
+    assert.equal(b, a);
+    // The "reading" progress notification closes once the file is read.
+    await toast(ctx.page, 'Mimicry: reading').waitFor({ state: 'hidden', timeout: 20_000 });
+    await sleep(500); // the toasts' slide animation
+    await compare.locator(tid('compare-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await screenshot(ctx.page, ctx.shots, 'dashboard-compare.png');
+    await compare.locator(tid('back-button')).first().click();
+    await dashboard(ctx.page, 'results-view', 20_000);
+  });
+
+  test('dashboard: the exported file opens its dashboard from the stored metrics, with all 13 charts drawn', async () => {
+    assert.ok(session.summary, 'no run results to compare with (an earlier test failed)');
+    await closeAllEditors(ctx.page);
+    await explorerItem(ctx.page, EXPORTED).then((row) => row.dblclick());
+    const inspector = await frameWith(ctx.page, tid('inspector-open-dashboard'), { visible: true });
+    await inspector.locator(tid('inspector-open-dashboard')).first().click();
+    const frame = await dashboard(ctx.page, 'results-view', 60_000);
+    assert.match(await frame.locator(`${tid('results-view')} .results-head`).first().innerText(), /read from the reparameterized file/);
+    // The model export is gone (it is one already), the dense one is offered.
+    assert.equal(await frame.locator(tid('export-button')).count(), 0);
+    await frame.locator(tid('export-dense')).first().waitFor({ state: 'visible' });
+    // The stored metrics are the run's.
+    const cards = await cardValues(frame);
+    for (const id of ['params-before', 'params-after', 'ratio', 'coefficients', 'mean-cosine', 'mean-rel-error', 'method']) {
+      assert.equal(cards[id], session.summary[id], `card ${id}: file ${cards[id]}, run ${session.summary[id]}`);
+    }
+    await chartDrawn(frame, 'fidelity-chart');
+    await chartDrawn(frame, 'diversity-chart');
+    // Every chart is drawn, counted in the page: fidelity, relative error, diversity, entropy,
+    // spectra and a heat map per bank (8). The extension-host suite checks the same 13 as the
+    // webview reports them over the message path; this is what a user sees.
+    const drawn = await allChartsDrawn(frame, tid('results-view'), { minHeight: 80 });
+    assert.equal(drawn, 13, `${drawn} charts drawn in the results view`);
+    await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await screenshot(ctx.page, ctx.shots, 'dashboard-from-file.png');
+  });
+});

@@ -1,9 +1,12 @@
 // Helpers for driving the code-server workbench like a user: the explorer, context menus, the
 // command palette, and webview content (which lives in nested iframes: we search page.frames()).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const STEP_TIMEOUT_MS = 60_000;
+/** Where the screenshots the tests take go (test-results/e2e/<name>.png), with code-server's log. */
+export const SHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-results', 'e2e');
 
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
@@ -221,12 +224,46 @@ export async function waitForChart(host, what, { minWidth = 100, minHeight = 60 
   }, 30_000);
 }
 
+/**
+ * Waits until every chart under `scope` (the dashboard's chart boxes, class "chart") is drawn, each
+ * as waitForChart checks it, and returns how many there are: what a user sees, counted in the page.
+ */
+export async function allChartsDrawn(frame, scope, options) {
+  const charts = frame.locator(`${scope} .chart`);
+  const n = await charts.count();
+  for (let i = 0; i < n; i++) await waitForChart(charts.nth(i), `${scope} .chart[${i}]`, options);
+  return n;
+}
+
 /** A row of the inspector's tensor table (virtualised: only rows near the viewport exist). */
 export const TENSOR_ROW = '[data-testid="tensor-row"]';
 
 /** Names of the tensor rows a user can see. */
 export async function visibleRowNames(frame) {
   return frame.locator(`${TENSOR_ROW}:visible`).evaluateAll((els) => els.map((e) => e.getAttribute('data-name') ?? ''));
+}
+
+/**
+ * The names of every tensor row the table draws, from the top to the row `last`: scrolls to the
+ * top, then down with the mouse wheel half a table at a time, collecting the rows in the DOM (the
+ * table is virtualised: never all at once). Each name once, in the order first seen.
+ */
+export async function drawnRowNames(page, table, frame, first, last, timeoutMs = STEP_TIMEOUT_MS) {
+  await table.hover();
+  await until(`the row ${first} after scrolling to the top`, async () => {
+    await page.mouse.wheel(0, -1_000_000);
+    return (await visibleRowNames(frame))[0] === first;
+  }, timeoutMs);
+  const box = await table.boundingBox();
+  const step = Math.max(40, Math.floor((box?.height ?? 400) / 2));
+  const seen = [];
+  await until(`the row ${last} while scrolling down ${step} px at a time`, async () => {
+    for (const n of await visibleRowNames(frame)) if (!seen.includes(n)) seen.push(n);
+    if (seen.includes(last)) return true;
+    await page.mouse.wheel(0, step);
+    return false;
+  }, timeoutMs);
+  return seen;
 }
 
 /** Scrolls the table with the mouse wheel (`step` pixels at a time) until the row `name` is shown. */

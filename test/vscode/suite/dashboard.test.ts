@@ -1,5 +1,9 @@
 // The reconstruction dashboards in the real extension host: commands registered, the configuration
 // view for a checkpoint, and the results view of a reparameterized file read back from its metrics.
+// The views and chart counts checked here are what the webview says about itself (its 'rendered'
+// message, through the extension's API): these tests check the message path, not the drawing.
+// That the charts are drawn (a canvas or svg of real size with a picture in it) is checked in a
+// real browser by test/e2e/dashboard.spec.mjs.
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -14,7 +18,10 @@ import { api, closeAllEditors, workspaceFile } from './helpers';
 const COMMANDS = ['mimicry.reconstruct', 'mimicry.openDashboard', 'mimicry.exportReparameterized', 'mimicry.compareRuns', 'mimicry.cancelReconstruction'];
 const TIMEOUT_MS = 60_000;
 
-/** Runs `open` and resolves with the first dashboard report about `file` in `mode`. */
+/**
+ * Runs `open` and resolves with the first dashboard report about `file` in `mode`: the webview's
+ * 'rendered' message ({mode, charts}) as the extension host received it.
+ */
 async function waitForDashboard(file: string, mode: DashboardReport['mode'], open: () => Thenable<unknown>): Promise<DashboardReport> {
   const mimicry = await api();
   return new Promise<DashboardReport>((resolve, reject) => {
@@ -52,13 +59,13 @@ suite('reconstruction dashboards', () => {
     assert.deepEqual(COMMANDS.filter((c) => !all.has(c)), []);
   });
 
-  test('mimicry.reconstruct with a checkpoint (as from the explorer) shows the configuration view', async () => {
+  test('mimicry.reconstruct with a checkpoint (as from the explorer): the configuration view reports 0 charts over the message path', async () => {
     const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');
     const r = await waitForDashboard(uri.fsPath, 'configure', () => vscode.commands.executeCommand('mimicry.reconstruct', uri));
     assert.equal(r.charts, 0);
   });
 
-  test('mimicry.openDashboard on a reparameterized file shows its results from the stored metrics', async () => {
+  test('mimicry.openDashboard on a reparameterized file: the results view from its stored metrics reports 13 charts over the message path', async () => {
     const source = await openCheckpoint(workspaceFile('real/capp-gpt2-4layer.safetensors').fsPath);
     const out = path.join(dir, 'capp.recast.safetensors');
     try {
@@ -67,7 +74,8 @@ suite('reconstruction dashboards', () => {
       await source.close();
     }
     const r = await waitForDashboard(out, 'results', () => vscode.commands.executeCommand('mimicry.openDashboard', vscode.Uri.file(out)));
-    // fidelity, relative error, diversity, entropy, spectra + one heat map per bank (8)
+    // fidelity, relative error, diversity, entropy, spectra + one heat map per bank (8), as the
+    // webview counts them in its 'rendered' message (drawn ones: test/e2e/dashboard.spec.mjs)
     assert.equal(r.charts, 13);
   });
 

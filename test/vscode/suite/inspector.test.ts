@@ -1,5 +1,8 @@
 // The read-only custom editor: opens each real checkpoint, a sharded model through its index,
-// hostile and corrupt files, and reports (through the extension's API) what its webview rendered.
+// hostile and corrupt files. The status and tensor counts checked here are what the webview says
+// about itself (its 'rendered' / 'renderError' message, through the extension's API): these tests
+// check the message path between the webview and the extension host, not the drawn table. The
+// rows a user sees are checked in a real browser by test/e2e/inspector.spec.mjs.
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
 import {
@@ -7,11 +10,13 @@ import {
   openInInspector, workspaceFile, type InspectorReport,
 } from './helpers';
 
+/** The webview reported (over the message path) a rendered table of `tensors` tensors. */
 function assertRendered(report: InspectorReport, tensors: number): void {
   assert.equal(report.status, 'rendered', `expected a rendered table, got an error: ${report.error ?? '(no message)'}`);
   assert.equal(report.tensorCount, tensors);
 }
 
+/** The webview reported (over the message path) an error, with a message. */
 function assertError(report: InspectorReport): void {
   assert.equal(report.status, 'error', `a corrupt file must give an error report, got ${report.status} with ${report.tensorCount} tensors`);
   assert.equal(report.tensorCount, 0);
@@ -23,7 +28,7 @@ suite('inspector (custom editor)', () => {
   suiteTeardown(closeAllEditors);
 
   for (const [rel, tensors] of Object.entries(WORKSPACE_FILES.real)) {
-    test(`opens ${rel} and reports ${tensors} tensors`, async () => {
+    test(`opens ${rel}: the webview reports ${tensors} tensors over the message path`, async () => {
       const uri = workspaceFile(rel);
       assertRendered(await openInInspector(uri), tensors);
       assert.equal(activeCustomEditor()?.viewType, INSPECTOR_VIEW_TYPE);
@@ -43,13 +48,13 @@ suite('inspector (custom editor)', () => {
     assert.equal(activeCustomEditor()?.viewType, INSPECTOR_VIEW_TYPE);
   });
 
-  test(`opens a 2-shard model through its index.json and counts both shards' tensors (${WORKSPACE_FILES.shardedTensors})`, async () => {
+  test(`opens a 2-shard model through its index.json: the webview reports both shards' tensors (${WORKSPACE_FILES.shardedTensors}) over the message path`, async () => {
     const uri = workspaceFile(WORKSPACE_FILES.shardedIndex);
     assertRendered(await openInInspector(uri), WORKSPACE_FILES.shardedTensors);
     assert.equal(activeCustomEditor()?.viewType, INSPECTOR_VIEW_TYPE);
   });
 
-  test('renders a file whose tensor names and metadata are markup', async () => {
+  test('a file whose tensor names and metadata are markup: the webview reports its table rendered over the message path', async () => {
     assertRendered(await openInInspector(workspaceFile(WORKSPACE_FILES.hostile)), WORKSPACE_FILES.hostileTensors);
   });
 
