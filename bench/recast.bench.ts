@@ -172,7 +172,7 @@ export async function benchRecast(quick: boolean): Promise<void> {
     const vit = await openCheckpoint(vitFile);
     const gpt2 = await openCheckpoint(GPT2);
     try {
-      // The RECAST.md table's cases: authors' grouping (2 blocks/group, n = 2, K = 2); their ViT-S
+      // The docs/RECAST.md table's cases: authors' grouping (2 blocks/group, n = 2, K = 2); their ViT-S
       // notebook weighs fc1 and fc2 by 2 in the loss.
       const mlp = { modules: ['mlp.fc1', 'mlp.fc2'] };
       comparisons.push(await compare('ViT-S fc1+fc2', '2 blocks/group, n=2, K=2', vit, mlp, { moduleWeights: { 'mlp.fc1': 2, 'mlp.fc2': 2 } }, steps, rows));
@@ -180,7 +180,7 @@ export async function benchRecast(quick: boolean): Promise<void> {
       // Exactness beyond the paper setting: bigger groups with n = blocks per group.
       rows.push((await measure('ViT-S 4 roles', 'spectral', '4 blocks/group, n=4', vit, { blocksPerGroup: 4, templates: 4 }, true)).row);
       rows.push((await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=4', gpt2, { blocksPerGroup: 4, templates: 4 }, true)).row);
-      // Compression (n < blocks, not exact by construction): for reference, RECAST.md's third row.
+      // Compression (n < blocks, not exact by construction): for reference, docs/RECAST.md's third row.
       rows.push((await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=3, per-layer', gpt2, { blocksPerGroup: 4, templates: 3 })).row);
       rows.push((await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=3, total', gpt2, { blocksPerGroup: 4, templates: 3, objective: 'total' })).row);
     } finally {

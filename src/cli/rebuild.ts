@@ -1,4 +1,4 @@
-// `mimicry rebuild RECAST --out DENSE`: FORMAT.md's reconstruction rule, back to a dense checkpoint.
+// `mimicry rebuild RECAST --out DENSE`: docs/FORMAT.md's reconstruction rule, back to a dense checkpoint.
 import type { Command } from 'commander';
 import { rebuildDense } from '../mimicry/recast/rebuild';
 import { ensureOutputFolders, printable, toCliError, type CliIO } from './io';

@@ -1,5 +1,5 @@
 // `mimicry reconstruct FILE --out OUT [...]`: fit templates + coefficients and write the export
-// (FORMAT.md), optionally the dense reconstruction and a report; a per-layer table at the end.
+// (docs/FORMAT.md), optionally the dense reconstruction and a report; a per-layer table at the end.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import * as path from 'node:path';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
@@ -139,7 +139,7 @@ export function registerReconstruct(program: Command, io: CliIO): void {
     .command('reconstruct')
     .description('rebuild layers as shared templates + per-layer coefficients (RECAST Neural Mimicry) and export them')
     .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json')
-    .requiredOption('--out <file>', 'the reparameterized .safetensors file to write (FORMAT.md)')
+    .requiredOption('--out <file>', 'the reparameterized .safetensors file to write (docs/FORMAT.md)')
     .option('--dense <file>', 'also write the dense reconstruction (original names, shapes and dtypes)')
     .option('--report <file>', 'also write a JSON report (metrics and method)')
     .addOption(new Option('--method <method>', 'spectral (closed form), paper (the authors\' optimizer loop) or spectral+refine').choices(METHODS).default('spectral'))

@@ -1,4 +1,4 @@
-// Every dashboard chart has a title, the one-line definition from RECAST.md section 4, named axes
+// Every dashboard chart has a title, the one-line definition from docs/RECAST.md section 4, named axes
 // with units, and rich-text (not HTML) tooltips that show the layer name.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

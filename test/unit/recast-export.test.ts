@@ -72,7 +72,7 @@ test('compressing the real GPT-2 (4 blocks/group, n = 3): per-layer beats total 
   });
 });
 
-test('export of the real GPT-2 follows FORMAT.md field by field; dense == rebuild == independent rebuild', async () => {
+test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == rebuild == independent rebuild', async () => {
   await inTempDir(async (dir) => {
     await withCheckpoint(GPT2, async (ck) => {
       const sourceBytes = readFileSync(GPT2);
@@ -97,7 +97,7 @@ test('export of the real GPT-2 follows FORMAT.md field by field; dense == rebuil
       assert.deepEqual(JSON.parse(meta['recast.source']), {
         file: 'capp-gpt2-4layer.safetensors', bytes: statSync(GPT2).size, sha256: createHash('sha256').update(sourceBytes).digest('hex'),
       });
-      // source metadata: every key kept (format is FORMAT.md's own key; the original value is kept too)
+      // source metadata: every key kept (format is docs/FORMAT.md's own key; the original value is kept too)
       assert.deepEqual(JSON.parse(meta['recast.source_metadata']), { format: 'pt' });
 
       const banks = JSON.parse(meta['recast.banks']) as Record<string, { members: string[]; shape: number[]; templates: number; source_dtype: string }>;

@@ -1,4 +1,4 @@
-"""Rebuild the dense state dict from a recast safetensors file (FORMAT.md), with numpy only.
+"""Rebuild the dense state dict from a recast safetensors file (docs/FORMAT.md), with numpy only.
 
     from load_recast import load_recast
     state = load_recast("model.recast.safetensors")   # {name: np.ndarray}, original names and shapes

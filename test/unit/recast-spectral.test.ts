@@ -146,7 +146,7 @@ test('deterministic, and all K coefficient sets equal the fitted vector', () => 
   assert.deepEqual(Array.from(sets), [...a.alpha.subarray(2, 4), ...a.alpha.subarray(2, 4), ...a.alpha.subarray(2, 4)]);
 });
 
-test('compose follows the FORMAT.md rule: mean over sets of the template mixtures', () => {
+test('compose follows the docs/FORMAT.md rule: mean over sets of the template mixtures', () => {
   const T = new Float32Array([1, 2, 3, 10, 20, 30]); // n = 2, d = 3
   const C = new Float32Array([1, 0, 0, 1, 3, 1]); // K = 3
   // mean coefficients: (4/3, 2/3)

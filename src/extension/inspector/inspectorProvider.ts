@@ -7,6 +7,7 @@ import { InspectorDocument } from './inspectorDocument';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
 import type { WebviewReports } from '../reports';
+import { withJobProgress } from '../progress';
 import { isWebviewToExtension, protocolMismatch, PROTOCOL_VERSION, type ExtensionToWebview, type WebviewToExtension } from '../../webview/protocol';
 
 export const INSPECTOR_VIEW_TYPE = 'mimicry.inspector';
@@ -128,26 +129,15 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
 
   /** "Compute all" with a progress report and Cancel (a notification when the user asked for it). */
   computeAll(document: InspectorDocument, location: vscode.ProgressLocation): Thenable<void> {
-    const fileName = basename(document.uri.fsPath);
+    const title = `Mimicry: statistics of ${basename(document.uri.fsPath)}`;
     const bins = inspectorSettings(document.uri).histogramBins;
-    return vscode.window.withProgress(
-      { location, title: `Mimicry: statistics of ${fileName}`, cancellable: true },
-      async (progress, token) => {
-        const cancel = token.onCancellationRequested(() => document.cancelAll());
-        let reported = 0;
-        const sub = document.onDidChangeBatch(() => {
-          const { done, total } = document.currentBatch.progress;
-          const percent = total > 0 ? (100 * done) / total : 100;
-          progress.report({ increment: percent - reported, message: `${done} of ${total} tensors` });
-          reported = percent;
-        });
-        try {
-          await document.computeAll(bins);
-        } finally {
-          sub.dispose();
-          cancel.dispose();
-        }
-      },
-    );
+    return withJobProgress({ title, location }, (report) => {
+      const sub = document.onDidChangeBatch(() => {
+        const { done, total } = document.currentBatch.progress;
+        report({ fraction: total > 0 ? done / total : 1, message: `${done} of ${total} tensors` });
+      });
+      const done = document.computeAll(bins).finally(() => sub.dispose());
+      return { done, cancel: () => document.cancelAll() };
+    });
   }
 }

@@ -1,5 +1,5 @@
 // The CSV report: one row per reparameterized layer, then one per bank, the summary, and the
-// definition of each metric (RECAST.md section 4), all in one table with a `kind` column so a
+// definition of each metric (docs/RECAST.md section 4), all in one table with a `kind` column so a
 // spreadsheet can filter. RFC 4180 quoting; tensor names are
 // untrusted, and cells starting with = + - @ are prefixed with ' so spreadsheets do not run them.
 import { DEFINITIONS } from './definitions';

@@ -1,4 +1,4 @@
-// One-line definitions of every number the dashboards show (RECAST.md section 4): under each chart,
+// One-line definitions of every number the dashboards show (docs/RECAST.md section 4): under each chart,
 // in exported images, and in the exported reports (JSON and CSV). Engine side: the numbers and
 // their definitions come from the same place.
 export const DEFINITIONS = {

@@ -1,4 +1,4 @@
-// DashboardData of a reparameterized file, read back from its stored metrics (FORMAT.md
+// DashboardData of a reparameterized file, read back from its stored metrics (docs/FORMAT.md
 // recast.metrics / recast.method / recast.source); spectra of its templates and rebuilt members.
 import type { Checkpoint } from '../safetensors/types';
 import { compose } from '../recast/compose';

@@ -1,4 +1,4 @@
-// FORMAT.md's reconstruction rule, shared by the metrics, the dense export and the rebuild so
+// docs/FORMAT.md's reconstruction rule, shared by the metrics, the dense export and the rebuild so
 // that all three produce the same bits.
 import { isPositiveInt } from '../positiveInt';
 

@@ -1,4 +1,4 @@
-// One dense member from templates and coefficients, cast to the source dtype (FORMAT.md rule).
+// One dense member from templates and coefficients, cast to the source dtype (docs/FORMAT.md rule).
 // The dense export and the rebuild both go through here, so they agree byte for byte.
 import { encodeBF16, encodeF16, encodeF32, f32Bytes } from '../safetensors/dtypes';
 import { compose } from './compose';

@@ -1,4 +1,4 @@
-// Template entropy (RECAST.md section 4) for whole banks, with the Gram products on TensorFlow.js.
+// Template entropy (docs/RECAST.md section 4) for whole banks, with the Gram products on TensorFlow.js.
 //
 // The Gram of a 384 x 1536 template is ~450 MFLOP; float64 JS does ~1.5 GFLOP/s, the wasm
 // backend's float32 matmul ~25 (only the plain 2-D product: with transposeA/B or a batch > 1 tfjs
@@ -148,7 +148,7 @@ export async function gramEngine(backend: Backend): Promise<Tf | null> {
 }
 
 export interface BankEntropy {
-  /** Means over the bank's templates (RECAST.md: per bank, the mean). */
+  /** Means over the bank's templates (docs/RECAST.md: per bank, the mean). */
   readonly entropy: number;
   readonly normalized: number;
   readonly templates: readonly RoutedEntropy[];

@@ -1,4 +1,4 @@
-// Writing an export (FORMAT.md): the reparameterized file, the dense reconstruction and a report.
+// Writing an export (docs/FORMAT.md): the reparameterized file, the dense reconstruction and a report.
 // Everything is written atomically; the source is never a target.
 import { writeFileAtomic } from '../io/atomicFile';
 import * as path from 'node:path';
@@ -22,7 +22,7 @@ export interface SourceRecord extends ReportSource {
   readonly shards?: readonly ReportSource[];
 }
 
-/** FORMAT.md recast.source: the file's base name, size and streamed SHA-256. */
+/** docs/FORMAT.md recast.source: the file's base name, size and streamed SHA-256. */
 export async function describeSource(checkpoint: Checkpoint, signal?: AbortSignal): Promise<SourceRecord> {
   const own = await digestFile(checkpoint.path, signal);
   if (checkpoint.kind === 'single') return own;
@@ -35,7 +35,7 @@ function writeOptions(checkpoint: Checkpoint, io: WriteControl) {
   return { refuse: [checkpoint.path, ...checkpoint.files], ...io };
 }
 
-/** The reparameterized file's metadata, exactly FORMAT.md's keys plus the source's own. */
+/** The reparameterized file's metadata, exactly docs/FORMAT.md's keys plus the source's own. */
 export function recastMetadata(checkpoint: Checkpoint, result: ReconstructResult, source: SourceRecord): Record<string, string> {
   return {
     ...checkpoint.metadata,
@@ -72,7 +72,7 @@ export async function writeReparameterized(checkpoint: Checkpoint, result: Recon
   await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source), writeOptions(checkpoint, io));
 }
 
-/** Original names, shapes and dtypes; members rebuilt by FORMAT.md's rule, the rest copied. */
+/** Original names, shapes and dtypes; members rebuilt by docs/FORMAT.md's rule, the rest copied. */
 export async function writeDense(checkpoint: Checkpoint, result: ReconstructResult, file: string, io: WriteControl = {}): Promise<void> {
   const scratch = new Scratch();
   const sizes = new Map(result.banks.map((b) => [b.plan.name, b.n * b.plan.size]));

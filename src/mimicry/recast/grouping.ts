@@ -1,10 +1,10 @@
-// Finds the template banks of a checkpoint from tensor names and shapes alone (RECAST.md section 1):
+// Finds the template banks of a checkpoint from tensor names and shapes alone (docs/RECAST.md section 1):
 // the same module role in consecutive numbered blocks, same shape and dtype, split into groups.
 import type { DType, TensorInfo } from '../safetensors/types';
 import { ReconstructError } from './errors';
 import { isPositiveInt } from '../positiveInt';
 
-/** Source dtypes a bank can hold: the reconstruction is cast back to these (FORMAT.md). */
+/** Source dtypes a bank can hold: the reconstruction is cast back to these (docs/FORMAT.md). */
 export type BankDType = 'F32' | 'F16' | 'BF16';
 const BANK_DTYPES: ReadonlySet<DType> = new Set<DType>(['F32', 'F16', 'BF16']);
 
@@ -47,7 +47,7 @@ export interface ResolvedGrouping {
 
 /** One template bank: a group of member tensors that share n templates. */
 export interface BankPlan {
-  /** FORMAT.md bank name: letters, digits, `.`, `_`, `-`. */
+  /** docs/FORMAT.md bank name: letters, digits, `.`, `_`, `-`. */
   readonly name: string;
   readonly roles: readonly string[];
   /** Name part before the block index (e.g. `transformer.h`). */

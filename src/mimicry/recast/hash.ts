@@ -1,4 +1,4 @@
-// Streamed SHA-256 of a whole file (FORMAT.md recast.source): never the whole file in memory.
+// Streamed SHA-256 of a whole file (docs/FORMAT.md recast.source): never the whole file in memory.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';

@@ -1,4 +1,4 @@
-// The metrics of RECAST.md section 4, each exactly as defined there. Conventions this project
+// The metrics of docs/RECAST.md section 4, each exactly as defined there. Conventions this project
 // adds where the definition leaves a case open are stated next to the function.
 import { cosine } from './linalg';
 import { entropyFloat64, type Entropy } from './entropy';

@@ -1,4 +1,4 @@
-// Defaults and validation of reconstruction options (RECAST.md section 2 for the optimizer).
+// Defaults and validation of reconstruction options (docs/RECAST.md section 2 for the optimizer).
 import { ReconstructError } from './errors';
 import { BACKENDS, METHODS, type Backend, type LossKind, type Method, type ReconstructOptions } from './types';
 import type { Objective } from './spectral';

@@ -1,4 +1,4 @@
-// The authors' Neural Mimicry loop (RECAST.md section 2) on TensorFlow.js, one group at a time:
+// The authors' Neural Mimicry loop (docs/RECAST.md section 2) on TensorFlow.js, one group at a time:
 // kaiming-normal templates, orthogonal (unit) coefficient sets, weighted SmoothL1 (or MSE),
 // coefficient noise, RMSprop with StepLR, global grad-norm clipping, lowest-loss state kept.
 // Groups share no parameters, so fitting them one by one equals the authors' joint loop except

@@ -1,4 +1,4 @@
-// FORMAT.md's reconstruction rule applied to a reparameterized file: the dense checkpoint with the
+// docs/FORMAT.md's reconstruction rule applied to a reparameterized file: the dense checkpoint with the
 // original names, shapes and dtypes. Equals the project's own dense export byte for byte.
 import { openCheckpoint } from '../safetensors/reader';
 import { writeSafetensorsStreaming, type StreamingTensor, type WriteControl } from '../safetensors/writer';
@@ -43,7 +43,7 @@ export function metadataJson<T = unknown>(meta: Readonly<Record<string, string>>
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-/** Reads and checks a reparameterized file's layout against FORMAT.md. */
+/** Reads and checks a reparameterized file's layout against docs/FORMAT.md. */
 export function parseRecast(checkpoint: Checkpoint): RecastFile {
   const meta = checkpoint.metadata;
   if (meta.format !== RECAST_FORMAT) throw new RecastFormatError('not-recast', `format is ${JSON.stringify(meta.format ?? null)}`, checkpoint.path);
@@ -87,7 +87,7 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
   if (meta[SOURCE_METADATA_KEY] !== undefined) {
     sourceMetadata = metadataJson<Record<string, string>>(meta, SOURCE_METADATA_KEY);
   } else {
-    // Written by another tool: the source's keys are the ones that are not FORMAT.md's.
+    // Written by another tool: the source's keys are the ones that are not docs/FORMAT.md's.
     sourceMetadata = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'format' && !k.startsWith('recast.')));
   }
   return { banks, sets, copies, sourceMetadata, metadata: meta };

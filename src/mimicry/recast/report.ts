@@ -2,7 +2,7 @@
 import type { BankDType } from './grouping';
 import type { ReconstructResult } from './types';
 
-/** FORMAT.md recast.banks: `{ "<bank>": { members, shape, templates, source_dtype } }`. */
+/** docs/FORMAT.md recast.banks: `{ "<bank>": { members, shape, templates, source_dtype } }`. */
 export interface BanksJson {
   [bank: string]: { members: string[]; shape: number[]; templates: number; source_dtype: BankDType };
 }
@@ -15,7 +15,7 @@ export function banksJson(result: ReconstructResult): BanksJson {
   return out;
 }
 
-/** FORMAT.md recast.metrics: layers and banks as specified, plus a summary (an added key). */
+/** docs/FORMAT.md recast.metrics: layers and banks as specified, plus a summary (an added key). */
 export function metricsJson(result: ReconstructResult) {
   return {
     layers: result.layers.map((l) => ({
@@ -45,7 +45,7 @@ export function metricsJson(result: ReconstructResult) {
     }),
     summary: {
       ...result.summary,
-      // RECAST.md section 4: probes are random inputs, not data.
+      // docs/RECAST.md section 4: probes are random inputs, not data.
       ...(result.summary.meanProbeCosine === undefined ? {} : { probeKind: `random N(0, I) probes, ${result.method.probes} per layer, seed ${result.method.seed}` }),
     },
   };

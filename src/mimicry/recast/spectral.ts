@@ -1,4 +1,4 @@
-// The closed form (RECAST.md section 3): the best rank-n fit of a group via its L x L Gram matrix.
+// The closed form (docs/RECAST.md section 3): the best rank-n fit of a group via its L x L Gram matrix.
 // The pieces work on column chunks of all members at once, so a group can also be streamed.
 import { gram, symmetricEigen } from './linalg';
 import { isPositiveInt } from '../positiveInt';

@@ -17,7 +17,7 @@ export interface ReconstructOptions extends GroupingOptions {
   readonly method?: Method;
   /** Closed form: `per-layer` (default; maximises the per-layer cosines) or `total` squared error. */
   readonly objective?: Objective;
-  /** Optimizer (paper, spectral+refine): RECAST.md section 2 defaults. */
+  /** Optimizer (paper, spectral+refine): docs/RECAST.md section 2 defaults. */
   readonly loss?: LossKind;
   readonly beta?: number;
   readonly steps?: number;
@@ -105,7 +105,7 @@ export interface BankResult {
   readonly layers: readonly LayerMetrics[];
 }
 
-/** Everything needed to rerun a reconstruction (FORMAT.md recast.method). */
+/** Everything needed to rerun a reconstruction (docs/FORMAT.md recast.method). */
 export interface MethodRecord {
   readonly method: Method;
   readonly objective: Objective | null;

@@ -1,4 +1,4 @@
-// Scalar summaries of a singular-value spectrum (RECAST.md section 4):
+// Scalar summaries of a singular-value spectrum (docs/RECAST.md section 4):
 // - spectral norm s1; stable rank ||W||_F^2 / s1^2
 // - spectral entropy H = -sum p_i ln p_i with p_i = s_i / sum(s); effective rank exp(H)
 // - normalised entropy H / ln(rank) in [0, 1], rank = number of non-zero singular values

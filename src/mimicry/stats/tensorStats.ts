@@ -1,6 +1,6 @@
 // Summary statistics of one tensor, streamed chunk by chunk so memory stays bounded.
 //
-// Definitions (shown to users, keep in step with RECAST.md section 4 and the docs):
+// Definitions (shown to users, keep in step with docs/RECAST.md section 4 and the docs):
 // - count counts every element; nanCount and infCount count NaN and +-Inf.
 // - min, max, mean, std (population, divide by n), meanAbs and zeroFraction are over the FINITE
 //   values only (n = finiteCount); NaN/Inf are reported by their counts instead of poisoning them.

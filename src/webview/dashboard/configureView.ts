@@ -94,7 +94,7 @@ export class ConfigureView {
       general.appendChild(f.row);
     };
     add('preset', 'Preset', this.preset, 'Starting values; fields you fill in override them.');
-    add('method', 'Method', this.method, 'Closed form (RECAST.md §3) or the authors’ optimizer loop (§2).');
+    add('method', 'Method', this.method, 'Closed form (docs/RECAST.md §3) or the authors’ optimizer loop (§2).');
     add('objective', 'Objective', this.objective, 'Closed form: per-layer cosine or total squared error.');
     add('templates', 'Templates n', this.templates, 'Templates per bank: a number, or “exact” (n = members); empty: the preset’s.');
     for (const spec of NUMBER_FIELDS) {

@@ -80,7 +80,7 @@ export class ResultsView {
     const toolbar = h(
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Export' },
-      isRecast ? null : exportButton('Export reparameterized model…', 'model', 'export-button', true, 'The FORMAT.md safetensors file: templates + coefficients + copied tensors'),
+      isRecast ? null : exportButton('Export reparameterized model…', 'model', 'export-button', true, 'The docs/FORMAT.md safetensors file: templates + coefficients + copied tensors'),
       exportButton('Export dense…', 'dense', 'export-dense', true, 'The dense reconstruction with the original names, shapes and dtypes'),
       exportButton('Report JSON…', 'report-json', 'export-report-json', false, 'Metrics, method and source as JSON'),
       exportButton('Report CSV…', 'report-csv', 'export-report-csv', false, 'One row per layer, bank and summary'),

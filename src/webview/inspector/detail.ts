@@ -1,5 +1,5 @@
 // The detail pane of one tensor: facts, statistics with a histogram, singular-value spectrum.
-// Every number comes from the engine; the definitions shown are those of RECAST.md §4.
+// Every number comes from the engine; the definitions shown are those of docs/RECAST.md §4.
 import type { SpectrumView, TensorRow, TensorStatsView } from '../protocol';
 import { formatBytes, formatInteger, formatNumber, formatPercent, formatShape } from '../shared/format';
 import { Chart, histogramOption, spectrumOption } from './charts';
