@@ -32,7 +32,8 @@ const launchArgs = [
   '--disable-workspace-trust',
   '--skip-welcome',
   '--skip-release-notes',
-  '--user-data-dir', join(cache, 'user-data'),
+  '--user-data-dir',
+  join(cache, 'user-data'),
 ];
 
 /** @type {Record<string, unknown>} @vscode/test-cli's TestConfiguration */

@@ -7,7 +7,13 @@ const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
 /** @type {esbuild.BuildOptions} */
-const common = { bundle: true, sourcemap: !production, minify: production, logLevel: process.argv.includes('--verbose') ? 'info' : 'warning', target: 'es2022' };
+const common = {
+  bundle: true,
+  sourcemap: !production,
+  minify: production,
+  logLevel: process.argv.includes('--verbose') ? 'info' : 'warning',
+  target: 'es2022',
+};
 
 const node = {
   ...common,

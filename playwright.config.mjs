@@ -24,8 +24,9 @@ const TEST_DIR = 'test/e2e';
 const CORE = 'inspector.spec.mjs';
 
 const specsFilter = process.env.MIMICRY_E2E_SPECS ? new RegExp(process.env.MIMICRY_E2E_SPECS, 'i') : undefined;
-const specs = readdirSync(new URL(`./${TEST_DIR}/`, import.meta.url))
-  .filter((f) => f.endsWith('.spec.mjs') && (!specsFilter || specsFilter.test(f)));
+const specs = readdirSync(new URL(`./${TEST_DIR}/`, import.meta.url)).filter(
+  (f) => f.endsWith('.spec.mjs') && (!specsFilter || specsFilter.test(f)),
+);
 const exactly = (file) => new RegExp(`[\\\\/]${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
 export default defineConfig({

@@ -52,7 +52,14 @@ export interface MemoryCaseResult {
   readonly phases: readonly PhasePeak[];
   /** Peaks of a loop that holds one largest-group-sized buffer at a time (null in live runs). */
   readonly churnFloor: { readonly heapPlusBuffers: number; readonly rss: number } | null;
-  readonly stats: { readonly tensor: string; readonly elements: number; readonly float32Bytes: number; readonly seconds: number; readonly mean: number | null; readonly std: number | null };
+  readonly stats: {
+    readonly tensor: string;
+    readonly elements: number;
+    readonly float32Bytes: number;
+    readonly seconds: number;
+    readonly mean: number | null;
+    readonly std: number | null;
+  };
 }
 
 export interface MemoryCase extends MemoryCaseResult {
@@ -94,7 +101,9 @@ function runCase(file: string, outDir: string, live = false): Promise<MemoryCase
   mkdirSync(outDir, { recursive: true });
   const entry = path.join(__dirname, 'memoryCase.ts');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', entry, file, outDir, ...(live ? ['live'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', entry, file, outDir, ...(live ? ['live'] : [])], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));
@@ -158,7 +167,9 @@ export async function benchMemory(quick: boolean, dir: string, smallFile: string
   const wide = await generated(VIT_B, VIT_B.blocks);
   const cases = [small, big, wide];
 
-  console.log(`memory: whole export (paper grouping, spectral, all metrics, 3 files), each in its own node process; peaks above the baseline after loading modules, sampled every 10 ms, per group and at the end`);
+  console.log(
+    `memory: whole export (paper grouping, spectral, all metrics, 3 files), each in its own node process; peaks above the baseline after loading modules, sampled every 10 ms, per group and at the end`,
+  );
   table(
     ['', ...cases.map((c) => c.model)],
     [
@@ -166,13 +177,31 @@ export async function benchMemory(quick: boolean, dir: string, smallFile: string
       ['banks', ...cases.map((c) => String(c.banks))],
       ['largest group (float32)', ...cases.map((c) => `${mib(c.largestGroupF32)} ${c.largestGroup}`)],
       ['export time', ...cases.map((c) => `${c.exportSeconds.toFixed(1)} s (${c.samples} samples)`)],
-      ['held by the engine: heapUsed+arrayBuffers, GC first', ...cases.map((c) => `${mib(c.liveRun.peak.heapPlusBuffers)} = ${x(c.liveRatio)}`)],
+      [
+        'held by the engine: heapUsed+arrayBuffers, GC first',
+        ...cases.map((c) => `${mib(c.liveRun.peak.heapPlusBuffers)} = ${x(c.liveRatio)}`),
+      ],
       ['process peak heapUsed+arrayBuffers', ...cases.map((c) => `${mib(c.peak.heapPlusBuffers)} = ${x(c.heapPlusBuffersRatio)}`)],
-      ['V8 floor: 1 buffer of the group size, reallocated', ...cases.map((c) => (c.churnFloor ? `${mib(c.churnFloor.heapPlusBuffers)} = ${x(c.churnFloor.heapPlusBuffers / c.largestGroupF32)} (rss ${mib(c.churnFloor.rss)})` : '-'))],
+      [
+        'V8 floor: 1 buffer of the group size, reallocated',
+        ...cases.map((c) =>
+          c.churnFloor
+            ? `${mib(c.churnFloor.heapPlusBuffers)} = ${x(c.churnFloor.heapPlusBuffers / c.largestGroupF32)} (rss ${mib(c.churnFloor.rss)})`
+            : '-',
+        ),
+      ],
       ['V8 garbage allowance (floor - 1 buffer)', ...cases.map((c) => mib(c.allowance))],
       ['process peak rss, sampled', ...cases.map((c) => `${mib(c.peak.rss)} = ${x(c.peak.rss / c.largestGroupF32)}`)],
-      ['process peak rss, kernel maxRSS', ...cases.map((c) => (c.kernelPeakRss === null ? 'not above load' : `${mib(c.kernelPeakRss)} = ${x(c.kernelPeakRss / c.largestGroupF32)}`))],
-      ['peak heapUsed / arrayBuffers / external', ...cases.map((c) => `${mib(c.peak.heapUsed)} / ${mib(c.peak.arrayBuffers)} / ${mib(c.peak.external)}`)],
+      [
+        'process peak rss, kernel maxRSS',
+        ...cases.map((c) =>
+          c.kernelPeakRss === null ? 'not above load' : `${mib(c.kernelPeakRss)} = ${x(c.kernelPeakRss / c.largestGroupF32)}`,
+        ),
+      ],
+      [
+        'peak heapUsed / arrayBuffers / external',
+        ...cases.map((c) => `${mib(c.peak.heapUsed)} / ${mib(c.peak.arrayBuffers)} / ${mib(c.peak.external)}`),
+      ],
       ['baseline rss / heapUsed', ...cases.map((c) => `${mib(c.baseline.rss)} / ${mib(c.baseline.heapUsed)}`)],
       ['rss, GC first', ...cases.map((c) => `${mib(c.liveRun.peak.rss)} = ${x(c.liveRun.peak.rss / c.largestGroupF32)}`)],
     ],
@@ -190,9 +219,13 @@ export async function benchMemory(quick: boolean, dir: string, smallFile: string
   );
   // Sampled minus live is garbage V8 had not collected yet: ArrayBuffers are freed on V8's schedule
   // (driven by total external allocation, not by this engine's group size).
-  console.log(`not yet collected at the peak (heap+buffers, sampled - GC first): ${cases.map((c) => `${mib(c.peak.heapPlusBuffers - c.liveRun.peak.heapPlusBuffers)} (${c.model})`).join(', ')}`);
+  console.log(
+    `not yet collected at the peak (heap+buffers, sampled - GC first): ${cases.map((c) => `${mib(c.peak.heapPlusBuffers - c.liveRun.peak.heapPlusBuffers)} (${c.model})`).join(', ')}`,
+  );
   const s = big.stats;
-  console.log(`inspector stats (computeTensorStats over checkpoint.chunks) on ${s.tensor}, ${s.elements} elements (${mib(s.float32Bytes)} float32): ${(s.seconds * 1000).toFixed(0)} ms, mean ${s.mean?.toExponential(3) ?? 'null'}, std ${s.std?.toExponential(3) ?? 'null'}`);
+  console.log(
+    `inspector stats (computeTensorStats over checkpoint.chunks) on ${s.tensor}, ${s.elements} elements (${mib(s.float32Bytes)} float32): ${(s.seconds * 1000).toFixed(0)} ms, mean ${s.mean?.toExponential(3) ?? 'null'}, std ${s.std?.toExponential(3) ?? 'null'}`,
+  );
 
   const checkpointGrowth = big.checkpointBytes / small.checkpointBytes;
   const rssGrowth = big.rssRatio / small.rssRatio;

@@ -59,7 +59,13 @@ class Sampler {
   overall(exclude: ReadonlySet<string>): MemoryFigures {
     const all = [...this.peaks.values()].filter((p) => !exclude.has(p.phase));
     const max = (k: keyof MemoryFigures) => Math.max(0, ...all.map((p) => p[k]));
-    return { rss: max('rss'), heapUsed: max('heapUsed'), external: max('external'), arrayBuffers: max('arrayBuffers'), heapPlusBuffers: max('heapPlusBuffers') };
+    return {
+      rss: max('rss'),
+      heapUsed: max('heapUsed'),
+      external: max('external'),
+      arrayBuffers: max('arrayBuffers'),
+      heapPlusBuffers: max('heapPlusBuffers'),
+    };
   }
 }
 
@@ -71,8 +77,10 @@ class Sampler {
 async function churnFloor(bytes: number, steps = 200): Promise<{ heapPlusBuffers: number; rss: number }> {
   collect();
   const base = process.memoryUsage();
-  let heapPlusBuffers = 0, rss = 0;
-  let held = new Float32Array(0);
+  let heapPlusBuffers = 0,
+    rss = 0;
+  // Held on purpose: the old buffer lives until the new one replaces it.
+  let held: Float32Array;
   for (let i = 0; i < steps; i++) {
     held = new Float32Array(bytes / 4);
     held.fill(i);
@@ -146,7 +154,14 @@ async function main(): Promise<void> {
     const s0 = performance.now();
     const st = await computeTensorStats(() => ck.chunks(biggest), { totalElements: biggest.params });
     sampler.sample('stats');
-    stats = { tensor: biggest.name, elements: biggest.params, float32Bytes: biggest.params * 4, seconds: (performance.now() - s0) / 1000, mean: st.mean, std: st.std };
+    stats = {
+      tensor: biggest.name,
+      elements: biggest.params,
+      float32Bytes: biggest.params * 4,
+      seconds: (performance.now() - s0) / 1000,
+      mean: st.mean,
+      std: st.std,
+    };
   } finally {
     clearInterval(timer);
     await ck.close();

@@ -61,7 +61,9 @@ function groupsOf(r: ReconstructResult): string {
 }
 
 /** Reports each finished bank of a long optimizer run (stderr, so the table stays clean). */
-function bankProgress(label: string): { onProgress(ev: { group: string; groupIndex: number; groups: number; step: number; steps: number; elapsed: number }): void } {
+function bankProgress(label: string): {
+  onProgress(ev: { group: string; groupIndex: number; groups: number; step: number; steps: number; elapsed: number }): void;
+} {
   let last = -1;
   return {
     onProgress(ev) {
@@ -72,21 +74,53 @@ function bankProgress(label: string): { onProgress(ev: { group: string; groupInd
   };
 }
 
-async function measure(label: string, method: string, setting: string, ck: Checkpoint, options: ReconstructOptions, expectExact = false): Promise<{ row: Row; result: ReconstructResult }> {
+async function measure(
+  label: string,
+  method: string,
+  setting: string,
+  ck: Checkpoint,
+  options: ReconstructOptions,
+  expectExact = false,
+): Promise<{ row: Row; result: ReconstructResult }> {
   const hooks = options.method === 'paper' ? bankProgress(`${label}, paper`) : {};
   const t = performance.now();
   const result = await reconstruct(ck, options, hooks);
   const seconds = (performance.now() - t) / 1000;
   const s = result.summary;
-  const row: Row = { case: label, method, setting, seconds, meanCosine: s.meanCosine, minCosine: s.minCosine, banks: s.banks, layers: s.layers, backend: result.method.backend, expectExact };
+  const row: Row = {
+    case: label,
+    method,
+    setting,
+    seconds,
+    meanCosine: s.meanCosine,
+    minCosine: s.minCosine,
+    banks: s.banks,
+    layers: s.layers,
+    backend: result.method.backend,
+    expectExact,
+  };
   await result.store.dispose();
   return { row, result };
 }
 
-async function compare(label: string, setting: string, ck: Checkpoint, options: ReconstructOptions, paperExtra: ReconstructOptions, steps: number, rows: Row[]): Promise<Comparison> {
+async function compare(
+  label: string,
+  setting: string,
+  ck: Checkpoint,
+  options: ReconstructOptions,
+  paperExtra: ReconstructOptions,
+  steps: number,
+  rows: Row[],
+): Promise<Comparison> {
   // Spectral first: it runs cold (no JIT warm-up), which only counts against it.
   const s = await measure(label, 'spectral', setting, ck, options, true);
-  const p = await measure(label, 'paper', `${setting}, ${steps} steps`, ck, { ...options, ...paperExtra, method: 'paper', backend: 'wasm', steps });
+  const p = await measure(label, 'paper', `${setting}, ${steps} steps`, ck, {
+    ...options,
+    ...paperExtra,
+    method: 'paper',
+    backend: 'wasm',
+    steps,
+  });
   const spectral: Row = {
     ...s.row,
     speedup: p.row.seconds / s.row.seconds,
@@ -115,14 +149,27 @@ async function exportWhole(file: string, dir: string, options: ReconstructOption
   const t1 = performance.now();
   try {
     mkdirSync(dir, { recursive: true });
-    const targets = { out: path.join(dir, 'vit-s.recast.safetensors'), dense: path.join(dir, 'vit-s.dense.safetensors'), report: path.join(dir, 'vit-s.report.json') };
+    const targets = {
+      out: path.join(dir, 'vit-s.recast.safetensors'),
+      dense: path.join(dir, 'vit-s.dense.safetensors'),
+      report: path.join(dir, 'vit-s.report.json'),
+    };
     const { result } = await exportRecast(ck, options, targets);
     const seconds = (performance.now() - t0) / 1000;
     const roles = new Set(result.banks.flatMap((b) => b.plan.roles));
     const files: Record<string, number> = {};
     for (const [k, f] of Object.entries(targets)) files[k] = statSync(f).size;
     rmSync(dir, { recursive: true, force: true }); // 170 MiB per export: do not keep two around
-    return { seconds, openSeconds: (t1 - t0) / 1000, roles: roles.size, matrices: result.summary.layers, banks: result.summary.banks, meanCosine: result.summary.meanCosine, minCosine: result.summary.minCosine, files };
+    return {
+      seconds,
+      openSeconds: (t1 - t0) / 1000,
+      roles: roles.size,
+      matrices: result.summary.layers,
+      banks: result.summary.banks,
+      meanCosine: result.summary.meanCosine,
+      minCosine: result.summary.minCosine,
+      files,
+    };
   } finally {
     await ck.close();
   }
@@ -134,7 +181,17 @@ const delta = (d: number | undefined) => (d === undefined ? '' : (d >= 0 ? '+' :
 
 function printTable(rows: readonly Row[]): void {
   const head = ['case', 'method', 'setting', 'time', 'mean cos', 'min cos', 'paper/spectral', 'mean s-p', 'min s-p'];
-  const body = rows.map((r) => [r.case, r.method, r.setting, sec(r.seconds), cos(r.meanCosine), cos(r.minCosine), r.speedup === undefined ? '' : `${r.speedup.toFixed(0)}x`, delta(r.meanDelta), delta(r.minDelta)]);
+  const body = rows.map((r) => [
+    r.case,
+    r.method,
+    r.setting,
+    sec(r.seconds),
+    cos(r.meanCosine),
+    cos(r.minCosine),
+    r.speedup === undefined ? '' : `${r.speedup.toFixed(0)}x`,
+    delta(r.meanDelta),
+    delta(r.minDelta),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const right = new Set([3, 4, 5, 6, 7, 8]);
   const line = (cells: readonly string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
@@ -156,15 +213,21 @@ export async function benchRecast(quick: boolean): Promise<void> {
     wasmSimd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
     wasmThreads: getThreadsCount(),
   };
-  console.log(`RECAST bench: ${quick ? `QUICK (--quick): paper loop cut to ${steps} steps, NOT the issue's 1000; use \`npm run bench\` for the real comparison` : `paper loop ${steps} steps (the authors' setting)`}`);
+  console.log(
+    `RECAST bench: ${quick ? `QUICK (--quick): paper loop cut to ${steps} steps, NOT the issue's 1000; use \`npm run bench\` for the real comparison` : `paper loop ${steps} steps (the authors' setting)`}`,
+  );
   console.log(`node ${env.node}, ${env.platform}, ${env.cores} cores (${env.cpu}), load average ${env.loadAverage.join(' ')}`);
-  console.log(`paper backend: tfjs ${env.backend} (SIMD ${env.wasmSimd ? 'on' : 'off'}, ${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); spectral: float64 JS fit, template-entropy Grams on tfjs ${env.backend} (float64 fallback)`);
+  console.log(
+    `paper backend: tfjs ${env.backend} (SIMD ${env.wasmSimd ? 'on' : 'off'}, ${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); spectral: float64 JS fit, template-entropy Grams on tfjs ${env.backend} (float64 fallback)`,
+  );
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mimicry-bench-'));
   try {
     const vitFile = path.join(dir, 'vit-s-synthetic.safetensors');
     const gen = await writeVitS(vitFile);
-    console.log(`generated ${vitFile}: ViT-S (${VIT_S.blocks} blocks, width ${VIT_S.width}, MLP ${VIT_S.mlp}), ${(gen.params / 1e6).toFixed(2)}M params, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB F32, in ${sec(gen.seconds)}`);
+    console.log(
+      `generated ${vitFile}: ViT-S (${VIT_S.blocks} blocks, width ${VIT_S.width}, MLP ${VIT_S.mlp}), ${(gen.params / 1e6).toFixed(2)}M params, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB F32, in ${sec(gen.seconds)}`,
+    );
     console.log('');
 
     const rows: Row[] = [];
@@ -175,20 +238,53 @@ export async function benchRecast(quick: boolean): Promise<void> {
       // The docs/RECAST.md table's cases: authors' grouping (2 blocks/group, n = 2, K = 2); their ViT-S
       // notebook weighs fc1 and fc2 by 2 in the loss.
       const mlp = { modules: ['mlp.fc1', 'mlp.fc2'] };
-      comparisons.push(await compare('ViT-S fc1+fc2', '2 blocks/group, n=2, K=2', vit, mlp, { moduleWeights: { 'mlp.fc1': 2, 'mlp.fc2': 2 } }, steps, rows));
+      comparisons.push(
+        await compare(
+          'ViT-S fc1+fc2',
+          '2 blocks/group, n=2, K=2',
+          vit,
+          mlp,
+          { moduleWeights: { 'mlp.fc1': 2, 'mlp.fc2': 2 } },
+          steps,
+          rows,
+        ),
+      );
       comparisons.push(await compare('GPT-2 real, 4 roles', '2 blocks/group, n=2, K=2', gpt2, {}, {}, steps, rows));
       // Exactness beyond the paper setting: bigger groups with n = blocks per group.
       rows.push((await measure('ViT-S 4 roles', 'spectral', '4 blocks/group, n=4', vit, { blocksPerGroup: 4, templates: 4 }, true)).row);
-      rows.push((await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=4', gpt2, { blocksPerGroup: 4, templates: 4 }, true)).row);
+      rows.push(
+        (await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=4', gpt2, { blocksPerGroup: 4, templates: 4 }, true)).row,
+      );
       // Compression (n < blocks, not exact by construction): for reference, docs/RECAST.md's third row.
-      rows.push((await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=3, per-layer', gpt2, { blocksPerGroup: 4, templates: 3 })).row);
-      rows.push((await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=3, total', gpt2, { blocksPerGroup: 4, templates: 3, objective: 'total' })).row);
+      rows.push(
+        (await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=3, per-layer', gpt2, { blocksPerGroup: 4, templates: 3 })).row,
+      );
+      rows.push(
+        (
+          await measure('GPT-2 real, 4 roles', 'spectral', '4 blocks/group, n=3, total', gpt2, {
+            blocksPerGroup: 4,
+            templates: 3,
+            objective: 'total',
+          })
+        ).row,
+      );
     } finally {
       await vit.close();
       await gpt2.close();
     }
 
-    const exportRow = (w: ExportRun, what: string): Row => ({ case: 'ViT-S whole export', method: 'spectral', setting: `${w.roles} roles, ${w.matrices} matrices, ${what}`, seconds: w.seconds, meanCosine: w.meanCosine, minCosine: w.minCosine, banks: w.banks, layers: w.matrices, backend: 'js-float64', expectExact: true });
+    const exportRow = (w: ExportRun, what: string): Row => ({
+      case: 'ViT-S whole export',
+      method: 'spectral',
+      setting: `${w.roles} roles, ${w.matrices} matrices, ${what}`,
+      seconds: w.seconds,
+      meanCosine: w.meanCosine,
+      minCosine: w.minCosine,
+      banks: w.banks,
+      layers: w.matrices,
+      backend: 'js-float64',
+      expectExact: true,
+    });
     const whole = await exportWhole(vitFile, path.join(dir, 'export'), {});
     rows.push(exportRow(whole, 'open+fit+all metrics+3 files'));
     // Where the time goes: template entropy (an SVD per template) is most of it at this size.
@@ -196,11 +292,18 @@ export async function benchRecast(quick: boolean): Promise<void> {
     rows.push(exportRow(lean, 'same, entropy skipped (info)'));
 
     printTable(rows);
-    console.log('paper/spectral: time ratio on the same groups; mean s-p, min s-p: spectral cosine minus paper cosine. Times are whole reconstruct() calls (read, fit, all metrics).');
+    console.log(
+      'paper/spectral: time ratio on the same groups; mean s-p, min s-p: spectral cosine minus paper cosine. Times are whole reconstruct() calls (read, fit, all metrics).',
+    );
     console.log('');
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-    console.log(`whole export files: reparameterized ${mib(whole.files.out)}, dense ${mib(whole.files.dense)}, report ${(whole.files.report / 1024).toFixed(0)} KiB`);
-    for (const c of comparisons) console.log(`${c.case}: paper and spectral fitted ${c.sameGroups ? 'the same' : 'DIFFERENT'} groups (${c.spectral.banks} banks, ${c.spectral.layers} matrices)`);
+    console.log(
+      `whole export files: reparameterized ${mib(whole.files.out)}, dense ${mib(whole.files.dense)}, report ${(whole.files.report / 1024).toFixed(0)} KiB`,
+    );
+    for (const c of comparisons)
+      console.log(
+        `${c.case}: paper and spectral fitted ${c.sameGroups ? 'the same' : 'DIFFERENT'} groups (${c.spectral.banks} banks, ${c.spectral.layers} matrices)`,
+      );
     console.log('');
     const memory = await benchMemory(quick, dir, vitFile, gen.seconds);
 
@@ -230,10 +333,25 @@ export async function benchRecast(quick: boolean): Promise<void> {
     ];
     console.log('');
     for (const t of targets) console.log(`${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.detail}`);
-    if (quick) console.log(`(quick run: the paper loop ran ${steps} of ${FULL_STEPS} steps, so the speed-up lines above are not the issue's measurement)`);
+    if (quick)
+      console.log(
+        `(quick run: the paper loop ran ${steps} of ${FULL_STEPS} steps, so the speed-up lines above are not the issue's measurement)`,
+      );
 
     mkdirSync('bench-results', { recursive: true });
-    const json = { date: new Date().toISOString(), quick, paperSteps: steps, env, generator: { ...VIT_S, seconds: gen.seconds, params: gen.params }, rows, comparisons, wholeExport: whole, wholeExportNoEntropy: lean, memory, targets };
+    const json = {
+      date: new Date().toISOString(),
+      quick,
+      paperSteps: steps,
+      env,
+      generator: { ...VIT_S, seconds: gen.seconds, params: gen.params },
+      rows,
+      comparisons,
+      wholeExport: whole,
+      wholeExportNoEntropy: lean,
+      memory,
+      targets,
+    };
     writeFileSync('bench-results/recast.json', JSON.stringify(json, null, 2) + '\n');
     console.log('wrote bench-results/recast.json');
   } finally {

@@ -109,10 +109,16 @@ export interface GeneratedVitS {
  * `blocks` deepens the model (the memory bench's deeper variant): the file grows, every matrix and
  * so the largest group stays the same size. `dims` widens it (ViT-B: bigger groups).
  */
-export async function writeVitS(file: string, seed = 1, spec: SpectrumOptions = DEFAULT_SPECTRUM, blocks: number = VIT_S.blocks, dims: VitDims = VIT_S): Promise<GeneratedVitS> {
+export async function writeVitS(
+  file: string,
+  seed = 1,
+  spec: SpectrumOptions = DEFAULT_SPECTRUM,
+  blocks: number = VIT_S.blocks,
+  dims: VitDims = VIT_S,
+): Promise<GeneratedVitS> {
   const started = performance.now();
   const rng = new Random(seed);
-  const { width, mlp, patch, tokens, classes } = dims;
+  const { width, patch, tokens, classes } = dims;
   const tensors: TensorToWrite[] = [];
   const near = (count: number, mean: number, std: number) => rng.normals(count, std).map((v) => v + mean);
 
@@ -131,7 +137,8 @@ export async function writeVitS(file: string, seed = 1, spec: SpectrumOptions = 
       // Plain loops, no callbacks: this runs over 21M elements and dominates generation time.
       if (prev === null) prev = fresh;
       else {
-        const keep = spec.neighbour, mix = Math.sqrt(1 - keep * keep);
+        const keep = spec.neighbour,
+          mix = Math.sqrt(1 - keep * keep);
         for (let k = 0; k < prev.length; k++) prev[k] = keep * prev[k] + mix * fresh[k];
       }
       const target = rms0 + ((rms1 - rms0) * i) / Math.max(1, blocks - 1);

@@ -12,8 +12,14 @@ import { setupCodeServer } from './setup-code-server.mjs';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CHROMIUM = process.env.MIMICRY_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-dev-shm-usage',
 ];
 
 const log = (msg) => console.log(`[code-server] ${msg}`);
@@ -29,15 +35,35 @@ export async function cleanupAll() {
   if (cleaning) return;
   cleaning = true;
   for (const fn of cleanups.reverse()) {
-    try { await fn(); } catch (e) { console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`); }
+    try {
+      await fn();
+    } catch (e) {
+      console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`);
+    }
   }
 }
 /** Kills a detached child and its whole process group (code-server forks the extension host etc). */
 function killGroup(child, signal = 'SIGTERM') {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try { process.kill(-child.pid, signal); } catch { try { child.kill(signal); } catch { /* gone */ } }
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* gone */
+    }
+  }
 }
-process.on('exit', () => { for (const fn of cleanups) { try { fn(true); } catch { /* best effort */ } } });
+process.on('exit', () => {
+  for (const fn of cleanups) {
+    try {
+      fn(true);
+    } catch {
+      /* best effort */
+    }
+  }
+});
 // Ctrl-C and kill: clean up, then exit. Installed when a runner starts its watchdog or registers
 // its first cleanup, so that merely importing this module (Playwright's workers do, through the
 // specs) leaves signals to whoever handles them.
@@ -46,7 +72,9 @@ function handleSignals() {
   if (signals !== 'ours') return;
   signals = 'installed';
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(sig, () => { void cleanupAll().finally(() => process.exit(130)); });
+    process.on(sig, () => {
+      void cleanupAll().finally(() => process.exit(130));
+    });
   }
 }
 /**
@@ -107,7 +135,9 @@ function newestMtime(paths) {
 export function prepareExtension() {
   if (process.env.MIMICRY_VSIX) return { kind: 'vsix', path: resolve(process.env.MIMICRY_VSIX) };
   const vsix = join(repoRoot, 'neural-mimicry.vsix');
-  const inputs = ['src', 'media', 'package.json', 'esbuild.config.mjs', '.vscodeignore', 'README.md', 'LICENSE'].map((p) => join(repoRoot, p));
+  const inputs = ['src', 'media', 'package.json', 'esbuild.config.mjs', '.vscodeignore', 'README.md', 'LICENSE'].map((p) =>
+    join(repoRoot, p),
+  );
   if (existsSync(vsix) && statSync(vsix).mtimeMs >= newestMtime(inputs)) {
     log(`using ${vsix} (newer than its sources)`);
     return { kind: 'vsix', path: vsix };
@@ -142,7 +172,17 @@ export function installExtension(entry, extensionsDir, userDataDir, ext, otherVs
   }
   const vsixes = [...(ext.kind === 'vsix' ? [ext.path] : []), ...otherVsix];
   if (vsixes.length === 0) return;
-  const args = [entry, '--config', join(userDataDir, 'config.yaml'), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, ...vsixes.flatMap((v) => ['--install-extension', v]), '--force'];
+  const args = [
+    entry,
+    '--config',
+    join(userDataDir, 'config.yaml'),
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
+    ...vsixes.flatMap((v) => ['--install-extension', v]),
+    '--force',
+  ];
   log(`$ code-server --extensions-dir ${extensionsDir} ${vsixes.map((v) => `--install-extension ${v}`).join(' ')}`);
   const r = spawnSync(process.execPath, args, { stdio: 'inherit', timeout: 180_000 });
   if (r.status !== 0) throw new Error(`installing ${vsixes.join(', ')} failed (exit ${r.status ?? r.signal})`);
@@ -158,25 +198,45 @@ export async function startCodeServer({ userDataDir, extensionsDir, workspace, l
   mkdirSync(userDataDir, { recursive: true });
   // Quiet, deterministic workbench: no welcome page, trust prompts, tours or update checks.
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
-  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({
-    'workbench.startupEditor': 'none',
-    'workbench.tips.enabled': false,
-    'workbench.enableExperiments': false,
-    'security.workspace.trust.enabled': false,
-    'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'window.restoreWindows': 'none',
-    'workbench.editor.restoreViewState': false,
-    'files.hotExit': 'off',
-    'chat.commandCenter.enabled': false,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  }, null, 2));
+  writeFileSync(
+    join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'security.workspace.trust.enabled': false,
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'window.restoreWindows': 'none',
+        'workbench.editor.restoreViewState': false,
+        'files.hotExit': 'off',
+        'chat.commandCenter.enabled': false,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      },
+      null,
+      2,
+    ),
+  );
   const args = [
-    entry, '--config', join(userDataDir, 'config.yaml'), '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, workspace,
+    entry,
+    '--config',
+    join(userDataDir, 'config.yaml'),
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--extensions-dir',
+    extensionsDir,
+    '--user-data-dir',
+    userDataDir,
+    workspace,
   ];
   log(`$ node ${args.join(' ')}`);
   const out = createWriteStream(logFile);
@@ -196,16 +256,27 @@ export async function startCodeServer({ userDataDir, extensionsDir, workspace, l
     killGroup(child, 'SIGKILL');
   };
   onCleanup((sync) => (sync ? killGroup(child, 'SIGKILL') : stop()));
-  const onData = (d) => { out.write(d); if (text.length < 200_000) text += d.toString(); };
+  const onData = (d) => {
+    out.write(d);
+    if (text.length < 200_000) text += d.toString();
+  };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
   const url = `http://127.0.0.1:${port}/`;
   await new Promise((res, rej) => {
     const t = setTimeout(() => rej(new Error(`code-server did not listen within ${timeoutMs / 1000} s:\n${text.slice(-4000)}`)), timeoutMs);
-    const check = () => { if (text.includes('HTTP server listening')) { clearTimeout(t); res(); } };
+    const check = () => {
+      if (text.includes('HTTP server listening')) {
+        clearTimeout(t);
+        res();
+      }
+    };
     child.stdout.on('data', check);
     child.stderr.on('data', check);
-    child.once('exit', (code, sig) => { clearTimeout(t); rej(new Error(`code-server exited (${code ?? sig}) before listening:\n${text.slice(-4000)}`)); });
+    child.once('exit', (code, sig) => {
+      clearTimeout(t);
+      rej(new Error(`code-server exited (${code ?? sig}) before listening:\n${text.slice(-4000)}`));
+    });
   });
   log(`listening on ${url} (log: ${logFile})`);
   return { url, port, stop, logFile, output: () => text };
@@ -216,7 +287,9 @@ export async function launchChromium() {
   requireChromium();
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
-  onCleanup(async (sync) => { if (!sync) await browser.close().catch(() => undefined); });
+  onCleanup(async (sync) => {
+    if (!sync) await browser.close().catch(() => undefined);
+  });
   return browser;
 }
 
@@ -242,11 +315,10 @@ export function runLayer(label, main) {
   main().then(
     (code) => process.exit(code),
     async (err) => {
-      console.error(`[${label}] ERROR: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      console.error(`[${label}] ERROR: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       writeCounts({ passed: 0, failed: 1, skipped: 0 });
       await cleanupAll();
       process.exit(1);
     },
   );
 }
-

@@ -15,7 +15,7 @@ export { WORKSPACE_FILES };
 /** Deterministic pseudo-random floats (a sum of uniforms: roughly bell-shaped histograms). */
 function values(n, seed) {
   let s = seed >>> 0 || 1;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (next() + next() + next() + next() - 2) * 0.5;
   return out;
@@ -40,7 +40,14 @@ export function safetensorsBytes(tensors, metadata) {
 }
 
 function tensor(name, shape, seed) {
-  return { name, shape, data: values(shape.reduce((a, b) => a * b, 1), seed) };
+  return {
+    name,
+    shape,
+    data: values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+  };
 }
 
 export function makeTestWorkspace(dir) {
@@ -51,7 +58,11 @@ export function makeTestWorkspace(dir) {
   for (const f of readdirSync(fixtures).filter((f) => f.endsWith('.safetensors'))) copyFileSync(join(fixtures, f), join(dir, 'real', f));
 
   // A 2-shard model, as transformers' save_pretrained writes it.
-  const shard1 = [tensor('model.embed.weight', [32, 16], 1), tensor('model.layers.0.weight', [16, 16], 2), tensor('model.layers.0.bias', [16], 3)];
+  const shard1 = [
+    tensor('model.embed.weight', [32, 16], 1),
+    tensor('model.layers.0.weight', [16, 16], 2),
+    tensor('model.layers.0.bias', [16], 3),
+  ];
   const shard2 = [tensor('model.layers.1.weight', [16, 16], 4), tensor('model.layers.1.bias', [16], 5)];
   const names = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
   const b1 = safetensorsBytes(shard1, { format: 'pt' });
@@ -62,14 +73,23 @@ export function makeTestWorkspace(dir) {
   for (const t of shard1) weightMap[t.name] = names[0];
   for (const t of shard2) weightMap[t.name] = names[1];
   const totalSize = [...shard1, ...shard2].reduce((a, t) => a + t.data.byteLength, 0);
-  writeFileSync(join(dir, WORKSPACE_FILES.shardedIndex), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n');
+  writeFileSync(
+    join(dir, WORKSPACE_FILES.shardedIndex),
+    JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n',
+  );
 
   // Untrusted text: tensor names and metadata that are markup. They must show as text.
-  writeFileSync(join(dir, WORKSPACE_FILES.hostile), safetensorsBytes([
-    tensor(WORKSPACE_FILES.hostileName, [8, 8], 11),
-    tensor('"><script>alert(2)</script>', [4, 4], 12),
-    tensor('normal.weight', [8, 4], 13),
-  ], { format: 'pt', note: '<b onmouseover=alert(3)>metadata</b>' }));
+  writeFileSync(
+    join(dir, WORKSPACE_FILES.hostile),
+    safetensorsBytes(
+      [
+        tensor(WORKSPACE_FILES.hostileName, [8, 8], 11),
+        tensor('"><script>alert(2)</script>', [4, 4], 12),
+        tensor('normal.weight', [8, 4], 13),
+      ],
+      { format: 'pt', note: '<b onmouseover=alert(3)>metadata</b>' },
+    ),
+  );
 
   // 8 bytes claiming a header of 1 TiB: must be refused, not allocated.
   const huge = Buffer.alloc(8);
@@ -88,7 +108,8 @@ export function makeTestWorkspace(dir) {
     many.push(tensor(`model.layers.${i}.weight`, [2, 2], 100 + 2 * i), tensor(`model.layers.${i}.bias`, [2], 101 + 2 * i));
   }
   many.push(tensor('lm_head.weight', [4, 4], 99));
-  if (many.length !== WORKSPACE_FILES.manyTensors) throw new Error(`many-tensor file: ${many.length} tensors, expected ${WORKSPACE_FILES.manyTensors}`);
+  if (many.length !== WORKSPACE_FILES.manyTensors)
+    throw new Error(`many-tensor file: ${many.length} tensors, expected ${WORKSPACE_FILES.manyTensors}`);
   writeFileSync(join(dir, WORKSPACE_FILES.many), safetensorsBytes(many, { format: 'pt' }));
   return dir;
 }

@@ -9,7 +9,18 @@
 // Prints the entry point (…/out/node/entry.js) as its last line. Idempotent: a marker file
 // written at the very end says the install is complete; a half-done install is resumed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, readFileSync, copyFileSync, chmodSync, rmSync, symlinkSync, lstatSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  copyFileSync,
+  chmodSync,
+  rmSync,
+  symlinkSync,
+  lstatSync,
+  statSync,
+} from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,11 +50,17 @@ function log(msg) {
 }
 
 function sh(cmd, args, cwd, env = {}) {
-  log(`$ (cd ${cwd} && ${Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')}${cmd} ${args.join(' ')})`);
+  log(
+    `$ (cd ${cwd} && ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v} `)
+      .join('')}${cmd} ${args.join(' ')})`,
+  );
   const r = spawnSync(cmd, args, { cwd, stdio: 'inherit', env: { ...process.env, ...env } });
   if (r.status !== 0) {
-    throw new Error(`command failed (exit ${r.status ?? r.signal}): ${cmd} ${args.join(' ')} in ${cwd}\n` +
-      `If a native module failed to build, the Debian packages may be missing: ${DEBIAN_HINT}`);
+    throw new Error(
+      `command failed (exit ${r.status ?? r.signal}): ${cmd} ${args.join(' ')} in ${cwd}\n` +
+        `If a native module failed to build, the Debian packages may be missing: ${DEBIAN_HINT}`,
+    );
   }
 }
 
@@ -70,18 +87,36 @@ function withLock(dir, fn) {
       break;
     } catch {
       let holder = NaN;
-      try { holder = Number(readFileSync(join(lock, 'pid'), 'utf8')); } catch { /* being created */ }
+      try {
+        holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        /* being created */
+      }
       let alive = false;
-      if (holder > 0) try { process.kill(holder, 0); alive = true; } catch { alive = false; }
+      if (holder > 0)
+        try {
+          process.kill(holder, 0);
+          alive = true;
+        } catch {
+          alive = false;
+        }
       // A lock whose pid file never appeared is stale after a minute.
       const stale = holder > 0 ? !alive : Date.now() - statSync(lock).mtimeMs > 60_000;
-      if (stale) { log(`removing stale lock of pid ${holder}`); rmSync(lock, { recursive: true, force: true }); continue; }
+      if (stale) {
+        log(`removing stale lock of pid ${holder}`);
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
       if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${lock} (held by pid ${holder})`);
       log(`waiting for another setup (pid ${holder}) to finish...`);
       spawnSync('sleep', ['5']);
     }
   }
-  try { return fn(); } finally { rmSync(lock, { recursive: true, force: true }); }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export function setupCodeServer({ force = false, version = CODE_SERVER_VERSION } = {}) {
@@ -96,13 +131,20 @@ export function setupCodeServer({ force = false, version = CODE_SERVER_VERSION }
   return withLock(paths.dir, () => {
     if (force) {
       log('--force: removing the previous install');
-      for (const f of ['node_modules', 'package-lock.json', '.mimicry-setup-complete']) rmSync(join(paths.dir, f), { recursive: true, force: true });
-      for (const s of ['install', 'vscode-deps', 'vscode-native', 'ripgrep', 'asar', 'extensions-deps', 'argon2']) rmSync(join(paths.dir, `.step-${s}`), { force: true });
+      for (const f of ['node_modules', 'package-lock.json', '.mimicry-setup-complete'])
+        rmSync(join(paths.dir, f), { recursive: true, force: true });
+      for (const s of ['install', 'vscode-deps', 'vscode-native', 'ripgrep', 'asar', 'extensions-deps', 'argon2'])
+        rmSync(join(paths.dir, `.step-${s}`), { force: true });
     }
     if (existsSync(paths.marker)) return paths; // another process finished while we waited
     // Its own package.json, so npm installs here and never walks up into the repository's.
     const ownPkg = join(paths.dir, 'package.json');
-    if (!existsSync(ownPkg)) writeFileSync(ownPkg, JSON.stringify({ name: 'mimicry-code-server-cache', private: true, description: `code-server ${version} for tests` }, null, 2) + '\n');
+    if (!existsSync(ownPkg))
+      writeFileSync(
+        ownPkg,
+        JSON.stringify({ name: 'mimicry-code-server-cache', private: true, description: `code-server ${version} for tests` }, null, 2) +
+          '\n',
+      );
     const npm = 'npm';
     const quiet = ['--no-audit', '--no-fund', '--loglevel=error'];
 
@@ -124,10 +166,16 @@ export function setupCodeServer({ force = false, version = CODE_SERVER_VERSION }
     step(paths, 'asar', () => {
       const link = join(paths.vscode, 'node_modules.asar');
       log(`ln -sfn node_modules ${link}`);
-      try { if (lstatSync(link)) rmSync(link, { recursive: true, force: true }); } catch { /* absent */ }
+      try {
+        if (lstatSync(link)) rmSync(link, { recursive: true, force: true });
+      } catch {
+        /* absent */
+      }
       symlinkSync('node_modules', link);
     });
-    step(paths, 'extensions-deps', () => sh(npm, ['install', '--omit=dev', '--ignore-scripts', ...quiet], join(paths.vscode, 'extensions')));
+    step(paths, 'extensions-deps', () =>
+      sh(npm, ['install', '--omit=dev', '--ignore-scripts', ...quiet], join(paths.vscode, 'extensions')),
+    );
     // argon2's prebuilt binary download fails here: build it from source.
     step(paths, 'argon2', () => sh(npm, ['rebuild', 'argon2', ...quiet], paths.dir, { npm_config_build_from_source: 'true' }));
 

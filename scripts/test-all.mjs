@@ -30,14 +30,24 @@ const layers = [
       rmSync(tap, { force: true });
       const files = listTests('test/unit');
       const status = run(process.execPath, [
-        '--import', 'tsx', '--test', '--test-concurrency=2',
-        '--test-reporter=spec', '--test-reporter-destination=stdout',
-        '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+        '--import',
+        'tsx',
+        '--test',
+        '--test-concurrency=2',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tap}`,
         ...files,
       ]);
       const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
       const count = (k) => Number((text.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
-      return { status, passed: count('pass'), failed: count('fail') + (status !== 0 && count('fail') === 0 ? 1 : 0), skipped: count('skipped') + count('todo') };
+      return {
+        status,
+        passed: count('pass'),
+        failed: count('fail') + (status !== 0 && count('fail') === 0 ? 1 : 0),
+        skipped: count('skipped') + count('todo'),
+      };
     },
   },
   {
@@ -53,7 +63,9 @@ const layers = [
   },
 ];
 
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 const summary = [];
 for (const layer of layers) {
   if (only.length && !only.includes(layer.name)) continue;
@@ -72,7 +84,9 @@ for (const layer of layers) {
     continue;
   }
   summary.push(`${layer.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
-  passed += r.passed; failed += r.failed; skipped += r.skipped;
+  passed += r.passed;
+  failed += r.failed;
+  skipped += r.skipped;
 }
 console.log('\n=== summary ===');
 for (const s of summary) console.log(s);

@@ -20,4 +20,3 @@ export const WORKSPACE_FILES = {
   manyLayers: 5120,
   manyTensors: 10241,
 };
-

@@ -34,8 +34,7 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
       spectra: flags.spectra === true,
       bins: flags.bins,
       spectrumMaxSide: flags.maxSide,
-      onProgress: (i, t, what, fraction) =>
-        progress.update(`[${i + 1}/${count}] ${what} ${t.name} ${Math.floor(fraction * 100)}%`),
+      onProgress: (i, t, what, fraction) => progress.update(`[${i + 1}/${count}] ${what} ${t.name} ${Math.floor(fraction * 100)}%`),
     });
     progress.done();
     io.stdout.write(flags.json ? renderJson(report) : renderText(report, flags.stats === true, flags.spectra === true));

@@ -40,12 +40,23 @@ export interface InspectOptions {
 }
 
 function baseEntry(checkpoint: Checkpoint, t: TensorInfo): TensorEntry {
-  const entry: TensorEntry = { name: t.name, dtype: t.dtype, shape: [...t.shape], offsets: [t.dataOffsets[0], t.dataOffsets[1]], params: t.params };
+  const entry: TensorEntry = {
+    name: t.name,
+    dtype: t.dtype,
+    shape: [...t.shape],
+    offsets: [t.dataOffsets[0], t.dataOffsets[1]],
+    params: t.params,
+  };
   if (checkpoint.kind !== 'sharded') return entry;
   return { ...entry, shard: path.relative(path.dirname(checkpoint.path), t.file) };
 }
 
-async function statsEntry(checkpoint: Checkpoint, t: TensorInfo, i: number, opts: InspectOptions): Promise<Pick<TensorEntry, 'stats' | 'statsSkipped'>> {
+async function statsEntry(
+  checkpoint: Checkpoint,
+  t: TensorInfo,
+  i: number,
+  opts: InspectOptions,
+): Promise<Pick<TensorEntry, 'stats' | 'statsSkipped'>> {
   const total = Math.max(1, t.params);
   const outcome = await tensorStatsOf(checkpoint, t, {
     bins: opts.bins,

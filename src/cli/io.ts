@@ -33,6 +33,7 @@ export class CliError extends Error {
 
 /** Control characters from untrusted names would drive the terminal; show them as escapes. */
 export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -89,4 +90,3 @@ export async function ensureOutputFolders(files: readonly (string | undefined)[]
     }
   }
 }
-

@@ -72,7 +72,15 @@ function render(metrics: MetricsJson, recomputed: Recomputed[] | null): string {
       { title: 'entropy', align: 'right' },
       { title: 'normalized', align: 'right' },
     ],
-    metrics.banks.map((b) => [cell(b.name, 40), String(b.members.length), String(b.templates), num(b.diversity), num(b.diversityRelative), num(b.entropy), num(b.entropyNormalized)]),
+    metrics.banks.map((b) => [
+      cell(b.name, 40),
+      String(b.members.length),
+      String(b.templates),
+      num(b.diversity),
+      num(b.diversityRelative),
+      num(b.entropy),
+      num(b.entropyNormalized),
+    ]),
   );
   return `${banks}\n${layers}`;
 }
@@ -106,7 +114,7 @@ export function registerMetrics(program: Command, io: CliIO): void {
     .command('metrics')
     .description('show the fidelity, diversity and entropy metrics of a reparameterized (recast) file')
     .argument('<file>', 'a recast .safetensors file')
-    .option('--source <file>', 'recompute each layer\'s cosine and relative error against this source checkpoint')
+    .option('--source <file>', "recompute each layer's cosine and relative error against this source checkpoint")
     .option('--json', 'print JSON instead of tables')
     .action((file: string, flags: MetricsFlags) => run(file, flags, io));
 }

@@ -19,7 +19,8 @@ async function run(file: string, flags: RebuildFlags, io: CliIO): Promise<void> 
   try {
     const r = await rebuildDense(file, flags.out, {
       signal: abort.signal,
-      onProgress: (p) => progress.update(`writing ${p.tensors}/${p.totalTensors} tensors, ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}%`),
+      onProgress: (p) =>
+        progress.update(`writing ${p.tensors}/${p.totalTensors} tensors, ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}%`),
     });
     progress.done();
     if (flags.json) io.stdout.write(JSON.stringify({ out: flags.out, rebuilt: r.members, copied: r.copies }) + '\n');

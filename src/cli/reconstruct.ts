@@ -22,7 +22,10 @@ export function templatesArg(value: string): number | 'exact' {
 
 /** `--modules mlp.fc1,attn.c_attn` (repeatable). */
 export function modulesArg(value: string, previous: string[] = []): string[] {
-  const list = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (list.length === 0) throw new InvalidArgumentError('expected a comma-separated list of module roles, e.g. mlp.fc1,attn.c_attn');
   return [...previous, ...list];
 }
@@ -66,8 +69,11 @@ export function renderSummary(outcome: ExportOutcome, given: { out: string; dens
     `parameters ${grouped(s.parameters.before)} -> ${grouped(s.parameters.after)} (${s.parameters.ratio.toFixed(2)}x); coefficients per task: ${grouped(s.coefficientsPerTask)}`,
     `cosine: mean ${s.meanCosine.toFixed(5)}, min ${s.minCosine.toFixed(5)}; relative error: mean ${num(s.meanRelError)}`,
   ];
-  if (s.meanProbeCosine !== undefined) lines.push(`feature cosine with ${m.probes} random N(0, I) probes per layer (not data): mean ${s.meanProbeCosine.toFixed(5)}`);
-  lines.push(`wrote ${printable(given.out)} (reparameterized)${given.dense ? `, ${printable(given.dense)} (dense)` : ''}${given.report ? `, ${printable(given.report)} (report)` : ''}`);
+  if (s.meanProbeCosine !== undefined)
+    lines.push(`feature cosine with ${m.probes} random N(0, I) probes per layer (not data): mean ${s.meanProbeCosine.toFixed(5)}`);
+  lines.push(
+    `wrote ${printable(given.out)} (reparameterized)${given.dense ? `, ${printable(given.dense)} (dense)` : ''}${given.report ? `, ${printable(given.report)} (report)` : ''}`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -112,18 +118,31 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
   try {
-    const outcome = await exportRecast(checkpoint, optionsFromFlags(flags), { out: flags.out, dense: flags.dense, report: flags.report }, {
-      signal: abort.signal,
-      onProgress: (ev) =>
-        progress.update(`[${ev.groupIndex + 1}/${ev.groups}] ${ev.group}${ev.steps ? ` step ${ev.step}/${ev.steps}` : ''} loss ${num(ev.loss)} ${ev.elapsed.toFixed(1)} s`),
-      onWrite: (target, p) =>
-        progress.update(`writing ${path.basename(target)}: ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}% (${p.tensors}/${p.totalTensors} tensors)`),
-    });
+    const outcome = await exportRecast(
+      checkpoint,
+      optionsFromFlags(flags),
+      { out: flags.out, dense: flags.dense, report: flags.report },
+      {
+        signal: abort.signal,
+        onProgress: (ev) =>
+          progress.update(
+            `[${ev.groupIndex + 1}/${ev.groups}] ${ev.group}${ev.steps ? ` step ${ev.step}/${ev.steps}` : ''} loss ${num(ev.loss)} ${ev.elapsed.toFixed(1)} s`,
+          ),
+        onWrite: (target, p) =>
+          progress.update(
+            `writing ${path.basename(target)}: ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}% (${p.tensors}/${p.totalTensors} tensors)`,
+          ),
+      },
+    );
     progress.done();
     if (flags.json) {
       io.stdout.write(JSON.stringify(reportJson(outcome.result, outcome.source, outcome.files), null, 2) + '\n');
     } else {
-      io.stdout.write(renderSummary(outcome, { out: displayPath(outcome.files.out, flags.out), dense: flags.dense, report: flags.report }) + '\n' + renderLayerTable(outcome));
+      io.stdout.write(
+        renderSummary(outcome, { out: displayPath(outcome.files.out, flags.out), dense: flags.dense, report: flags.report }) +
+          '\n' +
+          renderLayerTable(outcome),
+      );
     }
   } catch (e) {
     progress.done();
@@ -142,9 +161,21 @@ export function registerReconstruct(program: Command, io: CliIO): void {
     .requiredOption('--out <file>', 'the reparameterized .safetensors file to write (docs/FORMAT.md)')
     .option('--dense <file>', 'also write the dense reconstruction (original names, shapes and dtypes)')
     .option('--report <file>', 'also write a JSON report (metrics and method)')
-    .addOption(new Option('--method <method>', 'spectral (closed form), paper (the authors\' optimizer loop) or spectral+refine').choices(METHODS).default('spectral'))
-    .addOption(new Option('--objective <objective>', 'closed form: per-layer (best average per-layer cosine) or total (least squared error)').choices(['per-layer', 'total']).default('per-layer'))
-    .addOption(new Option('--preset <preset>', 'paper (2 blocks/group, n = 2, K = 2), exact (n = group size), or a compression ratio').choices(PRESETS))
+    .addOption(
+      new Option('--method <method>', "spectral (closed form), paper (the authors' optimizer loop) or spectral+refine")
+        .choices(METHODS)
+        .default('spectral'),
+    )
+    .addOption(
+      new Option('--objective <objective>', 'closed form: per-layer (best average per-layer cosine) or total (least squared error)')
+        .choices(['per-layer', 'total'])
+        .default('per-layer'),
+    )
+    .addOption(
+      new Option('--preset <preset>', 'paper (2 blocks/group, n = 2, K = 2), exact (n = group size), or a compression ratio').choices(
+        PRESETS,
+      ),
+    )
     .option('--modules <roles>', 'module roles to reparameterize, comma-separated (e.g. mlp.fc1,attn.c_attn); default all', modulesArg)
     .option('--blocks-per-group <n>', 'consecutive blocks per group (default 2)', positiveInt)
     .option('--groups <n>', 'number of groups per role (instead of --blocks-per-group)', positiveInt)
@@ -162,7 +193,11 @@ export function registerReconstruct(program: Command, io: CliIO): void {
     .option('--module-weight <role=w>', 'loss weight of a role, repeatable (the authors use mlp.fc1=2 mlp.fc2=2 on ViT-S)', moduleWeightArg)
     .option('--probes <n>', 'feature fidelity with n random N(0, I) probes per layer (labelled as probes, not data)', nonNegativeInt)
     .option('--entropy-max-side <n>', 'skip template entropy (reported as null) when min(out, rest) is larger (default 1024)', positiveInt)
-    .option('--group-memory-mb <n>', 'closed form: stream groups larger than this in chunks instead of holding them (default 1024)', positiveInt)
+    .option(
+      '--group-memory-mb <n>',
+      'closed form: stream groups larger than this in chunks instead of holding them (default 1024)',
+      positiveInt,
+    )
     .option('--json', 'print the report as JSON instead of text')
     .action((file: string, flags: ReconstructFlags) => run(file, flags, io));
 }

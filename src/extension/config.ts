@@ -12,7 +12,11 @@ export interface InspectorSettings {
   readonly spectrumMaxSide: number;
 }
 
-const DEFAULTS: InspectorSettings = { autoStatsMaxBytes: 256 * 1024 * 1024, histogramBins: DEFAULT_BINS, spectrumMaxSide: DEFAULT_SPECTRUM_MAX_SIDE };
+const DEFAULTS: InspectorSettings = {
+  autoStatsMaxBytes: 256 * 1024 * 1024,
+  histogramBins: DEFAULT_BINS,
+  spectrumMaxSide: DEFAULT_SPECTRUM_MAX_SIDE,
+};
 
 /** A positive integer setting, at most `max`; anything else (0, a fraction, a string) reads as the default. */
 function positiveIntSetting(value: unknown, fallback: number, max: number): number {

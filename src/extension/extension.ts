@@ -1,6 +1,6 @@
 // Activation: registers the inspector (custom editor + commands), the reconstruction dashboards,
 // and returns the test API.
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import type { MimicryApi } from './api';
 import { registerInspectorCommands } from './commands';
 import { InspectorProvider } from './inspector/inspectorProvider';

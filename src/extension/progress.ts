@@ -17,7 +17,10 @@ export interface JobProgressOptions {
 }
 
 /** Runs `start`'s job under a cancellable progress report; resolves or rejects as the job does. */
-export function withJobProgress<T>(options: JobProgressOptions, start: (report: (r: ProgressReport) => void) => Cancellable<T>): Thenable<T> {
+export function withJobProgress<T>(
+  options: JobProgressOptions,
+  start: (report: (r: ProgressReport) => void) => Cancellable<T>,
+): Thenable<T> {
   const location = options.location ?? vscode.ProgressLocation.Notification;
   return vscode.window.withProgress({ location, title: options.title, cancellable: true }, async (progress, token) => {
     let shown = 0;

@@ -41,7 +41,8 @@ export function isAbortError(err: unknown): boolean {
 export function toWireError(err: unknown, signal?: AbortSignal): WireError {
   const cancelled = signal?.aborted === true || isAbortError(err);
   if (cancelled) return { message: 'cancelled', cancelled };
-  if (err instanceof EngineError) return { message: err.message, ...(err.file !== undefined ? { file: err.file } : {}), rule: err.rule, cancelled };
+  if (err instanceof EngineError)
+    return { message: err.message, ...(err.file !== undefined ? { file: err.file } : {}), rule: err.rule, cancelled };
   return { message: err instanceof Error ? err.message : String(err), cancelled };
 }
 

@@ -18,7 +18,10 @@ export type { WireError };
 /** The error to show when the other side speaks another protocol version (a view left from an older build). */
 export function protocolMismatch(version: number): WireError | undefined {
   if (version === PROTOCOL_VERSION) return undefined;
-  return { message: `this view speaks message protocol ${version}, the extension ${PROTOCOL_VERSION}: reload the window (Developer: Reload Window)`, cancelled: false };
+  return {
+    message: `this view speaks message protocol ${version}, the extension ${PROTOCOL_VERSION}: reload the window (Developer: Reload Window)`,
+    cancelled: false,
+  };
 }
 /** The header facts come from the engine worker unchanged: one definition, in the inspect protocol. */
 export type { CheckpointSummary, DTypeShare, ShardSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
@@ -86,7 +89,8 @@ type Guards<M extends { readonly type: string }> = { readonly [T in M['type']]: 
 /** The guard of a message union: an object whose `type` is one of its own and whose fields check out. */
 function messageGuard<M extends { readonly type: string }>(guards: Guards<M>): (value: unknown) => value is M {
   const table: Readonly<Record<string, (m: Untrusted) => boolean>> = guards;
-  return (value: unknown): value is M => isObject(value) && typeof value.type === 'string' && Object.hasOwn(table, value.type) && table[value.type](value);
+  return (value: unknown): value is M =>
+    isObject(value) && typeof value.type === 'string' && Object.hasOwn(table, value.type) && table[value.type](value);
 }
 
 const isName = (m: Untrusted): boolean => typeof m.name === 'string';
@@ -124,7 +128,6 @@ export type { PlanOutcome, PlanView, DashboardData, CheckpointBrief, ProgressEve
 export { DASHBOARD_DATA_VERSION };
 export type { DashboardBank, DashboardLayer, BankSpectra, SpectrumLine } from '../mimicry/dashboard/types';
 export type { Budget, PlanBank, PlanRole } from '../mimicry/dashboard/budget';
-
 
 export type DashboardMode = 'configure' | 'results' | 'compare';
 export type DashboardExportKind = 'model' | 'dense' | 'report-json' | 'report-csv';
@@ -181,7 +184,11 @@ export const isFromDashboard = messageGuard<FromDashboard>({
   run: (m) => isObject(m.options),
   cancel: always,
   export: (m) => typeof m.kind === 'string' && EXPORT_KINDS.includes(m.kind),
-  exportChart: (m) => typeof m.chart === 'string' && /^[a-z0-9-]{1,64}$/.test(m.chart) && (m.format === 'svg' || m.format === 'png') && typeof m.payload === 'string',
+  exportChart: (m) =>
+    typeof m.chart === 'string' &&
+    /^[a-z0-9-]{1,64}$/.test(m.chart) &&
+    (m.format === 'svg' || m.format === 'png') &&
+    typeof m.payload === 'string',
   reconfigure: always,
   pickCompare: always,
   rendered: (m) => isMode(m.mode) && typeof m.charts === 'number',

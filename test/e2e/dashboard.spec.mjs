@@ -10,7 +10,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
-  explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, until, runCommand, sleep, waitForChart,
+  explorerItem,
+  contextMenu,
+  closeAllEditors,
+  frameWith,
+  inspectorFrame,
+  screenshot,
+  tensorNames,
+  until,
+  runCommand,
+  sleep,
+  waitForChart,
   allChartsDrawn,
 } from './lib.mjs';
 import { workbenchSession } from './session.mjs';
@@ -89,35 +99,53 @@ async function exportThroughDialog(ctx, button, suggested, doneText, typed) {
   await button.scrollIntoViewIfNeeded();
   await button.click();
   const input = ctx.page.locator('.quick-input-widget input');
-  await until(`the save dialog suggesting ${suggested}`, async () => (await input.isVisible()) && (await input.inputValue()) === suggested, 30_000);
+  await until(
+    `the save dialog suggesting ${suggested}`,
+    async () => (await input.isVisible()) && (await input.inputValue()) === suggested,
+    30_000,
+  );
   const file = typed ?? suggested;
   if (typed) await input.fill(typed);
   await ctx.page.keyboard.press('Enter');
   const done = toast(ctx.page, doneText);
-  await until(`a notification "${doneText}"`, async () => {
-    if (await done.isVisible()) return true;
-    // A first Enter may only complete the path in the simple dialog: accept it again.
-    if (await input.isVisible() && (await input.inputValue()) === file) await ctx.page.keyboard.press('Enter');
-    return false;
-  }, 60_000);
+  await until(
+    `a notification "${doneText}"`,
+    async () => {
+      if (await done.isVisible()) return true;
+      // A first Enter may only complete the path in the simple dialog: accept it again.
+      if ((await input.isVisible()) && (await input.inputValue()) === file) await ctx.page.keyboard.press('Enter');
+      return false;
+    },
+    60_000,
+  );
   return { file, done };
 }
 
 /** Closes every notification toast (they would cover the charts in the next pictures). */
 async function clearNotifications(page) {
   await runCommand(page, 'Notifications: Clear All Notifications');
-  await until('the notifications to close', async () => (await page.locator('.notifications-toasts .notification-toast').count()) === 0, 10_000);
+  await until(
+    'the notifications to close',
+    async () => (await page.locator('.notifications-toasts .notification-toast').count()) === 0,
+    10_000,
+  );
 }
 
 /** Summary card values by data-card id. */
 async function cardValues(frame) {
-  return frame.locator(`${tid('summary-cards')} .card`).evaluateAll((els) =>
-    Object.fromEntries(els.map((e) => [e.getAttribute('data-card') ?? '', (e.querySelector('.card-value')?.textContent ?? '').trim()])));
+  return frame
+    .locator(`${tid('summary-cards')} .card`)
+    .evaluateAll((els) =>
+      Object.fromEntries(els.map((e) => [e.getAttribute('data-card') ?? '', (e.querySelector('.card-value')?.textContent ?? '').trim()])),
+    );
 }
 
 /** The stored metrics of a recast file, through the project's CLI (`mimicry metrics FILE --json`). */
 function cliMetrics(file) {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'metrics', file, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'metrics', file, '--json'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, `mimicry metrics failed (${r.status ?? r.signal}): ${r.stderr}`);
   return JSON.parse(r.stdout).metrics;
 }
@@ -155,7 +183,13 @@ test.describe.serial('dashboard', () => {
     const inspector = await inspectorFrame(ctx.page, names[0]);
     await inspector.locator(tid('inspector-reconstruct')).first().click();
     let form = await dashboard(ctx.page, 'configure-view');
-    assert.match(await form.locator(`${tid('configure-view')} h2`).first().innerText(), /capp-gpt2-4layer\.safetensors/);
+    assert.match(
+      await form
+        .locator(`${tid('configure-view')} h2`)
+        .first()
+        .innerText(),
+      /capp-gpt2-4layer\.safetensors/,
+    );
     await budgetText(form);
     // The palette command acts on the checkpoint in front (the inspector tab), without asking.
     await closeAllEditors(ctx.page);
@@ -163,7 +197,13 @@ test.describe.serial('dashboard', () => {
     await inspectorFrame(ctx.page, names[0]);
     await runCommand(ctx.page, 'Mimicry: Reconstruct Checkpoint...');
     form = await dashboard(ctx.page, 'configure-view');
-    assert.match(await form.locator(`${tid('configure-view')} h2`).first().innerText(), /capp-gpt2-4layer\.safetensors/);
+    assert.match(
+      await form
+        .locator(`${tid('configure-view')} h2`)
+        .first()
+        .innerText(),
+      /capp-gpt2-4layer\.safetensors/,
+    );
     await budgetText(form);
   });
 
@@ -184,20 +224,36 @@ test.describe.serial('dashboard', () => {
     // The authors' preset on 4 blocks: 2 groups per role, 8 banks.
     await until('8 planned banks', async () => (await frame.locator(`${tid('bank-list')} tr[data-bank]`).count()) === 8);
     assert.equal(await frame.locator(tid('preset-select')).first().getAttribute('data-value'), 'paper');
-    assert.equal(await frame.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled), false);
+    assert.equal(
+      await frame
+        .locator(tid('run-button'))
+        .first()
+        .evaluate((b) => /** @type {any} */ (b).disabled),
+      false,
+    );
     await screenshot(ctx.page, ctx.shots, 'reconstruct-configure.png');
   });
 
   test('dashboard: choosing another preset updates the parameter budget', async () => {
     const frame = await dashboard(ctx.page, 'configure-view');
     const before = await budgetText(frame);
-    const ratio = async () => (await frame.locator(`${tid('budget')} [data-card="ratio"] .card-value`).first().innerText()).trim();
+    const ratio = async () =>
+      (
+        await frame
+          .locator(`${tid('budget')} [data-card="ratio"] .card-value`)
+          .first()
+          .innerText()
+      ).trim();
     const ratioBefore = await ratio();
     await choose(frame, 'preset-select', '4x', '4× compression');
-    const after = await until('the budget to change', async () => {
-      const t = await budgetText(frame);
-      return t !== before ? t : undefined;
-    }, 20_000);
+    const after = await until(
+      'the budget to change',
+      async () => {
+        const t = await budgetText(frame);
+        return t !== before ? t : undefined;
+      },
+      20_000,
+    );
     const ratioAfter = await ratio();
     assert.notEqual(ratioAfter, ratioBefore, `the compression card did not change (${ratioBefore})`);
     assert.ok(after.length > 0);
@@ -211,7 +267,15 @@ test.describe.serial('dashboard', () => {
     await choose(frame, 'method-select', 'paper', "paper (the authors' optimizer loop)");
     // 3000 steps a group, 8 groups: long enough to watch two groups' curves, and to cancel.
     await typeField(frame, 'steps-input', '3000');
-    await until('the run button to be enabled', async () => !(await frame.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    await until(
+      'the run button to be enabled',
+      async () =>
+        !(await frame
+          .locator(tid('run-button'))
+          .first()
+          .evaluate((b) => /** @type {any} */ (b).disabled)),
+      20_000,
+    );
     session.filesBeforeRun = listFiles(ctx.workspace);
     await frame.locator(tid('run-button')).first().click();
     const run = await dashboard(ctx.page, 'run-view');
@@ -221,16 +285,23 @@ test.describe.serial('dashboard', () => {
     // The first group is done and the second one is being fitted, some hundred steps in: the
     // loss curve has a line per group so far.
     const rows = run.locator(`${tid('group-status')} tr[data-group]`);
-    await until('the second group to be fitting, 600+ steps in', async () => {
-      if ((await rows.count()) !== 8) return false;
-      if ((await rows.nth(0).getAttribute('data-state')) !== 'done') return false;
-      if ((await rows.nth(1).getAttribute('data-state')) !== 'fitting') return false;
-      const step = Number(((await rows.nth(1).locator('td').nth(2).innerText()).split('/')[0] ?? '').trim());
-      return step >= 600;
-    }, 90_000);
+    await until(
+      'the second group to be fitting, 600+ steps in',
+      async () => {
+        if ((await rows.count()) !== 8) return false;
+        if ((await rows.nth(0).getAttribute('data-state')) !== 'done') return false;
+        if ((await rows.nth(1).getAttribute('data-state')) !== 'fitting') return false;
+        const step = Number(((await rows.nth(1).locator('td').nth(2).innerText()).split('/')[0] ?? '').trim());
+        return step >= 600;
+      },
+      90_000,
+    );
     assert.equal(await rows.nth(2).getAttribute('data-state'), 'waiting');
     await chartDrawn(run, 'loss-chart');
-    await run.locator(tid('run-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await run
+      .locator(tid('run-view'))
+      .first()
+      .evaluate((e) => e.scrollIntoView({ block: 'start' }));
     assert.ok(await note.isVisible(), 'the progress notification went away while running');
     await screenshot(ctx.page, ctx.shots, 'reconstruct-progress.png');
   });
@@ -244,7 +315,13 @@ test.describe.serial('dashboard', () => {
     await toast(ctx.page, 'Mimicry: reconstructing').waitFor({ state: 'hidden', timeout: 30_000 });
     // The form is as the user left it: the paper method, 3000 steps.
     assert.equal(await form.locator(tid('method-select')).first().getAttribute('data-value'), 'paper');
-    assert.equal(await form.locator(`${tid('steps-input')} input`).first().inputValue(), '3000');
+    assert.equal(
+      await form
+        .locator(`${tid('steps-input')} input`)
+        .first()
+        .inputValue(),
+      '3000',
+    );
     assert.equal((await form.locator(tid('dashboard-error')).first().innerText()).trim(), '', 'an error shows after a cancel');
     await sleep(500); // the toasts' slide animation
     await screenshot(ctx.page, ctx.shots, 'reconstruct-cancelled.png');
@@ -256,10 +333,22 @@ test.describe.serial('dashboard', () => {
   test('dashboard: Cancel in the progress notification stops the run as well', async () => {
     const form = await dashboard(ctx.page, 'configure-view');
     const before = listFiles(ctx.workspace);
-    await until('the run button to be enabled', async () => !(await form.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    await until(
+      'the run button to be enabled',
+      async () =>
+        !(await form
+          .locator(tid('run-button'))
+          .first()
+          .evaluate((b) => /** @type {any} */ (b).disabled)),
+      20_000,
+    );
     await form.locator(tid('run-button')).first().click();
     const run = await dashboard(ctx.page, 'run-view', 20_000);
-    await until('the first loss values', async () => (await run.locator(`${tid('group-status')} tr[data-state="fitting"]`).count()) === 1, 30_000);
+    await until(
+      'the first loss values',
+      async () => (await run.locator(`${tid('group-status')} tr[data-state="fitting"]`).count()) === 1,
+      30_000,
+    );
     const note = toast(ctx.page, 'Mimicry: reconstructing capp-gpt2-4layer.safetensors');
     await note.waitFor({ state: 'visible', timeout: 30_000 });
     await note.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
@@ -277,7 +366,15 @@ test.describe.serial('dashboard', () => {
       await choose(form, 'method-select', 'paper', "paper (the authors' optimizer loop)");
     }
     await typeField(form, 'steps-input', '500'); // focus is in the steps field now
-    await until('the run button to be enabled', async () => !(await form.locator(tid('run-button')).first().evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    await until(
+      'the run button to be enabled',
+      async () =>
+        !(await form
+          .locator(tid('run-button'))
+          .first()
+          .evaluate((b) => /** @type {any} */ (b).disabled)),
+      20_000,
+    );
     const focused = () => form.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? '');
     const path = [];
     for (let i = 0; i < 30 && (await focused()) !== 'run-button'; i++) {
@@ -288,13 +385,29 @@ test.describe.serial('dashboard', () => {
     await ctx.page.keyboard.press('Enter');
     await dashboard(ctx.page, 'run-view', 20_000);
     const results = await dashboard(ctx.page, 'results-view', 120_000);
-    assert.match(await results.locator(`${tid('results-view')} .results-head`).first().innerText(), /paper/);
+    assert.match(
+      await results
+        .locator(`${tid('results-view')} .results-head`)
+        .first()
+        .innerText(),
+      /paper/,
+    );
   });
 
   test('dashboard: results show summary cards of the run', async () => {
     const frame = await dashboard(ctx.page, 'results-view');
     const cards = await cardValues(frame);
-    for (const id of ['params-before', 'params-after', 'ratio', 'coefficients', 'mean-cosine', 'mean-rel-error', 'method', 'backend', 'time']) {
+    for (const id of [
+      'params-before',
+      'params-after',
+      'ratio',
+      'coefficients',
+      'mean-cosine',
+      'mean-rel-error',
+      'method',
+      'backend',
+      'time',
+    ]) {
       assert.ok(cards[id] && cards[id] !== '—', `summary card ${id} is empty: ${JSON.stringify(cards)}`);
     }
     assert.equal(cards.method, 'paper');
@@ -302,12 +415,27 @@ test.describe.serial('dashboard', () => {
     assert.ok(mean > 0.5 && mean <= 1, `mean cosine ${cards['mean-cosine']}`);
     assert.match(cards.time, /s$/);
     session.summary = cards;
-    await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await frame
+      .locator(tid('results-view'))
+      .first()
+      .evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await screenshot(ctx.page, ctx.shots, 'dashboard-summary.png');
   });
 
-  chartsDrawn(ctx, 'dashboard: fidelity and relative-error charts are drawn', ['relerror-chart', 'fidelity-chart'], 'start', 'dashboard-fidelity.png');
-  chartsDrawn(ctx, 'dashboard: template diversity and entropy charts are drawn', ['entropy-chart', 'diversity-chart'], 'center', 'dashboard-diversity-entropy.png');
+  chartsDrawn(
+    ctx,
+    'dashboard: fidelity and relative-error charts are drawn',
+    ['relerror-chart', 'fidelity-chart'],
+    'start',
+    'dashboard-fidelity.png',
+  );
+  chartsDrawn(
+    ctx,
+    'dashboard: template diversity and entropy charts are drawn',
+    ['entropy-chart', 'diversity-chart'],
+    'center',
+    'dashboard-diversity-entropy.png',
+  );
 
   test('dashboard: one coefficient-similarity heat map per group is drawn', async () => {
     const frame = await dashboard(ctx.page, 'results-view');
@@ -336,16 +464,24 @@ test.describe.serial('dashboard', () => {
     await button.click();
     // code-server's save dialog: a quick input holding the suggested path.
     const input = ctx.page.locator('.quick-input-widget input');
-    await until(`the save dialog suggesting ${target}`, async () => (await input.isVisible()) && (await input.inputValue()) === target, 30_000);
+    await until(
+      `the save dialog suggesting ${target}`,
+      async () => (await input.isVisible()) && (await input.inputValue()) === target,
+      30_000,
+    );
     await screenshot(ctx.page, ctx.shots, 'export-dialog.png');
     await ctx.page.keyboard.press('Enter');
     const done = toast(ctx.page, 'Exported the reparameterized model to capp-gpt2-4layer.recast.safetensors');
-    await until('the export to finish', async () => {
-      if (await done.isVisible()) return true;
-      // A first Enter may only complete the path in the simple dialog: accept it again.
-      if (await input.isVisible() && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter');
-      return false;
-    }, 60_000);
+    await until(
+      'the export to finish',
+      async () => {
+        if (await done.isVisible()) return true;
+        // A first Enter may only complete the path in the simple dialog: accept it again.
+        if ((await input.isVisible()) && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter');
+        return false;
+      },
+      60_000,
+    );
     const reveal = done.locator('.monaco-button', { hasText: 'Reveal in Explorer Side Bar' }).first();
     await reveal.waitFor({ state: 'visible' });
     // The "writing" progress notification closes once the file is there.
@@ -357,12 +493,16 @@ test.describe.serial('dashboard', () => {
     assert.ok(existsSync(target), `${EXPORTED} was not written`);
     const header = safetensorsHeader(target);
     assert.equal(header.__metadata__?.format, 'recast');
-    assert.ok(Object.keys(header).some((k) => k.startsWith('recast.')), 'no recast.* tensors in the header');
+    assert.ok(
+      Object.keys(header).some((k) => k.startsWith('recast.')),
+      'no recast.* tensors in the header',
+    );
     const metrics = cliMetrics(target);
     assert.equal(metrics.banks.length, 8);
     assert.equal(metrics.layers.length, 16);
     assert.equal(metrics.summary.banks, 8);
-    for (const l of metrics.layers) assert.ok(Number.isFinite(l.cosine) && l.cosine > 0 && l.cosine <= 1 + 1e-9, `${l.name}: cosine ${l.cosine}`);
+    for (const l of metrics.layers)
+      assert.ok(Number.isFinite(l.cosine) && l.cosine > 0 && l.cosine <= 1 + 1e-9, `${l.name}: cosine ${l.cosine}`);
     // No temporary file left beside it.
     const leftovers = listFiles(join(ctx.workspace, 'real')).filter((f) => f.endsWith('.tmp') || f.startsWith('.'));
     assert.deepEqual(leftovers, []);
@@ -371,33 +511,60 @@ test.describe.serial('dashboard', () => {
     await reveal.click();
     const row = ctx.page.locator('.explorer-folders-view .monaco-list-row[aria-label="capp-gpt2-4layer.recast.safetensors"]').first();
     await row.waitFor({ state: 'visible', timeout: 20_000 });
-    await until('the exported file to be selected in the explorer', async () => (await row.getAttribute('aria-selected')) === 'true', 20_000);
+    await until(
+      'the exported file to be selected in the explorer',
+      async () => (await row.getAttribute('aria-selected')) === 'true',
+      20_000,
+    );
   });
 
   test('dashboard: the report (JSON, CSV) and a chart (PNG, SVG) export next to the source', async () => {
     const frame = await dashboard(ctx.page, 'results-view');
     const real = join(ctx.workspace, 'real');
-    const json = await exportThroughDialog(ctx, frame.locator(tid('export-report-json')).first(), join(real, 'capp-gpt2-4layer.recast-report.json'), 'Exported the report (JSON)');
+    const json = await exportThroughDialog(
+      ctx,
+      frame.locator(tid('export-report-json')).first(),
+      join(real, 'capp-gpt2-4layer.recast-report.json'),
+      'Exported the report (JSON)',
+    );
     const report = JSON.parse(readFileSync(json.file, 'utf8'));
     assert.equal(report.format, 'recast-report');
     assert.equal(report.outputs?.out, join(ctx.workspace, EXPORTED), 'the report does not name the exported model');
     assert.equal(report.metrics?.banks?.length, 8);
     await clearNotifications(ctx.page);
-    const csv = await exportThroughDialog(ctx, frame.locator(tid('export-report-csv')).first(), join(real, 'capp-gpt2-4layer.recast-report.csv'), 'Exported the report (CSV)');
+    const csv = await exportThroughDialog(
+      ctx,
+      frame.locator(tid('export-report-csv')).first(),
+      join(real, 'capp-gpt2-4layer.recast-report.csv'),
+      'Exported the report (CSV)',
+    );
     const lines = readFileSync(csv.file, 'utf8').trim().split(/\r?\n/);
     assert.ok(lines.length >= 1 + 16 + 8, `the CSV has ${lines.length} lines`);
-    assert.ok(lines.some((l) => l.includes('transformer.h.0.attn.c_attn.weight')), 'the CSV has no layer rows');
+    assert.ok(
+      lines.some((l) => l.includes('transformer.h.0.attn.c_attn.weight')),
+      'the CSV has no layer rows',
+    );
     await clearNotifications(ctx.page);
     const figure = frame.locator(`figure:has(${tid('fidelity-chart')})`).first();
-    const png = await exportThroughDialog(ctx, figure.locator(tid('export-chart-png')).first(), join(real, 'capp-gpt2-4layer.fidelity.png'), 'Exported the chart fidelity');
+    const png = await exportThroughDialog(
+      ctx,
+      figure.locator(tid('export-chart-png')).first(),
+      join(real, 'capp-gpt2-4layer.fidelity.png'),
+      'Exported the chart fidelity',
+    );
     const bytes = readFileSync(png.file);
     assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'not a PNG');
     assert.ok(bytes.length > 5000, `the PNG is only ${bytes.length} bytes`);
     await clearNotifications(ctx.page);
-    const svg = await exportThroughDialog(ctx, figure.locator(tid('export-chart-svg')).first(), join(real, 'capp-gpt2-4layer.fidelity.svg'), 'Exported the chart fidelity');
+    const svg = await exportThroughDialog(
+      ctx,
+      figure.locator(tid('export-chart-svg')).first(),
+      join(real, 'capp-gpt2-4layer.fidelity.svg'),
+      'Exported the chart fidelity',
+    );
     const text = readFileSync(svg.file, 'utf8');
     assert.match(text, /^(<\?xml[^>]*>\s*)?<svg/);
-    assert.ok(text.includes('block 0') && text.includes('attn.c_attn'), 'the SVG lacks the chart\'s labels');
+    assert.ok(text.includes('block 0') && text.includes('attn.c_attn'), "the SVG lacks the chart's labels");
     await clearNotifications(ctx.page);
   });
 
@@ -406,22 +573,35 @@ test.describe.serial('dashboard', () => {
     const source = join(ctx.workspace, CAPP);
     const before = readFileSync(source);
     const button = frame.locator(tid('export-dense')).first();
-    await until('the dense export button to be enabled', async () => !(await button.evaluate((b) => /** @type {any} */ (b).disabled)), 20_000);
+    await until(
+      'the dense export button to be enabled',
+      async () => !(await button.evaluate((b) => /** @type {any} */ (b).disabled)),
+      20_000,
+    );
     await button.scrollIntoViewIfNeeded();
     await button.click();
     const input = ctx.page.locator('.quick-input-widget input');
-    await until('the save dialog', async () => (await input.isVisible()) && (await input.inputValue()) === join(ctx.workspace, 'real', 'capp-gpt2-4layer.dense.safetensors'), 30_000);
+    await until(
+      'the save dialog',
+      async () =>
+        (await input.isVisible()) && (await input.inputValue()) === join(ctx.workspace, 'real', 'capp-gpt2-4layer.dense.safetensors'),
+      30_000,
+    );
     await input.fill(source);
     await ctx.page.keyboard.press('Enter');
     const refused = toast(ctx.page, 'never overwrites the source');
-    await until('the refusal', async () => {
-      if (await refused.isVisible()) return true;
-      // The simple dialog asks before replacing an existing file: say yes, as a hurried user would.
-      const yes = ctx.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^\s*Yes/ }).first();
-      if (await yes.isVisible().catch(() => false)) await yes.click();
-      else if (await input.isVisible() && (await input.inputValue()) === source) await ctx.page.keyboard.press('Enter');
-      return false;
-    }, 30_000);
+    await until(
+      'the refusal',
+      async () => {
+        if (await refused.isVisible()) return true;
+        // The simple dialog asks before replacing an existing file: say yes, as a hurried user would.
+        const yes = ctx.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^\s*Yes/ }).first();
+        if (await yes.isVisible().catch(() => false)) await yes.click();
+        else if ((await input.isVisible()) && (await input.inputValue()) === source) await ctx.page.keyboard.press('Enter');
+        return false;
+      },
+      30_000,
+    );
     await screenshot(ctx.page, ctx.shots, 'export-refuses-source.png');
     assert.ok(readFileSync(source).equals(before), 'the source checkpoint changed');
     await clearNotifications(ctx.page);
@@ -437,20 +617,33 @@ test.describe.serial('dashboard', () => {
     await until('the open dialog', async () => (await input.isVisible()) && (await input.inputValue()).startsWith('/'), 30_000);
     await input.fill(target);
     await ctx.page.keyboard.press('Enter');
-    const compare = await until('the compare view', async () => {
-      if (await input.isVisible() && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
-      return frameWith(ctx.page, tid('compare-view'), { visible: true, timeoutMs: 1000 }).catch(() => undefined);
-    }, 60_000);
+    const compare = await until(
+      'the compare view',
+      async () => {
+        if ((await input.isVisible()) && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
+        return frameWith(ctx.page, tid('compare-view'), { visible: true, timeoutMs: 1000 }).catch(() => undefined);
+      },
+      60_000,
+    );
     await chartDrawn(compare, 'compare-chart');
     await chartDrawn(compare, 'diversity-chart', 1);
     // Run A is this run, run B the file written from it: the same numbers.
-    const a = await compare.locator(`${tid('summary-cards')} .card[data-card="mean-cosine"] .card-value`).first().innerText();
-    const b = await compare.locator(`${tid('summary-cards-b')} .card[data-card="mean-cosine"] .card-value`).first().innerText();
+    const a = await compare
+      .locator(`${tid('summary-cards')} .card[data-card="mean-cosine"] .card-value`)
+      .first()
+      .innerText();
+    const b = await compare
+      .locator(`${tid('summary-cards-b')} .card[data-card="mean-cosine"] .card-value`)
+      .first()
+      .innerText();
     assert.equal(b, a);
     // The "reading" progress notification closes once the file is read.
     await toast(ctx.page, 'Mimicry: reading').waitFor({ state: 'hidden', timeout: 20_000 });
     await sleep(500); // the toasts' slide animation
-    await compare.locator(tid('compare-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await compare
+      .locator(tid('compare-view'))
+      .first()
+      .evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await screenshot(ctx.page, ctx.shots, 'dashboard-compare.png');
     await compare.locator(tid('back-button')).first().click();
     await dashboard(ctx.page, 'results-view', 20_000);
@@ -463,7 +656,13 @@ test.describe.serial('dashboard', () => {
     const inspector = await frameWith(ctx.page, tid('inspector-open-dashboard'), { visible: true });
     await inspector.locator(tid('inspector-open-dashboard')).first().click();
     const frame = await dashboard(ctx.page, 'results-view', 60_000);
-    assert.match(await frame.locator(`${tid('results-view')} .results-head`).first().innerText(), /read from the reparameterized file/);
+    assert.match(
+      await frame
+        .locator(`${tid('results-view')} .results-head`)
+        .first()
+        .innerText(),
+      /read from the reparameterized file/,
+    );
     // The model export is gone (it is one already), the dense one is offered.
     assert.equal(await frame.locator(tid('export-button')).count(), 0);
     await frame.locator(tid('export-dense')).first().waitFor({ state: 'visible' });
@@ -479,7 +678,10 @@ test.describe.serial('dashboard', () => {
     // webview reports them over the message path; this is what a user sees.
     const drawn = await allChartsDrawn(frame, tid('results-view'), { minHeight: 80 });
     assert.equal(drawn, 13, `${drawn} charts drawn in the results view`);
-    await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await frame
+      .locator(tid('results-view'))
+      .first()
+      .evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await screenshot(ctx.page, ctx.shots, 'dashboard-from-file.png');
   });
 });

@@ -7,7 +7,12 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  watchdog, leaveSignalsToRunner, requireChromium, prepareExtension, installExtension, startCodeServer,
+  watchdog,
+  leaveSignalsToRunner,
+  requireChromium,
+  prepareExtension,
+  installExtension,
+  startCodeServer,
 } from '../../scripts/code-server.mjs';
 import { setupCodeServer } from '../../scripts/setup-code-server.mjs';
 import { makeTestWorkspace } from '../../scripts/make-test-workspace.mjs';

@@ -5,9 +5,22 @@ import assert from 'node:assert/strict';
 import { test } from '@playwright/test';
 import { join } from 'node:path';
 import {
-  explorerItem, contextMenu, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames,
-  shardedTensorNames, typeInto, until, cssString, runCommand,
-  TENSOR_ROW as ROW, visibleRowNames, scrollToRow, drawnRowNames,
+  explorerItem,
+  contextMenu,
+  closeAllEditors,
+  frameWith,
+  inspectorFrame,
+  screenshot,
+  tensorNames,
+  shardedTensorNames,
+  typeInto,
+  until,
+  cssString,
+  runCommand,
+  TENSOR_ROW as ROW,
+  visibleRowNames,
+  scrollToRow,
+  drawnRowNames,
 } from './lib.mjs';
 import { workbenchSession } from './session.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
@@ -50,7 +63,6 @@ async function accessibilityTreeWith(page, role) {
   }
 }
 
-
 test.describe.serial('inspector', () => {
   const ctx = workbenchSession('inspector');
 
@@ -71,7 +83,11 @@ test.describe.serial('inspector', () => {
     // the first screenful starts with the first tensor, and the count says all 52 are there.
     const shown = await visibleRowNames(frame);
     assert.ok(shown.length >= 10, `only ${shown.length} rows on screen`);
-    assert.deepEqual(shown.filter((n) => !names.includes(n)), [], 'rows that are not tensors of the file');
+    assert.deepEqual(
+      shown.filter((n) => !names.includes(n)),
+      [],
+      'rows that are not tensors of the file',
+    );
     assert.equal(shown[0], names[0]);
     await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
     const text = await table.innerText();
@@ -88,8 +104,15 @@ test.describe.serial('inspector', () => {
       return undefined;
     };
     const headers = ax.filter((n) => n.role?.value === 'columnheader');
-    assert.deepEqual(headers.map((n) => n.name?.value.toLowerCase()), ['name', 'dtype', 'shape', 'params', 'size', 'std']);
-    assert.deepEqual(headers.map(gridOf), headers.map(() => 'Tensors'), 'column headers outside the grid');
+    assert.deepEqual(
+      headers.map((n) => n.name?.value.toLowerCase()),
+      ['name', 'dtype', 'shape', 'params', 'size', 'std'],
+    );
+    assert.deepEqual(
+      headers.map(gridOf),
+      headers.map(() => 'Tensors'),
+      'column headers outside the grid',
+    );
     await screenshot(ctx.page, ctx.shots, 'inspector-table.png');
     // Scrolling down reaches the last tensor.
     const last = names[names.length - 1];
@@ -109,8 +132,10 @@ test.describe.serial('inspector', () => {
     const expected = names.filter((n) => n.toLowerCase().includes(query)).sort();
     assert.ok(expected.length > 0 && expected.length < names.length);
     await typeInto(frame, ctx.page, '[data-testid="tensor-search"]', query);
-    await until(`only the ${expected.length} rows matching "${query}" to be visible`,
-      async () => JSON.stringify((await visibleRowNames(frame)).sort()) === JSON.stringify(expected));
+    await until(
+      `only the ${expected.length} rows matching "${query}" to be visible`,
+      async () => JSON.stringify((await visibleRowNames(frame)).sort()) === JSON.stringify(expected),
+    );
     await frame.getByText(`${expected.length} of ${names.length}`, { exact: true }).first().waitFor({ state: 'visible' });
     await screenshot(ctx.page, ctx.shots, 'inspector-search.png');
     // Clearing the search brings every tensor back.
@@ -156,7 +181,9 @@ test.describe.serial('inspector', () => {
     assert.ok((await row.innerText()).includes(hostile), 'the name is not shown literally');
     await row.click(); // the detail shows the name again
     await frame.locator('[data-testid="tensor-detail"]').first().waitFor({ state: 'visible' });
-    await until('the detail to show the name as text', async () => (await frame.locator('[data-testid="tensor-detail"]').first().innerText()).includes(hostile));
+    await until('the detail to show the name as text', async () =>
+      (await frame.locator('[data-testid="tensor-detail"]').first().innerText()).includes(hostile),
+    );
     // Escaped text creates no elements: no <img src=x>, no injected <script>, no inline handlers.
     const injected = await frame.evaluate(() => ({
       img: document.querySelectorAll('img[src="x"]').length,
@@ -186,7 +213,10 @@ test.describe.serial('inspector', () => {
     await typeInto(frame, ctx.page, '[data-testid="tensor-search"]', 'running');
     const expected = goodNames.filter((n) => n.includes('running')).sort(); // BatchNorm's running_mean/var
     assert.ok(expected.length > 0);
-    await until(`the ${expected.length} running_* rows`, async () => JSON.stringify((await visibleRowNames(frame)).sort()) === JSON.stringify(expected));
+    await until(
+      `the ${expected.length} running_* rows`,
+      async () => JSON.stringify((await visibleRowNames(frame)).sort()) === JSON.stringify(expected),
+    );
     await screenshot(ctx.page, ctx.shots, 'inspector-after-error-still-works.png');
   });
 
@@ -215,7 +245,9 @@ test.describe.serial('inspector', () => {
     const rel = 'real/mlx-qwen05b-lora-4layer.safetensors';
     const row = await explorerItem(ctx.page, rel);
     await contextMenu(ctx.page, row, 'Open With...');
-    const pick = ctx.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Neural Mimicry Inspector' }).first();
+    const pick = ctx.page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Neural Mimicry Inspector' })
+      .first();
     await pick.waitFor({ state: 'visible' });
     await screenshot(ctx.page, ctx.shots, 'open-with-picker.png');
     await pick.click();

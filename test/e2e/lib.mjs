@@ -24,7 +24,9 @@ export async function until(what, fn, timeoutMs = STEP_TIMEOUT_MS) {
       lastError = e; // frames detach while editors open and close: try again
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${lastError.message ?? lastError})` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${lastError.message ?? lastError})` : ''}`,
+      );
     }
     await sleep(250);
   }
@@ -32,16 +34,20 @@ export async function until(what, fn, timeoutMs = STEP_TIMEOUT_MS) {
 
 /** The (webview) frame whose document has an element matching selector. */
 export async function frameWith(page, selector, { visible = false, timeoutMs } = {}) {
-  return until(`an element ${selector} in some frame`, async () => {
-    for (const frame of page.frames()) {
-      if (frame.isDetached()) continue;
-      const loc = frame.locator(selector);
-      if ((await loc.count()) === 0) continue;
-      if (visible && !(await loc.first().isVisible())) continue;
-      return frame;
-    }
-    return undefined;
-  }, timeoutMs);
+  return until(
+    `an element ${selector} in some frame`,
+    async () => {
+      for (const frame of page.frames()) {
+        if (frame.isDetached()) continue;
+        const loc = frame.locator(selector);
+        if ((await loc.count()) === 0) continue;
+        if (visible && !(await loc.first().isVisible())) continue;
+        return frame;
+      }
+      return undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** The webview frame currently showing tensor rows for a given tensor name (unique per file here). */
@@ -124,7 +130,12 @@ export async function runCommand(page, title) {
 async function openPaletteAndRun(page, title) {
   const input = page.locator('.quick-input-widget input');
   await page.keyboard.press('F1');
-  if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
+  if (
+    !(await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     // Focus was somewhere that keeps F1 (e.g. a webview): give it to a neutral workbench spot.
     await page.locator('.part.sidebar .title-label').first().click();
     await page.keyboard.press('F1');
@@ -162,12 +173,14 @@ export async function typeInto(frame, page, selector, text) {
 // ---- console errors ----------------------------------------------------------------------------
 
 /** Where a message comes from our webviews: their frames, our bundles, or their resources. */
-export const OUR_WEBVIEW_SOURCE = /vscode-webview:|\/webview\/browser\/pre\/|vscode-resource|vscode-remote-resource|\/dist\/webview\/|inspector\.js|dashboard\.js|neural-mimicry/i;
+export const OUR_WEBVIEW_SOURCE =
+  /vscode-webview:|\/webview\/browser\/pre\/|vscode-resource|vscode-remote-resource|\/dist\/webview\/|inspector\.js|dashboard\.js|neural-mimicry/i;
 /**
  * Known noise that is not ours: code-server's own workbench scripts, and the marketplace it cannot
  * reach offline. A message with neither (no source at all, say) counts as ours: strict.
  */
-export const WORKBENCH_NOISE_SOURCE = /\/static\/out\/vs\/(?!workbench\/contrib\/webview\/)|open-vsx\.org|marketplace\.visualstudio\.com|vscode-cdn\.net\/.*gallery/i;
+export const WORKBENCH_NOISE_SOURCE =
+  /\/static\/out\/vs\/(?!workbench\/contrib\/webview\/)|open-vsx\.org|marketplace\.visualstudio\.com|vscode-cdn\.net\/.*gallery/i;
 
 /**
  * Records every console message of type 'error' and every uncaught exception ('pageerror') of the
@@ -185,7 +198,9 @@ export function collectConsoleErrors(page) {
   const onConsole = (m) => {
     if (m.type() !== 'error' || entries.length >= 500) return;
     const loc = m.location();
-    entries.push(classify({ kind: 'console', text: m.text(), url: loc.url ?? '', stack: `${loc.url}:${loc.lineNumber}:${loc.columnNumber}` }));
+    entries.push(
+      classify({ kind: 'console', text: m.text(), url: loc.url ?? '', stack: `${loc.url}:${loc.lineNumber}:${loc.columnNumber}` }),
+    );
   };
   const onPageError = (err) => {
     if (entries.length >= 500) return;
@@ -196,7 +211,10 @@ export function collectConsoleErrors(page) {
   return {
     entries,
     ours: () => entries.filter((e) => e.ours),
-    stop: () => { page.off('console', onConsole); page.off('pageerror', onPageError); },
+    stop: () => {
+      page.off('console', onConsole);
+      page.off('pageerror', onPageError);
+    },
   };
 }
 
@@ -206,22 +224,26 @@ export function collectConsoleErrors(page) {
  */
 export async function waitForChart(host, what, { minWidth = 100, minHeight = 60 } = {}) {
   await host.scrollIntoViewIfNeeded();
-  await until(`the chart ${what} to be drawn`, async () => {
-    const chart = host.locator('canvas, svg').first();
-    if ((await chart.count()) === 0) return false;
-    const box = await chart.boundingBox();
-    if (!box || box.width < minWidth || box.height < minHeight) return false;
-    if (await chart.evaluate((e) => e.tagName.toLowerCase() === 'svg')) return true;
-    const colours = await chart.evaluate((c) => {
-      const ctx = /** @type {HTMLCanvasElement} */ (c).getContext('2d');
-      if (!ctx) return 0;
-      const { data } = ctx.getImageData(0, 0, c.width, c.height);
-      const seen = new Set();
-      for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] | (data[i + 3] << 24));
-      return seen.size;
-    });
-    return colours >= 8;
-  }, 30_000);
+  await until(
+    `the chart ${what} to be drawn`,
+    async () => {
+      const chart = host.locator('canvas, svg').first();
+      if ((await chart.count()) === 0) return false;
+      const box = await chart.boundingBox();
+      if (!box || box.width < minWidth || box.height < minHeight) return false;
+      if (await chart.evaluate((e) => e.tagName.toLowerCase() === 'svg')) return true;
+      const colours = await chart.evaluate((c) => {
+        const ctx = /** @type {HTMLCanvasElement} */ (c).getContext('2d');
+        if (!ctx) return 0;
+        const { data } = ctx.getImageData(0, 0, c.width, c.height);
+        const seen = new Set();
+        for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] | (data[i + 3] << 24));
+        return seen.size;
+      });
+      return colours >= 8;
+    },
+    30_000,
+  );
 }
 
 /**
@@ -250,27 +272,39 @@ export async function visibleRowNames(frame) {
  */
 export async function drawnRowNames(page, table, frame, first, last, timeoutMs = STEP_TIMEOUT_MS) {
   await table.hover();
-  await until(`the row ${first} after scrolling to the top`, async () => {
-    await page.mouse.wheel(0, -1_000_000);
-    return (await visibleRowNames(frame))[0] === first;
-  }, timeoutMs);
+  await until(
+    `the row ${first} after scrolling to the top`,
+    async () => {
+      await page.mouse.wheel(0, -1_000_000);
+      return (await visibleRowNames(frame))[0] === first;
+    },
+    timeoutMs,
+  );
   const box = await table.boundingBox();
   const step = Math.max(40, Math.floor((box?.height ?? 400) / 2));
   const seen = [];
-  await until(`the row ${last} while scrolling down ${step} px at a time`, async () => {
-    for (const n of await visibleRowNames(frame)) if (!seen.includes(n)) seen.push(n);
-    if (seen.includes(last)) return true;
-    await page.mouse.wheel(0, step);
-    return false;
-  }, timeoutMs);
+  await until(
+    `the row ${last} while scrolling down ${step} px at a time`,
+    async () => {
+      for (const n of await visibleRowNames(frame)) if (!seen.includes(n)) seen.push(n);
+      if (seen.includes(last)) return true;
+      await page.mouse.wheel(0, step);
+      return false;
+    },
+    timeoutMs,
+  );
   return seen;
 }
 
 /** Scrolls the table with the mouse wheel (`step` pixels at a time) until the row `name` is shown. */
 export async function scrollToRow(page, table, frame, name, step, timeoutMs) {
-  await until(`the tensor ${name} after scrolling`, async () => {
-    await table.hover();
-    await page.mouse.wheel(0, step);
-    return (await visibleRowNames(frame)).includes(name);
-  }, timeoutMs);
+  await until(
+    `the tensor ${name} after scrolling`,
+    async () => {
+      await table.hover();
+      await page.mouse.wheel(0, step);
+      return (await visibleRowNames(frame)).includes(name);
+    },
+    timeoutMs,
+  );
 }

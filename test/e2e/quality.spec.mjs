@@ -8,9 +8,22 @@ import { test } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  explorerItem, closeAllEditors, frameWith, inspectorFrame, screenshot, tensorNames, typeInto, until, cssString,
-  runCommand, sleep, collectConsoleErrors, waitForChart,
-  TENSOR_ROW as ROW, visibleRowNames, scrollToRow,
+  explorerItem,
+  closeAllEditors,
+  frameWith,
+  inspectorFrame,
+  screenshot,
+  tensorNames,
+  typeInto,
+  until,
+  cssString,
+  runCommand,
+  sleep,
+  collectConsoleErrors,
+  waitForChart,
+  TENSOR_ROW as ROW,
+  visibleRowNames,
+  scrollToRow,
 } from './lib.mjs';
 import { workbenchSession } from './session.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
@@ -29,7 +42,6 @@ const session = {
   /** @type {string | undefined} */ fidelityLight: undefined,
 };
 
-
 /** The element of the inspector that says how many tensors the table shows. */
 async function countText(frame, text) {
   await frame.getByText(text, { exact: true }).first().waitFor({ state: 'visible', timeout: 30_000 });
@@ -47,8 +59,10 @@ async function expectBodyClass(frame, cls) {
 /** The quick input's row whose label is exactly `label` (not a longer one that contains it). */
 function quickPickRow(page, label) {
   const exact = new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
-  return page.locator('.quick-input-widget .quick-input-list .monaco-list-row')
-    .filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
+  return page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: exact }) })
+    .first();
 }
 
 /**
@@ -61,7 +75,12 @@ async function setColorTheme(page, label, workbenchClass) {
   const input = page.locator('.quick-input-widget input');
   await page.keyboard.press('Escape'); // nothing half-open
   await page.keyboard.press('F1');
-  if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
+  if (
+    !(await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await page.locator('.part.sidebar .title-label').first().click(); // focus out of a webview
     await page.keyboard.press('F1');
     await input.waitFor({ state: 'visible', timeout: 20_000 });
@@ -77,37 +96,50 @@ async function setColorTheme(page, label, workbenchClass) {
   await theme.waitFor({ state: 'visible', timeout: 20_000 });
   await theme.click();
   await input.waitFor({ state: 'hidden', timeout: 20_000 });
-  await until(`the workbench to switch to ${label}`, () =>
-    page.evaluate((c) => document.querySelector('.monaco-workbench')?.classList.contains(c) ?? false, workbenchClass), 30_000);
+  await until(
+    `the workbench to switch to ${label}`,
+    () => page.evaluate((c) => document.querySelector('.monaco-workbench')?.classList.contains(c) ?? false, workbenchClass),
+    30_000,
+  );
 }
 
 /** The selected table row must stand out from the table (background, border or outline), in every theme. */
 async function checkSelectedRowStyle(frame, theme) {
-  const style = await frame.locator(`${ROW}[aria-selected="true"]`).first().evaluate((e) => {
-    const cs = getComputedStyle(e);
-    const table = getComputedStyle(e.closest('[data-testid="tensor-table"]') ?? document.body);
-    const transparent = (c) => c === 'transparent' || /rgba\(.*,\s*0\)$/.test(c);
-    const visible = (!transparent(cs.backgroundColor) && cs.backgroundColor !== table.backgroundColor)
-      || (cs.borderTopStyle !== 'none' && !transparent(cs.borderTopColor))
-      || (cs.outlineStyle !== 'none' && !transparent(cs.outlineColor));
-    return { visible, text: `background ${cs.backgroundColor} (table ${table.backgroundColor}), border ${cs.borderTopStyle} ${cs.borderTopColor}, outline ${cs.outlineStyle} ${cs.outlineColor}, focused ${document.activeElement === e}` };
-  });
+  const style = await frame
+    .locator(`${ROW}[aria-selected="true"]`)
+    .first()
+    .evaluate((e) => {
+      const cs = getComputedStyle(e);
+      const table = getComputedStyle(e.closest('[data-testid="tensor-table"]') ?? document.body);
+      const transparent = (c) => c === 'transparent' || /rgba\(.*,\s*0\)$/.test(c);
+      const visible =
+        (!transparent(cs.backgroundColor) && cs.backgroundColor !== table.backgroundColor) ||
+        (cs.borderTopStyle !== 'none' && !transparent(cs.borderTopColor)) ||
+        (cs.outlineStyle !== 'none' && !transparent(cs.outlineColor));
+      return {
+        visible,
+        text: `background ${cs.backgroundColor} (table ${table.backgroundColor}), border ${cs.borderTopStyle} ${cs.borderTopColor}, outline ${cs.outlineStyle} ${cs.outlineColor}, focused ${document.activeElement === e}`,
+      };
+    });
   console.log(`         (${theme}: selected row: ${style.text})`);
   if (!style.visible) throw new Error(`${theme}: the selected row does not stand out (${style.text})`);
 }
 
 /** A cheap signature of a canvas's pixels (changes when the chart is redrawn in other colours). */
 function canvasSignature(host) {
-  return host.locator('canvas').first().evaluate((c) => {
-    const ctx = /** @type {HTMLCanvasElement} */ (c).getContext('2d');
-    if (!ctx) return '';
-    const { data } = ctx.getImageData(0, 0, c.width, c.height);
-    let h = 2166136261;
-    for (let i = 0; i < data.length; i += 4 * 3) h = Math.imul(h ^ data[i] ^ (data[i + 1] << 8) ^ (data[i + 2] << 16) ^ (data[i + 3] << 24), 16777619) >>> 0;
-    return `${c.width}x${c.height}:${h}`;
-  });
+  return host
+    .locator('canvas')
+    .first()
+    .evaluate((c) => {
+      const ctx = /** @type {HTMLCanvasElement} */ (c).getContext('2d');
+      if (!ctx) return '';
+      const { data } = ctx.getImageData(0, 0, c.width, c.height);
+      let h = 2166136261;
+      for (let i = 0; i < data.length; i += 4 * 3)
+        h = Math.imul(h ^ data[i] ^ (data[i + 1] << 8) ^ (data[i + 2] << 16) ^ (data[i + 3] << 24), 16777619) >>> 0;
+      return `${c.width}x${c.height}:${h}`;
+    });
 }
-
 
 /** Opens CAPP in the inspector (a plain double-click: it is the default editor) and a tensor's detail. */
 async function openInspectorDetail(ctx) {
@@ -121,8 +153,14 @@ async function openInspectorDetail(ctx) {
 /** Narrows the table to DETAIL_TENSOR, clicks it, and waits for its detail with the histogram drawn. */
 async function showDetail(ctx, frame) {
   await typeInto(frame, ctx.page, tid('tensor-search'), DETAIL_TENSOR);
-  await until('the table to show only the tensor', async () => JSON.stringify(await visibleRowNames(frame)) === JSON.stringify([DETAIL_TENSOR]));
-  await frame.locator(`${ROW}[data-name="${cssString(DETAIL_TENSOR)}"]`).first().click();
+  await until(
+    'the table to show only the tensor',
+    async () => JSON.stringify(await visibleRowNames(frame)) === JSON.stringify([DETAIL_TENSOR]),
+  );
+  await frame
+    .locator(`${ROW}[data-name="${cssString(DETAIL_TENSOR)}"]`)
+    .first()
+    .click();
   const detail = frame.locator(tid('tensor-detail')).first();
   await detail.waitFor({ state: 'visible' });
   await until('the detail to name the tensor', async () => (await detail.innerText()).includes(DETAIL_TENSOR));
@@ -144,7 +182,10 @@ async function reconstructToResults(ctx) {
 
 /** Shows the top of the results (summary cards and the first charts). */
 async function resultsTop(frame) {
-  await frame.locator(tid('results-view')).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await frame
+    .locator(tid('results-view'))
+    .first()
+    .evaluate((e) => e.scrollIntoView({ block: 'start' }));
   await sleep(300);
 }
 
@@ -160,14 +201,33 @@ test.describe.serial('quality', () => {
     // must reach the page's listeners, or the last test of this spec would prove nothing.
     await frame.evaluate((p) => {
       console.error(`${p} console`);
-      setTimeout(() => { throw new Error(`${p} pageerror`); }, 0);
+      setTimeout(() => {
+        throw new Error(`${p} pageerror`);
+      }, 0);
     }, PROBE);
     const entries = session.console.entries;
-    await until('the probe console.error from the webview', async () => entries.some((e) => e.kind === 'console' && e.text.includes(`${PROBE} console`)), 10_000);
-    await until('the probe exception from the webview', async () => entries.some((e) => e.kind === 'pageerror' && e.text.includes(`${PROBE} pageerror`)), 10_000);
+    await until(
+      'the probe console.error from the webview',
+      async () => entries.some((e) => e.kind === 'console' && e.text.includes(`${PROBE} console`)),
+      10_000,
+    );
+    await until(
+      'the probe exception from the webview',
+      async () => entries.some((e) => e.kind === 'pageerror' && e.text.includes(`${PROBE} pageerror`)),
+      10_000,
+    );
     // Neither carries a workbench source, so both would count as ours (and fail the last test).
-    assert.deepEqual(entries.filter((e) => e.text.includes(PROBE)).map((e) => e.ours), [true, true], 'the probes are not counted as our webviews\' errors');
-    console.log(`         (frames: ${ctx.page.frames().map((f) => f.url().slice(0, 110)).join(' | ')})`);
+    assert.deepEqual(
+      entries.filter((e) => e.text.includes(PROBE)).map((e) => e.ours),
+      [true, true],
+      "the probes are not counted as our webviews' errors",
+    );
+    console.log(
+      `         (frames: ${ctx.page
+        .frames()
+        .map((f) => f.url().slice(0, 110))
+        .join(' | ')})`,
+    );
   });
 
   test('quality: a checkpoint of 10,241 tensors: counted, virtualised, scrolls to the last, searchable', async () => {
@@ -203,14 +263,25 @@ test.describe.serial('quality', () => {
     // Search: one layer's two tensors ("layers.512." matches neither 5120 nor 51), then every bias.
     await typeInto(frame, ctx.page, tid('tensor-search'), 'layers.512.');
     const one = ['model.layers.512.weight', 'model.layers.512.bias'];
-    await until('only layer 512\'s rows', async () => JSON.stringify(await visibleRowNames(frame)) === JSON.stringify(one), 30_000);
+    await until("only layer 512's rows", async () => JSON.stringify(await visibleRowNames(frame)) === JSON.stringify(one), 30_000);
     await countText(frame, `2 of ${WORKSPACE_FILES.manyTensors.toLocaleString('en-US')}`);
     await typeInto(frame, ctx.page, tid('tensor-search'), 'bias');
-    await countText(frame, `${WORKSPACE_FILES.manyLayers.toLocaleString('en-US')} of ${WORKSPACE_FILES.manyTensors.toLocaleString('en-US')}`);
+    await countText(
+      frame,
+      `${WORKSPACE_FILES.manyLayers.toLocaleString('en-US')} of ${WORKSPACE_FILES.manyTensors.toLocaleString('en-US')}`,
+    );
     const biases = await visibleRowNames(frame);
     assert.ok(biases.length >= 10, `only ${biases.length} bias rows on screen`);
-    assert.deepEqual(biases.filter((n) => !n.endsWith('.bias')), [], 'rows that do not match "bias"');
-    assert.deepEqual(biases, names.filter((n) => n.endsWith('.bias')).slice(0, biases.length), 'the bias rows are not in file order from the first');
+    assert.deepEqual(
+      biases.filter((n) => !n.endsWith('.bias')),
+      [],
+      'rows that do not match "bias"',
+    );
+    assert.deepEqual(
+      biases,
+      names.filter((n) => n.endsWith('.bias')).slice(0, biases.length),
+      'the bias rows are not in file order from the first',
+    );
     assert.ok((await frame.locator(ROW).count()) <= MAX_ROWS_IN_DOM, 'the filtered table is not virtualised');
     await screenshot(ctx.page, ctx.shots, 'inspector-10k-tensors-search.png');
     await typeInto(frame, ctx.page, tid('tensor-search'), '');
@@ -241,14 +312,21 @@ test.describe.serial('quality', () => {
     await waitForChart(fidelity, 'fidelity-chart');
     if (session.fidelityLight) {
       // The chart is redrawn in the theme's colours, not left as it was drawn in the light one.
-      await until('the fidelity chart to be redrawn for the new theme', async () => (await canvasSignature(fidelity)) !== session.fidelityLight, 20_000);
+      await until(
+        'the fidelity chart to be redrawn for the new theme',
+        async () => (await canvasSignature(fidelity)) !== session.fidelityLight,
+        20_000,
+      );
     }
     for (const id of ['relerror-chart', 'diversity-chart']) await waitForChart(results.locator(tid(id)).first(), id);
     await resultsTop(results);
     await screenshot(ctx.page, ctx.shots, 'dashboard-theme-high-contrast.png');
 
     // Back to the inspector's tab: its webview follows the theme too.
-    await ctx.page.locator(`.tabs-container .tab[data-resource-name="${cssString(CAPP.split('/').pop() ?? '')}"]`).first().click();
+    await ctx.page
+      .locator(`.tabs-container .tab[data-resource-name="${cssString(CAPP.split('/').pop() ?? '')}"]`)
+      .first()
+      .click();
     const frame = await inspectorFrame(ctx.page, DETAIL_TENSOR);
     await expectBodyClass(frame, 'vscode-high-contrast');
     const detail = frame.locator(tid('tensor-detail')).first();
@@ -272,7 +350,13 @@ test.describe.serial('quality', () => {
     const entries = session.console.entries.filter((e) => !e.text.includes(PROBE));
     const fmt = (e) => `${e.kind}: ${e.text.slice(0, 300)}${e.url ? ` (${e.url})` : ''}`;
     const other = entries.filter((e) => !e.ours);
-    if (other.length > 0) console.log(`         (${other.length} workbench message(s) not from our webviews, ignored:\n${other.slice(0, 10).map((e) => `           ${fmt(e)}`).join('\n')})`);
+    if (other.length > 0)
+      console.log(
+        `         (${other.length} workbench message(s) not from our webviews, ignored:\n${other
+          .slice(0, 10)
+          .map((e) => `           ${fmt(e)}`)
+          .join('\n')})`,
+      );
     assert.deepEqual(entries.filter((e) => e.ours).map(fmt), [], 'errors from our webviews');
   });
 });

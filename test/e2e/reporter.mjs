@@ -28,17 +28,32 @@ export default class CountsReporter {
     const tests = (this.suite?.allTests() ?? []).map((t) => {
       const outcome = t.outcome();
       const last = t.results[t.results.length - 1];
-      const state = outcome === 'expected' || outcome === 'flaky' ? 'passed'
-        : outcome === 'unexpected' || last?.status === 'interrupted' ? 'failed' : 'skipped';
+      const state =
+        outcome === 'expected' || outcome === 'flaky'
+          ? 'passed'
+          : outcome === 'unexpected' || last?.status === 'interrupted'
+            ? 'failed'
+            : 'skipped';
       return { title: t.titlePath().filter(Boolean).join(' › '), state, status: last?.status ?? 'not run', error: last?.error?.message };
     });
     const count = (state) => tests.filter((t) => t.state === state).length;
     const counts = { passed: count('passed'), failed: count('failed'), skipped: count('skipped') };
     if (result.status !== 'passed' && counts.failed === 0) counts.failed = 1;
     mkdirSync(SHOTS, { recursive: true });
-    writeFileSync(join(SHOTS, 'results.json'), JSON.stringify({
-      ...counts, status: result.status, installedFrom: process.env.MIMICRY_E2E_INSTALLED_FROM, errors: this.errors, tests,
-    }, null, 2));
+    writeFileSync(
+      join(SHOTS, 'results.json'),
+      JSON.stringify(
+        {
+          ...counts,
+          status: result.status,
+          installedFrom: process.env.MIMICRY_E2E_INSTALLED_FROM,
+          errors: this.errors,
+          tests,
+        },
+        null,
+        2,
+      ),
+    );
     const file = process.env.MIMICRY_RESULTS;
     if (file) {
       mkdirSync(dirname(file), { recursive: true });
@@ -47,6 +62,8 @@ export default class CountsReporter {
     if (process.env.MIMICRY_E2E_INSTALLED_FROM && process.env.MIMICRY_E2E_INSTALLED_FROM !== 'vsix') {
       console.log('  (warning: the built folder was tested, not the packaged .vsix)');
     }
-    console.log(`[e2e] ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${result.status}; screenshots: ${SHOTS})`);
+    console.log(
+      `[e2e] ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${result.status}; screenshots: ${SHOTS})`,
+    );
   }
 }

@@ -32,12 +32,20 @@ export function workbenchSession(name) {
     }
     ctx.workspace = workspace;
     ctx.page = await openWorkbench(browser, url, workspace);
-    ctx.page.on('dialog', (d) => { ctx.dialogs.push(`${d.type()}: ${d.message()}`); void d.dismiss().catch(() => undefined); });
-    ctx.page.on('console', (m) => { if (m.type() === 'error' && consoleErrors.length < 200) consoleErrors.push(m.text()); });
+    ctx.page.on('dialog', (d) => {
+      ctx.dialogs.push(`${d.type()}: ${d.message()}`);
+      void d.dismiss().catch(() => undefined);
+    });
+    ctx.page.on('console', (m) => {
+      if (m.type() === 'error' && consoleErrors.length < 200) consoleErrors.push(m.text());
+    });
   });
   test.afterAll(async () => {
     writeFileSync(join(SHOTS, `session-${name}.json`), JSON.stringify({ dialogs: ctx.dialogs, consoleErrors }, null, 2));
-    await ctx.page?.context().close().catch(() => undefined);
+    await ctx.page
+      ?.context()
+      .close()
+      .catch(() => undefined);
   });
   return ctx;
 }

@@ -44,7 +44,10 @@ interface JsonReport {
 }
 
 /** A safetensors file written by hand (independent of the project's writer). */
-function safetensors(tensors: { name: string; dtype: string; shape: number[]; data: Uint8Array }[], metadata?: Record<string, string>): Buffer {
+function safetensors(
+  tensors: { name: string; dtype: string; shape: number[]; data: Uint8Array }[],
+  metadata?: Record<string, string>,
+): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
@@ -83,7 +86,10 @@ test('--json --stats on every real fixture: one JSON document with every tensor 
       assert.deepEqual(Object.keys(t).sort(), ['dtype', 'name', 'offsets', 'params', 'shape', 'stats']);
       assert.ok(t.stats);
       assert.deepEqual(Object.keys(t.stats).sort(), STATS_KEYS);
-      assert.equal(t.params, t.shape.reduce((a, b) => a * b, 1));
+      assert.equal(
+        t.params,
+        t.shape.reduce((a, b) => a * b, 1),
+      );
       assert.equal(t.offsets[1] - t.offsets[0], t.params * 4);
     }
   }
@@ -94,7 +100,10 @@ test('the JSON report agrees with the reader: sizes, metadata, offsets and value
   const report = JSON.parse((await cli(['inspect', path, '--json', '--stats', '--bins', '8'])).stdout) as JsonReport;
   assert.equal(report.bytes, 949_792);
   assert.deepEqual(report.metadata, { format: 'pt' });
-  assert.equal(report.tensors.reduce((a, t) => a + t.params, 0), 236_224);
+  assert.equal(
+    report.tensors.reduce((a, t) => a + t.params, 0),
+    236_224,
+  );
   const ckpt = await openCheckpoint(path);
   try {
     for (const entry of report.tensors) {
@@ -108,7 +117,10 @@ test('the JSON report agrees with the reader: sizes, metadata, offsets and value
       const mean = values.reduce((a, b) => a + b, 0) / values.length;
       assert.ok(Math.abs(stats.mean - mean) <= 1e-9 * Math.max(1, Math.abs(mean)));
       assert.equal(stats.histogram.counts.length, 8);
-      assert.equal(stats.histogram.counts.reduce((a, b) => a + b, 0), values.length);
+      assert.equal(
+        stats.histogram.counts.reduce((a, b) => a + b, 0),
+        values.length,
+      );
     }
   } finally {
     await ckpt.close();
@@ -133,7 +145,9 @@ test('--spectra adds a spectrum to tensors of 2+ dimensions only (conv kernels a
   const conv = report.tensors.find((t) => t.name === 'layers.2.weight');
   assert.deepEqual([conv?.spectrum?.rows, conv?.spectrum?.cols], [32, 800]);
 
-  const capped = JSON.parse((await cli(['inspect', join(REAL, 'tinygrad-mnist-cnn.safetensors'), '--json', '--spectra', '--max-side', '16'])).stdout) as JsonReport;
+  const capped = JSON.parse(
+    (await cli(['inspect', join(REAL, 'tinygrad-mnist-cnn.safetensors'), '--json', '--spectra', '--max-side', '16'])).stdout,
+  ) as JsonReport;
   const skipped = capped.tensors.find((t) => t.name === 'layers.2.weight')?.spectrum;
   assert.match(String(skipped?.skipped), /smaller side 32 of 32 x 800 is over the spectrum size limit of 16/);
   const small = capped.tensors.find((t) => t.name === 'layers.13.weight')?.spectrum;
@@ -171,17 +185,32 @@ test('a sharded index lists the tensors of every shard, naming the shard', async
   rmSync(dir, { recursive: true, force: true });
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir);
-  writeFileSync(join(dir, 'model-00001-of-00002.safetensors'), safetensors([{ name: 'a', dtype: 'F32', shape: [2, 2], data: f32([1, 2, 3, 4]) }]));
-  writeFileSync(join(dir, 'model-00002-of-00002.safetensors'), safetensors([{ name: 'b', dtype: 'F32', shape: [3], data: f32([0, 0, 5]) }]));
+  writeFileSync(
+    join(dir, 'model-00001-of-00002.safetensors'),
+    safetensors([{ name: 'a', dtype: 'F32', shape: [2, 2], data: f32([1, 2, 3, 4]) }]),
+  );
+  writeFileSync(
+    join(dir, 'model-00002-of-00002.safetensors'),
+    safetensors([{ name: 'b', dtype: 'F32', shape: [3], data: f32([0, 0, 5]) }]),
+  );
   const index = join(dir, 'model.safetensors.index.json');
-  writeFileSync(index, JSON.stringify({ metadata: { total_size: 28 }, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }));
+  writeFileSync(
+    index,
+    JSON.stringify({
+      metadata: { total_size: 28 },
+      weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' },
+    }),
+  );
   const r = await cli(['inspect', index, '--json', '--stats']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as JsonReport;
   assert.deepEqual(report.metadata, { total_size: '28' });
   assert.deepEqual(
     report.tensors.map((t) => [t.name, t.shard]),
-    [['a', 'model-00001-of-00002.safetensors'], ['b', 'model-00002-of-00002.safetensors']],
+    [
+      ['a', 'model-00001-of-00002.safetensors'],
+      ['b', 'model-00002-of-00002.safetensors'],
+    ],
   );
   const b = report.tensors[1].stats as { zeroFraction: number; max: number };
   assert.equal(b.max, 5);
@@ -195,10 +224,13 @@ test('tensors whose dtype is not decoded get stats: null with a reason; NaN and 
   const file = join(tmp, 'mixed.safetensors');
   writeFileSync(
     file,
-    safetensors([
-      { name: 'scale', dtype: 'F8_E8M0', shape: [4], data: new Uint8Array([127, 128, 126, 127]) },
-      { name: 'w', dtype: 'F32', shape: [2, 3], data: f32([1, NaN, Infinity, 0, -2, 4]) },
-    ], { note: 'line\u001b[31m' }),
+    safetensors(
+      [
+        { name: 'scale', dtype: 'F8_E8M0', shape: [4], data: new Uint8Array([127, 128, 126, 127]) },
+        { name: 'w', dtype: 'F32', shape: [2, 3], data: f32([1, NaN, Infinity, 0, -2, 4]) },
+      ],
+      { note: 'line\u001b[31m' },
+    ),
   );
   const r = await cli(['inspect', file, '--json', '--stats', '--spectra']);
   assert.equal(r.code, 0, r.stderr);
@@ -209,7 +241,17 @@ test('tensors whose dtype is not decoded get stats: null with a reason; NaN and 
   const w = report.tensors.find((t) => t.name === 'w');
   assert.deepEqual(
     { ...(w?.stats as object), histogram: undefined },
-    { min: -2, max: 4, mean: 0.75, std: Math.sqrt((0.25 ** 2 + 0.75 ** 2 + 2.75 ** 2 + 3.25 ** 2) / 4), meanAbs: 1.75, zeroFraction: 0.25, nanCount: 1, infCount: 1, histogram: undefined },
+    {
+      min: -2,
+      max: 4,
+      mean: 0.75,
+      std: Math.sqrt((0.25 ** 2 + 0.75 ** 2 + 2.75 ** 2 + 3.25 ** 2) / 4),
+      meanAbs: 1.75,
+      zeroFraction: 0.25,
+      nanCount: 1,
+      infCount: 1,
+      histogram: undefined,
+    },
   );
   assert.match(String(w?.spectrum?.skipped), /NaN or Inf/);
 
@@ -225,7 +267,10 @@ test('an invalid file: exit 2, one line on stderr naming the file and the rule, 
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(10n);
   writeFileSync(bad, Buffer.concat([prefix, Buffer.from('not json!!')]));
-  for (const args of [['inspect', bad], ['inspect', bad, '--json', '--stats']]) {
+  for (const args of [
+    ['inspect', bad],
+    ['inspect', bad, '--json', '--stats'],
+  ]) {
     const r = await cli(args);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
@@ -250,7 +295,13 @@ test('a missing file or a directory: exit 2 and one line', async () => {
 
 test('bad usage exits 2 with one line: unknown option, missing argument, bad number, unknown command', async () => {
   const file = join(REAL, 'capp-gpt2-4layer.safetensors');
-  for (const args of [['inspect', file, '--nope'], ['inspect'], ['inspect', file, '--bins', '0'], ['inspect', file, '--max-side', 'x'], ['frobnicate']]) {
+  for (const args of [
+    ['inspect', file, '--nope'],
+    ['inspect'],
+    ['inspect', file, '--bins', '0'],
+    ['inspect', file, '--max-side', 'x'],
+    ['frobnicate'],
+  ]) {
     const r = await cli(args);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.stdout, '');

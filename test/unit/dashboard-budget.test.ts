@@ -13,7 +13,13 @@ before(async () => {
 });
 after(() => ck.close());
 
-for (const options of [{ preset: 'paper' }, { preset: 'exact' }, { preset: '4x' }, { preset: 'paper', modules: ['mlp.c_fc'], sets: 3 }, { preset: 'paper', shareRoles: true }] as ReconstructOptions[]) {
+for (const options of [
+  { preset: 'paper' },
+  { preset: 'exact' },
+  { preset: '4x' },
+  { preset: 'paper', modules: ['mlp.c_fc'], sets: 3 },
+  { preset: 'paper', shareRoles: true },
+] as ReconstructOptions[]) {
   test(`budget equals the run's parameters: ${JSON.stringify(options)}`, async () => {
     const outcome = planView(ck.tensors, options);
     assert.ok(outcome.ok, outcome.ok ? '' : outcome.error);
@@ -23,7 +29,10 @@ for (const options of [{ preset: 'paper' }, { preset: 'exact' }, { preset: '4x' 
     assert.equal(b.after, result.summary.parameters.after);
     assert.equal(b.coefficientsPerTask, result.summary.coefficientsPerTask);
     assert.equal(b.ratio, result.summary.parameters.ratio);
-    assert.deepEqual(outcome.plan.banks.map((x) => x.name), result.banks.map((x) => x.plan.name));
+    assert.deepEqual(
+      outcome.plan.banks.map((x) => x.name),
+      result.banks.map((x) => x.plan.name),
+    );
     assert.equal(b.after, b.templateParameters + b.coefficientsPerTask + b.passthroughParameters);
   });
 }
@@ -32,7 +41,10 @@ test('roles: every groupable role listed; a module filter marks the others unsel
   const outcome = planView(ck.tensors, { modules: ['mlp.c_fc'] });
   assert.ok(outcome.ok);
   assert.equal(outcome.plan.roles.length, 4);
-  assert.deepEqual(outcome.plan.roles.filter((r) => r.selected).map((r) => r.role), ['mlp.c_fc']);
+  assert.deepEqual(
+    outcome.plan.roles.filter((r) => r.selected).map((r) => r.role),
+    ['mlp.c_fc'],
+  );
 });
 
 test('engine validation comes back as a message with the field it is about', () => {

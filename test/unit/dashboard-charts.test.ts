@@ -6,15 +6,44 @@ import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import type { Checkpoint } from '../../src/mimicry/safetensors/types';
 import { ReconstructSessionJob } from '../../src/mimicry/worker/reconstruct/job';
 import type { DashboardData } from '../../src/mimicry/dashboard/types';
-import { bankBarsOption, blockRoleOption, compareOption, heatmapOption, lossOption, spectraOption, type Option } from '../../src/webview/dashboard/chartOptions';
+import {
+  bankBarsOption,
+  blockRoleOption,
+  compareOption,
+  heatmapOption,
+  lossOption,
+  spectraOption,
+  type Option,
+} from '../../src/webview/dashboard/chartOptions';
 import { DEFINITIONS } from '../../src/mimicry/dashboard/definitions';
-import { byBlockAndRole, compareLayers, diversityBars, entropyBars, LossTracker, similarityHeatmaps, spectraView } from '../../src/webview/dashboard/model';
+import {
+  byBlockAndRole,
+  compareLayers,
+  diversityBars,
+  entropyBars,
+  LossTracker,
+  similarityHeatmaps,
+  spectraView,
+} from '../../src/webview/dashboard/model';
 import type { DashboardTheme } from '../../src/webview/shared/theme';
 
 const theme: DashboardTheme = {
-  foreground: '#ccc', muted: '#999', border: '#333', grid: '#444', primary: '#37f', secondary: '#d81', tooltipBackground: '#222',
-  tooltipBorder: '#444', fontFamily: 'sans-serif', monoFamily: 'monospace', fontSize: 13, highContrast: false,
-  palette: ['#1', '#2', '#3', '#4', '#5', '#6'], red: '#6', green: '#3', background: '#000',
+  foreground: '#ccc',
+  muted: '#999',
+  border: '#333',
+  grid: '#444',
+  primary: '#37f',
+  secondary: '#d81',
+  tooltipBackground: '#222',
+  tooltipBorder: '#444',
+  fontFamily: 'sans-serif',
+  monoFamily: 'monospace',
+  fontSize: 13,
+  highContrast: false,
+  palette: ['#1', '#2', '#3', '#4', '#5', '#6'],
+  red: '#6',
+  green: '#3',
+  background: '#000',
 };
 
 let ck: Checkpoint;
@@ -22,12 +51,18 @@ let data: DashboardData;
 before(async () => {
   ck = await openCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors');
   const job = new ReconstructSessionJob(ck);
-  data = await job.run({ preset: 'paper', templates: 1, probes: 4 }, 1024, { signal: new AbortController().signal, onFit: () => undefined, onPhase: () => undefined });
+  data = await job.run({ preset: 'paper', templates: 1, probes: 4 }, 1024, {
+    signal: new AbortController().signal,
+    onFit: () => undefined,
+    onPhase: () => undefined,
+  });
   await job.dropResult();
 });
 after(() => ck.close());
 
-interface Axis { name?: string }
+interface Axis {
+  name?: string;
+}
 function axes(o: Option, key: 'xAxis' | 'yAxis'): Axis[] {
   const a = o[key] as Axis | Axis[];
   return Array.isArray(a) ? a : [a];
@@ -38,7 +73,10 @@ function check(o: Option, definition: string): void {
   assert.ok(title.text.length > 0);
   assert.equal(title.subtext, definition);
   for (const a of [...axes(o, 'xAxis'), ...axes(o, 'yAxis')]) assert.ok(a.name && a.name.length > 0, 'every axis is named');
-  assert.ok(axes(o, 'yAxis').every((a) => /\(.+\)/.test(a.name ?? '')), 'value axes carry units in parentheses');
+  assert.ok(
+    axes(o, 'yAxis').every((a) => /\(.+\)/.test(a.name ?? '')),
+    'value axes carry units in parentheses',
+  );
   assert.equal((o.tooltip as { renderMode: string }).renderMode, 'richText');
 }
 

@@ -13,12 +13,16 @@ function parse(csv: string): string[][] {
   for (let i = 0; i < csv.length; i++) {
     const c = csv[i];
     if (quoted) {
-      if (c === '"' && csv[i + 1] === '"') (cell += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && csv[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else cell += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(cell), (cell = '');
-    else if (c === '\r' && csv[i + 1] === '\n') {
+    else if (c === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (c === '\r' && csv[i + 1] === '\n') {
       row.push(cell);
       rows.push(row);
       row = [];
@@ -34,15 +38,36 @@ const data = {
   origin: 'run',
   source: { file: 'm.safetensors', path: '/x/m.safetensors' },
   method: { method: 'spectral' },
-  summary: { layers: 2, banks: 1, meanCosine: 0.9, minCosine: 0.8, meanRelError: 0.1, parameters: { before: 100, after: 50, ratio: 2 }, coefficientsPerTask: 8 },
+  summary: {
+    layers: 2,
+    banks: 1,
+    meanCosine: 0.9,
+    minCosine: 0.8,
+    meanRelError: 0.1,
+    parameters: { before: 100, after: 50, ratio: 2 },
+    coefficientsPerTask: 8,
+  },
   layers: [
     { name: 'h.0.attn,"evil".weight', bank: 'b.g0', block: 0, role: 'attn', cosine: 1, relError: 0 },
     { name: '=HYPERLINK("x")', bank: 'b.g0', block: 1, role: 'attn', cosine: 0.8, relError: 0.2, probeCosine: 0.7 },
   ],
   banks: [
     {
-      name: 'b.g0', roles: ['attn'], members: ['a', 'b'], blocks: [0, 1], shape: [2, 2], templates: 1, diversity: 0, diversityRelative: 0,
-      entropy: null, entropyNormalized: null, coefficientSimilarity: [[1]], coefficientSimilarityBlocks: [0], parameters: { before: 8, after: 6 }, rank: 1, loss: null,
+      name: 'b.g0',
+      roles: ['attn'],
+      members: ['a', 'b'],
+      blocks: [0, 1],
+      shape: [2, 2],
+      templates: 1,
+      diversity: 0,
+      diversityRelative: 0,
+      entropy: null,
+      entropyNormalized: null,
+      coefficientSimilarity: [[1]],
+      coefficientSimilarityBlocks: [0],
+      parameters: { before: 8, after: 6 },
+      rank: 1,
+      loss: null,
     },
   ],
   spectra: [],
@@ -65,7 +90,9 @@ test('report: header, a row per layer, per bank, and the summary; names survive 
   const rows = parse(reportCsv(data));
   const [head, ...body] = rows;
   assert.equal(head[0], 'kind');
-  assert.ok(head.includes('cosine') && head.includes('rel_error') && head.includes('diversity_relative') && head.includes('entropy_normalized'));
+  assert.ok(
+    head.includes('cosine') && head.includes('rel_error') && head.includes('diversity_relative') && head.includes('entropy_normalized'),
+  );
   assert.deepEqual(body.map((r) => r[0]).slice(0, 4), ['layer', 'layer', 'bank', 'summary']);
   const defs = body.filter((r) => r[0] === 'definition');
   assert.ok(defs.some((r) => r[1] === 'cosine' && r[head.indexOf('definition')].startsWith('Per-layer cosine fidelity')));

@@ -14,7 +14,8 @@ test('well-formed messages pass', () => {
     { type: 'export', kind: 'report-csv' },
     { type: 'exportChart', chart: 'similarity-3', format: 'svg', payload: '<svg/>' },
     { type: 'rendered', mode: 'results', charts: 13 },
-  ]) assert.ok(isFromDashboard(m), JSON.stringify(m));
+  ])
+    assert.ok(isFromDashboard(m), JSON.stringify(m));
 });
 
 test('malformed or unknown messages are refused', () => {
@@ -32,15 +33,29 @@ test('malformed or unknown messages are refused', () => {
     { type: 'rendered', mode: 'anything', charts: 1 },
     { type: 'toString' },
     { type: '__proto__' },
-  ]) assert.equal(isFromDashboard(m), false, JSON.stringify(m));
+  ])
+    assert.equal(isFromDashboard(m), false, JSON.stringify(m));
 });
 
 test('options keep only known keys of the right type; the engine judges the values', () => {
-  const o = sanitizeOptions({ method: 'paper', steps: 10, lr: '0.1', templates: 'exact', modules: ['a', 3, 'b'], shareRoles: 'yes', evil: 1, __proto__: { x: 1 } } as Record<string, unknown>);
+  const o = sanitizeOptions({
+    method: 'paper',
+    steps: 10,
+    lr: '0.1',
+    templates: 'exact',
+    modules: ['a', 3, 'b'],
+    shareRoles: 'yes',
+    evil: 1,
+    __proto__: { x: 1 },
+  } as Record<string, unknown>);
   assert.deepEqual(o, { method: 'paper', steps: 10, templates: 'exact', modules: ['a', 'b'] });
   assert.deepEqual(sanitizeOptions({ templates: 'many' }), {});
   // Words must be the engine's own; untyped input is no options at all.
-  assert.deepEqual(sanitizeOptions({ method: 'bogus', backend: 'cuda', preset: '2x', objective: 'total', loss: 'mse' }), { preset: '2x', objective: 'total', loss: 'mse' });
+  assert.deepEqual(sanitizeOptions({ method: 'bogus', backend: 'cuda', preset: '2x', objective: 'total', loss: 'mse' }), {
+    preset: '2x',
+    objective: 'total',
+    loss: 'mse',
+  });
   for (const raw of [null, 'paper', 3, ['method']]) assert.deepEqual(sanitizeOptions(raw), {});
 });
 

@@ -42,7 +42,10 @@ after(() => ck.close());
 test('fidelity bars: one series per role, one bar per block, every layer exactly once', () => {
   const v = byBlockAndRole(exact.layers, 'cosine');
   assert.deepEqual(v.blocks, ['block 0', 'block 1', 'block 2', 'block 3']);
-  assert.deepEqual(v.series.map((s) => s.role), ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']);
+  assert.deepEqual(
+    v.series.map((s) => s.role),
+    ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'],
+  );
   const shown = v.series.flatMap((s) => s.points.filter((p) => p !== null).map((p) => p?.layer.name));
   assert.equal(shown.length, exact.layers.length);
   assert.equal(new Set(shown).size, exact.layers.length);
@@ -76,10 +79,19 @@ test('relative error bars carry the engine values', () => {
 test('diversity and entropy bars: one per bank, raw and relative from the engine', () => {
   const d = diversityBars(exact);
   assert.equal(d.banks.length, exact.banks.length);
-  assert.deepEqual(d.raw, exact.banks.map((b) => b.diversity));
-  assert.deepEqual(d.relative, exact.banks.map((b) => b.diversityRelative));
+  assert.deepEqual(
+    d.raw,
+    exact.banks.map((b) => b.diversity),
+  );
+  assert.deepEqual(
+    d.relative,
+    exact.banks.map((b) => b.diversityRelative),
+  );
   const e = entropyBars(exact);
-  assert.deepEqual(e.raw, exact.banks.map((b) => b.entropy));
+  assert.deepEqual(
+    e.raw,
+    exact.banks.map((b) => b.entropy),
+  );
   for (const v of e.relative) if (v !== null) assert.ok(v >= 0 && v <= 1);
 });
 
@@ -122,14 +134,31 @@ test('summary cards show the engine summary, formatted only', () => {
 
 test('loss tracker: groups in order, a point per event, earlier groups done', () => {
   const t = new LossTracker(['a', 'b']);
-  const ev = (group: string, groupIndex: number, step: number, loss: number) => ({ group, groupIndex, groups: 2, step, steps: 10, loss, elapsed: 0 });
+  const ev = (group: string, groupIndex: number, step: number, loss: number) => ({
+    group,
+    groupIndex,
+    groups: 2,
+    step,
+    steps: 10,
+    loss,
+    elapsed: 0,
+  });
   t.add(ev('a', 0, 0, 1));
   t.add(ev('a', 0, 5, 0.5));
-  assert.deepEqual(t.statuses.map((s) => s.state), ['fitting', 'waiting']);
+  assert.deepEqual(
+    t.statuses.map((s) => s.state),
+    ['fitting', 'waiting'],
+  );
   t.add(ev('b', 1, 0, 2));
-  assert.deepEqual(t.statuses.map((s) => s.state), ['done', 'fitting']);
+  assert.deepEqual(
+    t.statuses.map((s) => s.state),
+    ['done', 'fitting'],
+  );
   t.add(ev('b', 1, 10, Number.NaN));
-  assert.deepEqual(t.statuses[0].points, [[0, 1], [5, 0.5]]);
+  assert.deepEqual(t.statuses[0].points, [
+    [0, 1],
+    [5, 0.5],
+  ]);
   assert.equal(t.statuses[1].points.length, 1);
   assert.equal(t.statuses[1].state, 'done');
 });

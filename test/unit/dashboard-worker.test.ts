@@ -48,7 +48,10 @@ test('plan, run with progress, export model and dense; no temporary files remain
     const fractions = writes.map((p) => p.fraction ?? -1);
     assert.equal(fractions[0], 0);
     assert.equal(fractions.at(-1), 1);
-    assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]), String(fractions));
+    assert.ok(
+      fractions.every((f, i) => i === 0 || f >= fractions[i - 1]),
+      String(fractions),
+    );
     assert.match(writes.at(-1)?.message ?? '', /gpt2\.recast\.safetensors: (\d+) of \1 tensors/);
     assert.equal(await client.request('export', { kind: 'dense', file: dense }).done, dense);
     const files = (await readdir(dir)).sort();
@@ -92,7 +95,10 @@ test('cancel stops a long optimizer run promptly and writes nothing', async () =
     job.cancel();
     await assert.rejects(job.done, (e: unknown) => e instanceof RemoteError && e.cancelled);
     assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   } finally {
     client.dispose();
   }

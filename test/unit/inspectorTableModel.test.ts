@@ -14,7 +14,16 @@ const row = (name: string, dtype = 'F32', shape: number[] = [2, 2]): TensorRow =
   decodable: true,
 });
 const stats = (std: number): TensorStatsView => ({
-  count: 1, finiteCount: 1, min: 0, max: 0, mean: 0, std, meanAbs: 0, zeroFraction: 0, nanCount: 0, infCount: 0,
+  count: 1,
+  finiteCount: 1,
+  min: 0,
+  max: 0,
+  mean: 0,
+  std,
+  meanAbs: 0,
+  zeroFraction: 0,
+  nanCount: 0,
+  infCount: 0,
   histogram: { edges: [], counts: [] },
 });
 
@@ -37,7 +46,10 @@ test('sorting by name, params and shape; ties keep file order', () => {
 });
 
 test('sorting by std keeps tensors without statistics last in both directions', () => {
-  const s = new Map([['a.bias', stats(0.5)], ['c.weight', stats(0.1)]]);
+  const s = new Map([
+    ['a.bias', stats(0.5)],
+    ['c.weight', stats(0.1)],
+  ]);
   assert.deepEqual(viewOf(rows, '', { key: 'std', descending: false }, s), [2, 1, 0, 3]);
   assert.deepEqual(viewOf(rows, '', { key: 'std', descending: true }, s), [1, 2, 0, 3]);
 });

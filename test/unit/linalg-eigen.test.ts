@@ -4,7 +4,6 @@ import { EigenvalueDecomposition, Matrix, QrDecomposition, SingularValueDecompos
 import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
 import { rng } from './helpers/rng';
 
-
 function uniform(length: number, seed: number): Float64Array {
   const rand = rng(seed);
   return Float64Array.from({ length }, () => rand() * 2 - 1);
@@ -21,12 +20,13 @@ function randomSymmetric(n: number, seed: number): Float64Array {
 /** W W^T (rows x rows) of a row-major rows x cols W. */
 function gramOf(w: Float64Array, rows: number, cols: number): Float64Array {
   const g = new Float64Array(rows * rows);
-  for (let i = 0; i < rows; i++) for (let j = 0; j <= i; j++) {
-    let s = 0;
-    for (let k = 0; k < cols; k++) s += w[i * cols + k] * w[j * cols + k];
-    g[i * rows + j] = s;
-    g[j * rows + i] = s;
-  }
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = 0; k < cols; k++) s += w[i * cols + k] * w[j * cols + k];
+      g[i * rows + j] = s;
+      g[j * rows + i] = s;
+    }
   return g;
 }
 
@@ -41,11 +41,12 @@ function withEigenvalues(values: readonly number[], seed: number): Float64Array 
   const q = randomOrthogonal(n, seed);
   const a = q.mmul(Matrix.diag(values)).mmul(q.transpose());
   const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
-    const v = (a.get(i, j) + a.get(j, i)) / 2;
-    out[i * n + j] = v;
-    out[j * n + i] = v;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      const v = (a.get(i, j) + a.get(j, i)) / 2;
+      out[i * n + j] = v;
+      out[j * n + i] = v;
+    }
   return out;
 }
 
@@ -95,7 +96,15 @@ test('random symmetric matrices: agrees with ml-matrix EigenvalueDecomposition, 
 });
 
 test('Gram matrices: eigenvalues are the squared singular values of a dense SVD (both shapes)', () => {
-  for (const [rows, cols] of [[1, 1], [1, 5], [2, 7], [3, 3], [10, 40], [100, 150], [300, 310]]) {
+  for (const [rows, cols] of [
+    [1, 1],
+    [1, 5],
+    [2, 7],
+    [3, 3],
+    [10, 40],
+    [100, 150],
+    [300, 310],
+  ]) {
     const w = uniform(rows * cols, rows * 1000 + cols);
     const got = symmetricEigenvalues(gramOf(w, rows, cols), rows);
     assertDescending(got, `${rows}x${cols}`);
@@ -119,8 +128,12 @@ test('diagonal and zero matrices are exact', () => {
   const n = values.length;
   const a = new Float64Array(n * n);
   values.forEach((v, i) => (a[i * n + i] = v));
-  assert.deepEqual(Array.from(symmetricEigenvalues(a, n)), values.slice().sort((x, y) => y - x));
-  for (const m of [1, 2, 5, 64]) assert.deepEqual(Array.from(symmetricEigenvalues(new Float64Array(m * m), m)), new Array<number>(m).fill(0));
+  assert.deepEqual(
+    Array.from(symmetricEigenvalues(a, n)),
+    values.slice().sort((x, y) => y - x),
+  );
+  for (const m of [1, 2, 5, 64])
+    assert.deepEqual(Array.from(symmetricEigenvalues(new Float64Array(m * m), m)), new Array<number>(m).fill(0));
   assert.deepEqual(symmetricEigenvalues(new Float64Array(0), 0), new Float64Array(0));
 });
 
@@ -132,11 +145,12 @@ test('rank-deficient Gram (rank 5): five positive eigenvalues, the rest at round
   const b = uniform(n * k, 11);
   const c = uniform(k * cols, 12);
   const w = new Float64Array(n * cols);
-  for (let i = 0; i < n; i++) for (let j = 0; j < cols; j++) {
-    let s = 0;
-    for (let t = 0; t < k; t++) s += b[i * k + t] * c[t * cols + j];
-    w[i * cols + j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let t = 0; t < k; t++) s += b[i * k + t] * c[t * cols + j];
+      w[i * cols + j] = s;
+    }
   const got = symmetricEigenvalues(gramOf(w, n, cols), n);
   const s2 = mlSingularValues(w, n, cols).map((s) => s * s);
   assertClose(got, s2, REL, 'rank 5');
@@ -149,7 +163,12 @@ test('repeated eigenvalues (clusters of equal values, both signs)', () => {
   const a = withEigenvalues(values, 21);
   const n = values.length;
   const got = symmetricEigenvalues(a, n);
-  assertClose(got, values.slice().sort((x, y) => y - x), 1e-13, 'clusters');
+  assertClose(
+    got,
+    values.slice().sort((x, y) => y - x),
+    1e-13,
+    'clusters',
+  );
   assertClose(got, mlEigenvalues(a, n), REL, 'clusters vs ml-matrix');
   // The identity times a constant, rotated: one eigenvalue of multiplicity n.
   const same = withEigenvalues(new Array<number>(40).fill(-2.5), 22);
@@ -163,7 +182,12 @@ test('huge dynamic range: eigenvalues from 1e-12 to 1e12, and matrices near the 
   const got = symmetricEigenvalues(a, n);
   assertDescending(got, 'wide');
   assertClose(got, mlEigenvalues(a, n), REL, 'wide vs ml-matrix');
-  assertClose(got, values.slice().sort((x, y) => y - x), REL, 'wide vs exact');
+  assertClose(
+    got,
+    values.slice().sort((x, y) => y - x),
+    REL,
+    'wide vs exact',
+  );
   // Graded Gram: columns of W scaled by 10^-j, singular values spanning ~8 decades.
   const rows = 12;
   const cols = 20;
@@ -177,7 +201,12 @@ test('huge dynamic range: eigenvalues from 1e-12 to 1e12, and matrices near the 
   for (const f of [2 ** 900, 2 ** -900, 1e300, 1e-300]) {
     const scaled = base.map((v) => v * f);
     const got2 = symmetricEigenvalues(scaled, 20);
-    assertClose(got2, Array.from(ref, (v) => v * f), 1e-13, `scaled by ${f}`);
+    assertClose(
+      got2,
+      Array.from(ref, (v) => v * f),
+      1e-13,
+      `scaled by ${f}`,
+    );
   }
 });
 

@@ -12,5 +12,6 @@ test('parsePositiveInt: decimal digits only, spaces around allowed', () => {
   assert.equal(parsePositiveInt('12'), 12);
   assert.equal(parsePositiveInt(' 7 '), 7);
   assert.equal(parsePositiveInt('007'), 7);
-  for (const t of ['', '0', '00', '-1', '+12', '1.0', '1e3', '0x10', '12abc', '9007199254740993']) assert.equal(parsePositiveInt(t), undefined, t);
+  for (const t of ['', '0', '00', '-1', '+12', '1.0', '1e3', '0x10', '12abc', '9007199254740993'])
+    assert.equal(parsePositiveInt(t), undefined, t);
 });

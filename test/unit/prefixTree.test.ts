@@ -1,13 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildPrefixTree, flattenVisible, formatIndices, isExpandable, type NamedTensor, type PrefixNode } from '../../src/mimicry/naming/prefixTree';
+import {
+  buildPrefixTree,
+  flattenVisible,
+  formatIndices,
+  isExpandable,
+  type NamedTensor,
+  type PrefixNode,
+} from '../../src/mimicry/naming/prefixTree';
 
 const t = (name: string, params = 4, shape: number[] = [2, 2], dtype = 'F32'): NamedTensor => ({ name, params, shape, dtype });
 
 function gpt(blocks: number): NamedTensor[] {
   const out: NamedTensor[] = [t('wte.weight', 100, [50, 2])];
   for (let i = 0; i < blocks; i++) {
-    out.push(t(`blocks.${i}.attn.qkv.weight`, 12, [6, 2]), t(`blocks.${i}.attn.qkv.bias`, 6, [6]), t(`blocks.${i}.mlp.fc.weight`, 16, [8, 2]));
+    out.push(
+      t(`blocks.${i}.attn.qkv.weight`, 12, [6, 2]),
+      t(`blocks.${i}.attn.qkv.bias`, 6, [6]),
+      t(`blocks.${i}.mlp.fc.weight`, 16, [8, 2]),
+    );
   }
   out.push(t('ln_f.weight', 2, [2]));
   return out;
@@ -28,7 +39,10 @@ test('formatIndices compresses runs', () => {
 
 test('twelve identical blocks fold into one node with the shared role list', () => {
   const tree = buildPrefixTree(gpt(12));
-  assert.deepEqual(tree.map((n) => n.label), ['wte.weight', 'blocks.{0..11}', 'ln_f.weight']);
+  assert.deepEqual(
+    tree.map((n) => n.label),
+    ['wte.weight', 'blocks.{0..11}', 'ln_f.weight'],
+  );
   assert.equal(tree[0].kind, 'tensor');
   const folded = find(tree, 'blocks.{0..11}');
   assert.equal(folded.kind, 'folded');
@@ -36,7 +50,10 @@ test('twelve identical blocks fold into one node with the shared role list', () 
   assert.deepEqual(folded.indices, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   assert.equal(folded.tensorCount, 36);
   assert.equal(folded.params, 12 * (12 + 6 + 16));
-  assert.deepEqual(folded.children.map((c) => c.label), ['attn.qkv', 'mlp.fc.weight']);
+  assert.deepEqual(
+    folded.children.map((c) => c.label),
+    ['attn.qkv', 'mlp.fc.weight'],
+  );
   const qkv = find(folded.children, 'attn.qkv');
   const w = find(qkv.children, 'weight');
   assert.equal(w.kind, 'role');
@@ -48,14 +65,23 @@ test('twelve identical blocks fold into one node with the shared role list', () 
 test('counts add up to the whole checkpoint', () => {
   const tensors = gpt(12);
   const tree = buildPrefixTree(tensors);
-  assert.equal(tree.reduce((s, n) => s + n.tensorCount, 0), tensors.length);
-  assert.equal(tree.reduce((s, n) => s + n.params, 0), tensors.reduce((s, x) => s + x.params, 0));
+  assert.equal(
+    tree.reduce((s, n) => s + n.tensorCount, 0),
+    tensors.length,
+  );
+  assert.equal(
+    tree.reduce((s, n) => s + n.params, 0),
+    tensors.reduce((s, x) => s + x.params, 0),
+  );
 });
 
 test('blocks with different roles or shapes are not folded together', () => {
   const tensors = [...gpt(4), t('blocks.4.attn.qkv.weight', 12, [6, 2]), t('blocks.5.attn.qkv.weight', 24, [12, 2])];
   const blocks = find(buildPrefixTree(tensors), 'blocks');
-  assert.deepEqual(blocks.children.map((c) => c.label), ['{0..3}', '4.attn.qkv.weight', '5.attn.qkv.weight']);
+  assert.deepEqual(
+    blocks.children.map((c) => c.label),
+    ['{0..3}', '4.attn.qkv.weight', '5.attn.qkv.weight'],
+  );
   assert.equal(blocks.children[1].kind, 'tensor');
 });
 
@@ -63,7 +89,10 @@ test('alternating block kinds fold into two groups in index order', () => {
   const tensors: NamedTensor[] = [];
   for (let i = 0; i < 6; i++) tensors.push(t(`layers.${i}.${i % 2 === 0 ? 'attn' : 'mlp'}.weight`));
   const layers = find(buildPrefixTree(tensors), 'layers');
-  assert.deepEqual(layers.children.map((c) => c.label), ['{0,2,4}', '{1,3,5}']);
+  assert.deepEqual(
+    layers.children.map((c) => c.label),
+    ['{0,2,4}', '{1,3,5}'],
+  );
 });
 
 test('nested numbering folds inside folded blocks', () => {
@@ -88,7 +117,7 @@ test('a name that is also a prefix of another keeps both', () => {
   assert.equal(ab.children[0].tensorName, 'a.b.c');
 });
 
-test('hostile names are kept verbatim (escaping is the renderer\'s job)', () => {
+test("hostile names are kept verbatim (escaping is the renderer's job)", () => {
   const name = '<img src=x onerror=alert(1)>';
   const tree = buildPrefixTree([t(name)]);
   assert.equal(tree[0].tensorName, name);
@@ -98,7 +127,10 @@ test('hostile names are kept verbatim (escaping is the renderer\'s job)', () => 
 test('empty segments and leading zeros are not treated as indices', () => {
   const tree = buildPrefixTree([t('x.01.w'), t('x.02.w'), t('y..z')], { compact: false });
   const x = find(tree, 'x');
-  assert.deepEqual(x.children.map((c) => c.label), ['01', '02']);
+  assert.deepEqual(
+    x.children.map((c) => c.label),
+    ['01', '02'],
+  );
   const y = find(tree, 'y');
   assert.equal(y.children[0].label, '');
 });
@@ -133,5 +165,8 @@ test('numbered leaf tensors fold and list their instances', () => {
   assert.equal(tree[0].kind, 'folded');
   assert.ok(isExpandable(tree[0]));
   const rows = flattenVisible(tree, new Set([tree[0].id]));
-  assert.deepEqual(rows.map((r) => r.instance), [undefined, 'pos.0', 'pos.1', 'pos.2']);
+  assert.deepEqual(
+    rows.map((r) => r.instance),
+    [undefined, 'pos.0', 'pos.1', 'pos.2'],
+  );
 });

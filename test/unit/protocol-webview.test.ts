@@ -1,7 +1,13 @@
 // The webview protocol's guards: every message type checked, errors in the one wire shape, versions compared.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DASHBOARD_DATA_VERSION, isWebviewToExtension, protocolMismatch, PROTOCOL_VERSION, restorableState } from '../../src/webview/protocol';
+import {
+  DASHBOARD_DATA_VERSION,
+  isWebviewToExtension,
+  protocolMismatch,
+  PROTOCOL_VERSION,
+  restorableState,
+} from '../../src/webview/protocol';
 
 test('well-formed webview messages pass the guard', () => {
   assert.ok(isWebviewToExtension({ type: 'ready', version: PROTOCOL_VERSION }));
@@ -12,7 +18,18 @@ test('well-formed webview messages pass the guard', () => {
 });
 
 test('malformed or unknown messages are refused', () => {
-  for (const m of [null, 1, 'ready', {}, { type: 'nope' }, { type: 'ready' }, { type: 'rendered', tensorCount: '3' }, { type: 'rendered', tensorCount: Infinity }, { type: 'requestStats' }, { type: 'cancelTensor', name: 4 }]) {
+  for (const m of [
+    null,
+    1,
+    'ready',
+    {},
+    { type: 'nope' },
+    { type: 'ready' },
+    { type: 'rendered', tensorCount: '3' },
+    { type: 'rendered', tensorCount: Infinity },
+    { type: 'requestStats' },
+    { type: 'cancelTensor', name: 4 },
+  ]) {
     assert.ok(!isWebviewToExtension(m), JSON.stringify(m));
   }
 });
@@ -39,9 +56,19 @@ test('a restored dashboard state keeps its data only when the data version is cu
   assert.equal(restorableState(null), undefined);
   assert.equal(restorableState({ path: 3, mode: 'results' }), undefined);
   assert.equal(restorableState({ path: '/m.safetensors', mode: 'elsewhere' }), undefined);
-  assert.deepEqual(restorableState({ path: '/m.safetensors', mode: 'configure', form: { steps: 3 } }), { path: '/m.safetensors', mode: 'configure' });
+  assert.deepEqual(restorableState({ path: '/m.safetensors', mode: 'configure', form: { steps: 3 } }), {
+    path: '/m.safetensors',
+    mode: 'configure',
+  });
   assert.deepEqual(restorableState({ path: '/m.safetensors', mode: 'results', data }), { path: '/m.safetensors', mode: 'results', data });
   // Results stored by another version fall back to the form; compare needs its first run.
-  assert.deepEqual(restorableState({ path: '/m.safetensors', mode: 'results', data: { ...data, version: 0 } }), { path: '/m.safetensors', mode: 'configure' });
-  assert.deepEqual(restorableState({ path: '/m.safetensors', mode: 'compare', data, compare: { version: 99 } }), { path: '/m.safetensors', mode: 'compare', data });
+  assert.deepEqual(restorableState({ path: '/m.safetensors', mode: 'results', data: { ...data, version: 0 } }), {
+    path: '/m.safetensors',
+    mode: 'configure',
+  });
+  assert.deepEqual(restorableState({ path: '/m.safetensors', mode: 'compare', data, compare: { version: 99 } }), {
+    path: '/m.safetensors',
+    mode: 'compare',
+    data,
+  });
 });

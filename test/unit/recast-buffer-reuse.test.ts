@@ -17,7 +17,6 @@ import { readFloat32Into } from '../../src/mimicry/recast/stream';
 import { rng } from './helpers/rng';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 
-
 function values(n: number, seed: number): number[] {
   const r = rng(seed);
   return Array.from({ length: n }, () => (r() - 0.5) * 8);
@@ -166,7 +165,10 @@ test('digestFile equals a SHA-256 of the whole file, for empty, small and multi-
     const r = rng(7);
     for (const size of [0, 1, 1 << 20, (3 << 20) + 17]) {
       const file = join(dir, `f${size}`);
-      writeFileSync(file, Uint8Array.from({ length: size }, () => Math.floor(r() * 256)));
+      writeFileSync(
+        file,
+        Uint8Array.from({ length: size }, () => Math.floor(r() * 256)),
+      );
       const d = await digestFile(file);
       assert.equal(d.bytes, size);
       assert.equal(d.file, `f${size}`);

@@ -13,7 +13,8 @@ const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 
 /** Runs the three commands as src/cli/main.ts's runCli does (same status rules), capturing output. */
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
+  let out = '',
+    err = '';
   const io: CliIO = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
   const program = new Command('mimicry').exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
   registerReconstruct(program, io);
@@ -32,8 +33,27 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 test('reconstruct writes the export, dense and report; table at the end; rebuild and metrics read it back', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'recast-cli-'));
   try {
-    const out = join(dir, 'r.safetensors'), dense = join(dir, 'd.safetensors'), report = join(dir, 'rep.json');
-    const r = await cli(['reconstruct', GPT2, '--out', out, '--dense', dense, '--report', report, '--modules', 'mlp.c_fc,attn.c_proj', '--blocks-per-group', '4', '--templates', '2', '--probes', '2']);
+    const out = join(dir, 'r.safetensors'),
+      dense = join(dir, 'd.safetensors'),
+      report = join(dir, 'rep.json');
+    const r = await cli([
+      'reconstruct',
+      GPT2,
+      '--out',
+      out,
+      '--dense',
+      dense,
+      '--report',
+      report,
+      '--modules',
+      'mlp.c_fc,attn.c_proj',
+      '--blocks-per-group',
+      '4',
+      '--templates',
+      '2',
+      '--probes',
+      '2',
+    ]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /reconstructed 8 layers in 2 banks: spectral \(per-layer objective\), K = 2/);
     assert.match(r.out, /random N\(0, I\) probes/);
@@ -50,7 +70,10 @@ test('reconstruct writes the export, dense and report; table at the end; rebuild
 
     const m = await cli(['metrics', out, '--source', GPT2, '--json']);
     assert.equal(m.code, 0, m.err);
-    const doc = JSON.parse(m.out) as { metrics: { layers: { name: string; cosine: number }[] }; recomputed: { name: string; cosine: number }[] };
+    const doc = JSON.parse(m.out) as {
+      metrics: { layers: { name: string; cosine: number }[] };
+      recomputed: { name: string; cosine: number }[];
+    };
     for (const l of doc.metrics.layers) {
       const again = doc.recomputed.find((x) => x.name === l.name);
       assert.ok(again && Math.abs(again.cosine - l.cosine) < 1e-12);
@@ -99,7 +122,8 @@ test('bad options exit 2 with a clear message', async () => {
 test('output folders that do not exist yet are created (as `npm start` needs on a fresh clone)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'recast-cli-'));
   try {
-    const out = join(dir, 'new', 'deeper', 'r.safetensors'), report = join(dir, 'reports', 'rep.json');
+    const out = join(dir, 'new', 'deeper', 'r.safetensors'),
+      report = join(dir, 'reports', 'rep.json');
     const r = await cli(['reconstruct', GPT2, '--out', out, '--report', report]);
     assert.equal(r.code, 0, r.err);
     assert.ok(existsSync(out) && existsSync(report));

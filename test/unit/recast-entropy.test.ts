@@ -19,7 +19,8 @@ const close = (a: number, b: number, tol: number, what: string) => assert.ok(Mat
 /** Trained-like [rows, cols]: a power-law head of rank 16 over an iid bulk (as bench/vitS.ts). */
 function trainedLike(rows: number, cols: number, rng: Random, scale = 0.04): Float32Array {
   const r = 16;
-  const a = rng.normals(rows * r), b = rng.normals(r * cols);
+  const a = rng.normals(rows * r),
+    b = rng.normals(r * cols);
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     for (let k = 0; k < r; k++) {
@@ -32,9 +33,11 @@ function trainedLike(rows: number, cols: number, rng: Random, scale = 0.04): Flo
 }
 
 function lowRank(rows: number, cols: number, rank: number, rng: Random, scale = 1): Float32Array {
-  const a = rng.normals(rows * rank), b = rng.normals(rank * cols);
+  const a = rng.normals(rows * rank),
+    b = rng.normals(rank * cols);
   const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let k = 0; k < rank; k++) for (let j = 0; j < cols; j++) out[i * cols + j] += a[i * rank + k] * b[k * cols + j] * scale;
+  for (let i = 0; i < rows; i++)
+    for (let k = 0; k < rank; k++) for (let j = 0; j < cols; j++) out[i * cols + j] += a[i * rank + k] * b[k * cols + j] * scale;
   return out;
 }
 
@@ -50,7 +53,8 @@ test('float32 Gram route agrees with float64 on the real GPT-2 fixture templates
         const all = await r.store.get(b.plan.name);
         const rows = b.plan.shape[0];
         const cols = b.plan.size / rows;
-        let mean = 0, meanN = 0;
+        let mean = 0,
+          meanN = 0;
         for (let t = 0; t < b.n; t++) {
           const T = all.subarray(t * b.plan.size, (t + 1) * b.plan.size);
           const ref = entropyFloat64(T, rows, cols);
@@ -78,7 +82,11 @@ test('float32 Gram route agrees with float64 on the real GPT-2 fixture templates
 test('float32 Gram route agrees with float64 on ViT-S-sized trained-like templates (wide, tall, square)', async () => {
   const { tf: engine } = await loadTf('wasm');
   const rng = new Random(11);
-  for (const [rows, cols] of [[384, 1536], [1152, 384], [384, 384]]) {
+  for (const [rows, cols] of [
+    [384, 1536],
+    [1152, 384],
+    [384, 384],
+  ]) {
     const T = trainedLike(rows, cols, rng);
     const ref = entropyFloat64(T, rows, cols);
     const got = entropyOnEngine(engine, T, rows, cols);
@@ -93,7 +101,12 @@ test('float32 Gram route agrees with float64 on ViT-S-sized trained-like templat
 test('low-rank templates (where a float32 Gram is badly off) fall back to float64, at any scale', async () => {
   const { tf: engine } = await loadTf('wasm');
   const rng = new Random(5);
-  for (const [rows, cols, rank, scale] of [[384, 1536, 1, 1], [96, 384, 4, 1e-20], [128, 128, 40, 1e15], [64, 256, 2, 1]]) {
+  for (const [rows, cols, rank, scale] of [
+    [384, 1536, 1, 1],
+    [96, 384, 4, 1e-20],
+    [128, 128, 40, 1e15],
+    [64, 256, 2, 1],
+  ]) {
     const T = lowRank(rows, cols, rank, rng, scale);
     const got = entropyOnEngine(engine, T, rows, cols);
     assert.equal(got.route, 'float64-fallback', `${rows}x${cols} rank ${rank}`);
@@ -102,7 +115,18 @@ test('low-rank templates (where a float32 Gram is badly off) fall back to float6
   // Scale does not matter to the float32 route either (power-of-two scaling, no overflow/underflow).
   const T = trainedLike(64, 256, rng, 1);
   const base = entropyOnEngine(engine, T, 64, 256).entropy;
-  for (const s of [2 ** -90, 2 ** 90]) close(entropyOnEngine(engine, T.map((v) => v * s), 64, 256).entropy, base, 1e-12, `scale ${s}`);
+  for (const s of [2 ** -90, 2 ** 90])
+    close(
+      entropyOnEngine(
+        engine,
+        T.map((v) => v * s),
+        64,
+        256,
+      ).entropy,
+      base,
+      1e-12,
+      `scale ${s}`,
+    );
 });
 
 test('edge cases: zero template, non-finite values, rank one side', async () => {
@@ -151,7 +175,10 @@ test('bankEntropy: mean of the templates, float64 route equals templateEntropy, 
   mixed.set(lowRank(96, 384, 2, rng), 0);
   mixed.set(trainedLike(96, 384, rng), 96 * 384);
   const m = bankEntropy(mixed, 2, [96, 384], engine);
-  assert.deepEqual(m.templates.map((e) => e.route), ['float64-fallback', 'float64-fallback']);
+  assert.deepEqual(
+    m.templates.map((e) => e.route),
+    ['float64-fallback', 'float64-fallback'],
+  );
   assert.deepEqual(m, { ...bankEntropy(mixed, 2, [96, 384], null), templates: m.templates });
   assert.equal(m.templates[1].entropy, templateEntropy(mixed.subarray(96 * 384), [96, 384]).entropy);
 

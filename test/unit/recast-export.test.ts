@@ -14,8 +14,16 @@ import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 
-interface RawTensor { dtype: DType; shape: number[]; data: Buffer }
-interface RawFile { meta: Record<string, string> | undefined; tensors: Map<string, RawTensor>; order: string[] }
+interface RawTensor {
+  dtype: DType;
+  shape: number[];
+  data: Buffer;
+}
+interface RawFile {
+  meta: Record<string, string> | undefined;
+  tensors: Map<string, RawTensor>;
+  order: string[];
+}
 
 /** An independent safetensors reader: header JSON and byte slices, nothing from the project. */
 function readRaw(file: string): RawFile {
@@ -34,7 +42,6 @@ function readRaw(file: string): RawFile {
 }
 
 const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-
 
 test('exact preset on the real GPT-2: every layer cosine >= 0.99999, both objectives', async () => {
   await withCheckpoint(GPT2, async (ck) => {
@@ -80,7 +87,12 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
       const dense = join(dir, 'gpt2.dense.safetensors');
       const report = join(dir, 'gpt2.report.json');
       const progress: string[] = [];
-      const { result } = await exportRecast(ck, { blocksPerGroup: 4, templates: 3, sets: 2, probes: 4, seed: 7 }, { out, dense, report }, { onProgress: (ev) => progress.push(ev.group) });
+      const { result } = await exportRecast(
+        ck,
+        { blocksPerGroup: 4, templates: 3, sets: 2, probes: 4, seed: 7 },
+        { out, dense, report },
+        { onProgress: (ev) => progress.push(ev.group) },
+      );
       assert.deepEqual(progress.sort(), ['attn.c_attn.g0', 'attn.c_proj.g0', 'mlp.c_fc.g0', 'mlp.c_proj.g0']);
       // the source is untouched and no scratch files are left behind
       assert.ok(readFileSync(GPT2).equals(sourceBytes));
@@ -95,18 +107,27 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
       assert.equal(meta['recast.version'], '1');
       assert.equal(meta['recast.coefficient_sets'], '2');
       assert.deepEqual(JSON.parse(meta['recast.source']), {
-        file: 'capp-gpt2-4layer.safetensors', bytes: statSync(GPT2).size, sha256: createHash('sha256').update(sourceBytes).digest('hex'),
+        file: 'capp-gpt2-4layer.safetensors',
+        bytes: statSync(GPT2).size,
+        sha256: createHash('sha256').update(sourceBytes).digest('hex'),
       });
       // source metadata: every key kept (format is docs/FORMAT.md's own key; the original value is kept too)
       assert.deepEqual(JSON.parse(meta['recast.source_metadata']), { format: 'pt' });
 
-      const banks = JSON.parse(meta['recast.banks']) as Record<string, { members: string[]; shape: number[]; templates: number; source_dtype: string }>;
+      const banks = JSON.parse(meta['recast.banks']) as Record<
+        string,
+        { members: string[]; shape: number[]; templates: number; source_dtype: string }
+      >;
       assert.deepEqual(Object.keys(banks).sort(), ['attn.c_attn.g0', 'attn.c_proj.g0', 'mlp.c_fc.g0', 'mlp.c_proj.g0']);
       assert.deepEqual(banks['mlp.c_fc.g0'], {
-        members: [0, 1, 2, 3].map((i) => `transformer.h.${i}.mlp.c_fc.weight`), shape: [64, 256], templates: 3, source_dtype: 'F32',
+        members: [0, 1, 2, 3].map((i) => `transformer.h.${i}.mlp.c_fc.weight`),
+        shape: [64, 256],
+        templates: 3,
+        source_dtype: 'F32',
       });
       const method = JSON.parse(meta['recast.method']) as Record<string, unknown>;
-      for (const k of ['method', 'grouping', 'n', 'K', 'loss', 'steps', 'lr', 'noise', 'seed', 'backend', 'elapsed']) assert.ok(k in method, `recast.method.${k}`);
+      for (const k of ['method', 'grouping', 'n', 'K', 'loss', 'steps', 'lr', 'noise', 'seed', 'backend', 'elapsed'])
+        assert.ok(k in method, `recast.method.${k}`);
       assert.equal(method.method, 'spectral');
       assert.equal(method.n, 3);
       assert.equal(method.K, 2);
@@ -114,7 +135,16 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
       assert.equal(typeof method.elapsed, 'number');
       const metrics = JSON.parse(meta['recast.metrics']) as {
         layers: { name: string; bank: string; cosine: number; relError: number; probeCosine: number }[];
-        banks: { name: string; members: string[]; templates: number; diversity: number; diversityRelative: number; entropy: number; entropyNormalized: number; coefficientSimilarity: number[][] }[];
+        banks: {
+          name: string;
+          members: string[];
+          templates: number;
+          diversity: number;
+          diversityRelative: number;
+          entropy: number;
+          entropyNormalized: number;
+          coefficientSimilarity: number[][];
+        }[];
         summary: { probeKind: string };
       };
       assert.equal(metrics.layers.length, 16);
@@ -125,7 +155,16 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
       }
       assert.match(metrics.summary.probeKind, /random/);
       for (const b of metrics.banks) {
-        assert.deepEqual(Object.keys(b).slice(0, 8), ['name', 'members', 'templates', 'diversity', 'diversityRelative', 'entropy', 'entropyNormalized', 'coefficientSimilarity']);
+        assert.deepEqual(Object.keys(b).slice(0, 8), [
+          'name',
+          'members',
+          'templates',
+          'diversity',
+          'diversityRelative',
+          'entropy',
+          'entropyNormalized',
+          'coefficientSimilarity',
+        ]);
         assert.deepEqual(b.members, banks[b.name].members);
         assert.equal(b.coefficientSimilarity.length, 4);
         assert.ok(b.entropyNormalized > 0 && b.entropyNormalized <= 1);
@@ -169,7 +208,8 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
           const C = f32(rc.tensors.get(`recast.coefficients.${m}`)!.data);
           const got = f32(dn.tensors.get(m)!.data);
           const orig = f32(src.tensors.get(m)!.data);
-          let maxRel = 0, on = 0;
+          let maxRel = 0,
+            on = 0;
           for (let i = 0; i < d; i++) {
             let w = 0;
             for (let k = 0; k < 2; k++) for (let t = 0; t < b.templates; t++) w += C[k * b.templates + t] * T[t * d + i];
@@ -179,8 +219,14 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
           }
           assert.ok(maxRel <= 1e-6 * on, `${m}: ${maxRel}`);
           // the metric in the file is the cosine of this dense tensor against the source
-          let ab = 0, aa = 0, bb = 0;
-          for (let i = 0; i < d; i++) { ab += got[i] * orig[i]; aa += got[i] ** 2; bb += orig[i] ** 2; }
+          let ab = 0,
+            aa = 0,
+            bb = 0;
+          for (let i = 0; i < d; i++) {
+            ab += got[i] * orig[i];
+            aa += got[i] ** 2;
+            bb += orig[i] ** 2;
+          }
           const cos = metrics.layers.find((l) => l.name === m)!.cosine;
           assert.ok(Math.abs(ab / Math.sqrt(aa * bb) - cos) < 1e-9);
         }
@@ -209,9 +255,14 @@ test('BF16 and F16 sources: dense casts with round-to-nearest-even; rebuild matc
       return new Uint8Array(out.buffer);
     };
     for (let i = 0; i < 4; i++) {
-      tensors.push({ name: `model.layers.${i}.mlp.up_proj.weight`, dtype: 'BF16' as const, shape: [8, 12], data: toBf16(rng.normals(96, 0.05)) });
+      tensors.push({
+        name: `model.layers.${i}.mlp.up_proj.weight`,
+        dtype: 'BF16' as const,
+        shape: [8, 12],
+        data: toBf16(rng.normals(96, 0.05)),
+      });
       const h = Buffer.alloc(2 * 40);
-      rng.normals(40, 0.05).forEach((v, j) => h.writeUInt16LE(Math.round(v * 100) & 0x3ff | 0x2000, 2 * j)); // small positive F16 values
+      rng.normals(40, 0.05).forEach((v, j) => h.writeUInt16LE((Math.round(v * 100) & 0x3ff) | 0x2000, 2 * j)); // small positive F16 values
       tensors.push({ name: `model.layers.${i}.mlp.down_proj.weight`, dtype: 'F16' as const, shape: [5, 8], data: new Uint8Array(h) });
       tensors.push({ name: `model.layers.${i}.norm.weight`, dtype: 'BF16' as const, shape: [8], data: toBf16(rng.normals(8)) });
     }
@@ -222,7 +273,10 @@ test('BF16 and F16 sources: dense casts with round-to-nearest-even; rebuild matc
       const out = join(dir, 'half.recast.safetensors');
       const dense = join(dir, 'half.dense.safetensors');
       const { result } = await exportRecast(ck, { blocksPerGroup: 4, templates: 2 }, { out, dense });
-      assert.deepEqual(result.banks.map((b) => [b.plan.name, b.plan.dtype]).sort(), [['mlp.down_proj.g0', 'F16'], ['mlp.up_proj.g0', 'BF16']]);
+      assert.deepEqual(result.banks.map((b) => [b.plan.name, b.plan.dtype]).sort(), [
+        ['mlp.down_proj.g0', 'F16'],
+        ['mlp.up_proj.g0', 'BF16'],
+      ]);
       const rc = readRaw(out);
       assert.equal(rc.meta?.note, 'kept');
       const banks = JSON.parse(rc.meta!['recast.banks']) as Record<string, { source_dtype: string }>;
@@ -279,7 +333,10 @@ test('a sharded source: recast.source describes the index and each shard; the de
     shardB.push({ name: 'head.weight', dtype: 'F32', shape: [3, 4], data: f32bytes(12) });
     await writeSafetensors(join(dir, 'm-00001.safetensors'), shardA);
     await writeSafetensors(join(dir, 'm-00002.safetensors'), shardB);
-    const weightMap = Object.fromEntries([...shardA.map((t) => [t.name, 'm-00001.safetensors']), ...shardB.map((t) => [t.name, 'm-00002.safetensors'])]);
+    const weightMap = Object.fromEntries([
+      ...shardA.map((t) => [t.name, 'm-00001.safetensors']),
+      ...shardB.map((t) => [t.name, 'm-00002.safetensors']),
+    ]);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'm.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 1000 }, weight_map: weightMap }));
     await withCheckpoint(join(dir, 'm.safetensors.index.json'), async (ck) => {
@@ -289,8 +346,16 @@ test('a sharded source: recast.source describes the index and each shard; the de
       const rc = readRaw(out);
       const source = JSON.parse(rc.meta!['recast.source']) as { file: string; shards: { file: string; sha256: string }[] };
       assert.equal(source.file, 'm.safetensors.index.json');
-      assert.deepEqual(source.shards.map((s) => s.file), ['m-00001.safetensors', 'm-00002.safetensors']);
-      assert.equal(source.shards[1].sha256, createHash('sha256').update(readFileSync(join(dir, 'm-00002.safetensors'))).digest('hex'));
+      assert.deepEqual(
+        source.shards.map((s) => s.file),
+        ['m-00001.safetensors', 'm-00002.safetensors'],
+      );
+      assert.equal(
+        source.shards[1].sha256,
+        createHash('sha256')
+          .update(readFileSync(join(dir, 'm-00002.safetensors')))
+          .digest('hex'),
+      );
       const dn = readRaw(dense);
       assert.equal(dn.tensors.size, 5);
       assert.ok(dn.tensors.get('head.weight')!.data.equals(Buffer.from(shardB[2].data)));

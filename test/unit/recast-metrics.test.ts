@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import {
-  coefficientSimilarity, inputLayout, layerFidelity, probeFidelity, templateDiversity, templateEntropy,
+  coefficientSimilarity,
+  inputLayout,
+  layerFidelity,
+  probeFidelity,
+  templateDiversity,
+  templateEntropy,
 } from '../../src/mimicry/recast/metrics';
 import { Random } from '../../src/mimicry/recast/random';
 
@@ -44,7 +49,10 @@ test('template entropy: equal singular values give ln(rank), rank one gives 0, r
   assert.deepEqual(templateEntropy(new Float32Array(6), [2, 3]), { entropy: 0, normalized: 0, rank: 2 });
   // a conv-like [out, in, k, k] template is viewed as out x (in*k*k); both orientations of the Gram route
   const rng = new Random(3);
-  for (const shape of [[6, 2, 3, 3], [40, 5]]) {
+  for (const shape of [
+    [6, 2, 3, 3],
+    [40, 5],
+  ]) {
     const rows = shape[0];
     const cols = shape.slice(1).reduce((a, b) => a * b, 1);
     const T = rng.normals(rows * cols);
@@ -61,7 +69,14 @@ test('template entropy: equal singular values give ln(rank), rank one gives 0, r
 
 test('coefficient similarity: blocks x blocks cosines of concatenated sets', () => {
   // two members per block (roles sharing a bank), K = 2, n = 1
-  const c = [[1, 1], [0, 0], [2, 2], [0, 0], [0, 0], [1, 1]].map((v) => new Float32Array(v));
+  const c = [
+    [1, 1],
+    [0, 0],
+    [2, 2],
+    [0, 0],
+    [0, 0],
+    [1, 1],
+  ].map((v) => new Float32Array(v));
   const sim = coefficientSimilarity(c, [0, 0, 1, 1, 2, 2]);
   assert.deepEqual(sim.blocks, [0, 1, 2]);
   close(sim.matrix[0][1], 1);
@@ -75,7 +90,17 @@ test('probe fidelity: 1 for the same weight, -1 for its negative, layouts agree 
   const W = rng.normals(6 * 5);
   const V = W.map((v, i) => v + (i % 3 === 0 ? 0.5 : 0));
   close(probeFidelity(W, W, [6, 5], 'out-in', 4, new Random(9)), 1);
-  close(probeFidelity(W, W.map((v) => -v), [6, 5], 'out-in', 4, new Random(9)), -1);
+  close(
+    probeFidelity(
+      W,
+      W.map((v) => -v),
+      [6, 5],
+      'out-in',
+      4,
+      new Random(9),
+    ),
+    -1,
+  );
   const t = (a: Float32Array) => {
     const o = new Float32Array(30);
     for (let r = 0; r < 6; r++) for (let c = 0; c < 5; c++) o[c * 6 + r] = a[r * 5 + c];

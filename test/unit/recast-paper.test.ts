@@ -13,20 +13,28 @@ import { Scratch } from '../../src/mimicry/recast/scratch';
 /** 4 blocks of a [16, 24] role built from 2 shared directions plus a little noise. */
 function smallCase() {
   const rng = new Random(21);
-  const a = rng.normals(16 * 24, 0.05), b = rng.normals(16 * 24, 0.05);
+  const a = rng.normals(16 * 24, 0.05),
+    b = rng.normals(16 * 24, 0.05);
   const rows = [0, 1, 2, 3].map((l) => {
     const r = rng.normals(16 * 24, 0.002);
     for (let i = 0; i < r.length; i++) r[i] += Math.cos(l) * a[i] + Math.sin(l + 0.3) * b[i];
     return r;
   });
-  const plan = planGroups(rows.map((_, l) => ({ name: `blocks.${l}.mlp.fc1.weight`, dtype: 'F32' as const, shape: [16, 24] })), { blocksPerGroup: 4, templates: 2, sets: 2 });
+  const plan = planGroups(
+    rows.map((_, l) => ({ name: `blocks.${l}.mlp.fc1.weight`, dtype: 'F32' as const, shape: [16, 24] })),
+    { blocksPerGroup: 4, templates: 2, sets: 2 },
+  );
   return { rows, bank: plan.banks[0] };
 }
 
 async function run(options: ReconstructOptions) {
   const { rows, bank } = smallCase();
   const losses: number[] = [];
-  const fit = await paperFitter(rows, bank, { fit: resolveFit({ backend: 'wasm', ...options }), scratch: new Scratch(), progress: (_s, _n, loss) => losses.push(loss) });
+  const fit = await paperFitter(rows, bank, {
+    fit: resolveFit({ backend: 'wasm', ...options }),
+    scratch: new Scratch(),
+    progress: (_s, _n, loss) => losses.push(loss),
+  });
   const cos = rows.map((r, l) => layerFidelity(r, compose(fit.templates, fit.n, fit.coefficients[l])).cosine);
   return { fit, losses, cos, rows };
 }
@@ -61,7 +69,7 @@ test('spectral+refine starts at the closed form and never ends worse than it', a
     for (let i = 0; i < r.length; i++) se += (w[i] - r[i]) ** 2;
   });
   const r = await run({ method: 'spectral+refine', loss: 'mse', steps: 40, noise: 0 });
-  assert.ok(r.fit.loss <= se / (16 * 24) * (1 + 1e-4), `${r.fit.loss} vs ${se / (16 * 24)}`);
+  assert.ok(r.fit.loss <= (se / (16 * 24)) * (1 + 1e-4), `${r.fit.loss} vs ${se / (16 * 24)}`);
   assert.ok(Math.min(...r.cos) > 0.99);
 });
 
@@ -82,7 +90,14 @@ test('the optimizer frees every tensor it made, also when cancelled mid-run', as
   const { rows, bank } = smallCase();
   const ac = new AbortController();
   await assert.rejects(
-    paperFitter(rows, bank, { fit: resolveFit({ backend: 'wasm', method: 'paper', steps: 500 }), signal: ac.signal, scratch: new Scratch(), progress: (step) => { if (step >= 10) ac.abort(); } }),
+    paperFitter(rows, bank, {
+      fit: resolveFit({ backend: 'wasm', method: 'paper', steps: 500 }),
+      signal: ac.signal,
+      scratch: new Scratch(),
+      progress: (step) => {
+        if (step >= 10) ac.abort();
+      },
+    }),
     { name: 'AbortError' },
   );
   assert.equal(tf.memory().numTensors, before);

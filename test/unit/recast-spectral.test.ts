@@ -63,9 +63,14 @@ test('compressing: the rank-n reconstruction equals the truncated dense SVD, err
     const err = squaredError(rows, out);
     assert.ok(Math.abs(err - dropped) <= 1e-5 * dropped + 1e-9, `n=${n}: error ${err} vs dropped ${dropped}`);
     // same matrix as U_n S_n V_n^T from the dense SVD
-    const U = svd.leftSingularVectors, V = svd.rightSingularVectors;
-    const order = svd.diagonal.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]).map((p) => p[1]);
-    let maxDiff = 0, maxAbs = 0;
+    const U = svd.leftSingularVectors,
+      V = svd.rightSingularVectors;
+    const order = svd.diagonal
+      .map((v, i) => [v, i])
+      .sort((a, b) => b[0] - a[0])
+      .map((p) => p[1]);
+    let maxDiff = 0,
+      maxAbs = 0;
     for (let l = 0; l < rows.length; l++) {
       for (let i = 0; i < rows[0].length; i++) {
         let v = 0;
@@ -139,7 +144,10 @@ test('scale convention: every template has the RMS of the members', () => {
 test('deterministic, and all K coefficient sets equal the fitted vector', () => {
   const rows = members(4, 300, 7);
   const a = fitSpectral(rows, 2);
-  const b = fitSpectral(rows.map((r) => r.slice()), 2);
+  const b = fitSpectral(
+    rows.map((r) => r.slice()),
+    2,
+  );
   assert.deepEqual(Buffer.from(a.templates.buffer), Buffer.from(b.templates.buffer));
   assert.deepEqual(Buffer.from(a.alpha.buffer), Buffer.from(b.alpha.buffer));
   const sets = repeatSets(a.alpha, 1, 2, 3);
@@ -197,10 +205,16 @@ test('streaming the closed form in column chunks gives the in-memory fit (real G
       const whole = fitSpectral(rows, 3, 'per-layer');
       const streamed = await fitSpectralStreaming(ck, bank, 'per-layer', bank.roles, new Scratch(), undefined, 1000); // 1000 does not divide d
       assert.equal(streamed.n, whole.n);
-      let maxDiff = 0, maxAbs = 0;
-      whole.templates.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - streamed.templates[i])); maxAbs = Math.max(maxAbs, Math.abs(v)); });
+      let maxDiff = 0,
+        maxAbs = 0;
+      whole.templates.forEach((v, i) => {
+        maxDiff = Math.max(maxDiff, Math.abs(v - streamed.templates[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(v));
+      });
       assert.ok(maxDiff <= 1e-5 * maxAbs, `${bank.name}: templates differ by ${maxDiff}`);
-      streamed.coefficients.forEach((c, l) => c.forEach((v, j) => assert.ok(Math.abs(v - whole.alpha[l * 3 + (j % 3)]) <= 1e-5 * Math.abs(whole.alpha[l * 3 + (j % 3)]) + 1e-9)));
+      streamed.coefficients.forEach((c, l) =>
+        c.forEach((v, j) => assert.ok(Math.abs(v - whole.alpha[l * 3 + (j % 3)]) <= 1e-5 * Math.abs(whole.alpha[l * 3 + (j % 3)]) + 1e-9)),
+      );
     }
     const held = await reconstruct(ck, { blocksPerGroup: 4, templates: 3 });
     const streamedAll = await reconstruct(ck, { blocksPerGroup: 4, templates: 3, groupMemoryBytes: 1 });

@@ -5,8 +5,23 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import {
-  ALL_DTYPES, DTYPES, byteLengthOf, decode, decodePortable, encodeBF16, encodeF16, encodeF32, encodeF64, isDecodable, isDType,
-  numberToBF16Bits, numberToF16Bits, f16BitsToNumber, bf16BitsToNumber, f8e4m3BitsToNumber, f8e5m2BitsToNumber,
+  ALL_DTYPES,
+  DTYPES,
+  byteLengthOf,
+  decode,
+  decodePortable,
+  encodeBF16,
+  encodeF16,
+  encodeF32,
+  encodeF64,
+  isDecodable,
+  isDType,
+  numberToBF16Bits,
+  numberToF16Bits,
+  f16BitsToNumber,
+  bf16BitsToNumber,
+  f8e4m3BitsToNumber,
+  f8e5m2BitsToNumber,
 } from '../../src/mimicry/safetensors/dtypes';
 import type { DType } from '../../src/mimicry/safetensors/types';
 import { bytesOf } from './helpers/safetensors-craft';
@@ -35,13 +50,34 @@ describe('dtype table', () => {
   test('lists every dtype of the reference with its bits', () => {
     const bits = Object.fromEntries(ALL_DTYPES.map((d) => [d, DTYPES[d].bits]));
     assert.deepEqual(bits, {
-      BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, I16: 16, U16: 16,
-      F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
+      BOOL: 8,
+      F4: 4,
+      F6_E2M3: 6,
+      F6_E3M2: 6,
+      U8: 8,
+      I8: 8,
+      F8_E5M2: 8,
+      F8_E4M3: 8,
+      F8_E8M0: 8,
+      I16: 16,
+      U16: 16,
+      F16: 16,
+      BF16: 16,
+      I32: 32,
+      U32: 32,
+      F32: 32,
+      C64: 64,
+      F64: 64,
+      I64: 64,
+      U64: 64,
     });
   });
 
   test('marks F8_E8M0, F4, F6_* and C64 as not decoded, everything else as decoded', () => {
-    assert.deepEqual(ALL_DTYPES.filter((d) => !isDecodable(d)), ['F4', 'F6_E2M3', 'F6_E3M2', 'F8_E8M0', 'C64']);
+    assert.deepEqual(
+      ALL_DTYPES.filter((d) => !isDecodable(d)),
+      ['F4', 'F6_E2M3', 'F6_E3M2', 'F8_E8M0', 'C64'],
+    );
     for (const d of ALL_DTYPES.filter((x) => !isDecodable(x))) assert.throws(() => decode(d, new Uint8Array(8)), TypeError);
   });
 
@@ -66,7 +102,15 @@ describe('dtype table', () => {
 describe('decoders (hand-derived bit patterns)', () => {
   test('BF16', () => {
     both('BF16', u16le(0x3f80, 0xc000, 0x0000, 0x8000, 0x7f80, 0xff80, 0x4049, 0x0001, 0x7f7f), [
-      1, -2, 0, -0, Infinity, -Infinity, 3.140625, 2 ** -133, 3.3895313892515355e38,
+      1,
+      -2,
+      0,
+      -0,
+      Infinity,
+      -Infinity,
+      3.140625,
+      2 ** -133,
+      3.3895313892515355e38,
     ]);
     assert.ok(Number.isNaN(decode('BF16', u16le(0x7fc0))[0]));
     assert.ok(Number.isNaN(decode('BF16', u16le(0xff81))[0]));
@@ -75,7 +119,17 @@ describe('decoders (hand-derived bit patterns)', () => {
 
   test('F16', () => {
     both('F16', u16le(0x3c00, 0x7c00, 0xfc00, 0x0001, 0x03ff, 0x0400, 0x7bff, 0xc000, 0x8000, 0x3555, 0x3800), [
-      1, Infinity, -Infinity, 2 ** -24, 1023 * 2 ** -24, 2 ** -14, 65504, -2, -0, 0.333251953125, 0.5,
+      1,
+      Infinity,
+      -Infinity,
+      2 ** -24,
+      1023 * 2 ** -24,
+      2 ** -14,
+      65504,
+      -2,
+      -0,
+      0.333251953125,
+      0.5,
     ]);
     for (const nan of [0x7e00, 0x7c01, 0xfe00, 0xffff]) assert.ok(Number.isNaN(decode('F16', u16le(nan))[0]));
     assert.equal(f16BitsToNumber(0x0001), 2 ** -24);
@@ -83,7 +137,16 @@ describe('decoders (hand-derived bit patterns)', () => {
 
   test('F8_E4M3 (fn: no infinities, 0x7F/0xFF NaN, bias 7, subnormals)', () => {
     both('F8_E4M3', new Uint8Array([0x38, 0x7e, 0x01, 0x07, 0x08, 0xb8, 0x80, 0xfe, 0x00, 0x78]), [
-      1, 448, 2 ** -9, 7 * 2 ** -9, 2 ** -6, -1, -0, -448, 0, 256,
+      1,
+      448,
+      2 ** -9,
+      7 * 2 ** -9,
+      2 ** -6,
+      -1,
+      -0,
+      -448,
+      0,
+      256,
     ]);
     assert.ok(Number.isNaN(decode('F8_E4M3', new Uint8Array([0x7f]))[0]));
     assert.ok(Number.isNaN(decode('F8_E4M3', new Uint8Array([0xff]))[0]));
@@ -114,7 +177,13 @@ describe('decoders (hand-derived bit patterns)', () => {
   test('64-bit integers become float64: exact to 2^53, rounded to nearest beyond', () => {
     const i64 = (...v: bigint[]): Uint8Array => bytesOf(BigInt64Array.from(v));
     both('I64', i64(-(2n ** 63n), 2n ** 63n - 1n, -1n, 2n ** 53n - 1n, 2n ** 53n + 1n, 2n ** 53n + 3n, -(2n ** 53n) - 1n), [
-      -(2 ** 63), 2 ** 63, -1, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 4, -(2 ** 53),
+      -(2 ** 63),
+      2 ** 63,
+      -1,
+      2 ** 53 - 1,
+      2 ** 53,
+      2 ** 53 + 4,
+      -(2 ** 53),
     ]);
     const u64 = bytesOf(BigUint64Array.from([2n ** 64n - 1n, 0n, 2n ** 32n + 5n]));
     both('U64', u64, [2 ** 64, 0, 2 ** 32 + 5]);
@@ -187,7 +256,10 @@ describe('encoders (round to nearest, ties to even)', () => {
       assert.equal(numberToBF16Bits(x), bits, `${x}`);
       assert.deepEqual(u16sOf(encodeBF16([x])), [bits], `${x} (array)`);
     }
-    assert.deepEqual(u16sOf(encodeBF16(Float32Array.from(cases.map((c) => c[0])))), cases.map((c) => c[1]));
+    assert.deepEqual(
+      u16sOf(encodeBF16(Float32Array.from(cases.map((c) => c[0])))),
+      cases.map((c) => c[1]),
+    );
     assert.deepEqual(u16sOf(encodeBF16(new Float32Array(new Uint32Array([0xffc00001]).buffer))), [0xffc0]); // negative NaN keeps its sign
   });
 
@@ -222,7 +294,10 @@ describe('encoders (round to nearest, ties to even)', () => {
       [1 / 3, 0x3555],
     ];
     for (const [x, bits] of cases) assert.equal(numberToF16Bits(x), bits, `${x}`);
-    assert.deepEqual(u16sOf(encodeF16(cases.map((c) => c[0]))), cases.map((c) => c[1]));
+    assert.deepEqual(
+      u16sOf(encodeF16(cases.map((c) => c[0]))),
+      cases.map((c) => c[1]),
+    );
   });
 
   test('F16 and BF16 encoders invert the decoders on every finite pattern', () => {

@@ -182,7 +182,13 @@ describe('Checkpoint API', () => {
       assert.equal(all.byteLength, 40_000);
       assert.deepEqual(await c.readBytes(t, 4, 12), all.subarray(4, 12));
       assert.deepEqual(await c.readBytes(t, 40_000, 40_000), new Uint8Array(0));
-      for (const [s, e] of [[-1, 4], [8, 4], [0, 40_001], [0.5, 4], [0, Number.NaN]] as const) {
+      for (const [s, e] of [
+        [-1, 4],
+        [8, 4],
+        [0, 40_001],
+        [0.5, 4],
+        [0, Number.NaN],
+      ] as const) {
         await rejectsWithRule(c.readBytes(t, s, e), 'invalid-range', file);
       }
       assert.deepEqual(await c.readBytes(c.tensor('nibbles')!), new Uint8Array([0x21, 0x43]));
@@ -217,7 +223,10 @@ describe('Checkpoint API', () => {
 
   test('header tensors come in offset order (name order for our writer) with frozen shapes', async () => {
     const h = await readHeader(file);
-    assert.deepEqual(h.tensors.map((t) => t.name), ['big', 'empty', 'half', 'nibbles', 'scalar']);
+    assert.deepEqual(
+      h.tensors.map((t) => t.name),
+      ['big', 'empty', 'half', 'nibbles', 'scalar'],
+    );
     assert.throws(() => (h.tensors[0].shape as number[]).push(1), TypeError);
   });
 

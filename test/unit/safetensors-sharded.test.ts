@@ -25,10 +25,14 @@ before(async () => {
   tmp = await tempDir();
   shard1 = path.join(tmp.dir, 'model-00001-of-00002.safetensors');
   shard2 = path.join(tmp.dir, 'model-00002-of-00002.safetensors');
-  await writeSafetensors(shard1, [
-    { name: 'model.embed.weight', dtype: 'F32', shape: [2, 3], data: encodeF32([1, 2, 3, 4, 5, 6]) },
-    { name: 'model.layers.0.w', dtype: 'BF16', shape: [2], data: encodeBF16([0.5, -1]) },
-  ], { format: 'pt' });
+  await writeSafetensors(
+    shard1,
+    [
+      { name: 'model.embed.weight', dtype: 'F32', shape: [2, 3], data: encodeF32([1, 2, 3, 4, 5, 6]) },
+      { name: 'model.layers.0.w', dtype: 'BF16', shape: [2], data: encodeBF16([0.5, -1]) },
+    ],
+    { format: 'pt' },
+  );
   await writeSafetensors(shard2, [
     { name: 'model.layers.1.w', dtype: 'BF16', shape: [2], data: encodeBF16([2, 4]) },
     { name: 'lm_head.weight', dtype: 'F32', shape: [3, 2], data: encodeF32([6, 5, 4, 3, 2, 1]) },
@@ -42,18 +46,28 @@ async function index(name: string, body: unknown): Promise<string> {
 
 describe('sharded checkpoints', () => {
   test('two shards open as one checkpoint with the index metadata', async () => {
-    const idx = await index('model.safetensors.index.json', `{"metadata":{"total_size":48,"note":"x","__proto__":{"a":[1]}},"weight_map":${JSON.stringify(weightMap)}}`);
+    const idx = await index(
+      'model.safetensors.index.json',
+      `{"metadata":{"total_size":48,"note":"x","__proto__":{"a":[1]}},"weight_map":${JSON.stringify(weightMap)}}`,
+    );
     await withCheckpoint(idx, async (c) => {
       assert.equal(c.kind, 'sharded');
       assert.equal(c.path, idx);
       assert.deepEqual(c.files, [shard1, shard2]);
-      assert.deepEqual(Object.entries(c.metadata), [['total_size', '48'], ['note', 'x'], ['__proto__', '{"a":[1]}']]);
-      assert.deepEqual(c.tensors.map((t) => [t.name, path.basename(t.file)]), [
-        ['model.embed.weight', 'model-00001-of-00002.safetensors'],
-        ['model.layers.0.w', 'model-00001-of-00002.safetensors'],
-        ['lm_head.weight', 'model-00002-of-00002.safetensors'],
-        ['model.layers.1.w', 'model-00002-of-00002.safetensors'],
+      assert.deepEqual(Object.entries(c.metadata), [
+        ['total_size', '48'],
+        ['note', 'x'],
+        ['__proto__', '{"a":[1]}'],
       ]);
+      assert.deepEqual(
+        c.tensors.map((t) => [t.name, path.basename(t.file)]),
+        [
+          ['model.embed.weight', 'model-00001-of-00002.safetensors'],
+          ['model.layers.0.w', 'model-00001-of-00002.safetensors'],
+          ['lm_head.weight', 'model-00002-of-00002.safetensors'],
+          ['model.layers.1.w', 'model-00002-of-00002.safetensors'],
+        ],
+      );
       const { stat } = await import('node:fs/promises');
       assert.equal(c.totalBytes, (await stat(shard1)).size + (await stat(shard2)).size);
       assert.deepEqual(Array.from(await c.readValues(c.tensor('model.embed.weight')!)), [1, 2, 3, 4, 5, 6]);
@@ -67,7 +81,9 @@ describe('sharded checkpoints', () => {
 
   test('no metadata in the index gives empty metadata; shards in a subfolder are allowed', async () => {
     await mkdir(path.join(tmp.dir, 'sub'), { recursive: true });
-    await writeSafetensors(path.join(tmp.dir, 'sub', 'only.safetensors'), [{ name: 'w', dtype: 'U8', shape: [1], data: new Uint8Array([7]) }]);
+    await writeSafetensors(path.join(tmp.dir, 'sub', 'only.safetensors'), [
+      { name: 'w', dtype: 'U8', shape: [1], data: new Uint8Array([7]) },
+    ]);
     const idx = await index('sub.safetensors.index.json', { weight_map: { w: 'sub/only.safetensors' } });
     await withCheckpoint(idx, async (c) => {
       assert.deepEqual(c.metadata, {});
@@ -100,7 +116,9 @@ describe('sharded checkpoints', () => {
   });
 
   test('a tensor of weight_map that its shard does not hold is refused', async () => {
-    const idx = await index('missing.safetensors.index.json', { weight_map: { ...weightMap, 'model.layers.1.w': 'model-00001-of-00002.safetensors' } });
+    const idx = await index('missing.safetensors.index.json', {
+      weight_map: { ...weightMap, 'model.layers.1.w': 'model-00001-of-00002.safetensors' },
+    });
     const e = await rejectsWithRule(openCheckpoint(idx), 'tensor-missing-in-shard', idx);
     assert.match(e.message, /model\.layers\.1\.w/);
     const ghost = await index('ghost.safetensors.index.json', { weight_map: { ...weightMap, ghost: 'model-00002-of-00002.safetensors' } });
@@ -121,7 +139,9 @@ describe('sharded checkpoints', () => {
     await rejectsWithRule(openCheckpoint(idx), 'size-mismatch', bad);
     const missing = await index('gone.safetensors.index.json', { weight_map: { ...weightMap, a: 'gone.safetensors' } });
     await assert.rejects(openCheckpoint(missing), { code: 'ENOENT' });
-    const missingTensor = await index('mt.safetensors.index.json', { weight_map: { ...weightMap, zz: 'model-00001-of-00002.safetensors' } });
+    const missingTensor = await index('mt.safetensors.index.json', {
+      weight_map: { ...weightMap, zz: 'model-00001-of-00002.safetensors' },
+    });
     await rejectsWithRule(openCheckpoint(missingTensor), 'tensor-missing-in-shard');
     if (before !== undefined) assert.equal(openFdCount(), before);
   });

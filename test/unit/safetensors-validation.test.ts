@@ -8,7 +8,9 @@ import type { SafetensorsRule } from '../../src/mimicry/safetensors/errors';
 import { craft, entry, tempDir, rejectsWithRule, throwsWithRule, openFdCount } from './helpers/safetensors-craft';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const f32 = (name: string, shape: number[], begin: number, end: number): Record<string, object> => ({ [name]: entry('F32', shape, begin, end) });
+const f32 = (name: string, shape: number[], begin: number, end: number): Record<string, object> => ({
+  [name]: entry('F32', shape, begin, end),
+});
 
 interface BadCase {
   readonly what: string;
@@ -29,8 +31,16 @@ const badCases: BadCase[] = [
   { what: 'N = 100,000,000 in a tiny file', rule: 'header-past-end', bytes: craft('{}', 0, { length: BigInt(MAX_HEADER_SIZE) }) },
   // header text
   { what: 'invalid UTF-8 byte', rule: 'header-not-utf8', bytes: craft(new Uint8Array([0x7b, 0xff, 0x7d])) },
-  { what: 'truncated UTF-8 sequence', rule: 'header-not-utf8', bytes: craft(new Uint8Array([0x7b, 0x22, 0xe2, 0x82, 0x22, 0x3a, 0x31, 0x7d])) },
-  { what: 'UTF-16 surrogate encoded in UTF-8', rule: 'header-not-utf8', bytes: craft(new Uint8Array([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d])) },
+  {
+    what: 'truncated UTF-8 sequence',
+    rule: 'header-not-utf8',
+    bytes: craft(new Uint8Array([0x7b, 0x22, 0xe2, 0x82, 0x22, 0x3a, 0x31, 0x7d])),
+  },
+  {
+    what: 'UTF-16 surrogate encoded in UTF-8',
+    rule: 'header-not-utf8',
+    bytes: craft(new Uint8Array([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d])),
+  },
   { what: 'not JSON', rule: 'header-not-json', bytes: craft('{not json}') },
   { what: 'empty header (N = 0)', rule: 'header-not-json', bytes: craft('') },
   { what: 'truncated JSON', rule: 'header-not-json', bytes: craft('{"a":') },
@@ -71,19 +81,31 @@ const badCases: BadCase[] = [
   { what: 'entry without data_offsets', rule: 'invalid-entry', bytes: craft({ a: { dtype: 'F32', shape: [1] } }, 4) },
   { what: 'dtype is a number', rule: 'invalid-entry', bytes: craft({ a: { dtype: 32, shape: [1], data_offsets: [0, 4] } }, 4) },
   { what: 'shape is a number', rule: 'invalid-entry', bytes: craft({ a: { dtype: 'F32', shape: 1, data_offsets: [0, 4] } }, 4) },
-  { what: 'data_offsets is an object', rule: 'invalid-entry', bytes: craft({ a: { dtype: 'F32', shape: [1], data_offsets: { 0: 0 } } }, 4) },
+  {
+    what: 'data_offsets is an object',
+    rule: 'invalid-entry',
+    bytes: craft({ a: { dtype: 'F32', shape: [1], data_offsets: { 0: 0 } } }, 4),
+  },
   { what: 'unknown dtype', rule: 'unknown-dtype', bytes: craft({ a: entry('F128', [1], 0, 16) }, 16) },
   { what: 'dtype in lower case', rule: 'unknown-dtype', bytes: craft({ a: entry('f32', [1], 0, 4) }, 4) },
   { what: 'negative dim', rule: 'invalid-shape', bytes: craft(f32('a', [-1], 0, 4), 4) },
   { what: 'fractional dim', rule: 'invalid-shape', bytes: craft(f32('a', [1.5], 0, 4), 4) },
   { what: 'dim as a string', rule: 'invalid-shape', bytes: craft('{"a":{"dtype":"F32","shape":["1"],"data_offsets":[0,4]}}', 4) },
   { what: 'dim null', rule: 'invalid-shape', bytes: craft('{"a":{"dtype":"F32","shape":[null],"data_offsets":[0,4]}}', 4) },
-  { what: 'dim beyond 2^53', rule: 'invalid-shape', bytes: craft('{"a":{"dtype":"U8","shape":[9007199254740993],"data_offsets":[0,1]}}', 1) },
+  {
+    what: 'dim beyond 2^53',
+    rule: 'invalid-shape',
+    bytes: craft('{"a":{"dtype":"U8","shape":[9007199254740993],"data_offsets":[0,1]}}', 1),
+  },
   { what: 'one offset', rule: 'invalid-data-offsets', bytes: craft({ a: { dtype: 'F32', shape: [1], data_offsets: [4] } }, 4) },
   { what: 'three offsets', rule: 'invalid-data-offsets', bytes: craft({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4, 8] } }, 4) },
   { what: 'negative offset', rule: 'invalid-data-offsets', bytes: craft(f32('a', [1], -4, 0), 4) },
   { what: 'fractional offset', rule: 'invalid-data-offsets', bytes: craft(f32('a', [1], 0, 4.5), 4) },
-  { what: 'offsets as strings', rule: 'invalid-data-offsets', bytes: craft('{"a":{"dtype":"F32","shape":[1],"data_offsets":["0","4"]}}', 4) },
+  {
+    what: 'offsets as strings',
+    rule: 'invalid-data-offsets',
+    bytes: craft('{"a":{"dtype":"F32","shape":[1],"data_offsets":["0","4"]}}', 4),
+  },
   { what: 'element count over 2^53', rule: 'element-count-overflow', bytes: craft({ a: entry('U8', [2 ** 31, 2 ** 31, 2 ** 31], 0, 0) }) },
   // The reference multiplies left to right with checked_mul: a trailing 0 does not save it.
   { what: 'overflow before a zero dim', rule: 'element-count-overflow', bytes: craft({ a: entry('U8', [2 ** 32, 2 ** 32, 0], 0, 0) }) },
@@ -99,7 +121,11 @@ const badCases: BadCase[] = [
   { what: 'first tensor not at 0', rule: 'offsets-not-contiguous', bytes: craft(f32('a', [1], 4, 8), 8) },
   { what: 'gap between tensors', rule: 'offsets-not-contiguous', bytes: craft({ ...f32('a', [1], 0, 4), ...f32('b', [1], 8, 12) }, 12) },
   { what: 'overlapping tensors', rule: 'offsets-not-contiguous', bytes: craft({ ...f32('a', [2], 0, 8), ...f32('b', [1], 4, 8) }, 8) },
-  { what: 'two tensors on the same bytes', rule: 'offsets-not-contiguous', bytes: craft({ ...f32('a', [1], 0, 4), ...f32('b', [1], 0, 4) }, 4) },
+  {
+    what: 'two tensors on the same bytes',
+    rule: 'offsets-not-contiguous',
+    bytes: craft({ ...f32('a', [1], 0, 4), ...f32('b', [1], 0, 4) }, 4),
+  },
   { what: 'data area one byte longer', rule: 'data-area-mismatch', bytes: craft(f32('a', [1], 0, 4), 5) },
   { what: 'data area one byte shorter', rule: 'data-area-mismatch', bytes: craft(f32('a', [1], 0, 4), 3) },
   { what: 'no tensors but data bytes', rule: 'data-area-mismatch', bytes: craft('{}', 1) },
@@ -127,13 +153,31 @@ describe('safetensors validation: one crafted file per rule', () => {
 
   test('every rule of the header has a crafted case', () => {
     const headerRules: SafetensorsRule[] = [
-      'file-too-small', 'header-too-large', 'header-past-end', 'header-not-utf8', 'header-not-json', 'header-too-deep',
-      'header-not-object', 'duplicate-key', 'invalid-entry', 'unknown-dtype', 'invalid-shape', 'invalid-data-offsets',
-      'element-count-overflow', 'misaligned-bits', 'size-mismatch', 'offsets-reversed', 'offsets-not-contiguous',
-      'data-area-mismatch', 'invalid-metadata',
+      'file-too-small',
+      'header-too-large',
+      'header-past-end',
+      'header-not-utf8',
+      'header-not-json',
+      'header-too-deep',
+      'header-not-object',
+      'duplicate-key',
+      'invalid-entry',
+      'unknown-dtype',
+      'invalid-shape',
+      'invalid-data-offsets',
+      'element-count-overflow',
+      'misaligned-bits',
+      'size-mismatch',
+      'offsets-reversed',
+      'offsets-not-contiguous',
+      'data-area-mismatch',
+      'invalid-metadata',
     ];
     const covered = new Set(badCases.map((c) => c.rule));
-    assert.deepEqual(headerRules.filter((r) => !covered.has(r)), []);
+    assert.deepEqual(
+      headerRules.filter((r) => !covered.has(r)),
+      [],
+    );
   });
 
   test('rejected files leave no file handle open', async (t) => {
@@ -206,7 +250,10 @@ describe('parseHeader (pure)', () => {
 
   test('accepts unsorted keys and data not in name order; tensors come in offset order', () => {
     const h = parse(craft({ z: entry('U8', [1], 2, 3), a: entry('U8', [2], 0, 2), m: entry('U8', [1], 3, 4) }, 4));
-    assert.deepEqual(h.tensors.map((t) => t.name), ['a', 'z', 'm']);
+    assert.deepEqual(
+      h.tensors.map((t) => t.name),
+      ['a', 'z', 'm'],
+    );
   });
 
   test('accepts 0-d tensors (one element)', () => {
@@ -219,10 +266,18 @@ describe('parseHeader (pure)', () => {
     const h = parse(
       craft({ e1: entry('F32', [0], 0, 0), e2: entry('BF16', [3, 0, 2], 0, 0), x: entry('U8', [2], 0, 2), e3: entry('F4', [0], 2, 2) }, 2),
     );
-    assert.deepEqual(h.tensors.map((t) => [t.name, t.params, t.bytes]), [['e1', 0, 0], ['e2', 0, 0], ['x', 2, 2], ['e3', 0, 0]]);
+    assert.deepEqual(
+      h.tensors.map((t) => [t.name, t.params, t.bytes]),
+      [
+        ['e1', 0, 0],
+        ['e2', 0, 0],
+        ['x', 2, 2],
+        ['e3', 0, 0],
+      ],
+    );
   });
 
-  test('accepts a file with no tensors, with or without metadata (the reference\'s own vectors)', () => {
+  test("accepts a file with no tensors, with or without metadata (the reference's own vectors)", () => {
     assert.deepEqual(parse(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32])).tensors, []);
     const h = parse(craft('{"__metadata__":{"framework":"pt"}}', 0, { pad: 5 }));
     assert.deepEqual(h.metadata, { framework: 'pt' });
@@ -230,7 +285,10 @@ describe('parseHeader (pure)', () => {
 
   test('accepts sub-byte dtypes that fill whole bytes', () => {
     const h = parse(craft({ a: entry('F4', [2, 3], 0, 3), b: entry('F6_E2M3', [4], 3, 6), c: entry('F6_E3M2', [8], 6, 12) }, 12));
-    assert.deepEqual(h.tensors.map((t) => t.bytes), [3, 3, 6]);
+    assert.deepEqual(
+      h.tensors.map((t) => t.bytes),
+      [3, 3, 6],
+    );
   });
 
   test('__metadata__ null means no metadata, as the reference (mlx writes it)', () => {
@@ -247,10 +305,16 @@ describe('parseHeader (pure)', () => {
     // Built as text: assigning '__proto__' on an object literal would set its prototype instead.
     const text = `{${names.map((n, i) => `${JSON.stringify(n)}:${JSON.stringify(entry('U8', [1], i, i + 1))}`).join(',')}}`;
     const h = parse(craft(text, names.length));
-    assert.deepEqual(h.tensors.map((t) => t.name), names);
+    assert.deepEqual(
+      h.tensors.map((t) => t.name),
+      names,
+    );
     assert.deepEqual(parse(craft({ __metadata__: { __proto__x: '1', 'k"\\': '\u00e9' } })).metadata, { __proto__x: '1', 'k"\\': '\u00e9' });
     const meta = parse(craft('{"__metadata__":{"__proto__":"p","constructor":"c"}}')).metadata;
-    assert.deepEqual(Object.entries(meta), [['__proto__', 'p'], ['constructor', 'c']]);
+    assert.deepEqual(Object.entries(meta), [
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+    ]);
     assert.equal(Object.getPrototypeOf(meta), Object.prototype);
   });
 });

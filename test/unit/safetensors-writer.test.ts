@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { readFile, writeFile, symlink, link, mkdir, stat } from 'node:fs/promises';
 import fc from 'fast-check';
-import { writeSafetensors, writeSafetensorsStreaming, compareNames, type StreamingTensor, type WriteProgress } from '../../src/mimicry/safetensors/writer';
+import {
+  writeSafetensors,
+  writeSafetensorsStreaming,
+  compareNames,
+  type StreamingTensor,
+  type WriteProgress,
+} from '../../src/mimicry/safetensors/writer';
 import { openCheckpoint, readHeader } from '../../src/mimicry/safetensors/reader';
 import { ALL_DTYPES, DTYPES, byteLengthOf, decode, encodeF32, isDecodable } from '../../src/mimicry/safetensors/dtypes';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
@@ -37,22 +43,28 @@ describe('layout (reference test vectors, safetensors/src/tensor.rs)', () => {
   test('test_serialization: "attn.0" F32 [1,2,3] is byte-identical', async () => {
     const file = path.join(await folder(), 'a.safetensors');
     await writeSafetensors(file, [f32Tensor('attn.0', [0, 1, 2, 3, 4, 5], [1, 2, 3])]);
-    assert.deepEqual([...(await readFile(file))], [
-      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34,
-      44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116,
-      115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
-    ]);
+    assert.deepEqual(
+      [...(await readFile(file))],
+      [
+        64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34,
+        44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115,
+        34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+      ],
+    );
   });
 
   test('test_serialization_forced_alignement: header padded with spaces to a multiple of 8', async () => {
     const file = path.join(await folder(), 'a.safetensors');
     await writeSafetensors(file, [f32Tensor('attn0', [0, 1, 2, 3, 4, 5], [1, 1, 2, 3])]);
-    assert.deepEqual([...(await readFile(file))], [
-      72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44,
-      34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101,
-      116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32, 32, 32, 32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64,
-      64, 0, 0, 128, 64, 0, 0, 160, 64,
-    ]);
+    assert.deepEqual(
+      [...(await readFile(file))],
+      [
+        72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44,
+        34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116,
+        115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32, 32, 32, 32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0,
+        0, 128, 64, 0, 0, 160, 64,
+      ],
+    );
   });
 
   test('test_empty: no tensors, with and without metadata', async () => {
@@ -60,20 +72,33 @@ describe('layout (reference test vectors, safetensors/src/tensor.rs)', () => {
     await writeSafetensors(path.join(d, 'e.safetensors'), []);
     assert.deepEqual([...(await readFile(path.join(d, 'e.safetensors')))], [8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]);
     await writeSafetensors(path.join(d, 'm.safetensors'), [], { framework: 'pt' });
-    assert.deepEqual([...(await readFile(path.join(d, 'm.safetensors')))], [
-      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102, 114, 97, 109, 101,
-      119, 111, 114, 107, 34, 58, 34, 112, 116, 34, 125, 125, 32, 32, 32, 32, 32,
-    ]);
+    assert.deepEqual(
+      [...(await readFile(path.join(d, 'm.safetensors')))],
+      [
+        40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119,
+        111, 114, 107, 34, 58, 34, 112, 116, 34, 125, 125, 32, 32, 32, 32, 32,
+      ],
+    );
   });
 
   test('names sorted by code point, data in name order, __metadata__ first', async () => {
     const file = path.join(await folder(), 'a.safetensors');
     const names = ['b', 'a.10', 'a.9', 'B', '\u00e9', '\u{1F600}', '\uffff'];
-    await writeSafetensors(file, names.map((n, i) => f32Tensor(n, [i])), { z: '1', a: '2' });
+    await writeSafetensors(
+      file,
+      names.map((n, i) => f32Tensor(n, [i])),
+      { z: '1', a: '2' },
+    );
     const h = await readHeader(file);
     const expected = ['B', 'a.10', 'a.9', 'b', '\u00e9', '\uffff', '\u{1F600}']; // UTF-8 byte order: U+FFFF before U+1F600
-    assert.deepEqual(h.tensors.map((t) => t.name), expected);
-    assert.deepEqual(h.tensors.map((t) => t.dataOffsets[0]), [0, 4, 8, 12, 16, 20, 24]);
+    assert.deepEqual(
+      h.tensors.map((t) => t.name),
+      expected,
+    );
+    assert.deepEqual(
+      h.tensors.map((t) => t.dataOffsets[0]),
+      [0, 4, 8, 12, 16, 20, 24],
+    );
     const text = new TextDecoder().decode((await readFile(file)).subarray(8, h.dataStart));
     assert.ok(text.startsWith('{"__metadata__":{"z":"1","a":"2"},"B":'), text);
     assert.equal(h.headerLength % 8, 0);
@@ -86,14 +111,27 @@ describe('write/read round trips (property-based)', () => {
   // Shapes with 0-3 dims of size 0..4: includes 0-d tensors (one element) and empty ones.
   const tensorArb = fc
     .record({ dtype: fc.constantFrom(...ALL_DTYPES), shape: fc.array(fc.nat(4), { maxLength: 3 }) })
-    .filter(({ dtype, shape }) => byteLengthOf(dtype, shape.reduce((a, b) => a * b, 1)) !== undefined)
+    .filter(
+      ({ dtype, shape }) =>
+        byteLengthOf(
+          dtype,
+          shape.reduce((a, b) => a * b, 1),
+        ) !== undefined,
+    )
     .chain(({ dtype, shape }) => {
-      const n = byteLengthOf(dtype, shape.reduce((a, b) => a * b, 1)) ?? 0;
+      const n =
+        byteLengthOf(
+          dtype,
+          shape.reduce((a, b) => a * b, 1),
+        ) ?? 0;
       return fc.uint8Array({ minLength: n, maxLength: n }).map((data) => ({ dtype, shape, data }));
     });
   const nameArb = fc.string({ unit: 'binary', maxLength: 12 }).filter((s) => s !== '__metadata__');
   const modelArb = fc.uniqueArray(fc.tuple(nameArb, tensorArb), { selector: (t) => t[0], maxLength: 6 });
-  const metaArb = fc.option(fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 16 }), { maxKeys: 4 }), { nil: undefined });
+  const metaArb = fc.option(
+    fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 16 }), { maxKeys: 4 }),
+    { nil: undefined },
+  );
 
   test('write then read returns the same names, dtypes, shapes, bytes, values and metadata', async () => {
     const d = await folder();
@@ -112,7 +150,10 @@ describe('write/read round trips (property-based)', () => {
             assert.ok(info, `missing ${JSON.stringify(t.name)}`);
             assert.equal(info.dtype, t.dtype);
             assert.deepEqual(info.shape, t.shape);
-            assert.equal(info.params, t.shape.reduce((a, b) => a * b, 1));
+            assert.equal(
+              info.params,
+              t.shape.reduce((a, b) => a * b, 1),
+            );
             assert.deepEqual(await c.readBytes(info), t.data);
             if (isDecodable(t.dtype)) assert.deepEqual(bytesOf(await c.readValues(info)), bytesOf(decode(t.dtype, t.data)));
           }
@@ -122,18 +163,24 @@ describe('write/read round trips (property-based)', () => {
       }),
       { numRuns: 60 },
     );
-    assert.ok((await listDir(d)).every((f) => /^rt-\d+\.safetensors$/.test(f)), 'no temporary files left');
+    assert.ok(
+      (await listDir(d)).every((f) => /^rt-\d+\.safetensors$/.test(f)),
+      'no temporary files left',
+    );
   });
 
   test('the same tensors in any input order give the same file', async () => {
     const d = await folder();
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((m) => fc.shuffledSubarray(m, { minLength: m.length, maxLength: m.length }).map((s) => [m, s] as const)), async ([a, b]) => {
-        const toWrite = (m: typeof a): TensorToWrite[] => m.map(([name, t]) => ({ name, ...t }));
-        await writeSafetensors(path.join(d, 'x.safetensors'), toWrite(a));
-        await writeSafetensors(path.join(d, 'y.safetensors'), toWrite(b));
-        assert.deepEqual(await readFile(path.join(d, 'x.safetensors')), await readFile(path.join(d, 'y.safetensors')));
-      }),
+      fc.asyncProperty(
+        modelArb.chain((m) => fc.shuffledSubarray(m, { minLength: m.length, maxLength: m.length }).map((s) => [m, s] as const)),
+        async ([a, b]) => {
+          const toWrite = (m: typeof a): TensorToWrite[] => m.map(([name, t]) => ({ name, ...t }));
+          await writeSafetensors(path.join(d, 'x.safetensors'), toWrite(a));
+          await writeSafetensors(path.join(d, 'y.safetensors'), toWrite(b));
+          assert.deepEqual(await readFile(path.join(d, 'x.safetensors')), await readFile(path.join(d, 'y.safetensors')));
+        },
+      ),
       { numRuns: 25 },
     );
   });
@@ -202,14 +249,33 @@ describe('refusals and atomicity', () => {
     const d = await folder();
     const file = path.join(d, 'model.safetensors');
     const seen: WriteProgress[] = [];
-    const entries: StreamingTensor[] = [['b', 12], ['a', 4], ['c', 0]].map(([name, n]) => ({
-      name: name as string, dtype: 'U8', shape: [n as number], byteLength: n as number, bytes: async () => new Uint8Array(n as number),
+    const entries: StreamingTensor[] = [
+      ['b', 12],
+      ['a', 4],
+      ['c', 0],
+    ].map(([name, n]) => ({
+      name: name as string,
+      dtype: 'U8',
+      shape: [n as number],
+      byteLength: n as number,
+      bytes: async () => new Uint8Array(n as number),
     }));
     await writeSafetensorsStreaming(file, entries, { note: 'x' }, { onProgress: (p) => seen.push(p) });
     const size = (await stat(file)).size;
-    assert.deepEqual(seen.map((p) => [p.tensor, p.tensors, p.totalTensors]), [['', 0, 3], ['a', 1, 3], ['b', 2, 3], ['c', 3, 3]]);
+    assert.deepEqual(
+      seen.map((p) => [p.tensor, p.tensors, p.totalTensors]),
+      [
+        ['', 0, 3],
+        ['a', 1, 3],
+        ['b', 2, 3],
+        ['c', 3, 3],
+      ],
+    );
     const header = seen[0].bytes;
-    assert.deepEqual(seen.map((p) => p.bytes), [header, header + 4, header + 16, header + 16]);
+    assert.deepEqual(
+      seen.map((p) => p.bytes),
+      [header, header + 4, header + 16, header + 16],
+    );
     assert.equal(seen.at(-1)?.bytes, size);
     assert.ok(seen.every((p) => p.totalBytes === size));
   });
@@ -219,7 +285,10 @@ describe('refusals and atomicity', () => {
     const file = path.join(d, 'model.safetensors');
     const ac = new AbortController();
     const entries: StreamingTensor[] = ['a', 'b', 'c'].map((name) => ({
-      name, dtype: 'U8', shape: [1], byteLength: 1,
+      name,
+      dtype: 'U8',
+      shape: [1],
+      byteLength: 1,
       bytes: async () => {
         ac.abort();
         return new Uint8Array(1);
@@ -256,7 +325,11 @@ describe('refusals and atomicity', () => {
       [source, sym],
     ];
     for (const [target, input] of attempts) {
-      await rejectsWithRule(writeSafetensors(target, [f32Tensor('x', [2])], undefined, { refuse: [input] }), 'refuse-overwrite-source', path.resolve(target));
+      await rejectsWithRule(
+        writeSafetensors(target, [f32Tensor('x', [2])], undefined, { refuse: [input] }),
+        'refuse-overwrite-source',
+        path.resolve(target),
+      );
     }
     assert.deepEqual(await readFile(source), original);
     assert.deepEqual(await listDir(d), ['hard.safetensors', 'source.safetensors', 'sym.safetensors']);
@@ -279,7 +352,10 @@ describe('streaming writer', () => {
     let active = 0;
     let maxActive = 0;
     const entries: StreamingTensor[] = Object.entries(values).map(([name, v]) => ({
-      name, dtype: 'F32', shape: [v.length], byteLength: v.length * 4,
+      name,
+      dtype: 'F32',
+      shape: [v.length],
+      byteLength: v.length * 4,
       bytes: async () => {
         calls.push(name);
         active++;
@@ -292,7 +368,11 @@ describe('streaming writer', () => {
     const streamed = path.join(d, 'streamed.safetensors');
     const inMemory = path.join(d, 'memory.safetensors');
     await writeSafetensorsStreaming(streamed, entries, { format: 'pt' });
-    await writeSafetensors(inMemory, Object.entries(values).map(([n, v]) => f32Tensor(n, v)), { format: 'pt' });
+    await writeSafetensors(
+      inMemory,
+      Object.entries(values).map(([n, v]) => f32Tensor(n, v)),
+      { format: 'pt' },
+    );
     assert.deepEqual(calls, ['layer.1', 'layer.10', 'layer.2']);
     assert.equal(maxActive, 1);
     assert.deepEqual(await readFile(streamed), await readFile(inMemory));
@@ -310,7 +390,11 @@ describe('streaming writer', () => {
       called = true;
       return new Uint8Array(3);
     };
-    await rejectsWithRule(writeSafetensorsStreaming(file, [{ name: 'a', dtype: 'BF16', shape: [2], byteLength: 3, bytes }]), 'invalid-tensor', file);
+    await rejectsWithRule(
+      writeSafetensorsStreaming(file, [{ name: 'a', dtype: 'BF16', shape: [2], byteLength: 3, bytes }]),
+      'invalid-tensor',
+      file,
+    );
     assert.equal(called, false);
     assert.deepEqual(await listDir(d), []);
   });

@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { computeSpectrum, isSpectrumSkipped, matrixView, spectrumFromMatrix, type Spectrum, type SpectrumOutcome } from '../../src/mimicry/stats/spectrum';
+import {
+  computeSpectrum,
+  isSpectrumSkipped,
+  matrixView,
+  spectrumFromMatrix,
+  type Spectrum,
+  type SpectrumOutcome,
+} from '../../src/mimicry/stats/spectrum';
 import { gramOfMatrix, streamGram } from '../../src/mimicry/stats/gram';
 import { spectralMetrics } from '../../src/mimicry/stats/spectralMetrics';
 import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
@@ -11,7 +18,6 @@ import { rng } from './helpers/rng';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 const CNN = 'test/fixtures/real/tinygrad-mnist-cnn.safetensors';
-
 
 function randomMatrix(rows: number, cols: number, seed: number): Float64Array {
   const rand = rng(seed);
@@ -23,18 +29,23 @@ function lowRank(rows: number, cols: number, k: number, seed: number): Float64Ar
   const b = randomMatrix(rows, k, seed);
   const c = randomMatrix(k, cols, seed + 1);
   const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
-    let s = 0;
-    for (let t = 0; t < k; t++) s += b[i * k + t] * c[t * cols + j];
-    out[i * cols + j] = s;
-  }
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let t = 0; t < k; t++) s += b[i * k + t] * c[t * cols + j];
+      out[i * cols + j] = s;
+    }
   return out;
 }
 
 /** Independent reference: ml-matrix's dense one-sided SVD (Golub-Kahan), descending. */
 function denseSingularValues(values: ArrayLike<number>, rows: number, cols: number): number[] {
   const m = Matrix.from1DArray(rows, cols, Array.from(values));
-  const svd = new SingularValueDecomposition(m, { computeLeftSingularVectors: false, computeRightSingularVectors: false, autoTranspose: true });
+  const svd = new SingularValueDecomposition(m, {
+    computeLeftSingularVectors: false,
+    computeRightSingularVectors: false,
+    autoTranspose: true,
+  });
   return svd.diagonal.slice().sort((a, b) => b - a);
 }
 
@@ -95,7 +106,10 @@ test('square float32 matrix matches a dense SVD', () => {
 });
 
 test('rank-deficient matrices: the missing directions come out as (near) zero', () => {
-  for (const [rows, cols] of [[40, 30], [30, 40]] as const) {
+  for (const [rows, cols] of [
+    [40, 30],
+    [30, 40],
+  ] as const) {
     const sp = compareWithDense(lowRank(rows, cols, 5, 7), rows, cols);
     assert.equal(sp.rank, 5);
     for (let i = 5; i < sp.singularValues.length; i++) assert.ok(sp.singularValues[i] < 1e-6 * sp.spectralNorm);
@@ -171,7 +185,11 @@ test('NaN or Inf values, empty matrices and over-limit sizes are skipped with a 
 });
 
 test('small panels (many passes for wide, many flushes for tall) give the same Gram', async () => {
-  for (const [rows, cols] of [[23, 9], [9, 23], [10, 10]] as const) {
+  for (const [rows, cols] of [
+    [23, 9],
+    [9, 23],
+    [10, 10],
+  ] as const) {
     const values = randomMatrix(rows, cols, rows * 100 + cols);
     const ref = gramOfMatrix(values, rows, cols);
     for (const panel of [1, 7, 50]) {
@@ -183,12 +201,13 @@ test('small panels (many passes for wide, many flushes for tall) give the same G
     // and against a direct product
     const n = Math.min(rows, cols);
     const tall = rows > cols;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      let s = 0;
-      if (tall) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
-      else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
-      close(ref.gram[i * n + j], s, 1e-12, `G[${i},${j}]`);
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        if (tall) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
+        else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
+        close(ref.gram[i * n + j], s, 1e-12, `G[${i},${j}]`);
+      }
   }
 });
 
@@ -245,7 +264,11 @@ test('computeSpectrum on a checkpoint: matrices, conv kernels, vectors and undec
   assert.equal(sc.rows, 4);
   assert.equal(sc.cols, 18);
   assert.deepEqual(sc, spectrumFromMatrix(k, 4, 18));
-  assert.deepEqual(await computeSpectrum(ckpt, ckpt.tensor('bias')!), { skipped: 'a 1-d tensor has no matrix spectrum', rows: null, cols: null });
+  assert.deepEqual(await computeSpectrum(ckpt, ckpt.tensor('bias')!), {
+    skipped: 'a 1-d tensor has no matrix spectrum',
+    rows: null,
+    cols: null,
+  });
   assert.match(String((await computeSpectrum(ckpt, ckpt.tensor('packed')!)).skipped), /F4 is not decoded/);
   const st = await tensorStatsOf(ckpt, ckpt.tensor('packed')!);
   assert.ok(isStatsSkipped(st));
@@ -265,7 +288,8 @@ test('real GPT-2 weights (attn.c_proj [64,64], mlp.c_fc [64,256]) match a dense 
       const ref = compareWithDense(values, rows, cols);
       // The streamed route, in small chunks, agrees with the in-memory one.
       const streamed = assertSpectrum(await computeSpectrum(ckpt, t, { chunkElements: 1000 }));
-      for (let i = 0; i < ref.singularValues.length; i++) close(streamed.singularValues[i], ref.singularValues[i], 1e-12 * ref.spectralNorm, `${name} s[${i}]`);
+      for (let i = 0; i < ref.singularValues.length; i++)
+        close(streamed.singularValues[i], ref.singularValues[i], 1e-12 * ref.spectralNorm, `${name} s[${i}]`);
       // Trained weights: full rank, spread out spectrum.
       assert.equal(streamed.rank, Math.min(rows, cols));
       assert.ok(streamed.stableRank! > 1 && streamed.stableRank! < Math.min(rows, cols));

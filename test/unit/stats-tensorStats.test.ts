@@ -4,7 +4,6 @@ import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/te
 import type { DecodedValues } from '../../src/mimicry/safetensors/types';
 import { rng } from './helpers/rng';
 
-
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
@@ -93,7 +92,10 @@ function checkAgainstNaive(stats: TensorStats, values: ArrayLike<number>, bins: 
   assert.equal(edges[bins], ref.max);
   for (let i = 0; i <= bins; i++) close(edges[i], ref.min + ((ref.max - ref.min) * i) / bins, 1e-12, `edge ${i}`);
   assert.deepEqual(counts, recount(ref.finite, edges));
-  assert.equal(counts.reduce((a, b) => a + b, 0), ref.n);
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    ref.n,
+  );
 }
 
 test('random float32 data with NaN, Inf and zeros matches a naive two-pass float64 computation', async () => {
@@ -147,7 +149,10 @@ test('a constant tensor gets std 0 and one sensible bin range around the value',
   assert.equal(stats.histogram.edges[0], 3);
   assert.equal(stats.histogram.edges[64], 4);
   assert.equal(stats.histogram.counts[32], 1000);
-  assert.equal(stats.histogram.counts.reduce((a, b) => a + b, 0), 1000);
+  assert.equal(
+    stats.histogram.counts.reduce((a, b) => a + b, 0),
+    1000,
+  );
 });
 
 test('an all-zero tensor has zeroFraction 1', async () => {
@@ -201,7 +206,10 @@ test('extreme float64 ranges do not overflow the histogram', async () => {
   assert.deepEqual(stats.histogram.counts, [1, 2]);
   const tiny = new Float64Array([5e-324, 1e-323, 1.5e-323]);
   const t = await computeTensorStats(source(tiny).chunks, { bins: 2 });
-  assert.equal(t.histogram.counts.reduce((a, b) => a + b, 0), 3);
+  assert.equal(
+    t.histogram.counts.reduce((a, b) => a + b, 0),
+    3,
+  );
 });
 
 test('progress rises to the element count over both passes', async () => {

@@ -16,7 +16,10 @@ test('worker opens a checkpoint and computes statistics and a spectrum', async (
   try {
     const opened = await host.open();
     assert.equal(opened.overview.tensorCount, 52);
-    assert.equal(opened.overview.params, opened.tensors.reduce((s, t) => s + t.params, 0));
+    assert.equal(
+      opened.overview.params,
+      opened.tensors.reduce((s, t) => s + t.params, 0),
+    );
     assert.deepEqual(opened.overview.metadata, [['format', 'pt']]);
     const matrix = opened.tensors.find((t) => t.shape.length === 2);
     assert.ok(matrix);

@@ -19,13 +19,25 @@ export async function buildSuite() {
   const suiteSrc = join(repoRoot, 'test', 'vscode', 'suite');
   const entries = readdirSync(suiteSrc).filter((f) => f === 'index.ts' || f.endsWith('.test.ts'));
   rmSync(outDir, { recursive: true, force: true });
-  const common = { bundle: true, platform: 'node', format: 'cjs', target: 'es2022', sourcemap: 'inline', external: ['vscode', 'mocha'], logLevel: 'warning' };
+  const common = {
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'es2022',
+    sourcemap: 'inline',
+    external: ['vscode', 'mocha'],
+    logLevel: 'warning',
+  };
   await esbuild.build({
     ...common,
     entryPoints: Object.fromEntries(entries.map((f) => [f.replace(/\.ts$/, ''), join(suiteSrc, f)])),
     outdir: join(outDir, 'suite'),
   });
-  await esbuild.build({ ...common, entryPoints: { extension: join(repoRoot, 'test', 'vscode', 'harness', 'extension.ts') }, outdir: harnessDir });
+  await esbuild.build({
+    ...common,
+    entryPoints: { extension: join(repoRoot, 'test', 'vscode', 'harness', 'extension.ts') },
+    outdir: harnessDir,
+  });
   mkdirSync(harnessDir, { recursive: true });
   copyFileSync(join(repoRoot, 'test', 'vscode', 'harness', 'package.json'), join(harnessDir, 'package.json'));
   console.log(`[vscode-test] bundled ${entries.length} suite files and the harness into ${outDir}`);
@@ -34,7 +46,15 @@ export async function buildSuite() {
 /** The harness as a .vsix: code-server loads only extensions it installed (listed in extensions.json). */
 export function packageHarness() {
   const vsce = join(repoRoot, 'node_modules', '.bin', 'vsce');
-  const args = ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--allow-star-activation', '-o', harnessVsix];
+  const args = [
+    'package',
+    '--no-dependencies',
+    '--allow-missing-repository',
+    '--skip-license',
+    '--allow-star-activation',
+    '-o',
+    harnessVsix,
+  ];
   const r = spawnSync(vsce, args, { cwd: harnessDir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`packaging the test harness failed:\n${r.stdout}${r.stderr}`);
   return harnessVsix;

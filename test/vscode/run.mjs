@@ -9,8 +9,17 @@ import { mkdtempSync, mkdirSync, existsSync, readFileSync, writeFileSync, cpSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  repoRoot, cleanupAll, watchdog, writeCounts, runLayer, requireChromium, prepareExtension, installExtension, startCodeServer,
-  launchChromium, openWorkbench,
+  repoRoot,
+  cleanupAll,
+  watchdog,
+  writeCounts,
+  runLayer,
+  requireChromium,
+  prepareExtension,
+  installExtension,
+  startCodeServer,
+  launchChromium,
+  openWorkbench,
 } from '../../scripts/code-server.mjs';
 import { setupCodeServer } from '../../scripts/setup-code-server.mjs';
 import { makeTestWorkspace } from '../../scripts/make-test-workspace.mjs';
@@ -61,9 +70,19 @@ async function main() {
   installExtension(entry, extensionsDir, userDataDir, ext, [packageHarness()]);
   const harness = join(extensionsDir, harnessInstallName);
   if (!existsSync(join(harness, 'package.json'))) throw new Error(`the test harness is not installed in ${harness}`);
-  writeFileSync(join(harness, 'harness.json'), JSON.stringify({
-    suiteIndex, resultsPath, logPath, grep: process.env.MIMICRY_VSCODE_GREP || undefined,
-  }, null, 2));
+  writeFileSync(
+    join(harness, 'harness.json'),
+    JSON.stringify(
+      {
+        suiteIndex,
+        resultsPath,
+        logPath,
+        grep: process.env.MIMICRY_VSCODE_GREP || undefined,
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(logPath, '');
 
   const server = await startCodeServer({ userDataDir, extensionsDir, workspace, logFile: join(artifacts, 'code-server.log') });
@@ -105,7 +124,14 @@ async function main() {
   for (const t of results.tests) {
     const mark = t.state === 'passed' ? 'ok  ' : t.state === 'skipped' ? 'skip' : 'FAIL';
     console.log(`  ${mark} ${t.title}`);
-    if (t.state === 'failed' && t.error) console.log(t.error.split('\n').slice(0, 12).map((l) => `         ${l}`).join('\n'));
+    if (t.state === 'failed' && t.error)
+      console.log(
+        t.error
+          .split('\n')
+          .slice(0, 12)
+          .map((l) => `         ${l}`)
+          .join('\n'),
+      );
   }
   if (ext.kind !== 'vsix') console.log('  (warning: the built folder was tested, not the packaged .vsix)');
   console.log(`[vscode] ${results.passed} passed, ${results.failed} failed, ${results.skipped} skipped (artifacts: ${artifacts})`);

@@ -65,22 +65,25 @@ export function registerDashboards(context: vscode.ExtensionContext, reports: We
       const file = u && localFile(u);
       if (file) DashboardPanel.open(extensionUri, reports, file, 'results');
     }),
-    vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.exportReparameterized, async (uri?: vscode.Uri, args?: ExportCommandArgs): Promise<string | undefined> => {
-      // From the dashboard in front (its last run), else reconstruct a checkpoint with the settings and export.
-      try {
-        const active = DashboardPanel.active;
-        if (!(uri instanceof vscode.Uri) && active?.hasLiveRun) return await active.export('model', args?.out);
-        const u = await target(uri, 'Export a reparameterized model', 'Reconstruct and Export');
-        const file = u && localFile(u);
-        if (!file) return undefined;
-        const panel = DashboardPanel.open(extensionUri, reports, file, 'configure');
-        const data = await panel.run(args?.options ?? reconstructSettings(u).defaults);
-        return data ? await panel.export('model', args?.out) : undefined;
-      } catch (e) {
-        void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
-        return undefined;
-      }
-    }),
+    vscode.commands.registerCommand(
+      RECONSTRUCT_COMMANDS.exportReparameterized,
+      async (uri?: vscode.Uri, args?: ExportCommandArgs): Promise<string | undefined> => {
+        // From the dashboard in front (its last run), else reconstruct a checkpoint with the settings and export.
+        try {
+          const active = DashboardPanel.active;
+          if (!(uri instanceof vscode.Uri) && active?.hasLiveRun) return await active.export('model', args?.out);
+          const u = await target(uri, 'Export a reparameterized model', 'Reconstruct and Export');
+          const file = u && localFile(u);
+          if (!file) return undefined;
+          const panel = DashboardPanel.open(extensionUri, reports, file, 'configure');
+          const data = await panel.run(args?.options ?? reconstructSettings(u).defaults);
+          return data ? await panel.export('model', args?.out) : undefined;
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Neural Mimicry: ${e instanceof Error ? e.message : String(e)}`);
+          return undefined;
+        }
+      },
+    ),
     vscode.commands.registerCommand(RECONSTRUCT_COMMANDS.cancelReconstruction, (): number => {
       const cancelled = DashboardPanel.cancelAll();
       if (cancelled === 0) void vscode.window.showInformationMessage('Mimicry: no reconstruction is running.');

@@ -164,7 +164,13 @@ export class DashboardPanel implements vscode.Disposable {
       // A recast file's dense export needs no run: the worker rebuilds it from the file.
       if (this.state.data.origin === 'recast-file' && this.state.data.source.path === this.state.path) this.isRecast = true;
       // Restored (window reload) or already shown: the stored picture, no rerun.
-      this.post({ ...base, mode: this.state.mode, data: this.state.data, compare: this.state.compare, canExportModel: this.canExportModel });
+      this.post({
+        ...base,
+        mode: this.state.mode,
+        data: this.state.data,
+        compare: this.state.compare,
+        canExportModel: this.canExportModel,
+      });
       return;
     }
     let brief;
@@ -178,7 +184,9 @@ export class DashboardPanel implements vscode.Disposable {
     this.isRecast = brief.isRecast;
     if (brief.isRecast) {
       const title = `Mimicry: reading the metrics of ${brief.fileName}`;
-      const data = await orShowError(withJobProgress({ title }, (report) => this.session().request('load', { spectrumMaxSide: settings.spectrumMaxSide }, report)));
+      const data = await orShowError(
+        withJobProgress({ title }, (report) => this.session().request('load', { spectrumMaxSide: settings.spectrumMaxSide }, report)),
+      );
       if (!data) return;
       this.state = { path: this.state.path, mode: 'results', data };
       this.post({ ...base, mode: 'results', brief, data, canExportModel: true });
@@ -203,7 +211,8 @@ export class DashboardPanel implements vscode.Disposable {
     const job = withJobProgress({ title }, (report) => {
       const request = client.request('run', { options, spectrumMaxSide: settings.spectrumMaxSide }, (p) => {
         this.post({ type: 'progress', phase: p.phase, event: p.event, message: p.message });
-        if (p.phase === 'fit' && p.event) report({ fraction: p.fraction, message: `${p.event.group} (${p.event.groupIndex + 1} of ${p.event.groups})` });
+        if (p.phase === 'fit' && p.event)
+          report({ fraction: p.fraction, message: `${p.event.group} (${p.event.groupIndex + 1} of ${p.event.groups})` });
         else if (p.message) report({ message: p.message });
       });
       this.running = request;
@@ -219,7 +228,8 @@ export class DashboardPanel implements vscode.Disposable {
     } catch (e) {
       const error = wireOf(e);
       this.post({ type: 'runFailed', error });
-      if (error.cancelled) void vscode.window.showInformationMessage(`Mimicry: reconstruction of ${fileName} cancelled; nothing was written.`);
+      if (error.cancelled)
+        void vscode.window.showInformationMessage(`Mimicry: reconstruction of ${fileName} cancelled; nothing was written.`);
       else showJobError(e, `reconstruction of ${fileName} failed`);
       return undefined;
     } finally {
@@ -254,10 +264,14 @@ export class DashboardPanel implements vscode.Disposable {
       return file;
     }
     if (!this.canExportModel) {
-      throw new Error('the reparameterized and dense exports need the run in memory: run the reconstruction again (results restored after a reload hold only the metrics)');
+      throw new Error(
+        'the reparameterized and dense exports need the run in memory: run the reconstruction again (results restored after a reload hold only the metrics)',
+      );
     }
-    if (this.isRecast && kind === 'model') throw new Error('this file is already a reparameterized model; export its dense reconstruction instead');
-    const file = target !== undefined ? checkTarget(target, sources) : await askTarget(this.state.path, settings.exportFolder, TARGETS[kind], sources);
+    if (this.isRecast && kind === 'model')
+      throw new Error('this file is already a reparameterized model; export its dense reconstruction instead');
+    const file =
+      target !== undefined ? checkTarget(target, sources) : await askTarget(this.state.path, settings.exportFolder, TARGETS[kind], sources);
     if (!file) return undefined;
     const what = kind === 'model' ? 'the reparameterized model' : 'the dense reconstruction';
     this.post({ type: 'busy', busy: true });
@@ -277,8 +291,18 @@ export class DashboardPanel implements vscode.Disposable {
     const settings = reconstructSettings(vscode.Uri.file(this.state.path));
     const bytes = format === 'png' ? pngFromDataUrl(payload) : payload.startsWith('<svg') || payload.startsWith('<?xml') ? payload : null;
     if (bytes === null) throw new Error('the chart image is malformed');
-    const target: ExportTarget = { suffix: `.${chart}.${format}`, filters: format === 'png' ? { 'PNG image': ['png'] } : { 'SVG image': ['svg'] }, title: `Export chart (${format.toUpperCase()})` };
-    const file = await askTarget(this.state.path, settings.exportFolder, target, [this.state.path], `${stem(this.state.path)}.${chart}.${format}`);
+    const target: ExportTarget = {
+      suffix: `.${chart}.${format}`,
+      filters: format === 'png' ? { 'PNG image': ['png'] } : { 'SVG image': ['svg'] },
+      title: `Export chart (${format.toUpperCase()})`,
+    };
+    const file = await askTarget(
+      this.state.path,
+      settings.exportFolder,
+      target,
+      [this.state.path],
+      `${stem(this.state.path)}.${chart}.${format}`,
+    );
     if (!file) return;
     await writeFileAtomic(file, bytes);
     void announceExport(`the chart ${chart}`, file);
@@ -299,11 +323,16 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   static openCompare(extensionUri: vscode.Uri, reports: WebviewReports, a: DashboardData, b: DashboardData): DashboardPanel {
-    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Mimicry: ${a.source.file} vs ${b.source.file}`, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      retainContextWhenHidden: true,
-      localResourceRoots: webviewResourceRoots(extensionUri),
-    });
+    const panel = vscode.window.createWebviewPanel(
+      DASHBOARD_VIEW_TYPE,
+      `Mimicry: ${a.source.file} vs ${b.source.file}`,
+      vscode.ViewColumn.Active,
+      {
+        enableScripts: true,
+        retainContextWhenHidden: true,
+        localResourceRoots: webviewResourceRoots(extensionUri),
+      },
+    );
     return new DashboardPanel(panel, extensionUri, reports, { path: a.source.path, mode: 'compare', data: a, compare: b });
   }
 }
@@ -318,7 +347,9 @@ export async function loadRecast(workerPath: string, file: string): Promise<Dash
       return undefined;
     }
     const spectrumMaxSide = reconstructSettings(vscode.Uri.file(file)).spectrumMaxSide;
-    return await withJobProgress({ title: `Mimicry: reading ${brief.fileName}` }, (report) => host.request('load', { spectrumMaxSide }, report));
+    return await withJobProgress({ title: `Mimicry: reading ${brief.fileName}` }, (report) =>
+      host.request('load', { spectrumMaxSide }, report),
+    );
   } catch (e) {
     showJobError(e);
     return undefined;

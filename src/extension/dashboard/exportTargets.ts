@@ -10,8 +10,16 @@ export interface ExportTarget {
 }
 
 export const TARGETS = {
-  model: { suffix: '.recast.safetensors', filters: { 'Safetensors (reparameterized)': ['safetensors'] }, title: 'Export reparameterized model' },
-  dense: { suffix: '.dense.safetensors', filters: { 'Safetensors (dense reconstruction)': ['safetensors'] }, title: 'Export dense reconstruction' },
+  model: {
+    suffix: '.recast.safetensors',
+    filters: { 'Safetensors (reparameterized)': ['safetensors'] },
+    title: 'Export reparameterized model',
+  },
+  dense: {
+    suffix: '.dense.safetensors',
+    filters: { 'Safetensors (dense reconstruction)': ['safetensors'] },
+    title: 'Export dense reconstruction',
+  },
   'report-json': { suffix: '.recast-report.json', filters: { 'JSON report': ['json'] }, title: 'Export report (JSON)' },
   'report-csv': { suffix: '.recast-report.csv', filters: { 'CSV report': ['csv'] }, title: 'Export report (CSV)' },
 } as const satisfies Record<string, ExportTarget>;
@@ -29,9 +37,20 @@ export function defaultFolder(sourcePath: string, exportFolder: string): string 
 }
 
 /** Asks where to save; refuses (with a message) any path that is one of `sources`. */
-export async function askTarget(sourcePath: string, exportFolder: string, target: ExportTarget, sources: readonly string[], name?: string): Promise<string | undefined> {
+export async function askTarget(
+  sourcePath: string,
+  exportFolder: string,
+  target: ExportTarget,
+  sources: readonly string[],
+  name?: string,
+): Promise<string | undefined> {
   const suggested = path.join(defaultFolder(sourcePath, exportFolder), name ?? stem(sourcePath) + target.suffix);
-  const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(suggested), filters: target.filters, title: target.title, saveLabel: 'Export' });
+  const uri = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(suggested),
+    filters: target.filters,
+    title: target.title,
+    saveLabel: 'Export',
+  });
   return uri ? checkTarget(uri.fsPath, sources) : undefined;
 }
 

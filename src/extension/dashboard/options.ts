@@ -5,7 +5,21 @@ import { PRESETS } from '../../mimicry/recast/grouping';
 import { isObject } from '../../webview/protocol';
 import { BACKENDS, LOSSES, METHODS, OBJECTIVES, type ReconstructOptions } from '../../mimicry/recast/types';
 
-const NUMBER_KEYS = ['blocksPerGroup', 'groups', 'ratio', 'sets', 'beta', 'steps', 'lr', 'lrStep', 'lrGamma', 'noise', 'clip', 'seed', 'probes'] as const;
+const NUMBER_KEYS = [
+  'blocksPerGroup',
+  'groups',
+  'ratio',
+  'sets',
+  'beta',
+  'steps',
+  'lr',
+  'lrStep',
+  'lrGamma',
+  'noise',
+  'clip',
+  'seed',
+  'probes',
+] as const;
 
 /** Mutable while it is built; handed out as the engine's read-only options. */
 type Building = { -readonly [K in keyof ReconstructOptions]: ReconstructOptions[K] };

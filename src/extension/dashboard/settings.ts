@@ -31,5 +31,9 @@ export function reconstructSettings(scope?: vscode.Uri): ReconstructSettings {
     ...(isPositiveInt(sets) ? { sets } : {}),
     ...(isPositiveInt(steps) ? { steps } : {}),
   };
-  return { defaults, exportFolder: (c.get<string>('exportFolder') ?? '').trim(), spectrumMaxSide: inspectorSettings(scope).spectrumMaxSide };
+  return {
+    defaults,
+    exportFolder: (c.get<string>('exportFolder') ?? '').trim(),
+    spectrumMaxSide: inspectorSettings(scope).spectrumMaxSide,
+  };
 }

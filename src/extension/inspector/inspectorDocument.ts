@@ -101,8 +101,12 @@ export class InspectorDocument implements vscode.CustomDocument {
   requestStats(name: string, bins: number): void {
     const cached = this.stats.get(name);
     if (cached) return this.send({ type: 'stats', name, stats: cached });
-    this.startTensorJob('stats', name, (stats) => this.keepStats(name, stats), () =>
-      this.engine.request('stats', { name, bins }, (fraction) => this.send({ type: 'tensorProgress', name, what: 'stats', fraction })),
+    this.startTensorJob(
+      'stats',
+      name,
+      (stats) => this.keepStats(name, stats),
+      () =>
+        this.engine.request('stats', { name, bins }, (fraction) => this.send({ type: 'tensorProgress', name, what: 'stats', fraction })),
     );
   }
 
@@ -114,7 +118,9 @@ export class InspectorDocument implements vscode.CustomDocument {
       this.send({ type: 'spectrum', name, spectrum });
     };
     this.startTensorJob('spectrum', name, keep, () =>
-      this.engine.request('spectrum', { name, spectrumMaxSide }, (fraction) => this.send({ type: 'tensorProgress', name, what: 'spectrum', fraction })),
+      this.engine.request('spectrum', { name, spectrumMaxSide }, (fraction) =>
+        this.send({ type: 'tensorProgress', name, what: 'spectrum', fraction }),
+      ),
     );
   }
 
@@ -124,9 +130,7 @@ export class InspectorDocument implements vscode.CustomDocument {
     if (this.tensorJobs.has(key)) return;
     const job = start();
     this.tensorJobs.set(key, job);
-    void job.done
-      .then(keep, (err: unknown) => this.failTensor(name, what, wireOf(err)))
-      .finally(() => this.tensorJobs.delete(key));
+    void job.done.then(keep, (err: unknown) => this.failTensor(name, what, wireOf(err))).finally(() => this.tensorJobs.delete(key));
   }
 
   cancelTensor(name: string): void {

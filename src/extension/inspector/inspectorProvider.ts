@@ -8,7 +8,13 @@ import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
 import type { WebviewReports } from '../reports';
 import { withJobProgress } from '../progress';
-import { isWebviewToExtension, protocolMismatch, PROTOCOL_VERSION, type ExtensionToWebview, type WebviewToExtension } from '../../webview/protocol';
+import {
+  isWebviewToExtension,
+  protocolMismatch,
+  PROTOCOL_VERSION,
+  type ExtensionToWebview,
+  type WebviewToExtension,
+} from '../../webview/protocol';
 
 export const INSPECTOR_VIEW_TYPE = 'mimicry.inspector';
 
@@ -45,7 +51,11 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   resolveCustomEditor(document: InspectorDocument, panel: vscode.WebviewPanel): void {
     const webview = panel.webview;
     webview.options = { enableScripts: true, localResourceRoots: webviewResourceRoots(this.extensionUri) };
-    webview.html = webviewHtml(webview, this.extensionUri, { title: basename(document.uri.fsPath), script: 'inspector.js', stylesheet: 'inspector.css' });
+    webview.html = webviewHtml(webview, this.extensionUri, {
+      title: basename(document.uri.fsPath),
+      script: 'inspector.js',
+      stylesheet: 'inspector.css',
+    });
     const post = (m: ExtensionToWebview): void => void webview.postMessage(m);
     const stopListening = document.listen(post);
     this.active = { panel, document };

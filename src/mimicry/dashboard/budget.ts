@@ -38,7 +38,8 @@ export interface PlanView {
   readonly budget: Budget;
 }
 
-export type PlanOutcome = { readonly ok: true; readonly plan: PlanView } | { readonly ok: false; readonly error: string; readonly field?: string };
+export type PlanOutcome =
+  { readonly ok: true; readonly plan: PlanView } | { readonly ok: false; readonly error: string; readonly field?: string };
 
 /**
  * Which form field an engine refusal is about (for highlighting), read from its detail ("steps must
@@ -106,7 +107,15 @@ export function planView(tensors: readonly (TensorLike & { readonly params: numb
         fit,
         roles,
         banks,
-        budget: { before, after, ratio: after > 0 ? before / after : 1, templateParameters, coefficientsPerTask, passthroughParameters, passthroughTensors: plan.passthrough.length },
+        budget: {
+          before,
+          after,
+          ratio: after > 0 ? before / after : 1,
+          templateParameters,
+          coefficientsPerTask,
+          passthroughParameters,
+          passthroughTensors: plan.passthrough.length,
+        },
       },
     };
   } catch (e) {

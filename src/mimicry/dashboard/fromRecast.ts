@@ -35,9 +35,12 @@ export async function dashboardFromRecast(checkpoint: Checkpoint, spectrumMaxSid
       const c = await floats(checkpoint, b.coefficientTensors[l]);
       inputs.push({ label: b.members[l], kind: 'rebuilt', values: compose(templates, b.templates, c) });
     }
-    for (let t = 0; t < b.templates; t++) inputs.push({ label: `template ${t + 1}`, kind: 'template', values: templateAt(templates, b.templates, t) });
+    for (let t = 0; t < b.templates; t++)
+      inputs.push({ label: `template ${t + 1}`, kind: 'template', values: templateAt(templates, b.templates, t) });
     const lines = spectrumLines(inputs, b.shape, spectrumMaxSide);
-    const note = [lines.skipped, shown < b.members.length ? `first ${shown} of ${b.members.length} members shown` : undefined].filter((x) => x !== undefined).join('; ');
+    const note = [lines.skipped, shown < b.members.length ? `first ${shown} of ${b.members.length} members shown` : undefined]
+      .filter((x) => x !== undefined)
+      .join('; ');
     spectra.push({ bank: b.name, lines: lines.lines, ...(note ? { skipped: note } : {}) });
   }
   return {

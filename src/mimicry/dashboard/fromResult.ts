@@ -4,7 +4,12 @@ import type { ReconstructResult } from '../recast/types';
 import { blockAndRole } from './layers';
 import { DASHBOARD_DATA_VERSION, type BankSpectra, type DashboardData } from './types';
 
-export function dashboardFromResult(result: ReconstructResult, path: string, source: ReportSource, spectra: readonly BankSpectra[]): DashboardData {
+export function dashboardFromResult(
+  result: ReconstructResult,
+  path: string,
+  source: ReportSource,
+  spectra: readonly BankSpectra[],
+): DashboardData {
   return {
     version: DASHBOARD_DATA_VERSION,
     origin: 'run',

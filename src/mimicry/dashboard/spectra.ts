@@ -10,7 +10,11 @@ export interface SpectrumInput {
 }
 
 /** Spectra of several same-shaped matrices; skipped ones are named in `skipped`. */
-export function spectrumLines(inputs: readonly SpectrumInput[], shape: readonly number[], spectrumMaxSide: number): { lines: SpectrumLine[]; skipped?: string } {
+export function spectrumLines(
+  inputs: readonly SpectrumInput[],
+  shape: readonly number[],
+  spectrumMaxSide: number,
+): { lines: SpectrumLine[]; skipped?: string } {
   const rows = shape[0];
   const cols = shape.slice(1).reduce((a, b) => a * b, 1);
   const lines: SpectrumLine[] = [];

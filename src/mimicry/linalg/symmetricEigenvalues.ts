@@ -186,14 +186,7 @@ function symmetricLowerTimes(a: Float64Array, m: number, u: Float64Array, p: Flo
  * The two sweeps of consecutive steps in one: S -= uo qo^T + qo uo^T on the first m rows of the
  * packed triangle, and p[0..m) = S u with the updated S (same pairing as symmetricLowerTimes).
  */
-function updateThenMultiply(
-  a: Float64Array,
-  m: number,
-  uo: Float64Array,
-  qo: Float64Array,
-  u: Float64Array,
-  p: Float64Array,
-): void {
+function updateThenMultiply(a: Float64Array, m: number, uo: Float64Array, qo: Float64Array, u: Float64Array, p: Float64Array): void {
   p.fill(0, 0, m);
   let j = 0;
   for (; j + 1 < m; j += 2) {

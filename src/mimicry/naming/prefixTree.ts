@@ -138,7 +138,7 @@ function foldGroup(parent: RawNode, run: RawNode[]): PrefixNode {
   const first = convert(run[0]);
   const lift = (n: PrefixNode): PrefixNode => {
     const rel = (name: string): string => name.slice(run[0].path.length);
-    const own = n.kind === 'role' || n.kind === 'folded' ? n.instances ?? [] : n.tensorName !== undefined ? [n.tensorName] : [];
+    const own = n.kind === 'role' || n.kind === 'folded' ? (n.instances ?? []) : n.tensorName !== undefined ? [n.tensorName] : [];
     const instances = own.length > 0 ? run.flatMap((r) => own.map((name) => r.path + rel(name))) : undefined;
     return {
       ...n,

@@ -13,7 +13,13 @@ export function bytesPerElement(dtype: BankDType): number {
  * compose() in float64, rounded once to float32, then to F16/BF16 with round-to-nearest-even.
  * With `scratch` the result lives in its slots (valid until the next call): for streaming writes.
  */
-export function denseMember(templates: Float32Array, n: number, coefficients: Float32Array, dtype: BankDType, scratch?: Scratch): Uint8Array {
+export function denseMember(
+  templates: Float32Array,
+  n: number,
+  coefficients: Float32Array,
+  dtype: BankDType,
+  scratch?: Scratch,
+): Uint8Array {
   const d = templates.length / n;
   const w = compose(templates, n, coefficients, scratch?.floats('dense', d));
   switch (dtype) {

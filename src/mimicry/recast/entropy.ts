@@ -138,7 +138,7 @@ export async function gramEngine(backend: Backend): Promise<Tf | null> {
   if (backend === 'cpu') return null;
   const active = tf.engine().backendName as string | null;
   if (active === 'wasm' || active === 'tensorflow') return tf;
-  if (active != null || wasmFailed) return null;
+  if ((active !== null && active !== undefined) || wasmFailed) return null;
   try {
     return (await loadTf('wasm')).tf;
   } catch {
@@ -158,7 +158,13 @@ export interface BankEntropy {
  * Entropy of each of the `n` templates (each `shape`, concatenated in `templates`) and their mean.
  * `engine` null means the float64 JS route. The signal is checked between templates.
  */
-export function bankEntropy(templates: Float32Array, n: number, shape: readonly number[], engine: Tf | null, signal?: AbortSignal): BankEntropy {
+export function bankEntropy(
+  templates: Float32Array,
+  n: number,
+  shape: readonly number[],
+  engine: Tf | null,
+  signal?: AbortSignal,
+): BankEntropy {
   const size = templates.length / n;
   const rows = shape[0];
   const cols = size / rows;

@@ -16,7 +16,6 @@ import { Scratch } from './scratch';
 import { FileTemplateStore } from './store';
 import type { ReconstructHooks, ReconstructOptions, ReconstructResult } from './types';
 
-
 export interface SourceRecord extends ReportSource {
   /** Sharded sources: each shard's digest (an added field). */
   readonly shards?: readonly ReportSource[];
@@ -50,7 +49,13 @@ export function recastMetadata(checkpoint: Checkpoint, result: ReconstructResult
   };
 }
 
-export async function writeReparameterized(checkpoint: Checkpoint, result: ReconstructResult, file: string, source: SourceRecord, io: WriteControl = {}): Promise<void> {
+export async function writeReparameterized(
+  checkpoint: Checkpoint,
+  result: ReconstructResult,
+  file: string,
+  source: SourceRecord,
+  io: WriteControl = {},
+): Promise<void> {
   const scratch = new Scratch();
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
@@ -64,7 +69,13 @@ export async function writeReparameterized(checkpoint: Checkpoint, result: Recon
     });
     b.plan.members.forEach((name, l) => {
       const c = b.coefficients[l];
-      entries.push({ name: COEFFICIENT_PREFIX + name, dtype: 'F32', shape: [b.plan.sets, b.n], byteLength: 4 * c.length, bytes: () => Promise.resolve(encodeF32(c)) });
+      entries.push({
+        name: COEFFICIENT_PREFIX + name,
+        dtype: 'F32',
+        shape: [b.plan.sets, b.n],
+        byteLength: 4 * c.length,
+        bytes: () => Promise.resolve(encodeF32(c)),
+      });
     });
   }
   const kept = new Set(result.plan.passthrough);
@@ -129,7 +140,12 @@ export interface ExportHooks extends ReconstructHooks {
   onWrite?(file: string, p: WriteProgress): void;
 }
 
-export async function exportRecast(checkpoint: Checkpoint, options: ReconstructOptions, targets: ExportTargets, hooks: ExportHooks = {}): Promise<ExportOutcome> {
+export async function exportRecast(
+  checkpoint: Checkpoint,
+  options: ReconstructOptions,
+  targets: ExportTargets,
+  hooks: ExportHooks = {},
+): Promise<ExportOutcome> {
   checkTargets(checkpoint, targets);
   const store = new FileTemplateStore(path.dirname(path.resolve(targets.out)));
   try {
@@ -138,7 +154,11 @@ export async function exportRecast(checkpoint: Checkpoint, options: ReconstructO
     const io = (file: string): WriteControl => ({ signal: hooks.signal, onProgress: hooks.onWrite && ((p) => hooks.onWrite?.(file, p)) });
     await writeReparameterized(checkpoint, result, targets.out, source, io(targets.out));
     if (targets.dense) await writeDense(checkpoint, result, targets.dense, io(targets.dense));
-    const files = { out: path.resolve(targets.out), ...(targets.dense ? { dense: path.resolve(targets.dense) } : {}), ...(targets.report ? { report: path.resolve(targets.report) } : {}) };
+    const files = {
+      out: path.resolve(targets.out),
+      ...(targets.dense ? { dense: path.resolve(targets.dense) } : {}),
+      ...(targets.report ? { report: path.resolve(targets.report) } : {}),
+    };
     if (targets.report) await writeJsonAtomic(targets.report, reportJson(result, source, files));
     return { result, source, files };
   } finally {

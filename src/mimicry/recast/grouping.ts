@@ -113,7 +113,8 @@ export function resolveGrouping(options: GroupingOptions = {}): ResolvedGrouping
   }
   let ratio = base.ratio;
   if (options.ratio !== undefined) {
-    if (!(options.ratio >= 1) || !Number.isFinite(options.ratio)) throw new ReconstructError('invalid-option', `ratio must be a number >= 1, got ${options.ratio}`);
+    if (!(options.ratio >= 1) || !Number.isFinite(options.ratio))
+      throw new ReconstructError('invalid-option', `ratio must be a number >= 1, got ${options.ratio}`);
     ratio = options.ratio;
   } else if (options.templates !== undefined) {
     ratio = null; // an explicit n wins over a preset's ratio
@@ -178,7 +179,10 @@ function product(shape: readonly number[]): number {
 
 /** Every role with the same prefix, shape and dtype in at least two blocks. */
 export function findRoles(tensors: readonly TensorLike[]): RoleInfo[] {
-  const families = new Map<string, { role: string; prefix: string; shape: readonly number[]; dtype: DType; items: { block: number; name: string }[] }>();
+  const families = new Map<
+    string,
+    { role: string; prefix: string; shape: readonly number[]; dtype: DType; items: { block: number; name: string }[] }
+  >();
   for (const t of tensors) {
     if (t.shape.length < 2 || !BANK_DTYPES.has(t.dtype) || product(t.shape) === 0) continue;
     const p = parseWeightName(t.name);
@@ -192,7 +196,14 @@ export function findRoles(tensors: readonly TensorLike[]): RoleInfo[] {
   for (const f of families.values()) {
     if (f.items.length < 2) continue; // nothing to share
     f.items.sort((a, b) => a.block - b.block);
-    roles.push({ role: f.role, prefix: f.prefix, shape: [...f.shape], dtype: f.dtype, blocks: f.items.map((i) => i.block), tensors: f.items.map((i) => i.name) });
+    roles.push({
+      role: f.role,
+      prefix: f.prefix,
+      shape: [...f.shape],
+      dtype: f.dtype,
+      blocks: f.items.map((i) => i.block),
+      tensors: f.items.map((i) => i.name),
+    });
   }
   return roles;
 }
@@ -307,8 +318,23 @@ export function planGroups(tensors: readonly TensorLike[], options: GroupingOpti
       }
       const m = members.length;
       const n =
-        opts.ratio !== null ? templatesForRatio(m, size, opts.sets, opts.ratio) : opts.templates === 'exact' ? m : Math.min(opts.templates, m);
-      banks.push({ name: `${names[fi]}.g${gi}`, roles: f.roles.map((r) => r.role), prefix: f.prefix, shape: [...f.shape], dtype: f.dtype, members, blocks, templates: n, sets: opts.sets, size });
+        opts.ratio !== null
+          ? templatesForRatio(m, size, opts.sets, opts.ratio)
+          : opts.templates === 'exact'
+            ? m
+            : Math.min(opts.templates, m);
+      banks.push({
+        name: `${names[fi]}.g${gi}`,
+        roles: f.roles.map((r) => r.role),
+        prefix: f.prefix,
+        shape: [...f.shape],
+        dtype: f.dtype,
+        members,
+        blocks,
+        templates: n,
+        sets: opts.sets,
+        size,
+      });
     });
   });
 

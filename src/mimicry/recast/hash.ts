@@ -18,7 +18,7 @@ export async function digestFile(file: string, signal?: AbortSignal): Promise<Fi
   try {
     const bytes = (await handle.stat()).size;
     const buf = new Uint8Array(Math.min(DIGEST_CHUNK, Math.max(1, bytes)));
-    for (let at = 0; at < bytes; ) {
+    for (let at = 0; at < bytes;) {
       signal?.throwIfAborted();
       const { bytesRead } = await handle.read(buf, 0, Math.min(buf.byteLength, bytes - at), at);
       if (bytesRead === 0) throw new Error(`${file} shrank while its SHA-256 was computed`);

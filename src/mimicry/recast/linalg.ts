@@ -61,7 +61,9 @@ export function norm(a: ArrayLike<number>): number {
 
 /** Cosine of two vectors; 0 when either is zero (and 1 when both are: nothing was lost). */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0, aa = 0, bb = 0;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < a.length; i++) {
     ab += a[i] * b[i];
     aa += a[i] * a[i];

@@ -2,7 +2,7 @@
 // adds where the definition leaves a case open are stated next to the function.
 import { cosine } from './linalg';
 import { entropyFloat64, type Entropy } from './entropy';
-import { Random } from './random';
+import { type Random } from './random';
 
 export interface LayerFidelity {
   /** cos(vec(W*), vec(W)); 1 when both are zero. */
@@ -12,7 +12,8 @@ export interface LayerFidelity {
 }
 
 export function layerFidelity(original: ArrayLike<number>, rebuilt: ArrayLike<number>): LayerFidelity {
-  let dd = 0, oo = 0;
+  let dd = 0,
+    oo = 0;
   for (let i = 0; i < original.length; i++) {
     const e = rebuilt[i] - original[i];
     dd += e * e;
@@ -39,7 +40,14 @@ export function inputLayout(name: string): InputLayout {
  * Feature fidelity with random probes (no data: labelled as probes wherever shown):
  * mean over j of cos(W* x_j, W x_j), x_j ~ N(0, I) of the layer's input size.
  */
-export function probeFidelity(original: ArrayLike<number>, rebuilt: ArrayLike<number>, shape: readonly number[], layout: InputLayout, probes: number, rng: Random): number {
+export function probeFidelity(
+  original: ArrayLike<number>,
+  rebuilt: ArrayLike<number>,
+  shape: readonly number[],
+  layout: InputLayout,
+  probes: number,
+  rng: Random,
+): number {
   const rows = shape[0];
   const cols = original.length / rows;
   const inSize = layout === 'out-in' ? cols : rows;
@@ -55,7 +63,8 @@ export function probeFidelity(original: ArrayLike<number>, rebuilt: ArrayLike<nu
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       if (layout === 'out-in') {
-        let s0 = 0, s1 = 0;
+        let s0 = 0,
+          s1 = 0;
         for (let c = 0; c < cols; c++) {
           s0 += original[o + c] * x[c];
           s1 += rebuilt[o + c] * x[c];
@@ -84,7 +93,9 @@ export interface Diversity {
 
 export function templateDiversity(templates: Float32Array, n: number): Diversity {
   const d = templates.length / n;
-  let pairs = 0, sum = 0, normSum = 0;
+  let pairs = 0,
+    sum = 0,
+    normSum = 0;
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let k = 0; k < d; k++) s += templates[i * d + k] ** 2;

@@ -38,14 +38,22 @@ function integer(v: number | undefined, what: string, min: number, fallback: num
 
 export function resolveFit(o: ReconstructOptions): ResolvedFit {
   const method = o.method ?? 'spectral';
-  if (!METHODS.includes(method)) throw new ReconstructError('invalid-option', `method must be one of ${METHODS.join(', ')}, got "${String(method)}"`);
+  if (!METHODS.includes(method))
+    throw new ReconstructError('invalid-option', `method must be one of ${METHODS.join(', ')}, got "${String(method)}"`);
   const objective = o.objective ?? 'per-layer';
-  if (objective !== 'total' && objective !== 'per-layer') throw new ReconstructError('invalid-option', `objective must be total or per-layer, got "${String(objective)}"`);
+  if (objective !== 'total' && objective !== 'per-layer')
+    throw new ReconstructError('invalid-option', `objective must be total or per-layer, got "${String(objective)}"`);
   const loss = o.loss ?? (method === 'spectral' ? 'mse' : 'smoothl1');
-  if (loss !== 'smoothl1' && loss !== 'mse') throw new ReconstructError('invalid-option', `loss must be smoothl1 or mse, got "${String(loss)}"`);
-  if (method === 'spectral' && loss !== 'mse') throw new ReconstructError('invalid-option', 'the spectral method minimises squared error; use --method paper or spectral+refine for smoothl1');
+  if (loss !== 'smoothl1' && loss !== 'mse')
+    throw new ReconstructError('invalid-option', `loss must be smoothl1 or mse, got "${String(loss)}"`);
+  if (method === 'spectral' && loss !== 'mse')
+    throw new ReconstructError(
+      'invalid-option',
+      'the spectral method minimises squared error; use --method paper or spectral+refine for smoothl1',
+    );
   const backend = o.backend ?? 'auto';
-  if (!BACKENDS.includes(backend)) throw new ReconstructError('invalid-option', `backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
+  if (!BACKENDS.includes(backend))
+    throw new ReconstructError('invalid-option', `backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
   const moduleWeights = o.moduleWeights ?? {};
   for (const [k, w] of Object.entries(moduleWeights)) finite(w, `weight of module ${k}`, 0, 1);
   return {

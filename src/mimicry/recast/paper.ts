@@ -35,7 +35,8 @@ interface Init {
 }
 
 function initialState(rows: Float32Array[], bank: BankPlan, refine: boolean, objective: 'total' | 'per-layer', rng: Random): Init {
-  const L = rows.length, K = bank.sets;
+  const L = rows.length,
+    K = bank.sets;
   if (refine) {
     const f = fitSpectral(rows, bank.templates, objective);
     const c = new Float32Array(L * K * f.n);
@@ -58,7 +59,10 @@ export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFi
   const { tf, name: backend } = await loadTf(o.backend);
   const rng = new Random((o.seed ^ hashString(bank.name)) >>> 0);
   const init = initialState(rows, bank, o.method === 'spectral+refine', o.objective, rng);
-  const L = rows.length, K = bank.sets, n = init.n, d = bank.size;
+  const L = rows.length,
+    K = bank.sets,
+    n = init.n,
+    d = bank.size;
 
   const flat = new Float32Array(L * d);
   rows.forEach((r, l) => flat.set(r, l * d));

@@ -5,5 +5,11 @@ import type { Scratch } from './scratch';
 
 /** The writer takes each tensor's bytes before it asks for the next one, so one slot serves them all. */
 export function copiedTensor(checkpoint: Checkpoint, t: TensorInfo, scratch: Scratch): StreamingTensor {
-  return { name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.bytes, bytes: () => checkpoint.readBytes(t, 0, t.bytes, scratch.bytes('copy', t.bytes)) };
+  return {
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    byteLength: t.bytes,
+    bytes: () => checkpoint.readBytes(t, 0, t.bytes, scratch.bytes('copy', t.bytes)),
+  };
 }

@@ -46,12 +46,16 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
 /** Reads and checks a reparameterized file's layout against docs/FORMAT.md. */
 export function parseRecast(checkpoint: Checkpoint): RecastFile {
   const meta = checkpoint.metadata;
-  if (meta.format !== RECAST_FORMAT) throw new RecastFormatError('not-recast', `format is ${JSON.stringify(meta.format ?? null)}`, checkpoint.path);
-  if (meta['recast.version'] !== RECAST_VERSION) throw new RecastFormatError('unsupported-recast-version', JSON.stringify(meta['recast.version'] ?? null), checkpoint.path);
+  if (meta.format !== RECAST_FORMAT)
+    throw new RecastFormatError('not-recast', `format is ${JSON.stringify(meta.format ?? null)}`, checkpoint.path);
+  if (meta['recast.version'] !== RECAST_VERSION)
+    throw new RecastFormatError('unsupported-recast-version', JSON.stringify(meta['recast.version'] ?? null), checkpoint.path);
   const sets = Number(meta['recast.coefficient_sets']);
-  if (!isPositiveInt(sets)) throw new RecastFormatError('metadata-invalid', 'recast.coefficient_sets must be a positive integer', checkpoint.path);
+  if (!isPositiveInt(sets))
+    throw new RecastFormatError('metadata-invalid', 'recast.coefficient_sets must be a positive integer', checkpoint.path);
   const raw = metadataJson(meta, 'recast.banks');
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecastFormatError('metadata-invalid', 'recast.banks must be an object', checkpoint.path);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new RecastFormatError('metadata-invalid', 'recast.banks must be an object', checkpoint.path);
   const banks: RecastBank[] = [];
   const used = new Set<string>();
   for (const [name, b] of Object.entries(raw as BanksJson)) {
@@ -62,7 +66,11 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
     }
     const t = checkpoint.tensor(TEMPLATE_PREFIX + name);
     if (!t || t.dtype !== 'F32' || !sameShape(t.shape, [templates, ...shape])) {
-      throw new RecastFormatError('tensor-invalid', `${TEMPLATE_PREFIX}${name} must be F32 [${[templates, ...shape].join(', ')}]`, checkpoint.path);
+      throw new RecastFormatError(
+        'tensor-invalid',
+        `${TEMPLATE_PREFIX}${name} must be F32 [${[templates, ...shape].join(', ')}]`,
+        checkpoint.path,
+      );
     }
     used.add(t.name);
     const coefficientTensors = members.map((m) => {

@@ -14,7 +14,17 @@ import { fitSpectral, repeatSets } from './spectral';
 import { Scratch } from './scratch';
 import { MemoryTemplateStore } from './store';
 import { fitSpectralStreaming, memberInfos, readMember } from './stream';
-import type { BankMetrics, BankResult, LayerMetrics, MethodRecord, ProgressEvent, ReconstructHooks, ReconstructOptions, ReconstructResult, Summary } from './types';
+import type {
+  BankMetrics,
+  BankResult,
+  LayerMetrics,
+  MethodRecord,
+  ProgressEvent,
+  ReconstructHooks,
+  ReconstructOptions,
+  ReconstructResult,
+  Summary,
+} from './types';
 
 const spectralFitter: GroupFitter = (rows, bank, ctx) => {
   const f = fitSpectral(rows, bank.templates, ctx.fit.objective, (length) => ctx.scratch.floats('templates', length));
@@ -27,7 +37,14 @@ function fitterFor(fit: ResolvedFit): GroupFitter {
 }
 
 /** Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough). */
-async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float32Array>, fit: GroupFit, opts: ResolvedFit, scratch: Scratch, signal?: AbortSignal): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
+async function measureBank(
+  bank: BankPlan,
+  member: (l: number) => Promise<Float32Array>,
+  fit: GroupFit,
+  opts: ResolvedFit,
+  scratch: Scratch,
+  signal?: AbortSignal,
+): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
   const rebuilt = scratch.floats('rebuilt', bank.size);
@@ -44,7 +61,8 @@ async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float3
   }
   const div = templateDiversity(fit.templates, fit.n);
   const side = Math.min(bank.shape[0], bank.size / bank.shape[0]);
-  let entropy: number | null = null, normalized: number | null = null;
+  let entropy: number | null = null,
+    normalized: number | null = null;
   if (side <= opts.entropyMaxSide) {
     const e = bankEntropy(fit.templates, fit.n, bank.shape, await gramEngine(opts.backend), signal);
     entropy = e.entropy;
@@ -72,7 +90,12 @@ async function measureBank(bank: BankPlan, member: (l: number) => Promise<Float3
   };
 }
 
-function summarize(checkpoint: Checkpoint, passthrough: readonly string[], banks: readonly BankResult[], layers: readonly LayerMetrics[]): Summary {
+function summarize(
+  checkpoint: Checkpoint,
+  passthrough: readonly string[],
+  banks: readonly BankResult[],
+  layers: readonly LayerMetrics[],
+): Summary {
   const before = checkpoint.tensors.reduce((a, t) => a + t.params, 0);
   const kept = new Set(passthrough);
   let after = checkpoint.tensors.filter((t) => kept.has(t.name)).reduce((a, t) => a + t.params, 0);
@@ -100,7 +123,11 @@ function summarize(checkpoint: Checkpoint, passthrough: readonly string[], banks
  * Reconstructs every bank of `checkpoint`: one group's weights in memory at a time; templates go
  * to `hooks.store` (memory by default), coefficients and metrics come back in the result.
  */
-export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOptions = {}, hooks: ReconstructHooks = {}): Promise<ReconstructResult> {
+export async function reconstruct(
+  checkpoint: Checkpoint,
+  options: ReconstructOptions = {},
+  hooks: ReconstructHooks = {},
+): Promise<ReconstructResult> {
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   if (checkpoint.metadata.format === RECAST_FORMAT) {
@@ -125,7 +152,9 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
     // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
     const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
     const rows: Float32Array[] = [];
-    if (!stream) for (const [l, info] of infos.entries()) rows.push(await readMember(checkpoint, info, roles[l], scratch.floats(`member${l}`, bank.size), scratch));
+    if (!stream)
+      for (const [l, info] of infos.entries())
+        rows.push(await readMember(checkpoint, info, roles[l], scratch.floats(`member${l}`, bank.size), scratch));
     const report = (step: number, steps: number, loss: number) => {
       const ev: ProgressEvent = { group: bank.name, groupIndex: gi, groups: plan.banks.length, step, steps, loss, elapsed: elapsed() };
       hooks.onProgress?.(ev);
@@ -134,7 +163,8 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
       ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
       : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
     backends.add(result.backend);
-    const member = (l: number) => (stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]));
+    const member = (l: number) =>
+      stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]);
     const measured = await measureBank(bank, member, result, fit, scratch, hooks.signal);
     if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
     await store.put(bank.name, result.templates);
@@ -145,7 +175,14 @@ export async function reconstruct(checkpoint: Checkpoint, options: ReconstructOp
   const method: MethodRecord = {
     method: fit.method,
     objective: fit.method === 'paper' ? null : fit.objective,
-    grouping: { preset: g.preset, modules: g.modules, blocksPerGroup: g.blocksPerGroup, groups: g.groups, shareRoles: g.shareRoles, ratio: g.ratio },
+    grouping: {
+      preset: g.preset,
+      modules: g.modules,
+      blocksPerGroup: g.blocksPerGroup,
+      groups: g.groups,
+      shareRoles: g.shareRoles,
+      ratio: g.ratio,
+    },
     n: g.ratio !== null ? null : g.templates,
     K: g.sets,
     loss: fit.loss,

@@ -46,7 +46,9 @@ export function metricsJson(result: ReconstructResult) {
     summary: {
       ...result.summary,
       // docs/RECAST.md section 4: probes are random inputs, not data.
-      ...(result.summary.meanProbeCosine === undefined ? {} : { probeKind: `random N(0, I) probes, ${result.method.probes} per layer, seed ${result.method.seed}` }),
+      ...(result.summary.meanProbeCosine === undefined
+        ? {}
+        : { probeKind: `random N(0, I) probes, ${result.method.probes} per layer, seed ${result.method.seed}` }),
     },
   };
 }

@@ -87,7 +87,13 @@ export function solveGram(g: Float64Array, L: number, templates: number, objecti
 }
 
 /** Writes elements [offset, offset + chunk length) of every template from the members' chunks. */
-export function writeTemplates(out: Float32Array, d: number, sol: SpectralSolution, chunks: readonly ArrayLike<number>[], offset: number): void {
+export function writeTemplates(
+  out: Float32Array,
+  d: number,
+  sol: SpectralSolution,
+  chunks: readonly ArrayLike<number>[],
+  offset: number,
+): void {
   const { n, weights } = sol;
   const L = chunks.length;
   const len = chunks[0]?.length ?? 0;
@@ -105,7 +111,12 @@ export function writeTemplates(out: Float32Array, d: number, sol: SpectralSoluti
  * Fits n templates to the member weights `rows` (each flattened, equal length d), all in memory.
  * `out(length)` may supply the templates' array (a reused buffer); by default a new one.
  */
-export function fitSpectral(rows: readonly Float32Array[], templates: number, objective: Objective = 'per-layer', out: (length: number) => Float32Array = (length) => new Float32Array(length)): SpectralFit {
+export function fitSpectral(
+  rows: readonly Float32Array[],
+  templates: number,
+  objective: Objective = 'per-layer',
+  out: (length: number) => Float32Array = (length) => new Float32Array(length),
+): SpectralFit {
   const L = rows.length;
   if (L === 0) throw new Error('fitSpectral: no members');
   const d = rows[0].length;

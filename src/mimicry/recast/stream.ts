@@ -5,7 +5,7 @@ import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { type GroupFit } from './fitting';
 import type { BankPlan } from './grouping';
 import { ReconstructError } from './errors';
-import { Scratch } from './scratch';
+import { type Scratch } from './scratch';
 import { accumulateGram, repeatSets, solveGram, writeTemplates, type Objective } from './spectral';
 
 /** Elements per member read at a time when streaming. */
@@ -15,7 +15,11 @@ export const STREAM_CHUNK = 1 << 20;
 function checkFinite(values: Float32Array, info: TensorInfo, offset: number, role: string): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
-      throw new ReconstructError('non-finite-weights', `${info.name} at element ${offset + i}; leave its role out with --modules (it is "${role}")`, info.file);
+      throw new ReconstructError(
+        'non-finite-weights',
+        `${info.name} at element ${offset + i}; leave its role out with --modules (it is "${role}")`,
+        info.file,
+      );
     }
   }
 }
@@ -32,7 +36,14 @@ export function memberInfos(checkpoint: Checkpoint, bank: BankPlan): TensorInfo[
  * Elements [start, end) of a member as float32, into `out` (end - start long). float32 sources are
  * read straight into it; 16-bit ones through one reused byte slot of `scratch`.
  */
-export async function readFloat32Into(checkpoint: Checkpoint, info: TensorInfo, out: Float32Array, scratch: Scratch, start = 0, end = info.params): Promise<Float32Array> {
+export async function readFloat32Into(
+  checkpoint: Checkpoint,
+  info: TensorInfo,
+  out: Float32Array,
+  scratch: Scratch,
+  start = 0,
+  end = info.params,
+): Promise<Float32Array> {
   const size = info.bytes / info.params;
   const from = start * size;
   const to = end * size;
@@ -44,7 +55,13 @@ export async function readFloat32Into(checkpoint: Checkpoint, info: TensorInfo, 
 }
 
 /** A whole member, finite-checked, into `out`. */
-export async function readMember(checkpoint: Checkpoint, info: TensorInfo, role: string, out: Float32Array, scratch: Scratch): Promise<Float32Array> {
+export async function readMember(
+  checkpoint: Checkpoint,
+  info: TensorInfo,
+  role: string,
+  out: Float32Array,
+  scratch: Scratch,
+): Promise<Float32Array> {
   await readFloat32Into(checkpoint, info, out, scratch);
   checkFinite(out, info, 0, role);
   return out;
@@ -67,7 +84,8 @@ export async function fitSpectralStreaming(
   // One chunk slot per member; members are read one after another (the raw byte slot is shared).
   const readChunks = async (at: number, end: number): Promise<Float32Array[]> => {
     const parts: Float32Array[] = [];
-    for (const [l, info] of infos.entries()) parts.push(await readFloat32Into(checkpoint, info, scratch.floats(`chunk${l}`, end - at), scratch, at, end));
+    for (const [l, info] of infos.entries())
+      parts.push(await readFloat32Into(checkpoint, info, scratch.floats(`chunk${l}`, end - at), scratch, at, end));
     return parts;
   };
   for (let at = 0; at < d; at += chunk) {

@@ -60,7 +60,10 @@ async function useNode(pkg: string): Promise<string> {
   try {
     await (import(spec) as Promise<unknown>);
   } catch (e) {
-    throw new BackendError('backend-unavailable', `${pkg} is not installed or failed to load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    throw new BackendError(
+      'backend-unavailable',
+      `${pkg} is not installed or failed to load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+    );
   }
   if (!(await tf.setBackend('tensorflow'))) throw new BackendError('backend-failed', `${pkg} loaded but its backend did not start`);
   return pkg;

@@ -73,7 +73,7 @@ const RULE_TEXT: Record<SafetensorsRule, string> = {
   'invalid-range': 'byte range is outside the tensor',
   'dtype-not-decoded': 'dtype is not decoded to numbers',
   'short-read': 'file ended before the tensor did (was it changed on disk?)',
-  'closed': 'checkpoint is closed',
+  closed: 'checkpoint is closed',
   'invalid-tensor': 'tensor to write is invalid',
   'refuse-overwrite-source': 'refusing to write over one of the input files',
   'stream-length-mismatch': 'tensor bytes produced do not match the declared length',

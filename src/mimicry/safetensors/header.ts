@@ -167,7 +167,10 @@ export function parseHeader(file: string, fileBytes: number, headerBytes: Uint8A
   for (const t of tensors) {
     const [begin, end] = t.dataOffsets;
     if (begin !== expected) {
-      const what = begin < expected ? `overlaps the previous tensor (begins at ${begin}, previous ends at ${expected})` : `leaves a gap (begins at ${begin}, expected ${expected})`;
+      const what =
+        begin < expected
+          ? `overlaps the previous tensor (begins at ${begin}, previous ends at ${expected})`
+          : `leaves a gap (begins at ${begin}, expected ${expected})`;
       throw new SafetensorsError(file, 'offsets-not-contiguous', `tensor ${JSON.stringify(t.name)} ${what}`);
     }
     expected = end;
@@ -190,7 +193,11 @@ function parseMetadata(file: string, raw: unknown): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(raw)) {
     if (typeof v !== 'string') {
-      throw new SafetensorsError(file, 'invalid-metadata', `value of ${JSON.stringify(k)} is ${v === null ? 'null' : typeof v}, not a string`);
+      throw new SafetensorsError(
+        file,
+        'invalid-metadata',
+        `value of ${JSON.stringify(k)} is ${v === null ? 'null' : typeof v}, not a string`,
+      );
     }
     out[k] = v;
   }
@@ -202,7 +209,9 @@ function parseEntry(file: string, name: string, raw: unknown, dataStart: number)
   if (!isPlainObject(raw)) throw new SafetensorsError(file, 'invalid-entry', `tensor ${q} is not an object`);
   const { dtype, shape, data_offsets: offsets } = raw;
   if (dtype === undefined || shape === undefined || offsets === undefined) {
-    const missing = [dtype === undefined && 'dtype', shape === undefined && 'shape', offsets === undefined && 'data_offsets'].filter(Boolean);
+    const missing = [dtype === undefined && 'dtype', shape === undefined && 'shape', offsets === undefined && 'data_offsets'].filter(
+      Boolean,
+    );
     throw new SafetensorsError(file, 'invalid-entry', `tensor ${q} has no ${missing.join(', ')}`);
   }
   if (typeof dtype !== 'string') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: dtype is not a string`);

@@ -124,9 +124,14 @@ class FileCheckpoint implements Checkpoint {
   async readBytes(tensor: TensorInfo, start = 0, end: number = tensor.bytes, into?: Uint8Array): Promise<Uint8Array> {
     const handle = this.handleFor(tensor);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > tensor.bytes) {
-      throw new SafetensorsError(tensor.file, 'invalid-range', `[${start}, ${end}) of ${JSON.stringify(tensor.name)} (${tensor.bytes} bytes)`);
+      throw new SafetensorsError(
+        tensor.file,
+        'invalid-range',
+        `[${start}, ${end}) of ${JSON.stringify(tensor.name)} (${tensor.bytes} bytes)`,
+      );
     }
-    if (into && into.byteLength < end - start) throw new RangeError(`readBytes: a buffer of ${into.byteLength} bytes cannot hold ${end - start}`);
+    if (into && into.byteLength < end - start)
+      throw new RangeError(`readBytes: a buffer of ${into.byteLength} bytes cannot hold ${end - start}`);
     const buf = into ? into.subarray(0, end - start) : new Uint8Array(end - start);
     await readFully(handle, tensor.file, buf, tensor.fileOffset + start);
     return buf;
@@ -147,7 +152,8 @@ class FileCheckpoint implements Checkpoint {
   async *chunks(tensor: TensorInfo, chunkElements = DEFAULT_CHUNK_ELEMENTS, signal?: AbortSignal): AsyncIterable<DecodedValues> {
     this.handleFor(tensor);
     const size = this.requireDecodable(tensor);
-    if (!Number.isSafeInteger(chunkElements) || chunkElements < 1) throw new RangeError(`chunkElements must be a positive integer, got ${chunkElements}`);
+    if (!Number.isSafeInteger(chunkElements) || chunkElements < 1)
+      throw new RangeError(`chunkElements must be a positive integer, got ${chunkElements}`);
     for (let first = 0; first < tensor.params; first += chunkElements) {
       signal?.throwIfAborted();
       const last = Math.min(first + chunkElements, tensor.params);

@@ -98,7 +98,9 @@ export function buildHeaderBlock(file: string, sorted: readonly HeaderEntry[], m
   let offset = 0;
   for (const e of sorted) {
     const end = offset + e.byteLength;
-    parts.push(`${JSON.stringify(e.name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":${JSON.stringify(e.shape)},"data_offsets":[${offset},${end}]}`);
+    parts.push(
+      `${JSON.stringify(e.name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":${JSON.stringify(e.shape)},"data_offsets":[${offset},${end}]}`,
+    );
     offset = end;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
@@ -151,7 +153,10 @@ export async function writeSafetensorsStreaming(
   const headerBlock = buildHeaderBlock(target, sorted, metadata);
   opts.signal?.throwIfAborted();
 
-  const tmp = path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(target),
+    `.${path.basename(target).slice(0, 100)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
   let handle: FileHandle | undefined = await open(tmp, 'wx');
   try {
     await writeAll(handle, headerBlock, 0);
@@ -163,7 +168,11 @@ export async function writeSafetensorsStreaming(
       opts.signal?.throwIfAborted();
       const bytes = await e.bytes();
       if (bytes.byteLength !== e.byteLength) {
-        throw new SafetensorsError(target, 'stream-length-mismatch', `${JSON.stringify(e.name)}: declared ${e.byteLength}, produced ${bytes.byteLength}`);
+        throw new SafetensorsError(
+          target,
+          'stream-length-mismatch',
+          `${JSON.stringify(e.name)}: declared ${e.byteLength}, produced ${bytes.byteLength}`,
+        );
       }
       await writeAll(handle, bytes, position);
       position += bytes.byteLength;

@@ -204,12 +204,7 @@ function startPass(plan: GramPlan, gram: Float64Array, pass: number): PassConsum
 }
 
 /** Gram of the smaller side of an in-memory row-major matrix. */
-export function gramOfMatrix(
-  values: ArrayLike<number>,
-  rows: number,
-  cols: number,
-  panelElements = DEFAULT_PANEL_ELEMENTS,
-): GramResult {
+export function gramOfMatrix(values: ArrayLike<number>, rows: number, cols: number, panelElements = DEFAULT_PANEL_ELEMENTS): GramResult {
   if (values.length !== rows * cols) throw new RangeError(`expected ${rows} x ${cols} = ${rows * cols} values, got ${values.length}`);
   const plan = planGram(rows, cols, panelElements);
   const gram = new Float64Array(plan.n * plan.n);

@@ -159,10 +159,7 @@ class Moments {
  * Statistics of one tensor. `chunks` is called twice (moments, then histogram) and must yield the
  * same values both times; each call should start a fresh read (e.g. `() => ckpt.chunks(t)`).
  */
-export async function computeTensorStats(
-  chunks: () => AsyncIterable<DecodedValues>,
-  opts: TensorStatsOptions = {},
-): Promise<TensorStats> {
+export async function computeTensorStats(chunks: () => AsyncIterable<DecodedValues>, opts: TensorStatsOptions = {}): Promise<TensorStats> {
   const bins = opts.bins ?? DEFAULT_BINS;
   if (!isPositiveInt(bins)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
   const { signal, onProgress, totalElements } = opts;

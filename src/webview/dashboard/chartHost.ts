@@ -61,7 +61,11 @@ export class ChartHost {
     const tools = h('div', { class: 'chart-tools' });
     if (onExport) {
       for (const format of ['png', 'svg'] as const) {
-        const b = h('vscode-button', { secondary: true, 'data-testid': `export-chart-${format}`, title: `Save this chart as ${format.toUpperCase()}` }, format.toUpperCase());
+        const b = h(
+          'vscode-button',
+          { secondary: true, 'data-testid': `export-chart-${format}`, title: `Save this chart as ${format.toUpperCase()}` },
+          format.toUpperCase(),
+        );
         b.addEventListener('click', () => {
           const payload = this.image(format);
           if (payload) onExport(this.id, format, payload);

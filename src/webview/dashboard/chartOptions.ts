@@ -62,13 +62,28 @@ function legend(t: DashboardTheme): Option {
   return { bottom: 0, left: 'center', textStyle: { color: t.foreground, fontFamily: t.fontFamily, fontSize: 11 }, inactiveColor: t.muted };
 }
 
-const base = (t: DashboardTheme): Option => ({ animation: false, textStyle: { fontFamily: t.fontFamily }, color: [...t.palette], aria: { enabled: true } });
+const base = (t: DashboardTheme): Option => ({
+  animation: false,
+  textStyle: { fontFamily: t.fontFamily },
+  color: [...t.palette],
+  aria: { enabled: true },
+});
 
 /** Per-layer cosine (or relative error) bars by block and role, with a threshold line for the cosine. */
-export function blockRoleOption(view: BlockRoleSeries, t: DashboardTheme, metric: 'cosine' | 'relError' | 'probeCosine', threshold: number, yMin: number): Option {
+export function blockRoleOption(
+  view: BlockRoleSeries,
+  t: DashboardTheme,
+  metric: 'cosine' | 'relError' | 'probeCosine',
+  threshold: number,
+  yMin: number,
+): Option {
   const cosine = metric !== 'relError';
   const probe = metric === 'probeCosine';
-  const titleText = probe ? 'Per-layer feature fidelity (random probes, not data)' : cosine ? 'Per-layer cosine fidelity' : 'Per-layer relative error';
+  const titleText = probe
+    ? 'Per-layer feature fidelity (random probes, not data)'
+    : cosine
+      ? 'Per-layer cosine fidelity'
+      : 'Per-layer relative error';
   const definition = probe ? DEFINITIONS.probeCosine : cosine ? DEFINITIONS.cosine : DEFINITIONS.relError;
   return {
     ...base(t),
@@ -90,7 +105,11 @@ export function blockRoleOption(view: BlockRoleSeries, t: DashboardTheme, metric
       type: 'bar',
       name: s.role,
       data: s.points.map((p) => (p ? p.value : null)),
-      itemStyle: { color: t.palette[i % t.palette.length], borderColor: t.highContrast ? t.foreground : undefined, borderWidth: t.highContrast ? 1 : 0 },
+      itemStyle: {
+        color: t.palette[i % t.palette.length],
+        borderColor: t.highContrast ? t.foreground : undefined,
+        borderWidth: t.highContrast ? 1 : 0,
+      },
       ...(metric === 'cosine' && i === 0
         ? {
             markLine: {
@@ -113,15 +132,29 @@ export function bankBarsOption(view: BankBars, t: DashboardTheme, which: 'divers
   const relName = diversity ? 'relative diversity (unitless)' : 'normalised entropy H / ln(rank) (0–1)';
   return {
     ...base(t),
-    title: heading(t, (diversity ? 'Template diversity per bank' : 'Template entropy per bank') + titleSuffix, diversity ? DEFINITIONS.diversity : DEFINITIONS.entropy),
+    title: heading(
+      t,
+      (diversity ? 'Template diversity per bank' : 'Template entropy per bank') + titleSuffix,
+      diversity ? DEFINITIONS.diversity : DEFINITIONS.entropy,
+    ),
     legend: { ...legend(t), data: [diversity ? 'raw' : 'H', diversity ? 'relative' : 'normalised'] },
     grid: { left: 64, right: 64, top: 96, bottom: 96 },
-    tooltip: tooltip(t, (p) => {
-      const i = first(p).dataIndex;
-      const note = view.notes[i] ? `\n(${view.notes[i]})` : '';
-      return `${view.banks[i]}\n${rawName}: ${formatNumber(view.raw[i], 5)}\n${relName}: ${formatNumber(view.relative[i], 5)}${note}`;
-    }, 'axis'),
-    xAxis: axis(t, 'bank', { type: 'category', data: view.banks, splitLine: { show: false }, nameGap: 56, axisLabel: { color: t.muted, fontSize: 10, rotate: view.banks.length > 6 ? 30 : 0, hideOverlap: true } }),
+    tooltip: tooltip(
+      t,
+      (p) => {
+        const i = first(p).dataIndex;
+        const note = view.notes[i] ? `\n(${view.notes[i]})` : '';
+        return `${view.banks[i]}\n${rawName}: ${formatNumber(view.raw[i], 5)}\n${relName}: ${formatNumber(view.relative[i], 5)}${note}`;
+      },
+      'axis',
+    ),
+    xAxis: axis(t, 'bank', {
+      type: 'category',
+      data: view.banks,
+      splitLine: { show: false },
+      nameGap: 56,
+      axisLabel: { color: t.muted, fontSize: 10, rotate: view.banks.length > 6 ? 30 : 0, hideOverlap: true },
+    }),
     yAxis: [
       axis(t, rawName, { type: 'value', nameGap: 48 }),
       axis(t, relName, { type: 'value', nameGap: 44, min: 0, ...(diversity ? {} : { max: 1 }), splitLine: { show: false } }),
@@ -161,7 +194,12 @@ export function heatmapOption(view: Heatmap, t: DashboardTheme): Option {
       {
         type: 'heatmap',
         data: view.cells,
-        label: { show: view.labels.length <= 8, color: t.foreground, fontSize: 10, formatter: (p: { value: [number, number, number] }) => formatNumber(p.value[2], 2) },
+        label: {
+          show: view.labels.length <= 8,
+          color: t.foreground,
+          fontSize: 10,
+          formatter: (p: { value: [number, number, number] }) => formatNumber(p.value[2], 2),
+        },
         itemStyle: { borderColor: t.grid, borderWidth: 1 },
       },
     ],
@@ -178,7 +216,11 @@ export function spectraOption(view: SpectraView, t: DashboardTheme): Option {
   const index = Array.from({ length: view.length }, (_, i) => String(i + 1));
   return {
     ...base(t),
-    title: heading(t, `Singular-value spectra · ${view.bank}`, view.lines.some((l) => l.kind === 'rebuilt') ? DEFINITIONS.spectraRebuilt : DEFINITIONS.spectra),
+    title: heading(
+      t,
+      `Singular-value spectra · ${view.bank}`,
+      view.lines.some((l) => l.kind === 'rebuilt') ? DEFINITIONS.spectraRebuilt : DEFINITIONS.spectra,
+    ),
     legend: { ...legend(t), type: 'scroll', left: 0, right: 0 },
     grid: { left: 72, right: 16, top: 84, bottom: 72 },
     tooltip: tooltip(t, (p) => {
@@ -186,7 +228,13 @@ export function spectraOption(view: SpectraView, t: DashboardTheme): Option {
       return `${q.seriesName}\ns${q.dataIndex + 1} = ${formatNumber(q.value as number, 5)}`;
     }),
     xAxis: axis(t, 'index i (largest first)', { type: 'category', data: index, splitLine: { show: false }, nameGap: 28 }),
-    yAxis: view.log ? axis(t, 'singular value sᵢ (weight units, log)', { type: 'log', nameGap: 56, axisLabel: { color: t.muted, fontSize: 11, formatter: (v: number) => formatNumber(v, 2) } }) : axis(t, 'singular value sᵢ (weight units)', { type: 'value', nameGap: 56 }),
+    yAxis: view.log
+      ? axis(t, 'singular value sᵢ (weight units, log)', {
+          type: 'log',
+          nameGap: 56,
+          axisLabel: { color: t.muted, fontSize: 11, formatter: (v: number) => formatNumber(v, 2) },
+        })
+      : axis(t, 'singular value sᵢ (weight units)', { type: 'value', nameGap: 56 }),
     series: view.lines.map((l, i) => ({
       type: 'line',
       name: l.label,
@@ -215,7 +263,11 @@ export function lossOption(groups: readonly GroupStatus[], t: DashboardTheme): O
       return `${q.seriesName}\nstep ${v[0]}\nloss ${formatNumber(v[1], 5)}`;
     }),
     xAxis: axis(t, 'optimizer step', { type: 'value', min: 0, splitLine: { show: false }, nameGap: 28 }),
-    yAxis: axis(t, positive && hasPoints ? 'loss (log scale, weight units²)' : 'loss (weight units²)', { type: positive && hasPoints ? 'log' : 'value', nameGap: 56, axisLabel: { color: t.muted, fontSize: 11, formatter: (v: number) => formatNumber(v, 2) } }),
+    yAxis: axis(t, positive && hasPoints ? 'loss (log scale, weight units²)' : 'loss (weight units²)', {
+      type: positive && hasPoints ? 'log' : 'value',
+      nameGap: 56,
+      axisLabel: { color: t.muted, fontSize: 11, formatter: (v: number) => formatNumber(v, 2) },
+    }),
     series: groups.map((g, i) => ({
       type: 'line',
       name: g.group,
@@ -236,13 +288,27 @@ export function compareOption(rows: readonly CompareRow[], t: DashboardTheme, la
     title: heading(t, 'Per-layer cosine fidelity, two runs', DEFINITIONS.cosine),
     legend: { ...legend(t), data: [labelA, labelB] },
     grid: { left: 64, right: 16, top: 84, bottom: 72 },
-    tooltip: tooltip(t, (p) => {
-      const i = first(p).dataIndex;
-      const r = rows[i];
-      return `${r.name}\n${labelA}: ${formatNumber(r.a, 6)}\n${labelB}: ${formatNumber(r.b, 6)}`;
-    }, 'axis'),
-    xAxis: axis(t, 'layer (in file order)', { type: 'category', data: rows.map((_, i) => String(i + 1)), splitLine: { show: false }, nameGap: 28 }),
-    yAxis: axis(t, 'cosine (unitless)', { type: 'value', max: 1, min: (v: { min: number }) => Math.max(-1, Math.floor(Math.min(0.9, v.min) * 10) / 10), nameGap: 48 }),
+    tooltip: tooltip(
+      t,
+      (p) => {
+        const i = first(p).dataIndex;
+        const r = rows[i];
+        return `${r.name}\n${labelA}: ${formatNumber(r.a, 6)}\n${labelB}: ${formatNumber(r.b, 6)}`;
+      },
+      'axis',
+    ),
+    xAxis: axis(t, 'layer (in file order)', {
+      type: 'category',
+      data: rows.map((_, i) => String(i + 1)),
+      splitLine: { show: false },
+      nameGap: 28,
+    }),
+    yAxis: axis(t, 'cosine (unitless)', {
+      type: 'value',
+      max: 1,
+      min: (v: { min: number }) => Math.max(-1, Math.floor(Math.min(0.9, v.min) * 10) / 10),
+      nameGap: 48,
+    }),
     series: [
       { type: 'bar', name: labelA, data: rows.map((r) => r.a), itemStyle: { color: t.palette[0] } },
       { type: 'bar', name: labelB, data: rows.map((r) => r.b), itemStyle: { color: t.palette[1] } },

@@ -19,7 +19,13 @@ export class CompareView {
   private readonly divA: ChartHost;
   private readonly divB: ChartHost;
 
-  constructor(private readonly a: DashboardData, private readonly b: DashboardData, private readonly theme: () => DashboardTheme, exportChart: ExportChart, back: () => void) {
+  constructor(
+    private readonly a: DashboardData,
+    private readonly b: DashboardData,
+    private readonly theme: () => DashboardTheme,
+    exportChart: ExportChart,
+    back: () => void,
+  ) {
     const bg = (): string => theme().background;
     this.chart = new ChartHost('compare', 'compare-chart', `Per-layer cosine, two runs. ${DEFINITIONS.cosine}`, bg, exportChart, 380);
     this.divA = new ChartHost('diversity-a', 'diversity-chart', `Template diversity, run A. ${DEFINITIONS.diversity}`, bg, exportChart);

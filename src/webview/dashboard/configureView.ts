@@ -40,14 +40,44 @@ interface NumberField {
 }
 
 const NUMBER_FIELDS: readonly NumberField[] = [
-  { key: 'blocksPerGroup', label: 'Blocks per group', help: 'Consecutive blocks that share one bank (empty: the preset’s).', integer: true, optimizer: false },
-  { key: 'sets', label: 'Coefficient sets K', help: 'Coefficient sets per layer; they average, so K changes training noise, not what fits.', integer: true, optimizer: false },
+  {
+    key: 'blocksPerGroup',
+    label: 'Blocks per group',
+    help: 'Consecutive blocks that share one bank (empty: the preset’s).',
+    integer: true,
+    optimizer: false,
+  },
+  {
+    key: 'sets',
+    label: 'Coefficient sets K',
+    help: 'Coefficient sets per layer; they average, so K changes training noise, not what fits.',
+    integer: true,
+    optimizer: false,
+  },
   { key: 'steps', label: 'Steps', help: 'Full-batch optimizer steps (authors: 1000).', integer: true, optimizer: true },
   { key: 'lr', label: 'Learning rate', help: 'RMSprop learning rate (authors: 0.1; refine: 1e-4).', integer: false, optimizer: true },
-  { key: 'beta', label: 'SmoothL1 beta', help: 'Where SmoothL1 turns from squared to absolute error (authors: 1).', integer: false, optimizer: true },
-  { key: 'noise', label: 'Coefficient noise σ', help: 'Gaussian noise added to coefficients while training (authors: 1e-4).', integer: false, optimizer: true },
+  {
+    key: 'beta',
+    label: 'SmoothL1 beta',
+    help: 'Where SmoothL1 turns from squared to absolute error (authors: 1).',
+    integer: false,
+    optimizer: true,
+  },
+  {
+    key: 'noise',
+    label: 'Coefficient noise σ',
+    help: 'Gaussian noise added to coefficients while training (authors: 1e-4).',
+    integer: false,
+    optimizer: true,
+  },
   { key: 'seed', label: 'Seed', help: 'Random seed of the initialisation, noise and probes.', integer: true, optimizer: false },
-  { key: 'probes', label: 'Random probes per layer', help: 'Feature fidelity with N(0, I) probes (not data); 0 skips it.', integer: true, optimizer: false },
+  {
+    key: 'probes',
+    label: 'Random probes per layer',
+    help: 'Feature fidelity with N(0, I) probes (not data); 0 skips it.',
+    integer: true,
+    optimizer: false,
+  },
 ];
 
 export interface ConfigureHandlers {
@@ -77,12 +107,32 @@ export class ConfigureView {
   private plan: PlanView | undefined;
   private localError: string | undefined;
 
-  constructor(brief: CheckpointBrief | undefined, initial: ReconstructOptions, private readonly handlers: ConfigureHandlers) {
+  constructor(
+    brief: CheckpointBrief | undefined,
+    initial: ReconstructOptions,
+    private readonly handlers: ConfigureHandlers,
+  ) {
     const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
     this.preset = select('preset', PRESETS, initial.preset ?? 'paper', 'preset-select');
     this.method = select('method', METHODS, initial.method ?? 'spectral', 'method-select');
-    this.objective = select('objective', [['per-layer', 'per-layer (maximise each layer’s cosine)'], ['total', 'total squared error']], initial.objective ?? 'per-layer', 'objective-select');
-    this.loss = select('loss', [['smoothl1', 'SmoothL1'], ['mse', 'mean squared error']], initial.loss ?? 'smoothl1', 'loss-select');
+    this.objective = select(
+      'objective',
+      [
+        ['per-layer', 'per-layer (maximise each layer’s cosine)'],
+        ['total', 'total squared error'],
+      ],
+      initial.objective ?? 'per-layer',
+      'objective-select',
+    );
+    this.loss = select(
+      'loss',
+      [
+        ['smoothl1', 'SmoothL1'],
+        ['mse', 'mean squared error'],
+      ],
+      initial.loss ?? 'smoothl1',
+      'loss-select',
+    );
     this.backend = select('backend', BACKENDS, initial.backend ?? 'auto', 'backend-select');
     this.templates = textfield('templates', str(initial.templates), 'preset', 'templates-input');
     this.shareRoles = checkbox('One bank for all roles of equal shape in a group', initial.shareRoles ?? false, 'share-roles');
@@ -118,9 +168,20 @@ export class ConfigureView {
       { class: 'configure', 'data-testid': 'configure-view' },
       h('h2', {}, title),
       brief ? h('p', { class: 'muted' }, `${formatInteger(brief.tensorCount)} tensors · ${formatCount(brief.params)} parameters`) : null,
-      h('div', { class: 'configure-columns' },
-        h('div', { class: 'configure-settings' }, h('h3', {}, 'Settings'), general, this.errorBox, h('div', { class: 'actions' }, this.runButton)),
-        h('div', { class: 'configure-plan' },
+      h(
+        'div',
+        { class: 'configure-columns' },
+        h(
+          'div',
+          { class: 'configure-settings' },
+          h('h3', {}, 'Settings'),
+          general,
+          this.errorBox,
+          h('div', { class: 'actions' }, this.runButton),
+        ),
+        h(
+          'div',
+          { class: 'configure-plan' },
           h('h3', {}, 'Parameter budget'),
           h('p', { class: 'definition' }, DEFINITIONS.budget),
           this.budgetBox,
@@ -133,7 +194,8 @@ export class ConfigureView {
     );
 
     const onChange = (): void => this.changed();
-    for (const el of [this.preset, this.method, this.objective, this.loss, this.backend, this.shareRoles]) el.addEventListener('change', onChange);
+    for (const el of [this.preset, this.method, this.objective, this.loss, this.backend, this.shareRoles])
+      el.addEventListener('change', onChange);
     for (const el of [this.templates, ...[...this.numbers.values()].map((n) => n.el)]) el.addEventListener('input', onChange);
     this.syncEnabled();
   }
@@ -163,7 +225,11 @@ export class ConfigureView {
 
   /** The options the form describes, or undefined (with messages shown) when a field is not a number. */
   options(): ReconstructOptions | undefined {
-    const out: Record<string, unknown> = { preset: selected(this.preset), method: selected(this.method), shareRoles: this.shareRoles.checked };
+    const out: Record<string, unknown> = {
+      preset: selected(this.preset),
+      method: selected(this.method),
+      shareRoles: this.shareRoles.checked,
+    };
     const optimizer = selected(this.method) !== 'spectral';
     if (selected(this.method) !== 'paper') out.objective = selected(this.objective);
     if (optimizer) {
@@ -229,11 +295,18 @@ export class ConfigureView {
     const p = outcome.plan;
     const o = p.options;
     this.templates.setAttribute('placeholder', `preset: ${String(o.templates)}${o.ratio !== null ? ` (ratio ${o.ratio})` : ''}`);
-    this.numbers.get('blocksPerGroup')?.el.setAttribute('placeholder', o.blocksPerGroup !== null ? `preset: ${o.blocksPerGroup}` : `preset: ${o.groups ?? 1} group(s) per role`);
+    this.numbers
+      .get('blocksPerGroup')
+      ?.el.setAttribute(
+        'placeholder',
+        o.blocksPerGroup !== null ? `preset: ${o.blocksPerGroup}` : `preset: ${o.groups ?? 1} group(s) per role`,
+      );
     this.numbers.get('sets')?.el.setAttribute('placeholder', `preset: ${o.sets}`);
-    for (const key of ['steps', 'lr', 'beta', 'noise', 'seed', 'probes'] as const) this.numbers.get(key)?.el.setAttribute('placeholder', `default: ${p.fit[key]}`);
+    for (const key of ['steps', 'lr', 'beta', 'noise', 'seed', 'probes'] as const)
+      this.numbers.get(key)?.el.setAttribute('placeholder', `default: ${p.fit[key]}`);
     const b = p.budget;
-    const card = (label: string, value: string, id: string): HTMLElement => h('div', { class: 'card', 'data-card': id }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value));
+    const card = (label: string, value: string, id: string): HTMLElement =>
+      h('div', { class: 'card', 'data-card': id }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value));
     replace(
       this.budgetBox,
       card('Original parameters', formatCount(b.before), 'before'),
@@ -263,7 +336,16 @@ export class ConfigureView {
           else this.excluded.add(key);
           this.changed();
         });
-        return h('div', { class: 'role' }, cb, h('span', { class: 'muted' }, ` ${r.prefix ? `${r.prefix} · ` : ''}${formatShape(r.shape)} ${r.dtype} · ${r.blocks.length} blocks`));
+        return h(
+          'div',
+          { class: 'role' },
+          cb,
+          h(
+            'span',
+            { class: 'muted' },
+            ` ${r.prefix ? `${r.prefix} · ` : ''}${formatShape(r.shape)} ${r.dtype} · ${r.blocks.length} blocks`,
+          ),
+        );
       }),
     );
   }
@@ -274,7 +356,16 @@ export class ConfigureView {
         'tr',
         { 'data-bank': b.name },
         h('td', { class: 'mono' }, b.name),
-        h('td', {}, h('details', {}, h('summary', {}, `${b.members.length} members`), h('ul', { class: 'mono members' }, ...b.members.map((m) => h('li', {}, m))))),
+        h(
+          'td',
+          {},
+          h(
+            'details',
+            {},
+            h('summary', {}, `${b.members.length} members`),
+            h('ul', { class: 'mono members' }, ...b.members.map((m) => h('li', {}, m))),
+          ),
+        ),
         h('td', { class: 'mono' }, formatShape(b.shape)),
         h('td', { class: 'num' }, String(b.templates)),
         h('td', { class: 'num' }, String(b.sets)),
@@ -288,7 +379,17 @@ export class ConfigureView {
       h(
         'table',
         { class: 'table' },
-        h('thead', {}, h('tr', {}, ...['bank', 'members', 'shape', 'n', 'K', 'params before', 'params after', 'coefficients'].map((c) => h('th', { scope: 'col' }, c)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['bank', 'members', 'shape', 'n', 'K', 'params before', 'params after', 'coefficients'].map((c) =>
+              h('th', { scope: 'col' }, c),
+            ),
+          ),
+        ),
         h('tbody', {}, ...rows),
       ),
     );

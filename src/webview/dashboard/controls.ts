@@ -40,7 +40,13 @@ export function checkbox(label: string, checked: boolean, testId?: string): Chec
   return el;
 }
 
-export function button(text: string, testId: string, onClick: () => void, secondary = false, title?: string): HTMLElement & { disabled: boolean } {
+export function button(
+  text: string,
+  testId: string,
+  onClick: () => void,
+  secondary = false,
+  title?: string,
+): HTMLElement & { disabled: boolean } {
   const el = h('vscode-button', { 'data-testid': testId, secondary, title }, text) as HTMLElement & { disabled: boolean };
   el.addEventListener('click', () => {
     if (!el.disabled) onClick();

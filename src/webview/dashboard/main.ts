@@ -36,7 +36,15 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 
-import { protocolMismatch, PROTOCOL_VERSION, restorableState, type CheckpointBrief, type DashboardData, type ReconstructOptions, type ToDashboard } from '../protocol';
+import {
+  protocolMismatch,
+  PROTOCOL_VERSION,
+  restorableState,
+  type CheckpointBrief,
+  type DashboardData,
+  type ReconstructOptions,
+  type ToDashboard,
+} from '../protocol';
 import { h, replace } from '../shared/dom';
 import { loadState, post, saveState } from './api';
 import { CompareView } from './compareView';
@@ -75,7 +83,8 @@ function show(next: View, mode: 'configure' | 'results' | 'compare' | 'running')
   view = next;
   replace(app, errorLine, next.element);
   next.render?.();
-  if (mode !== 'running') post({ type: 'rendered', mode, charts: next instanceof ResultsView ? next.chartCount : app.querySelectorAll('.chart').length });
+  if (mode !== 'running')
+    post({ type: 'rendered', mode, charts: next instanceof ResultsView ? next.chartCount : app.querySelectorAll('.chart').length });
 }
 
 function showError(message: string | undefined): void {

@@ -108,7 +108,13 @@ export function spectraView(data: DashboardData, bank: string): SpectraView | nu
   const all = s.lines.flatMap((l) => l.values).filter((v) => v > 0);
   const max = all.length ? Math.max(...all) : 0;
   const min = all.length ? Math.min(...all) : 0;
-  return { bank, lines: s.lines, length: Math.max(0, ...s.lines.map((l) => l.values.length)), log: min > 0 && max / min > 100, ...(s.skipped ? { skipped: s.skipped } : {}) };
+  return {
+    bank,
+    lines: s.lines,
+    length: Math.max(0, ...s.lines.map((l) => l.values.length)),
+    log: min > 0 && max / min > 100,
+    ...(s.skipped ? { skipped: s.skipped } : {}),
+  };
 }
 
 export interface Card {
@@ -129,16 +135,47 @@ export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
   const m = data.method;
   const cards: Card[] = [
     { id: 'params-before', label: 'Parameters before', value: f.count(s.parameters.before), hint: 'every tensor of the source' },
-    { id: 'params-after', label: 'Parameters after', value: f.count(s.parameters.after), hint: 'templates + coefficients + tensors copied unchanged' },
+    {
+      id: 'params-after',
+      label: 'Parameters after',
+      value: f.count(s.parameters.after),
+      hint: 'templates + coefficients + tensors copied unchanged',
+    },
     { id: 'ratio', label: 'Compression ratio', value: `${f.number(s.parameters.ratio)}×`, hint: 'before / after' },
-    { id: 'coefficients', label: 'Coefficients per task', value: f.count(s.coefficientsPerTask), hint: 'all coefficient sets of all reparameterized layers' },
-    { id: 'mean-cosine', label: 'Mean cosine', value: f.number(s.meanCosine), hint: `min ${f.number(s.minCosine)} over ${s.layers} layers` },
+    {
+      id: 'coefficients',
+      label: 'Coefficients per task',
+      value: f.count(s.coefficientsPerTask),
+      hint: 'all coefficient sets of all reparameterized layers',
+    },
+    {
+      id: 'mean-cosine',
+      label: 'Mean cosine',
+      value: f.number(s.meanCosine),
+      hint: `min ${f.number(s.minCosine)} over ${s.layers} layers`,
+    },
     { id: 'mean-rel-error', label: 'Mean relative error', value: f.number(s.meanRelError) },
-    { id: 'method', label: 'Method', value: m.objective ? `${m.method} (${m.objective})` : m.method, hint: `n = ${String(m.n ?? 'by ratio')}, K = ${m.K}, ${data.banks.length} banks` },
+    {
+      id: 'method',
+      label: 'Method',
+      value: m.objective ? `${m.method} (${m.objective})` : m.method,
+      hint: `n = ${String(m.n ?? 'by ratio')}, K = ${m.K}, ${data.banks.length} banks`,
+    },
     { id: 'backend', label: 'Backend', value: m.backend },
-    { id: 'time', label: 'Time', value: `${f.number(m.elapsed)} s`, hint: m.steps > 0 ? `${m.steps} steps, lr ${String(m.lr)}` : 'closed form' },
+    {
+      id: 'time',
+      label: 'Time',
+      value: `${f.number(m.elapsed)} s`,
+      hint: m.steps > 0 ? `${m.steps} steps, lr ${String(m.lr)}` : 'closed form',
+    },
   ];
-  if (s.meanProbeCosine !== undefined) cards.splice(6, 0, { id: 'probe-cosine', label: 'Mean probe cosine', value: f.number(s.meanProbeCosine), hint: 'random N(0, I) probes, not data' });
+  if (s.meanProbeCosine !== undefined)
+    cards.splice(6, 0, {
+      id: 'probe-cosine',
+      label: 'Mean probe cosine',
+      value: f.number(s.meanProbeCosine),
+      hint: 'random N(0, I) probes, not data',
+    });
   return cards;
 }
 

@@ -8,7 +8,17 @@ import { ChartHost, type ExportChart } from './chartHost';
 import { bankBarsOption, blockRoleOption, heatmapOption, spectraOption } from './chartOptions';
 import { button, select, selected, textfield } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
-import { belowThreshold, byBlockAndRole, cosineAxisMin, diversityBars, entropyBars, similarityHeatmaps, spectraView, summaryCards, type Card } from './model';
+import {
+  belowThreshold,
+  byBlockAndRole,
+  cosineAxisMin,
+  diversityBars,
+  entropyBars,
+  similarityHeatmaps,
+  spectraView,
+  summaryCards,
+  type Card,
+} from './model';
 import type { DashboardTheme } from '../shared/theme';
 
 export interface ResultsHandlers {
@@ -24,7 +34,15 @@ export function cardsElement(cards: readonly Card[], testId: string): HTMLElemen
   return h(
     'div',
     { class: 'cards', 'data-testid': testId },
-    ...cards.map((c) => h('div', { class: 'card', 'data-card': c.id, title: c.hint }, h('div', { class: 'card-label' }, c.label), h('div', { class: 'card-value' }, c.value), c.hint ? h('div', { class: 'card-hint' }, c.hint) : null)),
+    ...cards.map((c) =>
+      h(
+        'div',
+        { class: 'card', 'data-card': c.id, title: c.hint },
+        h('div', { class: 'card-label' }, c.label),
+        h('div', { class: 'card-value' }, c.value),
+        c.hint ? h('div', { class: 'card-hint' }, c.hint) : null,
+      ),
+    ),
   );
 }
 
@@ -66,7 +84,9 @@ export class ResultsView {
     this.diversity = chart('diversity', 'diversity-chart', `Template diversity per bank. ${DEFINITIONS.diversity}`);
     this.entropy = chart('entropy', 'entropy-chart', `Template entropy per bank. ${DEFINITIONS.entropy}`);
     this.spectra = chart('spectra', 'spectra-chart', `Singular-value spectra. ${DEFINITIONS.spectra}`, 380);
-    this.heatmaps = similarityHeatmaps(data).map((m, i) => chart(`similarity-${i}`, 'similarity-heatmap', `Coefficient similarity of ${m.bank}. ${DEFINITIONS.similarity}`, 300));
+    this.heatmaps = similarityHeatmaps(data).map((m, i) =>
+      chart(`similarity-${i}`, 'similarity-heatmap', `Coefficient similarity of ${m.bank}. ${DEFINITIONS.similarity}`, 300),
+    );
 
     const exportButton = (label: string, kind: DashboardExportKind, testId: string, needsModel: boolean, title: string): HTMLElement => {
       const b = button(label, testId, () => handlers.export(kind), kind !== 'model', title);
@@ -80,12 +100,22 @@ export class ResultsView {
     const toolbar = h(
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Export' },
-      isRecast ? null : exportButton('Export reparameterized model…', 'model', 'export-button', true, 'The docs/FORMAT.md safetensors file: templates + coefficients + copied tensors'),
+      isRecast
+        ? null
+        : exportButton(
+            'Export reparameterized model…',
+            'model',
+            'export-button',
+            true,
+            'The docs/FORMAT.md safetensors file: templates + coefficients + copied tensors',
+          ),
       exportButton('Export dense…', 'dense', 'export-dense', true, 'The dense reconstruction with the original names, shapes and dtypes'),
       exportButton('Report JSON…', 'report-json', 'export-report-json', false, 'Metrics, method and source as JSON'),
       exportButton('Report CSV…', 'report-csv', 'export-report-csv', false, 'One row per layer, bank and summary'),
       button('Compare with…', 'compare-button', () => handlers.compare(), true, 'Open a reparameterized model to compare with'),
-      handlers.reconfigure ? button('Reconfigure', 'reconfigure-button', () => handlers.reconfigure?.(), true, 'Back to the settings') : null,
+      handlers.reconfigure
+        ? button('Reconfigure', 'reconfigure-button', () => handlers.reconfigure?.(), true, 'Back to the settings')
+        : null,
     );
 
     const thresholdField = textfield('threshold', String(threshold), '0.98', 'threshold-input');
@@ -101,7 +131,12 @@ export class ResultsView {
 
     const banks = data.banks.map((b) => b.name);
     this.spectraBank = spectraBank && banks.includes(spectraBank) ? spectraBank : banks[0];
-    const bankSelect = select('spectra-bank', banks.map((b) => [b, b] as const), this.spectraBank ?? '', 'spectra-bank-select');
+    const bankSelect = select(
+      'spectra-bank',
+      banks.map((b) => [b, b] as const),
+      this.spectraBank ?? '',
+      'spectra-bank-select',
+    );
     bankSelect.setAttribute('aria-label', 'Bank shown in the spectra chart');
     bankSelect.addEventListener('change', () => {
       this.spectraBank = selected(bankSelect);
@@ -117,7 +152,13 @@ export class ResultsView {
       h('div', { class: 'results-head' }, h('h2', {}, 'Reconstruction results'), h('p', { class: 'muted' }, subtitle)),
       toolbar,
       cardsElement(summaryCards(data, cardFormat), 'summary-cards'),
-      h('div', { class: 'section-head' }, h('h3', {}, 'Fidelity'), h('vscode-label', { for: 'threshold' }, 'Cosine threshold'), thresholdField),
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h3', {}, 'Fidelity'),
+        h('vscode-label', { for: 'threshold' }, 'Cosine threshold'),
+        thresholdField,
+      ),
       this.fidelity.element,
       this.below,
       this.relError.element,
@@ -139,7 +180,15 @@ export class ResultsView {
     this.renderFidelity();
     this.relError.show(blockRoleOption(byBlockAndRole(this.data.layers, 'relError'), t, 'relError', this.threshold, 0));
     const probes = this.data.layers.flatMap((l) => (l.probeCosine === undefined ? [] : [{ ...l, cosine: l.probeCosine }]));
-    this.probe?.show(blockRoleOption(byBlockAndRole(this.data.layers, 'probeCosine'), t, 'probeCosine', this.threshold, cosineAxisMin(probes, this.threshold)));
+    this.probe?.show(
+      blockRoleOption(
+        byBlockAndRole(this.data.layers, 'probeCosine'),
+        t,
+        'probeCosine',
+        this.threshold,
+        cosineAxisMin(probes, this.threshold),
+      ),
+    );
     this.diversity.show(bankBarsOption(diversityBars(this.data), t, 'diversity'));
     this.entropy.show(bankBarsOption(entropyBars(this.data), t, 'entropy'));
     similarityHeatmaps(this.data).forEach((m, i) => this.heatmaps[i].show(heatmapOption(m, t)));
@@ -156,13 +205,26 @@ export class ResultsView {
 
   private renderFidelity(): void {
     const t = this.theme();
-    this.fidelity.show(blockRoleOption(byBlockAndRole(this.data.layers, 'cosine'), t, 'cosine', this.threshold, cosineAxisMin(this.data.layers, this.threshold)));
+    this.fidelity.show(
+      blockRoleOption(
+        byBlockAndRole(this.data.layers, 'cosine'),
+        t,
+        'cosine',
+        this.threshold,
+        cosineAxisMin(this.data.layers, this.threshold),
+      ),
+    );
     const low = belowThreshold(this.data.layers, this.threshold);
     replace(
       this.below,
       low.length === 0
         ? h('p', { class: 'muted' }, `Every layer is at or above cosine ${this.threshold}.`)
-        : h('details', {}, h('summary', {}, `${low.length} layer${low.length === 1 ? '' : 's'} below cosine ${this.threshold}`), h('ul', { class: 'mono' }, ...low.map((l) => h('li', {}, `${l.name}: ${formatNumber(l.cosine, 5)}`)))),
+        : h(
+            'details',
+            {},
+            h('summary', {}, `${low.length} layer${low.length === 1 ? '' : 's'} below cosine ${this.threshold}`),
+            h('ul', { class: 'mono' }, ...low.map((l) => h('li', {}, `${l.name}: ${formatNumber(l.cosine, 5)}`))),
+          ),
     );
   }
 

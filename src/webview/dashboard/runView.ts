@@ -25,22 +25,42 @@ export class RunView {
   private readonly cancelButton: HTMLElement & { disabled: boolean };
   private pending = 0;
 
-  constructor(groups: readonly string[], private readonly theme: () => DashboardTheme, onCancel: () => void) {
+  constructor(
+    groups: readonly string[],
+    private readonly theme: () => DashboardTheme,
+    onCancel: () => void,
+  ) {
     this.tracker = new LossTracker(groups);
     this.chart = new ChartHost('loss', 'loss-chart', `Loss. ${DEFINITIONS.loss}`, () => theme().background, undefined, 320);
-    this.cancelButton = button('Cancel', 'cancel-button', () => {
-      this.cancelButton.disabled = true;
-      this.phase.textContent = 'Cancelling…';
-      onCancel();
-    }, true);
+    this.cancelButton = button(
+      'Cancel',
+      'cancel-button',
+      () => {
+        this.cancelButton.disabled = true;
+        this.phase.textContent = 'Cancelling…';
+        onCancel();
+      },
+      true,
+    );
     this.element = h(
       'section',
       { class: 'run', 'data-testid': 'run-view' },
-      h('div', { class: 'run-head' }, h('h2', {}, 'Reconstructing'), h('vscode-progress-ring', { 'aria-label': 'running' }), this.cancelButton),
+      h(
+        'div',
+        { class: 'run-head' },
+        h('h2', {}, 'Reconstructing'),
+        h('vscode-progress-ring', { 'aria-label': 'running' }),
+        this.cancelButton,
+      ),
       this.phase,
       this.chart.element,
       h('h3', {}, 'Groups'),
-      h('table', { class: 'table', 'data-testid': 'group-status' }, h('thead', {}, h('tr', {}, ...['group', 'status', 'step', 'loss'].map((c) => h('th', { scope: 'col' }, c)))), this.statusBody),
+      h(
+        'table',
+        { class: 'table', 'data-testid': 'group-status' },
+        h('thead', {}, h('tr', {}, ...['group', 'status', 'step', 'loss'].map((c) => h('th', { scope: 'col' }, c)))),
+        this.statusBody,
+      ),
     );
   }
 
@@ -49,10 +69,11 @@ export class RunView {
     if (phase !== 'fit') this.tracker.finish();
     this.phase.textContent = message ? `${PHASES[phase]}: ${message}` : PHASES[phase];
     // Many events per second: draw once per frame.
-    if (!this.pending) this.pending = requestAnimationFrame(() => {
-      this.pending = 0;
-      this.render();
-    });
+    if (!this.pending)
+      this.pending = requestAnimationFrame(() => {
+        this.pending = 0;
+        this.render();
+      });
   }
 
   render(): void {

@@ -19,7 +19,11 @@ export class BatchBar {
   constructor(onCompute: () => void, onCancel: () => void) {
     this.bar = h('vscode-progress-bar', { 'aria-label': 'Statistics progress' }) as ProgressBar;
     this.runningText = h('span', { class: 'muted' });
-    const cancel = h('vscode-button', { secondary: true, icon: 'close', 'data-testid': 'cancel-all', title: 'Stop computing statistics' }, 'Cancel');
+    const cancel = h(
+      'vscode-button',
+      { secondary: true, icon: 'close', 'data-testid': 'cancel-all', title: 'Stop computing statistics' },
+      'Cancel',
+    );
     cancel.addEventListener('click', () => {
       // Say so at once; the worker stops between chunks and the final state follows.
       this.runningText.textContent = 'Cancelling…';

@@ -51,16 +51,30 @@ export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logSc
         return `[${formatNumber(edges[i])}, ${formatNumber(edges[i + 1])}${i === counts.length - 1 ? ']' : ')'}\n${formatInteger(counts[i])} values`;
       },
     },
-    xAxis: { type: 'category', data: labels, ...axisCommon(theme), splitLine: { show: false }, axisLabel: { ...axisCommon(theme).axisLabel as object, hideOverlap: true } },
+    xAxis: {
+      type: 'category',
+      data: labels,
+      ...axisCommon(theme),
+      splitLine: { show: false },
+      axisLabel: { ...(axisCommon(theme).axisLabel as object), hideOverlap: true },
+    },
     yAxis: logScale
       ? { type: 'log', logBase: 10, min: 1, ...axisCommon(theme) }
-      : { type: 'value', ...axisCommon(theme), axisLabel: { ...axisCommon(theme).axisLabel as object, formatter: (v: number) => formatCompact(v) } },
+      : {
+          type: 'value',
+          ...axisCommon(theme),
+          axisLabel: { ...(axisCommon(theme).axisLabel as object), formatter: (v: number) => formatCompact(v) },
+        },
     series: [
       {
         type: 'bar',
         barCategoryGap: '8%',
         data: logScale ? counts.map((c) => (c > 0 ? c : null)) : counts,
-        itemStyle: { color: theme.primary, borderColor: theme.highContrast ? theme.foreground : undefined, borderWidth: theme.highContrast ? 1 : 0 },
+        itemStyle: {
+          color: theme.primary,
+          borderColor: theme.highContrast ? theme.foreground : undefined,
+          borderWidth: theme.highContrast ? 1 : 0,
+        },
         emphasis: { itemStyle: { color: theme.secondary } },
       },
     ],
@@ -82,8 +96,23 @@ export function spectrumOption(spectrum: SpectrumView, theme: ChartTheme): Optio
         return `s${p.dataIndex + 1} = ${formatNumber(values[p.dataIndex])}`;
       },
     },
-    xAxis: { type: 'category', data: values.map((_, i) => String(i + 1)), name: 'index', nameLocation: 'middle', nameGap: 22, ...axisCommon(theme), splitLine: { show: false } },
-    yAxis: useLog ? { type: 'log', logBase: 10, ...axisCommon(theme), axisLabel: { ...axisCommon(theme).axisLabel as object, formatter: (v: number) => formatNumber(v, 2) } } : { type: 'value', ...axisCommon(theme) },
+    xAxis: {
+      type: 'category',
+      data: values.map((_, i) => String(i + 1)),
+      name: 'index',
+      nameLocation: 'middle',
+      nameGap: 22,
+      ...axisCommon(theme),
+      splitLine: { show: false },
+    },
+    yAxis: useLog
+      ? {
+          type: 'log',
+          logBase: 10,
+          ...axisCommon(theme),
+          axisLabel: { ...(axisCommon(theme).axisLabel as object), formatter: (v: number) => formatNumber(v, 2) },
+        }
+      : { type: 'value', ...axisCommon(theme) },
     series: [
       {
         type: 'line',

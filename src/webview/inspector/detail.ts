@@ -77,11 +77,40 @@ export class DetailPane {
       { class: 'detail-body' },
       h('div', { class: 'detail-head' }, codicon('symbol-array'), this.titleEl, this.copyButton()),
       this.factsEl,
-      h('section', { class: 'detail-section', 'aria-labelledby': 'stats-heading' }, h('div', { class: 'section-head' }, h('h3', { id: 'stats-heading' }, 'Statistics'), this.logToggle), this.statsStatus, this.statsGrid, this.histogramEl),
-      h('section', { class: 'detail-section', 'aria-labelledby': 'spectrum-heading' }, h('div', { class: 'section-head' }, h('h3', { id: 'spectrum-heading', title: 'Singular values of the weight viewed as out × prod(rest)' }, 'Singular-value spectrum')), this.spectrumStatus, this.spectrumGrid, this.spectrumEl),
+      h(
+        'section',
+        { class: 'detail-section', 'aria-labelledby': 'stats-heading' },
+        h('div', { class: 'section-head' }, h('h3', { id: 'stats-heading' }, 'Statistics'), this.logToggle),
+        this.statsStatus,
+        this.statsGrid,
+        this.histogramEl,
+      ),
+      h(
+        'section',
+        { class: 'detail-section', 'aria-labelledby': 'spectrum-heading' },
+        h(
+          'div',
+          { class: 'section-head' },
+          h('h3', { id: 'spectrum-heading', title: 'Singular values of the weight viewed as out × prod(rest)' }, 'Singular-value spectrum'),
+        ),
+        this.spectrumStatus,
+        this.spectrumGrid,
+        this.spectrumEl,
+      ),
     );
-    this.empty = h('div', { class: 'detail-empty' }, codicon('inspect'), h('p', {}, 'Select a tensor to see its statistics, histogram and spectrum.'), h('p', { class: 'muted' }, 'Arrow keys move, Enter opens.'));
-    this.element = h('section', { class: 'detail', 'data-testid': 'tensor-detail', 'aria-label': 'Tensor details', tabindex: -1 }, this.empty, this.body);
+    this.empty = h(
+      'div',
+      { class: 'detail-empty' },
+      codicon('inspect'),
+      h('p', {}, 'Select a tensor to see its statistics, histogram and spectrum.'),
+      h('p', { class: 'muted' }, 'Arrow keys move, Enter opens.'),
+    );
+    this.element = h(
+      'section',
+      { class: 'detail', 'data-testid': 'tensor-detail', 'aria-label': 'Tensor details', tabindex: -1 },
+      this.empty,
+      this.body,
+    );
     this.body.hidden = true;
     this.histogram = new Chart(this.histogramEl);
     this.spectrum = new Chart(this.spectrumEl);
@@ -94,7 +123,11 @@ export class DetailPane {
   /** Shows one tensor and asks for what it needs. */
   open(name: string): void {
     const previous = this.name;
-    if (previous !== undefined && previous !== name && (this.state.isRunning('spectrum', previous) || (this.state.isRunning('stats', previous) && this.state.batch.state !== 'running'))) {
+    if (
+      previous !== undefined &&
+      previous !== name &&
+      (this.state.isRunning('spectrum', previous) || (this.state.isRunning('stats', previous) && this.state.batch.state !== 'running'))
+    ) {
       // Leaving a tensor stops its own jobs (the "compute all" batch goes on).
       this.actions.cancel(previous);
     }
@@ -102,8 +135,15 @@ export class DetailPane {
     const t = this.state.byName.get(name);
     if (!t) return;
     if (this.state.autoStats && t.decodable) {
-      if (!this.state.stats.has(name) && !this.state.isRunning('stats', name) && this.state.batch.state !== 'running') this.actions.request('stats', name);
-      if (t.shape.length >= 2 && t.params <= AUTO_SPECTRUM_MAX_PARAMS && !this.state.spectra.has(name) && !this.state.isRunning('spectrum', name)) this.actions.request('spectrum', name);
+      if (!this.state.stats.has(name) && !this.state.isRunning('stats', name) && this.state.batch.state !== 'running')
+        this.actions.request('stats', name);
+      if (
+        t.shape.length >= 2 &&
+        t.params <= AUTO_SPECTRUM_MAX_PARAMS &&
+        !this.state.spectra.has(name) &&
+        !this.state.isRunning('spectrum', name)
+      )
+        this.actions.request('spectrum', name);
     }
     this.histogram.clear();
     this.spectrum.clear();
@@ -152,7 +192,10 @@ export class DetailPane {
   }
 
   /** What a status line shows now, so progress updates change numbers in place (no rebuilt buttons under the pointer). */
-  private readonly lineState = new WeakMap<HTMLElement, { key: string; bar?: HTMLElement & { value?: number; max: number }; text?: HTMLElement }>();
+  private readonly lineState = new WeakMap<
+    HTMLElement,
+    { key: string; bar?: HTMLElement & { value?: number; max: number }; text?: HTMLElement }
+  >();
 
   private statusLine(el: HTMLElement, what: Work, t: TensorRow, label: string, enabled: boolean, reason?: string): void {
     const name = t.name;
@@ -166,7 +209,11 @@ export class DetailPane {
     }
     this.lineState.set(el, { key });
     if (!t.decodable) {
-      replace(el, codicon('info'), h('span', {}, `${t.dtype} values are not decoded, so there are no ${what === 'stats' ? 'statistics' : 'spectrum'}.`));
+      replace(
+        el,
+        codicon('info'),
+        h('span', {}, `${t.dtype} values are not decoded, so there are no ${what === 'stats' ? 'statistics' : 'spectrum'}.`),
+      );
       return;
     }
     if (reason) {
@@ -185,7 +232,11 @@ export class DetailPane {
       return;
     }
     if (!enabled) {
-      const button = h('vscode-button', { icon: what === 'stats' ? 'pulse' : 'graph-line', 'data-testid': `compute-${what}` }, error ? 'Retry' : `Compute ${label.toLowerCase()}`);
+      const button = h(
+        'vscode-button',
+        { icon: what === 'stats' ? 'pulse' : 'graph-line', 'data-testid': `compute-${what}` },
+        error ? 'Retry' : `Compute ${label.toLowerCase()}`,
+      );
       button.addEventListener('click', () => this.actions.request(what, name));
       replace(el, button, error ? h('span', { class: 'error-text' }, codicon('error'), ` ${error}`) : null);
       return;
@@ -205,13 +256,24 @@ export class DetailPane {
     this.histogramEl.hidden = !stats || stats.histogram.counts.length === 0;
     this.logToggle.hidden = !stats;
     if (!stats) return;
-    replace(this.statsGrid, ...STAT_DEFS.flatMap(([key, label, def, fmt]) => [h('dt', { title: def }, label), h('dd', { class: `mono${(key === 'nanCount' || key === 'infCount') && stats[key] > 0 ? ' warn' : ''}`, title: def }, fmt(stats))]));
+    replace(
+      this.statsGrid,
+      ...STAT_DEFS.flatMap(([key, label, def, fmt]) => [
+        h('dt', { title: def }, label),
+        h('dd', { class: `mono${(key === 'nanCount' || key === 'infCount') && stats[key] > 0 ? ' warn' : ''}`, title: def }, fmt(stats)),
+      ]),
+    );
     if (stats.histogram.counts.length > 0) this.histogram.show(histogramOption(stats, readTheme(), this.logHistogram));
   }
 
   private renderSpectrum(t: TensorRow): void {
     const spectrum = this.state.spectra.get(t.name);
-    const reason = t.shape.length < 2 ? `A ${t.shape.length}-d tensor has no matrix spectrum.` : spectrum?.skipped ? `Skipped: ${spectrum.skipped}` : undefined;
+    const reason =
+      t.shape.length < 2
+        ? `A ${t.shape.length}-d tensor has no matrix spectrum.`
+        : spectrum?.skipped
+          ? `Skipped: ${spectrum.skipped}`
+          : undefined;
     this.statusLine(this.spectrumStatus, 'spectrum', t, 'Spectrum', spectrum !== undefined, reason);
     const has = spectrum !== undefined && !spectrum.skipped && spectrum.singularValues.length > 0;
     this.spectrumGrid.hidden = !has;
@@ -221,7 +283,10 @@ export class DetailPane {
       this.spectrumGrid,
       h('dt', { title: 'The 2-D view [out, ...rest] → out × prod(rest)' }, 'Matrix'),
       h('dd', { class: 'mono' }, `${spectrum.rows ?? '?'} × ${spectrum.cols ?? '?'}`),
-      ...SPECTRUM_DEFS.flatMap(([label, def, fmt]) => [h('dt', { title: def }, label), h('dd', { class: 'mono', title: def }, fmt(spectrum))]),
+      ...SPECTRUM_DEFS.flatMap(([label, def, fmt]) => [
+        h('dt', { title: def }, label),
+        h('dd', { class: 'mono', title: def }, fmt(spectrum)),
+      ]),
     );
     this.spectrum.show(spectrumOption(spectrum, readTheme()));
   }

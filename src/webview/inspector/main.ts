@@ -91,7 +91,15 @@ function refresh(name: string): void {
 }
 
 function showLoading(fileName: string): void {
-  replace(app, h('div', { class: 'center-view', 'data-testid': 'loading' }, h('vscode-progress-ring', { 'aria-label': 'Reading header' }), h('p', {}, `Reading the header of ${fileName}…`)));
+  replace(
+    app,
+    h(
+      'div',
+      { class: 'center-view', 'data-testid': 'loading' },
+      h('vscode-progress-ring', { 'aria-label': 'Reading header' }),
+      h('p', {}, `Reading the header of ${fileName}…`),
+    ),
+  );
 }
 
 function showError(error: WireError): void {
@@ -175,7 +183,11 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
     { class: 'toolbar' },
     codicon(s.kind === 'sharded' ? 'files' : 'file-binary'),
     h('h1', { class: 'title', title: s.path }, s.fileName),
-    h('span', { class: 'subtitle muted' }, `${formatBytes(s.totalBytes)} · ${formatInteger(s.tensorCount)} tensors · ${formatCount(s.params)} parameters`),
+    h(
+      'span',
+      { class: 'subtitle muted' },
+      `${formatBytes(s.totalBytes)} · ${formatInteger(s.tensorCount)} tensors · ${formatCount(s.params)} parameters`,
+    ),
     h('span', { class: 'spacer' }),
     dashboardButton(s.metadata.some(([k, v]) => k === 'format' && v === 'recast')),
     batchBar.element,
@@ -194,7 +206,11 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
     tree.setQuery(persisted.query);
   }
   if (currentTab === 1) tree.show();
-  batchBar.set(state.batch, m.autoStats, m.tensors.some((t) => t.decodable));
+  batchBar.set(
+    state.batch,
+    m.autoStats,
+    m.tensors.some((t) => t.decodable),
+  );
   const restore = persisted.selected !== undefined && state.byName.has(persisted.selected) ? persisted.selected : undefined;
   if (restore !== undefined) select(restore, true);
   // Report once the rows are painted, so tests can rely on the DOM being there.
@@ -206,8 +222,18 @@ function dashboardButton(isRecast: boolean): HTMLElement {
   const b = h(
     'vscode-button',
     isRecast
-      ? { secondary: true, icon: 'graph', 'data-testid': 'inspector-open-dashboard', title: 'Show the stored metrics of this reparameterized model' }
-      : { secondary: true, icon: 'wand', 'data-testid': 'inspector-reconstruct', title: 'Rebuild the layers as shared templates + coefficients (RECAST)' },
+      ? {
+          secondary: true,
+          icon: 'graph',
+          'data-testid': 'inspector-open-dashboard',
+          title: 'Show the stored metrics of this reparameterized model',
+        }
+      : {
+          secondary: true,
+          icon: 'wand',
+          'data-testid': 'inspector-reconstruct',
+          title: 'Rebuild the layers as shared templates + coefficients (RECAST)',
+        },
     isRecast ? 'Open Dashboard' : 'Reconstruct…',
   );
   b.addEventListener('click', () => post({ type: isRecast ? 'openDashboard' : 'reconstruct' }));
@@ -247,7 +273,11 @@ function onMessage(m: ExtensionToWebview): void {
       return;
     case 'batch':
       state.batch = { state: m.state, progress: m.progress, message: m.message };
-      batchBar.set(state.batch, state.autoStats, state.tensors.some((t) => t.decodable));
+      batchBar.set(
+        state.batch,
+        state.autoStats,
+        state.tensors.some((t) => t.decodable),
+      );
       if (m.state !== 'running') refresh(detail.current ?? '');
       return;
     case 'bundle':

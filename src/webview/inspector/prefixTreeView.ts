@@ -117,7 +117,11 @@ export class PrefixTreeView {
     row.setAttribute('aria-level', String(v.depth + 1));
     if (v.instance !== undefined) {
       row.removeAttribute('aria-expanded');
-      row.append(h('span', { class: 'twisty' }), codicon('symbol-array'), h('span', { class: 'label mono', title: v.instance }, v.instance));
+      row.append(
+        h('span', { class: 'twisty' }),
+        codicon('symbol-array'),
+        h('span', { class: 'label mono', title: v.instance }, v.instance),
+      );
       return;
     }
     const expandable = isExpandable(node);
@@ -126,9 +130,20 @@ export class PrefixTreeView {
     else row.removeAttribute('aria-expanded');
     const twisty = h('span', { class: 'twisty' }, expandable ? codicon(open ? 'chevron-down' : 'chevron-right') : null);
     const label = h('span', { class: `label mono kind-${node.kind}`, title: node.tensorName ?? node.id }, node.label);
-    const copies = node.kind === 'folded' ? h('span', { class: 'pill', title: `${node.indices?.length ?? 0} blocks with identical roles` }, `×${node.indices?.length ?? 0}`) : null;
-    const roleCopies = node.kind === 'role' && (node.instances?.length ?? 0) > 1 ? h('span', { class: 'pill subtle' }, `×${node.instances?.length ?? 0}`) : null;
-    const meta = h('span', { class: 'meta' }, node.tensorCount > 1 ? `${formatCount(node.tensorCount)} tensors · ` : '', `${formatCount(node.params)} params`);
+    const copies =
+      node.kind === 'folded'
+        ? h('span', { class: 'pill', title: `${node.indices?.length ?? 0} blocks with identical roles` }, `×${node.indices?.length ?? 0}`)
+        : null;
+    const roleCopies =
+      node.kind === 'role' && (node.instances?.length ?? 0) > 1
+        ? h('span', { class: 'pill subtle' }, `×${node.instances?.length ?? 0}`)
+        : null;
+    const meta = h(
+      'span',
+      { class: 'meta' },
+      node.tensorCount > 1 ? `${formatCount(node.tensorCount)} tensors · ` : '',
+      `${formatCount(node.params)} params`,
+    );
     twisty.addEventListener('click', (e) => {
       e.stopPropagation();
       this.toggle(node);

@@ -9,7 +9,11 @@ function card(label: string, value: string, title?: string): HTMLElement {
 
 function dtypeBreakdown(s: CheckpointSummary): HTMLElement {
   const total = Math.max(1, s.totalBytes > 0 ? s.dtypes.reduce((a, d) => a + d.bytes, 0) : 1);
-  const bar = h('div', { class: 'dtype-bar', role: 'img', 'aria-label': s.dtypes.map((d) => `${d.dtype} ${formatPercent(d.bytes / total, 1)} of bytes`).join(', ') });
+  const bar = h('div', {
+    class: 'dtype-bar',
+    role: 'img',
+    'aria-label': s.dtypes.map((d) => `${d.dtype} ${formatPercent(d.bytes / total, 1)} of bytes`).join(', '),
+  });
   const legend = h('ul', { class: 'dtype-legend' });
   s.dtypes.forEach((d, i) => {
     const seg = h('span', { class: `seg seg-${i % 6}`, title: `${d.dtype}: ${formatBytes(d.bytes)}` });
@@ -47,7 +51,12 @@ export function renderSummary(s: CheckpointSummary): HTMLElement {
     card('Parameters', formatCount(s.params), formatInteger(s.params)),
     card('Layout', s.kind === 'sharded' ? `${s.shards.length} shards` : 'single file'),
   );
-  const blocks = h('div', { class: 'summary-blocks' }, dtypeBreakdown(s), keyValueTable('Metadata', s.metadata, 'No __metadata__ in this file.', 'metadata'));
+  const blocks = h(
+    'div',
+    { class: 'summary-blocks' },
+    dtypeBreakdown(s),
+    keyValueTable('Metadata', s.metadata, 'No __metadata__ in this file.', 'metadata'),
+  );
   if (s.kind === 'sharded') {
     blocks.appendChild(
       keyValueTable(
@@ -58,6 +67,12 @@ export function renderSummary(s: CheckpointSummary): HTMLElement {
       ),
     );
   }
-  const details = h('details', { class: 'summary', 'data-testid': 'summary', open: true }, h('summary', {}, codicon('chevron-right'), h('span', {}, 'Overview')), cards, blocks);
+  const details = h(
+    'details',
+    { class: 'summary', 'data-testid': 'summary', open: true },
+    h('summary', {}, codicon('chevron-right'), h('span', {}, 'Overview')),
+    cards,
+    blocks,
+  );
   return details;
 }

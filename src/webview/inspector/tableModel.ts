@@ -22,16 +22,14 @@ export function matchesQuery(row: TensorRow, terms: readonly string[]): boolean 
 }
 
 export function parseQuery(query: string): string[] {
-  return query.toLowerCase().split(/\s+/).filter((t) => t.length > 0);
+  return query
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
 }
 
 /** Indices into `rows` of the rows to show, filtered and sorted; ties keep file order. */
-export function viewOf(
-  rows: readonly TensorRow[],
-  query: string,
-  sort: SortState,
-  stats: ReadonlyMap<string, TensorStatsView>,
-): number[] {
+export function viewOf(rows: readonly TensorRow[], query: string, sort: SortState, stats: ReadonlyMap<string, TensorStatsView>): number[] {
   const terms = parseQuery(query);
   const out: number[] = [];
   for (let i = 0; i < rows.length; i++) if (terms.length === 0 || matchesQuery(rows[i], terms)) out.push(i);
@@ -47,7 +45,11 @@ export function viewOf(
   });
 }
 
-function comparator(key: Exclude<SortKey, 'order'>, rows: readonly TensorRow[], stats: ReadonlyMap<string, TensorStatsView>): (a: number, b: number) => number {
+function comparator(
+  key: Exclude<SortKey, 'order'>,
+  rows: readonly TensorRow[],
+  stats: ReadonlyMap<string, TensorStatsView>,
+): (a: number, b: number) => number {
   switch (key) {
     case 'name':
       return (a, b) => (rows[a].name < rows[b].name ? -1 : rows[a].name > rows[b].name ? 1 : 0);

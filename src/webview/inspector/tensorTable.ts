@@ -96,7 +96,8 @@ export class TensorTable {
 
   private toggleSort(key: SortKey): void {
     if (this.sort.key !== key) this.sort = { key, descending: key === 'params' || key === 'bytes' || key === 'std' };
-    else if (this.sort.descending === (key === 'params' || key === 'bytes' || key === 'std')) this.sort = { key, descending: !this.sort.descending };
+    else if (this.sort.descending === (key === 'params' || key === 'bytes' || key === 'std'))
+      this.sort = { key, descending: !this.sort.descending };
     else this.sort = { key: 'order', descending: false };
     for (const [k, cell] of this.headerCells) {
       const on = k === this.sort.key;

@@ -115,7 +115,11 @@ export class VirtualList<T> {
     const needed = last - first;
     const hadFocus = this.pool.some((r) => r === document.activeElement);
     while (this.pool.length < needed) {
-      const row = h('div', { class: 'vlist-row', role: this.opts.role === 'grid' ? 'row' : 'treeitem', 'data-testid': this.opts.rowTestId });
+      const row = h('div', {
+        class: 'vlist-row',
+        role: this.opts.role === 'grid' ? 'row' : 'treeitem',
+        'data-testid': this.opts.rowTestId,
+      });
       this.pool.push(row);
       this.element.appendChild(row);
     }

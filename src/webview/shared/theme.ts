@@ -45,7 +45,9 @@ export function readTheme(): ChartTheme {
     foreground,
     muted: cssVar(style, '--vscode-descriptionForeground', light ? '#717171' : '#9d9d9d'),
     border: cssVar(style, '--vscode-panel-border', light ? '#e5e5e5' : '#2b2b2b'),
-    grid: highContrast ? cssVar(style, '--vscode-contrastBorder', foreground) : cssVar(style, '--vscode-editorWidget-border', light ? '#e5e5e5' : '#454545'),
+    grid: highContrast
+      ? cssVar(style, '--vscode-contrastBorder', foreground)
+      : cssVar(style, '--vscode-editorWidget-border', light ? '#e5e5e5' : '#454545'),
     primary: cssVar(style, '--vscode-charts-blue', light ? '#1a85ff' : '#3794ff'),
     secondary: cssVar(style, '--vscode-charts-orange', '#d18616'),
     tooltipBackground: cssVar(style, '--vscode-editorHoverWidget-background', light ? '#f8f8f8' : '#202020'),
@@ -62,7 +64,13 @@ function blend(a: string, b: string, w: number): string {
   const ca = hexRgb(a);
   const cb = hexRgb(b);
   if (!ca || !cb) return a;
-  return `#${ca.map((v, i) => Math.round(v + (cb[i] - v) * w).toString(16).padStart(2, '0')).join('')}`;
+  return `#${ca
+    .map((v, i) =>
+      Math.round(v + (cb[i] - v) * w)
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`;
 }
 
 function hexRgb(c: string): [number, number, number] | null {

@@ -32,7 +32,11 @@ export function entry(dtype: string, shape: number[], begin: number, end: number
   return { dtype, shape, data_offsets: [begin, end] };
 }
 
-export async function tempDir(): Promise<{ dir: string; file: (name: string, bytes?: Uint8Array | string) => Promise<string>; cleanup: () => Promise<void> }> {
+export async function tempDir(): Promise<{
+  dir: string;
+  file: (name: string, bytes?: Uint8Array | string) => Promise<string>;
+  cleanup: () => Promise<void>;
+}> {
   const dir = await mkdtemp(path.join(tmpdir(), 'st-test-'));
   return {
     dir,
@@ -80,7 +84,10 @@ export function throwsWithRule(fn: () => unknown, rule: SafetensorsRule, file?: 
 }
 
 function checkRule(caught: unknown, rule: SafetensorsRule, file: string | undefined): SafetensorsError {
-  assert.ok(caught instanceof SafetensorsError, `expected SafetensorsError(${rule}), got ${caught instanceof Error ? caught.stack : String(caught)}`);
+  assert.ok(
+    caught instanceof SafetensorsError,
+    `expected SafetensorsError(${rule}), got ${caught instanceof Error ? caught.stack : String(caught)}`,
+  );
   assert.equal(caught.rule, rule, caught.message);
   if (file !== undefined) {
     assert.equal(caught.file, file);

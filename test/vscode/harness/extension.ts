@@ -29,8 +29,11 @@ export function activate(): void {
       } catch (err) {
         // run() writes its own results; only a suite that could not load leaves none.
         if (!existsSync(config.resultsPath)) {
-          const error = err instanceof Error ? err.stack ?? err.message : String(err);
-          writeFileSync(config.resultsPath, JSON.stringify({ passed: 0, failed: 1, skipped: 0, tests: [{ title: 'loading the suite', state: 'failed', error }] }));
+          const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+          writeFileSync(
+            config.resultsPath,
+            JSON.stringify({ passed: 0, failed: 1, skipped: 0, tests: [{ title: 'loading the suite', state: 'failed', error }] }),
+          );
         }
       }
     })();

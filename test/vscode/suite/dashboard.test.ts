@@ -15,7 +15,13 @@ import { openCheckpoint } from '../../../src/mimicry/safetensors/reader';
 import { exportRecast } from '../../../src/mimicry/recast/export';
 import { api, closeAllEditors, workspaceFile } from './helpers';
 
-const COMMANDS = ['mimicry.reconstruct', 'mimicry.openDashboard', 'mimicry.exportReparameterized', 'mimicry.compareRuns', 'mimicry.cancelReconstruction'];
+const COMMANDS = [
+  'mimicry.reconstruct',
+  'mimicry.openDashboard',
+  'mimicry.exportReparameterized',
+  'mimicry.compareRuns',
+  'mimicry.cancelReconstruction',
+];
 const TIMEOUT_MS = 60_000;
 
 /**
@@ -56,7 +62,10 @@ suite('reconstruction dashboards', () => {
   test('every dashboard command is registered', async () => {
     await api();
     const all = new Set(await vscode.commands.getCommands(true));
-    assert.deepEqual(COMMANDS.filter((c) => !all.has(c)), []);
+    assert.deepEqual(
+      COMMANDS.filter((c) => !all.has(c)),
+      [],
+    );
   });
 
   test('mimicry.reconstruct with a checkpoint (as from the explorer): the configuration view reports 0 charts over the message path', async () => {
@@ -82,7 +91,10 @@ suite('reconstruction dashboards', () => {
   test('mimicry.exportReparameterized with given options writes a valid reparameterized file', async () => {
     const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');
     const out = path.join(dir, 'from-command-4x.recast.safetensors');
-    const written = await vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', uri, { out, options: { preset: '4x' } });
+    const written = await vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', uri, {
+      out,
+      options: { preset: '4x' },
+    });
     assert.equal(written, out);
     const ck = await openCheckpoint(out);
     try {

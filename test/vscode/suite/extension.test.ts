@@ -29,7 +29,10 @@ suite('extension', () => {
 
   test('the explorer context menu offers mimicry.inspect', () => {
     const items = manifest()?.contributes?.menus?.['explorer/context'] ?? [];
-    assert.ok(items.some((i) => i.command === 'mimicry.inspect'), 'no explorer/context entry for mimicry.inspect');
+    assert.ok(
+      items.some((i) => i.command === 'mimicry.inspect'),
+      'no explorer/context entry for mimicry.inspect',
+    );
   });
 });
 

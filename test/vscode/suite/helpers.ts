@@ -122,12 +122,20 @@ export async function openAndWaitForReport(uri: vscode.Uri, open: () => Thenable
       if (mine.length > before && latest) finish(() => resolve(latest));
     };
     // The event is the contract; the poll is a fallback in case a report fired between calls.
-    const sub = mimicry.onDidReportInspector((r) => { if (sameFile(r.uri, uri)) finish(() => resolve(r)); });
+    const sub = mimicry.onDidReportInspector((r) => {
+      if (sameFile(r.uri, uri)) finish(() => resolve(r));
+    });
     const poll = setInterval(check, 500);
     const timer = setTimeout(() => {
       if (mimicry.inspectorReports().length === 0) inspectorSilent = true;
       const all = mimicry.inspectorReports().map((r) => `${r.status} ${r.tensorCount} ${r.uri}${r.error ? ` (${r.error})` : ''}`);
-      finish(() => reject(new Error(`no inspector report for ${uri.toString()} within ${timeoutMs / 1000} s; reports so far:\n  ${all.join('\n  ') || '(none: the webview never reported)'}`)));
+      finish(() =>
+        reject(
+          new Error(
+            `no inspector report for ${uri.toString()} within ${timeoutMs / 1000} s; reports so far:\n  ${all.join('\n  ') || '(none: the webview never reported)'}`,
+          ),
+        ),
+      );
     }, timeoutMs);
     open().then(undefined, (err: unknown) => finish(() => reject(err instanceof Error ? err : new Error(String(err)))));
   });

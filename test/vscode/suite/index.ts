@@ -51,7 +51,9 @@ export async function run(options: RunOptions = {}): Promise<void> {
 
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 120_000, reporter: 'spec' });
   if (grep) mocha.grep(grep);
-  const files = readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort();
+  const files = readdirSync(__dirname)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort();
   for (const f of files) mocha.addFile(join(__dirname, f));
   log(`# loading ${files.length} test files: ${files.join(', ')}`);
 

@@ -6,8 +6,14 @@
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
 import {
-  WORKSPACE_FILES, INSPECTOR_VIEW_TYPE, activeCustomEditor, closeAllEditors, openAndWaitForReport,
-  openInInspector, workspaceFile, type InspectorReport,
+  WORKSPACE_FILES,
+  INSPECTOR_VIEW_TYPE,
+  activeCustomEditor,
+  closeAllEditors,
+  openAndWaitForReport,
+  openInInspector,
+  workspaceFile,
+  type InspectorReport,
 } from './helpers';
 
 /** The webview reported (over the message path) a rendered table of `tensors` tensors. */
@@ -96,7 +102,8 @@ suite('inspector (custom editor)', () => {
     // Opened beside the broken one, in a second group: the broken editor does not poison it.
     const good = workspaceFile('real/tinygrad-mnist-cnn.safetensors');
     const report = await openAndWaitForReport(good, () =>
-      vscode.commands.executeCommand('vscode.openWith', good, INSPECTOR_VIEW_TYPE, vscode.ViewColumn.Beside));
+      vscode.commands.executeCommand('vscode.openWith', good, INSPECTOR_VIEW_TYPE, vscode.ViewColumn.Beside),
+    );
     assertRendered(report, 20);
   });
 });

@@ -59,7 +59,8 @@ export class WorkerHost<S extends Service<S>, O extends MethodName<S>> {
       this.opening = opening;
       const timeoutMs = this.options.openTimeoutMs ?? OPEN_TIMEOUT_MS;
       const timer = setTimeout(() => {
-        if (this.opening === opening) this.restart(() => ({ message: `${this.options.name}: opening took longer than ${timeoutMs / 1000} s`, cancelled: false }));
+        if (this.opening === opening)
+          this.restart(() => ({ message: `${this.options.name}: opening took longer than ${timeoutMs / 1000} s`, cancelled: false }));
       }, timeoutMs);
       timer.unref();
       void opening.then(
@@ -74,7 +75,11 @@ export class WorkerHost<S extends Service<S>, O extends MethodName<S>> {
   }
 
   /** Sends a request once the worker is open; `done` rejects with a RemoteError (cancelled or not). */
-  request<K extends MethodName<S>>(method: K, params: ParamsOf<S, K>, onProgress?: (event: ProgressOf<S, K>) => void): Cancellable<ResultOf<S, K>> {
+  request<K extends MethodName<S>>(
+    method: K,
+    params: ParamsOf<S, K>,
+    onProgress?: (event: ProgressOf<S, K>) => void,
+  ): Cancellable<ResultOf<S, K>> {
     let inner: Cancellable<ResultOf<S, K>> | undefined;
     let cancelled = false;
     const done = this.open().then(() => {
@@ -104,10 +109,20 @@ export class WorkerHost<S extends Service<S>, O extends MethodName<S>> {
     this.failAll(() => ({ message: this.options.closedMessage, cancelled: true }));
   }
 
-  private send<K extends MethodName<S>>(method: K, params: ParamsOf<S, K>, onProgress: ((event: ProgressOf<S, K>) => void) | undefined): Cancellable<ResultOf<S, K>> {
+  private send<K extends MethodName<S>>(
+    method: K,
+    params: ParamsOf<S, K>,
+    onProgress: ((event: ProgressOf<S, K>) => void) | undefined,
+  ): Cancellable<ResultOf<S, K>> {
     const id = this.nextId++;
     const done = new Promise<ResultOf<S, K>>((resolve, reject) => {
-      this.pending.set(id, { method, cancelled: false, resolve: (r) => resolve(r as ResultOf<S, K>), reject, onProgress: onProgress as ((e: unknown) => void) | undefined });
+      this.pending.set(id, {
+        method,
+        cancelled: false,
+        resolve: (r) => resolve(r as ResultOf<S, K>),
+        reject,
+        onProgress: onProgress as ((e: unknown) => void) | undefined,
+      });
     });
     const worker = this.spawned();
     if (!worker) this.settle(id, { message: this.options.closedMessage, cancelled: true });
@@ -120,19 +135,27 @@ export class WorkerHost<S extends Service<S>, O extends MethodName<S>> {
     if (!p || p.cancelled) return;
     p.cancelled = true;
     this.worker?.postMessage({ type: 'cancel', id } satisfies ToWorker<S>);
-    const timer = setTimeout(() => {
-      if (!this.pending.has(id)) return;
-      const what = `${p.method} did not stop within ${this.options.cancelGraceMs(p.method as MethodName<S>)} ms of its cancel`;
-      // Only the cancelled requests count as cancelled; the others were lost with the worker.
-      this.restart((q) => (q.cancelled ? CANCELLED : { message: `${this.options.name} was restarted: ${what}; try again`, cancelled: false }));
-    }, this.options.cancelGraceMs(p.method as MethodName<S>));
+    const timer = setTimeout(
+      () => {
+        if (!this.pending.has(id)) return;
+        const what = `${p.method} did not stop within ${this.options.cancelGraceMs(p.method as MethodName<S>)} ms of its cancel`;
+        // Only the cancelled requests count as cancelled; the others were lost with the worker.
+        this.restart((q) =>
+          q.cancelled ? CANCELLED : { message: `${this.options.name} was restarted: ${what}; try again`, cancelled: false },
+        );
+      },
+      this.options.cancelGraceMs(p.method as MethodName<S>),
+    );
     timer.unref();
   }
 
   private spawned(): Worker | undefined {
     if (this.disposed) return undefined;
     if (this.worker) return this.worker;
-    const worker = new Worker(this.options.entry, { name: this.options.name, ...(this.options.execArgv ? { execArgv: [...this.options.execArgv] } : {}) });
+    const worker = new Worker(this.options.entry, {
+      name: this.options.name,
+      ...(this.options.execArgv ? { execArgv: [...this.options.execArgv] } : {}),
+    });
     this.worker = worker;
     worker.on('message', (m: FromWorker<S>) => {
       if (m.type === 'progress') this.pending.get(m.id)?.onProgress?.(m.progress);

@@ -20,13 +20,19 @@ export type ProgressOf<S, K extends keyof S> = S[K] extends Method<unknown, unkn
 
 /** Host to worker. `cancel` aborts the request's AbortSignal; `close` ends the worker cleanly. */
 export type ToWorker<S> =
-  | { readonly [K in MethodName<S>]: { readonly type: 'request'; readonly id: number; readonly method: K; readonly params: ParamsOf<S, K> } }[MethodName<S>]
+  | {
+      readonly [K in MethodName<S>]: { readonly type: 'request'; readonly id: number; readonly method: K; readonly params: ParamsOf<S, K> };
+    }[MethodName<S>]
   | { readonly type: 'cancel'; readonly id: number }
   | { readonly type: 'close' };
 
 /** Worker to host: any number of progress events, then exactly one result or error per request. */
 export type FromWorker<S> =
-  | { readonly type: 'progress'; readonly id: number; readonly progress: { readonly [K in MethodName<S>]: ProgressOf<S, K> }[MethodName<S>] }
+  | {
+      readonly type: 'progress';
+      readonly id: number;
+      readonly progress: { readonly [K in MethodName<S>]: ProgressOf<S, K> }[MethodName<S>];
+    }
   | { readonly type: 'result'; readonly id: number; readonly result: { readonly [K in MethodName<S>]: ResultOf<S, K> }[MethodName<S>] }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError };
 

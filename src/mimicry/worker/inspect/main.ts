@@ -42,7 +42,9 @@ serve<InspectService>(
     async statsBatch({ names, bins }, { signal, progress }) {
       const ckpt = current();
       const total = names.length;
-      const report = throttled((name: string, fraction: number, done: number) => progress({ kind: 'progress', name, fraction, done, total }));
+      const report = throttled((name: string, fraction: number, done: number) =>
+        progress({ kind: 'progress', name, fraction, done, total }),
+      );
       for (let done = 0; done < total; done++) {
         signal.throwIfAborted();
         const name = names[done];

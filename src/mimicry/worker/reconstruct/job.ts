@@ -53,7 +53,12 @@ export function fitFraction(ev: ProgressEvent): number {
 /** Originals drawn per bank: enough to compare with the templates, bounded in time (O(side^3) each). */
 export const MAX_ORIGINAL_SPECTRA = 6;
 
-async function bankSpectra(checkpoint: Checkpoint, result: ReconstructResult, spectrumMaxSide: number, signal: AbortSignal): Promise<BankSpectra[]> {
+async function bankSpectra(
+  checkpoint: Checkpoint,
+  result: ReconstructResult,
+  spectrumMaxSide: number,
+  signal: AbortSignal,
+): Promise<BankSpectra[]> {
   const out: BankSpectra[] = [];
   for (const b of result.banks) {
     signal.throwIfAborted();
@@ -70,7 +75,9 @@ async function bankSpectra(checkpoint: Checkpoint, result: ReconstructResult, sp
     for (let t = 0; t < b.n; t++) inputs.push({ label: `template ${t + 1}`, kind: 'template', values: templateAt(templates, b.n, t) });
     const lines = spectrumLines(inputs, b.plan.shape, spectrumMaxSide);
     const more = b.plan.members.length - shown.length;
-    const note = [lines.skipped, more > 0 ? `first ${shown.length} of ${b.plan.members.length} members shown` : undefined].filter((x) => x !== undefined).join('; ');
+    const note = [lines.skipped, more > 0 ? `first ${shown.length} of ${b.plan.members.length} members shown` : undefined]
+      .filter((x) => x !== undefined)
+      .join('; ');
     out.push({ bank: b.plan.name, lines: lines.lines, ...(note ? { skipped: note } : {}) });
   }
   return out;

@@ -48,7 +48,11 @@ serve<ReconstructService>(
       const name = path.basename(file);
       progress({ phase: 'write', message: name, fraction: 0 });
       const onProgress = throttleWrites((p) =>
-        progress({ phase: 'write', message: `${name}: ${p.tensors} of ${p.totalTensors} tensors`, fraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1 }),
+        progress({
+          phase: 'write',
+          message: `${name}: ${p.tensors} of ${p.totalTensors} tensors`,
+          fraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1,
+        }),
       );
       await session.export(kind, file, isRecast, { signal, onProgress });
       return file;
