@@ -32,6 +32,19 @@ export abstract class EngineError<R extends string = string> extends Error {
   }
 }
 
+/**
+ * The class of one family of engine errors, from its name and each rule's text. Thrown as
+ * `new X(rule, detail?, file?)`; `instanceof` works on the family and on EngineError.
+ */
+export function engineErrorClass<R extends string>(name: string, texts: Readonly<Record<R, string>>) {
+  return class extends EngineError<R> {
+    override readonly name = name;
+    constructor(rule: R, detail?: string, file?: string) {
+      super(file, rule, texts[rule], detail);
+    }
+  };
+}
+
 /** What AbortSignal.throwIfAborted() throws for a plain abort(): a DOMException named AbortError. */
 export function isAbortError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';

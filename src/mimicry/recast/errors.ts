@@ -1,6 +1,6 @@
 // Refusals of the reconstruction engine, each with a stable rule from a closed union (see
 // ../errors.ts for the shape every engine error shares).
-import { EngineError } from '../errors';
+import { engineErrorClass } from '../errors';
 
 export type ReconstructRule =
   | 'invalid-option'
@@ -26,12 +26,7 @@ const RECONSTRUCT_TEXT: Record<ReconstructRule, string> = {
 };
 
 /** A reconstruction the engine refuses: options, grouping, or weights it cannot fit. */
-export class ReconstructError extends EngineError<ReconstructRule> {
-  override readonly name = 'ReconstructError';
-  constructor(rule: ReconstructRule, detail?: string, file?: string) {
-    super(file, rule, RECONSTRUCT_TEXT[rule], detail);
-  }
-}
+export class ReconstructError extends engineErrorClass<ReconstructRule>('ReconstructError', RECONSTRUCT_TEXT) {}
 
 export type RecastFormatRule =
   | 'not-recast'
@@ -55,12 +50,7 @@ const RECAST_FORMAT_TEXT: Record<RecastFormatRule, string> = {
 };
 
 /** A reparameterized file that breaks the recast format (docs/FORMAT.md). */
-export class RecastFormatError extends EngineError<RecastFormatRule> {
-  override readonly name = 'RecastFormatError';
-  constructor(rule: RecastFormatRule, detail?: string, file?: string) {
-    super(file, rule, RECAST_FORMAT_TEXT[rule], detail);
-  }
-}
+export class RecastFormatError extends engineErrorClass<RecastFormatRule>('RecastFormatError', RECAST_FORMAT_TEXT) {}
 
 export type BackendRule = 'backend-unavailable' | 'backend-failed';
 
@@ -70,9 +60,4 @@ const BACKEND_TEXT: Record<BackendRule, string> = {
 };
 
 /** A TensorFlow.js backend that cannot be loaded or started. */
-export class BackendError extends EngineError<BackendRule> {
-  override readonly name = 'BackendError';
-  constructor(rule: BackendRule, detail: string) {
-    super(undefined, rule, BACKEND_TEXT[rule], detail);
-  }
-}
+export class BackendError extends engineErrorClass<BackendRule>('BackendError', BACKEND_TEXT) {}
