@@ -194,3 +194,17 @@ test('gramEngine: cpu asked means the float64 JS route; otherwise the active was
   const engine = await gramEngine('auto');
   assert.equal(engine?.getBackend(), 'wasm');
 });
+
+test('denormal weights (below float32 normal range, where the scale factor itself overflows float32) give the float64 answer', async () => {
+  const { tf: engine } = await loadTf('wasm');
+  const rng = new Random(17);
+  const T = trainedLike(32, 64, rng, 1).map((v) => v * 2 ** -140);
+  assert.ok(
+    T.some((v) => v !== 0 && Math.abs(v) < 2 ** -126),
+    'the template holds denormals',
+  );
+  const ref = entropyFloat64(T, 32, 64);
+  const got = entropyOnEngine(engine, T, 32, 64);
+  assert.ok(Number.isFinite(got.entropy), `entropy ${got.entropy}`);
+  close(got.entropy, ref.entropy, TOL_H, 'denormal H');
+});

@@ -97,8 +97,11 @@ export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number
   // Power of two: scaling is exact, and puts the largest |value| in [0.5, 1).
   const e = Math.ceil(Math.log2(maxAbs));
   const scale = 2 ** -(Number.isFinite(e) ? e : 0);
+  // Scaled here in float64, not on the engine: for tiny (denormal) weights the factor itself is
+  // beyond float32's range, and a float32 Infinity would turn the Gram into NaN.
+  const x32 = Float32Array.from(template, (v) => v * scale);
   const scaled = engine.tidy(() => {
-    const x = engine.mul(engine.tensor2d(template, [rows, cols]), scale);
+    const x = engine.tensor2d(x32, [rows, cols]);
     return tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
   });
   let g32: Float32Array;
