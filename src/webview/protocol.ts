@@ -19,12 +19,13 @@ export type { WireError };
 export function protocolMismatch(version: number): WireError | undefined {
   if (version === PROTOCOL_VERSION) return undefined;
   return {
-    message: `this view speaks message protocol ${version}, the extension ${PROTOCOL_VERSION}: reload the window (Developer: Reload Window)`,
+    message:
+      `this view speaks message protocol ${version}, the extension ${PROTOCOL_VERSION}: ` + `reload the window (Developer: Reload Window)`,
     cancelled: false,
   };
 }
 /** The header facts come from the engine worker unchanged: one definition, in the inspect protocol. */
-export type { CheckpointSummary, DTypeShare, ShardSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
+export type { CheckpointSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
 
 /** Per-tensor statistics as the engine computes them (definitions: src/mimicry/stats/tensorStats.ts). */
 export type TensorStatsView = TensorStats;
@@ -96,7 +97,7 @@ function messageGuard<M extends { readonly type: string }>(guards: Guards<M>): (
 const isName = (m: Untrusted): boolean => typeof m.name === 'string';
 const always = (): boolean => true;
 
-export function isWireError(v: unknown): v is WireError {
+function isWireError(v: unknown): v is WireError {
   return (
     isObject(v) &&
     typeof v.message === 'string' &&
@@ -126,8 +127,7 @@ export const isWebviewToExtension = messageGuard<WebviewToExtension>({
 
 export type { PlanOutcome, PlanView, DashboardData, CheckpointBrief, ProgressEvent, ReconstructOptions, RunPhase };
 export { DASHBOARD_DATA_VERSION };
-export type { DashboardBank, DashboardLayer, BankSpectra, SpectrumLine } from '../mimicry/dashboard/types';
-export type { Budget, PlanBank, PlanRole } from '../mimicry/dashboard/budget';
+export type { DashboardLayer, SpectrumLine } from '../mimicry/dashboard/types';
 
 export type DashboardMode = 'configure' | 'results' | 'compare';
 export type DashboardExportKind = 'model' | 'dense' | 'report-json' | 'report-csv';
@@ -221,6 +221,6 @@ export function restorableState(v: unknown): (DashboardState & { readonly path: 
 }
 
 /** Dashboard data built by another version of the engine is not shown (its fields may differ). */
-export function isCurrentData(data: unknown): data is DashboardData {
+function isCurrentData(data: unknown): data is DashboardData {
   return isObject(data) && data.version === DASHBOARD_DATA_VERSION;
 }
