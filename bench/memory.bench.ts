@@ -168,7 +168,8 @@ export async function benchMemory(quick: boolean, dir: string, smallFile: string
   const cases = [small, big, wide];
 
   console.log(
-    `memory: whole export (paper grouping, spectral, all metrics, 3 files), each in its own node process; peaks above the baseline after loading modules, sampled every 10 ms, per group and at the end`,
+    `memory: whole export (paper grouping, spectral, all metrics, 3 files), each in its own node process; ` +
+      `peaks above the baseline after loading modules, sampled every 10 ms, per group and at the end`,
   );
   table(
     ['', ...cases.map((c) => c.model)],
@@ -220,11 +221,14 @@ export async function benchMemory(quick: boolean, dir: string, smallFile: string
   // Sampled minus live is garbage V8 had not collected yet: ArrayBuffers are freed on V8's schedule
   // (driven by total external allocation, not by this engine's group size).
   console.log(
-    `not yet collected at the peak (heap+buffers, sampled - GC first): ${cases.map((c) => `${mib(c.peak.heapPlusBuffers - c.liveRun.peak.heapPlusBuffers)} (${c.model})`).join(', ')}`,
+    `not yet collected at the peak (heap+buffers, sampled - GC first): ` +
+      cases.map((c) => `${mib(c.peak.heapPlusBuffers - c.liveRun.peak.heapPlusBuffers)} (${c.model})`).join(', '),
   );
   const s = big.stats;
   console.log(
-    `inspector stats (computeTensorStats over checkpoint.chunks) on ${s.tensor}, ${s.elements} elements (${mib(s.float32Bytes)} float32): ${(s.seconds * 1000).toFixed(0)} ms, mean ${s.mean?.toExponential(3) ?? 'null'}, std ${s.std?.toExponential(3) ?? 'null'}`,
+    `inspector stats (computeTensorStats over checkpoint.chunks) on ${s.tensor}, ${s.elements} elements ` +
+      `(${mib(s.float32Bytes)} float32): ${(s.seconds * 1000).toFixed(0)} ms, ` +
+      `mean ${s.mean?.toExponential(3) ?? 'null'}, std ${s.std?.toExponential(3) ?? 'null'}`,
   );
 
   const checkpointGrowth = big.checkpointBytes / small.checkpointBytes;
@@ -239,13 +243,17 @@ export async function benchMemory(quick: boolean, dir: string, smallFile: string
   const pass = sameGroup && held && processPeak && rssGrowth < MAX_GROWTH && heapPlusBuffersGrowth < MAX_GROWTH;
   const target: MemoryTarget = {
     target:
-      `memory a small multiple of the largest group in float32 whatever the checkpoint's size: held by the engine <= ${MAX_GROUP_MULTIPLE}x, ` +
+      `memory a small multiple of the largest group in float32 whatever the checkpoint's size: ` +
+      `held by the engine <= ${MAX_GROUP_MULTIPLE}x, ` +
       `process peak <= ${MAX_GROUP_MULTIPLE}x + V8's garbage allowance and growing < ${MAX_GROWTH}x when the checkpoint grows`,
     pass,
     detail:
       `held ${cases.map((c) => `${x(c.liveRatio)} (${c.model})`).join(', ')}; ` +
-      `process peak ${cases.map((c) => `${x(c.heapPlusBuffersRatio)} of ${mib(c.largestGroupF32)} with ${mib(c.allowance)} allowance`).join(', ')}; ` +
-      `checkpoint ${checkpointGrowth.toFixed(1)}x bigger: held ${liveGrowth.toFixed(2)}x, peak ${heapPlusBuffersGrowth.toFixed(2)}x, rss ${rssGrowth.toFixed(2)}x` +
+      `process peak ` +
+      cases.map((c) => `${x(c.heapPlusBuffersRatio)} of ${mib(c.largestGroupF32)} with ${mib(c.allowance)} allowance`).join(', ') +
+      `; ` +
+      `checkpoint ${checkpointGrowth.toFixed(1)}x bigger: held ${liveGrowth.toFixed(2)}x, ` +
+      `peak ${heapPlusBuffersGrowth.toFixed(2)}x, rss ${rssGrowth.toFixed(2)}x` +
       (sameGroup ? '' : '; largest groups DIFFER'),
   };
   return { cases, checkpointGrowth, rssGrowth, heapPlusBuffersGrowth, liveGrowth, target };

@@ -214,11 +214,16 @@ export async function benchRecast(quick: boolean): Promise<void> {
     wasmThreads: getThreadsCount(),
   };
   console.log(
-    `RECAST bench: ${quick ? `QUICK (--quick): paper loop cut to ${steps} steps, NOT the issue's 1000; use \`npm run bench\` for the real comparison` : `paper loop ${steps} steps (the authors' setting)`}`,
+    `RECAST bench: ` +
+      (quick
+        ? `QUICK (--quick): paper loop cut to ${steps} steps, NOT the issue's 1000; use \`npm run bench\` for the real comparison`
+        : `paper loop ${steps} steps (the authors' setting)`),
   );
   console.log(`node ${env.node}, ${env.platform}, ${env.cores} cores (${env.cpu}), load average ${env.loadAverage.join(' ')}`);
   console.log(
-    `paper backend: tfjs ${env.backend} (SIMD ${env.wasmSimd ? 'on' : 'off'}, ${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); spectral: float64 JS fit, template-entropy Grams on tfjs ${env.backend} (float64 fallback)`,
+    `paper backend: tfjs ${env.backend} (SIMD ${env.wasmSimd ? 'on' : 'off'}, ` +
+      `${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); ` +
+      `spectral: float64 JS fit, template-entropy Grams on tfjs ${env.backend} (float64 fallback)`,
   );
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mimicry-bench-'));
@@ -226,7 +231,8 @@ export async function benchRecast(quick: boolean): Promise<void> {
     const vitFile = path.join(dir, 'vit-s-synthetic.safetensors');
     const gen = await writeVitS(vitFile);
     console.log(
-      `generated ${vitFile}: ViT-S (${VIT_S.blocks} blocks, width ${VIT_S.width}, MLP ${VIT_S.mlp}), ${(gen.params / 1e6).toFixed(2)}M params, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB F32, in ${sec(gen.seconds)}`,
+      `generated ${vitFile}: ViT-S (${VIT_S.blocks} blocks, width ${VIT_S.width}, MLP ${VIT_S.mlp}), ` +
+        `${(gen.params / 1e6).toFixed(2)}M params, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB F32, in ${sec(gen.seconds)}`,
     );
     console.log('');
 
@@ -293,16 +299,19 @@ export async function benchRecast(quick: boolean): Promise<void> {
 
     printTable(rows);
     console.log(
-      'paper/spectral: time ratio on the same groups; mean s-p, min s-p: spectral cosine minus paper cosine. Times are whole reconstruct() calls (read, fit, all metrics).',
+      'paper/spectral: time ratio on the same groups; mean s-p, min s-p: spectral cosine minus paper cosine. ' +
+        'Times are whole reconstruct() calls (read, fit, all metrics).',
     );
     console.log('');
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
     console.log(
-      `whole export files: reparameterized ${mib(whole.files.out)}, dense ${mib(whole.files.dense)}, report ${(whole.files.report / 1024).toFixed(0)} KiB`,
+      `whole export files: reparameterized ${mib(whole.files.out)}, dense ${mib(whole.files.dense)}, ` +
+        `report ${(whole.files.report / 1024).toFixed(0)} KiB`,
     );
     for (const c of comparisons)
       console.log(
-        `${c.case}: paper and spectral fitted ${c.sameGroups ? 'the same' : 'DIFFERENT'} groups (${c.spectral.banks} banks, ${c.spectral.layers} matrices)`,
+        `${c.case}: paper and spectral fitted ${c.sameGroups ? 'the same' : 'DIFFERENT'} groups ` +
+          `(${c.spectral.banks} banks, ${c.spectral.layers} matrices)`,
       );
     console.log('');
     const memory = await benchMemory(quick, dir, vitFile, gen.seconds);
@@ -321,7 +330,9 @@ export async function benchRecast(quick: boolean): Promise<void> {
         return {
           target: `${c.case}: spectral >= ${MIN_SPEEDUP}x faster than paper (${steps} steps) at equal or better fidelity`,
           pass: c.sameGroups && speedup >= MIN_SPEEDUP && better,
-          detail: `${speedup.toFixed(0)}x; mean cos ${cos(c.spectral.meanCosine)} vs ${cos(c.paper.meanCosine)}, min ${cos(c.spectral.minCosine)} vs ${cos(c.paper.minCosine)}`,
+          detail:
+            `${speedup.toFixed(0)}x; mean cos ${cos(c.spectral.meanCosine)} vs ${cos(c.paper.meanCosine)}, ` +
+            `min ${cos(c.spectral.minCosine)} vs ${cos(c.paper.minCosine)}`,
         };
       }),
       {

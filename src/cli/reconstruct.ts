@@ -65,14 +65,17 @@ export function renderSummary(outcome: ExportOutcome, given: { out: string; dens
   const s = result.summary;
   const m = result.method;
   const lines = [
-    `reconstructed ${s.layers} layers in ${s.banks} banks: ${m.method}${m.objective ? ` (${m.objective} objective)` : ''}, K = ${m.K}, backend ${m.backend}, ${m.elapsed.toFixed(2)} s`,
-    `parameters ${grouped(s.parameters.before)} -> ${grouped(s.parameters.after)} (${s.parameters.ratio.toFixed(2)}x); coefficients per task: ${grouped(s.coefficientsPerTask)}`,
+    `reconstructed ${s.layers} layers in ${s.banks} banks: ${m.method}${m.objective ? ` (${m.objective} objective)` : ''}, ` +
+      `K = ${m.K}, backend ${m.backend}, ${m.elapsed.toFixed(2)} s`,
+    `parameters ${grouped(s.parameters.before)} -> ${grouped(s.parameters.after)} (${s.parameters.ratio.toFixed(2)}x); ` +
+      `coefficients per task: ${grouped(s.coefficientsPerTask)}`,
     `cosine: mean ${s.meanCosine.toFixed(5)}, min ${s.minCosine.toFixed(5)}; relative error: mean ${num(s.meanRelError)}`,
   ];
   if (s.meanProbeCosine !== undefined)
     lines.push(`feature cosine with ${m.probes} random N(0, I) probes per layer (not data): mean ${s.meanProbeCosine.toFixed(5)}`);
   lines.push(
-    `wrote ${printable(given.out)} (reparameterized)${given.dense ? `, ${printable(given.dense)} (dense)` : ''}${given.report ? `, ${printable(given.report)} (report)` : ''}`,
+    `wrote ${printable(given.out)} (reparameterized)${given.dense ? `, ${printable(given.dense)} (dense)` : ''}` +
+      `${given.report ? `, ${printable(given.report)} (report)` : ''}`,
   );
   return lines.join('\n') + '\n';
 }
@@ -126,11 +129,13 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
         signal: abort.signal,
         onProgress: (ev) =>
           progress.update(
-            `[${ev.groupIndex + 1}/${ev.groups}] ${ev.group}${ev.steps ? ` step ${ev.step}/${ev.steps}` : ''} loss ${num(ev.loss)} ${ev.elapsed.toFixed(1)} s`,
+            `[${ev.groupIndex + 1}/${ev.groups}] ${ev.group}${ev.steps ? ` step ${ev.step}/${ev.steps}` : ''} ` +
+              `loss ${num(ev.loss)} ${ev.elapsed.toFixed(1)} s`,
           ),
         onWrite: (target, p) =>
           progress.update(
-            `writing ${path.basename(target)}: ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}% (${p.tensors}/${p.totalTensors} tensors)`,
+            `writing ${path.basename(target)}: ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}% ` +
+              `(${p.tensors}/${p.totalTensors} tensors)`,
           ),
       },
     );

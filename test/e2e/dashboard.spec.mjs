@@ -620,7 +620,8 @@ test.describe.serial('dashboard', () => {
     const compare = await until(
       'the compare view',
       async () => {
-        if ((await input.isVisible()) && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
+        // a first Enter may only complete the path
+        if ((await input.isVisible()) && (await input.inputValue()) === target) await ctx.page.keyboard.press('Enter');
         return frameWith(ctx.page, tid('compare-view'), { visible: true, timeoutMs: 1000 }).catch(() => undefined);
       },
       60_000,

@@ -173,8 +173,11 @@ export async function typeInto(frame, page, selector, text) {
 // ---- console errors ----------------------------------------------------------------------------
 
 /** Where a message comes from our webviews: their frames, our bundles, or their resources. */
-export const OUR_WEBVIEW_SOURCE =
-  /vscode-webview:|\/webview\/browser\/pre\/|vscode-resource|vscode-remote-resource|\/dist\/webview\/|inspector\.js|dashboard\.js|neural-mimicry/i;
+export const OUR_WEBVIEW_SOURCE = new RegExp(
+  'vscode-webview:|\\/webview\\/browser\\/pre\\/|vscode-resource|vscode-remote-resource|' +
+    '\\/dist\\/webview\\/|inspector\\.js|dashboard\\.js|neural-mimicry',
+  'i',
+);
 /**
  * Known noise that is not ours: code-server's own workbench scripts, and the marketplace it cannot
  * reach offline. A message with neither (no source at all, say) counts as ours: strict.

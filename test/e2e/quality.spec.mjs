@@ -118,7 +118,10 @@ async function checkSelectedRowStyle(frame, theme) {
         (cs.outlineStyle !== 'none' && !transparent(cs.outlineColor));
       return {
         visible,
-        text: `background ${cs.backgroundColor} (table ${table.backgroundColor}), border ${cs.borderTopStyle} ${cs.borderTopColor}, outline ${cs.outlineStyle} ${cs.outlineColor}, focused ${document.activeElement === e}`,
+        text:
+          `background ${cs.backgroundColor} (table ${table.backgroundColor}), ` +
+          `border ${cs.borderTopStyle} ${cs.borderTopColor}, outline ${cs.outlineStyle} ${cs.outlineColor}, ` +
+          `focused ${document.activeElement === e}`,
       };
     });
   console.log(`         (${theme}: selected row: ${style.text})`);

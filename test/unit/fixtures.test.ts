@@ -240,24 +240,27 @@ for (const [file, facts] of Object.entries(FIXTURES)) {
       assert.equal(sha256(readFileSync(abs)), facts.sha256);
     });
 
-    test(`its header parses: length ${facts.headerLength}, metadata, ${facts.tensors} tensors, ${facts.params} params, byte order`, async () => {
-      const header = await readHeader(abs);
-      assert.equal(header.fileBytes, facts.bytes);
-      assert.equal(header.headerLength, facts.headerLength);
-      assert.deepEqual({ ...header.metadata }, facts.metadata);
-      assert.equal(header.tensors.length, facts.tensors);
-      assert.equal(header.tensors.length, REAL_TENSOR_COUNTS[file], 'the count the other tests share');
-      assert.equal(
-        header.tensors.reduce((s, t) => s + t.params, 0),
-        facts.params,
-      );
-      assert.ok(
-        header.tensors.every((t) => t.dtype === 'F32'),
-        'every tensor is F32',
-      );
-      assert.equal(header.tensors[0]?.name, facts.first);
-      assert.equal(header.tensors[header.tensors.length - 1]?.name, facts.last);
-    });
+    test(
+      `its header parses: length ${facts.headerLength}, metadata, ` + `${facts.tensors} tensors, ${facts.params} params, byte order`,
+      async () => {
+        const header = await readHeader(abs);
+        assert.equal(header.fileBytes, facts.bytes);
+        assert.equal(header.headerLength, facts.headerLength);
+        assert.deepEqual({ ...header.metadata }, facts.metadata);
+        assert.equal(header.tensors.length, facts.tensors);
+        assert.equal(header.tensors.length, REAL_TENSOR_COUNTS[file], 'the count the other tests share');
+        assert.equal(
+          header.tensors.reduce((s, t) => s + t.params, 0),
+          facts.params,
+        );
+        assert.ok(
+          header.tensors.every((t) => t.dtype === 'F32'),
+          'every tensor is F32',
+        );
+        assert.equal(header.tensors[0]?.name, facts.first);
+        assert.equal(header.tensors[header.tensors.length - 1]?.name, facts.last);
+      },
+    );
 
     test(`named tensors: ${facts.named.map((t) => t.name).join(', ')}: dtype, shape, bytes and values`, async () => {
       const ck = await openCheckpoint(abs);

@@ -203,7 +203,8 @@ test('streaming the closed form in column chunks gives the in-memory fit (real G
     for (const bank of plan.banks) {
       const rows = await Promise.all(bank.members.map(async (m) => (await ck.readValues(ck.tensor(m)!)) as Float32Array));
       const whole = fitSpectral(rows, 3, 'per-layer');
-      const streamed = await fitSpectralStreaming(ck, bank, 'per-layer', bank.roles, new Scratch(), undefined, 1000); // 1000 does not divide d
+      // 1000 does not divide d
+      const streamed = await fitSpectralStreaming(ck, bank, 'per-layer', bank.roles, new Scratch(), undefined, 1000);
       assert.equal(streamed.n, whole.n);
       let maxDiff = 0,
         maxAbs = 0;

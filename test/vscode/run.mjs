@@ -113,7 +113,10 @@ async function main() {
   } else {
     // What finished is still counted, from the harness's log; the missing end is one more failure.
     results = resultsFromLog(readFileSync(logPath, 'utf8'));
-    const why = `no results within ${RESULTS_TIMEOUT_MS / 60_000} min (${results.tests.length ? 'the suite did not finish' : 'did the harness activate?'}): see ${artifacts}/logs (exthost*.log) and code-server.log`;
+    const why =
+      `no results within ${RESULTS_TIMEOUT_MS / 60_000} min ` +
+      `(${results.tests.length ? 'the suite did not finish' : 'did the harness activate?'}): ` +
+      `see ${artifacts}/logs (exthost*.log) and code-server.log`;
     results.failed++;
     results.tests.push({ title: 'extension-host suite finished', state: 'failed', error: why });
   }

@@ -265,7 +265,8 @@ export class DashboardPanel implements vscode.Disposable {
     }
     if (!this.canExportModel) {
       throw new Error(
-        'the reparameterized and dense exports need the run in memory: run the reconstruction again (results restored after a reload hold only the metrics)',
+        'the reparameterized and dense exports need the run in memory: run the reconstruction again ' +
+          '(results restored after a reload hold only the metrics)',
       );
     }
     if (this.isRecast && kind === 'model')

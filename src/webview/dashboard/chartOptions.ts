@@ -95,7 +95,11 @@ export function blockRoleOption(
       const pt = view.series[q.seriesIndex]?.points[q.dataIndex];
       if (!pt) return '';
       const l = pt.layer;
-      return `${l.name}\nblock ${l.block ?? '—'} · ${l.role} · bank ${l.bank}\ncosine ${formatNumber(l.cosine, 6)}\nrelative error ${formatNumber(l.relError, 4)}${l.probeCosine !== undefined ? `\nprobe cosine ${formatNumber(l.probeCosine, 6)} (random probes)` : ''}`;
+      return (
+        `${l.name}\nblock ${l.block ?? '—'} · ${l.role} · bank ${l.bank}\n` +
+        `cosine ${formatNumber(l.cosine, 6)}\nrelative error ${formatNumber(l.relError, 4)}` +
+        `${l.probeCosine !== undefined ? `\nprobe cosine ${formatNumber(l.probeCosine, 6)} (random probes)` : ''}`
+      );
     }),
     xAxis: axis(t, 'block', { type: 'category', data: view.blocks, splitLine: { show: false }, nameGap: 28 }),
     yAxis: cosine

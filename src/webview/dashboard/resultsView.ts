@@ -145,7 +145,9 @@ export class ResultsView {
     });
 
     const m = data.method;
-    const subtitle = `${data.source.file} · ${m.method}${m.objective ? ` (${m.objective})` : ''} · ${data.origin === 'run' ? 'this run' : 'read from the reparameterized file'}`;
+    const subtitle =
+      `${data.source.file} · ${m.method}${m.objective ? ` (${m.objective})` : ''} · ` +
+      `${data.origin === 'run' ? 'this run' : 'read from the reparameterized file'}`;
     this.element = h(
       'section',
       { class: 'results', 'data-testid': 'results-view' },

@@ -48,7 +48,10 @@ export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logSc
       formatter: (params: unknown) => {
         const p = (Array.isArray(params) ? params[0] : params) as { dataIndex: number };
         const i = p.dataIndex;
-        return `[${formatNumber(edges[i])}, ${formatNumber(edges[i + 1])}${i === counts.length - 1 ? ']' : ')'}\n${formatInteger(counts[i])} values`;
+        return (
+          `[${formatNumber(edges[i])}, ${formatNumber(edges[i + 1])}${i === counts.length - 1 ? ']' : ')'}` +
+          `\n${formatInteger(counts[i])} values`
+        );
       },
     },
     xAxis: {

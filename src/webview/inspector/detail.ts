@@ -91,7 +91,11 @@ export class DetailPane {
         h(
           'div',
           { class: 'section-head' },
-          h('h3', { id: 'spectrum-heading', title: 'Singular values of the weight viewed as out × prod(rest)' }, 'Singular-value spectrum'),
+          h(
+            'h3',
+            { id: 'spectrum-heading', title: 'Singular values of the weight viewed as ' + 'out × prod(rest)' },
+            'Singular-value spectrum',
+          ),
         ),
         this.spectrumStatus,
         this.spectrumGrid,
@@ -201,7 +205,9 @@ export class DetailPane {
     const name = t.name;
     const running = t.decodable && !reason && this.state.isRunning(what, name);
     const error = this.state.error(what, name);
-    const key = `${name}|${!t.decodable ? 'nodecode' : reason ? `reason:${reason}` : running ? 'running' : enabled ? 'done' : `button:${error ?? ''}`}`;
+    const key =
+      `${name}|` +
+      `${!t.decodable ? 'nodecode' : reason ? `reason:${reason}` : running ? 'running' : enabled ? 'done' : `button:${error ?? ''}`}`;
     const current = this.lineState.get(el);
     if (current?.key === key) {
       if (running && current.bar && current.text) this.setProgress(current.bar, current.text, label, this.state.fraction(what, name));

@@ -68,25 +68,32 @@ suite('reconstruction dashboards', () => {
     );
   });
 
-  test('mimicry.reconstruct with a checkpoint (as from the explorer): the configuration view reports 0 charts over the message path', async () => {
-    const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');
-    const r = await waitForDashboard(uri.fsPath, 'configure', () => vscode.commands.executeCommand('mimicry.reconstruct', uri));
-    assert.equal(r.charts, 0);
-  });
+  test(
+    'mimicry.reconstruct with a checkpoint (as from the explorer): ' + 'the configuration view reports 0 charts over the message path',
+    async () => {
+      const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');
+      const r = await waitForDashboard(uri.fsPath, 'configure', () => vscode.commands.executeCommand('mimicry.reconstruct', uri));
+      assert.equal(r.charts, 0);
+    },
+  );
 
-  test('mimicry.openDashboard on a reparameterized file: the results view from its stored metrics reports 13 charts over the message path', async () => {
-    const source = await openCheckpoint(workspaceFile('real/capp-gpt2-4layer.safetensors').fsPath);
-    const out = path.join(dir, 'capp.recast.safetensors');
-    try {
-      await exportRecast(source, { preset: 'paper' }, { out });
-    } finally {
-      await source.close();
-    }
-    const r = await waitForDashboard(out, 'results', () => vscode.commands.executeCommand('mimicry.openDashboard', vscode.Uri.file(out)));
-    // fidelity, relative error, diversity, entropy, spectra + one heat map per bank (8), as the
-    // webview counts them in its 'rendered' message (drawn ones: test/e2e/dashboard.spec.mjs)
-    assert.equal(r.charts, 13);
-  });
+  test(
+    'mimicry.openDashboard on a reparameterized file: ' +
+      'the results view from its stored metrics reports 13 charts over the message path',
+    async () => {
+      const source = await openCheckpoint(workspaceFile('real/capp-gpt2-4layer.safetensors').fsPath);
+      const out = path.join(dir, 'capp.recast.safetensors');
+      try {
+        await exportRecast(source, { preset: 'paper' }, { out });
+      } finally {
+        await source.close();
+      }
+      const r = await waitForDashboard(out, 'results', () => vscode.commands.executeCommand('mimicry.openDashboard', vscode.Uri.file(out)));
+      // fidelity, relative error, diversity, entropy, spectra + one heat map per bank (8), as the
+      // webview counts them in its 'rendered' message (drawn ones: test/e2e/dashboard.spec.mjs)
+      assert.equal(r.charts, 13);
+    },
+  );
 
   test('mimicry.exportReparameterized with given options writes a valid reparameterized file', async () => {
     const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');

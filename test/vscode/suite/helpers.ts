@@ -132,7 +132,8 @@ export async function openAndWaitForReport(uri: vscode.Uri, open: () => Thenable
       finish(() =>
         reject(
           new Error(
-            `no inspector report for ${uri.toString()} within ${timeoutMs / 1000} s; reports so far:\n  ${all.join('\n  ') || '(none: the webview never reported)'}`,
+            `no inspector report for ${uri.toString()} within ${timeoutMs / 1000} s; ` +
+              `reports so far:\n  ${all.join('\n  ') || '(none: the webview never reported)'}`,
           ),
         ),
       );

@@ -54,11 +54,15 @@ suite('inspector (custom editor)', () => {
     assert.equal(activeCustomEditor()?.viewType, INSPECTOR_VIEW_TYPE);
   });
 
-  test(`opens a 2-shard model through its index.json: the webview reports both shards' tensors (${WORKSPACE_FILES.shardedTensors}) over the message path`, async () => {
-    const uri = workspaceFile(WORKSPACE_FILES.shardedIndex);
-    assertRendered(await openInInspector(uri), WORKSPACE_FILES.shardedTensors);
-    assert.equal(activeCustomEditor()?.viewType, INSPECTOR_VIEW_TYPE);
-  });
+  test(
+    `opens a 2-shard model through its index.json: ` +
+      `the webview reports both shards' tensors (${WORKSPACE_FILES.shardedTensors}) over the message path`,
+    async () => {
+      const uri = workspaceFile(WORKSPACE_FILES.shardedIndex);
+      assertRendered(await openInInspector(uri), WORKSPACE_FILES.shardedTensors);
+      assert.equal(activeCustomEditor()?.viewType, INSPECTOR_VIEW_TYPE);
+    },
+  );
 
   test('a file whose tensor names and metadata are markup: the webview reports its table rendered over the message path', async () => {
     assertRendered(await openInInspector(workspaceFile(WORKSPACE_FILES.hostile)), WORKSPACE_FILES.hostileTensors);
