@@ -1,15 +1,18 @@
 // `mimicry metrics RECAST [--source FILE] [--json]`: the metrics stored in a recast file; with
-// --source, every layer's cosine and relative error recomputed from the two files.
+// --source, every layer's cosine and relative error recomputed from the two files. The recast file
+// is checked whole (metadata schema, tensor layout, every template and coefficient value) before
+// anything is printed; a --source must be the very checkpoint recast.source describes.
 import type { Command } from 'commander';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
-import type { Checkpoint } from '../mimicry/safetensors/types';
+import type { Checkpoint, TensorInfo } from '../mimicry/safetensors/types';
 import { compose } from '../mimicry/recast/compose';
+import { describeSource } from '../mimicry/recast/export';
 import { layerFidelity } from '../mimicry/recast/metrics';
 import { RecastFormatError } from '../mimicry/recast/errors';
-import { parseRecast, type RecastFile } from '../mimicry/recast/rebuild';
-import type { MetricsJson } from '../mimicry/recast/report';
+import { checkRecastValues, parseRecast, readFinite, type RecastFile } from '../mimicry/recast/rebuild';
+import type { RecastMetricsDoc, SourceDigestDoc } from '../mimicry/recast/recastSchema';
 import { cell, num, table } from './format';
-import { CliError, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { toCliError, type CliIO } from './io';
 
 interface MetricsFlags {
   readonly source?: string;
@@ -22,28 +25,64 @@ interface Recomputed {
   readonly relError: number;
 }
 
-async function asFloat32(ck: Checkpoint, name: string): Promise<Float32Array> {
-  const t = ck.tensor(name);
-  if (!t) throw new CliError(`${printable(ck.path)} has no tensor ${printable(name)}`, EXIT_USAGE);
-  const v = await ck.readValues(t);
-  return v instanceof Float32Array ? v : Float32Array.from(v);
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+const digestText = (d: SourceDigestDoc) => `${d.file}, ${d.bytes} bytes, sha256 ${d.sha256}`;
+
+/**
+ * The source must be the file recast.source describes (size and SHA-256, and each shard's when
+ * recorded), and hold every member with the shape recast.banks gives it. Otherwise the recast file
+ * does not belong with it: refused naming the recast file, the source in the detail.
+ */
+async function checkSource(recast: Checkpoint, file: RecastFile, source: Checkpoint): Promise<Map<string, TensorInfo>> {
+  const mismatch = (detail: string): never => {
+    throw new RecastFormatError('source-mismatch', `--source ${source.path}: ${detail}`, recast.path);
+  };
+  const want = file.docs.source;
+  const got = await describeSource(source);
+  if (got.bytes !== want.bytes || got.sha256 !== want.sha256) mismatch(`it is ${digestText(got)}; recast.source is ${digestText(want)}`);
+  if (want.shards) {
+    const shards = got.shards ?? [];
+    if (shards.length !== want.shards.length) mismatch(`it has ${shards.length} shards, recast.source.shards lists ${want.shards.length}`);
+    for (const [i, s] of want.shards.entries()) {
+      if (shards[i].bytes !== s.bytes || shards[i].sha256 !== s.sha256)
+        mismatch(`shard ${i} is ${digestText(shards[i])}; recast.source.shards[${i}] is ${digestText(s)}`);
+    }
+  }
+  const members = new Map<string, TensorInfo>();
+  for (const b of file.banks) {
+    for (const name of b.members) {
+      const t = source.tensor(name);
+      if (!t) return mismatch(`it has no tensor ${JSON.stringify(name)}, a member of bank ${b.name}`);
+      if (!sameShape(t.shape, b.shape) || t.dtype !== b.dtype)
+        mismatch(
+          `${JSON.stringify(name)} is ${t.dtype} [${t.shape.join(', ')}] there, recast.banks says ${b.dtype} [${b.shape.join(', ')}]`,
+        );
+      members.set(name, t);
+    }
+  }
+  return members;
 }
 
 /** Rebuilds each member in float32 (before the dtype cast) and compares it with the source. */
-async function recompute(recast: Checkpoint, file: RecastFile, source: Checkpoint): Promise<Recomputed[]> {
+async function recompute(
+  recast: Checkpoint,
+  file: RecastFile,
+  source: Checkpoint,
+  members: Map<string, TensorInfo>,
+): Promise<Recomputed[]> {
   const out: Recomputed[] = [];
   for (const b of file.banks) {
-    const T = await asFloat32(recast, b.templateTensor.name);
+    const T = await readFinite(recast, b.templateTensor);
     for (const [l, name] of b.members.entries()) {
-      const C = await asFloat32(recast, b.coefficientTensors[l].name);
-      const f = layerFidelity(await asFloat32(source, name), compose(T, b.templates, C));
+      const C = await readFinite(recast, b.coefficientTensors[l]);
+      const f = layerFidelity(await source.readValues(members.get(name) as TensorInfo), compose(T, b.templates, C));
       out.push({ name, cosine: f.cosine, relError: f.relError });
     }
   }
   return out;
 }
 
-function render(metrics: MetricsJson, recomputed: Recomputed[] | null): string {
+function render(metrics: RecastMetricsDoc, recomputed: Recomputed[] | null): string {
   const again = new Map((recomputed ?? []).map((r) => [r.name, r]));
   const layerRows = metrics.layers.map((l) => [
     cell(l.name),
@@ -91,13 +130,14 @@ async function run(file: string, flags: MetricsFlags, io: CliIO): Promise<void> 
   try {
     recast = await openCheckpoint(file);
     const parsed = parseRecast(recast);
-    const text = parsed.metadata['recast.metrics'];
-    if (text === undefined) throw new RecastFormatError('metadata-missing', 'recast.metrics', file);
-    const metrics = JSON.parse(text) as MetricsJson;
+    const metrics = parsed.docs.metrics;
     let recomputed: Recomputed[] | null = null;
     if (flags.source) {
       source = await openCheckpoint(flags.source);
-      recomputed = await recompute(recast, parsed, source);
+      const members = await checkSource(recast, parsed, source);
+      recomputed = await recompute(recast, parsed, source, members); // reads (and checks) every template and coefficient
+    } else {
+      await checkRecastValues(recast, parsed);
     }
     if (flags.json) io.stdout.write(JSON.stringify({ metrics, ...(recomputed ? { recomputed } : {}) }, null, 2) + '\n');
     else io.stdout.write(render(metrics, recomputed));

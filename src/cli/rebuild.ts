@@ -1,6 +1,10 @@
 // `mimicry rebuild RECAST --out DENSE`: docs/FORMAT.md's reconstruction rule, back to a dense checkpoint.
+// The recast file is opened and checked whole (metadata, tensor layout) before the output folder is
+// made or anything written; NaN or infinity in its values stops the atomic write, leaving nothing.
+// A refusal names the recast file (the input), never the output.
 import type { Command } from 'commander';
-import { rebuildDense } from '../mimicry/recast/rebuild';
+import type { Checkpoint } from '../mimicry/safetensors/types';
+import { openRecast, writeRebuilt, type RecastFile } from '../mimicry/recast/rebuild';
 import { ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { progressOn } from './progress';
 
@@ -10,14 +14,25 @@ interface RebuildFlags {
 }
 
 async function run(file: string, flags: RebuildFlags, io: CliIO): Promise<void> {
-  await ensureOutputFolders([flags.out]);
+  const { checkpoint, file: recast } = await openRecast(file).catch((e: unknown) => {
+    throw toCliError(e, file);
+  });
+  try {
+    await ensureOutputFolders([flags.out]);
+    await write(checkpoint, recast, file, flags, io);
+  } finally {
+    await checkpoint.close();
+  }
+}
+
+async function write(checkpoint: Checkpoint, recast: RecastFile, file: string, flags: RebuildFlags, io: CliIO): Promise<void> {
   const progress = progressOn(io.stderr);
   // Ctrl-C stops between tensors; the atomic writer then removes its temporary file.
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
   try {
-    const r = await rebuildDense(file, flags.out, {
+    const r = await writeRebuilt(checkpoint, recast, flags.out, {
       signal: abort.signal,
       onProgress: (p) =>
         progress.update(`writing ${p.tensors}/${p.totalTensors} tensors, ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}%`),

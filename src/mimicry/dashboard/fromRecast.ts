@@ -2,38 +2,32 @@
 // recast.metrics / recast.method / recast.source); spectra of its templates and rebuilt members.
 import type { Checkpoint } from '../safetensors/types';
 import { compose } from '../recast/compose';
-import { metadataJson, parseRecast } from '../recast/rebuild';
-import type { MetricsJson } from '../recast/report';
-import type { MethodRecord, Summary } from '../recast/types';
+import { parseRecast, readFinite } from '../recast/rebuild';
 import { blockAndRole } from './layers';
 import { spectrumLines, templateAt, type SpectrumInput } from './spectra';
 import { DASHBOARD_DATA_VERSION, type BankSpectra, type DashboardData } from './types';
 
-async function floats(checkpoint: Checkpoint, info: Parameters<Checkpoint['readValues']>[0]): Promise<Float32Array> {
-  const v = await checkpoint.readValues(info);
-  return v instanceof Float32Array ? v : Float32Array.from(v);
-}
-
 /** Rebuilt members drawn per bank (each spectrum costs O(side^3)). */
 const MAX_REBUILT_SPECTRA = 6;
 
+/**
+ * The file is checked whole first (parseRecast: every metadata key against the one schema, the
+ * tensor layout); every template and coefficient tensor is read, and refused when it holds NaN or
+ * infinity, even the members whose spectra are not drawn.
+ */
 export async function dashboardFromRecast(checkpoint: Checkpoint, spectrumMaxSide: number, signal?: AbortSignal): Promise<DashboardData> {
   const file = parseRecast(checkpoint);
-  const meta = checkpoint.metadata;
-  const metrics = metadataJson<MetricsJson>(meta, 'recast.metrics');
-  const method = metadataJson<MethodRecord>(meta, 'recast.method');
-  const source = metadataJson<{ file: string; bytes: number; sha256: string }>(meta, 'recast.source');
-  const banksMeta = metadataJson<Record<string, unknown>>(meta, 'recast.banks');
+  const { metrics, method, source, banksJson } = file.docs;
   const byName = new Map(file.banks.map((b) => [b.name, b]));
   const spectra: BankSpectra[] = [];
   for (const b of file.banks) {
     if (signal?.aborted) break;
-    const templates = await floats(checkpoint, b.templateTensor);
+    const templates = await readFinite(checkpoint, b.templateTensor);
     const inputs: SpectrumInput[] = [];
     const shown = Math.min(b.members.length, MAX_REBUILT_SPECTRA);
-    for (let l = 0; l < shown; l++) {
-      const c = await floats(checkpoint, b.coefficientTensors[l]);
-      inputs.push({ label: b.members[l], kind: 'rebuilt', values: compose(templates, b.templates, c) });
+    for (let l = 0; l < b.members.length; l++) {
+      const c = await readFinite(checkpoint, b.coefficientTensors[l]);
+      if (l < shown) inputs.push({ label: b.members[l], kind: 'rebuilt', values: compose(templates, b.templates, c) });
     }
     for (let t = 0; t < b.templates; t++)
       inputs.push({ label: `template ${t + 1}`, kind: 'template', values: templateAt(templates, b.templates, t) });
@@ -48,7 +42,7 @@ export async function dashboardFromRecast(checkpoint: Checkpoint, spectrumMaxSid
     origin: 'recast-file',
     source: { file: source.file, path: checkpoint.path, bytes: source.bytes, sha256: source.sha256 },
     method,
-    summary: metrics.summary as Summary,
+    summary: metrics.summary,
     layers: metrics.layers.map((l) => ({ ...l, ...blockAndRole(l.name) })),
     banks: metrics.banks.map((m) => {
       const b = byName.get(m.name);
@@ -63,7 +57,7 @@ export async function dashboardFromRecast(checkpoint: Checkpoint, spectrumMaxSid
         diversityRelative: m.diversityRelative,
         entropy: m.entropy,
         entropyNormalized: m.entropyNormalized,
-        ...('entropySkipped' in m && typeof m.entropySkipped === 'string' ? { entropySkipped: m.entropySkipped } : {}),
+        ...(m.entropySkipped === undefined ? {} : { entropySkipped: m.entropySkipped }),
         coefficientSimilarity: m.coefficientSimilarity,
         coefficientSimilarityBlocks: m.coefficientSimilarityBlocks,
         parameters: m.parameters,
@@ -72,6 +66,6 @@ export async function dashboardFromRecast(checkpoint: Checkpoint, spectrumMaxSid
       };
     }),
     spectra,
-    report: { format: 'recast-report', version: '1', source, outputs: {}, method, banks: banksMeta, metrics },
+    report: { format: 'recast-report', version: '1', source, outputs: {}, method, banks: banksJson, metrics },
   };
 }

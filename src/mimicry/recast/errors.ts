@@ -34,19 +34,25 @@ export type RecastFormatRule =
   | 'metadata-missing'
   | 'metadata-not-json'
   | 'metadata-invalid'
-  | 'bank-invalid'
+  | 'metadata-inconsistent'
   | 'tensor-invalid'
-  | 'tensor-conflict';
+  | 'tensor-stray'
+  | 'tensor-conflict'
+  | 'tensor-non-finite'
+  | 'source-mismatch';
 
 const RECAST_FORMAT_TEXT: Record<RecastFormatRule, string> = {
   'not-recast': 'not a recast file',
   'unsupported-recast-version': 'unsupported recast.version',
   'metadata-missing': 'a recast metadata key is missing',
   'metadata-not-json': 'a recast metadata value is not valid JSON',
-  'metadata-invalid': 'a recast metadata value has the wrong shape',
-  'bank-invalid': 'a bank of the recast file is malformed',
-  'tensor-invalid': 'a template or coefficient tensor has the wrong dtype or shape',
-  'tensor-conflict': 'a tensor is both a bank member and a copied tensor',
+  'metadata-invalid': 'a recast metadata value has the wrong type, range or form',
+  'metadata-inconsistent': 'two recast metadata values contradict each other',
+  'tensor-invalid': 'a template or coefficient tensor is missing or has the wrong dtype or shape',
+  'tensor-stray': 'a recast.templates.* or recast.coefficients.* tensor that no bank of recast.banks names',
+  'tensor-conflict': 'a tensor name is a member of two banks, or both a member and a copied tensor',
+  'tensor-non-finite': 'a template or coefficient tensor holds NaN or infinity',
+  'source-mismatch': 'the source checkpoint given is not the one this recast file was made from',
 };
 
 /** A reparameterized file that breaks the recast format (docs/FORMAT.md). */
