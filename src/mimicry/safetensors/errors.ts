@@ -4,6 +4,9 @@ import { EngineError } from '../errors';
 
 /** Stable machine codes, one per validation rule or failure. Never rename one: callers match on them. */
 export type SafetensorsRule =
+  // the file itself, before any byte is read
+  | 'not-a-regular-file'
+  | 'symlink-loop'
   // first 8 bytes and header bounds
   | 'file-too-small'
   | 'header-too-large'
@@ -18,6 +21,7 @@ export type SafetensorsRule =
   | 'invalid-entry'
   | 'unknown-dtype'
   | 'invalid-shape'
+  | 'too-many-dimensions'
   | 'invalid-data-offsets'
   | 'element-count-overflow'
   | 'misaligned-bits'
@@ -30,7 +34,9 @@ export type SafetensorsRule =
   | 'index-not-json'
   | 'index-invalid'
   | 'shard-path-unsafe'
+  | 'shard-outside-folder'
   | 'tensor-missing-in-shard'
+  | 'tensor-not-in-index'
   | 'duplicate-tensor'
   // reading
   | 'tensor-not-found'
@@ -45,6 +51,8 @@ export type SafetensorsRule =
 
 /** Plain-words description of each rule, used at the start of every message. */
 const RULE_TEXT: Record<SafetensorsRule, string> = {
+  'not-a-regular-file': 'is not a regular file (a FIFO, socket, device or folder is never read as a checkpoint)',
+  'symlink-loop': 'symbolic links loop (or nest too deeply) and never reach a file',
   'file-too-small': 'file is shorter than the 8-byte header length',
   'header-too-large': 'header length is over the 100,000,000 byte limit',
   'header-past-end': 'header extends past the end of the file',
@@ -56,6 +64,7 @@ const RULE_TEXT: Record<SafetensorsRule, string> = {
   'invalid-entry': 'tensor entry has the wrong shape',
   'unknown-dtype': 'tensor has an unknown dtype',
   'invalid-shape': 'tensor shape is not a list of non-negative integers',
+  'too-many-dimensions': 'tensor shape has more dimensions than any framework loads',
   'invalid-data-offsets': 'tensor data_offsets are not two non-negative integers',
   'element-count-overflow': 'tensor element count overflows',
   'misaligned-bits': 'tensor of a sub-byte dtype does not fill a whole number of bytes',
@@ -67,7 +76,9 @@ const RULE_TEXT: Record<SafetensorsRule, string> = {
   'index-not-json': 'sharded index is not valid JSON',
   'index-invalid': 'sharded index has the wrong shape',
   'shard-path-unsafe': 'shard file name escapes the index folder',
+  'shard-outside-folder': 'shard file is a symbolic link to a file outside the index folder',
   'tensor-missing-in-shard': 'tensor listed in weight_map is missing from its shard',
+  'tensor-not-in-index': "tensor in a shard is not listed in the index's weight_map",
   'duplicate-tensor': 'tensor name appears in more than one shard',
   'tensor-not-found': 'tensor is not in this checkpoint',
   'invalid-range': 'byte range is outside the tensor',

@@ -1,7 +1,19 @@
 // Pure parsing and validation of a safetensors header, rule for rule as the reference
 // implementation (huggingface/safetensors, safetensors/src/tensor.rs) plus duplicate-key and
 // nesting checks that JSON.parse does not do. No I/O here: the reader feeds the bytes.
+//
+// The header is untrusted and up to 100 MB, so it is never handed to JSON.parse: JSON.parse builds
+// every value before anything can be checked (100 MB of `[],` is tens of millions of arrays, tens
+// of seconds and gigabytes; 20 MB of `[` took 6 s and 1 GB to be refused). Instead, two linear
+// passes over the bytes:
+// 1. scanJsonBytes: the JSON grammar, the nesting depth and duplicate keys, building nothing per
+//    value (keys are compared as bytes where they stand); it stops at the first problem, so a deep
+//    header fails at its 129th bracket.
+// 2. JsonReader walks the checked bytes and builds only what the format defines (names, dtype,
+//    shape, data_offsets, metadata strings), entry by entry, stopping at the first bad one;
+//    anything else, such as unknown fields of an entry, is skipped without being built.
 
+import { isUtf8 } from 'node:buffer';
 import { SafetensorsError } from './errors';
 import { DTYPES, isDType } from './dtypes';
 import type { DType, SafetensorsHeader, TensorInfo } from './types';
@@ -10,7 +22,13 @@ import type { DType, SafetensorsHeader, TensorInfo } from './types';
 export const MAX_HEADER_SIZE = 100_000_000;
 /** serde_json's default recursion limit; a real header nests 3 levels. */
 export const MAX_JSON_DEPTH = 128;
+/** No framework loads more dimensions (numpy 64, PyTorch fewer); far more is a hostile header. */
+export const MAX_DIMENSIONS = 1024;
 export const METADATA_KEY = '__metadata__';
+const METADATA_KEY_BYTES = new TextEncoder().encode(METADATA_KEY);
+const DTYPE_KEY = new TextEncoder().encode('dtype');
+const SHAPE_KEY = new TextEncoder().encode('shape');
+const OFFSETS_KEY = new TextEncoder().encode('data_offsets');
 
 /**
  * Header length N from the first 8 bytes (u64 little-endian), checked against the limit and the
@@ -33,97 +51,575 @@ export function readHeaderLength(file: string, fileBytes: number, prefix: Uint8A
   return lo;
 }
 
-export type JsonCheck =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly problem: 'not-json' | 'too-deep' | 'duplicate-key'; readonly detail: string };
+// --- pass 1: the JSON grammar, depth and duplicate keys, over UTF-8 bytes -------------------------
+
+export interface JsonProblem {
+  readonly ok: false;
+  readonly problem: 'not-json' | 'too-deep' | 'duplicate-key';
+  readonly detail: string;
+}
+
+export type JsonCheck = { readonly ok: true; readonly value: unknown } | JsonProblem;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const MINUS = 0x2d;
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** A byte for a message: the character when it is printable ASCII, its code otherwise. */
+function describeByte(c: number): string {
+  return c > 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, '0')}`;
+}
+
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** The string a JSON string token [start, end) stands for (the bytes are known to be valid). */
+function decodeString(b: Uint8Array, start: number, end: number, escaped: boolean): string {
+  if (escaped) return JSON.parse(utf8.decode(b.subarray(start, end))) as string;
+  const len = end - start - 2;
+  if (len <= 32) {
+    // Short ASCII (most names and every field name) without a decoder call.
+    let ascii = true;
+    for (let k = start + 1; k < end - 1; k++) if (b[k] >= 0x80) ascii = false;
+    if (ascii) return String.fromCharCode.apply(null, b.subarray(start + 1, end - 1) as unknown as number[]);
+  }
+  return utf8.decode(b.subarray(start + 1, end - 1));
+}
+
+/**
+ * A string as bytes that are equal exactly when the strings are: UTF-8, with a lone surrogate (a
+ * key can hold one through a \u escape) encoded as its own three bytes (WTF-8). For well-formed
+ * text this is plain UTF-8, so an unescaped key's bytes compare as they are.
+ */
+function wtf8(s: string): Uint8Array {
+  const out: number[] = [];
+  for (let k = 0; k < s.length; k++) {
+    let c = s.charCodeAt(k);
+    if (c >= 0xd800 && c <= 0xdbff && k + 1 < s.length) {
+      const d = s.charCodeAt(k + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        k++;
+      }
+    }
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return Uint8Array.from(out);
+}
+
+/** Per process, so no header can be made of keys that all fall in one slot. */
+const HASH_SEED = (Math.random() * 2 ** 32) >>> 0;
+
+function hashBytes(b: Uint8Array, from: number, to: number): number {
+  let h = HASH_SEED ^ 0x811c9dc5;
+  for (let k = from; k < to; k++) h = Math.imul(h ^ b[k], 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+const SMALL_TABLE = 16;
+
+/**
+ * The keys of one open object, for the duplicate check, held as positions in the text (no string
+ * per key): an open-addressing table of (reference, hash) pairs. A reference is one more than the
+ * position of an unescaped key's first byte (it ends at the next quote), or minus one minus the
+ * index of an escaped key's WTF-8 bytes. Reused from object to object at the same depth.
+ */
+class KeySet {
+  private table = new Int32Array(2 * SMALL_TABLE);
+  private count = 0;
+  private readonly escaped: Uint8Array[] = [];
+
+  constructor(private readonly b: Uint8Array) {}
+
+  reset(): void {
+    if (this.count === 0) return;
+    if (this.table.length > 2 * SMALL_TABLE) this.table = new Int32Array(2 * SMALL_TABLE);
+    else this.table.fill(0);
+    this.count = 0;
+    this.escaped.length = 0;
+  }
+
+  /** Is the key referred to by `ref` equal to bytes [from, to) of `bytes`? */
+  private equals(ref: number, bytes: Uint8Array, from: number, to: number): boolean {
+    const len = to - from;
+    if (ref < 0) {
+      const other = this.escaped[-ref - 1];
+      if (other.length !== len) return false;
+      for (let k = 0; k < len; k++) if (other[k] !== bytes[from + k]) return false;
+      return true;
+    }
+    const b = this.b;
+    const start = ref - 1;
+    // An unescaped key holds no quote: it is as long as `len` when its quote comes right after.
+    if (start + len >= b.length || b[start + len] !== QUOTE) return false;
+    for (let k = 0; k < len; k++) if (b[start + k] !== bytes[from + k]) return false;
+    return true;
+  }
+
+  /** Adds a key: bytes [from, to) of `bytes`, referred to by `ref`; false when it is already there. */
+  private add(ref: number, bytes: Uint8Array, from: number, to: number): boolean {
+    const table = this.table;
+    const mask = (table.length >> 1) - 1;
+    const h = hashBytes(bytes, from, to);
+    let slot = h & mask;
+    for (;;) {
+      const other = table[2 * slot];
+      if (other === 0) break;
+      if (table[2 * slot + 1] === h && this.equals(other, bytes, from, to)) return false;
+      slot = (slot + 1) & mask;
+    }
+    table[2 * slot] = ref;
+    table[2 * slot + 1] = h;
+    if (++this.count * 2 > mask + 1) this.grow();
+    return true;
+  }
+
+  /** An unescaped key: the bytes [from, to) of the text, between its quotes. */
+  addRaw(from: number, to: number): boolean {
+    return this.add(from + 1, this.b, from, to);
+  }
+
+  /** An escaped key, as its WTF-8 bytes. */
+  addEscaped(key: Uint8Array): boolean {
+    this.escaped.push(key);
+    if (this.add(-this.escaped.length, key, 0, key.length)) return true;
+    this.escaped.pop();
+    return false;
+  }
+
+  private grow(): void {
+    const old = this.table;
+    const table = new Int32Array(old.length * 2);
+    const mask = (table.length >> 1) - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      const ref = old[s];
+      if (ref === 0) continue;
+      const h = old[s + 1];
+      let slot = h & mask;
+      while (table[2 * slot] !== 0) slot = (slot + 1) & mask;
+      table[2 * slot] = ref;
+      table[2 * slot + 1] = h;
+    }
+    this.table = table;
+  }
+}
+
+/** Set by scanString: whether the string just scanned holds an escape. */
+let stringEscaped = false;
+
+/** End (after the closing quote) of the string opening at `start`, or -1 - (where it fails). */
+function scanString(b: Uint8Array, n: number, start: number): number {
+  stringEscaped = false;
+  let j = start + 1;
+  for (;;) {
+    if (j >= n) return -1 - n;
+    const c = b[j];
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH) {
+      stringEscaped = true;
+      const e = j + 1 < n ? b[j + 1] : -1;
+      if (e === 0x75 /* u */) {
+        for (let k = j + 2; k < j + 6; k++) if (k >= n || !isHex(b[k])) return -1 - Math.min(k, n);
+        j += 6;
+      } else if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+        j += 2;
+      } else {
+        return -1 - Math.min(j + 1, n);
+      }
+    } else if (c < 0x20) {
+      return -1 - j;
+    } else {
+      j++;
+    }
+  }
+}
+
+/** End of the number starting at `start`, or -1 - (where it fails). */
+function scanNumber(b: Uint8Array, n: number, start: number): number {
+  let j = start;
+  if (b[j] === MINUS) j++;
+  if (j < n && b[j] === 0x30) j++;
+  else if (j < n && isDigit(b[j])) while (j < n && isDigit(b[j])) j++;
+  else return -1 - j;
+  if (j < n && b[j] === 0x2e /* . */) {
+    j++;
+    if (!(j < n && isDigit(b[j]))) return -1 - j;
+    while (j < n && isDigit(b[j])) j++;
+  }
+  if (j < n && (b[j] === 0x65 || b[j] === 0x45) /* e E */) {
+    j++;
+    if (j < n && (b[j] === 0x2b || b[j] === MINUS)) j++;
+    if (!(j < n && isDigit(b[j]))) return -1 - j;
+    while (j < n && isDigit(b[j])) j++;
+  }
+  return j;
+}
+
+/** End of the literal `word` at `start`, or -1 - (where it fails). */
+function scanLiteral(b: Uint8Array, n: number, start: number, word: string): number {
+  for (let k = 0; k < word.length; k++) if (start + k >= n || b[start + k] !== word.charCodeAt(k)) return -1 - (start + k);
+  return start + word.length;
+}
+
+function bytesEqual(a: Uint8Array, aFrom: number, aTo: number, b: Uint8Array): boolean {
+  if (aTo - aFrom !== b.length) return false;
+  for (let k = 0; k < b.length; k++) if (a[aFrom + k] !== b[k]) return false;
+  return true;
+}
+
+const OBJECT_KIND = 1;
+const ARRAY_KIND = 2;
+/** Containers this shallow and this long get their end recorded, so pass 2 skips them at once. */
+const RECORD_DEPTH = 3;
+const RECORD_BYTES = 4096;
+
+/** What one pass over a JSON text found. */
+export interface JsonScan {
+  /** The first problem, if any. */
+  readonly problem: JsonProblem | undefined;
+  /** Where the value of the top-level object's `rootKey` member begins, or -1. */
+  readonly rootKeyAt: number;
+  /** Ends of the long containers near the top (start -> end), for JsonReader. */
+  readonly ends: ReadonlyMap<number, number>;
+}
+
+const EXPECT_VALUE = 0;
+const EXPECT_KEY = 1;
+const AFTER_VALUE = 2;
+
+/**
+ * One pass over `b` (valid UTF-8): is it one JSON text (RFC 8259, exactly what JSON.parse
+ * accepts), nested at most MAX_JSON_DEPTH levels, with no key twice in any object? The first
+ * problem found is returned; a deep or broken document stops at the byte where it goes wrong.
+ * Nothing is built per value: keys are compared as bytes where they stand. With `rootKey` (UTF-8),
+ * also finds where the value of that member of the top-level object begins.
+ */
+export function scanJsonBytes(b: Uint8Array, rootKey?: Uint8Array): JsonScan {
+  const n = b.length;
+  const kinds = new Uint8Array(MAX_JSON_DEPTH);
+  const opens = new Int32Array(MAX_JSON_DEPTH);
+  const keys: KeySet[] = [];
+  const lastKey = new Int32Array(2 * MAX_JSON_DEPTH);
+  const lastEscaped = new Uint8Array(MAX_JSON_DEPTH);
+  const ends = new Map<number, number>();
+  let rootKeyAt = -1;
+  let depth = 0;
+  let i = 0;
+  let state = EXPECT_VALUE;
+
+  // The helpers below capture only constants: a captured `let` would live in a context object,
+  // and every access to it in the loop would be a memory load.
+  const fail = (at: number): JsonScan => ({
+    problem: {
+      ok: false,
+      problem: 'not-json',
+      detail: at >= n ? `unexpected end of JSON at byte ${n}` : `unexpected ${describeByte(b[at])} at byte ${at}`,
+    },
+    rootKeyAt: -1,
+    ends,
+  });
+  const duplicate = (depth: number): JsonScan => {
+    const key = (d: number): string => decodeString(b, lastKey[2 * d], lastKey[2 * d + 1], lastEscaped[d] === 1);
+    let path = '';
+    for (let d = 0; d < depth - 1; d++) if (kinds[d] === OBJECT_KIND) path += `${JSON.stringify(key(d))}.`;
+    const detail = `key ${path}${JSON.stringify(key(depth - 1))} appears twice`;
+    return { problem: { ok: false, problem: 'duplicate-key', detail }, rootKeyAt: -1, ends };
+  };
+
+  for (;;) {
+    while (i < n && isWs(b[i])) i++;
+    if (state === EXPECT_KEY) {
+      if (i >= n || b[i] !== QUOTE) return fail(i);
+      const end = scanString(b, n, i);
+      if (end < 0) return fail(-1 - end);
+      const d = depth - 1;
+      const escapedKey = stringEscaped ? wtf8(decodeString(b, i, end, true)) : undefined;
+      lastKey[2 * d] = i;
+      lastKey[2 * d + 1] = end;
+      lastEscaped[d] = escapedKey ? 1 : 0;
+      if (!(escapedKey ? keys[d].addEscaped(escapedKey) : keys[d].addRaw(i + 1, end - 1))) return duplicate(depth);
+      const atRoot =
+        d === 0 &&
+        rootKey !== undefined &&
+        (escapedKey ? bytesEqual(escapedKey, 0, escapedKey.length, rootKey) : bytesEqual(b, i + 1, end - 1, rootKey));
+      i = end;
+      while (i < n && isWs(b[i])) i++;
+      if (i >= n || b[i] !== COLON) return fail(i);
+      i++;
+      if (atRoot) {
+        while (i < n && isWs(b[i])) i++;
+        rootKeyAt = i;
+      }
+      state = EXPECT_VALUE;
+    } else if (state === EXPECT_VALUE) {
+      if (i >= n) return fail(i);
+      const c = b[i];
+      if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+        if (depth >= MAX_JSON_DEPTH) {
+          return {
+            problem: { ok: false, problem: 'too-deep', detail: `more than ${MAX_JSON_DEPTH} levels of nesting` },
+            rootKeyAt: -1,
+            ends,
+          };
+        }
+        const isObject = c === OPEN_OBJECT;
+        kinds[depth] = isObject ? OBJECT_KIND : ARRAY_KIND;
+        opens[depth] = i;
+        if (isObject) (keys[depth] ??= new KeySet(b)).reset();
+        depth++;
+        i++;
+        state = isObject ? EXPECT_KEY : EXPECT_VALUE;
+        while (i < n && isWs(b[i])) i++;
+        if (i < n && b[i] === (isObject ? CLOSE_OBJECT : CLOSE_ARRAY)) state = AFTER_VALUE; // empty: closed below
+      } else {
+        let end: number;
+        if (c === QUOTE) end = scanString(b, n, i);
+        else if (c === MINUS || isDigit(c)) end = scanNumber(b, n, i);
+        else if (c === 0x74) end = scanLiteral(b, n, i, 'true');
+        else if (c === 0x66) end = scanLiteral(b, n, i, 'false');
+        else if (c === 0x6e) end = scanLiteral(b, n, i, 'null');
+        else return fail(i);
+        if (end < 0) return fail(-1 - end);
+        i = end;
+        // The common case at once: the next element of an array follows right away.
+        if (i < n && b[i] === COMMA && depth > 0 && kinds[depth - 1] === ARRAY_KIND) i++;
+        else state = AFTER_VALUE;
+      }
+    } else {
+      // A value ended (or a container is empty): a separator, a close, or the end of the text.
+      if (depth === 0) return i === n ? { problem: undefined, rootKeyAt, ends } : fail(i);
+      if (i >= n) return fail(i);
+      const s = b[i];
+      const kind = kinds[depth - 1];
+      if (s === COMMA) {
+        i++;
+        state = kind === OBJECT_KIND ? EXPECT_KEY : EXPECT_VALUE;
+      } else if ((s === CLOSE_OBJECT && kind === OBJECT_KIND) || (s === CLOSE_ARRAY && kind === ARRAY_KIND)) {
+        depth--;
+        i++;
+        if (depth < RECORD_DEPTH && i - opens[depth] > RECORD_BYTES) ends.set(opens[depth], i);
+      } else {
+        return fail(i);
+      }
+    }
+  }
+}
+
+/** The first problem of the JSON text `b` (valid UTF-8), if any; see scanJsonBytes. */
+export function checkJsonBytes(b: Uint8Array): JsonProblem | undefined {
+  return scanJsonBytes(b).problem;
+}
+
+const encoder = new TextEncoder();
+
+/** Lone surrogates are written as \u escapes, so the text encodes to UTF-8 without loss. */
+function wellFormed(text: string): string {
+  return text.replace(
+    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    (s) => `\\u${s.charCodeAt(0).toString(16)}`,
+  );
+}
 
 /**
  * JSON.parse plus what it does not check: duplicate keys in any object (JSON.parse silently keeps
- * the last) and nesting deeper than MAX_JSON_DEPTH. One linear pass, no recursion.
+ * the last) and nesting deeper than MAX_JSON_DEPTH. The structure is checked first, in one linear
+ * pass, so a hostile text is refused before JSON.parse builds anything.
  */
 export function parseJsonChecked(text: string): JsonCheck {
-  let value: unknown;
+  const problem = checkJsonBytes(encoder.encode(wellFormed(text)));
+  if (problem) return problem;
   try {
-    value = JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) };
   } catch (e) {
+    // Not expected (the check above is the grammar JSON.parse implements), but never a crash.
     return { ok: false, problem: 'not-json', detail: e instanceof Error ? e.message : String(e) };
   }
-  const problem = scanStructure(text);
-  return problem ?? { ok: true, value };
 }
 
-interface Frame {
-  readonly keys: Set<string> | undefined; // undefined for arrays
-  readonly path: string;
-  expectKey: boolean;
-  lastKey: string;
-}
+// --- pass 2: walking checked JSON ------------------------------------------------------------------
 
-/** Walks text already known to be valid JSON; returns the first duplicate key or excess depth. */
-function scanStructure(text: string): JsonCheck | undefined {
-  const stack: Frame[] = [];
-  const n = text.length;
-  let i = 0;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (stack.length >= MAX_JSON_DEPTH) {
-        return { ok: false, problem: 'too-deep', detail: `more than ${MAX_JSON_DEPTH} levels of nesting` };
-      }
-      const parent = stack[stack.length - 1];
-      const path = parent ? (parent.keys ? `${parent.path}${JSON.stringify(parent.lastKey)}.` : parent.path) : '';
-      stack.push({ keys: c === 0x7b ? new Set() : undefined, path, expectKey: c === 0x7b, lastKey: '' });
-      i++;
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      stack.pop();
-      i++;
-    } else if (c === 0x2c /* , */) {
-      const top = stack[stack.length - 1];
-      if (top?.keys) top.expectKey = true;
-      i++;
-    } else if (c === 0x22 /* " */) {
-      const end = stringEnd(text, i);
-      const top = stack[stack.length - 1];
-      if (top?.keys && top.expectKey) {
-        const raw = text.slice(i, end + 1);
-        const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-        if (top.keys.has(key)) {
-          return { ok: false, problem: 'duplicate-key', detail: `key ${top.path}${JSON.stringify(key)} appears twice` };
+export type JsonType = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
+
+/**
+ * Reads values out of bytes that checkJsonBytes accepted: positions are byte offsets of a value's
+ * first byte. Nothing is checked again and nothing is built that is not asked for.
+ */
+export class JsonReader {
+  private lastEscaped = false;
+  constructor(
+    readonly bytes: Uint8Array,
+    /** Ends of long containers found by scanJsonBytes, to skip them without reading them again. */
+    private readonly ends: ReadonlyMap<number, number> = new Map(),
+  ) {}
+
+  ws(i: number): number {
+    const b = this.bytes;
+    while (i < b.length && isWs(b[i])) i++;
+    return i;
+  }
+
+  type(i: number): JsonType {
+    const c = this.bytes[i];
+    if (c === OPEN_OBJECT) return 'object';
+    if (c === OPEN_ARRAY) return 'array';
+    if (c === QUOTE) return 'string';
+    if (c === 0x74 || c === 0x66) return 'boolean';
+    if (c === 0x6e) return 'null';
+    return 'number';
+  }
+
+  /** End (after the closing quote) of the string at `i`. */
+  private stringEnd(i: number): number {
+    const b = this.bytes;
+    let escaped = false;
+    let j = i + 1;
+    for (;;) {
+      const c = b[j];
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        escaped = true;
+        j += 2;
+      } else j++;
+    }
+    this.lastEscaped = escaped;
+    return j + 1;
+  }
+
+  /** End (exclusive) of the value at `i`. */
+  end(i: number): number {
+    const b = this.bytes;
+    const c = b[i];
+    if (c === QUOTE) return this.stringEnd(i);
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      const known = this.ends.get(i);
+      if (known !== undefined) return known;
+      let depth = 0;
+      let j = i;
+      for (;;) {
+        const d = b[j];
+        if (d === QUOTE) {
+          j = this.stringEnd(j);
+          continue;
         }
-        top.keys.add(key);
-        top.lastKey = key;
-        top.expectKey = false;
+        if (d === OPEN_OBJECT || d === OPEN_ARRAY) depth++;
+        else if ((d === CLOSE_OBJECT || d === CLOSE_ARRAY) && --depth === 0) return j + 1;
+        j++;
       }
-      i = end + 1;
-    } else {
-      i++;
+    }
+    let j = i;
+    while (j < b.length) {
+      const d = b[j];
+      if (d === COMMA || d === CLOSE_OBJECT || d === CLOSE_ARRAY || isWs(d)) break;
+      j++;
+    }
+    return j;
+  }
+
+  string(i: number): string {
+    const end = this.stringEnd(i);
+    return decodeString(this.bytes, i, end, this.lastEscaped);
+  }
+
+  number(i: number): number {
+    const b = this.bytes;
+    const end = this.end(i);
+    if (end - i <= 15) {
+      let v = 0;
+      let k = i;
+      for (; k < end && isDigit(b[k]); k++) v = v * 10 + (b[k] - 0x30);
+      if (k === end) return v;
+    }
+    return Number(utf8.decode(b.subarray(i, end)));
+  }
+
+  /** Calls `fn(key, valueStart)` for each member of the object at `i`, in the order written. */
+  members(i: number, fn: (key: string, value: number) => void): void {
+    this.memberKeys(i, (from, to, escaped, value) => fn(decodeString(this.bytes, from, to, escaped), value));
+  }
+
+  /**
+   * Calls `fn(keyStart, keyEnd, escaped, valueStart)` for each member of the object at `i`: the
+   * key as the bounds of its token (quotes included), for callers that need not decode every key.
+   */
+  memberKeys(i: number, fn: (keyStart: number, keyEnd: number, escaped: boolean, value: number) => void): void {
+    const b = this.bytes;
+    let j = this.ws(i + 1);
+    if (b[j] === CLOSE_OBJECT) return;
+    for (;;) {
+      const keyEnd = this.stringEnd(j);
+      const value = this.ws(this.ws(keyEnd) + 1); // past the colon
+      fn(j, keyEnd, this.lastEscaped, value);
+      j = this.ws(this.end(value));
+      if (b[j] !== COMMA) return;
+      j = this.ws(j + 1);
     }
   }
-  return undefined;
-}
 
-/** Index of the closing quote of the string opening at `start` (valid JSON assumed). */
-function stringEnd(text: string, start: number): number {
-  let j = start + 1;
-  for (;;) {
-    const q = text.indexOf('"', j);
-    if (q < 0) return text.length - 1;
-    let backslashes = 0;
-    for (let k = q - 1; k > start && text.charCodeAt(k) === 0x5c; k--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-    j = q + 1;
+  /** Whether the key token [start, end) stands for `word` (plain ASCII). */
+  keyIs(start: number, end: number, escaped: boolean, word: Uint8Array): boolean {
+    if (escaped) return decodeString(this.bytes, start, end, true) === utf8.decode(word);
+    return bytesEqual(this.bytes, start + 1, end - 1, word);
+  }
+
+  /** Calls `fn(valueStart, index)` for each element of the array at `i`; `fn` returning false stops. */
+  elements(i: number, fn: (value: number, index: number) => boolean | void): void {
+    const b = this.bytes;
+    let j = this.ws(i + 1);
+    if (b[j] === CLOSE_ARRAY) return;
+    for (let index = 0; ; index++) {
+      if (fn(j, index) === false) return;
+      j = this.ws(this.end(j));
+      if (b[j] !== COMMA) return;
+      j = this.ws(j + 1);
+    }
+  }
+
+  /** The value at `i` as compact JSON text for a message, cut short past `max` characters. */
+  text(i: number, max = 200): string {
+    const end = this.end(i);
+    if (end - i <= max * 4) {
+      const compact = JSON.stringify(JSON.parse(utf8.decode(this.bytes.subarray(i, end))));
+      if (compact.length <= max) return compact;
+      return `${compact.slice(0, max - 1)}…`;
+    }
+    return `${utf8.decode(this.bytes.subarray(i, i + max - 1))}…`;
   }
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** How a JSON value's type reads in a message: as typeof would say it, and null as null. */
+function typeWord(t: JsonType): string {
+  return t === 'array' ? 'object' : t;
 }
 
-function isOffset(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
+// --- the header ------------------------------------------------------------------------------------
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+function isOffset(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
+}
 
 /**
  * Parse and validate a header. `headerBytes` holds (at least) the N header bytes that follow the
@@ -137,29 +633,27 @@ export function parseHeader(file: string, fileBytes: number, headerBytes: Uint8A
   if (8 + headerLength > fileBytes || headerBytes.byteLength < headerLength) {
     throw new SafetensorsError(file, 'header-past-end', `header length ${headerLength}, file ${fileBytes} bytes`);
   }
-  let text: string;
-  try {
-    text = utf8.decode(headerBytes.subarray(0, headerLength));
-  } catch {
-    throw new SafetensorsError(file, 'header-not-utf8');
+  const bytes = headerBytes.subarray(0, headerLength);
+  if (!isUtf8(bytes)) throw new SafetensorsError(file, 'header-not-utf8');
+  const { problem, rootKeyAt: metadataAt, ends } = scanJsonBytes(bytes, METADATA_KEY_BYTES);
+  if (problem) {
+    const rule = problem.problem === 'not-json' ? 'header-not-json' : problem.problem === 'too-deep' ? 'header-too-deep' : 'duplicate-key';
+    throw new SafetensorsError(file, rule, problem.detail);
   }
-  const parsed = parseJsonChecked(text);
-  if (!parsed.ok) {
-    const rule = parsed.problem === 'not-json' ? 'header-not-json' : parsed.problem === 'too-deep' ? 'header-too-deep' : 'duplicate-key';
-    throw new SafetensorsError(file, rule, parsed.detail);
-  }
-  const root = parsed.value;
-  if (!isPlainObject(root)) {
-    throw new SafetensorsError(file, 'header-not-object', `got ${root === null ? 'null' : Array.isArray(root) ? 'an array' : typeof root}`);
+  const json = new JsonReader(bytes, ends);
+  const root = json.ws(0);
+  const rootType = json.type(root);
+  if (rootType !== 'object') {
+    throw new SafetensorsError(file, 'header-not-object', `got ${rootType === 'array' ? 'an array' : rootType}`);
   }
 
   const dataStart = 8 + headerLength;
-  const metadata = parseMetadata(file, root[METADATA_KEY]);
+  const metadata = parseMetadata(file, json, metadataAt);
+  // Each entry is built as it is reached, so a bad one stops the walk there.
   const tensors: TensorInfo[] = [];
-  for (const name of Object.keys(root)) {
-    if (name === METADATA_KEY) continue;
-    tensors.push(parseEntry(file, name, root[name], dataStart));
-  }
+  json.members(root, (name, value) => {
+    if (name !== METADATA_KEY) tensors.push(parseEntry(file, name, json, value, dataStart));
+  });
 
   // Contiguity, as the reference: sort by offsets, the first begins at 0, each where the last ended.
   tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1] || (a.name < b.name ? -1 : 1));
@@ -185,49 +679,65 @@ export function parseHeader(file: string, fileBytes: number, headerBytes: Uint8A
   return { file, fileBytes, headerLength, dataStart, metadata, tensors };
 }
 
-function parseMetadata(file: string, raw: unknown): Record<string, string> {
+function parseMetadata(file: string, json: JsonReader, at: number): Record<string, string> {
   // The reference reads it as Option<HashMap<String, String>>: absent and null both mean none.
-  if (raw === undefined || raw === null) return {};
-  if (!isPlainObject(raw)) throw new SafetensorsError(file, 'invalid-metadata', 'not an object');
+  if (at < 0 || json.type(at) === 'null') return {};
+  if (json.type(at) !== 'object') throw new SafetensorsError(file, 'invalid-metadata', 'not an object');
   // Null prototype while filling, so a "__proto__" key stays a key; the spread keeps it own.
   const out = Object.create(null) as Record<string, string>;
-  for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'string') {
-      throw new SafetensorsError(
-        file,
-        'invalid-metadata',
-        `value of ${JSON.stringify(k)} is ${v === null ? 'null' : typeof v}, not a string`,
-      );
+  json.members(at, (k, v) => {
+    const t = json.type(v);
+    if (t !== 'string') {
+      throw new SafetensorsError(file, 'invalid-metadata', `value of ${JSON.stringify(k)} is ${typeWord(t)}, not a string`);
     }
-    out[k] = v;
-  }
+    out[k] = json.string(v);
+  });
   return { ...out };
 }
 
-function parseEntry(file: string, name: string, raw: unknown, dataStart: number): TensorInfo {
+function parseEntry(file: string, name: string, json: JsonReader, at: number, dataStart: number): TensorInfo {
   const q = JSON.stringify(name);
-  if (!isPlainObject(raw)) throw new SafetensorsError(file, 'invalid-entry', `tensor ${q} is not an object`);
-  const { dtype, shape, data_offsets: offsets } = raw;
-  if (dtype === undefined || shape === undefined || offsets === undefined) {
-    const missing = [dtype === undefined && 'dtype', shape === undefined && 'shape', offsets === undefined && 'data_offsets'].filter(
-      Boolean,
-    );
+  if (json.type(at) !== 'object') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q} is not an object`);
+  let dtypeAt = -1;
+  let shapeAt = -1;
+  let offsetsAt = -1;
+  // Field names are compared where they stand: an entry may hold any number of unknown fields.
+  json.memberKeys(at, (from, to, escaped, v) => {
+    if (json.keyIs(from, to, escaped, DTYPE_KEY)) dtypeAt = v;
+    else if (json.keyIs(from, to, escaped, SHAPE_KEY)) shapeAt = v;
+    else if (json.keyIs(from, to, escaped, OFFSETS_KEY)) offsetsAt = v;
+  });
+  if (dtypeAt < 0 || shapeAt < 0 || offsetsAt < 0) {
+    const missing = [dtypeAt < 0 && 'dtype', shapeAt < 0 && 'shape', offsetsAt < 0 && 'data_offsets'].filter(Boolean);
     throw new SafetensorsError(file, 'invalid-entry', `tensor ${q} has no ${missing.join(', ')}`);
   }
-  if (typeof dtype !== 'string') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: dtype is not a string`);
-  if (!Array.isArray(shape)) throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: shape is not a list`);
-  if (!Array.isArray(offsets)) throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: data_offsets is not a list`);
+  if (json.type(dtypeAt) !== 'string') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: dtype is not a string`);
+  if (json.type(shapeAt) !== 'array') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: shape is not a list`);
+  if (json.type(offsetsAt) !== 'array') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: data_offsets is not a list`);
+  const dtype = json.string(dtypeAt);
   if (!isDType(dtype)) throw new SafetensorsError(file, 'unknown-dtype', `tensor ${q}: ${JSON.stringify(dtype)}`);
-  for (const d of shape) {
-    if (!isOffset(d)) throw new SafetensorsError(file, 'invalid-shape', `tensor ${q}: shape ${JSON.stringify(shape)}`);
-  }
+
+  const dims: number[] = [];
+  json.elements(shapeAt, (v) => {
+    const d = json.type(v) === 'number' ? json.number(v) : -1;
+    if (!isOffset(d)) throw new SafetensorsError(file, 'invalid-shape', `tensor ${q}: shape ${json.text(shapeAt)}`);
+    if (dims.length === MAX_DIMENSIONS) {
+      throw new SafetensorsError(file, 'too-many-dimensions', `tensor ${q}: more than ${MAX_DIMENSIONS} dimensions`);
+    }
+    dims.push(d);
+  });
+
+  const offsets: number[] = [];
+  json.elements(offsetsAt, (v, index) => {
+    offsets.push(json.type(v) === 'number' ? json.number(v) : -1);
+    return index < 2; // a third element is enough to refuse
+  });
   if (offsets.length !== 2 || !isOffset(offsets[0]) || !isOffset(offsets[1])) {
-    throw new SafetensorsError(file, 'invalid-data-offsets', `tensor ${q}: data_offsets ${JSON.stringify(offsets)}`);
+    throw new SafetensorsError(file, 'invalid-data-offsets', `tensor ${q}: data_offsets ${json.text(offsetsAt)}`);
   }
   const begin = offsets[0];
   const end = offsets[1];
   if (end < begin) throw new SafetensorsError(file, 'offsets-reversed', `tensor ${q}: data_offsets [${begin}, ${end}]`);
-  const dims = shape as number[];
   const params = elementCount(file, q, dims);
   const bytes = byteSize(file, q, dtype, params);
   if (end - begin !== bytes) {
@@ -240,7 +750,7 @@ function parseEntry(file: string, name: string, raw: unknown, dataStart: number)
   return {
     name,
     dtype,
-    shape: Object.freeze(dims.slice()),
+    shape: Object.freeze(dims),
     dataOffsets: Object.freeze([begin, end] as [number, number]),
     params,
     bytes,

@@ -1,10 +1,14 @@
 // The `*.safetensors.index.json` of a sharded model: parsing, shard-name safety, and the check
-// that every tensor the weight_map names is in its shard. Opening the shards is the reader's job.
+// that the tensors of the shards are exactly those weight_map names, each in its shard. Opening
+// the shards (and refusing links that lead out of the folder) is the reader's job.
 
 import * as path from 'node:path';
 import { SafetensorsError } from './errors';
-import { parseJsonChecked } from './header';
+import { isUtf8 } from 'node:buffer';
+import { JsonReader, scanJsonBytes } from './header';
 import type { SafetensorsHeader, TensorInfo } from './types';
+
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export interface ShardIndex {
   /** Absolute path of the index file. */
@@ -43,50 +47,72 @@ export function resolveShardPath(indexPath: string, shardName: string): string {
   return resolved;
 }
 
-/** Parse and validate the text of an index file (the path is for messages and resolution). */
-export function parseShardIndex(indexPath: string, text: string): ShardIndex {
+/** Non-string metadata values are shown as their JSON text; past this size, cut short unparsed. */
+const MAX_METADATA_JSON = 1 << 20;
+
+/**
+ * Parse and validate an index file, as text or as the file's bytes (the path is for messages and
+ * resolution). Like a header it is checked in one linear pass before anything is built, and only
+ * weight_map and metadata are read: an index is untrusted input too.
+ */
+export function parseShardIndex(indexPath: string, text: string | Uint8Array): ShardIndex {
   const abs = path.resolve(indexPath);
-  const parsed = parseJsonChecked(text);
-  if (!parsed.ok) {
-    throw new SafetensorsError(abs, parsed.problem === 'not-json' ? 'index-not-json' : 'index-invalid', parsed.detail);
-  }
-  const root = parsed.value;
-  if (typeof root !== 'object' || root === null || Array.isArray(root)) {
-    throw new SafetensorsError(abs, 'index-invalid', 'not a JSON object');
-  }
-  const { weight_map: wm, metadata: meta } = root as Record<string, unknown>;
-  if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) {
+  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
+  if (typeof text !== 'string' && !isUtf8(bytes)) throw new SafetensorsError(abs, 'index-not-json', 'not valid UTF-8');
+  const { problem, ends } = scanJsonBytes(bytes);
+  if (problem) throw new SafetensorsError(abs, problem.problem === 'not-json' ? 'index-not-json' : 'index-invalid', problem.detail);
+  const json = new JsonReader(bytes, ends);
+  const root = json.ws(0);
+  if (json.type(root) !== 'object') throw new SafetensorsError(abs, 'index-invalid', 'not a JSON object');
+  let wmAt = -1;
+  let metaAt = -1;
+  json.members(root, (key, value) => {
+    if (key === 'weight_map') wmAt = value;
+    else if (key === 'metadata') metaAt = value;
+  });
+  if (wmAt < 0 || json.type(wmAt) !== 'object') {
     throw new SafetensorsError(abs, 'index-invalid', 'weight_map is missing or not an object');
   }
   const weightMap = new Map<string, string>();
   const shards: string[] = [];
   const seen = new Set<string>();
-  for (const [tensor, shard] of Object.entries(wm as Record<string, unknown>)) {
-    if (typeof shard !== 'string') {
+  const resolved = new Map<string, string>(); // shard name -> absolute path, resolved once per name
+  json.members(wmAt, (tensor, value) => {
+    if (json.type(value) !== 'string') {
       throw new SafetensorsError(abs, 'index-invalid', `weight_map[${JSON.stringify(tensor)}] is not a file name`);
     }
-    const file = resolveShardPath(abs, shard);
-    weightMap.set(tensor, file);
-    if (!seen.has(file)) {
-      seen.add(file);
-      shards.push(file);
+    const shard = json.string(value);
+    let file = resolved.get(shard);
+    if (file === undefined) {
+      file = resolveShardPath(abs, shard);
+      resolved.set(shard, file);
+      if (!seen.has(file)) {
+        seen.add(file);
+        shards.push(file);
+      }
     }
-  }
-  return { indexPath: abs, metadata: stringifyMetadata(abs, meta), weightMap, shards };
+    weightMap.set(tensor, file);
+  });
+  return { indexPath: abs, metadata: stringifyMetadata(abs, json, metaAt), weightMap, shards };
 }
 
-function stringifyMetadata(file: string, meta: unknown): Record<string, string> {
-  if (meta === undefined || meta === null) return {};
-  if (typeof meta !== 'object' || Array.isArray(meta)) throw new SafetensorsError(file, 'index-invalid', 'metadata is not an object');
+function stringifyMetadata(file: string, json: JsonReader, at: number): Record<string, string> {
+  if (at < 0 || json.type(at) === 'null') return {};
+  if (json.type(at) !== 'object') throw new SafetensorsError(file, 'index-invalid', 'metadata is not an object');
   // Null prototype while filling, so a "__proto__" key stays a key; the spread keeps it own.
   const out = Object.create(null) as Record<string, string>;
-  for (const [k, v] of Object.entries(meta as Record<string, unknown>)) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  json.members(at, (k, v) => {
+    if (json.type(v) === 'string') out[k] = json.string(v);
+    else if (json.end(v) - v <= MAX_METADATA_JSON) out[k] = JSON.stringify(JSON.parse(utf8.decode(json.bytes.subarray(v, json.end(v)))));
+    else out[k] = json.text(v);
+  });
   return { ...out };
 }
 
 /**
  * All tensors of the shards, in shard order then offset order, after checking that every tensor
- * of weight_map is in the shard it names and that no name is in two shards.
+ * of weight_map is in the shard it names, that no name is in two shards, and that every tensor of
+ * every shard is in weight_map.
  */
 export function mergeShardTensors(index: ShardIndex, headers: readonly SafetensorsHeader[]): TensorInfo[] {
   const where = new Map<string, TensorInfo>();
@@ -104,6 +130,12 @@ export function mergeShardTensors(index: ShardIndex, headers: readonly Safetenso
   for (const [name, shard] of index.weightMap) {
     if (where.get(name)?.file !== shard) {
       throw new SafetensorsError(index.indexPath, 'tensor-missing-in-shard', `${JSON.stringify(name)} is not in ${shard}`);
+    }
+  }
+  // A tensor no weight_map entry names is not part of the model (transformers would not load it).
+  for (const t of all) {
+    if (!index.weightMap.has(t.name)) {
+      throw new SafetensorsError(index.indexPath, 'tensor-not-in-index', `${JSON.stringify(t.name)} is in ${t.file}`);
     }
   }
   return all;
