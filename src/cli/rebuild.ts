@@ -7,6 +7,7 @@ import type { Checkpoint } from '../mimicry/safetensors/types';
 import { openRecast, writeRebuilt, type RecastFile } from '../mimicry/recast/rebuild';
 import { ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { progressOn } from './progress';
+import { onStopSignals, removeStaleTemporaries } from './signals';
 
 interface RebuildFlags {
   readonly out: string;
@@ -27,13 +28,12 @@ async function run(file: string, flags: RebuildFlags, io: CliIO): Promise<void> 
 
 async function write(checkpoint: Checkpoint, recast: RecastFile, file: string, flags: RebuildFlags, io: CliIO): Promise<void> {
   const progress = progressOn(io.stderr);
-  // Ctrl-C stops between tensors; the atomic writer then removes its temporary file.
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  // Ctrl-C or SIGTERM stops between tensors; the atomic writer then removes its temporary file.
+  const stop = onStopSignals();
   try {
+    await removeStaleTemporaries([flags.out], io);
     const r = await writeRebuilt(checkpoint, recast, flags.out, {
-      signal: abort.signal,
+      signal: stop.signal,
       onProgress: (p) =>
         progress.update(`writing ${p.tensors}/${p.totalTensors} tensors, ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}%`),
     });
@@ -42,9 +42,9 @@ async function write(checkpoint: Checkpoint, recast: RecastFile, file: string, f
     else io.stdout.write(`wrote ${printable(flags.out)}: ${r.members} tensors rebuilt from templates, ${r.copies} copied\n`);
   } catch (e) {
     progress.done();
-    throw toCliError(e, file);
+    throw stop.received ? stop.stopped() : toCliError(e, file);
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    stop.dispose();
   }
 }
 

@@ -12,6 +12,7 @@ import { cell, grouped, num, table } from './format';
 import { displayPath, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './flags';
 import { progressOn } from './progress';
+import { onStopSignals, removeStaleTemporaries } from './signals';
 
 // Option parsers of this command's own flags (the number parsers are in ./flags).
 
@@ -117,16 +118,16 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
     throw e;
   });
   const progress = progressOn(io.stderr);
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  // Ctrl-C or SIGTERM stops the export; its writers then remove their temporary files.
+  const stop = onStopSignals();
   try {
+    await removeStaleTemporaries([flags.out, flags.dense, flags.report], io);
     const outcome = await exportRecast(
       checkpoint,
       optionsFromFlags(flags),
       { out: flags.out, dense: flags.dense, report: flags.report },
       {
-        signal: abort.signal,
+        signal: stop.signal,
         onProgress: (ev) =>
           progress.update(
             `[${ev.groupIndex + 1}/${ev.groups}] ${ev.group}${ev.steps ? ` step ${ev.step}/${ev.steps}` : ''} ` +
@@ -151,9 +152,9 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
     }
   } catch (e) {
     progress.done();
-    throw toCliError(e, file);
+    throw stop.received ? stop.stopped() : toCliError(e, file);
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    stop.dispose();
     await checkpoint.close();
   }
 }

@@ -132,7 +132,7 @@ function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
 }
 
 /**
- * Reconstructs and writes the export. Templates wait in a scratch file beside `out` (removed at the
+ * Reconstructs and writes the export. Templates wait in a scratch file in the OS temp folder (removed at the
  * end), so memory holds one group while fitting and one tensor while writing.
  */
 export interface ExportHooks extends ReconstructHooks {
@@ -147,7 +147,7 @@ export async function exportRecast(
   hooks: ExportHooks = {},
 ): Promise<ExportOutcome> {
   checkTargets(checkpoint, targets);
-  const store = new FileTemplateStore(path.dirname(path.resolve(targets.out)));
+  const store = new FileTemplateStore();
   try {
     const result = await reconstruct(checkpoint, options, { ...hooks, store });
     const source = await describeSource(checkpoint, hooks.signal);

@@ -1,8 +1,12 @@
-// Where finished templates wait until they are written: memory for small jobs, a scratch file
-// beside the output for exports, so only one group's weights are ever held at a time.
-import { randomBytes } from 'node:crypto';
+// Where finished templates wait until they are written: memory for small jobs, a scratch file in
+// the temp folder for exports, so only one group's weights are ever held at a time.
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { removeStaleTemps, tempName } from '../io/atomicFile';
+
+/** The name part of the scratch file: `.recast-templates.<pid>.<hex>.tmp`. */
+export const SCRATCH_NAME = 'recast-templates';
 
 export interface TemplateStore {
   /** Keeps a copy: the caller may reuse `templates` as soon as this resolves. */
@@ -32,15 +36,18 @@ export class MemoryTemplateStore implements TemplateStore {
   }
 }
 
-/** Appends each bank's float32 templates to one hidden scratch file in `dir`; removed by dispose(). */
+/**
+ * Appends each bank's float32 templates to one hidden scratch file in `dir` (the OS temp folder by
+ * default); removed by dispose(). A killed process leaves it behind: see removeStaleScratch.
+ */
 export class FileTemplateStore implements TemplateStore {
   private handle: FileHandle | undefined;
   private readonly where = new Map<string, { offset: number; length: number }>();
   private end = 0;
   readonly file: string;
 
-  constructor(dir: string) {
-    this.file = path.join(dir, `.recast-templates.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  constructor(dir: string = os.tmpdir()) {
+    this.file = path.join(dir, tempName(SCRATCH_NAME));
   }
 
   async put(bank: string, templates: Float32Array): Promise<void> {
@@ -76,4 +83,14 @@ export class FileTemplateStore implements TemplateStore {
     if (h) await h.close().catch(() => undefined);
     await unlink(this.file).catch(() => undefined);
   }
+}
+
+/**
+ * Removes the scratch files of processes that no longer exist from `dirs` (default: the OS temp
+ * folder; older versions wrote them beside the output); returns the paths removed.
+ */
+export async function removeStaleScratch(dirs: readonly string[] = [os.tmpdir()]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const dir of new Set(dirs.map((d) => path.resolve(d)))) removed.push(...(await removeStaleTemps(dir, (n) => n === SCRATCH_NAME)));
+  return removed;
 }

@@ -2,9 +2,9 @@
 // multiple of 8, atomically (temporary file in the same folder, fsync, rename). The streaming
 // variant asks for one tensor's bytes at a time, so exporting a big model holds one tensor.
 
-import { randomBytes } from 'node:crypto';
 import { open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { tempPathFor } from '../io/atomicFile';
 import { SafetensorsError } from './errors';
 import { byteLengthOf, isDType } from './dtypes';
 import { MAX_HEADER_SIZE, METADATA_KEY } from './header';
@@ -36,7 +36,7 @@ export interface WriteProgress {
 export interface WriteOptions {
   /** Paths the target must not be (the inputs of an export): resolved, symlinked or hard-linked. */
   readonly refuse?: readonly string[];
-  /** Checked before each tensor; an abort removes the temporary file. */
+  /** Checked before each tensor and before the rename; an abort removes the temporary file. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: WriteProgress) => void;
 }
@@ -153,10 +153,8 @@ export async function writeSafetensorsStreaming(
   const headerBlock = buildHeaderBlock(target, sorted, metadata);
   opts.signal?.throwIfAborted();
 
-  const tmp = path.join(
-    path.dirname(target),
-    `.${path.basename(target).slice(0, 100)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-  );
+  // Named with our pid (tempPathFor) so that a later run can remove it if this process is killed.
+  const tmp = tempPathFor(target);
   let handle: FileHandle | undefined = await open(tmp, 'wx');
   try {
     await writeAll(handle, headerBlock, 0);
@@ -178,7 +176,10 @@ export async function writeSafetensorsStreaming(
       position += bytes.byteLength;
       opts.onProgress?.({ bytes: position, totalBytes, tensors: ++tensors, totalTensors: sorted.length, tensor: e.name });
     }
+    // A stop that came during the last tensor or the sync still leaves no file.
+    opts.signal?.throwIfAborted();
     await handle.sync();
+    opts.signal?.throwIfAborted();
     const h = handle;
     handle = undefined;
     await h.close();
