@@ -23,6 +23,7 @@ import {
 import { orShowError, showJobError, withJobProgress } from '../progress';
 import type { WebviewReports } from '../reports';
 import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
+import { checkChartSvg } from './chartSvg';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
@@ -290,7 +291,9 @@ export class DashboardPanel implements vscode.Disposable {
 
   private async exportChart(chart: string, format: 'svg' | 'png', payload: string): Promise<void> {
     const settings = reconstructSettings(vscode.Uri.file(this.state.path));
-    const bytes = format === 'png' ? pngFromDataUrl(payload) : payload.startsWith('<svg') || payload.startsWith('<?xml') ? payload : null;
+    // The webview's image is checked before anything is asked or written: a PNG data URL, or SVG
+    // as ECharts draws it (checkChartSvg refuses scripts, handlers, external references, ...).
+    const bytes = format === 'png' ? pngFromDataUrl(payload) : checkChartSvg(payload);
     if (bytes === null) throw new Error('the chart image is malformed');
     const target: ExportTarget = {
       suffix: `.${chart}.${format}`,

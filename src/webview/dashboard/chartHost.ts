@@ -105,13 +105,7 @@ export class ChartHost {
     if (format === 'png') return this.chart.getDataURL({ type: 'png', pixelRatio: 2, backgroundColor: this.background() });
     const width = Math.max(320, this.box.clientWidth);
     const height = Math.max(200, this.box.clientHeight);
-    const svg = echarts.init(null, undefined, { renderer: 'svg', ssr: true, width, height });
-    try {
-      svg.setOption({ ...this.fitted(this.option, width), backgroundColor: this.background() });
-      return svg.renderToSVGString();
-    } finally {
-      svg.dispose();
-    }
+    return renderChartSvg(this.fitted(this.option, width), width, height, this.background());
   }
 
   dispose(): void {
@@ -119,4 +113,35 @@ export class ChartHost {
     this.chart?.dispose();
     this.chart = undefined;
   }
+}
+
+/**
+ * The chart as an SVG document (ECharts' SVG renderer, server-side mode), as the SVG export sends
+ * it; the extension checks it (src/extension/dashboard/chartSvg.ts) before writing it.
+ */
+export function renderChartSvg(option: Option, width: number, height: number, background: string): string {
+  const svg = echarts.init(null, undefined, { renderer: 'svg', ssr: true, width, height });
+  try {
+    svg.setOption({ ...svgSafeFonts(option), backgroundColor: background });
+    return svg.renderToSVGString();
+  } finally {
+    svg.dispose();
+  }
+}
+
+/**
+ * ECharts writes a font family into a double-quoted style attribute as it is, so the quotes in
+ * VS Code's font lists ('"Segoe WPC", "Segoe UI", ...') would end the attribute and leave the SVG
+ * malformed: single quotes instead, and no markup characters. A copy; functions and data kept.
+ */
+export function svgSafeFonts<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => svgSafeFonts(v)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === 'fontFamily' && typeof v === 'string' ? v.replace(/"/g, "'").replace(/[&<>]/g, '') : svgSafeFonts(v);
+  }
+  return out as T;
 }
