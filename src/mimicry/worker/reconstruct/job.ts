@@ -1,12 +1,11 @@
 // The reconstruction job of the worker: runs the engine on the open checkpoint, measures spectra,
 // digests the source and builds the dashboard's data; keeps the result for exports.
-import * as os from 'node:os';
 import type { Checkpoint } from '../../safetensors/types';
 import type { WriteControl, WriteProgress } from '../../safetensors/writer';
 import { reconstruct } from '../../recast/reconstruct';
 import { describeSource, writeDense, writeReparameterized, type SourceRecord } from '../../recast/export';
 import { rebuildDense } from '../../recast/rebuild';
-import { FileTemplateStore } from '../../recast/store';
+import { FileTemplateStore, removeStaleScratch } from '../../recast/store';
 import type { ProgressEvent, ReconstructOptions, ReconstructResult } from '../../recast/types';
 import { dashboardFromResult } from '../../dashboard/fromResult';
 import { spectrumLines, templateAt, type SpectrumInput } from '../../dashboard/spectra';
@@ -92,7 +91,9 @@ export class ReconstructSessionJob {
   async run(options: ReconstructOptions, spectrumMaxSide: number, hooks: RunHooks): Promise<DashboardData> {
     await this.dropResult();
     // Templates spill to a scratch file in the temp folder: memory holds one group at a time.
-    const store = new FileTemplateStore(os.tmpdir());
+    // Scratch left by a killed window (or CLI run) is removed before new scratch is made.
+    await removeStaleScratch().catch(() => undefined);
+    const store = new FileTemplateStore();
     try {
       const result = await reconstruct(this.checkpoint, options, { onProgress: hooks.onFit, signal: hooks.signal, store });
       hooks.onPhase('spectra', 'singular-value spectra');
