@@ -26,8 +26,13 @@ export interface GramResult {
   /** n x n, row-major, symmetric. */
   readonly gram: Float64Array;
   readonly n: number;
-  /** A NaN or Inf was seen: the Gram is meaningless and accumulation stopped early. */
+  /**
+   * The Gram is meaningless: a NaN or Inf was seen in the values (accumulation stopped early), or
+   * finite values too large for float64 made it overflow (see `overflow`).
+   */
   readonly nonFinite: boolean;
+  /** The values were finite but their products or sums overflowed float64 (|x| over ~1e154). */
+  readonly overflow: boolean;
 }
 
 export function planGram(rows: number, cols: number, panelElements = DEFAULT_PANEL_ELEMENTS): GramPlan {
@@ -113,8 +118,24 @@ function accumulate(gram: Float64Array, panel: Float64Array, n: number, width: n
   }
 }
 
-function mirrorUpper(gram: Float64Array, n: number): void {
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) gram[j * n + i] = gram[i * n + j];
+/** Copies the upper triangle into the lower one; false when an entry overflowed (is not finite). */
+function mirrorUpper(gram: Float64Array, n: number): boolean {
+  let finite = true;
+  for (let i = 0; i < n; i++) {
+    const d = gram[i * n + i];
+    if (d - d !== 0) finite = false;
+    for (let j = i + 1; j < n; j++) {
+      const v = gram[i * n + j];
+      if (v - v !== 0) finite = false;
+      gram[j * n + i] = v;
+    }
+  }
+  return finite;
+}
+
+function finished(gram: Float64Array, n: number): GramResult {
+  const overflow = !mirrorUpper(gram, n);
+  return { gram, n, nonFinite: overflow, overflow };
 }
 
 /** Consumes the values of one read, in order; `finish` flushes what is left in the panel. */
@@ -211,11 +232,10 @@ export function gramOfMatrix(values: ArrayLike<number>, rows: number, cols: numb
   for (let pass = 0; pass < plan.passes; pass++) {
     const consumer = startPass(plan, gram, pass);
     consumer.push(values);
-    if (consumer.nonFinite) return { gram, n: plan.n, nonFinite: true };
+    if (consumer.nonFinite) return { gram, n: plan.n, nonFinite: true, overflow: false };
     consumer.finish();
   }
-  mirrorUpper(gram, plan.n);
-  return { gram, n: plan.n, nonFinite: false };
+  return finished(gram, plan.n);
 }
 
 export interface StreamGramOptions {
@@ -245,7 +265,7 @@ export async function streamGram(
       signal?.throwIfAborted();
       if (seen + chunk.length > total) throw new Error(`tensor chunks yielded more than ${total} elements`);
       consumer.push(chunk);
-      if (consumer.nonFinite) return { gram, n: plan.n, nonFinite: true };
+      if (consumer.nonFinite) return { gram, n: plan.n, nonFinite: true, overflow: false };
       seen += chunk.length;
       visited += chunk.length;
       onProgress?.(Math.floor(visited / plan.passes));
@@ -254,6 +274,5 @@ export async function streamGram(
     if (seen !== total) throw new Error(`tensor chunks yielded ${seen} elements, expected ${total}`);
     consumer.finish();
   }
-  mirrorUpper(gram, plan.n);
-  return { gram, n: plan.n, nonFinite: false };
+  return finished(gram, plan.n);
 }

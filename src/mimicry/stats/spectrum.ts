@@ -34,7 +34,7 @@ export interface Spectrum extends SpectralMetrics {
   readonly singularValues: number[];
 }
 
-/** No spectrum, and why (too large, not a matrix, NaN/Inf in the values, dtype not decoded). */
+/** No spectrum, and why (too large, not a matrix, NaN/Inf or overflowing values, dtype not decoded). */
 export interface SpectrumSkipped {
   readonly skipped: string;
   readonly rows: number | null;
@@ -74,12 +74,16 @@ function refusal(rows: number, cols: number, maxSide: number): string | null {
   return null;
 }
 
+const TOO_LARGE = 'values too large: their squares overflow float64 (|x| over about 1e154)';
+
 /** Singular values (descending) and metrics from the Gram of the smaller side. */
 export function spectrumFromGram(result: GramResult, rows: number, cols: number): SpectrumOutcome {
+  if (result.overflow) return { skipped: TOO_LARGE, rows, cols };
   if (result.nonFinite) return { skipped: 'values contain NaN or Inf', rows, cols };
   const { gram, n } = result;
   let trace = 0;
   for (let i = 0; i < n; i++) trace += gram[i * n + i];
+  if (!Number.isFinite(trace)) return { skipped: TOO_LARGE, rows, cols };
   const lambda = symmetricEigenvalues(gram, n); // descending
   const floor = Math.max(lambda[0], 0) * n * Number.EPSILON;
   const singularValues = Array.from(lambda, (l) => (l > floor ? Math.sqrt(l) : 0));

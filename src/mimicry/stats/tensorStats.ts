@@ -76,13 +76,18 @@ class Moments {
   all = 0;
   private absSum = 0;
   private absComp = 0;
-  private readonly block = new Float64Array(BLOCK);
+  /**
+   * The block being filled: allocated on the first chunk, as small as that chunk allows and grown
+   * up to BLOCK, so a checkpoint of many empty or tiny tensors costs no 32 KB per tensor.
+   */
+  private block: Float64Array | undefined;
   private filled = 0;
 
   addChunk(values: DecodedValues): void {
     const len = values.length;
+    if (len === 0) return;
     this.all += len;
-    const block = this.block;
+    let block = (this.block ??= new Float64Array(Math.min(BLOCK, Math.max(16, len))));
     let filled = this.filled;
     let min = this.min;
     let max = this.max;
@@ -98,9 +103,15 @@ class Moments {
       if (v > max) max = v;
       if (v === 0) this.zeros++;
       block[filled++] = v;
-      if (filled === BLOCK) {
-        this.mergeBlock(filled);
-        filled = 0;
+      if (filled === block.length) {
+        if (filled === BLOCK) {
+          this.mergeBlock(filled);
+          filled = 0;
+        } else {
+          const bigger = new Float64Array(Math.min(BLOCK, 2 * filled));
+          bigger.set(block);
+          block = this.block = bigger;
+        }
       }
     }
     this.filled = filled;
@@ -115,7 +126,7 @@ class Moments {
   }
 
   private mergeBlock(n: number): void {
-    const block = this.block;
+    const block = this.block as Float64Array;
     let sum = 0;
     let absSum = 0;
     for (let k = 0; k < n; k++) {
@@ -164,6 +175,11 @@ export async function computeTensorStats(chunks: () => AsyncIterable<DecodedValu
   if (!isPositiveInt(bins)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
   const { signal, onProgress, totalElements } = opts;
   signal?.throwIfAborted();
+  // An empty tensor has nothing to read: no reader is started (a checkpoint can hold 200,000 of them).
+  if (totalElements === 0) {
+    onProgress?.(0);
+    return noFiniteValues(new Moments());
+  }
 
   const m = new Moments();
   for await (const chunk of chunks()) {
@@ -179,19 +195,7 @@ export async function computeTensorStats(chunks: () => AsyncIterable<DecodedValu
 
   if (m.n === 0) {
     onProgress?.(m.all);
-    return {
-      count: m.all,
-      finiteCount: 0,
-      min: null,
-      max: null,
-      mean: null,
-      std: null,
-      meanAbs: null,
-      zeroFraction: null,
-      nanCount: m.nan,
-      infCount: m.inf,
-      histogram: { edges: [], counts: [] },
-    };
+    return noFiniteValues(m);
   }
 
   const [lo, hi] = histogramRange(m.min, m.max);
@@ -220,5 +224,22 @@ export async function computeTensorStats(chunks: () => AsyncIterable<DecodedValu
     nanCount: m.nan,
     infCount: m.inf,
     histogram: hist.result(),
+  };
+}
+
+/** The statistics of a tensor without a finite value: counts only. */
+function noFiniteValues(m: Moments): TensorStats {
+  return {
+    count: m.all,
+    finiteCount: 0,
+    min: null,
+    max: null,
+    mean: null,
+    std: null,
+    meanAbs: null,
+    zeroFraction: null,
+    nanCount: m.nan,
+    infCount: m.inf,
+    histogram: { edges: [], counts: [] },
   };
 }
