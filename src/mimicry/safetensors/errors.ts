@@ -51,7 +51,7 @@ export type SafetensorsRule =
 
 /** Plain-words description of each rule, used at the start of every message. */
 const RULE_TEXT: Record<SafetensorsRule, string> = {
-  'not-a-regular-file': 'is not a regular file (a FIFO, socket, device or folder is never read as a checkpoint)',
+  'not-a-regular-file': 'not a regular file: only regular files are read as checkpoints',
   'symlink-loop': 'symbolic links loop (or nest too deeply) and never reach a file',
   'file-too-small': 'file is shorter than the 8-byte header length',
   'header-too-large': 'header length is over the 100,000,000 byte limit',

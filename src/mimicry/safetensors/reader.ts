@@ -37,11 +37,11 @@ async function readFully(handle: FileHandle, file: string, buf: Uint8Array, posi
 /** What a file that is not a regular one is, in words. */
 function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
+  return 'neither a file nor a folder';
 }
 
 /** A file system error that is about the kind of file `file` is, as its rule; anything else as it is. */
