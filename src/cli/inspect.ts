@@ -5,9 +5,9 @@ import { openCheckpoint } from '../mimicry/safetensors/reader';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
 import { DEFAULT_SPECTRUM_MAX_SIDE } from '../mimicry/stats/spectrum';
 import { positiveInt } from './flags';
-import { toCliError, type CliIO } from './io';
+import { toCliError, writeAll, type CliIO } from './io';
 import { buildInspectReport } from './inspectReport';
-import { renderJson, renderText } from './inspectRender';
+import { renderJsonChunks, renderText } from './inspectRender';
 import { progressOn } from './progress';
 
 interface InspectFlags {
@@ -37,7 +37,9 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
       onProgress: (i, t, what, fraction) => progress.update(`[${i + 1}/${count}] ${what} ${t.name} ${Math.floor(fraction * 100)}%`),
     });
     progress.done();
-    io.stdout.write(flags.json ? renderJson(report) : renderText(report, flags.stats === true, flags.spectra === true));
+    // Everything is computed before the first byte is written: a refusal never leaves half a report.
+    if (flags.json) await writeAll(io.stdout, renderJsonChunks(report));
+    else io.stdout.write(renderText(report, flags.stats === true, flags.spectra === true));
   } catch (e) {
     progress.done();
     throw toCliError(e, file);

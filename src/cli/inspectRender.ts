@@ -4,8 +4,31 @@ import { isSpectrumSkipped } from '../mimicry/stats/spectrum';
 import { cell, grouped, humanBytes, num, percent, table, type Column } from './format';
 import type { InspectReport, TensorEntry } from './inspectReport';
 
+/**
+ * The JSON document (`JSON.stringify(report, null, 2)` and a newline) in pieces of `batch`
+ * tensors, so a report of many tensors is never one string of hundreds of MB.
+ */
+export function* renderJsonChunks(report: InspectReport, batch = 2000): Generator<string> {
+  const { tensors, ...rest } = report;
+  // Everything but the tensors, laid out by JSON.stringify itself ("tensors" comes last), and
+  // each batch of tensors as JSON.stringify lays it out at that depth, between `[` and `]`.
+  const head = JSON.stringify({ ...rest, tensors: [] }, null, 2);
+  const open = '{\n  "tensors": [\n';
+  const close = '\n  ]\n}';
+  if (tensors.length === 0 || !head.endsWith('[]\n}')) {
+    yield `${JSON.stringify(report, null, 2)}\n`;
+    return;
+  }
+  yield `${head.slice(0, -'[]\n}'.length)}[\n`;
+  for (let i = 0; i < tensors.length; i += batch) {
+    const text = JSON.stringify({ tensors: tensors.slice(i, i + batch) }, null, 2);
+    yield `${i > 0 ? ',\n' : ''}${text.slice(open.length, -close.length)}`;
+  }
+  yield `${close}\n`;
+}
+
 export function renderJson(report: InspectReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return [...renderJsonChunks(report)].join('');
 }
 
 function tensorBytes(t: TensorEntry): number {

@@ -39,7 +39,7 @@ export interface InspectOptions {
   readonly onProgress?: (index: number, tensor: TensorInfo, what: 'stats' | 'spectrum', fraction: number) => void;
 }
 
-function baseEntry(checkpoint: Checkpoint, t: TensorInfo): TensorEntry {
+function baseEntry(checkpoint: Checkpoint, t: TensorInfo, shards: Map<string, string>): TensorEntry {
   const entry: TensorEntry = {
     name: t.name,
     dtype: t.dtype,
@@ -48,7 +48,9 @@ function baseEntry(checkpoint: Checkpoint, t: TensorInfo): TensorEntry {
     params: t.params,
   };
   if (checkpoint.kind !== 'sharded') return entry;
-  return { ...entry, shard: path.relative(path.dirname(checkpoint.path), t.file) };
+  let shard = shards.get(t.file);
+  if (shard === undefined) shards.set(t.file, (shard = path.relative(path.dirname(checkpoint.path), t.file)));
+  return { ...entry, shard };
 }
 
 async function statsEntry(
@@ -70,8 +72,9 @@ async function statsEntry(
 
 export async function buildInspectReport(checkpoint: Checkpoint, file: string, opts: InspectOptions): Promise<InspectReport> {
   const tensors: TensorEntry[] = [];
+  const shards = new Map<string, string>(); // shard file -> its name relative to the index
   for (const [i, t] of checkpoint.tensors.entries()) {
-    let entry = baseEntry(checkpoint, t);
+    let entry = baseEntry(checkpoint, t, shards);
     if (opts.stats) {
       opts.onProgress?.(i, t, 'stats', 0);
       entry = { ...entry, ...(await statsEntry(checkpoint, t, i, opts)) };

@@ -5,9 +5,19 @@ import * as path from 'node:path';
 import { EngineError } from '../mimicry/errors';
 
 export interface CliOutput {
+  /** False when the text was queued rather than written (a stream's backpressure). */
   write(text: string): unknown;
   /** Progress is drawn only on a terminal. */
   readonly isTTY?: boolean;
+  /** A stream's 'drain': the queue is written out. */
+  once?(event: 'drain', listener: () => void): unknown;
+}
+
+/** Writes the pieces in order, waiting for a stream to drain when it asks to, so a long output is never queued whole. */
+export async function writeAll(out: CliOutput, pieces: Iterable<string>): Promise<void> {
+  for (const piece of pieces) {
+    if (out.write(piece) === false && out.once) await new Promise<void>((resolve) => out.once?.('drain', resolve));
+  }
 }
 
 export interface CliIO {
@@ -48,19 +58,43 @@ function isErrno(e: unknown): e is NodeJS.ErrnoException {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
 }
 
-const ERRNO_TEXT: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory, not a file',
-  ENOTDIR: 'a part of the path is not a directory',
-  EMFILE: 'too many open files',
+/**
+ * File system errors the user can fix: each a plain text and a stable rule, as engine refusals
+ * have (the engine itself turns ELOOP and non-regular files into its own rules of the same names).
+ */
+const ERRNO: Readonly<Record<string, { readonly rule: string; readonly text: string }>> = {
+  ENOENT: { rule: 'file-not-found', text: 'no such file' },
+  EACCES: { rule: 'permission-denied', text: 'permission denied' },
+  EPERM: { rule: 'permission-denied', text: 'operation not permitted' },
+  EISDIR: { rule: 'not-a-regular-file', text: 'is a directory, not a file' },
+  ENXIO: { rule: 'not-a-regular-file', text: 'is a socket or a device, not a file' },
+  ENODEV: { rule: 'not-a-regular-file', text: 'is a device, not a file' },
+  ENOTDIR: { rule: 'not-a-directory', text: 'a part of the path is not a directory' },
+  ELOOP: { rule: 'symlink-loop', text: 'symbolic links loop (or nest too deeply) and never reach a file' },
+  ENAMETOOLONG: { rule: 'name-too-long', text: 'the path, or a name in it, is too long' },
+  EMFILE: { rule: 'too-many-open-files', text: 'too many open files' },
+  ENFILE: { rule: 'too-many-open-files', text: 'too many open files on this system' },
+  EIO: { rule: 'io-error', text: 'input/output error (a failing disk or network file system?)' },
+  EBUSY: { rule: 'file-busy', text: 'the file or device is busy' },
+  ETXTBSY: { rule: 'file-busy', text: 'the file is busy' },
+  EAGAIN: { rule: 'file-busy', text: 'the file is not ready (try again)' },
+  ENOSPC: { rule: 'no-space', text: 'no space left on the device' },
+  EDQUOT: { rule: 'no-space', text: 'disk quota exceeded' },
+  EFBIG: { rule: 'file-too-large', text: 'the file is too large for the file system' },
+  EROFS: { rule: 'read-only', text: 'the file system is read-only' },
+  EEXIST: { rule: 'file-exists', text: 'a file of that name is already there' },
+  ENOTEMPTY: { rule: 'folder-not-empty', text: 'the folder is not empty' },
+  EXDEV: { rule: 'cross-device', text: 'cannot move a file across file systems' },
+  ESTALE: { rule: 'io-error', text: 'stale file handle (a network file system?)' },
 };
 
+/** Any other error of the file system: its code says what it is. */
+const OTHER_ERRNO = { rule: 'file-system-error', text: 'file system error' };
+
 /**
- * Turns an error from working on `given` into a CliError: engine refusals (printed in one format,
- * naming the file and the rule) and file system errors are the user's to fix (status 2); anything
- * else is a bug (status 1).
+ * Turns an error from working on `given` into a CliError: engine refusals and file system errors
+ * are the user's to fix (status 2), printed as one line naming the file, the rule in plain words,
+ * the specifics and the rule; anything else is a bug (status 1).
  */
 export function toCliError(e: unknown, given: string): CliError {
   if (e instanceof CliError) return e;
@@ -68,9 +102,11 @@ export function toCliError(e: unknown, given: string): CliError {
     const detail = e.detail ? ` (${printable(e.detail)})` : '';
     return new CliError(`${printable(displayPath(e.file ?? given, given))}: ${e.text}${detail} (rule: ${e.rule})`);
   }
-  if (isErrno(e) && e.code !== undefined && (e.syscall !== undefined || e.code in ERRNO_TEXT)) {
-    const where = displayPath(e.path ?? given, given);
-    return new CliError(`${where}: ${ERRNO_TEXT[e.code] ?? e.message}`);
+  if (isErrno(e) && e.code !== undefined && (e.syscall !== undefined || e.code in ERRNO)) {
+    const where = printable(displayPath(e.path ?? given, given));
+    const known = ERRNO[e.code];
+    const text = known ? known.text : `${OTHER_ERRNO.text} (${printable(e.code)})`;
+    return new CliError(`${where}: ${text} (rule: ${(known ?? OTHER_ERRNO).rule})`);
   }
   if (e instanceof Error && e.name === 'AbortError') return new CliError('cancelled', 130);
   const message = e instanceof Error ? e.message : String(e);
