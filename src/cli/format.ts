@@ -48,7 +48,8 @@ export interface Column {
 
 /** Columns padded to their widest cell, two spaces apart, no trailing spaces. */
 export function table(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i].length)));
+  // A reduce, not a spread: a spread of 200,000 rows into Math.max overflows the call stack.
+  const widths = columns.map((c, i) => rows.reduce((w, r) => Math.max(w, r[i].length), c.title.length));
   const line = (cells: readonly string[]): string =>
     cells
       .map((text, i) => (columns[i].align === 'right' ? text.padStart(widths[i]) : text.padEnd(widths[i])))

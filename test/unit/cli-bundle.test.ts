@@ -60,7 +60,7 @@ test('bundled CLI: an invalid file exits 2 with one line on stderr and no stack 
 
   const missing = run(['inspect', join(tmp, 'missing.safetensors')]);
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /^mimicry: .*missing\.safetensors: no such file\n$/);
+  assert.match(missing.stderr, /^mimicry: .*missing\.safetensors: no such file \(rule: file-not-found\)\n$/);
 
   const usage = run(['inspect', '--bogus']);
   assert.equal(usage.code, 2);

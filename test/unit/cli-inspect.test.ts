@@ -287,7 +287,7 @@ test('a missing file or a directory: exit 2 and one line', async () => {
   const missing = join(tmp, 'nope.safetensors');
   const r = await cli(['inspect', missing]);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, `mimicry: ${missing}: no such file\n`);
+  assert.equal(r.stderr, `mimicry: ${missing}: no such file (rule: file-not-found)\n`);
   const d = await cli(['inspect', tmp]);
   assert.equal(d.code, 2);
   assert.match(d.stderr, /^mimicry: [^\n]+\n$/);

@@ -111,7 +111,7 @@ function summarize(
     layers: layers.length,
     banks: banks.length,
     meanCosine: mean(cos),
-    minCosine: cos.length ? Math.min(...cos) : 1,
+    minCosine: cos.length ? cos.reduce((m, c) => Math.min(m, c), Infinity) : 1,
     meanRelError: layers.length ? mean(layers.map((l) => l.relError)) : 0,
     parameters: { before, after, ratio: after > 0 ? before / after : 1 },
     coefficientsPerTask,

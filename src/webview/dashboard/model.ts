@@ -106,8 +106,8 @@ export function spectraView(data: DashboardData, bank: string): SpectraView | nu
   const s = data.spectra.find((x) => x.bank === bank);
   if (!s) return null;
   const all = s.lines.flatMap((l) => l.values).filter((v) => v > 0);
-  const max = all.length ? Math.max(...all) : 0;
-  const min = all.length ? Math.min(...all) : 0;
+  const max = all.length ? all.reduce((m, v) => Math.max(m, v), -Infinity) : 0;
+  const min = all.length ? all.reduce((m, v) => Math.min(m, v), Infinity) : 0;
   return {
     bank,
     lines: s.lines,
