@@ -62,7 +62,7 @@ function isErrno(e: unknown): e is NodeJS.ErrnoException {
  * File system errors the user can fix: each a plain text and a stable rule, as engine refusals
  * have (the engine itself turns ELOOP and non-regular files into its own rules of the same names).
  */
-const ERRNO: Readonly<Record<string, { readonly rule: string; readonly text: string }>> = {
+export const ERRNO: Readonly<Record<string, { readonly rule: string; readonly text: string }>> = {
   ENOENT: { rule: 'file-not-found', text: 'no such file' },
   EACCES: { rule: 'permission-denied', text: 'permission denied' },
   EPERM: { rule: 'permission-denied', text: 'operation not permitted' },
@@ -89,7 +89,7 @@ const ERRNO: Readonly<Record<string, { readonly rule: string; readonly text: str
 };
 
 /** Any other error of the file system: its code says what it is. */
-const OTHER_ERRNO = { rule: 'file-system-error', text: 'file system error' };
+export const OTHER_ERRNO = { rule: 'file-system-error', text: 'file system error' };
 
 /**
  * Turns an error from working on `given` into a CliError: engine refusals and file system errors

@@ -13,7 +13,7 @@ export type ReconstructRule =
   | 'output-paths-clash'
   | 'refuse-overwrite-source';
 
-const RECONSTRUCT_TEXT: Record<ReconstructRule, string> = {
+export const RECONSTRUCT_TEXT: Record<ReconstructRule, string> = {
   'invalid-option': 'invalid reconstruction option',
   'unknown-preset': 'unknown preset',
   'unknown-module': 'no groupable module of that name',
@@ -41,7 +41,7 @@ export type RecastFormatRule =
   | 'tensor-non-finite'
   | 'source-mismatch';
 
-const RECAST_FORMAT_TEXT: Record<RecastFormatRule, string> = {
+export const RECAST_FORMAT_TEXT: Record<RecastFormatRule, string> = {
   'not-recast': 'not a recast file',
   'unsupported-recast-version': 'unsupported recast.version',
   'metadata-missing': 'a recast metadata key is missing',
@@ -60,7 +60,7 @@ export class RecastFormatError extends engineErrorClass<RecastFormatRule>('Recas
 
 export type BackendRule = 'backend-unavailable' | 'backend-failed';
 
-const BACKEND_TEXT: Record<BackendRule, string> = {
+export const BACKEND_TEXT: Record<BackendRule, string> = {
   'backend-unavailable': 'the TensorFlow.js backend asked for is not available',
   'backend-failed': 'the TensorFlow.js backend failed to start',
 };

@@ -50,7 +50,7 @@ export type SafetensorsRule =
   | 'stream-length-mismatch';
 
 /** Plain-words description of each rule, used at the start of every message. */
-const RULE_TEXT: Record<SafetensorsRule, string> = {
+export const SAFETENSORS_RULE_TEXT: Record<SafetensorsRule, string> = {
   'not-a-regular-file': 'not a regular file: only regular files are read as checkpoints',
   'symlink-loop': 'symbolic links loop (or nest too deeply) and never reach a file',
   'file-too-small': 'file is shorter than the 8-byte header length',
@@ -93,12 +93,12 @@ const RULE_TEXT: Record<SafetensorsRule, string> = {
 export class SafetensorsError extends EngineError<SafetensorsRule> {
   override readonly name = 'SafetensorsError';
   constructor(file: string, rule: SafetensorsRule, detail?: string) {
-    super(file, rule, RULE_TEXT[rule], detail);
+    super(file, rule, SAFETENSORS_RULE_TEXT[rule], detail);
   }
   /** Always set: every safetensors refusal is about one file. */
   declare readonly file: string;
 }
 
 export function ruleText(rule: SafetensorsRule): string {
-  return RULE_TEXT[rule];
+  return SAFETENSORS_RULE_TEXT[rule];
 }
