@@ -46,7 +46,7 @@ export function ratioArg(value: string): number {
 }
 
 /** Commander's parsed flags: the engine's options by their own names, plus the CLI's own. */
-interface ReconstructFlags extends Omit<ReconstructOptions, 'moduleWeights' | 'groupMemoryBytes'> {
+interface ReconstructFlags extends Omit<ReconstructOptions, 'moduleWeights' | 'groupMemoryBytes' | 'memoryLimitBytes'> {
   readonly out: string;
   readonly dense?: string;
   readonly report?: string;
@@ -54,11 +54,13 @@ interface ReconstructFlags extends Omit<ReconstructOptions, 'moduleWeights' | 'g
   /** `--module-weight role=w`, repeatable. */
   readonly moduleWeight?: Record<string, number>;
   readonly groupMemoryMb?: number;
+  readonly memoryLimitMb?: number;
 }
 
 export function optionsFromFlags(f: ReconstructFlags): ReconstructOptions {
-  const { out: _out, dense: _dense, report: _report, json: _json, moduleWeight, groupMemoryMb, ...engine } = f;
-  return { ...engine, moduleWeights: moduleWeight, groupMemoryBytes: groupMemoryMb === undefined ? undefined : groupMemoryMb * 2 ** 20 };
+  const { out: _out, dense: _dense, report: _report, json: _json, moduleWeight, groupMemoryMb, memoryLimitMb, ...engine } = f;
+  const mib = (v: number | undefined) => (v === undefined ? undefined : v * 2 ** 20);
+  return { ...engine, moduleWeights: moduleWeight, groupMemoryBytes: mib(groupMemoryMb), memoryLimitBytes: mib(memoryLimitMb) };
 }
 
 export function renderSummary(outcome: ExportOutcome, given: { out: string; dense?: string; report?: string }): string {
@@ -202,6 +204,11 @@ export function registerReconstruct(program: Command, io: CliIO): void {
     .option(
       '--group-memory-mb <n>',
       'closed form: stream groups larger than this in chunks instead of holding them (default 1024)',
+      positiveInt,
+    )
+    .option(
+      '--memory-limit-mb <n>',
+      'refuse up front a group whose fit would need more memory than this (default 60% of the machine memory)',
       positiveInt,
     )
     .option('--json', 'print the report as JSON instead of text')

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -8,6 +8,8 @@ import { CliError, type CliIO } from '../../src/cli/io';
 import { registerReconstruct } from '../../src/cli/reconstruct';
 import { registerMetrics } from '../../src/cli/metrics';
 import { registerRebuild } from '../../src/cli/rebuild';
+import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
+import { rng } from './helpers/rng';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 
@@ -141,4 +143,33 @@ test('an output folder that cannot be created is one clear line, exit 2', async 
   const r = await cli(['reconstruct', GPT2, '--out', join(GPT2, 'r.safetensors')]);
   assert.equal(r.code, 2);
   assert.match(r.err, /cannot create the output folder/);
+});
+
+test('a group over the memory limit is refused before anything is read: the file, the bank, the estimate, what to change', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recast-cli-'));
+  try {
+    // Four blocks of one 512 x 512 F32 matrix (1 MiB each): groups of 2, n = 2.
+    const src = join(dir, 'mlp.safetensors');
+    const random = rng(3);
+    const block = () => new Uint8Array(Float32Array.from({ length: 512 * 512 }, () => random() - 0.5).buffer);
+    await writeSafetensors(
+      src,
+      [0, 1, 2, 3].map((b) => ({ name: `h.${b}.mlp.weight`, dtype: 'F32' as const, shape: [512, 512], data: block() })),
+    );
+    const out = join(dir, 'x.safetensors');
+    const r = await cli(['reconstruct', src, '--out', out, '--memory-limit-mb', '1']);
+    assert.equal(r.code, 2, r.err);
+    assert.match(
+      r.err,
+      /mlp\.safetensors: a group needs more memory than the limit allows \(bank .* needs about 5\.00 MiB, the limit is 1\.00 MiB: use fewer templates.*--memory-limit-mb\) \(rule: group-too-large\)$/,
+    );
+    assert.deepEqual(readdirSync(dir), ['mlp.safetensors']);
+    // Held whole, a group needs members + templates + the rebuilt one (5 MiB); streamed, one member less (4 MiB).
+    const held = await cli(['reconstruct', src, '--out', out, '--memory-limit-mb', '4']);
+    assert.equal(held.code, 2, held.err);
+    const streamed = await cli(['reconstruct', src, '--out', out, '--group-memory-mb', '1', '--memory-limit-mb', '4']);
+    assert.equal(streamed.code, 0, streamed.err);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -11,7 +11,8 @@ export type ReconstructRule =
   | 'non-finite-weights'
   | 'tensor-vanished'
   | 'output-paths-clash'
-  | 'refuse-overwrite-source';
+  | 'refuse-overwrite-source'
+  | 'group-too-large';
 
 export const RECONSTRUCT_TEXT: Record<ReconstructRule, string> = {
   'invalid-option': 'invalid reconstruction option',
@@ -23,6 +24,7 @@ export const RECONSTRUCT_TEXT: Record<ReconstructRule, string> = {
   'tensor-vanished': 'a tensor disappeared from the checkpoint',
   'output-paths-clash': 'the export, dense and report paths must differ',
   'refuse-overwrite-source': 'refusing to overwrite the source',
+  'group-too-large': 'a group needs more memory than the limit allows',
 };
 
 /** A reconstruction the engine refuses: options, grouping, or weights it cannot fit. */

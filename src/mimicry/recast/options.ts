@@ -1,4 +1,5 @@
 // Defaults and validation of reconstruction options (docs/RECAST.md section 2 for the optimizer).
+import * as os from 'node:os';
 import { ReconstructError } from './errors';
 import { BACKENDS, METHODS, type Backend, type LossKind, type Method, type ReconstructOptions } from './types';
 import type { Objective } from './spectral';
@@ -20,6 +21,7 @@ export interface ResolvedFit {
   readonly probes: number;
   readonly entropyMaxSide: number;
   readonly groupMemory: number;
+  readonly memoryLimit: number;
 }
 
 function finite(v: number | undefined, what: string, min: number, fallback: number, strict = false): number {
@@ -75,5 +77,6 @@ export function resolveFit(o: ReconstructOptions): ResolvedFit {
     probes: integer(o.probes, 'probes', 0, 0),
     entropyMaxSide: integer(o.entropyMaxSide, 'entropy max side', 1, 1024),
     groupMemory: finite(o.groupMemoryBytes, 'group memory', 1, 2 ** 30),
+    memoryLimit: finite(o.memoryLimitBytes, 'memory limit', 1, Math.floor(0.6 * os.totalmem())),
   };
 }

@@ -119,6 +119,31 @@ function summarize(
   };
 }
 
+/** Float32 buffers of one member's size that fitting and measuring `bank` holds at once. */
+function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
+  const L = bank.members.length;
+  const n = bank.templates;
+  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1; // members, their tensors, templates with gradients and RMSprop state
+  const streamed = L * bank.size * 4 > fit.groupMemory;
+  return streamed ? n + 2 : L + n + 1; // (members or one member), templates, the rebuilt member
+}
+
+/** Refuses, before anything is read, a plan whose largest group would not fit in the memory limit. */
+function checkMemory(banks: readonly BankPlan[], fit: ResolvedFit, file: string): void {
+  const gib = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`);
+  for (const bank of banks) {
+    const need = buffersFor(bank, fit) * bank.size * 4;
+    if (need <= fit.memoryLimit) continue;
+    throw new ReconstructError(
+      'group-too-large',
+      `bank ${bank.name} (${bank.members.length} members of ${gib(bank.size * 4)} in float32, ${bank.templates} templates) ` +
+        `needs about ${gib(need)}, the limit is ${gib(fit.memoryLimit)}: use fewer templates, leave the role out with ` +
+        `--modules, or raise --memory-limit-mb`,
+      file,
+    );
+  }
+}
+
 /**
  * Reconstructs every bank of `checkpoint`: one group's weights in memory at a time; templates go
  * to `hooks.store` (memory by default), coefficients and metrics come back in the result.
@@ -139,6 +164,7 @@ export async function reconstruct(
     const roles = plan.roles.map((r) => r.role).join(', ');
     throw new ReconstructError('nothing-to-reconstruct', roles ? `roles: ${roles}` : undefined, checkpoint.path);
   }
+  checkMemory(plan.banks, fit, checkpoint.path);
   const fitter = fitterFor(fit);
   const store = hooks.store ?? new MemoryTemplateStore();
   const banks: BankResult[] = [];

@@ -43,6 +43,11 @@ export interface ReconstructOptions extends GroupingOptions {
    * (two reads of the group) instead of held whole. Default 1 GiB.
    */
   readonly groupMemoryBytes?: number;
+  /**
+   * A reconstruction whose largest group would need more memory than this is refused before
+   * anything is read, with the estimate and what to change. Default 60% of the machine's memory.
+   */
+  readonly memoryLimitBytes?: number;
 }
 
 export interface ProgressEvent {
