@@ -8,10 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { parseTempName, processAlive, removeStaleTemps, tempName } from '../../src/mimicry/io/atomicFile';
 import { removeStaleScratch, SCRATCH_NAME } from '../../src/mimicry/recast/store';
 import { writeSafetensorsStreaming, type StreamingTensor } from '../../src/mimicry/safetensors/writer';
+import { bundleCli } from './helpers/cli-bundle';
 
 const TIMEOUT = 120_000;
 
@@ -60,19 +60,7 @@ async function writeSource(file: string): Promise<void> {
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'mimicry-kill-'));
-  // The CLI bundled as esbuild.config.mjs bundles it, into this test's own folder: `npm run build`
-  // starts by removing dist/, which would pull the bundle from under tests running beside this one.
-  cli = join(root, 'cli.js');
-  await build({
-    entryPoints: ['src/cli/main.ts'],
-    outfile: cli,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'es2022',
-    logLevel: 'error',
-    external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
-  });
+  cli = await bundleCli(root);
   source = join(root, 'source.safetensors');
   await writeSource(source);
 });

@@ -17,8 +17,8 @@ import { EngineError } from '../../src/mimicry/errors';
 import { exportRecast } from '../../src/mimicry/recast/export';
 import type { RecastFormatRule } from '../../src/mimicry/recast/errors';
 import { dashboardFromRecast } from '../../src/mimicry/dashboard/fromRecast';
+import { bundleCli } from './helpers/cli-bundle';
 import { withCheckpoint } from './helpers/temp-dir';
-import { build } from 'esbuild';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 const OTHER = 'test/fixtures/real/tinygrad-mnist-cnn.safetensors';
@@ -419,19 +419,7 @@ const CASES: Case[] = [
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'hostile-recast-'));
-  // The real CLI as `npm run build` bundles it (esbuild.config.mjs's node options), but into this
-  // test's folder: dist/ is left alone, since cli-bundle.test.ts may be rebuilding it meanwhile.
-  CLI = join(root, 'cli.js');
-  await build({
-    entryPoints: ['src/cli/main.ts'],
-    outfile: CLI,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'es2022',
-    external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
-    logLevel: 'warning',
-  });
+  CLI = await bundleCli(root);
   valid = join(root, 'valid.recast.safetensors');
   await withCheckpoint(GPT2, (ck) =>
     exportRecast(ck, { modules: ['mlp.c_fc', 'attn.c_proj'], blocksPerGroup: 4, templates: 2, sets: 2, probes: 2 }, { out: valid }),
