@@ -1,13 +1,9 @@
 // The dashboard's "Export chart (SVG)" writes only SVG that passes checkChartSvg: every chart as
 // ECharts' SVG renderer draws it passes unchanged; scripts, event handlers, external or javascript:
 // references, foreignObject, embedded documents, DOCTYPE and entities, and malformed XML are refused.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as echarts from 'echarts';
-import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
-import type { Checkpoint } from '../../src/mimicry/safetensors/types';
-import { ReconstructSessionJob } from '../../src/mimicry/worker/reconstruct/job';
-import type { DashboardData } from '../../src/mimicry/dashboard/types';
 import { EngineError } from '../../src/mimicry/errors';
 import { ChartImageError, checkChartSvg } from '../../src/extension/dashboard/chartSvg';
 import { renderChartSvg, svgSafeFonts } from '../../src/webview/dashboard/chartHost';
@@ -30,6 +26,7 @@ import {
   spectraView,
 } from '../../src/webview/dashboard/model';
 import type { DashboardTheme } from '../../src/webview/shared/theme';
+import { gpt2DashboardData } from './helpers/gpt2-dashboard';
 
 /** VS Code's default UI font lists (Windows, macOS, Linux) as --vscode-font-family gives them. */
 const FONTS = [
@@ -59,19 +56,7 @@ function themeWith(fontFamily: string): DashboardTheme {
   };
 }
 
-let ck: Checkpoint;
-let data: DashboardData;
-before(async () => {
-  ck = await openCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors');
-  const job = new ReconstructSessionJob(ck);
-  data = await job.run({ preset: 'paper', templates: 1, probes: 4 }, 1024, {
-    signal: new AbortController().signal,
-    onFit: () => undefined,
-    onPhase: () => undefined,
-  });
-  await job.dropResult();
-});
-after(() => ck.close());
+const gpt2 = gpt2DashboardData();
 
 /** Every chart the dashboard draws, by name. */
 function dashboardCharts(t: DashboardTheme): Record<string, Option> {
@@ -81,18 +66,18 @@ function dashboardCharts(t: DashboardTheme): Record<string, Option> {
       loss.add({ group, groupIndex: gi, groups: 2, step, steps: 20, loss: 1 / (1 + step + gi), elapsed: step / 10 });
     }
   }
-  const spectra = spectraView(data, data.banks[0].name);
+  const spectra = spectraView(gpt2(), gpt2().banks[0].name);
   assert.ok(spectra);
   return {
-    fidelity: blockRoleOption(byBlockAndRole(data.layers, 'cosine'), t, 'cosine', 0.98, 0.5),
-    relError: blockRoleOption(byBlockAndRole(data.layers, 'relError'), t, 'relError', 0.98, 0),
-    probes: blockRoleOption(byBlockAndRole(data.layers, 'probeCosine'), t, 'probeCosine', 0.98, 0),
-    diversity: bankBarsOption(diversityBars(data), t, 'diversity'),
-    entropy: bankBarsOption(entropyBars(data), t, 'entropy'),
-    ...Object.fromEntries(similarityHeatmaps(data).map((m, i) => [`heatmap${i}`, heatmapOption(m, t)])),
+    fidelity: blockRoleOption(byBlockAndRole(gpt2().layers, 'cosine'), t, 'cosine', 0.98, 0.5),
+    relError: blockRoleOption(byBlockAndRole(gpt2().layers, 'relError'), t, 'relError', 0.98, 0),
+    probes: blockRoleOption(byBlockAndRole(gpt2().layers, 'probeCosine'), t, 'probeCosine', 0.98, 0),
+    diversity: bankBarsOption(diversityBars(gpt2()), t, 'diversity'),
+    entropy: bankBarsOption(entropyBars(gpt2()), t, 'entropy'),
+    ...Object.fromEntries(similarityHeatmaps(gpt2()).map((m, i) => [`heatmap${i}`, heatmapOption(m, t)])),
     spectra: spectraOption(spectra, t),
     loss: lossOption(loss.statuses, t),
-    compare: compareOption(compareLayers(data, data), t, 'run A', 'run B'),
+    compare: compareOption(compareLayers(gpt2(), gpt2()), t, 'run A', 'run B'),
   };
 }
 

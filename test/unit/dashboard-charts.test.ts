@@ -1,11 +1,7 @@
 // Every dashboard chart has a title, the one-line definition from docs/RECAST.md section 4, named axes
 // with units, and rich-text (not HTML) tooltips that show the layer name.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
-import type { Checkpoint } from '../../src/mimicry/safetensors/types';
-import { ReconstructSessionJob } from '../../src/mimicry/worker/reconstruct/job';
-import type { DashboardData } from '../../src/mimicry/dashboard/types';
 import {
   bankBarsOption,
   blockRoleOption,
@@ -26,6 +22,7 @@ import {
   spectraView,
 } from '../../src/webview/dashboard/model';
 import type { DashboardTheme } from '../../src/webview/shared/theme';
+import { gpt2DashboardData } from './helpers/gpt2-dashboard';
 
 const theme: DashboardTheme = {
   foreground: '#ccc',
@@ -46,19 +43,7 @@ const theme: DashboardTheme = {
   background: '#000',
 };
 
-let ck: Checkpoint;
-let data: DashboardData;
-before(async () => {
-  ck = await openCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors');
-  const job = new ReconstructSessionJob(ck);
-  data = await job.run({ preset: 'paper', templates: 1, probes: 4 }, 1024, {
-    signal: new AbortController().signal,
-    onFit: () => undefined,
-    onPhase: () => undefined,
-  });
-  await job.dropResult();
-});
-after(() => ck.close());
+const gpt2 = gpt2DashboardData();
 
 interface Axis {
   name?: string;
@@ -81,7 +66,7 @@ function check(o: Option, definition: string): void {
 }
 
 test('fidelity and relative error: titles, definitions, units, threshold line, hover with the layer name', () => {
-  const view = byBlockAndRole(data.layers, 'cosine');
+  const view = byBlockAndRole(gpt2().layers, 'cosine');
   const o = blockRoleOption(view, theme, 'cosine', 0.98, 0.5);
   check(o, DEFINITIONS.cosine);
   const series = o.series as { markLine?: { data: { yAxis: number }[] } }[];
@@ -90,26 +75,26 @@ test('fidelity and relative error: titles, definitions, units, threshold line, h
   const text = fmt({ seriesIndex: 0, dataIndex: 1 });
   assert.ok(text.includes('transformer.h.1.attn.c_attn.weight'));
   assert.ok(/cosine/.test(text) && /relative error/.test(text));
-  check(blockRoleOption(byBlockAndRole(data.layers, 'relError'), theme, 'relError', 0.98, 0), DEFINITIONS.relError);
-  const probe = blockRoleOption(byBlockAndRole(data.layers, 'probeCosine'), theme, 'probeCosine', 0.98, 0);
+  check(blockRoleOption(byBlockAndRole(gpt2().layers, 'relError'), theme, 'relError', 0.98, 0), DEFINITIONS.relError);
+  const probe = blockRoleOption(byBlockAndRole(gpt2().layers, 'probeCosine'), theme, 'probeCosine', 0.98, 0);
   check(probe, DEFINITIONS.probeCosine);
   assert.match((probe.title as { text: string }).text, /random probes, not data/);
-  assert.ok(data.layers.every((l) => l.probeCosine !== undefined));
+  assert.ok(gpt2().layers.every((l) => l.probeCosine !== undefined));
 });
 
 test('diversity, entropy, heat maps, spectra, loss and compare charts are all labelled', () => {
-  check(bankBarsOption(diversityBars(data), theme, 'diversity'), DEFINITIONS.diversity);
-  check(bankBarsOption(entropyBars(data), theme, 'entropy'), DEFINITIONS.entropy);
-  for (const m of similarityHeatmaps(data)) {
+  check(bankBarsOption(diversityBars(gpt2()), theme, 'diversity'), DEFINITIONS.diversity);
+  check(bankBarsOption(entropyBars(gpt2()), theme, 'entropy'), DEFINITIONS.entropy);
+  for (const m of similarityHeatmaps(gpt2())) {
     const o = heatmapOption(m, theme);
     assert.ok((o.title as { text: string }).text.includes(m.bank));
     assert.deepEqual([(o.visualMap as { min: number }).min, (o.visualMap as { max: number }).max], [-1, 1]);
   }
-  const s = spectraView(data, data.banks[0].name);
+  const s = spectraView(gpt2(), gpt2().banks[0].name);
   assert.ok(s);
   check(spectraOption(s, theme), DEFINITIONS.spectra);
   const t = new LossTracker(['a']);
   t.add({ group: 'a', groupIndex: 0, groups: 1, step: 0, steps: 0, loss: 0.5, elapsed: 0 });
   check(lossOption(t.statuses, theme), DEFINITIONS.loss);
-  check(compareOption(compareLayers(data, data), theme, 'A', 'B'), DEFINITIONS.cosine);
+  check(compareOption(compareLayers(gpt2(), gpt2()), theme, 'A', 'B'), DEFINITIONS.cosine);
 });
