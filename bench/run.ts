@@ -1,11 +1,47 @@
-// Entry point of `npm run bench`: the paper loop at the authors' 1000 steps (minutes on wasm);
-// --quick cuts it to 100 steps for development and says so in the output; --memory-only runs the
-// memory section alone (nothing written).
+// Entry point of `npm run bench`. Every section prints its figures next to their floor or peer and a
+// PASS/FAIL line per target. With no flag every section runs, in the order below; `--only a,b` runs
+// the named sections; `--quick` shortens the slow ones (e.g. the paper loop at 100 steps instead of
+// the authors' 1000) and says so in the output; `--memory-only` is `--only memory`.
 import { benchMemoryOnly } from './memory.bench';
 import { benchRecast } from './recast.bench';
 
-const quick = process.argv.includes('--quick');
-(process.argv.includes('--memory-only') ? benchMemoryOnly(quick) : benchRecast(quick)).catch((e: unknown) => {
-  console.error(e);
+export interface BenchSection {
+  readonly name: string;
+  readonly what: string;
+  readonly run: (quick: boolean) => Promise<void>;
+}
+
+// Each section lives in its own bench/<name>.bench.ts; add one line here.
+const SECTIONS: readonly BenchSection[] = [
+  { name: 'recast', what: 'paper loop vs closed form, whole ViT-S export, export memory', run: benchRecast },
+  { name: 'memory', what: 'peak memory of the export alone', run: benchMemoryOnly },
+];
+
+function chosen(argv: readonly string[]): readonly BenchSection[] {
+  if (argv.includes('--memory-only')) return SECTIONS.filter((s) => s.name === 'memory');
+  const at = argv.indexOf('--only');
+  // `recast` already includes the memory section; the default run skips the memory-only repeat.
+  if (at < 0) return SECTIONS.filter((s) => s.name !== 'memory');
+  const names = (argv[at + 1] ?? '').split(',').filter(Boolean);
+  const unknown = names.filter((n) => !SECTIONS.some((s) => s.name === n));
+  if (names.length === 0 || unknown.length > 0) {
+    const list = SECTIONS.map((s) => `  ${s.name}: ${s.what}`).join('\n');
+    throw new Error(
+      `--only takes a comma-separated list of sections${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}:\n${list}`,
+    );
+  }
+  return SECTIONS.filter((s) => names.includes(s.name));
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  for (const section of chosen(process.argv.slice(2))) {
+    console.log(`\n=== bench: ${section.name} (${section.what}) ===`);
+    await section.run(quick);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
   process.exit(1);
 });
