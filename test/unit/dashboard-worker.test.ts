@@ -24,6 +24,37 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * Every phase reports progress inside itself: per bank, its share goes up to 1 and never back; the
+ * job's share (the notification's bar) never goes back and ends at 1.
+ */
+function assertPhasesProgress(events: readonly RunProgress[], phases: readonly string[]): void {
+  for (const phase of phases) {
+    const mine = events.filter((e) => e.phase === phase && e.phaseFraction !== undefined && !(e.event && e.event.steps === 0));
+    assert.ok(mine.length >= 2, `phase ${phase}: ${mine.length} progress events`);
+    // Per bank (the message names it), the share inside the phase rises to 1.
+    const byBank = new Map<string, number[]>();
+    for (const e of mine) {
+      const bank = /\(([^)]+)\)/.exec(e.message ?? '')?.[1] ?? '';
+      byBank.set(bank, [...(byBank.get(bank) ?? []), e.phaseFraction ?? -1]);
+    }
+    for (const [bank, fractions] of byBank) {
+      assert.ok(
+        fractions.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= fractions[i - 1])),
+        `${phase} ${bank}: ${String(fractions)}`,
+      );
+      assert.equal(fractions.at(-1), 1, `${phase} ${bank} ends at 1`);
+      if (phase !== 'fit' && phase !== 'digest') assert.equal(fractions[0], 0, `${phase} ${bank} starts at 0`);
+    }
+  }
+  const job = events.map((e) => e.fraction ?? -1);
+  assert.ok(
+    job.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= job[i - 1])),
+    `the job's share: ${String(job)}`,
+  );
+  assert.equal(job.at(-1), 1);
+}
+
 test('plan, run with progress, export model and dense; no temporary files remain', async () => {
   const client = reconstructHost(ENTRY, source);
   try {
@@ -38,7 +69,11 @@ test('plan, run with progress, export model and dense; no temporary files remain
     assert.equal(data.banks.length, plan.ok ? plan.plan.banks.length : -1);
     assert.ok(events.some((e) => e.phase === 'fit' && e.event));
     assert.ok(events.some((e) => e.phase === 'spectra'));
-    assert.equal(events.filter((e) => e.phase === 'fit').at(-1)?.fraction, 1);
+    assertPhasesProgress(events, ['fit', 'fidelity', 'diversity', 'entropy', 'spectra', 'digest']);
+    // The run's time has its phases, stored for the results card and the export.
+    const phases = data.method.phases ?? {};
+    for (const p of ['fit', 'fidelity', 'diversity', 'entropy', 'spectra', 'digest'] as const)
+      assert.ok(typeof phases[p] === 'number' && phases[p] >= 0, `phase ${p}: ${String(phases[p])}`);
     const model = path.join(dir, 'gpt2.recast.safetensors');
     const dense = path.join(dir, 'gpt2.dense.safetensors');
     const writes: RunProgress[] = [];

@@ -14,15 +14,18 @@ export function spectrumLines(
   inputs: readonly SpectrumInput[],
   shape: readonly number[],
   spectrumMaxSide: number,
+  /** Called after each input with the number done (progress inside the spectra phase; may throw to stop). */
+  onDone?: (done: number) => void,
 ): { lines: SpectrumLine[]; skipped?: string } {
   const rows = shape[0];
   const cols = shape.slice(1).reduce((a, b) => a * b, 1);
   const lines: SpectrumLine[] = [];
   let skipped: string | undefined;
-  for (const input of inputs) {
+  for (const [i, input] of inputs.entries()) {
     const s = spectrumFromMatrix(input.values, rows, cols, { maxSide: spectrumMaxSide });
     if (isSpectrumSkipped(s)) skipped = s.skipped;
     else lines.push({ label: input.label, kind: input.kind, values: s.singularValues });
+    onDone?.(i + 1);
   }
   return skipped === undefined ? { lines } : { lines, skipped };
 }

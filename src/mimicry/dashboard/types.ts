@@ -34,6 +34,8 @@ export interface BankSpectra {
   readonly lines: readonly SpectrumLine[];
   /** Why some or all lines are missing (too large, cancelled...). */
   readonly skipped?: string;
+  /** Not known yet: a recast file without stored spectra gets them computed after it opens. */
+  readonly pending?: boolean;
 }
 
 export interface DashboardSource {

@@ -94,12 +94,18 @@ export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number
     if (!tall) diag[r] = rowSum;
   }
   if (maxAbs === 0) return { ...result(0, n), route: 'float32' };
-  // Power of two: scaling is exact, and puts the largest |value| in [0.5, 1).
+  // Power of two: scaling is exact, and puts the largest |value| in [0.5, 1). Weights of ordinary
+  // size (2^-20 .. 2^20) need none: their float32 Gram can neither overflow nor underflow.
   const e = Math.ceil(Math.log2(maxAbs));
-  const scale = 2 ** -(Number.isFinite(e) ? e : 0);
+  const scale = Number.isFinite(e) && (e < -20 || e > 20) ? 2 ** -e : 1;
   // Scaled here in float64, not on the engine: for tiny (denormal) weights the factor itself is
-  // beyond float32's range, and a float32 Infinity would turn the Gram into NaN.
-  const x32 = Float32Array.from(template, (v) => v * scale);
+  // beyond float32's range, and a float32 Infinity would turn the Gram into NaN. A plain loop:
+  // Float32Array.from with a callback cost more than the product itself.
+  let x32 = template;
+  if (scale !== 1) {
+    x32 = new Float32Array(template.length);
+    for (let i = 0; i < x32.length; i++) x32[i] = template[i] * scale;
+  }
   const scaled = engine.tidy(() => {
     const x = engine.tensor2d(x32, [rows, cols]);
     return tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
@@ -167,6 +173,8 @@ export function bankEntropy(
   shape: readonly number[],
   engine: Tf | null,
   signal?: AbortSignal,
+  /** Called after each template with the number done (progress inside the entropy phase). */
+  onTemplate?: (done: number) => void,
 ): BankEntropy {
   const size = templates.length / n;
   const rows = shape[0];
@@ -176,19 +184,25 @@ export function bankEntropy(
   let normalized = 0;
   // Templates of one bank share shape and origin, so one rejected by the float32 check predicts
   // the rest (ViT-S attn.proj: 11 of 12): they go straight to float64 instead of paying twice.
+  // Near-square ones (longer side < 2x the shorter) start there: random-matrix theory puts their
+  // smallest singular values near zero, where the check rejects a float32 Gram (every ViT-S
+  // attn.proj bank did), and float32 would save them little.
+  const square = Math.max(rows, cols) < 2 * Math.min(rows, cols) && Math.min(rows, cols) > 1;
   let fellBack = false;
   for (let t = 0; t < n; t++) {
     signal?.throwIfAborted();
     const T = templates.subarray(t * size, (t + 1) * size);
-    const e: RoutedEntropy = !engine
-      ? { ...entropyFloat64(T, rows, cols), route: 'float64' }
-      : fellBack
-        ? { ...entropyFloat64(T, rows, cols), route: 'float64-fallback' }
-        : entropyOnEngine(engine, T, rows, cols);
+    const e: RoutedEntropy =
+      !engine || square
+        ? { ...entropyFloat64(T, rows, cols), route: 'float64' }
+        : fellBack
+          ? { ...entropyFloat64(T, rows, cols), route: 'float64-fallback' }
+          : entropyOnEngine(engine, T, rows, cols);
     if (e.route === 'float64-fallback') fellBack = true;
     out.push(e);
     entropy += e.entropy / n;
     normalized += e.normalized / n;
+    onTemplate?.(t + 1);
   }
   return { entropy, normalized, templates: out };
 }

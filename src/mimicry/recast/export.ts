@@ -11,7 +11,8 @@ import { digestFile } from './hash';
 import { ReconstructError } from './errors';
 import { copiedTensor } from './passthrough';
 import { reconstruct } from './reconstruct';
-import { banksJson, metricsJson, reportJson, type ReportSource } from './report';
+import { banksJson, metricsJson, reportJson, spectraJson, type ReportSource } from './report';
+import type { BankSpectra } from '../dashboard/types';
 import { Scratch } from './scratch';
 import { FileTemplateStore } from './store';
 import type { ReconstructHooks, ReconstructOptions, ReconstructResult } from './types';
@@ -34,8 +35,18 @@ function writeOptions(checkpoint: Checkpoint, io: WriteControl) {
   return { refuse: [checkpoint.path, ...checkpoint.files], ...io };
 }
 
+/** What a run measured besides the engine's metrics, stored for the dashboard (docs/FORMAT.md recast.spectra). */
+export interface RecastExtras {
+  readonly spectra?: readonly BankSpectra[];
+}
+
 /** The reparameterized file's metadata, exactly docs/FORMAT.md's keys plus the source's own. */
-export function recastMetadata(checkpoint: Checkpoint, result: ReconstructResult, source: SourceRecord): Record<string, string> {
+export function recastMetadata(
+  checkpoint: Checkpoint,
+  result: ReconstructResult,
+  source: SourceRecord,
+  extras: RecastExtras = {},
+): Record<string, string> {
   return {
     ...checkpoint.metadata,
     format: RECAST_FORMAT,
@@ -45,6 +56,7 @@ export function recastMetadata(checkpoint: Checkpoint, result: ReconstructResult
     'recast.source': JSON.stringify(source),
     'recast.method': JSON.stringify(result.method),
     'recast.metrics': JSON.stringify(metricsJson(result)),
+    ...(extras.spectra ? { 'recast.spectra': JSON.stringify(spectraJson(extras.spectra)) } : {}),
     [SOURCE_METADATA_KEY]: JSON.stringify(checkpoint.metadata),
   };
 }
@@ -55,6 +67,7 @@ export async function writeReparameterized(
   file: string,
   source: SourceRecord,
   io: WriteControl = {},
+  extras: RecastExtras = {},
 ): Promise<void> {
   const scratch = new Scratch();
   const entries: StreamingTensor[] = [];
@@ -80,7 +93,7 @@ export async function writeReparameterized(
   }
   const kept = new Set(result.plan.passthrough);
   for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copiedTensor(checkpoint, t, scratch));
-  await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source), writeOptions(checkpoint, io));
+  await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source, extras), writeOptions(checkpoint, io));
 }
 
 /** Original names, shapes and dtypes; members rebuilt by docs/FORMAT.md's rule, the rest copied. */

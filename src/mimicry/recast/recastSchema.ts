@@ -12,7 +12,17 @@ import { RecastFormatError } from './errors';
 import { BANK_NAME, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY } from './format';
 import type { BankDType } from './grouping';
 import type { BanksJson, MetricsJson } from './report';
-import { LOSSES, METHODS, OBJECTIVES, type BankMetrics, type LayerMetrics, type MethodRecord, type Summary } from './types';
+import {
+  LOSSES,
+  METHODS,
+  OBJECTIVES,
+  RUN_PHASES,
+  type BankMetrics,
+  type LayerMetrics,
+  type MethodRecord,
+  type PhaseTimes,
+  type Summary,
+} from './types';
 
 /** One bank of recast.banks, with its name, in the document's order. */
 export interface RecastBankDoc {
@@ -228,8 +238,20 @@ function sourceDoc(v: unknown, path: string): RecastSourceDoc {
 
 // --- section 2.5: recast.method ---------------------------------------------------------------
 
+/** recast.method.phases: seconds per known phase; phases this reader does not know are dropped. */
+function phasesDoc(v: unknown, path: string): PhaseTimes {
+  const o = object(v, path);
+  const out: PhaseTimes = {};
+  for (const phase of RUN_PHASES) {
+    const seconds = optional(o, path, phase, finite(0));
+    if (seconds !== undefined) out[phase] = seconds;
+  }
+  return out;
+}
+
 function methodDoc(v: unknown, path: string): MethodRecord {
   const o = object(v, path);
+  const phases = optional(o, path, 'phases', phasesDoc);
   const g = field(o, path, 'grouping', (x, p) => object(x, p));
   const gp = `${path}.grouping`;
   return {
@@ -258,6 +280,7 @@ function methodDoc(v: unknown, path: string): MethodRecord {
     moduleWeights: { ...field(o, path, 'moduleWeights', recordOf(finite())) },
     probes: field(o, path, 'probes', int(0)),
     elapsed: field(o, path, 'elapsed', finite(0)),
+    ...(phases === undefined ? {} : { phases }),
   };
 }
 

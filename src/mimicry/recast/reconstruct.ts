@@ -19,10 +19,12 @@ import type {
   BankResult,
   LayerMetrics,
   MethodRecord,
+  PhaseTimes,
   ProgressEvent,
   ReconstructHooks,
   ReconstructOptions,
   ReconstructResult,
+  RunPhaseName,
   Summary,
 } from './types';
 
@@ -36,6 +38,13 @@ function fitterFor(fit: ResolvedFit): GroupFitter {
   return fit.method === 'spectral' ? spectralFitter : paperFitter;
 }
 
+/** Where a bank's measuring phases report: progress inside each, and the seconds each took. */
+interface PhaseClock {
+  report(phase: RunPhaseName, done: number, total: number, unit: string): void;
+  /** Adds the seconds since `since` (performance.now()) to `phase`. */
+  spent(phase: RunPhaseName, since: number): void;
+}
+
 /** Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough). */
 async function measureBank(
   bank: BankPlan,
@@ -43,12 +52,17 @@ async function measureBank(
   fit: GroupFit,
   opts: ResolvedFit,
   scratch: Scratch,
+  clock: PhaseClock,
   signal?: AbortSignal,
 ): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
   const rebuilt = scratch.floats('rebuilt', bank.size);
+  const L = bank.members.length;
+  let since = performance.now();
+  clock.report('fidelity', 0, L, 'layer');
   for (const [l, name] of bank.members.entries()) {
+    signal?.throwIfAborted();
     const original = await member(l);
     compose(fit.templates, fit.n, fit.coefficients[l], rebuilt);
     for (let i = 0; i < bank.size; i++) se += (rebuilt[i] - original[i]) ** 2;
@@ -58,15 +72,25 @@ async function measureBank(
       const rng = new Random((opts.seed ^ hashString(name)) >>> 0);
       layers.push({ ...m, probeCosine: probeFidelity(original, rebuilt, bank.shape, inputLayout(name), opts.probes, rng) });
     } else layers.push(m);
+    clock.report('fidelity', l + 1, L, 'layer');
   }
+  clock.spent('fidelity', since);
+  since = performance.now();
+  clock.report('diversity', 0, fit.n, 'template');
   const div = templateDiversity(fit.templates, fit.n);
+  clock.report('diversity', fit.n, fit.n, 'template');
+  clock.spent('diversity', since);
   const side = Math.min(bank.shape[0], bank.size / bank.shape[0]);
   let entropy: number | null = null,
     normalized: number | null = null;
   if (side <= opts.entropyMaxSide) {
-    const e = bankEntropy(fit.templates, fit.n, bank.shape, await gramEngine(opts.backend), signal);
+    since = performance.now();
+    clock.report('entropy', 0, fit.n, 'template');
+    const engine = await gramEngine(opts.backend);
+    const e = bankEntropy(fit.templates, fit.n, bank.shape, engine, signal, (done) => clock.report('entropy', done, fit.n, 'template'));
     entropy = e.entropy;
     normalized = e.normalized;
+    clock.spent('entropy', since);
   }
   const sim = coefficientSimilarity(fit.coefficients, bank.blocks);
   const loss = Number.isNaN(fit.loss) ? se / (bank.members.length * bank.size) : fit.loss;
@@ -117,6 +141,13 @@ function summarize(
     coefficientsPerTask,
     ...(probes.length ? { meanProbeCosine: mean(probes) } : {}),
   };
+}
+
+/** Phase seconds to the millisecond (they are shown and stored, not computed with). */
+export function roundedPhases(phases: PhaseTimes): PhaseTimes {
+  const out: PhaseTimes = {};
+  for (const [k, v] of Object.entries(phases) as [keyof PhaseTimes, number][]) out[k] = Math.round(v * 1000) / 1000;
+  return out;
 }
 
 /** Float32 buffers of one member's size that fitting and measuring `bank` holds at once. */
@@ -171,8 +202,18 @@ export async function reconstruct(
   const backends = new Set<string>();
   // Member, template and rebuilt buffers, sized by the largest group and reused by every group.
   const scratch = new Scratch();
+  const phases: Record<'fit' | 'fidelity' | 'diversity' | 'entropy', number> = { fit: 0, fidelity: 0, diversity: 0, entropy: 0 };
   for (const [gi, bank] of plan.banks.entries()) {
     hooks.signal?.throwIfAborted();
+    const clock: PhaseClock = {
+      report: (phase, done, total, unit) =>
+        hooks.onPhase?.({ phase, bank: bank.name, bankIndex: gi, banks: plan.banks.length, done, total, unit }),
+      spent: (phase, since) => {
+        if (phase in phases) phases[phase as keyof typeof phases] += (performance.now() - since) / 1000;
+      },
+    };
+    const fitStarted = performance.now();
+    clock.report('fit', 0, 1, 'group');
     const infos = memberInfos(checkpoint, bank);
     const roles = bank.members.map((m) => parseWeightName(m)?.role ?? m);
     // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
@@ -189,9 +230,11 @@ export async function reconstruct(
       ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
       : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
     backends.add(result.backend);
+    clock.spent('fit', fitStarted);
+    clock.report('fit', 1, 1, 'group');
     const member = (l: number) =>
       stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]);
-    const measured = await measureBank(bank, member, result, fit, scratch, hooks.signal);
+    const measured = await measureBank(bank, member, result, fit, scratch, clock, hooks.signal);
     if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
     await store.put(bank.name, result.templates);
     banks.push({ plan: bank, n: result.n, coefficients: result.coefficients, metrics: measured.metrics, layers: measured.layers });
@@ -224,6 +267,7 @@ export async function reconstruct(
     moduleWeights: fit.moduleWeights,
     probes: fit.probes,
     elapsed: elapsed(),
+    phases: roundedPhases(phases),
   };
   return { plan, banks, layers, summary: summarize(checkpoint, plan.passthrough, banks, layers), method, store };
 }

@@ -1,6 +1,7 @@
 // The JSON documents of an export: recast.banks, recast.metrics, recast.method, and the report file.
 import type { BankDType } from './grouping';
 import type { ReconstructResult } from './types';
+import type { BankSpectra, SpectrumKind } from '../dashboard/types';
 
 /** docs/FORMAT.md recast.banks: `{ "<bank>": { members, shape, templates, source_dtype } }`. */
 export interface BanksJson {
@@ -54,6 +55,26 @@ export function metricsJson(result: ReconstructResult) {
 }
 
 export type MetricsJson = ReturnType<typeof metricsJson>;
+
+/** docs/FORMAT.md recast.spectra: `{ "<bank>": { lines: [{ label, kind, values }], skipped? } }`. */
+export interface SpectraJson {
+  [bank: string]: { lines: { label: string; kind: SpectrumKind; values: number[] }[]; skipped?: string };
+}
+
+/** Singular values kept to float32 precision (7 significant digits): the chart's values, a third of the text. */
+const float32Digits = (v: number): number => (v === 0 ? 0 : Number(v.toPrecision(7)));
+
+export function spectraJson(spectra: readonly BankSpectra[]): SpectraJson {
+  const out: SpectraJson = {};
+  for (const b of spectra) {
+    if (b.pending) continue;
+    out[b.bank] = {
+      lines: b.lines.map((l) => ({ label: l.label, kind: l.kind, values: l.values.map(float32Digits) })),
+      ...(b.skipped === undefined ? {} : { skipped: b.skipped }),
+    };
+  }
+  return out;
+}
 
 export interface ReportSource {
   readonly file: string;

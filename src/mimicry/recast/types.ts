@@ -10,8 +10,8 @@ export type LossKind = 'smoothl1' | 'mse';
 export const LOSSES: readonly LossKind[] = ['smoothl1', 'mse'];
 export const OBJECTIVES: readonly Objective[] = ['per-layer', 'total'];
 /** Where the optimizer runs (the paper method). `auto` takes the fastest one that loads. */
-export type Backend = 'auto' | 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu';
-export const BACKENDS: readonly Backend[] = ['auto', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'];
+export type Backend = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu';
+export const BACKENDS: readonly Backend[] = ['auto', 'webgpu', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'];
 
 export interface ReconstructOptions extends GroupingOptions {
   readonly method?: Method;
@@ -64,8 +64,29 @@ export interface ProgressEvent {
   readonly elapsed: number;
 }
 
+/** The phases of a run, in the order they first happen (the engine's; the worker adds spectra, digest and write). */
+export type RunPhaseName = 'fit' | 'fidelity' | 'diversity' | 'entropy' | 'spectra' | 'digest' | 'write';
+export const RUN_PHASES: readonly RunPhaseName[] = ['fit', 'fidelity', 'diversity', 'entropy', 'spectra', 'digest', 'write'];
+
+/** Progress inside one phase of one bank: `done` of `total` units (layers, templates, spectra). */
+export interface PhaseEvent {
+  readonly phase: RunPhaseName;
+  readonly bank: string;
+  readonly bankIndex: number;
+  readonly banks: number;
+  readonly done: number;
+  readonly total: number;
+  /** What a unit is, for messages ("layer", "template", "spectrum", "file"). */
+  readonly unit: string;
+}
+
+/** Seconds spent in each phase, summed over banks (docs/FORMAT.md recast.method.phases). */
+export type PhaseTimes = Partial<Record<RunPhaseName, number>>;
+
 export interface ReconstructHooks {
   onProgress?(ev: ProgressEvent): void;
+  /** Progress inside the measuring phases (fidelity per layer, diversity and entropy per template). */
+  onPhase?(ev: PhaseEvent): void;
   readonly signal?: AbortSignal;
   /** Where templates go as each bank is done (default: memory). Exports spill to disk. */
   readonly store?: TemplateStore;
@@ -137,6 +158,8 @@ export interface MethodRecord {
   readonly moduleWeights: Readonly<Record<string, number>>;
   readonly probes: number;
   readonly elapsed: number;
+  /** Seconds per phase (an added field): the engine's phases, and the worker's when it ran them. */
+  readonly phases?: PhaseTimes;
 }
 
 export interface Summary {

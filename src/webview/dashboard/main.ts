@@ -33,6 +33,7 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-label/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 
@@ -157,7 +158,7 @@ function onMessage(m: ToDashboard): void {
       show(new RunView(configure?.bankNames ?? [], currentTheme, () => post({ type: 'cancel' })), 'running');
       return;
     case 'progress':
-      run?.progress(m.phase, m.event, m.message);
+      run?.progress(m.phase, m.event, m.message, m.phaseFraction);
       return;
     case 'result':
       canExportModel = m.canExportModel;

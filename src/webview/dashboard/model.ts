@@ -1,6 +1,6 @@
 // Pure view-model builders: from the engine's DashboardData to what each chart draws (no DOM, no
 // ECharts), so they are unit-tested on a real result.
-import type { DashboardData, DashboardLayer, ProgressEvent, SpectrumLine } from '../protocol';
+import type { DashboardData, DashboardLayer, ProgressEvent, RunPhase, SpectrumLine } from '../protocol';
 
 /** Bars by block (x) and role (one series per role). */
 export interface BlockRoleSeries {
@@ -129,6 +129,36 @@ export interface CardFormat {
   number(x: number): string;
 }
 
+/** Phases in the order a run goes through them, as the time card names them. */
+const TIME_PHASES: readonly RunPhase[] = ['fit', 'fidelity', 'diversity', 'entropy', 'spectra', 'digest'];
+
+/**
+ * The whole run's time: the engine's (fitting and measuring, `elapsed`) plus what the worker did after
+ * it (spectra, source digest), with each phase. Files written before phases were stored show `elapsed`.
+ */
+export function runSeconds(m: DashboardData['method']): number {
+  return m.elapsed + (m.phases?.spectra ?? 0) + (m.phases?.digest ?? 0);
+}
+
+function timeCard(m: DashboardData['method'], f: CardFormat): Card {
+  const how = m.steps > 0 ? `${m.steps} steps, lr ${String(m.lr)}` : 'closed form';
+  const phases = TIME_PHASES.flatMap((p) => (m.phases?.[p] === undefined ? [] : [`${p} ${seconds(m.phases[p])}`]));
+  return {
+    id: 'time',
+    label: 'Time',
+    value: phases.length ? `${seconds(runSeconds(m))} (${phases.join(', ')})` : `${f.number(m.elapsed)} s`,
+    hint: how,
+  };
+}
+
+/** Seconds as people read a duration: 0.05 s, 6.8 s, 39 s, 7 min 12 s. */
+export function seconds(s: number): string {
+  if (s < 1) return `${s.toFixed(2)} s`;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const min = Math.floor(s / 60);
+  return `${min} min ${Math.round(s - 60 * min)} s`;
+}
+
 /** Summary cards: every number as the engine reported it, only formatted. */
 export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
   const s = data.summary;
@@ -162,12 +192,7 @@ export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
       hint: `n = ${String(m.n ?? 'by ratio')}, K = ${m.K}, ${data.banks.length} banks`,
     },
     { id: 'backend', label: 'Backend', value: m.backend },
-    {
-      id: 'time',
-      label: 'Time',
-      value: `${f.number(m.elapsed)} s`,
-      hint: m.steps > 0 ? `${m.steps} steps, lr ${String(m.lr)}` : 'closed form',
-    },
+    timeCard(m, f),
   ];
   if (s.meanProbeCosine !== undefined)
     cards.splice(6, 0, {

@@ -11,6 +11,9 @@ import type { DashboardTheme } from '../shared/theme';
 
 const PHASES: Record<RunPhase, string> = {
   fit: 'Fitting templates and coefficients',
+  fidelity: 'Measuring per-layer fidelity',
+  diversity: 'Measuring template diversity',
+  entropy: 'Measuring template entropy',
   spectra: 'Measuring singular-value spectra',
   digest: 'Hashing the source (SHA-256)',
   write: 'Writing',
@@ -22,6 +25,14 @@ export class RunView {
   private readonly chart: ChartHost;
   private readonly statusBody = h('tbody');
   private readonly phase = h('p', { class: 'phase', 'data-testid': 'run-phase', 'aria-live': 'polite' }, PHASES.fit);
+  /** Progress inside the current phase (of this bank's layers, templates or spectra). */
+  private readonly phaseBar = h('vscode-progress-bar', {
+    'aria-label': 'Progress of the phase',
+    'data-testid': 'run-phase-progress',
+  }) as HTMLElement & {
+    value?: number;
+    max: number;
+  };
   private readonly cancelButton: HTMLElement & { disabled: boolean };
   private pending = 0;
 
@@ -53,6 +64,7 @@ export class RunView {
         this.cancelButton,
       ),
       this.phase,
+      this.phaseBar,
       this.chart.element,
       h('h3', {}, 'Groups'),
       h(
@@ -64,10 +76,17 @@ export class RunView {
     );
   }
 
-  progress(phase: RunPhase, event?: ProgressEvent, message?: string): void {
+  progress(phase: RunPhase, event?: ProgressEvent, message?: string, phaseFraction?: number): void {
     if (event) this.tracker.add(event);
-    if (phase !== 'fit') this.tracker.finish();
-    this.phase.textContent = message ? `${PHASES[phase]}: ${message}` : PHASES[phase];
+    if (phase === 'spectra' || phase === 'digest' || phase === 'write') this.tracker.finish();
+    // The closed form's loss arrives after its bank is measured: it feeds the curve, not the phase line.
+    const lossOnly = phase === 'fit' && event !== undefined && event.steps === 0;
+    if (!lossOnly) {
+      this.phase.textContent = message ? `${PHASES[phase]}: ${message}` : PHASES[phase];
+      this.phaseBar.max = 1;
+      if (phaseFraction === undefined) this.phaseBar.removeAttribute('value');
+      else this.phaseBar.value = Math.min(1, Math.max(0, phaseFraction));
+    }
     // Many events per second: draw once per frame.
     if (!this.pending)
       this.pending = requestAnimationFrame(() => {

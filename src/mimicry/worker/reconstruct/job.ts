@@ -2,20 +2,55 @@
 // digests the source and builds the dashboard's data; keeps the result for exports.
 import type { Checkpoint } from '../../safetensors/types';
 import type { WriteControl, WriteProgress } from '../../safetensors/writer';
-import { reconstruct } from '../../recast/reconstruct';
+import { reconstruct, roundedPhases } from '../../recast/reconstruct';
 import { describeSource, writeDense, writeReparameterized, type SourceRecord } from '../../recast/export';
 import { rebuildDense } from '../../recast/rebuild';
 import { FileTemplateStore, removeStaleScratch } from '../../recast/store';
-import type { ProgressEvent, ReconstructOptions, ReconstructResult } from '../../recast/types';
+import type { PhaseEvent, ProgressEvent, ReconstructOptions, ReconstructResult } from '../../recast/types';
 import { dashboardFromResult } from '../../dashboard/fromResult';
 import { spectrumLines, templateAt, type SpectrumInput } from '../../dashboard/spectra';
 import type { BankSpectra, DashboardData } from '../../dashboard/types';
-import type { ExportKind } from './protocol';
+import type { ExportKind, RunProgress } from './protocol';
 
 export interface RunHooks {
   readonly signal: AbortSignal;
+  /** The optimizer's loss events (the curve). */
   onFit(ev: ProgressEvent): void;
-  onPhase(phase: 'spectra' | 'digest', message: string): void;
+  /** Progress inside every other phase, with the job's share done (`fraction`) and the phase's own (`phaseFraction`). */
+  onPhase(p: RunProgress): void;
+}
+
+/** Shares of the whole job's bar: the engine's banks, then the spectra, then the digest. */
+const ENGINE_SHARE = 0.5;
+const SPECTRA_SHARE = 0.45;
+/** Within one bank of the engine: where each phase starts and how much of the bank it takes. */
+const BANK_PHASES: Readonly<Record<'fit' | 'fidelity' | 'diversity' | 'entropy', readonly [number, number]>> = {
+  fit: [0, 0.5],
+  fidelity: [0.5, 0.25],
+  diversity: [0.75, 0.05],
+  entropy: [0.8, 0.2],
+};
+
+/** The job's share done at an engine phase event (bank `bankIndex` of `banks`, `inPhase` of its phase done). */
+export function engineFraction(phase: keyof typeof BANK_PHASES, bankIndex: number, banks: number, inPhase: number): number {
+  const [start, width] = BANK_PHASES[phase];
+  return (ENGINE_SHARE * (bankIndex + start + width * Math.min(1, Math.max(0, inPhase)))) / Math.max(1, banks);
+}
+
+function phaseMessage(ev: PhaseEvent): string {
+  const bank = `bank ${ev.bankIndex + 1} of ${ev.banks} (${ev.bank})`;
+  return ev.unit === 'group' ? bank : `${bank}: ${ev.unit} ${ev.done} of ${ev.total}`;
+}
+
+/** Engine phase events at most every `intervalMs`, but always a phase's first and last. */
+export function throttlePhases(send: (ev: PhaseEvent) => void, intervalMs = 100): (ev: PhaseEvent) => void {
+  let last = 0;
+  return (ev) => {
+    const now = Date.now();
+    if (ev.done > 0 && ev.done < ev.total && now - last < intervalMs) return;
+    last = now;
+    send(ev);
+  };
 }
 
 /** Loss events at most every 50 ms, but always a group's first and last step (the curve's ends). */
@@ -49,6 +84,14 @@ export function fitFraction(ev: ProgressEvent): number {
   return Math.min(1, (ev.groupIndex + inGroup) / Math.max(1, ev.groups));
 }
 
+/** The job's share done at a loss event (the fit is the first part of each bank's share). */
+export function fitJobFraction(ev: ProgressEvent): number {
+  // The closed form reports its loss once, after its bank is measured.
+  if (ev.steps === 0) return engineFraction('entropy', ev.groupIndex, ev.groups, 1);
+  const inGroup = ev.steps > 0 ? Math.min(1, ev.step / ev.steps) : 1;
+  return engineFraction('fit', ev.groupIndex, ev.groups, inGroup);
+}
+
 /** Originals drawn per bank: enough to compare with the templates, bounded in time (O(side^3) each). */
 export const MAX_ORIGINAL_SPECTRA = 6;
 
@@ -57,9 +100,10 @@ async function bankSpectra(
   result: ReconstructResult,
   spectrumMaxSide: number,
   signal: AbortSignal,
+  onLine: (bank: number, done: number, total: number) => void,
 ): Promise<BankSpectra[]> {
   const out: BankSpectra[] = [];
-  for (const b of result.banks) {
+  for (const [bi, b] of result.banks.entries()) {
     signal.throwIfAborted();
     const inputs: SpectrumInput[] = [];
     const shown = b.plan.members.slice(0, MAX_ORIGINAL_SPECTRA);
@@ -72,7 +116,11 @@ async function bankSpectra(
     }
     const templates = await result.store.get(b.plan.name);
     for (let t = 0; t < b.n; t++) inputs.push({ label: `template ${t + 1}`, kind: 'template', values: templateAt(templates, b.n, t) });
-    const lines = spectrumLines(inputs, b.plan.shape, spectrumMaxSide);
+    onLine(bi, 0, inputs.length);
+    const lines = spectrumLines(inputs, b.plan.shape, spectrumMaxSide, (done) => {
+      signal.throwIfAborted();
+      onLine(bi, done, inputs.length);
+    });
     const more = b.plan.members.length - shown.length;
     const note = [lines.skipped, more > 0 ? `first ${shown.length} of ${b.plan.members.length} members shown` : undefined]
       .filter((x) => x !== undefined)
@@ -84,7 +132,7 @@ async function bankSpectra(
 
 /** One checkpoint's reconstruction state inside the worker. */
 export class ReconstructSessionJob {
-  private last: { result: ReconstructResult; source: SourceRecord } | undefined;
+  private last: { result: ReconstructResult; source: SourceRecord; spectra: readonly BankSpectra[] } | undefined;
 
   constructor(private readonly checkpoint: Checkpoint) {}
 
@@ -95,12 +143,47 @@ export class ReconstructSessionJob {
     await removeStaleScratch().catch(() => undefined);
     const store = new FileTemplateStore();
     try {
-      const result = await reconstruct(this.checkpoint, options, { onProgress: hooks.onFit, signal: hooks.signal, store });
-      hooks.onPhase('spectra', 'singular-value spectra');
-      const spectra = await bankSpectra(this.checkpoint, result, spectrumMaxSide, hooks.signal);
-      hooks.onPhase('digest', 'SHA-256 of the source');
+      const onEnginePhase = throttlePhases((ev) => {
+        if (ev.phase === 'fit' || ev.phase === 'fidelity' || ev.phase === 'diversity' || ev.phase === 'entropy')
+          hooks.onPhase({
+            phase: ev.phase,
+            message: phaseMessage(ev),
+            phaseFraction: ev.total > 0 ? ev.done / ev.total : 1,
+            fraction: engineFraction(ev.phase, ev.bankIndex, ev.banks, ev.total > 0 ? ev.done / ev.total : 1),
+          });
+      });
+      const engine = await reconstruct(this.checkpoint, options, {
+        onProgress: hooks.onFit,
+        onPhase: onEnginePhase,
+        signal: hooks.signal,
+        store,
+      });
+      let started = performance.now();
+      const banks = engine.banks.length;
+      const onSpectrum = throttlePhases((ev) =>
+        hooks.onPhase({
+          phase: 'spectra',
+          message: phaseMessage(ev),
+          phaseFraction: ev.done / Math.max(1, ev.total),
+          fraction: ENGINE_SHARE + (SPECTRA_SHARE * (ev.bankIndex + ev.done / Math.max(1, ev.total))) / Math.max(1, banks),
+        }),
+      );
+      const spectra = await bankSpectra(this.checkpoint, engine, spectrumMaxSide, hooks.signal, (bi, done, total) =>
+        onSpectrum({ phase: 'spectra', bank: engine.banks[bi].plan.name, bankIndex: bi, banks, done, total, unit: 'spectrum' }),
+      );
+      const spectraSeconds = (performance.now() - started) / 1000;
+      started = performance.now();
+      hooks.onPhase({ phase: 'digest', message: 'SHA-256 of the source', phaseFraction: 0, fraction: ENGINE_SHARE + SPECTRA_SHARE });
       const source = await describeSource(this.checkpoint, hooks.signal);
-      this.last = { result, source };
+      hooks.onPhase({ phase: 'digest', message: 'SHA-256 of the source', phaseFraction: 1, fraction: 1 });
+      const digestSeconds = (performance.now() - started) / 1000;
+      // The worker's phases join the engine's: the run's whole time is on the results card and in the export.
+      const method = {
+        ...engine.method,
+        phases: roundedPhases({ ...engine.method.phases, spectra: spectraSeconds, digest: digestSeconds }),
+      };
+      const result: ReconstructResult = { ...engine, method };
+      this.last = { result, source, spectra };
       return dashboardFromResult(result, this.checkpoint.path, source, spectra);
     } catch (e) {
       await store.dispose();
@@ -117,7 +200,7 @@ export class ReconstructSessionJob {
     }
     if (!this.last) throw new Error('no reconstruction in this session: run one first');
     const { result, source } = this.last;
-    if (kind === 'model') await writeReparameterized(this.checkpoint, result, file, source, io);
+    if (kind === 'model') await writeReparameterized(this.checkpoint, result, file, source, io, { spectra: this.last.spectra });
     else await writeDense(this.checkpoint, result, file, io);
   }
 

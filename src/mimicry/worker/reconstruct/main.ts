@@ -7,7 +7,7 @@ import { RECAST_FORMAT } from '../../recast/format';
 import { planView } from '../../dashboard/budget';
 import { dashboardFromRecast } from '../../dashboard/fromRecast';
 import { serve } from '../channel/serve';
-import { fitFraction, ReconstructSessionJob, throttleProgress, throttleWrites } from './job';
+import { fitJobFraction, ReconstructSessionJob, throttleProgress, throttleWrites } from './job';
 import type { ReconstructService } from './protocol';
 
 let opened: { checkpoint: Checkpoint; session: ReconstructSessionJob; isRecast: boolean } | undefined;
@@ -37,8 +37,10 @@ serve<ReconstructService>(
       return planView(current().checkpoint.tensors, options);
     },
     run({ options, spectrumMaxSide }, { signal, progress }) {
-      const onFit = throttleProgress((event) => progress({ phase: 'fit', event, fraction: fitFraction(event) }));
-      return current().session.run(options, spectrumMaxSide, { signal, onFit, onPhase: (phase, message) => progress({ phase, message }) });
+      const onFit = throttleProgress((event) =>
+        progress({ phase: 'fit', event, fraction: fitJobFraction(event), phaseFraction: event.steps > 0 ? event.step / event.steps : 1 }),
+      );
+      return current().session.run(options, spectrumMaxSide, { signal, onFit, onPhase: progress });
     },
     load({ spectrumMaxSide }, { signal }) {
       return dashboardFromRecast(current().checkpoint, spectrumMaxSide, signal);

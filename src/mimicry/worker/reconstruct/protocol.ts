@@ -3,7 +3,7 @@
 // runs one reconstruction at a time with progress, and writes exports of the last run.
 import type { PlanOutcome } from '../../dashboard/budget';
 import type { DashboardData } from '../../dashboard/types';
-import type { ProgressEvent, ReconstructOptions } from '../../recast/types';
+import type { ProgressEvent, ReconstructOptions, RunPhaseName } from '../../recast/types';
 import type { Method } from '../channel/protocol';
 
 export type ExportKind = 'model' | 'dense';
@@ -18,15 +18,17 @@ export interface CheckpointBrief {
   readonly isRecast: boolean;
 }
 
-export type RunPhase = 'fit' | 'spectra' | 'digest' | 'write';
+export type RunPhase = RunPhaseName;
 
 export interface RunProgress {
   readonly phase: RunPhase;
   /** The optimizer's step (phase fit). */
   readonly event?: ProgressEvent;
   readonly message?: string;
-  /** Share done, in [0, 1]: of the fit (phase fit), of the file's bytes (phase write). */
+  /** Share of the whole job done, in [0, 1] (the notification's bar; never goes back). */
   readonly fraction?: number;
+  /** Share of the current phase done, in [0, 1]: of this bank's layers, templates or spectra, or of the file's bytes. */
+  readonly phaseFraction?: number;
 }
 
 export interface ReconstructService {
