@@ -115,3 +115,63 @@ test('probe fidelity: 1 for the same weight, -1 for its negative, layouts agree 
   assert.equal(inputLayout('blocks.0.mlp.fc1.weight'), 'out-in');
   assert.equal(inputLayout('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'), 'out-in');
 });
+
+test('one-pass kernels give the same bits as the plain loops (compose + fidelity, diversity, member Gram, template writing)', async () => {
+  const { compose } = await import('../../src/mimicry/recast/compose');
+  const { composeWithFidelity } = await import('../../src/mimicry/recast/metrics');
+  const { gram } = await import('../../src/mimicry/recast/linalg');
+  const { solveGram, writeTemplates } = await import('../../src/mimicry/recast/spectral');
+  const rng = new Random(31);
+  // Sizes that do not divide the kernels' blocks (8192, 4096), and n = 1, 2, 3.
+  for (const [n, K, d] of [
+    [1, 1, 20000],
+    [2, 2, 17001],
+    [3, 2, 9000],
+  ]) {
+    const templates = Float32Array.from(rng.normals(n * d));
+    const coefficients = Float32Array.from(rng.normals(K * n));
+    const original = Float32Array.from(rng.normals(d));
+    const plain = compose(templates, n, coefficients);
+    let se = 0.25;
+    for (let i = 0; i < d; i++) se += (plain[i] - original[i]) ** 2;
+    const rebuilt = new Float32Array(d);
+    const got = composeWithFidelity(templates, n, coefficients, original, rebuilt, 0.25);
+    assert.deepEqual(rebuilt, plain);
+    assert.deepEqual(got, { ...layerFidelity(original, plain), squaredError: se });
+
+    let normSum = 0,
+      sum = 0,
+      pairs = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += templates[i * d + k] ** 2;
+      normSum += Math.sqrt(s);
+      for (let j = i + 1; j < n; j++) {
+        let e = 0;
+        for (let k = 0; k < d; k++) e += (templates[i * d + k] - templates[j * d + k]) ** 2;
+        sum += Math.sqrt(e);
+        pairs++;
+      }
+    }
+    const div = pairs > 0 ? sum / pairs : 0;
+    assert.deepEqual(templateDiversity(templates, n), { diversity: div, relative: normSum > 0 ? div / (normSum / n) : 0 });
+
+    const rows = Array.from({ length: n + 1 }, () => Float32Array.from(rng.normals(d)));
+    const g = gram(rows);
+    for (let a = 0; a <= n; a++)
+      for (let b = 0; b <= n; b++) {
+        let s = 0;
+        for (let i = 0; i < d; i++) s += rows[a][i] * rows[b][i];
+        assert.equal(g[a * (n + 1) + b], s, `G[${a}, ${b}]`);
+      }
+    const sol = solveGram(g, n + 1, n, 'per-layer');
+    const out = new Float32Array(sol.n * d);
+    writeTemplates(out, d, sol, rows, 0);
+    for (let t = 0; t < sol.n; t++)
+      for (let i = 0; i < d; i += 97) {
+        let s = 0;
+        for (let l = 0; l <= n; l++) s += sol.weights[l * sol.n + t] * rows[l][i];
+        assert.equal(out[t * d + i], Math.fround(s));
+      }
+  }
+});

@@ -1,11 +1,10 @@
 // The engine entry point: plan the banks, fit one group at a time, measure, hand templates to a store.
 import type { Checkpoint } from '../safetensors/types';
-import { compose } from './compose';
 import { type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
 import { bankParameters, parseWeightName, planGroups, type BankPlan } from './grouping';
 import { bankEntropy, gramEngine } from './entropy';
-import { coefficientSimilarity, inputLayout, layerFidelity, probeFidelity, templateDiversity } from './metrics';
+import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
 import { ReconstructError } from './errors';
 import { resolveFit, type ResolvedFit } from './options';
 import { paperFitter } from './paper';
@@ -64,9 +63,9 @@ async function measureBank(
   for (const [l, name] of bank.members.entries()) {
     signal?.throwIfAborted();
     const original = await member(l);
-    compose(fit.templates, fit.n, fit.coefficients[l], rebuilt);
-    for (let i = 0; i < bank.size; i++) se += (rebuilt[i] - original[i]) ** 2;
-    const f = layerFidelity(original, rebuilt);
+    // compose() and layerFidelity() in one pass (same bits); `rebuilt` is left for the probes.
+    const f = composeWithFidelity(fit.templates, fit.n, fit.coefficients[l], original, rebuilt, se);
+    se = f.squaredError;
     const m: LayerMetrics = { name, bank: bank.name, cosine: f.cosine, relError: f.relError };
     if (opts.probes > 0) {
       const rng = new Random((opts.seed ^ hashString(name)) >>> 0);
