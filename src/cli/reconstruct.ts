@@ -8,6 +8,7 @@ import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
 import { PRESETS } from '../mimicry/recast/grouping';
 import { reportJson } from '../mimicry/recast/report';
 import { BACKENDS, METHODS, type ReconstructOptions } from '../mimicry/recast/types';
+import { onBackendNote, releaseGpu } from '../mimicry/recast/tfjs';
 import { cell, grouped, num, table } from './format';
 import { displayPath, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './flags';
@@ -122,6 +123,11 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
   const progress = progressOn(io.stderr);
   // Ctrl-C or SIGTERM stops the export; its writers then remove their temporary files.
   const stop = onStopSignals();
+  // A GPU passed over, or a software one forced: one line each, above the progress line.
+  const unsubscribe = onBackendNote((line) => {
+    progress.done();
+    io.stderr.write(`mimicry: ${printable(line)}\n`);
+  });
   try {
     await removeStaleTemporaries([flags.out, flags.dense, flags.report], io);
     const outcome = await exportRecast(
@@ -156,6 +162,8 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
     progress.done();
     throw stop.received ? stop.stopped() : toCliError(e, file);
   } finally {
+    unsubscribe();
+    releaseGpu(); // the GPU instance would keep the process alive
     stop.dispose();
     await checkpoint.close();
   }

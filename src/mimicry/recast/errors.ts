@@ -60,11 +60,13 @@ export const RECAST_FORMAT_TEXT: Record<RecastFormatRule, string> = {
 /** A reparameterized file that breaks the recast format (docs/FORMAT.md). */
 export class RecastFormatError extends engineErrorClass<RecastFormatRule>('RecastFormatError', RECAST_FORMAT_TEXT) {}
 
-export type BackendRule = 'backend-unavailable' | 'backend-failed';
+export type BackendRule = 'backend-unavailable' | 'backend-failed' | 'gpu-device-lost' | 'gpu-bank-too-large';
 
 export const BACKEND_TEXT: Record<BackendRule, string> = {
   'backend-unavailable': 'the TensorFlow.js backend asked for is not available',
   'backend-failed': 'the TensorFlow.js backend failed to start',
+  'gpu-device-lost': 'the GPU device was lost or failed during the run',
+  'gpu-bank-too-large': "a group's tensors exceed the GPU's largest buffer",
 };
 
 /** A TensorFlow.js backend that cannot be loaded or started. */

@@ -10,6 +10,7 @@ import { BackendError } from './errors';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { Backend } from './types';
+import { describeDevice, GpuUnavailable, releaseWebGpu, startWebGpu, webGpuState, type GpuDevice } from '../gpu/webgpu';
 
 export type Tf = typeof tf;
 
@@ -69,7 +70,36 @@ async function useNode(pkg: string): Promise<string> {
   return pkg;
 }
 
+/** Lines a caller shows the user (CLI: stderr): a software adapter forced, a GPU passed over and why. */
+type NoteListener = (line: string) => void;
+const noteListeners = new Set<NoteListener>();
+
+/** Subscribes to backend notes; returns the unsubscribe. */
+export function onBackendNote(fn: NoteListener): () => void {
+  noteListeners.add(fn);
+  return () => noteListeners.delete(fn);
+}
+
+function note(line: string): void {
+  for (const fn of noteListeners) fn(line);
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e));
+
+async function useWebGpu(allowSoftware: boolean): Promise<string> {
+  let st;
+  try {
+    st = await startWebGpu(tf, allowSoftware);
+  } catch (e) {
+    // requestDevice and the like reject with DOMExceptions: every reason becomes one line.
+    throw e instanceof GpuUnavailable ? e : new GpuUnavailable('failed', message(e));
+  }
+  if (st.report.software) note(`webgpu runs on a software adapter, ${describeDevice(st.report.device)}: slow, for testing only`);
+  return 'webgpu';
+}
+
 const loaders: Record<Exclude<Backend, 'auto'>, () => Promise<string>> = {
+  webgpu: () => useWebGpu(true),
   wasm: useWasm,
   cpu: useCpu,
   'tfjs-node': () => useNode('@tensorflow/tfjs-node'),
@@ -78,20 +108,31 @@ const loaders: Record<Exclude<Backend, 'auto'>, () => Promise<string>> = {
 
 let current: { asked: Backend; name: string } | null = null;
 
-/** tfjs ready on `backend`; `auto` tries tfjs-node-gpu, tfjs-node, wasm, then cpu. Returns the name in use. */
+/** Where `auto` looks, in order; webgpu only on a hardware adapter. */
+export const AUTO_ORDER = ['webgpu', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+
+/**
+ * tfjs ready on `backend`; `auto` tries AUTO_ORDER. Returns the name in use. A GPU backend asked
+ * for (or tried by auto) that cannot start is noted in one line with the reason; auto goes on.
+ */
 export async function loadTf(backend: Backend): Promise<{ tf: Tf; name: string }> {
-  if (current && current.asked === backend && tf.getBackend()) return { tf, name: current.name };
+  if (current && current.asked === backend && tf.getBackend() === current.name && gpuProblem() === null) return { tf, name: current.name };
   // PROD: no debug checks and no console banners (the cpu backend's would land in --json output).
   tf.env().set('PROD', true);
   let name: string | null = null;
-  if (backend === 'auto') {
+  if (backend === 'auto' || backend === 'webgpu' || backend === 'tfjs-node-gpu') {
+    // A GPU asked for that cannot be used: one line with the reason, then the rest of auto's order.
+    const order = backend === 'auto' ? AUTO_ORDER : [backend, ...AUTO_ORDER.filter((b) => b !== backend && b !== 'webgpu')];
     const tried: string[] = [];
-    for (const b of ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const) {
+    for (const b of order) {
       try {
-        name = await loaders[b]();
+        name = b === 'webgpu' ? await useWebGpu(backend === 'webgpu') : await loaders[b]();
         break;
       } catch (e) {
-        tried.push(`${b}: ${e instanceof Error ? e.message : String(e)}`);
+        const why = e instanceof BackendError ? (e.detail ?? e.message) : message(e);
+        tried.push(`${b}: ${why}`);
+        const quiet = backend === 'auto' && (b !== 'webgpu' || (e instanceof GpuUnavailable && e.kind === 'absent'));
+        if (!quiet && (b === 'webgpu' || b === backend)) note(`${b} cannot be used: ${why}; trying the next backend`);
       }
     }
     if (name === null) throw new BackendError('backend-unavailable', `no TensorFlow.js backend could start:\n  ${tried.join('\n  ')}`);
@@ -101,4 +142,57 @@ export async function loadTf(backend: Backend): Promise<{ tf: Tf; name: string }
   await tf.ready();
   current = { asked: backend, name };
   return { tf, name };
+}
+
+/** The adapter of the webgpu backend while it is the one in use, for recast.method.device. */
+export function activeGpuDevice(): GpuDevice | null {
+  const st = webGpuState();
+  return st && tf.getBackend() === 'webgpu' ? st.report.device : null;
+}
+
+/** What went wrong with the GPU in use (device lost, uncaptured error), or null. */
+function gpuProblem(): string | null {
+  const st = webGpuState();
+  return st && tf.getBackend() === 'webgpu' ? (st.lost ?? st.error) : null;
+}
+
+/**
+ * On the webgpu backend: refuses a bank whose largest tensor (`bytes`) exceeds the device's
+ * buffer limits, with both numbers. Other backends: nothing to check.
+ */
+export function assertFitsDevice(backend: string, bytes: number, what: string): void {
+  const st = webGpuState();
+  if (backend !== 'webgpu' || !st) return;
+  const limit = Math.min(st.maxBufferSize, st.maxBindingSize);
+  if (bytes > limit)
+    throw new BackendError(
+      'gpu-bank-too-large',
+      `${what} needs a ${(bytes / 2 ** 20).toFixed(1)} MiB buffer, the GPU allows ${(limit / 2 ** 20).toFixed(1)} MiB ` +
+        `(${describeDevice(st.report.device)}); use smaller groups (--blocks-per-group) or --backend wasm`,
+    );
+}
+
+/**
+ * Reads a tensor back; on the webgpu backend a lost device or a GPU error fails the run
+ * (rule gpu-device-lost) instead of handing back zeros.
+ */
+export async function readBack(t: tf.Tensor): Promise<Float32Array> {
+  let data: Float32Array;
+  try {
+    data = (await t.data()) as Float32Array;
+  } catch (e) {
+    const p = gpuProblem();
+    if (p !== null) throw new BackendError('gpu-device-lost', p);
+    throw e;
+  }
+  const p = gpuProblem();
+  if (p !== null) throw new BackendError('gpu-device-lost', p);
+  return data;
+}
+
+/** Frees the GPU (device and instance) so a CLI process can exit; the next loadTf starts it again. */
+export function releaseGpu(): void {
+  if (!webGpuState()) return;
+  if (current?.name === 'webgpu') current = null;
+  releaseWebGpu(tf);
 }
