@@ -9,6 +9,7 @@ import { PRESETS } from '../mimicry/recast/grouping';
 import { reportJson } from '../mimicry/recast/report';
 import { BACKENDS, METHODS, type ReconstructOptions } from '../mimicry/recast/types';
 import { onBackendNote, releaseGpu } from '../mimicry/recast/tfjs';
+import { describeDevice } from '../mimicry/gpu/webgpu';
 import { cell, grouped, num, table } from './format';
 import { displayPath, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './flags';
@@ -70,7 +71,7 @@ export function renderSummary(outcome: ExportOutcome, given: { out: string; dens
   const m = result.method;
   const lines = [
     `reconstructed ${s.layers} layers in ${s.banks} banks: ${m.method}${m.objective ? ` (${m.objective} objective)` : ''}, ` +
-      `K = ${m.K}, backend ${m.backend}, ${m.elapsed.toFixed(2)} s`,
+      `K = ${m.K}, backend ${m.backend}${m.device ? ` on ${describeDevice(m.device)}` : ''}, ${m.elapsed.toFixed(2)} s`,
     `parameters ${grouped(s.parameters.before)} -> ${grouped(s.parameters.after)} (${s.parameters.ratio.toFixed(2)}x); ` +
       `coefficients per task: ${grouped(s.coefficientsPerTask)}`,
     `cosine: mean ${s.meanCosine.toFixed(5)}, min ${s.minCosine.toFixed(5)}; relative error: mean ${num(s.meanRelError)}`,

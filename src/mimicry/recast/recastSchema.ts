@@ -11,6 +11,7 @@ import { parseJsonChecked } from '../safetensors/header';
 import { RecastFormatError } from './errors';
 import { BANK_NAME, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY } from './format';
 import type { BankDType } from './grouping';
+import type { GpuDevice } from '../gpu/webgpu';
 import type { BanksJson, MetricsJson } from './report';
 import {
   LOSSES,
@@ -249,8 +250,19 @@ function phasesDoc(v: unknown, path: string): PhaseTimes {
   return out;
 }
 
+/** recast.method.device: the GPU adapter that ran the fits. */
+function deviceDoc(v: unknown, path: string): GpuDevice {
+  const o = object(v, path);
+  return {
+    vendor: field(o, path, 'vendor', string),
+    architecture: field(o, path, 'architecture', string),
+    description: field(o, path, 'description', string),
+  };
+}
+
 function methodDoc(v: unknown, path: string): MethodRecord {
   const o = object(v, path);
+  const device = optional(o, path, 'device', deviceDoc);
   const phases = optional(o, path, 'phases', phasesDoc);
   const g = field(o, path, 'grouping', (x, p) => object(x, p));
   const gp = `${path}.grouping`;
@@ -277,6 +289,7 @@ function methodDoc(v: unknown, path: string): MethodRecord {
     noise: field(o, path, 'noise', finite(0)),
     seed: field(o, path, 'seed', anyInt),
     backend: field(o, path, 'backend', string),
+    ...(device === undefined ? {} : { device }),
     moduleWeights: { ...field(o, path, 'moduleWeights', recordOf(finite())) },
     probes: field(o, path, 'probes', int(0)),
     elapsed: field(o, path, 'elapsed', finite(0)),

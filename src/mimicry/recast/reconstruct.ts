@@ -8,6 +8,8 @@ import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity,
 import { ReconstructError } from './errors';
 import { resolveFit, type ResolvedFit } from './options';
 import { paperFitter } from './paper';
+import { activeGpuDevice } from './tfjs';
+import type { GpuDevice } from '../gpu/webgpu';
 import { hashString, Random } from './random';
 import { fitSpectral, repeatSets } from './spectral';
 import { Scratch } from './scratch';
@@ -199,6 +201,7 @@ export async function reconstruct(
   const store = hooks.store ?? new MemoryTemplateStore();
   const banks: BankResult[] = [];
   const backends = new Set<string>();
+  let device: GpuDevice | undefined;
   // Member, template and rebuilt buffers, sized by the largest group and reused by every group.
   const scratch = new Scratch();
   const phases: Record<'fit' | 'fidelity' | 'diversity' | 'entropy', number> = { fit: 0, fidelity: 0, diversity: 0, entropy: 0 };
@@ -229,6 +232,7 @@ export async function reconstruct(
       ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
       : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
     backends.add(result.backend);
+    if (result.backend === 'webgpu') device ??= activeGpuDevice() ?? undefined;
     clock.spent('fit', fitStarted);
     clock.report('fit', 1, 1, 'group');
     const member = (l: number) =>
@@ -263,6 +267,7 @@ export async function reconstruct(
     noise: fit.method === 'spectral' ? 0 : fit.noise,
     seed: fit.seed,
     backend: [...backends].join(','),
+    ...(device ? { device } : {}),
     moduleWeights: fit.moduleWeights,
     probes: fit.probes,
     elapsed: elapsed(),

@@ -3,6 +3,7 @@ import type { BankPlan, GroupingOptions, GroupingPlan } from './grouping';
 import type { CoefficientSimilarity } from './metrics';
 import type { Objective } from './spectral';
 import type { TemplateStore } from './store';
+import type { GpuDevice } from '../gpu/webgpu';
 
 export type Method = 'spectral' | 'paper' | 'spectral+refine';
 export const METHODS: readonly Method[] = ['spectral', 'paper', 'spectral+refine'];
@@ -155,6 +156,8 @@ export interface MethodRecord {
   readonly noise: number;
   readonly seed: number;
   readonly backend: string;
+  /** The GPU adapter when webgpu ran a fit (an added field). */
+  readonly device?: GpuDevice;
   readonly moduleWeights: Readonly<Record<string, number>>;
   readonly probes: number;
   readonly elapsed: number;

@@ -191,7 +191,13 @@ export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
       value: m.objective ? `${m.method} (${m.objective})` : m.method,
       hint: `n = ${String(m.n ?? 'by ratio')}, K = ${m.K}, ${data.banks.length} banks`,
     },
-    { id: 'backend', label: 'Backend', value: m.backend },
+    {
+      id: 'backend',
+      label: 'Backend',
+      value: m.backend,
+      // The GPU adapter that ran the fits (webgpu), as WebGPU names it.
+      ...(m.device ? { hint: [m.device.vendor, m.device.architecture, m.device.description].filter((s) => s).join(' · ') } : {}),
+    },
     timeCard(m, f),
   ];
   if (s.meanProbeCosine !== undefined)
