@@ -8,10 +8,18 @@
 // (eigenvalues under n * eps * lambda_max are treated as rounding noise).
 // The top of the spectrum and every metric built on sums (stable/effective rank, entropy) are
 // accurate to ~1e-12 relative.
+//
+// Over the size limit, `topK` > 0 asks for an estimate instead of nothing: the top k singular
+// values by randomized subspace iteration (linalg/randomizedSvd.ts, streamed, 2q + 2 reads of the
+// values), marked `estimated`. Then ||W||_F is exact, the spectral norm and stable rank are
+// estimates (s1 from below, so the stable rank from above), and the effective rank, entropy and
+// rank are those of the top k values alone (p_i = s_i / sum of the top k): figures of the head of
+// the spectrum, not of the whole matrix.
 
 import type { Checkpoint, DecodedValues, TensorInfo } from '../safetensors/types';
 import { isDecodable } from '../safetensors/dtypes';
 import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
+import { DEFAULT_TOP_K, topKPasses, topKSingularValues } from '../linalg/randomizedSvd';
 import { gramOfMatrix, streamGram, type GramResult } from './gram';
 import { spectralMetrics, type SpectralMetrics } from './spectralMetrics';
 
@@ -25,12 +33,27 @@ import { spectralMetrics, type SpectralMetrics } from './spectralMetrics';
  */
 export const DEFAULT_SPECTRUM_MAX_SIDE = 2048;
 
+/** Singular values wanted when a matrix over the size limit gets an estimate (`topK`). */
+export const DEFAULT_SPECTRUM_TOP_K = DEFAULT_TOP_K.k;
+
+/** How an estimated spectrum was obtained (randomized subspace iteration on the top k). */
+export interface SpectrumEstimate {
+  readonly topK: number;
+  readonly powerIterations: number;
+  readonly oversampling: number;
+}
+
 export interface Spectrum extends SpectralMetrics {
   readonly skipped?: undefined;
+  /**
+   * Present when the matrix was over the size limit: `singularValues` are the top k only, and the
+   * metrics are estimated from them (see the file comment).
+   */
+  readonly estimated?: SpectrumEstimate;
   /** The 2-D view the spectrum is of. */
   readonly rows: number;
   readonly cols: number;
-  /** min(rows, cols) values, descending. */
+  /** min(rows, cols) values (or the top k when estimated), descending. */
   readonly singularValues: number[];
 }
 
@@ -51,6 +74,11 @@ export interface SpectrumOptions {
   maxSide?: number;
   /** Elements per panel while accumulating the Gram (bounds memory; see gram.ts). */
   panelElements?: number;
+  /**
+   * Over the size limit, estimate the top `topK` singular values (randomized) instead of skipping
+   * (computeSpectrum only). 0 or absent: skip, as before.
+   */
+  topK?: number;
 }
 
 export interface ComputeSpectrumOptions extends SpectrumOptions {
@@ -112,10 +140,38 @@ export async function computeSpectrum(
   if (!view) return { skipped: `a ${tensor.shape.length}-d tensor has no matrix spectrum`, rows: null, cols: null };
   const { rows, cols } = view;
   if (!isDecodable(tensor.dtype)) return { skipped: `dtype ${tensor.dtype} is not decoded to numbers`, rows, cols };
-  const why = refusal(rows, cols, opts.maxSide ?? DEFAULT_SPECTRUM_MAX_SIDE);
-  if (why) return { skipped: why, rows, cols };
+  const maxSide = opts.maxSide ?? DEFAULT_SPECTRUM_MAX_SIDE;
+  const why = refusal(rows, cols, maxSide);
   const chunks = (): AsyncIterable<DecodedValues> => checkpoint.chunks(tensor, opts.chunkElements, opts.signal);
+  if (why && rows > 0 && cols > 0 && (opts.topK ?? 0) > 0) return estimateSpectrum(chunks, rows, cols, opts.topK ?? 0, opts);
+  if (why) return { skipped: why, rows, cols };
   return spectrumFromGram(await streamGram(chunks, rows, cols, opts), rows, cols);
+}
+
+/** The top-k estimate of a matrix over the size limit (see the file comment). */
+async function estimateSpectrum(
+  chunks: () => AsyncIterable<DecodedValues>,
+  rows: number,
+  cols: number,
+  k: number,
+  opts: ComputeSpectrumOptions,
+): Promise<SpectrumOutcome> {
+  const options = { ...DEFAULT_TOP_K, k };
+  const passes = topKPasses(options);
+  const total = rows * cols;
+  const r = await topKSingularValues(chunks, rows, cols, options, {
+    signal: opts.signal,
+    onChunk: (pass, done) => opts.onProgress?.(Math.floor((pass * total + done) / passes)),
+  });
+  if (r.nonFinite) return { skipped: 'values contain NaN or Inf', rows, cols };
+  if (!Number.isFinite(r.frobeniusSquared)) return { skipped: TOO_LARGE, rows, cols };
+  const singularValues = Array.from(r.singularValues);
+  const estimated: SpectrumEstimate = {
+    topK: singularValues.length,
+    powerIterations: options.powerIterations,
+    oversampling: options.oversampling,
+  };
+  return { rows, cols, singularValues, ...spectralMetrics(singularValues, r.frobeniusSquared), estimated };
 }
 
 export function isSpectrumSkipped(outcome: SpectrumOutcome): outcome is SpectrumSkipped {

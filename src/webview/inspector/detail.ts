@@ -285,10 +285,22 @@ export class DetailPane {
     this.spectrumGrid.hidden = !has;
     this.spectrumEl.hidden = !has;
     if (!has || !spectrum) return;
+    const est = spectrum.estimated;
+    const estimate = est
+      ? `Top ${est.topK} singular values only, estimated by randomized subspace iteration (${est.powerIterations} power iterations): ` +
+        'the matrix is over the spectrum size limit. Spectral norm and stable rank are estimates; effective rank, entropy and rank ' +
+        `are those of the top ${est.topK} values.`
+      : undefined;
     replace(
       this.spectrumGrid,
       h('dt', { title: 'The 2-D view [out, ...rest] → out × prod(rest)' }, 'Matrix'),
       h('dd', { class: 'mono' }, `${spectrum.rows ?? '?'} × ${spectrum.cols ?? '?'}`),
+      ...(est && estimate
+        ? [
+            h('dt', { title: estimate }, 'Estimated'),
+            h('dd', { title: estimate, 'data-testid': 'spectrum-estimated' }, `from the top ${est.topK}`),
+          ]
+        : []),
       ...SPECTRUM_DEFS.flatMap(([label, def, fmt]) => [
         h('dt', { title: def }, label),
         h('dd', { class: 'mono', title: def }, fmt(spectrum)),

@@ -2,7 +2,7 @@
 
 import { SafetensorsError } from '../../safetensors/errors';
 import type { Checkpoint } from '../../safetensors/types';
-import { computeSpectrum, isSpectrumSkipped } from '../../stats/spectrum';
+import { computeSpectrum, DEFAULT_SPECTRUM_TOP_K, isSpectrumSkipped } from '../../stats/spectrum';
 import { computeTensorStats, type TensorStats } from '../../stats/tensorStats';
 import type { SpectrumView } from './protocol';
 
@@ -39,7 +39,13 @@ export async function computeSpectrumOf(
 ): Promise<SpectrumView> {
   const t = tensorOf(ckpt, name);
   const total = Math.max(1, t.params);
-  const s = await computeSpectrum(ckpt, t, { maxSide: spectrumMaxSide, signal, onProgress: (done) => onFraction(done / total) });
+  // Over the size limit: the top k singular values, estimated, instead of nothing.
+  const s = await computeSpectrum(ckpt, t, {
+    maxSide: spectrumMaxSide,
+    topK: DEFAULT_SPECTRUM_TOP_K,
+    signal,
+    onProgress: (done) => onFraction(done / total),
+  });
   if (isSpectrumSkipped(s)) {
     return {
       skipped: s.skipped,
@@ -66,5 +72,6 @@ export async function computeSpectrumOf(
     entropy: s.entropy,
     entropyNormalized: s.normalizedEntropy,
     rank: s.rank,
+    ...(s.estimated ? { estimated: s.estimated } : {}),
   };
 }

@@ -61,6 +61,11 @@ export interface SpectrumView {
   readonly entropy: number | null;
   readonly entropyNormalized: number | null;
   readonly rank: number | null;
+  /**
+   * Present when the matrix was over the spectrum size limit: `singularValues` are the top k only
+   * (randomized), and the ranks and entropy are estimated from them.
+   */
+  readonly estimated?: { readonly topK: number; readonly powerIterations: number; readonly oversampling: number };
 }
 
 export interface Opened {
