@@ -4,6 +4,8 @@
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json';
 import { CliError, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { registerFamily } from './family';
+import { registerGpu } from './gpu';
 import { registerInspect } from './inspect';
 import { registerMetrics } from './metrics';
 import { registerRebuild } from './rebuild';
@@ -25,6 +27,8 @@ export function createProgram(io: CliIO): Command {
   registerReconstruct(program, io);
   registerMetrics(program, io);
   registerRebuild(program, io);
+  registerGpu(program, io);
+  registerFamily(program, io);
   return program;
 }
 

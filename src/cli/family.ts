@@ -1,0 +1,116 @@
+// `mimicry family PATH... [--base FILE] [--templates N] [--map pca] [--seed S] [--json]`: compares
+// the fine-tunes or adapters of one base (docs/RECAST.md section 6). Reads only; writes nothing.
+import { Option, type Command } from 'commander';
+import { analyzeFamily, type FamilyReport } from '../mimicry/family/analyze';
+import { loadFamily } from '../mimicry/family/members';
+import { cell, grouped, num, table } from './format';
+import { nonNegativeInt, positiveInt } from './flags';
+import { toCliError, type CliIO } from './io';
+
+interface FamilyFlags {
+  readonly base?: string;
+  readonly templates?: number;
+  readonly map: 'pca';
+  readonly seed: number;
+  readonly json?: boolean;
+}
+
+const fixed = (x: number) => x.toFixed(4);
+
+function render(r: FamilyReport): string {
+  const names = r.members.map((m) => cell(m.name, 32));
+  const out: string[] = [];
+  out.push(
+    table(
+      [
+        { title: 'member', align: 'left' },
+        { title: 'kind', align: 'left' },
+        { title: 'step', align: 'right' },
+        { title: 'parameters', align: 'right' },
+        { title: 'coefficients', align: 'right' },
+        { title: 'unshared layers', align: 'right' },
+      ],
+      r.members.map((m, i) => [
+        names[i],
+        m.kind,
+        m.step === null ? '-' : String(m.step),
+        grouped(m.params),
+        grouped(m.coefficients),
+        String(m.unshared.length),
+      ]),
+    ),
+  );
+  out.push(`compared on ${r.layers.length} shared layers${r.base ? `, base ${cell(r.base)}` : ''}\n`);
+  out.push('\nwhole-model cosine of the updates\n');
+  out.push(
+    table(
+      [{ title: '', align: 'left' }, ...names.map((n) => ({ title: n, align: 'right' as const }))],
+      r.cosine.map((row, i) => [names[i], ...row.map(fixed)]),
+    ),
+  );
+  const pairs: [number, number][] = [];
+  for (let a = 0; a < names.length; a++) for (let b = a + 1; b < names.length; b++) pairs.push([a, b]);
+  out.push(`\nper layer: ||dW||_F${r.base ? ' (relative to the base)' : ''} per member, mean cosine over member pairs\n`);
+  out.push(
+    table(
+      [
+        { title: 'layer', align: 'left' },
+        ...names.map((n) => ({ title: n, align: 'right' as const })),
+        { title: 'mean cosine', align: 'right' },
+      ],
+      r.layers.map((l) => [
+        cell(l.name, 60),
+        ...l.norms.map((v, i) => (l.relative ? `${num(v)} (${num(l.relative[i])})` : num(v))),
+        pairs.length ? fixed(pairs.reduce((s, [a, b]) => s + l.cosine[a][b], 0) / pairs.length) : '-',
+      ]),
+    ),
+  );
+  out.push('\nbanks: n shared templates; per member the cosine at n, and "captured" by the others\' templates\n');
+  out.push(
+    table(
+      [
+        { title: 'bank', align: 'left' },
+        { title: 'layers', align: 'right' },
+        { title: 'n', align: 'right' },
+        { title: 'rank', align: 'right' },
+        ...names.map((n) => ({ title: `${n} cos / captured`, align: 'right' as const })),
+      ],
+      r.banks.map((b) => [
+        cell(b.name, 40),
+        String(b.layers.length),
+        String(b.templates),
+        String(b.rank),
+        ...r.members.map((m) => `${fixed(b.fidelity.cosine[m.name][b.templates - 1] ?? 1)} / ${fixed(b.captured[m.name])}`),
+      ]),
+    ),
+  );
+  out.push('\nthe fidelity-vs-n curves, shares and the map: --json\n');
+  return out.join('');
+}
+
+async function run(paths: string[], flags: FamilyFlags, io: CliIO): Promise<void> {
+  let family;
+  try {
+    family = await loadFamily(paths, { base: flags.base });
+    const report = await analyzeFamily(family, { templates: flags.templates, map: flags.map });
+    if (flags.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else io.stdout.write(render(report));
+  } catch (e) {
+    throw toCliError(e, paths[0] ?? '');
+  } finally {
+    await family?.close();
+  }
+}
+
+export function registerFamily(program: Command, io: CliIO): void {
+  program
+    .command('family')
+    .description('compare fine-tunes or LoRA adapters of one base: update norms, spectra and cosines, shared update templates, a map')
+    .argument('<paths...>', 'two or more PEFT / mlx-lm adapter folders or files, or full checkpoints (with --base)')
+    .option('--base <file>', 'the base checkpoint: needed for full checkpoints; adds ||dW||_F / ||W_base||_F')
+    .option('--templates <n>', 'shared templates per bank (default: the number of members)', positiveInt)
+    .addOption(new Option('--map <method>', 'the map of (member, layer) updates').choices(['pca']).default('pca'))
+    .option('--seed <n>', 'random seed for seeded map methods (PCA is exact)', nonNegativeInt, 0)
+    .option('--json', 'print one JSON document instead of tables')
+    .action((paths: string[], flags: FamilyFlags) => run(paths, flags, io));
+}

@@ -1,0 +1,494 @@
+// A task family's report (docs/RECAST.md section 6): per layer and member the update's norm and
+// spectrum, cosines between members per layer and over the whole model, per bank the closed-form
+// fit of shared update templates with per-member coefficients (fidelity against n, leave-one-out
+// "captured"), and a PCA map of the (member, layer) updates. Everything is built from each bank's
+// Gram matrix of updates, in float64; a LoRA update is never formed whole.
+import { planGroups, type TensorLike } from '../recast/grouping';
+import { solveGram } from '../recast/spectral';
+import { symmetricEigen } from '../recast/linalg';
+import { spectralMetrics } from '../stats/spectralMetrics';
+import { DEFAULT_SPECTRUM_MAX_SIDE } from '../stats/spectrum';
+import { isPositiveInt } from '../positiveInt';
+import { FamilyError } from './errors';
+import type { FamilyMember, LoadedFamily, MemberKind } from './members';
+import { denseSingularValues, factorInner, factorRows, factorSingularValues, type LayerUpdate } from './updates';
+
+export interface FamilyOptions {
+  /** Templates per bank n; default: the number of members. */
+  readonly templates?: number;
+  /** The map's method (PCA, exact). */
+  readonly map?: 'pca';
+  /** Largest min(rows, cols) of a dense update that gets singular values (factor updates always do). */
+  readonly maxSide?: number;
+  readonly signal?: AbortSignal;
+  /** Called after each bank with the banks done and their count. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface FamilyMemberDoc {
+  readonly name: string;
+  readonly path: string;
+  readonly kind: MemberKind;
+  readonly step: number | null;
+  /** Parameters of the member's file. */
+  readonly params: number;
+  /** Coefficients the member needs over the shared templates: sum over banks of its layers times n. */
+  readonly coefficients: number;
+  /** Its layers that not every member has (left out of every comparison). */
+  readonly unshared: readonly string[];
+  /** Its tensors that are not layer updates (saved heads, LoRA biases, ...). */
+  readonly ignored: readonly string[];
+}
+
+export interface FamilyLayerDoc {
+  readonly name: string;
+  /** The base weight's stored shape. */
+  readonly shape: readonly number[];
+  readonly bank: string;
+  /** ||dW||_F per member. */
+  readonly norms: readonly number[];
+  /** Member x member cosine of the updates. */
+  readonly cosine: readonly (readonly number[])[];
+  /** ||W_base||_F, with a base. */
+  readonly baseNorm: number | null;
+  /** ||dW||_F / ||W_base||_F per member, with a base. */
+  readonly relative: readonly (number | null)[] | null;
+  readonly stableRank: readonly (number | null)[];
+  readonly effectiveRank: readonly (number | null)[];
+  /** Descending, per member; null when skipped (a dense update over the size limit). */
+  readonly singularValues: readonly (readonly number[] | null)[];
+}
+
+export interface FamilyBankDoc {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly layers: readonly string[];
+  /** Templates fitted, n (at most the bank's numerical rank). */
+  readonly templates: number;
+  /** Numerical rank of the bank's normalised updates (members x layers of them). */
+  readonly rank: number;
+  /** Per member: cosine of its updates in this bank to their best fit over templates fitted to the other members alone. */
+  readonly captured: Readonly<Record<string, number>>;
+  /** Per member: its share of coefficient energy on each template (sums to 1). */
+  readonly share: Readonly<Record<string, readonly number[]>>;
+  /** Per member: its coefficient count here (layers times n). */
+  readonly coefficients: Readonly<Record<string, number>>;
+  /** Per member, for n = 1..rank templates: cosine and relative error of its updates in this bank. */
+  readonly fidelity: {
+    readonly cosine: Readonly<Record<string, readonly number[]>>;
+    readonly relError: Readonly<Record<string, readonly number[]>>;
+  };
+}
+
+export interface FamilyMapPoint {
+  readonly member: string;
+  readonly layer: string;
+  readonly x: number;
+  readonly y: number;
+}
+
+export interface FamilyMapDoc {
+  readonly method: 'pca';
+  /** Fraction of the total variance along each axis. */
+  readonly explained: readonly [number, number];
+  readonly points: readonly FamilyMapPoint[];
+}
+
+export interface FamilyReport {
+  readonly members: readonly FamilyMemberDoc[];
+  readonly layers: readonly FamilyLayerDoc[];
+  /** Member x member cosine of the whole update (every shared layer concatenated). */
+  readonly cosine: readonly (readonly number[])[];
+  readonly banks: readonly FamilyBankDoc[];
+  readonly map: FamilyMapDoc;
+  readonly base: string | null;
+}
+
+/** Dotted names in natural order: numeric parts compare as numbers (h.2 before h.10). */
+export function compareModuleNames(a: string, b: string): number {
+  const pa = a.split('.');
+  const pb = b.split('.');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    if (pa[i] === pb[i]) continue;
+    const na = /^\d+$/.test(pa[i]);
+    const nb = /^\d+$/.test(pb[i]);
+    if (na && nb) return Number(pa[i]) - Number(pb[i]);
+    if (na !== nb) return na ? -1 : 1;
+    return pa[i] < pb[i] ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
+
+const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/** Cosine from a Gram's entries, with the project's conventions (1 when both are zero, 0 when one is). */
+function cosineOf(ab: number, aa: number, bb: number): number {
+  if (aa <= 0 && bb <= 0) return 1;
+  if (aa <= 0 || bb <= 0) return 0;
+  return Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
+}
+
+/** Elements held at once (over all items of a bank) while a dense update is streamed. */
+const STREAM_ELEMENTS = 1 << 22;
+
+/** G[a, b] = <dW_a, dW_b> for updates of one shape: factor pairs from the factors, the rest streamed in row blocks. */
+export async function updateGram(items: readonly LayerUpdate[], signal?: AbortSignal): Promise<Float64Array> {
+  const L = items.length;
+  const g = new Float64Array(L * L);
+  let dense = false;
+  for (let a = 0; a < L; a++) {
+    const ia = items[a];
+    if (ia.kind !== 'factors') dense = true;
+    for (let b = a; b < L; b++) {
+      const ib = items[b];
+      if (ia.kind === 'factors' && ib.kind === 'factors') g[a * L + b] = g[b * L + a] = factorInner(ia, ib);
+    }
+    signal?.throwIfAborted();
+  }
+  if (!dense || L === 0) return g;
+  const { rows, cols } = items[0];
+  const step = Math.max(1, Math.floor(STREAM_ELEMENTS / (L * Math.max(1, cols))));
+  for (let start = 0; start < rows; start += step) {
+    const end = Math.min(rows, start + step);
+    const blocks: Float64Array[] = [];
+    for (const it of items) blocks.push(it.kind === 'factors' ? factorRows(it, start, end) : await it.rowBlock(start, end, signal));
+    for (let a = 0; a < L; a++) {
+      for (let b = a; b < L; b++) {
+        if (items[a].kind === 'factors' && items[b].kind === 'factors') continue;
+        const x = blocks[a];
+        const y = blocks[b];
+        let s = 0;
+        for (let i = 0; i < x.length; i++) s += x[i] * y[i];
+        g[a * L + b] += s;
+        if (a !== b) g[b * L + a] += s;
+      }
+    }
+  }
+  return g;
+}
+
+interface PlannedBank {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly layers: readonly string[];
+}
+
+/** Banks as reconstruction groups them (one module role and shape, all blocks); a layer of no role is a bank alone. */
+function planBanks(layers: readonly { name: string; shape: readonly number[] }[]): PlannedBank[] {
+  const pseudo: TensorLike[] = layers.map((l) => ({ name: `${l.name}.weight`, dtype: 'F32', shape: l.shape }));
+  const plan = planGroups(pseudo, { groups: 1, templates: 1 });
+  const banks: PlannedBank[] = plan.banks.map((b) => ({
+    name: b.name,
+    shape: b.shape,
+    layers: b.members.map((m) => m.slice(0, -'.weight'.length)),
+  }));
+  const grouped = new Set(banks.flatMap((b) => b.layers));
+  const names = new Set(banks.map((b) => b.name));
+  for (const l of layers) {
+    if (grouped.has(l.name)) continue;
+    let name = l.name.replace(/[^A-Za-z0-9._-]/g, '_');
+    while (names.has(name)) name += '_';
+    names.add(name);
+    banks.push({ name, shape: l.shape, layers: [l.name] });
+  }
+  return banks;
+}
+
+/** Layers every member has (natural order), each member's others, and the shared layers' common shape. */
+function sharedLayers(members: readonly FamilyMember[]): { shared: { name: string; shape: readonly number[] }[]; unshared: string[][] } {
+  const first = members[0];
+  const names = [...first.layers.keys()].filter((n) => members.every((m) => m.layers.has(n))).sort(compareModuleNames);
+  if (names.length === 0) {
+    const counts = members.map((m) => `${m.name}: ${m.layers.size} layers`).join(', ');
+    throw new FamilyError('no-shared-layers', counts, members.find((m) => m.layers.size > 0)?.path ?? first.path);
+  }
+  const shared = names.map((name) => {
+    const shape = (first.layers.get(name) as { shape: readonly number[] }).shape;
+    for (const m of members) {
+      const other = (m.layers.get(name) as { shape: readonly number[] }).shape;
+      if (shapeText(other) !== shapeText(shape))
+        throw new FamilyError('mixed-bases', `${name} is ${shapeText(other)} here, ${shapeText(shape)} in ${first.path}`, m.path);
+    }
+    return { name, shape };
+  });
+  const set = new Set(names);
+  const unshared = members.map((m) => [...m.layers.keys()].filter((n) => !set.has(n)).sort(compareModuleNames));
+  return { shared, unshared };
+}
+
+function checkBaseModels(members: readonly FamilyMember[]): void {
+  const named = members.filter((m) => m.baseModel !== null);
+  const other = named.find((m) => m.baseModel !== named[0].baseModel);
+  if (other)
+    throw new FamilyError(
+      'mixed-bases',
+      `its base is ${JSON.stringify(other.baseModel)}, ${named[0].path}'s is ${JSON.stringify(named[0].baseModel)}`,
+      other.path,
+    );
+}
+
+async function baseNorm(family: LoadedFamily, layer: string, shape: readonly number[], signal?: AbortSignal): Promise<number> {
+  const base = family.base;
+  if (!base) throw new Error('baseNorm: no base');
+  const w = base.weightOf(layer);
+  if (!w) throw new FamilyError('base-mismatch', `no weight for ${layer}`, base.path);
+  if (shapeText(w.shape) !== shapeText(shape)) {
+    const hint = shape.length === 2 && shapeText(w.shape) === shapeText([shape[1], shape[0]]) ? ' (transposed: check fan_in_fan_out)' : '';
+    throw new FamilyError(
+      'base-mismatch',
+      `${w.name} is ${shapeText(w.shape)}, the update of ${layer} is ${shapeText(shape)}${hint}`,
+      base.path,
+    );
+  }
+  let s = 0;
+  for await (const chunk of base.checkpoint.chunks(w, undefined, signal)) for (let i = 0; i < chunk.length; i++) s += chunk[i] * chunk[i];
+  return Math.sqrt(s);
+}
+
+/** Cumulative fidelity of every item of a bank for n = 1..N templates: cos_l(n)^2 = sum_{t<n} lambda_t U[l,t]^2 (per-layer objective). */
+function itemCurves(g: Float64Array, L: number, norms: Float64Array, N: number): Float64Array {
+  const target = new Float64Array(L * L);
+  for (let a = 0; a < L; a++)
+    for (let b = 0; b < L; b++) {
+      const s = norms[a] * norms[b];
+      target[a * L + b] = s > 0 ? g[a * L + b] / s : 0;
+    }
+  const { values, vectors } = symmetricEigen(target, L);
+  const out = new Float64Array(L * N); // out[l * N + (n - 1)] = cos_l(n)^2
+  for (let l = 0; l < L; l++) {
+    let acc = 0;
+    for (let t = 0; t < N; t++) {
+      const u = vectors[l * L + t];
+      acc += Math.max(0, values[t]) * u * u;
+      out[l * N + t] = norms[l] > 0 ? Math.min(1, acc) : 1;
+    }
+  }
+  return out;
+}
+
+function fitBank(
+  bank: PlannedBank,
+  g: Float64Array,
+  members: readonly FamilyMember[],
+  templates: number,
+): Omit<FamilyBankDoc, 'captured'> & { captured: Record<string, number> } {
+  const M = members.length;
+  const B = bank.layers.length;
+  const L = M * B; // item l = layer * M + member
+  const norms = Float64Array.from({ length: L }, (_, l) => Math.sqrt(Math.max(0, g[l * L + l])));
+  const sol = solveGram(g, L, Math.min(templates, L), 'per-layer');
+  const rank = Math.max(1, sol.rank);
+  const curves = itemCurves(g, L, norms, rank);
+
+  const cosine: Record<string, number[]> = {};
+  const relError: Record<string, number[]> = {};
+  const share: Record<string, number[]> = {};
+  const coefficients: Record<string, number> = {};
+  const captured: Record<string, number> = {};
+  members.forEach((m, mi) => {
+    const items = Array.from({ length: B }, (_, k) => k * M + mi);
+    const total = items.reduce((s, l) => s + norms[l] * norms[l], 0);
+    cosine[m.name] = [];
+    relError[m.name] = [];
+    for (let n = 1; n <= rank; n++) {
+      const kept = items.reduce((s, l) => s + norms[l] * norms[l] * curves[l * rank + n - 1], 0);
+      cosine[m.name].push(total > 0 ? Math.min(1, Math.sqrt(kept / total)) : 1);
+      relError[m.name].push(total > 0 ? Math.sqrt(Math.max(0, total - kept) / total) : 0);
+    }
+    const energy = new Array<number>(sol.n).fill(0);
+    for (const l of items) for (let t = 0; t < sol.n; t++) energy[t] += sol.alpha[l * sol.n + t] ** 2;
+    const sum = energy.reduce((a, b) => a + b, 0);
+    share[m.name] = energy.map((e) => (sum > 0 ? e / sum : 0));
+    coefficients[m.name] = B * sol.n;
+    captured[m.name] = leaveOneOut(g, L, items, templates);
+  });
+  return {
+    name: bank.name,
+    shape: bank.shape,
+    layers: bank.layers,
+    templates: sol.n,
+    rank: sol.rank,
+    captured,
+    share,
+    coefficients,
+    fidelity: { cosine, relError },
+  };
+}
+
+/**
+ * How much of a member the others' templates explain: fit n templates to every other item (same
+ * closed form), project the member's updates onto their span, cos = sqrt(sum ||P x||^2 / sum ||x||^2).
+ * The closed form's templates are orthogonal with equal norms c, so ||P x||^2 = sum_t <T_t, x>^2 / c^2.
+ */
+function leaveOneOut(g: Float64Array, L: number, held: readonly number[], templates: number): number {
+  const heldSet = new Set(held);
+  const others = Array.from({ length: L }, (_, l) => l).filter((l) => !heldSet.has(l));
+  const O = others.length;
+  let total = 0;
+  for (const l of held) total += Math.max(0, g[l * L + l]);
+  if (total <= 0) return 1;
+  if (O === 0) return 0;
+  const sub = new Float64Array(O * O);
+  let trace = 0;
+  for (let a = 0; a < O; a++) {
+    for (let b = 0; b < O; b++) sub[a * O + b] = g[others[a] * L + others[b]];
+    trace += Math.max(0, sub[a * O + a]);
+  }
+  if (trace <= 0) return 0;
+  const sol = solveGram(sub, O, Math.min(templates, O), 'per-layer');
+  const c2 = trace / O;
+  let kept = 0;
+  for (const l of held) {
+    for (let t = 0; t < sol.n; t++) {
+      let bt = 0;
+      for (let k = 0; k < O; k++) bt += sol.weights[k * sol.n + t] * g[others[k] * L + l];
+      kept += (bt * bt) / c2;
+    }
+  }
+  return Math.min(1, Math.sqrt(kept / total));
+}
+
+/**
+ * PCA of the unit-norm updates, every (member, layer) a point. Updates of different banks live in
+ * different spaces (their Gram entries are 0), so the Gram of all points is block-diagonal; PCA from
+ * the centred Gram (exact, deterministic: eigenvector signs are fixed).
+ */
+function pcaMap(blocks: readonly { g: Float64Array; L: number; labels: readonly { member: string; layer: string }[] }[]): FamilyMapDoc {
+  const N = blocks.reduce((s, b) => s + b.L, 0);
+  const k = new Float64Array(N * N);
+  let at = 0;
+  const labels: { member: string; layer: string }[] = [];
+  for (const { g, L, labels: bl } of blocks) {
+    for (let a = 0; a < L; a++) {
+      for (let b = 0; b < L; b++) {
+        const s = Math.sqrt(Math.max(0, g[a * L + a]) * Math.max(0, g[b * L + b]));
+        k[(at + a) * N + at + b] = s > 0 ? g[a * L + b] / s : 0;
+      }
+    }
+    labels.push(...bl);
+    at += L;
+  }
+  // K_c = H K H, H = I - 11^T / N
+  const rowMean = new Float64Array(N);
+  let all = 0;
+  for (let a = 0; a < N; a++) {
+    let s = 0;
+    for (let b = 0; b < N; b++) s += k[a * N + b];
+    rowMean[a] = s / N;
+    all += s;
+  }
+  all /= N * N;
+  for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) k[a * N + b] += all - rowMean[a] - rowMean[b];
+  const { values, vectors } = symmetricEigen(k, N);
+  const positive = Array.from(values).reduce((s, v) => s + Math.max(0, v), 0);
+  const axis = (t: number) => (t < N ? Math.sqrt(Math.max(0, values[t])) : 0);
+  const coord = (i: number, t: number) => (t < N ? axis(t) * vectors[i * N + t] : 0);
+  const explained: [number, number] = [0, 1].map((t) => (positive > 0 && t < N ? Math.max(0, values[t]) / positive : 0)) as [
+    number,
+    number,
+  ];
+  return { method: 'pca', explained, points: labels.map((p, i) => ({ ...p, x: coord(i, 0), y: coord(i, 1) })) };
+}
+
+/** The whole report of a loaded family. */
+export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = {}): Promise<FamilyReport> {
+  const { members } = family;
+  const M = members.length;
+  if (opts.templates !== undefined && !isPositiveInt(opts.templates))
+    throw new FamilyError('invalid-family-option', `templates must be a positive integer, got ${opts.templates}`);
+  if (opts.map !== undefined && opts.map !== 'pca')
+    throw new FamilyError('invalid-family-option', `map must be "pca", got ${String(opts.map)}`);
+  const templates = opts.templates ?? M;
+  const maxSide = opts.maxSide ?? DEFAULT_SPECTRUM_MAX_SIDE;
+  checkBaseModels(members);
+  const { shared, unshared } = sharedLayers(members);
+  const banks = planBanks(shared);
+
+  const layerDocs = new Map<string, FamilyLayerDoc>();
+  const bankDocs: FamilyBankDoc[] = [];
+  const whole = new Float64Array(M * M);
+  const mapBlocks: { g: Float64Array; L: number; labels: { member: string; layer: string }[] }[] = [];
+  const coefficientCount = new Array<number>(M).fill(0);
+
+  for (const [bi, bank] of banks.entries()) {
+    opts.signal?.throwIfAborted();
+    const items: LayerUpdate[] = [];
+    const labels: { member: string; layer: string }[] = [];
+    for (const layer of bank.layers)
+      for (const m of members) {
+        items.push((m.layers.get(layer) as { update: LayerUpdate }).update);
+        labels.push({ member: m.name, layer });
+      }
+    const g = await updateGram(items, opts.signal);
+    const L = items.length;
+    for (let i = 0; i < L; i++) {
+      if (!Number.isFinite(g[i * L + i])) {
+        const m = members[i % M];
+        throw new FamilyError('non-finite-update', `the update of ${labels[i].layer} overflows float64`, m.path);
+      }
+    }
+    mapBlocks.push({ g, L, labels });
+
+    for (const [k, layer] of bank.layers.entries()) {
+      const at = (mi: number) => k * M + mi;
+      const norms = members.map((_, mi) => Math.sqrt(Math.max(0, g[at(mi) * L + at(mi)])));
+      const cosine = members.map((_, a) =>
+        members.map((__, b) => cosineOf(g[at(a) * L + at(b)], g[at(a) * L + at(a)], g[at(b) * L + at(b)])),
+      );
+      for (let a = 0; a < M; a++) for (let b = 0; b < M; b++) whole[a * M + b] += g[at(a) * L + at(b)];
+      const shape = shared.find((s) => s.name === layer)?.shape ?? bank.shape;
+      const bn = family.base ? await baseNorm(family, layer, shape, opts.signal) : null;
+      const singularValues: (number[] | null)[] = [];
+      const stableRank: (number | null)[] = [];
+      const effectiveRank: (number | null)[] = [];
+      for (const [mi, m] of members.entries()) {
+        const u = (m.layers.get(layer) as { update: LayerUpdate }).update;
+        let sv: number[] | null;
+        if (u.kind === 'factors') sv = factorSingularValues(u);
+        else {
+          const d = await denseSingularValues(u, maxSide, opts.signal);
+          sv = 'values' in d ? d.values : null;
+        }
+        singularValues.push(sv);
+        const metrics = sv ? spectralMetrics(sv, norms[mi] * norms[mi]) : null;
+        stableRank.push(metrics?.stableRank ?? null);
+        effectiveRank.push(metrics?.effectiveRank ?? null);
+      }
+      layerDocs.set(layer, {
+        name: layer,
+        shape,
+        bank: bank.name,
+        norms,
+        cosine,
+        baseNorm: bn,
+        relative: bn === null ? null : norms.map((n) => (bn > 0 ? n / bn : null)),
+        stableRank,
+        effectiveRank,
+        singularValues,
+      });
+    }
+    const doc = fitBank(bank, g, members, templates);
+    members.forEach((m, mi) => (coefficientCount[mi] += doc.coefficients[m.name]));
+    bankDocs.push(doc);
+    opts.onProgress?.(bi + 1, banks.length);
+  }
+
+  const cosine = members.map((_, a) => members.map((__, b) => cosineOf(whole[a * M + b], whole[a * M + a], whole[b * M + b])));
+  return {
+    members: members.map((m, mi) => ({
+      name: m.name,
+      path: m.path,
+      kind: m.kind,
+      step: m.step,
+      params: m.params,
+      coefficients: coefficientCount[mi],
+      unshared: unshared[mi],
+      ignored: m.ignored,
+    })),
+    layers: shared.map((s) => layerDocs.get(s.name) as FamilyLayerDoc),
+    cosine,
+    banks: bankDocs,
+    map: pcaMap(mapBlocks),
+    base: family.base?.path ?? null,
+  };
+}
