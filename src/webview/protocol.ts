@@ -153,6 +153,8 @@ export type ToDashboard =
   | { readonly type: 'runStarted'; readonly options: ReconstructOptions }
   | ({ readonly type: 'progress' } & Omit<RunProgress, 'fraction'>)
   | { readonly type: 'result'; readonly data: DashboardData; readonly canExportModel: boolean }
+  /** The results again, with the spectra a recast file does not store computed after it opened (no longer pending). */
+  | { readonly type: 'spectra'; readonly data: DashboardData }
   /** The run failed, or was cancelled (`error.cancelled`). */
   | { readonly type: 'runFailed'; readonly error: WireError }
   | { readonly type: 'compare'; readonly data: DashboardData }

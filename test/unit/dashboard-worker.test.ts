@@ -109,7 +109,19 @@ test('a recast file opens as a dashboard from its stored metrics', async () => {
     assert.equal(data.origin, 'recast-file');
     assert.equal(data.source.file, 'gpt2.safetensors');
     assert.equal(data.layers.length, 16);
-    assert.ok(data.spectra.length > 0 && data.spectra[0].lines.some((l) => l.kind === 'rebuilt'));
+    // Written from a run: the file stores the run's spectra (originals against templates), nothing is pending.
+    assert.ok(data.spectra.length > 0 && data.spectra.every((s) => !s.pending && s.lines.some((l) => l.kind === 'original')));
+    // On request, the worker computes a bank's spectra from the file (rebuilt members), with progress.
+    const events: RunProgress[] = [];
+    const bank = data.spectra[0].bank;
+    const computed = await client.request('spectra', { banks: [bank], spectrumMaxSide: 256 }, (p) => events.push(p)).done;
+    assert.deepEqual(
+      computed.map((s) => s.bank),
+      [bank],
+    );
+    assert.ok(computed[0].lines.some((l) => l.kind === 'rebuilt'));
+    assert.equal(events.at(-1)?.phaseFraction, 1);
+    assert.equal(events.at(-1)?.fraction, 1);
     await assert.rejects(client.request('export', { kind: 'model', file: path.join(dir, 'again.safetensors') }).done, /already/);
   } finally {
     client.dispose();

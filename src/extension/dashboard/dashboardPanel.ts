@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { reportCsv } from '../../mimicry/dashboard/csv';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
-import type { DashboardData } from '../../mimicry/dashboard/types';
+import type { BankSpectra, DashboardData } from '../../mimicry/dashboard/types';
 import type { ReconstructOptions } from '../../mimicry/recast/types';
 import { wireOf } from '../../mimicry/errors';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
@@ -98,6 +98,8 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private post(m: ToDashboard): void {
+    // A job that ends after the panel closed has no one to tell.
+    if (!DashboardPanel.panels.has(this)) return;
     void this.panel.webview.postMessage(m);
   }
 
@@ -172,6 +174,7 @@ export class DashboardPanel implements vscode.Disposable {
         compare: this.state.compare,
         canExportModel: this.canExportModel,
       });
+      if (this.isRecast && this.state.mode === 'results') await this.completeSpectra(this.state.data, settings.spectrumMaxSide);
       return;
     }
     let brief;
@@ -184,18 +187,59 @@ export class DashboardPanel implements vscode.Disposable {
     }
     this.isRecast = brief.isRecast;
     if (brief.isRecast) {
+      // The metadata alone (stored metrics and spectra): ready at once; what the file does not store follows.
       const title = `Mimicry: reading the metrics of ${brief.fileName}`;
       const data = await orShowError(
-        withJobProgress({ title }, (report) => this.session().request('load', { spectrumMaxSide: settings.spectrumMaxSide }, report)),
+        withJobProgress({ title, location: vscode.ProgressLocation.Window }, (report) =>
+          this.session().request('load', { spectrumMaxSide: settings.spectrumMaxSide }, report),
+        ),
       );
       if (!data) return;
       this.state = { path: this.state.path, mode: 'results', data };
       this.post({ ...base, mode: 'results', brief, data, canExportModel: true });
+      await this.completeSpectra(data, settings.spectrumMaxSide);
       return;
     }
     this.post({ ...base, mode: 'configure', brief, canExportModel: false });
     // A run started by a command before the webview was ready: show its progress from here on.
     if (this.running) this.post({ type: 'runStarted', options: {} });
+  }
+
+  /**
+   * The spectra a recast file does not store, computed by the worker from its templates with
+   * progress (in the chart's note and a notification with Cancel); cancelled or failed, the
+   * chart says so instead of waiting.
+   */
+  private async completeSpectra(data: DashboardData, spectrumMaxSide: number): Promise<void> {
+    const banks = data.spectra.filter((s) => s.pending).map((s) => s.bank);
+    if (banks.length === 0) return;
+    let computed: readonly BankSpectra[] | undefined;
+    let why = 'cancelled';
+    try {
+      computed = await withJobProgress({ title: `Mimicry: spectra of ${path.basename(this.state.path)}` }, (report) =>
+        this.session().request('spectra', { banks, spectrumMaxSide }, (p) => {
+          this.post({ type: 'progress', phase: 'spectra', message: p.message, phaseFraction: p.phaseFraction });
+          report({ fraction: p.fraction, message: p.message });
+        }),
+      );
+    } catch (e) {
+      const error = wireOf(e);
+      if (!error.cancelled) {
+        why = error.message;
+        showJobError(e, 'spectra');
+      }
+    }
+    // The dashboard may have moved on (reconfigured, closed) while the spectra were computed.
+    if (this.state.data !== data) return;
+    const byBank = new Map((computed ?? []).map((s) => [s.bank, s]));
+    const next: DashboardData = {
+      ...data,
+      spectra: data.spectra.map(
+        (s) => byBank.get(s.bank) ?? (s.pending ? { bank: s.bank, lines: [], skipped: `not computed (${why})` } : s),
+      ),
+    };
+    this.state = { ...this.state, data: next };
+    this.post({ type: 'spectra', data: next });
   }
 
   /** Runs a reconstruction with a notification (Cancel) and live progress in the dashboard. */

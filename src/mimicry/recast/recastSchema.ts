@@ -12,7 +12,8 @@ import { RecastFormatError } from './errors';
 import { BANK_NAME, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY } from './format';
 import type { BankDType } from './grouping';
 import type { GpuDevice } from '../gpu/webgpu';
-import type { BanksJson, MetricsJson } from './report';
+import type { BanksJson, MetricsJson, SpectraJson } from './report';
+import type { SpectrumKind } from '../dashboard/types';
 import {
   LOSSES,
   METHODS,
@@ -68,11 +69,22 @@ export interface RecastMetadata {
   readonly metrics: RecastMetricsDoc;
   /** recast.source_metadata when the file has it (null prototype; any key is a key). */
   readonly sourceMetadata: Readonly<Record<string, string>> | undefined;
+  /** recast.spectra when the file has it (section 2.8): the spectra the dashboard draws, per bank. */
+  readonly spectra: readonly RecastSpectraDoc[] | undefined;
+}
+
+/** One bank's entry of recast.spectra (docs/FORMAT.md section 2.8). */
+export interface RecastSpectraDoc {
+  readonly bank: string;
+  readonly lines: readonly { readonly label: string; readonly kind: SpectrumKind; readonly values: readonly number[] }[];
+  readonly skipped?: string;
 }
 
 // The writer's documents must pass the reader's schema: a compile-time check.
 const writerMetricsFit = (m: MetricsJson): RecastMetricsDoc => m;
 void writerMetricsFit;
+const writerSpectraFit = (m: SpectraJson[string]): Omit<RecastSpectraDoc, 'bank'> => m;
+void writerSpectraFit;
 
 /** A value that breaks the schema at `path`; turned into a RecastFormatError by readRecastMetadata. */
 class Violation extends Error {
@@ -364,6 +376,50 @@ function metricsDoc(v: unknown, path: string): RecastMetricsDoc {
   };
 }
 
+// --- section 2.8: recast.spectra (optional) --------------------------------------------------
+
+const singularValue: Check<number> = (v, path) =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : expected('a finite number >= 0', v, path);
+
+function spectraLine(v: unknown, path: string): RecastSpectraDoc['lines'][number] {
+  const o = object(v, path);
+  const values = field(o, path, 'values', arrayOf(singularValue));
+  for (let i = 1; i < values.length; i++)
+    if (values[i] > values[i - 1]) throw new Violation(`${path}.values[${i}]`, 'singular values must be in descending order');
+  return {
+    label: field(o, path, 'label', string),
+    kind: field(o, path, 'kind', oneOf<SpectrumKind>(['original', 'template', 'rebuilt'])),
+    values,
+  };
+}
+
+function spectraDoc(v: unknown, path: string): RecastSpectraDoc[] {
+  const o = object(v, path);
+  return Object.entries(o).map(([bank, x]) => {
+    const p = keyPath(path, bank);
+    const e = object(x, p);
+    const skipped = optional(e, p, 'skipped', string);
+    return { bank, lines: field(e, p, 'lines', arrayOf(spectraLine)), ...(skipped === undefined ? {} : { skipped }) };
+  });
+}
+
+/** Stored spectra must be of banks the file has, each line at most min(rows, cols) values long. */
+function spectraInconsistency(spectra: readonly RecastSpectraDoc[], banks: readonly RecastBankDoc[]): string | undefined {
+  const byName = new Map(banks.map((b) => [b.name, b]));
+  for (const s of spectra) {
+    const b = byName.get(s.bank);
+    if (!b) return `recast.spectra names bank ${JSON.stringify(s.bank)}, which recast.banks does not have`;
+    const side = Math.min(
+      b.shape[0],
+      b.shape.slice(1).reduce((x, y) => x * y, 1),
+    );
+    const long = s.lines.findIndex((l) => l.values.length > side);
+    if (long >= 0)
+      return `recast.spectra[${JSON.stringify(s.bank)}].lines[${long}] has ${s.lines[long].values.length} values, the bank's matrices have ${side}`;
+  }
+  return undefined;
+}
+
 // --- the metadata as a whole ------------------------------------------------------------------
 
 /** A JSON-valued key: missing, not JSON, duplicate keys or too deep are refusals. */
@@ -438,10 +494,11 @@ export function readRecastMetadata(meta: Readonly<Record<string, string>>, file?
   const method = check('recast.method', methodDoc);
   const metrics = check('recast.metrics', metricsDoc);
   const sourceMetadata = Object.hasOwn(meta, SOURCE_METADATA_KEY) ? check(SOURCE_METADATA_KEY, recordOf(string, true)) : undefined;
-  const clash = inconsistency(sets, banks, method, metrics);
+  const spectra = Object.hasOwn(meta, 'recast.spectra') ? check('recast.spectra', spectraDoc) : undefined;
+  const clash = inconsistency(sets, banks, method, metrics) ?? (spectra && spectraInconsistency(spectra, banks));
   if (clash !== undefined) throw new RecastFormatError('metadata-inconsistent', clash, file);
   const banksJson: BanksJson = {};
   for (const b of banks)
     banksJson[b.name] = { members: [...b.members], shape: [...b.shape], templates: b.templates, source_dtype: b.dtype };
-  return { sets, banks, banksJson, source, method, metrics, sourceMetadata };
+  return { sets, banks, banksJson, source, method, metrics, sourceMetadata, spectra };
 }

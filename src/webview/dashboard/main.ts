@@ -158,7 +158,12 @@ function onMessage(m: ToDashboard): void {
       show(new RunView(configure?.bankNames ?? [], currentTheme, () => post({ type: 'cancel' })), 'running');
       return;
     case 'progress':
-      run?.progress(m.phase, m.event, m.message, m.phaseFraction);
+      if (run) run.progress(m.phase, m.event, m.message, m.phaseFraction);
+      else if (m.phase === 'spectra') results?.spectraProgress(m.message);
+      return;
+    case 'spectra':
+      saveState({ data: m.data });
+      results?.setSpectra(m.data);
       return;
     case 'result':
       canExportModel = m.canExportModel;

@@ -100,6 +100,8 @@ export interface SpectraView {
   /** True when values span more than two decades (a log axis shows the decay). */
   readonly log: boolean;
   readonly skipped?: string;
+  /** Still being computed (a recast file that does not store this bank's spectra). */
+  readonly pending?: boolean;
 }
 
 export function spectraView(data: DashboardData, bank: string): SpectraView | null {
@@ -114,6 +116,7 @@ export function spectraView(data: DashboardData, bank: string): SpectraView | nu
     length: Math.max(0, ...s.lines.map((l) => l.values.length)),
     log: min > 0 && max / min > 100,
     ...(s.skipped ? { skipped: s.skipped } : {}),
+    ...(s.pending ? { pending: true } : {}),
   };
 }
 

@@ -63,7 +63,7 @@ export class ResultsView {
   private readonly exportButtons: (HTMLElement & { disabled: boolean })[] = [];
 
   constructor(
-    private readonly data: DashboardData,
+    private data: DashboardData,
     private readonly theme: () => DashboardTheme,
     private threshold: number,
     private spectraBank: string | undefined,
@@ -230,10 +230,31 @@ export class ResultsView {
     );
   }
 
+  private spectraProgressText = '';
+
   private renderSpectra(): void {
     const v = this.spectraBank ? spectraView(this.data, this.spectraBank) : null;
     if (v && v.lines.length > 0) this.spectra.show(spectraOption(v, this.theme()));
-    this.spectraNote.textContent = v?.skipped ? `Note: ${v.skipped}.` : v && v.lines.length === 0 ? 'No spectra for this bank.' : '';
+    this.spectraNote.textContent = v?.pending
+      ? `Computing the spectra from the file's templates${this.spectraProgressText ? `: ${this.spectraProgressText}` : '…'}`
+      : v?.skipped
+        ? `Note: ${v.skipped}.`
+        : v && v.lines.length === 0
+          ? 'No spectra for this bank.'
+          : '';
+  }
+
+  /** Progress of the spectra a recast file does not store (computed in the worker after opening). */
+  spectraProgress(message: string | undefined): void {
+    this.spectraProgressText = message ?? '';
+    this.renderSpectra();
+  }
+
+  /** The computed spectra replace the pending ones. */
+  setSpectra(data: DashboardData): void {
+    this.data = data;
+    this.spectraProgressText = '';
+    this.renderSpectra();
   }
 
   dispose(): void {

@@ -5,9 +5,9 @@ import { openCheckpoint } from '../../safetensors/reader';
 import type { Checkpoint } from '../../safetensors/types';
 import { RECAST_FORMAT } from '../../recast/format';
 import { planView } from '../../dashboard/budget';
-import { dashboardFromRecast } from '../../dashboard/fromRecast';
+import { computeSpectra, recastDashboard } from '../../dashboard/fromRecast';
 import { serve } from '../channel/serve';
-import { fitJobFraction, ReconstructSessionJob, throttleProgress, throttleWrites } from './job';
+import { fitJobFraction, ReconstructSessionJob, throttlePhases, throttleProgress, throttleWrites } from './job';
 import type { ReconstructService } from './protocol';
 
 let opened: { checkpoint: Checkpoint; session: ReconstructSessionJob; isRecast: boolean } | undefined;
@@ -42,8 +42,21 @@ serve<ReconstructService>(
       );
       return current().session.run(options, spectrumMaxSide, { signal, onFit, onPhase: progress });
     },
-    load({ spectrumMaxSide }, { signal }) {
-      return dashboardFromRecast(current().checkpoint, spectrumMaxSide, signal);
+    load() {
+      return recastDashboard(current().checkpoint);
+    },
+    spectra({ banks, spectrumMaxSide }, { signal, progress }) {
+      const report = throttlePhases((ev) =>
+        progress({
+          phase: 'spectra',
+          message: `bank ${ev.bankIndex + 1} of ${ev.banks} (${ev.bank}): spectrum ${ev.done} of ${ev.total}`,
+          phaseFraction: ev.done / Math.max(1, ev.total),
+          fraction: (ev.bankIndex + ev.done / Math.max(1, ev.total)) / Math.max(1, ev.banks),
+        }),
+      );
+      return computeSpectra(current().checkpoint, banks, spectrumMaxSide, signal, (p) =>
+        report({ phase: 'spectra', unit: 'spectrum', ...p }),
+      );
     },
     async export({ kind, file }, { signal, progress }) {
       const { session, isRecast } = current();

@@ -2,7 +2,7 @@
 // worker serves one dashboard: it opens one checkpoint, answers plan requests (the live budget),
 // runs one reconstruction at a time with progress, and writes exports of the last run.
 import type { PlanOutcome } from '../../dashboard/budget';
-import type { DashboardData } from '../../dashboard/types';
+import type { BankSpectra, DashboardData } from '../../dashboard/types';
 import type { ProgressEvent, ReconstructOptions, RunPhaseName } from '../../recast/types';
 import type { Method } from '../channel/protocol';
 
@@ -35,8 +35,13 @@ export interface ReconstructService {
   readonly open: Method<{ readonly path: string }, CheckpointBrief>;
   readonly plan: Method<{ readonly options: ReconstructOptions }, PlanOutcome>;
   readonly run: Method<{ readonly options: ReconstructOptions; readonly spectrumMaxSide: number }, DashboardData, RunProgress>;
-  /** Dashboard of a recast file from its stored metrics. */
+  /**
+   * Dashboard of a recast file from its metadata alone (stored metrics and spectra; no tensor is
+   * read): banks whose spectra the file does not store are `pending`.
+   */
   readonly load: Method<{ readonly spectrumMaxSide: number }, DashboardData, RunProgress>;
+  /** The spectra of those banks of a recast file, computed from its tensors, with progress (phase spectra). */
+  readonly spectra: Method<{ readonly banks: readonly string[]; readonly spectrumMaxSide: number }, readonly BankSpectra[], RunProgress>;
   /** Resolves with the file written. */
   readonly export: Method<{ readonly kind: ExportKind; readonly file: string }, string, RunProgress>;
 }
