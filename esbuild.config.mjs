@@ -26,6 +26,7 @@ const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { inspectWorker: 'src/mimicry/worker/inspect/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstruct/main.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { statsWorker: 'src/mimicry/stats/statsWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,

@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
 import { DEFAULT_SPECTRUM_MAX_SIDE } from '../mimicry/stats/spectrum';
+import { bundledStatsWorker } from '../mimicry/stats/statsPool';
+import { availableParallelism } from 'node:os';
 import { positiveInt } from './flags';
 import { toCliError, writeAll, type CliIO } from './io';
 import { buildInspectReport } from './inspectReport';
@@ -17,6 +19,13 @@ interface InspectFlags {
   readonly bins: number;
   /** `--max-side`: the spectrum size limit. */
   readonly maxSide: number;
+  /** `--threads`: worker threads for --stats. */
+  readonly threads: number;
+}
+
+/** "1.2 GB" with one decimal (progress only). */
+function gb(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(0)} MB`;
 }
 
 async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<void> {
@@ -34,6 +43,17 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
       spectra: flags.spectra === true,
       bins: flags.bins,
       spectrumMaxSide: flags.maxSide,
+      threads: flags.threads,
+      statsWorker: bundledStatsWorker(),
+      onStatsProgress: (p) => {
+        // On one thread: the tensor at work; on several: how many are done.
+        const at =
+          p.current === undefined
+            ? `[${p.tensorsDone}/${count}] stats`
+            : `[${p.current + 1}/${count}] stats ${checkpoint.tensors[p.current].name}`;
+        const share = Math.floor((p.doneBytes / Math.max(1, p.totalBytes)) * 100);
+        progress.update(`${at} ${share}% (${gb(p.doneBytes)} of ${gb(p.totalBytes)})`);
+      },
       onProgress: (i, t, what, fraction) => progress.update(`[${i + 1}/${count}] ${what} ${t.name} ${Math.floor(fraction * 100)}%`),
     });
     progress.done();
@@ -58,5 +78,6 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document instead of a table')
     .option('--bins <n>', 'histogram bins for --stats', positiveInt, DEFAULT_BINS)
     .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInt, DEFAULT_SPECTRUM_MAX_SIDE)
+    .option('--threads <n>', 'worker threads for --stats (1: no worker threads)', positiveInt, availableParallelism())
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
 }

@@ -2,7 +2,8 @@
 
 import type { Checkpoint, TensorInfo } from '../mimicry/safetensors/types';
 import { computeSpectrum, matrixView, type SpectrumOutcome } from '../mimicry/stats/spectrum';
-import { isStatsSkipped, tensorStatsOf } from '../mimicry/stats/checkpointStats';
+import { isStatsSkipped, type TensorStatsOutcome } from '../mimicry/stats/checkpointStats';
+import { computeCheckpointStats, type StatsProgress } from '../mimicry/stats/statsPool';
 import type { TensorStats } from '../mimicry/stats/tensorStats';
 import * as path from 'node:path';
 
@@ -35,8 +36,13 @@ export interface InspectOptions {
   /** The spectrum size limit (largest min(rows, cols)); default DEFAULT_SPECTRUM_MAX_SIDE. */
   readonly spectrumMaxSide?: number;
   readonly signal?: AbortSignal;
-  /** Called as work starts on a tensor and as it advances (fraction in [0, 1]). */
-  readonly onProgress?: (index: number, tensor: TensorInfo, what: 'stats' | 'spectrum', fraction: number) => void;
+  /** Statistics: worker threads (1: this thread only) and the worker's script (none: this thread only). */
+  readonly threads?: number;
+  readonly statsWorker?: string;
+  /** Statistics of all tensors are computed first, with this progress. */
+  readonly onStatsProgress?: (p: StatsProgress) => void;
+  /** Spectra: called as work starts on a tensor and as it advances (fraction in [0, 1]). */
+  readonly onProgress?: (index: number, tensor: TensorInfo, what: 'spectrum', fraction: number) => void;
 }
 
 function baseEntry(checkpoint: Checkpoint, t: TensorInfo, shards: Map<string, string>): TensorEntry {
@@ -53,18 +59,7 @@ function baseEntry(checkpoint: Checkpoint, t: TensorInfo, shards: Map<string, st
   return { ...entry, shard };
 }
 
-async function statsEntry(
-  checkpoint: Checkpoint,
-  t: TensorInfo,
-  i: number,
-  opts: InspectOptions,
-): Promise<Pick<TensorEntry, 'stats' | 'statsSkipped'>> {
-  const total = Math.max(1, t.params);
-  const outcome = await tensorStatsOf(checkpoint, t, {
-    bins: opts.bins,
-    signal: opts.signal,
-    onProgress: (done) => opts.onProgress?.(i, t, 'stats', done / total),
-  });
+function statsEntry(outcome: TensorStatsOutcome): Pick<TensorEntry, 'stats' | 'statsSkipped'> {
   if (isStatsSkipped(outcome)) return { stats: null, statsSkipped: outcome.skipped };
   const { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, histogram } = outcome;
   return { stats: { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, histogram } };
@@ -73,12 +68,18 @@ async function statsEntry(
 export async function buildInspectReport(checkpoint: Checkpoint, file: string, opts: InspectOptions): Promise<InspectReport> {
   const tensors: TensorEntry[] = [];
   const shards = new Map<string, string>(); // shard file -> its name relative to the index
+  const stats = opts.stats
+    ? await computeCheckpointStats(checkpoint, checkpoint.tensors, {
+        bins: opts.bins,
+        signal: opts.signal,
+        threads: opts.threads,
+        workerEntry: opts.statsWorker,
+        onProgress: opts.onStatsProgress,
+      })
+    : undefined;
   for (const [i, t] of checkpoint.tensors.entries()) {
     let entry = baseEntry(checkpoint, t, shards);
-    if (opts.stats) {
-      opts.onProgress?.(i, t, 'stats', 0);
-      entry = { ...entry, ...(await statsEntry(checkpoint, t, i, opts)) };
-    }
+    if (stats) entry = { ...entry, ...statsEntry(stats[i]) };
     if (opts.spectra && matrixView(t.shape)) {
       opts.onProgress?.(i, t, 'spectrum', 0);
       const total = Math.max(1, t.params);

@@ -1,8 +1,11 @@
-// Statistics of one tensor of an opened checkpoint: tensorStats over the checkpoint's chunk reader.
+// Statistics of the tensors of an opened checkpoint, read as raw bytes in large chunks (the next
+// chunk is read while this one is counted) and computed by tensorStats' byte path. The ranges
+// functions are what the stats pool's workers run on their part of a big tensor.
 
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
-import { isDecodable } from '../safetensors/dtypes';
-import { computeTensorStats, type TensorStats, type TensorStatsOptions } from './tensorStats';
+import { DTYPES, isDecodable } from '../safetensors/dtypes';
+import { computeTensorStatsFromBytes, type ByteSource, type TensorStats, type TensorStatsOptions } from './tensorStats';
+import { pass1Accumulator, Pass2Accumulator, type HistogramPlan, type Pass1Partial } from './accumulators';
 
 /** No statistics, and why (a dtype that is not decoded to numbers). */
 export interface StatsSkipped {
@@ -12,12 +15,51 @@ export interface StatsSkipped {
 export type TensorStatsOutcome = TensorStats | StatsSkipped;
 
 export interface TensorStatsOfOptions extends Omit<TensorStatsOptions, 'totalElements'> {
-  /** Elements per chunk read from the checkpoint (the reader's default when left out). */
+  /** Elements per read from the checkpoint (default: 8 MiB worth). */
   chunkElements?: number;
 }
 
+/** Bytes per read: large enough that a read costs little per byte, small enough to stay in cache. */
+export const CHUNK_BYTES = 8 << 20;
+
 export function isStatsSkipped(outcome: TensorStatsOutcome): outcome is StatsSkipped {
   return 'skipped' in outcome;
+}
+
+export function skippedReason(tensor: TensorInfo): string | undefined {
+  return isDecodable(tensor.dtype) ? undefined : `dtype ${tensor.dtype} is not decoded to numbers`;
+}
+
+/**
+ * Raw bytes of elements [first, last) of `tensor` in chunks of `chunkElements`, through two buffers
+ * reused for the whole run: the next chunk is read while the caller works on the current one.
+ */
+export function byteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: AbortSignal, chunkElements?: number): ByteSource {
+  const size = DTYPES[tensor.dtype].bits / 8;
+  const per = Math.max(1, chunkElements ?? Math.floor(CHUNK_BYTES / size));
+  return async function* (first: number, last: number) {
+    if (last <= first) return;
+    const chunkBytes = Math.min(per, last - first) * size;
+    const buffers = [new Uint8Array(chunkBytes), new Uint8Array(chunkBytes)];
+    const read = (at: number, i: number): Promise<Uint8Array> =>
+      checkpoint.readBytes(tensor, at * size, Math.min(last, at + per) * size, buffers[i]);
+    let pending: Promise<Uint8Array> | undefined = read(first, 0);
+    let which = 0;
+    try {
+      for (let at = first; at < last; at += per) {
+        signal?.throwIfAborted();
+        const chunk = await pending;
+        pending = undefined;
+        const next = at + per;
+        which ^= 1;
+        if (next < last) pending = read(next, which);
+        yield chunk as Uint8Array;
+      }
+    } finally {
+      // A read still in flight when the caller stops: let it end before its buffer is dropped.
+      await pending?.catch(() => undefined);
+    }
+  };
 }
 
 export async function tensorStatsOf(
@@ -25,10 +67,48 @@ export async function tensorStatsOf(
   tensor: TensorInfo,
   opts: TensorStatsOfOptions = {},
 ): Promise<TensorStatsOutcome> {
-  if (!isDecodable(tensor.dtype)) return { skipped: `dtype ${tensor.dtype} is not decoded to numbers` };
+  const skipped = skippedReason(tensor);
+  if (skipped) return { skipped };
   const { chunkElements, ...rest } = opts;
-  return computeTensorStats(() => checkpoint.chunks(tensor, chunkElements, opts.signal), {
+  return computeTensorStatsFromBytes(tensor.dtype, byteSource(checkpoint, tensor, opts.signal, chunkElements), {
     ...rest,
-    totalElements: tensor.params,
+    elements: tensor.params,
   });
+}
+
+/** The first pass over elements [first, last) of a tensor (first on a superblock boundary). */
+export async function pass1OfRange(
+  checkpoint: Checkpoint,
+  tensor: TensorInfo,
+  first: number,
+  last: number,
+  signal?: AbortSignal,
+  onProgress?: (doneElements: number) => void,
+): Promise<Pass1Partial> {
+  const acc = pass1Accumulator(tensor.dtype, tensor.params);
+  for await (const chunk of byteSource(checkpoint, tensor, signal)(first, last)) {
+    acc.addBytes(chunk);
+    onProgress?.(acc.seen);
+  }
+  signal?.throwIfAborted();
+  return acc.result();
+}
+
+/** The histogram pass over elements [first, last) of a tensor. */
+export async function pass2OfRange(
+  checkpoint: Checkpoint,
+  tensor: TensorInfo,
+  first: number,
+  last: number,
+  plan: HistogramPlan,
+  signal?: AbortSignal,
+  onProgress?: (doneElements: number) => void,
+): Promise<Float64Array> {
+  const acc = new Pass2Accumulator(tensor.dtype, plan);
+  for await (const chunk of byteSource(checkpoint, tensor, signal)(first, last)) {
+    acc.addBytes(chunk);
+    onProgress?.(acc.seen);
+  }
+  signal?.throwIfAborted();
+  return acc.counts();
 }

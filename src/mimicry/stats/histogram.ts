@@ -1,4 +1,5 @@
-// Fixed-range histogram with linear bins, filled one chunk at a time.
+// Fixed-range histogram with linear bins, filled one chunk at a time (or one weighted value at a time,
+// for statistics computed from a table of bit-pattern counts).
 import { isPositiveInt } from '../positiveInt';
 
 export interface Histogram {
@@ -34,9 +35,14 @@ export class HistogramBuilder {
   readonly edges: number[];
   readonly counts: Float64Array;
   private readonly lo: number;
+  private readonly hi: number;
+  /** The edges as a typed array, for the hot loops. */
+  private readonly edgeArray: Float64Array;
   /** hi - lo; when that overflows (a range wider than Number.MAX_VALUE) both ends are halved first. */
   private readonly span: number;
   private readonly halved: boolean;
+  /** bins / span when that is a finite, normal number (a multiply instead of a divide per value); else 0. */
+  private readonly scale: number;
 
   constructor(
     lo: number,
@@ -45,28 +51,55 @@ export class HistogramBuilder {
   ) {
     if (!isPositiveInt(bins)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
     this.lo = lo;
+    this.hi = hi;
     const span = hi - lo;
     this.halved = !Number.isFinite(span);
     this.span = this.halved ? hi / 2 - lo / 2 : span;
+    const scale = bins / this.span;
+    this.scale = !this.halved && Number.isFinite(scale) && scale > 0 ? scale : 0;
     this.edges = linearEdges(lo, hi, bins);
+    this.edgeArray = Float64Array.from(this.edges);
     this.counts = new Float64Array(bins);
+  }
+
+  /**
+   * The bin of `v`, or -1 when v is outside [lo, hi] or NaN. The scaled position is only a guess;
+   * the edges decide (as numpy does): bin i holds edges[i] <= v < edges[i+1], the last bin also hi.
+   */
+  binOf(v: number): number {
+    if (!(v >= this.lo && v <= this.hi)) return -1;
+    const { bins, edgeArray: edges, lo, span, halved, scale } = this;
+    const last = bins - 1;
+    // Divide before multiplying when there is no scale: bins / span overflows for ranges of subnormal numbers.
+    let i = Math.floor(scale !== 0 ? (v - lo) * scale : ((halved ? v / 2 - lo / 2 : v - lo) / span) * bins);
+    if (i > last) i = last;
+    else if (i < 0) i = 0;
+    while (i > 0 && v < edges[i]) i--;
+    while (i < last && v >= edges[i + 1]) i++;
+    return i;
+  }
+
+  /** Adds `count` values equal to v (nothing when v is outside [lo, hi] or NaN). */
+  addCount(v: number, count: number): void {
+    const i = this.binOf(v);
+    if (i >= 0) this.counts[i] += count;
   }
 
   /** Adds the finite values of a chunk that lie inside [lo, hi]; NaN, Inf and outliers are ignored. */
   add(values: ArrayLike<number>): void {
-    const { bins, edges, counts, lo, span, halved } = this;
-    const hi = edges[bins];
+    if (this.scale === 0) {
+      for (let k = 0; k < values.length; k++) this.addCount(values[k], 1);
+      return;
+    }
+    const { bins, edgeArray: edges, counts, lo, hi, scale } = this;
     const last = bins - 1;
     for (let k = 0; k < values.length; k++) {
       const v = values[k];
       if (!(v >= lo && v <= hi)) continue; // also drops NaN
-      // Divide before multiplying: bins / span overflows for ranges of subnormal numbers.
-      let i = Math.floor(((halved ? v / 2 - lo / 2 : v - lo) / span) * bins);
+      let i = Math.floor((v - lo) * scale);
       if (i > last) i = last;
-      else if (i < 0) i = 0;
-      // Rounding in the scale can put a value next to an edge one bin off; the edges decide (as numpy does).
-      if (v < edges[i]) i--;
-      else if (i < last && v >= edges[i + 1]) i++;
+      while (i > 0 && v < edges[i]) i--;
+      while (i < last && v >= edges[i + 1]) i++;
       counts[i]++;
     }
   }

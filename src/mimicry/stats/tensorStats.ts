@@ -8,17 +8,27 @@
 // - When there is no finite value (an empty tensor, or only NaN/Inf) those fields are null and the
 //   histogram has no edges and no counts.
 // - The histogram has `bins` linear bins over [min, max] (the last bin is closed); a constant
-//   tensor gets [v - 0.5, v + 0.5] (wider for |v| > 2^19). It needs min and max first, so the chunk
-//   source is read twice.
+//   tensor gets [v - 0.5, v + 0.5] (wider for |v| > 2^19). It needs min and max first, so the
+//   source may be read twice.
 //
-// Numerics: finite values are taken in fixed blocks of 4096; each block's mean and squared
-// deviations are computed in float64 with a corrected two-pass, and blocks are merged with Chan et
-// al.'s pairwise update, which keeps the variance accurate even when |mean| >> std. The |x| sum is
-// Kahan-compensated across blocks. Fixed blocks make the result independent of the chunk size.
+// Numerics (src/mimicry/stats/accumulators.ts): finite values are summarised in float64 in fixed
+// blocks of 4096 elements, merged with Chan et al.'s pairwise update, which keeps the variance accurate
+// even when |mean| >> std; the |x| sum is compensated. BF16, F16, 16-bit and 8-bit integers are
+// counted per bit pattern and every statistic follows exactly from the table. Fixed blocks make the
+// result independent of the chunk size, and of how a tensor is split into ranges for threads.
 
-import type { DecodedValues } from '../safetensors/types';
+import type { DType, DecodedValues } from '../safetensors/types';
 import { isPositiveInt } from '../positiveInt';
-import { HistogramBuilder, histogramRange, type Histogram } from './histogram';
+import type { Histogram } from './histogram';
+import {
+  afterPass1,
+  finishStats,
+  pass1Accumulator,
+  Pass2Accumulator,
+  pathOf,
+  valuesAccumulator,
+  type Pass1Accumulator,
+} from './accumulators';
 
 export interface TensorStats {
   /** All elements, finite or not. */
@@ -57,189 +67,98 @@ export interface TensorStatsOptions {
 
 export const DEFAULT_BINS = 64;
 
-/** Finite values are summarised in blocks of this many, whatever the reader's chunk size. */
-const BLOCK = 4096;
-
 /**
- * Running moments of the finite values. Values are regrouped into fixed blocks of BLOCK finite
- * values, so the result is bit-for-bit the same however the source is chunked.
- */
-class Moments {
-  n = 0;
-  mean = 0;
-  m2 = 0;
-  min = Infinity;
-  max = -Infinity;
-  zeros = 0;
-  nan = 0;
-  inf = 0;
-  all = 0;
-  private absSum = 0;
-  private absComp = 0;
-  /**
-   * The block being filled: allocated on the first chunk, as small as that chunk allows and grown
-   * up to BLOCK, so a checkpoint of many empty or tiny tensors costs no 32 KB per tensor.
-   */
-  private block: Float64Array | undefined;
-  private filled = 0;
-
-  addChunk(values: DecodedValues): void {
-    const len = values.length;
-    if (len === 0) return;
-    this.all += len;
-    let block = (this.block ??= new Float64Array(Math.min(BLOCK, Math.max(16, len))));
-    let filled = this.filled;
-    let min = this.min;
-    let max = this.max;
-    for (let k = 0; k < len; k++) {
-      const v = values[k];
-      if (v - v !== 0) {
-        // NaN - NaN and Inf - Inf are both NaN: one test for "not finite".
-        if (v !== v) this.nan++;
-        else this.inf++;
-        continue;
-      }
-      if (v < min) min = v;
-      if (v > max) max = v;
-      if (v === 0) this.zeros++;
-      block[filled++] = v;
-      if (filled === block.length) {
-        if (filled === BLOCK) {
-          this.mergeBlock(filled);
-          filled = 0;
-        } else {
-          const bigger = new Float64Array(Math.min(BLOCK, 2 * filled));
-          bigger.set(block);
-          block = this.block = bigger;
-        }
-      }
-    }
-    this.filled = filled;
-    this.min = min;
-    this.max = max;
-  }
-
-  /** Flushes the last, partial block. */
-  finish(): void {
-    if (this.filled > 0) this.mergeBlock(this.filled);
-    this.filled = 0;
-  }
-
-  private mergeBlock(n: number): void {
-    const block = this.block as Float64Array;
-    let sum = 0;
-    let absSum = 0;
-    for (let k = 0; k < n; k++) {
-      const v = block[k];
-      sum += v;
-      absSum += v < 0 ? -v : v;
-    }
-    const roughMean = sum / n;
-    let m2 = 0;
-    let drift = 0;
-    for (let k = 0; k < n; k++) {
-      const d = block[k] - roughMean;
-      m2 += d * d;
-      drift += d;
-    }
-    // Corrected two-pass (Chan, Golub & LeVeque): the deviations' sum is the rounding left in the
-    // first mean; it refines the mean and removes its effect from the squared deviations.
-    const blockMean = roughMean + drift / n;
-    m2 -= (drift * drift) / n;
-
-    // Chan's pairwise merge of (this.n, this.mean, this.m2) with (n, blockMean, m2).
-    const total = this.n + n;
-    const delta = blockMean - this.mean;
-    this.mean += delta * (n / total);
-    this.m2 += m2 + delta * delta * ((this.n * n) / total);
-    this.n = total;
-
-    // Neumaier-compensated sum of the per-block |x| sums.
-    const t = this.absSum + absSum;
-    if (Math.abs(this.absSum) >= Math.abs(absSum)) this.absComp += this.absSum - t + absSum;
-    else this.absComp += absSum - t + this.absSum;
-    this.absSum = t;
-  }
-
-  meanAbs(): number {
-    return (this.absSum + this.absComp) / this.n;
-  }
-}
-
-/**
- * Statistics of one tensor. `chunks` is called twice (moments, then histogram) and must yield the
- * same values both times; each call should start a fresh read (e.g. `() => ckpt.chunks(t)`).
+ * Statistics of one tensor from its decoded values. `chunks` is called twice (moments, then
+ * histogram) and must yield the same values both times; each call should start a fresh read (e.g.
+ * `() => ckpt.chunks(t)`). For Float32Array chunks the second read only looks at values near bin
+ * edges, and is skipped when there are none. Raw bytes are faster still: computeTensorStatsFromBytes.
  */
 export async function computeTensorStats(chunks: () => AsyncIterable<DecodedValues>, opts: TensorStatsOptions = {}): Promise<TensorStats> {
-  const bins = opts.bins ?? DEFAULT_BINS;
-  if (!isPositiveInt(bins)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
+  const bins = checkedBins(opts.bins);
   const { signal, onProgress, totalElements } = opts;
   signal?.throwIfAborted();
   // An empty tensor has nothing to read: no reader is started (a checkpoint can hold 200,000 of them).
   if (totalElements === 0) {
     onProgress?.(0);
-    return noFiniteValues(new Moments());
+    return finishStats(afterPass1('values', { kind: 'f64', supers: [] }, bins), new Float64Array(bins));
   }
 
-  const m = new Moments();
+  let acc: Pass1Accumulator | undefined;
   for await (const chunk of chunks()) {
     signal?.throwIfAborted();
-    m.addChunk(chunk);
-    onProgress?.(Math.floor(m.all / 2));
+    if (chunk.length === 0) continue;
+    acc ??= valuesAccumulator(chunk, totalElements ?? chunk.length);
+    acc.addValues(chunk);
+    onProgress?.(Math.floor(acc.seen / 2));
   }
   signal?.throwIfAborted();
-  m.finish();
-  if (totalElements !== undefined && totalElements !== m.all) {
-    throw new Error(`tensor chunks yielded ${m.all} elements, expected ${totalElements}`);
+  const all = acc?.seen ?? 0;
+  if (totalElements !== undefined && totalElements !== all) {
+    throw new Error(`tensor chunks yielded ${all} elements, expected ${totalElements}`);
   }
-
-  if (m.n === 0) {
-    onProgress?.(m.all);
-    return noFiniteValues(m);
+  const after = afterPass1('values', acc ? acc.result() : { kind: 'f64', supers: [] }, bins);
+  if (!after.needsPass2 || !after.plan) {
+    onProgress?.(all);
+    return finishStats(after, new Float64Array(bins));
   }
-
-  const [lo, hi] = histogramRange(m.min, m.max);
-  const hist = new HistogramBuilder(lo, hi, bins);
-  let seen = 0;
+  const hist = new Pass2Accumulator('values', after.plan);
   for await (const chunk of chunks()) {
     signal?.throwIfAborted();
-    hist.add(chunk);
-    seen += chunk.length;
-    onProgress?.(Math.floor((m.all + seen) / 2));
+    hist.addValues(chunk);
+    onProgress?.(Math.floor((all + hist.seen) / 2));
   }
   signal?.throwIfAborted();
-  if (seen !== m.all) {
-    throw new Error(`tensor chunks changed between passes: ${m.all} elements, then ${seen}`);
+  if (hist.seen !== all) {
+    throw new Error(`tensor chunks changed between passes: ${all} elements, then ${hist.seen}`);
   }
-
-  return {
-    count: m.all,
-    finiteCount: m.n,
-    min: m.min,
-    max: m.max,
-    mean: m.mean,
-    std: Math.sqrt(Math.max(0, m.m2) / m.n),
-    meanAbs: m.meanAbs(),
-    zeroFraction: m.zeros / m.n,
-    nanCount: m.nan,
-    infCount: m.inf,
-    histogram: hist.result(),
-  };
+  return finishStats(after, hist.counts());
 }
 
-/** The statistics of a tensor without a finite value: counts only. */
-function noFiniteValues(m: Moments): TensorStats {
-  return {
-    count: m.all,
-    finiteCount: 0,
-    min: null,
-    max: null,
-    mean: null,
-    std: null,
-    meanAbs: null,
-    zeroFraction: null,
-    nanCount: m.nan,
-    infCount: m.inf,
-    histogram: { edges: [], counts: [] },
-  };
+/** A source of a tensor's raw bytes: elements [first, last) in chunks of whole elements. */
+export type ByteSource = (first: number, last: number) => AsyncIterable<Uint8Array>;
+
+export interface ByteStatsOptions extends Omit<TensorStatsOptions, 'totalElements'> {
+  /** Elements in the tensor. */
+  readonly elements: number;
+}
+
+/**
+ * Statistics of one tensor of `dtype` (decodable) from its raw little-endian bytes. One pass for
+ * table dtypes (BF16, F16, 16- and 8-bit integers); otherwise a second read for the histogram, as
+ * computeTensorStats. Progress counts elements; a second pass, when there is one, counts half.
+ */
+export async function computeTensorStatsFromBytes(dtype: DType, bytes: ByteSource, opts: ByteStatsOptions): Promise<TensorStats> {
+  const bins = checkedBins(opts.bins);
+  const { signal, onProgress, elements } = opts;
+  signal?.throwIfAborted();
+  const acc = pass1Accumulator(dtype, elements);
+  const twoPasses = pathOf(dtype, elements) !== 'table';
+  const share = twoPasses ? 0.5 : 1;
+  if (elements > 0) {
+    for await (const chunk of bytes(0, elements)) {
+      signal?.throwIfAborted();
+      acc.addBytes(chunk);
+      onProgress?.(Math.floor(acc.seen * share));
+    }
+  }
+  signal?.throwIfAborted();
+  if (acc.seen !== elements) throw new Error(`tensor bytes held ${acc.seen} elements, expected ${elements}`);
+  const after = afterPass1(dtype, acc.result(), bins);
+  if (!after.needsPass2 || !after.plan) {
+    onProgress?.(elements);
+    return finishStats(after, new Float64Array(bins));
+  }
+  const hist = new Pass2Accumulator(dtype, after.plan);
+  for await (const chunk of bytes(0, elements)) {
+    signal?.throwIfAborted();
+    hist.addBytes(chunk);
+    onProgress?.(Math.floor((elements + hist.seen) / 2));
+  }
+  signal?.throwIfAborted();
+  return finishStats(after, hist.counts());
+}
+
+function checkedBins(bins = DEFAULT_BINS): number {
+  if (!isPositiveInt(bins)) throw new RangeError(`bins must be a positive integer, got ${bins}`);
+  return bins;
 }

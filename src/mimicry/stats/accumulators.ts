@@ -1,0 +1,704 @@
+// The hot loops behind tensorStats.ts, and the mergeable partial results that let a tensor be split
+// into element ranges (computed in any order, by any thread) and still give bit-for-bit the same
+// statistics as one sequential pass.
+//
+// Three kinds of dtype:
+// - "table" (BF16, F16, I16, U16 and the one-byte dtypes): one pass counts every bit pattern in a
+//   table (65,536 or 256 entries). Every statistic then follows exactly from the table in float64,
+//   and tables of ranges merge by adding.
+// - "f32": one pass for the moments, min, max and zeros, which also counts the top 16 bits of each
+//   value (sign, exponent, 7 mantissa bits) in a table. A table bucket whose whole value interval
+//   lies inside one histogram bin is binned from the table; only values in buckets that straddle an
+//   edge are binned in a second, cheap pass (none at all when no bucket does).
+// - "f64" (F64 and the 32/64-bit integers, decoded to float64): the moments pass, then a histogram pass.
+//
+// Moments: elements are taken in fixed blocks of BLOCK (by element index, whatever the chunking).
+// A block of finite values is summarised in float64 around its first value c, with sums of d = x - c
+// and d^2 (m2 = sum d^2 - (sum d)^2 / n); since c is one of the block's values, m2 >= (c - mean)^2
+// and the cancellation costs at most about n ulps of m2. A block holding NaN, Inf or values whose
+// squares overflow takes the slow road: its finite values get a corrected two-pass. Blocks merge into
+// superblocks of SUPER elements with Chan et al.'s pairwise update, and superblocks merge in order
+// into the total; a range split falls on superblock boundaries, so a split gives the same result.
+// The |x| sums are Neumaier-compensated across blocks.
+
+import { DTYPES, HOST_LITTLE_ENDIAN, decode } from '../safetensors/dtypes';
+import type { DType } from '../safetensors/types';
+import { HistogramBuilder, histogramRange, type Histogram } from './histogram';
+
+/** Finite values are summarised in blocks of this many elements, whatever the reader's chunk size. */
+export const BLOCK = 4096;
+/** Blocks merge into superblocks of this many elements; a tensor is split for threads on these boundaries. */
+export const SUPER = 1 << 22;
+
+export type StatsKind = 'table' | 'f32' | 'f64';
+
+/** How the statistics of a decodable dtype are computed (see the header). */
+export function statsKind(dtype: DType): StatsKind {
+  const info = DTYPES[dtype];
+  if (info.bits <= 16 && info.decodable) return 'table';
+  return dtype === 'F32' ? 'f32' : 'f64';
+}
+
+/** Moments of the finite values of a run of elements; merged with mergeMoments. */
+export interface MomentsPartial {
+  all: number;
+  n: number;
+  nan: number;
+  inf: number;
+  zeros: number;
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+  absSum: number;
+  absComp: number;
+}
+
+export function emptyMoments(): MomentsPartial {
+  return { all: 0, n: 0, nan: 0, inf: 0, zeros: 0, min: Infinity, max: -Infinity, mean: 0, m2: 0, absSum: 0, absComp: 0 };
+}
+
+/** Neumaier-compensated a.absSum += x. */
+function addAbs(a: MomentsPartial, x: number): void {
+  const s = a.absSum;
+  const t = s + x;
+  if (Math.abs(s) >= Math.abs(x)) a.absComp += s - t + x;
+  else a.absComp += x - t + s;
+  a.absSum = t;
+}
+
+/** Merges (n, mean, m2) of a block or partial into `a` with Chan's pairwise update. */
+function mergeCentral(a: MomentsPartial, n: number, mean: number, m2: number): void {
+  if (n === 0) return;
+  const total = a.n + n;
+  const delta = mean - a.mean;
+  a.mean += delta * (n / total);
+  a.m2 += m2 + delta * delta * ((a.n * n) / total);
+  a.n = total;
+}
+
+/** a += b, in this order (the result depends on the order of merges, so callers keep it fixed). */
+export function mergeMoments(a: MomentsPartial, b: MomentsPartial): void {
+  a.all += b.all;
+  a.nan += b.nan;
+  a.inf += b.inf;
+  a.zeros += b.zeros;
+  if (b.min < a.min) a.min = b.min;
+  if (b.max > a.max) a.max = b.max;
+  mergeCentral(a, b.n, b.mean, b.m2);
+  addAbs(a, b.absSum);
+  addAbs(a, b.absComp);
+}
+
+let slowScratch: Float64Array | undefined;
+/** Where small tensors' bucket counts go: never read. */
+let discardedTop: Int32Array | undefined;
+
+/** A block with NaN, Inf or overflowing squares: its finite values, corrected two-pass (Chan, Golub & LeVeque). */
+function slowBlock(sup: MomentsPartial, x: Float32Array | Float64Array, from: number, to: number): void {
+  const finite = (slowScratch ??= new Float64Array(BLOCK));
+  let n = 0;
+  let sum = 0;
+  let absSum = 0;
+  for (let k = from; k < to; k++) {
+    const v = x[k];
+    if (v - v !== 0) {
+      // NaN - NaN and Inf - Inf are both NaN: one test for "not finite".
+      if (v !== v) sup.nan++;
+      else sup.inf++;
+      continue;
+    }
+    if (v < sup.min) sup.min = v;
+    if (v > sup.max) sup.max = v;
+    if (v === 0) sup.zeros++;
+    finite[n++] = v;
+    sum += v;
+    absSum += v < 0 ? -v : v;
+  }
+  sup.all += to - from;
+  if (n === 0) return;
+  const roughMean = sum / n;
+  let m2 = 0;
+  let drift = 0;
+  for (let k = 0; k < n; k++) {
+    const d = finite[k] - roughMean;
+    m2 += d * d;
+    drift += d;
+  }
+  mergeCentral(sup, n, roughMean + drift / n, m2 - (drift * drift) / n);
+  addAbs(sup, absSum);
+}
+
+/** One block of float32 values (all finite: fast; else slowBlock); also counts the top 16 bits in `top`. */
+function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: Int32Array, from: number, to: number): void {
+  const c = x[from];
+  let s = 0;
+  let q = 0;
+  let a = 0;
+  let mn = sup.min;
+  let mx = sup.max;
+  let z = 0;
+  for (let k = from; k < to; k++) {
+    const v = x[k];
+    const d = v - c;
+    s += d;
+    q += d * d;
+    a += v < 0 ? -v : v;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    if (v === 0) z++;
+    top[bits[k] >>> 16]++;
+  }
+  // q is NaN or Inf exactly when a value is NaN or Inf (float32 squares never overflow float64).
+  if (!(q < Infinity)) return slowBlock(sup, x, from, to);
+  const n = to - from;
+  sup.all += n;
+  sup.min = mn;
+  sup.max = mx;
+  sup.zeros += z;
+  mergeCentral(sup, n, c + s / n, q - (s / n) * s);
+  addAbs(sup, a);
+}
+
+/** One block of float64 values; the same as blockF32 without the bucket table. */
+function blockF64(sup: MomentsPartial, x: Float64Array, from: number, to: number): void {
+  const c = x[from];
+  let s = 0;
+  let q = 0;
+  let a = 0;
+  let mn = sup.min;
+  let mx = sup.max;
+  let z = 0;
+  for (let k = from; k < to; k++) {
+    const v = x[k];
+    const d = v - c;
+    s += d;
+    q += d * d;
+    a += v < 0 ? -v : v;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    if (v === 0) z++;
+  }
+  if (!(q < Infinity) || !(a < Infinity)) return slowBlock(sup, x, from, to);
+  const n = to - from;
+  sup.all += n;
+  sup.min = mn;
+  sup.max = mx;
+  sup.zeros += z;
+  mergeCentral(sup, n, c + s / n, q - (s / n) * s);
+  addAbs(sup, a);
+}
+
+/** What the first pass over a run of elements leaves: merged in element order with mergePass1. */
+export type Pass1Partial =
+  | { readonly kind: 'table'; readonly all: number; readonly counts: Float64Array }
+  | { readonly kind: 'f32'; readonly supers: MomentsPartial[]; readonly top?: Float64Array }
+  | { readonly kind: 'f64'; readonly supers: MomentsPartial[] };
+
+/** The first pass over one run of elements that starts at a superblock boundary of its tensor. */
+export interface Pass1Accumulator {
+  /** Decoded values (the compatible API); F32 and F64 only. */
+  addValues(values: Float32Array | Float64Array): void;
+  /** Raw little-endian bytes of the dtype, a whole number of elements. */
+  addBytes(bytes: Uint8Array): void;
+  /** Elements seen so far. */
+  readonly seen: number;
+  result(): Pass1Partial;
+}
+
+class MomentsPass implements Pass1Accumulator {
+  private readonly supers: MomentsPartial[] = [];
+  private sup = emptyMoments();
+  /** Elements of the current block that came in a previous chunk, kept until the block is whole. */
+  private carry: Float32Array | Float64Array | undefined;
+  private carryBits: Uint32Array | undefined;
+  private carried = 0;
+  /** Bucket counts in int32 for speed, flushed into float64 totals before they could overflow. */
+  private readonly chunkTop: Int32Array;
+  private readonly top: Float64Array | undefined;
+  private unflushed = 0;
+  /** Elements in finished blocks: superblocks end on multiples of SUPER of this. */
+  private blocked = 0;
+  seen = 0;
+
+  /** `withTop`: count buckets (worth it for big F32 tensors only; the results are the same without). */
+  constructor(
+    private readonly f32: boolean,
+    private readonly dtype: DType,
+    withTop: boolean,
+  ) {
+    if (f32 && withTop) {
+      this.chunkTop = new Int32Array(65536);
+      this.top = new Float64Array(65536);
+    } else this.chunkTop = discardedTop ??= new Int32Array(65536);
+  }
+
+  addBytes(bytes: Uint8Array): void {
+    this.addValues(decode(this.dtype, bytes));
+  }
+
+  addValues(values: Float32Array | Float64Array): void {
+    if (this.f32 !== values instanceof Float32Array)
+      throw new TypeError('chunks of one tensor must all be Float32Array or all Float64Array');
+    const len = values.length;
+    this.seen += len;
+    let k = 0;
+    if (this.carried > 0) {
+      k = Math.min(len, BLOCK - this.carried);
+      (this.carry as Float32Array | Float64Array).set(values.subarray(0, k) as never, this.carried);
+      this.carried += k;
+      if (this.carried === BLOCK) this.flushCarry();
+    }
+    const whole = k + Math.floor((len - k) / BLOCK) * BLOCK;
+    if (this.f32) {
+      const x = values as Float32Array;
+      const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+      const top = this.chunkTop;
+      for (; k < whole; k += BLOCK) {
+        blockF32(this.sup, x, bits, top, k, k + BLOCK);
+        this.afterBlock(BLOCK);
+      }
+    } else {
+      const x = values as Float64Array;
+      for (; k < whole; k += BLOCK) {
+        blockF64(this.sup, x, k, k + BLOCK);
+        this.afterBlock(BLOCK);
+      }
+    }
+    if (k < len) {
+      this.carry ??= this.f32 ? new Float32Array(BLOCK) : new Float64Array(BLOCK);
+      if (this.f32) this.carryBits ??= new Uint32Array(this.carry.buffer);
+      this.carry.set(values.subarray(k) as never, 0);
+      this.carried = len - k;
+    }
+    this.unflushed += len;
+    if (this.unflushed > 1 << 30) this.flushTop();
+  }
+
+  private flushCarry(): void {
+    const n = this.carried;
+    this.carried = 0;
+    if (n === 0) return;
+    if (this.f32) blockF32(this.sup, this.carry as Float32Array, this.carryBits as Uint32Array, this.chunkTop, 0, n);
+    else blockF64(this.sup, this.carry as Float64Array, 0, n);
+    this.afterBlock(n);
+  }
+
+  private afterBlock(n: number): void {
+    this.blocked += n;
+    if (this.blocked % SUPER === 0) {
+      this.supers.push(this.sup);
+      this.sup = emptyMoments();
+    }
+  }
+
+  private flushTop(): void {
+    this.unflushed = 0;
+    const { chunkTop, top } = this;
+    if (!top) return;
+    for (let i = 0; i < 65536; i++) {
+      if (chunkTop[i] !== 0) {
+        top[i] += chunkTop[i];
+        chunkTop[i] = 0;
+      }
+    }
+  }
+
+  result(): Pass1Partial {
+    this.flushCarry();
+    this.flushTop();
+    if (this.sup.all > 0) {
+      this.supers.push(this.sup);
+      this.sup = emptyMoments();
+    }
+    if (this.f32) return this.top ? { kind: 'f32', supers: this.supers, top: this.top } : { kind: 'f32', supers: this.supers };
+    return { kind: 'f64', supers: this.supers };
+  }
+}
+
+/** Counts each 16-bit pattern; two tables (even and odd elements) so repeated values do not serialise. */
+function count16(bytes: Uint8Array, t0: Int32Array, t1: Int32Array): void {
+  const n = bytes.byteLength >>> 1;
+  if (!HOST_LITTLE_ENDIAN) {
+    for (let k = 0; k < n; k++) t0[bytes[2 * k] | (bytes[2 * k + 1] << 8)]++;
+    return;
+  }
+  let k = 0;
+  if (bytes.byteOffset % 4 === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 1);
+    for (let w = 0; w < words.length; w++) {
+      const v = words[w];
+      t0[v & 0xffff]++;
+      t1[v >>> 16]++;
+    }
+    k = words.length * 2;
+  }
+  for (; k < n; k++) t0[bytes[2 * k] | (bytes[2 * k + 1] << 8)]++;
+}
+
+/** Counts each byte; four tables of 256, one per byte of a word. */
+function count8(bytes: Uint8Array, t: Int32Array): void {
+  const n = bytes.byteLength;
+  let k = 0;
+  if (bytes.byteOffset % 4 === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 2);
+    for (let w = 0; w < words.length; w++) {
+      const v = words[w];
+      t[v & 0xff]++;
+      t[256 + ((v >>> 8) & 0xff)]++;
+      t[512 + ((v >>> 16) & 0xff)]++;
+      t[768 + (v >>> 24)]++;
+    }
+    k = words.length * 4;
+  }
+  for (; k < n; k++) t[bytes[k]]++;
+}
+
+class TablePass implements Pass1Accumulator {
+  private readonly wide: boolean;
+  private readonly counts: Float64Array;
+  private readonly scratch: Int32Array;
+  seen = 0;
+
+  constructor(private readonly dtype: DType) {
+    this.wide = DTYPES[dtype].bits === 16;
+    this.counts = new Float64Array(this.wide ? 65536 : 256);
+    this.scratch = new Int32Array(this.wide ? 2 * 65536 : 1024);
+  }
+
+  addValues(): void {
+    throw new TypeError(`${this.dtype} statistics are computed from raw bytes`);
+  }
+
+  addBytes(bytes: Uint8Array): void {
+    const size = DTYPES[this.dtype].bits / 8;
+    if (bytes.byteLength % size !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a whole number of ${this.dtype} elements`);
+    // Int32 counters cannot overflow within one call for any chunk under 2^31 elements; bigger ones are split.
+    const MAX = 1 << 30;
+    for (let at = 0; at < bytes.byteLength; at += MAX) {
+      const part = bytes.subarray(at, Math.min(bytes.byteLength, at + MAX));
+      const s = this.scratch;
+      if (this.wide) count16(part, s.subarray(0, 65536), s.subarray(65536));
+      else count8(part, s);
+      const tables = s.length / this.counts.length;
+      const counts = this.counts;
+      for (let t = 0; t < tables; t++) {
+        const base = t * counts.length;
+        for (let i = 0; i < counts.length; i++) {
+          const c = s[base + i];
+          if (c !== 0) {
+            counts[i] += c;
+            s[base + i] = 0;
+          }
+        }
+      }
+      this.seen += part.byteLength / size;
+    }
+  }
+
+  result(): Pass1Partial {
+    return { kind: 'table', all: this.seen, counts: this.counts };
+  }
+}
+
+/**
+ * Below this many elements tables cost more than they save (65,536 entries to clear and scan):
+ * small tensors of table dtypes are decoded and take the moments road, small F32 ones skip buckets.
+ */
+export const SMALL = 1 << 16;
+
+/** How a tensor of `dtype` and `elements` elements is computed; ranges of one tensor must all use the same. */
+export function pathOf(dtype: DType, elements: number): StatsKind {
+  const kind = statsKind(dtype);
+  return kind === 'table' && elements < SMALL ? 'f32' : kind;
+}
+
+/** The first pass over raw bytes of a tensor of `dtype` with `elements` elements in all (or a range of it). */
+export function pass1Accumulator(dtype: DType, elements: number): Pass1Accumulator {
+  const kind = pathOf(dtype, elements);
+  if (kind === 'table') return new TablePass(dtype);
+  return new MomentsPass(kind === 'f32', dtype, dtype === 'F32' && elements >= SMALL);
+}
+
+/** The first pass of the compatible API over decoded chunks (no dtype known): by array type. */
+export function valuesAccumulator(first: Float32Array | Float64Array, elements: number): Pass1Accumulator {
+  return first instanceof Float32Array ? new MomentsPass(true, 'F32', elements >= SMALL) : new MomentsPass(false, 'F64', false);
+}
+
+/** Partials of consecutive ranges, in element order, merged into one. */
+export function mergePass1(parts: readonly Pass1Partial[]): Pass1Partial {
+  if (parts.length === 1) return parts[0];
+  const first = parts[0];
+  if (first.kind === 'table') {
+    const counts = new Float64Array(first.counts.length);
+    let all = 0;
+    for (const p of parts) {
+      if (p.kind !== 'table') throw new TypeError('mergePass1: partials of different kinds');
+      for (let i = 0; i < counts.length; i++) counts[i] += p.counts[i];
+      all += p.all;
+    }
+    return { kind: 'table', all, counts };
+  }
+  const supers: MomentsPartial[] = [];
+  const top = first.kind === 'f32' && first.top ? new Float64Array(65536) : undefined;
+  for (const p of parts) {
+    if (p.kind !== first.kind || (p.kind === 'f32' && !p.top !== !top)) throw new TypeError('mergePass1: partials of different kinds');
+    supers.push(...p.supers);
+    if (top && p.kind === 'f32' && p.top) for (let i = 0; i < 65536; i++) top[i] += p.top[i];
+  }
+  if (first.kind === 'f64') return { kind: 'f64', supers };
+  return top ? { kind: 'f32', supers, top } : { kind: 'f32', supers };
+}
+
+/**
+ * What the second pass needs: the histogram's range, and for F32 a table over the top-16-bit buckets:
+ * lowBin[b] is the bin of the bucket's smallest values, and a value v of the bucket is in bin
+ * lowBin[b] + (v >= edgeAt[b]) (edgeAt is +Infinity for a bucket inside one bin); lowBin -1 marks a
+ * bucket spanning several edges (binned value by value) and -2 a bucket of NaN/Inf patterns.
+ */
+export interface HistogramPlan {
+  readonly lo: number;
+  readonly hi: number;
+  readonly bins: number;
+  readonly lowBin?: Int16Array;
+  readonly edgeAt?: Float64Array;
+}
+
+/** The statistics without the histogram, and the histogram counts known after the first pass. */
+export interface AfterPass1 {
+  readonly moments: MomentsPartial;
+  /** null: no finite value, nothing more to do. */
+  readonly plan: HistogramPlan | null;
+  /** Counts already known (from tables); the second pass adds to them. */
+  readonly base: Float64Array;
+  /** Whether a second pass over the data is needed at all. */
+  readonly needsPass2: boolean;
+}
+
+/** Value of each bit pattern of a table dtype, as the decoder gives it. */
+const patternValues = new Map<DType, Float64Array>();
+function valuesOfPatterns(dtype: DType): Float64Array {
+  let v = patternValues.get(dtype);
+  if (!v) {
+    const wide = DTYPES[dtype].bits === 16;
+    const n = wide ? 65536 : 256;
+    const bytes = new Uint8Array(wide ? 2 * n : n);
+    for (let p = 0; p < n; p++) {
+      if (wide) {
+        bytes[2 * p] = p & 0xff;
+        bytes[2 * p + 1] = p >>> 8;
+      } else bytes[p] = p;
+    }
+    v = Float64Array.from(decode(dtype, bytes));
+    patternValues.set(dtype, v);
+  }
+  return v;
+}
+
+/** Exact statistics from a table of pattern counts: sums over at most 65,536 distinct values. */
+function momentsOfTable(values: Float64Array, counts: Float64Array, all: number): MomentsPartial {
+  const m = emptyMoments();
+  m.all = all;
+  // Products c * v are exact here (v has at most 16 significant bits, c < 2^37); the sums are compensated.
+  let sum = 0;
+  let comp = 0;
+  for (let p = 0; p < counts.length; p++) {
+    const c = counts[p];
+    if (c === 0) continue;
+    const v = values[p];
+    if (v !== v) {
+      m.nan += c;
+      continue;
+    }
+    if (v === Infinity || v === -Infinity) {
+      m.inf += c;
+      continue;
+    }
+    m.n += c;
+    if (v < m.min) m.min = v;
+    if (v > m.max) m.max = v;
+    if (v === 0) m.zeros += c;
+    const x = c * v;
+    const t = sum + x;
+    comp += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    sum = t;
+    addAbs(m, c * Math.abs(v));
+  }
+  if (m.n === 0) return m;
+  const rough = (sum + comp) / m.n;
+  let m2 = 0;
+  let drift = 0;
+  for (let p = 0; p < counts.length; p++) {
+    const c = counts[p];
+    const v = values[p];
+    if (c === 0 || !Number.isFinite(v)) continue;
+    const d = v - rough;
+    m2 += c * d * d;
+    drift += c * d;
+  }
+  m.mean = rough + drift / m.n;
+  m.m2 = m2 - (drift * drift) / m.n;
+  return m;
+}
+
+/** The float32 values of a top-16-bit bucket: [smallest, largest]. */
+function bucketRange(b: number): [number, number] {
+  f32Bits[0] = b << 16;
+  const a = f32View[0];
+  f32Bits[0] = (b << 16) | 0xffff;
+  const z = f32View[0];
+  return a <= z ? [a, z] : [z, a];
+}
+const f32Bits = new Uint32Array(1);
+const f32View = new Float32Array(f32Bits.buffer);
+
+/** After the first pass: the moments, the histogram plan, and whether to read the data again. */
+export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins: number): AfterPass1 {
+  let moments: MomentsPartial;
+  if (partial.kind === 'table') {
+    if (dtype === 'values') throw new TypeError('a table partial needs its dtype');
+    moments = momentsOfTable(valuesOfPatterns(dtype), partial.counts, partial.all);
+  } else {
+    moments = emptyMoments();
+    for (const s of partial.supers) mergeMoments(moments, s);
+  }
+  const base = new Float64Array(bins);
+  if (moments.n === 0) return { moments, plan: null, base, needsPass2: false };
+  const [lo, hi] = histogramRange(moments.min, moments.max);
+  const hist = new HistogramBuilder(lo, hi, bins);
+  const clamp = (v: number): number => (v < lo ? lo : v > hi ? hi : v);
+  if (partial.kind === 'table') {
+    if (dtype === 'values') throw new TypeError('a table partial needs its dtype');
+    const values = valuesOfPatterns(dtype);
+    for (let p = 0; p < partial.counts.length; p++) {
+      const c = partial.counts[p];
+      if (c !== 0) hist.addCount(values[p], c);
+    }
+    base.set(hist.counts);
+    return { moments, plan: { lo, hi, bins }, base, needsPass2: false };
+  }
+  if (partial.kind === 'f64' || !partial.top) return { moments, plan: { lo, hi, bins }, base, needsPass2: true };
+  // F32: every value of the data lies in [lo, hi]. A bucket whose clamped ends fall in one bin is binned
+  // whole from the table; if none straddles an edge, the data is not read again. Otherwise the second
+  // pass bins every value through the bucket table (base stays 0).
+  const top = partial.top;
+  const lowBin = new Int16Array(65536);
+  const edgeAt = new Float64Array(65536).fill(Infinity);
+  const edges = hist.edges;
+  let needsPass2 = false;
+  for (let b = 0; b < 65536; b++) {
+    if ((b & 0x7f80) === 0x7f80) {
+      lowBin[b] = -2; // NaN/Inf patterns
+      continue;
+    }
+    const [a, z] = bucketRange(b);
+    const i = hist.binOf(clamp(a));
+    const j = hist.binOf(clamp(z));
+    if (i === j) {
+      lowBin[b] = i;
+      base[i] += top[b];
+    } else {
+      lowBin[b] = j === i + 1 ? i : -1;
+      if (j === i + 1) edgeAt[b] = edges[j];
+      if (top[b] !== 0) needsPass2 = true;
+    }
+  }
+  if (!needsPass2) return { moments, plan: { lo, hi, bins }, base, needsPass2 };
+  base.fill(0);
+  return { moments, plan: { lo, hi, bins, lowBin, edgeAt }, base, needsPass2 };
+}
+
+/** The second pass (histogram) over one run of elements. */
+export class Pass2Accumulator {
+  private readonly hist: HistogramBuilder;
+  seen = 0;
+
+  constructor(
+    private readonly dtype: DType | 'values',
+    private readonly plan: HistogramPlan,
+  ) {
+    this.hist = new HistogramBuilder(plan.lo, plan.hi, plan.bins);
+  }
+
+  addBytes(bytes: Uint8Array): void {
+    if (this.dtype === 'values') throw new TypeError('raw bytes need a dtype');
+    this.addValues(decode(this.dtype, bytes));
+  }
+
+  addValues(values: Float32Array | Float64Array): void {
+    this.seen += values.length;
+    const { lowBin, edgeAt } = this.plan;
+    if (lowBin && edgeAt && values instanceof Float32Array) {
+      const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+      binByBuckets(values, bits, lowBin, edgeAt, this.hist);
+    } else this.hist.add(values);
+  }
+
+  counts(): Float64Array {
+    return this.hist.counts;
+  }
+}
+
+function binByBuckets(x: Float32Array, bits: Uint32Array, lowBin: Int16Array, edgeAt: Float64Array, hist: HistogramBuilder): void {
+  const counts = hist.counts;
+  for (let k = 0; k < bits.length; k++) {
+    const b = bits[k] >>> 16;
+    const i = lowBin[b];
+    // The comparison as a number (not a branch): values of a straddling bucket fall either side at random.
+    if (i >= 0) counts[i + +(x[k] >= edgeAt[b])]++;
+    else if (i === -1) hist.addCount(x[k], 1);
+  }
+}
+
+/** The final statistics from the first pass's moments and the histogram counts. */
+export function finishStats(after: AfterPass1, counts: Float64Array): FinishedStats {
+  const m = after.moments;
+  if (m.n === 0 || !after.plan) return { ...nullStats(m), histogram: { edges: [], counts: [] } };
+  const hist = new HistogramBuilder(after.plan.lo, after.plan.hi, after.plan.bins);
+  const total = new Array<number>(after.plan.bins);
+  for (let i = 0; i < total.length; i++) total[i] = after.base[i] + counts[i];
+  const histogram: Histogram = { edges: hist.edges, counts: total };
+  return {
+    count: m.all,
+    finiteCount: m.n,
+    min: m.min,
+    max: m.max,
+    mean: m.mean,
+    std: Math.sqrt(Math.max(0, m.m2) / m.n),
+    meanAbs: (m.absSum + m.absComp) / m.n,
+    zeroFraction: m.zeros / m.n,
+    nanCount: m.nan,
+    infCount: m.inf,
+    histogram,
+  };
+}
+
+/** TensorStats, spelled out here so this module does not import tensorStats.ts (which imports it). */
+export interface FinishedStats {
+  readonly count: number;
+  readonly finiteCount: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly mean: number | null;
+  readonly std: number | null;
+  readonly meanAbs: number | null;
+  readonly zeroFraction: number | null;
+  readonly nanCount: number;
+  readonly infCount: number;
+  readonly histogram: Histogram;
+}
+
+function nullStats(m: MomentsPartial): Omit<FinishedStats, 'histogram'> {
+  return {
+    count: m.all,
+    finiteCount: 0,
+    min: null,
+    max: null,
+    mean: null,
+    std: null,
+    meanAbs: null,
+    zeroFraction: null,
+    nanCount: m.nan,
+    infCount: m.inf,
+  };
+}

@@ -1,0 +1,344 @@
+// Statistics of many tensors of one checkpoint, on worker threads. Small tensors go to the workers in
+// batches; a big one is split into element ranges on superblock boundaries, whose first-pass partials
+// are merged here in element order (then, where needed, a histogram pass over the same ranges), so
+// the results are bit-for-bit those of one thread (accumulators.ts). Without a worker script, or with
+// one thread, everything runs here, one tensor after another.
+//
+// A job that fails in a worker (a file changed under us, a worker that died) is computed again on this
+// thread at the end, in tensor order: its error is then the engine's own, with its file and rule.
+
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import { RemoteError } from '../errors';
+import { DTYPES } from '../safetensors/dtypes';
+import type { Checkpoint, TensorInfo } from '../safetensors/types';
+import { WorkerHost } from '../worker/channel/host';
+import { afterPass1, finishStats, mergePass1, pathOf, SUPER, type AfterPass1, type Pass1Partial } from './accumulators';
+import { skippedReason, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
+import type { StatsService } from './statsProtocol';
+import { DEFAULT_BINS } from './tensorStats';
+
+/** A range (and a batch of small tensors) holds about this many bytes: small enough to spread, big enough to cost little per message. */
+export const RANGE_BYTES = 64 << 20;
+/** At most this many tensors per batch, so a header of 200,000 tiny tensors still spreads. */
+const BATCH_TENSORS = 512;
+/** A cancelled job stops between chunks (8 MiB, milliseconds); past this the worker is ended. */
+const CANCEL_GRACE_MS = 2000;
+
+export interface StatsProgress {
+  /** Bytes of tensor data done (a two-pass tensor counts half its bytes per pass). */
+  readonly doneBytes: number;
+  readonly totalBytes: number;
+  readonly tensorsDone: number;
+  readonly tensors: number;
+  /** On this thread: the tensor being computed (its index in the list). */
+  readonly current?: number;
+}
+
+export interface CheckpointStatsOptions {
+  readonly bins?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: StatsProgress) => void;
+  /** Worker threads (default: the machine's cores); 1 computes on this thread. */
+  readonly threads?: number;
+  /** The worker's script (dist/statsWorker.js); without it everything runs on this thread. */
+  readonly workerEntry?: string;
+  /** For tests: run a TypeScript entry under tsx. */
+  readonly execArgv?: readonly string[];
+}
+
+/** dist/statsWorker.js next to the running bundle (dist/cli.js, dist/extension.js), when it is there. */
+export function bundledStatsWorker(dir: string = __dirname): string | undefined {
+  const entry = path.join(dir, 'statsWorker.js');
+  return existsSync(entry) ? entry : undefined;
+}
+
+/** Elements per range of a split tensor: a whole number of superblocks, about RANGE_BYTES. */
+export function rangeElements(t: TensorInfo): number {
+  const size = DTYPES[t.dtype].bits / 8;
+  return Math.max(1, Math.floor(RANGE_BYTES / size / SUPER)) * SUPER;
+}
+
+/** The statistics of `tensors` (of `checkpoint`), in their order; threads as the options say. */
+export async function computeCheckpointStats(
+  checkpoint: Checkpoint,
+  tensors: readonly TensorInfo[],
+  opts: CheckpointStatsOptions = {},
+): Promise<TensorStatsOutcome[]> {
+  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  opts.signal?.throwIfAborted();
+  const work = tensors.filter((t) => !skippedReason(t) && t.params > 0);
+  if (threads <= 1 || !opts.workerEntry || work.length === 0) return inThisThread(checkpoint, tensors, opts);
+  return new Pool(checkpoint, tensors, opts, opts.workerEntry, threads).run();
+}
+
+/** One tensor after another on this thread. */
+async function inThisThread(
+  checkpoint: Checkpoint,
+  tensors: readonly TensorInfo[],
+  opts: CheckpointStatsOptions,
+): Promise<TensorStatsOutcome[]> {
+  const totalBytes = tensors.reduce((s, t) => s + (skippedReason(t) ? 0 : t.bytes), 0);
+  const out: TensorStatsOutcome[] = [];
+  let before = 0;
+  for (const [i, t] of tensors.entries()) {
+    opts.signal?.throwIfAborted();
+    const report = (done: number): void =>
+      opts.onProgress?.({
+        doneBytes: before + (done / Math.max(1, t.params)) * t.bytes,
+        totalBytes,
+        tensorsDone: i,
+        tensors: tensors.length,
+        current: i,
+      });
+    report(0);
+    out.push(await tensorStatsOf(checkpoint, t, { bins: opts.bins, signal: opts.signal, onProgress: report }));
+    if (!skippedReason(t)) before += t.bytes;
+  }
+  opts.onProgress?.({ doneBytes: totalBytes, totalBytes, tensorsDone: tensors.length, tensors: tensors.length });
+  return out;
+}
+
+type Job =
+  | { readonly kind: 'whole'; readonly tensors: readonly number[]; readonly bytes: number }
+  | { readonly kind: 'pass1'; readonly tensor: number; readonly part: number; readonly first: number; readonly last: number }
+  | { readonly kind: 'pass2'; readonly tensor: number; readonly part: number; readonly first: number; readonly last: number };
+
+/** A split tensor's state between its passes. */
+interface Split {
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly parts: (Pass1Partial | undefined)[];
+  partsLeft: number;
+  after?: AfterPass1;
+  counts?: Float64Array;
+  /** Bytes one pass counts for (all of them for one-pass tables, half otherwise). */
+  readonly passShare: number;
+}
+
+class Pool {
+  private readonly bins: number;
+  private readonly results: (TensorStatsOutcome | undefined)[];
+  private readonly splits = new Map<number, Split>();
+  private readonly queue: Job[] = [];
+  /** Tensors to compute again on this thread (their job failed in a worker). */
+  private readonly retry = new Set<number>();
+  private readonly hosts: WorkerHost<StatsService, 'open'>[] = [];
+  private readonly inFlight = new Map<WorkerHost<StatsService, 'open'>, { cancel(): void; progress: number }>();
+  private readonly totalBytes: number;
+  private doneBytes = 0;
+  private tensorsDone = 0;
+
+  constructor(
+    private readonly checkpoint: Checkpoint,
+    private readonly tensors: readonly TensorInfo[],
+    private readonly opts: CheckpointStatsOptions,
+    entry: string,
+    threads: number,
+  ) {
+    this.bins = opts.bins ?? DEFAULT_BINS;
+    this.results = new Array<TensorStatsOutcome | undefined>(tensors.length);
+    let total = 0;
+    let batch: number[] = [];
+    let batchBytes = 0;
+    const flush = (): void => {
+      if (batch.length > 0) this.queue.push({ kind: 'whole', tensors: batch, bytes: batchBytes });
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const [i, t] of tensors.entries()) {
+      const skipped = skippedReason(t);
+      if (skipped) {
+        this.results[i] = { skipped };
+        this.tensorsDone++;
+        continue;
+      }
+      total += t.bytes;
+      const per = rangeElements(t);
+      if (t.params <= per) {
+        batch.push(i);
+        batchBytes += t.bytes;
+        if (batchBytes >= RANGE_BYTES || batch.length >= BATCH_TENSORS) flush();
+        continue;
+      }
+      const ranges: (readonly [number, number])[] = [];
+      for (let first = 0; first < t.params; first += per) ranges.push([first, Math.min(t.params, first + per)]);
+      const twoPasses = pathOf(t.dtype, t.params) !== 'table';
+      this.splits.set(i, { ranges, parts: ranges.map(() => undefined), partsLeft: ranges.length, passShare: twoPasses ? 0.5 : 1 });
+      ranges.forEach(([first, last], part) => this.queue.push({ kind: 'pass1', tensor: i, part, first, last }));
+    }
+    flush();
+    this.totalBytes = total;
+    const count = Math.min(threads, this.queue.length);
+    for (let w = 0; w < count; w++) {
+      this.hosts.push(
+        new WorkerHost<StatsService, 'open'>({
+          entry,
+          name: `mimicry-stats-${w + 1}`,
+          ...(opts.execArgv ? { execArgv: opts.execArgv } : {}),
+          open: { method: 'open', params: { path: checkpoint.path } },
+          cancelGraceMs: () => CANCEL_GRACE_MS,
+          closedMessage: 'statistics were stopped',
+        }),
+      );
+    }
+  }
+
+  async run(): Promise<TensorStatsOutcome[]> {
+    const { signal } = this.opts;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          for (const job of this.inFlight.values()) job.cancel();
+          reject(signal?.reason ?? new DOMException('This operation was aborted', 'AbortError'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const finish = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const pump = (): void => {
+          if (signal?.aborted) return;
+          for (const host of this.hosts) {
+            if (this.inFlight.has(host)) continue;
+            const job = this.queue.shift();
+            if (!job) break;
+            this.start(host, job, () => {
+              this.inFlight.delete(host);
+              if (this.queue.length === 0 && this.inFlight.size === 0) finish();
+              else pump();
+            });
+          }
+          if (this.queue.length === 0 && this.inFlight.size === 0) finish();
+        };
+        pump();
+      });
+    } finally {
+      for (const h of this.hosts) h.dispose();
+    }
+    // Jobs that failed in a worker, again here in tensor order: the first error is thrown as the engine's.
+    for (const i of [...this.retry].sort((a, b) => a - b)) {
+      this.results[i] = await tensorStatsOf(this.checkpoint, this.tensors[i], { bins: this.bins, signal });
+      this.tensorsDone++;
+    }
+    this.report();
+    return this.results.map((r, i) => {
+      if (!r) throw new Error(`statistics of ${this.tensors[i].name} are missing`);
+      return r;
+    });
+  }
+
+  private report(): void {
+    let inFlight = 0;
+    for (const j of this.inFlight.values()) inFlight += j.progress;
+    this.opts.onProgress?.({
+      doneBytes: Math.min(this.totalBytes, this.doneBytes + inFlight),
+      totalBytes: this.totalBytes,
+      tensorsDone: this.tensorsDone,
+      tensors: this.tensors.length,
+    });
+  }
+
+  /** Starts `job` on `host`; `next` runs once it has settled and its result is recorded. */
+  private start(host: WorkerHost<StatsService, 'open'>, job: Job, next: () => void): void {
+    const state = { cancel: () => undefined as void, progress: 0 };
+    this.inFlight.set(host, state);
+    const bins = this.bins;
+    let done: Promise<void>;
+    if (job.kind === 'whole') {
+      const names = job.tensors.map((i) => this.tensors[i].name);
+      const req = host.request('whole', { names, bins }, (bytes) => {
+        state.progress = bytes;
+        this.report();
+      });
+      state.cancel = req.cancel;
+      done = req.done.then((outcomes) => {
+        job.tensors.forEach((i, k) => (this.results[i] = outcomes[k]));
+        this.tensorsDone += job.tensors.length;
+        this.doneBytes += job.bytes;
+      });
+      done = done.catch((e: unknown) => this.failed(e, job.tensors, job.bytes));
+    } else {
+      const t = this.tensors[job.tensor];
+      const split = this.splits.get(job.tensor) as Split;
+      const size = DTYPES[t.dtype].bits / 8;
+      const bytesOf = (elements: number): number => elements * size * split.passShare;
+      const { name } = t;
+      const onProgress = (elements: number): void => {
+        state.progress = bytesOf(elements);
+        this.report();
+      };
+      const range = { name, first: job.first, last: job.last };
+      if (job.kind === 'pass1') {
+        const req = host.request('pass1', range, onProgress);
+        state.cancel = req.cancel;
+        done = req.done.then((partial) => this.pass1Done(job.tensor, split, job.part, partial));
+      } else {
+        const plan = split.after?.plan;
+        if (!plan) throw new Error('a histogram pass without a plan');
+        const req = host.request('pass2', { ...range, plan }, onProgress);
+        state.cancel = req.cancel;
+        done = req.done.then((counts) => this.pass2Done(job.tensor, split, counts));
+      }
+      const jobBytes = bytesOf(job.last - job.first);
+      done = done.then(
+        () => void (this.doneBytes += jobBytes),
+        (e: unknown) => this.failed(e, [job.tensor], jobBytes),
+      );
+    }
+    void done.then(() => {
+      if (!this.opts.signal?.aborted) this.report();
+      next();
+    });
+  }
+
+  /** A job that failed: cancelled (the run is ending), or to be computed again here. */
+  private failed(e: unknown, tensors: readonly number[], bytes: number): void {
+    if (this.opts.signal?.aborted || (e instanceof RemoteError && e.cancelled)) return;
+    for (const i of tensors) {
+      if (this.retry.has(i)) continue;
+      this.retry.add(i);
+      // A split tensor's other jobs are dropped: it is done again whole.
+      this.splits.delete(i);
+      for (let q = this.queue.length - 1; q >= 0; q--) {
+        const job = this.queue[q];
+        if (job.kind !== 'whole' && job.tensor === i) this.queue.splice(q, 1);
+      }
+    }
+    this.doneBytes += bytes;
+  }
+
+  private pass1Done(i: number, split: Split, part: number, partial: Pass1Partial): void {
+    if (this.retry.has(i)) return;
+    split.parts[part] = partial;
+    if (--split.partsLeft > 0) return;
+    const t = this.tensors[i];
+    const after = afterPass1(t.dtype, mergePass1(split.parts as Pass1Partial[]), this.bins);
+    split.parts.fill(undefined);
+    if (!after.needsPass2 || !after.plan) {
+      this.complete(i, split, after, new Float64Array(this.bins));
+      return;
+    }
+    split.after = after;
+    split.counts = new Float64Array(this.bins);
+    split.partsLeft = split.ranges.length;
+    // Ahead of other tensors' first passes, so this tensor's partials are freed soon.
+    const jobs: Job[] = split.ranges.map(([first, last], p) => ({ kind: 'pass2', tensor: i, part: p, first, last }));
+    this.queue.unshift(...jobs);
+  }
+
+  private pass2Done(i: number, split: Split, counts: Float64Array): void {
+    if (this.retry.has(i) || !split.counts || !split.after) return;
+    for (let b = 0; b < counts.length; b++) split.counts[b] += counts[b];
+    if (--split.partsLeft > 0) return;
+    this.complete(i, split, split.after, split.counts);
+  }
+
+  private complete(i: number, split: Split, after: AfterPass1, counts: Float64Array): void {
+    this.results[i] = finishStats(after, counts);
+    this.tensorsDone++;
+    // A pass that was not needed counts as done.
+    if (split.passShare < 1 && !after.needsPass2) this.doneBytes += this.tensors[i].bytes * (1 - split.passShare);
+    this.splits.delete(i);
+  }
+}
