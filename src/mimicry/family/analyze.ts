@@ -403,6 +403,9 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
   checkBaseModels(members);
   const { shared, unshared } = sharedLayers(members);
   const banks = planBanks(shared);
+  // Base norms first: a base that does not fit is refused before any heavy work.
+  const baseNorms = new Map<string, number>();
+  if (family.base) for (const l of shared) baseNorms.set(l.name, await baseNorm(family, l.name, l.shape, opts.signal));
 
   const layerDocs = new Map<string, FamilyLayerDoc>();
   const bankDocs: FamilyBankDoc[] = [];
@@ -437,7 +440,7 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
       );
       for (let a = 0; a < M; a++) for (let b = 0; b < M; b++) whole[a * M + b] += g[at(a) * L + at(b)];
       const shape = shared.find((s) => s.name === layer)?.shape ?? bank.shape;
-      const bn = family.base ? await baseNorm(family, layer, shape, opts.signal) : null;
+      const bn = baseNorms.get(layer) ?? null;
       const singularValues: (number[] | null)[] = [];
       const stableRank: (number | null)[] = [];
       const effectiveRank: (number | null)[] = [];

@@ -406,8 +406,11 @@ async function openBase(file: string, signal?: AbortSignal): Promise<FamilyBase>
       const own = checkpoint.tensor(`${module}.weight`);
       if (own) return own;
       // PEFT names the module inside its wrapper (`transformer.h.0...`), a base file may not (`h.0...`), or the reverse.
+      // A dropped part may not be a block index: h.1's weight is never h.0's.
       const parts = `${module}.weight`.split('.');
-      for (let i = 0; i < parts.length - 2; i++) {
+      const firstIndex = parts.findIndex((p) => /^\d+$/.test(p));
+      const last = firstIndex >= 0 ? firstIndex : parts.length - 2;
+      for (let i = 0; i <= last; i++) {
         const hits = bySuffix.get(parts.slice(i).join('.'));
         if (hits && hits.length === 1) return hits[0];
         if (hits && hits.length > 1) return undefined;
