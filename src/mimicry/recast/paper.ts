@@ -7,12 +7,14 @@ import { parseWeightName, type BankPlan } from './grouping';
 import { hashString, Random } from './random';
 import { type GroupFit, type GroupFitter } from './fitting';
 import { fitSpectral, repeatSets } from './spectral';
-import { loadTf } from './tfjs';
+import { assertFitsDevice, loadTf, readBack } from './tfjs';
 import type { Tensor, Scalar, Variable } from '@tensorflow/tfjs-core';
 
 /** PyTorch RMSprop defaults (alpha, eps): the authors' optimizer. */
 const RMS_ALPHA = 0.99;
 const RMS_EPS = 1e-8;
+/** Optimizer steps per loss read-back in the tfjs loop. */
+const READ_EVERY = 10;
 
 /** torch.nn.init.kaiming_normal_(mode='fan_in', a=0): std = sqrt(2 / fan_in), fan_in = size(1) * receptive field. */
 export function kaimingStd(shape: readonly number[]): number {
@@ -89,28 +91,44 @@ export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFi
       return tf.sum(tf.mul(tf.mean(elem, 1), weights)) as Scalar;
     });
 
-  let bestLoss = Number.POSITIVE_INFINITY;
-  let bestT: Tensor = tf.clone(T);
-  let bestC: Tensor = tf.clone(C);
-  const keepIfBest = (loss: number) => {
-    if (!(loss < bestLoss)) return;
-    bestLoss = loss;
-    bestT.dispose();
-    bestC.dispose();
-    bestT = tf.clone(T);
-    bestC = tf.clone(C);
-  };
+  // The lowest-loss state is kept on the device (a select per step, no read-back), and the losses
+  // are read back READ_EVERY steps at a time, so a GPU never waits for the CPU in between.
+  const [bestLoss, bestT, bestC] = tf.tidy(() => [
+    tf.variable(tf.scalar(Number.POSITIVE_INFINITY), false),
+    tf.variable(tf.clone(T), false),
+    tf.variable(tf.clone(C), false),
+  ]);
+  const keepIfBest = (loss: Scalar) =>
+    tf.tidy(() => {
+      const better = tf.less(loss, bestLoss); // false for NaN: a NaN loss is never kept
+      bestT.assign(tf.where(tf.broadcastTo(better, T.shape), T, bestT));
+      bestC.assign(tf.where(tf.broadcastTo(better, C.shape), C, bestC));
+      bestLoss.assign(tf.where(better, loss, bestLoss));
+    });
   const every = Math.max(1, Math.floor(o.steps / 100));
+  const pending: { step: number; loss: Scalar }[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const stacked = tf.stack(pending.map((p) => p.loss));
+    const losses = await readBack(stacked);
+    stacked.dispose();
+    pending.forEach((p, i) => {
+      if (p.step % every === 0 || p.step === o.steps - 1) ctx.progress(p.step + 1, o.steps, losses[i]);
+      p.loss.dispose();
+    });
+    pending.length = 0;
+    await new Promise((r) => setImmediate(r)); // a macrotask: cancellation and progress messages get through
+  };
   try {
+    assertFitsDevice(backend, Math.max(L, n) * d * 4, `group ${bank.name}`);
     for (let step = 0; step < o.steps; step++) {
       ctx.signal?.throwIfAborted();
       const lr = o.lr * Math.pow(o.lrGamma, Math.floor(step / o.lrStep));
       const noise = o.noise > 0 ? tf.tensor3d(rng.normals(L * K * n, o.noise), [L, K, n]) : null;
       const { value, grads } = tf.variableGrads(() => lossOf(noise ? tf.add(C, noise) : C), vars);
       noise?.dispose();
-      const loss = (await value.data())[0];
-      value.dispose();
-      keepIfBest(loss); // the loss belongs to the state before this update
+      keepIfBest(value); // the loss belongs to the state before this update
+      pending.push({ step, loss: value });
       tf.tidy(() => {
         const g = vars.map((v) => grads[v.name]);
         // clip_grad_norm_: one global norm over all parameters, kept on the device (no sync).
@@ -123,17 +141,18 @@ export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFi
         });
       });
       for (const g of Object.values(grads)) g.dispose();
-      if (step % every === 0 || step === o.steps - 1) ctx.progress(step + 1, o.steps, loss);
-      if (step % 25 === 24) await new Promise((r) => setImmediate(r)); // let cancellation and progress through
+      // Each read-back also lets cancellation and progress through.
+      if (pending.length >= READ_EVERY) await flush();
     }
+    await flush();
     const last = lossOf(C);
-    keepIfBest((await last.data())[0]);
+    keepIfBest(last);
     last.dispose();
-    const templates = new Float32Array(await bestT.data());
-    const cAll = new Float32Array(await bestC.data());
+    const templates = await readBack(bestT);
+    const cAll = await readBack(bestC);
     const coefficients = rows.map((_, l) => cAll.slice(l * K * n, (l + 1) * K * n));
-    return { templates, coefficients, n, rank: null, loss: bestLoss, backend };
+    return { templates: new Float32Array(templates), coefficients, n, rank: null, loss: (await readBack(bestLoss))[0], backend };
   } finally {
-    for (const t of [target, weights, T, C, ...sq, bestT, bestC]) t.dispose();
+    for (const t of [target, weights, T, C, ...sq, bestT, bestC, bestLoss, ...pending.map((p) => p.loss)]) t.dispose();
   }
 };

@@ -1,0 +1,65 @@
+// The paper loop on webgpu against wasm on the real GPT-2 fixture: same seed, 30 steps. Both are
+// float32 but sum in different orders, so the loss curves agree to float32 rounding grown over 30
+// RMSprop steps (relative 1e-4) and the final per-layer cosines to 1e-3.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
+import { reconstruct } from '../../src/mimicry/recast/reconstruct';
+import { releaseGpu } from '../../src/mimicry/recast/tfjs';
+import type { ProgressEvent, ReconstructOptions } from '../../src/mimicry/recast/types';
+import { adapterOrSkip } from './helpers/gpu';
+import { REAL } from './helpers/real-fixtures';
+
+const GPT2 = `${REAL}/capp-gpt2-4layer.safetensors`;
+/** Two banks (mlp.c_fc, blocks 0-1 and 2-3) keep it short on a software GPU. */
+const OPTIONS: ReconstructOptions = { method: 'paper', steps: 30, seed: 7, modules: ['mlp.c_fc'], lr: 0.01 };
+/** Relative; measured here (lavapipe): at most 4e-6 over the 30 steps. */
+const LOSS_TOLERANCE = 1e-4;
+
+after(() => releaseGpu());
+
+async function run(backend: 'webgpu' | 'wasm') {
+  const ck = await openCheckpoint(GPT2);
+  try {
+    const curves = new Map<string, Map<number, number>>();
+    const r = await reconstruct(
+      ck,
+      { ...OPTIONS, backend },
+      {
+        onProgress: (ev: ProgressEvent) => {
+          if (ev.steps === 0) return;
+          if (!curves.has(ev.group)) curves.set(ev.group, new Map());
+          curves.get(ev.group)?.set(ev.step, ev.loss);
+        },
+      },
+    );
+    return { r, curves };
+  } finally {
+    await ck.close();
+  }
+}
+
+test('paper loop: webgpu against wasm on GPT-2 (seed 7, 30 steps): loss curves and final cosines agree', async (t) => {
+  if (!(await adapterOrSkip(t))) return;
+  const gpu = await run('webgpu');
+  const cpu = await run('wasm');
+  assert.equal(gpu.r.method.backend, 'webgpu');
+  assert.ok(gpu.r.method.device, 'method.device is recorded');
+  assert.notEqual(cpu.r.method.backend, 'webgpu'); // wasm, or the fused CPU loop that replaces it
+  assert.deepEqual([...gpu.curves.keys()], [...cpu.curves.keys()]);
+  for (const [group, curve] of gpu.curves) {
+    const ref = cpu.curves.get(group) ?? new Map<number, number>();
+    assert.equal(curve.size, 30, `${group}: a loss for every step`);
+    assert.deepEqual([...curve.keys()], [...ref.keys()]);
+    for (const [step, loss] of curve) {
+      const want = ref.get(step) ?? Number.NaN;
+      assert.ok(Math.abs(loss - want) <= LOSS_TOLERANCE * Math.abs(want), `${group} step ${step}: webgpu ${loss}, wasm ${want}`);
+    }
+    assert.ok((curve.get(30) ?? Infinity) < (curve.get(1) ?? 0), `${group}: the loss falls`);
+  }
+  assert.equal(gpu.r.layers.length, cpu.r.layers.length);
+  gpu.r.layers.forEach((l, i) => {
+    assert.equal(l.name, cpu.r.layers[i].name);
+    assert.ok(Math.abs(l.cosine - cpu.r.layers[i].cosine) <= 1e-3, `${l.name}: cosine ${l.cosine} vs ${cpu.r.layers[i].cosine}`);
+  });
+});
