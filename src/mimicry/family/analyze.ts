@@ -5,13 +5,13 @@
 // Gram matrix of updates, in float64; a LoRA update is never formed whole.
 import { planGroups, type TensorLike } from '../recast/grouping';
 import { solveGram } from '../recast/spectral';
-import { symmetricEigen } from '../recast/linalg';
+import { gram, symmetricEigen } from '../recast/linalg';
 import { spectralMetrics } from '../stats/spectralMetrics';
 import { DEFAULT_SPECTRUM_MAX_SIDE } from '../stats/spectrum';
 import { isPositiveInt } from '../positiveInt';
 import { FamilyError } from './errors';
 import type { FamilyMember, LoadedFamily, MemberKind } from './members';
-import { denseSingularValues, factorInner, factorRows, factorSingularValues, type LayerUpdate } from './updates';
+import { denseSingularValues, factorRows, factorSingularValues, type LayerUpdate } from './updates';
 
 export interface FamilyOptions {
   /** Templates per bank n; default: the number of members. */
@@ -128,6 +128,39 @@ function cosineOf(ab: number, aa: number, bb: number): number {
   return Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
 }
 
+/** Column k of a row-major n x r matrix. */
+function column(m: Float64Array, n: number, r: number, k: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = m[i * r + k];
+  return out;
+}
+
+/**
+ * The factor-factor entries of G, from <U_a V_a^T, U_b V_b^T>_F = sum_xy (U_a^T U_b)_xy (V_a^T V_b)_xy:
+ * every factor column stacked, U^T U and V^T V over all items at once (long contiguous dot products).
+ */
+function factorGram(items: readonly LayerUpdate[], g: Float64Array, L: number): void {
+  const owners: number[] = [];
+  const uCols: Float64Array[] = [];
+  const vCols: Float64Array[] = [];
+  for (const [a, it] of items.entries()) {
+    if (it.kind !== 'factors') continue;
+    for (let k = 0; k < it.rank; k++) {
+      owners.push(a);
+      uCols.push(column(it.u, it.rows, it.rank, k));
+      vCols.push(column(it.v, it.cols, it.rank, k));
+    }
+  }
+  const R = owners.length;
+  if (R === 0) return;
+  const uu = gram(uCols);
+  const vv = gram(vCols);
+  for (let x = 0; x < R; x++) {
+    const a = owners[x];
+    for (let y = 0; y < R; y++) g[a * L + owners[y]] += uu[x * R + y] * vv[x * R + y];
+  }
+}
+
 /** Elements held at once (over all items of a bank) while a dense update is streamed. */
 const STREAM_ELEMENTS = 1 << 22;
 
@@ -135,16 +168,9 @@ const STREAM_ELEMENTS = 1 << 22;
 export async function updateGram(items: readonly LayerUpdate[], signal?: AbortSignal): Promise<Float64Array> {
   const L = items.length;
   const g = new Float64Array(L * L);
-  let dense = false;
-  for (let a = 0; a < L; a++) {
-    const ia = items[a];
-    if (ia.kind !== 'factors') dense = true;
-    for (let b = a; b < L; b++) {
-      const ib = items[b];
-      if (ia.kind === 'factors' && ib.kind === 'factors') g[a * L + b] = g[b * L + a] = factorInner(ia, ib);
-    }
-    signal?.throwIfAborted();
-  }
+  factorGram(items, g, L);
+  signal?.throwIfAborted();
+  const dense = items.some((it) => it.kind !== 'factors');
   if (!dense || L === 0) return g;
   const { rows, cols } = items[0];
   const step = Math.max(1, Math.floor(STREAM_ELEMENTS / (L * Math.max(1, cols))));

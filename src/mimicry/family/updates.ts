@@ -42,16 +42,6 @@ function crossProduct(a: Float64Array, p: number, b: Float64Array, q: number, n:
   return out;
 }
 
-/** <U_a V_a^T, U_b V_b^T>_F = sum_ij (U_a^T U_b)_ij (V_a^T V_b)_ij: O((rows + cols) r_a r_b). */
-export function factorInner(a: FactorUpdate, b: FactorUpdate): number {
-  if (a.rows !== b.rows || a.cols !== b.cols) throw new Error(`factorInner: ${a.rows}x${a.cols} against ${b.rows}x${b.cols}`);
-  const uu = crossProduct(a.u, a.rank, b.u, b.rank, a.rows);
-  const vv = crossProduct(a.v, a.rank, b.v, b.rank, a.cols);
-  let s = 0;
-  for (let i = 0; i < uu.length; i++) s += uu[i] * vv[i];
-  return s;
-}
-
 /** Rows [start, end) of U V^T, row-major. */
 export function factorRows(f: FactorUpdate, start: number, end: number): Float64Array {
   const { cols, rank, u, v } = f;
