@@ -525,20 +525,36 @@ function momentsOfTable(values: Float64Array, counts: Float64Array, all: number)
     addAbs(m, c * Math.abs(v));
   }
   if (m.n === 0) return m;
-  const rough = (sum + comp) / m.n;
-  let m2 = 0;
-  let drift = 0;
+  // The compensated sum of exact products is already as good as a mean gets; the squared deviations
+  // (and their drift, which corrects for the mean's rounding) are compensated sums too.
+  m.mean = (sum + comp) / m.n;
+  const m2 = new CompensatedSum();
+  const drift = new CompensatedSum();
   for (let p = 0; p < counts.length; p++) {
     const c = counts[p];
     const v = values[p];
     if (c === 0 || !Number.isFinite(v)) continue;
-    const d = v - rough;
-    m2 += c * d * d;
-    drift += c * d;
+    const d = v - m.mean;
+    m2.add(c * d * d);
+    drift.add(c * d);
   }
-  m.mean = rough + drift / m.n;
-  m.m2 = m2 - (drift * drift) / m.n;
+  const shift = drift.value();
+  m.m2 = m2.value() - (shift * shift) / m.n;
   return m;
+}
+
+/** Neumaier's compensated summation. */
+class CompensatedSum {
+  private sum = 0;
+  private comp = 0;
+  add(x: number): void {
+    const t = this.sum + x;
+    this.comp += Math.abs(this.sum) >= Math.abs(x) ? this.sum - t + x : x - t + this.sum;
+    this.sum = t;
+  }
+  value(): number {
+    return this.sum + this.comp;
+  }
 }
 
 /** The float32 values of a top-16-bit bucket: [smallest, largest]. */

@@ -46,6 +46,8 @@ export interface CheckpointStatsOptions {
   readonly workerEntry?: string;
   /** For tests: run a TypeScript entry under tsx. */
   readonly execArgv?: readonly string[];
+  /** Bytes per range of a split tensor (default RANGE_BYTES; whole superblocks, at least one). */
+  readonly rangeBytes?: number;
 }
 
 /** dist/statsWorker.js next to the running bundle (dist/cli.js, dist/extension.js), when it is there. */
@@ -54,10 +56,10 @@ export function bundledStatsWorker(dir: string = __dirname): string | undefined 
   return existsSync(entry) ? entry : undefined;
 }
 
-/** Elements per range of a split tensor: a whole number of superblocks, about RANGE_BYTES. */
-export function rangeElements(t: TensorInfo): number {
+/** Elements per range of a split tensor: a whole number of superblocks, about `rangeBytes`. */
+export function rangeElements(t: TensorInfo, rangeBytes = RANGE_BYTES): number {
   const size = DTYPES[t.dtype].bits / 8;
-  return Math.max(1, Math.floor(RANGE_BYTES / size / SUPER)) * SUPER;
+  return Math.max(1, Math.floor(rangeBytes / size / SUPER)) * SUPER;
 }
 
 /** The statistics of `tensors` (of `checkpoint`), in their order; threads as the options say. */
@@ -154,11 +156,11 @@ class Pool {
         continue;
       }
       total += t.bytes;
-      const per = rangeElements(t);
+      const per = rangeElements(t, opts.rangeBytes);
       if (t.params <= per) {
         batch.push(i);
         batchBytes += t.bytes;
-        if (batchBytes >= RANGE_BYTES || batch.length >= BATCH_TENSORS) flush();
+        if (batchBytes >= (opts.rangeBytes ?? RANGE_BYTES) || batch.length >= BATCH_TENSORS) flush();
         continue;
       }
       const ranges: (readonly [number, number])[] = [];
@@ -287,6 +289,7 @@ class Pool {
       );
     }
     void done.then(() => {
+      state.progress = 0; // now counted in doneBytes
       if (!this.opts.signal?.aborted) this.report();
       next();
     });
