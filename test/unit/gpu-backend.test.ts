@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { isSoftwareAdapter } from '../../src/mimicry/gpu/webgpu';
+import { isSoftwareAdapter, webGpuState } from '../../src/mimicry/gpu/webgpu';
 import { assertFitsDevice, loadTf, onBackendNote, releaseGpu } from '../../src/mimicry/recast/tfjs';
 import { BackendError } from '../../src/mimicry/recast/errors';
 import { paperFitter } from '../../src/mimicry/recast/paper';
@@ -153,4 +153,24 @@ test('tfjs memory on webgpu is back to its start after a run and after a cancell
   );
   assert.equal(tf.memory().numTensors, before.numTensors);
   assert.equal(tf.memory().numBytes, before.numBytes);
+});
+
+test('a device lost mid-run fails that run with gpu-device-lost; the next run starts the GPU again', async (t) => {
+  if (!(await adapterOrSkip(t))) return;
+  const { rows, bank } = smallBank();
+  const fit = resolveFit({ backend: 'webgpu', method: 'paper', steps: 40 });
+  await loadTf('webgpu');
+  await assert.rejects(
+    paperFitter(rows, bank, {
+      fit,
+      scratch: new Scratch(),
+      progress: (step) => {
+        if (step >= 10) webGpuState()?.gpuDevice.destroy();
+      },
+    }),
+    (e: unknown) => e instanceof BackendError && e.rule === 'gpu-device-lost' && /the GPU device was lost/.test(e.message),
+  );
+  const again = await paperFitter(rows, bank, { fit, scratch: new Scratch(), progress: () => undefined });
+  assert.equal(again.backend, 'webgpu');
+  assert.ok(Number.isFinite(again.loss));
 });

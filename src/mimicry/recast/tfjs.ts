@@ -181,6 +181,8 @@ export async function readBack(t: tf.Tensor): Promise<Float32Array> {
   try {
     data = (await t.data()) as Float32Array;
   } catch (e) {
+    // A failed read on the GPU: the device's lost promise may settle a moment after the failure.
+    if (gpuProblem() === null && webGpuState() && tf.getBackend() === 'webgpu') await new Promise((r) => setTimeout(r, 50));
     const p = gpuProblem();
     if (p !== null) throw new BackendError('gpu-device-lost', p);
     throw e;
