@@ -8,6 +8,7 @@ import {
   type NamedTensor,
   type PrefixNode,
 } from '../../src/mimicry/naming/prefixTree';
+import { rng } from './helpers/rng';
 
 const t = (name: string, params = 4, shape: number[] = [2, 2], dtype = 'F32'): NamedTensor => ({ name, params, shape, dtype });
 
@@ -169,4 +170,64 @@ test('numbered leaf tensors fold and list their instances', () => {
     rows.map((r) => r.instance),
     [undefined, 'pos.0', 'pos.1', 'pos.2'],
   );
+});
+
+test('every tensor is in the tree exactly once, whatever the order and shape of the names', () => {
+  const random = rng(5);
+  const parts = ['model', 'layers', '0', '1', '2', '10', 'mlp', 'w', 'weight', 'bias', '', 'x'];
+  for (let c = 0; c < 200; c++) {
+    const names = new Set<string>();
+    const n = 1 + Math.floor(random() * 40);
+    while (names.size < n)
+      names.add(Array.from({ length: 1 + Math.floor(random() * 5) }, () => parts[Math.floor(random() * parts.length)]).join('.'));
+    const tensors = [...names].sort(() => random() - 0.5).map((name) => (random() < 0.8 ? t(name, 4, [2, 2]) : t(name, 5, [5])));
+    const tree = buildPrefixTree(tensors);
+    // Every tensor: a tensor node, a role instance, or the own tensor of a group or folded block.
+    const seen: string[] = [];
+    const ids = new Set<string>();
+    const walk = (nodes: readonly PrefixNode[]): void => {
+      for (const node of nodes) {
+        assert.ok(!ids.has(node.id), `id ${node.id} twice`);
+        ids.add(node.id);
+        if (node.kind === 'role') seen.push(...(node.instances ?? []));
+        else if (node.kind === 'folded') {
+          if (node.tensorName !== undefined) seen.push(...(node.instances ?? []));
+        } else if (node.tensorName !== undefined) seen.push(node.tensorName);
+        walk(node.children);
+      }
+    };
+    walk(tree);
+    assert.deepEqual(seen.sort(), [...names].sort(), JSON.stringify([...names]));
+    assert.equal(
+      tree.reduce((s, x) => s + x.tensorCount, 0),
+      tensors.length,
+    );
+    assert.equal(
+      tree.reduce((s, x) => s + x.params, 0),
+      tensors.reduce((s, x) => s + x.params, 0),
+    );
+  }
+});
+
+test('blocks fold when their roles match whatever order each block lists them in', () => {
+  const tree = buildPrefixTree([t('h.0.q'), t('h.0.k'), t('h.1.k'), t('h.1.q')]);
+  assert.equal(tree[0].label, 'h.{0,1}');
+  assert.deepEqual(
+    tree[0].children.map((c) => c.label),
+    ['q', 'k'],
+  );
+  // An empty segment is a segment: `0..w` (0 > "" > w) is not `1.w` (1 > w).
+  const odd = buildPrefixTree([t('0..w'), t('1.w')], { compact: false });
+  assert.deepEqual(
+    odd.map((n) => n.label),
+    ['0', '1'],
+  );
+});
+
+test('a name of 100,000 segments builds without overflowing the stack', () => {
+  const deep = Array.from({ length: 100_000 }, (_, i) => `s${i}`).join('.');
+  const tree = buildPrefixTree([t(deep), t('other.weight')]);
+  assert.equal(tree.length, 2);
+  assert.equal(tree[0].tensorCount, 1);
+  assert.ok(tree[0].label.endsWith('s99999'));
 });

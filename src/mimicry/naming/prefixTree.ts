@@ -40,64 +40,226 @@ export interface PrefixNode {
   readonly params: number;
 }
 
-interface RawNode {
-  segment: string;
-  path: string;
-  tensor?: NamedTensor;
-  children: Map<string, RawNode>;
+/** A node of the trie of dotted names (every field set up front: one object shape for all). */
+class RawNode {
+  tensor: NamedTensor | undefined = undefined;
+  /** Children in order of first appearance, as a list (no array per node: most nodes are leaves). */
+  first: RawNode | undefined = undefined;
+  last: RawNode | undefined = undefined;
+  next: RawNode | undefined = undefined;
+  childCount = 0;
+  /** Children by segment, once there are more than a few. */
+  index: Map<string, RawNode> | undefined = undefined;
+  /** Structural signature (see Signatures), once computed; -1 before. */
+  sig = -1;
+  /** The dotted path, once asked for. */
+  path: string | undefined = undefined;
+  constructor(
+    readonly segment: string,
+    /** A tensor name under this node, and where this node's dotted path ends in it. */
+    readonly under: string,
+    readonly end: number,
+  ) {}
+
+  child(segment: string): RawNode | undefined {
+    if (this.index) return this.index.get(segment);
+    for (let c = this.first; c; c = c.next) if (c.segment === segment) return c;
+    return undefined;
+  }
+
+  add(node: RawNode): void {
+    if (this.last) this.last.next = node;
+    else this.first = node;
+    this.last = node;
+    this.childCount++;
+    if (this.index) this.index.set(node.segment, node);
+    else if (this.childCount > SMALL) {
+      this.index = new Map();
+      for (let c = this.first; c; c = c.next) this.index.set(c.segment, c);
+    }
+  }
+
+  children(): RawNode[] {
+    const out: RawNode[] = [];
+    for (let c = this.first; c; c = c.next) out.push(c);
+    return out;
+  }
 }
 
+/** Children are found by a scan up to this many, by a Map beyond. */
+const SMALL = 8;
 const INDEX = /^(0|[1-9]\d{0,8})$/;
+/** Deeper than this, the rest of a name is one segment: no name can make the tree's recursion overflow. */
+const MAX_DEPTH = 256;
+
+/** The dotted path of a node: a prefix of a name under it, cut once and kept. */
+function pathOf(n: RawNode): string {
+  return (n.path ??= n.under.slice(0, n.end));
+}
+
+/**
+ * The trie of dotted names. A name shares its first segments with the name before it more often
+ * than not (`….layers.7.mlp.up_proj.weight` after `….layers.7.mlp.gate_proj.weight`), so the path
+ * of the previous name is kept and only the segments after the common prefix are looked up.
+ */
+function buildTrie(tensors: readonly NamedTensor[]): RawNode {
+  const root = new RawNode('', '', 0);
+  root.path = '';
+  // The previous name's nodes by depth, and where each one's segment ends in it (ends[0] = -1).
+  const nodes: RawNode[] = [root];
+  const ends: number[] = [-1];
+  let depthOfPrev = 0;
+  let prev = '';
+  for (const t of tensors) {
+    const name = t.name;
+    const m = Math.min(name.length, prev.length);
+    let k = 0;
+    while (k < m && name.charCodeAt(k) === prev.charCodeAt(k)) k++;
+    let depth = 0;
+    while (depth < depthOfPrev) {
+      const e = ends[depth + 1];
+      if (!(e < k || (e === k && (k === name.length || name.charCodeAt(k) === 0x2e)))) break;
+      depth++;
+    }
+    let node = nodes[depth];
+    if (ends[depth] !== name.length) {
+      let pos = ends[depth] + 1;
+      for (;;) {
+        let e = name.indexOf('.', pos);
+        if (e < 0 || depth + 1 === MAX_DEPTH) e = name.length;
+        const segment = name.slice(pos, e);
+        let child = node.child(segment);
+        if (!child) {
+          child = new RawNode(segment, name, e);
+          node.add(child);
+        }
+        node = child;
+        depth++;
+        nodes[depth] = node;
+        ends[depth] = e;
+        if (e === name.length) break;
+        pos = e + 1;
+      }
+    }
+    depthOfPrev = depth;
+    node.tensor = t;
+    prev = name;
+  }
+  return root;
+}
 
 /** Builds the folded prefix tree. Children keep the order of first appearance; numbers sort numerically. */
 export function buildPrefixTree(tensors: readonly NamedTensor[], options: { compact?: boolean } = {}): PrefixNode[] {
-  const root: RawNode = { segment: '', path: '', children: new Map() };
-  for (const t of tensors) {
-    let node = root;
-    for (const segment of t.name.split('.')) {
-      const path = node === root ? segment : `${node.path}.${segment}`;
-      let child = node.children.get(segment);
-      if (!child) {
-        child = { segment, path, children: new Map() };
-        node.children.set(segment, child);
-      }
-      node = child;
-    }
-    node.tensor = t;
-  }
-  const nodes = convertChildren(root);
+  const nodes = convertChildren(buildTrie(tensors), new Signatures());
   return options.compact === false ? nodes : nodes.map(compactChain);
 }
 
-function convertChildren(raw: RawNode): PrefixNode[] {
-  const kids = [...raw.children.values()];
+/**
+ * Equal numbers for equal subtrees: the same segments below, the same dtype and shape at each
+ * tensor (so blocks fold only when their roles match). A node's signature is interned from its
+ * tensor's dtype and shape and its children's (segment, signature) pairs, sorted: nothing is
+ * allocated per node but for signatures not seen before.
+ */
+class Signatures {
+  private readonly table = new Map<number, { key: number[]; id: number }[]>();
+  private readonly words = new Map<string, number>();
+  private count = 0;
+  private key: number[] = [];
+
+  private word(s: string): number {
+    let id = this.words.get(s);
+    if (id === undefined) this.words.set(s, (id = this.words.size));
+    return id;
+  }
+
+  /** The id of key[0, length): equal keys, equal ids. */
+  private intern(length: number): number {
+    const key = this.key;
+    let h = length;
+    for (let i = 0; i < length; i++) {
+      const v = key[i];
+      h = (Math.imul(h, 0x01000193) ^ (v | 0) ^ ((v / 4294967296) | 0)) | 0;
+    }
+    let bucket = this.table.get(h);
+    if (!bucket) this.table.set(h, (bucket = []));
+    for (const e of bucket) {
+      if (e.key.length !== length) continue;
+      let same = true;
+      for (let i = 0; i < length && same; i++) same = e.key[i] === key[i];
+      if (same) return e.id;
+    }
+    const id = this.count++;
+    bucket.push({ key: key.slice(0, length), id });
+    return id;
+  }
+
+  of(n: RawNode): number {
+    if (n.sig >= 0) return n.sig;
+    // Children first: they reuse the key buffer.
+    for (let c = n.first; c; c = c.next) this.of(c);
+    const key = this.key;
+    let length = 0;
+    const t = n.tensor;
+    if (t) {
+      const shape = t.shape ?? [];
+      key[length++] = this.word(t.dtype ?? '');
+      key[length++] = shape.length;
+      for (const d of shape) key[length++] = d;
+    } else key[length++] = -1;
+    if (n.first) {
+      const from = length;
+      for (let c: RawNode | undefined = n.first; c; c = c.next) {
+        // Insertion by segment word, so the order children were written in does not matter.
+        const w = this.word(c.segment);
+        let at = length;
+        while (at > from && key[at - 2] > w) {
+          key[at] = key[at - 2];
+          key[at + 1] = key[at - 1];
+          at -= 2;
+        }
+        key[at] = w;
+        key[at + 1] = c.sig;
+        length += 2;
+      }
+    }
+    return (n.sig = this.intern(length));
+  }
+}
+
+function convertChildren(raw: RawNode, sigs: Signatures): PrefixNode[] {
+  if (!raw.first) return [];
+  const kids = raw.children();
   const numbered = kids.filter((k) => INDEX.test(k.segment)).sort((a, b) => Number(a.segment) - Number(b.segment));
   // Numbered children (folded groups and leftovers) sit together, in index order, where the first one appeared.
   const numberedNodes: { first: number; node: PrefixNode }[] = [];
-  for (const group of numbered.length >= 2 ? groupsOfSameSignature(numbered) : numbered.map((n) => [n])) {
-    if (group.length >= 2) numberedNodes.push({ first: Number(group[0].segment), node: foldGroup(raw, group) });
-    else numberedNodes.push({ first: Number(group[0].segment), node: convert(group[0]) });
+  for (const group of numbered.length >= 2 ? groupsOfSameSignature(numbered, sigs) : numbered.map((n) => [n])) {
+    if (group.length >= 2) numberedNodes.push({ first: Number(group[0].segment), node: foldGroup(raw, group, sigs) });
+    else numberedNodes.push({ first: Number(group[0].segment), node: convert(group[0], sigs) });
   }
   numberedNodes.sort((a, b) => a.first - b.first);
   const out: PrefixNode[] = [];
   let numberedDone = false;
   for (const k of kids) {
-    if (!INDEX.test(k.segment)) out.push(convert(k));
+    if (!INDEX.test(k.segment)) out.push(convert(k, sigs));
     else if (!numberedDone) {
-      out.push(...numberedNodes.map((n) => n.node));
+      for (const n of numberedNodes) out.push(n.node);
       numberedDone = true;
     }
   }
   return out;
 }
 
-function convert(raw: RawNode): PrefixNode {
-  const children = convertChildren(raw);
+function convert(raw: RawNode, sigs: Signatures): PrefixNode {
+  const children = convertChildren(raw, sigs);
   const own = raw.tensor;
-  const tensorCount = children.reduce((s, c) => s + c.tensorCount, own ? 1 : 0);
-  const params = children.reduce((s, c) => s + c.params, own ? own.params : 0);
+  let tensorCount = own ? 1 : 0;
+  let params = own ? own.params : 0;
+  for (const c of children) {
+    tensorCount += c.tensorCount;
+    params += c.params;
+  }
   return {
-    id: raw.path,
+    id: pathOf(raw),
     label: raw.segment,
     kind: own && children.length === 0 ? 'tensor' : 'group',
     children,
@@ -107,22 +269,11 @@ function convert(raw: RawNode): PrefixNode {
   };
 }
 
-/** The relative names (with dtype and shape) under a block: equal signatures mean the same roles. */
-function signature(raw: RawNode): string {
-  const parts: string[] = [];
-  const walk = (n: RawNode, rel: string): void => {
-    if (n.tensor) parts.push(`${rel}|${n.tensor.dtype ?? ''}|${(n.tensor.shape ?? []).join('x')}`);
-    for (const c of n.children.values()) walk(c, rel === '' ? c.segment : `${rel}.${c.segment}`);
-  };
-  walk(raw, '');
-  return parts.sort().join('\n');
-}
-
-function groupsOfSameSignature(numbered: RawNode[]): RawNode[][] {
+function groupsOfSameSignature(numbered: RawNode[], sigs: Signatures): RawNode[][] {
   // Blocks with equal roles fold together even when not adjacent (e.g. alternating layer kinds).
-  const bySig = new Map<string, RawNode[]>();
+  const bySig = new Map<number, RawNode[]>();
   for (const n of numbered) {
-    const sig = signature(n);
+    const sig = sigs.of(n);
     const list = bySig.get(sig);
     if (list) list.push(n);
     else bySig.set(sig, [n]);
@@ -130,19 +281,27 @@ function groupsOfSameSignature(numbered: RawNode[]): RawNode[][] {
   return [...bySig.values()];
 }
 
-function foldGroup(parent: RawNode, run: RawNode[]): PrefixNode {
+function foldGroup(parent: RawNode, run: RawNode[], sigs: Signatures): PrefixNode {
   const indices = run.map((r) => Number(r.segment));
   const label = `{${formatIndices(indices)}}`;
-  const id = parent.path === '' ? label : `${parent.path}.${label}`;
+  const parentPath = pathOf(parent);
+  const id = parentPath === '' ? label : `${parentPath}.${label}`;
+  const paths = run.map(pathOf);
+  const firstLength = paths[0].length;
   // The first block, converted (so nested numbering folds too), stands for all: lift it to every block.
-  const first = convert(run[0]);
+  const first = convert(run[0], sigs);
   const lift = (n: PrefixNode): PrefixNode => {
-    const rel = (name: string): string => name.slice(run[0].path.length);
     const own = n.kind === 'role' || n.kind === 'folded' ? (n.instances ?? []) : n.tensorName !== undefined ? [n.tensorName] : [];
-    const instances = own.length > 0 ? run.flatMap((r) => own.map((name) => r.path + rel(name))) : undefined;
+    let instances: string[] | undefined;
+    if (own.length > 0) {
+      // Every block holds the same names after its own prefix (equal signatures).
+      const rels = own.map((name) => name.slice(firstLength));
+      instances = [];
+      for (const p of paths) for (const rel of rels) instances.push(p + rel);
+    }
     return {
       ...n,
-      id: id + rel(n.id),
+      id: id + n.id.slice(firstLength),
       kind: n.kind === 'tensor' ? 'role' : n.kind,
       children: n.children.map(lift),
       instances,
@@ -151,14 +310,13 @@ function foldGroup(parent: RawNode, run: RawNode[]): PrefixNode {
     };
   };
   const children = first.children.map(lift);
-  const ownTensor = run.map((r) => r.tensor).filter((x): x is NamedTensor => x !== undefined);
   return {
     id,
     label,
     kind: 'folded',
     children,
-    tensorName: ownTensor[0]?.name,
-    instances: run.map((r) => r.path),
+    tensorName: run.find((r) => r.tensor !== undefined)?.tensor?.name,
+    instances: paths,
     indices,
     tensorCount: first.tensorCount * run.length,
     params: first.params * run.length,

@@ -140,27 +140,29 @@ function hashBytes(b: Uint8Array, from: number, to: number): number {
   return h ^ (h >>> 16);
 }
 
-const SMALL_TABLE = 16;
+/** Objects with up to this many keys compare each new key with the others; bigger ones hash. */
+const FEW_KEYS = 8;
+const SMALL_TABLE = 32;
 
 /**
  * The keys of one open object, for the duplicate check, held as positions in the text (no string
- * per key): an open-addressing table of (reference, hash) pairs. A reference is one more than the
- * position of an unescaped key's first byte (it ends at the next quote), or minus one minus the
- * index of an escaped key's WTF-8 bytes. Reused from object to object at the same depth.
+ * per key). A reference is one more than the position of an unescaped key's first byte (it ends at
+ * the next quote), or minus one minus the index of an escaped key's WTF-8 bytes. The first few
+ * keys are compared directly (a tensor entry has three); past that, an open-addressing table of
+ * (reference, hash) pairs. Reused from object to object at the same depth.
  */
 class KeySet {
-  private table = new Int32Array(2 * SMALL_TABLE);
+  private readonly few = new Int32Array(FEW_KEYS);
+  private table: Int32Array | undefined;
   private count = 0;
   private readonly escaped: Uint8Array[] = [];
 
   constructor(private readonly b: Uint8Array) {}
 
   reset(): void {
-    if (this.count === 0) return;
-    if (this.table.length > 2 * SMALL_TABLE) this.table = new Int32Array(2 * SMALL_TABLE);
-    else this.table.fill(0);
     this.count = 0;
-    this.escaped.length = 0;
+    this.table = undefined;
+    if (this.escaped.length > 0) this.escaped.length = 0;
   }
 
   /** Is the key referred to by `ref` equal to bytes [from, to) of `bytes`? */
@@ -182,6 +184,16 @@ class KeySet {
 
   /** Adds a key: bytes [from, to) of `bytes`, referred to by `ref`; false when it is already there. */
   private add(ref: number, bytes: Uint8Array, from: number, to: number): boolean {
+    if (this.table === undefined) {
+      const few = this.few;
+      for (let k = 0; k < this.count; k++) if (this.equals(few[k], bytes, from, to)) return false;
+      if (this.count < FEW_KEYS) {
+        few[this.count++] = ref;
+        return true;
+      }
+      this.table = new Int32Array(2 * SMALL_TABLE);
+      for (let k = 0; k < this.count; k++) this.place(few[k], this.hashOf(few[k]));
+    }
     const table = this.table;
     const mask = (table.length >> 1) - 1;
     const h = hashBytes(bytes, from, to);
@@ -198,6 +210,26 @@ class KeySet {
     return true;
   }
 
+  /** The hash of a key already held, from its reference. */
+  private hashOf(ref: number): number {
+    if (ref < 0) {
+      const key = this.escaped[-ref - 1];
+      return hashBytes(key, 0, key.length);
+    }
+    let end = ref - 1;
+    while (this.b[end] !== QUOTE) end++;
+    return hashBytes(this.b, ref - 1, end);
+  }
+
+  private place(ref: number, h: number): void {
+    const table = this.table as Int32Array;
+    const mask = (table.length >> 1) - 1;
+    let slot = h & mask;
+    while (table[2 * slot] !== 0) slot = (slot + 1) & mask;
+    table[2 * slot] = ref;
+    table[2 * slot + 1] = h;
+  }
+
   /** An unescaped key: the bytes [from, to) of the text, between its quotes. */
   addRaw(from: number, to: number): boolean {
     return this.add(from + 1, this.b, from, to);
@@ -212,19 +244,9 @@ class KeySet {
   }
 
   private grow(): void {
-    const old = this.table;
-    const table = new Int32Array(old.length * 2);
-    const mask = (table.length >> 1) - 1;
-    for (let s = 0; s < old.length; s += 2) {
-      const ref = old[s];
-      if (ref === 0) continue;
-      const h = old[s + 1];
-      let slot = h & mask;
-      while (table[2 * slot] !== 0) slot = (slot + 1) & mask;
-      table[2 * slot] = ref;
-      table[2 * slot + 1] = h;
-    }
-    this.table = table;
+    const old = this.table as Int32Array;
+    this.table = new Int32Array(old.length * 2);
+    for (let s = 0; s < old.length; s += 2) if (old[s] !== 0) this.place(old[s], old[s + 1]);
   }
 }
 
@@ -469,12 +491,19 @@ export type JsonType = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'n
  * first byte. Nothing is checked again and nothing is built that is not asked for.
  */
 export class JsonReader {
-  private lastEscaped = false;
+  /** Whether the string last passed by stringEnd holds an escape. */
+  lastEscaped = false;
+  /** Where the array last read whole by numbers() ends. */
+  lastEnd = -1;
+  /** The same bytes as a Buffer: its native UTF-8 slice is the fastest way to a string. */
+  private readonly buf: Buffer;
   constructor(
     readonly bytes: Uint8Array,
     /** Ends of long containers found by scanJsonBytes, to skip them without reading them again. */
     private readonly ends: ReadonlyMap<number, number> = new Map(),
-  ) {}
+  ) {
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
 
   ws(i: number): number {
     const b = this.bytes;
@@ -492,8 +521,8 @@ export class JsonReader {
     return 'number';
   }
 
-  /** End (after the closing quote) of the string at `i`. */
-  private stringEnd(i: number): number {
+  /** End (after the closing quote) of the string at `i`; sets lastEscaped. */
+  stringEnd(i: number): number {
     const b = this.bytes;
     let escaped = false;
     let j = i + 1;
@@ -540,25 +569,64 @@ export class JsonReader {
   }
 
   string(i: number): string {
-    const end = this.stringEnd(i);
-    return decodeString(this.bytes, i, end, this.lastEscaped);
+    return this.stringAt(i, this.stringEnd(i), this.lastEscaped);
   }
 
-  number(i: number): number {
-    const b = this.bytes;
-    const end = this.end(i);
-    if (end - i <= 15) {
-      let v = 0;
-      let k = i;
-      for (; k < end && isDigit(b[k]); k++) v = v * 10 + (b[k] - 0x30);
-      if (k === end) return v;
-    }
-    return Number(utf8.decode(b.subarray(i, end)));
+  /** The string a string token [start, end) stands for. */
+  stringAt(start: number, end: number, escaped: boolean): string {
+    // Unescaped, the bytes between the quotes are the string's UTF-8 (checked before the scan).
+    return escaped ? decodeString(this.bytes, start, end, true) : this.buf.toString('utf8', start + 1, end - 1);
   }
 
   /** Calls `fn(key, valueStart)` for each member of the object at `i`, in the order written. */
   members(i: number, fn: (key: string, value: number) => void): void {
-    this.memberKeys(i, (from, to, escaped, value) => fn(decodeString(this.bytes, from, to, escaped), value));
+    this.memberKeys(i, (from, to, escaped, value) => fn(this.stringAt(from, to, escaped), value));
+  }
+
+  /**
+   * Up to `limit` elements of the array at `i` into `out` (emptied first): each number as
+   * Number() reads its text, anything else as -1. Returns how many elements the array has, counted up
+   * to limit + 1 (so a caller knows there are more without reading them). When the whole array
+   * was read, lastEnd is where it ends; else -1.
+   */
+  numbers(i: number, limit: number, out: number[]): number {
+    const b = this.bytes;
+    if (out.length > 0) out.length = 0;
+    this.lastEnd = -1;
+    let j = this.ws(i + 1);
+    if (b[j] === CLOSE_ARRAY) {
+      this.lastEnd = j + 1;
+      return 0;
+    }
+    for (let count = 0; ;) {
+      if (count === limit) return count + 1;
+      const c = b[j];
+      let end: number;
+      if (c === MINUS || isDigit(c)) {
+        // The common case, plain digits, read where they stand.
+        let v = 0;
+        let k = j;
+        while (k < b.length && isDigit(b[k]) && k - j < 15) v = v * 10 + (b[k++] - 0x30);
+        const d = b[k];
+        if (k > j && (k >= b.length || d === COMMA || d === CLOSE_ARRAY || isWs(d))) {
+          out.push(v);
+          end = k;
+        } else {
+          end = this.end(j);
+          out.push(Number(utf8.decode(b.subarray(j, end))));
+        }
+      } else {
+        out.push(-1);
+        end = this.end(j);
+      }
+      count++;
+      j = this.ws(end);
+      if (b[j] !== COMMA) {
+        this.lastEnd = j + 1; // past the closing bracket
+        return count;
+      }
+      j = this.ws(j + 1);
+    }
   }
 
   /**
@@ -583,19 +651,6 @@ export class JsonReader {
   keyIs(start: number, end: number, escaped: boolean, word: Uint8Array): boolean {
     if (escaped) return decodeString(this.bytes, start, end, true) === utf8.decode(word);
     return bytesEqual(this.bytes, start + 1, end - 1, word);
-  }
-
-  /** Calls `fn(valueStart, index)` for each element of the array at `i`; `fn` returning false stops. */
-  elements(i: number, fn: (value: number, index: number) => boolean | void): void {
-    const b = this.bytes;
-    let j = this.ws(i + 1);
-    if (b[j] === CLOSE_ARRAY) return;
-    for (let index = 0; ; index++) {
-      if (fn(j, index) === false) return;
-      j = this.ws(this.end(j));
-      if (b[j] !== COMMA) return;
-      j = this.ws(j + 1);
-    }
   }
 
   /** The value at `i` as compact JSON text for a message, cut short past `max` characters. */
@@ -656,10 +711,12 @@ export function parseHeader(file: string, fileBytes: number, headerBytes: Uint8A
   });
 
   // Contiguity, as the reference: sort by offsets, the first begins at 0, each where the last ended.
-  tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1] || (a.name < b.name ? -1 : 1));
+  // Writers put the entries in the order of their bytes, so the sort is usually not needed.
+  if (!inOffsetOrder(tensors)) tensors.sort(byOffsets);
   let expected = 0;
   for (const t of tensors) {
-    const [begin, end] = t.dataOffsets;
+    const begin = t.dataOffsets[0];
+    const end = t.dataOffsets[1];
     if (begin !== expected) {
       const what =
         begin < expected
@@ -679,6 +736,15 @@ export function parseHeader(file: string, fileBytes: number, headerBytes: Uint8A
   return { file, fileBytes, headerLength, dataStart, metadata, tensors };
 }
 
+function byOffsets(a: TensorInfo, b: TensorInfo): number {
+  return a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1] || (a.name < b.name ? -1 : 1);
+}
+
+function inOffsetOrder(tensors: readonly TensorInfo[]): boolean {
+  for (let k = 1; k < tensors.length; k++) if (byOffsets(tensors[k - 1], tensors[k]) > 0) return false;
+  return true;
+}
+
 function parseMetadata(file: string, json: JsonReader, at: number): Record<string, string> {
   // The reference reads it as Option<HashMap<String, String>>: absent and null both mean none.
   if (at < 0 || json.type(at) === 'null') return {};
@@ -695,56 +761,109 @@ function parseMetadata(file: string, json: JsonReader, at: number): Record<strin
   return { ...out };
 }
 
+/** Quoted dtype names as bytes, to find an entry's dtype without building a string. */
+const DTYPE_NAMES: readonly { readonly dtype: DType; readonly bytes: Uint8Array }[] = (Object.keys(DTYPES) as DType[]).map((dtype) => ({
+  dtype,
+  bytes: new TextEncoder().encode(dtype),
+}));
+
+let lastDtype = DTYPE_NAMES[0];
+
+/** The dtype a string token [start, end) names, or undefined when it names none. */
+function dtypeOf(json: JsonReader, start: number, end: number, escaped: boolean): DType | undefined {
+  if (escaped) {
+    const s = json.stringAt(start, end, true);
+    return isDType(s) ? s : undefined;
+  }
+  // Most headers hold one or two dtypes: the last one found is tried first.
+  if (bytesEqual(json.bytes, start + 1, end - 1, lastDtype.bytes)) return lastDtype.dtype;
+  for (const d of DTYPE_NAMES) {
+    if (bytesEqual(json.bytes, start + 1, end - 1, d.bytes)) {
+      lastDtype = d;
+      return d.dtype;
+    }
+  }
+  return undefined;
+}
+
 function parseEntry(file: string, name: string, json: JsonReader, at: number, dataStart: number): TensorInfo {
-  const q = JSON.stringify(name);
-  if (json.type(at) !== 'object') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q} is not an object`);
+  const b = json.bytes;
+  if (b[at] !== OPEN_OBJECT) throw new SafetensorsError(file, 'invalid-entry', `tensor ${JSON.stringify(name)} is not an object`);
+  let dtype: DType | undefined;
   let dtypeAt = -1;
   let shapeAt = -1;
   let offsetsAt = -1;
-  // Field names are compared where they stand: an entry may hold any number of unknown fields.
-  json.memberKeys(at, (from, to, escaped, v) => {
-    if (json.keyIs(from, to, escaped, DTYPE_KEY)) dtypeAt = v;
-    else if (json.keyIs(from, to, escaped, SHAPE_KEY)) shapeAt = v;
-    else if (json.keyIs(from, to, escaped, OFFSETS_KEY)) offsetsAt = v;
-  });
+  let dims: number[] | undefined;
+  const offsets: number[] = [];
+  let offsetCount = 0;
+  // Field names are compared where they stand: an entry may hold any number of unknown fields (no
+  // key is there twice: the scan refused that). The three fields are read as they are passed.
+  let j = json.ws(at + 1);
+  if (b[j] !== CLOSE_OBJECT) {
+    for (;;) {
+      const keyEnd = json.stringEnd(j);
+      const escaped = json.lastEscaped;
+      const v = json.ws(json.ws(keyEnd) + 1); // past the colon
+      let end = -1;
+      if (json.keyIs(j, keyEnd, escaped, DTYPE_KEY)) {
+        dtypeAt = v;
+        if (b[v] === QUOTE) {
+          end = json.stringEnd(v);
+          dtype = dtypeOf(json, v, end, json.lastEscaped);
+        }
+      } else if (json.keyIs(j, keyEnd, escaped, SHAPE_KEY)) {
+        shapeAt = v;
+        if (b[v] === OPEN_ARRAY) {
+          // One element past the limit is read, so a longer shape is refused without reading the rest.
+          dims = [];
+          json.numbers(v, MAX_DIMENSIONS + 1, dims);
+          end = json.lastEnd;
+        }
+      } else if (json.keyIs(j, keyEnd, escaped, OFFSETS_KEY)) {
+        offsetsAt = v;
+        if (b[v] === OPEN_ARRAY) {
+          offsetCount = json.numbers(v, 3, offsets); // a third element is enough to refuse
+          end = json.lastEnd;
+        }
+      }
+      j = json.ws(end >= 0 ? end : json.end(v));
+      if (b[j] !== COMMA) break;
+      j = json.ws(j + 1);
+    }
+  }
   if (dtypeAt < 0 || shapeAt < 0 || offsetsAt < 0) {
     const missing = [dtypeAt < 0 && 'dtype', shapeAt < 0 && 'shape', offsetsAt < 0 && 'data_offsets'].filter(Boolean);
-    throw new SafetensorsError(file, 'invalid-entry', `tensor ${q} has no ${missing.join(', ')}`);
+    throw new SafetensorsError(file, 'invalid-entry', `tensor ${JSON.stringify(name)} has no ${missing.join(', ')}`);
   }
-  if (json.type(dtypeAt) !== 'string') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: dtype is not a string`);
-  if (json.type(shapeAt) !== 'array') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: shape is not a list`);
-  if (json.type(offsetsAt) !== 'array') throw new SafetensorsError(file, 'invalid-entry', `tensor ${q}: data_offsets is not a list`);
-  const dtype = json.string(dtypeAt);
-  if (!isDType(dtype)) throw new SafetensorsError(file, 'unknown-dtype', `tensor ${q}: ${JSON.stringify(dtype)}`);
-
-  const dims: number[] = [];
-  json.elements(shapeAt, (v) => {
-    const d = json.type(v) === 'number' ? json.number(v) : -1;
-    if (!isOffset(d)) throw new SafetensorsError(file, 'invalid-shape', `tensor ${q}: shape ${json.text(shapeAt)}`);
-    if (dims.length === MAX_DIMENSIONS) {
-      throw new SafetensorsError(file, 'too-many-dimensions', `tensor ${q}: more than ${MAX_DIMENSIONS} dimensions`);
+  if (b[dtypeAt] !== QUOTE) throw new SafetensorsError(file, 'invalid-entry', `tensor ${JSON.stringify(name)}: dtype is not a string`);
+  if (dims === undefined) throw new SafetensorsError(file, 'invalid-entry', `tensor ${JSON.stringify(name)}: shape is not a list`);
+  if (b[offsetsAt] !== OPEN_ARRAY) {
+    throw new SafetensorsError(file, 'invalid-entry', `tensor ${JSON.stringify(name)}: data_offsets is not a list`);
+  }
+  if (dtype === undefined) {
+    const given = json.string(dtypeAt);
+    throw new SafetensorsError(file, 'unknown-dtype', `tensor ${JSON.stringify(name)}: ${JSON.stringify(given)}`);
+  }
+  for (let k = 0; k < dims.length; k++) {
+    if (!isOffset(dims[k]))
+      throw new SafetensorsError(file, 'invalid-shape', `tensor ${JSON.stringify(name)}: shape ${json.text(shapeAt)}`);
+    if (k === MAX_DIMENSIONS) {
+      throw new SafetensorsError(file, 'too-many-dimensions', `tensor ${JSON.stringify(name)}: more than ${MAX_DIMENSIONS} dimensions`);
     }
-    dims.push(d);
-  });
-
-  const offsets: number[] = [];
-  json.elements(offsetsAt, (v, index) => {
-    offsets.push(json.type(v) === 'number' ? json.number(v) : -1);
-    return index < 2; // a third element is enough to refuse
-  });
-  if (offsets.length !== 2 || !isOffset(offsets[0]) || !isOffset(offsets[1])) {
-    throw new SafetensorsError(file, 'invalid-data-offsets', `tensor ${q}: data_offsets ${json.text(offsetsAt)}`);
   }
   const begin = offsets[0];
   const end = offsets[1];
-  if (end < begin) throw new SafetensorsError(file, 'offsets-reversed', `tensor ${q}: data_offsets [${begin}, ${end}]`);
-  const params = elementCount(file, q, dims);
-  const bytes = byteSize(file, q, dtype, params);
+  if (offsetCount !== 2 || !isOffset(begin) || !isOffset(end)) {
+    throw new SafetensorsError(file, 'invalid-data-offsets', `tensor ${JSON.stringify(name)}: data_offsets ${json.text(offsetsAt)}`);
+  }
+  if (end < begin) throw new SafetensorsError(file, 'offsets-reversed', `tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}]`);
+  const params = elementCount(file, name, dims);
+  const bytes = byteSize(file, name, dtype, params);
   if (end - begin !== bytes) {
     throw new SafetensorsError(
       file,
       'size-mismatch',
-      `tensor ${q}: ${dtype} ${JSON.stringify(dims)} needs ${bytes} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`,
+      `tensor ${JSON.stringify(name)}: ${dtype} ${JSON.stringify(dims)} needs ${bytes} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`,
     );
   }
   return {
@@ -760,24 +879,28 @@ function parseEntry(file: string, name: string, json: JsonReader, at: number, da
 }
 
 /** Product of dims, refused as soon as a partial product passes 2^53 (the reference's checked_mul). */
-function elementCount(file: string, q: string, dims: readonly number[]): number {
+function elementCount(file: string, name: string, dims: readonly number[]): number {
   let count = 1;
   for (const d of dims) {
     count *= d;
     if (count > Number.MAX_SAFE_INTEGER) {
-      throw new SafetensorsError(file, 'element-count-overflow', `tensor ${q}: shape ${JSON.stringify(dims)}`);
+      throw new SafetensorsError(file, 'element-count-overflow', `tensor ${JSON.stringify(name)}: shape ${JSON.stringify(dims)}`);
     }
   }
   return count;
 }
 
-function byteSize(file: string, q: string, dtype: DType, count: number): number {
+function byteSize(file: string, name: string, dtype: DType, count: number): number {
   const bits = count * DTYPES[dtype].bits;
   if (bits > Number.MAX_SAFE_INTEGER) {
-    throw new SafetensorsError(file, 'element-count-overflow', `tensor ${q}: ${count} elements of ${dtype}`);
+    throw new SafetensorsError(file, 'element-count-overflow', `tensor ${JSON.stringify(name)}: ${count} elements of ${dtype}`);
   }
   if (bits % 8 !== 0) {
-    throw new SafetensorsError(file, 'misaligned-bits', `tensor ${q}: ${count} elements of ${DTYPES[dtype].bits}-bit ${dtype}`);
+    throw new SafetensorsError(
+      file,
+      'misaligned-bits',
+      `tensor ${JSON.stringify(name)}: ${count} elements of ${DTYPES[dtype].bits}-bit ${dtype}`,
+    );
   }
   return bits / 8;
 }

@@ -196,7 +196,8 @@ async function openSharded(indexFile: string, opts: OpenOptions): Promise<Checkp
 class FileCheckpoint implements Checkpoint {
   readonly files: readonly string[];
   readonly totalBytes: number;
-  private readonly byName: Map<string, TensorInfo>;
+  /** Built on the first lookup: opening and listing need none. */
+  private names: Map<string, TensorInfo> | undefined;
   private closed = false;
 
   constructor(
@@ -209,7 +210,14 @@ class FileCheckpoint implements Checkpoint {
   ) {
     this.files = headers.map((h) => h.file);
     this.totalBytes = headers.reduce((s, h) => s + h.fileBytes, 0);
-    this.byName = new Map(tensors.map((t) => [t.name, t]));
+  }
+
+  private get byName(): Map<string, TensorInfo> {
+    if (this.names === undefined) {
+      this.names = new Map();
+      for (const t of this.tensors) this.names.set(t.name, t);
+    }
+    return this.names;
   }
 
   tensor(name: string): TensorInfo | undefined {
