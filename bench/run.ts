@@ -3,6 +3,7 @@
 // the named sections; `--quick` shortens the slow ones (e.g. the paper loop at 100 steps instead of
 // the authors' 1000) and says so in the output; `--memory-only` is `--only memory`.
 import { benchMemoryOnly } from './memory.bench';
+import { benchOpen } from './open.bench';
 import { benchRecast } from './recast.bench';
 
 export interface BenchSection {
@@ -15,6 +16,7 @@ export interface BenchSection {
 const SECTIONS: readonly BenchSection[] = [
   { name: 'recast', what: 'paper loop vs closed form, whole ViT-S export, export memory', run: benchRecast },
   { name: 'memory', what: 'peak memory of the export alone', run: benchMemoryOnly },
+  { name: 'open', what: 'opening a 7B sharded checkpoint and a 100,000-tensor header (CLI and inspector)', run: benchOpen },
 ];
 
 function chosen(argv: readonly string[]): readonly BenchSection[] {
