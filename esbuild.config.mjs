@@ -27,6 +27,7 @@ const builds = [
   { ...node, entryPoints: { inspectWorker: 'src/mimicry/worker/inspect/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstruct/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { statsWorker: 'src/mimicry/stats/statsWorker.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { paperWorker: 'src/mimicry/recast/paperWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,

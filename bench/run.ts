@@ -5,6 +5,7 @@
 import { benchMemoryOnly } from './memory.bench';
 import { benchOpen } from './open.bench';
 import { benchRecast } from './recast.bench';
+import { benchPaper } from './paper.bench';
 
 export interface BenchSection {
   readonly name: string;
@@ -17,6 +18,7 @@ const SECTIONS: readonly BenchSection[] = [
   { name: 'recast', what: 'paper loop vs closed form, whole ViT-S export, export memory', run: benchRecast },
   { name: 'memory', what: 'peak memory of the export alone', run: benchMemoryOnly },
   { name: 'open', what: 'opening a 7B sharded checkpoint and a 100,000-tensor header (CLI and inspector)', run: benchOpen },
+  { name: 'paper', what: "the authors' loop: fused CPU vs tfjs vs PyTorch, per step", run: benchPaper },
 ];
 
 function chosen(argv: readonly string[]): readonly BenchSection[] {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { paperFitter, kaimingStd, unitVector } from '../../src/mimicry/recast/paper';
+import { paperFitter, paperFitterTfjs } from '../../src/mimicry/recast/paper';
+import { kaimingStd, unitVector } from '../../src/mimicry/recast/paperInit';
+import type { GroupFitter } from '../../src/mimicry/recast/fitting';
 import { resolveFit } from '../../src/mimicry/recast/options';
 import { planGroups } from '../../src/mimicry/recast/grouping';
 import { compose } from '../../src/mimicry/recast/compose';
@@ -27,10 +29,11 @@ function smallCase() {
   return { rows, bank: plan.banks[0] };
 }
 
-async function run(options: ReconstructOptions) {
+/** Runs `fitter` (default: the dispatch, which on wasm is the fused CPU loop) on the small case. */
+async function run(options: ReconstructOptions, fitter: GroupFitter = paperFitter) {
   const { rows, bank } = smallCase();
   const losses: number[] = [];
-  const fit = await paperFitter(rows, bank, {
+  const fit = await fitter(rows, bank, {
     fit: resolveFit({ backend: 'wasm', ...options }),
     scratch: new Scratch(),
     progress: (_s, _n, loss) => losses.push(loss),
@@ -48,7 +51,7 @@ test('init follows the authors: kaiming-normal fan-in std and unit coefficient v
 
 test('paper method: the loss decreases, the best state is kept, and it is deterministic', async () => {
   const a = await run({ method: 'paper', steps: 300, seed: 3, lr: 0.01, lrStep: 100, lrGamma: 0.5 });
-  assert.equal(a.fit.backend, 'wasm');
+  assert.equal(a.fit.backend, 'fused-cpu');
   assert.equal(a.losses.length > 10, true);
   const first = a.losses[0];
   assert.ok(a.fit.loss < first * 0.05, `best loss ${a.fit.loss} vs first ${first}`);
@@ -81,16 +84,22 @@ test("the authors' defaults (RMSprop 0.1, StepLR 200/0.1, clip 1, noise 1e-4, 10
   assert.ok(Math.min(...r.cos) > 0.99, `cosines ${r.cos}`);
 });
 
-test('the optimizer frees every tensor it made, also when cancelled mid-run', async () => {
+test('the tfjs loop: the loss decreases and it names its backend', async () => {
+  const a = await run({ method: 'paper', steps: 100, seed: 3, lr: 0.01 }, paperFitterTfjs);
+  assert.equal(a.fit.backend, 'wasm');
+  assert.ok(a.fit.loss < a.losses[0] * 0.2, `best loss ${a.fit.loss} vs first ${a.losses[0]}`);
+});
+
+test('the tfjs loop frees every tensor it made, also when cancelled mid-run', async () => {
   const tf = await import('@tensorflow/tfjs-core');
-  await run({ method: 'paper', steps: 5 }); // backend loaded
+  await run({ method: 'paper', steps: 5 }, paperFitterTfjs); // backend loaded
   const before = tf.memory().numTensors;
-  await run({ method: 'paper', steps: 20 });
+  await run({ method: 'paper', steps: 20 }, paperFitterTfjs);
   assert.equal(tf.memory().numTensors, before);
   const { rows, bank } = smallCase();
   const ac = new AbortController();
   await assert.rejects(
-    paperFitter(rows, bank, {
+    paperFitterTfjs(rows, bank, {
       fit: resolveFit({ backend: 'wasm', method: 'paper', steps: 500 }),
       signal: ac.signal,
       scratch: new Scratch(),

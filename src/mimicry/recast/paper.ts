@@ -1,13 +1,20 @@
-// The authors' Neural Mimicry loop (docs/RECAST.md section 2) on TensorFlow.js, one group at a time:
-// kaiming-normal templates, orthogonal (unit) coefficient sets, weighted SmoothL1 (or MSE),
-// coefficient noise, RMSprop with StepLR, global grad-norm clipping, lowest-loss state kept.
-// Groups share no parameters, so fitting them one by one equals the authors' joint loop except
-// that clipping and the best-state choice apply per group.
-import { parseWeightName, type BankPlan } from './grouping';
+// The authors' Neural Mimicry loop (docs/RECAST.md section 2), one group at a time: kaiming-normal
+// templates, orthogonal (unit) coefficient sets, weighted SmoothL1 (or MSE), coefficient noise,
+// RMSprop with StepLR, global grad-norm clipping, lowest-loss state kept. Groups share no
+// parameters, so fitting them one by one equals the authors' joint loop except that clipping and
+// the best-state choice apply per group.
+//
+// Two loops compute it: on a GPU backend of TensorFlow.js, the tfjs loop below (autograd, the
+// state stays on the device); on the CPU, the fused loop of paperFused.ts (hand-derived gradients,
+// one pass per step, every core), which follows the same trajectory to float32 rounding and is
+// several times faster than tfjs' wasm or cpu backend. `paperLoopFor` is where that is decided.
+import type { BankPlan } from './grouping';
 import { hashString, Random } from './random';
-import { type GroupFit, type GroupFitter } from './fitting';
-import { fitSpectral, repeatSets } from './spectral';
+import { type FitContext, type GroupFit, type GroupFitter } from './fitting';
+import { fitPaperFused } from './paperFused';
+import { initialState, memberWeights } from './paperInit';
 import { assertFitsDevice, loadTf, readBack } from './tfjs';
+import type { Backend } from './types';
 import type { Tensor, Scalar, Variable } from '@tensorflow/tfjs-core';
 
 /** PyTorch RMSprop defaults (alpha, eps): the authors' optimizer. */
@@ -16,47 +23,26 @@ const RMS_EPS = 1e-8;
 /** Optimizer steps per loss read-back in the tfjs loop. */
 const READ_EVERY = 10;
 
-/** torch.nn.init.kaiming_normal_(mode='fan_in', a=0): std = sqrt(2 / fan_in), fan_in = size(1) * receptive field. */
-export function kaimingStd(shape: readonly number[]): number {
-  const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-  return Math.sqrt(2 / Math.max(1, fanIn));
+/** tfjs backends whose loop is replaced by the fused CPU loop: the ones that run on the CPU in this process. */
+const FUSED_INSTEAD_OF = new Set(['wasm', 'cpu']);
+
+/**
+ * Which loop the paper method runs for `backend`: `fused` for the CPU backends (wasm, cpu, or
+ * auto when it lands on one of them), `tfjs` for the others (GPU and native TensorFlow backends).
+ */
+export async function paperLoopFor(backend: Backend): Promise<'fused' | 'tfjs'> {
+  if (backend === 'wasm' || backend === 'cpu') return 'fused';
+  if (backend !== 'auto') return 'tfjs';
+  const { name } = await loadTf(backend);
+  return FUSED_INSTEAD_OF.has(name) ? 'fused' : 'tfjs';
 }
 
-/** torch.nn.init.orthogonal_ on an (n, 1) tensor: a random unit vector. */
-export function unitVector(n: number, rng: Random): Float32Array {
-  const v = new Float64Array(n).map(() => rng.normal());
-  const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0)) || 1;
-  return Float32Array.from(v, (x) => x / norm);
-}
+/** The paper method (and spectral+refine) on one bank, on the loop `paperLoopFor` picks. */
+export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFit> =>
+  (await paperLoopFor(ctx.fit.backend)) === 'fused' ? fitPaperFused(rows, bank, ctx) : paperFitterTfjs(rows, bank, ctx);
 
-interface Init {
-  readonly n: number;
-  readonly templates: Float32Array;
-  /** [L, K, n] */
-  readonly coefficients: Float32Array;
-}
-
-function initialState(rows: Float32Array[], bank: BankPlan, refine: boolean, objective: 'total' | 'per-layer', rng: Random): Init {
-  const L = rows.length,
-    K = bank.sets;
-  if (refine) {
-    const f = fitSpectral(rows, bank.templates, objective);
-    const c = new Float32Array(L * K * f.n);
-    for (let l = 0; l < L; l++) c.set(repeatSets(f.alpha, l, f.n, K), l * K * f.n);
-    return { n: f.n, templates: f.templates, coefficients: c };
-  }
-  const n = bank.templates;
-  const templates = rng.normals(n * bank.size, kaimingStd(bank.shape));
-  const c = new Float32Array(L * K * n);
-  for (let s = 0; s < L * K; s++) c.set(unitVector(n, rng), s * n);
-  return { n, templates, coefficients: c };
-}
-
-function memberWeights(bank: BankPlan, weights: Readonly<Record<string, number>>): Float32Array {
-  return Float32Array.from(bank.members, (m) => weights[parseWeightName(m)?.role ?? ''] ?? 1);
-}
-
-export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFit> => {
+/** The loop on TensorFlow.js (autograd) on `ctx.fit.backend`: GPU backends, and the fused loop's reference in tests. */
+export async function paperFitterTfjs(rows: Float32Array[], bank: BankPlan, ctx: FitContext): Promise<GroupFit> {
   const o = ctx.fit;
   const { tf, name: backend } = await loadTf(o.backend);
   const rng = new Random((o.seed ^ hashString(bank.name)) >>> 0);
@@ -155,4 +141,4 @@ export const paperFitter: GroupFitter = async (rows, bank, ctx): Promise<GroupFi
   } finally {
     for (const t of [target, weights, T, C, ...sq, bestT, bestC, bestLoss, ...pending.map((p) => p.loss)]) t.dispose();
   }
-};
+}
