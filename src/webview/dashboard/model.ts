@@ -162,6 +162,19 @@ export function seconds(s: number): string {
   return `${min} min ${Math.round(s - 60 * min)} s`;
 }
 
+/** The backend, and the GPU adapter that ran the fits (webgpu) as WebGPU names it. */
+function backendCard(m: DashboardData['method']): Card {
+  const d = m.device;
+  if (!d) return { id: 'backend', label: 'Backend', value: m.backend };
+  const hint = [d.vendor, d.architecture].filter((s) => s).join(' · ');
+  return {
+    id: 'backend',
+    label: 'Backend',
+    value: `${m.backend} on ${d.description || d.vendor || 'an unnamed adapter'}`,
+    ...(hint ? { hint } : {}),
+  };
+}
+
 /** Summary cards: every number as the engine reported it, only formatted. */
 export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
   const s = data.summary;
@@ -194,13 +207,7 @@ export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
       value: m.objective ? `${m.method} (${m.objective})` : m.method,
       hint: `n = ${String(m.n ?? 'by ratio')}, K = ${m.K}, ${data.banks.length} banks`,
     },
-    {
-      id: 'backend',
-      label: 'Backend',
-      value: m.backend,
-      // The GPU adapter that ran the fits (webgpu), as WebGPU names it.
-      ...(m.device ? { hint: [m.device.vendor, m.device.architecture, m.device.description].filter((s) => s).join(' · ') } : {}),
-    },
+    backendCard(m),
     timeCard(m, f),
   ];
   if (s.meanProbeCosine !== undefined)
