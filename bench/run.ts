@@ -6,6 +6,7 @@ import { benchMemoryOnly } from './memory.bench';
 import { benchOpen } from './open.bench';
 import { benchRecast } from './recast.bench';
 import { benchPaper } from './paper.bench';
+import { benchExport } from './export.bench';
 
 export interface BenchSection {
   readonly name: string;
@@ -19,6 +20,7 @@ const SECTIONS: readonly BenchSection[] = [
   { name: 'memory', what: 'peak memory of the export alone', run: benchMemoryOnly },
   { name: 'open', what: 'opening a 7B sharded checkpoint and a 100,000-tensor header (CLI and inspector)', run: benchOpen },
   { name: 'paper', what: "the authors' loop: fused CPU vs tfjs vs PyTorch, per step", run: benchPaper },
+  { name: 'export', what: 'whole ViT-S and ViT-B export time against the targets, by phase, numpy floor', run: benchExport },
 ];
 
 function chosen(argv: readonly string[]): readonly BenchSection[] {

@@ -135,6 +135,8 @@ export interface ExportOutcome {
   readonly result: ReconstructResult;
   readonly source: SourceRecord;
   readonly files: { readonly out: string; readonly dense?: string; readonly report?: string };
+  /** Seconds of the steps after the engine's (whose own phases are in result.method.phases). */
+  readonly timing: { readonly reconstruct: number; readonly digest: number; readonly write: number };
 }
 
 function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
@@ -162,8 +164,11 @@ export async function exportRecast(
   checkTargets(checkpoint, targets);
   const store = new FileTemplateStore();
   try {
+    const t0 = performance.now();
     const result = await reconstruct(checkpoint, options, { ...hooks, store });
+    const t1 = performance.now();
     const source = await describeSource(checkpoint, hooks.signal);
+    const t2 = performance.now();
     const io = (file: string): WriteControl => ({ signal: hooks.signal, onProgress: hooks.onWrite && ((p) => hooks.onWrite?.(file, p)) });
     await writeReparameterized(checkpoint, result, targets.out, source, io(targets.out));
     if (targets.dense) await writeDense(checkpoint, result, targets.dense, io(targets.dense));
@@ -173,7 +178,8 @@ export async function exportRecast(
       ...(targets.report ? { report: path.resolve(targets.report) } : {}),
     };
     if (targets.report) await writeJsonAtomic(targets.report, reportJson(result, source, files));
-    return { result, source, files };
+    const timing = { reconstruct: (t1 - t0) / 1000, digest: (t2 - t1) / 1000, write: (performance.now() - t2) / 1000 };
+    return { result, source, files, timing };
   } finally {
     await store.dispose();
   }
