@@ -11,6 +11,7 @@ import { DEFAULT_SPECTRUM_MAX_SIDE } from '../stats/spectrum';
 import { isPositiveInt } from '../positiveInt';
 import { FamilyError } from './errors';
 import type { FamilyMember, LoadedFamily, MemberKind } from './members';
+import { nonNegativeFit, useEntropy } from './specialise';
 import { denseSingularValues, factorRows, factorSingularValues, type LayerUpdate } from './updates';
 
 export interface FamilyOptions {
@@ -78,6 +79,33 @@ export interface FamilyBankDoc {
     readonly cosine: Readonly<Record<string, readonly number[]>>;
     readonly relError: Readonly<Record<string, readonly number[]>>;
   };
+  /** Per template, the entropy of its use across members (of `share`'s energies); low = specialised. */
+  readonly use: TemplateUse;
+  /** The same n templates' span refitted with coefficients >= 0 (semi-NMF, NNLS steps). */
+  readonly nonNegative: {
+    /** Mean over items of the squared relative error; `unconstrainedCost` is the closed form's. */
+    readonly cost: number;
+    readonly unconstrainedCost: number;
+    readonly iterations: number;
+    /** Per member: cosine of its updates in this bank to their non-negative fit. */
+    readonly cosine: Readonly<Record<string, number>>;
+    readonly share: Readonly<Record<string, readonly number[]>>;
+    readonly use: TemplateUse;
+  };
+}
+
+export interface TemplateUse {
+  /** Nats, per template. */
+  readonly entropy: readonly number[];
+  /** entropy / ln(members), in [0, 1]. */
+  readonly normalized: readonly (number | null)[];
+}
+
+/** Members x every template of every bank: each member's share of its coefficient energy (rows sum to 1). */
+export interface FamilySpecialisationDoc {
+  readonly templates: readonly { readonly bank: string; readonly template: number }[];
+  readonly share: Readonly<Record<string, readonly number[]>>;
+  readonly nonNegativeShare: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface FamilyMapPoint {
@@ -101,6 +129,7 @@ export interface FamilyReport {
   readonly cosine: readonly (readonly number[])[];
   readonly banks: readonly FamilyBankDoc[];
   readonly map: FamilyMapDoc;
+  readonly specialisation: FamilySpecialisationDoc;
   readonly base: string | null;
 }
 
@@ -271,15 +300,23 @@ async function baseNorm(family: LoadedFamily, layer: string, shape: readonly num
   return Math.sqrt(s);
 }
 
-/** Cumulative fidelity of every item of a bank for n = 1..N templates: cos_l(n)^2 = sum_{t<n} lambda_t U[l,t]^2 (per-layer objective). */
-function itemCurves(g: Float64Array, L: number, norms: Float64Array, N: number): Float64Array {
-  const target = new Float64Array(L * L);
+/** The normalised Gram K = G_ab / (||x_a|| ||x_b||) of a bank's items (0 for a zero item) and its eigen-decomposition. */
+function normalisedEigen(
+  g: Float64Array,
+  L: number,
+  norms: Float64Array,
+): { k: Float64Array; values: Float64Array; vectors: Float64Array } {
+  const k = new Float64Array(L * L);
   for (let a = 0; a < L; a++)
     for (let b = 0; b < L; b++) {
       const s = norms[a] * norms[b];
-      target[a * L + b] = s > 0 ? g[a * L + b] / s : 0;
+      k[a * L + b] = s > 0 ? g[a * L + b] / s : 0;
     }
-  const { values, vectors } = symmetricEigen(target, L);
+  return { k, ...symmetricEigen(k, L) };
+}
+
+/** Cumulative fidelity of every item for n = 1..N templates: cos_l(n)^2 = sum_{t<n} lambda_t U[l,t]^2 (per-layer objective). */
+function itemCurves(values: Float64Array, vectors: Float64Array, L: number, norms: Float64Array, N: number): Float64Array {
   const out = new Float64Array(L * N); // out[l * N + (n - 1)] = cos_l(n)^2
   for (let l = 0; l < L; l++) {
     let acc = 0;
@@ -292,53 +329,95 @@ function itemCurves(g: Float64Array, L: number, norms: Float64Array, N: number):
   return out;
 }
 
-function fitBank(
-  bank: PlannedBank,
-  g: Float64Array,
-  members: readonly FamilyMember[],
-  templates: number,
-): Omit<FamilyBankDoc, 'captured'> & { captured: Record<string, number> } {
+/** Per member (rows) the summed energy of its items' terms on each template; shares are each row over its sum. */
+function memberEnergy(termEnergy: (l: number, t: number) => number, M: number, B: number, n: number): number[][] {
+  return Array.from({ length: M }, (_, mi) => {
+    const e = new Array<number>(n).fill(0);
+    for (let k = 0; k < B; k++) for (let t = 0; t < n; t++) e[t] += termEnergy(k * M + mi, t);
+    return e;
+  });
+}
+
+const shares = (e: readonly number[]) => {
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => (sum > 0 ? x / sum : 0));
+};
+
+interface FittedBank {
+  readonly doc: FamilyBankDoc;
+  /** Per member, per template: energy of its terms, unconstrained and non-negative (for the whole-model table). */
+  readonly energy: number[][];
+  readonly nonNegativeEnergy: number[][];
+}
+
+function fitBank(bank: PlannedBank, g: Float64Array, members: readonly FamilyMember[], templates: number): FittedBank {
   const M = members.length;
   const B = bank.layers.length;
   const L = M * B; // item l = layer * M + member
   const norms = Float64Array.from({ length: L }, (_, l) => Math.sqrt(Math.max(0, g[l * L + l])));
   const sol = solveGram(g, L, Math.min(templates, L), 'per-layer');
   const rank = Math.max(1, sol.rank);
-  const curves = itemCurves(g, L, norms, rank);
+  const n = sol.n;
+  const { k, values, vectors } = normalisedEigen(g, L, norms);
+  const curves = itemCurves(values, vectors, L, norms, rank);
+
+  // The term of template t in item l's fit has ||term||^2 = ||x_l||^2 lambda_t U[l,t]^2.
+  const energy = memberEnergy((l, t) => norms[l] ** 2 * Math.max(0, values[t]) * vectors[l * L + t] ** 2, M, B, n);
+  // Non-negative variant, from the closed form's unit templates T_t = sum_l U[l,t] y_l / sqrt(lambda_t).
+  const start = new Float64Array(n * L);
+  for (let t = 0; t < n; t++) for (let l = 0; l < L; l++) start[t * L + l] = values[t] > 0 ? vectors[l * L + t] / Math.sqrt(values[t]) : 0;
+  const nn = nonNegativeFit(k, L, start, n);
+  const nnEnergy = memberEnergy((l, t) => norms[l] ** 2 * nn.coefficients[l * n + t] ** 2 * nn.templateNorms2[t], M, B, n);
+  let unconstrainedCost = 0;
+  for (let l = 0; l < L; l++) unconstrainedCost += norms[l] > 0 ? 1 - curves[l * rank + n - 1] : 0;
+  unconstrainedCost /= L;
 
   const cosine: Record<string, number[]> = {};
   const relError: Record<string, number[]> = {};
   const share: Record<string, number[]> = {};
+  const nnShare: Record<string, number[]> = {};
+  const nnCosine: Record<string, number> = {};
   const coefficients: Record<string, number> = {};
   const captured: Record<string, number> = {};
   members.forEach((m, mi) => {
-    const items = Array.from({ length: B }, (_, k) => k * M + mi);
+    const items = Array.from({ length: B }, (_, kk) => kk * M + mi);
     const total = items.reduce((s, l) => s + norms[l] * norms[l], 0);
     cosine[m.name] = [];
     relError[m.name] = [];
-    for (let n = 1; n <= rank; n++) {
-      const kept = items.reduce((s, l) => s + norms[l] * norms[l] * curves[l * rank + n - 1], 0);
+    for (let t = 1; t <= rank; t++) {
+      const kept = items.reduce((s, l) => s + norms[l] * norms[l] * curves[l * rank + t - 1], 0);
       cosine[m.name].push(total > 0 ? Math.min(1, Math.sqrt(kept / total)) : 1);
       relError[m.name].push(total > 0 ? Math.sqrt(Math.max(0, total - kept) / total) : 0);
     }
-    const energy = new Array<number>(sol.n).fill(0);
-    for (const l of items) for (let t = 0; t < sol.n; t++) energy[t] += sol.alpha[l * sol.n + t] ** 2;
-    const sum = energy.reduce((a, b) => a + b, 0);
-    share[m.name] = energy.map((e) => (sum > 0 ? e / sum : 0));
-    coefficients[m.name] = B * sol.n;
+    share[m.name] = shares(energy[mi]);
+    nnShare[m.name] = shares(nnEnergy[mi]);
+    const inner = items.reduce((s, l) => s + norms[l] ** 2 * nn.inner[l], 0);
+    const fitted = items.reduce((s, l) => s + norms[l] ** 2 * nn.fitted[l], 0);
+    nnCosine[m.name] = total <= 0 ? 1 : fitted <= 0 ? 0 : Math.max(-1, Math.min(1, inner / Math.sqrt(total * fitted)));
+    coefficients[m.name] = B * n;
     captured[m.name] = leaveOneOut(g, L, items, templates);
   });
-  return {
+  const doc: FamilyBankDoc = {
     name: bank.name,
     shape: bank.shape,
     layers: bank.layers,
-    templates: sol.n,
+    templates: n,
     rank: sol.rank,
     captured,
     share,
     coefficients,
     fidelity: { cosine, relError },
+    use: useEntropy(energy, n),
+    nonNegative: {
+      cost: nn.cost,
+      unconstrainedCost,
+      iterations: nn.iterations,
+      cosine: nnCosine,
+      share: nnShare,
+      use: useEntropy(nnEnergy, n),
+    },
   };
+  return { doc, energy, nonNegativeEnergy: nnEnergy };
 }
 
 /**
@@ -438,6 +517,9 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
   const whole = new Float64Array(M * M);
   const mapBlocks: { g: Float64Array; L: number; labels: { member: string; layer: string }[] }[] = [];
   const coefficientCount = new Array<number>(M).fill(0);
+  const wholeEnergy: number[][] = members.map(() => []);
+  const wholeNonNegative: number[][] = members.map(() => []);
+  const columns: { bank: string; template: number }[] = [];
 
   for (const [bi, bank] of banks.entries()) {
     opts.signal?.throwIfAborted();
@@ -496,8 +578,14 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
         singularValues,
       });
     }
-    const doc = fitBank(bank, g, members, templates);
-    members.forEach((m, mi) => (coefficientCount[mi] += doc.coefficients[m.name]));
+    const fitted = fitBank(bank, g, members, templates);
+    const doc = fitted.doc;
+    members.forEach((m, mi) => {
+      coefficientCount[mi] += doc.coefficients[m.name];
+      wholeEnergy[mi].push(...fitted.energy[mi]);
+      wholeNonNegative[mi].push(...fitted.nonNegativeEnergy[mi]);
+    });
+    for (let t = 0; t < doc.templates; t++) columns.push({ bank: doc.name, template: t });
     bankDocs.push(doc);
     opts.onProgress?.(bi + 1, banks.length);
   }
@@ -518,6 +606,11 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
     cosine,
     banks: bankDocs,
     map: pcaMap(mapBlocks),
+    specialisation: {
+      templates: columns,
+      share: Object.fromEntries(members.map((m, mi) => [m.name, shares(wholeEnergy[mi])])),
+      nonNegativeShare: Object.fromEntries(members.map((m, mi) => [m.name, shares(wholeNonNegative[mi])])),
+    },
     base: family.base?.path ?? null,
   };
 }
