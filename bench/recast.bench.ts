@@ -117,8 +117,7 @@ async function compare(
   const p = await measure(label, 'paper', `${setting}, ${steps} steps`, ck, {
     ...options,
     ...paperExtra,
-    method: 'paper',
-    backend: 'wasm',
+    method: 'paper', // the default backend: the fused CPU loop here, the tfjs loop where a GPU backend starts
     steps,
   });
   const spectral: Row = {
@@ -221,8 +220,8 @@ export async function benchRecast(quick: boolean): Promise<void> {
   );
   console.log(`node ${env.node}, ${env.platform}, ${env.cores} cores (${env.cpu}), load average ${env.loadAverage.join(' ')}`);
   console.log(
-    `paper backend: tfjs ${env.backend} (SIMD ${env.wasmSimd ? 'on' : 'off'}, ` +
-      `${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); ` +
+    `paper: the default loop (its backend below; \`--only paper\` compares it with tfjs and PyTorch); tfjs ${env.backend} ` +
+      `(SIMD ${env.wasmSimd ? 'on' : 'off'}, ${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); ` +
       `spectral: float64 JS fit, template-entropy Grams on tfjs ${env.backend} (float64 fallback)`,
   );
 
@@ -311,7 +310,7 @@ export async function benchRecast(quick: boolean): Promise<void> {
     for (const c of comparisons)
       console.log(
         `${c.case}: paper and spectral fitted ${c.sameGroups ? 'the same' : 'DIFFERENT'} groups ` +
-          `(${c.spectral.banks} banks, ${c.spectral.layers} matrices)`,
+          `(${c.spectral.banks} banks, ${c.spectral.layers} matrices); paper loop ran on ${c.paper.backend}`,
       );
     console.log('');
     const memory = await benchMemory(quick, dir, vitFile, gen.seconds);
