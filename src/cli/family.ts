@@ -74,6 +74,8 @@ function render(r: FamilyReport): string {
         { title: 'n', align: 'right' },
         { title: 'rank', align: 'right' },
         ...names.map((n) => ({ title: `${n} cos / captured`, align: 'right' as const })),
+        { title: 'cost / >= 0', align: 'right' },
+        { title: 'min use entropy', align: 'right' },
       ],
       r.banks.map((b) => [
         cell(b.name, 40),
@@ -81,8 +83,13 @@ function render(r: FamilyReport): string {
         String(b.templates),
         String(b.rank),
         ...r.members.map((m) => `${fixed(b.fidelity.cosine[m.name][b.templates - 1] ?? 1)} / ${fixed(b.captured[m.name])}`),
+        `${fixed(b.nonNegative.unconstrainedCost)} / ${fixed(b.nonNegative.cost)}`,
+        num(b.use.normalized.reduce<number | null>((lo, h) => (h === null ? lo : lo === null ? h : Math.min(lo, h)), null)),
       ]),
     ),
+  );
+  out.push(
+    'cost: mean squared relative error of the closed form and of the non-negative fit; use entropy: 0 = one member alone uses a template\n',
   );
   out.push('\nthe fidelity-vs-n curves, shares and the map: --json\n');
   return out.join('');
