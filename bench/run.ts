@@ -7,6 +7,7 @@ import { benchOpen } from './open.bench';
 import { benchRecast } from './recast.bench';
 import { benchPaper } from './paper.bench';
 import { benchExport } from './export.bench';
+import { benchStats } from './stats.bench';
 
 export interface BenchSection {
   readonly name: string;
@@ -21,6 +22,7 @@ const SECTIONS: readonly BenchSection[] = [
   { name: 'open', what: 'opening a 7B sharded checkpoint and a 100,000-tensor header (CLI and inspector)', run: benchOpen },
   { name: 'paper', what: "the authors' loop: fused CPU vs tfjs vs PyTorch, per step", run: benchPaper },
   { name: 'export', what: 'whole ViT-S and ViT-B export time against the targets, by phase, numpy floor', run: benchExport },
+  { name: 'stats', what: 'tensor statistics MB/s: plain read, one thread, worker pool, numpy; 13.5 GB BF16 extrapolated', run: benchStats },
 ];
 
 function chosen(argv: readonly string[]): readonly BenchSection[] {

@@ -10,7 +10,7 @@ import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/tensorStats';
-import { SMALL } from '../../src/mimicry/stats/accumulators';
+import { BUCKETS_FROM, SMALL } from '../../src/mimicry/stats/accumulators';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 import { rng } from './helpers/rng';
 
@@ -32,6 +32,7 @@ function values(seed: number, n: number, scale: number, offset = 0, specials: nu
 
 const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 0, NaN];
 const BIG = SMALL * 4 + 123; // over SMALL, and not a whole number of blocks
+const HUGE = BUCKETS_FROM + 4097; // F32 with buckets
 
 function ints(seed: number, n: number, lo: number, hi: number): number[] {
   const rand = rng(seed);
@@ -92,7 +93,8 @@ const TENSORS: TensorToWrite[] = [
   tensor('f32.big', 'F32', values(1, BIG, 0.02, 0.001, [...SPECIALS, 1e-40, -3e-42, 1.4e-45])),
   tensor('f32.small', 'F32', values(2, 1000, 3, 0, SPECIALS)),
   tensor('f32.const', 'F32', new Array<number>(5000).fill(3.5)),
-  tensor('f32.constbig', 'F32', new Array<number>(BIG).fill(-1.25)),
+  tensor('f32.constbig', 'F32', new Array<number>(HUGE).fill(-1.25)),
+  tensor('f32.huge', 'F32', values(17, HUGE, 0.02, 0.001, [...SPECIALS, 1e-40, -3e-42, 1.4e-45, 3e38, -3.2e38])),
   tensor('f32.empty', 'F32', [], [0, 4]),
   tensor('f32.scalar', 'F32', [2.5], []),
   tensor('f32.nan', 'F32', [NaN, Infinity, NaN, -Infinity]),
@@ -221,7 +223,7 @@ test('every decodable dtype from raw bytes matches numpy in float64 (NaN, Inf, -
       // Spot checks of the conventions.
       const c = ours.get('f32.constbig') as TensorStats;
       assert.deepEqual([c.histogram.edges[0], c.histogram.edges[33], c.std], [-1.75, -0.75, 0]);
-      assert.equal(c.histogram.counts[16], BIG);
+      assert.equal(c.histogram.counts[16], HUGE);
       assert.equal((ours.get('f32.scalar') as TensorStats).count, 1);
       assert.equal((ours.get('f32.empty') as TensorStats).count, 0);
       assert.equal((ours.get('bf16.subnormal') as TensorStats).zeroFraction, 2 / 6); // +0 and -0 of 6 finite patterns
@@ -232,7 +234,7 @@ test('every decodable dtype from raw bytes matches numpy in float64 (NaN, Inf, -
 test('F32 from raw bytes equals the decoded-chunks API however it is chunked', async () => {
   await inTempDir(async (dir) => {
     const file = join(dir, 'f32.safetensors');
-    await writeSafetensors(file, [TENSORS[0], TENSORS[7]]);
+    await writeSafetensors(file, [TENSORS[0], TENSORS[4], TENSORS[8]]);
     await withCheckpoint(file, async (ck) => {
       for (const info of ck.tensors) {
         const fromBytes = await tensorStatsOf(ck, info, { chunkElements: 10_007 });
@@ -252,7 +254,7 @@ test('F32 from raw bytes equals the decoded-chunks API however it is chunked', a
 test('statistics from a table read the data once; F32 reads it again only for values near bin edges', async () => {
   await inTempDir(async (dir) => {
     const file = join(dir, 'once.safetensors');
-    await writeSafetensors(file, [TENSORS[8], TENSORS[3]]);
+    await writeSafetensors(file, [TENSORS[9], TENSORS[3]]);
     await withCheckpoint(file, async (ck) => {
       let reads = 0;
       const readBytes = ck.readBytes.bind(ck);

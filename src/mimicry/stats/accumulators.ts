@@ -6,10 +6,11 @@
 // - "table" (BF16, F16, I16, U16 and the one-byte dtypes): one pass counts every bit pattern in a
 //   table (65,536 or 256 entries). Every statistic then follows exactly from the table in float64,
 //   and tables of ranges merge by adding.
-// - "f32": one pass for the moments, min, max and zeros, which also counts the top 16 bits of each
-//   value (sign, exponent, 7 mantissa bits) in a table. A table bucket whose whole value interval
-//   lies inside one histogram bin is binned from the table; only values in buckets that straddle an
-//   edge are binned in a second, cheap pass (none at all when no bucket does).
+// - "f32": one pass for the moments, min, max and zeros, which also counts the top 20 bits of each
+//   value (sign, exponent, 11 mantissa bits) in a table of buckets. A bucket whose whole value
+//   interval lies inside one histogram bin is binned from the table; only values in the few buckets
+//   that straddle an edge (about 1% of values) are binned in a second, cheap pass, and none at all
+//   when no bucket does.
 // - "f64" (F64 and the 32/64-bit integers, decoded to float64): the moments pass, then a histogram pass.
 //
 // Moments: elements are taken in fixed blocks of BLOCK (by element index, whatever the chunking).
@@ -94,6 +95,18 @@ let slowScratch: Float64Array | undefined;
 /** Where small tensors' bucket counts go: never read. */
 let discardedTop: Int32Array | undefined;
 
+/** F32 buckets: the top TOP_BITS bits of a float32 (sign, 8 exponent bits, 11 mantissa bits). */
+const TOP_SHIFT = 12;
+const BUCKETS = 1 << (32 - TOP_SHIFT);
+/** Bucket tables (4 MiB each) of finished runs, zeroed, for the next run. */
+const spareTops: Int32Array[] = [];
+
+/** Non-zero bucket counts: bucket numbers ascending, and their counts. */
+export interface SparseCounts {
+  readonly index: Int32Array;
+  readonly count: Float64Array;
+}
+
 /** A block with NaN, Inf or overflowing squares: its finite values, corrected two-pass (Chan, Golub & LeVeque). */
 function slowBlock(sup: MomentsPartial, x: Float32Array | Float64Array, from: number, to: number): void {
   const finite = (slowScratch ??= new Float64Array(BLOCK));
@@ -113,7 +126,7 @@ function slowBlock(sup: MomentsPartial, x: Float32Array | Float64Array, from: nu
     if (v === 0) sup.zeros++;
     finite[n++] = v;
     sum += v;
-    absSum += v < 0 ? -v : v;
+    absSum += Math.abs(v);
   }
   sup.all += to - from;
   if (n === 0) return;
@@ -129,7 +142,7 @@ function slowBlock(sup: MomentsPartial, x: Float32Array | Float64Array, from: nu
   addAbs(sup, absSum);
 }
 
-/** One block of float32 values (all finite: fast; else slowBlock); also counts the top 16 bits in `top`. */
+/** One block of float32 values (all finite: fast; else slowBlock); also counts the buckets in `top`. */
 function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: Int32Array, from: number, to: number): void {
   const c = x[from];
   let s = 0;
@@ -138,16 +151,19 @@ function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: 
   let mn = sup.min;
   let mx = sup.max;
   let z = 0;
+  // No unpredictable branch in here (Math.abs, not a sign test; zeros counted from the bits): half the
+  // values are negative in random order, and a mispredicted branch per value costs several times the loop.
   for (let k = from; k < to; k++) {
     const v = x[k];
     const d = v - c;
     s += d;
     q += d * d;
-    a += v < 0 ? -v : v;
+    a += Math.abs(v);
     if (v < mn) mn = v;
     if (v > mx) mx = v;
-    if (v === 0) z++;
-    top[bits[k] >>> 16]++;
+    const u = bits[k];
+    z += ((u & 0x7fffffff) - 1) >>> 31; // 1 for +0 and -0 only
+    top[u >>> TOP_SHIFT]++;
   }
   // q is NaN or Inf exactly when a value is NaN or Inf (float32 squares never overflow float64).
   if (!(q < Infinity)) return slowBlock(sup, x, from, to);
@@ -174,7 +190,7 @@ function blockF64(sup: MomentsPartial, x: Float64Array, from: number, to: number
     const d = v - c;
     s += d;
     q += d * d;
-    a += v < 0 ? -v : v;
+    a += Math.abs(v);
     if (v < mn) mn = v;
     if (v > mx) mx = v;
     if (v === 0) z++;
@@ -192,7 +208,7 @@ function blockF64(sup: MomentsPartial, x: Float64Array, from: number, to: number
 /** What the first pass over a run of elements leaves: merged in element order with mergePass1. */
 export type Pass1Partial =
   | { readonly kind: 'table'; readonly all: number; readonly counts: Float64Array }
-  | { readonly kind: 'f32'; readonly supers: MomentsPartial[]; readonly top?: Float64Array }
+  | { readonly kind: 'f32'; readonly supers: MomentsPartial[]; readonly top?: SparseCounts }
   | { readonly kind: 'f64'; readonly supers: MomentsPartial[] };
 
 /** The first pass over one run of elements that starts at a superblock boundary of its tensor. */
@@ -213,9 +229,10 @@ class MomentsPass implements Pass1Accumulator {
   private carry: Float32Array | Float64Array | undefined;
   private carryBits: Uint32Array | undefined;
   private carried = 0;
-  /** Bucket counts in int32 for speed, flushed into float64 totals before they could overflow. */
+  /** Bucket counts in int32 for speed, flushed into float64 totals (`wide`) before they could overflow. */
   private readonly chunkTop: Int32Array;
-  private readonly top: Float64Array | undefined;
+  private readonly withTop: boolean;
+  private wide: Float64Array | undefined;
   private unflushed = 0;
   /** Elements in finished blocks: superblocks end on multiples of SUPER of this. */
   private blocked = 0;
@@ -227,10 +244,8 @@ class MomentsPass implements Pass1Accumulator {
     private readonly dtype: DType,
     withTop: boolean,
   ) {
-    if (f32 && withTop) {
-      this.chunkTop = new Int32Array(65536);
-      this.top = new Float64Array(65536);
-    } else this.chunkTop = discardedTop ??= new Int32Array(65536);
+    this.withTop = f32 && withTop;
+    this.chunkTop = this.withTop ? (spareTops.pop() ?? new Int32Array(BUCKETS)) : (discardedTop ??= new Int32Array(BUCKETS));
   }
 
   addBytes(bytes: Uint8Array): void {
@@ -272,7 +287,15 @@ class MomentsPass implements Pass1Accumulator {
       this.carried = len - k;
     }
     this.unflushed += len;
-    if (this.unflushed > 1 << 30) this.flushTop();
+    if (this.withTop && this.unflushed > 1 << 30) {
+      const wide = (this.wide ??= new Float64Array(BUCKETS));
+      const top = this.chunkTop;
+      for (let i = 0; i < BUCKETS; i++) {
+        wide[i] += top[i];
+        top[i] = 0;
+      }
+      this.unflushed = 0;
+    }
   }
 
   private flushCarry(): void {
@@ -292,28 +315,52 @@ class MomentsPass implements Pass1Accumulator {
     }
   }
 
-  private flushTop(): void {
-    this.unflushed = 0;
-    const { chunkTop, top } = this;
-    if (!top) return;
-    for (let i = 0; i < 65536; i++) {
-      if (chunkTop[i] !== 0) {
-        top[i] += chunkTop[i];
-        chunkTop[i] = 0;
-      }
-    }
-  }
-
   result(): Pass1Partial {
     this.flushCarry();
-    this.flushTop();
     if (this.sup.all > 0) {
       this.supers.push(this.sup);
       this.sup = emptyMoments();
     }
-    if (this.f32) return this.top ? { kind: 'f32', supers: this.supers, top: this.top } : { kind: 'f32', supers: this.supers };
-    return { kind: 'f64', supers: this.supers };
+    if (!this.f32) return { kind: 'f64', supers: this.supers };
+    if (!this.withTop) return { kind: 'f32', supers: this.supers };
+    let top: SparseCounts;
+    if (this.wide) {
+      const wide = this.wide;
+      this.chunkTop.forEach((c, i) => (wide[i] += c));
+      this.chunkTop.fill(0);
+      top = sparseOf(wide);
+    } else top = takeSparse(this.chunkTop);
+    spareTops.push(this.chunkTop);
+    return { kind: 'f32', supers: this.supers, top };
   }
+}
+
+/** The non-zero entries of a bucket table, which is left all zero (ready for reuse). */
+function takeSparse(top: Int32Array): SparseCounts {
+  const index: number[] = [];
+  const count: number[] = [];
+  for (let i = 0; i < top.length; i++) {
+    const c = top[i];
+    if (c !== 0) {
+      index.push(i);
+      count.push(c);
+      top[i] = 0;
+    }
+  }
+  return { index: Int32Array.from(index), count: Float64Array.from(count) };
+}
+
+/** The non-zero entries of float64 bucket counts. */
+function sparseOf(counts: Float64Array): SparseCounts {
+  const index: number[] = [];
+  const count: number[] = [];
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] !== 0) {
+      index.push(i);
+      count.push(counts[i]);
+    }
+  }
+  return { index: Int32Array.from(index), count: Float64Array.from(count) };
 }
 
 /** Counts each 16-bit pattern; two tables (even and odd elements) so repeated values do not serialise. */
@@ -407,6 +454,9 @@ class TablePass implements Pass1Accumulator {
  */
 export const SMALL = 1 << 16;
 
+/** F32 tensors of at least this many elements count buckets (a 4 MiB table to clear and scan per run). */
+export const BUCKETS_FROM = 1 << 20;
+
 /** How a tensor of `dtype` and `elements` elements is computed; ranges of one tensor must all use the same. */
 export function pathOf(dtype: DType, elements: number): StatsKind {
   const kind = statsKind(dtype);
@@ -417,12 +467,12 @@ export function pathOf(dtype: DType, elements: number): StatsKind {
 export function pass1Accumulator(dtype: DType, elements: number): Pass1Accumulator {
   const kind = pathOf(dtype, elements);
   if (kind === 'table') return new TablePass(dtype);
-  return new MomentsPass(kind === 'f32', dtype, dtype === 'F32' && elements >= SMALL);
+  return new MomentsPass(kind === 'f32', dtype, dtype === 'F32' && elements >= BUCKETS_FROM);
 }
 
 /** The first pass of the compatible API over decoded chunks (no dtype known): by array type. */
 export function valuesAccumulator(first: Float32Array | Float64Array, elements: number): Pass1Accumulator {
-  return first instanceof Float32Array ? new MomentsPass(true, 'F32', elements >= SMALL) : new MomentsPass(false, 'F64', false);
+  return first instanceof Float32Array ? new MomentsPass(true, 'F32', elements >= BUCKETS_FROM) : new MomentsPass(false, 'F64', false);
 }
 
 /** Partials of consecutive ranges, in element order, merged into one. */
@@ -440,28 +490,25 @@ export function mergePass1(parts: readonly Pass1Partial[]): Pass1Partial {
     return { kind: 'table', all, counts };
   }
   const supers: MomentsPartial[] = [];
-  const top = first.kind === 'f32' && first.top ? new Float64Array(65536) : undefined;
+  const top = first.kind === 'f32' && first.top ? new Float64Array(BUCKETS) : undefined;
   for (const p of parts) {
     if (p.kind !== first.kind || (p.kind === 'f32' && !p.top !== !top)) throw new TypeError('mergePass1: partials of different kinds');
     supers.push(...p.supers);
-    if (top && p.kind === 'f32' && p.top) for (let i = 0; i < 65536; i++) top[i] += p.top[i];
+    if (top && p.kind === 'f32' && p.top) p.top.index.forEach((b, k) => (top[b] += (p.top as SparseCounts).count[k]));
   }
   if (first.kind === 'f64') return { kind: 'f64', supers };
-  return top ? { kind: 'f32', supers, top } : { kind: 'f32', supers };
+  return top ? { kind: 'f32', supers, top: sparseOf(top) } : { kind: 'f32', supers };
 }
 
 /**
- * What the second pass needs: the histogram's range, and for F32 a table over the top-16-bit buckets:
- * lowBin[b] is the bin of the bucket's smallest values, and a value v of the bucket is in bin
- * lowBin[b] + (v >= edgeAt[b]) (edgeAt is +Infinity for a bucket inside one bin); lowBin -1 marks a
- * bucket spanning several edges (binned value by value) and -2 a bucket of NaN/Inf patterns.
+ * What the second pass needs: the histogram's range, and for F32 the buckets that straddle a bin
+ * edge (ascending): only their values are binned, the others were binned from the bucket table.
  */
 export interface HistogramPlan {
   readonly lo: number;
   readonly hi: number;
   readonly bins: number;
-  readonly lowBin?: Int16Array;
-  readonly edgeAt?: Float64Array;
+  readonly straddling?: Int32Array;
 }
 
 /** The statistics without the histogram, and the histogram counts known after the first pass. */
@@ -557,11 +604,11 @@ class CompensatedSum {
   }
 }
 
-/** The float32 values of a top-16-bit bucket: [smallest, largest]. */
+/** The float32 values of a bucket: [smallest, largest]. */
 function bucketRange(b: number): [number, number] {
-  f32Bits[0] = b << 16;
+  f32Bits[0] = b << TOP_SHIFT;
   const a = f32View[0];
-  f32Bits[0] = (b << 16) | 0xffff;
+  f32Bits[0] = (b << TOP_SHIFT) | ((1 << TOP_SHIFT) - 1);
   const z = f32View[0];
   return a <= z ? [a, z] : [z, a];
 }
@@ -595,38 +642,26 @@ export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins:
   }
   if (partial.kind === 'f64' || !partial.top) return { moments, plan: { lo, hi, bins }, base, needsPass2: true };
   // F32: every value of the data lies in [lo, hi]. A bucket whose clamped ends fall in one bin is binned
-  // whole from the table; if none straddles an edge, the data is not read again. Otherwise the second
-  // pass bins every value through the bucket table (base stays 0).
-  const top = partial.top;
-  const lowBin = new Int16Array(65536);
-  const edgeAt = new Float64Array(65536).fill(Infinity);
-  const edges = hist.edges;
-  let needsPass2 = false;
-  for (let b = 0; b < 65536; b++) {
-    if ((b & 0x7f80) === 0x7f80) {
-      lowBin[b] = -2; // NaN/Inf patterns
-      continue;
-    }
+  // whole from the table; if none straddles an edge, the data is not read again.
+  const { index, count } = partial.top;
+  const straddling: number[] = [];
+  for (let k = 0; k < index.length; k++) {
+    const b = index[k];
+    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue; // NaN/Inf patterns
     const [a, z] = bucketRange(b);
     const i = hist.binOf(clamp(a));
-    const j = hist.binOf(clamp(z));
-    if (i === j) {
-      lowBin[b] = i;
-      base[i] += top[b];
-    } else {
-      lowBin[b] = j === i + 1 ? i : -1;
-      if (j === i + 1) edgeAt[b] = edges[j];
-      if (top[b] !== 0) needsPass2 = true;
-    }
+    if (i === hist.binOf(clamp(z))) base[i] += count[k];
+    else straddling.push(b);
   }
-  if (!needsPass2) return { moments, plan: { lo, hi, bins }, base, needsPass2 };
-  base.fill(0);
-  return { moments, plan: { lo, hi, bins, lowBin, edgeAt }, base, needsPass2 };
+  if (straddling.length === 0) return { moments, plan: { lo, hi, bins }, base, needsPass2: false };
+  return { moments, plan: { lo, hi, bins, straddling: Int32Array.from(straddling) }, base, needsPass2: true };
 }
 
 /** The second pass (histogram) over one run of elements. */
 export class Pass2Accumulator {
   private readonly hist: HistogramBuilder;
+  /** F32: 1 for each straddling bucket. */
+  private marks: Uint8Array | undefined;
   seen = 0;
 
   constructor(
@@ -643,10 +678,14 @@ export class Pass2Accumulator {
 
   addValues(values: Float32Array | Float64Array): void {
     this.seen += values.length;
-    const { lowBin, edgeAt } = this.plan;
-    if (lowBin && edgeAt && values instanceof Float32Array) {
+    const { straddling } = this.plan;
+    if (straddling && values instanceof Float32Array) {
+      if (!this.marks) {
+        this.marks = new Uint8Array(BUCKETS);
+        for (const b of straddling) this.marks[b] = 1;
+      }
       const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-      binByBuckets(values, bits, lowBin, edgeAt, this.hist);
+      binStraddling(values, bits, this.marks, this.hist);
     } else this.hist.add(values);
   }
 
@@ -655,14 +694,10 @@ export class Pass2Accumulator {
   }
 }
 
-function binByBuckets(x: Float32Array, bits: Uint32Array, lowBin: Int16Array, edgeAt: Float64Array, hist: HistogramBuilder): void {
-  const counts = hist.counts;
+/** The values of straddling buckets, one by one (a branch that is rarely taken: about 1% of values). */
+function binStraddling(x: Float32Array, bits: Uint32Array, marks: Uint8Array, hist: HistogramBuilder): void {
   for (let k = 0; k < bits.length; k++) {
-    const b = bits[k] >>> 16;
-    const i = lowBin[b];
-    // The comparison as a number (not a branch): values of a straddling bucket fall either side at random.
-    if (i >= 0) counts[i + +(x[k] >= edgeAt[b])]++;
-    else if (i === -1) hist.addCount(x[k], 1);
+    if (marks[bits[k] >>> TOP_SHIFT] !== 0) hist.addCount(x[k], 1);
   }
 }
 

@@ -1,0 +1,220 @@
+// Stats section of `npm run bench` (issue 12, target 1): tensor statistics (min, max, mean, std, mean
+// |x|, zeros, NaN/Inf, histogram) from the page cache at >= 1 GB/s per core for F32 and BF16, and on
+// all cores (the stats pool's worker threads) for a whole checkpoint, so that a 13.5 GB BF16
+// checkpoint takes <= 15 s warm. Generated F32 and BF16 checkpoints (1 GiB each, 256 MiB with
+// --quick; 8 tensors each) in the OS temp folder, removed afterwards; each is read once first (warm
+// cache). Each figure is the best of two runs. Printed side by side: a plain read of the same bytes (the floor), one thread, the pool,
+// and numpy computing the same statistics when python3-numpy is there.
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { encodeBF16, f32Bytes } from '../src/mimicry/safetensors/dtypes';
+import { openCheckpoint } from '../src/mimicry/safetensors/reader';
+import type { Checkpoint } from '../src/mimicry/safetensors/types';
+import { isStatsSkipped, type TensorStatsOutcome } from '../src/mimicry/stats/checkpointStats';
+import { computeCheckpointStats } from '../src/mimicry/stats/statsPool';
+
+/** Issue targets. */
+const PER_CORE_MBS = 1000;
+const LLAMA7B_BYTES = 13.5e9;
+const LLAMA7B_SECONDS = 15;
+const TENSORS = 8;
+const BLOCK = 1 << 22;
+
+/** A checkpoint of TENSORS tensors of `dtype`, `bytes` in all, values roughly normal (each block its own scale). */
+function generate(file: string, dtype: 'F32' | 'BF16', bytes: number): void {
+  const size = dtype === 'F32' ? 4 : 2;
+  const per = Math.floor(bytes / size / TENSORS / BLOCK) * BLOCK;
+  const header: Record<string, unknown> = {};
+  for (let t = 0; t < TENSORS; t++) {
+    header[`layers.${t}.weight`] = { dtype, shape: [per / 4096, 4096], data_offsets: [t * per * size, (t + 1) * per * size] };
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8 !== 0) json += ' ';
+  const fd = openSync(file, 'w');
+  try {
+    const prefix = Buffer.alloc(8);
+    prefix.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, prefix);
+    writeSync(fd, json);
+    let seed = 12345;
+    const rand = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+    const base = new Float32Array(BLOCK);
+    for (let i = 0; i < BLOCK; i++) base[i] = rand() + rand() + rand() + rand() - 2;
+    const block = new Float32Array(BLOCK);
+    for (let b = 0; b < (TENSORS * per) / BLOCK; b++) {
+      const scale = 0.01 + 0.04 * rand();
+      const shift = 0.001 * (rand() - 0.5);
+      for (let i = 0; i < BLOCK; i++) block[i] = base[(i + b * 977) & (BLOCK - 1)] * scale + shift;
+      writeSync(fd, dtype === 'F32' ? f32Bytes(block) : encodeBF16(block));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads the whole file in 8 MiB reads (the stats reader's size); seconds. */
+function plainRead(file: string): number {
+  const buf = Buffer.allocUnsafe(8 << 20);
+  const fd = openSync(file, 'r');
+  const t0 = performance.now();
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** The best of `runs` runs (the machine is shared: the fastest run is the least disturbed). */
+async function timed<T>(fn: () => Promise<T>, runs = 2): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
+  let best: { value: T; seconds: number; cpuSeconds: number } | undefined;
+  for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const value = await fn();
+    const c = process.cpuUsage(c0);
+    const run = { value, seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6 };
+    if (!best || run.seconds < best.seconds) best = run;
+  }
+  return best as { value: T; seconds: number; cpuSeconds: number };
+}
+
+// numpy: the same statistics over finite values (float64 moments, histogram over [min, max]), 8 MiB at a time.
+const NUMPY = String.raw`
+import json, struct, sys, time
+import numpy as np
+file, bins = sys.argv[1], int(sys.argv[2])
+with open(file, 'rb') as f:
+    n = struct.unpack('<Q', f.read(8))[0]; header = json.loads(f.read(n))
+t0 = time.perf_counter()
+raw = np.memmap(file, np.uint8, 'r', offset=8 + n)
+out = {}
+for name, spec in header.items():
+    a, b = spec['data_offsets']
+    blob = raw[a:b]
+    def chunks():
+        step = 8 << 20
+        for i in range(0, b - a, step):
+            c = np.asarray(blob[i:i + step])
+            x = (c.view('<u2').astype(np.uint32) << 16).view(np.float32) if spec['dtype'] == 'BF16' else c.view('<f4')
+            yield x.astype(np.float64)
+    cnt = s = sa = zeros = nan = inf = 0; lo = np.inf; hi = -np.inf
+    for x in chunks():
+        fin = np.isfinite(x); nan += int(np.isnan(x).sum()); inf += int((~fin).sum()) - int(np.isnan(x).sum())
+        x = x[fin]; cnt += x.size; s += x.sum(); sa += np.abs(x).sum(); zeros += int((x == 0).sum())
+        if x.size: lo = min(lo, x.min()); hi = max(hi, x.max())
+    mean = s / cnt; m2 = 0.0; counts = np.zeros(bins)
+    for x in chunks():
+        x = x[np.isfinite(x)]; m2 += ((x - mean) ** 2).sum(); counts += np.histogram(x, bins, (lo, hi))[0]
+    out[name] = dict(mean=mean, std=(m2 / cnt) ** 0.5, min=lo, max=hi, meanAbs=sa / cnt)
+print(json.dumps({'seconds': time.perf_counter() - t0, 'stats': out}))
+`;
+
+function numpyStats(file: string): { seconds: number; stats: Record<string, { mean: number; std: number }> } | string {
+  if (spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status !== 0) return 'skipped: python3 with numpy is not available';
+  const r = spawnSync('python3', ['-c', NUMPY, file, '64'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) return `failed: ${r.stderr.trim().split('\n').at(-1) ?? ''}`;
+  return JSON.parse(r.stdout) as { seconds: number; stats: Record<string, { mean: number; std: number }> };
+}
+
+const mbs = (bytes: number, seconds: number): string => `${((bytes / seconds) * 1e-6).toFixed(0)} MB/s`;
+
+function verdict(ok: boolean, what: string, missedBy: string): string {
+  return `${ok ? 'PASS' : 'FAIL'} ${what}${ok ? '' : ` (missed by ${missedBy})`}`;
+}
+
+/** The largest difference of mean and std (relative to std) between ours and numpy's. */
+function agreement(ours: readonly TensorStatsOutcome[], ck: Checkpoint, np: Record<string, { mean: number; std: number }>): string {
+  let worst = 0;
+  ck.tensors.forEach((t, i) => {
+    const s = ours[i];
+    const ref = np[t.name];
+    if (isStatsSkipped(s) || !ref || s.mean === null || s.std === null) return;
+    worst = Math.max(worst, Math.abs(s.mean - ref.mean) / ref.std, Math.abs(s.std - ref.std) / ref.std);
+  });
+  return worst.toExponential(1);
+}
+
+export async function benchStats(quick: boolean): Promise<void> {
+  const bytes = quick ? 256 << 20 : 1 << 30;
+  const threads = os.availableParallelism();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mimicry-bench-stats-'));
+  try {
+    // The pool's worker as the build ships it (dist/statsWorker.js), bundled here so the bench needs no build.
+    const entry = path.join(dir, 'statsWorker.js');
+    await build({
+      entryPoints: [path.join(__dirname, '..', 'src/mimicry/stats/statsWorker.ts')],
+      outfile: entry,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'es2022',
+      logLevel: 'error',
+    });
+    console.log(
+      `${(bytes / 2 ** 30).toFixed(2)} GiB per dtype in ${TENSORS} tensors${quick ? ' (--quick)' : ''}; ` +
+        `${threads} cores; load average ${os.loadavg()[0].toFixed(1)} (other work on the machine slows every figure)`,
+    );
+    let bf16PoolRate = 0;
+    const perCore: Record<string, number> = {};
+    for (const dtype of ['F32', 'BF16'] as const) {
+      const file = path.join(dir, `${dtype}.safetensors`);
+      generate(file, dtype, bytes);
+      plainRead(file); // warm the page cache
+      const ck = await openCheckpoint(file);
+      try {
+        const data = ck.tensors.reduce((s, t) => s + t.bytes, 0);
+        const read = Math.min(plainRead(file), plainRead(file));
+        const one = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }));
+        const pool = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads, workerEntry: entry }));
+        const same = JSON.stringify(one.value) === JSON.stringify(pool.value);
+        const np = numpyStats(file);
+        perCore[dtype] = data / one.seconds / 1e6;
+        if (dtype === 'BF16') bf16PoolRate = data / pool.seconds;
+        console.log(`${dtype}: ${(data / 1e9).toFixed(2)} GB of tensor data, warm page cache`);
+        console.log(`  plain read (floor)      ${mbs(data, read).padStart(12)}  ${read.toFixed(2)} s`);
+        console.log(
+          `  stats, one thread       ${mbs(data, one.seconds).padStart(12)}  ${one.seconds.toFixed(2)} s ` +
+            `(${mbs(data, one.cpuSeconds)} per CPU second)`,
+        );
+        console.log(
+          `  stats, pool (${threads} thr.)    ${mbs(data, pool.seconds).padStart(12)}  ${pool.seconds.toFixed(2)} s, ` +
+            `${(one.seconds / pool.seconds).toFixed(2)}x one thread; results ${same ? 'identical' : 'DIFFER'} to one thread`,
+        );
+        if (typeof np === 'string') console.log(`  numpy                   ${np}`);
+        else
+          console.log(
+            `  numpy (float64)         ${mbs(data, np.seconds).padStart(12)}  ${np.seconds.toFixed(2)} s; ours ` +
+              `${(np.seconds / one.seconds).toFixed(1)}x numpy on one thread; mean/std agree to ${agreement(one.value, ck, np.stats)} std`,
+          );
+      } finally {
+        await ck.close();
+        rmSync(file, { force: true });
+      }
+    }
+    for (const dtype of ['F32', 'BF16']) {
+      const rate = perCore[dtype];
+      console.log(
+        verdict(
+          rate >= PER_CORE_MBS,
+          `${dtype} >= ${PER_CORE_MBS} MB/s on one core: ${rate.toFixed(0)} MB/s`,
+          `${(PER_CORE_MBS / rate).toFixed(2)}x`,
+        ),
+      );
+    }
+    const seconds = LLAMA7B_BYTES / bf16PoolRate;
+    console.log(
+      verdict(
+        seconds <= LLAMA7B_SECONDS,
+        `13.5 GB BF16 checkpoint <= ${LLAMA7B_SECONDS} s warm: ${seconds.toFixed(1)} s, extrapolated from the pool's measured ` +
+          `BF16 rate (a real 13.5 GB run needs that much page cache and disk)`,
+        `${(seconds / LLAMA7B_SECONDS).toFixed(2)}x`,
+      ),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
