@@ -13,6 +13,7 @@ import {
   chunkCount,
   CHUNK,
   fusedPass,
+  fusedPassGeneric,
   kernelScratch,
   paramsLength,
   partialStride,
@@ -162,6 +163,44 @@ test('hand-derived gradients equal tfjs autograd: SmoothL1 on both sides of beta
     assert.ok(r.T < 1e-5, `${what}: template gradient ${r.T}`);
     assert.ok(r.C < 1e-5, `${what}: coefficient gradient ${r.C}`);
     assert.ok(r.norm < 1e-5, `${what}: squared norm ${r.norm}`);
+  }
+});
+
+test("the 2 x 2 pass (the authors' setting) gives the same bits as the generic pass", () => {
+  for (const [seed, mse, save, apply, wantGrad] of [
+    [1, false, true, true, true],
+    [2, true, false, true, true],
+    [3, false, false, false, true],
+    [4, false, true, true, false],
+  ] as const) {
+    const rng = new Random(seed);
+    const d = CHUNK * 2 + 301;
+    const make = (): KernelBank => {
+      const r = new Random(seed + 100);
+      return {
+        d,
+        L: 2,
+        n: 2,
+        mse,
+        beta: 0.3,
+        weights: Float64Array.of(2, 0.7),
+        target: r.normals(2 * d, 0.3),
+        T: r.normals(2 * d, 0.3),
+        sq: r.normals(2 * d, 1e-3).map((v) => v * v),
+        grad: r.normals(2 * d, 1e-4),
+        best: new Float32Array(2 * d),
+        params: new Float64Array(paramsLength(2, 2)),
+        partials: new Float64Array(chunkCount(d) * partialStride(2, 2)),
+      };
+    };
+    const a = make(),
+      b = make();
+    const params = [apply ? 1 : 0, save ? 1 : 0, 0.37, Math.fround(0.1), wantGrad ? 1 : 0, ...rng.normals(4, 0.6)];
+    a.params.set(params);
+    b.params.set(params);
+    fusedPass(a, 0, chunkCount(d), kernelScratch(2));
+    fusedPassGeneric(b, 0, chunkCount(d), kernelScratch(2));
+    for (const key of ['T', 'sq', 'grad', 'best', 'partials'] as const) assert.deepEqual(a[key], b[key], `seed ${seed}: ${key}`);
   }
 });
 

@@ -73,6 +73,12 @@ export function kernelScratch(L: number): Float64Array {
 
 /** Runs the pass on chunks [c0, c1) and writes their partial sums. */
 export function fusedPass(b: KernelBank, c0: number, c1: number, work: Float64Array): void {
+  if (b.L === 2 && b.n === 2) passTwoByTwo(b, c0, c1);
+  else fusedPassGeneric(b, c0, c1, work);
+}
+
+/** The pass for any L and n: one loop per step and per member or template, over a chunk at a time. */
+export function fusedPassGeneric(b: KernelBank, c0: number, c1: number, work: Float64Array): void {
   const { d, L, n, target, T, sq, grad, best, params, partials, weights } = b;
   const apply = params[PARAM_APPLY] === 1;
   const save = params[PARAM_SAVE] === 1;
@@ -169,8 +175,118 @@ export function fusedPass(b: KernelBank, c0: number, c1: number, work: Float64Ar
         const w = l * CHUNK;
         for (let j = 0; j < len; j++) grad[o + j] += m * work[w + j];
       }
-      for (let j = 0; j < len; j++) norm += grad[o + j] * grad[o + j];
+      let normT = 0;
+      for (let j = 0; j < len; j++) normT += grad[o + j] * grad[o + j];
+      norm += normT;
     }
     partials[p + PARTIAL_NORM] = norm;
+  }
+}
+
+/**
+ * The pass for 2 members and 2 templates (the authors' setting: 2 blocks per group, n = 2), one
+ * element at a time with everything in locals: about twice as fast as the generic pass, and the same
+ * bits (the same operations in the same order, each sum in its own accumulator).
+ */
+function passTwoByTwo(b: KernelBank, c0: number, c1: number): void {
+  const { d, target, T, sq, grad, best, params, partials, weights } = b;
+  const apply = params[PARAM_APPLY] === 1;
+  const save = params[PARAM_SAVE] === 1;
+  const scale = params[PARAM_SCALE];
+  const lr = params[PARAM_LR];
+  const wantGrad = params[PARAM_GRAD] === 1;
+  const stride = partialStride(2, 2);
+  const mse = b.mse;
+  const beta = b.beta;
+  const halfOverBeta = 0.5 / beta;
+  const halfBeta = 0.5 * beta;
+  const m00 = params[PARAM_M],
+    m01 = params[PARAM_M + 1],
+    m10 = params[PARAM_M + 2],
+    m11 = params[PARAM_M + 3];
+  const w0 = weights[0],
+    w1 = weights[1];
+  const g0 = Math.fround(Math.fround(w0) / d),
+    g1 = Math.fround(Math.fround(w1) / d);
+  const gb0 = g0 / beta,
+    gb1 = g1 / beta;
+  for (let c = c0; c < c1; c++) {
+    const i0 = c * CHUNK;
+    const i1 = Math.min(d, i0 + CHUNK);
+    let s0 = 0,
+      s1 = 0,
+      d00 = 0,
+      d01 = 0,
+      d10 = 0,
+      d11 = 0,
+      n0 = 0,
+      n1 = 0;
+    for (let i = i0; i < i1; i++) {
+      const k = d + i;
+      // Math.fround(v) is what storing v in a Float32Array keeps: the value is used without a reload.
+      let t0 = T[i],
+        t1 = T[k];
+      if (save) {
+        best[i] = t0;
+        best[k] = t1;
+      }
+      if (apply) {
+        const ga = grad[i] * scale;
+        const qa = Math.fround(sq[i] * RMS_ALPHA + ga * ga * RMS_ONE_MINUS_ALPHA);
+        sq[i] = qa;
+        t0 = Math.fround(t0 - (ga * lr) / (Math.sqrt(qa) + RMS_EPS));
+        T[i] = t0;
+        const gb = grad[k] * scale;
+        const qb = Math.fround(sq[k] * RMS_ALPHA + gb * gb * RMS_ONE_MINUS_ALPHA);
+        sq[k] = qb;
+        t1 = Math.fround(t1 - (gb * lr) / (Math.sqrt(qb) + RMS_EPS));
+        T[k] = t1;
+      }
+      const x0 = Math.fround(m00 * t0 + m01 * t1) - target[i];
+      const x1 = Math.fround(m10 * t0 + m11 * t1) - target[k];
+      let G0: number, G1: number;
+      if (mse) {
+        s0 += x0 * x0;
+        G0 = 2 * g0 * x0;
+        s1 += x1 * x1;
+        G1 = 2 * g1 * x1;
+      } else {
+        const a0 = Math.abs(x0);
+        if (a0 < beta) {
+          s0 += halfOverBeta * x0 * x0;
+          G0 = gb0 * x0;
+        } else {
+          s0 += a0 - halfBeta;
+          G0 = x0 > 0 ? g0 : -g0;
+        }
+        const a1 = Math.abs(x1);
+        if (a1 < beta) {
+          s1 += halfOverBeta * x1 * x1;
+          G1 = gb1 * x1;
+        } else {
+          s1 += a1 - halfBeta;
+          G1 = x1 > 0 ? g1 : -g1;
+        }
+      }
+      if (!wantGrad) continue;
+      d00 += G0 * t0;
+      d01 += G0 * t1;
+      d10 += G1 * t0;
+      d11 += G1 * t1;
+      const q0 = Math.fround(Math.fround(m00 * G0) + m10 * G1);
+      const q1 = Math.fround(Math.fround(m01 * G0) + m11 * G1);
+      grad[i] = q0;
+      grad[k] = q1;
+      n0 += q0 * q0;
+      n1 += q1 * q1;
+    }
+    const p = c * stride;
+    partials[p + PARTIAL_LOSS] = w0 * s0 + w1 * s1;
+    if (!wantGrad) continue;
+    partials[p + PARTIAL_NORM] = n0 + n1;
+    partials[p + PARTIAL_DM] = d00;
+    partials[p + PARTIAL_DM + 1] = d01;
+    partials[p + PARTIAL_DM + 2] = d10;
+    partials[p + PARTIAL_DM + 3] = d11;
   }
 }
