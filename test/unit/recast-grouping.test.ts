@@ -3,7 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { DType } from '../../src/mimicry/safetensors/types';
-import { parseWeightName, planGroups, templatesForRatio, type TensorLike } from '../../src/mimicry/recast/grouping';
+import {
+  assignBlocks,
+  parseWeightName,
+  planGroups,
+  templatesForRatio,
+  weightNameSplits,
+  type TensorLike,
+} from '../../src/mimicry/recast/grouping';
 
 const BANK_NAME = /^[A-Za-z0-9._-]+$/;
 
@@ -213,4 +220,347 @@ test('compression-ratio presets pick n per bank', () => {
   assert.equal(planGroups(t, { preset: '4x', templates: 5 }).banks[0].templates, 5);
   assert.throws(() => planGroups(t, { blocksPerGroup: 0 }), ReconstructError);
   assert.throws(() => planGroups(t, { sets: 1.5 }), ReconstructError);
+});
+
+// --- architectures: tensor names as the public Hugging Face checkpoints spell them, small shapes ---
+
+type Spec = readonly [name: string, shape: readonly number[]];
+
+function tensorsOf(specs: readonly Spec[], dtype: DType = 'BF16'): TensorLike[] {
+  return specs.map(([name, shape]) => ({ name, dtype, shape: [...shape] }));
+}
+
+/** T5 (t5-small's layout, `T5ForConditionalGeneration`), or Flan-T5 (T5 v1.1: gated `wi_0`/`wi_1`, an own lm_head). */
+function t5(blocks: number, flan: boolean): TensorLike[] {
+  const d = 8;
+  const inner = flan ? 6 : 8; // heads x d_kv
+  const ff = 16;
+  const out: Spec[] = [['shared.weight', [32, d]]];
+  const attention = (p: string, kind: 'SelfAttention' | 'EncDecAttention', first: boolean): Spec[] => [
+    [`${p}.${kind}.q.weight`, [inner, d]],
+    [`${p}.${kind}.k.weight`, [inner, d]],
+    [`${p}.${kind}.v.weight`, [inner, d]],
+    [`${p}.${kind}.o.weight`, [d, inner]],
+    ...(first && kind === 'SelfAttention' ? ([[`${p}.${kind}.relative_attention_bias.weight`, [32, 6]]] as Spec[]) : []),
+    [`${p}.layer_norm.weight`, [d]],
+  ];
+  const mlp = (p: string): Spec[] => [
+    ...((flan
+      ? [
+          [`${p}.DenseReluDense.wi_0.weight`, [ff, d]],
+          [`${p}.DenseReluDense.wi_1.weight`, [ff, d]],
+        ]
+      : [[`${p}.DenseReluDense.wi.weight`, [ff, d]]]) as Spec[]),
+    [`${p}.DenseReluDense.wo.weight`, [d, ff]],
+    [`${p}.layer_norm.weight`, [d]],
+  ];
+  for (let i = 0; i < blocks; i++)
+    out.push(...attention(`encoder.block.${i}.layer.0`, 'SelfAttention', i === 0), ...mlp(`encoder.block.${i}.layer.1`));
+  out.push(['encoder.final_layer_norm.weight', [d]]);
+  for (let i = 0; i < blocks; i++) {
+    out.push(
+      ...attention(`decoder.block.${i}.layer.0`, 'SelfAttention', i === 0),
+      ...attention(`decoder.block.${i}.layer.1`, 'EncDecAttention', i === 0),
+      ...mlp(`decoder.block.${i}.layer.2`),
+    );
+  }
+  out.push(['decoder.final_layer_norm.weight', [d]]);
+  if (flan) out.push(['lm_head.weight', [32, d]]);
+  return tensorsOf(out, 'F32');
+}
+
+/** Mixtral-8x7B's layout (`MixtralForCausalLM`): attention, a router and `experts` MLPs per layer. */
+function mixtral(layers: number, experts: number): TensorLike[] {
+  const d = 8;
+  const ff = 16;
+  const kv = 4;
+  const out: Spec[] = [['model.embed_tokens.weight', [32, d]]];
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}`;
+    out.push(
+      [`${p}.self_attn.q_proj.weight`, [d, d]],
+      [`${p}.self_attn.k_proj.weight`, [kv, d]],
+      [`${p}.self_attn.v_proj.weight`, [kv, d]],
+      [`${p}.self_attn.o_proj.weight`, [d, d]],
+      [`${p}.block_sparse_moe.gate.weight`, [experts, d]],
+    );
+    for (let e = 0; e < experts; e++) {
+      out.push(
+        [`${p}.block_sparse_moe.experts.${e}.w1.weight`, [ff, d]],
+        [`${p}.block_sparse_moe.experts.${e}.w2.weight`, [d, ff]],
+        [`${p}.block_sparse_moe.experts.${e}.w3.weight`, [ff, d]],
+      );
+    }
+    out.push([`${p}.input_layernorm.weight`, [d]], [`${p}.post_attention_layernorm.weight`, [d]]);
+  }
+  out.push(['model.norm.weight', [d]], ['lm_head.weight', [32, d]]);
+  return tensorsOf(out);
+}
+
+function roleSummary(plan: ReturnType<typeof planGroups>): string[] {
+  return plan.roles.map((r) => `${r.prefix} | ${r.role} | ${r.blocks.join(',')}`).sort();
+}
+
+test('T5: the block index is found past the sub-layer index (encoder.block.{i}.layer.{j})', () => {
+  const tensors = t5(3, false);
+  const plan = planGroups(tensors, { blocksPerGroup: 3 });
+  const roles = ['q', 'k', 'v', 'o'];
+  assert.deepEqual(
+    roleSummary(plan),
+    [
+      ...['layer.0.SelfAttention', 'layer.1.EncDecAttention'].flatMap((a) => roles.map((r) => `decoder.block | ${a}.${r} | 0,1,2`)),
+      'decoder.block | layer.2.DenseReluDense.wi | 0,1,2',
+      'decoder.block | layer.2.DenseReluDense.wo | 0,1,2',
+      ...roles.map((r) => `encoder.block | layer.0.SelfAttention.${r} | 0,1,2`),
+      'encoder.block | layer.1.DenseReluDense.wi | 0,1,2',
+      'encoder.block | layer.1.DenseReluDense.wo | 0,1,2',
+    ].sort(),
+  );
+  const wi = plan.banks.find((b) => b.prefix === 'encoder.block' && b.roles[0] === 'layer.1.DenseReluDense.wi');
+  assert.deepEqual(
+    wi?.members,
+    [0, 1, 2].map((i) => `encoder.block.${i}.layer.1.DenseReluDense.wi.weight`),
+  );
+  assert.deepEqual(wi?.blocks, [0, 1, 2]);
+  assert.deepEqual(wi?.memberRoles, ['layer.1.DenseReluDense.wi', 'layer.1.DenseReluDense.wi', 'layer.1.DenseReluDense.wi']);
+  // The same role name in the encoder and the decoder: bank names carry the prefix.
+  const names = plan.banks.map((b) => b.name);
+  assert.ok(names.includes('encoder.block.layer.0.SelfAttention.q.g0'));
+  assert.ok(names.includes('decoder.block.layer.0.SelfAttention.q.g0'));
+  assert.ok(names.includes('layer.1.EncDecAttention.q.g0'));
+  assert.equal(new Set(names).size, names.length);
+  for (const n of names) assert.match(n, BANK_NAME);
+  // Only block 0 has the relative attention bias: it is copied, as are norms and embeddings.
+  assert.ok(plan.passthrough.includes('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'));
+  assert.ok(plan.passthrough.includes('shared.weight'));
+  assert.equal(plan.passthrough.length + plan.banks.reduce((s, b) => s + b.members.length, 0), tensors.length);
+  // A role selects both stacks; prefix.role one of them.
+  const q = planGroups(tensors, { modules: ['layer.0.SelfAttention.q'] });
+  assert.deepEqual(q.banks.map((b) => b.prefix).sort(), ['decoder.block', 'decoder.block', 'encoder.block', 'encoder.block']);
+  const enc = planGroups(tensors, { modules: ['encoder.block.layer.1.DenseReluDense.wo'], groups: 1 });
+  assert.deepEqual(
+    enc.banks.map((b) => [b.name, b.members.length]),
+    [['layer.1.DenseReluDense.wo.g0', 3]],
+  );
+});
+
+test('Flan-T5: gated wi_0 / wi_1 are roles of their own, and share a bank with --share-roles', () => {
+  const tensors = t5(4, true);
+  const plan = planGroups(tensors);
+  const encoder = plan.roles.filter((r) => r.prefix === 'encoder.block').map((r) => `${r.role} ${r.shape.join('x')}`);
+  assert.deepEqual(encoder.sort(), [
+    'layer.0.SelfAttention.k 6x8',
+    'layer.0.SelfAttention.o 8x6',
+    'layer.0.SelfAttention.q 6x8',
+    'layer.0.SelfAttention.v 6x8',
+    'layer.1.DenseReluDense.wi_0 16x8',
+    'layer.1.DenseReluDense.wi_1 16x8',
+    'layer.1.DenseReluDense.wo 8x16',
+  ]);
+  assert.ok(plan.passthrough.includes('lm_head.weight'));
+  const shared = planGroups(tensors, { shareRoles: true, modules: ['layer.2.DenseReluDense.wi_0', 'layer.2.DenseReluDense.wi_1'] });
+  assert.deepEqual(
+    shared.banks.map((b) => [b.name, b.members.length]),
+    [
+      ['layer.2.DenseReluDense.wi_0-layer.2.DenseReluDense.wi_1.g0', 4],
+      ['layer.2.DenseReluDense.wi_0-layer.2.DenseReluDense.wi_1.g1', 4],
+    ],
+  );
+  assert.deepEqual(shared.banks[0].memberRoles, [
+    'layer.2.DenseReluDense.wi_0',
+    'layer.2.DenseReluDense.wi_1',
+    'layer.2.DenseReluDense.wi_0',
+    'layer.2.DenseReluDense.wi_1',
+  ]);
+  assert.deepEqual(shared.banks[0].blocks, [0, 0, 1, 1]);
+});
+
+test('Mixtral: the experts of one layer form the group by default; blockIndex outer groups one expert slot across layers', () => {
+  const tensors = mixtral(4, 4);
+  const plan = planGroups(tensors, { groups: 1 });
+  const experts = plan.roles.filter((r) => r.prefix.endsWith('.block_sparse_moe.experts'));
+  assert.equal(experts.length, 4 * 3); // w1, w2, w3 in each of 4 layers
+  const w1 = plan.banks.find((b) => b.name === 'model.layers.2.block_sparse_moe.experts.w1.g0');
+  assert.deepEqual(
+    w1?.members,
+    [0, 1, 2, 3].map((e) => `model.layers.2.block_sparse_moe.experts.${e}.w1.weight`),
+  );
+  assert.deepEqual(w1?.blocks, [0, 1, 2, 3]);
+  // Attention and the router repeat across layers.
+  assert.deepEqual(
+    plan.roles.filter((r) => r.prefix === 'model.layers').map((r) => `${r.role} ${r.blocks.join(',')}`),
+    ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'block_sparse_moe.gate'].map((r) => `${r} 0,1,2,3`),
+  );
+  // The paper's 2 blocks per group: experts {0,1} and {2,3} of each layer.
+  const paper = planGroups(tensors, { modules: ['w2'] });
+  assert.equal(paper.banks.length, 4 * 2);
+  assert.deepEqual(paper.banks.find((b) => b.name === 'model.layers.0.block_sparse_moe.experts.w2.g1')?.blocks, [2, 3]);
+
+  const across = planGroups(tensors, { blockIndex: 'outer', groups: 1 });
+  const slot = across.banks.find((b) => b.roles[0] === 'block_sparse_moe.experts.3.w3');
+  assert.deepEqual(
+    slot?.members,
+    [0, 1, 2, 3].map((l) => `model.layers.${l}.block_sparse_moe.experts.3.w3.weight`),
+  );
+  assert.deepEqual(slot?.blocks, [0, 1, 2, 3]);
+  assert.equal(across.roles.length, 5 + 4 * 3);
+  assert.throws(() => planGroups(tensors, { blockIndex: 'middle' as 'inner' }), ReconstructError);
+});
+
+test('Gemma (2b layout, multi-query attention) and Gemma 2 (extra norms): the LLaMA-style roles', () => {
+  for (const gemma2 of [false, true]) {
+    const specs: Spec[] = [['model.embed_tokens.weight', [64, 8]]];
+    for (let i = 0; i < 4; i++) {
+      const p = `model.layers.${i}`;
+      specs.push(
+        [`${p}.self_attn.q_proj.weight`, [8, 8]],
+        [`${p}.self_attn.k_proj.weight`, [4, 8]], // one key/value head
+        [`${p}.self_attn.v_proj.weight`, [4, 8]],
+        [`${p}.self_attn.o_proj.weight`, [8, 8]],
+        [`${p}.mlp.gate_proj.weight`, [32, 8]],
+        [`${p}.mlp.up_proj.weight`, [32, 8]],
+        [`${p}.mlp.down_proj.weight`, [8, 32]],
+        [`${p}.input_layernorm.weight`, [8]],
+        [`${p}.post_attention_layernorm.weight`, [8]],
+      );
+      if (gemma2) specs.push([`${p}.pre_feedforward_layernorm.weight`, [8]], [`${p}.post_feedforward_layernorm.weight`, [8]]);
+    }
+    specs.push(['model.norm.weight', [8]]);
+    const plan = planGroups(tensorsOf(specs));
+    assert.deepEqual(
+      plan.roles.map((r) => r.role),
+      ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'],
+    );
+    assert.ok(plan.roles.every((r) => r.prefix === 'model.layers' && r.blocks.join() === '0,1,2,3'));
+    assert.equal(plan.banks.length, 7 * 2);
+    assert.equal(plan.passthrough.length, specs.length - 7 * 4);
+  }
+});
+
+test('Phi-2 (dense, fc1/fc2, biases) and Phi-3 (fused qkv_proj and gate_up_proj)', () => {
+  const phi2: Spec[] = [['model.embed_tokens.weight', [64, 8]]];
+  for (let i = 0; i < 4; i++) {
+    const p = `model.layers.${i}`;
+    for (const r of ['q_proj', 'k_proj', 'v_proj', 'dense'])
+      phi2.push([`${p}.self_attn.${r}.weight`, [8, 8]], [`${p}.self_attn.${r}.bias`, [8]]);
+    phi2.push(
+      [`${p}.mlp.fc1.weight`, [32, 8]],
+      [`${p}.mlp.fc1.bias`, [32]],
+      [`${p}.mlp.fc2.weight`, [8, 32]],
+      [`${p}.mlp.fc2.bias`, [8]],
+      [`${p}.input_layernorm.weight`, [8]],
+      [`${p}.input_layernorm.bias`, [8]],
+    );
+  }
+  phi2.push(
+    ['model.final_layernorm.weight', [8]],
+    ['model.final_layernorm.bias', [8]],
+    ['lm_head.weight', [64, 8]],
+    ['lm_head.bias', [64]],
+  );
+  const p2 = planGroups(tensorsOf(phi2, 'F16'));
+  assert.deepEqual(
+    p2.roles.map((r) => r.role),
+    ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.dense', 'mlp.fc1', 'mlp.fc2'],
+  );
+  // q, k, v and dense are all 8 x 8: with --share-roles one bank per group holds the four.
+  const shared = planGroups(tensorsOf(phi2, 'F16'), { shareRoles: true, groups: 1 });
+  assert.deepEqual(
+    shared.banks.map((b) => [b.name, b.members.length]),
+    [
+      ['self_attn.dense-self_attn.k_proj-self_attn.q_proj-self_attn.v_proj.g0', 16],
+      ['mlp.fc1.g0', 4],
+      ['mlp.fc2.g0', 4],
+    ],
+  );
+
+  const phi3: Spec[] = [['model.embed_tokens.weight', [64, 8]]];
+  for (let i = 0; i < 6; i++) {
+    const p = `model.layers.${i}`;
+    phi3.push(
+      [`${p}.self_attn.qkv_proj.weight`, [24, 8]],
+      [`${p}.self_attn.o_proj.weight`, [8, 8]],
+      [`${p}.mlp.gate_up_proj.weight`, [64, 8]],
+      [`${p}.mlp.down_proj.weight`, [8, 32]],
+      [`${p}.input_layernorm.weight`, [8]],
+      [`${p}.post_attention_layernorm.weight`, [8]],
+    );
+  }
+  phi3.push(['model.norm.weight', [8]], ['lm_head.weight', [64, 8]]);
+  const p3 = planGroups(tensorsOf(phi3), { blocksPerGroup: 3 });
+  assert.deepEqual(
+    p3.banks.map((b) => [b.name, b.blocks.join(',')]),
+    [
+      ['self_attn.qkv_proj.g0', '0,1,2'],
+      ['self_attn.qkv_proj.g1', '3,4,5'],
+      ['self_attn.o_proj.g0', '0,1,2'],
+      ['self_attn.o_proj.g1', '3,4,5'],
+      ['mlp.gate_up_proj.g0', '0,1,2'],
+      ['mlp.gate_up_proj.g1', '3,4,5'],
+      ['mlp.down_proj.g0', '0,1,2'],
+      ['mlp.down_proj.g1', '3,4,5'],
+    ],
+  );
+});
+
+test('Swin-style stages: the inner index (blocks in a stage) stays the block; outer groups a block slot across stages', () => {
+  const t: TensorLike[] = [];
+  for (let s = 0; s < 2; s++)
+    for (let b = 0; b < 2; b++) t.push({ name: `layers.${s}.blocks.${b}.attn.qkv.weight`, dtype: 'F32', shape: [12, 4] });
+  assert.deepEqual(roleSummary(planGroups(t)), ['layers.0.blocks | attn.qkv | 0,1', 'layers.1.blocks | attn.qkv | 0,1']);
+  assert.deepEqual(roleSummary(planGroups(t, { blockIndex: 'outer' })), [
+    'layers | blocks.0.attn.qkv | 0,1',
+    'layers | blocks.1.attn.qkv | 0,1',
+  ]);
+});
+
+test('assignBlocks reads names against each other, with or without shapes', () => {
+  const names = [0, 1, 2].flatMap((i) => [
+    { name: `encoder.block.${i}.layer.0.SelfAttention.q.weight` },
+    { name: `encoder.block.${i}.layer.1.DenseReluDense.wi.weight` },
+  ]);
+  const placed = assignBlocks(names);
+  assert.deepEqual(placed.get('encoder.block.2.layer.1.DenseReluDense.wi.weight'), {
+    prefix: 'encoder.block',
+    block: 2,
+    role: 'layer.1.DenseReluDense.wi',
+  });
+  // A name alone has nothing to be read against: its innermost index.
+  assert.deepEqual(parseWeightName('encoder.block.2.layer.1.DenseReluDense.wi.weight'), {
+    prefix: 'encoder.block.2.layer',
+    block: 1,
+    role: 'DenseReluDense.wi',
+  });
+  assert.deepEqual(
+    weightNameSplits('model.layers.5.block_sparse_moe.experts.7.w1.weight').map((p) => [p.prefix, p.block, p.role]),
+    [
+      ['model.layers.5.block_sparse_moe.experts', 7, 'w1'],
+      ['model.layers', 5, 'block_sparse_moe.experts.7.w1'],
+    ],
+  );
+});
+
+test('--modules that match nothing: the refusal lists the roles found, with their prefixes when there are several', () => {
+  const refusal = (tensors: TensorLike[], modules: string[]): string => {
+    try {
+      planGroups(tensors, { modules });
+    } catch (e) {
+      assert.ok(e instanceof ReconstructError);
+      assert.equal(e.rule, 'unknown-module');
+      return e.message;
+    }
+    assert.fail('expected a refusal');
+  };
+  const moe = refusal(mixtral(3, 4), ['experts.w1']);
+  assert.match(moe, /"experts\.w1" matches nothing/);
+  assert.match(moe, /w1 \(3 prefixes: model\.layers\.0\.block_sparse_moe\.experts, \.\.\.\)/);
+  assert.match(moe, /self_attn\.q_proj, /);
+  const t5Message = refusal(t5(2, false), ['SelfAttention.q', 'wo']);
+  assert.match(t5Message, /"SelfAttention\.q", "wo" match nothing/);
+  assert.match(t5Message, /layer\.0\.SelfAttention\.q \(2 prefixes: encoder\.block, \.\.\.\)/);
+  assert.match(t5Message, /layer\.1\.EncDecAttention\.k(,|$)/);
+  assert.match(
+    refusal(headerTensors('test/fixtures/real/tinygrad-mnist-cnn.safetensors'), ['conv1']),
+    /roles in this checkpoint: \(none: /,
+  );
 });

@@ -12,6 +12,14 @@ const BANK_DTYPES: ReadonlySet<DType> = new Set<DType>(['F32', 'F16', 'BF16']);
 export type TensorLike = Pick<TensorInfo, 'name' | 'dtype' | 'shape'>;
 
 export type Preset = 'paper' | 'exact' | '2x' | '4x' | '10x';
+
+/**
+ * Which numbered part of a name is the block when more than one repeats (docs/RECAST.md 1.2):
+ * `inner` (the default) takes the innermost, so the experts of one MoE layer are a family;
+ * `outer` the outermost, so one expert slot across the layers is.
+ */
+export type BlockIndex = 'inner' | 'outer';
+export const BLOCK_INDEXES: readonly BlockIndex[] = ['inner', 'outer'];
 export const PRESETS: readonly Preset[] = ['paper', 'exact', '2x', '4x', '10x'];
 
 export interface GroupingOptions {
@@ -31,6 +39,8 @@ export interface GroupingOptions {
   readonly shareRoles?: boolean;
   /** Starting point whose values explicit options override; default 'paper'. */
   readonly preset?: Preset;
+  /** Which numbered part is the block when several repeat; default 'inner'. */
+  readonly blockIndex?: BlockIndex;
 }
 
 /** Options after presets and defaults are applied. */
@@ -43,6 +53,7 @@ export interface ResolvedGrouping {
   readonly sets: number;
   readonly shareRoles: boolean;
   readonly preset: Preset;
+  readonly blockIndex: BlockIndex;
 }
 
 /** One template bank: a group of member tensors that share n templates. */
@@ -58,6 +69,8 @@ export interface BankPlan {
   readonly members: readonly string[];
   /** Block index of each member. */
   readonly blocks: readonly number[];
+  /** Role of each member (one of `roles`), in member order. */
+  readonly memberRoles: readonly string[];
   /** Templates requested for this bank, at most the number of members. */
   readonly templates: number;
   readonly sets: number;
@@ -84,7 +97,7 @@ export interface GroupingPlan {
   readonly passthrough: readonly string[];
 }
 
-const PRESET_VALUES: Readonly<Record<Preset, Omit<ResolvedGrouping, 'modules' | 'shareRoles' | 'preset'>>> = {
+const PRESET_VALUES: Readonly<Record<Preset, Omit<ResolvedGrouping, 'modules' | 'shareRoles' | 'preset' | 'blockIndex'>>> = {
   paper: { blocksPerGroup: 2, groups: null, templates: 2, ratio: null, sets: 2 },
   exact: { blocksPerGroup: 2, groups: null, templates: 'exact', ratio: null, sets: 2 },
   // A ratio above the group size is unreachable with 2 blocks per group, so ratios use whole roles.
@@ -119,6 +132,10 @@ export function resolveGrouping(options: GroupingOptions = {}): ResolvedGrouping
   } else if (options.templates !== undefined) {
     ratio = null; // an explicit n wins over a preset's ratio
   }
+  const blockIndex = options.blockIndex ?? 'inner';
+  if (!BLOCK_INDEXES.includes(blockIndex)) {
+    throw new ReconstructError('invalid-option', `block index must be one of ${BLOCK_INDEXES.join(', ')}, got "${String(blockIndex)}"`);
+  }
   let bpg = base.blocksPerGroup;
   let g = base.groups;
   if (groups !== undefined) {
@@ -137,6 +154,7 @@ export function resolveGrouping(options: GroupingOptions = {}): ResolvedGrouping
     sets,
     shareRoles: options.shareRoles ?? false,
     preset,
+    blockIndex,
   };
 }
 
@@ -148,25 +166,75 @@ export interface ParsedName {
 }
 
 /**
- * Splits a weight name at its last numeric part that has something after it. The last (not the
- * first) index is the block: `layers.{s}.blocks.{b}` (Swin, timm stages) groups blocks per stage,
- * which is how the authors group ResNet. Only `.weight` and LoRA `lora_a`/`lora_b` tensors qualify.
+ * Every way to read a weight name as `<prefix>.<index>.<role>`: one per purely numeric part with
+ * something after it, innermost first. Only `.weight` and LoRA `lora_a`/`lora_b` tensors qualify
+ * (none otherwise). `layers.{i}.weight` (a Sequential of convs): the module is the block itself,
+ * so the prefix is the role.
  */
-export function parseWeightName(name: string): ParsedName | null {
+export function weightNameSplits(name: string): ParsedName[] {
   const parts = name.split('.');
   const last = parts[parts.length - 1];
   const isWeight = last === 'weight';
-  if (!isWeight && !/^lora_[ab]$/i.test(last)) return null;
+  if (!isWeight && !/^lora_[ab]$/i.test(last)) return [];
+  const out: ParsedName[] = [];
   for (let i = parts.length - 2; i >= 0; i--) {
     if (!/^\d+$/.test(parts[i])) continue;
     const prefix = parts.slice(0, i).join('.');
     const tail = parts.slice(i + 1, isWeight ? -1 : undefined);
-    // `layers.{i}.weight` (a Sequential of convs): the module is the block itself.
     const role = tail.length > 0 ? tail.join('.') : prefix;
-    if (role.length === 0) return null;
-    return { prefix, block: Number(parts[i]), role };
+    if (role.length > 0) out.push({ prefix, block: Number(parts[i]), role });
   }
-  return null;
+  return out;
+}
+
+/**
+ * A name on its own, split at its innermost numbered part (see weightNameSplits). Which part is
+ * the block of a checkpoint's tensor depends on the other names: see assignBlocks.
+ */
+export function parseWeightName(name: string): ParsedName | null {
+  return weightNameSplits(name)[0] ?? null;
+}
+
+/** What telling blocks apart needs of a tensor: its name, and shape and dtype where known. */
+export type NamedLike = Pick<TensorLike, 'name'> & Partial<Pick<TensorLike, 'shape' | 'dtype'>>;
+
+/**
+ * Each name's block, prefix and role, read against all the others (docs/RECAST.md 1.2). A name
+ * may hold several numbered parts (`encoder.block.{i}.layer.{j}.SelfAttention.q.weight`,
+ * `model.layers.{l}.block_sparse_moe.experts.{e}.w1.weight`); each is a candidate block index. In
+ * rounds, innermost candidates first (outermost first with `outer`), the tensors still unplaced
+ * are split at their next candidate, and a (prefix, role, shape, dtype) found in two or more
+ * blocks places its tensors there. So an inner index that repeats a role keeps it (the experts of
+ * one layer), and one that does not gives way to the next (T5's sub-layers `layer.{j}` hold
+ * different roles, so `block.{i}` is the block and `layer.0.SelfAttention.q` the role). Names
+ * whose candidates never repeat are split at their first candidate; names without one are left out.
+ */
+export function assignBlocks(tensors: readonly NamedLike[], blockIndex: BlockIndex = 'inner'): Map<string, ParsedName> {
+  const splits = tensors.map((t) => {
+    const all = weightNameSplits(t.name);
+    return blockIndex === 'outer' ? all.reverse() : all;
+  });
+  const placed = new Map<string, ParsedName>();
+  const rounds = splits.reduce((m, s) => Math.max(m, s.length), 0);
+  for (let round = 0; round < rounds; round++) {
+    const families = new Map<string, number[]>();
+    tensors.forEach((t, k) => {
+      const p = splits[k][round];
+      if (p === undefined || placed.has(t.name)) return;
+      const key = `${p.prefix}\u0000${p.role}\u0000${t.shape ? shapeKey(t.shape) : ''}\u0000${t.dtype ?? ''}`;
+      const list = families.get(key);
+      if (list) list.push(k);
+      else families.set(key, [k]);
+    });
+    for (const list of families.values()) {
+      if (list.length < 2) continue;
+      for (const k of list) placed.set(tensors[k].name, splits[k][round]);
+    }
+  }
+  tensors.forEach((t, k) => {
+    if (!placed.has(t.name) && splits[k].length > 0) placed.set(t.name, splits[k][0]);
+  });
+  return placed;
 }
 
 function shapeKey(shape: readonly number[]): string {
@@ -178,14 +246,15 @@ function product(shape: readonly number[]): number {
 }
 
 /** Every role with the same prefix, shape and dtype in at least two blocks. */
-export function findRoles(tensors: readonly TensorLike[]): RoleInfo[] {
+export function findRoles(tensors: readonly TensorLike[], blockIndex: BlockIndex = 'inner'): RoleInfo[] {
   const families = new Map<
     string,
     { role: string; prefix: string; shape: readonly number[]; dtype: DType; items: { block: number; name: string }[] }
   >();
-  for (const t of tensors) {
-    if (t.shape.length < 2 || !BANK_DTYPES.has(t.dtype) || product(t.shape) === 0) continue;
-    const p = parseWeightName(t.name);
+  const candidates = tensors.filter((t) => t.shape.length >= 2 && BANK_DTYPES.has(t.dtype) && product(t.shape) > 0);
+  const placed = assignBlocks(candidates, blockIndex);
+  for (const t of candidates) {
+    const p = placed.get(t.name);
     if (!p) continue;
     const key = `${p.prefix}\u0000${p.role}\u0000${shapeKey(t.shape)}\u0000${t.dtype}`;
     let f = families.get(key);
@@ -271,14 +340,37 @@ function roleMatches(role: RoleInfo, wanted: readonly string[]): boolean {
   return wanted.some((w) => w === role.role || `${role.prefix}.${role.role}` === w);
 }
 
-/** Plans every bank of a checkpoint. Throws a GroupingError when `modules` names a role that is not there. */
+/** Roles listed in a refusal at most; the rest are counted. */
+const LISTED_ROLES = 40;
+
+/**
+ * The roles found, for a message: each role once, in checkpoint order, with where it is when that
+ * is more than one prefix (`w1 (32 prefixes: model.layers.0.block_sparse_moe.experts, ...)`).
+ */
+export function describeRoles(roles: readonly RoleInfo[]): string {
+  if (roles.length === 0) return '(none: no weight has the same shape in two or more numbered blocks)';
+  const prefixes = new Map<string, string[]>();
+  for (const r of roles) {
+    const list = prefixes.get(r.role);
+    if (!list) prefixes.set(r.role, [r.prefix]);
+    else if (!list.includes(r.prefix)) list.push(r.prefix);
+  }
+  const items = [...prefixes].map(([role, where]) => (where.length > 1 ? `${role} (${where.length} prefixes: ${where[0]}, ...)` : role));
+  const more = items.length - LISTED_ROLES;
+  return more > 0 ? `${items.slice(0, LISTED_ROLES).join(', ')} and ${more} more` : items.join(', ');
+}
+
+/** Plans every bank of a checkpoint. Throws a ReconstructError when `modules` names a role that is not there. */
 export function planGroups(tensors: readonly TensorLike[], options: GroupingOptions = {}): GroupingPlan {
   const opts = resolveGrouping(options);
-  const roles = findRoles(tensors);
+  const roles = findRoles(tensors, opts.blockIndex);
   const unknown = opts.modules.filter((m) => !roles.some((r) => roleMatches(r, [m])));
   if (unknown.length > 0) {
-    const known = [...new Set(roles.map((r) => r.role))].join(', ') || '(none)';
-    throw new ReconstructError('unknown-module', `${unknown.map((u) => `"${u}"`).join(', ')}; roles in this checkpoint: ${known}`);
+    throw new ReconstructError(
+      'unknown-module',
+      `${unknown.map((u) => `"${u}"`).join(', ')} ${unknown.length === 1 ? 'matches' : 'match'} nothing (a module is a role, ` +
+        `or prefix.role); roles in this checkpoint: ${describeRoles(roles)}`,
+    );
   }
   const selected = roles.filter((r) => roleMatches(r, opts.modules));
 
@@ -307,12 +399,14 @@ export function planGroups(tensors: readonly TensorLike[], options: GroupingOpti
     chunkBlocks(allBlocks, opts).forEach((chunk, gi) => {
       const members: string[] = [];
       const blocks: number[] = [];
+      const memberRoles: string[] = [];
       for (const b of chunk) {
         for (const r of f.roles) {
           const at = r.blocks.indexOf(b);
           if (at >= 0) {
             members.push(r.tensors[at]);
             blocks.push(b);
+            memberRoles.push(r.role);
           }
         }
       }
@@ -331,6 +425,7 @@ export function planGroups(tensors: readonly TensorLike[], options: GroupingOpti
         dtype: f.dtype,
         members,
         blocks,
+        memberRoles,
         templates: n,
         sets: opts.sets,
         size,
