@@ -1,6 +1,6 @@
 // Open section of `npm run bench` (issue 12, target 2): what a user waits for when a checkpoint is
 // opened, in the CLI (`mimicry inspect FILE`: header(s), report, text table) and in the inspector
-// (header(s), summary and table rows, the Tree tab). Two generated checkpoints, data areas left as
+// (header(s), summary and table rows, their way to the webview, the Tree tab). Two generated checkpoints, data areas left as
 // holes (bench/openCheckpoints.ts), each opened in fresh processes (bench/openCase.ts):
 // - a LLaMA-7B-shaped sharded checkpoint (index + 3 shards, 291 tensors, 13.5 GB BF16): < 0.3 s;
 // - one file of 100,000 tensors (a 10.7 MB header): < 1 s and < 200 MB (peak RSS rise).
@@ -25,6 +25,8 @@ export interface OpenTimes {
   readonly open: number;
   /** inspector: the summary and one row per tensor; cli: the report and its text table. */
   readonly table: number;
+  /** inspector: worker to host (structured clone) and host to webview (JSON); cli: 0. */
+  readonly transfer: number;
   /** inspector: the Tree tab; cli: 0. */
   readonly tree: number;
   readonly total: number;
@@ -171,6 +173,7 @@ export async function benchOpen(quick: boolean): Promise<void> {
         ['header bytes', ...f((r) => mb(r.headerBytes))],
         ['open: headers read and checked', ...f((r) => ms(r.cold.open))],
         ['summary + table (inspector) / report + text (cli)', ...f((r) => ms(r.cold.table))],
+        ['worker -> host -> webview (inspector)', ...f((r) => (r.path === 'inspector' ? ms(r.cold.transfer) : '-'))],
         ['tree (inspector)', ...f((r) => (r.path === 'inspector' ? ms(r.cold.tree) : '-'))],
         ['total, cold', ...f((r) => ms(r.cold.total))],
         ['total, warm', ...f((r) => ms(r.warm.total))],
