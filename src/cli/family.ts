@@ -1,7 +1,7 @@
-// `mimicry family PATH... [--base FILE] [--templates N] [--map pca] [--seed S] [--json]`: compares
+// `mimicry family PATH... [--base FILE] [--templates N] [--map pca|umap] [--seed S] [--json]`: compares
 // the fine-tunes or adapters of one base (docs/RECAST.md section 6). Reads only; writes nothing.
 import { Option, type Command } from 'commander';
-import { analyzeFamily, type FamilyReport } from '../mimicry/family/analyze';
+import { analyzeFamily, FAMILY_MAP_METHODS, type FamilyMapMethod, type FamilyReport } from '../mimicry/family/analyze';
 import { loadFamily } from '../mimicry/family/members';
 import { cell, grouped, num, table } from './format';
 import { nonNegativeInt, positiveInt } from './flags';
@@ -10,7 +10,7 @@ import { toCliError, type CliIO } from './io';
 interface FamilyFlags {
   readonly base?: string;
   readonly templates?: number;
-  readonly map: 'pca';
+  readonly map: FamilyMapMethod;
   readonly seed: number;
   readonly json?: boolean;
 }
@@ -99,7 +99,7 @@ async function run(paths: string[], flags: FamilyFlags, io: CliIO): Promise<void
   let family;
   try {
     family = await loadFamily(paths, { base: flags.base });
-    const report = await analyzeFamily(family, { templates: flags.templates, map: flags.map });
+    const report = await analyzeFamily(family, { templates: flags.templates, map: flags.map, seed: flags.seed });
     if (flags.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else io.stdout.write(render(report));
   } catch (e) {
@@ -116,8 +116,12 @@ export function registerFamily(program: Command, io: CliIO): void {
     .argument('<paths...>', 'two or more PEFT / mlx-lm adapter folders or files, or full checkpoints (with --base)')
     .option('--base <file>', 'the base checkpoint: needed for full checkpoints; adds ||dW||_F / ||W_base||_F')
     .option('--templates <n>', 'shared templates per bank (default: the number of members)', positiveInt)
-    .addOption(new Option('--map <method>', 'the map of (member, layer) updates').choices(['pca']).default('pca'))
-    .option('--seed <n>', 'random seed for seeded map methods (PCA is exact)', nonNegativeInt, 0)
+    .addOption(
+      new Option('--map <method>', 'the map of (member, layer) updates: pca (exact) or umap (seeded)')
+        .choices([...FAMILY_MAP_METHODS])
+        .default('pca'),
+    )
+    .option('--seed <n>', "UMAP's random seed (PCA is exact)", nonNegativeInt, 0)
     .option('--json', 'print one JSON document instead of tables')
     .action((paths: string[], flags: FamilyFlags) => run(paths, flags, io));
 }

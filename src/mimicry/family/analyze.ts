@@ -3,7 +3,9 @@
 // fit of shared update templates with per-member coefficients (fidelity against n, leave-one-out
 // "captured"), and a PCA map of the (member, layer) updates. Everything is built from each bank's
 // Gram matrix of updates, in float64; a LoRA update is never formed whole.
+import { UMAP } from 'umap-js';
 import { planGroups, type TensorLike } from '../recast/grouping';
+import { Random } from '../recast/random';
 import { solveGram } from '../recast/spectral';
 import { gram, symmetricEigen } from '../recast/linalg';
 import { spectralMetrics } from '../stats/spectralMetrics';
@@ -17,8 +19,10 @@ import { denseSingularValues, factorRows, factorSingularValues, type LayerUpdate
 export interface FamilyOptions {
   /** Templates per bank n; default: the number of members. */
   readonly templates?: number;
-  /** The map's method (PCA, exact). */
-  readonly map?: 'pca';
+  /** The map's method: PCA (exact) or UMAP (umap-js, seeded). Default PCA. */
+  readonly map?: FamilyMapMethod;
+  /** Seed of UMAP's random stream (default 0): the same input and seed give the same map. */
+  readonly seed?: number;
   /** Largest min(rows, cols) of a dense update that gets singular values (factor updates always do). */
   readonly maxSide?: number;
   readonly signal?: AbortSignal;
@@ -115,10 +119,16 @@ export interface FamilyMapPoint {
   readonly y: number;
 }
 
+export type FamilyMapMethod = 'pca' | 'umap';
+export const FAMILY_MAP_METHODS: readonly FamilyMapMethod[] = ['pca', 'umap'];
+
 export interface FamilyMapDoc {
-  readonly method: 'pca';
-  /** Fraction of the total variance along each axis. */
-  readonly explained: readonly [number, number];
+  readonly method: FamilyMapMethod;
+  /** PCA: the fraction of the total variance along each axis; UMAP: null. */
+  readonly explained: readonly [number, number] | null;
+  /** UMAP: the seed and neighbour count used; PCA: null. */
+  readonly seed: number | null;
+  readonly neighbors: number | null;
   readonly points: readonly FamilyMapPoint[];
 }
 
@@ -453,12 +463,21 @@ function leaveOneOut(g: Float64Array, L: number, held: readonly number[], templa
   return Math.min(1, Math.sqrt(kept / total));
 }
 
+type MapBlock = { g: Float64Array; L: number; labels: readonly { member: string; layer: string }[] };
+
 /**
- * PCA of the unit-norm updates, every (member, layer) a point. Updates of different banks live in
- * different spaces (their Gram entries are 0), so the Gram of all points is block-diagonal; PCA from
- * the centred Gram (exact, deterministic: eigenvector signs are fixed).
+ * The unit-norm updates, every (member, layer) a point, centred, in the coordinates of their
+ * principal axes (all of them with a positive eigenvalue): distances between rows are exactly the
+ * distances between the updates. Updates of different banks live in different spaces (their Gram
+ * entries are 0), so the Gram of all points is block-diagonal; everything comes from the centred
+ * Gram `H K H`, eigenvector signs fixed (deterministic).
  */
-function pcaMap(blocks: readonly { g: Float64Array; L: number; labels: readonly { member: string; layer: string }[] }[]): FamilyMapDoc {
+function principalCoordinates(blocks: readonly MapBlock[]): {
+  values: Float64Array;
+  vectors: Float64Array;
+  N: number;
+  labels: { member: string; layer: string }[];
+} {
   const N = blocks.reduce((s, b) => s + b.L, 0);
   const k = new Float64Array(N * N);
   let at = 0;
@@ -485,14 +504,51 @@ function pcaMap(blocks: readonly { g: Float64Array; L: number; labels: readonly 
   all /= N * N;
   for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) k[a * N + b] += all - rowMean[a] - rowMean[b];
   const { values, vectors } = symmetricEigen(k, N);
+  return { values, vectors, N, labels };
+}
+
+function pcaMap(blocks: readonly MapBlock[]): FamilyMapDoc {
+  const { values, vectors, N, labels } = principalCoordinates(blocks);
   const positive = Array.from(values).reduce((s, v) => s + Math.max(0, v), 0);
-  const axis = (t: number) => (t < N ? Math.sqrt(Math.max(0, values[t])) : 0);
-  const coord = (i: number, t: number) => (t < N ? axis(t) * vectors[i * N + t] : 0);
-  const explained: [number, number] = [0, 1].map((t) => (positive > 0 && t < N ? Math.max(0, values[t]) / positive : 0)) as [
-    number,
-    number,
+  const coord = (i: number, t: number) => (t < N ? Math.sqrt(Math.max(0, values[t])) * vectors[i * N + t] : 0);
+  const explained: [number, number] = [
+    positive > 0 ? Math.max(0, values[0]) / positive : 0,
+    positive > 0 && N > 1 ? Math.max(0, values[1]) / positive : 0,
   ];
-  return { method: 'pca', explained, points: labels.map((p, i) => ({ ...p, x: coord(i, 0), y: coord(i, 1) })) };
+  return {
+    method: 'pca',
+    explained,
+    seed: null,
+    neighbors: null,
+    points: labels.map((p, i) => ({ ...p, x: coord(i, 0), y: coord(i, 1) })),
+  };
+}
+
+/** UMAP neighbours: umap-js's default 15, fewer for a small family. */
+const UMAP_NEIGHBORS = 15;
+
+/**
+ * UMAP (umap-js) of the same points, on their exact principal coordinates (Euclidean distances of
+ * the unit-norm updates), every random draw from the engine's seeded generator.
+ */
+function umapMap(blocks: readonly MapBlock[], seed: number): FamilyMapDoc {
+  const { values, vectors, N, labels } = principalCoordinates(blocks);
+  if (N < 3) throw new FamilyError('invalid-family-option', `a UMAP map needs 3 or more (member, layer) points, the family has ${N}`);
+  const top = Math.max(values[0], 0);
+  const axes: number[] = [];
+  for (let t = 0; t < N; t++) if (values[t] > top * N * Number.EPSILON) axes.push(t);
+  const data = labels.map((_, i) => (axes.length ? axes.map((t) => Math.sqrt(values[t]) * vectors[i * N + t]) : [0]));
+  const random = new Random(seed);
+  const neighbors = Math.min(UMAP_NEIGHBORS, N - 1);
+  const umap = new UMAP({ nComponents: 2, nNeighbors: neighbors, minDist: 0.1, random: () => random.uniform() });
+  const embedding = umap.fit(data);
+  return {
+    method: 'umap',
+    explained: null,
+    seed,
+    neighbors,
+    points: labels.map((p, i) => ({ ...p, x: embedding[i][0], y: embedding[i][1] })),
+  };
 }
 
 /** The whole report of a loaded family. */
@@ -501,8 +557,10 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
   const M = members.length;
   if (opts.templates !== undefined && !isPositiveInt(opts.templates))
     throw new FamilyError('invalid-family-option', `templates must be a positive integer, got ${opts.templates}`);
-  if (opts.map !== undefined && opts.map !== 'pca')
-    throw new FamilyError('invalid-family-option', `map must be "pca", got ${String(opts.map)}`);
+  if (opts.map !== undefined && !FAMILY_MAP_METHODS.includes(opts.map))
+    throw new FamilyError('invalid-family-option', `map must be one of ${FAMILY_MAP_METHODS.join(', ')}, got ${String(opts.map)}`);
+  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed))
+    throw new FamilyError('invalid-family-option', `seed must be an integer, got ${opts.seed}`);
   const templates = opts.templates ?? M;
   const maxSide = opts.maxSide ?? DEFAULT_SPECTRUM_MAX_SIDE;
   checkBaseModels(members);
@@ -605,7 +663,7 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
     layers: shared.map((s) => layerDocs.get(s.name) as FamilyLayerDoc),
     cosine,
     banks: bankDocs,
-    map: pcaMap(mapBlocks),
+    map: opts.map === 'umap' ? umapMap(mapBlocks, opts.seed ?? 0) : pcaMap(mapBlocks),
     specialisation: {
       templates: columns,
       share: Object.fromEntries(members.map((m, mi) => [m.name, shares(wholeEnergy[mi])])),
