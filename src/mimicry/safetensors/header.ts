@@ -786,6 +786,8 @@ function dtypeOf(json: JsonReader, start: number, end: number, escaped: boolean)
   return undefined;
 }
 
+const dimsScratch: number[] = [];
+
 function parseEntry(file: string, name: string, json: JsonReader, at: number, dataStart: number): TensorInfo {
   const b = json.bytes;
   if (b[at] !== OPEN_OBJECT) throw new SafetensorsError(file, 'invalid-entry', `tensor ${JSON.stringify(name)} is not an object`);
@@ -815,8 +817,9 @@ function parseEntry(file: string, name: string, json: JsonReader, at: number, da
         shapeAt = v;
         if (b[v] === OPEN_ARRAY) {
           // One element past the limit is read, so a longer shape is refused without reading the rest.
-          dims = [];
-          json.numbers(v, MAX_DIMENSIONS + 1, dims);
+          // Read into scratch, then copied at its exact length (a pushed-to array keeps spare room).
+          json.numbers(v, MAX_DIMENSIONS + 1, dimsScratch);
+          dims = dimsScratch.slice();
           end = json.lastEnd;
         }
       } else if (json.keyIs(j, keyEnd, escaped, OFFSETS_KEY)) {
