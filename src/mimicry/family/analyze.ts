@@ -8,6 +8,7 @@ import { planGroups, type TensorLike } from '../recast/grouping';
 import { Random } from '../recast/random';
 import { solveGram } from '../recast/spectral';
 import { gram, symmetricEigen } from '../recast/linalg';
+import { gramOfMatrix } from '../stats/gram';
 import { spectralMetrics } from '../stats/spectralMetrics';
 import { DEFAULT_SPECTRUM_MAX_SIDE } from '../stats/spectrum';
 import { isPositiveInt } from '../positiveInt';
@@ -175,6 +176,26 @@ function column(m: Float64Array, n: number, r: number, k: number): Float64Array 
 }
 
 /**
+ * The R x R Gram of R equal-length columns: the project's blocked (SIMD where available) Gram of the
+ * tall matrix they form when it is tall, else plain dot products (the blocked Gram gives only the
+ * smaller side).
+ */
+function stackedGram(cols: readonly Float64Array[]): Float64Array {
+  const R = cols.length;
+  const n = cols[0].length;
+  if (n > R) {
+    const tall = new Float64Array(n * R);
+    for (let c = 0; c < R; c++) {
+      const col = cols[c];
+      for (let i = 0; i < n; i++) tall[i * R + c] = col[i];
+    }
+    const result = gramOfMatrix(tall, n, R);
+    if (!result.nonFinite && !result.overflow) return result.gram;
+  }
+  return gram(cols);
+}
+
+/**
  * The factor-factor entries of G, from <U_a V_a^T, U_b V_b^T>_F = sum_xy (U_a^T U_b)_xy (V_a^T V_b)_xy:
  * every factor column stacked, U^T U and V^T V over all items at once (long contiguous dot products).
  */
@@ -192,8 +213,8 @@ function factorGram(items: readonly LayerUpdate[], g: Float64Array, L: number): 
   }
   const R = owners.length;
   if (R === 0) return;
-  const uu = gram(uCols);
-  const vv = gram(vCols);
+  const uu = stackedGram(uCols);
+  const vv = stackedGram(vCols);
   for (let x = 0; x < R; x++) {
     const a = owners[x];
     for (let y = 0; y < R; y++) g[a * L + owners[y]] += uu[x * R + y] * vv[x * R + y];
