@@ -1,29 +1,29 @@
-// Template entropy (docs/RECAST.md section 4) for whole banks, with the Gram products on TensorFlow.js.
+// Template entropy (docs/RECAST.md section 4) for whole banks.
 //
-// The Gram of a 384 x 1536 template is ~450 MFLOP; float64 JS does ~1.5 GFLOP/s, the wasm
-// backend's float32 matmul ~25 (only the plain 2-D product: with transposeA/B or a batch > 1 tfjs
-// wasm leaves XNNPACK and runs at ~2, so the transpose is materialised and templates go one by one).
+// Route: the float64 Gram of the smaller side (stats/gram.ts) and its eigenvalues
+// (linalg/symmetricEigenvalues.ts), both on the WebAssembly SIMD kernels of linalg/kernels.wat:
+// exact, and about 60 ms for a 384 x 1536 template (measured on a busy 2-core machine).
 //
-// Accuracy of a float32 Gram. It perturbs eigenvalues by about eps32 * ||G|| and so singular
-// values near zero by sqrt of that: harmless for full-rank templates (measured |dH| <= 2.5e-6 on
-// every ViT-S and GPT-2 fixture template, spectral and paper), badly wrong for (near) low-rank
-// ones (a rank-1 384 x 1536 template: dH = 0.2). So each float32 result is checked:
+// With tfjs-node active (native BLAS) the Gram products go to it in float32 (gramEngine). Accuracy
+// of a float32 Gram: it perturbs eigenvalues by about eps32 * ||G|| and so singular values near
+// zero by sqrt of that: harmless for full-rank templates (measured |dH| <= 2.5e-6 on every ViT-S
+// and GPT-2 fixture template, spectral and paper), badly wrong for (near) low-rank ones (a rank-1
+// 384 x 1536 template: dH = 0.2). So each float32 result is checked:
 // - the diagonal is recomputed in float64 (cheap: row norms); its relative error eps^ measures the
 //   accumulation error of this very product, and the float64 values replace it;
 // - the entropy is recomputed with every eigenvalue shifted by +-delta, delta = eps^ tr(G)/sqrt(n)
 //   (the size of ||E||_2 for an error matrix with entries of that relative size); if H moves by
-//   more than SENSITIVITY_LIMIT the template is redone on the float64 JS route.
+//   more than SENSITIVITY_LIMIT the template is redone on the float64 route.
 // The shift overstates the real error (measured real error / estimate <= 0.27 on low-rank
 // templates, ~0.01 on real ones); over 225 rank-r-plus-noise test spectra the worst accepted
-// template was 3.2e-5 off in H, so the contract is 1e-4 (recast-entropy.test.ts). Square
-// templates with a Marchenko-Pastur-like tail (ViT-S attn.proj) mostly fail the check and pay
-// for both routes once per bank (see bankEntropy); wide and tall ones pass.
-// Templates are scaled by a power of two (exact) so the float32 Gram neither overflows nor
-// underflows whatever the weights' scale; entropy does not depend on scale.
+// template was 3.2e-5 off in H, so the contract is 1e-4 (recast-entropy.test.ts). Near-square
+// templates (a Marchenko-Pastur-like tail reaching zero: ViT-S attn.proj) go to float64 directly.
+// Templates are scaled by a power of two (exact) when their values are far from 1 so the float32
+// Gram neither overflows nor underflows whatever the weights' scale; entropy does not depend on scale.
 import * as tf from '@tensorflow/tfjs-core';
 import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
 import { gramOfMatrix } from '../stats/gram';
-import { loadTf, type Tf } from './tfjs';
+import type { Tf } from './tfjs';
 import type { Backend } from './types';
 
 export interface Entropy {
@@ -135,25 +135,17 @@ export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number
   return { ...result(h, n), route: 'float32' };
 }
 
-let wasmFailed = false;
-
 /**
- * The TensorFlow.js engine for Gram products, or null for the float64 JS route. Uses the active
- * backend when it is wasm or tfjs-node (never switching away from what a fitter is using); when
- * none is active yet, starts wasm once. `cpu` asked explicitly, the plain-JS cpu backend active,
- * or wasm failing to start all mean the JS route (float64, and faster than tfjs-cpu's float32).
+ * The TensorFlow.js engine for Gram products, or null for the float64 route. Only tfjs-node (native
+ * BLAS, several times the float64 SIMD kernel) is worth a float32 Gram and its check; with wasm
+ * active (XNNPACK's float32 product is no faster than the float64 SIMD kernel once the copies and
+ * the check are counted: measured 1.6 to 3x slower per ViT-S template), cpu, or nothing active,
+ * the exact float64 route is taken, and no backend is started for it.
  */
-export async function gramEngine(backend: Backend): Promise<Tf | null> {
-  if (backend === 'cpu') return null;
+export function gramEngine(backend: Backend): Promise<Tf | null> {
+  if (backend === 'cpu') return Promise.resolve(null);
   const active = tf.engine().backendName as string | null;
-  if (active === 'wasm' || active === 'tensorflow') return tf;
-  if ((active !== null && active !== undefined) || wasmFailed) return null;
-  try {
-    return (await loadTf('wasm')).tf;
-  } catch {
-    wasmFailed = true;
-    return null;
-  }
+  return Promise.resolve(active === 'tensorflow' ? tf : null);
 }
 
 export interface BankEntropy {

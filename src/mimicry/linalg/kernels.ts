@@ -1,0 +1,59 @@
+// The WebAssembly SIMD kernels of kernels.wat (float64, f64x2), loaded once per thread. Where
+// WebAssembly SIMD is missing the loader answers null and callers keep their JavaScript loops.
+// Memory: one instance's linear memory, laid out afresh by each (synchronous) call through
+// `arena`; nothing is kept in it between calls, so growing it never strands a caller's view.
+import { KERNELS_WASM_BASE64 } from './kernelsWasm';
+
+export interface Kernels {
+  readonly memory: WebAssembly.Memory;
+  /** G[i n + j] += <P_i, P_j> over `used` values of rows of width w, j >= i (byte addresses). */
+  syrk(panel: number, gram: number, n: number, width: number, used: number): void;
+  /** symmetricEigenvalues' fused update-and-product sweep over rows [0, m) (byte addresses). */
+  sweep(a: number, m: number, uo: number, qo: number, u: number, p: number): void;
+}
+
+let loaded: Kernels | null | undefined;
+let enabled = true;
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** The kernels, or null (no WebAssembly SIMD here, or switched off for a comparison). */
+export function kernels(): Kernels | null {
+  if (!enabled) return null;
+  if (loaded === undefined) {
+    try {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(decode(KERNELS_WASM_BASE64)), {});
+      loaded = instance.exports as unknown as Kernels;
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded;
+}
+
+/** Tests and benches: compare the JavaScript loops with the kernels. */
+export function setKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * Float64 views of consecutive regions of the kernels' memory, `lengths` elements each (16-byte
+ * aligned), valid until the next call of arena() or any kernel call that grows memory (none does).
+ */
+export function arena(k: Kernels, lengths: readonly number[]): Float64Array[] {
+  let bytes = 0;
+  const offsets = lengths.map((len) => {
+    const at = bytes;
+    bytes += Math.ceil((len * 8) / 16) * 16;
+    return at;
+  });
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  const buffer = k.memory.buffer;
+  return lengths.map((len, i) => new Float64Array(buffer, offsets[i], len));
+}

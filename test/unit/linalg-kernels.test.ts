@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { kernels, setKernelsEnabled } from '../../src/mimicry/linalg/kernels';
+import { KERNELS_WAT_SHA256 } from '../../src/mimicry/linalg/kernelsWasm';
+import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
+import { gramOfMatrix, streamGram } from '../../src/mimicry/stats/gram';
+import { Random } from '../../src/mimicry/recast/random';
+
+function withKernels<T>(on: boolean, f: () => T): T {
+  setKernelsEnabled(on);
+  try {
+    return f();
+  } finally {
+    setKernelsEnabled(true);
+  }
+}
+
+test('the compiled kernels are those of kernels.wat (run scripts/build-kernels.mjs after editing it) and load here', () => {
+  const sha = createHash('sha256').update(readFileSync('src/mimicry/linalg/kernels.wat')).digest('hex');
+  assert.equal(KERNELS_WAT_SHA256, sha, 'kernels.wat changed: run node scripts/build-kernels.mjs');
+  assert.ok(kernels(), 'WebAssembly SIMD kernels did not load on this Node');
+});
+
+test('SIMD Gram kernel agrees with the JavaScript loop and a direct product (odd sizes, odd panel widths, tall and wide)', async () => {
+  const rng = new Random(21);
+  for (const [rows, cols, panel] of [
+    [40, 77, 1 << 20],
+    [77, 40, 1 << 20],
+    [33, 129, 33 * 7], // wide: many passes of odd width
+    [301, 35, 35 * 9], // tall: many flushes, the last one partial
+    [64, 64, 1 << 20],
+  ]) {
+    const values = Float64Array.from(rng.normals(rows * cols));
+    const n = Math.min(rows, cols);
+    const js = withKernels(false, () => gramOfMatrix(values, rows, cols, panel));
+    const simd = gramOfMatrix(values, rows, cols, panel);
+    const streamed = await streamGram(
+      async function* () {
+        for (let i = 0; i < values.length; i += 1000) yield values.subarray(i, i + 1000);
+      },
+      rows,
+      cols,
+      { panelElements: panel },
+    );
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        if (rows > cols) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
+        else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
+        const tol = 1e-13 * Math.max(rows, cols);
+        for (const [what, g] of [
+          ['js', js],
+          ['simd', simd],
+          ['streamed', streamed],
+        ] as const)
+          assert.ok(Math.abs(g.gram[i * n + j] - s) <= tol, `${rows}x${cols} ${what} G[${i},${j}] ${g.gram[i * n + j]} vs ${s}`);
+      }
+  }
+});
+
+test('SIMD tridiagonalization sweep: eigenvalues agree with the JavaScript loop and ml-matrix (odd and even sizes)', () => {
+  const rng = new Random(4);
+  for (const n of [32, 33, 64, 97, 150]) {
+    const b = Float64Array.from(rng.normals(n * n));
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = b[i * n + j] + b[j * n + i];
+    const js = withKernels(false, () => symmetricEigenvalues(a, n));
+    const simd = symmetricEigenvalues(a, n);
+    const rows = Array.from({ length: n }, (_, i) => Array.from(a.subarray(i * n, (i + 1) * n)));
+    const ref = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true }).realEigenvalues.sort((x, y) => y - x);
+    const scale = Math.max(Math.abs(ref[0]), Math.abs(ref[n - 1]));
+    for (let i = 0; i < n; i++) {
+      assert.ok(Math.abs(simd[i] - ref[i]) <= 1e-12 * scale, `n=${n} simd λ${i} ${simd[i]} vs ${ref[i]}`);
+      assert.ok(Math.abs(simd[i] - js[i]) <= 1e-12 * scale, `n=${n} simd vs js λ${i}`);
+    }
+  }
+});
