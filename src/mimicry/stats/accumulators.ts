@@ -363,24 +363,31 @@ function sparseOf(counts: Float64Array): SparseCounts {
   return { index: Int32Array.from(index), count: Float64Array.from(count) };
 }
 
-/** Counts each 16-bit pattern; two tables (even and odd elements) so repeated values do not serialise. */
-function count16(bytes: Uint8Array, t0: Int32Array, t1: Int32Array): void {
+/**
+ * Counts each 16-bit pattern into four tables of 65,536 (t), one per element of two words, so
+ * runs of one value (zeros of a sparse tensor) do not wait on one counter.
+ */
+function count16(bytes: Uint8Array, t: Int32Array): void {
   const n = bytes.byteLength >>> 1;
   if (!HOST_LITTLE_ENDIAN) {
-    for (let k = 0; k < n; k++) t0[bytes[2 * k] | (bytes[2 * k + 1] << 8)]++;
+    for (let k = 0; k < n; k++) t[bytes[2 * k] | (bytes[2 * k + 1] << 8)]++;
     return;
   }
   let k = 0;
   if (bytes.byteOffset % 4 === 0) {
     const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 1);
-    for (let w = 0; w < words.length; w++) {
+    const pairs = words.length & ~1;
+    for (let w = 0; w < pairs; w += 2) {
       const v = words[w];
-      t0[v & 0xffff]++;
-      t1[v >>> 16]++;
+      const x = words[w + 1];
+      t[v & 0xffff]++;
+      t[65536 + (v >>> 16)]++;
+      t[131072 + (x & 0xffff)]++;
+      t[196608 + (x >>> 16)]++;
     }
-    k = words.length * 2;
+    k = pairs * 2;
   }
-  for (; k < n; k++) t0[bytes[2 * k] | (bytes[2 * k + 1] << 8)]++;
+  for (; k < n; k++) t[bytes[2 * k] | (bytes[2 * k + 1] << 8)]++;
 }
 
 /** Counts each byte; four tables of 256, one per byte of a word. */
@@ -401,6 +408,8 @@ function count8(bytes: Uint8Array, t: Int32Array): void {
   for (; k < n; k++) t[bytes[k]]++;
 }
 
+const spareScratch16: Int32Array[] = [];
+
 class TablePass implements Pass1Accumulator {
   private readonly wide: boolean;
   private readonly counts: Float64Array;
@@ -410,7 +419,8 @@ class TablePass implements Pass1Accumulator {
   constructor(private readonly dtype: DType) {
     this.wide = DTYPES[dtype].bits === 16;
     this.counts = new Float64Array(this.wide ? 65536 : 256);
-    this.scratch = new Int32Array(this.wide ? 2 * 65536 : 1024);
+    // Zeroed again by every flush, so a finished run's scratch is reused as it is.
+    this.scratch = (this.wide ? spareScratch16.pop() : undefined) ?? new Int32Array(this.wide ? 4 * 65536 : 1024);
   }
 
   addValues(): void {
@@ -425,7 +435,7 @@ class TablePass implements Pass1Accumulator {
     for (let at = 0; at < bytes.byteLength; at += MAX) {
       const part = bytes.subarray(at, Math.min(bytes.byteLength, at + MAX));
       const s = this.scratch;
-      if (this.wide) count16(part, s.subarray(0, 65536), s.subarray(65536));
+      if (this.wide) count16(part, s);
       else count8(part, s);
       const tables = s.length / this.counts.length;
       const counts = this.counts;
@@ -444,6 +454,7 @@ class TablePass implements Pass1Accumulator {
   }
 
   result(): Pass1Partial {
+    if (this.wide && spareScratch16.length < 4) spareScratch16.push(this.scratch);
     return { kind: 'table', all: this.seen, counts: this.counts };
   }
 }

@@ -1,8 +1,9 @@
 // Statistics of many tensors of one checkpoint, on worker threads. Small tensors go to the workers in
 // batches; a big one is split into element ranges on superblock boundaries, whose first-pass partials
 // are merged here in element order (then, where needed, a histogram pass over the same ranges), so
-// the results are bit-for-bit those of one thread (accumulators.ts). Without a worker script, or with
-// one thread, everything runs here, one tensor after another.
+// the results are bit-for-bit those of one thread (accumulators.ts). This thread takes jobs too (it
+// starts at once, while the workers start): `threads` counts it. Without a worker script, or with one
+// thread, everything runs here, one tensor after another.
 //
 // A job that fails in a worker (a file changed under us, a worker that died) is computed again on this
 // thread at the end, in tensor order: its error is then the engine's own, with its file and rule.
@@ -14,6 +15,8 @@ import { RemoteError } from '../errors';
 import { DTYPES } from '../safetensors/dtypes';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { WorkerHost } from '../worker/channel/host';
+import type { Cancellable, MethodName, ParamsOf, ProgressOf, ResultOf } from '../worker/channel/protocol';
+import { statsJobs, type StatsJobs } from './statsJobs';
 import { afterPass1, finishStats, mergePass1, pathOf, SUPER, type AfterPass1, type Pass1Partial } from './accumulators';
 import { skippedReason, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
 import type { StatsService } from './statsProtocol';
@@ -40,7 +43,7 @@ export interface CheckpointStatsOptions {
   readonly bins?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: StatsProgress) => void;
-  /** Worker threads (default: the machine's cores); 1 computes on this thread. */
+  /** Threads computing, this one included (default: the machine's cores); 1: this thread only. */
   readonly threads?: number;
   /** The worker's script (dist/statsWorker.js); without it everything runs on this thread. */
   readonly workerEntry?: string;
@@ -102,6 +105,42 @@ async function inThisThread(
   return out;
 }
 
+/** Something that runs the pool's jobs: a worker (through the worker channel) or this thread. */
+interface Runner {
+  request<K extends MethodName<StatsService>>(
+    method: K,
+    params: ParamsOf<StatsService, K>,
+    onProgress: (event: ProgressOf<StatsService, K>) => void,
+  ): Cancellable<ResultOf<StatsService, K>>;
+  dispose(): void;
+}
+
+/** This thread as a runner: the workers' own jobs, called directly. */
+class ThisThread implements Runner {
+  private readonly jobs: StatsJobs;
+
+  constructor(checkpoint: Checkpoint) {
+    this.jobs = statsJobs(() => checkpoint);
+  }
+
+  request<K extends MethodName<StatsService>>(
+    method: K,
+    params: ParamsOf<StatsService, K>,
+    onProgress: (event: ProgressOf<StatsService, K>) => void,
+  ): Cancellable<ResultOf<StatsService, K>> {
+    const controller = new AbortController();
+    // One cast, as in serve.ts: a method and its params are correlated by the protocol's type.
+    const job = this.jobs[method as Exclude<K, 'open'>] as (
+      p: unknown,
+      ctx: { signal: AbortSignal; progress: (e: unknown) => void },
+    ) => Promise<ResultOf<StatsService, K>>;
+    const done = Promise.resolve().then(() => job(params, { signal: controller.signal, progress: onProgress as (e: unknown) => void }));
+    return { done, cancel: () => controller.abort() };
+  }
+
+  dispose(): void {}
+}
+
 type Job =
   | { readonly kind: 'whole'; readonly tensors: readonly number[]; readonly bytes: number }
   | { readonly kind: 'pass1'; readonly tensor: number; readonly part: number; readonly first: number; readonly last: number }
@@ -125,8 +164,8 @@ class Pool {
   private readonly queue: Job[] = [];
   /** Tensors to compute again on this thread (their job failed in a worker). */
   private readonly retry = new Set<number>();
-  private readonly hosts: WorkerHost<StatsService, 'open'>[] = [];
-  private readonly inFlight = new Map<WorkerHost<StatsService, 'open'>, { cancel(): void; progress: number }>();
+  private readonly runners: Runner[] = [];
+  private readonly inFlight = new Map<Runner, { cancel(): void; progress: number }>();
   private readonly totalBytes: number;
   private doneBytes = 0;
   private tensorsDone = 0;
@@ -171,9 +210,10 @@ class Pool {
     }
     flush();
     this.totalBytes = total;
-    const count = Math.min(threads, this.queue.length);
-    for (let w = 0; w < count; w++) {
-      this.hosts.push(
+    this.runners.push(new ThisThread(checkpoint));
+    const workers = Math.min(threads, this.queue.length) - 1;
+    for (let w = 0; w < workers; w++) {
+      this.runners.push(
         new WorkerHost<StatsService, 'open'>({
           entry,
           name: `mimicry-stats-${w + 1}`,
@@ -201,12 +241,13 @@ class Pool {
         };
         const pump = (): void => {
           if (signal?.aborted) return;
-          for (const host of this.hosts) {
-            if (this.inFlight.has(host)) continue;
+          // Workers first: this thread also answers their messages, so it takes a job only when they all have one.
+          for (const runner of [...this.runners.slice(1), this.runners[0]]) {
+            if (this.inFlight.has(runner)) continue;
             const job = this.queue.shift();
             if (!job) break;
-            this.start(host, job, () => {
-              this.inFlight.delete(host);
+            this.start(runner, job, () => {
+              this.inFlight.delete(runner);
               if (this.queue.length === 0 && this.inFlight.size === 0) finish();
               else pump();
             });
@@ -216,7 +257,7 @@ class Pool {
         pump();
       });
     } finally {
-      for (const h of this.hosts) h.dispose();
+      for (const r of this.runners) r.dispose();
     }
     // Jobs that failed in a worker, again here in tensor order: the first error is thrown as the engine's.
     for (const i of [...this.retry].sort((a, b) => a - b)) {
@@ -241,15 +282,15 @@ class Pool {
     });
   }
 
-  /** Starts `job` on `host`; `next` runs once it has settled and its result is recorded. */
-  private start(host: WorkerHost<StatsService, 'open'>, job: Job, next: () => void): void {
+  /** Starts `job` on `runner`; `next` runs once it has settled and its result is recorded. */
+  private start(runner: Runner, job: Job, next: () => void): void {
     const state = { cancel: () => undefined as void, progress: 0 };
-    this.inFlight.set(host, state);
+    this.inFlight.set(runner, state);
     const bins = this.bins;
     let done: Promise<void>;
     if (job.kind === 'whole') {
       const names = job.tensors.map((i) => this.tensors[i].name);
-      const req = host.request('whole', { names, bins }, (bytes) => {
+      const req = runner.request('whole', { names, bins }, (bytes) => {
         state.progress = bytes;
         this.report();
       });
@@ -272,13 +313,13 @@ class Pool {
       };
       const range = { name, first: job.first, last: job.last };
       if (job.kind === 'pass1') {
-        const req = host.request('pass1', range, onProgress);
+        const req = runner.request('pass1', range, onProgress);
         state.cancel = req.cancel;
         done = req.done.then((partial) => this.pass1Done(job.tensor, split, job.part, partial));
       } else {
         const plan = split.after?.plan;
         if (!plan) throw new Error('a histogram pass without a plan');
-        const req = host.request('pass2', { ...range, plan }, onProgress);
+        const req = runner.request('pass2', { ...range, plan }, onProgress);
         state.cancel = req.cancel;
         done = req.done.then((counts) => this.pass2Done(job.tensor, split, counts));
       }
