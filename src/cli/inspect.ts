@@ -78,6 +78,6 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document instead of a table')
     .option('--bins <n>', 'histogram bins for --stats', positiveInt, DEFAULT_BINS)
     .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInt, DEFAULT_SPECTRUM_MAX_SIDE)
-    .option('--threads <n>', 'worker threads for --stats (1: no worker threads)', positiveInt, availableParallelism())
+    .option('--threads <n>', 'threads for --stats, this one included (1: no worker threads)', positiveInt, availableParallelism())
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
 }
