@@ -330,7 +330,7 @@ class MomentsPass implements Pass1Accumulator {
       this.chunkTop.fill(0);
       top = sparseOf(wide);
     } else top = takeSparse(this.chunkTop);
-    spareTops.push(this.chunkTop);
+    if (spareTops.length < 4) spareTops.push(this.chunkTop);
     return { kind: 'f32', supers: this.supers, top };
   }
 }
