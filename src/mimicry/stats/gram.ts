@@ -243,9 +243,54 @@ function startPass(plan: GramPlan, gram: Float64Array, pass: number): PassConsum
   return plan.tall ? tallPass(plan, gram) : widePass(plan, gram, pass);
 }
 
+/** Largest matrix (elements) the in-memory route copies whole into the SIMD kernel's memory (64 MB of float64). */
+const WHOLE_MATRIX_ELEMENTS = 1 << 23;
+
+/**
+ * The in-memory matrix as one panel in the kernel's memory (W itself when wide, W^T when tall), and
+ * one kernel call: no panel of its own, no per-element bookkeeping. Null when that does not apply.
+ */
+function gramWhole(values: ArrayLike<number>, rows: number, cols: number): GramResult | null {
+  const tall = rows > cols;
+  const n = tall ? cols : rows;
+  const width = tall ? rows : cols;
+  const k = n >= MIN_KERNEL_SIDE && rows * cols <= WHOLE_MATRIX_ELEMENTS ? kernels() : null;
+  if (!k) return null;
+  const [p, g] = arena(k, [n * width, n * n]);
+  if (!tall && (values instanceof Float32Array || values instanceof Float64Array)) p.set(values);
+  else if (values instanceof Float32Array) transposeF32(values, p, rows, cols);
+  else for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) p[tall ? c * rows + r : r * cols + c] = values[r * cols + c];
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i];
+    if (v - v !== 0) return { gram: new Float64Array(n * n), n, nonFinite: true, overflow: false };
+  }
+  g.fill(0);
+  k.syrk(p.byteOffset, g.byteOffset, n, width, width);
+  return finished(Float64Array.from(g), n);
+}
+
+/** out[c * rows + r] = values[r * cols + c], in tiles of 32 x 32 so both sides stay in cache. */
+function transposeF32(values: Float32Array, out: Float64Array, rows: number, cols: number): void {
+  for (let r0 = 0; r0 < rows; r0 += 32) {
+    const r1 = Math.min(rows, r0 + 32);
+    for (let c0 = 0; c0 < cols; c0 += 32) {
+      const c1 = Math.min(cols, c0 + 32);
+      for (let r = r0; r < r1; r++) {
+        const o = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = values[o + c];
+      }
+    }
+  }
+}
+
 /** Gram of the smaller side of an in-memory row-major matrix. */
 export function gramOfMatrix(values: ArrayLike<number>, rows: number, cols: number, panelElements = DEFAULT_PANEL_ELEMENTS): GramResult {
   if (values.length !== rows * cols) throw new RangeError(`expected ${rows} x ${cols} = ${rows * cols} values, got ${values.length}`);
+  // The panel size bounds memory for streamed values; these are in memory already.
+  if (panelElements === DEFAULT_PANEL_ELEMENTS) {
+    const whole = gramWhole(values, rows, cols);
+    if (whole) return whole;
+  }
   const plan = planGram(rows, cols, panelElements);
   const gram = new Float64Array(plan.n * plan.n);
   for (let pass = 0; pass < plan.passes; pass++) {
