@@ -564,3 +564,17 @@ test('--modules that match nothing: the refusal lists the roles found, with thei
     /roles in this checkpoint: \(none: /,
   );
 });
+
+// A time limit only as a guard against a hang: splitting at every part would take minutes.
+test('a name of 100,000 numbered parts is read in linear time (at most 8 candidates)', { timeout: 60_000 }, () => {
+  const deep = `${Array.from({ length: 100_000 }, (_, i) => String(i)).join('.')}.weight`;
+  const splits = weightNameSplits(deep);
+  assert.equal(splits.length, 8);
+  assert.equal(splits[0].block, 99_999);
+  assert.equal(weightNameSplits(deep, true)[0].block, 0);
+  const plan = planGroups([
+    { name: deep, dtype: 'F32', shape: [2, 2] },
+    { name: deep.replace(/^0\./, '1.'), dtype: 'F32', shape: [2, 2] },
+  ]);
+  assert.equal(plan.banks.length, 0);
+});

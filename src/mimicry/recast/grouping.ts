@@ -165,20 +165,26 @@ export interface ParsedName {
   readonly role: string;
 }
 
+/** Numbered parts of one name tried as its block, at most (real names have one to three). */
+const MAX_CANDIDATES = 8;
+
 /**
- * Every way to read a weight name as `<prefix>.<index>.<role>`: one per purely numeric part with
- * something after it, innermost first. Only `.weight` and LoRA `lora_a`/`lora_b` tensors qualify
- * (none otherwise). `layers.{i}.weight` (a Sequential of convs): the module is the block itself,
- * so the prefix is the role.
+ * Ways to read a weight name as `<prefix>.<index>.<role>`: one per purely numeric part with
+ * something after it, innermost first (outermost first with `fromOuter`), at most MAX_CANDIDATES
+ * of them. Only `.weight` and LoRA `lora_a`/`lora_b` tensors qualify (none otherwise).
+ * `layers.{i}.weight` (a Sequential of convs): the module is the block itself, so the prefix is
+ * the role.
  */
-export function weightNameSplits(name: string): ParsedName[] {
+export function weightNameSplits(name: string, fromOuter = false): ParsedName[] {
   const parts = name.split('.');
   const last = parts[parts.length - 1];
   const isWeight = last === 'weight';
   if (!isWeight && !/^lora_[ab]$/i.test(last)) return [];
+  const at: number[] = [];
+  for (let k = 0; k < parts.length - 1; k++) if (/^\d+$/.test(parts[k])) at.push(k);
+  const chosen = fromOuter ? at.slice(0, MAX_CANDIDATES) : at.slice(-MAX_CANDIDATES).reverse();
   const out: ParsedName[] = [];
-  for (let i = parts.length - 2; i >= 0; i--) {
-    if (!/^\d+$/.test(parts[i])) continue;
+  for (const i of chosen) {
     const prefix = parts.slice(0, i).join('.');
     const tail = parts.slice(i + 1, isWeight ? -1 : undefined);
     const role = tail.length > 0 ? tail.join('.') : prefix;
@@ -210,10 +216,7 @@ export type NamedLike = Pick<TensorLike, 'name'> & Partial<Pick<TensorLike, 'sha
  * whose candidates never repeat are split at their first candidate; names without one are left out.
  */
 export function assignBlocks(tensors: readonly NamedLike[], blockIndex: BlockIndex = 'inner'): Map<string, ParsedName> {
-  const splits = tensors.map((t) => {
-    const all = weightNameSplits(t.name);
-    return blockIndex === 'outer' ? all.reverse() : all;
-  });
+  const splits = tensors.map((t) => weightNameSplits(t.name, blockIndex === 'outer'));
   const placed = new Map<string, ParsedName>();
   const rounds = splits.reduce((m, s) => Math.max(m, s.length), 0);
   for (let round = 0; round < rounds; round++) {
