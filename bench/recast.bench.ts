@@ -222,7 +222,7 @@ export async function benchRecast(quick: boolean): Promise<void> {
   console.log(
     `paper: the default loop (its backend below; \`--only paper\` compares it with tfjs and PyTorch); tfjs ${env.backend} ` +
       `(SIMD ${env.wasmSimd ? 'on' : 'off'}, ${env.wasmThreads} thread${env.wasmThreads === 1 ? '' : 's'}); ` +
-      `spectral: float64 JS fit, template-entropy Grams on tfjs ${env.backend} (float64 fallback)`,
+      `spectral: float64 JS fit, template entropy in float64 on the WebAssembly SIMD kernels (src/mimicry/linalg/kernels.wat)`,
   );
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mimicry-bench-'));
