@@ -21,6 +21,20 @@ export interface DashboardReport {
   mode: 'configure' | 'results' | 'compare';
   /** Charts drawn. */
   charts: number;
+  /** Results: the summary cards' texts by id (e.g. `time`: "48.2 s (fit 6.8 s, ..., spectra 39.0 s, digest 0.31 s)"). */
+  cards?: Record<string, string>;
+  /** Results: banks whose spectra are still being computed (a recast file that does not store them). */
+  pendingSpectra?: number;
+}
+
+/** What an open inspector document computed (its statistics and "compute all" batches). */
+export interface InspectorStatsReport {
+  /** Tensor names in the order their statistics became known: those restored from this window's cache first. */
+  readonly arrived: readonly string[];
+  /** How many of them came from the cache (the same file closed and reopened in this window). */
+  readonly restored: number;
+  /** Each batch's start and end: state and `done` of `total` tensors (a resumed batch starts at what was done). */
+  readonly batches: readonly { readonly state: string; readonly done: number; readonly total: number }[];
 }
 
 export interface MimicryApi {
@@ -32,4 +46,8 @@ export interface MimicryApi {
   dashboardReports(): DashboardReport[];
   /** Fires when a dashboard webview has drawn a view. */
   onDidReportDashboard: vscode.Event<DashboardReport>;
+  /** The open inspector document of `uri`, if any: what it computed. */
+  inspectorStats(uri: vscode.Uri): InspectorStatsReport | undefined;
+  /** Selects a tensor as a click in the inspector does: asks for its statistics (false when `uri` is not open). */
+  selectTensor(uri: vscode.Uri, name: string): boolean;
 }

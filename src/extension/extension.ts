@@ -13,7 +13,11 @@ export function activate(context: vscode.ExtensionContext): MimicryApi {
   const provider = InspectorProvider.register(context, reports);
   registerInspectorCommands(context, provider);
   registerDashboards(context, reports);
-  return reports.api();
+  return {
+    ...reports.api(),
+    inspectorStats: (uri) => provider.documentOf(uri)?.statsReport(),
+    selectTensor: (uri, name) => provider.requestStats(uri, name),
+  };
 }
 
 export function deactivate(): void {

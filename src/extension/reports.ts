@@ -18,7 +18,7 @@ export class WebviewReports implements vscode.Disposable {
     this.dashboardEmitter.fire(report);
   }
 
-  api(): MimicryApi {
+  api(): Omit<MimicryApi, 'inspectorStats' | 'selectTensor'> {
     return {
       inspectorReports: () => this.reports.map((r) => ({ ...r })),
       onDidReportInspector: this.emitter.event,

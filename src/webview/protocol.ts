@@ -173,7 +173,15 @@ export type FromDashboard =
   | { readonly type: 'reconfigure' }
   | { readonly type: 'pickCompare' }
   /** What the dashboard shows, for the extension's API and tests. */
-  | { readonly type: 'rendered'; readonly mode: DashboardMode; readonly charts: number };
+  | {
+      readonly type: 'rendered';
+      readonly mode: DashboardMode;
+      readonly charts: number;
+      /** The summary cards' texts (results), by card id. */
+      readonly cards?: readonly { readonly id: string; readonly value: string }[];
+      /** Results: banks whose spectra are still being computed. */
+      readonly pendingSpectra?: number;
+    };
 
 const EXPORT_KINDS: readonly string[] = ['model', 'dense', 'report-json', 'report-csv'] satisfies readonly DashboardExportKind[];
 const MODES: readonly string[] = ['configure', 'results', 'compare'] satisfies readonly DashboardMode[];
@@ -193,8 +201,20 @@ export const isFromDashboard = messageGuard<FromDashboard>({
     typeof m.payload === 'string',
   reconfigure: always,
   pickCompare: always,
-  rendered: (m) => isMode(m.mode) && typeof m.charts === 'number',
+  rendered: (m) =>
+    isMode(m.mode) &&
+    typeof m.charts === 'number' &&
+    (m.cards === undefined || isCards(m.cards)) &&
+    (m.pendingSpectra === undefined || typeof m.pendingSpectra === 'number'),
 });
+
+function isCards(v: unknown): boolean {
+  return (
+    Array.isArray(v) &&
+    v.length <= 64 &&
+    v.every((c) => isObject(c) && typeof c.id === 'string' && typeof c.value === 'string' && c.id.length <= 64 && c.value.length <= 1000)
+  );
+}
 
 /**
  * What the dashboard webview keeps with setState: a reloaded window restores the panel from it (the

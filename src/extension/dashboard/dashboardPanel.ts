@@ -149,7 +149,13 @@ export class DashboardPanel implements vscode.Disposable {
         case 'pickCompare':
           return await this.pickCompare();
         case 'rendered':
-          this.reports.addDashboard({ path: this.state.path, mode: m.mode, charts: m.charts });
+          this.reports.addDashboard({
+            path: this.state.path,
+            mode: m.mode,
+            charts: m.charts,
+            ...(m.cards ? { cards: Object.fromEntries(m.cards.map((c) => [c.id, c.value])) } : {}),
+            ...(m.pendingSpectra === undefined ? {} : { pendingSpectra: m.pendingSpectra }),
+          });
           return;
       }
     } catch (e) {

@@ -7,6 +7,8 @@ import { inspectHost, type InspectHost } from '../../mimicry/worker/inspect/clie
 import type { Opened } from '../../mimicry/worker/inspect/protocol';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
 import type { BatchProgress, BatchState, ExtensionToWebview, SpectrumView, TensorStatsView } from '../../webview/protocol';
+import { fileIdentity, type StatsCache } from './statsCache';
+import type { InspectorStatsReport } from '../api';
 
 export type Broadcast = (message: ExtensionToWebview) => void;
 
@@ -36,15 +38,47 @@ export class InspectorDocument implements vscode.CustomDocument {
   /** Fires whenever the batch state or progress changes (for the progress notification). */
   readonly onDidChangeBatch = this.batchEmitter.event;
 
+  /** The file as it was when opened (see statsCache.ts); undefined until then, or when it cannot be read. */
+  private identity: string | undefined;
+  /** Names in the order their statistics arrived, and how many came from the window's cache (the test API). */
+  readonly arrived: string[] = [];
+  restored = 0;
+
   constructor(
     readonly uri: vscode.Uri,
     workerPath: string,
+    private readonly cache: StatsCache,
+    private readonly bins: () => number,
   ) {
     this.engine = inspectHost(workerPath, uri.fsPath);
-    this.opened = this.engine.open().catch((err: unknown): OpenFailure => {
-      const error = wireOf(err);
-      return { error: { ...error, file: error.file ?? uri.fsPath } };
-    });
+    this.opened = this.engine.open().then(
+      async (opened) => {
+        await this.restore(opened);
+        return opened;
+      },
+      (err: unknown): OpenFailure => {
+        const error = wireOf(err);
+        return { error: { ...error, file: error.file ?? uri.fsPath } };
+      },
+    );
+  }
+
+  /** What this window computed for the same file before (statistics of the current bin count, spectra). */
+  private async restore(opened: Opened): Promise<void> {
+    this.identity = await fileIdentity(
+      this.uri.fsPath,
+      opened.overview.shards.map((s) => s.file),
+    );
+    const found = this.identity === undefined ? undefined : this.cache.take(this.identity);
+    if (!found) return;
+    const bins = this.bins();
+    for (const [name, stats] of found.stats)
+      if (stats.histogram.counts.length === bins && !this.stats.has(name)) {
+        this.stats.set(name, stats);
+        this.arrived.push(name);
+        this.restored++;
+      }
+    for (const [name, spectrum] of found.spectra) if (spectrum.skipped === undefined) this.spectra.set(name, spectrum);
   }
 
   /** Adds a webview; returns a function that removes it. */
@@ -94,6 +128,7 @@ export class InspectorDocument implements vscode.CustomDocument {
   }
 
   private keepStats(name: string, stats: TensorStatsView): void {
+    if (!this.stats.has(name)) this.arrived.push(name);
     this.stats.set(name, stats);
     this.send({ type: 'stats', name, stats });
   }
@@ -138,7 +173,16 @@ export class InspectorDocument implements vscode.CustomDocument {
     this.tensorJobs.get(`spectrum:${name}`)?.cancel();
   }
 
+  private readonly batchLog: { state: string; done: number; total: number }[] = [];
+
+  /** The test API's view of this document (see api.ts InspectorStatsReport). */
+  statsReport(): InspectorStatsReport {
+    return { arrived: [...this.arrived], restored: this.restored, batches: this.batchLog.map((b) => ({ ...b })) };
+  }
+
   private setBatch(state: BatchState, progress: BatchProgress, message?: string): void {
+    if (state !== 'running' || this.batchState.state !== 'running')
+      this.batchLog.push({ state, done: progress.done, total: progress.total });
     this.batchState = { state, progress, message };
     this.send({ type: 'batch', state, progress, message });
     // The progress notification follows at the pace of the bundles (see flush).
@@ -157,9 +201,11 @@ export class InspectorDocument implements vscode.CustomDocument {
   private async runBatch(bins: number): Promise<void> {
     const opened = await this.opened;
     if (!('overview' in opened)) return;
-    const names = opened.tensors.filter((t) => t.decodable && !this.stats.has(t.name)).map((t) => t.name);
-    const total = names.length;
-    let done = 0;
+    // A resumed batch counts from where it stopped: the total is every decodable tensor.
+    const decodable = opened.tensors.filter((t) => t.decodable);
+    const names = decodable.filter((t) => !this.stats.has(t.name)).map((t) => t.name);
+    const total = decodable.length;
+    let done = total - names.length;
     let failed = 0;
     /** The tensor being read: when the batch stops, its spinner must stop too. */
     let current: string | undefined;
@@ -200,10 +246,18 @@ export class InspectorDocument implements vscode.CustomDocument {
     this.batchJob?.cancel();
   }
 
+  private readonly disposeEmitter = new vscode.EventEmitter<void>();
+  readonly onDidDispose = this.disposeEmitter.event;
+
   dispose(): void {
+    // Kept for a reopen in this window, filed under the file as it was when opened: if it has
+    // changed on disk since, a reopen sees another identity and starts afresh.
+    if (this.identity !== undefined) this.cache.put(this.identity, { stats: this.stats, spectra: this.spectra });
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.listeners.clear();
     this.batchEmitter.dispose();
     this.engine.dispose();
+    this.disposeEmitter.fire();
+    this.disposeEmitter.dispose();
   }
 }

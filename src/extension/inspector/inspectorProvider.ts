@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { InspectorDocument } from './inspectorDocument';
+import { StatsCache } from './statsCache';
 import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
 import type { WebviewReports } from '../reports';
@@ -20,6 +21,9 @@ export const INSPECTOR_VIEW_TYPE = 'mimicry.inspector';
 
 export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<InspectorDocument> {
   private active: { panel: vscode.WebviewPanel; document: InspectorDocument } | undefined;
+  /** Statistics and spectra of closed files, for a reopen in this window. */
+  private readonly cache = new StatsCache();
+  private readonly documents = new Set<InspectorDocument>();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -45,7 +49,24 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
 
   openCustomDocument(uri: vscode.Uri): InspectorDocument {
     if (uri.scheme !== 'file') throw new Error(`Neural Mimicry reads local files only (got ${uri.scheme}:)`);
-    return new InspectorDocument(uri, vscode.Uri.joinPath(this.extensionUri, 'dist', 'inspectWorker.js').fsPath);
+    const worker = vscode.Uri.joinPath(this.extensionUri, 'dist', 'inspectWorker.js').fsPath;
+    const document = new InspectorDocument(uri, worker, this.cache, () => inspectorSettings(uri).histogramBins);
+    this.documents.add(document);
+    document.onDidDispose(() => this.documents.delete(document));
+    return document;
+  }
+
+  /** The open document of `uri` (the test API: what it computed, and a click on a tensor). */
+  documentOf(uri: vscode.Uri): InspectorDocument | undefined {
+    for (const d of this.documents) if (d.uri.toString() === uri.toString()) return d;
+    return undefined;
+  }
+
+  /** What a selected tensor asks for: its statistics (now, before the rest of a running batch). */
+  requestStats(uri: vscode.Uri, name: string): boolean {
+    const document = this.documentOf(uri);
+    document?.requestStats(name, inspectorSettings(uri).histogramBins);
+    return document !== undefined;
   }
 
   resolveCustomEditor(document: InspectorDocument, panel: vscode.WebviewPanel): void {

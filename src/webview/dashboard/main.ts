@@ -84,8 +84,17 @@ function show(next: View, mode: 'configure' | 'results' | 'compare' | 'running')
   view = next;
   replace(app, errorLine, next.element);
   next.render?.();
-  if (mode !== 'running')
-    post({ type: 'rendered', mode, charts: next instanceof ResultsView ? next.chartCount : app.querySelectorAll('.chart').length });
+  if (mode !== 'running') reportRendered(mode);
+}
+
+function reportRendered(mode: 'configure' | 'results' | 'compare'): void {
+  const cards = results?.cards.map((c) => ({ id: c.id, value: c.value }));
+  post({
+    type: 'rendered',
+    mode,
+    charts: results ? results.chartCount : app.querySelectorAll('.chart').length,
+    ...(results && cards ? { cards, pendingSpectra: results.pendingSpectra } : {}),
+  });
 }
 
 function showError(message: string | undefined): void {
@@ -164,6 +173,7 @@ function onMessage(m: ToDashboard): void {
     case 'spectra':
       saveState({ data: m.data });
       results?.setSpectra(m.data);
+      if (results) reportRendered('results');
       return;
     case 'result':
       canExportModel = m.canExportModel;

@@ -153,7 +153,7 @@ export class ResultsView {
       { class: 'results', 'data-testid': 'results-view' },
       h('div', { class: 'results-head' }, h('h2', {}, 'Reconstruction results'), h('p', { class: 'muted' }, subtitle)),
       toolbar,
-      cardsElement(summaryCards(data, cardFormat), 'summary-cards'),
+      cardsElement(this.cards, 'summary-cards'),
       h(
         'div',
         { class: 'section-head' },
@@ -195,6 +195,16 @@ export class ResultsView {
     this.entropy.show(bankBarsOption(entropyBars(this.data), t, 'entropy'));
     similarityHeatmaps(this.data).forEach((m, i) => this.heatmaps[i].show(heatmapOption(m, t)));
     this.renderSpectra();
+  }
+
+  /** The summary cards as shown (also told to the extension with the 'rendered' message). */
+  get cards(): Card[] {
+    return summaryCards(this.data, cardFormat);
+  }
+
+  /** Banks whose spectra are still being computed (a recast file that does not store them). */
+  get pendingSpectra(): number {
+    return this.data.spectra.filter((s) => s.pending).length;
   }
 
   get chartCount(): number {

@@ -138,9 +138,11 @@ export class DetailPane {
     this.name = name;
     const t = this.state.byName.get(name);
     if (!t) return;
+    // During "compute all" the tensor looked at goes first (the worker pauses the batch for it).
+    const batchRunning = this.state.batch.state === 'running';
+    if (t.decodable && batchRunning && !this.state.stats.has(name)) this.actions.request('stats', name);
     if (this.state.autoStats && t.decodable) {
-      if (!this.state.stats.has(name) && !this.state.isRunning('stats', name) && this.state.batch.state !== 'running')
-        this.actions.request('stats', name);
+      if (!this.state.stats.has(name) && !this.state.isRunning('stats', name) && !batchRunning) this.actions.request('stats', name);
       if (
         t.shape.length >= 2 &&
         t.params <= AUTO_SPECTRUM_MAX_PARAMS &&

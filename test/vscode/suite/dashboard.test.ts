@@ -28,7 +28,12 @@ const TIMEOUT_MS = 60_000;
  * Runs `open` and resolves with the first dashboard report about `file` in `mode`: the webview's
  * 'rendered' message ({mode, charts}) as the extension host received it.
  */
-async function waitForDashboard(file: string, mode: DashboardReport['mode'], open: () => Thenable<unknown>): Promise<DashboardReport> {
+async function waitForDashboard(
+  file: string,
+  mode: DashboardReport['mode'],
+  open: () => Thenable<unknown>,
+  also: (r: DashboardReport) => boolean = () => true,
+): Promise<DashboardReport> {
   const mimicry = await api();
   return new Promise<DashboardReport>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -36,7 +41,7 @@ async function waitForDashboard(file: string, mode: DashboardReport['mode'], ope
       reject(new Error(`no ${mode} dashboard for ${file} within ${TIMEOUT_MS / 1000} s`));
     }, TIMEOUT_MS);
     const sub = mimicry.onDidReportDashboard((r) => {
-      if (r.mode !== mode || path.resolve(r.path) !== path.resolve(file)) return;
+      if (r.mode !== mode || path.resolve(r.path) !== path.resolve(file) || !also(r)) return;
       clearTimeout(timer);
       sub.dispose();
       resolve(r);
@@ -88,12 +93,52 @@ suite('reconstruction dashboards', () => {
       } finally {
         await source.close();
       }
+      // The file stores no spectra (the CLI's export): the results show at once, the spectra follow.
+      const complete = waitForDashboard(
+        out,
+        'results',
+        () => Promise.resolve(),
+        (x) => x.pendingSpectra === 0,
+      );
       const r = await waitForDashboard(out, 'results', () => vscode.commands.executeCommand('mimicry.openDashboard', vscode.Uri.file(out)));
       // fidelity, relative error, diversity, entropy, spectra + one heat map per bank (8), as the
       // webview counts them in its 'rendered' message (drawn ones: test/e2e/dashboard.spec.mjs)
       assert.equal(r.charts, 13);
+      assert.ok((r.pendingSpectra ?? 0) > 0, 'the first picture comes before the spectra');
+      assert.equal((await complete).charts, 13);
     },
   );
+
+  test("a run from the dashboard: the results card shows the whole run's time with its phases; its export opens from what it stores", async () => {
+    const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');
+    const out = path.join(dir, 'from-run.recast.safetensors');
+    let written: string | undefined;
+    const r = await waitForDashboard(uri.fsPath, 'results', async () => {
+      written = await vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', uri, {
+        out,
+        options: { preset: 'paper' },
+      });
+    });
+    const time = r.cards?.time ?? '';
+    assert.match(
+      time,
+      /^\d[\d.]* (s|min)\b.* \(fit [\d.]+ s, fidelity [\d.]+ s, diversity [\d.]+ s, entropy [\d.]+ s, spectra [\d.]+ s, digest [\d.]+ s\)$/,
+    );
+    // The whole is at least the sum of its phases.
+    const parts = [...time.matchAll(/([a-z]+) ([\d.]+) s/g)].map((m) => Number(m[2]));
+    const total = Number(/^([\d.]+) s/.exec(time)?.[1] ?? Number.NaN);
+    if (Number.isFinite(total)) assert.ok(total + 0.01 * parts.length >= parts.reduce((a, b) => a + b, 0), time);
+    for (let i = 0; i < 600 && written === undefined; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(written, out);
+    await closeAllEditors();
+    // Its dashboard: everything from the file's metadata, spectra included (none pending), the same time card.
+    const back = await waitForDashboard(out, 'results', () =>
+      vscode.commands.executeCommand('mimicry.openDashboard', vscode.Uri.file(out)),
+    );
+    assert.equal(back.pendingSpectra, 0);
+    assert.equal(back.cards?.time, time);
+    await closeAllEditors();
+  });
 
   test('mimicry.exportReparameterized with given options writes a valid reparameterized file', async () => {
     const uri = workspaceFile('real/capp-gpt2-4layer.safetensors');

@@ -12,16 +12,26 @@ function tensorOf(ckpt: Checkpoint, name: string) {
   return t;
 }
 
+async function* gated<T>(chunks: AsyncIterable<T>, gate: () => Promise<void>): AsyncIterable<T> {
+  for await (const chunk of chunks) {
+    await gate();
+    yield chunk;
+  }
+}
+
 export async function computeStatsOf(
   ckpt: Checkpoint,
   name: string,
   bins: number,
   signal: AbortSignal,
   onFraction: (fraction: number) => void,
+  /** Awaited before each chunk: a batch pauses there while the user's own requests run. */
+  gate?: () => Promise<void>,
 ): Promise<TensorStats> {
   const t = tensorOf(ckpt, name);
   const total = Math.max(1, t.params);
-  const s = await computeTensorStats(() => ckpt.chunks(t, undefined, signal), {
+  const chunks = gate ? () => gated(ckpt.chunks(t, undefined, signal), gate) : () => ckpt.chunks(t, undefined, signal);
+  const s = await computeTensorStats(chunks, {
     bins,
     signal,
     totalElements: t.params,

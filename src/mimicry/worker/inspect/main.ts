@@ -6,9 +6,14 @@ import type { Checkpoint } from '../../safetensors/types';
 import { serve } from '../channel/serve';
 import { computeSpectrumOf, computeStatsOf } from './jobs';
 import { overviewOf } from './overview';
+import { StatsScheduler } from './schedule';
 import type { InspectService } from './protocol';
 
 let checkpoint: Checkpoint | undefined;
+/** A tensor the user asks for goes before "compute all" (see ./schedule.ts). */
+let scheduler = new StatsScheduler((name, bins, signal, onFraction, gate) =>
+  computeStatsOf(current(), name, bins, signal, onFraction, gate),
+);
 
 function current(): Checkpoint {
   if (!checkpoint) throw new Error('no checkpoint is open');
@@ -31,33 +36,24 @@ serve<InspectService>(
     async open({ path }) {
       await checkpoint?.close();
       checkpoint = await openCheckpoint(path);
+      scheduler = new StatsScheduler(scheduler.compute);
       return overviewOf(checkpoint);
     },
     stats({ name, bins }, { signal, progress }) {
-      return computeStatsOf(current(), name, bins, signal, throttled(progress));
+      return scheduler.one(name, bins, signal, throttled(progress));
     },
     spectrum({ name, spectrumMaxSide }, { signal, progress }) {
       return computeSpectrumOf(current(), name, spectrumMaxSide, signal, throttled(progress));
     },
     async statsBatch({ names, bins }, { signal, progress }) {
-      const ckpt = current();
       const total = names.length;
       const report = throttled((name: string, fraction: number, done: number) =>
         progress({ kind: 'progress', name, fraction, done, total }),
       );
-      for (let done = 0; done < total; done++) {
-        signal.throwIfAborted();
-        const name = names[done];
-        try {
-          report(name, 0, done);
-          const stats = await computeStatsOf(ckpt, name, bins, signal, (fraction) => report(name, fraction, done));
-          progress({ kind: 'stats', name, stats });
-        } catch (err) {
-          const error = toWireError(err, signal);
-          if (error.cancelled) throw err;
-          progress({ kind: 'failed', name, error });
-        }
-      }
+      await scheduler.batch(names, bins, signal, report, (outcome) => {
+        if ('stats' in outcome) progress({ kind: 'stats', name: outcome.name, stats: outcome.stats });
+        else progress({ kind: 'failed', name: outcome.name, error: toWireError(outcome.error) });
+      });
     },
   },
   async () => {
