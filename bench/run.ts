@@ -10,7 +10,6 @@ import { benchExport } from './export.bench';
 import { benchStats } from './stats.bench';
 import { benchDashboard } from './dashboard.bench';
 import { benchBackends } from './backends.bench';
-import { benchFamily } from './family.bench';
 
 export interface BenchSection {
   readonly name: string;
@@ -28,7 +27,6 @@ const SECTIONS: readonly BenchSection[] = [
   { name: 'stats', what: 'tensor statistics MB/s: plain read, one thread, worker pool, numpy; 13.5 GB BF16 extrapolated', run: benchStats },
   { name: 'dashboard', what: 'a dashboard run by phase; a recast file dashboard opened: stored vs computed', run: benchDashboard },
   { name: 'backends', what: 'every tfjs backend that loads (webgpu labelled): paper step, Gram GFLOP/s', run: benchBackends },
-  { name: 'family', what: 'mimicry family: the real GPT-2 adapters and LLaMA-7B-shaped ones, beside numpy', run: benchFamily },
 ];
 
 function chosen(argv: readonly string[]): readonly BenchSection[] {
