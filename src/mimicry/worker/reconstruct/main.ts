@@ -7,6 +7,7 @@ import { RECAST_FORMAT } from '../../recast/format';
 import { planView } from '../../dashboard/budget';
 import { computeSpectra, recastDashboard } from '../../dashboard/fromRecast';
 import { serve } from '../channel/serve';
+import { onBackendNote } from '../../recast/tfjs';
 import { fitJobFraction, ReconstructSessionJob, throttlePhases, throttleProgress, throttleWrites } from './job';
 import type { ReconstructService } from './protocol';
 
@@ -40,7 +41,9 @@ serve<ReconstructService>(
       const onFit = throttleProgress((event) =>
         progress({ phase: 'fit', event, fraction: fitJobFraction(event), phaseFraction: event.steps > 0 ? event.step / event.steps : 1 }),
       );
-      return current().session.run(options, spectrumMaxSide, { signal, onFit, onPhase: progress });
+      // A GPU passed over (and why), or a software one forced: shown as the run's progress message.
+      const off = onBackendNote((message) => progress({ phase: 'fit', message }));
+      return current().session.run(options, spectrumMaxSide, { signal, onFit, onPhase: progress }).finally(off);
     },
     load() {
       return recastDashboard(current().checkpoint);
