@@ -47,13 +47,10 @@ class RawNode {
   first: RawNode | undefined = undefined;
   last: RawNode | undefined = undefined;
   next: RawNode | undefined = undefined;
-  childCount = 0;
   /** Children by segment, once there are more than a few. */
   index: Map<string, RawNode> | undefined = undefined;
   /** Structural signature (see Signatures), once computed; -1 before. */
   sig = -1;
-  /** The dotted path, once asked for. */
-  path: string | undefined = undefined;
   constructor(
     readonly segment: string,
     /** A tensor name under this node, and where this node's dotted path ends in it. */
@@ -63,7 +60,16 @@ class RawNode {
 
   child(segment: string): RawNode | undefined {
     if (this.index) return this.index.get(segment);
-    for (let c = this.first; c; c = c.next) if (c.segment === segment) return c;
+    let count = 0;
+    for (let c = this.first; c; c = c.next) {
+      if (c.segment === segment) return c;
+      count++;
+    }
+    // A long list is looked through once more at most: from here on, a Map.
+    if (count > SMALL) {
+      this.index = new Map();
+      for (let c = this.first; c; c = c.next) this.index.set(c.segment, c);
+    }
     return undefined;
   }
 
@@ -71,12 +77,7 @@ class RawNode {
     if (this.last) this.last.next = node;
     else this.first = node;
     this.last = node;
-    this.childCount++;
-    if (this.index) this.index.set(node.segment, node);
-    else if (this.childCount > SMALL) {
-      this.index = new Map();
-      for (let c = this.first; c; c = c.next) this.index.set(c.segment, c);
-    }
+    this.index?.set(node.segment, node);
   }
 
   children(): RawNode[] {
@@ -92,9 +93,9 @@ const INDEX = /^(0|[1-9]\d{0,8})$/;
 /** Deeper than this, the rest of a name is one segment: no name can make the tree's recursion overflow. */
 const MAX_DEPTH = 256;
 
-/** The dotted path of a node: a prefix of a name under it, cut once and kept. */
+/** The dotted path of a node: a prefix of a name under it. */
 function pathOf(n: RawNode): string {
-  return (n.path ??= n.under.slice(0, n.end));
+  return n.under.slice(0, n.end);
 }
 
 /**
@@ -104,7 +105,6 @@ function pathOf(n: RawNode): string {
  */
 function buildTrie(tensors: readonly NamedTensor[]): RawNode {
   const root = new RawNode('', '', 0);
-  root.path = '';
   // The previous name's nodes by depth, and where each one's segment ends in it (ends[0] = -1).
   const nodes: RawNode[] = [root];
   const ends: number[] = [-1];
