@@ -21,8 +21,10 @@ export interface DashboardReport {
   mode: 'configure' | 'results' | 'compare';
   /** Charts drawn. */
   charts: number;
-  /** Results: the summary cards' texts by id (e.g. `time`: "48.2 s (fit 6.8 s, ..., spectra 39.0 s, digest 0.31 s)"). */
+  /** Results: the summary cards' values by id (e.g. `time`: "48.2 s"). */
   cards?: Record<string, string>;
+  /** Results: the cards' lines under their values, by id (e.g. `time`: "fit 6.8 s, ..., spectra 39.0 s, digest 0.31 s; closed form"). */
+  cardHints?: Record<string, string>;
   /** Results: banks whose spectra are still being computed (a recast file that does not store them). */
   pendingSpectra?: number;
 }

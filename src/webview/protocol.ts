@@ -178,7 +178,7 @@ export type FromDashboard =
       readonly mode: DashboardMode;
       readonly charts: number;
       /** The summary cards' texts (results), by card id. */
-      readonly cards?: readonly { readonly id: string; readonly value: string }[];
+      readonly cards?: readonly { readonly id: string; readonly value: string; readonly hint?: string }[];
       /** Results: banks whose spectra are still being computed. */
       readonly pendingSpectra?: number;
     };
@@ -212,7 +212,15 @@ function isCards(v: unknown): boolean {
   return (
     Array.isArray(v) &&
     v.length <= 64 &&
-    v.every((c) => isObject(c) && typeof c.id === 'string' && typeof c.value === 'string' && c.id.length <= 64 && c.value.length <= 1000)
+    v.every(
+      (c) =>
+        isObject(c) &&
+        typeof c.id === 'string' &&
+        typeof c.value === 'string' &&
+        (c.hint === undefined || (typeof c.hint === 'string' && c.hint.length <= 1000)) &&
+        c.id.length <= 64 &&
+        c.value.length <= 1000,
+    )
   );
 }
 

@@ -153,7 +153,12 @@ export class DashboardPanel implements vscode.Disposable {
             path: this.state.path,
             mode: m.mode,
             charts: m.charts,
-            ...(m.cards ? { cards: Object.fromEntries(m.cards.map((c) => [c.id, c.value])) } : {}),
+            ...(m.cards
+              ? {
+                  cards: Object.fromEntries(m.cards.map((c) => [c.id, c.value])),
+                  cardHints: Object.fromEntries(m.cards.flatMap((c) => (c.hint === undefined ? [] : [[c.id, c.hint]]))),
+                }
+              : {}),
             ...(m.pendingSpectra === undefined ? {} : { pendingSpectra: m.pendingSpectra }),
           });
           return;

@@ -88,7 +88,7 @@ function show(next: View, mode: 'configure' | 'results' | 'compare' | 'running')
 }
 
 function reportRendered(mode: 'configure' | 'results' | 'compare'): void {
-  const cards = results?.cards.map((c) => ({ id: c.id, value: c.value }));
+  const cards = results?.cards.map((c) => ({ id: c.id, value: c.value, ...(c.hint === undefined ? {} : { hint: c.hint }) }));
   post({
     type: 'rendered',
     mode,

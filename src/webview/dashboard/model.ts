@@ -149,8 +149,9 @@ function timeCard(m: DashboardData['method'], f: CardFormat): Card {
   return {
     id: 'time',
     label: 'Time',
-    value: phases.length ? `${seconds(runSeconds(m))} (${phases.join(', ')})` : `${f.number(m.elapsed)} s`,
-    hint: how,
+    // The whole run; its phases under it (a file written before phases were stored: the engine's time).
+    value: phases.length ? seconds(runSeconds(m)) : `${f.number(m.elapsed)} s`,
+    hint: phases.length ? `${phases.join(', ')}; ${how}` : how,
   };
 }
 
