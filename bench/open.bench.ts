@@ -163,6 +163,12 @@ export async function benchOpen(quick: boolean): Promise<void> {
       for (const how of ['inspector', 'cli'] as const) results.push({ cp, how, r: await runCase(how, cp.file, repeats) });
 
     console.log('');
+    // Timings stretch with whatever else the machine runs: say how busy it was.
+    const load = os.loadavg()[0];
+    const cores = os.cpus().length;
+    console.log(
+      `machine load (1-minute average) ${load.toFixed(1)} on ${cores} cores${load > cores ? ': busy, every time below is stretched' : ''}`,
+    );
     console.log(`first open in a fresh process (cold code); warm: median of ${repeats} more in the same process`);
     const col = results.map(({ cp, how }) => `${cp.label.split(' (')[0]} ${how}`);
     const f = (g: (r: OpenCaseResult) => string) => results.map(({ r }) => g(r));
@@ -225,7 +231,7 @@ export async function benchOpen(quick: boolean): Promise<void> {
     for (const t of targets) console.log(`${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.detail}`);
 
     mkdirSync('bench-results', { recursive: true });
-    const json = { date: new Date().toISOString(), quick, cores: os.cpus().length, checkpoints: cps, results, processes, targets };
+    const json = { date: new Date().toISOString(), quick, cores, load, checkpoints: cps, results, processes, targets };
     writeFileSync('bench-results/open.json', JSON.stringify(json, null, 2) + '\n');
     console.log('wrote bench-results/open.json');
   } finally {
