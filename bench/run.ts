@@ -8,6 +8,7 @@ import { benchRecast } from './recast.bench';
 import { benchPaper } from './paper.bench';
 import { benchExport } from './export.bench';
 import { benchStats } from './stats.bench';
+import { benchFamily } from './family.bench';
 import { benchDashboard } from './dashboard.bench';
 import { benchBackends } from './backends.bench';
 
@@ -25,6 +26,7 @@ const SECTIONS: readonly BenchSection[] = [
   { name: 'paper', what: "the authors' loop: fused CPU vs tfjs vs PyTorch, per step", run: benchPaper },
   { name: 'export', what: 'whole ViT-S and ViT-B export time against the targets, by phase, numpy floor', run: benchExport },
   { name: 'stats', what: 'tensor statistics MB/s: plain read, one thread, worker pool, numpy; 13.5 GB BF16 extrapolated', run: benchStats },
+  { name: 'family', what: 'mimicry family: the real GPT-2 adapters and LLaMA-7B-shaped ones, beside numpy', run: benchFamily },
   { name: 'dashboard', what: 'a dashboard run by phase; a recast file dashboard opened: stored vs computed', run: benchDashboard },
   { name: 'backends', what: 'every tfjs backend that loads (webgpu labelled): paper step, Gram GFLOP/s', run: benchBackends },
 ];
