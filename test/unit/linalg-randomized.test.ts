@@ -81,8 +81,8 @@ test('randomized top-k: slow (power-law) decay, exact low rank, same seed same v
   const b = await topKSingularValues(chunked(w, 64), rows, cols, { ...DEFAULT_TOP_K, k: 16 });
   for (let i = 0; i < 4; i++) assert.ok(rel(a.singularValues[i], ref[i]) < 1e-4, `power law s[${i}]: ${a.singularValues[i]} vs ${ref[i]}`);
   assert.ok(rel(a.singularValues[15], ref[15]) < 0.05);
-  // Chunking only changes the order of nothing: each product sums in element order.
-  assert.deepEqual(a.singularValues, b.singularValues);
+  // Chunking changes only how values pair up in the sums: rounding, nothing more.
+  for (let i = 0; i < 16; i++) assert.ok(rel(a.singularValues[i], b.singularValues[i]) < 1e-12, `chunking s[${i}]`);
 
   // Rank 5 with k = 10: five values exact, the rest zero.
   const low = withSpectrum(rows, cols, [5, 4, 3, 2, 1], 9);

@@ -65,7 +65,7 @@ export async function topKSingularValues(
   let frobeniusSquared = 0;
   let nonFinite = false;
 
-  /** One read of the values; `visit(v, r, c)` is inlined per chunk run below. */
+  /** One read of the values; `row` gets each run of a chunk that lies in one row. */
   const read = async (row: (values: ArrayLike<number>, from: number, to: number, r: number, c0: number) => void): Promise<void> => {
     let pos = 0;
     for await (const chunk of source()) {
@@ -92,17 +92,12 @@ export async function topKSingularValues(
   const times = async (m: Float64Array, first: boolean): Promise<Float64Array> => {
     const y = new Float64Array(rows * l);
     await read((values, from, to, r, c0) => {
-      const yo = r * l;
-      for (let i = from, c = c0; i < to; i++, c++) {
-        const v = values[i];
-        if (first) {
-          if (v - v !== 0) nonFinite = true;
-          frobeniusSquared += v * v;
-        }
-        if (v === 0) continue;
-        const mo = c * l;
-        for (let j = 0; j < l; j++) y[yo + j] += v * m[mo + j];
+      if (first) {
+        const f = sumSquares(values, from, to);
+        if (f - f !== 0 && hasNonFinite(values, from, to)) nonFinite = true;
+        frobeniusSquared += f;
       }
+      rowTimes(values, from, to, c0, m, y, r * l, l);
     });
     return y;
   };
@@ -110,15 +105,7 @@ export async function topKSingularValues(
   /** Z = W^T Q: Q is rows x l, Z cols x l. */
   const transposeTimes = async (q: Float64Array): Promise<Float64Array> => {
     const z = new Float64Array(cols * l);
-    await read((values, from, to, r, c0) => {
-      const qo = r * l;
-      for (let i = from, c = c0; i < to; i++, c++) {
-        const v = values[i];
-        if (v === 0) continue;
-        const zo = c * l;
-        for (let j = 0; j < l; j++) z[zo + j] += v * q[qo + j];
-      }
-    });
+    await read((values, from, to, r, c0) => rowTransposeTimes(values, from, to, c0, q, z, r * l, l));
     return z;
   };
 
@@ -153,6 +140,61 @@ export async function topKSingularValues(
   const floor = Math.max(lambda[0], 0) * l * Number.EPSILON;
   for (let i = 0; i < k; i++) singularValues[i] = lambda[i] > floor ? Math.sqrt(lambda[i]) : 0;
   return { singularValues, frobeniusSquared, nonFinite: false, options };
+}
+
+function sumSquares(values: ArrayLike<number>, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += values[i] * values[i];
+  return s;
+}
+
+function hasNonFinite(values: ArrayLike<number>, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (values[i] - values[i] !== 0) return true;
+  return false;
+}
+
+/** y[yo .. yo + l) += sum over i of values[i] * m[(c0 + i - from) l .. + l), two values at a time. */
+function rowTimes(
+  values: ArrayLike<number>,
+  from: number,
+  to: number,
+  c0: number,
+  m: Float64Array,
+  y: Float64Array,
+  yo: number,
+  l: number,
+): void {
+  let i = from;
+  let mo = c0 * l;
+  for (; i + 1 < to; i += 2, mo += 2 * l) {
+    const v0 = values[i];
+    const v1 = values[i + 1];
+    const m1 = mo + l;
+    for (let j = 0; j < l; j++) y[yo + j] += v0 * m[mo + j] + v1 * m[m1 + j];
+  }
+  if (i < to) {
+    const v0 = values[i];
+    for (let j = 0; j < l; j++) y[yo + j] += v0 * m[mo + j];
+  }
+}
+
+/** z[(c0 + i - from) l .. + l) += values[i] * q[qo .. qo + l). */
+function rowTransposeTimes(
+  values: ArrayLike<number>,
+  from: number,
+  to: number,
+  c0: number,
+  q: Float64Array,
+  z: Float64Array,
+  qo: number,
+  l: number,
+): void {
+  let zo = c0 * l;
+  for (let i = from; i < to; i++, zo += l) {
+    const v = values[i];
+    if (v === 0) continue;
+    for (let j = 0; j < l; j++) z[zo + j] += v * q[qo + j];
+  }
 }
 
 /**
