@@ -36,6 +36,7 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
     throw toCliError(e, file);
   }
   const progress = progressOn(io.stderr);
+  let shownAt = 0;
   const count = checkpoint.tensors.length;
   try {
     const report = await buildInspectReport(checkpoint, file, {
@@ -46,6 +47,10 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
       threads: flags.threads,
       statsWorker: bundledStatsWorker(),
       onStatsProgress: (p) => {
+        // The line is built at most every 100 ms (200,000 tiny tensors report 200,000 times).
+        const now = Date.now();
+        if (now - shownAt < 100) return;
+        shownAt = now;
         // On one thread: the tensor at work; on several: how many are done.
         const at =
           p.current === undefined

@@ -778,6 +778,11 @@ export interface FinishedStats {
   readonly histogram: Histogram;
 }
 
+/** The statistics of an empty tensor (no reader, no accumulator: a checkpoint can hold 200,000 of them). */
+export function emptyTensorStats(): FinishedStats {
+  return { ...nullStats(emptyMoments()), histogram: { edges: [], counts: [] } };
+}
+
 function nullStats(m: MomentsPartial): Omit<FinishedStats, 'histogram'> {
   return {
     count: m.all,

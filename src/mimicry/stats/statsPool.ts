@@ -97,7 +97,7 @@ async function inThisThread(
         tensors: tensors.length,
         current: i,
       });
-    report(0);
+    if (t.params > 0) report(0);
     out.push(await tensorStatsOf(checkpoint, t, { bins: opts.bins, signal: opts.signal, onProgress: report }));
     if (!skippedReason(t)) before += t.bytes;
   }

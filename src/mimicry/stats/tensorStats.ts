@@ -22,6 +22,7 @@ import { isPositiveInt } from '../positiveInt';
 import type { Histogram } from './histogram';
 import {
   afterPass1,
+  emptyTensorStats,
   finishStats,
   pass1Accumulator,
   Pass2Accumulator,
@@ -80,7 +81,7 @@ export async function computeTensorStats(chunks: () => AsyncIterable<DecodedValu
   // An empty tensor has nothing to read: no reader is started (a checkpoint can hold 200,000 of them).
   if (totalElements === 0) {
     onProgress?.(0);
-    return finishStats(afterPass1('values', { kind: 'f64', supers: [] }, bins), new Float64Array(bins));
+    return emptyTensorStats();
   }
 
   let acc: Pass1Accumulator | undefined;
@@ -131,15 +132,17 @@ export async function computeTensorStatsFromBytes(dtype: DType, bytes: ByteSourc
   const bins = checkedBins(opts.bins);
   const { signal, onProgress, elements } = opts;
   signal?.throwIfAborted();
+  if (elements === 0) {
+    onProgress?.(0);
+    return emptyTensorStats();
+  }
   const acc = pass1Accumulator(dtype, elements);
   const twoPasses = pathOf(dtype, elements) !== 'table';
   const share = twoPasses ? 0.5 : 1;
-  if (elements > 0) {
-    for await (const chunk of bytes(0, elements)) {
-      signal?.throwIfAborted();
-      acc.addBytes(chunk);
-      onProgress?.(Math.floor(acc.seen * share));
-    }
+  for await (const chunk of bytes(0, elements)) {
+    signal?.throwIfAborted();
+    acc.addBytes(chunk);
+    onProgress?.(Math.floor(acc.seen * share));
   }
   signal?.throwIfAborted();
   if (acc.seen !== elements) throw new Error(`tensor bytes held ${acc.seen} elements, expected ${elements}`);
