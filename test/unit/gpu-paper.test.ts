@@ -18,13 +18,13 @@ const LOSS_TOLERANCE = 1e-4;
 
 after(() => releaseGpu());
 
-async function run(backend: 'webgpu' | 'wasm') {
+async function run(backend: 'webgpu' | 'wasm', extra: ReconstructOptions = {}) {
   const ck = await openCheckpoint(GPT2);
   try {
     const curves = new Map<string, Map<number, number>>();
     const r = await reconstruct(
       ck,
-      { ...OPTIONS, backend },
+      { ...OPTIONS, ...extra, backend },
       {
         onProgress: (ev: ProgressEvent) => {
           if (ev.steps === 0) return;
@@ -61,5 +61,19 @@ test('paper loop: webgpu against wasm on GPT-2 (seed 7, 30 steps): loss curves a
   gpu.r.layers.forEach((l, i) => {
     assert.equal(l.name, cpu.r.layers[i].name);
     assert.ok(Math.abs(l.cosine - cpu.r.layers[i].cosine) <= 1e-3, `${l.name}: cosine ${l.cosine} vs ${cpu.r.layers[i].cosine}`);
+  });
+});
+
+test('spectral+refine on webgpu starts at the closed form and never ends worse than it', async (t) => {
+  if (!(await adapterOrSkip(t))) return;
+  // One template for two members: the closed form is not exact, so there is something to refine.
+  const refine = await run('webgpu', { method: 'spectral+refine', loss: 'mse', noise: 0, steps: 20, templates: 1 });
+  const closed = await run('wasm', { method: 'spectral', steps: undefined, lr: undefined, templates: 1 });
+  assert.equal(refine.r.method.backend, 'webgpu');
+  refine.r.banks.forEach((b, i) => {
+    // The loop's loss sums the members' mean squared errors; the closed form reports their mean.
+    const refined = b.metrics.loss / b.plan.members.length;
+    const base = closed.r.banks[i].metrics.loss;
+    assert.ok(refined <= base * (1 + 1e-4), `${b.plan.name}: refined ${refined} vs closed form ${base}`);
   });
 });
