@@ -269,3 +269,41 @@ test(
       }
     }),
 );
+
+test(
+  'BERT-style names with three shapes in one member (attention, intermediate, output) group by role and shape, as numpy',
+  { skip: numpyMissing() },
+  () =>
+    inTempDir(async (dir) => {
+      const members: SpecMember[] = [];
+      const paths: string[] = [];
+      const shapes: Record<string, [number, number]> = {
+        'attention.self.query': [6, 6],
+        'intermediate.dense': [12, 6],
+        'output.dense': [6, 12],
+      };
+      for (let m = 0; m < 3; m++) {
+        const t: Tensors = {};
+        for (let i = 0; i < 3; i++)
+          for (const [role, [out, inDim]] of Object.entries(shapes)) {
+            const p = `base_model.model.bert.encoder.layer.${i}.${role}`;
+            t[`${p}.lora_A.weight`] = randomTensor(300 * m + 10 * i + out + inDim, [2, inDim]);
+            t[`${p}.lora_B.weight`] = randomTensor(300 * m + 10 * i + out + inDim + 1, [out, 2]);
+          }
+        const folder = await writeAdapter(join(dir, `bert${m}`), t, peftConfig({ target_modules: Object.keys(shapes) }));
+        paths.push(folder);
+        members.push({ file: join(folder, 'adapter_model.safetensors'), config: join(folder, 'adapter_config.json'), kind: 'peft' });
+      }
+      const report = await analyze(paths, 2);
+      assert.equal(report.layers.length, 9);
+      assert.deepEqual(
+        report.banks.map((b) => [b.layers.length, b.shape]).sort(),
+        [
+          [3, [12, 6]],
+          [3, [6, 12]],
+          [3, [6, 6]],
+        ].sort(),
+      );
+      compare(report, reference(report, members, 2));
+    }),
+);
