@@ -6,7 +6,7 @@
 // closely the fused loop follows the tfjs loop's loss trajectory, and PASS/FAIL against the target:
 // the fused loop at least as fast per step as PyTorch. Timings are never asserted in tests.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openCheckpoint } from '../src/mimicry/safetensors/reader';
@@ -241,6 +241,19 @@ export async function benchPaper(quick: boolean): Promise<void> {
           (ratio <= 1 ? `${(1 / ratio).toFixed(1)}x faster` : `${ratio.toFixed(2)}x slower (missed by ${((ratio - 1) * 100).toFixed(0)}%)`),
       );
     }
+    mkdirSync('bench-results', { recursive: true });
+    const json = {
+      date: new Date().toISOString(),
+      quick,
+      loadAverage: os.loadavg(),
+      banks: banks.map((b) => b.plan.name),
+      runs: rows.map((r) => ({ ...r, secondsPerStep: perStep(r) })),
+      trajectoryGap: gap,
+      tfjsSumError: sumError,
+      torch: torch ? { fusedOverTorch: perStep(fused.run) / perStep(torch) } : 'skipped: no torch',
+    };
+    writeFileSync('bench-results/paper.json', JSON.stringify(json, null, 2) + '\n');
+    console.log('wrote bench-results/paper.json');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
