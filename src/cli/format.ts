@@ -17,7 +17,13 @@ export function humanBytes(bytes: number): string {
 
 /** 236224 -> "236,224" (fixed locale, so output is the same on every machine). */
 export function grouped(n: number): string {
-  return n.toLocaleString('en-US');
+  // Integers (every count we print) are grouped by hand: toLocaleString loads locale data on its
+  // first call and dominates the table of a 100,000-tensor checkpoint.
+  if (!Number.isSafeInteger(n)) return n.toLocaleString('en-US');
+  const digits = String(Math.abs(n));
+  let out = digits.slice(0, digits.length % 3 || 3);
+  for (let i = out.length; i < digits.length; i += 3) out += `,${digits.slice(i, i + 3)}`;
+  return n < 0 ? `-${out}` : out;
 }
 
 /** Four significant digits; exponent form outside [1e-3, 1e5). null -> "-". */
