@@ -117,6 +117,7 @@ function llamaFamily(members: number, layers: number, r: number, side: number): 
       file: `task${m}/adapter_model.safetensors`,
       kind: 'peft-lora',
       step: null,
+      run: null,
       baseModel: null,
       layers: layerMap,
       params: layers * 2 * 2 * side * r,

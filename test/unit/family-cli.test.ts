@@ -87,6 +87,8 @@ test('family --json on the real GPT-2 adapters: the documented shape, shared lay
   assert.equal(doc.map.method, 'pca');
   assert.equal(doc.map.points.length, 4 * 12);
   assert.deepEqual(Object.keys(doc.map.points[0]), ['member', 'layer', 'x', 'y']);
+  // The run's two snapshots, joined in step order; the task adapters are no snapshots.
+  assert.deepEqual(doc.map.trajectories, [{ run: join(FAMILY, 'shakespeare-cattn'), members: ['checkpoint-1000', 'checkpoint-7500'] }]);
   assert.deepEqual(doc.members[0].coefficients, 12 * 4);
 });
 

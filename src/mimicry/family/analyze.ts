@@ -3,6 +3,7 @@
 // fit of shared update templates with per-member coefficients (fidelity against n, leave-one-out
 // "captured"), and a PCA map of the (member, layer) updates. Everything is built from each bank's
 // Gram matrix of updates, in float64; a LoRA update is never formed whole.
+import * as path from 'node:path';
 import { UMAP } from 'umap-js';
 import { planGroups, type TensorLike } from '../recast/grouping';
 import { Random } from '../recast/random';
@@ -131,6 +132,15 @@ export interface FamilyMapDoc {
   readonly seed: number | null;
   readonly neighbors: number | null;
   readonly points: readonly FamilyMapPoint[];
+  /** Training snapshots joined in step order, one line per run (the folder holding the `checkpoint-N` names). */
+  readonly trajectories: readonly FamilyTrajectory[];
+}
+
+export interface FamilyTrajectory {
+  /** The run's folder, relative to the working folder when inside it. */
+  readonly run: string;
+  /** Member names in step order (ties in the order given). */
+  readonly members: readonly string[];
 }
 
 export interface FamilyReport {
@@ -528,7 +538,25 @@ function principalCoordinates(blocks: readonly MapBlock[]): {
   return { values, vectors, N, labels };
 }
 
-function pcaMap(blocks: readonly MapBlock[]): FamilyMapDoc {
+/** Snapshots grouped by run, each in step order; runs in the order their first snapshot was given. */
+function trajectoriesOf(members: readonly FamilyMember[]): FamilyTrajectory[] {
+  const runs = new Map<string, FamilyMember[]>();
+  for (const m of members) {
+    if (m.step === null || m.run === null) continue;
+    const list = runs.get(m.run) ?? [];
+    list.push(m);
+    runs.set(m.run, list);
+  }
+  return [...runs].map(([run, list]) => {
+    const rel = path.relative(process.cwd(), run);
+    return {
+      run: rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : run,
+      members: [...list].sort((a, b) => (a.step as number) - (b.step as number)).map((m) => m.name),
+    };
+  });
+}
+
+function pcaMap(blocks: readonly MapBlock[]): Omit<FamilyMapDoc, 'trajectories'> {
   const { values, vectors, N, labels } = principalCoordinates(blocks);
   const positive = Array.from(values).reduce((s, v) => s + Math.max(0, v), 0);
   const coord = (i: number, t: number) => (t < N ? Math.sqrt(Math.max(0, values[t])) * vectors[i * N + t] : 0);
@@ -552,7 +580,7 @@ const UMAP_NEIGHBORS = 15;
  * UMAP (umap-js) of the same points, on their exact principal coordinates (Euclidean distances of
  * the unit-norm updates), every random draw from the engine's seeded generator.
  */
-function umapMap(blocks: readonly MapBlock[], seed: number): FamilyMapDoc {
+function umapMap(blocks: readonly MapBlock[], seed: number): Omit<FamilyMapDoc, 'trajectories'> {
   const { values, vectors, N, labels } = principalCoordinates(blocks);
   if (N < 3) throw new FamilyError('invalid-family-option', `a UMAP map needs 3 or more (member, layer) points, the family has ${N}`);
   const top = Math.max(values[0], 0);
@@ -684,7 +712,7 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
     layers: shared.map((s) => layerDocs.get(s.name) as FamilyLayerDoc),
     cosine,
     banks: bankDocs,
-    map: opts.map === 'umap' ? umapMap(mapBlocks, opts.seed ?? 0) : pcaMap(mapBlocks),
+    map: { ...(opts.map === 'umap' ? umapMap(mapBlocks, opts.seed ?? 0) : pcaMap(mapBlocks)), trajectories: trajectoriesOf(members) },
     specialisation: {
       templates: columns,
       share: Object.fromEntries(members.map((m, mi) => [m.name, shares(wholeEnergy[mi])])),

@@ -33,6 +33,8 @@ export interface FamilyMember {
   readonly kind: MemberKind;
   /** Training step from a `checkpoint-N`, `step-N` or mlx-lm `N_adapters` name; null otherwise. */
   readonly step: number | null;
+  /** The folder holding that name: snapshots of one run share it. Null without a step. */
+  readonly run: string | null;
   /** base_model_name_or_path (PEFT) or model (mlx-lm), when the config names it. */
   readonly baseModel: string | null;
   readonly layers: ReadonlyMap<string, MemberLayer>;
@@ -74,15 +76,21 @@ const STEP_NAMES = [/^(?:checkpoint|step|global_step|global-step)[-_]?(\d+)$/i, 
 
 /** Training step from the file's or its folders' names (nearest first), or null. */
 export function stepOf(file: string): number | null {
-  const parts = path
-    .resolve(file)
-    .split(path.sep)
-    .filter((p) => p.length > 0);
-  for (let i = parts.length - 1; i >= Math.max(0, parts.length - 3); i--) {
+  return snapshotOf(file)?.step ?? null;
+}
+
+/**
+ * A training snapshot's step and run: N of the nearest `checkpoint-N` / `step-N` / `N_adapters`
+ * name among the file and its two parent folders, and the folder that holds that name (the run).
+ */
+export function snapshotOf(file: string): { step: number; run: string } | null {
+  const abs = path.resolve(file);
+  const parts = abs.split(path.sep);
+  for (let i = parts.length - 1; i >= Math.max(1, parts.length - 3); i--) {
     const stem = parts[i].replace(/\.safetensors(\.index\.json)?$/, '');
     for (const re of STEP_NAMES) {
       const m = re.exec(stem);
-      if (m) return Number(m[1]);
+      if (m) return { step: Number(m[1]), run: parts.slice(0, i).join(path.sep) || path.sep };
     }
   }
   return null;
@@ -479,7 +487,8 @@ async function loadMember(given: string, base: FamilyBase | null): Promise<{ mem
       path: given,
       file,
       kind,
-      step: stepOf(file),
+      step: snapshotOf(file)?.step ?? null,
+      run: snapshotOf(file)?.run ?? null,
       baseModel,
       layers: new Map(loaded.layers.map((l) => [l.name, l])),
       params: ck.tensors.reduce((s, t) => s + t.params, 0),
