@@ -11,7 +11,6 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { RemoteError } from '../errors';
 import { DTYPES } from '../safetensors/dtypes';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { WorkerHost } from '../worker/channel/host';
@@ -300,7 +299,7 @@ class Pool {
         this.tensorsDone += job.tensors.length;
         this.doneBytes += job.bytes;
       });
-      done = done.catch((e: unknown) => this.failed(e, job.tensors, job.bytes));
+      done = done.catch(() => this.failed(job.tensors, job.bytes));
     } else {
       const t = this.tensors[job.tensor];
       const split = this.splits.get(job.tensor) as Split;
@@ -326,7 +325,7 @@ class Pool {
       const jobBytes = bytesOf(job.last - job.first);
       done = done.then(
         () => void (this.doneBytes += jobBytes),
-        (e: unknown) => this.failed(e, [job.tensor], jobBytes),
+        () => this.failed([job.tensor], jobBytes),
       );
     }
     void done.then(() => {
@@ -337,8 +336,10 @@ class Pool {
   }
 
   /** A job that failed: cancelled (the run is ending), or to be computed again here. */
-  private failed(e: unknown, tensors: readonly number[], bytes: number): void {
-    if (this.opts.signal?.aborted || (e instanceof RemoteError && e.cancelled)) return;
+  private failed(tensors: readonly number[], bytes: number): void {
+    // Cancelled by this run's own signal: nothing to redo. Anything else (a worker that was lost
+    // included, even when the channel reports it as cancelled) is computed again here.
+    if (this.opts.signal?.aborted) return;
     for (const i of tensors) {
       if (this.retry.has(i)) continue;
       this.retry.add(i);
