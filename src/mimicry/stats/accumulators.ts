@@ -733,9 +733,22 @@ export class Pass2Accumulator {
   }
 }
 
-/** The values of straddling buckets, one by one (a branch that is rarely taken: about 1% of values). */
+/** The values of straddling buckets, one by one (about 1% of values: a branch rarely taken, once per four values). */
 function binStraddling(x: Float32Array, bits: Uint32Array, marks: Uint8Array, hist: HistogramBuilder): void {
-  for (let k = 0; k < bits.length; k++) {
+  const quads = bits.length & ~3;
+  for (let k = 0; k < quads; k += 4) {
+    const a = marks[bits[k] >>> TOP_SHIFT];
+    const b = marks[bits[k + 1] >>> TOP_SHIFT];
+    const c = marks[bits[k + 2] >>> TOP_SHIFT];
+    const d = marks[bits[k + 3] >>> TOP_SHIFT];
+    if ((a | b | c | d) !== 0) {
+      if (a !== 0) hist.addCount(x[k], 1);
+      if (b !== 0) hist.addCount(x[k + 1], 1);
+      if (c !== 0) hist.addCount(x[k + 2], 1);
+      if (d !== 0) hist.addCount(x[k + 3], 1);
+    }
+  }
+  for (let k = quads; k < bits.length; k++) {
     if (marks[bits[k] >>> TOP_SHIFT] !== 0) hist.addCount(x[k], 1);
   }
 }
