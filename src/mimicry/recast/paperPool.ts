@@ -75,7 +75,7 @@ export function doubleArray(length: number, shared: boolean): Float64Array {
   return shared ? new Float64Array(new SharedArrayBuffer(8 * length)) : new Float64Array(length);
 }
 
-/** Runs passes over all of a bank's chunks, on `threads` threads (fewer when workers cannot start). */
+/** Runs passes over all of a bank's chunks on `threads` threads (at most one per chunk; one when the worker script is not found). */
 export class PassRunner {
   private readonly work: Float64Array;
   private readonly hosts: WorkerHost<PaperWorkerService, 'open'>[] = [];
