@@ -200,6 +200,15 @@ test('bad members: exit 2 with one line naming the file and the rule', () =>
     await refused([good, broken], join(broken, 'adapter_config.json'), 'adapter-config-invalid');
     const ranked = await writeAdapter(join(dir, 'ranked'), tiny(10), peftConfig({ r: 4 }));
     await refused([good, ranked], join(ranked, 'adapter_config.json'), 'adapter-config-invalid');
+    // A pattern key that could backtrack for ever on a hostile module name is refused, not run.
+    const redos = await writeAdapter(join(dir, 'redos'), tiny(17), peftConfig({ rank_pattern: { '(a+)+b': 2 } }));
+    await refused([good, redos], join(redos, 'adapter_config.json'), 'adapter-config-invalid');
+    const grouped = await writeAdapter(
+      join(dir, 'grouped'),
+      tiny(18),
+      peftConfig({ alpha_pattern: { '(q|v)_proj': 2 }, rank_pattern: { 'layers\\.[0-9]+\\.self_attn\\.q_proj': 2 } }),
+    );
+    assert.equal((await cli(['family', good, grouped])).code, 0, 'groups and quantifiers that do not nest are fine');
     const loha = await writeAdapter(join(dir, 'loha'), tiny(11), peftConfig({ peft_type: 'LOHA' }));
     await refused([good, loha], join(loha, 'adapter_config.json'), 'adapter-unsupported');
 

@@ -180,8 +180,33 @@ function patternField(doc: Record<string, unknown>, key: string, file: string, p
   return out;
 }
 
+/**
+ * A quantified group that itself holds a quantifier or an alternation (`(a+)+`, `(a|a)*`) can
+ * backtrack exponentially on a hostile module name: such pattern keys are refused rather than run.
+ */
+function nestedQuantifier(key: string): boolean {
+  const groups: boolean[] = []; // per open group: does it hold a quantifier or an alternation?
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (c === '(') groups.push(false);
+    else if (c === ')') {
+      const quantified = groups.pop() ?? false;
+      const next = key[i + 1];
+      if (quantified && (next === '*' || next === '+' || next === '{')) return true;
+      if (groups.length > 0 && (quantified || next === '*' || next === '+' || next === '{' || next === '?'))
+        groups[groups.length - 1] = true;
+    } else if ((c === '*' || c === '+' || c === '{' || c === '|') && groups.length > 0) groups[groups.length - 1] = true;
+  }
+  return false;
+}
+
 /** PEFT matches a pattern key against the module name as re.match(rf"(.*\.)?({key})$", name). */
 function patternRegExp(key: string): RegExp {
+  if (key.length > 1000 || nestedQuantifier(key)) throw new Error('a nested quantifier or an over-long key could run for ever');
   return new RegExp(`^(?:.*\\.)?(?:${key})$`);
 }
 
