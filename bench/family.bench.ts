@@ -2,7 +2,8 @@
 // bundled GPT-2 adapters (test/fixtures/real/gpt2-lora-family) in <= 3 s, faster than numpy forming
 // the dense updates (the naive route: what a script would do); LLaMA-7B-shaped adapters (q_proj and
 // v_proj, 4096 x 4096, r = 16, 4 members x 32 layers; 8 layers with --quick, in memory) in <= 60 s.
-// Printed beside each: numpy's factor route (stacked factor Grams through BLAS), the floor.
+// Printed beside each: numpy's factor route (stacked factor Grams through BLAS), the floor; numpy
+// runs on one BLAS thread, as the engine does.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadFamily, type FamilyMember, type LoadedFamily } from '../src/mimicry/family/members';
@@ -85,7 +86,9 @@ print(json.dumps({"factor": min(t)}))
 `;
 
 function numpy<T>(script: string, args: string[]): T | string {
-  const r = spawnSync('python3', ['-c', script, ...args], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: NUMPY_TIMEOUT_MS });
+  // One BLAS thread, as this engine uses one: a fair peer, and no oversubscription on a shared machine.
+  const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const r = spawnSync('python3', ['-c', script, ...args], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: NUMPY_TIMEOUT_MS, env });
   if (r.signal) return `numpy stopped after ${NUMPY_TIMEOUT_MS / 1000} s (${r.signal})`;
   if (r.error || r.status !== 0) return `numpy not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()})`;
   return JSON.parse(r.stdout) as T;
