@@ -1,8 +1,9 @@
 // A task family's report (docs/RECAST.md section 6): per layer and member the update's norm and
 // spectrum, cosines between members per layer and over the whole model, per bank the closed-form
 // fit of shared update templates with per-member coefficients (fidelity against n, leave-one-out
-// "captured"), and a PCA map of the (member, layer) updates. Everything is built from each bank's
-// Gram matrix of updates, in float64; a LoRA update is never formed whole.
+// "captured", specialisation and a non-negative variant), and a PCA or UMAP map of the (member,
+// layer) updates. Everything is built from each bank's Gram matrix of updates, in float64; a LoRA
+// update is never formed whole.
 import * as path from 'node:path';
 import { UMAP } from 'umap-js';
 import { planGroups, type TensorLike } from '../recast/grouping';
