@@ -43,10 +43,12 @@ import {
   restorableState,
   type CheckpointBrief,
   type DashboardData,
+  type FromDashboard,
   type ReconstructOptions,
   type ToDashboard,
 } from '../protocol';
 import { h, replace } from '../shared/dom';
+import { stylesSettled } from '../shared/settled';
 import { loadState, post, saveState } from './api';
 import { CompareView } from './compareView';
 import { ConfigureView } from './configureView';
@@ -89,12 +91,14 @@ function show(next: View, mode: 'configure' | 'results' | 'compare' | 'running')
 
 function reportRendered(mode: 'configure' | 'results' | 'compare'): void {
   const cards = results?.cards.map((c) => ({ id: c.id, value: c.value, ...(c.hint === undefined ? {} : { hint: c.hint }) }));
-  post({
+  const message: FromDashboard = {
     type: 'rendered',
     mode,
     charts: results ? results.chartCount : app.querySelectorAll('.chart').length,
     ...(results && cards ? { cards, pendingSpectra: results.pendingSpectra } : {}),
-  });
+  };
+  // Once the icons' stylesheets and fonts are in (see stylesSettled).
+  void stylesSettled().then(() => post(message));
 }
 
 function showError(message: string | undefined): void {

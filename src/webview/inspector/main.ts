@@ -41,6 +41,7 @@ import { TensorTable } from './tensorTable';
 import { onThemeChange } from '../shared/theme';
 import { loadState, post, saveState } from './api';
 import { BatchBar } from './batchBar';
+import { stylesSettled } from '../shared/settled';
 
 const app = document.getElementById('app') ?? document.body;
 const state = new InspectorState();
@@ -122,7 +123,7 @@ function showError(error: WireError): void {
       h('p', { class: 'muted' }, 'The file was not changed. Nothing was read past the header.'),
     ),
   );
-  post({ type: 'renderError', error });
+  void stylesSettled().then(() => post({ type: 'renderError', error }));
 }
 
 function searchBox(): HTMLElement {
@@ -213,8 +214,11 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
   );
   const restore = persisted.selected !== undefined && state.byName.has(persisted.selected) ? persisted.selected : undefined;
   if (restore !== undefined) select(restore, true);
-  // Report once the rows are painted, so tests can rely on the DOM being there.
-  requestAnimationFrame(() => requestAnimationFrame(() => post({ type: 'rendered', tensorCount: m.tensors.length })));
+  // Report once the rows are painted and their icons' stylesheets are in, so tests can rely on the
+  // DOM being there (and may close the view at once: see stylesSettled).
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => void stylesSettled().then(() => post({ type: 'rendered', tensorCount: m.tensors.length }))),
+  );
 }
 
 /** Opens the reconstruction dashboard: its configuration for a checkpoint, its results for a recast file. */
