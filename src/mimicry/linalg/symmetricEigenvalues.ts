@@ -33,6 +33,9 @@ const SAFE_MIN = 2.2250738585072014e-308;
  * squares in the reduction neither overflow nor underflow. */
 const RMIN = 2 ** -484;
 const RMAX = 2 ** 484;
+/** Where f^2 + g^2 is safe to form directly (far from float64's underflow and overflow). */
+const SQUARE_MIN = 2 ** -600;
+const SQUARE_MAX = 2 ** 600;
 /** QL sweeps allowed, in total, per eigenvalue (typically fewer than 2 are needed). */
 const MAX_SWEEPS_PER_VALUE = 30;
 
@@ -329,11 +332,22 @@ function tridiagonalQL(d: Float64Array, e: Float64Array, n: number): void {
       for (; i >= l; i--) {
         const f = s * e[i];
         const b = c * e[i];
-        r = pythag(f, g);
-        e[i + 1] = r;
-        if (r === 0) break; // underflow: the block splits at i + 1; recover and retry
-        s = f / r;
-        c = g / r;
+        // sqrt(f^2 + g^2) directly while the squares can neither overflow nor underflow (one
+        // division instead of three: this loop is a chain of dependent operations).
+        const q = f * f + g * g;
+        if (q > SQUARE_MIN && q < SQUARE_MAX) {
+          r = Math.sqrt(q);
+          const inv = 1 / r;
+          e[i + 1] = r;
+          s = f * inv;
+          c = g * inv;
+        } else {
+          r = pythag(f, g);
+          e[i + 1] = r;
+          if (r === 0) break; // underflow: the block splits at i + 1; recover and retry
+          s = f / r;
+          c = g / r;
+        }
         g = d[i + 1] - p;
         r = (d[i] - g) * s + 2 * c * b;
         p = s * r;
