@@ -406,9 +406,12 @@ export async function loadRecast(workerPath: string, file: string): Promise<Dash
       return undefined;
     }
     const spectrumMaxSide = reconstructSettings(vscode.Uri.file(file)).spectrumMaxSide;
-    return await withJobProgress({ title: `Mimicry: reading ${brief.fileName}` }, (report) =>
+    const data = await withJobProgress({ title: `Mimicry: reading ${brief.fileName}` }, (report) =>
       host.request('load', { spectrumMaxSide }, report),
     );
+    // A comparison draws no spectra: those the file does not store are not computed for it.
+    const why = 'not stored in the file: its own dashboard computes them';
+    return { ...data, spectra: data.spectra.map((s) => (s.pending ? { bank: s.bank, lines: [], skipped: why } : s)) };
   } catch (e) {
     showJobError(e);
     return undefined;
