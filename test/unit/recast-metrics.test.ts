@@ -129,6 +129,7 @@ test('one-pass kernels give the same bits as the plain loops (compose + fidelity
     [3, 2, 9000],
   ]) {
     const templates = Float32Array.from(rng.normals(n * d));
+    templates.fill(-0, 0, 7); // products of -0: compose() turns them into +0
     const coefficients = Float32Array.from(rng.normals(K * n));
     const original = Float32Array.from(rng.normals(d));
     const plain = compose(templates, n, coefficients);
@@ -137,6 +138,7 @@ test('one-pass kernels give the same bits as the plain loops (compose + fidelity
     const rebuilt = new Float32Array(d);
     const got = composeWithFidelity(templates, n, coefficients, original, rebuilt, 0.25);
     assert.deepEqual(rebuilt, plain);
+    for (let i = 0; i < 7; i++) assert.ok(Object.is(rebuilt[i], plain[i]), `sign of zero at ${i}`);
     assert.deepEqual(got, { ...layerFidelity(original, plain), squaredError: se });
 
     let normSum = 0,

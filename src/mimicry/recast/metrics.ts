@@ -56,12 +56,15 @@ export function composeWithFidelity(
   let aa = 0;
   let bb = 0;
   const m0 = mean[0];
+  const m1 = n > 1 ? mean[1] : 0;
   for (let i = 0; i < d; i++) {
+    // compose()'s loop unrolled for one and two templates; the leading 0 + keeps -0 as it makes it.
     let s = 0;
-    if (n === 1) s += m0 * templates[i];
+    if (n === 1) s = 0 + m0 * templates[i];
+    else if (n === 2) s = 0 + m0 * templates[i] + m1 * templates[d + i];
     else for (let t = 0; t < n; t++) s += mean[t] * templates[t * d + i];
-    rebuilt[i] = s;
-    const w = rebuilt[i];
+    const w = Math.fround(s);
+    rebuilt[i] = w;
     const o = original[i];
     const e = w - o;
     se += e * e;
