@@ -70,6 +70,7 @@ serve<ReconstructService>(
           phase: 'write',
           message: `${name}: ${p.tensors} of ${p.totalTensors} tensors`,
           fraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1,
+          phaseFraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1,
         }),
       );
       await session.export(kind, file, isRecast, { signal, onProgress });
