@@ -28,8 +28,9 @@ import { spectralMetrics, type SpectralMetrics } from './spectralMetrics';
  * spectrum. The one default of the engine, the CLI's --max-side and the VS Code setting
  * mimicry.inspector.spectrumMaxDim (package.json; a unit test checks they agree).
  *
- * Eigenvalues only (no eigenvectors) make a 2048 Gram ~6 s of CPU, under what a 1024 one cost with
- * a full eigen-decomposition (~14 s); the Gram's own O(n^2 m) cost is not bounded by this cap anyway.
+ * Eigenvalues only (no eigenvectors) on the SIMD kernels (linalg/kernels.wat) make a 2048 x 2048
+ * spectrum ~3 s of CPU (Gram and eigenvalues; ~7 s in plain JavaScript); the Gram's own O(n^2 m)
+ * cost is not bounded by this cap anyway. Over it, an estimate of the top k (`topK`) is offered.
  */
 export const DEFAULT_SPECTRUM_MAX_SIDE = 2048;
 
