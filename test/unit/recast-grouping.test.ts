@@ -1,6 +1,8 @@
 import { ReconstructError } from '../../src/mimicry/recast/errors';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { memberWeights } from '../../src/mimicry/recast/paperInit';
+import { blocksAndRoles } from '../../src/mimicry/dashboard/layers';
 import { readFileSync } from 'node:fs';
 import type { DType } from '../../src/mimicry/safetensors/types';
 import {
@@ -577,4 +579,21 @@ test('a name of 100,000 numbered parts is read in linear time (at most 8 candida
     { name: deep.replace(/^0\./, '1.'), dtype: 'F32', shape: [2, 2] },
   ]);
   assert.equal(plan.banks.length, 0);
+});
+
+test('T5: module weights and the dashboard read each member by its role in the grouping, not by its innermost index', () => {
+  const tensors = t5(2, false);
+  const plan = planGroups(tensors, { modules: ['layer.1.DenseReluDense.wi', 'layer.1.EncDecAttention.q'] });
+  const bank = plan.banks.find((b) => b.prefix === 'decoder.block' && b.roles.includes('layer.1.EncDecAttention.q'));
+  assert.ok(bank, 'a decoder bank');
+  const weights = memberWeights(bank, { 'layer.1.EncDecAttention.q': 3 });
+  assert.deepEqual(
+    [...weights],
+    bank.memberRoles.map((r) => (r === 'layer.1.EncDecAttention.q' ? 3 : 1)),
+  );
+  assert.ok(weights.includes(3));
+  const names = tensors.map((t) => t.name);
+  const of = blocksAndRoles(names);
+  assert.deepEqual(of('decoder.block.1.layer.1.EncDecAttention.q.weight'), { block: 1, role: 'layer.1.EncDecAttention.q' });
+  assert.deepEqual(of('encoder.block.0.layer.1.DenseReluDense.wi.weight'), { block: 0, role: 'layer.1.DenseReluDense.wi' });
 });

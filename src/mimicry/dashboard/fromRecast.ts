@@ -5,7 +5,7 @@
 import type { Checkpoint } from '../safetensors/types';
 import { compose } from '../recast/compose';
 import { parseRecast, readFinite, type RecastBank, type RecastFile } from '../recast/rebuild';
-import { blockAndRole } from './layers';
+import { blocksAndRoles } from './layers';
 import { spectrumLines, templateAt, type SpectrumInput } from './spectra';
 import { DASHBOARD_DATA_VERSION, type BankSpectra, type DashboardData } from './types';
 
@@ -19,6 +19,7 @@ const MAX_REBUILT_SPECTRA = 6;
  */
 export function recastDashboard(checkpoint: Checkpoint, file: RecastFile = parseRecast(checkpoint)): DashboardData {
   const { metrics, method, source, banksJson } = file.docs;
+  const blockAndRole = blocksAndRoles([...new Set([...metrics.layers.map((l) => l.name), ...metrics.banks.flatMap((m) => m.members)])]);
   const byName = new Map(file.banks.map((b) => [b.name, b]));
   const stored = new Map((file.docs.spectra ?? []).map((s) => [s.bank, s]));
   const spectra: BankSpectra[] = file.banks.map((b) => {

@@ -1,7 +1,7 @@
 // DashboardData of a reconstruction that just ran (engine result + source digest + spectra).
 import { reportJson, type ReportSource } from '../recast/report';
 import type { ReconstructResult } from '../recast/types';
-import { blockAndRole } from './layers';
+import { blocksAndRoles } from './layers';
 import { DASHBOARD_DATA_VERSION, type BankSpectra, type DashboardData } from './types';
 
 export function dashboardFromResult(
@@ -10,6 +10,7 @@ export function dashboardFromResult(
   source: ReportSource,
   spectra: readonly BankSpectra[],
 ): DashboardData {
+  const blockAndRole = blocksAndRoles(result.layers.map((l) => l.name));
   return {
     version: DASHBOARD_DATA_VERSION,
     origin: 'run',

@@ -1,7 +1,7 @@
 // What both loops of the paper method (tfjs: paper.ts, fused: paperFused.ts) start from: the authors'
 // initial state (or the closed form's, for spectral+refine), drawn from the bank's seeded stream in
 // the same order, and each member's loss weight.
-import { parseWeightName, type BankPlan } from './grouping';
+import type { BankPlan } from './grouping';
 import type { Random } from './random';
 import { fitSpectral, repeatSets, type Objective } from './spectral';
 
@@ -44,5 +44,5 @@ export function initialState(rows: Float32Array[], bank: BankPlan, refine: boole
 
 /** Each member's loss weight: its role's entry in `weights`, else 1. */
 export function memberWeights(bank: BankPlan, weights: Readonly<Record<string, number>>): Float32Array {
-  return Float32Array.from(bank.members, (m) => weights[parseWeightName(m)?.role ?? ''] ?? 1);
+  return Float32Array.from(bank.memberRoles, (role) => weights[role] ?? 1);
 }

@@ -2,7 +2,7 @@
 import type { Checkpoint } from '../safetensors/types';
 import { type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
-import { bankParameters, parseWeightName, planGroups, type BankPlan } from './grouping';
+import { bankParameters, planGroups, type BankPlan } from './grouping';
 import { bankEntropy, gramEngine } from './entropy';
 import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
 import { ReconstructError } from './errors';
@@ -217,7 +217,7 @@ export async function reconstruct(
     const fitStarted = performance.now();
     clock.report('fit', 0, 1, 'group');
     const infos = memberInfos(checkpoint, bank);
-    const roles = bank.members.map((m) => parseWeightName(m)?.role ?? m);
+    const roles = bank.memberRoles;
     // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
     const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
     const rows: Float32Array[] = [];
