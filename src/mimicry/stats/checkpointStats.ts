@@ -17,6 +17,8 @@ export type TensorStatsOutcome = TensorStats | StatsSkipped;
 export interface TensorStatsOfOptions extends Omit<TensorStatsOptions, 'totalElements'> {
   /** Elements per read from the checkpoint (default: 8 MiB worth). */
   chunkElements?: number;
+  /** Awaited before each chunk is used: the inspector's batch pauses there while the user's own requests run. */
+  gate?: () => Promise<void>;
 }
 
 /** Bytes per read: large enough that a read costs little per byte, small enough to stay in cache. */
@@ -75,6 +77,13 @@ export function byteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: 
   };
 }
 
+async function* gated(chunks: AsyncIterable<Uint8Array>, gate: () => Promise<void>): AsyncIterable<Uint8Array> {
+  for await (const chunk of chunks) {
+    await gate();
+    yield chunk;
+  }
+}
+
 export async function tensorStatsOf(
   checkpoint: Checkpoint,
   tensor: TensorInfo,
@@ -82,8 +91,9 @@ export async function tensorStatsOf(
 ): Promise<TensorStatsOutcome> {
   const skipped = skippedReason(tensor);
   if (skipped) return { skipped };
-  const { chunkElements, ...rest } = opts;
-  return computeTensorStatsFromBytes(tensor.dtype, byteSource(checkpoint, tensor, opts.signal, chunkElements), {
+  const { chunkElements, gate, ...rest } = opts;
+  const source = byteSource(checkpoint, tensor, opts.signal, chunkElements);
+  return computeTensorStatsFromBytes(tensor.dtype, gate ? (first, last) => gated(source(first, last), gate) : source, {
     ...rest,
     elements: tensor.params,
   });

@@ -3,20 +3,14 @@
 import { SafetensorsError } from '../../safetensors/errors';
 import type { Checkpoint } from '../../safetensors/types';
 import { computeSpectrum, DEFAULT_SPECTRUM_TOP_K, isSpectrumSkipped } from '../../stats/spectrum';
-import { computeTensorStats, type TensorStats } from '../../stats/tensorStats';
+import { isStatsSkipped, tensorStatsOf } from '../../stats/checkpointStats';
+import type { TensorStats } from '../../stats/tensorStats';
 import type { SpectrumView } from './protocol';
 
 function tensorOf(ckpt: Checkpoint, name: string) {
   const t = ckpt.tensor(name);
   if (!t) throw new SafetensorsError(ckpt.path, 'tensor-not-found', name);
   return t;
-}
-
-async function* gated<T>(chunks: AsyncIterable<T>, gate: () => Promise<void>): AsyncIterable<T> {
-  for await (const chunk of chunks) {
-    await gate();
-    yield chunk;
-  }
 }
 
 export async function computeStatsOf(
@@ -30,13 +24,9 @@ export async function computeStatsOf(
 ): Promise<TensorStats> {
   const t = tensorOf(ckpt, name);
   const total = Math.max(1, t.params);
-  const chunks = gate ? () => gated(ckpt.chunks(t, undefined, signal), gate) : () => ckpt.chunks(t, undefined, signal);
-  const s = await computeTensorStats(chunks, {
-    bins,
-    signal,
-    totalElements: t.params,
-    onProgress: (done) => onFraction(done / total),
-  });
+  // From raw bytes: 8- and 16-bit dtypes take the one-pass bit-pattern table (docs/RECAST.md 4.8).
+  const s = await tensorStatsOf(ckpt, t, { bins, signal, gate, onProgress: (done) => onFraction(done / total) });
+  if (isStatsSkipped(s)) throw new SafetensorsError(t.file, 'dtype-not-decoded', `${t.dtype} of ${JSON.stringify(t.name)}`);
   return s;
 }
 
