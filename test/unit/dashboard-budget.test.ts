@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import type { Checkpoint } from '../../src/mimicry/safetensors/types';
-import { planView } from '../../src/mimicry/dashboard/budget';
+import { planView, withoutBanks } from '../../src/mimicry/dashboard/budget';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import type { ReconstructOptions } from '../../src/mimicry/recast/types';
 
@@ -61,4 +61,23 @@ test('engine validation comes back as a message with the field it is about', () 
     assert.equal(outcome.ok, false, JSON.stringify(options));
     if (!outcome.ok) assert.equal(outcome.field, field, outcome.error);
   }
+});
+
+test('no role selected: no bank, every tensor copied, 1x (the budget follows the selection)', () => {
+  const outcome = planView(ck.tensors, { preset: 'paper' });
+  assert.ok(outcome.ok);
+  const none = withoutBanks(outcome.plan);
+  assert.deepEqual(none.banks, []);
+  assert.ok(none.roles.every((r) => !r.selected));
+  const b = none.budget;
+  assert.equal(
+    b.before,
+    ck.tensors.reduce((a, t) => a + t.params, 0),
+  );
+  assert.equal(b.after, b.before);
+  assert.equal(b.ratio, 1);
+  assert.equal(b.templateParameters, 0);
+  assert.equal(b.coefficientsPerTask, 0);
+  assert.equal(b.passthroughParameters, b.before);
+  assert.equal(b.passthroughTensors, ck.tensors.length);
 });

@@ -123,3 +123,26 @@ export function planView(tensors: readonly (TensorLike & { readonly params: numb
     return { ok: false, error: message, field: fieldOf(e) };
   }
 }
+
+/**
+ * The plan with no role selected: no bank, every tensor copied unchanged (1x). The form shows this
+ * while every role is unchecked, so the budget never shows banks of a selection the user undid.
+ */
+export function withoutBanks(plan: PlanView): PlanView {
+  const tensors = plan.budget.passthroughTensors + plan.banks.reduce((a, b) => a + b.members.length, 0);
+  const before = plan.budget.before;
+  return {
+    ...plan,
+    roles: plan.roles.map((r) => ({ ...r, selected: false })),
+    banks: [],
+    budget: {
+      before,
+      after: before,
+      ratio: 1,
+      templateParameters: 0,
+      coefficientsPerTask: 0,
+      passthroughParameters: before,
+      passthroughTensors: tensors,
+    },
+  };
+}

@@ -7,9 +7,10 @@ import { h, replace } from '../shared/dom';
 import { button, checkbox, field, select, selected, textfield, type CheckElement, type ValueElement } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import { parsePositiveInt } from '../../mimicry/positiveInt';
+import { withoutBanks } from '../../mimicry/dashboard/budget';
 
 const PRESETS: readonly (readonly [string, string])[] = [
-  ['paper', "Authors' setting (2 blocks/group, n = 2, K = 2)"],
+  ['paper', "Authors' setting (2 blocks/group, n = 2, K = 2): exact, no compression"],
   ['exact', 'Exact (n = members)'],
   ['2x', '2× compression'],
   ['4x', '4× compression'],
@@ -27,6 +28,21 @@ const BACKENDS: readonly (readonly [string, string])[] = [
   ['tfjs-node', 'tfjs-node'],
   ['tfjs-node-gpu', 'tfjs-node-gpu (CUDA)'],
 ];
+
+/** What a preset does, under its picker: the authors' setting is exact, so it compresses nothing. */
+function presetHelp(preset: string): string {
+  const tail = ' Fields you fill in override it.';
+  switch (preset) {
+    case 'paper':
+      return (
+        'Exact: no compression; the authors’ setting for fine-tuning coefficients (n = 2 templates for the 2 members of each group).' + tail
+      );
+    case 'exact':
+      return 'Exact: no compression (n = members of each bank).' + tail;
+    default:
+      return `One bank per role, n chosen for about ${preset} fewer parameters; the curve shows what it costs in fidelity.` + tail;
+  }
+}
 
 type NumberKey = 'blocksPerGroup' | 'sets' | 'steps' | 'lr' | 'beta' | 'noise' | 'seed' | 'probes';
 
@@ -143,7 +159,8 @@ export class ConfigureView {
       this.messages.set(key, f.message);
       general.appendChild(f.row);
     };
-    add('preset', 'Preset', this.preset, 'Starting values; fields you fill in override them.');
+    add('preset', 'Preset', this.preset, presetHelp(selected(this.preset)));
+    this.messages.get('preset')?.setAttribute('data-testid', 'preset-note');
     add('method', 'Method', this.method, 'Closed form (docs/RECAST.md §3) or the authors’ optimizer loop (§2).');
     add('objective', 'Objective', this.objective, 'Closed form: per-layer cosine or total squared error.');
     add('templates', 'Templates n', this.templates, 'Templates per bank: a number, or “exact” (n = members); empty: the preset’s.');
@@ -215,12 +232,20 @@ export class ConfigureView {
 
   private changed(): void {
     this.syncEnabled();
+    const note = this.messages.get('preset');
+    if (note) note.textContent = presetHelp(selected(this.preset));
     const o = this.options();
     if (o) {
       this.handlers.changed(o);
       this.handlers.plan(o);
-    }
+    } else if (this.plan && this.noRoleSelected()) this.showBudget(withoutBanks(this.plan));
     this.runButton.disabled = o === undefined || this.plan === undefined;
+  }
+
+  private noRoleSelected(): boolean {
+    return (
+      this.plan !== undefined && this.plan.roles.length > 0 && this.plan.roles.every((r) => this.excluded.has(roleKey(r.prefix, r.role)))
+    );
   }
 
   /** The options the form describes, or undefined (with messages shown) when a field is not a number. */
@@ -292,7 +317,12 @@ export class ConfigureView {
     this.plan = outcome.plan;
     if (!this.localError) this.errorBox.textContent = '';
     this.runButton.disabled = this.localError !== undefined;
-    const p = outcome.plan;
+    // A plan that was asked for before every role was unchecked must not bring its banks back.
+    this.showBudget(this.noRoleSelected() ? withoutBanks(outcome.plan) : outcome.plan);
+  }
+
+  /** Budget cards, roles and banks of a plan (the engine's, or the no-role one). */
+  private showBudget(p: PlanView): void {
     const o = p.options;
     this.templates.setAttribute('placeholder', `preset: ${String(o.templates)}${o.ratio !== null ? ` (ratio ${o.ratio})` : ''}`);
     this.numbers
@@ -351,6 +381,10 @@ export class ConfigureView {
   }
 
   private renderBanks(p: PlanView): void {
+    if (p.banks.length === 0) {
+      replace(this.banksBox, h('p', { class: 'muted', 'data-testid': 'no-banks' }, 'No bank: every tensor is copied unchanged.'));
+      return;
+    }
     const rows = p.banks.map((b) =>
       h(
         'tr',

@@ -63,12 +63,12 @@ serve<ReconstructService>(
     },
     async export({ kind, file }, { signal, progress }) {
       const { session, isRecast } = current();
-      const name = path.basename(file);
-      progress({ phase: 'write', message: name, fraction: 0 });
+      // The notification's title already names the file: the message says only how far it is.
+      progress({ phase: 'write', fraction: 0 });
       const onProgress = throttleWrites((p) =>
         progress({
           phase: 'write',
-          message: `${name}: ${p.tensors} of ${p.totalTensors} tensors`,
+          message: `${p.tensors} of ${p.totalTensors} tensors`,
           fraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1,
           phaseFraction: p.totalBytes > 0 ? p.bytes / p.totalBytes : 1,
         }),
