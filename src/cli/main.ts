@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json';
 import { CliError, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, printable, toCliError, type CliIO } from './io';
+import { registerCurve } from './curve';
 import { registerFamily } from './family';
 import { registerGpu } from './gpu';
 import { registerInspect } from './inspect';
@@ -25,6 +26,7 @@ export function createProgram(io: CliIO): Command {
     });
   registerInspect(program, io);
   registerReconstruct(program, io);
+  registerCurve(program, io);
   registerMetrics(program, io);
   registerRebuild(program, io);
   registerGpu(program, io);

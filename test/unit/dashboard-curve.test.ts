@@ -130,3 +130,25 @@ test('paper preset: every point of the curve is exact at the chosen n (2 members
     assert.ok(role.chosen.ratio <= 1);
   }
 });
+
+test('mimicry curve: a table per role with the chosen row marked; --json gives the same numbers', async () => {
+  const { runCli } = await import('../../src/cli/main');
+  const run = async (args: string[]): Promise<{ code: number; out: string }> => {
+    let out = '';
+    const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => undefined } };
+    const code = await runCli(args, io as unknown as Parameters<typeof runCli>[1]);
+    return { code, out };
+  };
+  const file = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
+  const text = await run(['curve', file, '--groups', '1']);
+  assert.equal(text.code, 0);
+  assert.match(text.out, /transformer\.h\.mlp\.c_fc \(1 group, 65,536 parameters\)/);
+  assert.match(text.out, /^\* 2 +32,784 +2\.00x/m);
+  assert.match(text.out, /^ {2}4 +65,568 +1\.00x +0 +1\.00000 +1\.00000$/m);
+  const json = await run(['curve', file, '--groups', '1', '--json']);
+  const view = JSON.parse(json.out) as Awaited<ReturnType<typeof checkpointCurve>>;
+  const direct = await checkpointCurve(ck, { groups: 1 });
+  assert.deepEqual(view, JSON.parse(JSON.stringify(direct)));
+  const bad = await run(['curve', 'test/fixtures/real/nope.safetensors']);
+  assert.equal(bad.code, 2);
+});
