@@ -3,6 +3,7 @@
 import { isSpectrumSkipped } from '../mimicry/stats/spectrum';
 import { cell, grouped, humanBytes, num, percent, table, type Column } from './format';
 import type { InspectReport, TensorEntry } from './inspectReport';
+import { plural } from '../webview/shared/format';
 
 /**
  * The JSON document (`JSON.stringify(report, null, 2)` and a newline) in pieces of `batch`
@@ -56,7 +57,10 @@ function summary(report: InspectReport): string {
   const dtypes = [...byDtype.entries()].sort((a, b) => b[1].params - a[1].params);
   if (dtypes.length === 0) rows.push(['dtypes', '(none)']);
   for (const [i, [dtype, d]] of dtypes.entries()) {
-    rows.push([i === 0 ? 'dtypes' : '', `${dtype}: ${grouped(d.tensors)} tensors, ${grouped(d.params)} params, ${humanBytes(d.bytes)}`]);
+    rows.push([
+      i === 0 ? 'dtypes' : '',
+      `${dtype}: ${plural(d.tensors, 'tensor', grouped(d.tensors))}, ${plural(d.params, 'param', grouped(d.params))}, ${humanBytes(d.bytes)}`,
+    ]);
   }
   const meta = Object.entries(report.metadata);
   if (meta.length === 0) rows.push(['metadata', '(none)']);

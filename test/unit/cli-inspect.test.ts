@@ -329,3 +329,19 @@ test('progress goes to stderr only when it is a terminal, and is cleared at the 
   assert.ok(tty.stderr.endsWith('\r\u001b[K'));
   assert.deepEqual(JSON.parse(tty.stdout), JSON.parse(quiet.stdout));
 });
+
+test('the summary says "1 tensor" and "1 param" for a dtype held by one scalar', async () => {
+  const file = join(tmp, 'plurals.safetensors');
+  writeFileSync(
+    file,
+    safetensors([
+      { name: 'scale', dtype: 'F32', shape: [], data: f32([0.5]) },
+      { name: 'w', dtype: 'F64', shape: [2], data: new Uint8Array(new Float64Array([1, 2]).buffer) },
+      { name: 'v', dtype: 'F64', shape: [1], data: new Uint8Array(new Float64Array([3]).buffer) },
+    ]),
+  );
+  const r = await cli(['inspect', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ {10}F32: 1 tensor, 1 param, 4 bytes$/m);
+  assert.match(r.stdout, /^dtypes\s+F64: 2 tensors, 3 params, 24 bytes$/m);
+});

@@ -39,10 +39,21 @@ test('query terms all have to match, case-insensitively; dtype: filters by dtype
 
 test('sorting by name, params and shape; ties keep file order', () => {
   const none = new Map<string, TensorStatsView>();
-  assert.deepEqual(viewOf(rows, '', { key: 'name', descending: false }, none), [3, 1, 0, 2]);
+  // Natural order ignores case first: a.bias, A.weight, b.weight, c.weight.
+  assert.deepEqual(viewOf(rows, '', { key: 'name', descending: false }, none), [1, 3, 0, 2]);
   assert.deepEqual(viewOf(rows, '', { key: 'params', descending: true }, none), [0, 2, 1, 3]);
   assert.deepEqual(viewOf(rows, '', { key: 'shape', descending: false }, none), [1, 3, 0, 2]);
   assert.deepEqual(viewOf(rows, '', { key: 'order', descending: true }, none), [3, 2, 1, 0]);
+});
+
+test('sorting by name is natural: h.2 before h.10, in both directions', () => {
+  const none = new Map<string, TensorStatsView>();
+  const names = ['h.0.w', 'h.1.w', 'h.10.w', 'h.11.w', 'h.2.w', 'h.2.lora_B', 'h.2.lora_A'];
+  const blocks = names.map((n) => row(n));
+  const up = viewOf(blocks, '', { key: 'name', descending: false }, none).map((i) => names[i]);
+  assert.deepEqual(up, ['h.0.w', 'h.1.w', 'h.2.lora_A', 'h.2.lora_B', 'h.2.w', 'h.10.w', 'h.11.w']);
+  const down = viewOf(blocks, '', { key: 'name', descending: true }, none).map((i) => names[i]);
+  assert.deepEqual(down, [...up].reverse());
 });
 
 test('sorting by std keeps tensors without statistics last in both directions', () => {

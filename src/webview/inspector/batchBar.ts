@@ -56,6 +56,8 @@ export class BatchBar {
       return;
     }
     this.button.disabled = !anyDecodable;
+    // The call to action while statistics are missing; a quiet button once every one is there.
+    this.button.toggleAttribute('secondary', state === 'done');
     this.button.textContent = state === 'cancelled' || state === 'error' ? 'Resume statistics' : 'Compute all statistics';
     switch (state) {
       case 'done':

@@ -1,14 +1,14 @@
 // Histogram and singular-value spectrum charts (ECharts, canvas renderer, themed from VS Code).
 // Tooltips render as rich text on the canvas: no HTML, so the strict CSP needs no inline styles.
 import * as echarts from 'echarts/core';
-import { BarChart, LineChart } from 'echarts/charts';
+import { CustomChart, LineChart } from 'echarts/charts';
 import { GridComponent, TooltipComponent, DataZoomComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 import type { SpectrumView, TensorStatsView } from '../protocol';
-import { formatInteger, formatNumber } from '../shared/format';
+import { formatInteger, formatNumber, niceAxis } from '../shared/format';
 import type { ChartTheme } from '../shared/theme';
 
-echarts.use([BarChart, LineChart, GridComponent, TooltipComponent, DataZoomComponent, CanvasRenderer]);
+echarts.use([CustomChart, LineChart, GridComponent, TooltipComponent, DataZoomComponent, CanvasRenderer]);
 
 type Option = echarts.EChartsCoreOption;
 
@@ -38,16 +38,31 @@ function baseOption(theme: ChartTheme, grid: { right: number; top: number }): Op
   return { animation: false, textStyle: { fontFamily: theme.fontFamily }, grid: { left: 8, bottom: 4, containLabel: true, ...grid } };
 }
 
+/** A round tick value as text, without float noise (0.30000000000000004 -> "0.3"). */
+function tickLabel(v: number): string {
+  return String(Number(v.toPrecision(12)));
+}
+
+/** What ECharts gives a custom series' renderItem (the parts used here). */
+interface RenderApi {
+  coord(value: readonly number[]): number[];
+}
+
+/**
+ * Bars drawn from the exact bin edges on a value axis whose bounds and step are round (niceAxis),
+ * so the ticks fall on round numbers while every bar starts and ends where its bin does.
+ */
 export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logScale: boolean): Option {
   const { edges, counts } = stats.histogram;
-  const labels = counts.map((_, i) => formatNumber((edges[i] + edges[i + 1]) / 2, 3));
+  const axis = niceAxis(edges[0], edges[edges.length - 1]);
+  const shown = (c: number): number | null => (logScale ? (c > 0 ? c : null) : c);
   return {
     ...baseOption(theme, { right: 24, top: 12 }),
     tooltip: {
       ...tooltip(theme),
+      trigger: 'item',
       formatter: (params: unknown) => {
-        const p = (Array.isArray(params) ? params[0] : params) as { dataIndex: number };
-        const i = p.dataIndex;
+        const i = (params as { dataIndex: number }).dataIndex;
         return (
           `[${formatNumber(edges[i])}, ${formatNumber(edges[i + 1])}${i === counts.length - 1 ? ']' : ')'}` +
           `\n${formatInteger(counts[i])} values`
@@ -55,11 +70,13 @@ export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logSc
       },
     },
     xAxis: {
-      type: 'category',
-      data: labels,
+      type: 'value',
+      min: axis.min,
+      max: axis.max,
+      interval: axis.step,
       ...axisCommon(theme),
       splitLine: { show: false },
-      axisLabel: { ...(axisCommon(theme).axisLabel as object), hideOverlap: true },
+      axisLabel: { ...(axisCommon(theme).axisLabel as object), hideOverlap: true, formatter: tickLabel },
     },
     yAxis: logScale
       ? { type: 'log', logBase: 10, min: 1, ...axisCommon(theme) }
@@ -70,15 +87,29 @@ export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logSc
         },
     series: [
       {
-        type: 'bar',
-        barCategoryGap: '8%',
-        data: logScale ? counts.map((c) => (c > 0 ? c : null)) : counts,
-        itemStyle: {
-          color: theme.primary,
-          borderColor: theme.highContrast ? theme.foreground : undefined,
-          borderWidth: theme.highContrast ? 1 : 0,
+        type: 'custom',
+        encode: { x: [0, 1], y: 2 },
+        data: counts.map((c, i) => [edges[i], edges[i + 1], shown(c) ?? '-']),
+        renderItem: (params: { dataIndex: number }, api: RenderApi) => {
+          const i = params.dataIndex;
+          const count = shown(counts[i]);
+          if (count === null || count === 0) return null;
+          const [x0, y0] = api.coord([edges[i], logScale ? 1 : 0]);
+          const [x1, y1] = api.coord([edges[i + 1], count]);
+          const width = x1 - x0;
+          // A small gap between bars, as a bar chart's, while they are wide enough to show it.
+          const gap = width > 4 ? Math.min(2, width * 0.08) : 0;
+          return {
+            type: 'rect',
+            shape: { x: x0 + gap / 2, y: y1, width: Math.max(1, width - gap), height: Math.max(0, y0 - y1) },
+            style: {
+              fill: theme.primary,
+              stroke: theme.highContrast ? theme.foreground : undefined,
+              lineWidth: theme.highContrast ? 1 : 0,
+            },
+            emphasis: { style: { fill: theme.secondary } },
+          };
         },
-        emphasis: { itemStyle: { color: theme.secondary } },
       },
     ],
   };

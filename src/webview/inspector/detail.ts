@@ -37,12 +37,31 @@ const SPECTRUM_DEFS: readonly [string, string, (s: SpectrumView) => string][] = 
 /** Spectra start by themselves only for matrices this small (they cost O(n³) and a full read). */
 const AUTO_SPECTRUM_MAX_PARAMS = 1 << 22;
 
+type StatDef = (typeof STAT_DEFS)[number];
+
+/** The term and definition of one statistic. */
+function statCell(stats: TensorStatsView): (def: StatDef) => HTMLElement[] {
+  return ([key, label, def, fmt]) => [
+    h('dt', { title: def }, label),
+    h('dd', { class: `mono${(key === 'nanCount' || key === 'infCount') && stats[key] > 0 ? ' warn' : ''}`, title: def }, fmt(stats)),
+  ];
+}
+
+/** The one value of a one-element tensor: shown to 7 digits, exact in the tooltip. */
+function singleValue(stats: TensorStatsView): { shown: string; exact: string } {
+  if (stats.nanCount > 0) return { shown: 'NaN', exact: 'NaN' };
+  if (stats.infCount > 0) return { shown: 'Inf', exact: 'Infinity' };
+  const v = stats.min;
+  return v === null ? { shown: '—', exact: '' } : { shown: formatNumber(v, 7), exact: String(v) };
+}
+
 export class DetailPane {
   readonly element: HTMLElement;
   private readonly titleEl: HTMLElement;
   private readonly factsEl: HTMLElement;
   private readonly statsStatus: HTMLElement;
   private readonly statsGrid: HTMLElement;
+  private readonly valueEl: HTMLElement;
   private readonly histogramEl: HTMLElement;
   private readonly spectrumStatus: HTMLElement;
   private readonly spectrumGrid: HTMLElement;
@@ -63,6 +82,7 @@ export class DetailPane {
     this.factsEl = h('dl', { class: 'facts' });
     this.statsStatus = h('div', { class: 'status-line' });
     this.statsGrid = h('dl', { class: 'stat-grid', 'data-testid': 'stats' });
+    this.valueEl = h('p', { class: 'scalar-value', 'data-testid': 'scalar-value' });
     this.histogramEl = h('div', { class: 'chart', 'data-testid': 'histogram', role: 'img', 'aria-label': 'Histogram of values' });
     this.spectrumStatus = h('div', { class: 'status-line' });
     this.spectrumGrid = h('dl', { class: 'stat-grid' });
@@ -82,6 +102,7 @@ export class DetailPane {
         { class: 'detail-section', 'aria-labelledby': 'stats-heading' },
         h('div', { class: 'section-head' }, h('h3', { id: 'stats-heading' }, 'Statistics'), this.logToggle),
         this.statsStatus,
+        this.valueEl,
         this.statsGrid,
         this.histogramEl,
       ),
@@ -177,7 +198,12 @@ export class DetailPane {
   }
 
   private copyButton(): HTMLElement {
-    const b = h('vscode-toolbar-button', { icon: 'copy', label: 'Copy tensor name', title: 'Copy tensor name' });
+    // A native button: its accessible name is in the page itself, not only inside a shadow root.
+    const b = h(
+      'button',
+      { type: 'button', class: 'icon-button', 'aria-label': 'Copy tensor name', title: 'Copy tensor name', 'data-testid': 'copy-name' },
+      codicon('copy'),
+    );
     b.addEventListener('click', () => {
       if (this.name !== undefined) void navigator.clipboard?.writeText(this.name).catch(() => undefined);
     });
@@ -260,17 +286,24 @@ export class DetailPane {
   private renderStats(t: TensorRow): void {
     const stats = this.state.stats.get(t.name);
     this.statusLine(this.statsStatus, 'stats', t, 'Statistics', stats !== undefined);
+    // One element (a 0-d tensor): its value says it all; a histogram would invent a range around it.
+    const single = stats !== undefined && stats.count === 1;
     this.statsGrid.hidden = !stats;
-    this.histogramEl.hidden = !stats || stats.histogram.counts.length === 0;
-    this.logToggle.hidden = !stats;
+    this.valueEl.hidden = !single;
+    this.histogramEl.hidden = !stats || single || stats.histogram.counts.length === 0;
+    this.logToggle.hidden = !stats || single;
     if (!stats) return;
-    replace(
-      this.statsGrid,
-      ...STAT_DEFS.flatMap(([key, label, def, fmt]) => [
-        h('dt', { title: def }, label),
-        h('dd', { class: `mono${(key === 'nanCount' || key === 'infCount') && stats[key] > 0 ? ' warn' : ''}`, title: def }, fmt(stats)),
-      ]),
-    );
+    if (single) {
+      const value = singleValue(stats);
+      replace(this.valueEl, h('span', { class: 'muted' }, 'Value '), h('span', { class: 'mono', title: value.exact }, value.shown));
+      this.histogram.clear();
+      replace(
+        this.statsGrid,
+        ...STAT_DEFS.filter(([key]) => key === 'nanCount' || key === 'infCount' || key === 'count').flatMap(statCell(stats)),
+      );
+      return;
+    }
+    replace(this.statsGrid, ...STAT_DEFS.flatMap(statCell(stats)));
     if (stats.histogram.counts.length > 0) this.histogram.show(histogramOption(stats, readTheme(), this.logHistogram));
   }
 

@@ -27,16 +27,15 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 
 import { protocolMismatch, PROTOCOL_VERSION, type ExtensionToWebview, type WireError } from '../protocol';
-import { formatBytes, formatCount, formatInteger } from '../shared/format';
+import { formatBytes, formatCount, formatInteger, plural } from '../shared/format';
 import { DetailPane } from './detail';
 import { codicon, h, replace } from '../shared/dom';
 import { PrefixTreeView } from './prefixTreeView';
 import { InspectorState } from './state';
-import { renderSummary } from './summary';
+import { recolourDtypes, renderSummary } from './summary';
 import { TensorTable } from './tensorTable';
 import { onThemeChange } from '../shared/theme';
 import { loadState, post, saveState } from './api';
@@ -61,7 +60,7 @@ const table = new TensorTable(
   { stats: state.stats, running: state.runningStats },
   (name) => select(name, false),
   (shown, total) => {
-    countEl.textContent = shown === total ? `${formatInteger(total)} tensors` : `${formatInteger(shown)} of ${formatInteger(total)}`;
+    countEl.textContent = shown === total ? plural(total, 'tensor') : `${formatInteger(shown)} of ${formatInteger(total)}`;
   },
 );
 const tree = new PrefixTreeView((name) => select(name, true));
@@ -187,7 +186,7 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
     h(
       'span',
       { class: 'subtitle muted' },
-      `${formatBytes(s.totalBytes)} · ${formatInteger(s.tensorCount)} tensors · ${formatCount(s.params)} parameters`,
+      `${formatBytes(s.totalBytes)} · ${plural(s.tensorCount, 'tensor')} · ${plural(s.params, 'parameter', formatCount(s.params))}`,
     ),
     h('span', { class: 'spacer' }),
     dashboardButton(s.metadata.some(([k, v]) => k === 'format' && v === 'recast')),
@@ -297,5 +296,8 @@ window.addEventListener('keydown', (e) => {
     search.focus();
   }
 });
-onThemeChange(() => detail.themeChanged());
+onThemeChange(() => {
+  detail.themeChanged();
+  recolourDtypes(app);
+});
 post({ type: 'ready', version: PROTOCOL_VERSION });

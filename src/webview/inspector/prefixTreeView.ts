@@ -2,7 +2,7 @@
 // Rendered through the same virtualised list as the table, so huge models stay fast.
 import { buildPrefixTree, flattenVisible, isExpandable, type PrefixNode, type VisibleNode } from '../../mimicry/naming/prefixTree';
 import type { TensorRow } from '../protocol';
-import { formatCount } from '../shared/format';
+import { formatCount, plural } from '../shared/format';
 import { parseQuery, matchesQuery } from './tableModel';
 import { append, codicon, h } from '../shared/dom';
 import { VirtualList } from './virtualList';
@@ -141,8 +141,8 @@ export class PrefixTreeView {
     const meta = h(
       'span',
       { class: 'meta' },
-      node.tensorCount > 1 ? `${formatCount(node.tensorCount)} tensors · ` : '',
-      `${formatCount(node.params)} params`,
+      node.tensorCount > 1 ? `${plural(node.tensorCount, 'tensor', formatCount(node.tensorCount))} · ` : '',
+      plural(node.params, 'param', formatCount(node.params)),
     );
     twisty.addEventListener('click', (e) => {
       e.stopPropagation();

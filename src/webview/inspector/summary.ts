@@ -1,7 +1,8 @@
 // The header view: file, size, tensor count, parameters, dtype breakdown, metadata, shards.
 import type { CheckpointSummary } from '../protocol';
-import { formatBytes, formatCount, formatInteger, formatPercent } from '../shared/format';
+import { formatBytes, formatCount, formatInteger, formatPercent, plural } from '../shared/format';
 import { codicon, h } from '../shared/dom';
+import { readDistinctPalette } from '../shared/theme';
 
 function card(label: string, value: string, title?: string): HTMLElement {
   return h('div', { class: 'card', title }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value));
@@ -16,20 +17,35 @@ function dtypeBreakdown(s: CheckpointSummary): HTMLElement {
   });
   const legend = h('ul', { class: 'dtype-legend' });
   s.dtypes.forEach((d, i) => {
-    const seg = h('span', { class: `seg seg-${i % 6}`, title: `${d.dtype}: ${formatBytes(d.bytes)}` });
+    // One colour per dtype present (data-colour indexes the theme's palette: see recolourDtypes).
+    const seg = h('span', { class: 'seg', 'data-colour': i, title: `${d.dtype}: ${formatBytes(d.bytes)}` });
     seg.style.flexGrow = String(Math.max(d.bytes / total, 0.004));
     bar.appendChild(seg);
     legend.appendChild(
       h(
         'li',
-        {},
-        h('span', { class: `swatch seg-${i % 6}`, 'aria-hidden': 'true' }),
+        { 'data-dtype': d.dtype },
+        h('span', { class: 'swatch', 'data-colour': i, 'aria-hidden': 'true' }),
         h('span', { class: 'dtype' }, d.dtype),
-        h('span', { class: 'muted' }, `${formatInteger(d.tensors)} tensors · ${formatCount(d.params)} params · ${formatBytes(d.bytes)}`),
+        h(
+          'span',
+          { class: 'muted' },
+          `${plural(d.tensors, 'tensor')} · ${plural(d.params, 'param', formatCount(d.params))} · ${formatBytes(d.bytes)}`,
+        ),
       ),
     );
   });
+  recolourDtypes(bar);
+  recolourDtypes(legend);
   return h('div', { class: 'summary-block' }, h('h3', {}, 'DTypes'), bar, legend);
+}
+
+/** Paints the dtype swatches under `root` from the current theme (again after a theme change). */
+export function recolourDtypes(root: ParentNode): void {
+  const palette = readDistinctPalette();
+  for (const el of root.querySelectorAll<HTMLElement>('[data-colour]')) {
+    el.style.backgroundColor = palette[Number(el.dataset.colour) % palette.length];
+  }
 }
 
 function keyValueTable(caption: string, rows: readonly (readonly [string, string])[], empty: string, testId: string): HTMLElement {
@@ -49,7 +65,7 @@ export function renderSummary(s: CheckpointSummary): HTMLElement {
     card('Size', formatBytes(s.totalBytes), `${formatInteger(s.totalBytes)} bytes`),
     card('Tensors', formatInteger(s.tensorCount)),
     card('Parameters', formatCount(s.params), formatInteger(s.params)),
-    card('Layout', s.kind === 'sharded' ? `${s.shards.length} shards` : 'single file'),
+    card('Layout', s.kind === 'sharded' ? plural(s.shards.length, 'shard') : 'single file'),
   );
   const blocks = h(
     'div',
@@ -61,7 +77,7 @@ export function renderSummary(s: CheckpointSummary): HTMLElement {
     blocks.appendChild(
       keyValueTable(
         'Shards',
-        s.shards.map((sh) => [sh.file, `${formatInteger(sh.tensors)} tensors · ${formatBytes(sh.bytes)}`] as const),
+        s.shards.map((sh) => [sh.file, `${plural(sh.tensors, 'tensor')} · ${formatBytes(sh.bytes)}`] as const),
         'No shards.',
         'shards',
       ),

@@ -1,5 +1,6 @@
 // Filtering and sorting of the tensor table (pure; unit-tested).
 import type { TensorRow, TensorStatsView } from '../protocol';
+import { naturalCompare } from '../../mimicry/naming/naturalCompare';
 
 export type SortKey = 'order' | 'name' | 'dtype' | 'shape' | 'params' | 'bytes' | 'std';
 export interface SortState {
@@ -52,9 +53,10 @@ function comparator(
 ): (a: number, b: number) => number {
   switch (key) {
     case 'name':
-      return (a, b) => (rows[a].name < rows[b].name ? -1 : rows[a].name > rows[b].name ? 1 : 0);
+      // Natural order: h.2 before h.10.
+      return (a, b) => naturalCompare(rows[a].name, rows[b].name);
     case 'dtype':
-      return (a, b) => rows[a].dtype.localeCompare(rows[b].dtype);
+      return (a, b) => naturalCompare(rows[a].dtype, rows[b].dtype);
     case 'shape':
       return (a, b) => rows[a].shape.length - rows[b].shape.length || compareShapes(rows[a].shape, rows[b].shape);
     case 'params':

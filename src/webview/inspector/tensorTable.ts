@@ -1,6 +1,6 @@
 // The tensor table: sortable column headers over a virtualised grid of rows.
 import type { TensorRow, TensorStatsView } from '../protocol';
-import { formatBytes, formatCount, formatInteger, formatNumber, formatShape } from '../shared/format';
+import { formatBytes, formatCount, formatInteger, formatNumber, formatShape, splitForMiddleEllipsis } from '../shared/format';
 import { codicon, h } from '../shared/dom';
 import { viewOf, type SortKey, type SortState } from './tableModel';
 import { VirtualList } from './virtualList';
@@ -120,8 +120,15 @@ export class TensorTable {
     if (stats) std = document.createTextNode(formatNumber(stats.std));
     else if (this.ctx.running.has(t.name)) std = codicon('loading codicon-modifier-spin', 'computing');
     else std = h('span', { class: 'muted' }, t.decodable ? '·' : '—');
+    const [head, tail] = splitForMiddleEllipsis(t.name);
     row.append(
-      h('div', { role: 'gridcell', class: 'col-name mono', title: t.name }, t.name),
+      // Ellipsis in the middle: the head is cut first, the end that tells adapters and blocks apart stays.
+      h(
+        'div',
+        { role: 'gridcell', class: 'col-name mono', title: t.name },
+        h('span', { class: 'name-head' }, head),
+        h('span', { class: 'name-tail' }, tail),
+      ),
       h('div', { role: 'gridcell', class: 'col-dtype' }, h('span', { class: `dtype dtype-${t.dtype.toLowerCase()}` }, t.dtype)),
       h('div', { role: 'gridcell', class: 'col-shape mono' }, formatShape(t.shape)),
       h('div', { role: 'gridcell', class: 'col-params num', title: formatInteger(t.params) }, formatCount(t.params)),

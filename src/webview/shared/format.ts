@@ -61,3 +61,52 @@ export function formatPercent(fraction: number | null | undefined, digits = 2): 
   if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
   return `${(fraction * 100).toFixed(digits)}%`;
 }
+
+/** `1, 'tensor'` -> "1 tensor", `52, 'tensor'` -> "52 tensors"; `shown` is the number as displayed (default: with separators). */
+export function plural(n: number, singular: string, shown: string = formatInteger(n), many = `${singular}s`): string {
+  return `${shown} ${n === 1 ? singular : many}`;
+}
+
+/**
+ * A long name split for a middle ellipsis: the head may be cut (CSS `text-overflow: ellipsis`), the
+ * tail always shows. The tail is the last dotted segments that fit in `tailChars` (at least one), so
+ * what tells names apart (`lora_A.weight` vs `lora_B.weight`) stays in view.
+ */
+export function splitForMiddleEllipsis(name: string, tailChars = 28): [head: string, tail: string] {
+  let cut = name.length;
+  for (;;) {
+    const dot = name.lastIndexOf('.', cut - 1);
+    if (dot <= 0) break;
+    if (name.length - dot > tailChars && cut < name.length) break;
+    cut = dot;
+    if (name.length - cut > tailChars) break;
+  }
+  // A name without dots (or one whose last segment alone is long) keeps its last tailChars characters.
+  if (cut === name.length) cut = Math.max(0, name.length - tailChars);
+  return [name.slice(0, cut), name.slice(cut)];
+}
+
+/**
+ * Round axis bounds and step for [lo, hi]: a 1-2-5 step giving about `ticks` intervals, and bounds
+ * that are multiples of it and cover the range (so every tick label is a round number).
+ */
+export function niceAxis(lo: number, hi: number, ticks = 5): { min: number; max: number; step: number } {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { min: 0, max: 1, step: 0.2 };
+  if (hi < lo) [lo, hi] = [hi, lo];
+  let span = hi - lo;
+  if (span === 0) span = Math.abs(lo) || 1;
+  const raw = span / Math.max(1, ticks);
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / magnitude;
+  const step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * magnitude;
+  // Float noise (0.30000000000000004) would show in labels: round bounds to the step's decimals.
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)) + 1);
+  const round = (x: number): number => Number(x.toFixed(Math.min(20, decimals)));
+  let min = round(Math.floor(lo / step) * step);
+  let max = round(Math.ceil(hi / step) * step);
+  if (max === min) {
+    min = round(min - step);
+    max = round(max + step);
+  }
+  return { min, max, step };
+}

@@ -84,14 +84,7 @@ function hexRgb(c: string): [number, number, number] | null {
 export function readDashboardTheme(): DashboardTheme {
   const base = readTheme();
   const style = getComputedStyle(document.documentElement);
-  const themed = [
-    base.primary,
-    base.secondary,
-    cssVar(style, '--vscode-charts-green', '#89d185'),
-    cssVar(style, '--vscode-charts-purple', '#b180d7'),
-    cssVar(style, '--vscode-charts-yellow', '#cca700'),
-    cssVar(style, '--vscode-charts-red', '#f14c4c'),
-  ];
+  const themed = themedChartColours(base, style);
   // Six theme colours are too few for e.g. 7+ module roles: add each one blended halfway towards
   // the text colour, which stays readable on the theme's background.
   const palette = [...themed, ...themed.map((c) => blend(c, base.foreground, 0.5))];
@@ -102,6 +95,41 @@ export function readDashboardTheme(): DashboardTheme {
     green: palette[2],
     background: cssVar(style, '--vscode-editor-background', isLight() ? '#ffffff' : '#1e1e1e'),
   };
+}
+
+/** `a` moved `w` of the way to `b`: exact for hex colours, `color-mix()` (for the DOM) for anything else. */
+function mix(a: string, b: string, w: number): string {
+  if (hexRgb(a) && hexRgb(b)) return blend(a, b, w);
+  return `color-mix(in srgb, ${a} ${Math.round((1 - w) * 100)}%, ${b})`;
+}
+
+/**
+ * Eighteen colours from the theme's six chart colours: each as it is, then moved halfway towards the
+ * text colour, then part of the way towards the background. Used where every item needs its own
+ * colour (one per dtype present); cycles only past eighteen items.
+ */
+export function distinctPalette(themed: readonly string[], foreground: string, background: string): string[] {
+  return [...themed, ...themed.map((c) => mix(c, foreground, 0.5)), ...themed.map((c) => mix(c, background, 0.45))];
+}
+
+/** The theme's chart colours (--vscode-charts-*), in the order series take them. */
+function themedChartColours(base: ChartTheme, style: CSSStyleDeclaration): string[] {
+  return [
+    base.primary,
+    base.secondary,
+    cssVar(style, '--vscode-charts-green', '#89d185'),
+    cssVar(style, '--vscode-charts-purple', '#b180d7'),
+    cssVar(style, '--vscode-charts-yellow', '#cca700'),
+    cssVar(style, '--vscode-charts-red', '#f14c4c'),
+  ];
+}
+
+/** distinctPalette of the current theme. */
+export function readDistinctPalette(): string[] {
+  const base = readTheme();
+  const style = getComputedStyle(document.documentElement);
+  const background = cssVar(style, '--vscode-editor-background', isLight() ? '#ffffff' : '#1e1e1e');
+  return distinctPalette(themedChartColours(base, style), base.foreground, background);
 }
 
 /** Calls `fn` whenever the theme changes. */
