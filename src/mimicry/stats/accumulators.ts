@@ -21,10 +21,20 @@
 // superblocks of SUPER elements with Chan et al.'s pairwise update, and superblocks merge in order
 // into the total; a range split falls on superblock boundaries, so a split gives the same result.
 // The |x| sums are Neumaier-compensated across blocks.
+//
+// F32's two passes run in the WebAssembly SIMD kernels of statsKernels.wat where they load: the same
+// sums in the same order (two interleaved sums, even and odd elements, are the kernel's two f64x2
+// lanes), so the kernels and the JavaScript loops give the same statistics bit for bit.
 
 import { DTYPES, HOST_LITTLE_ENDIAN, decode } from '../safetensors/dtypes';
 import type { DType } from '../safetensors/types';
 import { HistogramBuilder, histogramRange, type Histogram } from './histogram';
+import { OUT_STRIDE, SUB, statsKernels, type StatsKernels } from './statsKernels';
+
+/** The kernels where they load and this host is little-endian (as their memory is). */
+function f32Kernels(): StatsKernels | null {
+  return HOST_LITTLE_ENDIAN ? statsKernels() : null;
+}
 
 /** Finite values are summarised in blocks of this many elements, whatever the reader's chunk size. */
 export const BLOCK = 4096;
@@ -204,6 +214,55 @@ function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: 
   addAbs(sup, a0 + a1);
 }
 
+/**
+ * The end of blockF32 for a whole block the kernel summed (s, q, a as blockF32's s, q, a0 + a1; mn and
+ * mx of the block alone; z zeros). The kernel's min and max come from four lanes: the same value as
+ * the sequential loop's, but when it is zero the loop keeps the first zero met, whose sign the lanes
+ * lose: then the block's min and max are taken again in order.
+ */
+function kernelBlockF32(
+  sup: MomentsPartial,
+  x: Float32Array,
+  from: number,
+  s: number,
+  q: number,
+  a: number,
+  mn: number,
+  mx: number,
+  z: number,
+): void {
+  const to = from + BLOCK;
+  if (!(q < Infinity)) return slowBlock(sup, x, from, to);
+  if (mn === 0 || mx === 0) {
+    let lo = sup.min;
+    let hi = sup.max;
+    for (let k = from; k < to; k++) {
+      const v = x[k];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    sup.min = lo;
+    sup.max = hi;
+  } else {
+    if (mn < sup.min) sup.min = mn;
+    if (mx > sup.max) sup.max = mx;
+  }
+  sup.all += BLOCK;
+  sup.zeros += z;
+  const c = x[from];
+  mergeCentral(sup, BLOCK, c + s / BLOCK, q - (s / BLOCK) * s);
+  addAbs(sup, a);
+}
+
+/** The pass whose bucket counts are in the kernels' table now: one at a time per thread, see MomentsPass.table. */
+let kernelTableOwner: TableHold | undefined;
+/** A pass's hold on the kernels' table: how to move its counts out. */
+interface TableHold {
+  park(k: StatsKernels): void;
+}
+/** The straddling buckets marked in the kernels' marks now. */
+let kernelMarked: Int32Array | undefined;
+
 /** One block of float64 values; the same as blockF32 without the bucket table. */
 function blockF64(sup: MomentsPartial, x: Float64Array, from: number, to: number): void {
   const c = x[from];
@@ -260,6 +319,11 @@ class MomentsPass implements Pass1Accumulator {
   /** Bucket counts in int32 for speed, flushed into float64 totals (`wide`) before they could overflow. */
   private readonly chunkTop: Int32Array;
   private readonly withTop: boolean;
+  /** The SIMD kernels (F32 only), or null: the JavaScript loops. */
+  private readonly kern: StatsKernels | null;
+  /** With the kernels: this pass's bucket counts while another pass holds the kernels' table. */
+  private parked: Int32Array | undefined;
+  private readonly hold: TableHold = { park: (k) => this.park(k) };
   private wide: Float64Array | undefined;
   private unflushed = 0;
   /** Elements in finished blocks: superblocks end on multiples of SUPER of this. */
@@ -273,7 +337,56 @@ class MomentsPass implements Pass1Accumulator {
     withTop: boolean,
   ) {
     this.withTop = f32 && withTop;
-    this.chunkTop = this.withTop ? (spareTops.pop() ?? new Int32Array(BUCKETS)) : (discardedTop ??= new Int32Array(BUCKETS));
+    this.kern = f32 ? f32Kernels() : null;
+    this.chunkTop = this.withTop && !this.kern ? (spareTops.pop() ?? new Int32Array(BUCKETS)) : (discardedTop ??= new Int32Array(BUCKETS));
+  }
+
+  /**
+   * Where this pass counts buckets. With the kernels, their table in wasm memory: passes of one thread
+   * may interleave (several tensors at once), so the table holds one pass's counts at a time and the
+   * others' are parked in arrays of their own (a 4 MiB copy per switch; none in a plain run).
+   */
+  private table(): Int32Array {
+    const k = this.kern;
+    if (!k || !this.withTop) return this.chunkTop;
+    if (kernelTableOwner !== this.hold) {
+      kernelTableOwner?.park(k);
+      const parked = this.parked;
+      if (parked) {
+        k.top.set(parked);
+        parked.fill(0);
+        if (spareTops.length < 4) spareTops.push(parked);
+        this.parked = undefined;
+      }
+      kernelTableOwner = this.hold;
+    }
+    return k.top;
+  }
+
+  /** Moves this pass's counts out of the kernels' table (left zero) for another pass. */
+  private park(k: StatsKernels): void {
+    const parked = spareTops.pop() ?? new Int32Array(BUCKETS);
+    parked.set(k.top);
+    k.top.fill(0);
+    this.parked = parked;
+    kernelTableOwner = undefined;
+  }
+
+  /** Whole blocks x[from, to) through the kernel, SUB elements at a time copied into its memory. */
+  private kernelBlocks(k: StatsKernels, x: Float32Array, from: number, to: number): void {
+    this.table();
+    const out = k.out;
+    for (let at = from; at < to; at += SUB) {
+      const len = Math.min(SUB, to - at);
+      k.data.set(x.subarray(at, at + len));
+      const blocks = len / BLOCK;
+      k.blocks(blocks, this.withTop);
+      for (let b = 0; b < blocks; b++) {
+        const o = b * OUT_STRIDE;
+        kernelBlockF32(this.sup, x, at + b * BLOCK, out[o], out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5]);
+        this.afterBlock(BLOCK);
+      }
+    }
   }
 
   addBytes(bytes: Uint8Array): void {
@@ -295,6 +408,10 @@ class MomentsPass implements Pass1Accumulator {
     const whole = k + Math.floor((len - k) / BLOCK) * BLOCK;
     if (this.f32) {
       const x = values as Float32Array;
+      if (this.kern && k < whole) {
+        this.kernelBlocks(this.kern, x, k, whole);
+        k = whole;
+      }
       const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
       const top = this.chunkTop;
       for (; k < whole; k += BLOCK) {
@@ -317,7 +434,7 @@ class MomentsPass implements Pass1Accumulator {
     this.unflushed += len;
     if (this.withTop && this.unflushed > 1 << 30) {
       const wide = (this.wide ??= new Float64Array(BUCKETS));
-      const top = this.chunkTop;
+      const top = this.table();
       for (let i = 0; i < BUCKETS; i++) {
         wide[i] += top[i];
         top[i] = 0;
@@ -330,7 +447,7 @@ class MomentsPass implements Pass1Accumulator {
     const n = this.carried;
     this.carried = 0;
     if (n === 0) return;
-    if (this.f32) blockF32(this.sup, this.carry as Float32Array, this.carryBits as Uint32Array, this.chunkTop, 0, n);
+    if (this.f32) blockF32(this.sup, this.carry as Float32Array, this.carryBits as Uint32Array, this.table(), 0, n);
     else blockF64(this.sup, this.carry as Float64Array, 0, n);
     this.afterBlock(n);
   }
@@ -352,13 +469,15 @@ class MomentsPass implements Pass1Accumulator {
     if (!this.f32) return { kind: 'f64', supers: this.supers };
     if (!this.withTop) return { kind: 'f32', supers: this.supers };
     let top: SparseCounts;
+    const table = this.table();
     if (this.wide) {
       const wide = this.wide;
-      this.chunkTop.forEach((c, i) => (wide[i] += c));
-      this.chunkTop.fill(0);
+      table.forEach((c, i) => (wide[i] += c));
+      table.fill(0);
       top = sparseOf(wide);
-    } else top = takeSparse(this.chunkTop);
-    if (spareTops.length < 4) spareTops.push(this.chunkTop);
+    } else top = takeSparse(table);
+    if (table === this.kern?.top) kernelTableOwner = undefined;
+    else if (spareTops.length < 4) spareTops.push(table);
     return { kind: 'f32', supers: this.supers, top };
   }
 }
@@ -719,13 +838,33 @@ export class Pass2Accumulator {
     this.seen += values.length;
     const { straddling } = this.plan;
     if (straddling && values instanceof Float32Array) {
-      if (!this.marks) {
-        this.marks = new Uint8Array(BUCKETS);
-        for (const b of straddling) this.marks[b] = 1;
+      const k = f32Kernels();
+      if (k) this.kernelStraddling(k, straddling, values);
+      else {
+        if (!this.marks) {
+          this.marks = new Uint8Array(BUCKETS);
+          for (const b of straddling) this.marks[b] = 1;
+        }
+        const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+        binStraddling(values, bits, this.marks, this.hist);
       }
-      const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-      binStraddling(values, bits, this.marks, this.hist);
     } else this.hist.add(values);
+  }
+
+  /** binStraddling with the kernel finding the values (the same values, binned in the same order). */
+  private kernelStraddling(k: StatsKernels, straddling: Int32Array, x: Float32Array): void {
+    if (kernelMarked !== straddling) {
+      if (kernelMarked) for (const b of kernelMarked) k.marks[b] = 0;
+      for (const b of straddling) k.marks[b] = 1;
+      kernelMarked = straddling;
+    }
+    const index = k.index;
+    for (let at = 0; at < x.length; at += SUB) {
+      const len = Math.min(SUB, x.length - at);
+      k.data.set(x.subarray(at, at + len));
+      const found = k.marked(len);
+      for (let j = 0; j < found; j++) this.hist.addCount(x[at + index[j]], 1);
+    }
   }
 
   counts(): Float64Array {

@@ -1,0 +1,80 @@
+// The WebAssembly SIMD kernels of statsKernels.wat for F32 statistics, loaded once per thread. Where
+// WebAssembly SIMD is missing the loader answers null and accumulators.ts keeps its JavaScript loops
+// (the same numbers, bit for bit). The memory has a fixed layout and never grows, so the views
+// below stay valid: the bucket table (owned by one pass at a time, see accumulators.ts), the marks
+// of pass 2, a staging area the data is copied into (SUB elements at a time), the indices pass 2
+// finds, and the per-block results.
+import { STATS_KERNELS_WASM_BASE64 } from './statsKernelsWasm';
+
+/** Elements copied in and processed per kernel call (a whole number of 4096-element blocks). */
+export const SUB = 1 << 18;
+const TOP = 0;
+const MARKS = 4 << 20;
+const DATA = 5 << 20;
+const INDEX = 6 << 20;
+const OUT = 7 << 20;
+/** float64 per block in the results. */
+export const OUT_STRIDE = 8;
+
+interface Exports {
+  readonly memory: WebAssembly.Memory;
+  blocks(data: number, nblocks: number, top: number, count: number, out: number): void;
+  marked(data: number, n: number, marks: number, idx: number): number;
+}
+
+export interface StatsKernels {
+  /** Bucket counts: 2^20 int32. */
+  readonly top: Int32Array;
+  /** Pass 2 marks: 2^20 bytes, 0 or 1. */
+  readonly marks: Uint8Array;
+  /** Where data goes before a call: SUB float32. */
+  readonly data: Float32Array;
+  /** Per block: sum (x - c), sum (x - c)^2, sum |x|, min, max, zeros (OUT_STRIDE float64 each). */
+  readonly out: Float64Array;
+  /** Indices found by marked(). */
+  readonly index: Int32Array;
+  /** The fast road of blockF32 over `nblocks` whole blocks in `data`, counting buckets in `top` if `count`. */
+  blocks(nblocks: number, count: boolean): void;
+  /** Positions in `data[0, n)` of values whose bucket is marked, into `index`; how many. */
+  marked(n: number): number;
+}
+
+let loaded: StatsKernels | null | undefined;
+let enabled = true;
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function load(): StatsKernels | null {
+  try {
+    const e = new WebAssembly.Instance(new WebAssembly.Module(decode(STATS_KERNELS_WASM_BASE64)), {}).exports as unknown as Exports;
+    const buffer = e.memory.buffer;
+    return {
+      top: new Int32Array(buffer, TOP, 1 << 20),
+      marks: new Uint8Array(buffer, MARKS, 1 << 20),
+      data: new Float32Array(buffer, DATA, SUB),
+      out: new Float64Array(buffer, OUT, (SUB / 4096) * OUT_STRIDE),
+      index: new Int32Array(buffer, INDEX, SUB),
+      blocks: (nblocks, count) => e.blocks(DATA, nblocks, TOP, count ? 1 : 0, OUT),
+      marked: (n) => e.marked(DATA, n, MARKS, INDEX),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The kernels, or null (no WebAssembly SIMD here, or switched off for a comparison). */
+export function statsKernels(): StatsKernels | null {
+  if (!enabled) return null;
+  if (loaded === undefined) loaded = load();
+  return loaded;
+}
+
+/** Tests and benches: compare the JavaScript loops with the kernels (set before a pass starts). */
+export function setStatsKernelsEnabled(on: boolean): void {
+  enabled = on;
+}

@@ -1,0 +1,110 @@
+;; WebAssembly SIMD kernels for the two passes over F32 tensors (stats/accumulators.ts).
+;; - "blocks": the fast road of blockF32 over whole blocks of 4096 values. The float64 sums run in
+;;   f64x2 lanes: lane 0 takes the even elements and lane 1 the odd ones, in element order, which is
+;;   exactly the two interleaved sums of the JavaScript loop, so the sums are bit for bit the same.
+;;   min and max run in four f32x4 lanes (pmin/pmax: `if (v < m) m = v`); they agree with the
+;;   sequential loop except for the sign of a zero, which the caller settles when a result is 0.
+;;   Zeros are counted from the bits; bucket counts top[bits >>> 12]++ go to a table in this memory.
+;; - "marked": the positions of the values whose bucket is marked (pass 2: values near a bin edge).
+;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into statsKernelsWasm.ts.
+;; Every address is in bytes. The memory never grows (the layout is in statsKernels.ts).
+(module
+  (memory (export "memory") 113 113)
+
+  ;; For each of `nblocks` blocks of 4096 float32 at `data`: 8 float64 at out + 64 b:
+  ;; sum (x - c), sum (x - c)^2, sum |x| (each as lane 0 + lane 1), min, max, zeros; c = the block's
+  ;; first value. `count`: also add 1 to the int32 at top + 4 (bits >>> 12) for each value.
+  (func (export "blocks") (param $data i32) (param $nblocks i32) (param $top i32) (param $count i32) (param $out i32)
+    (local $b i32) (local $p i32) (local $end i32) (local $o i32) (local $u i32)
+    (local $c v128) (local $s v128) (local $q v128) (local $a v128)
+    (local $mn v128) (local $mx v128) (local $z v128) (local $w v128) (local $v v128) (local $d v128)
+    (local.set $p (local.get $data))
+    (local.set $b (i32.const 0))
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $nblocks)))
+        (local.set $end (i32.add (local.get $p) (i32.const 16384)))
+        (local.set $c (f64x2.splat (f64.promote_f32 (f32.load (local.get $p)))))
+        (local.set $s (v128.const f64x2 0 0))
+        (local.set $q (v128.const f64x2 0 0))
+        (local.set $a (v128.const f64x2 0 0))
+        (local.set $mn (v128.const f32x4 inf inf inf inf))
+        (local.set $mx (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $z (v128.const i32x4 0 0 0 0))
+        (loop $values
+          (local.set $w (v128.load (local.get $p)))
+          ;; elements 0 and 1
+          (local.set $v (f64x2.promote_low_f32x4 (local.get $w)))
+          (local.set $d (f64x2.sub (local.get $v) (local.get $c)))
+          (local.set $s (f64x2.add (local.get $s) (local.get $d)))
+          (local.set $q (f64x2.add (local.get $q) (f64x2.mul (local.get $d) (local.get $d))))
+          (local.set $a (f64x2.add (local.get $a) (f64x2.abs (local.get $v))))
+          ;; elements 2 and 3
+          (local.set $v (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $w) (local.get $w))))
+          (local.set $d (f64x2.sub (local.get $v) (local.get $c)))
+          (local.set $s (f64x2.add (local.get $s) (local.get $d)))
+          (local.set $q (f64x2.add (local.get $q) (f64x2.mul (local.get $d) (local.get $d))))
+          (local.set $a (f64x2.add (local.get $a) (f64x2.abs (local.get $v))))
+          (local.set $mn (f32x4.pmin (local.get $mn) (local.get $w)))
+          (local.set $mx (f32x4.pmax (local.get $mx) (local.get $w)))
+          ;; +0 and -0: all bits but the sign are 0; eq gives -1 per such lane
+          (local.set $z (i32x4.sub (local.get $z)
+            (i32x4.eq (v128.and (local.get $w) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+                      (v128.const i32x4 0 0 0 0))))
+          (if (local.get $count)
+            (then
+              (local.set $u (i32.add (local.get $top)
+                (i32.and (i32.shr_u (i32.load (local.get $p)) (i32.const 10)) (i32.const -4))))
+              (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))
+              (local.set $u (i32.add (local.get $top)
+                (i32.and (i32.shr_u (i32.load offset=4 (local.get $p)) (i32.const 10)) (i32.const -4))))
+              (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))
+              (local.set $u (i32.add (local.get $top)
+                (i32.and (i32.shr_u (i32.load offset=8 (local.get $p)) (i32.const 10)) (i32.const -4))))
+              (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))
+              (local.set $u (i32.add (local.get $top)
+                (i32.and (i32.shr_u (i32.load offset=12 (local.get $p)) (i32.const 10)) (i32.const -4))))
+              (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br_if $values (i32.lt_u (local.get $p) (local.get $end))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $b) (i32.const 6))))
+        (f64.store (local.get $o)
+          (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s))))
+        (f64.store offset=8 (local.get $o)
+          (f64.add (f64x2.extract_lane 0 (local.get $q)) (f64x2.extract_lane 1 (local.get $q))))
+        (f64.store offset=16 (local.get $o)
+          (f64.add (f64x2.extract_lane 0 (local.get $a)) (f64x2.extract_lane 1 (local.get $a))))
+        (f64.store offset=24 (local.get $o) (f64.promote_f32
+          (f32.min (f32.min (f32x4.extract_lane 0 (local.get $mn)) (f32x4.extract_lane 1 (local.get $mn)))
+                   (f32.min (f32x4.extract_lane 2 (local.get $mn)) (f32x4.extract_lane 3 (local.get $mn))))))
+        (f64.store offset=32 (local.get $o) (f64.promote_f32
+          (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
+                   (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx))))))
+        (f64.store offset=40 (local.get $o) (f64.convert_i32_u
+          (i32.add
+            (i32.add (i32x4.extract_lane 0 (local.get $z)) (i32x4.extract_lane 1 (local.get $z)))
+            (i32.add (i32x4.extract_lane 2 (local.get $z)) (i32x4.extract_lane 3 (local.get $z))))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $blocks))))
+
+  ;; Writes the index k (int32, ascending) of every one of the n float32 at `data` whose byte
+  ;; marks[bits >>> 12] is not 0 to idx, and answers how many. No branch per value: each index is
+  ;; written, and the count moves on only for a marked one.
+  (func (export "marked") (param $data i32) (param $n i32) (param $marks i32) (param $idx i32) (result i32)
+    (local $k i32) (local $at i32) (local $p i32)
+    (local.set $k (i32.const 0))
+    (local.set $at (local.get $idx))
+    (local.set $p (local.get $data))
+    (block $done
+      (loop $values
+        (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
+        (i32.store (local.get $at) (local.get $k))
+        (local.set $at (i32.add (local.get $at) (i32.shl
+          (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load (local.get $p)) (i32.const 12))))
+          (i32.const 2))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $values)))
+    (i32.shr_u (i32.sub (local.get $at) (local.get $idx)) (i32.const 2)))
+)

@@ -1,0 +1,110 @@
+// The F32 statistics kernels (stats/statsKernels.wat): the compiled bytes are those of the .wat, and
+// the statistics they give equal the JavaScript loops' bit for bit (NaN, Inf, ±0 as min or max,
+// constant blocks, any chunking, passes of several tensors interleaved on one thread).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  BUCKETS_FROM,
+  pass1Accumulator,
+  afterPass1,
+  Pass2Accumulator,
+  finishStats,
+  type FinishedStats,
+} from '../../src/mimicry/stats/accumulators';
+import { statsKernels, setStatsKernelsEnabled } from '../../src/mimicry/stats/statsKernels';
+import { STATS_KERNELS_WAT_SHA256 } from '../../src/mimicry/stats/statsKernelsWasm';
+import { computeTensorStatsFromBytes, type TensorStats } from '../../src/mimicry/stats/tensorStats';
+import { rng } from './helpers/rng';
+
+async function withKernels<T>(on: boolean, f: () => Promise<T>): Promise<T> {
+  setStatsKernelsEnabled(on);
+  try {
+    return await f();
+  } finally {
+    setStatsKernelsEnabled(true);
+  }
+}
+
+/** n float32 values: normal, with runs of zeros of both signs (a block whose max or min is ±0), NaN and Inf in some blocks. */
+function data(seed: number, n: number): Float32Array {
+  const rand = rng(seed);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()) * 0.02;
+  // block 3: only non-positive values and zeros of both signs, -0 first (max is a zero)
+  for (let i = 3 * 4096; i < 4 * 4096; i++) x[i] = i % 5 === 0 ? (i % 2 ? 0 : -0) : -Math.abs(x[i]);
+  // block 5: non-negative, +0 first (min is a zero)
+  for (let i = 5 * 4096; i < 6 * 4096; i++) x[i] = i % 3 === 0 ? (i % 2 ? -0 : 0) : Math.abs(x[i]);
+  // block 7: constant; block 9: NaN; block 11: Inf; block 13: all -0
+  x.fill(0.5, 7 * 4096, 8 * 4096);
+  x[9 * 4096 + 17] = NaN;
+  x[11 * 4096 + 4000] = -Infinity;
+  x.fill(-0, 13 * 4096, 14 * 4096);
+  return x;
+}
+
+function source(x: Float32Array, chunk: number, offset = 0) {
+  // `offset`: bytes that start off a 4-byte boundary, as a reader's buffer can.
+  const bytes = new Uint8Array(x.byteLength + offset).subarray(offset);
+  bytes.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  return async function* (first: number, last: number): AsyncIterable<Uint8Array> {
+    for (let b = first * 4; b < last * 4; b += chunk * 4) yield bytes.subarray(b, Math.min(last * 4, b + chunk * 4));
+  };
+}
+
+test('the compiled statistics kernels are those of statsKernels.wat (run scripts/build-kernels.mjs after editing it) and load here', () => {
+  const sha = createHash('sha256').update(readFileSync('src/mimicry/stats/statsKernels.wat')).digest('hex');
+  assert.equal(STATS_KERNELS_WAT_SHA256, sha, 'statsKernels.wat changed: run node scripts/build-kernels.mjs');
+  assert.ok(statsKernels(), 'WebAssembly SIMD statistics kernels did not load on this Node');
+});
+
+test('F32 statistics with the SIMD kernels equal the JavaScript loops bit for bit, however chunked', async () => {
+  for (const [n, chunk, offset] of [
+    [BUCKETS_FROM + 4097, 1 << 21, 0], // buckets and pass 2, a partial last block
+    [BUCKETS_FROM + 4097, 1000, 0], // chunks smaller than a block: the carried blocks
+    [3 * (1 << 18) + 12345, 300_001, 1], // unaligned bytes, chunks over SUB
+    [50_000, 7777, 0], // no buckets
+  ]) {
+    const x = data(n, n);
+    const js = await withKernels(false, () => computeTensorStatsFromBytes('F32', source(x, chunk, offset), { elements: n }));
+    const simd = await computeTensorStatsFromBytes('F32', source(x, chunk, offset), { elements: n });
+    assert.deepStrictEqual(simd, js, `n=${n} chunk=${chunk}`);
+    assert.equal(js.nanCount, 1);
+    assert.equal(js.infCount, 1);
+  }
+});
+
+test('a block whose min or max is a zero keeps the sign of its first zero, as the sequential loop does', async () => {
+  const n = BUCKETS_FROM;
+  for (const first of [0, -0]) {
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = (((i * 7919) % 1000) + 1) / 1000; // > 0 but the zeros below: the min is a zero
+    for (let i = 0; i < n; i += 4096) x[i + 1] = first;
+    for (let i = 0; i < n; i += 4096) x[i + 2] = first === 0 ? -0 : 0;
+    const js = await withKernels(false, () => computeTensorStatsFromBytes('F32', source(x, 1 << 20), { elements: n }));
+    const simd = await computeTensorStatsFromBytes('F32', source(x, 1 << 20), { elements: n });
+    assert.ok(Object.is(js.min, first), `min ${js.min}`);
+    assert.deepStrictEqual(simd, js);
+  }
+});
+
+test('passes over two F32 tensors interleaved on one thread (the bucket table switches owners) give each its own statistics', async () => {
+  const n = BUCKETS_FROM + 999;
+  const xs = [data(1, n), data(2, n)];
+  const alone = await Promise.all(
+    xs.map((x) => withKernels(false, () => computeTensorStatsFromBytes('F32', source(x, 1 << 19), { elements: n }))),
+  );
+  const accs = xs.map(() => pass1Accumulator('F32', n));
+  const chunk = 1 << 19;
+  for (let at = 0; at < n; at += chunk)
+    xs.forEach((x, t) => accs[t].addBytes(new Uint8Array(x.buffer, at * 4, Math.min(chunk, n - at) * 4)));
+  const stats: FinishedStats[] = [];
+  // Pass 2 of both, interleaved too (the marks switch).
+  const afters = accs.map((a) => afterPass1('F32', a.result(), 64));
+  const hists = afters.map((after) => new Pass2Accumulator('F32', after.plan ?? assert.fail('no plan')));
+  for (let at = 0; at < n; at += chunk)
+    xs.forEach((x, t) => hists[t].addBytes(new Uint8Array(x.buffer, at * 4, Math.min(chunk, n - at) * 4)));
+  afters.forEach((after, t) => stats.push(finishStats(after, hists[t].counts())));
+  stats.forEach((s, t) => assert.deepStrictEqual(s as TensorStats, alone[t], `tensor ${t}`));
+});
