@@ -3,7 +3,8 @@
 // all cores (the stats pool's worker threads) for a whole checkpoint, so that a 13.5 GB BF16
 // checkpoint takes <= 15 s warm. Generated F32 and BF16 checkpoints (1 GiB each, 256 MiB with
 // --quick; 8 tensors each) in the OS temp folder, removed afterwards; each is read once first (warm
-// cache). Each figure is the best of two runs. Printed side by side: a plain read of the same bytes (the floor), one thread, the pool,
+// cache). Each figure is the best of two runs. Printed side by side: a plain read of the same bytes (the floor), one thread
+// (F32 also without its SIMD kernels), the pool,
 // and numpy computing the same statistics when python3-numpy is there.
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { openCheckpoint } from '../src/mimicry/safetensors/reader';
 import type { Checkpoint } from '../src/mimicry/safetensors/types';
 import { isStatsSkipped, type TensorStatsOutcome } from '../src/mimicry/stats/checkpointStats';
 import { computeCheckpointStats } from '../src/mimicry/stats/statsPool';
+import { setStatsKernelsEnabled } from '../src/mimicry/stats/statsKernels';
 
 /** Issue targets. */
 const PER_CORE_MBS = 1000;
@@ -170,6 +172,18 @@ export async function benchStats(quick: boolean): Promise<void> {
         const data = ck.tensors.reduce((s, t) => s + t.bytes, 0);
         const read = Math.min(plainRead(file), plainRead(file));
         const one = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }));
+        // F32 without the SIMD kernels (the JavaScript loops, same results), side by side in this run.
+        const noSimd =
+          dtype === 'F32'
+            ? await timed(async () => {
+                setStatsKernelsEnabled(false);
+                try {
+                  return await computeCheckpointStats(ck, ck.tensors, { threads: 1 });
+                } finally {
+                  setStatsKernelsEnabled(true);
+                }
+              })
+            : undefined;
         const pool = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads, workerEntry: entry }));
         const same = JSON.stringify(one.value) === JSON.stringify(pool.value);
         const np = numpyStats(file);
@@ -181,6 +195,12 @@ export async function benchStats(quick: boolean): Promise<void> {
           `  stats, one thread       ${mbs(data, one.seconds).padStart(12)}  ${one.seconds.toFixed(2)} s ` +
             `(${mbs(data, one.cpuSeconds)} per CPU second)`,
         );
+        if (noSimd)
+          console.log(
+            `  one thread, no SIMD     ${mbs(data, noSimd.seconds).padStart(12)}  ${noSimd.seconds.toFixed(2)} s ` +
+              `(${mbs(data, noSimd.cpuSeconds)} per CPU second); the SIMD kernels ${(noSimd.cpuSeconds / one.cpuSeconds).toFixed(2)}x per CPU second, ` +
+              `results ${JSON.stringify(noSimd.value) === JSON.stringify(one.value) ? 'identical' : 'DIFFER'}`,
+          );
         console.log(
           `  stats, pool (${threads} thr.)    ${mbs(data, pool.seconds).padStart(12)}  ${pool.seconds.toFixed(2)} s, ` +
             `${(one.seconds / pool.seconds).toFixed(2)}x one thread; results ${same ? 'identical' : 'DIFFER'} to one thread`,
