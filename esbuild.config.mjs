@@ -28,6 +28,7 @@ const builds = [
   { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstruct/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { statsWorker: 'src/mimicry/stats/statsWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { paperWorker: 'src/mimicry/recast/paperWorker.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { entropyWorker: 'src/mimicry/recast/entropyWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,

@@ -3,7 +3,8 @@ import type { Checkpoint } from '../safetensors/types';
 import { type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
 import { bankParameters, planGroups, type BankPlan } from './grouping';
-import { bankEntropy, gramEngine } from './entropy';
+import { bankEntropy, gramEngine, type BankEntropy } from './entropy';
+import { EntropyPool, pooledBankEntropy } from './entropyPool';
 import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
 import { ReconstructError } from './errors';
 import { resolveFit, type ResolvedFit } from './options';
@@ -54,8 +55,9 @@ async function measureBank(
   opts: ResolvedFit,
   scratch: Scratch,
   clock: PhaseClock,
+  pool: EntropyPool | null,
   signal?: AbortSignal,
-): Promise<{ metrics: BankMetrics; layers: LayerMetrics[] }> {
+): Promise<{ metrics: BankMetrics; layers: LayerMetrics[]; entropy: Promise<BankEntropy> | null }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
   const rebuilt = scratch.floats('rebuilt', bank.size);
@@ -82,29 +84,31 @@ async function measureBank(
   clock.report('diversity', fit.n, fit.n, 'template');
   clock.spent('diversity', since);
   const side = Math.min(bank.shape[0], bank.size / bank.shape[0]);
-  let entropy: number | null = null,
-    normalized: number | null = null;
+  let entropy: Promise<BankEntropy> | null = null;
   if (side <= opts.entropyMaxSide) {
     since = performance.now();
     clock.report('entropy', 0, fit.n, 'template');
     const engine = await gramEngine(opts.backend);
-    const e = bankEntropy(fit.templates, fit.n, bank.shape, engine, signal, (done) => clock.report('entropy', done, fit.n, 'template'));
-    entropy = e.entropy;
-    normalized = e.normalized;
+    const onTemplate = (done: number) => clock.report('entropy', done, fit.n, 'template');
+    // The float64 route goes to the pool's threads (copied: `fit.templates` is scratch the next bank reuses).
+    if (pool && !engine) entropy = pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate);
+    else entropy = Promise.resolve(bankEntropy(fit.templates, fit.n, bank.shape, engine, signal, onTemplate));
     clock.spent('entropy', since);
   }
   const sim = coefficientSimilarity(fit.coefficients, bank.blocks);
   const loss = Number.isNaN(fit.loss) ? se / (bank.members.length * bank.size) : fit.loss;
   return {
     layers,
+    entropy,
     metrics: {
       name: bank.name,
       members: bank.members,
       templates: fit.n,
       diversity: div.diversity,
       diversityRelative: div.relative,
-      entropy,
-      entropyNormalized: normalized,
+      // Filled in by reconstruct() once `entropy` settles.
+      entropy: null,
+      entropyNormalized: null,
       ...(entropy === null ? { entropySkipped: `smaller side ${side} > ${opts.entropyMaxSide} (entropyMaxSide)` } : {}),
       coefficientSimilarity: sim.matrix,
       coefficientSimilarityBlocks: sim.blocks,
@@ -205,42 +209,66 @@ export async function reconstruct(
   // Member, template and rebuilt buffers, sized by the largest group and reused by every group.
   const scratch = new Scratch();
   const phases: Record<'fit' | 'fidelity' | 'diversity' | 'entropy', number> = { fit: 0, fidelity: 0, diversity: 0, entropy: 0 };
-  for (const [gi, bank] of plan.banks.entries()) {
-    hooks.signal?.throwIfAborted();
-    const clock: PhaseClock = {
-      report: (phase, done, total, unit) =>
-        hooks.onPhase?.({ phase, bank: bank.name, bankIndex: gi, banks: plan.banks.length, done, total, unit }),
-      spent: (phase, since) => {
-        if (phase in phases) phases[phase as keyof typeof phases] += (performance.now() - since) / 1000;
-      },
-    };
-    const fitStarted = performance.now();
-    clock.report('fit', 0, 1, 'group');
-    const infos = memberInfos(checkpoint, bank);
-    const roles = bank.memberRoles;
-    // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
-    const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
-    const rows: Float32Array[] = [];
-    if (!stream)
-      for (const [l, info] of infos.entries())
-        rows.push(await readMember(checkpoint, info, roles[l], scratch.floats(`member${l}`, bank.size), scratch));
-    const report = (step: number, steps: number, loss: number) => {
-      const ev: ProgressEvent = { group: bank.name, groupIndex: gi, groups: plan.banks.length, step, steps, loss, elapsed: elapsed() };
-      hooks.onProgress?.(ev);
-    };
-    const result = stream
-      ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
-      : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
-    backends.add(result.backend);
-    if (result.backend === 'webgpu') device ??= activeGpuDevice() ?? undefined;
-    clock.spent('fit', fitStarted);
-    clock.report('fit', 1, 1, 'group');
-    const member = (l: number) =>
-      stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]);
-    const measured = await measureBank(bank, member, result, fit, scratch, clock, hooks.signal);
-    if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
-    await store.put(bank.name, result.templates);
-    banks.push({ plan: bank, n: result.n, coefficients: result.coefficients, metrics: measured.metrics, layers: measured.layers });
+  // Template entropy of bank i runs on other cores while this thread fits bank i + 1.
+  const wantsEntropy = plan.banks.some((b) => Math.min(b.shape[0], b.size / b.shape[0]) <= fit.entropyMaxSide);
+  const pool = wantsEntropy ? EntropyPool.start({ signal: hooks.signal }) : null;
+  const entropies: (Promise<BankEntropy> | null)[] = [];
+  try {
+    await fitBanks();
+    // This thread's own work is done: it takes the templates no worker has started, then waits for the rest.
+    const since = performance.now();
+    await pool?.drain();
+    const settled = await Promise.all(entropies);
+    phases.entropy += (performance.now() - since) / 1000;
+    settled.forEach((e, i) => {
+      if (e) banks[i] = { ...banks[i], metrics: { ...banks[i].metrics, entropy: e.entropy, entropyNormalized: e.normalized } };
+    });
+  } finally {
+    pool?.dispose();
+    // A run that failed or was cancelled leaves no unhandled rejection behind.
+    for (const e of entropies) e?.catch(() => undefined);
+  }
+
+  async function fitBanks(): Promise<void> {
+    for (const [gi, bank] of plan.banks.entries()) {
+      hooks.signal?.throwIfAborted();
+      const clock: PhaseClock = {
+        report: (phase, done, total, unit) =>
+          hooks.onPhase?.({ phase, bank: bank.name, bankIndex: gi, banks: plan.banks.length, done, total, unit }),
+        spent: (phase, since) => {
+          if (phase in phases) phases[phase as keyof typeof phases] += (performance.now() - since) / 1000;
+        },
+      };
+      const fitStarted = performance.now();
+      clock.report('fit', 0, 1, 'group');
+      const infos = memberInfos(checkpoint, bank);
+      const roles = bank.memberRoles;
+      // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
+      const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
+      const rows: Float32Array[] = [];
+      if (!stream)
+        for (const [l, info] of infos.entries())
+          rows.push(await readMember(checkpoint, info, roles[l], scratch.floats(`member${l}`, bank.size), scratch));
+      const report = (step: number, steps: number, loss: number) => {
+        const ev: ProgressEvent = { group: bank.name, groupIndex: gi, groups: plan.banks.length, step, steps, loss, elapsed: elapsed() };
+        hooks.onProgress?.(ev);
+      };
+      const result = stream
+        ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
+        : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
+      backends.add(result.backend);
+      if (result.backend === 'webgpu') device ??= activeGpuDevice() ?? undefined;
+      clock.spent('fit', fitStarted);
+      clock.report('fit', 1, 1, 'group');
+      const member = (l: number) =>
+        stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]);
+      const measured = await measureBank(bank, member, result, fit, scratch, clock, pool, hooks.signal);
+      entropies.push(measured.entropy);
+      measured.entropy?.catch(() => undefined); // handled where all are awaited
+      if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
+      await store.put(bank.name, result.templates);
+      banks.push({ plan: bank, n: result.n, coefficients: result.coefficients, metrics: measured.metrics, layers: measured.layers });
+    }
   }
   const layers = banks.flatMap((b) => b.layers);
   const g = plan.options;

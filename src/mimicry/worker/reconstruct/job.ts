@@ -143,17 +143,26 @@ export class ReconstructSessionJob {
     await removeStaleScratch().catch(() => undefined);
     const store = new FileTemplateStore();
     try {
+      // Entropy of a bank may finish while the next bank fits (entropyPool.ts): its events carry the most
+      // the job's bar has reached (loss events included, whose share main.ts computes with fitJobFraction).
+      let reached = 0;
+      const onFit = (ev: ProgressEvent): void => {
+        reached = Math.max(reached, fitJobFraction(ev));
+        hooks.onFit(ev);
+      };
       const onEnginePhase = throttlePhases((ev) => {
-        if (ev.phase === 'fit' || ev.phase === 'fidelity' || ev.phase === 'diversity' || ev.phase === 'entropy')
+        if (ev.phase === 'fit' || ev.phase === 'fidelity' || ev.phase === 'diversity' || ev.phase === 'entropy') {
+          reached = Math.max(reached, engineFraction(ev.phase, ev.bankIndex, ev.banks, ev.total > 0 ? ev.done / ev.total : 1));
           hooks.onPhase({
             phase: ev.phase,
             message: phaseMessage(ev),
             phaseFraction: ev.total > 0 ? ev.done / ev.total : 1,
-            fraction: engineFraction(ev.phase, ev.bankIndex, ev.banks, ev.total > 0 ? ev.done / ev.total : 1),
+            fraction: reached,
           });
+        }
       });
       const engine = await reconstruct(this.checkpoint, options, {
-        onProgress: hooks.onFit,
+        onProgress: onFit,
         onPhase: onEnginePhase,
         signal: hooks.signal,
         store,

@@ -1,0 +1,202 @@
+// Template entropy on worker threads (entropyWorker.ts, over the project's worker channel) while the
+// run's thread goes on with the next bank. Each template is one request running entropyFloat64, the
+// same code as in this thread, so the values are the same bits. When the run's own work is done it
+// takes the templates no worker has started (drain), then waits for the rest. Without the worker
+// script, or on one core, there is no pool and bankEntropy runs in this thread as before.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WorkerHost } from '../worker/channel/host';
+import type { Method } from '../worker/channel/protocol';
+import { entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
+
+/** One template, row-major rows x cols (the pool owns `values` once it is queued). */
+export interface EntropyTemplate {
+  readonly values: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export interface EntropyWorkerService {
+  readonly open: Method<Record<string, never>, Record<string, never>>;
+  readonly template: Method<EntropyTemplate, Entropy>;
+}
+
+/** At most this many entropy workers: a run has a handful of templates in flight at a time. */
+const MAX_WORKERS = 8;
+/** A template is one synchronous computation (a second or so at 1024 side): a cancel waits for it at most this long. */
+const CANCEL_GRACE_MS = 3000;
+
+export interface WorkerEntry {
+  readonly entry: string;
+  readonly execArgv?: readonly string[];
+}
+
+/** The worker script: dist/entropyWorker.js next to the bundle, or the TypeScript source under tsx. */
+export function entropyWorkerEntry(): WorkerEntry | null {
+  const fromSource = __filename.endsWith('.ts');
+  const entry = path.join(__dirname, fromSource ? 'entropyWorker.ts' : 'entropyWorker.js');
+  if (!fs.existsSync(entry)) return null;
+  if (!fromSource) return { entry };
+  try {
+    const loader = 'tsx/cjs'; // a runtime name: only tests and the bench run from source
+    return { entry, execArgv: ['--require', require.resolve(loader)] };
+  } catch {
+    return null;
+  }
+}
+
+interface Task extends EntropyTemplate {
+  resolve(e: Entropy): void;
+  reject(err: unknown): void;
+}
+
+type Host = WorkerHost<EntropyWorkerService, 'open'>;
+
+export class EntropyPool {
+  private readonly queue: Task[] = [];
+  private readonly idle: Host[] = [];
+  private readonly hosts: Host[] = [];
+  private readonly inFlight = new Set<{ cancel(): void }>();
+  private closed = false;
+  private readonly onAbort = (): void => this.stop(this.signal?.reason);
+
+  /**
+   * A pool of `workers` threads (default: the cores but this one, at most MAX_WORKERS), or null when
+   * there would be none (one core, or the worker script is not there): then compute in this thread.
+   */
+  static start(opts: { workers?: number; entry?: WorkerEntry | null; signal?: AbortSignal } = {}): EntropyPool | null {
+    const workers = Math.min(MAX_WORKERS, Math.floor(opts.workers ?? os.availableParallelism() - 1));
+    const entry = opts.entry === undefined ? entropyWorkerEntry() : opts.entry;
+    if (workers < 1 || !entry) return null;
+    return new EntropyPool(workers, entry, opts.signal);
+  }
+
+  private constructor(
+    workers: number,
+    entry: WorkerEntry,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    for (let w = 0; w < workers; w++) {
+      const host: Host = new WorkerHost<EntropyWorkerService, 'open'>({
+        entry: entry.entry,
+        name: `mimicry-entropy-${w + 1}`,
+        ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),
+        open: { method: 'open', params: {} },
+        cancelGraceMs: () => CANCEL_GRACE_MS,
+        closedMessage: 'the run ended',
+      });
+      this.hosts.push(host);
+      try {
+        // Started now: the thread boots while this one fits the first bank.
+        host.open().catch(() => undefined);
+        this.idle.push(host);
+      } catch {
+        host.dispose(); // the thread could not be made: this one computes instead
+      }
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Entropy of one template, computed by whichever thread gets to it first. */
+  entropy(template: EntropyTemplate): Promise<Entropy> {
+    if (this.closed) return Promise.reject(this.signal?.reason ?? new Error('the entropy pool is closed'));
+    return new Promise<Entropy>((resolve, reject) => {
+      this.queue.push({ ...template, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Computes, in this thread, every queued template no worker has started (this thread has nothing else to do). */
+  async drain(): Promise<void> {
+    for (;;) {
+      // Between templates, the workers' answers are taken (and they are given the next ones).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const task = this.queue.shift();
+      if (!task) return;
+      if (this.signal?.aborted) task.reject(this.signal.reason);
+      else task.resolve(entropyFloat64(task.values, task.rows, task.cols));
+    }
+  }
+
+  /** Ends the workers; queued and running templates fail. */
+  dispose(): void {
+    this.stop(new Error('the entropy pool is closed'));
+  }
+
+  private stop(reason: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    for (const r of this.inFlight) r.cancel();
+    for (const h of this.hosts) h.dispose();
+    for (const task of this.queue.splice(0)) task.reject(reason);
+  }
+
+  private pump(): void {
+    while (!this.closed && this.idle.length > 0 && this.queue.length > 0) {
+      const host = this.idle.shift() as Host;
+      const task = this.queue.shift() as Task;
+      const { values, rows, cols } = task;
+      const req = host.request('template', { values, rows, cols });
+      this.inFlight.add(req);
+      req.done.then(
+        (e) => {
+          this.inFlight.delete(req);
+          task.resolve(e);
+          this.idle.push(host);
+          this.pump();
+        },
+        (err: unknown) => {
+          this.inFlight.delete(req);
+          if (this.closed) {
+            task.reject(this.signal?.reason ?? err);
+            return;
+          }
+          // A worker that failed (it could not start, or it died) is not used again; its template
+          // goes back to the front of the queue for another thread (this one at the latest, in drain).
+          host.dispose();
+          this.queue.unshift(task);
+          this.pump();
+        },
+      );
+    }
+  }
+}
+
+/**
+ * bankEntropy (entropy.ts) of a bank on the pool, on the float64 route: the same per-template values
+ * and the same mean (summed in template order). `templates` is copied, so the caller may reuse it at once.
+ */
+export function pooledBankEntropy(
+  pool: EntropyPool,
+  templates: Float32Array,
+  n: number,
+  shape: readonly number[],
+  /** Called as templates finish with the number done (in any order of templates). */
+  onTemplate?: (done: number) => void,
+): Promise<BankEntropy> {
+  const size = templates.length / n;
+  const rows = shape[0];
+  const cols = size / rows;
+  let done = 0;
+  const parts: Promise<RoutedEntropy>[] = [];
+  for (let t = 0; t < n; t++) {
+    const values = templates.slice(t * size, (t + 1) * size);
+    parts.push(
+      pool.entropy({ values, rows, cols }).then((e) => {
+        onTemplate?.(++done);
+        return { ...e, route: 'float64' as const };
+      }),
+    );
+  }
+  return Promise.all(parts).then((out) => {
+    let entropy = 0;
+    let normalized = 0;
+    for (const e of out) {
+      entropy += e.entropy / n;
+      normalized += e.normalized / n;
+    }
+    return { entropy, normalized, templates: out };
+  });
+}

@@ -1,0 +1,87 @@
+// Template entropy on worker threads (entropyPool.ts): the same bits as this thread's computation,
+// whichever thread computes a template; no pool without a worker script; a broken worker's templates
+// are computed here; a cancel stops it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { bankEntropy, entropyFloat64 } from '../../src/mimicry/recast/entropy';
+import { EntropyPool, entropyWorkerEntry, pooledBankEntropy } from '../../src/mimicry/recast/entropyPool';
+import { Random } from '../../src/mimicry/recast/random';
+
+function bank(n: number, rows: number, cols: number, seed: number): Float32Array {
+  const rng = new Random(seed);
+  const out = new Float32Array(n * rows * cols);
+  for (let i = 0; i < out.length; i++) out[i] = rng.normal() * 0.05;
+  return out;
+}
+
+test('the worker script is found from source; no pool without one or without a spare core', () => {
+  const entry = entropyWorkerEntry();
+  assert.ok(entry && entry.entry.endsWith('entropyWorker.ts'));
+  assert.equal(EntropyPool.start({ entry: null }), null);
+  assert.equal(EntropyPool.start({ workers: 0 }), null);
+});
+
+test('pooled bank entropy: the same bits as bankEntropy in this thread, progress per template, the caller may reuse its buffer', async () => {
+  const pool = EntropyPool.start({ workers: 2 });
+  assert.ok(pool);
+  try {
+    const shape = [48, 4, 40];
+    const n = 5;
+    const templates = bank(n, 48, 160, 3);
+    // A template with a NaN: NaN entropy, as in this thread.
+    templates[2 * 48 * 160 + 7] = Number.NaN;
+    const expected = bankEntropy(templates, n, shape, null);
+    const done: number[] = [];
+    const pending = pooledBankEntropy(pool, templates, n, shape, (d) => done.push(d));
+    templates.fill(1); // copied when queued
+    const got = await pending;
+    assert.deepEqual(got, expected);
+    assert.ok(Number.isNaN(got.templates[2].entropy));
+    assert.deepEqual(done, [1, 2, 3, 4, 5]);
+    // Some templates taken by this thread (drain), the rest by the workers: still the same bits.
+    const again = bank(n, 48, 160, 4);
+    const both = pooledBankEntropy(pool, again, n, shape);
+    await pool.drain();
+    assert.deepEqual(await both, bankEntropy(again, n, shape, null));
+  } finally {
+    pool.dispose();
+  }
+});
+
+test('a worker that cannot start: its templates are computed in this thread', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mimicry-entropy-'));
+  const broken = path.join(dir, 'broken.cjs');
+  writeFileSync(broken, 'throw new Error("broken worker");\n');
+  for (const entry of [{ entry: broken }, { entry: path.join(dir, 'missing.cjs') }]) {
+    const pool = EntropyPool.start({ workers: 1, entry });
+    assert.ok(pool);
+    try {
+      const values = bank(1, 30, 70, 5);
+      const e = pool.entropy({ values, rows: 30, cols: 70 });
+      // The failed worker hands the template back; this thread takes it when it drains.
+      let settled = false;
+      void e.finally(() => (settled = true));
+      for (let i = 0; i < 200 && !settled; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        await pool.drain();
+      }
+      assert.deepEqual(await e, entropyFloat64(values, 30, 70));
+    } finally {
+      pool.dispose();
+    }
+  }
+});
+
+test('cancel: queued and running templates fail with the abort, the workers end', async () => {
+  const ac = new AbortController();
+  const pool = EntropyPool.start({ workers: 1, signal: ac.signal });
+  assert.ok(pool);
+  const runs = [0, 1, 2].map((i) => pool.entropy({ values: bank(1, 200, 400, i), rows: 200, cols: 400 }));
+  ac.abort();
+  for (const r of runs) await assert.rejects(r, { name: 'AbortError' });
+  await assert.rejects(pool.entropy({ values: bank(1, 4, 4, 9), rows: 4, cols: 4 }), { name: 'AbortError' });
+  pool.dispose();
+});
