@@ -215,22 +215,17 @@ function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: 
 }
 
 /**
- * The end of blockF32 for a whole block the kernel summed (s, q, a as blockF32's s, q, a0 + a1; mn and
- * mx of the block alone; z zeros). The kernel's min and max come from four lanes: the same value as
- * the sequential loop's, but when it is zero the loop keeps the first zero met, whose sign the lanes
- * lose: then the block's min and max are taken again in order.
+ * The end of blockF32 for a whole block x[from, from + BLOCK) the kernel summed into out[o, o + 6):
+ * s, q, a as blockF32's s, q, a0 + a1; mn and mx of the block alone; z zeros (read here, not passed:
+ * float arguments of a call that is not inlined are boxed). The kernel's min and max come from four
+ * lanes: the same value as the sequential loop's, but when it is zero the loop keeps the first zero
+ * met, whose sign the lanes lose: then the block's min and max are taken again in order.
  */
-function kernelBlockF32(
-  sup: MomentsPartial,
-  x: Float32Array,
-  from: number,
-  s: number,
-  q: number,
-  a: number,
-  mn: number,
-  mx: number,
-  z: number,
-): void {
+function kernelBlockF32(sup: MomentsPartial, x: Float32Array, from: number, out: Float64Array, o: number): void {
+  const s = out[o];
+  const q = out[o + 1];
+  const mn = out[o + 3];
+  const mx = out[o + 4];
   const to = from + BLOCK;
   if (!(q < Infinity)) return slowBlock(sup, x, from, to);
   if (mn === 0 || mx === 0) {
@@ -248,10 +243,10 @@ function kernelBlockF32(
     if (mx > sup.max) sup.max = mx;
   }
   sup.all += BLOCK;
-  sup.zeros += z;
+  sup.zeros += out[o + 5];
   const c = x[from];
   mergeCentral(sup, BLOCK, c + s / BLOCK, q - (s / BLOCK) * s);
-  addAbs(sup, a);
+  addAbs(sup, out[o + 2]);
 }
 
 /** The pass whose bucket counts are in the kernels' table now: one at a time per thread, see MomentsPass.table. */
@@ -382,8 +377,7 @@ class MomentsPass implements Pass1Accumulator {
       const blocks = len / BLOCK;
       k.blocks(blocks, this.withTop);
       for (let b = 0; b < blocks; b++) {
-        const o = b * OUT_STRIDE;
-        kernelBlockF32(this.sup, x, at + b * BLOCK, out[o], out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5]);
+        kernelBlockF32(this.sup, x, at + b * BLOCK, out, b * OUT_STRIDE);
         this.afterBlock(BLOCK);
       }
     }
