@@ -7,7 +7,14 @@ import type { TensorStats } from '../mimicry/stats/tensorStats';
 import type { CheckpointSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
 import type { PlanOutcome, PlanView } from '../mimicry/dashboard/budget';
 import { DASHBOARD_DATA_VERSION, type DashboardData } from '../mimicry/dashboard/types';
-import type { CheckpointBrief, RunPhase, RunProgress } from '../mimicry/worker/reconstruct/protocol';
+import type {
+  CheckpointBrief,
+  CurveOutcome,
+  CurveProgress,
+  CurveView,
+  RunPhase,
+  RunProgress,
+} from '../mimicry/worker/reconstruct/protocol';
 import type { ProgressEvent, ReconstructOptions } from '../mimicry/recast/types';
 
 /** Both sides of a webview come from one build; a view restored from another build says so. */
@@ -126,6 +133,8 @@ export const isWebviewToExtension = messageGuard<WebviewToExtension>({
 // Engine shapes (plan, results) are plain JSON types re-exported from the engine, never duplicated.
 
 export type { PlanOutcome, PlanView, DashboardData, CheckpointBrief, ProgressEvent, ReconstructOptions, RunPhase };
+export type { CurveOutcome, CurveProgress, CurveView };
+export type { RoleCurve, CurvePoint } from '../mimicry/recast/curve';
 export { DASHBOARD_DATA_VERSION };
 export type { DashboardLayer, SpectrumLine } from '../mimicry/dashboard/types';
 
@@ -150,6 +159,9 @@ export type ToDashboard =
       readonly canExportModel: boolean;
     }
   | { readonly type: 'plan'; readonly requestId: number; readonly outcome: PlanOutcome }
+  /** The closed form's compression-vs-fidelity curve for the plan request `requestId` (computed after it, in the worker). */
+  | { readonly type: 'curve'; readonly requestId: number; readonly outcome: CurveOutcome }
+  | { readonly type: 'curveProgress'; readonly requestId: number; readonly progress: CurveProgress }
   | { readonly type: 'runStarted'; readonly options: ReconstructOptions }
   | ({ readonly type: 'progress' } & Omit<RunProgress, 'fraction'>)
   | { readonly type: 'result'; readonly data: DashboardData; readonly canExportModel: boolean }

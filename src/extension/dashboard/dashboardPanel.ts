@@ -40,6 +40,7 @@ export class DashboardPanel implements vscode.Disposable {
 
   private client: ReconstructHost | undefined;
   private running: Cancellable<unknown> | undefined;
+  private curveRequest: Cancellable<unknown> | undefined;
   /** Worker generation whose memory holds the last run (model / dense exports need it). */
   private liveGeneration: number | undefined;
   private isRecast = false;
@@ -121,6 +122,20 @@ export class DashboardPanel implements vscode.Disposable {
     return this.isRecast || (this.liveGeneration !== undefined && this.liveGeneration === this.client?.generation);
   }
 
+  /** The curve of the newest plan only: a newer request cancels the one in flight (banks read so far stay cached in the worker). */
+  private requestCurve(requestId: number, options: ReconstructOptions): void {
+    this.curveRequest?.cancel();
+    const request = this.session().request('curve', { options }, (progress) => this.post({ type: 'curveProgress', requestId, progress }));
+    this.curveRequest = request;
+    request.done.then(
+      (outcome) => this.post({ type: 'curve', requestId, outcome }),
+      (e: unknown) => {
+        const error = wireOf(e);
+        if (!error.cancelled) this.post({ type: 'curve', requestId, outcome: { ok: false, error: error.message } });
+      },
+    );
+  }
+
   private async onMessage(m: FromDashboard): Promise<void> {
     try {
       switch (m.type) {
@@ -129,8 +144,11 @@ export class DashboardPanel implements vscode.Disposable {
           return mismatch ? this.post({ type: 'error', error: mismatch }) : await this.init();
         }
         case 'plan': {
-          const outcome = await this.session().request('plan', { options: sanitizeOptions(m.options) }).done;
-          return this.post({ type: 'plan', requestId: m.requestId, outcome });
+          const options = sanitizeOptions(m.options);
+          const outcome = await this.session().request('plan', { options }).done;
+          this.post({ type: 'plan', requestId: m.requestId, outcome });
+          if (outcome.ok) this.requestCurve(m.requestId, options);
+          return;
         }
         case 'run':
           await this.run(sanitizeOptions(m.options));
@@ -259,6 +277,8 @@ export class DashboardPanel implements vscode.Disposable {
       void vscode.window.showWarningMessage('A reconstruction is already running in this dashboard.');
       return undefined;
     }
+    // The form's curve gives way to the run (the run reads the same members).
+    this.curveRequest?.cancel();
     const client = this.session();
     const settings = reconstructSettings(vscode.Uri.file(this.state.path));
     this.post({ type: 'runStarted', options });

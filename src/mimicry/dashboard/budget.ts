@@ -124,25 +124,5 @@ export function planView(tensors: readonly (TensorLike & { readonly params: numb
   }
 }
 
-/**
- * The plan with no role selected: no bank, every tensor copied unchanged (1x). The form shows this
- * while every role is unchecked, so the budget never shows banks of a selection the user undid.
- */
-export function withoutBanks(plan: PlanView): PlanView {
-  const tensors = plan.budget.passthroughTensors + plan.banks.reduce((a, b) => a + b.members.length, 0);
-  const before = plan.budget.before;
-  return {
-    ...plan,
-    roles: plan.roles.map((r) => ({ ...r, selected: false })),
-    banks: [],
-    budget: {
-      before,
-      after: before,
-      ratio: 1,
-      templateParameters: 0,
-      coefficientsPerTask: 0,
-      passthroughParameters: before,
-      passthroughTensors: tensors,
-    },
-  };
-}
+// The no-role plan lives apart: the webview imports it, and this file pulls in the engine's grouping.
+export { withoutBanks } from './budgetSelection';

@@ -29,5 +29,14 @@ export const DEFINITIONS = {
   loss:
     'The method’s objective per group: weighted SmoothL1 or MSE between rebuilt and original weights ' +
     '(the closed form reports its mean squared error).',
+  curve:
+    'Closed form, every n at once: from the eigenvalues λ of each group’s member Gram matrix, the fit’s relative error is ' +
+    '√(Σ λ beyond n / Σ λ) and each layer’s cosine √(Σₜ≤ₙ λₜ Uₗₜ² / ‖yₗ‖²); compression = role parameters before / after. ◆ = the chosen setting.',
+  diversityClosedForm:
+    'The closed form’s templates are orthogonal and scaled to one norm, so its relative diversity is always √2 (n ≥ 2): ' +
+    'it carries no information there; the energy shares below do.',
+  energy:
+    'Energy share of template t in its group: λₜ / Σ λ, the eigenvalues of the fit’s member Gram matrix (largest first); ' +
+    'the remainder, 1 − Σ of the kept shares, is what the fit leaves out.',
   budget: 'Parameters after = n templates × member size + members × K × n coefficients per bank, plus every tensor copied unchanged.',
 } as const;

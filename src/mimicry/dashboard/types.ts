@@ -18,6 +18,11 @@ export interface DashboardBank extends Omit<BankMetrics, 'loss'> {
   readonly blocks: readonly (number | null)[];
   readonly shape: readonly number[];
   readonly loss: number | null;
+  /**
+   * Closed-form runs: each template's share of the group's energy, lambda_t / sum of all eigenvalues
+   * of the fit's Gram matrix (largest first; 1 minus their sum is what the fit leaves out).
+   */
+  readonly energy?: readonly number[];
 }
 
 export type SpectrumKind = 'original' | 'template' | 'rebuilt';

@@ -225,17 +225,20 @@ export interface CurveHooks {
   readonly cache?: Map<string, BankEigen>;
 }
 
-/** The curve of every planned bank of a checkpoint for these options (its grouping and objective). */
-export async function checkpointCurve(checkpoint: Checkpoint, options: ReconstructOptions, hooks: CurveHooks = {}): Promise<CurveView> {
-  const { objective } = resolveFit(options);
-  const plan = planGroups(checkpoint.tensors, options);
+/** Each bank's eigen-decomposition for an objective, from the cache or read (with progress). */
+export async function bankEigens(
+  checkpoint: Checkpoint,
+  banks: readonly Pick<BankPlan, 'name' | 'members' | 'size'>[],
+  objective: Objective,
+  hooks: CurveHooks = {},
+): Promise<BankEigen[]> {
   const scratch = new Scratch();
   const eigens: BankEigen[] = [];
-  for (const [bankIndex, bank] of plan.banks.entries()) {
+  for (const [bankIndex, bank] of banks.entries()) {
     const key = `${objective}\u0000${bank.members.join('\u0000')}`;
     let eigen = hooks.cache?.get(key);
     if (!eigen) {
-      const report = (fraction: number): void => hooks.onProgress?.({ bank: bank.name, bankIndex, banks: plan.banks.length, fraction });
+      const report = (fraction: number): void => hooks.onProgress?.({ bank: bank.name, bankIndex, banks: banks.length, fraction });
       report(0);
       const g = await bankGram(checkpoint, bank, scratch, hooks.signal, (p) => report(p.done / Math.max(1, p.total)));
       eigen = bankEigen(g, bank.members.length, objective);
@@ -243,5 +246,12 @@ export async function checkpointCurve(checkpoint: Checkpoint, options: Reconstru
     }
     eigens.push(eigen);
   }
-  return roleCurves(plan.banks, eigens, objective);
+  return eigens;
+}
+
+/** The curve of every planned bank of a checkpoint for these options (its grouping and objective). */
+export async function checkpointCurve(checkpoint: Checkpoint, options: ReconstructOptions, hooks: CurveHooks = {}): Promise<CurveView> {
+  const { objective } = resolveFit(options);
+  const plan = planGroups(checkpoint.tensors, options);
+  return roleCurves(plan.banks, await bankEigens(checkpoint, plan.banks, objective, hooks), objective);
 }

@@ -2,7 +2,7 @@
 // resized with its box, re-drawn on theme change, and exported as PNG (the canvas) or SVG (the
 // same option rendered by ECharts' SVG renderer).
 import * as echarts from 'echarts/core';
-import { BarChart, HeatmapChart, LineChart } from 'echarts/charts';
+import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
 import {
   AriaComponent,
   GridComponent,
@@ -21,6 +21,7 @@ import { h } from '../shared/dom';
 echarts.use([
   BarChart,
   LineChart,
+  ScatterChart,
   HeatmapChart,
   AriaComponent,
   GridComponent,

@@ -4,7 +4,8 @@
 import type { EChartsCoreOption } from 'echarts/core';
 import { formatNumber } from '../shared/format';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
-import type { BankBars, BlockRoleSeries, CompareRow, GroupStatus, Heatmap, SpectraView } from './model';
+import type { BankBars, BlockRoleSeries, CompareRow, EnergyBars, GroupStatus, Heatmap, SpectraView } from './model';
+import type { CurvePoint, CurveView } from '../protocol';
 import type { DashboardTheme } from '../shared/theme';
 
 export type Option = EChartsCoreOption;
@@ -317,5 +318,90 @@ export function compareOption(rows: readonly CompareRow[], t: DashboardTheme, la
       { type: 'bar', name: labelA, data: rows.map((r) => r.a), itemStyle: { color: t.palette[0] } },
       { type: 'bar', name: labelB, data: rows.map((r) => r.b), itemStyle: { color: t.palette[1] } },
     ],
+  };
+}
+
+/** Compression (x) against mean cosine fidelity (y) of the closed form, one line per role, the chosen setting as a diamond. */
+export function curveOption(view: CurveView, t: DashboardTheme): Option {
+  const colour = (i: number): string => t.palette[i % t.palette.length];
+  const pointOf = (p: CurvePoint): number[] => [p.ratio, p.meanCosine, p.n, p.relError];
+  const label = (role: string, p: CurvePoint): string =>
+    `${role}\nn = ${p.n}: ${formatNumber(p.ratio, 3)}× smaller\nmean cosine ${formatNumber(p.meanCosine, 5)}, min ${formatNumber(p.minCosine, 5)}\nrel. error ${formatNumber(p.relError, 4)}`;
+  const lines = view.roles.map((r, i) => ({
+    type: 'line',
+    name: r.role,
+    data: r.points.map(pointOf),
+    symbol: 'circle',
+    symbolSize: 6,
+    lineStyle: { color: colour(i), width: 2 },
+    itemStyle: { color: colour(i) },
+  }));
+  const chosen = view.roles.map((r, i) => ({
+    type: 'scatter',
+    name: `${r.role} (chosen)`,
+    data: [pointOf(r.chosen)],
+    symbol: 'diamond',
+    symbolSize: 16,
+    itemStyle: { color: colour(i), borderColor: t.foreground, borderWidth: 2 },
+    z: 5,
+  }));
+  return {
+    ...base(t),
+    title: heading(t, `Compression vs fidelity (closed form, ${view.objective} objective)`, DEFINITIONS.curve),
+    legend: { ...legend(t), type: 'scroll', data: view.roles.map((r) => r.role) },
+    grid: { left: 64, right: 24, top: 96, bottom: 72 },
+    tooltip: tooltip(t, (p) => {
+      const q = first(p);
+      const role = view.roles[q.seriesIndex % view.roles.length];
+      const point = q.seriesIndex < view.roles.length ? role.points[q.dataIndex] : role.chosen;
+      return label(role.role + (q.seriesIndex < view.roles.length ? '' : ' (chosen)'), point);
+    }),
+    xAxis: axis(t, 'compression (parameters before / after)', { type: 'log', logBase: 2, min: 1, splitLine: { show: false } }),
+    yAxis: axis(t, 'mean cosine fidelity', { type: 'value', max: 1, scale: true, nameGap: 48 }),
+    series: [...lines, ...chosen],
+  };
+}
+
+/** Per bank, each kept template's share of the group's energy, stacked, with the part the fit leaves out on top. */
+export function energyOption(view: EnergyBars, t: DashboardTheme): Option {
+  const most = Math.max(0, ...view.shares.map((s) => s.length));
+  const templates = Array.from({ length: most }, (_, k) => ({
+    type: 'bar',
+    stack: 'energy',
+    name: `T${k + 1}`,
+    data: view.shares.map((s) => s[k] ?? 0),
+    itemStyle: { color: t.palette[k % t.palette.length] },
+  }));
+  const rest = {
+    type: 'bar',
+    stack: 'energy',
+    name: 'left out',
+    data: view.shares.map((s) => Math.max(0, 1 - s.reduce((a, b) => a + b, 0))),
+    itemStyle: { color: t.grid, opacity: 0.6 },
+  };
+  return {
+    ...base(t),
+    title: heading(t, 'Energy share of each template', DEFINITIONS.energy),
+    legend: { ...legend(t), type: 'scroll', data: [...templates.map((s) => s.name), 'left out'] },
+    grid: { left: 64, right: 24, top: 96, bottom: 96 },
+    tooltip: tooltip(
+      t,
+      (p) => {
+        const i = first(p).dataIndex;
+        const shares = view.shares[i].map((s, k) => `T${k + 1}: ${formatNumber(100 * s, 4)}%`).join('\n');
+        const left = 1 - view.shares[i].reduce((a, b) => a + b, 0);
+        return `${view.banks[i]}\n${shares}\nleft out: ${formatNumber(100 * Math.max(0, left), 4)}%`;
+      },
+      'axis',
+    ),
+    xAxis: axis(t, 'bank', {
+      type: 'category',
+      data: view.banks,
+      splitLine: { show: false },
+      nameGap: 56,
+      axisLabel: { color: t.muted, fontSize: 10, rotate: view.banks.length > 6 ? 30 : 0, hideOverlap: true },
+    }),
+    yAxis: axis(t, 'share of the group’s energy', { type: 'value', min: 0, max: 1, nameGap: 48 }),
+    series: [...templates, rest],
   };
 }

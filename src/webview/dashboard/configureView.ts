@@ -1,13 +1,16 @@
 // The configuration form: the groups found (a checkbox per module role, each bank's members,
 // shape and parameters), every engine setting, presets, and the live parameter budget that the
 // engine computes for the current settings (the webview sends the options, the worker plans).
-import type { CheckpointBrief, PlanOutcome, PlanView, ReconstructOptions } from '../protocol';
+import type { CheckpointBrief, CurveOutcome, CurveProgress, CurveView, PlanOutcome, PlanView, ReconstructOptions } from '../protocol';
+import type { DashboardTheme } from '../shared/theme';
+import { ChartHost, type ExportChart } from './chartHost';
+import { curveOption } from './chartOptions';
 import { formatCount, formatInteger, formatNumber, formatShape } from '../shared/format';
 import { h, replace } from '../shared/dom';
 import { button, checkbox, field, select, selected, textfield, type CheckElement, type ValueElement } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import { parsePositiveInt } from '../../mimicry/positiveInt';
-import { withoutBanks } from '../../mimicry/dashboard/budget';
+import { withoutBanks } from '../../mimicry/dashboard/budgetSelection';
 
 const PRESETS: readonly (readonly [string, string])[] = [
   ['paper', "Authors' setting (2 blocks/group, n = 2, K = 2): exact, no compression"],
@@ -122,12 +125,29 @@ export class ConfigureView {
   private readonly excluded = new Set<string>();
   private plan: PlanView | undefined;
   private localError: string | undefined;
+  /** The closed form's trade-off for the current grouping (the worker computes it after each plan). */
+  private readonly curveChart: ChartHost;
+  private readonly curveStatus = h('p', { class: 'muted', 'data-testid': 'curve-status', 'aria-live': 'polite' });
+  private readonly curveTable = h('div', { 'data-testid': 'curve-table' });
+  private curve: CurveView | undefined;
 
   constructor(
     brief: CheckpointBrief | undefined,
     initial: ReconstructOptions,
     private readonly handlers: ConfigureHandlers,
+    private readonly theme: () => DashboardTheme,
+    exportChart?: ExportChart,
   ) {
+    this.curveChart = new ChartHost(
+      'compression-curve',
+      'curve-chart',
+      `Compression vs fidelity per role. ${DEFINITIONS.curve}`,
+      () => theme().background,
+      exportChart,
+      360,
+    );
+    this.curveChart.element.hidden = true;
+    this.curveStatus.textContent = 'Computing the curve…';
     const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
     this.preset = select('preset', PRESETS, initial.preset ?? 'paper', 'preset-select');
     this.method = select('method', METHODS, initial.method ?? 'spectral', 'method-select');
@@ -202,6 +222,10 @@ export class ConfigureView {
           h('h3', {}, 'Parameter budget'),
           h('p', { class: 'definition' }, DEFINITIONS.budget),
           this.budgetBox,
+          h('h3', {}, 'Compression vs fidelity'),
+          this.curveStatus,
+          this.curveChart.element,
+          this.curveTable,
           h('h3', {}, 'Module roles'),
           this.rolesBox,
           h('h3', {}, 'Banks'),
@@ -215,6 +239,71 @@ export class ConfigureView {
       el.addEventListener('change', onChange);
     for (const el of [this.templates, ...[...this.numbers.values()].map((n) => n.el)]) el.addEventListener('input', onChange);
     this.syncEnabled();
+  }
+
+  /** Re-draws the curve (theme change). */
+  render(): void {
+    if (!this.curve) return;
+    this.curveChart.element.hidden = false;
+    this.curveChart.show(curveOption(this.curve, this.theme()));
+  }
+
+  dispose(): void {
+    this.curveChart.dispose();
+  }
+
+  curveProgress(p: CurveProgress): void {
+    this.curveStatus.textContent = `Reading group ${p.bankIndex + 1} of ${p.banks} (${p.bank}): ${Math.floor(100 * p.fraction)}%`;
+  }
+
+  /** The worker's curve for the current plan: the chart, and per role the chosen point. */
+  showCurve(outcome: CurveOutcome): void {
+    if (!outcome.ok) {
+      this.curve = undefined;
+      this.curveStatus.textContent = `No curve: ${outcome.error}`;
+      replace(this.curveTable);
+      return;
+    }
+    this.curve = outcome.curve;
+    this.curveStatus.textContent = this.noRoleSelected() ? 'Select a module role to see its curve.' : '';
+    if (this.noRoleSelected()) return;
+    this.render();
+    const rows = outcome.curve.roles.map((r) =>
+      h(
+        'tr',
+        { 'data-role': r.role },
+        h('td', { class: 'mono' }, r.role),
+        h('td', { class: 'num' }, String(r.chosen.n)),
+        h('td', { class: 'num' }, `${formatNumber(r.chosen.ratio)}×`),
+        h('td', { class: 'num' }, formatNumber(r.chosen.meanCosine, 5)),
+        h('td', { class: 'num' }, formatNumber(r.chosen.minCosine, 5)),
+        h('td', { class: 'num' }, formatNumber(r.chosen.relError, 4)),
+        h(
+          'td',
+          { class: 'num' },
+          r.points.map((p) => `${p.n}: ${formatNumber(p.ratio, 3)}× / ${formatNumber(p.meanCosine, 3)}`).join(' · '),
+        ),
+      ),
+    );
+    replace(
+      this.curveTable,
+      h(
+        'table',
+        { class: 'table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['role', 'chosen n', 'compression', 'mean cosine', 'min cosine', 'rel. error', 'every n: compression / mean cosine'].map(
+              (c) => h('th', { scope: 'col' }, c),
+            ),
+          ),
+        ),
+        h('tbody', {}, ...rows),
+      ),
+    );
   }
 
   /** First plan request. */
@@ -238,8 +327,18 @@ export class ConfigureView {
     if (o) {
       this.handlers.changed(o);
       this.handlers.plan(o);
-    } else if (this.plan && this.noRoleSelected()) this.showBudget(withoutBanks(this.plan));
+    } else if (this.plan && this.noRoleSelected()) {
+      this.showBudget(withoutBanks(this.plan));
+      this.clearCurve('Select a module role to see its curve.');
+    }
     this.runButton.disabled = o === undefined || this.plan === undefined;
+  }
+
+  private clearCurve(status: string): void {
+    this.curve = undefined;
+    this.curveChart.element.hidden = true;
+    this.curveStatus.textContent = status;
+    replace(this.curveTable);
   }
 
   private noRoleSelected(): boolean {
@@ -312,6 +411,7 @@ export class ConfigureView {
       this.runButton.disabled = true;
       replace(this.budgetBox);
       replace(this.banksBox);
+      this.clearCurve('');
       return;
     }
     this.plan = outcome.plan;

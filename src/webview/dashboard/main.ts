@@ -8,6 +8,9 @@
 //                                     sets, steps, lr, beta, noise, seed, probes), share-roles
 //   data-testid="role-checkbox"       one per module role (data-role="<prefix>.<role>"); role-list holds them
 //   data-testid="budget"              live parameter budget cards; bank-list the planned banks; config-error the message
+//   data-testid="curve-chart"         compression vs fidelity per role (closed form), chosen point a diamond;
+//                                     curve-table (rows data-role: the chosen point), curve-status (progress)
+//   data-testid="preset-note"         what the chosen preset does (the authors' is exact: no compression)
 //   data-testid="run-button"          starts the reconstruction
 //   data-testid="run-view"            while running: loss-chart, group-status (rows data-group, data-state),
 //                                     run-phase, cancel-button
@@ -19,6 +22,8 @@
 //   data-testid="probe-chart"         per-layer feature fidelity with random probes (only when probes > 0)
 //   data-testid="diversity-chart"     template diversity per bank (raw and relative)
 //   data-testid="entropy-chart"       template entropy per bank (raw and normalised)
+//   data-testid="diversity-note"      closed form: why relative diversity is always sqrt(2)
+//   data-testid="energy-chart"        closed form: each template's share of its group's energy
 //   data-testid="similarity-heatmap"  one per group (several)
 //   data-testid="spectra-chart"       singular-value spectra of one bank (spectra-bank-select picks it)
 //   data-testid="export-button"       export the reparameterized model; export-dense, export-report-json,
@@ -94,7 +99,8 @@ function reportRendered(mode: 'configure' | 'results' | 'compare'): void {
   const message: FromDashboard = {
     type: 'rendered',
     mode,
-    charts: results ? results.chartCount : app.querySelectorAll('.chart').length,
+    // Drawn charts only: the form's curve is hidden until the worker has computed it.
+    charts: results ? results.chartCount : [...app.querySelectorAll('.chart')].filter((c) => !c.closest('[hidden]')).length,
     ...(results && cards ? { cards, pendingSpectra: results.pendingSpectra } : {}),
   };
   // Once the icons' stylesheets and fonts are in (see stylesSettled).
@@ -110,19 +116,25 @@ const exportChart = (chart: string, format: 'svg' | 'png', payload: string): voi
 
 function showConfigure(brief: CheckpointBrief | undefined, defaults: ReconstructOptions): void {
   const initial = { ...defaults, ...lastForm };
-  const v = new ConfigureView(brief, initial, {
-    plan: (options) => {
-      // Typing fires many changes: ask the engine once things settle.
-      if (planTimer) clearTimeout(planTimer);
-      const id = ++planRequest;
-      planTimer = setTimeout(() => post({ type: 'plan', requestId: id, options }), 120);
+  const v = new ConfigureView(
+    brief,
+    initial,
+    {
+      plan: (options) => {
+        // Typing fires many changes: ask the engine once things settle.
+        if (planTimer) clearTimeout(planTimer);
+        const id = ++planRequest;
+        planTimer = setTimeout(() => post({ type: 'plan', requestId: id, options }), 120);
+      },
+      run: (options) => post({ type: 'run', options }),
+      changed: (options) => {
+        lastForm = options;
+        saveState({ form: options });
+      },
     },
-    run: (options) => post({ type: 'run', options }),
-    changed: (options) => {
-      lastForm = options;
-      saveState({ form: options });
-    },
-  });
+    currentTheme,
+    exportChart,
+  );
   saveState({ mode: 'configure', data: undefined, compare: undefined });
   show(v, 'configure');
   v.start();
@@ -164,6 +176,16 @@ function onMessage(m: ToDashboard): void {
     }
     case 'plan':
       if (m.requestId === planRequest) configure?.showPlan(m.outcome);
+      return;
+    case 'curve':
+      if (m.requestId === planRequest) {
+        configure?.showCurve(m.outcome);
+        // The curve is part of the form's first view: tests and the extension hear when it is drawn.
+        if (configure) reportRendered('configure');
+      }
+      return;
+    case 'curveProgress':
+      if (m.requestId === planRequest) configure?.curveProgress(m.progress);
       return;
     case 'runStarted':
       showError(undefined);

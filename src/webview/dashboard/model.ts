@@ -63,6 +63,18 @@ export function diversityBars(data: DashboardData): BankBars {
   };
 }
 
+/** Banks with energy shares (closed-form runs): each kept template's share of its group's energy. */
+export interface EnergyBars {
+  readonly banks: readonly string[];
+  readonly shares: readonly (readonly number[])[];
+}
+
+export function energyBars(data: DashboardData): EnergyBars | undefined {
+  const banks = data.banks.filter((b) => b.energy !== undefined);
+  if (banks.length === 0) return undefined;
+  return { banks: banks.map((b) => b.name), shares: banks.map((b) => b.energy ?? []) };
+}
+
 export function entropyBars(data: DashboardData): BankBars {
   return {
     banks: data.banks.map((b) => b.name),

@@ -5,7 +5,7 @@ import type { DashboardData, DashboardExportKind } from '../protocol';
 import { formatCount, formatNumber } from '../shared/format';
 import { h, replace } from '../shared/dom';
 import { ChartHost, type ExportChart } from './chartHost';
-import { bankBarsOption, blockRoleOption, heatmapOption, spectraOption } from './chartOptions';
+import { bankBarsOption, blockRoleOption, energyOption, heatmapOption, spectraOption } from './chartOptions';
 import { button, select, selected, textfield } from './controls';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import {
@@ -13,6 +13,7 @@ import {
   byBlockAndRole,
   cosineAxisMin,
   diversityBars,
+  energyBars,
   entropyBars,
   similarityHeatmaps,
   spectraView,
@@ -56,6 +57,8 @@ export class ResultsView {
   private readonly probe: ChartHost | undefined;
   private readonly diversity: ChartHost;
   private readonly entropy: ChartHost;
+  /** Closed-form runs only: each template's share of its group's energy. */
+  private readonly energy: ChartHost | undefined;
   private readonly spectra: ChartHost;
   private readonly heatmaps: ChartHost[];
   private readonly below = h('div', { class: 'below', 'data-testid': 'below-threshold' });
@@ -83,6 +86,7 @@ export class ResultsView {
       : undefined;
     this.diversity = chart('diversity', 'diversity-chart', `Template diversity per bank. ${DEFINITIONS.diversity}`);
     this.entropy = chart('entropy', 'entropy-chart', `Template entropy per bank. ${DEFINITIONS.entropy}`);
+    this.energy = energyBars(data) ? chart('energy', 'energy-chart', `Energy share of each template. ${DEFINITIONS.energy}`) : undefined;
     this.spectra = chart('spectra', 'spectra-chart', `Singular-value spectra. ${DEFINITIONS.spectra}`, 380);
     this.heatmaps = similarityHeatmaps(data).map((m, i) =>
       chart(`similarity-${i}`, 'similarity-heatmap', `Coefficient similarity of ${m.bank}. ${DEFINITIONS.similarity}`, 300),
@@ -167,6 +171,10 @@ export class ResultsView {
       this.probe?.element,
       h('h3', {}, 'Templates'),
       h('div', { class: 'pair' }, this.diversity.element, this.entropy.element),
+      data.method.method === 'spectral'
+        ? h('p', { class: 'definition', 'data-testid': 'diversity-note' }, DEFINITIONS.diversityClosedForm)
+        : null,
+      this.energy?.element,
       h('h3', {}, 'Coefficient similarity within each group'),
       h('p', { class: 'definition' }, DEFINITIONS.similarity),
       h('div', { class: 'heatmaps' }, ...this.heatmaps.map((c) => c.element)),
@@ -193,6 +201,8 @@ export class ResultsView {
     );
     this.diversity.show(bankBarsOption(diversityBars(this.data), t, 'diversity'));
     this.entropy.show(bankBarsOption(entropyBars(this.data), t, 'entropy'));
+    const energy = energyBars(this.data);
+    if (energy) this.energy?.show(energyOption(energy, t));
     similarityHeatmaps(this.data).forEach((m, i) => this.heatmaps[i].show(heatmapOption(m, t)));
     this.renderSpectra();
   }

@@ -10,8 +10,23 @@ import { serve } from '../channel/serve';
 import { onBackendNote } from '../../recast/tfjs';
 import { fitJobFraction, ReconstructSessionJob, throttlePhases, throttleProgress, throttleWrites } from './job';
 import type { ReconstructService } from './protocol';
+import { bankEigens, checkpointCurve, energyShares, type BankEigen, type CurveProgress } from '../../recast/curve';
+import type { DashboardData } from '../../dashboard/types';
 
-let opened: { checkpoint: Checkpoint; session: ReconstructSessionJob; isRecast: boolean } | undefined;
+let opened: { checkpoint: Checkpoint; session: ReconstructSessionJob; isRecast: boolean; eigens: Map<string, BankEigen> } | undefined;
+
+/**
+ * A closed-form run's banks with each template's energy share (docs/RECAST.md section 3). The
+ * eigenvalues are usually those the form's curve already read; otherwise they are read once here.
+ */
+async function withEnergy(data: DashboardData, signal: AbortSignal): Promise<DashboardData> {
+  const { checkpoint, eigens: cache } = current();
+  const objective = data.method.objective;
+  if (data.method.method !== 'spectral' || !objective) return data;
+  const banks = data.banks.map((b) => ({ name: b.name, members: b.members, size: b.shape.reduce((a, x) => a * x, 1) }));
+  const eigens = await bankEigens(checkpoint, banks, objective, { signal, cache });
+  return { ...data, banks: data.banks.map((b, i) => ({ ...b, energy: energyShares(eigens[i], b.templates) })) };
+}
 
 function current(): NonNullable<typeof opened> {
   if (!opened) throw new Error('no checkpoint is open');
@@ -24,7 +39,7 @@ serve<ReconstructService>(
       await opened?.checkpoint.close();
       const checkpoint = await openCheckpoint(file);
       const isRecast = checkpoint.metadata.format === RECAST_FORMAT;
-      opened = { checkpoint, session: new ReconstructSessionJob(checkpoint), isRecast };
+      opened = { checkpoint, session: new ReconstructSessionJob(checkpoint), isRecast, eigens: new Map() };
       return {
         path: checkpoint.path,
         fileName: path.basename(checkpoint.path),
@@ -37,13 +52,37 @@ serve<ReconstructService>(
     plan({ options }) {
       return planView(current().checkpoint.tensors, options);
     },
+    async curve({ options }, { signal, progress }) {
+      // At most every 100 ms, but always a bank's first and last report.
+      let last = 0;
+      const report = (p: CurveProgress): void => {
+        const now = Date.now();
+        if (p.fraction > 0 && p.fraction < 1 && now - last < 100) return;
+        last = now;
+        progress(p);
+      };
+      try {
+        const curve = await checkpointCurve(current().checkpoint, options, {
+          signal,
+          cache: current().eigens,
+          onProgress: report,
+        });
+        return { ok: true, curve };
+      } catch (e) {
+        if (signal.aborted) throw e;
+        return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      }
+    },
     run({ options, spectrumMaxSide }, { signal, progress }) {
       const onFit = throttleProgress((event) =>
         progress({ phase: 'fit', event, fraction: fitJobFraction(event), phaseFraction: event.steps > 0 ? event.step / event.steps : 1 }),
       );
       // A GPU passed over (and why), or a software one forced: shown as the run's progress message.
       const off = onBackendNote((message) => progress({ phase: 'fit', message }));
-      return current().session.run(options, spectrumMaxSide, { signal, onFit, onPhase: progress }).finally(off);
+      return current()
+        .session.run(options, spectrumMaxSide, { signal, onFit, onPhase: progress })
+        .then((data) => withEnergy(data, signal))
+        .finally(off);
     },
     load() {
       return recastDashboard(current().checkpoint);

@@ -3,6 +3,7 @@
 // runs one reconstruction at a time with progress, and writes exports of the last run.
 import type { PlanOutcome } from '../../dashboard/budget';
 import type { BankSpectra, DashboardData } from '../../dashboard/types';
+import type { CurveProgress, CurveView } from '../../recast/curve';
 import type { ProgressEvent, ReconstructOptions, RunPhaseName } from '../../recast/types';
 import type { Method } from '../channel/protocol';
 
@@ -20,6 +21,10 @@ export interface CheckpointBrief {
 
 export type RunPhase = RunPhaseName;
 
+/** The closed form's curve for the form's options, or why there is none (the plan's error, a non-finite member). */
+export type CurveOutcome = { readonly ok: true; readonly curve: CurveView } | { readonly ok: false; readonly error: string };
+export type { CurveProgress, CurveView };
+
 export interface RunProgress {
   readonly phase: RunPhase;
   /** The optimizer's step (phase fit). */
@@ -34,6 +39,11 @@ export interface RunProgress {
 export interface ReconstructService {
   readonly open: Method<{ readonly path: string }, CheckpointBrief>;
   readonly plan: Method<{ readonly options: ReconstructOptions }, PlanOutcome>;
+  /**
+   * Compression vs fidelity of the closed form per role, every n at once, for the options' grouping
+   * and objective (each bank's Gram eigenvalues are kept for the next request and for the run's energy shares).
+   */
+  readonly curve: Method<{ readonly options: ReconstructOptions }, CurveOutcome, CurveProgress>;
   readonly run: Method<{ readonly options: ReconstructOptions; readonly spectrumMaxSide: number }, DashboardData, RunProgress>;
   /**
    * Dashboard of a recast file from its metadata alone (stored metrics and spectra; no tensor is
