@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from '@playwright/test';
 import { join } from 'node:path';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import {
   explorerItem,
   contextMenu,
@@ -61,6 +62,38 @@ async function accessibilityTreeWith(page, role) {
   } finally {
     await session.detach();
   }
+}
+
+/** A safetensors file of tensors of any dtype: [{ name, dtype, shape, data: Buffer }]. */
+function safetensorsOf(tensors) {
+  const header = {};
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length] };
+    offset += t.data.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, Buffer.from(json), ...tensors.map((t) => t.data)]);
+}
+
+/** Natural order, as the inspector sorts names (h.2 before h.10). */
+const natural = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' }).compare;
+
+/** Opens a file by path through "Mimicry: Inspect Checkpoint" (works for files the explorer has not listed yet). */
+async function inspectByPath(ctx, path, firstTensor) {
+  await runCommand(ctx.page, 'Mimicry: Inspect Checkpoint');
+  const input = ctx.page.locator('.quick-input-widget input');
+  await until('the file dialog', async () => (await input.inputValue()).startsWith('/'));
+  await input.fill(path);
+  await ctx.page.keyboard.press('Enter');
+  await until('the inspector of the chosen file', async () => {
+    if (await input.isVisible()) await ctx.page.keyboard.press('Enter');
+    return (await inspectorFrame(ctx.page, firstTensor, 1000).catch(() => undefined)) !== undefined;
+  });
+  return inspectorFrame(ctx.page, firstTensor);
 }
 
 test.describe.serial('inspector', () => {
@@ -275,6 +308,160 @@ test.describe.serial('inspector', () => {
     const frame = await inspectorFrame(ctx.page, names[0]);
     await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
     await screenshot(ctx.page, ctx.shots, 'inspector-from-command-palette.png');
+  });
+
+  test('adapters: sorting by name is natural (h.2 before h.10), names keep lora_A / lora_B in view, Compute all is primary until done', async () => {
+    await closeAllEditors(ctx.page);
+    const rel = 'real/peft-gpt2-lora-12layer.safetensors';
+    await openFromExplorer(ctx, rel);
+    const names = tensorNames(join(ctx.workspace, rel));
+    const frame = await inspectorFrame(ctx.page, names[0]);
+    await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
+    // Sort by name: the rows follow natural order, so h.2 comes before h.10.
+    await frame.locator('[role="columnheader"].col-name button').first().click();
+    await until(
+      'the name column sorted ascending',
+      async () => (await frame.locator('[role="columnheader"].col-name').first().getAttribute('aria-sort')) === 'ascending',
+    );
+    const expected = [...names].sort(natural);
+    await until('rows in natural order', async () => {
+      const shown = await visibleRowNames(frame);
+      return shown.length > 5 && JSON.stringify(shown) === JSON.stringify(expected.slice(0, shown.length));
+    });
+    const shown = await visibleRowNames(frame);
+    const h2 = shown.indexOf('base_model.model.transformer.h.2.attn.c_attn.lora_A.weight');
+    const h10 = shown.indexOf('base_model.model.transformer.h.10.attn.c_attn.lora_A.weight');
+    assert.ok(h2 >= 0 && (h10 < 0 || h2 < h10), `h.2 at ${h2}, h.10 at ${h10}`);
+    // The end of each long name stays whole (ellipsis in the middle) and the full name is the tooltip.
+    const cells = await frame.locator(`${ROW} .col-name`).evaluateAll((els) =>
+      els.map((el) => {
+        const tail = el.querySelector('.name-tail');
+        return {
+          title: el.getAttribute('title'),
+          text: el.textContent,
+          tail: tail?.textContent ?? '',
+          tailWhole:
+            tail !== null &&
+            tail.getBoundingClientRect().width > 0 &&
+            tail.getBoundingClientRect().right <= el.getBoundingClientRect().right + 1,
+        };
+      }),
+    );
+    assert.ok(cells.length > 5);
+    for (const c of cells) {
+      assert.equal(c.title, c.text, 'the tooltip is the full name');
+      if (c.title?.includes('lora_')) {
+        assert.match(c.tail, /lora_[AB]\.weight$/, c.title ?? '');
+        assert.ok(c.tailWhole, `the end of ${c.title} is cut`);
+      }
+    }
+    await screenshot(ctx.page, ctx.shots, 'inspector-natural-order-adapters.png');
+    // "Compute all statistics" is the primary button while statistics are missing, and secondary once all are in.
+    const computeAll = frame.locator('[data-testid="compute-all"]').first();
+    const ready = frame.getByText('Statistics ready').first();
+    if (!(await ready.isVisible())) {
+      assert.equal(await computeAll.getAttribute('secondary'), null, 'Compute all is not primary before the statistics are in');
+      await screenshot(ctx.page, ctx.shots, 'inspector-compute-all-primary.png');
+      await computeAll.click();
+    }
+    await ready.waitFor({ state: 'visible' });
+    await until('Compute all to turn secondary', async () => (await computeAll.getAttribute('secondary')) !== null);
+    await screenshot(ctx.page, ctx.shots, 'inspector-statistics-ready.png');
+  });
+
+  test('a 0-d tensor shows its value, not a histogram; histograms have round ticks; each dtype has its own colour; "1 tensor"', async () => {
+    await closeAllEditors(ctx.page);
+    const dir = join(ctx.workspace, 'polish');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'scalar-and-dtypes.safetensors');
+    const f32 = (values) => Buffer.from(new Float32Array(values).buffer);
+    const w = Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37) * 19.83 - 3.26 * Math.cos(i));
+    writeFileSync(
+      file,
+      safetensorsOf([
+        { name: 'scale', dtype: 'F32', shape: [], data: f32([0.125]) },
+        { name: 'w', dtype: 'F32', shape: [64, 8], data: f32(w) },
+        { name: 'f64', dtype: 'F64', shape: [2], data: Buffer.from(new Float64Array([1, 2]).buffer) },
+        { name: 'i16', dtype: 'I16', shape: [4], data: Buffer.from(new Int16Array([1, -2, 3, -4]).buffer) },
+        { name: 'u8', dtype: 'U8', shape: [8], data: Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]) },
+        { name: 'u16', dtype: 'U16', shape: [4], data: Buffer.from(new Uint16Array([1, 2, 3, 4]).buffer) },
+        { name: 'u32', dtype: 'U32', shape: [2], data: Buffer.from(new Uint32Array([1, 2]).buffer) },
+        { name: 'bf16', dtype: 'BF16', shape: [4], data: Buffer.from(new Uint16Array([0x3f80, 0x4000, 0xbf80, 0]).buffer) },
+      ]),
+    );
+    const frame = await inspectByPath(ctx, file, 'scale');
+    // The dtype breakdown: one colour per dtype present, and singular counts.
+    const legend = await frame.locator('.dtype-legend li').evaluateAll((els) =>
+      els.map((li) => ({
+        dtype: li.getAttribute('data-dtype'),
+        colour: getComputedStyle(li.querySelector('.swatch')).backgroundColor,
+        text: li.textContent,
+      })),
+    );
+    assert.equal(legend.length, 7);
+    assert.equal(new Set(legend.map((l) => l.colour)).size, 7, `shared colours: ${JSON.stringify(legend)}`);
+    const f64 = legend.find((l) => l.dtype === 'F64');
+    assert.match(f64?.text ?? '', /1 tensor · 2 params/);
+    assert.match(legend.find((l) => l.dtype === 'F32')?.text ?? '', /2 tensors/);
+    await screenshot(ctx.page, ctx.shots, 'inspector-dtype-colours.png');
+    // The 0-d tensor: its value, no histogram.
+    await frame.locator(`${ROW}[data-name="scale"]`).first().click();
+    const value = frame.locator('[data-testid="scalar-value"]').first();
+    await value.waitFor({ state: 'visible' });
+    assert.match(await value.innerText(), /0\.125/);
+    assert.equal(await frame.locator('[data-testid="histogram"]').first().isVisible(), false, 'a histogram for one value');
+    // The copy button has an accessible name.
+    await frame.getByRole('button', { name: 'Copy tensor name' }).first().waitFor({ state: 'visible' });
+    await screenshot(ctx.page, ctx.shots, 'inspector-scalar-value.png');
+    // A matrix: its histogram's axis has round bounds and a 1-2-5 step.
+    await frame.locator(`${ROW}[data-name="w"]`).first().click();
+    const histogram = frame.locator('[data-testid="histogram"]').first();
+    await histogram.waitFor({ state: 'visible' });
+    const axis = await until('the histogram axis', async () => await histogram.getAttribute('data-axis'));
+    const [min, max, step] = axis.split(' ').map(Number);
+    const mantissa = step / 10 ** Math.floor(Math.log10(step));
+    assert.ok(
+      [1, 2, 5].some((m) => Math.abs(mantissa - m) < 1e-9),
+      `step ${step}`,
+    );
+    for (const bound of [min, max])
+      assert.ok(Math.abs(bound / step - Math.round(bound / step)) < 1e-9, `${bound} is not a multiple of ${step}`);
+    assert.ok(min <= Math.min(...w) && max >= Math.max(...w), `${min}..${max}`);
+    await until('the histogram chart to be drawn', async () => {
+      const box = await histogram
+        .locator('canvas')
+        .first()
+        .boundingBox()
+        .catch(() => null);
+      return box !== null && box.width > 50;
+    });
+    await histogram.scrollIntoViewIfNeeded();
+    await runCommand(ctx.page, 'Notifications: Clear All Notifications'); // earlier tests' toasts would cover it
+    await histogram.screenshot({ path: join(ctx.shots, 'inspector-histogram-round-ticks.png') });
+  });
+
+  test('a file over the automatic-statistics size shows "Compute all statistics" as the primary button', async () => {
+    await closeAllEditors(ctx.page);
+    const dir = join(ctx.workspace, 'polish');
+    mkdirSync(dir, { recursive: true });
+    // 320 MiB of F32 zeros, over mimicry.inspector.autoStatsMaxBytes (256 MiB): a sparse file, no disk used.
+    const file = join(dir, 'over-auto-stats.safetensors');
+    const shape = [8192, 10240];
+    const bytes = shape[0] * shape[1] * 4;
+    // The header and nothing else, then the file extended to its full size (a hole reads as zeros).
+    const header = JSON.stringify({ 'big.weight': { dtype: 'F32', shape, data_offsets: [0, bytes] } });
+    const padded = header + ' '.repeat((8 - (header.length % 8)) % 8);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(padded.length));
+    writeFileSync(file, Buffer.concat([len, Buffer.from(padded)]));
+    truncateSync(file, 8 + padded.length + bytes);
+    const frame = await inspectByPath(ctx, file, 'big.weight');
+    await frame.getByText('Large file: statistics on request').first().waitFor({ state: 'visible' });
+    const computeAll = frame.locator('[data-testid="compute-all"]').first();
+    assert.equal(await computeAll.getAttribute('secondary'), null, 'Compute all is not the primary button');
+    assert.equal(await computeAll.evaluate((el) => el.hasAttribute('disabled')), false);
+    await screenshot(ctx.page, ctx.shots, 'inspector-compute-all-primary.png');
+    await closeAllEditors(ctx.page);
   });
 
   test('no alert, confirm or prompt dialog opened during the whole session', async () => {

@@ -38,6 +38,10 @@ function baseOption(theme: ChartTheme, grid: { right: number; top: number }): Op
   return { animation: false, textStyle: { fontFamily: theme.fontFamily }, grid: { left: 8, bottom: 4, containLabel: true, ...grid } };
 }
 
+function countAxisLine(theme: ChartTheme): Option {
+  return { ...(axisCommon(theme).axisLine as object), onZero: false };
+}
+
 /** A round tick value as text, without float noise (0.30000000000000004 -> "0.3"). */
 function tickLabel(v: number): string {
   return String(Number(v.toPrecision(12)));
@@ -78,11 +82,13 @@ export function histogramOption(stats: TensorStatsView, theme: ChartTheme, logSc
       splitLine: { show: false },
       axisLabel: { ...(axisCommon(theme).axisLabel as object), hideOverlap: true, formatter: tickLabel },
     },
+    // The count axis stays at the left edge (a value x axis would otherwise draw it through x = 0).
     yAxis: logScale
-      ? { type: 'log', logBase: 10, min: 1, ...axisCommon(theme) }
+      ? { type: 'log', logBase: 10, min: 1, ...axisCommon(theme), axisLine: countAxisLine(theme) }
       : {
           type: 'value',
           ...axisCommon(theme),
+          axisLine: countAxisLine(theme),
           axisLabel: { ...(axisCommon(theme).axisLabel as object), formatter: (v: number) => formatCompact(v) },
         },
     series: [

@@ -304,7 +304,13 @@ export class DetailPane {
       return;
     }
     replace(this.statsGrid, ...STAT_DEFS.flatMap(statCell(stats)));
-    if (stats.histogram.counts.length > 0) this.histogram.show(histogramOption(stats, readTheme(), this.logHistogram));
+    if (stats.histogram.counts.length > 0) {
+      const option = histogramOption(stats, readTheme(), this.logHistogram);
+      // The value axis' round bounds and step, for tests (the ticks are drawn on a canvas).
+      const x = option.xAxis as { min: number; max: number; interval: number };
+      this.histogramEl.dataset.axis = `${x.min} ${x.max} ${x.interval}`;
+      this.histogram.show(option);
+    }
   }
 
   private renderSpectrum(t: TensorRow): void {

@@ -8,7 +8,10 @@
 //   data-testid="tensor-tree"    the prefix tree (rows: data-testid="tree-row")
 //   data-testid="tensor-detail"  the detail pane of the selected tensor
 //   data-testid="stats"          its statistics grid
-//   data-testid="histogram"      its histogram chart container (a <canvas> inside once drawn)
+//   data-testid="histogram"      its histogram chart container (a <canvas> inside once drawn);
+//                                data-axis="<min> <max> <step>" of its value axis (round numbers)
+//   data-testid="scalar-value"   the value of a one-element tensor (shown instead of a histogram)
+//   data-testid="copy-name"      the detail's "Copy tensor name" button
 //   data-testid="spectrum"       its singular-value spectrum chart container
 //   data-testid="compute-all"    the "Compute all statistics" button; data-testid="cancel-all" cancels
 //   data-testid="compute-stats" / "compute-spectrum" / "cancel-stats" / "cancel-spectrum"  per-tensor buttons

@@ -121,14 +121,13 @@ export class TensorTable {
     else if (this.ctx.running.has(t.name)) std = codicon('loading codicon-modifier-spin', 'computing');
     else std = h('span', { class: 'muted' }, t.decodable ? '·' : '—');
     const [head, tail] = splitForMiddleEllipsis(t.name);
+    // The name column is monospace, so the tail is exactly tail.length ch wide: the head gets the rest.
+    // (Inline boxes, not flex items: a copied or read-out name stays one line.)
+    const nameHead = h('span', { class: 'name-head' }, head);
+    nameHead.style.maxWidth = `calc(100% - ${tail.length}ch)`;
     row.append(
       // Ellipsis in the middle: the head is cut first, the end that tells adapters and blocks apart stays.
-      h(
-        'div',
-        { role: 'gridcell', class: 'col-name mono', title: t.name },
-        h('span', { class: 'name-head' }, head),
-        h('span', { class: 'name-tail' }, tail),
-      ),
+      h('div', { role: 'gridcell', class: 'col-name mono', title: t.name }, nameHead, h('span', { class: 'name-tail' }, tail)),
       h('div', { role: 'gridcell', class: 'col-dtype' }, h('span', { class: `dtype dtype-${t.dtype.toLowerCase()}` }, t.dtype)),
       h('div', { role: 'gridcell', class: 'col-shape mono' }, formatShape(t.shape)),
       h('div', { role: 'gridcell', class: 'col-params num', title: formatInteger(t.params) }, formatCount(t.params)),
