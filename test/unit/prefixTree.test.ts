@@ -231,3 +231,15 @@ test('a name of 100,000 segments builds without overflowing the stack', () => {
   assert.equal(tree[0].tensorCount, 1);
   assert.ok(tree[0].label.endsWith('s99999'));
 });
+
+test('numbered blocks written in text order (h.0, h.1, h.10, h.11, h.2) are listed in natural order', () => {
+  // Each block its own shape, so none fold: the tree lists every block, h.2 before h.10.
+  const names = [0, 1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => t(`transformer.h.${i}.attn.weight`, 4 + i, [2, 2 + i]));
+  const tree = buildPrefixTree(names);
+  const h = tree[0];
+  assert.equal(h.label, 'transformer.h');
+  assert.deepEqual(
+    h.children.map((c) => c.label),
+    ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11'].map((i) => `${i}.attn.weight`),
+  );
+});
