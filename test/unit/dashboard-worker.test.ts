@@ -152,3 +152,46 @@ test('cancel stops a long optimizer run promptly and writes nothing', async () =
     client.dispose();
   }
 });
+
+test('curve in the worker: the same numbers as the engine, with progress per group; a closed-form run carries energy shares', async () => {
+  const { checkpointCurve } = await import('../../src/mimicry/recast/curve');
+  // One group per role of 4 members, n = 2: a real trade-off.
+  const OPTS = { groups: 1, templates: 2 };
+  const client = reconstructHost(ENTRY, source);
+  const ck = await openCheckpoint(source);
+  try {
+    await client.open();
+    const progress: { bank: string; fraction: number }[] = [];
+    const outcome = await client.request('curve', { options: OPTS }, (p) => progress.push(p)).done;
+    assert.ok(outcome.ok, outcome.ok ? '' : outcome.error);
+    assert.deepEqual(outcome.curve, JSON.parse(JSON.stringify(await checkpointCurve(ck, OPTS))));
+    const banks = new Set(progress.map((p) => p.bank));
+    assert.equal(banks.size, 4);
+    for (const b of banks) assert.equal(progress.filter((p) => p.bank === b).at(-1)?.fraction, 1, b);
+    // Asked again (another K): nothing is read again, the eigenvalues are kept.
+    const again: unknown[] = [];
+    const k3 = await client.request('curve', { options: { ...OPTS, sets: 3 } }, (p) => again.push(p)).done;
+    assert.ok(k3.ok);
+    assert.equal(again.length, 0);
+    // A bad option: an answer, not a failure.
+    const bad = await client.request('curve', { options: { objective: 'nope' as 'total' } }).done;
+    assert.equal(bad.ok, false);
+    const data = await client.request('run', { options: OPTS, spectrumMaxSide: 64 }).done;
+    for (const b of data.banks) {
+      assert.ok(b.energy && b.energy.length === b.templates, b.name);
+      const sum = b.energy.reduce((a, x) => a + x, 0);
+      assert.ok(sum > 0 && sum <= 1 + 1e-12, `${b.name}: ${sum}`);
+      assert.ok(Math.abs(b.diversityRelative - Math.SQRT2) < 1e-4, `${b.name}: relative diversity ${b.diversityRelative}`);
+    }
+    const role = outcome.curve.roles.find((r) => r.banks.includes(data.banks[0].name));
+    assert.ok(role);
+    // sqrt(1 - kept energy) is the chosen point's relative error (one bank per role).
+    const kept = (data.banks[0].energy ?? []).reduce((a, x) => a + x, 0);
+    assert.ok(Math.abs(Math.sqrt(Math.max(0, 1 - kept)) - role.chosen.relError) < 1e-9);
+    const paper = await client.request('run', { options: { preset: 'paper', method: 'paper', steps: 5 }, spectrumMaxSide: 64 }).done;
+    assert.ok(paper.banks.every((b) => b.energy === undefined));
+  } finally {
+    await ck.close();
+    client.dispose();
+  }
+});
