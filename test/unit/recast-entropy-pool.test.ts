@@ -7,8 +7,12 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { bankEntropy, entropyFloat64 } from '../../src/mimicry/recast/entropy';
-import { EntropyPool, entropyWorkerEntry, pooledBankEntropy } from '../../src/mimicry/recast/entropyPool';
+import { EntropyPool, entropyWork, entropyWorkerEntry, POOL_MIN_WORK, pooledBankEntropy } from '../../src/mimicry/recast/entropyPool';
+import { planGroups } from '../../src/mimicry/recast/grouping';
 import { Random } from '../../src/mimicry/recast/random';
+import { reconstruct } from '../../src/mimicry/recast/reconstruct';
+import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
+import { randomTensor, writeTensors, type Tensors } from './helpers/family-craft';
 
 function bank(n: number, rows: number, cols: number, seed: number): Float32Array {
   const rng = new Random(seed);
@@ -84,4 +88,34 @@ test('cancel: queued and running templates fail with the abort, the workers end'
   for (const r of runs) await assert.rejects(r, { name: 'AbortError' });
   await assert.rejects(pool.entropy({ values: bank(1, 4, 4, 9), rows: 4, cols: 4 }), { name: 'AbortError' });
   pool.dispose();
+});
+
+test('reconstruct: a run big enough for the pool gets the same entropies as in this thread, with progress per template', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mimicry-entropy-run-'));
+  const tensors: Tensors = {};
+  for (let b = 0; b < 4; b++) {
+    tensors[`blocks.${b}.mlp.fc1.weight`] = randomTensor(10 + b, [1024, 384], 0.05);
+    tensors[`blocks.${b}.mlp.fc2.weight`] = randomTensor(20 + b, [384, 1024], 0.05);
+  }
+  const ck = await openCheckpoint(await writeTensors(path.join(dir, 'mlp.safetensors'), tensors));
+  try {
+    const plan = planGroups(ck.tensors, { preset: 'paper' });
+    const work = plan.banks.reduce((a, b) => a + b.templates * entropyWork(b.shape[0], b.size / b.shape[0]), 0);
+    assert.ok(work >= POOL_MIN_WORK && plan.banks.length === 4, `work ${work}, ${plan.banks.length} banks`);
+    const entropyEvents = new Map<string, number[]>();
+    const r = await reconstruct(
+      ck,
+      { preset: 'paper' },
+      { onPhase: (ev) => void (ev.phase === 'entropy' && entropyEvents.set(ev.bank, [...(entropyEvents.get(ev.bank) ?? []), ev.done])) },
+    );
+    for (const b of r.banks) {
+      const here = bankEntropy(await r.store.get(b.plan.name), b.n, b.plan.shape, null);
+      assert.equal(b.metrics.entropy, here.entropy, b.plan.name);
+      assert.equal(b.metrics.entropyNormalized, here.normalized, b.plan.name);
+      assert.deepEqual(entropyEvents.get(b.plan.name), [0, ...Array.from({ length: b.n }, (_, i) => i + 1)], b.plan.name);
+    }
+    await r.store.dispose();
+  } finally {
+    await ck.close();
+  }
 });

@@ -22,6 +22,18 @@ export interface EntropyWorkerService {
   readonly template: Method<EntropyTemplate, Entropy>;
 }
 
+/**
+ * Below this much entropy work in a run (multiply-adds, entropyWork), worker threads are not worth
+ * starting: about 0.2 s of work on one core, the order of a worker's start-up. A ViT-S run has ~1.4e10.
+ */
+export const POOL_MIN_WORK = 1e9;
+
+/** Multiply-adds of one template's entropy, rows x cols: the Gram of the smaller side and its eigenvalues (order side^3). */
+export function entropyWork(rows: number, cols: number): number {
+  const side = Math.min(rows, cols);
+  return side * side * Math.max(rows, cols) + side * side * side;
+}
+
 /** At most this many entropy workers: a run has a handful of templates in flight at a time. */
 const MAX_WORKERS = 8;
 /** A template is one synchronous computation (a second or so at 1024 side): a cancel waits for it at most this long. */

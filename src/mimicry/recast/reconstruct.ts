@@ -4,7 +4,7 @@ import { type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
 import { bankParameters, planGroups, type BankPlan } from './grouping';
 import { bankEntropy, gramEngine, type BankEntropy } from './entropy';
-import { EntropyPool, pooledBankEntropy } from './entropyPool';
+import { EntropyPool, entropyWork, POOL_MIN_WORK, pooledBankEntropy } from './entropyPool';
 import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
 import { ReconstructError } from './errors';
 import { resolveFit, type ResolvedFit } from './options';
@@ -210,8 +210,12 @@ export async function reconstruct(
   const scratch = new Scratch();
   const phases: Record<'fit' | 'fidelity' | 'diversity' | 'entropy', number> = { fit: 0, fidelity: 0, diversity: 0, entropy: 0 };
   // Template entropy of bank i runs on other cores while this thread fits bank i + 1.
-  const wantsEntropy = plan.banks.some((b) => Math.min(b.shape[0], b.size / b.shape[0]) <= fit.entropyMaxSide);
-  const pool = wantsEntropy ? EntropyPool.start({ signal: hooks.signal }) : null;
+  let work = 0;
+  for (const b of plan.banks) {
+    const cols = b.size / b.shape[0];
+    if (Math.min(b.shape[0], cols) <= fit.entropyMaxSide) work += b.templates * entropyWork(b.shape[0], cols);
+  }
+  const pool = work >= POOL_MIN_WORK ? EntropyPool.start({ signal: hooks.signal }) : null;
   const entropies: (Promise<BankEntropy> | null)[] = [];
   try {
     await fitBanks();
