@@ -234,6 +234,33 @@ test.describe.serial('dashboard', () => {
     await screenshot(ctx.page, ctx.shots, 'reconstruct-configure.png');
   });
 
+  test("dashboard: the form's first view shows the compression-vs-fidelity curve with the chosen point, and says the authors' preset is exact", async () => {
+    const frame = await dashboard(ctx.page, 'configure-view');
+    assert.match(
+      await frame.locator(tid('preset-note')).first().innerText(),
+      /Exact: no compression; the authors’ setting for fine-tuning coefficients/,
+    );
+    // One row per role with the chosen point: the authors' n = 2 on 2-member groups, exact and 1×.
+    const rows = frame.locator(`${tid('curve-table')} tr[data-role]`);
+    await until('the curve of the four roles', async () => (await rows.count()) === 4, 60_000);
+    const cells = await rows.evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())),
+    );
+    for (const c of cells) {
+      assert.equal(c[1], '2', `chosen n of ${c[0]}`);
+      assert.match(c[2], /^(1|0\.99\d*)×$/, `chosen compression of ${c[0]}`);
+      assert.match(c[3], /^1(\.0+)?$/, `chosen mean cosine of ${c[0]}`);
+      assert.match(c[6], /^1: [\d.]+× \/ 0\.\d+ · 2: [\d.]+× \/ 1$/, `the curve of ${c[0]}`);
+    }
+    // In the first view: the chart starts within the panel without scrolling.
+    const chart = frame.locator(tid('curve-chart')).first();
+    const top = await chart.evaluate((e) => e.getBoundingClientRect().top);
+    const height = await frame.evaluate(() => window.innerHeight);
+    assert.ok(top < height, `the curve starts at ${top}px, below the first view (${height}px)`);
+    await chartDrawn(frame, 'curve-chart');
+    await screenshot(ctx.page, ctx.shots, 'reconstruct-curve.png');
+  });
+
   test('dashboard: choosing another preset updates the parameter budget', async () => {
     const frame = await dashboard(ctx.page, 'configure-view');
     const before = await budgetText(frame);
@@ -260,6 +287,36 @@ test.describe.serial('dashboard', () => {
     // Back to the authors' setting: the budget comes back too.
     await choose(frame, 'preset-select', 'paper', "Authors' setting");
     await until('the budget to come back', async () => (await budgetText(frame)) === before, 20_000);
+  });
+
+  test('dashboard: with every role unchecked the budget follows: no bank, nothing compressed, and the curve asks for a role', async () => {
+    const frame = await dashboard(ctx.page, 'configure-view');
+    await budgetText(frame);
+    const roles = frame.locator(tid('role-checkbox'));
+    for (let i = 0; i < (await roles.count()); i++) await roles.nth(i).click();
+    await until(
+      'the no-role message',
+      async () => (await frame.locator(tid('config-error')).first().innerText()).includes('Select at least one module role.'),
+      10_000,
+    );
+    const card = async (id) =>
+      (
+        await frame
+          .locator(`${tid('budget')} [data-card="${id}"] .card-value`)
+          .first()
+          .innerText()
+      ).trim();
+    await until('the budget to follow the selection', async () => (await card('templates')) === '0', 10_000);
+    assert.match(await card('ratio'), /^1(\.0+)?×$/);
+    assert.equal(await card('coefficients'), '0');
+    assert.equal(await frame.locator(`${tid('bank-list')} tr[data-bank]`).count(), 0);
+    await frame.locator(tid('no-banks')).first().waitFor({ state: 'visible' });
+    assert.match(await frame.locator(tid('curve-status')).first().innerText(), /Select a module role/);
+    assert.ok(await frame.locator(tid('curve-chart')).first().isHidden());
+    await screenshot(ctx.page, ctx.shots, 'reconstruct-no-role.png');
+    for (let i = 0; i < (await roles.count()); i++) await roles.nth(i).click();
+    await until('8 planned banks again', async () => (await frame.locator(`${tid('bank-list')} tr[data-bank]`).count()) === 8, 20_000);
+    await until('the curve again', async () => (await frame.locator(`${tid('curve-table')} tr[data-role]`).count()) === 4, 20_000);
   });
 
   test('dashboard: running the paper method shows a notification with Cancel and a live loss curve', async () => {
@@ -684,5 +741,42 @@ test.describe.serial('dashboard', () => {
       .first()
       .evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await screenshot(ctx.page, ctx.shots, 'dashboard-from-file.png');
+  });
+
+  test('dashboard: a closed-form run at 4× says why relative diversity is √2 and draws each template’s energy share', async () => {
+    await closeAllEditors(ctx.page);
+    await contextMenu(ctx.page, await explorerItem(ctx.page, CAPP), 'Reconstruct Checkpoint...');
+    const form = await dashboard(ctx.page, 'configure-view');
+    await choose(form, 'method-select', 'spectral', 'spectral (closed form, seconds)');
+    await choose(form, 'preset-select', '4x', '4× compression');
+    await until(
+      'the 4× curve (4-member groups: n = 1..4)',
+      async () =>
+        (
+          await form
+            .locator(`${tid('curve-table')} tr[data-role] td`)
+            .nth(6)
+            .innerText()
+        ).includes(' · 4: '),
+      60_000,
+    );
+    await until(
+      'the run button to be enabled',
+      async () =>
+        !(await form
+          .locator(tid('run-button'))
+          .first()
+          .evaluate((b) => /** @type {any} */ (b).disabled)),
+      20_000,
+    );
+    await form.locator(tid('run-button')).first().click();
+    const frame = await dashboard(ctx.page, 'results-view', 120_000);
+    const note = frame.locator(tid('diversity-note')).first();
+    await note.waitFor({ state: 'visible' });
+    assert.match(await note.innerText(), /always √2/);
+    const energy = await chartDrawn(frame, 'energy-chart');
+    await chartDrawn(frame, 'diversity-chart');
+    await energy.evaluate((e) => e.scrollIntoView({ block: 'end' }));
+    await screenshot(ctx.page, ctx.shots, 'dashboard-energy.png');
   });
 });

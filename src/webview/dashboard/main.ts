@@ -231,7 +231,12 @@ onThemeChange(() => {
   theme = readDashboardTheme();
   view?.render?.();
 });
-window.addEventListener('error', (e) => showError(`Dashboard error: ${e.message}`));
+window.addEventListener('error', (e) => {
+  // A chart shown while the page grows (the form's curve) makes ResizeObserver deliver the rest of
+  // its notifications in the next frame, and the browser reports that as an error: harmless.
+  if (/^ResizeObserver loop/.test(e.message)) return;
+  showError(`Dashboard error: ${e.message}`);
+});
 
 // A reloaded window: draw the stored picture at once; the extension's init follows.
 const restored = restorableState(loadState());
