@@ -258,6 +258,7 @@ test.describe.serial('dashboard', () => {
     const height = await frame.evaluate(() => window.innerHeight);
     assert.ok(top < height, `the curve starts at ${top}px, below the first view (${height}px)`);
     await chartDrawn(frame, 'curve-chart');
+    assert.equal((await frame.locator(tid('dashboard-error')).first().innerText()).trim(), '', 'an error shows with the curve');
     await screenshot(ctx.page, ctx.shots, 'reconstruct-curve.png');
   });
 
@@ -776,6 +777,8 @@ test.describe.serial('dashboard', () => {
     assert.match(await note.innerText(), /always √2/);
     const energy = await chartDrawn(frame, 'energy-chart');
     await chartDrawn(frame, 'diversity-chart');
+    await toast(ctx.page, 'Mimicry: reconstructing').waitFor({ state: 'hidden', timeout: 30_000 });
+    await sleep(500); // the toasts' slide animation
     await energy.evaluate((e) => e.scrollIntoView({ block: 'end' }));
     await screenshot(ctx.page, ctx.shots, 'dashboard-energy.png');
   });

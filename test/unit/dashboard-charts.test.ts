@@ -6,6 +6,8 @@ import {
   bankBarsOption,
   blockRoleOption,
   compareOption,
+  curveOption,
+  energyOption,
   heatmapOption,
   lossOption,
   spectraOption,
@@ -16,6 +18,7 @@ import {
   byBlockAndRole,
   compareLayers,
   diversityBars,
+  energyBars,
   entropyBars,
   LossTracker,
   similarityHeatmaps,
@@ -97,4 +100,38 @@ test('diversity, entropy, heat maps, spectra, loss and compare charts are all la
   t.add({ group: 'a', groupIndex: 0, groups: 1, step: 0, steps: 0, loss: 0.5, elapsed: 0 });
   check(lossOption(t.statuses, theme), DEFINITIONS.loss);
   check(compareOption(compareLayers(gpt2(), gpt2()), theme, 'A', 'B'), DEFINITIONS.cosine);
+});
+
+test('compression-vs-fidelity curve: a line per role and the chosen point as a diamond, drawn unclipped; definition and units', async () => {
+  const { openCheckpoint } = await import('../../src/mimicry/safetensors/reader');
+  const { checkpointCurve } = await import('../../src/mimicry/recast/curve');
+  const ck = await openCheckpoint('test/fixtures/real/capp-gpt2-4layer.safetensors');
+  try {
+    const view = await checkpointCurve(ck, { preset: 'paper' });
+    const o = curveOption(view, theme);
+    check(o, DEFINITIONS.curve);
+    const series = o.series as { type: string; data: number[][]; symbol: string; clip?: boolean }[];
+    assert.equal(series.length, 2 * view.roles.length);
+    const chosen = series.filter((s) => s.type === 'scatter');
+    assert.ok(chosen.every((s) => s.symbol === 'diamond' && s.clip === false && s.data.length === 1));
+    // The authors' preset: exact (cosine 1) at just under 1x, inside the axis.
+    assert.ok(chosen.every((s) => s.data[0][1] > 1 - 1e-6 && s.data[0][0] < 1));
+    const min = (o.xAxis as { min: number }).min;
+    assert.ok(chosen.every((s) => s.data[0][0] >= min));
+  } finally {
+    await ck.close();
+  }
+});
+
+test('energy shares: stacked per bank, with the part left out; each bank sums to 1', () => {
+  const view = { banks: ['a', 'b'], shares: [[0.6, 0.3], [0.9]] };
+  const o = energyOption(view, theme);
+  check(o, DEFINITIONS.energy);
+  const series = o.series as { name: string; data: number[] }[];
+  assert.deepEqual(
+    series.map((s) => s.name),
+    ['T1', 'T2', 'left out'],
+  );
+  for (let i = 0; i < view.banks.length; i++) assert.ok(Math.abs(series.reduce((a, s) => a + s.data[i], 0) - 1) < 1e-12);
+  assert.equal(energyBars(gpt2()), undefined, 'no energy: a paper run / a file without it');
 });

@@ -344,7 +344,11 @@ export function curveOption(view: CurveView, t: DashboardTheme): Option {
     symbolSize: 16,
     itemStyle: { color: colour(i), borderColor: t.foreground, borderWidth: 2 },
     z: 5,
+    // The authors' preset sits at the corner (cosine 1, just under 1×): drawn whole, not clipped.
+    clip: false,
   }));
+  const ratios = view.roles.flatMap((r) => [...r.points.map((p) => p.ratio), r.chosen.ratio]);
+  const leftmost = Math.min(1, ...ratios);
   return {
     ...base(t),
     title: heading(t, `Compression vs fidelity (closed form, ${view.objective} objective)`, DEFINITIONS.curve),
@@ -356,8 +360,20 @@ export function curveOption(view: CurveView, t: DashboardTheme): Option {
       const point = q.seriesIndex < view.roles.length ? role.points[q.dataIndex] : role.chosen;
       return label(role.role + (q.seriesIndex < view.roles.length ? '' : ' (chosen)'), point);
     }),
-    xAxis: axis(t, 'compression (parameters before / after)', { type: 'log', logBase: 2, min: 1, splitLine: { show: false } }),
-    yAxis: axis(t, 'mean cosine fidelity', { type: 'value', max: 1, scale: true, nameGap: 48 }),
+    xAxis: axis(t, 'compression (parameters before / after)', {
+      type: 'log',
+      logBase: 2,
+      min: leftmost < 1 ? leftmost * 0.98 : 1,
+      splitLine: { show: false },
+      axisLabel: {
+        color: t.muted,
+        fontFamily: t.fontFamily,
+        fontSize: 11,
+        hideOverlap: true,
+        formatter: (v: number) => `${formatNumber(v, 3)}×`,
+      },
+    }),
+    yAxis: axis(t, 'mean cosine fidelity (1 = exact)', { type: 'value', max: 1, scale: true, nameGap: 48 }),
     series: [...lines, ...chosen],
   };
 }
@@ -401,7 +417,7 @@ export function energyOption(view: EnergyBars, t: DashboardTheme): Option {
       nameGap: 56,
       axisLabel: { color: t.muted, fontSize: 10, rotate: view.banks.length > 6 ? 30 : 0, hideOverlap: true },
     }),
-    yAxis: axis(t, 'share of the group’s energy', { type: 'value', min: 0, max: 1, nameGap: 48 }),
+    yAxis: axis(t, 'share of the group’s energy (0–1)', { type: 'value', min: 0, max: 1, nameGap: 48 }),
     series: [...templates, rest],
   };
 }
