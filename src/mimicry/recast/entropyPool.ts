@@ -36,6 +36,11 @@ export function entropyWork(rows: number, cols: number): number {
 
 /** At most this many entropy workers: a run has a handful of templates in flight at a time. */
 const MAX_WORKERS = 8;
+/**
+ * Templates sent to a worker before its answers are taken: the next is already there when one ends,
+ * as this thread hands out work only between its own steps.
+ */
+const IN_FLIGHT_PER_WORKER = 2;
 /** A template is one synchronous computation (a second or so at 1024 side): a cancel waits for it at most this long. */
 const CANCEL_GRACE_MS = 3000;
 
@@ -67,6 +72,7 @@ type Host = WorkerHost<EntropyWorkerService, 'open'>;
 
 export class EntropyPool {
   private readonly queue: Task[] = [];
+  /** One entry per free slot of a worker (IN_FLIGHT_PER_WORKER each). */
   private readonly idle: Host[] = [];
   private readonly hosts: Host[] = [];
   private readonly inFlight = new Set<{ cancel(): void }>();
@@ -102,7 +108,7 @@ export class EntropyPool {
       try {
         // Started now: the thread boots while this one fits the first bank.
         host.open().catch(() => undefined);
-        this.idle.push(host);
+        for (let k = 0; k < IN_FLIGHT_PER_WORKER; k++) this.idle.push(host);
       } catch {
         host.dispose(); // the thread could not be made: this one computes instead
       }
@@ -168,6 +174,7 @@ export class EntropyPool {
           // A worker that failed (it could not start, or it died) is not used again; its template
           // goes back to the front of the queue for another thread (this one at the latest, in drain).
           host.dispose();
+          for (let k = this.idle.indexOf(host); k >= 0; k = this.idle.indexOf(host)) this.idle.splice(k, 1);
           this.queue.unshift(task);
           this.pump();
         },
