@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { RemoteError } from '../../src/mimicry/errors';
 import { reconstructHost } from '../../src/mimicry/worker/reconstruct/client';
 import type { RunProgress } from '../../src/mimicry/worker/reconstruct/protocol';
+import { EngineShare, engineFraction, fitJobFraction } from '../../src/mimicry/worker/reconstruct/job';
 import { tsWorkerEntry } from './helpers/worker-entry';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 
@@ -194,4 +195,33 @@ test('curve in the worker: the same numbers as the engine, with progress per gro
     await ck.close();
     client.dispose();
   }
+});
+
+test("the job's share never goes back when a bank's entropy ends while the next bank fits (the entropy pool)", () => {
+  const share = new EngineShare();
+  const loss = (groupIndex: number, step: number, steps: number) => ({
+    group: `g${groupIndex}`,
+    groupIndex,
+    groups: 2,
+    step,
+    steps,
+    loss: 0,
+    elapsed: 0,
+  });
+  const sent: number[] = [];
+  sent.push(share.phase('fit', 0, 2, 0), share.phase('diversity', 0, 2, 1), share.phase('entropy', 0, 2, 0));
+  // Closed form: bank 0's loss is reported before its entropy is done; then bank 1 fits (the paper loop's steps).
+  share.fit(loss(0, 0, 0));
+  sent.push(fitJobFraction(loss(0, 0, 0)));
+  sent.push(share.phase('fit', 1, 2, 0));
+  share.fit(loss(1, 5, 10));
+  sent.push(fitJobFraction(loss(1, 5, 10)));
+  // Bank 0's templates finish now: they show the bar where it is.
+  sent.push(share.phase('entropy', 0, 2, 0.5), share.phase('entropy', 0, 2, 1));
+  assert.ok(
+    sent.every((f, i) => i === 0 || f >= sent[i - 1]),
+    String(sent),
+  );
+  assert.equal(sent.at(-1), fitJobFraction(loss(1, 5, 10)));
+  assert.equal(share.phase('entropy', 1, 2, 1), engineFraction('entropy', 1, 2, 1));
 });

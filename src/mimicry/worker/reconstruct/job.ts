@@ -92,6 +92,26 @@ export function fitJobFraction(ev: ProgressEvent): number {
   return engineFraction('fit', ev.groupIndex, ev.groups, inGroup);
 }
 
+/**
+ * The job's share at the engine's events, never going back: the entropy of a bank may finish while
+ * the next bank fits (entropyPool.ts), so its events carry the most the bar has reached, loss events
+ * (whose share main.ts computes with fitJobFraction) included.
+ */
+export class EngineShare {
+  private reached = 0;
+
+  /** A loss event (sent with fitJobFraction's share). */
+  fit(ev: ProgressEvent): void {
+    this.reached = Math.max(this.reached, fitJobFraction(ev));
+  }
+
+  /** The share to send with a phase event. */
+  phase(phase: keyof typeof BANK_PHASES, bankIndex: number, banks: number, inPhase: number): number {
+    this.reached = Math.max(this.reached, engineFraction(phase, bankIndex, banks, inPhase));
+    return this.reached;
+  }
+}
+
 /** Originals drawn per bank: enough to compare with the templates, bounded in time (O(side^3) each). */
 export const MAX_ORIGINAL_SPECTRA = 6;
 
@@ -143,21 +163,19 @@ export class ReconstructSessionJob {
     await removeStaleScratch().catch(() => undefined);
     const store = new FileTemplateStore();
     try {
-      // Entropy of a bank may finish while the next bank fits (entropyPool.ts): its events carry the most
-      // the job's bar has reached (loss events included, whose share main.ts computes with fitJobFraction).
-      let reached = 0;
+      const share = new EngineShare();
       const onFit = (ev: ProgressEvent): void => {
-        reached = Math.max(reached, fitJobFraction(ev));
+        share.fit(ev);
         hooks.onFit(ev);
       };
       const onEnginePhase = throttlePhases((ev) => {
         if (ev.phase === 'fit' || ev.phase === 'fidelity' || ev.phase === 'diversity' || ev.phase === 'entropy') {
-          reached = Math.max(reached, engineFraction(ev.phase, ev.bankIndex, ev.banks, ev.total > 0 ? ev.done / ev.total : 1));
+          const inPhase = ev.total > 0 ? ev.done / ev.total : 1;
           hooks.onPhase({
             phase: ev.phase,
             message: phaseMessage(ev),
-            phaseFraction: ev.total > 0 ? ev.done / ev.total : 1,
-            fraction: reached,
+            phaseFraction: inPhase,
+            fraction: share.phase(ev.phase, ev.bankIndex, ev.banks, inPhase),
           });
         }
       });
