@@ -119,3 +119,52 @@ test('reconstruct: a run big enough for the pool gets the same entropies as in t
     await ck.close();
   }
 });
+
+test('the bundled CLI finds dist/entropyWorker.js beside it: the report is the same without it', async () => {
+  const { bundleCli } = await import('./helpers/cli-bundle');
+  const { build } = await import('esbuild');
+  const { execFileSync } = await import('node:child_process');
+  const { readFileSync, rmSync } = await import('node:fs');
+  const dir = mkdtempSync(path.join(tmpdir(), 'mimicry-entropy-cli-'));
+  const out = path.join(dir, 'dist');
+  const cli = await bundleCli(out);
+  const worker = path.join(out, 'entropyWorker.js');
+  // As esbuild.config.mjs bundles the worker: next to cli.js.
+  await build({
+    entryPoints: ['src/mimicry/recast/entropyWorker.ts'],
+    outfile: worker,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'es2022',
+    logLevel: 'error',
+  });
+  const tensors: Tensors = {};
+  for (let b = 0; b < 4; b++) {
+    tensors[`blocks.${b}.mlp.fc1.weight`] = randomTensor(30 + b, [1024, 384], 0.05);
+    tensors[`blocks.${b}.mlp.fc2.weight`] = randomTensor(40 + b, [384, 1024], 0.05);
+  }
+  const file = await writeTensors(path.join(dir, 'mlp.safetensors'), tensors);
+  const entropies = (tag: string): string => {
+    const report = path.join(dir, `${tag}.report.json`);
+    execFileSync(process.execPath, [
+      cli,
+      'reconstruct',
+      file,
+      '--preset',
+      'paper',
+      '--out',
+      path.join(dir, `${tag}.safetensors`),
+      '--report',
+      report,
+    ]);
+    const banks = (JSON.parse(readFileSync(report, 'utf8')) as { banks: Record<string, { entropy: number; entropyNormalized: number }> })
+      .banks;
+    return JSON.stringify(Object.entries(banks).map(([name, b]) => [name, b.entropy, b.entropyNormalized]));
+  };
+  const pooled = entropies('pooled');
+  rmSync(worker);
+  assert.equal(entropies('alone'), pooled);
+  assert.match(pooled, /mlp\.fc1/);
+  assert.doesNotMatch(pooled, /null/);
+});
