@@ -3,9 +3,8 @@
 // same code as in this thread, so the values are the same bits. When the run's own work is done it
 // takes the templates no worker has started (drain), then waits for the rest. Without the worker
 // script, or on one core, there is no pool and bankEntropy runs in this thread as before.
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
+import { siblingWorkerEntry, type WorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
 import { entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
@@ -44,23 +43,9 @@ const IN_FLIGHT_PER_WORKER = 2;
 /** A template is one synchronous computation (a second or so at 1024 side): a cancel waits for it at most this long. */
 const CANCEL_GRACE_MS = 3000;
 
-export interface WorkerEntry {
-  readonly entry: string;
-  readonly execArgv?: readonly string[];
-}
-
 /** The worker script: dist/entropyWorker.js next to the bundle, or the TypeScript source under tsx. */
 export function entropyWorkerEntry(): WorkerEntry | null {
-  const fromSource = __filename.endsWith('.ts');
-  const entry = path.join(__dirname, fromSource ? 'entropyWorker.ts' : 'entropyWorker.js');
-  if (!fs.existsSync(entry)) return null;
-  if (!fromSource) return { entry };
-  try {
-    const loader = 'tsx/cjs'; // a runtime name: only tests and the bench run from source
-    return { entry, execArgv: ['--require', require.resolve(loader)] };
-  } catch {
-    return null;
-  }
+  return siblingWorkerEntry(__dirname, 'entropyWorker', __filename);
 }
 
 interface Task extends EntropyTemplate {

@@ -4,10 +4,9 @@
 // (a generation counter the workers wait on, a done counter the fitting thread waits on), so a step
 // costs no message and no copy. Banks are split by elements, not fitted side by side: a run holds
 // one group's weights at a time (the memory bound of reconstruct()), and one big bank uses every core.
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { RemoteError } from '../errors';
+import { siblingWorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
 import { chunkCount, fusedPass, kernelScratch, type KernelBank } from './paperKernel';
@@ -45,20 +44,6 @@ export function defaultThreads(n: number, d: number): number {
   return Math.max(1, Math.min(os.availableParallelism(), MAX_THREADS, chunkCount(d), Math.floor((n * d) / MIN_ELEMENTS_PER_THREAD)));
 }
 
-/** The worker script: dist/paperWorker.js next to the bundle, or the TypeScript source under tsx. */
-function workerEntry(): { entry: string; execArgv?: string[] } | null {
-  const fromSource = __filename.endsWith('.ts');
-  const entry = path.join(__dirname, fromSource ? 'paperWorker.ts' : 'paperWorker.js');
-  if (!fs.existsSync(entry)) return null;
-  if (!fromSource) return { entry };
-  try {
-    const loader = 'tsx/cjs'; // a runtime name: only tests and the bench run from source
-    return { entry, execArgv: ['--require', require.resolve(loader)] };
-  } catch {
-    return null;
-  }
-}
-
 type WaitAsync = (
   array: Int32Array,
   index: number,
@@ -92,7 +77,7 @@ export class PassRunner {
   ) {
     const chunks = chunkCount(bank.d);
     this.work = kernelScratch(bank.L);
-    const entry = threads > 1 ? workerEntry() : null;
+    const entry = threads > 1 ? siblingWorkerEntry(__dirname, 'paperWorker', __filename) : null;
     const shared = bank.T.buffer instanceof SharedArrayBuffer;
     const t = entry && shared ? Math.min(threads, chunks) : 1;
     this.threads = t;

@@ -8,11 +8,10 @@
 // A job that fails in a worker (a file changed under us, a worker that died) is computed again on this
 // thread at the end, in tensor order: its error is then the engine's own, with its file and rule.
 
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import * as path from 'node:path';
 import { DTYPES } from '../safetensors/dtypes';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
+import { siblingWorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Cancellable, MethodName, ParamsOf, ProgressOf, ResultOf } from '../worker/channel/protocol';
 import { statsJobs, type StatsJobs } from './statsJobs';
@@ -54,8 +53,8 @@ export interface CheckpointStatsOptions {
 
 /** dist/statsWorker.js next to the running bundle (dist/cli.js, dist/extension.js), when it is there. */
 export function bundledStatsWorker(dir: string = __dirname): string | undefined {
-  const entry = path.join(dir, 'statsWorker.js');
-  return existsSync(entry) ? entry : undefined;
+  // Only the bundle's script: from source the CLI computes on one thread (tests pass the .ts entry).
+  return siblingWorkerEntry(dir, 'statsWorker', 'statsPool.js')?.entry;
 }
 
 /** Elements per range of a split tensor: a whole number of superblocks, about `rangeBytes`. */
