@@ -909,15 +909,19 @@ export function finishStats(after: AfterPass1, counts: Float64Array): FinishedSt
   };
 }
 
-/** TensorStats, spelled out here so this module does not import tensorStats.ts (which imports it). */
+/** A tensor's statistics (tensorStats.ts exports it as TensorStats; defined here, where they are finished). */
 export interface FinishedStats {
+  /** All elements, finite or not. */
   readonly count: number;
+  /** Elements that are neither NaN nor +-Inf: the population of the fields below. */
   readonly finiteCount: number;
   readonly min: number | null;
   readonly max: number | null;
   readonly mean: number | null;
+  /** Population standard deviation sqrt(sum (x - mean)^2 / n). */
   readonly std: number | null;
   readonly meanAbs: number | null;
+  /** Zeros / finiteCount. */
   readonly zeroFraction: number | null;
   readonly nanCount: number;
   readonly infCount: number;

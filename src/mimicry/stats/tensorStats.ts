@@ -19,7 +19,6 @@
 
 import type { DType, DecodedValues } from '../safetensors/types';
 import { isPositiveInt } from '../positiveInt';
-import type { Histogram } from './histogram';
 import {
   afterPass1,
   emptyTensorStats,
@@ -28,26 +27,12 @@ import {
   Pass2Accumulator,
   pathOf,
   valuesAccumulator,
+  type FinishedStats,
   type Pass1Accumulator,
 } from './accumulators';
 
-export interface TensorStats {
-  /** All elements, finite or not. */
-  readonly count: number;
-  /** Elements that are neither NaN nor +-Inf: the population of the fields below. */
-  readonly finiteCount: number;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly mean: number | null;
-  /** Population standard deviation sqrt(sum (x - mean)^2 / n). */
-  readonly std: number | null;
-  readonly meanAbs: number | null;
-  /** Zeros / finiteCount. */
-  readonly zeroFraction: number | null;
-  readonly nanCount: number;
-  readonly infCount: number;
-  readonly histogram: Histogram;
-}
+/** Statistics of one tensor (the fields are defined in accumulators.ts's FinishedStats). */
+export type TensorStats = FinishedStats;
 
 export interface TensorStatsOptions {
   /** Histogram bins (default 64). */
