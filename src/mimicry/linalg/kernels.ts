@@ -2,6 +2,7 @@
 // WebAssembly SIMD is missing the loader answers null and callers keep their JavaScript loops.
 // Memory: one instance's linear memory, laid out afresh by each (synchronous) call through
 // `arena`; nothing is kept in it between calls, so growing it never strands a caller's view.
+import { instantiateEmbedded } from './embeddedWasm';
 import { KERNELS_WASM_BASE64 } from './kernelsWasm';
 
 export interface Kernels {
@@ -15,24 +16,10 @@ export interface Kernels {
 let loaded: Kernels | null | undefined;
 let enabled = true;
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /** The kernels, or null (no WebAssembly SIMD here, or switched off for a comparison). */
 export function kernels(): Kernels | null {
   if (!enabled) return null;
-  if (loaded === undefined) {
-    try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(decode(KERNELS_WASM_BASE64)), {});
-      loaded = instance.exports as unknown as Kernels;
-    } catch {
-      loaded = null;
-    }
-  }
+  if (loaded === undefined) loaded = instantiateEmbedded<Kernels>(KERNELS_WASM_BASE64);
   return loaded;
 }
 

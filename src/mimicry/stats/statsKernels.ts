@@ -4,6 +4,7 @@
 // below stay valid: the bucket table (owned by one pass at a time, see accumulators.ts), the marks
 // of pass 2, a staging area the data is copied into (SUB elements at a time), the indices pass 2
 // finds, and the per-block results.
+import { instantiateEmbedded } from '../linalg/embeddedWasm';
 import { STATS_KERNELS_WASM_BASE64 } from './statsKernelsWasm';
 
 /** Elements copied in and processed per kernel call (a whole number of 4096-element blocks). */
@@ -42,29 +43,19 @@ export interface StatsKernels {
 let loaded: StatsKernels | null | undefined;
 let enabled = true;
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 function load(): StatsKernels | null {
-  try {
-    const e = new WebAssembly.Instance(new WebAssembly.Module(decode(STATS_KERNELS_WASM_BASE64)), {}).exports as unknown as Exports;
-    const buffer = e.memory.buffer;
-    return {
-      top: new Int32Array(buffer, TOP, 1 << 20),
-      marks: new Uint8Array(buffer, MARKS, 1 << 20),
-      data: new Float32Array(buffer, DATA, SUB),
-      out: new Float64Array(buffer, OUT, (SUB / 4096) * OUT_STRIDE),
-      index: new Int32Array(buffer, INDEX, SUB),
-      blocks: (nblocks, count) => e.blocks(DATA, nblocks, TOP, count ? 1 : 0, OUT),
-      marked: (n) => e.marked(DATA, n, MARKS, INDEX),
-    };
-  } catch {
-    return null;
-  }
+  const e = instantiateEmbedded<Exports>(STATS_KERNELS_WASM_BASE64);
+  if (!e) return null;
+  const buffer = e.memory.buffer;
+  return {
+    top: new Int32Array(buffer, TOP, 1 << 20),
+    marks: new Uint8Array(buffer, MARKS, 1 << 20),
+    data: new Float32Array(buffer, DATA, SUB),
+    out: new Float64Array(buffer, OUT, (SUB / 4096) * OUT_STRIDE),
+    index: new Int32Array(buffer, INDEX, SUB),
+    blocks: (nblocks, count) => e.blocks(DATA, nblocks, TOP, count ? 1 : 0, OUT),
+    marked: (n) => e.marked(DATA, n, MARKS, INDEX),
+  };
 }
 
 /** The kernels, or null (no WebAssembly SIMD here, or switched off for a comparison). */
