@@ -1,17 +1,15 @@
 // `mimicry curve FILE [grouping options] [--json]`: the closed form's compression-vs-fidelity
 // trade-off per module role, for every template count n at once (docs/RECAST.md section 3), from
 // the eigenvalues of each bank's Gram matrix: nothing is fitted or written.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { checkpointCurve, type CurvePoint, type CurveView } from '../mimicry/recast/curve';
-import { PRESETS } from '../mimicry/recast/grouping';
 import type { ReconstructOptions } from '../mimicry/recast/types';
 import { cell, grouped, num, table } from './format';
 import { toCliError, type CliIO } from './io';
-import { positiveInt } from './flags';
 import { progressOn } from './progress';
-import { modulesArg, ratioArg, templatesArg } from './reconstruct';
+import { addGroupingOptions } from './reconstruct';
 import { onStopSignals } from './signals';
 
 interface CurveFlags extends Pick<
@@ -85,23 +83,12 @@ async function run(file: string, flags: CurveFlags, io: CliIO): Promise<void> {
 }
 
 export function registerCurve(program: Command, io: CliIO): void {
-  program
-    .command('curve')
-    .description('compression vs fidelity of the closed form for every template count n, per module role (nothing is written)')
-    .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json')
-    .addOption(
-      new Option('--objective <objective>', 'closed form: per-layer (best average per-layer cosine) or total (least squared error)')
-        .choices(['per-layer', 'total'])
-        .default('per-layer'),
-    )
-    .addOption(new Option('--preset <preset>', 'grouping and the chosen point, as for reconstruct').choices(PRESETS))
-    .option('--modules <roles>', 'module roles, comma-separated; default all', modulesArg)
-    .option('--blocks-per-group <n>', 'consecutive blocks per group (default 2)', positiveInt)
-    .option('--groups <n>', 'number of groups per role (instead of --blocks-per-group)', positiveInt)
-    .option('--templates <n>', 'the chosen n per bank, or "exact" (default 2)', templatesArg)
-    .option('--ratio <r>', 'choose n per bank for this compression ratio (e.g. 4 or 4x)', ratioArg)
-    .option('--sets <k>', 'coefficient sets per layer, K (default 2)', positiveInt)
-    .option('--share-roles', 'one bank for all roles of equal shape in a group')
+  addGroupingOptions(
+    program
+      .command('curve')
+      .description('compression vs fidelity of the closed form for every template count n, per module role (nothing is written)')
+      .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json'),
+  )
     .option('--json', 'print the curve as JSON')
     .action((file: string, flags: CurveFlags) => run(file, flags, io));
 }

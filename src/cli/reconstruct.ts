@@ -170,19 +170,9 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
   }
 }
 
-export function registerReconstruct(program: Command, io: CliIO): void {
-  program
-    .command('reconstruct')
-    .description('rebuild layers as shared templates + per-layer coefficients (RECAST Neural Mimicry) and export them')
-    .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json')
-    .requiredOption('--out <file>', 'the reparameterized .safetensors file to write (docs/FORMAT.md)')
-    .option('--dense <file>', 'also write the dense reconstruction (original names, shapes and dtypes)')
-    .option('--report <file>', 'also write a JSON report (metrics and method)')
-    .addOption(
-      new Option('--method <method>', "spectral (closed form), paper (the authors' optimizer loop) or spectral+refine")
-        .choices(METHODS)
-        .default('spectral'),
-    )
+/** The grouping and template options, shared by `reconstruct` and `curve` (the same words, the same parsers). */
+export function addGroupingOptions(command: Command): Command {
+  return command
     .addOption(
       new Option('--objective <objective>', 'closed form: per-layer (best average per-layer cosine) or total (least squared error)')
         .choices(['per-layer', 'total'])
@@ -199,7 +189,24 @@ export function registerReconstruct(program: Command, io: CliIO): void {
     .option('--templates <n>', 'templates per bank, or "exact" (default 2)', templatesArg)
     .option('--ratio <r>', 'choose n per bank for this compression ratio (e.g. 4 or 4x)', ratioArg)
     .option('--sets <k>', 'coefficient sets per layer, K (default 2)', positiveInt)
-    .option('--share-roles', 'one bank for all roles of equal shape in a group')
+    .option('--share-roles', 'one bank for all roles of equal shape in a group');
+}
+
+export function registerReconstruct(program: Command, io: CliIO): void {
+  addGroupingOptions(
+    program
+      .command('reconstruct')
+      .description('rebuild layers as shared templates + per-layer coefficients (RECAST Neural Mimicry) and export them')
+      .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json')
+      .requiredOption('--out <file>', 'the reparameterized .safetensors file to write (docs/FORMAT.md)')
+      .option('--dense <file>', 'also write the dense reconstruction (original names, shapes and dtypes)')
+      .option('--report <file>', 'also write a JSON report (metrics and method)')
+      .addOption(
+        new Option('--method <method>', "spectral (closed form), paper (the authors' optimizer loop) or spectral+refine")
+          .choices(METHODS)
+          .default('spectral'),
+      ),
+  )
     .option('--steps <n>', 'optimizer steps (default 1000)', nonNegativeInt)
     .option('--lr <x>', 'RMSprop learning rate (default 0.1; 1e-4 for spectral+refine)', positiveNumber)
     .addOption(new Option('--loss <loss>', 'optimizer loss (default smoothl1; the closed form is mse)').choices(['smoothl1', 'mse']))
