@@ -5,9 +5,8 @@ import type { Checkpoint } from '../safetensors/types';
 import { bankParameters, planGroups, type BankPlan } from './grouping';
 import { resolveFit } from './options';
 import type { ReconstructOptions } from './types';
-import { symmetricEigen } from './linalg';
 import { Scratch } from './scratch';
-import { accumulateGram, type Objective } from './spectral';
+import { accumulateGram, scaledGramEigen, type Objective } from './spectral';
 import { memberInfos, readFloat32Into, STREAM_CHUNK } from './stream';
 import { ReconstructError } from './errors';
 
@@ -22,9 +21,6 @@ export interface BankEigen {
   readonly cos2: Float64Array;
 }
 
-/** Same tolerance as solveGram: eigenvalues below it are rounding noise of a zero direction. */
-const RANK_TOLERANCE = 1e-13;
-
 /** Templates the fit keeps when asked for n (solveGram's rule). */
 export function keptTemplates(n: number, eigen: BankEigen): number {
   return Math.max(1, Math.min(n, eigen.members, eigen.rank));
@@ -36,18 +32,7 @@ export function keptTemplates(n: number, eigen: BankEigen): number {
  * cosine is sum over t < n of lambda_t U[l,t]^2 over its own squared norm.
  */
 export function bankEigen(g: Float64Array, L: number, objective: Objective): BankEigen {
-  const diag = Float64Array.from({ length: L }, (_, l) => Math.max(0, g[l * L + l]));
-  const rowScale = Float64Array.from(diag, (v) => (objective === 'per-layer' ? Math.sqrt(v) : 1));
-  const target = new Float64Array(L * L);
-  for (let a = 0; a < L; a++)
-    for (let b = 0; b < L; b++) {
-      const s = rowScale[a] * rowScale[b];
-      target[a * L + b] = s > 0 ? g[a * L + b] / s : 0;
-    }
-  const { values, vectors } = symmetricEigen(target, L);
-  const top = values[0];
-  let rank = 0;
-  if (top > 0) while (rank < L && values[rank] > top * L * RANK_TOLERANCE) rank++;
+  const { target, values, vectors, rank } = scaledGramEigen(g, L, objective);
   const eigen: BankEigen = { members: L, eigenvalues: values, rank, cos2: new Float64Array(L * L) };
   for (let l = 0; l < L; l++) {
     const own = target[l * L + l];

@@ -42,16 +42,20 @@ export function accumulateGram(g: Float64Array, chunks: readonly ArrayLike<numbe
  * From G = X X^T: `total` is the plain truncated SVD; `per-layer` fits the rows normalised to unit
  * norm and multiplies each norm back into that member's coefficients. Templates get the members' RMS.
  */
-export function solveGram(g: Float64Array, L: number, templates: number, objective: Objective): SpectralSolution {
-  if (!isPositiveInt(templates)) throw new Error(`templates must be a positive integer, got ${templates}`);
-  const norms = new Float64Array(L);
-  let sumSquares = 0;
-  for (let l = 0; l < L; l++) {
-    norms[l] = Math.sqrt(Math.max(0, g[l * L + l]));
-    sumSquares += Math.max(0, g[l * L + l]);
-  }
-  // Row weights: what each member is divided by before the fit (1, or its norm).
-  const rowScale = Float64Array.from(norms, (v) => (objective === 'per-layer' ? v : 1));
+/** The eigen-decomposition the closed form fits from: G with each member divided by its row weight, and its numerical rank. */
+export interface ScaledGramEigen {
+  /** What each member is divided by before the fit: 1 (total), or its norm (per-layer). */
+  readonly rowScale: Float64Array;
+  /** The scaled Gram matrix, L x L. */
+  readonly target: Float64Array;
+  readonly values: Float64Array;
+  readonly vectors: Float64Array;
+  /** Eigenvalues above top * L * RANK_TOLERANCE. */
+  readonly rank: number;
+}
+
+export function scaledGramEigen(g: Float64Array, L: number, objective: Objective): ScaledGramEigen {
+  const rowScale = Float64Array.from({ length: L }, (_, l) => (objective === 'per-layer' ? Math.sqrt(Math.max(0, g[l * L + l])) : 1));
   const target = new Float64Array(L * L);
   for (let a = 0; a < L; a++) {
     for (let b = 0; b < L; b++) {
@@ -63,6 +67,18 @@ export function solveGram(g: Float64Array, L: number, templates: number, objecti
   const top = values[0];
   let rank = 0;
   if (top > 0) while (rank < L && values[rank] > top * L * RANK_TOLERANCE) rank++;
+  return { rowScale, target, values, vectors, rank };
+}
+
+export function solveGram(g: Float64Array, L: number, templates: number, objective: Objective): SpectralSolution {
+  if (!isPositiveInt(templates)) throw new Error(`templates must be a positive integer, got ${templates}`);
+  const norms = new Float64Array(L);
+  let sumSquares = 0;
+  for (let l = 0; l < L; l++) {
+    norms[l] = Math.sqrt(Math.max(0, g[l * L + l]));
+    sumSquares += Math.max(0, g[l * L + l]);
+  }
+  const { rowScale, values, vectors, rank } = scaledGramEigen(g, L, objective);
   const kept = Math.min(templates, L, rank);
   const n = Math.max(1, kept);
 
