@@ -52,6 +52,18 @@ export interface BankBars {
   readonly relative: readonly (number | null)[];
   /** Why values are missing, per bank (empty string when present). */
   readonly notes: readonly string[];
+  /** When any bank has no value: how many, why, and the setting that changes it (drawn in the chart's own area). */
+  readonly missing?: string;
+}
+
+/** "No entropy for 3 of 12 banks: <reason>. <hint>" from the per-bank notes; undefined when none is missing. */
+function missingSummary(what: string, notes: readonly string[], hint: (reasons: readonly string[]) => string): string | undefined {
+  const reasons = [...new Set(notes.filter((n) => n !== ''))];
+  if (reasons.length === 0) return undefined;
+  const count = notes.filter((n) => n !== '').length;
+  const why = reasons.length === 1 ? reasons[0] : `${reasons[0]} (and ${reasons.length - 1} other reason${reasons.length > 2 ? 's' : ''})`;
+  const banks = count === notes.length ? `any of the ${count} bank${count === 1 ? '' : 's'}` : `${count} of ${notes.length} banks`;
+  return `No ${what} for ${banks}: ${why}. ${hint(reasons)}`.trim();
 }
 
 export function diversityBars(data: DashboardData): BankBars {
@@ -60,6 +72,11 @@ export function diversityBars(data: DashboardData): BankBars {
     raw: data.banks.map((b) => b.diversity),
     relative: data.banks.map((b) => b.diversityRelative),
     notes: data.banks.map((b) => (b.templates < 2 ? 'one template: no pairs, diversity 0' : '')),
+    missing: missingSummary(
+      'diversity',
+      data.banks.map((b) => (b.templates < 2 ? 'one template per bank has no pair to differ from' : '')),
+      () => 'Diversity needs 2 or more templates per bank: raise “Templates n” in the form (CLI --templates).',
+    ),
   };
 }
 
@@ -81,6 +98,14 @@ export function entropyBars(data: DashboardData): BankBars {
     raw: data.banks.map((b) => b.entropy),
     relative: data.banks.map((b) => b.entropyNormalized),
     notes: data.banks.map((b) => (b.entropy === null ? (b.entropySkipped ?? 'not measured') : '')),
+    missing: missingSummary(
+      'template entropy',
+      data.banks.map((b) => (b.entropy === null ? (b.entropySkipped ?? 'not measured in this run') : '')),
+      (reasons) =>
+        reasons.some((r) => r.includes('entropyMaxSide'))
+          ? 'Raise “Entropy max side” in the form (CLI --entropy-max-side) to measure larger templates exactly.'
+          : '',
+    ),
   };
 }
 
