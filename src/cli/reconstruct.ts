@@ -216,7 +216,12 @@ export function registerReconstruct(program: Command, io: CliIO): void {
     .addOption(new Option('--backend <backend>', 'TensorFlow.js backend for the optimizer').choices(BACKENDS).default('auto'))
     .option('--module-weight <role=w>', 'loss weight of a role, repeatable (the authors use mlp.fc1=2 mlp.fc2=2 on ViT-S)', moduleWeightArg)
     .option('--probes <n>', 'feature fidelity with n random N(0, I) probes per layer (labelled as probes, not data)', nonNegativeInt)
-    .option('--entropy-max-side <n>', 'skip template entropy (reported as null) when min(out, rest) is larger (default 1024)', positiveInt)
+    .option(
+      '--entropy-max-side <n>',
+      'template entropy exactly up to this min(out, rest); larger templates get an estimate with its error (default 1024)',
+      positiveInt,
+    )
+    .option('--no-entropy-estimate', 'no estimate for templates over --entropy-max-side: their entropy is reported as null')
     .option(
       '--group-memory-mb <n>',
       'closed form: stream groups larger than this in chunks instead of holding them (default 1024)',

@@ -173,3 +173,20 @@ test('a metric that was not measured says why, and the setting that changes it, 
   assert.match(partial.text, new RegExp(`^No template entropy for 1 of ${n} banks`));
   assert.equal(partial.bottom, 28);
 });
+
+test('estimated entropies are said to be estimates, with their error, in the chart and in each bar’s hover', () => {
+  const data = gpt2();
+  const est = {
+    ...data,
+    banks: data.banks.map((b, i) => (i === 0 ? { ...b, entropyEstimated: { probes: 4, steps: 24, error: 0.0123 } } : b)),
+  };
+  const view = entropyBars(est);
+  assert.equal(view.missing, undefined);
+  assert.match(view.estimated ?? '', new RegExp(`^Estimated for 1 of ${data.banks.length} banks .*±0\\.012 nats at about 95% confidence`));
+  const o = bankBarsOption(view, theme, 'entropy');
+  const [, note] = o.title as { text: string }[];
+  assert.equal(note.text, view.estimated);
+  const fmt = (o.tooltip as { formatter: (p: unknown) => string }).formatter;
+  assert.match(fmt([{ dataIndex: 0 }]), /estimated ±0\.012 nats \(4 probes, 24 Lanczos steps\)/);
+  assert.doesNotMatch(fmt([{ dataIndex: 1 }]), /estimated/);
+});

@@ -19,7 +19,7 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { rowTimes, rowTransposeTimes } from '../linalg/randomizedSvd';
 import { Random } from './random';
-import type { Entropy } from './entropy';
+import type { BankEntropy, Entropy, EntropyEstimated, RoutedEntropy } from './entropy';
 
 export interface EntropyEstimateOptions {
   /** Rademacher probes (at least 2: the error comes from their spread). */
@@ -33,7 +33,7 @@ export const DEFAULT_ENTROPY_ESTIMATE: EntropyEstimateOptions = { probes: 4, ste
 
 export interface EntropyEstimate extends Entropy {
   /** How it was estimated, and its error: |H - true H| is within `error` with about 95% confidence (see the file comment). */
-  readonly estimated: { readonly probes: number; readonly steps: number; readonly error: number };
+  readonly estimated: EntropyEstimated;
 }
 
 /** Multiply-adds an estimate costs (two passes over the template per Lanczos step, for every probe). */
@@ -232,4 +232,43 @@ export function estimateEntropy(
     rank: n,
     estimated: { probes: p, steps: m, error: studentT975(p - 1) * se + moved },
   };
+}
+
+/** The mean of a bank's template entropies, estimated or exact, with the estimates' mean error. */
+export function bankMean(out: readonly RoutedEntropy[]): BankEntropy {
+  const n = Math.max(1, out.length);
+  let entropy = 0;
+  let normalized = 0;
+  let error = 0;
+  let how: EntropyEstimated | undefined;
+  for (const e of out) {
+    entropy += e.entropy / n;
+    normalized += e.normalized / n;
+    if (e.estimated) {
+      how ??= e.estimated;
+      error += e.estimated.error / n;
+    }
+  }
+  return { entropy, normalized, templates: out, ...(how ? { estimated: { probes: how.probes, steps: how.steps, error } } : {}) };
+}
+
+/** Estimated entropy of each of a bank's `n` templates (concatenated, each `shape`) on this thread, and their mean. */
+export function estimatedBankEntropy(
+  templates: Float32Array,
+  n: number,
+  shape: readonly number[],
+  opts: EntropyEstimateOptions = DEFAULT_ENTROPY_ESTIMATE,
+  signal?: AbortSignal,
+  onTemplate?: (done: number) => void,
+): BankEntropy {
+  const size = templates.length / n;
+  const rows = shape[0];
+  const cols = size / rows;
+  const out: RoutedEntropy[] = [];
+  for (let t = 0; t < n; t++) {
+    signal?.throwIfAborted();
+    out.push({ ...estimateEntropy(templates.subarray(t * size, (t + 1) * size), rows, cols, opts, signal), route: 'estimate' });
+    onTemplate?.(t + 1);
+  }
+  return bankMean(out);
 }

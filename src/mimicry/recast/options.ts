@@ -20,6 +20,7 @@ export interface ResolvedFit {
   readonly moduleWeights: Readonly<Record<string, number>>;
   readonly probes: number;
   readonly entropyMaxSide: number;
+  readonly entropyEstimate: boolean;
   readonly groupMemory: number;
   readonly memoryLimit: number;
 }
@@ -76,6 +77,7 @@ export function resolveFit(o: ReconstructOptions): ResolvedFit {
     moduleWeights,
     probes: integer(o.probes, 'probes', 0, 0),
     entropyMaxSide: integer(o.entropyMaxSide, 'entropy max side', 1, 1024),
+    entropyEstimate: o.entropyEstimate ?? true,
     groupMemory: finite(o.groupMemoryBytes, 'group memory', 1, 2 ** 30),
     memoryLimit: finite(o.memoryLimitBytes, 'memory limit', 1, Math.floor(0.6 * os.totalmem())),
   };

@@ -142,9 +142,10 @@ export function bankBarsOption(view: BankBars, t: DashboardTheme, which: 'divers
   );
   // A missing metric says why in the chart's own area (centred when no bank has a value), so an exported image says it too.
   const none = view.raw.every((v) => v === null || v === 0) && view.missing !== undefined;
-  const missing: Record<string, unknown> | undefined = view.missing
+  const said = [view.missing, view.estimated].filter((x) => x !== undefined).join('\n');
+  const missing: Record<string, unknown> | undefined = said
     ? {
-        text: view.missing,
+        text: said,
         left: 'center',
         ...(none ? { top: 'middle' } : { bottom: 28 }),
         textStyle: {

@@ -54,6 +54,26 @@ export interface BankBars {
   readonly notes: readonly string[];
   /** When any bank has no value: how many, why, and the setting that changes it (drawn in the chart's own area). */
   readonly missing?: string;
+  /** Per bank: the estimate's error when the value is estimated, else null. */
+  readonly errors?: readonly (number | null)[];
+  /** When any value is estimated: which, how, and how good (drawn in the chart's own area). */
+  readonly estimated?: string;
+}
+
+function formatError(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(2) : 'unknown';
+}
+
+/** "Estimated for 3 of 12 banks ..." when any bank's entropy is an estimate. */
+function estimatedSummary(data: DashboardData): string | undefined {
+  const est = data.banks.filter((b) => b.entropy !== null && b.entropyEstimated);
+  if (est.length === 0) return undefined;
+  const worst = Math.max(...est.map((b) => b.entropyEstimated?.error ?? 0));
+  const banks = est.length === data.banks.length ? `all ${est.length} banks` : `${est.length} of ${data.banks.length} banks`;
+  return (
+    `Estimated for ${banks} (templates over “Entropy max side”; stochastic Lanczos quadrature): ` +
+    `within ±${formatError(worst)} nats at about 95% confidence; hover a bar for its own error.`
+  );
 }
 
 /** "No entropy for 3 of 12 banks: <reason>. <hint>" from the per-bank notes; undefined when none is missing. */
@@ -97,7 +117,15 @@ export function entropyBars(data: DashboardData): BankBars {
     banks: data.banks.map((b) => b.name),
     raw: data.banks.map((b) => b.entropy),
     relative: data.banks.map((b) => b.entropyNormalized),
-    notes: data.banks.map((b) => (b.entropy === null ? (b.entropySkipped ?? 'not measured') : '')),
+    notes: data.banks.map((b) =>
+      b.entropy === null
+        ? (b.entropySkipped ?? 'not measured')
+        : b.entropyEstimated
+          ? `estimated ±${formatError(b.entropyEstimated.error)} nats (${b.entropyEstimated.probes} probes, ${b.entropyEstimated.steps} Lanczos steps)`
+          : '',
+    ),
+    errors: data.banks.map((b) => (b.entropyEstimated ? b.entropyEstimated.error : null)),
+    estimated: estimatedSummary(data),
     missing: missingSummary(
       'template entropy',
       data.banks.map((b) => (b.entropy === null ? (b.entropySkipped ?? 'not measured in this run') : '')),
