@@ -3,7 +3,12 @@
 // low rank plus noise, wide and tall; and its edge cases.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateEntropy, estimateCost, DEFAULT_ENTROPY_ESTIMATE } from '../../src/mimicry/recast/entropyEstimate';
+import {
+  estimateEntropy,
+  estimateCost,
+  DEFAULT_ENTROPY_ESTIMATE,
+  setEstimateKernelsEnabled,
+} from '../../src/mimicry/recast/entropyEstimate';
 import { entropyFloat64 } from '../../src/mimicry/recast/entropy';
 import { Random } from '../../src/mimicry/recast/random';
 
@@ -77,4 +82,24 @@ test('an estimate is cancelled between Lanczos steps', () => {
   const controller = new AbortController();
   controller.abort();
   assert.throws(() => estimateEntropy(template(64, 128, 1, 0), 64, 128, DEFAULT_ENTROPY_ESTIMATE, controller.signal), /abort/i);
+});
+
+test('the SIMD kernels (4 probes) give the estimate of the JavaScript loops, wide and tall, odd sizes', () => {
+  for (const [rows, cols] of [
+    [33, 71],
+    [71, 33],
+    [64, 64],
+    [1, 9],
+  ]) {
+    const a = template(rows, cols, rows + cols, 2);
+    const fast = estimateEntropy(a, rows, cols);
+    setEstimateKernelsEnabled(false);
+    try {
+      const loops = estimateEntropy(a, rows, cols);
+      assert.ok(Math.abs(fast.entropy - loops.entropy) < 1e-9, `${rows} x ${cols}: ${fast.entropy} vs ${loops.entropy}`);
+      assert.ok(Math.abs(fast.estimated.error - loops.estimated.error) < 1e-6);
+    } finally {
+      setEstimateKernelsEnabled(true);
+    }
+  }
 });

@@ -11,6 +11,10 @@ export interface Kernels {
   syrk(panel: number, gram: number, n: number, width: number, used: number): void;
   /** symmetricEigenvalues' fused update-and-product sweep over rows [0, m) (byte addresses). */
   sweep(a: number, m: number, uo: number, qo: number, u: number, p: number): void;
+  /** out (cols x 4, float64) += A^T v for a float32 rows x cols A and 4 interleaved vectors v (byte addresses). */
+  atv4(a: number, rows: number, cols: number, v: number, out: number): void;
+  /** out (rows x 4) += A m, m cols x 4 interleaved (byte addresses). */
+  av4(a: number, rows: number, cols: number, m: number, out: number): void;
 }
 
 let loaded: Kernels | null | undefined;
@@ -28,6 +32,13 @@ export function setKernelsEnabled(on: boolean): void {
   enabled = on;
 }
 
+/** Grows the kernels' memory to at least `bytes` and answers its buffer (valid until the next growth). */
+export function reserve(k: Kernels, bytes: number): ArrayBuffer {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  return k.memory.buffer;
+}
+
 /**
  * Float64 views of consecutive regions of the kernels' memory, `lengths` elements each (16-byte
  * aligned), valid until the next call of arena() or any kernel call that grows memory (none does).
@@ -39,8 +50,6 @@ export function arena(k: Kernels, lengths: readonly number[]): Float64Array[] {
     bytes += Math.ceil((len * 8) / 16) * 16;
     return at;
   });
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
-  const buffer = k.memory.buffer;
+  const buffer = reserve(k, bytes);
   return lengths.map((len, i) => new Float64Array(buffer, offsets[i], len));
 }

@@ -1,4 +1,5 @@
-;; Float64 kernels with 128-bit SIMD (f64x2) for the two hot loops of the exact spectra:
+;; Float64 kernels with 128-bit SIMD (f64x2) for the two hot loops of the exact spectra
+;; and the block products of the estimated entropy (at the end):
 ;; the Gram product of a panel (stats/gram.ts) and the fused sweep of the Householder
 ;; tridiagonalization (linalg/symmetricEigenvalues.ts). Same arithmetic as the JavaScript loops
 ;; they replace, except that each sum over t (or k) runs as two interleaved partial sums (even and
@@ -257,4 +258,118 @@
         (f64.store (i32.add (local.get $p) (local.get $t))
           (f64.add (f64.load (i32.add (local.get $p) (local.get $t)))
             (f64.add (local.get $s0) (f64.mul (local.get $v00) (local.get $u0))))))))
+
+  ;; The block products of the estimated entropy (recast/entropyEstimate.ts), 4 probes interleaved:
+  ;; A is rows x cols float32 at $a (row-major), the vectors float64 with the 4 probes of an entry
+  ;; side by side (32 bytes per entry). Rows go in pairs; each pair's two products are added before
+  ;; they reach the sum (a different rounding from the JavaScript loops, not a different precision).
+
+  ;; out (cols x 4) += A^T v, v rows x 4.
+  (func (export "atv4") (param $a i32) (param $rows i32) (param $cols i32) (param $v i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $ra i32) (local $rb i32) (local $o i32) (local $row i32) (local $vr i32)
+    (local $p0 v128) (local $p1 v128) (local $q0 v128) (local $q1 v128) (local $x v128) (local $y v128)
+    (local.set $row (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $rowsDone
+      (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows)))
+        (local.set $ra (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $row))))
+        (local.set $rb (i32.add (local.get $ra) (local.get $row)))
+        (local.set $vr (i32.add (local.get $v) (i32.shl (local.get $r) (i32.const 5))))
+        (local.set $p0 (v128.load offset=0 (local.get $vr)))
+        (local.set $p1 (v128.load offset=16 (local.get $vr)))
+        (local.set $q0 (v128.load offset=32 (local.get $vr)))
+        (local.set $q1 (v128.load offset=48 (local.get $vr)))
+        (local.set $c (i32.const 0))
+        (local.set $o (local.get $out))
+        (block $colsDone
+          (loop $colsLoop
+            (br_if $colsDone (i32.ge_u (local.get $c) (local.get $row)))
+            (local.set $x (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $ra) (local.get $c))))))
+            (local.set $y (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $rb) (local.get $c))))))
+            (v128.store offset=0 (local.get $o)
+              (f64x2.add (v128.load offset=0 (local.get $o))
+                (f64x2.add (f64x2.mul (local.get $x) (local.get $p0)) (f64x2.mul (local.get $y) (local.get $q0)))))
+            (v128.store offset=16 (local.get $o)
+              (f64x2.add (v128.load offset=16 (local.get $o))
+                (f64x2.add (f64x2.mul (local.get $x) (local.get $p1)) (f64x2.mul (local.get $y) (local.get $q1)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (local.set $o (i32.add (local.get $o) (i32.const 32)))
+            (br $colsLoop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 2)))
+        (br $rowsLoop)))
+    ;; odd rows: the last one alone
+    (if (i32.lt_s (local.get $r) (local.get $rows))
+      (then
+        (local.set $ra (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $row))))
+        (local.set $vr (i32.add (local.get $v) (i32.shl (local.get $r) (i32.const 5))))
+        (local.set $p0 (v128.load offset=0 (local.get $vr)))
+        (local.set $p1 (v128.load offset=16 (local.get $vr)))
+        (local.set $c (i32.const 0))
+        (local.set $o (local.get $out))
+        (block $lastDone
+          (loop $lastLoop
+            (br_if $lastDone (i32.ge_u (local.get $c) (local.get $row)))
+            (local.set $x (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $ra) (local.get $c))))))
+            (v128.store offset=0 (local.get $o) (f64x2.add (v128.load offset=0 (local.get $o)) (f64x2.mul (local.get $x) (local.get $p0))))
+            (v128.store offset=16 (local.get $o) (f64x2.add (v128.load offset=16 (local.get $o)) (f64x2.mul (local.get $x) (local.get $p1))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (local.set $o (i32.add (local.get $o) (i32.const 32)))
+            (br $lastLoop))))))
+
+  ;; out (rows x 4) += A m, m cols x 4.
+  (func (export "av4") (param $a i32) (param $rows i32) (param $cols i32) (param $m i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $ra i32) (local $rb i32) (local $mo i32) (local $row i32) (local $t i32)
+    (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
+    (local $m0 v128) (local $m1 v128) (local $x v128) (local $y v128)
+    (local.set $row (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $rowsDone
+      (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_s (i32.add (local.get $r) (i32.const 1)) (local.get $rows)))
+        (local.set $ra (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $row))))
+        (local.set $rb (i32.add (local.get $ra) (local.get $row)))
+        (local.set $a0 (v128.const f64x2 0 0)) (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $b0 (v128.const f64x2 0 0)) (local.set $b1 (v128.const f64x2 0 0))
+        (local.set $c (i32.const 0))
+        (local.set $mo (local.get $m))
+        (block $colsDone
+          (loop $colsLoop
+            (br_if $colsDone (i32.ge_u (local.get $c) (local.get $row)))
+            (local.set $m0 (v128.load offset=0 (local.get $mo)))
+            (local.set $m1 (v128.load offset=16 (local.get $mo)))
+            (local.set $x (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $ra) (local.get $c))))))
+            (local.set $y (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $rb) (local.get $c))))))
+            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $x) (local.get $m0))))
+            (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $x) (local.get $m1))))
+            (local.set $b0 (f64x2.add (local.get $b0) (f64x2.mul (local.get $y) (local.get $m0))))
+            (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul (local.get $y) (local.get $m1))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (local.set $mo (i32.add (local.get $mo) (i32.const 32)))
+            (br $colsLoop)))
+        (local.set $t (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 5))))
+        (v128.store offset=0 (local.get $t) (f64x2.add (v128.load offset=0 (local.get $t)) (local.get $a0)))
+        (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t)) (local.get $a1)))
+        (v128.store offset=32 (local.get $t) (f64x2.add (v128.load offset=32 (local.get $t)) (local.get $b0)))
+        (v128.store offset=48 (local.get $t) (f64x2.add (v128.load offset=48 (local.get $t)) (local.get $b1)))
+        (local.set $r (i32.add (local.get $r) (i32.const 2)))
+        (br $rowsLoop)))
+    (if (i32.lt_s (local.get $r) (local.get $rows))
+      (then
+        (local.set $ra (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $row))))
+        (local.set $a0 (v128.const f64x2 0 0)) (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $c (i32.const 0))
+        (local.set $mo (local.get $m))
+        (block $lastDone
+          (loop $lastLoop
+            (br_if $lastDone (i32.ge_u (local.get $c) (local.get $row)))
+            (local.set $x (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $ra) (local.get $c))))))
+            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $x) (v128.load offset=0 (local.get $mo)))))
+            (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $x) (v128.load offset=16 (local.get $mo)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (local.set $mo (i32.add (local.get $mo) (i32.const 32)))
+            (br $lastLoop)))
+        (local.set $t (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 5))))
+        (v128.store offset=0 (local.get $t) (f64x2.add (v128.load offset=0 (local.get $t)) (local.get $a0)))
+        (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t)) (local.get $a1))))))
 )
