@@ -25,6 +25,7 @@ export function metricsJson(result: ReconstructResult) {
       cosine: l.cosine,
       relError: l.relError,
       ...(l.probeCosine === undefined ? {} : { probeCosine: l.probeCosine }),
+      ...(l.f32Cosine === undefined ? {} : { f32Cosine: l.f32Cosine, f32RelError: l.f32RelError }),
     })),
     banks: result.banks.map((b) => {
       const m = b.metrics;
