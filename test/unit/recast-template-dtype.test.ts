@@ -14,6 +14,10 @@ import { exportRecast } from '../../src/mimicry/recast/export';
 import { openRecast, rebuildDense } from '../../src/mimicry/recast/rebuild';
 import { Random } from '../../src/mimicry/recast/random';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
+import { Command, CommanderError } from 'commander';
+import { CliError, type CliIO } from '../../src/cli/io';
+import { registerReconstruct } from '../../src/cli/reconstruct';
+import { formatSizeAgainst } from '../../src/webview/shared/format';
 
 /** float32 to bfloat16 bits, nearest even (independent of the engine's encoder). */
 function toBf16(v: Float32Array): Uint8Array {
@@ -250,5 +254,56 @@ test('templateDtype is checked: only F32 or source', async () => {
         /template dtype must be one of source, F32, got "F16"/,
       );
     });
+  });
+});
+
+/** `mimicry reconstruct ...` as src/cli/main.ts runs it, output captured. */
+async function reconstructCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '',
+    err = '';
+  const io: CliIO = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
+  const program = new Command('mimicry').exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
+  registerReconstruct(program, io);
+  try {
+    await program.parseAsync(['reconstruct', ...args], { from: 'user' });
+    return { code: 0, out, err };
+  } catch (e) {
+    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2, out, err };
+    if (e instanceof CliError) return { code: e.exitCode, out, err: err + e.message };
+    throw e;
+  }
+}
+
+test('mimicry reconstruct --template-dtype: the summary gives each file its size next to the source and the F32 templates\u2019 fidelity', async () => {
+  await inTempDir(async (dir) => {
+    const src = join(dir, 'bf16.safetensors');
+    await bf16Source(src);
+    const out = join(dir, 'm.recast.safetensors');
+    const dense = join(dir, 'm.dense.safetensors');
+    const report = join(dir, 'm.json');
+    const grouping = ['--blocks-per-group', '4', '--templates', '1'];
+    const r = await reconstructCli([src, '--out', out, '--dense', dense, '--report', report, ...grouping]);
+    assert.equal(r.code, 0, r.err);
+    const source = statSync(src).size;
+    const size = (f: string, ratio = true) =>
+      formatSizeAgainst(f, statSync(f).size, ratio ? source : undefined).replace(/[.()]/g, (c) => `\\${c}`);
+    assert.match(
+      r.out,
+      new RegExp(`wrote ${size(out)} \\(reparameterized\\), ${size(dense)} \\(dense\\), ${size(report, false)} \\(report\\)`),
+    );
+    // The numbers themselves: 0.5x or less of the source for BF16 templates.
+    const ratio = Number(/\((\d\.\d\d)x of source/.exec(r.out)?.[1]);
+    assert.ok(ratio > 0 && ratio < 0.6, r.out);
+    assert.match(
+      r.out,
+      /templates stored as BF16 \(the metrics above are of those\); cosine with F32 templates: mean 0\.\d{5}, min 0\.\d{5}/,
+    );
+    const exact = await reconstructCli([src, '--out', out, '--template-dtype', 'F32', ...grouping]);
+    assert.equal(exact.code, 0, exact.err);
+    assert.doesNotMatch(exact.out, /F32 templates/);
+    assert.ok(Number(/\((\d\.\d\d)x of source/.exec(exact.out)?.[1]) > ratio, exact.out);
+    const bad = await reconstructCli([src, '--out', out, '--template-dtype', 'F16']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--template-dtype.*F16.*Allowed choices are source, F32/);
   });
 });

@@ -83,6 +83,11 @@ export interface ReportSource {
   readonly sha256: string;
 }
 
+/** The source's size on disk: its file's bytes, plus every shard's for a sharded source (whose file is the index). */
+export function sourceDiskBytes(source: ReportSource & { readonly shards?: readonly ReportSource[] }): number {
+  return source.bytes + (source.shards ?? []).reduce((a, s) => a + s.bytes, 0);
+}
+
 /** The report file: the same metrics and method as the export's metadata, plus where things went. */
 export function reportJson(result: ReconstructResult, source: ReportSource, outputs: Record<string, string>) {
   return {
