@@ -17,6 +17,7 @@ import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 import { Command, CommanderError } from 'commander';
 import { CliError, type CliIO } from '../../src/cli/io';
 import { registerReconstruct } from '../../src/cli/reconstruct';
+import { registerMetrics } from '../../src/cli/metrics';
 import { formatSizeAgainst } from '../../src/webview/shared/format';
 
 /** float32 to bfloat16 bits, nearest even (independent of the engine's encoder). */
@@ -305,5 +306,33 @@ test('mimicry reconstruct --template-dtype: the summary gives each file its size
     const bad = await reconstructCli([src, '--out', out, '--template-dtype', 'F16']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--template-dtype.*F16.*Allowed choices are source, F32/);
+  });
+});
+
+test('mimicry metrics --source recomputes, from the BF16 templates, exactly the stored metrics', async () => {
+  await inTempDir(async (dir) => {
+    const src = join(dir, 'bf16.safetensors');
+    await bf16Source(src);
+    const out = join(dir, 'm.recast.safetensors');
+    await withCheckpoint(src, (ck) => exportRecast(ck, { blocksPerGroup: 4, templates: 1 }, { out }));
+    let text = '';
+    const io: CliIO = { stdout: { write: (s: string) => (text += s) }, stderr: { write: () => undefined } };
+    const program = new Command('mimicry').exitOverride();
+    registerMetrics(program, io);
+    await program.parseAsync(['metrics', out, '--source', src, '--json'], { from: 'user' });
+    const r = JSON.parse(text) as {
+      metrics: { layers: { name: string; cosine: number; relError: number; f32Cosine: number }[] };
+      recomputed: { name: string; cosine: number; relError: number }[];
+    };
+    assert.equal(r.recomputed.length, 8);
+    for (const [i, l] of r.metrics.layers.entries()) {
+      assert.equal(r.recomputed[i].name, l.name);
+      assert.ok(Math.abs(r.recomputed[i].cosine - l.cosine) < 1e-12, `${l.name}: ${r.recomputed[i].cosine} vs ${l.cosine}`);
+      assert.ok(Math.abs(r.recomputed[i].relError - l.relError) < 1e-12);
+      assert.equal(typeof l.f32Cosine, 'number');
+    }
+    text = '';
+    await program.parseAsync(['metrics', out], { from: 'user' });
+    assert.match(text, /cosine \(F32 templates\)/);
   });
 });
