@@ -196,6 +196,25 @@ suite('reconstruction dashboards', () => {
       await ck.close();
     }
     await closeAllEditors();
+    // The setting mimicry.reconstruct.templateDtype = F32 (no options given: the settings' defaults) stores them exactly.
+    const config = vscode.workspace.getConfiguration('mimicry.reconstruct');
+    await config.update('templateDtype', 'F32', vscode.ConfigurationTarget.Global);
+    const exact = path.join(dir, 'gpt2-bf16-f32.recast.safetensors');
+    try {
+      assert.equal(
+        await vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', vscode.Uri.file(src), { out: exact }),
+        exact,
+      );
+    } finally {
+      await config.update('templateDtype', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const f32 = await openCheckpoint(exact);
+    try {
+      assert.deepEqual([...new Set(f32.tensors.filter((t) => t.name.startsWith('recast.templates.')).map((t) => t.dtype))], ['F32']);
+    } finally {
+      await f32.close();
+    }
+    await closeAllEditors();
   });
 
   test('mimicry.exportReparameterized with given options writes a valid reparameterized file', async () => {
