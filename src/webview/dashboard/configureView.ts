@@ -194,7 +194,7 @@ export class ConfigureView {
       'templateDtype',
       'Template dtype',
       this.templateDtype,
-      'How templates are stored: in each bank’s own dtype (a BF16/F16 source’s export is then about half the size; the results measure the rounded templates and show the F32 ones’ fidelity beside), or exactly in F32. Coefficients are always F32.',
+      'Each bank’s own dtype (BF16/F16 source: about half the file; the metrics include the rounding) or exact F32. Coefficients stay F32.',
     );
     for (const spec of NUMBER_FIELDS) {
       const el = textfield(spec.key, str(initial[spec.key]), 'default', `${spec.key}-input`);
