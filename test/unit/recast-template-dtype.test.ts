@@ -12,6 +12,7 @@ import type { TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { EngineError } from '../../src/mimicry/errors';
 import { exportRecast } from '../../src/mimicry/recast/export';
 import { openRecast, rebuildDense } from '../../src/mimicry/recast/rebuild';
+import { readRecastMetadata } from '../../src/mimicry/recast/recastSchema';
 import { Random } from '../../src/mimicry/recast/random';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 import { Command, CommanderError } from 'commander';
@@ -334,5 +335,71 @@ test('mimicry metrics --source recomputes, from the BF16 templates, exactly the 
     text = '';
     await program.parseAsync(['metrics', out], { from: 'user' });
     assert.match(text, /cosine \(F32 templates\)/);
+  });
+});
+
+test('an F16 bank whose templates F16 cannot hold keeps F32 templates (no infinities), and rebuilds', async () => {
+  await inTempDir(async (dir) => {
+    // One member with a single 65504 (F16's largest value), one all 65504: a template scaled to the
+    // members' RMS norm then holds values beyond F16's range.
+    const one = new Uint16Array(16);
+    one[0] = 0x7bff;
+    const all = new Uint16Array(16).fill(0x7bff);
+    const src = join(dir, 'f16.safetensors');
+    await writeSafetensors(src, [
+      { name: 'h.0.w.weight', dtype: 'F16', shape: [4, 4], data: new Uint8Array(one.buffer) },
+      { name: 'h.1.w.weight', dtype: 'F16', shape: [4, 4], data: new Uint8Array(all.buffer) },
+    ]);
+    const out = join(dir, 'f16.recast.safetensors');
+    const dense = join(dir, 'f16.dense.safetensors');
+    const { result } = await withCheckpoint(src, (ck) => exportRecast(ck, {}, { out, dense }));
+    assert.deepEqual(
+      result.banks.map((b) => b.templateDtype),
+      ['F32'],
+    );
+    const templates = await result.store.get(result.banks[0].plan.name).catch(() => null);
+    assert.equal(templates, null, 'the export disposed of its scratch');
+    assert.equal(result.summary.f32Templates, undefined);
+    assert.equal(result.layers[0].f32Cosine, undefined);
+    const { checkpoint, file } = await openRecast(out);
+    try {
+      assert.equal(file.banks[0].templateTensor.dtype, 'F32');
+      const values = await checkpoint.readValues(file.banks[0].templateTensor);
+      assert.ok(Math.max(...Array.from(values, Math.abs)) > 65504);
+    } finally {
+      await checkpoint.close();
+    }
+    const rebuilt = join(dir, 'rebuilt.safetensors');
+    await rebuildDense(out, rebuilt);
+    assert.ok(readFileSync(rebuilt).equals(readFileSync(dense)));
+  });
+});
+
+test('the schema: f32Cosine and f32RelError come together; templateDtype is source or F32 (metadata-invalid)', async () => {
+  await inTempDir(async (dir) => {
+    const src = join(dir, 'bf16.safetensors');
+    await bf16Source(src);
+    const out = join(dir, 'm.recast.safetensors');
+    await withCheckpoint(src, (ck) => exportRecast(ck, { blocksPerGroup: 4, templates: 1 }, { out }));
+    const meta = await withCheckpoint(out, (ck) => Promise.resolve({ ...ck.metadata }));
+    assert.ok(readRecastMetadata(meta, out));
+    const metrics = JSON.parse(meta['recast.metrics']) as { layers: Record<string, unknown>[] };
+    delete metrics.layers[2].f32RelError;
+    assert.throws(
+      () => readRecastMetadata({ ...meta, 'recast.metrics': JSON.stringify(metrics) }, out),
+      (e: unknown) =>
+        e instanceof EngineError &&
+        e.rule === 'metadata-invalid' &&
+        /recast\.metrics\.layers\[2\]\.f32RelError: f32Cosine and f32RelError come together/.test(e.message),
+    );
+    const method = JSON.parse(meta['recast.method']) as Record<string, unknown>;
+    assert.equal(method.templateDtype, 'source');
+    assert.throws(
+      () => readRecastMetadata({ ...meta, 'recast.method': JSON.stringify({ ...method, templateDtype: 'BF16' }) }, out),
+      (e: unknown) => e instanceof EngineError && e.rule === 'metadata-invalid' && /recast\.method\.templateDtype/.test(e.message),
+    );
+    // Absent (a file written before it existed): read as before.
+    delete method.templateDtype;
+    assert.equal(readRecastMetadata({ ...meta, 'recast.method': JSON.stringify(method) }, out).method.templateDtype, undefined);
   });
 });
