@@ -9,6 +9,7 @@ import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { ReconstructSessionJob } from '../../src/mimicry/worker/reconstruct/job';
 import { recastDashboard } from '../../src/mimicry/dashboard/fromRecast';
 import { withOutput } from '../../src/mimicry/dashboard/outputs';
+import { sourceDiskBytes } from '../../src/mimicry/recast/report';
 import { summaryCards } from '../../src/webview/dashboard/model';
 import { formatBytes, formatSizeAgainst } from '../../src/webview/shared/format';
 import { Random } from '../../src/mimicry/recast/random';
@@ -38,6 +39,10 @@ test('formatSizeAgainst: the size, and the ratio to the source when there is one
   );
   assert.equal(formatSizeAgainst('r.json', 2048, 4096, false), 'r.json 2.00 KiB');
   assert.equal(formatSizeAgainst('m.safetensors', 10), 'm.safetensors 10 B');
+  // A sharded source on disk: its index and every shard.
+  const shard = (bytes: number) => ({ file: 's.safetensors', bytes, sha256: '0'.repeat(64) });
+  assert.equal(sourceDiskBytes({ ...shard(100), shards: [shard(1000), shard(2000)] }), 3100);
+  assert.equal(sourceDiskBytes(shard(100)), 100);
 });
 
 test('a BF16 run: templates stored as BF16 with the F32 templates\u2019 fidelity, the sizes of the source and of each export', async () => {
