@@ -3,10 +3,10 @@
 import type { Command } from 'commander';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
-import { DEFAULT_SPECTRUM_MAX_SIDE } from '../mimicry/stats/spectrum';
+import { DEFAULT_SPECTRUM_MAX_SIDE, DEFAULT_SPECTRUM_TOP_K } from '../mimicry/stats/spectrum';
 import { bundledStatsWorker } from '../mimicry/stats/statsPool';
 import { availableParallelism } from 'node:os';
-import { positiveInt } from './flags';
+import { nonNegativeInt, positiveInt } from './flags';
 import { toCliError, writeAll, type CliIO } from './io';
 import { buildInspectReport } from './inspectReport';
 import { renderJsonChunks, renderText } from './inspectRender';
@@ -19,6 +19,8 @@ interface InspectFlags {
   readonly bins: number;
   /** `--max-side`: the spectrum size limit. */
   readonly maxSide: number;
+  /** `--top-k`: singular values estimated for a matrix over the limit (0: it is skipped). */
+  readonly topK: number;
   /** `--threads`: worker threads for --stats. */
   readonly threads: number;
 }
@@ -44,6 +46,7 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
       spectra: flags.spectra === true,
       bins: flags.bins,
       spectrumMaxSide: flags.maxSide,
+      spectrumTopK: flags.topK,
       threads: flags.threads,
       statsWorker: bundledStatsWorker(),
       onStatsProgress: (p) => {
@@ -82,7 +85,18 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('--spectra', 'singular-value spectrum of tensors with 2+ dimensions (viewed as out x rest)')
     .option('--json', 'print one JSON document instead of a table')
     .option('--bins <n>', 'histogram bins for --stats', positiveInt, DEFAULT_BINS)
-    .option('--max-side <n>', 'largest min(rows, cols) for --spectra; larger matrices are skipped', positiveInt, DEFAULT_SPECTRUM_MAX_SIDE)
+    .option(
+      '--max-side <n>',
+      'largest min(rows, cols) for an exact --spectra; a larger matrix gets an estimate of its top singular values (--top-k)',
+      positiveInt,
+      DEFAULT_SPECTRUM_MAX_SIDE,
+    )
+    .option(
+      '--top-k <n>',
+      'singular values estimated (randomized) for a matrix over --max-side; its ranks are then estimated from them (0: skip it)',
+      nonNegativeInt,
+      DEFAULT_SPECTRUM_TOP_K,
+    )
     .option('--threads <n>', 'threads for --stats, this one included (1: no worker threads)', positiveInt, availableParallelism())
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
 }

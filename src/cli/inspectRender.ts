@@ -97,6 +97,8 @@ function tensorTable(report: InspectReport, withStats: boolean, withSpectra: boo
       if (sp && !isSpectrumSkipped(sp)) row.push(num(sp.spectralNorm), num(sp.stableRank), num(sp.effectiveRank));
       else row.push('-', '-', '-');
       if (sp && isSpectrumSkipped(sp) && sp.rows !== null) note.push(`spectrum: ${sp.skipped}`);
+      if (sp && !isSpectrumSkipped(sp) && sp.estimated)
+        note.push(`spectrum: estimated from the top ${sp.estimated.topK} singular values (randomized; ranks are estimates)`);
     }
     if (note.length) notes.push(`${cell(t.name, 100)}: ${note.join('; ')}`);
     return row;

@@ -35,6 +35,8 @@ export interface InspectOptions {
   readonly bins?: number;
   /** The spectrum size limit (largest min(rows, cols)); default DEFAULT_SPECTRUM_MAX_SIDE. */
   readonly spectrumMaxSide?: number;
+  /** Over the limit: estimate this many top singular values (0 or absent: skip the matrix). */
+  readonly spectrumTopK?: number;
   readonly signal?: AbortSignal;
   /** Statistics: worker threads (1: this thread only) and the worker's script (none: this thread only). */
   readonly threads?: number;
@@ -85,6 +87,7 @@ export async function buildInspectReport(checkpoint: Checkpoint, file: string, o
       const total = Math.max(1, t.params);
       const spectrum = await computeSpectrum(checkpoint, t, {
         maxSide: opts.spectrumMaxSide,
+        topK: opts.spectrumTopK,
         signal: opts.signal,
         onProgress: (done) => opts.onProgress?.(i, t, 'spectrum', done / total),
       });

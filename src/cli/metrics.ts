@@ -121,8 +121,8 @@ function render(metrics: RecastMetricsDoc, recomputed: Recomputed[] | null): str
       String(b.templates),
       num(b.diversity),
       num(b.diversityRelative),
-      num(b.entropy),
-      num(b.entropyNormalized),
+      b.entropyEstimated && b.entropy !== null ? `~${num(b.entropy)} ±${num(b.entropyEstimated.error)}` : num(b.entropy),
+      b.entropyEstimated && b.entropyNormalized !== null ? `~${num(b.entropyNormalized)}` : num(b.entropyNormalized),
     ]),
   );
   return `${banks}\n${layers}`;

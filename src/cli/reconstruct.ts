@@ -258,7 +258,12 @@ export function registerReconstruct(program: Command, io: CliIO): void {
         .choices(TEMPLATE_DTYPES)
         .default('source'),
     )
-    .option('--entropy-max-side <n>', 'skip template entropy (reported as null) when min(out, rest) is larger (default 1024)', positiveInt)
+    .option(
+      '--entropy-max-side <n>',
+      'template entropy exactly up to this min(out, rest); larger templates get an estimate with its error (default 1024)',
+      positiveInt,
+    )
+    .option('--no-entropy-estimate', 'no estimate for templates over --entropy-max-side: their entropy is reported as null')
     .option(
       '--group-memory-mb <n>',
       'closed form: stream groups larger than this in chunks instead of holding them (default 1024)',

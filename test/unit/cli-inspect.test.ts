@@ -34,7 +34,14 @@ interface JsonTensor {
   shard?: string;
   stats?: Record<string, unknown> | null;
   statsSkipped?: string;
-  spectrum?: { skipped?: string; rows: number | null; cols: number | null; singularValues?: number[]; stableRank?: number };
+  spectrum?: {
+    skipped?: string;
+    rows: number | null;
+    cols: number | null;
+    singularValues?: number[];
+    stableRank?: number;
+    estimated?: { topK: number };
+  };
 }
 interface JsonReport {
   file: string;
@@ -146,12 +153,24 @@ test('--spectra adds a spectrum to tensors of 2+ dimensions only (conv kernels a
   assert.deepEqual([conv?.spectrum?.rows, conv?.spectrum?.cols], [32, 800]);
 
   const capped = JSON.parse(
-    (await cli(['inspect', join(REAL, 'tinygrad-mnist-cnn.safetensors'), '--json', '--spectra', '--max-side', '16'])).stdout,
+    (await cli(['inspect', join(REAL, 'tinygrad-mnist-cnn.safetensors'), '--json', '--spectra', '--max-side', '16', '--top-k', '0']))
+      .stdout,
   ) as JsonReport;
   const skipped = capped.tensors.find((t) => t.name === 'layers.2.weight')?.spectrum;
   assert.match(String(skipped?.skipped), /smaller side 32 of 32 x 800 is over the spectrum size limit of 16/);
   const small = capped.tensors.find((t) => t.name === 'layers.13.weight')?.spectrum;
   assert.equal(small?.skipped, undefined);
+
+  // Over the limit, by default: the top k singular values, estimated, and said so in the table.
+  const args = ['inspect', join(REAL, 'tinygrad-mnist-cnn.safetensors'), '--spectra', '--max-side', '16', '--top-k', '24'];
+  const estimated = JSON.parse((await cli([...args, '--json'])).stdout) as JsonReport;
+  const est = estimated.tensors.find((t) => t.name === 'layers.2.weight')?.spectrum;
+  assert.equal(est?.skipped, undefined);
+  assert.equal(est?.estimated?.topK, 24);
+  // 24 + 8 oversampling columns span all 32 rows: the estimate is exact up to rounding.
+  const exact = conv?.spectrum?.singularValues ?? [];
+  est?.singularValues?.forEach((s, i) => assert.ok(Math.abs(s - exact[i]) <= 1e-6 * exact[0], `sigma ${i}: ${s} vs ${exact[i]}`));
+  assert.match((await cli(args)).stdout, /layers\.2\.weight: spectrum: estimated from the top 24 singular values/);
 });
 
 test('the table: summary header, one aligned row per tensor, statistics and spectra columns', async () => {

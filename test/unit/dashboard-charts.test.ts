@@ -57,7 +57,7 @@ function axes(o: Option, key: 'xAxis' | 'yAxis'): Axis[] {
 }
 
 function check(o: Option, definition: string): void {
-  const title = o.title as { text: string; subtext: string };
+  const title = (Array.isArray(o.title) ? o.title[0] : o.title) as { text: string; subtext: string };
   assert.ok(title.text.length > 0);
   assert.equal(title.subtext, definition);
   for (const a of [...axes(o, 'xAxis'), ...axes(o, 'yAxis')]) assert.ok(a.name && a.name.length > 0, 'every axis is named');
@@ -134,4 +134,59 @@ test('energy shares: stacked per bank, with the part left out; each bank sums to
   );
   for (let i = 0; i < view.banks.length; i++) assert.ok(Math.abs(series.reduce((a, s) => a + s.data[i], 0) - 1) < 1e-12);
   assert.equal(energyBars(gpt2()), undefined, 'no energy: a paper run / a file without it');
+});
+
+test('a metric that was not measured says why, and the setting that changes it, in its chart’s own area', () => {
+  const data = gpt2();
+  assert.equal(entropyBars(data).missing, undefined, 'nothing missing: no note');
+  assert.equal(bankBarsOption(entropyBars(data), theme, 'entropy').title instanceof Array, false);
+  const skipped = {
+    ...data,
+    banks: data.banks.map((b) => ({
+      ...b,
+      templates: 1,
+      diversity: 0,
+      diversityRelative: 0,
+      entropy: null,
+      entropyNormalized: null,
+      entropySkipped: 'smaller side 2048 > 1024 (entropyMaxSide)',
+    })),
+  };
+  const n = data.banks.length;
+  const entropy = bankBarsOption(entropyBars(skipped), theme, 'entropy');
+  const [head, note] = entropy.title as { text: string; subtext?: string; top?: string }[];
+  check(entropy, DEFINITIONS.entropy);
+  assert.equal(head.subtext, DEFINITIONS.entropy);
+  assert.equal(note.top, 'middle', 'no bank has a value: the note is in the middle of the chart');
+  assert.equal(
+    note.text,
+    `No template entropy for any of the ${n} banks: smaller side 2048 > 1024 (entropyMaxSide). ` +
+      'Raise “Entropy max side” in the form (CLI --entropy-max-side) to measure larger templates exactly.',
+  );
+  const diversity = (bankBarsOption(diversityBars(skipped), theme, 'diversity').title as { text: string }[])[1];
+  assert.match(diversity.text, new RegExp(`^No diversity for any of the ${n} banks: one template per bank has no pair`));
+  assert.match(diversity.text, /raise “Templates n” in the form \(CLI --templates\)/);
+
+  // One bank of several: counted, and drawn under the bars rather than over them.
+  const one = { ...data, banks: data.banks.map((b, i) => (i === 0 ? skipped.banks[0] : b)) };
+  const partial = (bankBarsOption(entropyBars(one), theme, 'entropy').title as { text: string; bottom?: number }[])[1];
+  assert.match(partial.text, new RegExp(`^No template entropy for 1 of ${n} banks`));
+  assert.equal(partial.bottom, 28);
+});
+
+test('estimated entropies are said to be estimates, with their error, in the chart and in each bar’s hover', () => {
+  const data = gpt2();
+  const est = {
+    ...data,
+    banks: data.banks.map((b, i) => (i === 0 ? { ...b, entropyEstimated: { probes: 4, steps: 24, error: 0.0123 } } : b)),
+  };
+  const view = entropyBars(est);
+  assert.equal(view.missing, undefined);
+  assert.match(view.estimated ?? '', new RegExp(`^Estimated for 1 of ${data.banks.length} banks .*±0\\.012 nats at about 95% confidence`));
+  const o = bankBarsOption(view, theme, 'entropy');
+  const [, note] = o.title as { text: string }[];
+  assert.equal(note.text, view.estimated);
+  const fmt = (o.tooltip as { formatter: (p: unknown) => string }).formatter;
+  assert.match(fmt([{ dataIndex: 0 }]), /estimated ±0\.012 nats \(4 probes, 24 Lanczos steps\)/);
+  assert.doesNotMatch(fmt([{ dataIndex: 1 }]), /estimated/);
 });

@@ -83,6 +83,35 @@ test('reconstruct writes the export, dense and report; table at the end; rebuild
     const mt = await cli(['metrics', out]);
     assert.match(mt.out, /^bank\s+members\s+n\s+diversity\s+relative\s+entropy\s+normalized/);
 
+    // Over --entropy-max-side: estimated, stored in the file as such, and marked ~ and ± in the table;
+    // --no-entropy-estimate: null with the reason.
+    const est = join(dir, 'est.safetensors');
+    const e = await cli(['reconstruct', GPT2, '--out', est, '--modules', 'attn.c_proj', '--entropy-max-side', '32']);
+    assert.equal(e.code, 0, e.err);
+    const em = await cli(['metrics', est, '--json']);
+    const banks = (
+      JSON.parse(em.out) as { metrics: { banks: { entropy: number; entropyEstimated?: { probes: number; error: number } }[] } }
+    ).metrics.banks;
+    assert.ok(banks.length > 0 && banks.every((b) => b.entropyEstimated?.probes === 4 && b.entropyEstimated.error > 0));
+    assert.match((await cli(['metrics', est])).out, /\n\S*attn\.c_proj\S*\s+\d+\s+\d+\s+\S+\s+\S+\s+~\d\.\d+ ±\d/);
+    const none = join(dir, 'none.safetensors');
+    const n = await cli([
+      'reconstruct',
+      GPT2,
+      '--out',
+      none,
+      '--modules',
+      'attn.c_proj',
+      '--entropy-max-side',
+      '32',
+      '--no-entropy-estimate',
+    ]);
+    assert.equal(n.code, 0, n.err);
+    const nb = (
+      JSON.parse((await cli(['metrics', none, '--json'])).out) as { metrics: { banks: { entropy: null; entropySkipped: string }[] } }
+    ).metrics.banks;
+    assert.ok(nb.every((b) => b.entropy === null && /64 > 32/.test(b.entropySkipped)));
+
     const j = await cli(['reconstruct', GPT2, '--out', join(dir, 'j.safetensors'), '--json', '--preset', 'exact']);
     assert.equal(j.code, 0, j.err);
     const rep = JSON.parse(j.out) as { method: { method: string; n: string }; metrics: { summary: { minCosine: number } } };

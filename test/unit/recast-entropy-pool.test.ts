@@ -7,6 +7,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { bankEntropy, entropyFloat64 } from '../../src/mimicry/recast/entropy';
+import { DEFAULT_ENTROPY_ESTIMATE, estimatedBankEntropy } from '../../src/mimicry/recast/entropyEstimate';
 import { EntropyPool, entropyWork, entropyWorkerEntry, POOL_MIN_WORK, pooledBankEntropy } from '../../src/mimicry/recast/entropyPool';
 import { planGroups } from '../../src/mimicry/recast/grouping';
 import { Random } from '../../src/mimicry/recast/random';
@@ -50,6 +51,11 @@ test('pooled bank entropy: the same bits as bankEntropy in this thread, progress
     const both = pooledBankEntropy(pool, again, n, shape);
     await pool.drain();
     assert.deepEqual(await both, bankEntropy(again, n, shape, null));
+    // Estimates (templates over the exact route's limit) go to the pool too: the same bits as here, marked estimated.
+    const estimates = pooledBankEntropy(pool, again, n, shape, undefined, DEFAULT_ENTROPY_ESTIMATE);
+    const here = estimatedBankEntropy(again, n, shape);
+    assert.deepEqual(await estimates, here);
+    assert.ok(here.estimated && here.estimated.error > 0 && here.templates.every((t) => t.route === 'estimate' && t.estimated));
   } finally {
     pool.dispose();
   }

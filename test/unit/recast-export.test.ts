@@ -61,9 +61,21 @@ test('exact preset on the real GPT-2: every layer cosine >= 0.99999, both object
     const paper = await reconstruct(ck, {});
     assert.ok(paper.summary.minCosine >= 0.99999);
     assert.equal(paper.banks.length, 8);
-    // entropy is skipped (null, with the reason) above the side limit; everything else is still measured
-    const capped = await reconstruct(ck, { modules: ['attn.c_proj'], entropyMaxSide: 32 });
+    // Above the side limit entropy is estimated (with its error, near the exact value), or skipped
+    // (null, with the reason) without estimates; everything else is still measured.
+    const exact = await reconstruct(ck, { modules: ['attn.c_proj'] });
+    const estimated = await reconstruct(ck, { modules: ['attn.c_proj'], entropyMaxSide: 32 });
+    for (const [i, b] of estimated.banks.entries()) {
+      const e = b.metrics.entropyEstimated;
+      const h = exact.banks[i].metrics.entropy ?? Number.NaN;
+      assert.ok(e && e.probes === 4 && e.steps === 24 && e.error > 0 && e.error < 0.2, JSON.stringify(e));
+      assert.equal(exact.banks[i].metrics.entropyEstimated, undefined);
+      assert.ok(Math.abs((b.metrics.entropy ?? Number.NaN) - h) <= 3 * e.error, `${b.metrics.entropy} ± ${e.error} vs ${h}`);
+      assert.equal(b.metrics.entropySkipped, undefined);
+    }
+    const capped = await reconstruct(ck, { modules: ['attn.c_proj'], entropyMaxSide: 32, entropyEstimate: false });
     assert.equal(capped.banks[0].metrics.entropy, null);
+    assert.equal(capped.banks[0].metrics.entropyEstimated, undefined);
     assert.match(capped.banks[0].metrics.entropySkipped ?? '', /64 > 32/);
     assert.ok(capped.banks[0].metrics.diversity > 0);
   });

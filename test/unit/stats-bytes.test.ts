@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { encodeBF16, encodeF16, encodeF64, encodeF32, decode } from '../../src/mimicry/safetensors/dtypes';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
-import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
+import { isStatsSkipped, KEEP_BYTES, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/tensorStats';
 import { BUCKETS_FROM, SMALL } from '../../src/mimicry/stats/accumulators';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
@@ -271,6 +271,38 @@ test('statistics from a table read the data once; F32 reads it again only for va
         assert.equal(seen.at(-1), info.params);
         for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1]);
       }
+    });
+  });
+});
+
+test('an F32 tensor with a second pass and at most KEEP_BYTES is read from the file once, with the same statistics', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'kept.safetensors');
+    // f32.huge has values near bin edges: the histogram pass runs, over the kept bytes.
+    await writeSafetensors(file, [TENSORS[8]]);
+    await withCheckpoint(file, async (ck) => {
+      const [info] = ck.tensors;
+      assert.ok(info.bytes <= KEEP_BYTES);
+      const decoded = decode('F32', await ck.readBytes(info)) as Float32Array;
+      const chunks = async function* () {
+        yield decoded;
+      };
+      const reference = await computeTensorStats(chunks, { totalElements: info.params, bins: 33 });
+      let reads = 0;
+      const readBytes = ck.readBytes.bind(ck);
+      ck.readBytes = (...args) => {
+        reads++;
+        return readBytes(...args);
+      };
+      const seen: number[] = [];
+      const kept = await tensorStatsOf(ck, info, { bins: 33, chunkElements: 1 << 16, onProgress: (d) => seen.push(d) });
+      assert.equal(reads, Math.ceil(info.params / (1 << 16)));
+      assert.deepEqual(kept, reference);
+      assert.ok(
+        seen.some((d) => d > info.params / 2),
+        'the histogram pass reports progress',
+      );
+      assert.equal(seen.at(-1), info.params);
     });
   });
 });

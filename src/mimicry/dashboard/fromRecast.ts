@@ -51,6 +51,7 @@ export function recastDashboard(checkpoint: Checkpoint, file: RecastFile = parse
         entropy: m.entropy,
         entropyNormalized: m.entropyNormalized,
         ...(m.entropySkipped === undefined ? {} : { entropySkipped: m.entropySkipped }),
+        ...(m.entropyEstimated === undefined ? {} : { entropyEstimated: m.entropyEstimated }),
         coefficientSimilarity: m.coefficientSimilarity,
         coefficientSimilarityBlocks: m.coefficientSimilarityBlocks,
         parameters: m.parameters,

@@ -30,6 +30,7 @@ export function dashboardFromResult(
       entropy: b.metrics.entropy,
       entropyNormalized: b.metrics.entropyNormalized,
       ...(b.metrics.entropySkipped === undefined ? {} : { entropySkipped: b.metrics.entropySkipped }),
+      ...(b.metrics.entropyEstimated === undefined ? {} : { entropyEstimated: b.metrics.entropyEstimated }),
       coefficientSimilarity: b.metrics.coefficientSimilarity,
       coefficientSimilarityBlocks: b.metrics.coefficientSimilarityBlocks,
       parameters: b.metrics.parameters,

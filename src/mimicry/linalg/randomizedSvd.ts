@@ -154,7 +154,7 @@ function hasNonFinite(values: ArrayLike<number>, from: number, to: number): bool
 }
 
 /** y[yo .. yo + l) += sum over i of values[i] * m[(c0 + i - from) l .. + l), two values at a time. */
-function rowTimes(
+export function rowTimes(
   values: ArrayLike<number>,
   from: number,
   to: number,
@@ -179,7 +179,7 @@ function rowTimes(
 }
 
 /** z[(c0 + i - from) l .. + l) += values[i] * q[qo .. qo + l). */
-function rowTransposeTimes(
+export function rowTransposeTimes(
   values: ArrayLike<number>,
   from: number,
   to: number,

@@ -32,6 +32,15 @@ export interface Entropy {
   /** H / ln(rank) in [0, 1], rank := min(out, rest) = the number of singular values (0 when that is 1). */
   readonly normalized: number;
   readonly rank: number;
+  /** Present when estimated (entropyEstimate.ts), not computed exactly: how, and the error of H. */
+  readonly estimated?: EntropyEstimated;
+}
+
+/** How an entropy was estimated and its error (|H - exact H| within `error` at about 95% confidence). */
+export interface EntropyEstimated {
+  readonly probes: number;
+  readonly steps: number;
+  readonly error: number;
 }
 
 /** Largest change of H under the +-delta eigenvalue shift accepted from the float32 route. */
@@ -63,7 +72,7 @@ export function entropyFloat64(template: ArrayLike<number>, rows: number, cols: 
 }
 
 /** Which route produced a value (tests and diagnostics only; never part of a report). */
-export type EntropyRoute = 'float32' | 'float64' | 'float64-fallback';
+export type EntropyRoute = 'float32' | 'float64' | 'float64-fallback' | 'estimate';
 
 export interface RoutedEntropy extends Entropy {
   readonly route: EntropyRoute;
@@ -152,6 +161,8 @@ export interface BankEntropy {
   /** Means over the bank's templates (docs/RECAST.md: per bank, the mean). */
   readonly entropy: number;
   readonly normalized: number;
+  /** Estimated templates: how, and the mean of their errors (a bound on the mean's error). */
+  readonly estimated?: EntropyEstimated;
   readonly templates: readonly RoutedEntropy[];
 }
 

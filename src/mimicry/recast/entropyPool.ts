@@ -8,12 +8,20 @@ import { siblingWorkerEntry, type WorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
 import { entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
+import { bankMean, estimateEntropy, type EntropyEstimateOptions } from './entropyEstimate';
 
 /** One template, row-major rows x cols (the pool owns `values` once it is queued). */
 export interface EntropyTemplate {
   readonly values: Float32Array;
   readonly rows: number;
   readonly cols: number;
+  /** Estimated (entropyEstimate.ts) instead of exact: a template over the exact route's size limit. */
+  readonly estimate?: EntropyEstimateOptions;
+}
+
+/** One template's entropy as the task says: exact (float64 route) or estimated. The pool's threads all run this. */
+export function templateEntropy({ values, rows, cols, estimate }: EntropyTemplate): Entropy {
+  return estimate ? estimateEntropy(values, rows, cols, estimate) : entropyFloat64(values, rows, cols);
 }
 
 export interface EntropyWorkerService {
@@ -118,7 +126,7 @@ export class EntropyPool {
       const task = this.queue.shift();
       if (!task) return;
       if (this.signal?.aborted) task.reject(this.signal.reason);
-      else task.resolve(entropyFloat64(task.values, task.rows, task.cols));
+      else task.resolve(templateEntropy(task));
     }
   }
 
@@ -140,8 +148,8 @@ export class EntropyPool {
     while (!this.closed && this.idle.length > 0 && this.queue.length > 0) {
       const host = this.idle.shift() as Host;
       const task = this.queue.shift() as Task;
-      const { values, rows, cols } = task;
-      const req = host.request('template', { values, rows, cols });
+      const { values, rows, cols, estimate } = task;
+      const req = host.request('template', { values, rows, cols, ...(estimate ? { estimate } : {}) });
       this.inFlight.add(req);
       req.done.then(
         (e) => {
@@ -179,6 +187,8 @@ export function pooledBankEntropy(
   shape: readonly number[],
   /** Called as templates finish with the number done (in any order of templates). */
   onTemplate?: (done: number) => void,
+  /** Estimate instead of the exact route (templates over its size limit). */
+  estimate?: EntropyEstimateOptions,
 ): Promise<BankEntropy> {
   const size = templates.length / n;
   const rows = shape[0];
@@ -188,19 +198,11 @@ export function pooledBankEntropy(
   for (let t = 0; t < n; t++) {
     const values = templates.slice(t * size, (t + 1) * size);
     parts.push(
-      pool.entropy({ values, rows, cols }).then((e) => {
+      pool.entropy({ values, rows, cols, ...(estimate ? { estimate } : {}) }).then((e) => {
         onTemplate?.(++done);
-        return { ...e, route: 'float64' as const };
+        return { ...e, route: estimate ? ('estimate' as const) : ('float64' as const) };
       }),
     );
   }
-  return Promise.all(parts).then((out) => {
-    let entropy = 0;
-    let normalized = 0;
-    for (const e of out) {
-      entropy += e.entropy / n;
-      normalized += e.normalized / n;
-    }
-    return { entropy, normalized, templates: out };
-  });
+  return Promise.all(parts).then(bankMean);
 }

@@ -1,13 +1,12 @@
 // Entry of dist/entropyWorker.js: one thread of the entropy pool (entropyPool.ts). Each request is one
 // template's entropy on the float64 route, the same function the run's thread calls.
 import { serve } from '../worker/channel/serve';
-import { entropyFloat64 } from './entropy';
-import type { EntropyWorkerService } from './entropyPool';
+import { templateEntropy, type EntropyWorkerService } from './entropyPool';
 
 serve<EntropyWorkerService>(
   {
     open: () => ({}),
-    template: ({ values, rows, cols }) => entropyFloat64(values, rows, cols),
+    template: templateEntropy,
   },
   () => Promise.resolve(),
 );

@@ -30,6 +30,7 @@ export interface ResolvedFit {
   readonly probes: number;
   readonly templateDtype: TemplateDtype;
   readonly entropyMaxSide: number;
+  readonly entropyEstimate: boolean;
   readonly groupMemory: number;
   readonly memoryLimit: number;
 }
@@ -93,6 +94,7 @@ export function resolveFit(o: ReconstructOptions): ResolvedFit {
     probes: integer(o.probes, 'probes', 0, 0),
     templateDtype,
     entropyMaxSide: integer(o.entropyMaxSide, 'entropy max side', 1, 1024),
+    entropyEstimate: o.entropyEstimate ?? true,
     groupMemory: finite(o.groupMemoryBytes, 'group memory', 1, 2 ** 30),
     memoryLimit: finite(o.memoryLimitBytes, 'memory limit', 1, Math.floor(0.6 * os.totalmem())),
   };

@@ -340,6 +340,10 @@ function bankMetricsDoc(v: unknown, path: string): BankMetrics {
     throw new Violation(`${path}.coefficientSimilarity`, `expected a ${blocks.length} x ${blocks.length} matrix (one row per block)`);
   const p = field(o, path, 'parameters', (x, q) => object(x, q));
   const entropySkipped = optional(o, path, 'entropySkipped', string);
+  const entropyEstimated = optional(o, path, 'entropyEstimated', (x, q) => {
+    const e = object(x, q);
+    return { probes: field(e, q, 'probes', int(2)), steps: field(e, q, 'steps', int(1)), error: field(e, q, 'error', metric) };
+  });
   return {
     name: field(o, path, 'name', string),
     members: field(o, path, 'members', arrayOf(string)),
@@ -349,6 +353,7 @@ function bankMetricsDoc(v: unknown, path: string): BankMetrics {
     entropy: field(o, path, 'entropy', nullable(finite())),
     entropyNormalized: field(o, path, 'entropyNormalized', nullable(finite())),
     ...(entropySkipped === undefined ? {} : { entropySkipped }),
+    ...(entropyEstimated === undefined ? {} : { entropyEstimated }),
     coefficientSimilarity: matrix,
     coefficientSimilarityBlocks: blocks,
     parameters: { before: field(p, `${path}.parameters`, 'before', int(0)), after: field(p, `${path}.parameters`, 'after', int(0)) },

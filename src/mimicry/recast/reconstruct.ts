@@ -6,6 +6,7 @@ import { bankParameters, planGroups, type BankDType, type BankPlan } from './gro
 import { roundFloat32To } from '../safetensors/dtypes';
 import { bankEntropy, gramEngine, type BankEntropy } from './entropy';
 import { EntropyPool, entropyWork, POOL_MIN_WORK, pooledBankEntropy } from './entropyPool';
+import { DEFAULT_ENTROPY_ESTIMATE, estimateCost, estimatedBankEntropy } from './entropyEstimate';
 import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
 import { ReconstructError } from './errors';
 import { resolveFit, type ResolvedFit } from './options';
@@ -98,7 +99,16 @@ async function measureBank(
   clock.spent('diversity', since);
   const side = Math.min(bank.shape[0], bank.size / bank.shape[0]);
   let entropy: Promise<BankEntropy> | null = null;
-  if (side <= opts.entropyMaxSide) {
+  const estimate = side > opts.entropyMaxSide && opts.entropyEstimate;
+  if (estimate) {
+    since = performance.now();
+    clock.report('entropy', 0, fit.n, 'template');
+    const onTemplate = (done: number) => clock.report('entropy', done, fit.n, 'template');
+    entropy = pool
+      ? pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate, DEFAULT_ENTROPY_ESTIMATE)
+      : Promise.resolve(estimatedBankEntropy(fit.templates, fit.n, bank.shape, DEFAULT_ENTROPY_ESTIMATE, signal, onTemplate));
+    clock.spent('entropy', since);
+  } else if (side <= opts.entropyMaxSide) {
     since = performance.now();
     clock.report('entropy', 0, fit.n, 'template');
     const engine = await gramEngine(opts.backend);
@@ -262,6 +272,7 @@ export async function reconstruct(
   for (const b of plan.banks) {
     const cols = b.size / b.shape[0];
     if (Math.min(b.shape[0], cols) <= fit.entropyMaxSide) work += b.templates * entropyWork(b.shape[0], cols);
+    else if (fit.entropyEstimate) work += b.templates * estimateCost(b.shape[0], cols);
   }
   const pool = work >= POOL_MIN_WORK ? EntropyPool.start({ signal: hooks.signal }) : null;
   const entropies: (Promise<BankEntropy> | null)[] = [];
@@ -273,7 +284,9 @@ export async function reconstruct(
     const settled = await Promise.all(entropies);
     phases.entropy += (performance.now() - since) / 1000;
     settled.forEach((e, i) => {
-      if (e) banks[i] = { ...banks[i], metrics: { ...banks[i].metrics, entropy: e.entropy, entropyNormalized: e.normalized } };
+      if (!e) return;
+      const metrics = { ...banks[i].metrics, entropy: e.entropy, entropyNormalized: e.normalized };
+      banks[i] = { ...banks[i], metrics: e.estimated ? { ...metrics, entropyEstimated: e.estimated } : metrics };
     });
   } finally {
     pool?.dispose();

@@ -38,6 +38,7 @@ export function metricsJson(result: ReconstructResult) {
         entropy: m.entropy,
         entropyNormalized: m.entropyNormalized,
         ...(m.entropySkipped === undefined ? {} : { entropySkipped: m.entropySkipped }),
+        ...(m.entropyEstimated === undefined ? {} : { entropyEstimated: m.entropyEstimated }),
         coefficientSimilarity: m.coefficientSimilarity,
         coefficientSimilarityBlocks: m.coefficientSimilarityBlocks,
         parameters: m.parameters,

@@ -1,3 +1,4 @@
+import type { EntropyEstimated } from './entropy';
 // The engine's public shapes: what reconstruct() takes, reports while it runs, and returns.
 import type { BankDType, BankPlan, GroupingOptions, GroupingPlan } from './grouping';
 import type { CoefficientSimilarity } from './metrics';
@@ -44,9 +45,14 @@ export interface ReconstructOptions extends GroupingOptions {
   readonly templateDtype?: TemplateDtype;
   /**
    * Template entropy needs all singular values (O(side^3) in JS): templates whose smaller side
-   * (out vs rest) exceeds this get entropy null. Default 1024.
+   * (out vs rest) exceeds this are estimated instead (entropyEstimate), or get entropy null. Default 1024.
    */
   readonly entropyMaxSide?: number;
+  /**
+   * Templates over entropyMaxSide get an estimated entropy (stochastic Lanczos quadrature, with its
+   * error; docs/RECAST.md section 4.4) instead of none. Default true.
+   */
+  readonly entropyEstimate?: boolean;
   /**
    * Closed form: groups whose float32 members exceed this many bytes are streamed in column chunks
    * (two reads of the group) instead of held whole. Default 1 GiB.
@@ -123,6 +129,8 @@ export interface BankMetrics {
   readonly entropy: number | null;
   readonly entropyNormalized: number | null;
   readonly entropySkipped?: string;
+  /** Present when the bank's entropy was estimated: how, and the error of the bank's mean H. */
+  readonly entropyEstimated?: EntropyEstimated;
   /** L x L over the group's blocks (see coefficientSimilarityBlocks). */
   readonly coefficientSimilarity: CoefficientSimilarity['matrix'];
   readonly coefficientSimilarityBlocks: readonly number[];

@@ -135,13 +135,33 @@ export function bankBarsOption(view: BankBars, t: DashboardTheme, which: 'divers
   const diversity = which === 'diversity';
   const rawName = diversity ? 'diversity ‖Tᵢ − Tⱼ‖_F (weight units)' : 'entropy H (nats)';
   const relName = diversity ? 'relative diversity (unitless)' : 'normalised entropy H / ln(rank) (0–1)';
+  const title = heading(
+    t,
+    (diversity ? 'Template diversity per bank' : 'Template entropy per bank') + titleSuffix,
+    diversity ? DEFINITIONS.diversity : DEFINITIONS.entropy,
+  );
+  // A missing metric says why in the chart's own area (centred when no bank has a value), so an exported image says it too.
+  const none = view.raw.every((v) => v === null || v === 0) && view.missing !== undefined;
+  const said = [view.missing, view.estimated].filter((x) => x !== undefined).join('\n');
+  const missing: Record<string, unknown> | undefined = said
+    ? {
+        text: said,
+        left: 'center',
+        ...(none ? { top: 'middle' } : { bottom: 28 }),
+        textStyle: {
+          color: t.foreground,
+          fontFamily: t.fontFamily,
+          fontSize: 12,
+          fontWeight: 'normal',
+          width: 520,
+          overflow: 'break',
+          lineHeight: 16,
+        },
+      }
+    : undefined;
   return {
     ...base(t),
-    title: heading(
-      t,
-      (diversity ? 'Template diversity per bank' : 'Template entropy per bank') + titleSuffix,
-      diversity ? DEFINITIONS.diversity : DEFINITIONS.entropy,
-    ),
+    title: missing ? [title, missing] : title,
     legend: { ...legend(t), data: [diversity ? 'raw' : 'H', diversity ? 'relative' : 'normalised'] },
     grid: { left: 64, right: 64, top: 96, bottom: 96 },
     tooltip: tooltip(

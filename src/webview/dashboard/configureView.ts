@@ -51,7 +51,7 @@ function presetHelp(preset: string): string {
   }
 }
 
-type NumberKey = 'blocksPerGroup' | 'sets' | 'steps' | 'lr' | 'beta' | 'noise' | 'seed' | 'probes';
+type NumberKey = 'blocksPerGroup' | 'sets' | 'steps' | 'lr' | 'beta' | 'noise' | 'seed' | 'probes' | 'entropyMaxSide';
 
 interface NumberField {
   readonly key: NumberKey;
@@ -98,6 +98,13 @@ const NUMBER_FIELDS: readonly NumberField[] = [
     key: 'probes',
     label: 'Random probes per layer',
     help: 'Feature fidelity with N(0, I) probes (not data); 0 skips it.',
+    integer: true,
+    optimizer: false,
+  },
+  {
+    key: 'entropyMaxSide',
+    label: 'Entropy max side',
+    help: 'Largest min(rows, cols) of a template whose entropy is measured exactly (its cost grows with the cube); default 1024.',
     integer: true,
     optimizer: false,
   },

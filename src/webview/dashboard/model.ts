@@ -54,6 +54,38 @@ export interface BankBars {
   readonly relative: readonly (number | null)[];
   /** Why values are missing, per bank (empty string when present). */
   readonly notes: readonly string[];
+  /** When any bank has no value: how many, why, and the setting that changes it (drawn in the chart's own area). */
+  readonly missing?: string;
+  /** Per bank: the estimate's error when the value is estimated, else null. */
+  readonly errors?: readonly (number | null)[];
+  /** When any value is estimated: which, how, and how good (drawn in the chart's own area). */
+  readonly estimated?: string;
+}
+
+function formatError(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(2) : 'unknown';
+}
+
+/** "Estimated for 3 of 12 banks ..." when any bank's entropy is an estimate. */
+function estimatedSummary(data: DashboardData): string | undefined {
+  const est = data.banks.filter((b) => b.entropy !== null && b.entropyEstimated);
+  if (est.length === 0) return undefined;
+  const worst = Math.max(...est.map((b) => b.entropyEstimated?.error ?? 0));
+  const banks = est.length === data.banks.length ? `all ${est.length} banks` : `${est.length} of ${data.banks.length} banks`;
+  return (
+    `Estimated for ${banks} (templates over “Entropy max side”; stochastic Lanczos quadrature): ` +
+    `within ±${formatError(worst)} nats at about 95% confidence; hover a bar for its own error.`
+  );
+}
+
+/** "No entropy for 3 of 12 banks: <reason>. <hint>" from the per-bank notes; undefined when none is missing. */
+function missingSummary(what: string, notes: readonly string[], hint: (reasons: readonly string[]) => string): string | undefined {
+  const reasons = [...new Set(notes.filter((n) => n !== ''))];
+  if (reasons.length === 0) return undefined;
+  const count = notes.filter((n) => n !== '').length;
+  const why = reasons.length === 1 ? reasons[0] : `${reasons[0]} (and ${reasons.length - 1} other reason${reasons.length > 2 ? 's' : ''})`;
+  const banks = count === notes.length ? `any of the ${count} bank${count === 1 ? '' : 's'}` : `${count} of ${notes.length} banks`;
+  return `No ${what} for ${banks}: ${why}. ${hint(reasons)}`.trim();
 }
 
 export function diversityBars(data: DashboardData): BankBars {
@@ -62,6 +94,11 @@ export function diversityBars(data: DashboardData): BankBars {
     raw: data.banks.map((b) => b.diversity),
     relative: data.banks.map((b) => b.diversityRelative),
     notes: data.banks.map((b) => (b.templates < 2 ? 'one template: no pairs, diversity 0' : '')),
+    missing: missingSummary(
+      'diversity',
+      data.banks.map((b) => (b.templates < 2 ? 'one template per bank has no pair to differ from' : '')),
+      () => 'Diversity needs 2 or more templates per bank: raise “Templates n” in the form (CLI --templates).',
+    ),
   };
 }
 
@@ -82,7 +119,23 @@ export function entropyBars(data: DashboardData): BankBars {
     banks: data.banks.map((b) => b.name),
     raw: data.banks.map((b) => b.entropy),
     relative: data.banks.map((b) => b.entropyNormalized),
-    notes: data.banks.map((b) => (b.entropy === null ? (b.entropySkipped ?? 'not measured') : '')),
+    notes: data.banks.map((b) =>
+      b.entropy === null
+        ? (b.entropySkipped ?? 'not measured')
+        : b.entropyEstimated
+          ? `estimated ±${formatError(b.entropyEstimated.error)} nats (${b.entropyEstimated.probes} probes, ${b.entropyEstimated.steps} Lanczos steps)`
+          : '',
+    ),
+    errors: data.banks.map((b) => (b.entropyEstimated ? b.entropyEstimated.error : null)),
+    estimated: estimatedSummary(data),
+    missing: missingSummary(
+      'template entropy',
+      data.banks.map((b) => (b.entropy === null ? (b.entropySkipped ?? 'not measured in this run') : '')),
+      (reasons) =>
+        reasons.some((r) => r.includes('entropyMaxSide'))
+          ? 'Raise “Entropy max side” in the form (CLI --entropy-max-side) to measure larger templates exactly.'
+          : '',
+    ),
   };
 }
 
