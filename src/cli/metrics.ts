@@ -84,11 +84,14 @@ async function recompute(
 
 function render(metrics: RecastMetricsDoc, recomputed: Recomputed[] | null): string {
   const again = new Map((recomputed ?? []).map((r) => [r.name, r]));
+  // 16-bit templates: the stored metrics are of the rounded templates; the F32 templates' cosine beside.
+  const f32 = metrics.layers.some((l) => l.f32Cosine !== undefined);
   const layerRows = metrics.layers.map((l) => [
     cell(l.name),
     cell(l.bank, 40),
     l.cosine.toFixed(5),
     num(l.relError),
+    ...(f32 ? [l.f32Cosine?.toFixed(5) ?? '-'] : []),
     ...(recomputed ? [again.get(l.name)?.cosine.toFixed(5) ?? '-'] : []),
   ]);
   const layers = table(
@@ -97,6 +100,7 @@ function render(metrics: RecastMetricsDoc, recomputed: Recomputed[] | null): str
       { title: 'bank', align: 'left' },
       { title: 'cosine', align: 'right' },
       { title: 'rel. error', align: 'right' },
+      ...(f32 ? [{ title: 'cosine (F32 templates)', align: 'right' as const }] : []),
       ...(recomputed ? [{ title: 'cosine (recomputed)', align: 'right' as const }] : []),
     ],
     layerRows,

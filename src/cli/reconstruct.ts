@@ -1,13 +1,15 @@
 // `mimicry reconstruct FILE --out OUT [...]`: fit templates + coefficients and write the export
 // (docs/FORMAT.md), optionally the dense reconstruction and a report; a per-layer table at the end.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
 import { PRESETS } from '../mimicry/recast/grouping';
-import { reportJson } from '../mimicry/recast/report';
-import { BACKENDS, METHODS, type ReconstructOptions } from '../mimicry/recast/types';
+import { reportJson, sourceDiskBytes } from '../mimicry/recast/report';
+import { BACKENDS, METHODS, TEMPLATE_DTYPES, type ReconstructOptions } from '../mimicry/recast/types';
+import { formatSizeAgainst } from '../webview/shared/format';
 import { onBackendNote, releaseGpu } from '../mimicry/recast/tfjs';
 import { describeDevice } from '../mimicry/gpu/webgpu';
 import { cell, grouped, num, table } from './format';
@@ -65,7 +67,24 @@ export function optionsFromFlags(f: ReconstructFlags): ReconstructOptions {
   return { ...engine, moduleWeights: moduleWeight, groupMemoryBytes: mib(groupMemoryMb), memoryLimitBytes: mib(memoryLimitMb) };
 }
 
-export function renderSummary(outcome: ExportOutcome, given: { out: string; dense?: string; report?: string }): string {
+/** Bytes on disk of each file written (undefined: not written). */
+export interface WrittenSizes {
+  readonly out?: number;
+  readonly dense?: number;
+  readonly report?: number;
+}
+
+/** The sizes on disk of an export's files. */
+export async function writtenSizes(files: ExportOutcome['files']): Promise<WrittenSizes> {
+  const size = async (f: string | undefined) => (f === undefined ? undefined : (await stat(f)).size);
+  return { out: await size(files.out), dense: await size(files.dense), report: await size(files.report) };
+}
+
+export function renderSummary(
+  outcome: ExportOutcome,
+  given: { out: string; dense?: string; report?: string },
+  sizes: WrittenSizes = {},
+): string {
   const { result } = outcome;
   const s = result.summary;
   const m = result.method;
@@ -76,11 +95,22 @@ export function renderSummary(outcome: ExportOutcome, given: { out: string; dens
       `coefficients per task: ${grouped(s.coefficientsPerTask)}`,
     `cosine: mean ${s.meanCosine.toFixed(5)}, min ${s.minCosine.toFixed(5)}; relative error: mean ${num(s.meanRelError)}`,
   ];
+  // 16-bit templates: the metrics above are of the file's rounded templates; these are the exact ones'.
+  const rounded = [...new Set(result.banks.map((b) => b.templateDtype).filter((d) => d !== 'F32'))];
+  if (s.f32Templates)
+    lines.push(
+      `templates stored as ${rounded.join(', ')} (the metrics above are of those); cosine with F32 templates: ` +
+        `mean ${s.f32Templates.meanCosine.toFixed(5)}, min ${s.f32Templates.minCosine.toFixed(5)}; relative error: mean ${num(s.f32Templates.meanRelError)}`,
+    );
   if (s.meanProbeCosine !== undefined)
     lines.push(`feature cosine with ${m.probes} random N(0, I) probes per layer (not data): mean ${s.meanProbeCosine.toFixed(5)}`);
+  // Each file with its size on disk next to the source's.
+  const source = sourceDiskBytes(outcome.source);
+  const file = (name: string, bytes: number | undefined, ratio = true) =>
+    bytes === undefined ? printable(name) : printable(formatSizeAgainst(name, bytes, source, ratio));
   lines.push(
-    `wrote ${printable(given.out)} (reparameterized)${given.dense ? `, ${printable(given.dense)} (dense)` : ''}` +
-      `${given.report ? `, ${printable(given.report)} (report)` : ''}`,
+    `wrote ${file(given.out, sizes.out)} (reparameterized)${given.dense ? `, ${file(given.dense, sizes.dense)} (dense)` : ''}` +
+      `${given.report ? `, ${file(given.report, sizes.report, false)} (report)` : ''}`,
   );
   return lines.join('\n') + '\n';
 }
@@ -154,7 +184,11 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
       io.stdout.write(JSON.stringify(reportJson(outcome.result, outcome.source, outcome.files), null, 2) + '\n');
     } else {
       io.stdout.write(
-        renderSummary(outcome, { out: displayPath(outcome.files.out, flags.out), dense: flags.dense, report: flags.report }) +
+        renderSummary(
+          outcome,
+          { out: displayPath(outcome.files.out, flags.out), dense: flags.dense, report: flags.report },
+          await writtenSizes(outcome.files),
+        ) +
           '\n' +
           renderLayerTable(outcome),
       );
@@ -216,6 +250,14 @@ export function registerReconstruct(program: Command, io: CliIO): void {
     .addOption(new Option('--backend <backend>', 'TensorFlow.js backend for the optimizer').choices(BACKENDS).default('auto'))
     .option('--module-weight <role=w>', 'loss weight of a role, repeatable (the authors use mlp.fc1=2 mlp.fc2=2 on ViT-S)', moduleWeightArg)
     .option('--probes <n>', 'feature fidelity with n random N(0, I) probes per layer (labelled as probes, not data)', nonNegativeInt)
+    .addOption(
+      new Option(
+        '--template-dtype <dtype>',
+        "store templates in each bank's own dtype (source: BF16/F16 for a 16-bit source, half the bytes) or exactly in F32",
+      )
+        .choices(TEMPLATE_DTYPES)
+        .default('source'),
+    )
     .option(
       '--entropy-max-side <n>',
       'template entropy exactly up to this min(out, rest); larger templates get an estimate with its error (default 1024)',

@@ -136,7 +136,7 @@ export type { PlanOutcome, PlanView, DashboardData, CheckpointBrief, ProgressEve
 export type { CurveOutcome, CurveProgress, CurveView };
 export type { RoleCurve, CurvePoint } from '../mimicry/recast/curve';
 export { DASHBOARD_DATA_VERSION };
-export type { DashboardLayer, SpectrumLine } from '../mimicry/dashboard/types';
+export type { DashboardLayer, OutputFile, SpectrumLine } from '../mimicry/dashboard/types';
 
 export type DashboardMode = 'configure' | 'results' | 'compare';
 export type DashboardExportKind = 'model' | 'dense' | 'report-json' | 'report-csv';
@@ -167,6 +167,8 @@ export type ToDashboard =
   | { readonly type: 'result'; readonly data: DashboardData; readonly canExportModel: boolean }
   /** The results again, with the spectra a recast file does not store computed after it opened (no longer pending). */
   | { readonly type: 'spectra'; readonly data: DashboardData }
+  /** The results again, with a file just exported in `data.outputs` (its size on disk next to the source's). */
+  | { readonly type: 'outputs'; readonly data: DashboardData }
   /** The run failed, or was cancelled (`error.cancelled`). */
   | { readonly type: 'runFailed'; readonly error: WireError }
   | { readonly type: 'compare'; readonly data: DashboardData }

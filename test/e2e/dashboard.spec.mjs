@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   explorerItem,
@@ -212,9 +212,11 @@ test.describe.serial('dashboard', () => {
     const row = await explorerItem(ctx.page, CAPP);
     await contextMenu(ctx.page, row, 'Reconstruct Checkpoint...');
     const frame = await dashboard(ctx.page, 'configure-view');
-    for (const id of ['preset-select', 'method-select', 'templates-input', 'run-button']) {
+    for (const id of ['preset-select', 'method-select', 'templates-input', 'template-dtype-select', 'run-button']) {
       await frame.locator(tid(id)).first().waitFor({ state: 'visible' });
     }
+    // Templates in the source's dtype unless the user asks for F32 (mimicry.reconstruct.templateDtype).
+    assert.equal(await frame.locator(tid('template-dtype-select')).first().getAttribute('data-value'), 'source');
     await budgetText(frame);
     // GPT-2's four weight roles (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj), all checked.
     const roles = frame.locator(tid('role-checkbox'));
@@ -465,6 +467,8 @@ test.describe.serial('dashboard', () => {
       'method',
       'backend',
       'time',
+      'size-on-disk',
+      'template-dtype',
     ]) {
       assert.ok(cards[id] && cards[id] !== '—', `summary card ${id} is empty: ${JSON.stringify(cards)}`);
     }
@@ -472,6 +476,9 @@ test.describe.serial('dashboard', () => {
     const mean = Number(cards['mean-cosine']);
     assert.ok(mean > 0.5 && mean <= 1, `mean cosine ${cards['mean-cosine']}`);
     assert.match(cards.time, /s$/);
+    // Nothing exported yet: the source's size; GPT-2 is F32, so are its templates.
+    assert.match(cards['size-on-disk'], /^source [\d.]+ (KiB|MiB)$/);
+    assert.equal(cards['template-dtype'], 'F32');
     session.summary = cards;
     await frame
       .locator(tid('results-view'))
@@ -546,6 +553,20 @@ test.describe.serial('dashboard', () => {
     await toast(ctx.page, 'Mimicry: writing').waitFor({ state: 'hidden', timeout: 30_000 });
     await sleep(500); // the toasts' slide animation
     await screenshot(ctx.page, ctx.shots, 'export-done.png');
+
+    // The notification and the Size on disk card give the file's size next to the source's.
+    const ratio = (statSync(target).size / statSync(join(ctx.workspace, CAPP)).size).toFixed(2);
+    const sized = new RegExp(`capp-gpt2-4layer\\.recast\\.safetensors [\\d.]+ (KiB|MiB) \\(${ratio}x of source [\\d.]+ (KiB|MiB)\\)`);
+    assert.match((await done.textContent()) ?? '', sized);
+    await until(
+      'the Size on disk card to show the export',
+      async () => (await cardValues(frame))['size-on-disk'].includes(`(${ratio}× of source)`),
+      20_000,
+    );
+    const card = frame.locator(`${tid('summary-cards')} .card[data-card="size-on-disk"]`).first();
+    assert.match((await card.locator('.card-hint').textContent()) ?? '', sized);
+    await card.evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await screenshot(ctx.page, ctx.shots, 'export-size-on-disk.png');
 
     // The file is in the workspace, and it is a recast file the project's reader accepts.
     assert.ok(existsSync(target), `${EXPORTED} was not written`);

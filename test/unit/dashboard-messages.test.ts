@@ -56,6 +56,9 @@ test('options keep only known keys of the right type; the engine judges the valu
     objective: 'total',
     loss: 'mse',
   });
+  assert.deepEqual(sanitizeOptions({ templateDtype: 'F32' }), { templateDtype: 'F32' });
+  assert.deepEqual(sanitizeOptions({ templateDtype: 'source' }), { templateDtype: 'source' });
+  assert.deepEqual(sanitizeOptions({ templateDtype: 'F16' }), {});
   for (const raw of [null, 'paper', 3, ['method']]) assert.deepEqual(sanitizeOptions(raw), {});
 });
 

@@ -42,6 +42,12 @@ function readRaw(file: string): RawFile {
 }
 
 const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+/** bfloat16 bits are the top half of float32's. */
+const bf16 = (b: Buffer) => {
+  const out = new Float32Array(b.byteLength / 2);
+  for (let i = 0; i < out.length; i++) out[i] = f32(Buffer.from([0, 0, b[2 * i], b[2 * i + 1]]))[0];
+  return out;
+};
 
 test('exact preset on the real GPT-2: every layer cosine >= 0.99999, both objectives', async () => {
   await withCheckpoint(GPT2, async (ck) => {
@@ -294,7 +300,11 @@ test('BF16 and F16 sources: dense casts with round-to-nearest-even; rebuild matc
       const banks = JSON.parse(rc.meta!['recast.banks']) as Record<string, { source_dtype: string }>;
       assert.equal(banks['mlp.up_proj.g0'].source_dtype, 'BF16');
       const dn = readRaw(dense);
-      const T = f32(rc.tensors.get('recast.templates.mlp.up_proj.g0')!.data);
+      // By default the templates are stored in each bank's source dtype.
+      assert.equal(rc.tensors.get('recast.templates.mlp.down_proj.g0')!.dtype, 'F16');
+      const stored = rc.tensors.get('recast.templates.mlp.up_proj.g0')!;
+      assert.equal(stored.dtype, 'BF16');
+      const T = bf16(stored.data);
       for (let i = 0; i < 4; i++) {
         const name = `model.layers.${i}.mlp.up_proj.weight`;
         const C = f32(rc.tensors.get(`recast.coefficients.${name}`)!.data);

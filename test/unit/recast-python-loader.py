@@ -52,7 +52,8 @@ def load_recast(path):
     made = set()
     state = {}
     for bank, b in banks.items():
-        templates = tensors["recast.templates." + bank][2].astype(np.float64)
+        dtype, _, raw = tensors["recast.templates." + bank]  # F32, or the bank's source_dtype
+        templates = (bf16_bits_to_f32(raw) if dtype == "BF16" else raw).astype(np.float64)
         n = templates.shape[0]
         templates = templates.reshape(n, -1)
         made.add("recast.templates." + bank)

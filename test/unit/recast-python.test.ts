@@ -27,7 +27,10 @@ async function compareWithPython(source: string, options: Parameters<typeof expo
     await exportRecast(ck, options, { out, dense });
     const r = spawnSync('python3', [LOADER, out, dense], { encoding: 'utf8' });
     assert.equal(r.status, 0, `loader: ${r.stdout} ${r.stderr}`);
-    return JSON.parse(r.stdout) as { tensors: number; mismatched: string[] };
+    const written = await openCheckpoint(out);
+    const templates = written.tensors.filter((t) => t.name.startsWith('recast.templates.')).map((t) => t.dtype);
+    await written.close();
+    return { ...(JSON.parse(r.stdout) as { tensors: number; mismatched: string[] }), templates };
   } finally {
     await ck.close();
     rmSync(dir, { recursive: true, force: true });
@@ -36,10 +39,10 @@ async function compareWithPython(source: string, options: Parameters<typeof expo
 
 test('the numpy-only loader rebuilds the real GPT-2 export exactly as the dense export', { skip: numpyMissing() }, async () => {
   const rep = await compareWithPython('test/fixtures/real/capp-gpt2-4layer.safetensors', { blocksPerGroup: 4, templates: 3, sets: 3 });
-  assert.deepEqual(rep, { tensors: 52, dense_tensors: 52, mismatched: [], max_abs_diff: 0 });
+  assert.deepEqual(rep, { tensors: 52, dense_tensors: 52, mismatched: [], max_abs_diff: 0, templates: ['F32', 'F32', 'F32', 'F32'] });
 });
 
-test('the numpy-only loader handles BF16 and F16 banks bit for bit', { skip: numpyMissing() }, async () => {
+test('the numpy-only loader handles BF16 and F16 banks bit for bit, with 16-bit or F32 templates', { skip: numpyMissing() }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'recast-py-src-'));
   try {
     const rng = new Random(5);
@@ -54,9 +57,14 @@ test('the numpy-only loader handles BF16 and F16 banks bit for bit', { skip: num
     }
     const src = join(dir, 's.safetensors');
     await writeSafetensors(src, tensors);
-    const rep = await compareWithPython(src, { blocksPerGroup: 4, templates: 2 });
-    assert.deepEqual(rep.mismatched, []);
-    assert.equal(rep.tensors, 8);
+    // The default stores each bank's templates in its source dtype; F32 keeps them exact.
+    const stored = await compareWithPython(src, { blocksPerGroup: 4, templates: 2 });
+    assert.deepEqual(stored.mismatched, []);
+    assert.equal(stored.tensors, 8);
+    assert.deepEqual(stored.templates.sort(), ['BF16', 'F16']);
+    const exact = await compareWithPython(src, { blocksPerGroup: 4, templates: 2, templateDtype: 'F32' });
+    assert.deepEqual(exact.mismatched, []);
+    assert.deepEqual(exact.templates, ['F32', 'F32']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

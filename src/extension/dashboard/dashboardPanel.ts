@@ -2,10 +2,13 @@
 // export them; or the results of a reparameterized file, alone or beside another run. The panel
 // only routes: the worker computes (the reconstruction worker's host), the webview draws.
 import * as vscode from 'vscode';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { reportCsv } from '../../mimicry/dashboard/csv';
 import { DEFINITIONS } from '../../mimicry/dashboard/definitions';
 import type { BankSpectra, DashboardData } from '../../mimicry/dashboard/types';
+import { isCheckpointOutput, withOutput } from '../../mimicry/dashboard/outputs';
+import { formatSizeAgainst } from '../../webview/shared/format';
 import type { ReconstructOptions } from '../../mimicry/recast/types';
 import { wireOf } from '../../mimicry/errors';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
@@ -336,7 +339,7 @@ export class DashboardPanel implements vscode.Disposable {
       // The engine's report, plus where this session's exports went and the metric definitions (added keys).
       const report = { ...data.report, outputs: { ...this.outputs, report: file }, definitions: DEFINITIONS };
       await writeFileAtomic(file, kind === 'report-json' ? JSON.stringify(report, null, 2) + '\n' : reportCsv(data));
-      void announceExport(kind === 'report-json' ? 'the report (JSON)' : 'the report (CSV)', file);
+      void announceExport(kind === 'report-json' ? 'the report (JSON)' : 'the report (CSV)', file, await this.recordOutput(kind, file));
       return file;
     }
     if (!this.canExportModel) {
@@ -357,11 +360,32 @@ export class DashboardPanel implements vscode.Disposable {
       const written = await orShowError(withJobProgress({ title }, (report) => this.session().request('export', { kind, file }, report)));
       if (!written) return undefined;
       this.outputs = { ...this.outputs, [kind === 'model' ? 'out' : 'dense']: written };
-      void announceExport(what, written);
+      void announceExport(what, written, await this.recordOutput(kind, written));
       return written;
     } finally {
       this.post({ type: 'busy', busy: false });
     }
+  }
+
+  /**
+   * A file just written joins the results' outputs (the dashboard shows its size on disk next to the
+   * source's); returns that size as the notification says it, or undefined when it cannot be read.
+   */
+  private async recordOutput(kind: DashboardExportKind, file: string): Promise<string | undefined> {
+    let bytes: number;
+    try {
+      bytes = (await stat(file)).size;
+    } catch {
+      return undefined;
+    }
+    const output = { kind, file: path.basename(file), bytes };
+    const data = this.state.data;
+    if (data) {
+      const next = withOutput(data, output);
+      this.state = { ...this.state, data: next };
+      this.post({ type: 'outputs', data: next });
+    }
+    return formatSizeAgainst(output.file, bytes, data?.source.diskBytes, isCheckpointOutput(output));
   }
 
   private async exportChart(chart: string, format: 'svg' | 'png', payload: string): Promise<void> {

@@ -64,8 +64,9 @@ export function checkTarget(file: string, sources: readonly string[]): string | 
   return chosen;
 }
 
-export async function announceExport(what: string, file: string): Promise<void> {
+/** `size` (e.g. "m.recast.safetensors 22.1 MiB (0.50x of source 44.1 MiB)") replaces the bare file name when known. */
+export async function announceExport(what: string, file: string, size?: string): Promise<void> {
   const reveal = 'Reveal in Explorer Side Bar';
-  const pick = await vscode.window.showInformationMessage(`Exported ${what} to ${path.basename(file)}.`, reveal);
+  const pick = await vscode.window.showInformationMessage(`Exported ${what} to ${size ?? path.basename(file)}.`, reveal);
   if (pick === reveal) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
 }

@@ -3,7 +3,7 @@
 // (resolveFit / resolveGrouping report them).
 import { PRESETS } from '../../mimicry/recast/grouping';
 import { isObject } from '../../webview/protocol';
-import { BACKENDS, LOSSES, METHODS, OBJECTIVES, type ReconstructOptions } from '../../mimicry/recast/types';
+import { BACKENDS, LOSSES, METHODS, OBJECTIVES, TEMPLATE_DTYPES, type ReconstructOptions } from '../../mimicry/recast/types';
 
 const NUMBER_KEYS = [
   'blocksPerGroup',
@@ -40,6 +40,7 @@ export function sanitizeOptions(raw: unknown): ReconstructOptions {
   if (isOneOf(m.objective, OBJECTIVES)) out.objective = m.objective;
   if (isOneOf(m.loss, LOSSES)) out.loss = m.loss;
   if (isOneOf(m.backend, BACKENDS)) out.backend = m.backend;
+  if (isOneOf(m.templateDtype, TEMPLATE_DTYPES)) out.templateDtype = m.templateDtype;
   if (isOneOf(m.preset, PRESETS)) out.preset = m.preset;
   if (typeof m.templates === 'number' || m.templates === 'exact') out.templates = m.templates;
   if (typeof m.shareRoles === 'boolean') out.shareRoles = m.shareRoles;

@@ -2,7 +2,15 @@
 import * as vscode from 'vscode';
 import { inspectorSettings } from '../config';
 import { isPositiveInt } from '../../mimicry/positiveInt';
-import { BACKENDS, METHODS, type Backend, type Method, type ReconstructOptions } from '../../mimicry/recast/types';
+import {
+  BACKENDS,
+  METHODS,
+  TEMPLATE_DTYPES,
+  type Backend,
+  type Method,
+  type ReconstructOptions,
+  type TemplateDtype,
+} from '../../mimicry/recast/types';
 
 export interface ReconstructSettings {
   readonly defaults: ReconstructOptions;
@@ -21,12 +29,14 @@ export function reconstructSettings(scope?: vscode.Uri): ReconstructSettings {
   };
   const method = c.get<string>('method');
   const backend = c.get<string>('backend');
+  const templateDtype = c.get<string>('templateDtype');
   const templates = explicit('templates');
   const sets = explicit('sets');
   const steps = explicit('steps');
   const defaults: ReconstructOptions = {
     ...(METHODS.includes(method as Method) ? { method: method as Method } : {}),
     ...(BACKENDS.includes(backend as Backend) ? { backend: backend as Backend } : {}),
+    ...(TEMPLATE_DTYPES.includes(templateDtype as TemplateDtype) ? { templateDtype: templateDtype as TemplateDtype } : {}),
     ...(templates === 'exact' ? { templates: 'exact' as const } : isPositiveInt(templates) ? { templates } : {}),
     ...(isPositiveInt(sets) ? { sets } : {}),
     ...(isPositiveInt(steps) ? { steps } : {}),

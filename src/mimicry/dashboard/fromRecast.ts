@@ -2,7 +2,9 @@
 // recast.metrics / recast.method / recast.source) and stored spectra (recast.spectra, when the
 // writer had them). Opening reads the metadata only; the spectra a file does not store are
 // computed afterwards (in the worker, with progress) from its templates and rebuilt members.
+import * as path from 'node:path';
 import type { Checkpoint } from '../safetensors/types';
+import { sourceDiskBytes } from '../recast/report';
 import { compose } from '../recast/compose';
 import { parseRecast, readFinite, type RecastBank, type RecastFile } from '../recast/rebuild';
 import { blocksAndRoles } from './layers';
@@ -31,7 +33,7 @@ export function recastDashboard(checkpoint: Checkpoint, file: RecastFile = parse
   return {
     version: DASHBOARD_DATA_VERSION,
     origin: 'recast-file',
-    source: { file: source.file, path: checkpoint.path, bytes: source.bytes, sha256: source.sha256 },
+    source: { file: source.file, path: checkpoint.path, bytes: source.bytes, sha256: source.sha256, diskBytes: sourceDiskBytes(source) },
     method,
     summary: metrics.summary,
     layers: metrics.layers.map((l) => ({ ...l, ...blockAndRole(l.name) })),
@@ -55,10 +57,13 @@ export function recastDashboard(checkpoint: Checkpoint, file: RecastFile = parse
         parameters: m.parameters,
         rank: m.rank,
         loss: Number.isFinite(m.loss) ? m.loss : null,
+        ...(b && (b.templateTensor.dtype === 'F32' || b.templateTensor.dtype === b.dtype) ? { templateDtype: b.templateTensor.dtype } : {}),
       };
     }),
     spectra,
     report: { format: 'recast-report', version: '1', source, outputs: {}, method, banks: banksJson, metrics },
+    // The file itself is the export whose size is compared with the source's.
+    outputs: [{ kind: 'model', file: path.basename(checkpoint.path), bytes: checkpoint.totalBytes }],
   };
 }
 

@@ -1,5 +1,5 @@
 // DashboardData of a reconstruction that just ran (engine result + source digest + spectra).
-import { reportJson, type ReportSource } from '../recast/report';
+import { reportJson, sourceDiskBytes, type ReportSource } from '../recast/report';
 import type { ReconstructResult } from '../recast/types';
 import { blocksAndRoles } from './layers';
 import { DASHBOARD_DATA_VERSION, type BankSpectra, type DashboardData } from './types';
@@ -7,14 +7,14 @@ import { DASHBOARD_DATA_VERSION, type BankSpectra, type DashboardData } from './
 export function dashboardFromResult(
   result: ReconstructResult,
   path: string,
-  source: ReportSource,
+  source: ReportSource & { readonly shards?: readonly ReportSource[] },
   spectra: readonly BankSpectra[],
 ): DashboardData {
   const blockAndRole = blocksAndRoles(result.layers.map((l) => l.name));
   return {
     version: DASHBOARD_DATA_VERSION,
     origin: 'run',
-    source: { file: source.file, path, bytes: source.bytes, sha256: source.sha256 },
+    source: { file: source.file, path, bytes: source.bytes, sha256: source.sha256, diskBytes: sourceDiskBytes(source) },
     method: result.method,
     summary: result.summary,
     layers: result.layers.map((l) => ({ ...l, ...blockAndRole(l.name) })),
@@ -36,6 +36,7 @@ export function dashboardFromResult(
       parameters: b.metrics.parameters,
       rank: b.metrics.rank,
       loss: Number.isFinite(b.metrics.loss) ? b.metrics.loss : null,
+      templateDtype: b.templateDtype,
     })),
     spectra,
     report: reportJson(result, source, {}),

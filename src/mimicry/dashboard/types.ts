@@ -1,6 +1,7 @@
 // The plain-JSON picture of one reconstruction that every dashboard draws, whether it comes from a
 // run that just finished or from the metadata of a reparameterized ("recast") file. Built by the
 // engine side (worker); the extension only forwards it and the webview only draws it.
+import type { BankDType } from '../recast/grouping';
 import type { BankMetrics, LayerMetrics, MethodRecord, Summary } from '../recast/types';
 
 export const DASHBOARD_DATA_VERSION = 1;
@@ -23,6 +24,8 @@ export interface DashboardBank extends Omit<BankMetrics, 'loss'> {
    * of the fit's Gram matrix (largest first; 1 minus their sum is what the fit leaves out).
    */
   readonly energy?: readonly number[];
+  /** The dtype its templates are (to be) stored in: F32, or the members' 16-bit dtype. */
+  readonly templateDtype?: BankDType;
 }
 
 export type SpectrumKind = 'original' | 'template' | 'rebuilt';
@@ -50,6 +53,17 @@ export interface DashboardSource {
   readonly path: string;
   readonly bytes?: number;
   readonly sha256?: string;
+  /** Its size on disk: `bytes`, plus every shard's for a sharded checkpoint (whose file is the index). */
+  readonly diskBytes?: number;
+}
+
+/** A file written from these results (or, for a recast file's dashboard, that file itself). */
+export interface OutputFile {
+  readonly kind: 'model' | 'dense' | 'report-json' | 'report-csv';
+  /** Base name. */
+  readonly file: string;
+  /** Size on disk. */
+  readonly bytes: number;
 }
 
 export interface DashboardData {
@@ -64,4 +78,6 @@ export interface DashboardData {
   readonly spectra: readonly BankSpectra[];
   /** The report document (reportJson of the engine, or its equivalent read from a recast file). */
   readonly report: Readonly<Record<string, unknown>>;
+  /** The files written so far, each with its size on disk (docs: README "Template dtype and the size on disk"). */
+  readonly outputs?: readonly OutputFile[];
 }

@@ -2,10 +2,11 @@
 // Everything is written atomically; the source is never a target.
 import { writeFileAtomic } from '../io/atomicFile';
 import * as path from 'node:path';
-import { encodeF32, f32Bytes } from '../safetensors/dtypes';
+import { encodeBF16, encodeF16, encodeF32, f32Bytes } from '../safetensors/dtypes';
 import { writeSafetensorsStreaming, type StreamingTensor, type WriteControl, type WriteProgress } from '../safetensors/writer';
 import type { Checkpoint } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
+import type { BankDType } from './grouping';
 import { COEFFICIENT_PREFIX, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY, TEMPLATE_PREFIX } from './format';
 import { digestFile } from './hash';
 import { ReconstructError } from './errors';
@@ -61,6 +62,12 @@ export function recastMetadata(
   };
 }
 
+function templateBytes(values: Float32Array, dtype: BankDType, scratch: Scratch): Uint8Array {
+  if (dtype === 'F32') return f32Bytes(values);
+  const out = scratch.bytes('templates-encoded', 2 * values.length);
+  return dtype === 'BF16' ? encodeBF16(values, out) : encodeF16(values, out);
+}
+
 export async function writeReparameterized(
   checkpoint: Checkpoint,
   result: ReconstructResult,
@@ -73,12 +80,14 @@ export async function writeReparameterized(
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
     const shape = [b.n, ...b.plan.shape];
+    const count = b.n * b.plan.size;
     entries.push({
       name: TEMPLATE_PREFIX + b.plan.name,
-      dtype: 'F32',
+      dtype: b.templateDtype,
       shape,
-      byteLength: 4 * b.n * b.plan.size,
-      bytes: async () => f32Bytes(await result.store.get(b.plan.name, scratch.floats('templates', b.n * b.plan.size))),
+      byteLength: bytesPerElement(b.templateDtype) * count,
+      // 16-bit templates were rounded before they were stored: encoding them again is exact.
+      bytes: async () => templateBytes(await result.store.get(b.plan.name, scratch.floats('templates', count)), b.templateDtype, scratch),
     });
     b.plan.members.forEach((name, l) => {
       const c = b.coefficients[l];

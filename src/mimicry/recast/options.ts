@@ -1,7 +1,16 @@
 // Defaults and validation of reconstruction options (docs/RECAST.md section 2 for the optimizer).
 import * as os from 'node:os';
 import { ReconstructError } from './errors';
-import { BACKENDS, METHODS, type Backend, type LossKind, type Method, type ReconstructOptions } from './types';
+import {
+  BACKENDS,
+  METHODS,
+  TEMPLATE_DTYPES,
+  type Backend,
+  type LossKind,
+  type Method,
+  type ReconstructOptions,
+  type TemplateDtype,
+} from './types';
 import type { Objective } from './spectral';
 
 export interface ResolvedFit {
@@ -19,6 +28,7 @@ export interface ResolvedFit {
   readonly backend: Backend;
   readonly moduleWeights: Readonly<Record<string, number>>;
   readonly probes: number;
+  readonly templateDtype: TemplateDtype;
   readonly entropyMaxSide: number;
   readonly entropyEstimate: boolean;
   readonly groupMemory: number;
@@ -57,6 +67,12 @@ export function resolveFit(o: ReconstructOptions): ResolvedFit {
   const backend = o.backend ?? 'auto';
   if (!BACKENDS.includes(backend))
     throw new ReconstructError('invalid-option', `backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
+  const templateDtype = o.templateDtype ?? 'source';
+  if (!TEMPLATE_DTYPES.includes(templateDtype))
+    throw new ReconstructError(
+      'invalid-option',
+      `template dtype must be one of ${TEMPLATE_DTYPES.join(', ')}, got "${String(templateDtype)}"`,
+    );
   const moduleWeights = o.moduleWeights ?? {};
   for (const [k, w] of Object.entries(moduleWeights)) finite(w, `weight of module ${k}`, 0, 1);
   return {
@@ -76,6 +92,7 @@ export function resolveFit(o: ReconstructOptions): ResolvedFit {
     backend,
     moduleWeights,
     probes: integer(o.probes, 'probes', 0, 0),
+    templateDtype,
     entropyMaxSide: integer(o.entropyMaxSide, 'entropy max side', 1, 1024),
     entropyEstimate: o.entropyEstimate ?? true,
     groupMemory: finite(o.groupMemoryBytes, 'group memory', 1, 2 ** 30),

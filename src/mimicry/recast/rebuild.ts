@@ -49,9 +49,11 @@ export function parseRecast(checkpoint: Checkpoint): RecastFile {
   for (const { name, members, shape, templates, dtype } of docs.banks) {
     const t = checkpoint.tensor(TEMPLATE_PREFIX + name);
     const want = [templates, ...shape];
-    if (!t || t.dtype !== 'F32' || !sameShape(t.shape, want)) {
+    // docs/FORMAT.md section 1: templates are F32, or the bank's own 16-bit source_dtype.
+    if (!t || (t.dtype !== 'F32' && t.dtype !== dtype) || !sameShape(t.shape, want)) {
       const got = t ? `${t.dtype} ${shapeText(t.shape)}` : 'missing';
-      throw new RecastFormatError('tensor-invalid', `${TEMPLATE_PREFIX}${name} must be F32 ${shapeText(want)}, is ${got}`, file);
+      const may = dtype === 'F32' ? 'F32' : `F32 or ${dtype} (the bank's source_dtype)`;
+      throw new RecastFormatError('tensor-invalid', `${TEMPLATE_PREFIX}${name} must be ${may} ${shapeText(want)}, is ${got}`, file);
     }
     used.add(t.name);
     const coefficientTensors = members.map((m) => {

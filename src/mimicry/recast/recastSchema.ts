@@ -19,6 +19,7 @@ import {
   METHODS,
   OBJECTIVES,
   RUN_PHASES,
+  TEMPLATE_DTYPES,
   type BankMetrics,
   type LayerMetrics,
   type MethodRecord,
@@ -276,6 +277,7 @@ function methodDoc(v: unknown, path: string): MethodRecord {
   const o = object(v, path);
   const device = optional(o, path, 'device', deviceDoc);
   const phases = optional(o, path, 'phases', phasesDoc);
+  const templateDtype = optional(o, path, 'templateDtype', oneOf(TEMPLATE_DTYPES));
   const g = field(o, path, 'grouping', (x, p) => object(x, p));
   const gp = `${path}.grouping`;
   return {
@@ -304,6 +306,7 @@ function methodDoc(v: unknown, path: string): MethodRecord {
     ...(device === undefined ? {} : { device }),
     moduleWeights: { ...field(o, path, 'moduleWeights', recordOf(finite())) },
     probes: field(o, path, 'probes', int(0)),
+    ...(templateDtype === undefined ? {} : { templateDtype }),
     elapsed: field(o, path, 'elapsed', finite(0)),
     ...(phases === undefined ? {} : { phases }),
   };
@@ -314,12 +317,18 @@ function methodDoc(v: unknown, path: string): MethodRecord {
 function layerDoc(v: unknown, path: string): LayerMetrics {
   const o = object(v, path);
   const probeCosine = optional(o, path, 'probeCosine', metric);
+  // The float32 templates' fidelity of a 16-bit bank: both fields or neither.
+  const f32Cosine = optional(o, path, 'f32Cosine', metric);
+  const f32RelError = optional(o, path, 'f32RelError', metric);
+  if ((f32Cosine === undefined) !== (f32RelError === undefined))
+    throw new Violation(`${path}.${f32Cosine === undefined ? 'f32Cosine' : 'f32RelError'}`, 'f32Cosine and f32RelError come together');
   return {
     name: field(o, path, 'name', string),
     bank: field(o, path, 'bank', string),
     cosine: field(o, path, 'cosine', metric),
     relError: field(o, path, 'relError', metric),
     ...(probeCosine === undefined ? {} : { probeCosine }),
+    ...(f32Cosine === undefined || f32RelError === undefined ? {} : { f32Cosine, f32RelError }),
   };
 }
 
@@ -359,6 +368,14 @@ function summaryDoc(v: unknown, path: string): RecastMetricsDoc['summary'] {
   const pp = `${path}.parameters`;
   const meanProbeCosine = optional(o, path, 'meanProbeCosine', metric);
   const probeKind = optional(o, path, 'probeKind', string);
+  const f32Templates = optional(o, path, 'f32Templates', (x, q) => {
+    const f = object(x, q);
+    return {
+      meanCosine: field(f, q, 'meanCosine', metric),
+      minCosine: field(f, q, 'minCosine', metric),
+      meanRelError: field(f, q, 'meanRelError', metric),
+    };
+  });
   return {
     layers: field(o, path, 'layers', int(0)),
     banks: field(o, path, 'banks', int(0)),
@@ -369,6 +386,7 @@ function summaryDoc(v: unknown, path: string): RecastMetricsDoc['summary'] {
     coefficientsPerTask: field(o, path, 'coefficientsPerTask', int(0)),
     ...(meanProbeCosine === undefined ? {} : { meanProbeCosine }),
     ...(probeKind === undefined ? {} : { probeKind }),
+    ...(f32Templates === undefined ? {} : { f32Templates }),
   };
 }
 

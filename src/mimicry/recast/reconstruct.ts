@@ -2,7 +2,8 @@
 import type { Checkpoint } from '../safetensors/types';
 import { type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
-import { bankParameters, planGroups, type BankPlan } from './grouping';
+import { bankParameters, planGroups, type BankDType, type BankPlan } from './grouping';
+import { roundFloat32To } from '../safetensors/dtypes';
 import { bankEntropy, gramEngine, type BankEntropy } from './entropy';
 import { EntropyPool, entropyWork, POOL_MIN_WORK, pooledBankEntropy } from './entropyPool';
 import { DEFAULT_ENTROPY_ESTIMATE, estimateCost, estimatedBankEntropy } from './entropyEstimate';
@@ -48,7 +49,11 @@ interface PhaseClock {
   spent(phase: RunPhaseName, since: number): void;
 }
 
-/** Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough). */
+/**
+ * Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough).
+ * `fit.templates` are the templates as stored; `exact`, when they were rounded to 16 bits, the float32
+ * ones before rounding (their fidelity is reported beside, as f32Cosine and f32RelError).
+ */
 async function measureBank(
   bank: BankPlan,
   member: (l: number) => Promise<Float32Array>,
@@ -58,6 +63,7 @@ async function measureBank(
   clock: PhaseClock,
   pool: EntropyPool | null,
   signal?: AbortSignal,
+  exact: Float32Array | null = null,
 ): Promise<{ metrics: BankMetrics; layers: LayerMetrics[]; entropy: Promise<BankEntropy> | null }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
@@ -68,10 +74,17 @@ async function measureBank(
   for (const [l, name] of bank.members.entries()) {
     signal?.throwIfAborted();
     const original = await member(l);
+    const e = exact && composeWithFidelity(exact, fit.n, fit.coefficients[l], original, scratch.floats('rebuilt-f32', bank.size));
     // compose() and layerFidelity() in one pass (same bits); `rebuilt` is left for the probes.
     const f = composeWithFidelity(fit.templates, fit.n, fit.coefficients[l], original, rebuilt, se);
     se = f.squaredError;
-    const m: LayerMetrics = { name, bank: bank.name, cosine: f.cosine, relError: f.relError };
+    const m: LayerMetrics = {
+      name,
+      bank: bank.name,
+      cosine: f.cosine,
+      relError: f.relError,
+      ...(e ? { f32Cosine: e.cosine, f32RelError: e.relError } : {}),
+    };
     if (opts.probes > 0) {
       const rng = new Random((opts.seed ^ hashString(name)) >>> 0);
       layers.push({ ...m, probeCosine: probeFidelity(original, rebuilt, bank.shape, inputLayout(name), opts.probes, rng) });
@@ -146,6 +159,9 @@ function summarize(
   const cos = layers.map((l) => l.cosine);
   const mean = (v: readonly number[]) => (v.length ? v.reduce((a, x) => a + x, 0) / v.length : 1);
   const probes = layers.flatMap((l) => (l.probeCosine === undefined ? [] : [l.probeCosine]));
+  const rounded = layers.some((l) => l.f32Cosine !== undefined);
+  // Layers of banks stored in F32 count with their own (exact) values.
+  const f32Cos = layers.map((l) => l.f32Cosine ?? l.cosine);
   return {
     layers: layers.length,
     banks: banks.length,
@@ -155,6 +171,15 @@ function summarize(
     parameters: { before, after, ratio: after > 0 ? before / after : 1 },
     coefficientsPerTask,
     ...(probes.length ? { meanProbeCosine: mean(probes) } : {}),
+    ...(rounded
+      ? {
+          f32Templates: {
+            meanCosine: mean(f32Cos),
+            minCosine: f32Cos.reduce((m, c) => Math.min(m, c), Infinity),
+            meanRelError: mean(layers.map((l) => l.f32RelError ?? l.relError)),
+          },
+        }
+      : {}),
   };
 }
 
@@ -165,13 +190,36 @@ export function roundedPhases(phases: PhaseTimes): PhaseTimes {
   return out;
 }
 
+/** The dtype `bank`'s templates are stored in: its own for `source`, unless that is F32 anyway. */
+function storedDtype(bank: BankPlan, fit: ResolvedFit): BankDType {
+  return fit.templateDtype === 'source' ? bank.dtype : 'F32';
+}
+
 /** Float32 buffers of one member's size that fitting and measuring `bank` holds at once. */
 function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
   const L = bank.members.length;
   const n = bank.templates;
-  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1; // members, their tensors, templates with gradients and RMSprop state
+  // 16-bit templates: the rounded copy, its encoding (half a buffer per template) and a second rebuilt member.
+  const rounding = storedDtype(bank, fit) === 'F32' ? 0 : 1.5 * n + 1;
+  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1 + rounding; // members, their tensors, templates with gradients and RMSprop state
   const streamed = L * bank.size * 4 > fit.groupMemory;
-  return streamed ? n + 2 : L + n + 1; // (members or one member), templates, the rebuilt member
+  return (streamed ? n + 2 : L + n + 1) + rounding; // (members or one member), templates, the rebuilt member
+}
+
+/**
+ * The fitted templates rounded to `dtype` (in scratch), or null when they stay float32: F32 asked,
+ * or a value that F16 cannot hold (the bank then keeps exact F32 templates rather than infinities).
+ */
+function roundTemplates(templates: Float32Array, dtype: BankDType, scratch: Scratch): Float32Array | null {
+  if (dtype === 'F32') return null;
+  const out = roundFloat32To(
+    dtype,
+    templates,
+    scratch.floats('stored-templates', templates.length),
+    scratch.bytes('stored-encoded', 2 * templates.length),
+  );
+  for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i]) && Number.isFinite(templates[i])) return null;
+  return out;
 }
 
 /** Refuses, before anything is read, a plan whose largest group would not fit in the memory limit. */
@@ -279,12 +327,22 @@ export async function reconstruct(
       clock.report('fit', 1, 1, 'group');
       const member = (l: number) =>
         stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]);
-      const measured = await measureBank(bank, member, result, fit, scratch, clock, pool, hooks.signal);
+      // Everything after the fit (metrics, store, file) sees the templates as they are stored.
+      const rounded = roundTemplates(result.templates, storedDtype(bank, fit), scratch);
+      const stored = rounded ? { ...result, templates: rounded } : result;
+      const measured = await measureBank(bank, member, stored, fit, scratch, clock, pool, hooks.signal, rounded && result.templates);
       entropies.push(measured.entropy);
       measured.entropy?.catch(() => undefined); // handled where all are awaited
       if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
-      await store.put(bank.name, result.templates);
-      banks.push({ plan: bank, n: result.n, coefficients: result.coefficients, metrics: measured.metrics, layers: measured.layers });
+      await store.put(bank.name, stored.templates);
+      banks.push({
+        plan: bank,
+        n: result.n,
+        templateDtype: rounded ? bank.dtype : 'F32',
+        coefficients: result.coefficients,
+        metrics: measured.metrics,
+        layers: measured.layers,
+      });
     }
   }
   const layers = banks.flatMap((b) => b.layers);
@@ -315,6 +373,7 @@ export async function reconstruct(
     ...(device ? { device } : {}),
     moduleWeights: fit.moduleWeights,
     probes: fit.probes,
+    templateDtype: fit.templateDtype,
     elapsed: elapsed(),
     phases: roundedPhases(phases),
   };

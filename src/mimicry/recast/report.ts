@@ -25,6 +25,7 @@ export function metricsJson(result: ReconstructResult) {
       cosine: l.cosine,
       relError: l.relError,
       ...(l.probeCosine === undefined ? {} : { probeCosine: l.probeCosine }),
+      ...(l.f32Cosine === undefined ? {} : { f32Cosine: l.f32Cosine, f32RelError: l.f32RelError }),
     })),
     banks: result.banks.map((b) => {
       const m = b.metrics;
@@ -81,6 +82,11 @@ export interface ReportSource {
   readonly file: string;
   readonly bytes: number;
   readonly sha256: string;
+}
+
+/** The source's size on disk: its file's bytes, plus every shard's for a sharded source (whose file is the index). */
+export function sourceDiskBytes(source: ReportSource & { readonly shards?: readonly ReportSource[] }): number {
+  return source.bytes + (source.shards ?? []).reduce((a, s) => a + s.bytes, 0);
 }
 
 /** The report file: the same metrics and method as the export's metadata, plus where things went. */

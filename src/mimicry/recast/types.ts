@@ -1,6 +1,6 @@
 import type { EntropyEstimated } from './entropy';
 // The engine's public shapes: what reconstruct() takes, reports while it runs, and returns.
-import type { BankPlan, GroupingOptions, GroupingPlan } from './grouping';
+import type { BankDType, BankPlan, GroupingOptions, GroupingPlan } from './grouping';
 import type { CoefficientSimilarity } from './metrics';
 import type { Objective } from './spectral';
 import type { TemplateStore } from './store';
@@ -14,6 +14,9 @@ export const OBJECTIVES: readonly Objective[] = ['per-layer', 'total'];
 /** Where the optimizer runs (the paper method). `auto` takes the fastest one that loads. */
 export type Backend = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu';
 export const BACKENDS: readonly Backend[] = ['auto', 'webgpu', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'];
+/** How templates are stored: `F32` (exact), or `source`: the bank's own dtype (BF16/F16 templates for a 16-bit source). */
+export type TemplateDtype = 'F32' | 'source';
+export const TEMPLATE_DTYPES: readonly TemplateDtype[] = ['source', 'F32'];
 
 export interface ReconstructOptions extends GroupingOptions {
   readonly method?: Method;
@@ -35,6 +38,11 @@ export interface ReconstructOptions extends GroupingOptions {
   readonly moduleWeights?: Readonly<Record<string, number>>;
   /** Random probes per layer for feature fidelity; 0 (default) skips it. */
   readonly probes?: number;
+  /**
+   * `source` (default): each bank's templates are stored in its members' dtype (half the bytes for
+   * BF16/F16) and the metrics are of those rounded templates; `F32`: stored exactly.
+   */
+  readonly templateDtype?: TemplateDtype;
   /**
    * Template entropy needs all singular values (O(side^3) in JS): templates whose smaller side
    * (out vs rest) exceeds this are estimated instead (entropyEstimate), or get entropy null. Default 1024.
@@ -106,6 +114,9 @@ export interface LayerMetrics {
   readonly relError: number;
   /** Feature fidelity with random N(0, I) probes (not data), when probes > 0. */
   readonly probeCosine?: number;
+  /** Templates stored in 16 bits: the cosine and relative error the float32 templates would give (before rounding). */
+  readonly f32Cosine?: number;
+  readonly f32RelError?: number;
 }
 
 export interface BankMetrics {
@@ -134,6 +145,8 @@ export interface BankResult {
   readonly plan: BankPlan;
   /** Templates kept (<= plan.templates when the group's rank is lower). */
   readonly n: number;
+  /** The dtype the templates are stored in (the store holds them already rounded to it). */
+  readonly templateDtype: BankDType;
   /** [K, n] per member, in plan.members order. */
   readonly coefficients: readonly Float32Array[];
   readonly metrics: BankMetrics;
@@ -168,6 +181,8 @@ export interface MethodRecord {
   readonly device?: GpuDevice;
   readonly moduleWeights: Readonly<Record<string, number>>;
   readonly probes: number;
+  /** The template dtype asked for (an added field; absent in older files, which store F32). */
+  readonly templateDtype?: TemplateDtype;
   readonly elapsed: number;
   /** Seconds per phase (an added field): the engine's phases, and the worker's when it ran them. */
   readonly phases?: PhaseTimes;
@@ -183,6 +198,8 @@ export interface Summary {
   /** Task-specific numbers: all coefficient sets of all reparameterized layers. */
   readonly coefficientsPerTask: number;
   readonly meanProbeCosine?: number;
+  /** When some templates are stored in 16 bits: the same means over the layers with the float32 templates instead. */
+  readonly f32Templates?: { readonly meanCosine: number; readonly minCosine: number; readonly meanRelError: number };
 }
 
 export interface ReconstructResult {

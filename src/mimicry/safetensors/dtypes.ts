@@ -409,3 +409,13 @@ export function encodeBF16(values: ArrayLike<number>, out?: Uint8Array): Uint8Ar
   }
   return u16Bytes(bits);
 }
+
+/**
+ * float32 `values` rounded to F16 or BF16 (nearest, ties to even; beyond F16's range: infinity) and
+ * decoded back into `out`: the float32 values a 16-bit tensor of them holds, exactly. `bytes` (2 per
+ * value) is the encoding's buffer when given.
+ */
+export function roundFloat32To(dtype: 'F16' | 'BF16', values: Float32Array, out: Float32Array, bytes?: Uint8Array): Float32Array {
+  const encoded = dtype === 'BF16' ? encodeBF16(values, bytes) : encodeF16(values, bytes);
+  return decodeFloat32Into(dtype, encoded, out);
+}

@@ -24,6 +24,10 @@ const METHODS: readonly (readonly [string, string])[] = [
   ['paper', "paper (the authors' optimizer loop)"],
   ['spectral+refine', 'spectral + refine (closed form, then optimizer)'],
 ];
+const TEMPLATE_DTYPES: readonly (readonly [string, string])[] = [
+  ['source', 'the source’s (BF16/F16 for a 16-bit checkpoint)'],
+  ['F32', 'F32 (exact)'],
+];
 const BACKENDS: readonly (readonly [string, string])[] = [
   ['auto', 'auto (fastest that loads)'],
   ['wasm', 'wasm'],
@@ -119,6 +123,7 @@ export class ConfigureView {
   private readonly objective: ValueElement;
   private readonly loss: ValueElement;
   private readonly backend: ValueElement;
+  private readonly templateDtype: ValueElement;
   private readonly templates: ValueElement;
   private readonly shareRoles: CheckElement;
   private readonly numbers = new Map<NumberKey, { el: ValueElement; message: HTMLElement; spec: NumberField }>();
@@ -177,6 +182,7 @@ export class ConfigureView {
       'loss-select',
     );
     this.backend = select('backend', BACKENDS, initial.backend ?? 'auto', 'backend-select');
+    this.templateDtype = select('templateDtype', TEMPLATE_DTYPES, initial.templateDtype ?? 'source', 'template-dtype-select');
     this.templates = textfield('templates', str(initial.templates), 'preset', 'templates-input');
     this.shareRoles = checkbox('One bank for all roles of equal shape in a group', initial.shareRoles ?? false, 'share-roles');
 
@@ -191,6 +197,12 @@ export class ConfigureView {
     add('method', 'Method', this.method, 'Closed form (docs/RECAST.md §3) or the authors’ optimizer loop (§2).');
     add('objective', 'Objective', this.objective, 'Closed form: per-layer cosine or total squared error.');
     add('templates', 'Templates n', this.templates, 'Templates per bank: a number, or “exact” (n = members); empty: the preset’s.');
+    add(
+      'templateDtype',
+      'Template dtype',
+      this.templateDtype,
+      'Each bank’s own dtype (BF16/F16 source: about half the file; the metrics include the rounding) or exact F32. Coefficients stay F32.',
+    );
     for (const spec of NUMBER_FIELDS) {
       const el = textfield(spec.key, str(initial[spec.key]), 'default', `${spec.key}-input`);
       const f = field(spec.label, el, spec.help);
@@ -242,7 +254,7 @@ export class ConfigureView {
     );
 
     const onChange = (): void => this.changed();
-    for (const el of [this.preset, this.method, this.objective, this.loss, this.backend, this.shareRoles])
+    for (const el of [this.preset, this.method, this.objective, this.loss, this.backend, this.templateDtype, this.shareRoles])
       el.addEventListener('change', onChange);
     for (const el of [this.templates, ...[...this.numbers.values()].map((n) => n.el)]) el.addEventListener('input', onChange);
     this.syncEnabled();
@@ -360,6 +372,7 @@ export class ConfigureView {
       preset: selected(this.preset),
       method: selected(this.method),
       shareRoles: this.shareRoles.checked,
+      templateDtype: selected(this.templateDtype),
     };
     const optimizer = selected(this.method) !== 'spectral';
     if (selected(this.method) !== 'paper') out.objective = selected(this.objective);

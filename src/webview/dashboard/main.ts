@@ -201,6 +201,11 @@ function onMessage(m: ToDashboard): void {
       results?.setSpectra(m.data);
       if (results) reportRendered('results');
       return;
+    case 'outputs':
+      saveState({ data: m.data });
+      results?.setData(m.data);
+      if (results) reportRendered('results');
+      return;
     case 'result':
       canExportModel = m.canExportModel;
       showResults(m.data);

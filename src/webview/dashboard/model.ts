@@ -1,6 +1,8 @@
 // Pure view-model builders: from the engine's DashboardData to what each chart draws (no DOM, no
 // ECharts), so they are unit-tested on a real result.
 import type { DashboardData, DashboardLayer, ProgressEvent, RunPhase, SpectrumLine } from '../protocol';
+import { formatBytes, formatSizeAgainst } from '../shared/format';
+import { isCheckpointOutput } from '../../mimicry/dashboard/outputs';
 
 /** Bars by block (x) and role (one series per role). */
 export interface BlockRoleSeries {
@@ -208,6 +210,48 @@ export function runSeconds(m: DashboardData['method']): number {
   return m.elapsed + (m.phases?.spectra ?? 0) + (m.phases?.digest ?? 0);
 }
 
+/**
+ * How the templates are stored and, when rounded to 16 bits, what F32 templates would give (the
+ * other cards' metrics are of the stored templates); undefined for data that does not say.
+ */
+function templateDtypeCard(data: DashboardData, f: CardFormat): Card | undefined {
+  const dtypes = [...new Set(data.banks.flatMap((b) => (b.templateDtype ? [b.templateDtype] : [])))];
+  if (dtypes.length === 0) return undefined;
+  const exact = data.summary.f32Templates;
+  return {
+    id: 'template-dtype',
+    label: 'Templates stored as',
+    value: dtypes.join(', '),
+    hint: exact
+      ? `metrics are of the stored templates; F32 templates: mean cosine ${f.number(exact.meanCosine)}, min ${f.number(exact.minCosine)}, ` +
+        `mean relative error ${f.number(exact.meanRelError)}`
+      : 'exact: the fitted templates as they are',
+  };
+}
+
+/**
+ * Size on disk: the reparameterized model's (the file itself for a recast file's dashboard) against
+ * the source's; the hint lists every file written. Before any export, the source's size alone.
+ */
+function sizeCard(data: DashboardData): Card | undefined {
+  const source = data.source.diskBytes;
+  const outputs = data.outputs ?? [];
+  const model = outputs.find((o) => o.kind === 'model') ?? outputs.find(isCheckpointOutput);
+  if (model === undefined && source === undefined) return undefined;
+  const list = outputs.map((o) => formatSizeAgainst(o.file, o.bytes, source, isCheckpointOutput(o)));
+  return {
+    id: 'size-on-disk',
+    label: 'Size on disk',
+    value:
+      model === undefined
+        ? `source ${formatBytes(source ?? Number.NaN)}`
+        : source
+          ? `${formatBytes(model.bytes)} (${(model.bytes / source).toFixed(2)}× of source)`
+          : formatBytes(model.bytes),
+    hint: list.length > 0 ? list.join('; ') : `${data.source.file}; nothing exported yet`,
+  };
+}
+
 function timeCard(m: DashboardData['method'], f: CardFormat): Card {
   const how = m.steps > 0 ? `${m.steps} steps, lr ${String(m.lr)}` : 'closed form';
   const phases = TIME_PHASES.flatMap((p) => (m.phases?.[p] === undefined ? [] : [`${p} ${seconds(m.phases[p])}`]));
@@ -283,6 +327,10 @@ export function summaryCards(data: DashboardData, f: CardFormat): Card[] {
       value: f.number(s.meanProbeCosine),
       hint: 'random N(0, I) probes, not data',
     });
+  const size = sizeCard(data);
+  const dtype = templateDtypeCard(data, f);
+  // After the compression ratio: what the parameter counts mean in bytes.
+  cards.splice(3, 0, ...(size ? [size] : []), ...(dtype ? [dtype] : []));
   return cards;
 }
 

@@ -64,6 +64,7 @@ export class ResultsView {
   private readonly below = h('div', { class: 'below', 'data-testid': 'below-threshold' });
   private readonly spectraNote = h('p', { class: 'muted', 'data-testid': 'spectra-note' });
   private readonly exportButtons: (HTMLElement & { disabled: boolean })[] = [];
+  private summaryCards: HTMLElement;
 
   constructor(
     private data: DashboardData,
@@ -148,6 +149,7 @@ export class ResultsView {
       this.renderSpectra();
     });
 
+    this.summaryCards = cardsElement(this.cards, 'summary-cards');
     const m = data.method;
     const subtitle =
       `${data.source.file} · ${m.method}${m.objective ? ` (${m.objective})` : ''} · ` +
@@ -157,7 +159,7 @@ export class ResultsView {
       { class: 'results', 'data-testid': 'results-view' },
       h('div', { class: 'results-head' }, h('h2', {}, 'Reconstruction results'), h('p', { class: 'muted' }, subtitle)),
       toolbar,
-      cardsElement(this.cards, 'summary-cards'),
+      this.summaryCards,
       h(
         'div',
         { class: 'section-head' },
@@ -268,6 +270,14 @@ export class ResultsView {
   spectraProgress(message: string | undefined): void {
     this.spectraProgressText = message ?? '';
     this.renderSpectra();
+  }
+
+  /** The same results with more known (a file exported: its size): the summary cards again. */
+  setData(data: DashboardData): void {
+    this.data = data;
+    const next = cardsElement(this.cards, 'summary-cards');
+    this.summaryCards.replaceWith(next);
+    this.summaryCards = next;
   }
 
   /** The computed spectra replace the pending ones. */

@@ -15,6 +15,16 @@ export function formatBytes(bytes: number): string {
   return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${BYTE_UNITS[unit]}`;
 }
 
+/**
+ * An output's size on disk next to its source's: "m.recast.safetensors 22.1 MiB (0.50x of source 44.1 MiB)";
+ * without a source size (or for a report, `ratio` false), the name and size alone.
+ */
+export function formatSizeAgainst(name: string, bytes: number, sourceBytes?: number, ratio = true): string {
+  const size = `${name} ${formatBytes(bytes)}`;
+  if (!ratio || sourceBytes === undefined || !(sourceBytes > 0)) return size;
+  return `${size} (${(bytes / sourceBytes).toFixed(2)}x of source ${formatBytes(sourceBytes)})`;
+}
+
 /** 124439808 -> "124.4M"; below 10,000 the exact count with separators. */
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return '—';

@@ -6,13 +6,14 @@
 // real browser by test/e2e/dashboard.spec.mjs.
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { DashboardReport } from '../../../src/extension/api';
 import { openCheckpoint } from '../../../src/mimicry/safetensors/reader';
 import { exportRecast } from '../../../src/mimicry/recast/export';
+import { writeSafetensors } from '../../../src/mimicry/safetensors/writer';
 import { api, closeAllEditors, workspaceFile } from './helpers';
 
 const COMMANDS = [
@@ -141,6 +142,78 @@ suite('reconstruction dashboards', () => {
     assert.equal(back.pendingSpectra, 0);
     assert.equal(back.cards?.time, time);
     assert.equal(back.cardHints?.time, phases);
+    await closeAllEditors();
+  });
+
+  test("an export of a BF16 checkpoint: BF16 templates, and the Size on disk card gives its size next to the source's", async () => {
+    // The bundled GPT-2 as BF16 (each F32 value rounded to nearest even), written into the temp folder.
+    const gpt2 = await openCheckpoint(workspaceFile('real/capp-gpt2-4layer.safetensors').fsPath);
+    const src = path.join(dir, 'gpt2-bf16.safetensors');
+    try {
+      const tensors = [];
+      for (const t of gpt2.tensors) {
+        const v = Float32Array.from(await gpt2.readValues(t));
+        const u = new Uint32Array(v.buffer);
+        const bits = new Uint16Array(v.length).map((_, i) => (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16);
+        tensors.push({ name: t.name, dtype: 'BF16' as const, shape: [...t.shape], data: new Uint8Array(bits.buffer) });
+      }
+      await writeSafetensors(src, tensors);
+    } finally {
+      await gpt2.close();
+    }
+    const out = path.join(dir, 'gpt2-bf16.recast.safetensors');
+    let written: string | undefined;
+    // The report after the export: the card holds the written file's size.
+    const r = await waitForDashboard(
+      src,
+      'results',
+      async () => {
+        written = await vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', vscode.Uri.file(src), {
+          out,
+          options: { preset: '4x' },
+        });
+      },
+      (x) => /of source/.test(x.cards?.['size-on-disk'] ?? ''),
+    );
+    for (let i = 0; i < 600 && written === undefined; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(written, out);
+    const [source, model] = [(await stat(src)).size, (await stat(out)).size];
+    assert.ok(model < source / 2, `${model} bytes against ${source}`);
+    const ratio = (model / source).toFixed(2);
+    assert.match(r.cards?.['size-on-disk'] ?? '', new RegExp(`^[\\d.]+ (KiB|MiB) \\(${ratio}× of source\\)$`));
+    assert.match(
+      r.cardHints?.['size-on-disk'] ?? '',
+      new RegExp(`^gpt2-bf16\\.recast\\.safetensors [\\d.]+ (KiB|MiB) \\(${ratio}x of source [\\d.]+ (KiB|MiB)\\)$`),
+    );
+    assert.equal(r.cards?.['template-dtype'], 'BF16');
+    assert.match(r.cardHints?.['template-dtype'] ?? '', /^metrics are of the stored templates; F32 templates: mean cosine 0\.\d+/);
+    const ck = await openCheckpoint(out);
+    try {
+      const templates = ck.tensors.filter((t) => t.name.startsWith('recast.templates.'));
+      assert.ok(templates.length > 0);
+      for (const t of templates) assert.equal(t.dtype, 'BF16', t.name);
+    } finally {
+      await ck.close();
+    }
+    await closeAllEditors();
+    // The setting mimicry.reconstruct.templateDtype = F32 (no options given: the settings' defaults) stores them exactly.
+    const config = vscode.workspace.getConfiguration('mimicry.reconstruct');
+    await config.update('templateDtype', 'F32', vscode.ConfigurationTarget.Global);
+    const exact = path.join(dir, 'gpt2-bf16-f32.recast.safetensors');
+    try {
+      assert.equal(
+        await vscode.commands.executeCommand<string | undefined>('mimicry.exportReparameterized', vscode.Uri.file(src), { out: exact }),
+        exact,
+      );
+    } finally {
+      await config.update('templateDtype', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const f32 = await openCheckpoint(exact);
+    try {
+      assert.deepEqual([...new Set(f32.tensors.filter((t) => t.name.startsWith('recast.templates.')).map((t) => t.dtype))], ['F32']);
+    } finally {
+      await f32.close();
+    }
     await closeAllEditors();
   });
 
