@@ -11,6 +11,7 @@ import { benchStats } from './stats.bench';
 import { benchFamily } from './family.bench';
 import { benchDashboard } from './dashboard.bench';
 import { benchBackends } from './backends.bench';
+import { benchLlama7b } from './llama7b.bench';
 
 export interface BenchSection {
   readonly name: string;
@@ -29,13 +30,19 @@ const SECTIONS: readonly BenchSection[] = [
   { name: 'family', what: 'mimicry family: the real GPT-2 adapters and LLaMA-7B-shaped ones, beside numpy', run: benchFamily },
   { name: 'dashboard', what: 'a dashboard run by phase; a recast file dashboard opened: stored vs computed', run: benchDashboard },
   { name: 'backends', what: 'every tfjs backend that loads (webgpu labelled): paper step, Gram GFLOP/s', run: benchBackends },
+  {
+    name: 'llama7b',
+    what: 'a generated LLaMA-7B-shaped sharded BF16 checkpoint: open, statistics, reconstruct all 7 roles and write, memory',
+    run: benchLlama7b,
+  },
 ];
 
 function chosen(argv: readonly string[]): readonly BenchSection[] {
   if (argv.includes('--memory-only')) return SECTIONS.filter((s) => s.name === 'memory');
   const at = argv.indexOf('--only');
-  // `recast` already includes the memory section; the default run skips the memory-only repeat.
-  if (at < 0) return SECTIONS.filter((s) => s.name !== 'memory');
+  // `recast` already includes the memory section; the default run skips the memory-only repeat, and
+  // the 7B case (tens of GB of disk and many minutes) runs only when named.
+  if (at < 0) return SECTIONS.filter((s) => s.name !== 'memory' && s.name !== 'llama7b');
   const names = (argv[at + 1] ?? '').split(',').filter(Boolean);
   const unknown = names.filter((n) => !SECTIONS.some((s) => s.name === n));
   if (names.length === 0 || unknown.length > 0) {

@@ -174,3 +174,28 @@ test('the bundled CLI writes the same entropies with dist/entropyWorker.js besid
   assert.match(pooled, /mlp\.fc1/);
   assert.doesNotMatch(pooled, /null/);
 });
+
+test('relieve: the run waits until at most the given bytes of templates are queued or in flight, computing queued ones here', async () => {
+  const pool = EntropyPool.start({ workers: 1 });
+  assert.ok(pool);
+  try {
+    const shape = [40, 120];
+    const templates = bank(6, 40, 120, 9);
+    const size = 40 * 120;
+    const settled = new Set<number>();
+    const parts = Array.from({ length: 6 }, (_, t) =>
+      pool.entropy({ values: templates.slice(t * size, (t + 1) * size), rows: 40, cols: 120 }).then((e) => {
+        settled.add(t);
+        return e;
+      }),
+    );
+    await pool.relieve(2 * size * 4);
+    assert.ok(settled.size >= 4, `at most 2 of 6 left: ${settled.size} settled`);
+    await pool.relieve(0);
+    assert.equal(settled.size, 6);
+    const got = await Promise.all(parts);
+    got.forEach((e, t) => assert.deepEqual(e, entropyFloat64(templates.subarray(t * size, (t + 1) * size), shape[0], shape[1])));
+  } finally {
+    pool.dispose();
+  }
+});

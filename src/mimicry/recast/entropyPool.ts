@@ -48,6 +48,12 @@ const MAX_WORKERS = 8;
  * as this thread hands out work only between its own steps.
  */
 const IN_FLIGHT_PER_WORKER = 2;
+/**
+ * A template bigger than this goes to a worker that has nothing else in flight: each one in flight is
+ * held three times (here for a retry, the worker's copy, the SIMD kernels' copy), so two of a 7B MLP
+ * template would be a gigabyte.
+ */
+const BIG_TEMPLATE_BYTES = 32 << 20;
 /** A template is one synchronous computation (a second or so at 1024 side): a cancel waits for it at most this long. */
 const CANCEL_GRACE_MS = 3000;
 
@@ -63,12 +69,25 @@ interface Task extends EntropyTemplate {
 
 type Host = WorkerHost<EntropyWorkerService, 'open'>;
 
+/** A promise and the function that resolves it. */
+function signal(): { promise: Promise<void>; resolve(): void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 export class EntropyPool {
   private readonly queue: Task[] = [];
   /** One entry per free slot of a worker (IN_FLIGHT_PER_WORKER each). */
   private readonly idle: Host[] = [];
   private readonly hosts: Host[] = [];
   private readonly inFlight = new Set<{ cancel(): void }>();
+  /** Requests each worker has in flight. */
+  private readonly busy = new Map<Host, number>();
+  /** Bytes of the templates queued or in flight (what the run holds for entropy). */
+  private backlog = 0;
+  /** Resolved (and replaced) whenever a template is done, here or in a worker. */
+  private progressed = signal();
   private closed = false;
   private readonly onAbort = (): void => this.stop(this.signal?.reason);
 
@@ -112,10 +131,46 @@ export class EntropyPool {
   /** Entropy of one template, computed by whichever thread gets to it first. */
   entropy(template: EntropyTemplate): Promise<Entropy> {
     if (this.closed) return Promise.reject(this.signal?.reason ?? new Error('the entropy pool is closed'));
+    const bytes = template.values.byteLength;
+    this.backlog += bytes;
     return new Promise<Entropy>((resolve, reject) => {
-      this.queue.push({ ...template, resolve, reject });
+      const settle = (): void => {
+        this.backlog -= bytes;
+        this.progressed.resolve();
+        this.progressed = signal();
+      };
+      this.queue.push({
+        ...template,
+        resolve: (e) => {
+          settle();
+          resolve(e);
+        },
+        reject: (err) => {
+          settle();
+          reject(err);
+        },
+      });
       this.pump();
     });
+  }
+
+  /**
+   * Waits until at most `maxBytes` of templates are queued or in flight, computing queued ones in this
+   * thread meanwhile: the run fits its next bank only once the entropy work behind it is bounded, so
+   * memory stays bounded when entropy is slower than fitting (estimates of 7B-sized templates).
+   */
+  async relieve(maxBytes: number): Promise<void> {
+    while (!this.closed && this.backlog > maxBytes) {
+      const task = this.queue.shift();
+      if (!task) {
+        await this.progressed.promise;
+        continue;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.signal?.aborted) task.reject(this.signal.reason);
+      else task.resolve(templateEntropy(task));
+    }
+    this.signal?.throwIfAborted();
   }
 
   /** Computes, in this thread, every queued template no worker has started (this thread has nothing else to do). */
@@ -146,19 +201,25 @@ export class EntropyPool {
 
   private pump(): void {
     while (!this.closed && this.idle.length > 0 && this.queue.length > 0) {
-      const host = this.idle.shift() as Host;
+      const big = this.queue[0].values.byteLength > BIG_TEMPLATE_BYTES;
+      const slot = big ? this.idle.findIndex((h) => (this.busy.get(h) ?? 0) === 0) : 0;
+      if (slot < 0) return;
+      const host = this.idle.splice(slot, 1)[0];
       const task = this.queue.shift() as Task;
+      this.busy.set(host, (this.busy.get(host) ?? 0) + 1);
       const { values, rows, cols, estimate } = task;
       const req = host.request('template', { values, rows, cols, ...(estimate ? { estimate } : {}) });
       this.inFlight.add(req);
       req.done.then(
         (e) => {
+          this.busy.set(host, (this.busy.get(host) ?? 1) - 1);
           this.inFlight.delete(req);
           task.resolve(e);
           this.idle.push(host);
           this.pump();
         },
         (err: unknown) => {
+          this.busy.set(host, (this.busy.get(host) ?? 1) - 1);
           this.inFlight.delete(req);
           if (this.closed) {
             task.reject(this.signal?.reason ?? err);

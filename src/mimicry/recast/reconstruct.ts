@@ -275,6 +275,8 @@ export async function reconstruct(
     else if (fit.entropyEstimate) work += b.templates * estimateCost(b.shape[0], cols);
   }
   const pool = work >= POOL_MIN_WORK ? EntropyPool.start({ signal: hooks.signal }) : null;
+  // Entropy may lag behind the fits (estimates of 7B-sized templates): at most one bank's templates wait for it.
+  const backlogLimit = Math.max(...plan.banks.map((b) => b.templates * b.size * 4));
   const entropies: (Promise<BankEntropy> | null)[] = [];
   try {
     await fitBanks();
@@ -297,6 +299,7 @@ export async function reconstruct(
   async function fitBanks(): Promise<void> {
     for (const [gi, bank] of plan.banks.entries()) {
       hooks.signal?.throwIfAborted();
+      await pool?.relieve(backlogLimit);
       const clock: PhaseClock = {
         report: (phase, done, total, unit) =>
           hooks.onPhase?.({ phase, bank: bank.name, bankIndex: gi, banks: plan.banks.length, done, total, unit }),
