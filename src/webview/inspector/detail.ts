@@ -47,6 +47,23 @@ function statCell(stats: TensorStatsView): (def: StatDef) => HTMLElement[] {
   ];
 }
 
+/** Percentiles of the finite values, each with its definition and how exact it is. */
+function quantileCells(stats: TensorStatsView): HTMLElement[] {
+  const q = stats.quantiles;
+  if (!q) return [];
+  const bound = q.error > 0 ? `within ±${formatNumber(q.error)} (one bin of a 65,536-bin histogram)` : 'exact';
+  return q.probs.flatMap((p, i) => {
+    const pct = Math.round(p * 100);
+    const def =
+      `${pct}th percentile of the finite values (NaN and ±Inf left out), numpy.quantile's default linear ` +
+      `interpolation between order statistics; ${bound}`;
+    return [
+      h('dt', { title: def }, `P${pct}`),
+      h('dd', { class: 'mono', title: def, 'data-testid': `quantile-p${pct}` }, `${q.error > 0 ? '≈' : ''}${formatNumber(q.values[i])}`),
+    ];
+  });
+}
+
 /** The one value of a one-element tensor: shown to 7 digits, exact in the tooltip. */
 function singleValue(stats: TensorStatsView): { shown: string; exact: string } {
   if (stats.nanCount > 0) return { shown: 'NaN', exact: 'NaN' };
@@ -303,7 +320,7 @@ export class DetailPane {
       );
       return;
     }
-    replace(this.statsGrid, ...STAT_DEFS.flatMap(statCell(stats)));
+    replace(this.statsGrid, ...STAT_DEFS.flatMap(statCell(stats)), ...quantileCells(stats));
     if (stats.histogram.counts.length > 0) {
       const option = histogramOption(stats, readTheme(), this.logHistogram);
       // The value axis' round bounds and step, for tests (the ticks are drawn on a canvas).
