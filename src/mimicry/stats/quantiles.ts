@@ -124,26 +124,29 @@ export function selectRanks(x: Float64Array, ranks: readonly number[], level = 0
     const sorted = x.slice().sort();
     return ranks.map((r) => sorted[r]);
   }
-  const words = new Uint32Array(x.buffer, x.byteOffset, x.length * 2);
-  const digit = (k: number): number => {
-    const hi = words[2 * k + HI];
-    const flip = hi >> 31;
-    if (level < 2) {
-      const key = (hi ^ (flip | 0x80000000)) >>> 0;
-      return level === 0 ? key >>> 16 : key & 0xffff;
-    }
-    const key = (words[2 * k + LO] ^ flip) >>> 0;
-    return level === 2 ? key >>> 16 : key & 0xffff;
-  };
+  const n = x.length;
+  const words = new Uint32Array(x.buffer, x.byteOffset, n * 2);
+  // Each value's 16-bit digit at this level, kept for the gathering pass.
+  const digits = new Uint16Array(n);
   const counts = new Int32Array(1 << 16);
-  for (let k = 0; k < x.length; k++) counts[digit(k)]++;
-  const found = locateRanks(
-    1 << 16,
-    (d) => d,
-    (d) => counts[d],
-    ranks,
-  );
-  // The buckets holding a rank, each with its ranks within it; their values gathered in one pass.
+  const word = level < 2 ? HI : LO;
+  const shift = level % 2 === 0 ? 16 : 0;
+  for (let k = 0; k < n; k++) {
+    const hi = words[2 * k + HI];
+    const flip = hi >> 31; // all ones for negatives: their bits are inverted
+    const key = level < 2 ? hi ^ (flip | 0x80000000) : words[2 * k + word] ^ flip;
+    const d = (key >>> shift) & 0xffff;
+    digits[k] = d;
+    counts[d]++;
+  }
+  // The buckets holding a rank (ascending digits are ascending values), each with its ranks within it.
+  const found: { group: number; within: number }[] = [];
+  for (let d = 0, before = 0, r = 0; r < ranks.length; d++) {
+    const c = counts[d];
+    while (r < ranks.length && ranks[r] < before + c) found.push({ group: d, within: ranks[r++] - before });
+    before += c;
+  }
+  // Their values, gathered in one pass.
   const buckets: { digit: number; ranks: number[]; values: Float64Array; filled: number }[] = [];
   for (const f of found) {
     const last = buckets.at(-1);
@@ -152,8 +155,8 @@ export function selectRanks(x: Float64Array, ranks: readonly number[], level = 0
   }
   counts.fill(0);
   buckets.forEach((b, i) => (counts[b.digit] = i + 1));
-  for (let k = 0; k < x.length; k++) {
-    const slot = counts[digit(k)];
+  for (let k = 0; k < n; k++) {
+    const slot = counts[digits[k]];
     if (slot !== 0) {
       const b = buckets[slot - 1];
       b.values[b.filled++] = x[k];
