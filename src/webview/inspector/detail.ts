@@ -1,15 +1,18 @@
-// The detail pane of one tensor: facts, statistics with a histogram, singular-value spectrum.
+// The detail pane of one tensor: facts, statistics with a histogram, a page of its values, singular-value spectrum.
 // Every number comes from the engine; the definitions shown are those of docs/RECAST.md §4.
-import type { SpectrumView, TensorRow, TensorStatsView } from '../protocol';
+import type { SpectrumView, TensorRow, TensorStatsView, ValuesRequest } from '../protocol';
 import { formatBytes, formatInteger, formatNumber, formatPercent, formatShape } from '../shared/format';
 import { Chart, histogramOption, spectrumOption } from './charts';
 import { codicon, h, replace } from '../shared/dom';
 import type { InspectorState, Work } from './state';
 import { readTheme } from '../shared/theme';
+import { ValuesView } from './valuesView';
 
 export interface DetailActions {
   request(what: Work, name: string): void;
   cancel(name: string): void;
+  /** A page of values (the values view). */
+  requestValues(request: ValuesRequest): void;
 }
 
 /** Statistics definitions, shown as tooltips. */
@@ -90,6 +93,8 @@ export class DetailPane {
   private logHistogram = false;
   private readonly logToggle: HTMLElement;
   private name: string | undefined;
+  /** The values view (its messages come through main.ts). */
+  readonly values: ValuesView;
 
   constructor(
     private readonly state: InspectorState,
@@ -104,6 +109,7 @@ export class DetailPane {
     this.spectrumStatus = h('div', { class: 'status-line' });
     this.spectrumGrid = h('dl', { class: 'stat-grid' });
     this.spectrumEl = h('div', { class: 'chart', 'data-testid': 'spectrum', role: 'img', 'aria-label': 'Singular values, largest first' });
+    this.values = new ValuesView((request) => this.actions.requestValues(request));
     this.logToggle = h('vscode-checkbox', { label: 'Log scale', title: 'Logarithmic count axis' });
     this.logToggle.addEventListener('change', () => {
       this.logHistogram = (this.logToggle as HTMLElement & { checked: boolean }).checked;
@@ -123,6 +129,7 @@ export class DetailPane {
         this.statsGrid,
         this.histogramEl,
       ),
+      this.values.element,
       h(
         'section',
         { class: 'detail-section', 'aria-labelledby': 'spectrum-heading' },
@@ -191,6 +198,7 @@ export class DetailPane {
     }
     this.histogram.clear();
     this.spectrum.clear();
+    this.values.open(t);
     this.update();
   }
 
