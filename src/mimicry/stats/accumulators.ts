@@ -610,8 +610,11 @@ class TablePass implements Pass1Accumulator {
  */
 export const SMALL = 1 << 16;
 
-/** F32 tensors of at least this many elements count buckets (a 4 MiB table to clear and scan per run). */
-export const BUCKETS_FROM = 1 << 20;
+/**
+ * F32 tensors of at least this many elements count buckets: a 4 MiB table to clear and scan per run
+ * (a few ms), against keeping and selecting the values for the quantiles (about 17 ns a value).
+ */
+export const BUCKETS_FROM = 1 << 18;
 
 /** How a tensor of `dtype` and `elements` elements is computed; ranges of one tensor must all use the same. */
 export function pathOf(dtype: DType, elements: number): StatsKind {
@@ -850,20 +853,13 @@ const NEGATIVE_BUCKETS = BUCKETS >>> 1;
 /** Plans the refinement of the buckets holding the quantiles' ranks (min and max, ranks 0 and n - 1, are known). */
 function refinePlan(top: SparseCounts, n: number): { buckets: Int32Array; targets: RefineTarget[] } {
   const { index, count } = top;
-  const countOf = new Map<number, number>();
-  const order: number[] = [];
-  // Negative buckets from the most negative (largest bucket number) down, then positive ones up.
-  for (let k = index.length - 1; k >= 0; k--) if (index[k] >= NEGATIVE_BUCKETS) order.push(k);
-  for (let k = 0; k < index.length; k++) if (index[k] < NEGATIVE_BUCKETS) order.push(k);
-  const finite = order.filter((k) => ((index[k] << TOP_SHIFT) & 0x7f800000) !== 0x7f800000);
-  for (const k of finite) countOf.set(k, count[k]);
+  // Value order: negative buckets from the most negative (largest bucket number) down, then positive ones up.
+  const negatives = index.findIndex((b) => b >= NEGATIVE_BUCKETS);
+  const negativeCount = negatives < 0 ? 0 : index.length - negatives;
+  const at = (j: number): number => (j < negativeCount ? index.length - 1 - j : j - negativeCount);
+  const finite = (k: number): boolean => ((index[k] << TOP_SHIFT) & 0x7f800000) !== 0x7f800000;
   const ranks = quantileRanks(n).filter((r) => r !== 0 && r !== n - 1);
-  const found = locateRanks(
-    finite.length,
-    (j) => finite[j],
-    (k) => countOf.get(k) ?? 0,
-    ranks,
-  );
+  const found = locateRanks(index.length, at, (k) => (finite(k) ? count[k] : 0), ranks);
   const slots = new Map<number, number>();
   const targets = found.map((f, i) => {
     const b = index[f.group];
