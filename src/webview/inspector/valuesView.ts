@@ -183,7 +183,7 @@ export class ValuesView {
     const t = this.tensor;
     if (!t) return;
     this.request = { name: t.name, lead: [...lead], row, col, rows: PAGE_ROWS, cols: PAGE_COLS };
-    lead.forEach((v, d) => this.leadInputs[d] && (this.leadInputs[d].value = String(v)));
+    this.leadInputs.forEach((input, d) => (input.value = String(lead[d])));
     if (this.rowInput) this.rowInput.value = String(row);
     if (this.colInput) this.colInput.value = String(col);
     const bad = [...lead, row, col].some((v) => !Number.isSafeInteger(v) || v < 0);
