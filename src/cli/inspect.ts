@@ -81,7 +81,10 @@ export function registerInspect(program: Command, io: CliIO): void {
     .command('inspect')
     .description('list the tensors of a .safetensors file or a sharded *.safetensors.index.json')
     .argument('<file>', 'checkpoint: .safetensors or *.safetensors.index.json')
-    .option('--stats', 'per-tensor statistics over finite values: min, max, mean, std, |mean|, zero fraction, NaN/Inf counts, histogram')
+    .option(
+      '--stats',
+      'per-tensor statistics over finite values: min, max, mean, std, |mean|, zero fraction, NaN/Inf counts, percentiles, histogram',
+    )
     .option('--spectra', 'singular-value spectrum of tensors with 2+ dimensions (viewed as out x rest)')
     .option('--json', 'print one JSON document instead of a table')
     .option('--bins <n>', 'histogram bins for --stats', positiveInt, DEFAULT_BINS)

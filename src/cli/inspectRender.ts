@@ -1,6 +1,7 @@
 // The two faces of an inspect report: one JSON document, or a summary and an aligned table.
 
 import { isSpectrumSkipped } from '../mimicry/stats/spectrum';
+import { QUANTILE_PROBS } from '../mimicry/stats/quantiles';
 import { cell, grouped, humanBytes, num, percent, table, type Column } from './format';
 import type { InspectReport, TensorEntry } from './inspectReport';
 import { plural } from '../webview/shared/format';
@@ -77,7 +78,9 @@ function tensorTable(report: InspectReport, withStats: boolean, withSpectra: boo
     { title: 'bytes', align: 'right' },
   ];
   if (withStats) {
-    for (const title of ['min', 'max', 'mean', 'std', 'zero%']) columns.push({ title, align: 'right' });
+    for (const title of ['min', 'max', 'mean', 'std', 'zero%', ...QUANTILE_PROBS.map((q) => `p${Math.round(q * 100)}`)]) {
+      columns.push({ title, align: 'right' });
+    }
   }
   if (withSpectra) {
     for (const title of ['s1', 'stable rank', 'eff. rank']) columns.push({ title, align: 'right' });
@@ -89,6 +92,8 @@ function tensorTable(report: InspectReport, withStats: boolean, withSpectra: boo
     if (withStats) {
       const s = t.stats;
       row.push(num(s?.min ?? null), num(s?.max ?? null), num(s?.mean ?? null), num(s?.std ?? null), percent(s?.zeroFraction ?? null));
+      row.push(...QUANTILE_PROBS.map((_, i) => num(s?.quantiles?.values[i] ?? null)));
+      if (s?.quantiles && s.quantiles.error > 0) note.push(`percentiles within ${num(s.quantiles.error)}`);
       if (t.statsSkipped) note.push(`stats: ${t.statsSkipped}`);
       if (s && s.nanCount + s.infCount > 0) note.push(`${grouped(s.nanCount)} NaN, ${grouped(s.infCount)} Inf`);
     }

@@ -63,8 +63,8 @@ function baseEntry(checkpoint: Checkpoint, t: TensorInfo, shards: Map<string, st
 
 function statsEntry(outcome: TensorStatsOutcome): Pick<TensorEntry, 'stats' | 'statsSkipped'> {
   if (isStatsSkipped(outcome)) return { stats: null, statsSkipped: outcome.skipped };
-  const { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, histogram } = outcome;
-  return { stats: { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, histogram } };
+  const { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, quantiles, histogram } = outcome;
+  return { stats: { min, max, mean, std, meanAbs, zeroFraction, nanCount, infCount, quantiles, histogram } };
 }
 
 export async function buildInspectReport(checkpoint: Checkpoint, file: string, opts: InspectOptions): Promise<InspectReport> {

@@ -2,6 +2,7 @@
 // dashboards showed.
 import type * as vscode from 'vscode';
 import type { InspectorSettings } from './config';
+import type { ExtensionToWebview, ValuesRequest } from '../webview/protocol';
 
 export interface InspectorReport {
   /** The opened document's URI, as `uri.toString()`. */
@@ -52,4 +53,9 @@ export interface MimicryApi {
   inspectorStats(uri: vscode.Uri): InspectorStatsReport | undefined;
   /** Selects a tensor as a click in the inspector does: asks for its statistics (false when `uri` is not open). */
   selectTensor(uri: vscode.Uri, name: string): boolean;
+  /** Asks for a page of values as the inspector's values view does: the message its views get (undefined when `uri` is not open). */
+  tensorValues(
+    uri: vscode.Uri,
+    request: ValuesRequest,
+  ): Promise<Extract<ExtensionToWebview, { type: 'values' | 'valuesFailed' }> | undefined>;
 }

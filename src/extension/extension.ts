@@ -17,6 +17,7 @@ export function activate(context: vscode.ExtensionContext): MimicryApi {
     ...reports.api(),
     inspectorStats: (uri) => provider.documentOf(uri)?.statsReport(),
     selectTensor: (uri, name) => provider.requestStats(uri, name),
+    tensorValues: async (uri, request) => provider.documentOf(uri)?.requestValues(request),
   };
 }
 

@@ -18,7 +18,7 @@ export class WebviewReports implements vscode.Disposable {
     this.dashboardEmitter.fire(report);
   }
 
-  api(): Omit<MimicryApi, 'inspectorStats' | 'selectTensor'> {
+  api(): Omit<MimicryApi, 'inspectorStats' | 'selectTensor' | 'tensorValues'> {
     return {
       inspectorReports: () => this.reports.map((r) => ({ ...r })),
       onDidReportInspector: this.emitter.event,

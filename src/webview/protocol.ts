@@ -4,7 +4,7 @@
 
 import type { WireError } from '../mimicry/errors';
 import type { TensorStats } from '../mimicry/stats/tensorStats';
-import type { CheckpointSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
+import type { CheckpointSummary, SpectrumView, TensorRow, ValuesPage, ValuesRequest } from '../mimicry/worker/inspect/protocol';
 import type { PlanOutcome, PlanView } from '../mimicry/dashboard/budget';
 import { DASHBOARD_DATA_VERSION, type DashboardData } from '../mimicry/dashboard/types';
 import type {
@@ -32,7 +32,7 @@ export function protocolMismatch(version: number): WireError | undefined {
   };
 }
 /** The header facts come from the engine worker unchanged: one definition, in the inspect protocol. */
-export type { CheckpointSummary, SpectrumView, TensorRow } from '../mimicry/worker/inspect/protocol';
+export type { CheckpointSummary, SpectrumView, TensorRow, ValuesPage, ValuesRequest } from '../mimicry/worker/inspect/protocol';
 
 /** Per-tensor statistics as the engine computes them (definitions: src/mimicry/stats/tensorStats.ts). */
 export type TensorStatsView = TensorStats;
@@ -65,6 +65,9 @@ export type ExtensionToWebview =
   /** Element-level progress of one tensor's statistics (fraction in [0, 1]). */
   | { readonly type: 'tensorProgress'; readonly name: string; readonly what: 'stats' | 'spectrum'; readonly fraction: number }
   | { readonly type: 'batch'; readonly state: BatchState; readonly progress: BatchProgress; readonly message?: string }
+  /** A page of values the webview asked for (requestValues), or why there is none. */
+  | { readonly type: 'values'; readonly request: ValuesRequest; readonly page: ValuesPage }
+  | { readonly type: 'valuesFailed'; readonly request: ValuesRequest; readonly error: WireError }
   /**
    * Several messages in one post. A batch over thousands of small tensors would otherwise flood the
    * webview channel (one postMessage each) and delay the webview's own requests behind them.
@@ -80,6 +83,8 @@ export type WebviewToExtension =
   | { readonly type: 'requestStats'; readonly name: string }
   | { readonly type: 'requestSpectrum'; readonly name: string }
   | { readonly type: 'cancelTensor'; readonly name: string }
+  /** A page of a tensor's values: leading indices, first row and column, rows and columns (safetensors/slice.ts). */
+  | ({ readonly type: 'requestValues' } & ValuesRequest)
   | { readonly type: 'computeAll' }
   | { readonly type: 'cancelAll' }
   /** The toolbar's "Reconstruct…" (a checkpoint) or "Open Dashboard" (a reparameterized file). */
@@ -102,6 +107,17 @@ function messageGuard<M extends { readonly type: string }>(guards: Guards<M>): (
 }
 
 const isName = (m: Untrusted): boolean => typeof m.name === 'string';
+const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+/** Shapes only: the engine checks the indices against the tensor's shape. */
+const isValuesRequest = (m: Untrusted): boolean =>
+  isName(m) &&
+  Array.isArray(m.lead) &&
+  m.lead.length <= 64 &&
+  m.lead.every(isCount) &&
+  isCount(m.row) &&
+  isCount(m.col) &&
+  isCount(m.rows) &&
+  isCount(m.cols);
 const always = (): boolean => true;
 
 function isWireError(v: unknown): v is WireError {
@@ -122,6 +138,7 @@ export const isWebviewToExtension = messageGuard<WebviewToExtension>({
   requestStats: isName,
   requestSpectrum: isName,
   cancelTensor: isName,
+  requestValues: isValuesRequest,
   computeAll: always,
   cancelAll: always,
   reconstruct: always,

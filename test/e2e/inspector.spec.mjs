@@ -440,6 +440,73 @@ test.describe.serial('inspector', () => {
     await histogram.screenshot({ path: join(ctx.shots, 'inspector-histogram-round-ticks.png') });
   });
 
+  test('the values view: a paged grid of a 2-D slice in BF16 precision, leading index and page keys, a clear error for a bad index', async () => {
+    await closeAllEditors(ctx.page);
+    const dir = join(ctx.workspace, 'polish');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'values.safetensors');
+    // x[d, r, c] = (d + 1) * (r - c) / 2, exact in BF16 (its top 16 bits of float32); x[0, 0, 1] is NaN.
+    const shape = [3, 40, 20];
+    const value = (d, r, c) => (d === 0 && r === 0 && c === 1 ? NaN : ((d + 1) * (r - c)) / 2);
+    const f32 = new Float32Array(3 * 40 * 20);
+    for (let d = 0; d < 3; d++) for (let r = 0; r < 40; r++) for (let c = 0; c < 20; c++) f32[(d * 40 + r) * 20 + c] = value(d, r, c);
+    const bits = new Uint32Array(f32.buffer);
+    const bf16 = Uint16Array.from(bits, (b) => b >>> 16);
+    writeFileSync(file, safetensorsOf([{ name: 'x', dtype: 'BF16', shape, data: Buffer.from(bf16.buffer) }]));
+    const frame = await inspectByPath(ctx, file, 'x');
+    await frame.locator(`${ROW}[data-name="x"]`).first().click();
+    const grid = frame.locator('[data-testid="values-grid"]').first();
+    const position = frame.locator('[data-testid="values-position"]').first();
+    const firstRow = async () => grid.locator('tbody tr').first().locator('td').allInnerTexts();
+    const text = (v) => (Number.isNaN(v) ? 'nan' : String(v));
+    const expectRow = async (what, d, r, c0) => {
+      const want = Array.from({ length: 8 }, (_, k) => text(value(d, r, c0 + k)));
+      await until(what, async () => JSON.stringify(await firstRow().catch(() => [])) === JSON.stringify(want));
+    };
+    await expectRow('the first page', 0, 0, 0);
+    assert.equal(await position.innerText(), 'Rows 0–15 of 40 · columns 0–7 of 20 · at [0, :, :]');
+    // Page Down on the grid: the next 16 rows.
+    await grid.focus();
+    await ctx.page.keyboard.press('PageDown');
+    await expectRow('rows 16 to 31', 0, 16, 0);
+    // The leading index, typed: the slice x[2, :, :].
+    await typeInto(frame, ctx.page, '[data-testid="values-lead-0"]', '2');
+    await ctx.page.keyboard.press('Enter');
+    await expectRow('the slice at index 2', 2, 16, 0);
+    // The next columns, by the button's accessible name.
+    await frame.getByRole('button', { name: 'Next columns (Shift+Page Down)' }).first().click();
+    await expectRow('columns 8 to 15', 2, 16, 8);
+    assert.equal(await position.innerText(), 'Rows 16–31 of 40 · columns 8–15 of 20 · at [2, :, :]');
+    for (const name of ['Previous rows (Page Up)', 'Next rows (Page Down)', 'Copy as CSV', 'Copy as numpy'])
+      await frame.getByRole('button', { name }).first().waitFor({ state: 'visible' });
+    // The percentiles next to the statistics: numpy's linear rule over the finite values (the NaN left out).
+    const finite = [];
+    for (let d = 0; d < 3; d++)
+      for (let r = 0; r < 40; r++) for (let c = 0; c < 20; c++) if (!Number.isNaN(value(d, r, c))) finite.push(value(d, r, c));
+    finite.sort((a, b) => a - b);
+    const h = (finite.length - 1) * 0.5;
+    const median = finite[Math.floor(h)] + (finite[Math.floor(h) + 1] - finite[Math.floor(h)]) * (h - Math.floor(h));
+    const p50 = frame.locator('[data-testid="quantile-p50"]').first();
+    await p50.waitFor({ state: 'visible' });
+    assert.equal(Number(await p50.innerText()), median);
+    await runCommand(ctx.page, 'Notifications: Clear All Notifications');
+    await frame.locator('[data-testid="stats"]').first().scrollIntoViewIfNeeded();
+    await screenshot(ctx.page, ctx.shots, 'inspector-percentiles.png');
+    await runCommand(ctx.page, 'Notifications: Clear All Notifications');
+    await frame.locator('[data-testid="values"]').first().scrollIntoViewIfNeeded();
+    await screenshot(ctx.page, ctx.shots, 'inspector-values-grid.png');
+    // An index past the shape: the engine's error, with its rule, and no crash.
+    await typeInto(frame, ctx.page, '[data-testid="values-lead-0"]', '7');
+    await ctx.page.keyboard.press('Enter');
+    const status = frame.locator('[data-testid="values-status"] [role="alert"]').first();
+    await status.waitFor({ state: 'visible' });
+    assert.match(
+      await status.innerText(),
+      /slice index is outside the tensor's shape \(index 7 of dimension 0 \(size 3\).*\[index-out-of-range\]/,
+    );
+    await screenshot(ctx.page, ctx.shots, 'inspector-values-bad-index.png');
+  });
+
   test('a file over the automatic-statistics size shows "Compute all statistics" as the primary button', async () => {
     await closeAllEditors(ctx.page);
     const dir = join(ctx.workspace, 'polish');
@@ -461,6 +528,11 @@ test.describe.serial('inspector', () => {
     assert.equal(await computeAll.getAttribute('secondary'), null, 'Compute all is not the primary button');
     assert.equal(await computeAll.evaluate((el) => el.hasAttribute('disabled')), false);
     await screenshot(ctx.page, ctx.shots, 'inspector-compute-all-primary.png');
+    // Its values without statistics: a page read by itself from the 320 MiB tensor.
+    await frame.locator(`${ROW}[data-name="big.weight"]`).first().click();
+    const position = frame.locator('[data-testid="values-position"]').first();
+    await until('the first page of the big tensor', async () => (await position.innerText()).startsWith('Rows 0–15 of 8,192'));
+    assert.deepEqual(await frame.locator('[data-testid="values-grid"] tbody tr').first().locator('td').allInnerTexts(), Array(8).fill('0'));
     await closeAllEditors(ctx.page);
   });
 

@@ -7,7 +7,7 @@ import { runCli } from '../../src/cli/main';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { REAL, REAL_TENSOR_COUNTS } from './helpers/real-fixtures';
 
-const STATS_KEYS = ['histogram', 'infCount', 'max', 'mean', 'meanAbs', 'min', 'nanCount', 'std', 'zeroFraction'];
+const STATS_KEYS = ['histogram', 'infCount', 'max', 'mean', 'meanAbs', 'min', 'nanCount', 'quantiles', 'std', 'zeroFraction'];
 
 interface Run {
   code: number;
@@ -185,7 +185,27 @@ test('the table: summary header, one aligned row per tensor, statistics and spec
   assert.match(r.stdout, /^metadata\s+format = pt$/m);
   const head = lines.findIndex((l) => l.startsWith('name '));
   assert.ok(head > 0);
-  for (const title of ['dtype', 'shape', 'params', 'bytes', 'min', 'max', 'mean', 'std', 'zero%', 's1', 'stable rank', 'eff. rank']) {
+  for (const title of [
+    'dtype',
+    'shape',
+    'params',
+    'bytes',
+    'min',
+    'max',
+    'mean',
+    'std',
+    'zero%',
+    'p1',
+    'p10',
+    'p25',
+    'p50',
+    'p75',
+    'p90',
+    'p99',
+    's1',
+    'stable rank',
+    'eff. rank',
+  ]) {
     assert.ok(lines[head].includes(title), title);
   }
   const rows = lines.slice(head + 1, head + 53);
@@ -270,6 +290,12 @@ test('tensors whose dtype is not decoded get stats: null with a reason; NaN and 
       nanCount: 1,
       infCount: 1,
       histogram: undefined,
+      // numpy.quantile([-2, 0, 1, 4], [.01, .1, .25, .5, .75, .9, .99]): NaN and Inf left out.
+      quantiles: {
+        probs: [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99],
+        values: [-1.94, -1.4, -0.5, 0.5, 1.75, 3.1000000000000005, 3.9099999999999993],
+        error: 0,
+      },
     },
   );
   assert.match(String(w?.spectrum?.skipped), /NaN or Inf/);

@@ -25,6 +25,7 @@ const stats = (std: number): TensorStatsView => ({
   nanCount: 0,
   infCount: 0,
   histogram: { edges: [], counts: [] },
+  quantiles: null,
 });
 
 const rows = [row('b.weight', 'F32', [4, 4]), row('a.bias', 'BF16', [4]), row('c.weight', 'F16', [8, 2]), row('A.weight')];

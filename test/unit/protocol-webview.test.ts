@@ -15,6 +15,7 @@ test('well-formed webview messages pass the guard', () => {
   assert.ok(isWebviewToExtension({ type: 'requestStats', name: '<img src=x>' }));
   assert.ok(isWebviewToExtension({ type: 'computeAll' }));
   assert.ok(isWebviewToExtension({ type: 'cancelAll' }));
+  assert.ok(isWebviewToExtension({ type: 'requestValues', name: 'w', lead: [1, 0], row: 0, col: 32, rows: 32, cols: 12 }));
 });
 
 test('malformed or unknown messages are refused', () => {
@@ -29,6 +30,10 @@ test('malformed or unknown messages are refused', () => {
     { type: 'rendered', tensorCount: Infinity },
     { type: 'requestStats' },
     { type: 'cancelTensor', name: 4 },
+    { type: 'requestValues', name: 'w', lead: [-1], row: 0, col: 0, rows: 1, cols: 1 },
+    { type: 'requestValues', name: 'w', lead: [], row: 0.5, col: 0, rows: 1, cols: 1 },
+    { type: 'requestValues', name: 'w', lead: 'x', row: 0, col: 0, rows: 1, cols: 1 },
+    { type: 'requestValues', name: 'w', lead: [], row: 0, col: 0, rows: 1 },
   ]) {
     assert.ok(!isWebviewToExtension(m), JSON.stringify(m));
   }

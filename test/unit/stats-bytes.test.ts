@@ -11,6 +11,7 @@ import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { isStatsSkipped, KEEP_BYTES, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/tensorStats';
 import { BUCKETS_FROM, SMALL } from '../../src/mimicry/stats/accumulators';
+import { QUANTILE_PROBS } from '../../src/mimicry/stats/quantiles';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 import { rng } from './helpers/rng';
 
@@ -152,6 +153,7 @@ for name, spec in header.items():
                  meanAbs=math.fsum(np.abs(fin)) / fin.size, zeros=int((fin == 0).sum()))
         edges = req['edges'].get(name)
         if edges: r['counts'] = np.histogram(fin, bins=np.array(edges, dtype=np.float64))[0].tolist()
+        r['quantiles'] = np.quantile(fin, req['probs']).tolist()
     out[name] = r
 json.dump(out, sys.stdout)
 `;
@@ -168,16 +170,31 @@ interface Reference {
   meanAbs?: number;
   zeros?: number;
   counts?: number[];
+  quantiles?: number[];
 }
 
 function numpyReference(file: string, edges: Record<string, number[]>): Record<string, Reference> {
-  const r = spawnSync('python3', ['-c', NUMPY_REFERENCE], { input: JSON.stringify({ file, edges }), maxBuffer: 1 << 26 });
+  const r = spawnSync('python3', ['-c', NUMPY_REFERENCE], {
+    input: JSON.stringify({ file, edges, probs: QUANTILE_PROBS }),
+    maxBuffer: 1 << 26,
+  });
   assert.equal(r.status, 0, r.stderr.toString());
   return JSON.parse(r.stdout.toString()) as Record<string, Reference>;
 }
 
 function near(actual: number | null, expected: number, tol: number, what: string): void {
   assert.ok(actual !== null && Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected} (tol ${tol})`);
+}
+
+/** Exact quantiles equal numpy's bit for bit (== : -0 and 0 alike); others are within their stated error. */
+function checkQuantiles(name: string, s: TensorStats, ref: number[]): void {
+  const q = s.quantiles;
+  assert.ok(q, `${name} quantiles`);
+  assert.deepEqual(q.probs, QUANTILE_PROBS);
+  q.values.forEach((v, i) => {
+    if (q.error === 0) assert.ok(v === ref[i], `${name} p${QUANTILE_PROBS[i] * 100}: ${v} vs numpy ${ref[i]}`);
+    else assert.ok(Math.abs(v - ref[i]) <= q.error, `${name} p${QUANTILE_PROBS[i] * 100}: ${v} vs numpy ${ref[i]} (error ${q.error})`);
+  });
 }
 
 function checkAgainst(name: string, s: TensorStats, ref: Reference): void {
@@ -187,6 +204,7 @@ function checkAgainst(name: string, s: TensorStats, ref: Reference): void {
   assert.equal(s.infCount, ref.inf, `${name} inf`);
   if (ref.finite === 0) {
     assert.equal(s.mean, null);
+    assert.equal(s.quantiles, null);
     assert.deepEqual(s.histogram, { edges: [], counts: [] });
     return;
   }
@@ -199,6 +217,7 @@ function checkAgainst(name: string, s: TensorStats, ref: Reference): void {
   near(s.meanAbs, r.meanAbs, 1e-13 * r.meanAbs, `${name} meanAbs`);
   assert.equal(s.zeroFraction, r.zeros / r.finite, `${name} zeroFraction`);
   assert.deepEqual(s.histogram.counts, r.counts, `${name} histogram`);
+  checkQuantiles(name, s, r.quantiles);
   assert.equal(
     s.histogram.counts.reduce((a, b) => a + b, 0),
     r.finite,

@@ -44,6 +44,13 @@ before(async () => {
     { name: 'c.f16.big', dtype: 'F16', shape: [big], data: encodeF16(normal(3, big, 2)) },
     { name: 'd.u8.big', dtype: 'U8', shape: [big], data: Uint8Array.from({ length: big }, (_, i) => (i * 7) & 0xff) },
     { name: 'e.f32.const', dtype: 'F32', shape: [big], data: encodeF32(new Float32Array(big).fill(0.75)) },
+    // The 32/64-bit road: quantiles from a fine histogram, whose counts add up across ranges like the histogram's.
+    {
+      name: 'e.i32.big',
+      dtype: 'I32',
+      shape: [big],
+      data: new Uint8Array(Int32Array.from({ length: big }, (_, i) => ((i * 7919) % 100003) - 50000).buffer),
+    },
     { name: 'f.f4', dtype: 'F4', shape: [8], data: new Uint8Array(4) },
     { name: 'g.empty', dtype: 'F32', shape: [0], data: new Uint8Array(0) },
   ];
@@ -150,6 +157,6 @@ test('the bundled CLI finds dist/statsWorker.js beside it: --threads 2 prints wh
   const one = run(1);
   assert.equal(run(2), one);
   const report = JSON.parse(one) as { tensors: { name: string; stats: { histogram: { counts: number[] } } | null }[] };
-  assert.equal(report.tensors.length, 47);
+  assert.equal(report.tensors.length, 48);
   assert.equal(report.tensors.find((t) => t.name === 'a.f32.big')?.stats?.histogram.counts.length, 16);
 });

@@ -178,6 +178,7 @@ test('an empty tensor: count 0, null statistics, empty histogram, read once', as
     nanCount: 0,
     infCount: 0,
     histogram: { edges: [], counts: [] },
+    quantiles: null,
   });
   assert.equal(src.opened, 1);
 });

@@ -6,7 +6,7 @@ import { wireOf, type WireError } from '../../mimicry/errors';
 import { inspectHost, type InspectHost } from '../../mimicry/worker/inspect/client';
 import type { Opened } from '../../mimicry/worker/inspect/protocol';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
-import type { BatchProgress, BatchState, ExtensionToWebview, SpectrumView, TensorStatsView } from '../../webview/protocol';
+import type { BatchProgress, BatchState, ExtensionToWebview, SpectrumView, TensorStatsView, ValuesRequest } from '../../webview/protocol';
 import { fileIdentity, type StatsCache } from './statsCache';
 import type { InspectorStatsReport } from '../api';
 
@@ -166,6 +166,18 @@ export class InspectorDocument implements vscode.CustomDocument {
     const job = start();
     this.tensorJobs.set(key, job);
     void job.done.then(keep, (err: unknown) => this.failTensor(name, what, wireOf(err))).finally(() => this.tensorJobs.delete(key));
+  }
+
+  /** A page of values (read by the engine worker) to every view; resolves with the message sent. */
+  async requestValues(request: ValuesRequest): Promise<Extract<ExtensionToWebview, { type: 'values' | 'valuesFailed' }>> {
+    const message: Extract<ExtensionToWebview, { type: 'values' | 'valuesFailed' }> = await this.engine
+      .request('values', request, () => undefined)
+      .done.then(
+        (page) => ({ type: 'values', request, page }) as const,
+        (err: unknown) => ({ type: 'valuesFailed', request, error: wireOf(err) }) as const,
+      );
+    this.send(message);
+    return message;
   }
 
   cancelTensor(name: string): void {

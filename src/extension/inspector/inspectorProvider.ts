@@ -120,6 +120,11 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
       case 'cancelTensor':
         document.cancelTensor(m.name);
         return;
+      case 'requestValues': {
+        const { type: _type, ...request } = m;
+        void document.requestValues(request);
+        return;
+      }
       case 'computeAll':
         void this.computeAll(document, vscode.ProgressLocation.Notification);
         return;

@@ -41,6 +41,7 @@ export type SafetensorsRule =
   // reading
   | 'tensor-not-found'
   | 'invalid-range'
+  | 'index-out-of-range'
   | 'dtype-not-decoded'
   | 'short-read'
   | 'closed'
@@ -82,6 +83,7 @@ export const SAFETENSORS_RULE_TEXT: Record<SafetensorsRule, string> = {
   'duplicate-tensor': 'tensor name appears in more than one shard',
   'tensor-not-found': 'tensor is not in this checkpoint',
   'invalid-range': 'byte range is outside the tensor',
+  'index-out-of-range': "slice index is outside the tensor's shape",
   'dtype-not-decoded': 'dtype is not decoded to numbers',
   'short-read': 'file ended before the tensor did (was it changed on disk?)',
   closed: 'checkpoint is closed',

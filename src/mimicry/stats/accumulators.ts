@@ -22,6 +22,9 @@
 // into the total; a range split falls on superblock boundaries, so a split gives the same result.
 // The |x| sums are Neumaier-compensated across blocks.
 //
+// Quantiles (quantiles.ts) ride on the same passes: from the table, from the buckets refined in the
+// second pass, from the values kept in the second pass (tensors never split), or from a fine histogram.
+//
 // F32's two passes run in the WebAssembly SIMD kernels of statsKernels.wat where they load: the same
 // sums in the same order (two interleaved sums, even and odd elements, are the kernel's two f64x2
 // lanes), so the kernels and the JavaScript loops give the same statistics bit for bit.
@@ -29,6 +32,7 @@
 import { DTYPES, HOST_LITTLE_ENDIAN, decode } from '../safetensors/dtypes';
 import type { DType } from '../safetensors/types';
 import { HistogramBuilder, histogramRange, type Histogram } from './histogram';
+import { FINE_BINS, locateRanks, quantileRanks, quantilesFromRanks, quantilesOf, selectRanks, type Quantiles } from './quantiles';
 import { OUT_STRIDE, SUB, statsKernels, type StatsKernels } from './statsKernels';
 
 /** The kernels where they load and this host is little-endian (as their memory is). */
@@ -606,8 +610,11 @@ class TablePass implements Pass1Accumulator {
  */
 export const SMALL = 1 << 16;
 
-/** F32 tensors of at least this many elements count buckets (a 4 MiB table to clear and scan per run). */
-export const BUCKETS_FROM = 1 << 20;
+/**
+ * F32 tensors of at least this many elements count buckets: a 4 MiB table to clear and scan per run
+ * (a few ms), against keeping and selecting the values for the quantiles (about 17 ns a value).
+ */
+export const BUCKETS_FROM = 1 << 18;
 
 /** How a tensor of `dtype` and `elements` elements is computed; ranges of one tensor must all use the same. */
 export function pathOf(dtype: DType, elements: number): StatsKind {
@@ -661,6 +668,38 @@ export interface HistogramPlan {
   readonly hi: number;
   readonly bins: number;
   readonly straddling?: Int32Array;
+  /** What the second pass adds for the quantiles, after the histogram's counts (pass2Length). */
+  readonly quantiles?: QuantilePlan;
+}
+
+/**
+ * The quantiles' part of the second pass (quantiles.ts):
+ * - refine: F32; each of these buckets counted per low 12 bits (4,096 counters each, they add up);
+ * - collect: the n finite values kept, and the values at `ranks` answered (only for tensors that are
+ *   never split: at most SUPER elements);
+ * - fine: a FINE_BINS-bin histogram over [lo, hi] (it adds up).
+ */
+export type QuantilePlan =
+  | { readonly mode: 'refine'; readonly buckets: Int32Array }
+  | { readonly mode: 'collect'; readonly n: number; readonly ranks: readonly number[] }
+  | { readonly mode: 'fine'; readonly lo: number; readonly hi: number };
+
+const SUB_COUNTS = 1 << TOP_SHIFT;
+
+/** Length of the second pass's result: the histogram's counts, then the quantiles' part. Results of ranges add up. */
+export function pass2Length(plan: HistogramPlan): number {
+  const q = plan.quantiles;
+  if (!q) return plan.bins;
+  if (q.mode === 'refine') return plan.bins + q.buckets.length * SUB_COUNTS;
+  if (q.mode === 'collect') return plan.bins + q.ranks.length;
+  return plan.bins + FINE_BINS;
+}
+
+/** A rank to be found in a refined F32 bucket: slot in the plan's buckets, and rank within the bucket. */
+interface RefineTarget {
+  readonly rank: number;
+  readonly slot: number;
+  readonly within: number;
 }
 
 /** The statistics without the histogram, and the histogram counts known after the first pass. */
@@ -672,6 +711,10 @@ export interface AfterPass1 {
   readonly base: Float64Array;
   /** Whether a second pass over the data is needed at all. */
   readonly needsPass2: boolean;
+  /** The quantiles when the first pass gives them (tables, constant tensors). */
+  readonly quantiles?: Quantiles;
+  /** F32 refined: where each rank is (min and max, ranks 0 and n - 1, are known already). */
+  readonly refine?: readonly RefineTarget[];
 }
 
 /** Value of each bit pattern of a table dtype, as the decoder gives it. */
@@ -692,6 +735,38 @@ function valuesOfPatterns(dtype: DType): Float64Array {
     patternValues.set(dtype, v);
   }
   return v;
+}
+
+/** The finite bit patterns of a table dtype in ascending value order. */
+const patternOrders = new Map<DType, Int32Array>();
+function patternOrder(dtype: DType): Int32Array {
+  let order = patternOrders.get(dtype);
+  if (!order) {
+    const values = valuesOfPatterns(dtype);
+    const finite: number[] = [];
+    for (let p = 0; p < values.length; p++) if (Number.isFinite(values[p])) finite.push(p);
+    order = Int32Array.from(finite.sort((a, b) => values[a] - values[b]));
+    patternOrders.set(dtype, order);
+  }
+  return order;
+}
+
+/** Exact quantiles from a table of pattern counts. */
+function quantilesOfTable(dtype: DType, counts: Float64Array, n: number): Quantiles {
+  const values = valuesOfPatterns(dtype);
+  const order = patternOrder(dtype);
+  const ranks = quantileRanks(n);
+  const found = locateRanks(
+    order.length,
+    (k) => order[k],
+    (p) => counts[p],
+    ranks,
+  );
+  return quantilesFromRanks(
+    n,
+    ranks,
+    found.map((f) => values[f.group]),
+  );
 }
 
 /** Exact statistics from a table of pattern counts: sums over at most 65,536 distinct values. */
@@ -767,6 +842,57 @@ function bucketRange(b: number): [number, number] {
 const f32Bits = new Uint32Array(1);
 const f32View = new Float32Array(f32Bits.buffer);
 
+function f32OfBits(bits: number): number {
+  f32Bits[0] = bits;
+  return f32View[0];
+}
+
+/** Buckets of finite values: the sign bit set is negative (larger bits, smaller values). */
+const NEGATIVE_BUCKETS = BUCKETS >>> 1;
+
+/** Plans the refinement of the buckets holding the quantiles' ranks (min and max, ranks 0 and n - 1, are known). */
+function refinePlan(top: SparseCounts, n: number): { buckets: Int32Array; targets: RefineTarget[] } {
+  const { index, count } = top;
+  // Value order: negative buckets from the most negative (largest bucket number) down, then positive ones up.
+  const negatives = index.findIndex((b) => b >= NEGATIVE_BUCKETS);
+  const negativeCount = negatives < 0 ? 0 : index.length - negatives;
+  const at = (j: number): number => (j < negativeCount ? index.length - 1 - j : j - negativeCount);
+  const finite = (k: number): boolean => ((index[k] << TOP_SHIFT) & 0x7f800000) !== 0x7f800000;
+  const ranks = quantileRanks(n).filter((r) => r !== 0 && r !== n - 1);
+  const found = locateRanks(index.length, at, (k) => (finite(k) ? count[k] : 0), ranks);
+  const slots = new Map<number, number>();
+  const targets = found.map((f, i) => {
+    const b = index[f.group];
+    if (!slots.has(b)) slots.set(b, slots.size);
+    return { rank: ranks[i], slot: slots.get(b) as number, within: f.within };
+  });
+  return { buckets: Int32Array.from(slots.keys()), targets };
+}
+
+/** The value of refined rank `t` from its bucket's low-bit counts. */
+function refinedValue(bucket: number, sub: Float64Array, within: number): number {
+  const negative = bucket >= NEGATIVE_BUCKETS;
+  const [{ group: low }] = locateRanks(
+    SUB_COUNTS,
+    (k) => (negative ? SUB_COUNTS - 1 - k : k),
+    (l) => sub[l],
+    [within],
+  );
+  return f32OfBits(((bucket << TOP_SHIFT) | low) >>> 0);
+}
+
+/** The quantiles' part of the plan of a tensor that is not a table: see QuantilePlan. */
+function quantilePlanOf(partial: Pass1Partial, m: MomentsPartial): Pick<AfterPass1, 'quantiles' | 'refine'> & { plan?: QuantilePlan } {
+  const n = m.n;
+  if (m.min === m.max) return { quantiles: quantilesOf(n, () => m.min) };
+  if (partial.kind === 'f32' && partial.top) {
+    const { buckets, targets } = refinePlan(partial.top, n);
+    return { plan: { mode: 'refine', buckets }, refine: targets };
+  }
+  if (m.all <= SUPER) return { plan: { mode: 'collect', n, ranks: quantileRanks(n) } };
+  return { plan: { mode: 'fine', lo: m.min, hi: m.max } };
+}
+
 /** After the first pass: the moments, the histogram plan, and whether to read the data again. */
 export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins: number): AfterPass1 {
   let moments: MomentsPartial;
@@ -790,9 +916,10 @@ export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins:
       if (c !== 0) hist.addCount(values[p], c);
     }
     base.set(hist.counts);
-    return { moments, plan: { lo, hi, bins }, base, needsPass2: false };
+    return { moments, plan: { lo, hi, bins }, base, needsPass2: false, quantiles: quantilesOfTable(dtype, partial.counts, moments.n) };
   }
-  if (partial.kind === 'f64' || !partial.top) return { moments, plan: { lo, hi, bins }, base, needsPass2: true };
+  const { plan: quantiles, ...known } = quantilePlanOf(partial, moments);
+  if (partial.kind === 'f64' || !partial.top) return { moments, plan: { lo, hi, bins, quantiles }, base, needsPass2: true, ...known };
   // F32: every value of the data lies in [lo, hi]. A bucket whose clamped ends fall in one bin is binned
   // whole from the table; if none straddles an edge, the data is not read again.
   const { index, count } = partial.top;
@@ -805,15 +932,32 @@ export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins:
     if (i === hist.binOf(clamp(z))) base[i] += count[k];
     else straddling.push(b);
   }
-  if (straddling.length === 0) return { moments, plan: { lo, hi, bins }, base, needsPass2: false };
-  return { moments, plan: { lo, hi, bins, straddling: Int32Array.from(straddling) }, base, needsPass2: true };
+  const plan: HistogramPlan = {
+    lo,
+    hi,
+    bins,
+    ...(straddling.length > 0 ? { straddling: Int32Array.from(straddling) } : {}),
+    ...(quantiles ? { quantiles } : {}),
+  };
+  return { moments, plan, base, needsPass2: straddling.length > 0 || quantiles !== undefined, ...known };
 }
 
-/** The second pass (histogram) over one run of elements. */
+/** The second pass (histogram, and the quantiles' part of the plan) over one run of elements. */
 export class Pass2Accumulator {
   private readonly hist: HistogramBuilder;
-  /** F32: 1 for each straddling bucket. */
-  private marks: Uint8Array | undefined;
+  /** pass2Length(plan) numbers: the histogram's counts are copied in at the end, the quantiles' part filled as it comes. */
+  private readonly out: Float64Array;
+  /** F32 buckets whose values are visited one by one: straddling (binned) or refined (counted per low bits). */
+  private readonly visited: Int32Array | undefined;
+  /** F32: per bucket, 1 straddling, 2 refined (3 both); made on first use. */
+  private kinds: Uint8Array | undefined;
+  /** Slot of each refined bucket. */
+  private readonly slots = new Map<number, number>();
+  /** collect: the finite values so far. */
+  private readonly kept: Float64Array | undefined;
+  private keptCount = 0;
+  /** fine: the fine histogram. */
+  private readonly fine: HistogramBuilder | undefined;
   seen = 0;
 
   constructor(
@@ -821,6 +965,13 @@ export class Pass2Accumulator {
     private readonly plan: HistogramPlan,
   ) {
     this.hist = new HistogramBuilder(plan.lo, plan.hi, plan.bins);
+    this.out = new Float64Array(pass2Length(plan));
+    const q = plan.quantiles;
+    if (q?.mode === 'refine') q.buckets.forEach((b, slot) => this.slots.set(b, slot));
+    if (q?.mode === 'collect') this.kept = new Float64Array(q.n);
+    if (q?.mode === 'fine') this.fine = new HistogramBuilder(q.lo, q.hi, FINE_BINS);
+    const marked = new Set<number>([...(plan.straddling ?? []), ...this.slots.keys()]);
+    if (marked.size > 0) this.visited = Int32Array.from([...marked].sort((a, b) => a - b));
   }
 
   addBytes(bytes: Uint8Array): void {
@@ -830,59 +981,89 @@ export class Pass2Accumulator {
 
   addValues(values: Float32Array | Float64Array): void {
     this.seen += values.length;
-    const { straddling } = this.plan;
-    if (straddling && values instanceof Float32Array) {
+    const visited = this.visited;
+    if (visited && values instanceof Float32Array) {
       const k = f32Kernels();
-      if (k) this.kernelStraddling(k, straddling, values);
-      else {
-        if (!this.marks) {
-          this.marks = new Uint8Array(BUCKETS);
-          for (const b of straddling) this.marks[b] = 1;
-        }
-        const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-        binStraddling(values, bits, this.marks, this.hist);
+      if (k) this.kernelVisit(k, visited, values);
+      else this.visitMarked(values);
+      return;
+    }
+    this.hist.add(values);
+    this.fine?.add(values);
+    const kept = this.kept;
+    if (kept) {
+      let n = this.keptCount;
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (v - v === 0 && n < kept.length) kept[n++] = v; // finite only
       }
-    } else this.hist.add(values);
+      this.keptCount = n;
+    }
   }
 
-  /** binStraddling with the kernel finding the values (the same values, binned in the same order). */
-  private kernelStraddling(k: StatsKernels, straddling: Int32Array, x: Float32Array): void {
-    if (kernelMarked !== straddling) {
-      if (kernelMarked) for (const b of kernelMarked) k.marks[b] = 0;
-      for (const b of straddling) k.marks[b] = 1;
-      kernelMarked = straddling;
+  private kindsOf(): Uint8Array {
+    if (!this.kinds) {
+      const kinds = new Uint8Array(BUCKETS);
+      for (const b of this.plan.straddling ?? []) kinds[b] |= 1;
+      for (const b of this.slots.keys()) kinds[b] |= 2;
+      this.kinds = kinds;
     }
+    return this.kinds;
+  }
+
+  /** One value of a visited bucket (bits u). */
+  private visit(v: number, u: number, kinds: Uint8Array): void {
+    const b = u >>> TOP_SHIFT;
+    const kind = kinds[b];
+    if (kind & 1) this.hist.addCount(v, 1);
+    if (kind & 2) this.out[this.plan.bins + (this.slots.get(b) as number) * SUB_COUNTS + (u & (SUB_COUNTS - 1))]++;
+  }
+
+  /** The values of visited buckets, one by one (about 1% of values: a branch rarely taken, once per four values). */
+  private visitMarked(x: Float32Array): void {
+    const kinds = this.kindsOf();
+    const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+    const quads = bits.length & ~3;
+    for (let k = 0; k < quads; k += 4) {
+      const any =
+        kinds[bits[k] >>> TOP_SHIFT] |
+        kinds[bits[k + 1] >>> TOP_SHIFT] |
+        kinds[bits[k + 2] >>> TOP_SHIFT] |
+        kinds[bits[k + 3] >>> TOP_SHIFT];
+      if (any !== 0) for (let j = k; j < k + 4; j++) if (kinds[bits[j] >>> TOP_SHIFT] !== 0) this.visit(x[j], bits[j], kinds);
+    }
+    for (let k = quads; k < bits.length; k++) if (kinds[bits[k] >>> TOP_SHIFT] !== 0) this.visit(x[k], bits[k], kinds);
+  }
+
+  /** visitMarked with the kernel finding the values (the same values, in the same order). */
+  private kernelVisit(k: StatsKernels, visited: Int32Array, x: Float32Array): void {
+    if (kernelMarked !== visited) {
+      if (kernelMarked) for (const b of kernelMarked) k.marks[b] = 0;
+      for (const b of visited) k.marks[b] = 1;
+      kernelMarked = visited;
+    }
+    const kinds = this.kindsOf();
+    const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
     const index = k.index;
     for (let at = 0; at < x.length; at += SUB) {
       const len = Math.min(SUB, x.length - at);
       k.data.set(x.subarray(at, at + len));
       const found = k.marked(len);
-      for (let j = 0; j < found; j++) this.hist.addCount(x[at + index[j]], 1);
+      for (let j = 0; j < found; j++) this.visit(x[at + index[j]], bits[at + index[j]], kinds);
     }
   }
 
+  /** The histogram's counts, then the quantiles' part (pass2Length(plan) numbers). */
   counts(): Float64Array {
-    return this.hist.counts;
-  }
-}
-
-/** The values of straddling buckets, one by one (about 1% of values: a branch rarely taken, once per four values). */
-function binStraddling(x: Float32Array, bits: Uint32Array, marks: Uint8Array, hist: HistogramBuilder): void {
-  const quads = bits.length & ~3;
-  for (let k = 0; k < quads; k += 4) {
-    const a = marks[bits[k] >>> TOP_SHIFT];
-    const b = marks[bits[k + 1] >>> TOP_SHIFT];
-    const c = marks[bits[k + 2] >>> TOP_SHIFT];
-    const d = marks[bits[k + 3] >>> TOP_SHIFT];
-    if ((a | b | c | d) !== 0) {
-      if (a !== 0) hist.addCount(x[k], 1);
-      if (b !== 0) hist.addCount(x[k + 1], 1);
-      if (c !== 0) hist.addCount(x[k + 2], 1);
-      if (d !== 0) hist.addCount(x[k + 3], 1);
+    const out = this.out;
+    out.set(this.hist.counts);
+    const q = this.plan.quantiles;
+    if (q?.mode === 'fine') out.set((this.fine as HistogramBuilder).counts, this.plan.bins);
+    if (q?.mode === 'collect') {
+      if (this.keptCount !== q.n) throw new Error(`tensor values changed between passes: ${q.n} finite values, then ${this.keptCount}`);
+      out.set(selectRanks(this.kept as Float64Array, q.ranks), this.plan.bins);
     }
-  }
-  for (let k = quads; k < bits.length; k++) {
-    if (marks[bits[k] >>> TOP_SHIFT] !== 0) hist.addCount(x[k], 1);
+    return out;
   }
 }
 
@@ -895,6 +1076,7 @@ export function finishStats(after: AfterPass1, counts: Float64Array): FinishedSt
   for (let i = 0; i < total.length; i++) total[i] = after.base[i] + counts[i];
   const histogram: Histogram = { edges: hist.edges, counts: total };
   return {
+    ...finishQuantiles(after, counts),
     count: m.all,
     finiteCount: m.n,
     min: m.min,
@@ -907,6 +1089,43 @@ export function finishStats(after: AfterPass1, counts: Float64Array): FinishedSt
     infCount: m.inf,
     histogram,
   };
+}
+
+/** The quantiles from what the first pass knew and the second pass's quantiles part (after the histogram's counts). */
+function finishQuantiles(after: AfterPass1, counts: Float64Array): Pick<FinishedStats, 'quantiles'> {
+  if (after.quantiles) return { quantiles: after.quantiles };
+  const m = after.moments;
+  const plan = after.plan as HistogramPlan;
+  const q = plan.quantiles;
+  if (!q) throw new Error('quantiles: no plan');
+  const tail = counts.subarray(plan.bins, pass2Length(plan));
+  if (q.mode === 'collect') return { quantiles: quantilesFromRanks(m.n, q.ranks, tail) };
+  const known = new Map<number, number>([
+    [0, m.min],
+    [m.n - 1, m.max],
+  ]);
+  if (q.mode === 'refine') {
+    for (const t of after.refine ?? []) {
+      known.set(t.rank, refinedValue(q.buckets[t.slot], tail.subarray(t.slot * SUB_COUNTS, (t.slot + 1) * SUB_COUNTS), t.within));
+    }
+    return { quantiles: quantilesOf(m.n, (r) => known.get(r) as number) };
+  }
+  // fine: each order statistic placed within its bin in proportion to its rank there (min and max are exact).
+  const edges = new HistogramBuilder(q.lo, q.hi, FINE_BINS).edges;
+  const ranks = quantileRanks(m.n).filter((r) => !known.has(r));
+  let error = 0;
+  locateRanks(
+    FINE_BINS,
+    (i) => i,
+    (i) => tail[i],
+    ranks,
+  ).forEach(({ group: i, within }, k) => {
+    const width = edges[i + 1] - edges[i];
+    error = Math.max(error, width);
+    const v = edges[i] + (width * (within + 0.5)) / tail[i];
+    known.set(ranks[k], Math.min(m.max, Math.max(m.min, v)));
+  });
+  return { quantiles: quantilesOf(m.n, (r) => known.get(r) as number, error) };
 }
 
 /** A tensor's statistics (tensorStats.ts exports it as TensorStats; defined here, where they are finished). */
@@ -926,6 +1145,8 @@ export interface FinishedStats {
   readonly nanCount: number;
   readonly infCount: number;
   readonly histogram: Histogram;
+  /** Percentiles of the finite values (quantiles.ts: numpy's 'linear'); null with no finite value. */
+  readonly quantiles: Quantiles | null;
 }
 
 /** The statistics of an empty tensor (no reader, no accumulator: a checkpoint can hold 200,000 of them). */
@@ -945,5 +1166,6 @@ function nullStats(m: MomentsPartial): Omit<FinishedStats, 'histogram'> {
     zeroFraction: null,
     nanCount: m.nan,
     infCount: m.inf,
+    quantiles: null,
   };
 }

@@ -15,7 +15,7 @@ import { siblingWorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Cancellable, MethodName, ParamsOf, ProgressOf, ResultOf } from '../worker/channel/protocol';
 import { statsJobs, type StatsJobs } from './statsJobs';
-import { afterPass1, finishStats, mergePass1, pathOf, SUPER, type AfterPass1, type Pass1Partial } from './accumulators';
+import { afterPass1, finishStats, mergePass1, pass2Length, pathOf, SUPER, type AfterPass1, type Pass1Partial } from './accumulators';
 import { skippedReason, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
 import type { StatsService } from './statsProtocol';
 import { DEFAULT_BINS } from './tensorStats';
@@ -364,7 +364,7 @@ class Pool {
       return;
     }
     split.after = after;
-    split.counts = new Float64Array(this.bins);
+    split.counts = new Float64Array(pass2Length(after.plan));
     split.partsLeft = split.ranges.length;
     // Ahead of other tensors' first passes, so this tensor's partials are freed soon.
     const jobs: Job[] = split.ranges.map(([first, last], p) => ({ kind: 'pass2', tensor: i, part: p, first, last }));

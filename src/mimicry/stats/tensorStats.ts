@@ -10,6 +10,8 @@
 // - The histogram has `bins` linear bins over [min, max] (the last bin is closed); a constant
 //   tensor gets [v - 0.5, v + 0.5] (wider for |v| > 2^19). It needs min and max first, so the
 //   source may be read twice.
+// - quantiles: the 1st ... 99th percentiles of the finite values by numpy's default (linear) rule,
+//   with an error bound (0: exact); see quantiles.ts. Null when there is no finite value.
 //
 // Numerics (src/mimicry/stats/accumulators.ts): finite values are summarised in float64 in fixed
 // blocks of 4096 elements, merged with Chan et al.'s pairwise update, which keeps the variance accurate

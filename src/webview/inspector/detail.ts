@@ -1,15 +1,18 @@
-// The detail pane of one tensor: facts, statistics with a histogram, singular-value spectrum.
+// The detail pane of one tensor: facts, statistics with a histogram, a page of its values, singular-value spectrum.
 // Every number comes from the engine; the definitions shown are those of docs/RECAST.md §4.
-import type { SpectrumView, TensorRow, TensorStatsView } from '../protocol';
+import type { SpectrumView, TensorRow, TensorStatsView, ValuesRequest } from '../protocol';
 import { formatBytes, formatInteger, formatNumber, formatPercent, formatShape } from '../shared/format';
 import { Chart, histogramOption, spectrumOption } from './charts';
 import { codicon, h, replace } from '../shared/dom';
 import type { InspectorState, Work } from './state';
 import { readTheme } from '../shared/theme';
+import { ValuesView } from './valuesView';
 
 export interface DetailActions {
   request(what: Work, name: string): void;
   cancel(name: string): void;
+  /** A page of values (the values view). */
+  requestValues(request: ValuesRequest): void;
 }
 
 /** Statistics definitions, shown as tooltips. */
@@ -47,6 +50,23 @@ function statCell(stats: TensorStatsView): (def: StatDef) => HTMLElement[] {
   ];
 }
 
+/** Percentiles of the finite values, each with its definition and how exact it is. */
+function quantileCells(stats: TensorStatsView): HTMLElement[] {
+  const q = stats.quantiles;
+  if (!q) return [];
+  const bound = q.error > 0 ? `within ±${formatNumber(q.error)} (one bin of a 65,536-bin histogram)` : 'exact';
+  return q.probs.flatMap((p, i) => {
+    const pct = Math.round(p * 100);
+    const def =
+      `${pct}th percentile of the finite values (NaN and ±Inf left out), numpy.quantile's default linear ` +
+      `interpolation between order statistics; ${bound}`;
+    return [
+      h('dt', { title: def }, `P${pct}`),
+      h('dd', { class: 'mono', title: def, 'data-testid': `quantile-p${pct}` }, `${q.error > 0 ? '≈' : ''}${formatNumber(q.values[i])}`),
+    ];
+  });
+}
+
 /** The one value of a one-element tensor: shown to 7 digits, exact in the tooltip. */
 function singleValue(stats: TensorStatsView): { shown: string; exact: string } {
   if (stats.nanCount > 0) return { shown: 'NaN', exact: 'NaN' };
@@ -73,6 +93,8 @@ export class DetailPane {
   private logHistogram = false;
   private readonly logToggle: HTMLElement;
   private name: string | undefined;
+  /** The values view (its messages come through main.ts). */
+  readonly values: ValuesView;
 
   constructor(
     private readonly state: InspectorState,
@@ -87,6 +109,7 @@ export class DetailPane {
     this.spectrumStatus = h('div', { class: 'status-line' });
     this.spectrumGrid = h('dl', { class: 'stat-grid' });
     this.spectrumEl = h('div', { class: 'chart', 'data-testid': 'spectrum', role: 'img', 'aria-label': 'Singular values, largest first' });
+    this.values = new ValuesView((request) => this.actions.requestValues(request));
     this.logToggle = h('vscode-checkbox', { label: 'Log scale', title: 'Logarithmic count axis' });
     this.logToggle.addEventListener('change', () => {
       this.logHistogram = (this.logToggle as HTMLElement & { checked: boolean }).checked;
@@ -106,6 +129,7 @@ export class DetailPane {
         this.statsGrid,
         this.histogramEl,
       ),
+      this.values.element,
       h(
         'section',
         { class: 'detail-section', 'aria-labelledby': 'spectrum-heading' },
@@ -174,6 +198,7 @@ export class DetailPane {
     }
     this.histogram.clear();
     this.spectrum.clear();
+    this.values.open(t);
     this.update();
   }
 
@@ -303,7 +328,7 @@ export class DetailPane {
       );
       return;
     }
-    replace(this.statsGrid, ...STAT_DEFS.flatMap(statCell(stats)));
+    replace(this.statsGrid, ...STAT_DEFS.flatMap(statCell(stats)), ...quantileCells(stats));
     if (stats.histogram.counts.length > 0) {
       const option = histogramOption(stats, readTheme(), this.logHistogram);
       // The value axis' round bounds and step, for tests (the ticks are drawn on a canvas).

@@ -12,6 +12,9 @@
 //                                data-axis="<min> <max> <step>" of its value axis (round numbers)
 //   data-testid="scalar-value"   the value of a one-element tensor (shown instead of a histogram)
 //   data-testid="copy-name"      the detail's "Copy tensor name" button
+//   data-testid="values"         the values view: "values-grid" (its table), "values-position", "values-status",
+//                                "values-lead-<d>" / "values-row" / "values-col" inputs, "values-next-rows" etc.,
+//                                "values-copy-csv" / "values-copy-numpy"
 //   data-testid="spectrum"       its singular-value spectrum chart container
 //   data-testid="compute-all"    the "Compute all statistics" button; data-testid="cancel-all" cancels
 //   data-testid="compute-stats" / "compute-spectrum" / "cancel-stats" / "cancel-spectrum"  per-tensor buttons
@@ -56,6 +59,7 @@ const detail = new DetailPane(state, {
     refresh(name);
   },
   cancel: (name) => post({ type: 'cancelTensor', name }),
+  requestValues: (request) => post({ type: 'requestValues', ...request }),
 });
 
 const countEl = h('span', { class: 'count muted', 'aria-live': 'polite' });
@@ -285,6 +289,12 @@ function onMessage(m: ExtensionToWebview): void {
         state.tensors.some((t) => t.decodable),
       );
       if (m.state !== 'running') refresh(detail.current ?? '');
+      return;
+    case 'values':
+      detail.values.receive({ request: m.request, page: m.page });
+      return;
+    case 'valuesFailed':
+      detail.values.receive({ request: m.request, error: m.error });
       return;
     case 'bundle':
       for (const inner of m.messages) onMessage(inner);

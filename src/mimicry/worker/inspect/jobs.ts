@@ -5,7 +5,8 @@ import type { Checkpoint } from '../../safetensors/types';
 import { computeSpectrum, DEFAULT_SPECTRUM_TOP_K, isSpectrumSkipped } from '../../stats/spectrum';
 import { isStatsSkipped, tensorStatsOf } from '../../stats/checkpointStats';
 import type { TensorStats } from '../../stats/tensorStats';
-import type { SpectrumView } from './protocol';
+import { readValuesPage } from '../../safetensors/slice';
+import type { SpectrumView, ValuesPage, ValuesRequest } from './protocol';
 
 function tensorOf(ckpt: Checkpoint, name: string) {
   const t = ckpt.tensor(name);
@@ -28,6 +29,11 @@ export async function computeStatsOf(
   const s = await tensorStatsOf(ckpt, t, { bins, signal, gate, onProgress: (done) => onFraction(done / total) });
   if (isStatsSkipped(s)) throw new SafetensorsError(t.file, 'dtype-not-decoded', `${t.dtype} of ${JSON.stringify(t.name)}`);
   return s;
+}
+
+export function valuesPageOf(ckpt: Checkpoint, req: ValuesRequest): Promise<ValuesPage> {
+  const { name, lead, row, col, rows, cols } = req;
+  return readValuesPage(ckpt, tensorOf(ckpt, name), { lead, row, col, rows, cols });
 }
 
 export async function computeSpectrumOf(

@@ -4,7 +4,7 @@ import { toWireError } from '../../errors';
 import { openCheckpoint } from '../../safetensors/reader';
 import type { Checkpoint } from '../../safetensors/types';
 import { serve } from '../channel/serve';
-import { computeSpectrumOf, computeStatsOf } from './jobs';
+import { computeSpectrumOf, computeStatsOf, valuesPageOf } from './jobs';
 import { overviewOf } from './overview';
 import { StatsScheduler } from './schedule';
 import type { InspectService } from './protocol';
@@ -44,6 +44,9 @@ serve<InspectService>(
     },
     spectrum({ name, spectrumMaxSide }, { signal, progress }) {
       return computeSpectrumOf(current(), name, spectrumMaxSide, signal, throttled(progress));
+    },
+    values(req) {
+      return valuesPageOf(current(), req);
     },
     async statsBatch({ names, bins }, { signal, progress }) {
       const total = names.length;

@@ -3,6 +3,7 @@
 // statistics and spectra on request with progress; a cancel aborts a job between chunks.
 import type { WireError } from '../../errors';
 import type { TensorStats } from '../../stats/tensorStats';
+import type { SliceRequest, ValuesPage } from '../../safetensors/slice';
 import type { Method } from '../channel/protocol';
 
 /** One tensor as the worker describes it (a row of the inspector's table). */
@@ -81,6 +82,13 @@ export type BatchEvent =
   /** One tensor failed; the batch goes on with the next one. */
   | { readonly kind: 'failed'; readonly name: string; readonly error: WireError };
 
+export type { ValuesPage };
+
+/** A page of one tensor's values (safetensors/slice.ts). */
+export interface ValuesRequest extends SliceRequest {
+  readonly name: string;
+}
+
 export interface InspectService {
   readonly open: Method<{ readonly path: string }, Opened>;
   /** Progress: the share of the tensor's elements read, in [0, 1]. */
@@ -88,4 +96,6 @@ export interface InspectService {
   readonly spectrum: Method<{ readonly name: string; readonly spectrumMaxSide: number }, SpectrumView, number>;
   /** Statistics for many tensors, one after another; each result is reported as it is ready. */
   readonly statsBatch: Method<{ readonly names: readonly string[]; readonly bins: number }, void, BatchEvent>;
+  /** A page of a tensor's values: ranged reads of the rows shown only. */
+  readonly values: Method<ValuesRequest, ValuesPage>;
 }

@@ -1,0 +1,166 @@
+// Quantiles of a tensor's finite values, next to its other statistics (accumulators.ts plans and
+// finishes them with the histogram's passes).
+//
+// Definition: numpy.quantile's default ('linear', Hyndman & Fan type 7) over the FINITE values in
+// float64 (NaN and +-Inf are left out, as for min, max and mean): with the n finite values sorted,
+// h = (n - 1) q, a = x[floor h], b = x[min(floor h + 1, n - 1)], g = h - floor h, and the quantile is
+// a + (b - a) g for g < 0.5, b - (b - a)(1 - g) otherwise (numpy's own two-sided lerp, so the
+// results are numpy's bit for bit). Only the order statistics x[floor h] and x[floor h + 1] are
+// needed, found without sorting:
+// - "table" dtypes (the bit-pattern table of the first pass): exact, no extra pass.
+// - F32 with buckets (top 20 bits counted in the first pass): the buckets holding the wanted ranks
+//   are counted per low 12 bits in the histogram pass (4,096 counters each, merged by adding like
+//   the histogram): exact.
+// - any other tensor of at most SUPER elements (never split across threads): its finite values are
+//   kept in the histogram pass and the ranks selected by radix (selectRanks): exact.
+// - bigger F64 and 32/64-bit integer tensors: a 65,536-bin histogram over [min, max] in the
+//   histogram pass; each order statistic is placed within its bin, so every quantile is within one
+//   bin width, (max - min) / 65,536, of the exact one: that bound is reported as `error`.
+// The way depends on the dtype and the element count only, so one thread and the stats pool give
+// the same numbers.
+
+import { HOST_LITTLE_ENDIAN } from '../safetensors/dtypes';
+
+/** The probabilities reported: 1st, 10th, 25th, 50th, 75th, 90th and 99th percentiles. */
+export const QUANTILE_PROBS: readonly number[] = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
+
+/** Quantiles of the finite values (definition in the header). */
+export interface Quantiles {
+  /** QUANTILE_PROBS. */
+  readonly probs: readonly number[];
+  /** The quantile of each probability. */
+  readonly values: readonly number[];
+  /** Every value is within this of the exact quantile; 0 when they are exact. */
+  readonly error: number;
+}
+
+/** Bins of the fine histogram of big F64 and 32/64-bit integer tensors. */
+export const FINE_BINS = 1 << 16;
+
+/** The ranks (ascending, distinct) whose values the quantiles of n values need. */
+export function quantileRanks(n: number): number[] {
+  const ranks = new Set<number>();
+  for (const q of QUANTILE_PROBS) {
+    const [a, b] = neighbours(n, q);
+    ranks.add(a).add(b);
+  }
+  return [...ranks].sort((x, y) => x - y);
+}
+
+function neighbours(n: number, q: number): [number, number, number] {
+  const h = (n - 1) * q;
+  const a = Math.min(n - 1, Math.max(0, Math.floor(h)));
+  return [a, Math.min(n - 1, a + 1), h - a];
+}
+
+/** numpy's _lerp. */
+function lerp(a: number, b: number, g: number): number {
+  const d = b - a;
+  return g >= 0.5 ? b - d * (1 - g) : a + d * g;
+}
+
+/** The quantiles from the values at the ranks of quantileRanks(n). */
+export function quantilesOf(n: number, valueAt: (rank: number) => number, error = 0): Quantiles {
+  const values = QUANTILE_PROBS.map((q) => {
+    const [a, b, g] = neighbours(n, q);
+    return lerp(valueAt(a), valueAt(b), g);
+  });
+  return { probs: QUANTILE_PROBS, values, error };
+}
+
+/** Quantiles from order statistics found as (rank, value) pairs. */
+export function quantilesFromRanks(n: number, ranks: readonly number[], values: ArrayLike<number>, error = 0): Quantiles {
+  const at = new Map<number, number>();
+  ranks.forEach((r, k) => at.set(r, values[k]));
+  return quantilesOf(
+    n,
+    (r) => {
+      const v = at.get(r);
+      if (v === undefined) throw new Error(`quantiles: rank ${r} of ${n} was not found`);
+      return v;
+    },
+    error,
+  );
+}
+
+/**
+ * Walks groups of values in ascending value order (the k-th is `groupAt(k)`, of `groups`) and answers,
+ * for each rank (ascending), its group and its rank within the group.
+ */
+export function locateRanks(
+  groups: number,
+  groupAt: (k: number) => number,
+  countOf: (group: number) => number,
+  ranks: readonly number[],
+): { group: number; within: number }[] {
+  const out: { group: number; within: number }[] = [];
+  let before = 0;
+  let r = 0;
+  for (let k = 0; k < groups && r < ranks.length; k++) {
+    const g = groupAt(k);
+    const c = countOf(g);
+    while (r < ranks.length && ranks[r] < before + c) out.push({ group: g, within: ranks[r++] - before });
+    before += c;
+  }
+  if (r < ranks.length) throw new Error(`quantiles: rank ${ranks[r]} is past the ${before} values counted`);
+  return out;
+}
+
+/** Below this many values a copy is sorted; above, the ranks are found by radix. */
+const SORT_BELOW = 4096;
+const HI = HOST_LITTLE_ENDIAN ? 1 : 0;
+const LO = 1 - HI;
+
+/**
+ * The values at `ranks` (ascending, within [0, x.length)) of the finite values x, as if x were sorted.
+ * Radix select on the float64 bits turned into an ordered key (negatives inverted), 16 bits a level:
+ * one counting pass, then the values of the few buckets holding a rank are gathered and selected
+ * from in turn. A few linear passes instead of an n log n sort.
+ */
+export function selectRanks(x: Float64Array, ranks: readonly number[], level = 0): number[] {
+  if (ranks.length === 0) return [];
+  if (level === 4) return ranks.map(() => x[0]); // every key bit equal: equal values
+  if (x.length <= SORT_BELOW) {
+    const sorted = x.slice().sort();
+    return ranks.map((r) => sorted[r]);
+  }
+  const n = x.length;
+  const words = new Uint32Array(x.buffer, x.byteOffset, n * 2);
+  // Each value's 16-bit digit at this level, kept for the gathering pass.
+  const digits = new Uint16Array(n);
+  const counts = new Int32Array(1 << 16);
+  const word = level < 2 ? HI : LO;
+  const shift = level % 2 === 0 ? 16 : 0;
+  for (let k = 0; k < n; k++) {
+    const hi = words[2 * k + HI];
+    const flip = hi >> 31; // all ones for negatives: their bits are inverted
+    const key = level < 2 ? hi ^ (flip | 0x80000000) : words[2 * k + word] ^ flip;
+    const d = (key >>> shift) & 0xffff;
+    digits[k] = d;
+    counts[d]++;
+  }
+  // The buckets holding a rank (ascending digits are ascending values), each with its ranks within it.
+  const found: { group: number; within: number }[] = [];
+  for (let d = 0, before = 0, r = 0; r < ranks.length; d++) {
+    const c = counts[d];
+    while (r < ranks.length && ranks[r] < before + c) found.push({ group: d, within: ranks[r++] - before });
+    before += c;
+  }
+  // Their values, gathered in one pass.
+  const buckets: { digit: number; ranks: number[]; values: Float64Array; filled: number }[] = [];
+  for (const f of found) {
+    const last = buckets.at(-1);
+    if (last?.digit === f.group) last.ranks.push(f.within);
+    else buckets.push({ digit: f.group, ranks: [f.within], values: new Float64Array(counts[f.group]), filled: 0 });
+  }
+  counts.fill(0);
+  buckets.forEach((b, i) => (counts[b.digit] = i + 1));
+  for (let k = 0; k < n; k++) {
+    const slot = counts[digits[k]];
+    if (slot !== 0) {
+      const b = buckets[slot - 1];
+      b.values[b.filled++] = x[k];
+    }
+  }
+  return buckets.flatMap((b) => selectRanks(b.values, b.ranks, level + 1));
+}

@@ -1,0 +1,103 @@
+// Quantiles (quantiles.ts): the radix selection against a sort, and the fine-histogram road of big
+// 32/64-bit tensors against numpy within its stated error bound. The exact roads (tables, refined F32
+// buckets, kept values) are checked bit for bit against numpy in stats-bytes.test.ts, and one thread
+// against the stats pool in stats-pool.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { encodeF64 } from '../../src/mimicry/safetensors/dtypes';
+import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
+import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
+import { SUPER } from '../../src/mimicry/stats/accumulators';
+import { FINE_BINS, QUANTILE_PROBS, quantileRanks, quantilesOf, selectRanks } from '../../src/mimicry/stats/quantiles';
+import { computeTensorStats } from '../../src/mimicry/stats/tensorStats';
+import { inTempDir, withCheckpoint } from './helpers/temp-dir';
+import { rng } from './helpers/rng';
+
+const HAS_NUMPY = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+
+test('radix selection finds the values a sort puts at each rank (duplicates, -0 and 0, negatives, tiny and huge)', () => {
+  const rand = rng(5);
+  const cases: Float64Array[] = [
+    Float64Array.from({ length: 100_003 }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 20 - 10)),
+    Float64Array.from({ length: 50_000 }, () => Math.floor(rand() * 7) - 3), // few distinct values: every level of the radix
+    Float64Array.from({ length: 20_000 }, (_, i) => (i % 2 ? -0 : 0)),
+    Float64Array.from({ length: 9_000 }, () => 1e300 * (rand() - 0.5) + 5e-324),
+    Float64Array.from({ length: 77 }, () => rand()),
+  ];
+  for (const x of cases) {
+    const sorted = x.slice().sort();
+    const ranks = [...new Set([0, 1, ...quantileRanks(x.length), x.length - 2, x.length - 1])].sort((a, b) => a - b);
+    const found = selectRanks(x.slice(), ranks);
+    ranks.forEach((r, k) => assert.ok(found[k] === sorted[r], `rank ${r} of ${x.length}: ${found[k]} vs ${sorted[r]}`));
+  }
+});
+
+test("numpy's linear rule: h = (n - 1) q between the neighbouring order statistics", () => {
+  const q = quantilesOf(5, (r) => [10, 20, 30, 40, 50][r]);
+  assert.deepEqual(q.probs, QUANTILE_PROBS);
+  // numpy.quantile([10, 20, 30, 40, 50], [.01, .1, .25, .5, .75, .9, .99])
+  assert.deepEqual(q.values, [10.4, 14, 20, 30, 40, 46, 49.6]);
+  assert.equal(q.error, 0);
+  assert.deepEqual(quantilesOf(1, () => 7).values, [7, 7, 7, 7, 7, 7, 7]);
+});
+
+test('decoded chunks give the same quantiles as one sort, NaN and Inf left out', async () => {
+  const rand = rng(9);
+  const x = Float32Array.from({ length: 30_001 }, () => rand() * 2 - 1);
+  x[5] = NaN;
+  x[77] = Infinity;
+  x[1000] = -Infinity;
+  const s = await computeTensorStats(async function* () {
+    for (let i = 0; i < x.length; i += 4096) yield x.subarray(i, i + 4096);
+  });
+  const finite = Float64Array.from(x.filter(Number.isFinite)).sort();
+  assert.deepEqual(
+    s.quantiles,
+    quantilesOf(finite.length, (r) => finite[r]),
+  );
+});
+
+test('big F64 and I32 tensors: quantiles from a fine histogram, within the stated error of numpy', async (t) => {
+  if (!HAS_NUMPY) return t.skip('python3 with numpy is not available');
+  const n = SUPER + 1001; // over SUPER: the fine road
+  const rand = rng(3);
+  const f64 = Float64Array.from({ length: n }, () => (rand() + rand() + rand() - 1.5) * 3 + 100);
+  f64[10] = NaN;
+  const i32 = Int32Array.from({ length: n }, () => Math.floor((rand() - 0.5) * 4e9));
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'fine.safetensors');
+    await writeSafetensors(file, [
+      { name: 'f64', dtype: 'F64', shape: [n], data: encodeF64(f64) },
+      { name: 'i32', dtype: 'I32', shape: [n], data: new Uint8Array(i32.buffer) },
+    ]);
+    const py = `
+import json, struct, sys
+import numpy as np
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+out = {}
+for name in ('f64', 'i32'):
+    a, b = h[name]['data_offsets']
+    x = np.frombuffer(raw[8 + n + a: 8 + n + b], {'f64': '<f8', 'i32': '<i4'}[name]).astype(np.float64)
+    out[name] = np.quantile(x[np.isfinite(x)], json.loads(sys.argv[2])).tolist()
+print(json.dumps(out))`;
+    const r = spawnSync('python3', ['-c', py, file, JSON.stringify(QUANTILE_PROBS)], { maxBuffer: 1 << 24 });
+    assert.equal(r.status, 0, r.stderr.toString());
+    const ref = JSON.parse(r.stdout.toString()) as Record<string, number[]>;
+    await withCheckpoint(file, async (ck) => {
+      for (const info of ck.tensors) {
+        const s = await tensorStatsOf(ck, info);
+        assert.ok(!isStatsSkipped(s) && s.quantiles && s.min !== null && s.max !== null);
+        const { values, error } = s.quantiles;
+        // One fine bin: (max - min) / FINE_BINS, up to rounding of the edges.
+        assert.ok(error > 0 && Math.abs(error - (s.max - s.min) / FINE_BINS) <= 1e-9 * (s.max - s.min), `${info.name} error ${error}`);
+        values.forEach((v, i) =>
+          assert.ok(Math.abs(v - ref[info.name][i]) <= error, `${info.name} p${QUANTILE_PROBS[i] * 100}: ${v} vs ${ref[info.name][i]}`),
+        );
+      }
+    });
+  });
+});
