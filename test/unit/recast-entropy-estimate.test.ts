@@ -84,6 +84,24 @@ test('an estimate is cancelled between Lanczos steps', () => {
   assert.throws(() => estimateEntropy(template(64, 128, 1, 0), 64, 128, DEFAULT_ENTROPY_ESTIMATE, controller.signal), /abort/i);
 });
 
+test('over 8 MiB the kernels take the template in row panels: the same estimate as the JavaScript loops, wide and tall', () => {
+  for (const [rows, cols] of [
+    [521, 4100],
+    [4100, 521],
+  ]) {
+    const a = template(rows, cols, 5, 0);
+    const opts = { probes: 4, steps: 4, seed: 3 };
+    const fast = estimateEntropy(a, rows, cols, opts);
+    setEstimateKernelsEnabled(false);
+    try {
+      const loops = estimateEntropy(a, rows, cols, opts);
+      assert.ok(Math.abs(fast.entropy - loops.entropy) < 1e-9, `${rows} x ${cols}: ${fast.entropy} vs ${loops.entropy}`);
+    } finally {
+      setEstimateKernelsEnabled(true);
+    }
+  }
+});
+
 test('the SIMD kernels (4 probes) give the estimate of the JavaScript loops, wide and tall, odd sizes', () => {
   for (const [rows, cols] of [
     [33, 71],

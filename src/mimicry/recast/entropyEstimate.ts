@@ -101,28 +101,47 @@ function studentT975(dof: number): number {
 /** w = G v for the probe-interleaved v (n x p), G = A A^T (wide) or A^T A (tall), unscaled. */
 type GramTimes = (v: Float64Array, w: Float64Array) => void;
 
-/** On the SIMD kernels (4 probes): the template is copied into their memory once, each step moves only the vectors. */
+/**
+ * The template's rows go through the kernels' memory in panels of about this many bytes: a 7B MLP
+ * template (172 MB) copied whole would stay in every thread's WebAssembly memory (which never shrinks);
+ * the copies cost about a quarter of the products' time.
+ */
+const PANEL_BYTES = 8 << 20;
+
+/** On the SIMD kernels (4 probes): each product passes over the template in row panels. */
 function kernelGramTimes(template: Float32Array, rows: number, cols: number, n: number, other: number): GramTimes | null {
   const k = kernels();
   if (!k) return null;
-  const a = 0;
-  const vAt = Math.ceil((template.length * 4) / 16) * 16;
+  const panelRows = Math.max(1, Math.min(rows, Math.floor(PANEL_BYTES / (cols * 4))));
+  // A template that fits one panel is copied once; a bigger one panel by panel, each pass.
+  const whole = panelRows === rows;
+  const panelAt = 0;
+  const vAt = Math.ceil((panelRows * cols * 4) / 16) * 16;
   const midAt = vAt + n * 32;
   const wAt = midAt + other * 32;
   reserve(k, wAt + n * 32);
-  new Float32Array(k.memory.buffer, a, template.length).set(template);
+  const load = (r0: number, r1: number): void => {
+    if (!whole) new Float32Array(k.memory.buffer, panelAt, (r1 - r0) * cols).set(template.subarray(r0 * cols, r1 * cols));
+  };
+  if (whole) new Float32Array(k.memory.buffer, panelAt, template.length).set(template);
   const wide = rows <= cols;
   return (v, w) => {
     const buffer = k.memory.buffer;
     new Float64Array(buffer, vAt, n * 4).set(v);
     new Float64Array(buffer, midAt, other * 4).fill(0);
     new Float64Array(buffer, wAt, n * 4).fill(0);
-    if (wide) {
-      k.atv4(a, rows, cols, vAt, midAt);
-      k.av4(a, rows, cols, midAt, wAt);
-    } else {
-      k.av4(a, rows, cols, vAt, midAt);
-      k.atv4(a, rows, cols, midAt, wAt);
+    // wide: mid = A^T v, then w = A mid; tall: mid = A v, then w = A^T mid (mid has a row per template row).
+    for (let r0 = 0; r0 < rows; r0 += panelRows) {
+      const r1 = Math.min(rows, r0 + panelRows);
+      load(r0, r1);
+      if (wide) k.atv4(panelAt, r1 - r0, cols, vAt + r0 * 32, midAt);
+      else k.av4(panelAt, r1 - r0, cols, vAt, midAt + r0 * 32);
+    }
+    for (let r0 = 0; r0 < rows; r0 += panelRows) {
+      const r1 = Math.min(rows, r0 + panelRows);
+      load(r0, r1);
+      if (wide) k.av4(panelAt, r1 - r0, cols, midAt, wAt + r0 * 32);
+      else k.atv4(panelAt, r1 - r0, cols, midAt + r0 * 32, wAt);
     }
     w.set(new Float64Array(buffer, wAt, n * 4));
   };
