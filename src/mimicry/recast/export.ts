@@ -174,9 +174,17 @@ export async function exportRecast(
   const store = new FileTemplateStore();
   try {
     const t0 = performance.now();
-    const result = await reconstruct(checkpoint, options, { ...hooks, store });
+    // The source's digest runs beside the reconstruction (its reads and hashing fill the waits, e.g.
+    // for template entropy on the pool); `digest` below is only the time still waited for it after.
+    const stopDigest = new AbortController();
+    const digest = describeSource(checkpoint, hooks.signal ? AbortSignal.any([hooks.signal, stopDigest.signal]) : stopDigest.signal);
+    digest.catch(() => undefined); // awaited below; a failed run leaves no unhandled rejection
+    const result = await reconstruct(checkpoint, options, { ...hooks, store }).catch((e: unknown) => {
+      stopDigest.abort();
+      throw e;
+    });
     const t1 = performance.now();
-    const source = await describeSource(checkpoint, hooks.signal);
+    const source = await digest;
     const t2 = performance.now();
     const io = (file: string): WriteControl => ({ signal: hooks.signal, onProgress: hooks.onWrite && ((p) => hooks.onWrite?.(file, p)) });
     await writeReparameterized(checkpoint, result, targets.out, source, io(targets.out));

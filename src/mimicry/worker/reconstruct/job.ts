@@ -162,6 +162,7 @@ export class ReconstructSessionJob {
     // Scratch left by a killed window (or CLI run) is removed before new scratch is made.
     await removeStaleScratch().catch(() => undefined);
     const store = new FileTemplateStore();
+    let stopOnFailure = (): void => undefined;
     try {
       const share = new EngineShare();
       const onFit = (ev: ProgressEvent): void => {
@@ -179,6 +180,11 @@ export class ReconstructSessionJob {
           });
         }
       });
+      // The source's digest runs beside the engine and the spectra (its reads fill their waits).
+      const stopDigest = new AbortController();
+      const digest = describeSource(this.checkpoint, AbortSignal.any([hooks.signal, stopDigest.signal]));
+      digest.catch(() => undefined); // awaited below; a failed run leaves no unhandled rejection
+      stopOnFailure = () => stopDigest.abort();
       const engine = await reconstruct(this.checkpoint, options, {
         onProgress: onFit,
         onPhase: onEnginePhase,
@@ -201,7 +207,7 @@ export class ReconstructSessionJob {
       const spectraSeconds = (performance.now() - started) / 1000;
       started = performance.now();
       hooks.onPhase({ phase: 'digest', message: 'SHA-256 of the source', phaseFraction: 0, fraction: ENGINE_SHARE + SPECTRA_SHARE });
-      const source = await describeSource(this.checkpoint, hooks.signal);
+      const source = await digest;
       hooks.onPhase({ phase: 'digest', message: 'SHA-256 of the source', phaseFraction: 1, fraction: 1 });
       const digestSeconds = (performance.now() - started) / 1000;
       // The worker's phases join the engine's: the run's whole time is on the results card and in the export.
@@ -213,6 +219,7 @@ export class ReconstructSessionJob {
       this.last = { result, source, spectra };
       return dashboardFromResult(result, this.checkpoint.path, source, spectra);
     } catch (e) {
+      stopOnFailure();
       await store.dispose();
       throw e;
     }
