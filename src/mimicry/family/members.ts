@@ -40,6 +40,8 @@ export interface FamilyMember {
   readonly layers: ReadonlyMap<string, MemberLayer>;
   /** Every parameter of the member's file. */
   readonly params: number;
+  /** Size of the member's safetensors file(s) on disk. */
+  readonly bytes: number;
   /** Tensors that are not read as layer updates (a saved head, LoRA biases, ...). */
   readonly ignored: readonly string[];
 }
@@ -517,6 +519,7 @@ async function loadMember(given: string, base: FamilyBase | null): Promise<{ mem
       baseModel,
       layers: new Map(loaded.layers.map((l) => [l.name, l])),
       params: ck.tensors.reduce((s, t) => s + t.params, 0),
+      bytes: ck.totalBytes,
       ignored: loaded.ignored,
     };
     return { member, checkpoint: ck };
