@@ -1,4 +1,4 @@
-// One LoRA adapter alone (docs/RECAST.md section 6.8): reconstruction, its curve and metrics read the
+// One LoRA adapter alone (docs/RECAST.md section 6.7): reconstruction, its curve and metrics read the
 // adapter's layer updates scale * (B @ A), as numpy computes them from the factors, by default;
 // --factors keeps the stored factors; the project's own outputs are never read as adapters.
 import { test } from 'node:test';

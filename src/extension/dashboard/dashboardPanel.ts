@@ -28,6 +28,7 @@ import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
 import { reconstructSettings } from './settings';
+import { adapterFactors } from '../config';
 
 export const DASHBOARD_VIEW_TYPE = 'mimicry.dashboard';
 
@@ -109,7 +110,7 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private session(): ReconstructHost {
-    this.client ??= reconstructHost(this.workerPath(), this.state.path);
+    this.client ??= reconstructHost(this.workerPath(), this.state.path, undefined, adapterFactors(vscode.Uri.file(this.state.path)));
     return this.client;
   }
 

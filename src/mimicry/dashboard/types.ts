@@ -64,4 +64,6 @@ export interface DashboardData {
   readonly spectra: readonly BankSpectra[];
   /** The report document (reportJson of the engine, or its equivalent read from a recast file). */
   readonly report: Readonly<Record<string, unknown>>;
+  /** What was fitted when that needs saying: a LoRA adapter's layer updates, or its factors (docs/RECAST.md section 6.7). */
+  readonly note?: string;
 }

@@ -1,4 +1,4 @@
-// One LoRA adapter seen as the checkpoint of its layer updates (docs/RECAST.md section 6.8): every
+// One LoRA adapter seen as the checkpoint of its layer updates (docs/RECAST.md section 6.7): every
 // layer's `scale * (B @ A)`, in the base weight's stored orientation, becomes an F32 tensor
 // `<module>.weight` computed from the factors when read, a row block at a time; the adapter's other
 // tensors (saved heads, biases) pass through as stored. Reconstruction, its curve and spectra read
@@ -10,7 +10,8 @@ import { encodeF32 } from '../safetensors/dtypes';
 import { openCheckpoint } from '../safetensors/reader';
 import type { Checkpoint, DecodedValues, TensorInfo } from '../safetensors/types';
 import { loraKind, readAdapter, type AdapterUpdates } from './members';
-import { factorRows, type LayerUpdate } from './updates';
+import { spectralMetrics, type SpectralMetrics } from '../stats/spectralMetrics';
+import { factorRows, factorSingularValues, type FactorUpdate, type LayerUpdate } from './updates';
 
 /** Metadata key of the view (and so of a recast file made from it): what its tensors are. */
 export const UPDATES_METADATA_KEY = 'mimicry.lora_updates';
@@ -176,4 +177,40 @@ async function hasConfig(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The layer update a LoRA factor tensor belongs to. */
+export interface FactorLayer {
+  readonly module: string;
+  readonly rule: string;
+  readonly update: FactorUpdate;
+}
+
+/**
+ * Each factor tensor of a LoRA adapter (with its adapter_config.json) mapped to its layer's update,
+ * for the inspector's spectra; null for any other checkpoint, and for an adapter whose config is
+ * missing or refused (the inspector then shows the factors' own spectra, as for any tensor).
+ */
+export async function factorLayers(ck: Checkpoint): Promise<ReadonlyMap<string, FactorLayer> | null> {
+  if (OUTPUT_FORMATS.has(ck.metadata.format ?? '') || !loraKind(ck.tensors.map((t) => t.name)) || !(await hasConfig(ck.path))) return null;
+  let adapter: AdapterUpdates | null;
+  try {
+    adapter = await readAdapter(ck);
+  } catch {
+    return null;
+  }
+  if (!adapter) return null;
+  const out = new Map<string, FactorLayer>();
+  for (const layer of adapter.layers) {
+    if (layer.update.kind !== 'factors' || !layer.factors) continue;
+    const entry: FactorLayer = { module: layer.name, rule: UPDATE_RULE[adapter.kind], update: layer.update };
+    for (const name of layer.factors) out.set(name, entry);
+  }
+  return out;
+}
+
+/** The singular values (descending) and spectral metrics of a factor layer's update, exact from its factors. */
+export function updateSpectrum(layer: FactorLayer): { singularValues: number[]; metrics: SpectralMetrics } {
+  const singularValues = factorSingularValues(layer.update);
+  return { singularValues, metrics: spectralMetrics(singularValues) };
 }

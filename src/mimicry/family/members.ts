@@ -21,6 +21,8 @@ export interface MemberLayer {
   readonly update: LayerUpdate;
   /** Parameters the member stores for this layer (both factors, or the whole weight). */
   readonly params: number;
+  /** A LoRA layer's factor tensors, as named in its file (A first). */
+  readonly factors?: readonly [string, string];
 }
 
 export interface FamilyMember {
@@ -329,7 +331,7 @@ async function peftLayers(
       update = { kind: 'factors', rows: out, cols: inner, rank, u: scaled(B, scale), v: transposed(A, rank, inner) };
       shape = [out, ...a.shape.slice(1)];
     }
-    layers.push({ name: module, shape, update, params: a.params + b.params });
+    layers.push({ name: module, shape, update, params: a.params + b.params, factors: [a.name, b.name] });
   }
   return { layers, ignored };
 }
@@ -365,7 +367,7 @@ async function mlxLayers(
     const A = await readFactor(ck, a);
     const B = await readFactor(ck, b);
     const update: FactorUpdate = { kind: 'factors', rows: out, cols: inDim, rank, u: transposed(B, rank, out, scale), v: A };
-    layers.push({ name: module, shape: [out, inDim], update, params: a.params + b.params });
+    layers.push({ name: module, shape: [out, inDim], update, params: a.params + b.params, factors: [a.name, b.name] });
   }
   return { layers, ignored };
 }

@@ -4,12 +4,15 @@ import { toWireError } from '../../errors';
 import { openCheckpoint } from '../../safetensors/reader';
 import type { Checkpoint } from '../../safetensors/types';
 import { serve } from '../channel/serve';
+import { factorLayers, type FactorLayer } from '../../family/adapterView';
 import { computeSpectrumOf, computeStatsOf } from './jobs';
 import { overviewOf } from './overview';
 import { StatsScheduler } from './schedule';
 import type { InspectService } from './protocol';
 
 let checkpoint: Checkpoint | undefined;
+/** An adapter's factor tensors and their layer updates (their spectra are the updates'); null otherwise. */
+let factors: ReadonlyMap<string, FactorLayer> | null = null;
 /** A tensor the user asks for goes before "compute all" (see ./schedule.ts). */
 let scheduler = new StatsScheduler((name, bins, signal, onFraction, gate) =>
   computeStatsOf(current(), name, bins, signal, onFraction, gate),
@@ -33,9 +36,10 @@ function throttled<A extends unknown[]>(fn: (...args: A) => void, intervalMs = 1
 
 serve<InspectService>(
   {
-    async open({ path }) {
+    async open({ path, factors: keepFactors }) {
       await checkpoint?.close();
       checkpoint = await openCheckpoint(path);
+      factors = keepFactors ? null : await factorLayers(checkpoint);
       scheduler = new StatsScheduler(scheduler.compute);
       return overviewOf(checkpoint);
     },
@@ -43,7 +47,7 @@ serve<InspectService>(
       return scheduler.one(name, bins, signal, throttled(progress));
     },
     spectrum({ name, spectrumMaxSide }, { signal, progress }) {
-      return computeSpectrumOf(current(), name, spectrumMaxSide, signal, throttled(progress));
+      return computeSpectrumOf(current(), name, spectrumMaxSide, signal, throttled(progress), factors);
     },
     async statsBatch({ names, bins }, { signal, progress }) {
       const total = names.length;
@@ -59,5 +63,6 @@ serve<InspectService>(
   async () => {
     await checkpoint?.close();
     checkpoint = undefined;
+    factors = null;
   },
 );
