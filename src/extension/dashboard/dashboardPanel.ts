@@ -179,6 +179,7 @@ export class DashboardPanel implements vscode.Disposable {
                 }
               : {}),
             ...(m.pendingSpectra === undefined ? {} : { pendingSpectra: m.pendingSpectra }),
+            ...(m.note === undefined ? {} : { note: m.note }),
           });
           return;
       }
