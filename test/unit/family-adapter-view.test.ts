@@ -227,3 +227,25 @@ test('LoRA factors without an adapter_config.json beside them are fitted as stor
     );
     assert.match(r.out, /^reconstructed 4 layers/m);
   }));
+
+test('inspect --spectra on an adapter: a factor has its layer update spectrum (spectrumOf), --factors its own', async () => {
+  const file = join(MATH, 'adapter_model.safetensors');
+  const name = 'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight';
+  interface Doc {
+    tensors: { name: string; spectrum?: { rows: number; cols: number; rank: number }; spectrumOf?: { module: string } }[];
+  }
+  const r = await cli(['inspect', file, '--spectra', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const a = (JSON.parse(r.out) as Doc).tensors.find((t) => t.name === name);
+  assert.deepEqual(a?.spectrumOf, {
+    module: 'transformer.h.0.attn.c_attn',
+    rule: 'scale * (lora_B @ lora_A), transposed for fan_in_fan_out',
+  });
+  assert.deepEqual([a?.spectrum?.rows, a?.spectrum?.cols, a?.spectrum?.rank], [768, 2304, 8]);
+  const text = await cli(['inspect', file, '--spectra']);
+  assert.match(text.out, /^the spectra of the 72 LoRA factors are those of their layer updates scale \* \(lora_B @ lora_A\)/m);
+  const f = await cli(['inspect', file, '--spectra', '--factors', '--json']);
+  const own = (JSON.parse(f.out) as Doc).tensors.find((t) => t.name === name);
+  assert.equal(own?.spectrumOf, undefined);
+  assert.deepEqual([own?.spectrum?.rows, own?.spectrum?.cols], [8, 768]);
+});
