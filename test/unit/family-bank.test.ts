@@ -15,7 +15,7 @@ import { TASK_BANK_RULE, writeTaskBank } from '../../src/mimicry/family/bank';
 import { loadFamily } from '../../src/mimicry/family/members';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { inTempDir } from './helpers/temp-dir';
-import { numpyMissing, peftConfig, randomTensor, writeAdapter, type Tensors } from './helpers/family-craft';
+import { numpyMissing, peftConfig, randomTensor, writeAdapter, writeTensors, type Tensors } from './helpers/family-craft';
 
 const FAMILY = 'test/fixtures/real/gpt2-lora-family';
 const REAL = ['math', 'medical', 'shakespeare-cattn/checkpoint-1000', 'shakespeare-cattn/checkpoint-7500'].map((m) => join(FAMILY, m));
@@ -29,7 +29,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 interface Rebuilt {
-  members: { name: string; step: number | null; file: string; bytes: number }[];
+  members: { name: string; kind: string; step: number | null; file: string; bytes: number }[];
   /** Per member and layer: max |rebuilt - numpy| / max |numpy|. */
   error: Record<string, Record<string, number>>;
   /** Per member: cosine and relative error of its rebuilt updates (all layers of the bank concatenated) to numpy's. */
@@ -37,8 +37,20 @@ interface Rebuilt {
   relError: Record<string, number>;
 }
 
-/** Rebuilds every member's update with load_task_bank and compares it with numpy's update from the adapter's factors. */
-function rebuildWithNumpy(bank: string, folders: readonly string[]): Rebuilt {
+interface Spec {
+  readonly file: string;
+  readonly config: string | null;
+  readonly kind: 'peft' | 'full';
+}
+
+const peft = (folder: string): Spec => ({
+  file: join(folder, 'adapter_model.safetensors'),
+  config: join(folder, 'adapter_config.json'),
+  kind: 'peft',
+});
+
+/** Rebuilds every member's update with load_task_bank and compares it with numpy's update (from the factors, or W - W_base). */
+function rebuildWithNumpy(bank: string, members: readonly Spec[], base: string | null = null): Rebuilt {
   const py = `
 import json, sys, importlib.util
 import numpy as np
@@ -46,15 +58,17 @@ def load(name, path):
     spec = importlib.util.spec_from_file_location(name, path); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); return m
 loader = load("loader", "test/unit/recast-python-loader.py")
 ref = load("ref", "test/unit/family-reference.py")
-members, updates = loader.load_task_bank(sys.argv[1])
+spec = json.load(sys.stdin)
+members, updates = loader.load_task_bank(spec["bank"])
 error, cosine, rel = {}, {}, {}
-for m, folder in zip(members, sys.argv[2:]):
-    truth = ref.peft_updates(folder + "/adapter_model.safetensors", folder + "/adapter_config.json")
+for m, s in zip(members, spec["members"]):
+    truth = ref.peft_updates(s["file"], s["config"]) if s["kind"] == "peft" else ref.full_updates(s["file"], spec["base"])
     error[m["name"]] = {}
     xs, fs = [], []
     for layer, got in updates[m["name"]].items():
         want = truth[layer]
-        assert got.shape == want.shape, (layer, got.shape, want.shape)
+        assert got.size == want.size, (layer, got.shape, want.shape)
+        got = got.reshape(want.shape)
         error[m["name"]][layer] = float(np.abs(got - want).max() / np.abs(want).max())
         xs.append(want.ravel()); fs.append(got.ravel())
     x, f = np.concatenate(xs), np.concatenate(fs)
@@ -62,7 +76,8 @@ for m, folder in zip(members, sys.argv[2:]):
     rel[m["name"]] = float(np.linalg.norm(x - f) / np.linalg.norm(x))
 print(json.dumps({"members": members, "error": error, "cosine": cosine, "relError": rel}))
 `;
-  const p = spawnSync('python3', ['-c', py, bank, ...folders], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const input = JSON.stringify({ bank, members, base });
+  const p = spawnSync('python3', ['-c', py], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
   assert.equal(p.status, 0, p.stderr);
   return JSON.parse(p.stdout) as Rebuilt;
 }
@@ -110,7 +125,7 @@ test(
       ]);
       assert.deepEqual(JSON.parse(meta['taskbank.fit']), { method: 'spectral', objective: 'per-layer', templates: 4, base: null });
 
-      const py = rebuildWithNumpy(out, REAL);
+      const py = rebuildWithNumpy(out, REAL.map(peft));
       assert.deepEqual(
         py.members.map(({ name, step, file, bytes }) => ({ name, step, file, bytes })),
         names.map((name, i) => ({
@@ -174,7 +189,7 @@ test(
       } finally {
         await family.close();
       }
-      const py = rebuildWithNumpy(out, folders);
+      const py = rebuildWithNumpy(out, folders.map(peft));
       assert.deepEqual(
         py.members.map((m) => [m.name, m.step]),
         [
@@ -189,6 +204,51 @@ test(
         assert.ok(py.cosine[name] > 1 - 1e-10);
       }
     }),
+);
+
+test('full checkpoints with a base: the bank rebuilds W - W_base (read in row blocks), as numpy', { skip: numpyMissing() }, () =>
+  inTempDir(async (dir) => {
+    const base: Tensors = {};
+    for (let i = 0; i < 3; i++) {
+      base[`h.${i}.attn.q.weight`] = randomTensor(500 + i, [6, 5]);
+      base[`h.${i}.mlp.fc.weight`] = randomTensor(600 + i, [5, 7]);
+    }
+    const baseFile = await writeTensors(join(dir, 'base.safetensors'), base);
+    const files: string[] = [];
+    for (let m = 0; m < 2; m++) {
+      const tuned: Tensors = {};
+      for (const [name, t] of Object.entries(base)) {
+        const noise = randomTensor(40 * m + name.length, t.shape, 0.05).values;
+        tuned[name] = { shape: t.shape, values: Float64Array.from(t.values, (v, i) => Math.fround(v) + noise[i]) };
+      }
+      files.push(await writeTensors(join(dir, `step-${m + 1}.safetensors`), tuned));
+    }
+    const family = await loadFamily(files, { base: baseFile });
+    const out = join(dir, 'bank.safetensors');
+    try {
+      await writeTaskBank(family, out, { templates: 6 });
+    } finally {
+      await family.close();
+    }
+    const meta = await metadataOf(out);
+    assert.equal(JSON.parse(meta['taskbank.fit']).base, 'base.safetensors');
+    const py = rebuildWithNumpy(
+      out,
+      files.map((file) => ({ file, config: null, kind: 'full' as const })),
+      baseFile,
+    );
+    assert.deepEqual(
+      py.members.map((m) => [m.name, m.kind, m.step]),
+      [
+        ['step-1', 'full', 1],
+        ['step-2', 'full', 2],
+      ],
+    );
+    for (const [name, layers] of Object.entries(py.error)) {
+      assert.equal(Object.keys(layers).length, 6);
+      for (const [layer, e] of Object.entries(layers)) assert.ok(e < 2e-6, `${name} ${layer}: ${e}`);
+    }
+  }),
 );
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
