@@ -5,14 +5,19 @@ import { openCheckpoint } from '../../safetensors/reader';
 import type { Checkpoint } from '../../safetensors/types';
 import { serve } from '../channel/serve';
 import { factorLayers, type FactorLayer } from '../../family/adapterView';
+import { loraKind } from '../../family/members';
 import { computeSpectrumOf, computeStatsOf } from './jobs';
 import { overviewOf } from './overview';
 import { StatsScheduler } from './schedule';
 import type { InspectService } from './protocol';
 
 let checkpoint: Checkpoint | undefined;
-/** An adapter's factor tensors and their layer updates (their spectra are the updates'); null otherwise. */
-let factors: ReadonlyMap<string, FactorLayer> | null = null;
+/**
+ * An adapter's factor tensors and their layer updates (their spectra are the updates'), read on the
+ * first spectrum of a factor (not at open: a big adapter's factors take a while); null otherwise.
+ */
+let factors: Promise<ReadonlyMap<string, FactorLayer> | null> | undefined;
+let keepFactors = false;
 /** A tensor the user asks for goes before "compute all" (see ./schedule.ts). */
 let scheduler = new StatsScheduler((name, bins, signal, onFraction, gate) =>
   computeStatsOf(current(), name, bins, signal, onFraction, gate),
@@ -36,18 +41,22 @@ function throttled<A extends unknown[]>(fn: (...args: A) => void, intervalMs = 1
 
 serve<InspectService>(
   {
-    async open({ path, factors: keepFactors }) {
+    async open({ path, factors: keep }) {
       await checkpoint?.close();
       checkpoint = await openCheckpoint(path);
-      factors = keepFactors ? null : await factorLayers(checkpoint);
+      keepFactors = keep === true;
+      factors = undefined;
       scheduler = new StatsScheduler(scheduler.compute);
       return overviewOf(checkpoint);
     },
     stats({ name, bins }, { signal, progress }) {
       return scheduler.one(name, bins, signal, throttled(progress));
     },
-    spectrum({ name, spectrumMaxSide }, { signal, progress }) {
-      return computeSpectrumOf(current(), name, spectrumMaxSide, signal, throttled(progress), factors);
+    async spectrum({ name, spectrumMaxSide }, { signal, progress }) {
+      const ck = current();
+      if (!keepFactors && loraKind([name])) factors ??= factorLayers(ck);
+      const layers = factors ? await factors : null;
+      return computeSpectrumOf(ck, name, spectrumMaxSide, signal, throttled(progress), layers);
     },
     async statsBatch({ names, bins }, { signal, progress }) {
       const total = names.length;
@@ -63,6 +72,6 @@ serve<InspectService>(
   async () => {
     await checkpoint?.close();
     checkpoint = undefined;
-    factors = null;
+    factors = undefined;
   },
 );
