@@ -544,7 +544,12 @@ function principalCoordinates(blocks: readonly MapBlock[]): {
   return { values, vectors, N, labels };
 }
 
-/** Snapshots grouped by run, each in step order; runs in the order their first snapshot was given. */
+/**
+ * Snapshots grouped by run, each in step order; runs in the order their first snapshot was given.
+ * A member without a step whose file lies in a run's own folder (PEFT's final save beside its
+ * `checkpoint-N` folders, mlx-lm's `adapters.safetensors` beside `N_adapters.safetensors`) is a
+ * snapshot of that run too, after the numbered ones, in file order.
+ */
 function trajectoriesOf(members: readonly FamilyMember[]): FamilyTrajectory[] {
   const runs = new Map<string, FamilyMember[]>();
   for (const m of members) {
@@ -553,11 +558,14 @@ function trajectoriesOf(members: readonly FamilyMember[]): FamilyTrajectory[] {
     list.push(m);
     runs.set(m.run, list);
   }
+  for (const m of members) if (m.step === null) runs.get(path.dirname(path.resolve(m.file)))?.push(m);
+  const order = (m: FamilyMember) => m.step ?? Number.POSITIVE_INFINITY;
   return [...runs].map(([run, list]) => {
     const rel = path.relative(process.cwd(), run);
     return {
       run: rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : run,
-      members: [...list].sort((a, b) => (a.step as number) - (b.step as number)).map((m) => m.name),
+      // A stable sort: equal steps, and the members without one, stay in the order given.
+      members: [...list].sort((a, b) => (order(a) === order(b) ? 0 : order(a) - order(b))).map((m) => m.name),
     };
   });
 }
