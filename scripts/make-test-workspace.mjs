@@ -56,6 +56,11 @@ export function makeTestWorkspace(dir) {
 
   const fixtures = join(repoRoot, 'test', 'fixtures', 'real');
   for (const f of readdirSync(fixtures).filter((f) => f.endsWith('.safetensors'))) copyFileSync(join(fixtures, f), join(dir, 'real', f));
+  // A PEFT adapter folder with its adapter_config.json: the inspector draws its factors' layer-update spectra.
+  const adapter = dirname(join(dir, WORKSPACE_FILES.adapter));
+  mkdirSync(adapter, { recursive: true });
+  for (const f of ['adapter_model.safetensors', 'adapter_config.json'])
+    copyFileSync(join(fixtures, 'gpt2-lora-family', 'math', f), join(adapter, f));
 
   // A 2-shard model, as transformers' save_pretrained writes it.
   const shard1 = [

@@ -1,6 +1,8 @@
 // Types for test-workspace-files.mjs.
 export declare const WORKSPACE_FILES: {
   readonly real: Readonly<Record<string, number>>;
+  readonly adapter: string;
+  readonly adapterTensors: number;
   readonly shardedIndex: string;
   readonly shardedTensors: number;
   readonly hostile: string;

@@ -8,6 +8,9 @@ export const WORKSPACE_FILES = {
     'real/mlx-qwen05b-lora-4layer.safetensors': 16,
     'real/tinygrad-mnist-cnn.safetensors': 20,
   },
+  /** A PEFT LoRA adapter of GPT-2 (36 layers, 72 factors) with its adapter_config.json beside it. */
+  adapter: 'family/math/adapter_model.safetensors',
+  adapterTensors: 72,
   shardedIndex: 'sharded/model.safetensors.index.json',
   shardedTensors: 5,
   hostile: 'hostile/hostile-names.safetensors',

@@ -2,12 +2,12 @@
 // trade-off per module role, for every template count n at once (docs/RECAST.md section 3), from
 // the eigenvalues of each bank's Gram matrix: nothing is fitted or written.
 import type { Command } from 'commander';
-import { openCheckpoint } from '../mimicry/safetensors/reader';
+import { openFitSource } from '../mimicry/family/adapterView';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { checkpointCurve, type CurvePoint, type CurveView } from '../mimicry/recast/curve';
 import type { ReconstructOptions } from '../mimicry/recast/types';
 import { cell, grouped, num, table } from './format';
-import { toCliError, type CliIO } from './io';
+import { toCliError, type CliIO, printable } from './io';
 import { progressOn } from './progress';
 import { addGroupingOptions } from './reconstruct';
 import { onStopSignals } from './signals';
@@ -17,6 +17,7 @@ interface CurveFlags extends Pick<
   'preset' | 'modules' | 'blocksPerGroup' | 'groups' | 'templates' | 'ratio' | 'sets' | 'shareRoles' | 'objective'
 > {
   readonly json?: boolean;
+  readonly factors?: boolean;
 }
 
 const row = (p: CurvePoint, chosen: boolean): string[] => [
@@ -58,15 +59,17 @@ export function renderCurve(view: CurveView): string {
 
 async function run(file: string, flags: CurveFlags, io: CliIO): Promise<void> {
   let checkpoint: Checkpoint;
+  let note: string | null;
   try {
-    checkpoint = await openCheckpoint(file);
+    ({ checkpoint, note } = await openFitSource(file, { factors: flags.factors }));
   } catch (e) {
     throw toCliError(e, file);
   }
   const progress = progressOn(io.stderr);
   const stop = onStopSignals();
   try {
-    const { json, ...options } = flags;
+    const { json, factors: _factors, ...options } = flags;
+    if (note) io.stderr.write(`mimicry: ${printable(note)}\n`);
     const view = await checkpointCurve(checkpoint, options, {
       signal: stop.signal,
       onProgress: (p) => progress.update(`[${p.bankIndex + 1}/${p.banks}] ${p.bank}: ${Math.floor(100 * p.fraction)}%`),

@@ -1,17 +1,23 @@
-// `mimicry family PATH... [--base FILE] [--templates N] [--map pca|umap] [--seed S] [--json]`: compares
-// the fine-tunes or adapters of one base (docs/RECAST.md section 6). Reads only; writes nothing.
+// `mimicry family PATH... [--base FILE] [--templates N] [--map pca|umap] [--seed S] [--out BANK] [--json]`:
+// compares the fine-tunes or adapters of one base (docs/RECAST.md section 6); with --out, also writes
+// their task bank (docs/FORMAT.md section 8). Progress on stderr (a terminal only); Ctrl-C stops it.
+import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { analyzeFamily, FAMILY_MAP_METHODS, type FamilyMapMethod, type FamilyReport } from '../mimicry/family/analyze';
-import { loadFamily } from '../mimicry/family/members';
+import { writeTaskBank, type TaskBankResult } from '../mimicry/family/bank';
+import { loadFamily, type LoadedFamily } from '../mimicry/family/members';
 import { cell, grouped, num, table } from './format';
 import { nonNegativeInt, positiveInt } from './flags';
-import { toCliError, type CliIO } from './io';
+import { displayPath, ensureOutputFolders, toCliError, type CliIO } from './io';
+import { progressOn } from './progress';
+import { onStopSignals, removeStaleTemporaries } from './signals';
 
 interface FamilyFlags {
   readonly base?: string;
   readonly templates?: number;
   readonly map: FamilyMapMethod;
   readonly seed: number;
+  readonly out?: string;
   readonly json?: boolean;
 }
 
@@ -95,16 +101,62 @@ function render(r: FamilyReport): string {
   return out.join('');
 }
 
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+
+/** The task bank's line: its size next to the members' files. */
+function renderBank(bank: TaskBankResult, given: string): string {
+  const ratio = bank.membersBytes > 0 ? bank.bytes / bank.membersBytes : 0;
+  return (
+    `\ntask bank ${displayPath(bank.path, given)}: ${mib(bank.bytes)} (${grouped(bank.templateValues)} template and ` +
+    `${grouped(bank.coefficientValues)} coefficient values in ${bank.banks} banks); the members' files: ${mib(bank.membersBytes)} ` +
+    `(${ratio.toFixed(2)}x); their shared layers' updates stored dense: ${mib(bank.denseBytes)}\n`
+  );
+}
+
 async function run(paths: string[], flags: FamilyFlags, io: CliIO): Promise<void> {
-  let family;
+  if (flags.out !== undefined) await ensureOutputFolders([flags.out]);
+  const progress = progressOn(io.stderr);
+  // Ctrl-C or SIGTERM stops the run; the bank's writer then removes its temporary file.
+  const stop = onStopSignals();
+  let family: LoadedFamily | undefined;
   try {
-    family = await loadFamily(paths, { base: flags.base });
-    const report = await analyzeFamily(family, { templates: flags.templates, map: flags.map, seed: flags.seed });
-    if (flags.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else io.stdout.write(render(report));
+    if (flags.out !== undefined) await removeStaleTemporaries([flags.out], io);
+    progress.update(`reading ${paths.length} members`);
+    family = await loadFamily(paths, { base: flags.base, signal: stop.signal });
+    const grams = new Map<string, Float64Array>();
+    const report = await analyzeFamily(family, {
+      templates: flags.templates,
+      map: flags.map,
+      seed: flags.seed,
+      signal: stop.signal,
+      onProgress: (done, total) => progress.update(`[${done}/${total}] banks compared`),
+      onGram: flags.out !== undefined ? (bank, g) => grams.set(bank, g) : undefined,
+    });
+    let bank: TaskBankResult | undefined;
+    if (flags.out !== undefined) {
+      const out = flags.out;
+      bank = await writeTaskBank(family, out, {
+        templates: flags.templates,
+        grams,
+        signal: stop.signal,
+        onWrite: (p) =>
+          progress.update(
+            `writing ${path.basename(out)}: ${Math.floor((100 * p.bytes) / Math.max(1, p.totalBytes))}% (${p.tensors}/${p.totalTensors} tensors)`,
+          ),
+      });
+    }
+    progress.done();
+    if (flags.json) {
+      const doc = bank
+        ? { ...report, taskBank: { path: bank.path, bytes: bank.bytes, membersBytes: bank.membersBytes, denseBytes: bank.denseBytes } }
+        : report;
+      io.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    } else io.stdout.write(render(report) + (bank ? renderBank(bank, flags.out ?? '') : ''));
   } catch (e) {
-    throw toCliError(e, paths[0] ?? '');
+    progress.done();
+    throw stop.received ? stop.stopped() : toCliError(e, paths[0] ?? '');
   } finally {
+    stop.dispose();
     await family?.close();
   }
 }
@@ -112,7 +164,9 @@ async function run(paths: string[], flags: FamilyFlags, io: CliIO): Promise<void
 export function registerFamily(program: Command, io: CliIO): void {
   program
     .command('family')
-    .description('compare fine-tunes or LoRA adapters of one base: update norms, spectra and cosines, shared update templates, a map')
+    .description(
+      'compare fine-tunes or LoRA adapters of one base: update norms, spectra and cosines, shared update templates, a map; --out writes the task bank',
+    )
     .argument('<paths...>', 'two or more PEFT / mlx-lm adapter folders or files, or full checkpoints (with --base)')
     .option('--base <file>', 'the base checkpoint: needed for full checkpoints; adds ||dW||_F / ||W_base||_F')
     .option('--templates <n>', 'shared templates per bank (default: the number of members)', positiveInt)
@@ -122,6 +176,7 @@ export function registerFamily(program: Command, io: CliIO): void {
         .default('pca'),
     )
     .option('--seed <n>', "UMAP's random seed (PCA is exact)", nonNegativeInt, 0)
+    .option('--out <bank>', "also write the task bank: shared templates and every member's coefficients (.safetensors)")
     .option('--json', 'print one JSON document instead of tables')
     .action((paths: string[], flags: FamilyFlags) => run(paths, flags, io));
 }

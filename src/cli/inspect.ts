@@ -1,6 +1,7 @@
 // `mimicry inspect FILE [--stats] [--spectra] [--json]`: what is inside a checkpoint.
 
 import type { Command } from 'commander';
+import { factorLayers } from '../mimicry/family/adapterView';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
 import { DEFAULT_SPECTRUM_MAX_SIDE, DEFAULT_SPECTRUM_TOP_K } from '../mimicry/stats/spectrum';
@@ -23,6 +24,8 @@ interface InspectFlags {
   readonly topK: number;
   /** `--threads`: worker threads for --stats. */
   readonly threads: number;
+  /** `--factors`: a LoRA adapter's factors get their own spectra. */
+  readonly factors?: boolean;
 }
 
 /** "1.2 GB" with one decimal (progress only). */
@@ -44,6 +47,8 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
     const report = await buildInspectReport(checkpoint, file, {
       stats: flags.stats === true,
       spectra: flags.spectra === true,
+      // A LoRA adapter's factors are drawn by their layer update's spectrum (docs/RECAST.md section 6.7).
+      factorLayers: flags.spectra && !flags.factors ? await factorLayers(checkpoint) : null,
       bins: flags.bins,
       spectrumMaxSide: flags.maxSide,
       spectrumTopK: flags.topK,
@@ -100,6 +105,7 @@ export function registerInspect(program: Command, io: CliIO): void {
       nonNegativeInt,
       DEFAULT_SPECTRUM_TOP_K,
     )
+    .option('--factors', "with --spectra on a LoRA adapter: each factor's own spectrum, not its layer update's scale * B @ A")
     .option('--threads <n>', 'threads for --stats, this one included (1: no worker threads)', positiveInt, availableParallelism())
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
 }

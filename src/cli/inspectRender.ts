@@ -110,6 +110,11 @@ function tensorTable(report: InspectReport, withStats: boolean, withSpectra: boo
   });
   let out = table(columns, rows);
   if (notes.length) out += `\nnotes:\n${notes.map((n) => `  ${n}`).join('\n')}\n`;
+  const factors = report.tensors.filter((t) => t.spectrumOf);
+  if (withSpectra && factors.length > 0)
+    out +=
+      `\nthe spectra of the ${factors.length} LoRA factors are those of their layer updates ${factors[0].spectrumOf?.rule ?? ''}, ` +
+      "from both factors (JSON: spectrumOf); --factors: each factor's own\n";
   return out;
 }
 

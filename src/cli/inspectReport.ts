@@ -6,6 +6,7 @@ import { isStatsSkipped, type TensorStatsOutcome } from '../mimicry/stats/checkp
 import { computeCheckpointStats, type StatsProgress } from '../mimicry/stats/statsPool';
 import type { TensorStats } from '../mimicry/stats/tensorStats';
 import * as path from 'node:path';
+import { updateSpectrum, type FactorLayer } from '../mimicry/family/adapterView';
 
 /** Statistics as published in the JSON report: the engine's, less the element counts (definitions: src/mimicry/stats/tensorStats.ts). */
 export type StatsJson = Omit<TensorStats, 'count' | 'finiteCount'>;
@@ -20,6 +21,8 @@ export interface TensorEntry extends Pick<TensorInfo, 'name' | 'dtype' | 'shape'
   readonly statsSkipped?: string;
   /** With --spectra, tensors of 2 or more dimensions only. */
   readonly spectrum?: SpectrumOutcome;
+  /** A LoRA adapter's factor: `spectrum` is that of its layer's update (`rule`), not of the factor alone. */
+  readonly spectrumOf?: { readonly module: string; readonly rule: string };
 }
 
 export interface InspectReport {
@@ -43,6 +46,8 @@ export interface InspectOptions {
   readonly statsWorker?: string;
   /** Statistics of all tensors are computed first, with this progress. */
   readonly onStatsProgress?: (p: StatsProgress) => void;
+  /** A LoRA adapter's factor tensors and their layer updates (their spectra are the updates'); absent: every tensor's own. */
+  readonly factorLayers?: ReadonlyMap<string, FactorLayer> | null;
   /** Spectra: called as work starts on a tensor and as it advances (fraction in [0, 1]). */
   readonly onProgress?: (index: number, tensor: TensorInfo, what: 'spectrum', fraction: number) => void;
 }
@@ -82,7 +87,12 @@ export async function buildInspectReport(checkpoint: Checkpoint, file: string, o
   for (const [i, t] of checkpoint.tensors.entries()) {
     let entry = baseEntry(checkpoint, t, shards);
     if (stats) entry = { ...entry, ...statsEntry(stats[i]) };
-    if (opts.spectra && matrixView(t.shape)) {
+    const layer = opts.spectra ? opts.factorLayers?.get(t.name) : undefined;
+    if (layer) {
+      const { singularValues, metrics } = updateSpectrum(layer);
+      const spectrum: SpectrumOutcome = { rows: layer.update.rows, cols: layer.update.cols, singularValues, ...metrics };
+      entry = { ...entry, spectrum, spectrumOf: { module: layer.module, rule: layer.rule } };
+    } else if (opts.spectra && matrixView(t.shape)) {
       opts.onProgress?.(i, t, 'spectrum', 0);
       const total = Math.max(1, t.params);
       const spectrum = await computeSpectrum(checkpoint, t, {

@@ -3,6 +3,7 @@
 // is checked whole (metadata schema, tensor layout, every template and coefficient value) before
 // anything is printed; a --source must be the very checkpoint recast.source describes.
 import type { Command } from 'commander';
+import { openFitSource, updatesNoteOf } from '../mimicry/family/adapterView';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import type { Checkpoint, TensorInfo } from '../mimicry/safetensors/types';
 import { compose } from '../mimicry/recast/compose';
@@ -137,7 +138,8 @@ async function run(file: string, flags: MetricsFlags, io: CliIO): Promise<void> 
     const metrics = parsed.docs.metrics;
     let recomputed: Recomputed[] | null = null;
     if (flags.source) {
-      source = await openCheckpoint(flags.source);
+      // A recast file made from an adapter's update view is compared with that view of its source.
+      ({ checkpoint: source } = await openFitSource(flags.source, { factors: updatesNoteOf(recast.metadata) === null }));
       const members = await checkSource(recast, parsed, source);
       recomputed = await recompute(recast, parsed, source, members); // reads (and checks) every template and coefficient
     } else {

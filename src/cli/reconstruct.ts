@@ -3,7 +3,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { openCheckpoint } from '../mimicry/safetensors/reader';
+import { openFitSource } from '../mimicry/family/adapterView';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
 import { PRESETS } from '../mimicry/recast/grouping';
@@ -59,10 +59,21 @@ interface ReconstructFlags extends Omit<ReconstructOptions, 'moduleWeights' | 'g
   readonly moduleWeight?: Record<string, number>;
   readonly groupMemoryMb?: number;
   readonly memoryLimitMb?: number;
+  readonly factors?: boolean;
 }
 
 export function optionsFromFlags(f: ReconstructFlags): ReconstructOptions {
-  const { out: _out, dense: _dense, report: _report, json: _json, moduleWeight, groupMemoryMb, memoryLimitMb, ...engine } = f;
+  const {
+    out: _out,
+    dense: _dense,
+    report: _report,
+    json: _json,
+    factors: _factors,
+    moduleWeight,
+    groupMemoryMb,
+    memoryLimitMb,
+    ...engine
+  } = f;
   const mib = (v: number | undefined) => (v === undefined ? undefined : v * 2 ** 20);
   return { ...engine, moduleWeights: moduleWeight, groupMemoryBytes: mib(groupMemoryMb), memoryLimitBytes: mib(memoryLimitMb) };
 }
@@ -142,8 +153,9 @@ export function renderLayerTable(outcome: ExportOutcome): string {
 
 async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<void> {
   let checkpoint: Checkpoint;
+  let note: string | null;
   try {
-    checkpoint = await openCheckpoint(file);
+    ({ checkpoint, note } = await openFitSource(file, { factors: flags.factors }));
   } catch (e) {
     throw toCliError(e, file);
   }
@@ -160,6 +172,7 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
     io.stderr.write(`mimicry: ${printable(line)}\n`);
   });
   try {
+    if (note) io.stderr.write(`mimicry: ${printable(note)}\n`);
     await removeStaleTemporaries([flags.out, flags.dense, flags.report], io);
     const outcome = await exportRecast(
       checkpoint,
@@ -223,7 +236,8 @@ export function addGroupingOptions(command: Command): Command {
     .option('--templates <n>', 'templates per bank, or "exact" (default 2)', templatesArg)
     .option('--ratio <r>', 'choose n per bank for this compression ratio (e.g. 4 or 4x)', ratioArg)
     .option('--sets <k>', 'coefficient sets per layer, K (default 2)', positiveInt)
-    .option('--share-roles', 'one bank for all roles of equal shape in a group');
+    .option('--share-roles', 'one bank for all roles of equal shape in a group')
+    .option('--factors', 'a LoRA adapter: fit its stored factors (lora_A, lora_B) as tensors, not its layer updates scale * B @ A');
 }
 
 export function registerReconstruct(program: Command, io: CliIO): void {

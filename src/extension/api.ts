@@ -28,6 +28,8 @@ export interface DashboardReport {
   cardHints?: Record<string, string>;
   /** Results: banks whose spectra are still being computed (a recast file that does not store them). */
   pendingSpectra?: number;
+  /** The line saying what is fitted, when the view shows one (a LoRA adapter's layer updates or factors). */
+  note?: string;
 }
 
 /** What an open inspector document computed (its statistics and "compute all" batches). */

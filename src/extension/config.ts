@@ -33,3 +33,11 @@ export function inspectorSettings(scope?: vscode.Uri): InspectorSettings {
     spectrumMaxSide: positiveIntSetting(c.get('spectrumMaxDim'), DEFAULTS.spectrumMaxSide, 8192),
   };
 }
+
+/**
+ * `mimicry.adapters.useFactors`: a LoRA adapter is reconstructed, and its spectra drawn, as its
+ * stored factors rather than its layer updates scale * (B @ A) (docs/RECAST.md section 6.7).
+ */
+export function adapterFactors(scope?: vscode.Uri): boolean {
+  return vscode.workspace.getConfiguration('mimicry.adapters', scope).get('useFactors') === true;
+}

@@ -212,6 +212,8 @@ export type FromDashboard =
       readonly cards?: readonly { readonly id: string; readonly value: string; readonly hint?: string }[];
       /** Results: banks whose spectra are still being computed. */
       readonly pendingSpectra?: number;
+      /** The line saying what is fitted (a LoRA adapter's layer updates or factors), when shown. */
+      readonly note?: string;
     };
 
 const EXPORT_KINDS: readonly string[] = ['model', 'dense', 'report-json', 'report-csv'] satisfies readonly DashboardExportKind[];
@@ -236,7 +238,8 @@ export const isFromDashboard = messageGuard<FromDashboard>({
     isMode(m.mode) &&
     typeof m.charts === 'number' &&
     (m.cards === undefined || isCards(m.cards)) &&
-    (m.pendingSpectra === undefined || typeof m.pendingSpectra === 'number'),
+    (m.pendingSpectra === undefined || typeof m.pendingSpectra === 'number') &&
+    (m.note === undefined || (typeof m.note === 'string' && m.note.length <= 1000)),
 });
 
 function isCards(v: unknown): boolean {

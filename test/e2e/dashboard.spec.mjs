@@ -25,6 +25,7 @@ import {
 } from './lib.mjs';
 import { workbenchSession } from './session.mjs';
 import { repoRoot } from '../../scripts/code-server.mjs';
+import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
 
 const CAPP = 'real/capp-gpt2-4layer.safetensors';
 const EXPORTED = 'real/capp-gpt2-4layer.recast.safetensors'; // the save dialog's default: next to the source
@@ -802,5 +803,27 @@ test.describe.serial('dashboard', () => {
     await sleep(500); // the toasts' slide animation
     await energy.evaluate((e) => e.scrollIntoView({ block: 'end' }));
     await screenshot(ctx.page, ctx.shots, 'dashboard-energy.png');
+  });
+  test("dashboard: a LoRA adapter's form fits its layer updates (its 3 roles, no lora_A / lora_B) and says so", async () => {
+    await closeAllEditors(ctx.page);
+    const row = await explorerItem(ctx.page, WORKSPACE_FILES.adapter);
+    await contextMenu(ctx.page, row, 'Reconstruct Checkpoint...');
+    const frame = await dashboard(ctx.page, 'source-note', 60_000);
+    const note = frame.locator(tid('source-note')).first();
+    assert.equal(
+      (await note.innerText()).trim(),
+      'LoRA adapter: its 36 layer updates scale * (lora_B @ lora_A), transposed for fan_in_fan_out are reconstructed, not its factors',
+    );
+    // The roles are the layers' (attn.c_attn, attn.c_proj, mlp.c_proj), not the factors'.
+    const roles = frame.locator(tid('role-checkbox'));
+    await until('the module roles', async () => (await roles.count()) === 3);
+    const banks = frame.locator(`${tid('bank-list')} tr[data-bank]`);
+    await until('the planned banks', async () => (await banks.count()) > 0);
+    const names = await banks.evaluateAll((els) => els.map((e) => e.getAttribute('data-bank') ?? ''));
+    assert.ok(
+      names.every((b) => !b.includes('lora')),
+      `factor banks: ${names.join(', ')}`,
+    );
+    await screenshot(ctx.page, ctx.shots, 'reconstruct-adapter-updates.png');
   });
 });

@@ -536,6 +536,37 @@ test.describe.serial('inspector', () => {
     await closeAllEditors(ctx.page);
   });
 
+  test("a LoRA adapter with its config: a factor's spectrum is its layer update's, labelled so", async () => {
+    await closeAllEditors(ctx.page);
+    const rel = WORKSPACE_FILES.adapter;
+    await openFromExplorer(ctx, rel);
+    const names = tensorNames(join(ctx.workspace, rel));
+    assert.equal(names.length, WORKSPACE_FILES.adapterTensors);
+    const name = 'base_model.model.transformer.h.0.attn.c_attn.lora_B.weight';
+    const frame = await inspectorFrame(ctx.page, names[0]);
+    await typeInto(frame, ctx.page, '[data-testid="tensor-search"]', name);
+    await until('the table to show only this tensor', async () => JSON.stringify(await visibleRowNames(frame)) === JSON.stringify([name]));
+    await frame
+      .locator(`${ROW}[data-name="${cssString(name)}"]`)
+      .first()
+      .click();
+    const of = frame.locator('[data-testid="spectrum-update"]').first();
+    await of.waitFor({ state: 'visible' });
+    assert.equal((await of.innerText()).trim(), 'update of transformer.h.0.attn.c_attn');
+    // The update's 768 x 2304 matrix view, not the factor's 2304 x 8.
+    const detail = frame.locator('[data-testid="tensor-detail"]').first();
+    await until('the matrix of the update', async () => (await detail.innerText()).includes('768 × 2304'));
+    const spectrum = frame.locator('[data-testid="spectrum"]').first();
+    await until('the spectrum chart to be drawn', async () => {
+      const chart = spectrum.locator('canvas, svg').first();
+      if ((await chart.count()) === 0) return false;
+      const box = await chart.boundingBox();
+      return box !== null && box.width > 50 && box.height > 30;
+    });
+    await spectrum.scrollIntoViewIfNeeded();
+    await screenshot(ctx.page, ctx.shots, 'inspector-adapter-update-spectrum.png');
+  });
+
   test('no alert, confirm or prompt dialog opened during the whole session', async () => {
     assert.deepEqual(ctx.dialogs, []);
   });

@@ -3,6 +3,9 @@
     from load_recast import load_recast
     state = load_recast("model.recast.safetensors")   # {name: np.ndarray}, original names and shapes
 
+    from load_recast import load_task_bank
+    members, updates = load_task_bank("family.bank.safetensors")   # updates[member][layer]: float64 dW
+
 BF16 tensors come back as float32 arrays holding the exact bfloat16 values (numpy has no bfloat16).
 Run as a script, it compares its rebuild with a dense export:  python3 load_recast.py RECAST DENSE
 """
@@ -74,6 +77,29 @@ def load_recast(path):
         if name not in made:
             state[name] = bf16_bits_to_f32(raw) if dtype == "BF16" else raw.copy()
     return state
+
+
+def load_task_bank(path):
+    """(members, {member name: {layer: float64 update}}) from a task bank (docs/FORMAT.md section 8).
+
+    update = sum_t C[m, i, t] * T[t] for member m and layer i of each bank, adding t in ascending order."""
+    meta, tensors = read_safetensors(path)
+    if meta.get("format") != "recast-taskbank" or meta.get("taskbank.version") != "1":
+        raise ValueError(f"{path} is not a task bank version 1 file")
+    members = json.loads(meta["taskbank.members"])
+    updates = {m["name"]: {} for m in members}
+    for bank, b in json.loads(meta["taskbank.banks"]).items():
+        templates = tensors["taskbank.templates." + bank][2].astype(np.float64)
+        coefficients = tensors["taskbank.coefficients." + bank][2].astype(np.float64)
+        n = templates.shape[0]
+        templates = templates.reshape(n, -1)
+        for m, member in enumerate(members):
+            for i, layer in enumerate(b["layers"]):
+                w = np.zeros(templates.shape[1], dtype=np.float64)
+                for t in range(n):
+                    w += coefficients[m, i, t] * templates[t]
+                updates[member["name"]][layer] = w.reshape(b["shape"])
+    return members, updates
 
 
 def _compare(recast_path, dense_path):

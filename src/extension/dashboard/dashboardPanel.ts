@@ -31,6 +31,7 @@ import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
 import { reconstructSettings } from './settings';
+import { adapterFactors } from '../config';
 
 export const DASHBOARD_VIEW_TYPE = 'mimicry.dashboard';
 
@@ -112,7 +113,7 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private session(): ReconstructHost {
-    this.client ??= reconstructHost(this.workerPath(), this.state.path);
+    this.client ??= reconstructHost(this.workerPath(), this.state.path, undefined, adapterFactors(vscode.Uri.file(this.state.path)));
     return this.client;
   }
 
@@ -181,6 +182,7 @@ export class DashboardPanel implements vscode.Disposable {
                 }
               : {}),
             ...(m.pendingSpectra === undefined ? {} : { pendingSpectra: m.pendingSpectra }),
+            ...(m.note === undefined ? {} : { note: m.note }),
           });
           return;
       }

@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { wireOf, type WireError } from '../../mimicry/errors';
 import { inspectHost, type InspectHost } from '../../mimicry/worker/inspect/client';
+import { adapterFactors } from '../config';
 import type { Opened } from '../../mimicry/worker/inspect/protocol';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
 import type { BatchProgress, BatchState, ExtensionToWebview, SpectrumView, TensorStatsView, ValuesRequest } from '../../webview/protocol';
@@ -50,7 +51,7 @@ export class InspectorDocument implements vscode.CustomDocument {
     private readonly cache: StatsCache,
     private readonly bins: () => number,
   ) {
-    this.engine = inspectHost(workerPath, uri.fsPath);
+    this.engine = inspectHost(workerPath, uri.fsPath, undefined, adapterFactors(uri));
     this.opened = this.engine.open().then(
       async (opened) => {
         await this.restore(opened);

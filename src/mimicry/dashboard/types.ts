@@ -80,4 +80,6 @@ export interface DashboardData {
   readonly report: Readonly<Record<string, unknown>>;
   /** The files written so far, each with its size on disk (docs: README "Template dtype and the size on disk"). */
   readonly outputs?: readonly OutputFile[];
+  /** What was fitted when that needs saying: a LoRA adapter's layer updates, or its factors (docs/RECAST.md section 6.7). */
+  readonly note?: string;
 }

@@ -31,6 +31,8 @@ export interface FamilyOptions {
   readonly signal?: AbortSignal;
   /** Called after each bank with the banks done and their count. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Called with each bank's Gram of updates (items layer by layer, members within): a task bank export reuses them. */
+  readonly onGram?: (bank: string, g: Float64Array) => void;
 }
 
 export interface FamilyMemberDoc {
@@ -264,14 +266,14 @@ export async function updateGram(items: readonly LayerUpdate[], signal?: AbortSi
   return g;
 }
 
-interface PlannedBank {
+export interface PlannedBank {
   readonly name: string;
   readonly shape: readonly number[];
   readonly layers: readonly string[];
 }
 
 /** Banks as reconstruction groups them (one module role and shape, all blocks); a layer of no role is a bank alone. */
-function planBanks(layers: readonly { name: string; shape: readonly number[] }[]): PlannedBank[] {
+export function planBanks(layers: readonly { name: string; shape: readonly number[] }[]): PlannedBank[] {
   const pseudo: TensorLike[] = layers.map((l) => ({ name: `${l.name}.weight`, dtype: 'F32', shape: l.shape }));
   const plan = planGroups(pseudo, { groups: 1, templates: 1 });
   const banks: PlannedBank[] = plan.banks.map((b) => ({
@@ -292,7 +294,10 @@ function planBanks(layers: readonly { name: string; shape: readonly number[] }[]
 }
 
 /** Layers every member has (natural order), each member's others, and the shared layers' common shape. */
-function sharedLayers(members: readonly FamilyMember[]): { shared: { name: string; shape: readonly number[] }[]; unshared: string[][] } {
+export function sharedLayers(members: readonly FamilyMember[]): {
+  shared: { name: string; shape: readonly number[] }[];
+  unshared: string[][];
+} {
   const first = members[0];
   const names = [...first.layers.keys()].filter((n) => members.every((m) => m.layers.has(n))).sort(compareModuleNames);
   if (names.length === 0) {
@@ -313,7 +318,7 @@ function sharedLayers(members: readonly FamilyMember[]): { shared: { name: strin
   return { shared, unshared };
 }
 
-function checkBaseModels(members: readonly FamilyMember[]): void {
+export function checkBaseModels(members: readonly FamilyMember[]): void {
   const named = members.filter((m) => m.baseModel !== null);
   const other = named.find((m) => m.baseModel !== named[0].baseModel);
   if (other)
@@ -539,7 +544,12 @@ function principalCoordinates(blocks: readonly MapBlock[]): {
   return { values, vectors, N, labels };
 }
 
-/** Snapshots grouped by run, each in step order; runs in the order their first snapshot was given. */
+/**
+ * Snapshots grouped by run, each in step order; runs in the order their first snapshot was given.
+ * A member without a step whose file lies in a run's own folder (PEFT's final save beside its
+ * `checkpoint-N` folders, mlx-lm's `adapters.safetensors` beside `N_adapters.safetensors`) is a
+ * snapshot of that run too, after the numbered ones, in file order.
+ */
 function trajectoriesOf(members: readonly FamilyMember[]): FamilyTrajectory[] {
   const runs = new Map<string, FamilyMember[]>();
   for (const m of members) {
@@ -548,11 +558,14 @@ function trajectoriesOf(members: readonly FamilyMember[]): FamilyTrajectory[] {
     list.push(m);
     runs.set(m.run, list);
   }
+  for (const m of members) if (m.step === null) runs.get(path.dirname(path.resolve(m.file)))?.push(m);
+  const order = (m: FamilyMember) => m.step ?? Number.POSITIVE_INFINITY;
   return [...runs].map(([run, list]) => {
     const rel = path.relative(process.cwd(), run);
     return {
       run: rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : run,
-      members: [...list].sort((a, b) => (a.step as number) - (b.step as number)).map((m) => m.name),
+      // A stable sort: equal steps, and the members without one, stay in the order given.
+      members: [...list].sort((a, b) => (order(a) === order(b) ? 0 : order(a) - order(b))).map((m) => m.name),
     };
   });
 }
@@ -647,6 +660,7 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
       }
     }
     mapBlocks.push({ g, L, labels });
+    opts.onGram?.(bank.name, g);
 
     for (const [k, layer] of bank.layers.entries()) {
       const at = (mi: number) => k * M + mi;

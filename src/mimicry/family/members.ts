@@ -21,6 +21,8 @@ export interface MemberLayer {
   readonly update: LayerUpdate;
   /** Parameters the member stores for this layer (both factors, or the whole weight). */
   readonly params: number;
+  /** A LoRA layer's factor tensors, as named in its file (A first). */
+  readonly factors?: readonly [string, string];
 }
 
 export interface FamilyMember {
@@ -40,6 +42,8 @@ export interface FamilyMember {
   readonly layers: ReadonlyMap<string, MemberLayer>;
   /** Every parameter of the member's file. */
   readonly params: number;
+  /** Size of the member's safetensors file(s) on disk. */
+  readonly bytes: number;
   /** Tensors that are not read as layer updates (a saved head, LoRA biases, ...). */
   readonly ignored: readonly string[];
 }
@@ -327,7 +331,7 @@ async function peftLayers(
       update = { kind: 'factors', rows: out, cols: inner, rank, u: scaled(B, scale), v: transposed(A, rank, inner) };
       shape = [out, ...a.shape.slice(1)];
     }
-    layers.push({ name: module, shape, update, params: a.params + b.params });
+    layers.push({ name: module, shape, update, params: a.params + b.params, factors: [a.name, b.name] });
   }
   return { layers, ignored };
 }
@@ -363,7 +367,7 @@ async function mlxLayers(
     const A = await readFactor(ck, a);
     const B = await readFactor(ck, b);
     const update: FactorUpdate = { kind: 'factors', rows: out, cols: inDim, rank, u: transposed(B, rank, out, scale), v: A };
-    layers.push({ name: module, shape: [out, inDim], update, params: a.params + b.params });
+    layers.push({ name: module, shape: [out, inDim], update, params: a.params + b.params, factors: [a.name, b.name] });
   }
   return { layers, ignored };
 }
@@ -475,33 +479,59 @@ function nameMembers(members: FamilyMember[]): void {
   }
 }
 
+/** A LoRA adapter's layer updates (docs/RECAST.md section 6.1). */
+export interface AdapterUpdates {
+  readonly kind: 'peft-lora' | 'mlx-lora';
+  readonly layers: readonly MemberLayer[];
+  /** Tensors that are not factors (a saved head, LoRA biases, ...). */
+  readonly ignored: readonly string[];
+  readonly baseModel: string | null;
+}
+
+/** Which LoRA adapter tensor names these are (PEFT's lora_A / lora_B, mlx-lm's lora_a / lora_b), or null. */
+export function loraKind(names: readonly string[]): AdapterUpdates['kind'] | null {
+  if (names.some((n) => PEFT_FACTOR.test(n) || PEFT_EMBEDDING_FACTOR.test(n))) return 'peft-lora';
+  if (names.some((n) => MLX_FACTOR.test(n))) return 'mlx-lora';
+  return null;
+}
+
+/**
+ * The layer updates of an open checkpoint when it is a PEFT or mlx-lm LoRA adapter (it holds LoRA
+ * factors), read from its factors and the adapter_config.json beside it; null when it holds none.
+ * A bad config, a DoRA adapter or an incomplete pair is refused (FamilyError).
+ */
+export async function readAdapter(ck: Checkpoint): Promise<AdapterUpdates | null> {
+  const file = ck.path;
+  const names = ck.tensors.map((t) => t.name);
+  const configFile = path.join(path.dirname(file), CONFIG);
+  const kind = loraKind(names);
+  if (!kind) return null;
+  const isPeft = kind === 'peft-lora';
+  const isMlx = !isPeft;
+  const dora = names.find((n) => /lora_magnitude_vector/.test(n) || (isMlx && /\.m$/.test(n)));
+  const doc = await readConfig(configFile);
+  if (!doc) throw new FamilyError('adapter-config-missing', `no ${CONFIG} in ${path.dirname(file)}`, file);
+  if (isPeft) {
+    const config = parsePeftConfig(doc, configFile);
+    if (dora) throw new FamilyError('dora-unsupported', `it holds ${JSON.stringify(dora)}`, file);
+    return { kind: 'peft-lora', baseModel: config.baseModel, ...(await peftLayers(ck, config, configFile)) };
+  }
+  if (dora) throw new FamilyError('dora-unsupported', `it holds ${JSON.stringify(dora)}`, file);
+  const loaded = await mlxLayers(ck, doc, configFile);
+  return { kind: 'mlx-lora', baseModel: typeof doc.model === 'string' && doc.model.length > 0 ? doc.model : null, ...loaded };
+}
+
 async function loadMember(given: string, base: FamilyBase | null): Promise<{ member: FamilyMember; checkpoint: Checkpoint }> {
   const file = await memberFile(given);
   const ck = await openCheckpoint(file);
   try {
-    const names = ck.tensors.map((t) => t.name);
-    const configFile = path.join(path.dirname(file), CONFIG);
-    const isPeft = names.some((n) => PEFT_FACTOR.test(n) || PEFT_EMBEDDING_FACTOR.test(n));
-    const isMlx = !isPeft && names.some((n) => MLX_FACTOR.test(n));
     let kind: MemberKind;
-    let loaded: { layers: MemberLayer[]; ignored: string[] };
+    let loaded: { layers: readonly MemberLayer[]; ignored: readonly string[] };
     let baseModel: string | null = null;
-    if (isPeft || isMlx) {
-      const dora = names.find((n) => /lora_magnitude_vector/.test(n) || (isMlx && /\.m$/.test(n)));
-      const doc = await readConfig(configFile);
-      if (!doc) throw new FamilyError('adapter-config-missing', `no ${CONFIG} in ${path.dirname(file)}`, file);
-      if (isPeft) {
-        const config = parsePeftConfig(doc, configFile);
-        if (dora) throw new FamilyError('dora-unsupported', `it holds ${JSON.stringify(dora)}`, file);
-        kind = 'peft-lora';
-        baseModel = config.baseModel;
-        loaded = await peftLayers(ck, config, configFile);
-      } else {
-        kind = 'mlx-lora';
-        if (dora) throw new FamilyError('dora-unsupported', `it holds ${JSON.stringify(dora)}`, file);
-        loaded = await mlxLayers(ck, doc, configFile);
-        baseModel = typeof doc.model === 'string' && doc.model.length > 0 ? doc.model : null;
-      }
+    const adapter = await readAdapter(ck);
+    if (adapter) {
+      ({ kind, baseModel } = adapter);
+      loaded = adapter;
     } else {
       if (!base) throw new FamilyError('base-required', 'it holds no LoRA factors, so it is read as a full checkpoint', file);
       kind = 'full';
@@ -517,6 +547,7 @@ async function loadMember(given: string, base: FamilyBase | null): Promise<{ mem
       baseModel,
       layers: new Map(loaded.layers.map((l) => [l.name, l])),
       params: ck.tensors.reduce((s, t) => s + t.params, 0),
+      bytes: ck.totalBytes,
       ignored: loaded.ignored,
     };
     return { member, checkpoint: ck };

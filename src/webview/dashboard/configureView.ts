@@ -224,6 +224,8 @@ export class ConfigureView {
       { class: 'configure', 'data-testid': 'configure-view' },
       h('h2', {}, title),
       brief ? h('p', { class: 'muted' }, `${formatInteger(brief.tensorCount)} tensors · ${formatCount(brief.params)} parameters`) : null,
+      // A LoRA adapter: what is fitted, its layer updates (by default) or its factors (mimicry.adapters.useFactors).
+      brief?.note ? h('p', { 'data-testid': 'source-note' }, brief.note) : null,
       h(
         'div',
         { class: 'configure-columns' },

@@ -96,12 +96,14 @@ function show(next: View, mode: 'configure' | 'results' | 'compare' | 'running')
 
 function reportRendered(mode: 'configure' | 'results' | 'compare'): void {
   const cards = results?.cards.map((c) => ({ id: c.id, value: c.value, ...(c.hint === undefined ? {} : { hint: c.hint }) }));
+  const note = app.querySelector('[data-testid="source-note"]')?.textContent;
   const message: FromDashboard = {
     type: 'rendered',
     mode,
     // Drawn charts only: the form's curve is hidden until the worker has computed it.
     charts: results ? results.chartCount : [...app.querySelectorAll('.chart')].filter((c) => !c.closest('[hidden]')).length,
     ...(results && cards ? { cards, pendingSpectra: results.pendingSpectra } : {}),
+    ...(note ? { note } : {}),
   };
   // Once the icons' stylesheets and fonts are in (see stylesSettled).
   void stylesSettled().then(() => post(message));

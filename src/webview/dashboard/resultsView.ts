@@ -157,7 +157,13 @@ export class ResultsView {
     this.element = h(
       'section',
       { class: 'results', 'data-testid': 'results-view' },
-      h('div', { class: 'results-head' }, h('h2', {}, 'Reconstruction results'), h('p', { class: 'muted' }, subtitle)),
+      h(
+        'div',
+        { class: 'results-head' },
+        h('h2', {}, 'Reconstruction results'),
+        h('p', { class: 'muted' }, subtitle),
+        data.note ? h('p', { 'data-testid': 'source-note' }, data.note) : null,
+      ),
       toolbar,
       this.summaryCards,
       h(

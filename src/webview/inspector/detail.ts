@@ -357,8 +357,18 @@ export class DetailPane {
         'the matrix is over the spectrum size limit. Spectral norm and stable rank are estimates; effective rank, entropy and rank ' +
         `are those of the top ${est.topK} values.`
       : undefined;
+    // A LoRA factor: the values are its layer update's (mimicry.adapters.useFactors shows the factor's own).
+    const update = spectrum.update
+      ? `The layer update ${spectrum.update.rule} of ${spectrum.update.module}, from both factors: a factor alone is defined only up to an invertible r × r change.`
+      : undefined;
     replace(
       this.spectrumGrid,
+      ...(spectrum.update && update
+        ? [
+            h('dt', { title: update }, 'Of'),
+            h('dd', { title: update, 'data-testid': 'spectrum-update' }, `update of ${spectrum.update.module}`),
+          ]
+        : []),
       h('dt', { title: 'The 2-D view [out, ...rest] → out × prod(rest)' }, 'Matrix'),
       h('dd', { class: 'mono' }, `${spectrum.rows ?? '?'} × ${spectrum.cols ?? '?'}`),
       ...(est && estimate

@@ -14,6 +14,8 @@ import type { DashboardReport } from '../../../src/extension/api';
 import { openCheckpoint } from '../../../src/mimicry/safetensors/reader';
 import { exportRecast } from '../../../src/mimicry/recast/export';
 import { writeSafetensors } from '../../../src/mimicry/safetensors/writer';
+import { encodeF32 } from '../../../src/mimicry/safetensors/dtypes';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { api, closeAllEditors, workspaceFile } from './helpers';
 
 const COMMANDS = [
@@ -82,6 +84,53 @@ suite('reconstruction dashboards', () => {
       assert.equal(r.charts, 0);
     },
   );
+
+  test('mimicry.reconstruct on a LoRA adapter: the form says its layer updates are fitted; with mimicry.adapters.useFactors, its factors', async () => {
+    // A PEFT adapter folder: 2 blocks of q_proj factors (r = 2) and adapter_config.json beside them.
+    const adapter = async (name: string): Promise<string> => {
+      const folder = path.join(dir, name);
+      await mkdir(folder, { recursive: true });
+      const values = (n: number, seed: number) => encodeF32(Array.from({ length: n }, (_, i) => Math.sin(seed * 31 + i)));
+      const tensors = [0, 1].flatMap((i) => [
+        {
+          name: `base_model.model.model.layers.${i}.self_attn.q_proj.lora_A.weight`,
+          dtype: 'F32' as const,
+          shape: [2, 8],
+          data: values(16, i),
+        },
+        {
+          name: `base_model.model.model.layers.${i}.self_attn.q_proj.lora_B.weight`,
+          dtype: 'F32' as const,
+          shape: [6, 2],
+          data: values(12, i + 5),
+        },
+      ]);
+      const file = path.join(folder, 'adapter_model.safetensors');
+      await writeSafetensors(file, tensors);
+      await writeFile(path.join(folder, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4 }));
+      return file;
+    };
+    const updates = await adapter('lora-updates');
+    const r = await waitForDashboard(updates, 'configure', () =>
+      vscode.commands.executeCommand('mimicry.reconstruct', vscode.Uri.file(updates)),
+    );
+    assert.equal(
+      r.note,
+      'LoRA adapter: its 2 layer updates scale * (lora_B @ lora_A), transposed for fan_in_fan_out are reconstructed, not its factors',
+    );
+
+    const config = vscode.workspace.getConfiguration('mimicry.adapters');
+    await config.update('useFactors', true, vscode.ConfigurationTarget.Global);
+    try {
+      const factors = await adapter('lora-factors');
+      const f = await waitForDashboard(factors, 'configure', () =>
+        vscode.commands.executeCommand('mimicry.reconstruct', vscode.Uri.file(factors)),
+      );
+      assert.match(f.note ?? '', /^LoRA adapter: its stored factors are fitted as separate tensors/);
+    } finally {
+      await config.update('useFactors', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
 
   test(
     'mimicry.openDashboard on a reparameterized file: ' +

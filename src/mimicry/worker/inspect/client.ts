@@ -7,12 +7,13 @@ const CANCEL_GRACE_MS = 750;
 
 export type InspectHost = WorkerHost<InspectService, 'open'>;
 
-export function inspectHost(entry: string, checkpointPath: string, execArgv?: readonly string[]): InspectHost {
+/** `factors`: a LoRA adapter's factors get their own spectra instead of their layer update's. */
+export function inspectHost(entry: string, checkpointPath: string, execArgv?: readonly string[], factors = false): InspectHost {
   return new WorkerHost<InspectService, 'open'>({
     entry,
     name: 'mimicry-engine',
     ...(execArgv ? { execArgv } : {}),
-    open: { method: 'open', params: { path: checkpointPath } },
+    open: { method: 'open', params: { path: checkpointPath, ...(factors ? { factors } : {}) } },
     cancelGraceMs: () => CANCEL_GRACE_MS,
     closedMessage: 'the inspector was closed',
   });

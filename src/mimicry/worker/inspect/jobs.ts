@@ -7,6 +7,7 @@ import { isStatsSkipped, tensorStatsOf } from '../../stats/checkpointStats';
 import type { TensorStats } from '../../stats/tensorStats';
 import { readValuesPage } from '../../safetensors/slice';
 import type { SpectrumView, ValuesPage, ValuesRequest } from './protocol';
+import { updateSpectrum, type FactorLayer } from '../../family/adapterView';
 
 function tensorOf(ckpt: Checkpoint, name: string) {
   const t = ckpt.tensor(name);
@@ -42,8 +43,28 @@ export async function computeSpectrumOf(
   spectrumMaxSide: number,
   signal: AbortSignal,
   onFraction: (fraction: number) => void,
+  /** A LoRA adapter's factor tensors and their layer updates: a factor's spectrum is its update's. */
+  factors?: ReadonlyMap<string, FactorLayer> | null,
 ): Promise<SpectrumView> {
   const t = tensorOf(ckpt, name);
+  const layer = factors?.get(name);
+  if (layer) {
+    const { singularValues, metrics } = updateSpectrum(layer);
+    onFraction(1);
+    return {
+      rows: layer.update.rows,
+      cols: layer.update.cols,
+      singularValues,
+      spectralNorm: metrics.spectralNorm,
+      frobeniusNorm: metrics.frobeniusNorm,
+      stableRank: metrics.stableRank,
+      effectiveRank: metrics.effectiveRank,
+      entropy: metrics.entropy,
+      entropyNormalized: metrics.normalizedEntropy,
+      rank: metrics.rank,
+      update: { module: layer.module, rule: layer.rule },
+    };
+  }
   const total = Math.max(1, t.params);
   // Over the size limit: the top k singular values, estimated, instead of nothing.
   const s = await computeSpectrum(ckpt, t, {

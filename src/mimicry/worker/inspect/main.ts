@@ -4,12 +4,20 @@ import { toWireError } from '../../errors';
 import { openCheckpoint } from '../../safetensors/reader';
 import type { Checkpoint } from '../../safetensors/types';
 import { serve } from '../channel/serve';
+import { factorLayers, type FactorLayer } from '../../family/adapterView';
+import { loraKind } from '../../family/members';
 import { computeSpectrumOf, computeStatsOf, valuesPageOf } from './jobs';
 import { overviewOf } from './overview';
 import { StatsScheduler } from './schedule';
 import type { InspectService } from './protocol';
 
 let checkpoint: Checkpoint | undefined;
+/**
+ * An adapter's factor tensors and their layer updates (their spectra are the updates'), read on the
+ * first spectrum of a factor (not at open: a big adapter's factors take a while); null otherwise.
+ */
+let factors: Promise<ReadonlyMap<string, FactorLayer> | null> | undefined;
+let keepFactors = false;
 /** A tensor the user asks for goes before "compute all" (see ./schedule.ts). */
 let scheduler = new StatsScheduler((name, bins, signal, onFraction, gate) =>
   computeStatsOf(current(), name, bins, signal, onFraction, gate),
@@ -33,17 +41,22 @@ function throttled<A extends unknown[]>(fn: (...args: A) => void, intervalMs = 1
 
 serve<InspectService>(
   {
-    async open({ path }) {
+    async open({ path, factors: keep }) {
       await checkpoint?.close();
       checkpoint = await openCheckpoint(path);
+      keepFactors = keep === true;
+      factors = undefined;
       scheduler = new StatsScheduler(scheduler.compute);
       return overviewOf(checkpoint);
     },
     stats({ name, bins }, { signal, progress }) {
       return scheduler.one(name, bins, signal, throttled(progress));
     },
-    spectrum({ name, spectrumMaxSide }, { signal, progress }) {
-      return computeSpectrumOf(current(), name, spectrumMaxSide, signal, throttled(progress));
+    async spectrum({ name, spectrumMaxSide }, { signal, progress }) {
+      const ck = current();
+      if (!keepFactors && loraKind([name])) factors ??= factorLayers(ck);
+      const layers = factors ? await factors : null;
+      return computeSpectrumOf(ck, name, spectrumMaxSide, signal, throttled(progress), layers);
     },
     values(req) {
       return valuesPageOf(current(), req);
@@ -62,5 +75,6 @@ serve<InspectService>(
   async () => {
     await checkpoint?.close();
     checkpoint = undefined;
+    factors = undefined;
   },
 );

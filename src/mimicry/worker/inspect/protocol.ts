@@ -67,6 +67,11 @@ export interface SpectrumView {
    * (randomized), and the ranks and entropy are estimated from them.
    */
   readonly estimated?: { readonly topK: number; readonly powerIterations: number; readonly oversampling: number };
+  /**
+   * Present for a LoRA factor of an adapter: the values are those of its layer's update (`rule`, from
+   * both factors, rows x cols in the base weight's orientation), not of the factor alone.
+   */
+  readonly update?: { readonly module: string; readonly rule: string };
 }
 
 export interface Opened {
@@ -90,7 +95,8 @@ export interface ValuesRequest extends SliceRequest {
 }
 
 export interface InspectService {
-  readonly open: Method<{ readonly path: string }, Opened>;
+  /** `factors`: a LoRA adapter's factors get their own spectra, not their layer's update's. */
+  readonly open: Method<{ readonly path: string; readonly factors?: boolean }, Opened>;
   /** Progress: the share of the tensor's elements read, in [0, 1]. */
   readonly stats: Method<{ readonly name: string; readonly bins: number }, TensorStats, number>;
   readonly spectrum: Method<{ readonly name: string; readonly spectrumMaxSide: number }, SpectrumView, number>;

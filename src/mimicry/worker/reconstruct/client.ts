@@ -10,13 +10,13 @@ const EXPORT_CANCEL_GRACE_MS = 10_000;
 
 export type ReconstructHost = WorkerHost<ReconstructService, 'open'>;
 
-/** `execArgv` lets tests run the TypeScript entry under tsx. */
-export function reconstructHost(entry: string, checkpointPath: string, execArgv?: readonly string[]): ReconstructHost {
+/** `execArgv` lets tests run the TypeScript entry under tsx; `factors` fits a LoRA adapter's stored factors. */
+export function reconstructHost(entry: string, checkpointPath: string, execArgv?: readonly string[], factors = false): ReconstructHost {
   return new WorkerHost<ReconstructService, 'open'>({
     entry,
     name: 'mimicry-reconstruct',
     ...(execArgv ? { execArgv } : {}),
-    open: { method: 'open', params: { path: checkpointPath } },
+    open: { method: 'open', params: { path: checkpointPath, ...(factors ? { factors } : {}) } },
     cancelGraceMs: (method: MethodName<ReconstructService>) => (method === 'export' ? EXPORT_CANCEL_GRACE_MS : RUN_CANCEL_GRACE_MS),
     closedMessage: 'the dashboard was closed',
   });

@@ -1,7 +1,7 @@
 // Entry of dist/reconstructWorker.js: reconstruction in a worker thread, so fitting never blocks
 // the extension host. Serves ReconstructService (./protocol.ts) over the worker channel.
 import * as path from 'node:path';
-import { openCheckpoint } from '../../safetensors/reader';
+import { describeUpdates, openFitSource, updatesNoteOf } from '../../family/adapterView';
 import type { Checkpoint } from '../../safetensors/types';
 import { RECAST_FORMAT } from '../../recast/format';
 import { planView } from '../../dashboard/budget';
@@ -13,7 +13,12 @@ import type { ReconstructService } from './protocol';
 import { bankEigens, checkpointCurve, energyShares, type BankEigen, type CurveProgress } from '../../recast/curve';
 import type { DashboardData } from '../../dashboard/types';
 
-let opened: { checkpoint: Checkpoint; session: ReconstructSessionJob; isRecast: boolean; eigens: Map<string, BankEigen> } | undefined;
+let opened:
+  | { checkpoint: Checkpoint; session: ReconstructSessionJob; isRecast: boolean; eigens: Map<string, BankEigen>; note: string | null }
+  | undefined;
+
+/** The dashboard says what was fitted when that needs saying (an adapter's updates or factors). */
+const withNote = (data: DashboardData, note: string | null): DashboardData => (note ? { ...data, note } : data);
 
 /**
  * A closed-form run's banks with each template's energy share (docs/RECAST.md section 3). The
@@ -35,11 +40,11 @@ function current(): NonNullable<typeof opened> {
 
 serve<ReconstructService>(
   {
-    async open({ path: file }) {
+    async open({ path: file, factors }) {
       await opened?.checkpoint.close();
-      const checkpoint = await openCheckpoint(file);
+      const { checkpoint, note } = await openFitSource(file, { factors });
       const isRecast = checkpoint.metadata.format === RECAST_FORMAT;
-      opened = { checkpoint, session: new ReconstructSessionJob(checkpoint), isRecast, eigens: new Map() };
+      opened = { checkpoint, session: new ReconstructSessionJob(checkpoint), isRecast, eigens: new Map(), note };
       return {
         path: checkpoint.path,
         fileName: path.basename(checkpoint.path),
@@ -47,6 +52,7 @@ serve<ReconstructService>(
         params: checkpoint.tensors.reduce((a, t) => a + t.params, 0),
         totalBytes: checkpoint.totalBytes,
         isRecast,
+        note,
       };
     },
     plan({ options }) {
@@ -82,10 +88,14 @@ serve<ReconstructService>(
       return current()
         .session.run(options, spectrumMaxSide, { signal, onFit, onPhase: progress })
         .then((data) => withEnergy(data, signal))
+        .then((data) => withNote(data, current().note))
         .finally(off);
     },
-    load() {
-      return recastDashboard(current().checkpoint);
+    async load() {
+      // A recast file made from an adapter's layer updates says so in its metadata.
+      const { checkpoint } = current();
+      const updates = updatesNoteOf(checkpoint.metadata);
+      return withNote(await recastDashboard(checkpoint), updates ? describeUpdates(updates) : null);
     },
     spectra({ banks, spectrumMaxSide }, { signal, progress }) {
       const report = throttlePhases((ev) =>

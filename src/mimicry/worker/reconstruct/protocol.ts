@@ -17,6 +17,8 @@ export interface CheckpointBrief {
   readonly totalBytes: number;
   /** True for a reparameterized (metadata format "recast") file. */
   readonly isRecast: boolean;
+  /** What is fitted when that needs saying: a LoRA adapter's layer updates (by default) or its factors. */
+  readonly note: string | null;
 }
 
 export type RunPhase = RunPhaseName;
@@ -37,7 +39,8 @@ export interface RunProgress {
 }
 
 export interface ReconstructService {
-  readonly open: Method<{ readonly path: string }, CheckpointBrief>;
+  /** `factors`: a LoRA adapter is fitted as its stored factors, not its layer updates. */
+  readonly open: Method<{ readonly path: string; readonly factors?: boolean }, CheckpointBrief>;
   readonly plan: Method<{ readonly options: ReconstructOptions }, PlanOutcome>;
   /**
    * Compression vs fidelity of the closed form per role, every n at once, for the options' grouping
