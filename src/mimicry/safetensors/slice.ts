@@ -71,7 +71,13 @@ export async function readValuesPage(ckpt: Checkpoint, t: TensorInfo, req: Slice
   req.lead.forEach((i, d) => {
     if (!isIndex(i, leadDims[d])) throw outOfRange(t, `index ${String(i)} of dimension ${d} (size ${leadDims[d]})`);
   });
-  if (!Number.isSafeInteger(req.rows) || !Number.isSafeInteger(req.cols) || req.rows < 1 || req.cols < 1 || req.rows * req.cols > MAX_PAGE_CELLS)
+  if (
+    !Number.isSafeInteger(req.rows) ||
+    !Number.isSafeInteger(req.cols) ||
+    req.rows < 1 ||
+    req.cols < 1 ||
+    req.rows * req.cols > MAX_PAGE_CELLS
+  )
     throw outOfRange(t, `a page of ${req.rows} x ${req.cols} (1 to ${MAX_PAGE_CELLS} cells)`);
   const empty = R === 0 || C === 0;
   if (!empty && !isIndex(req.row, R)) throw outOfRange(t, `row ${String(req.row)} (rows 0 to ${R - 1})`);
