@@ -20,11 +20,9 @@
 // templates (a Marchenko-Pastur-like tail reaching zero: ViT-S attn.proj) go to float64 directly.
 // Templates are scaled by a power of two (exact) when their values are far from 1 so the float32
 // Gram neither overflows nor underflows whatever the weights' scale; entropy does not depend on scale.
-import * as tf from '@tensorflow/tfjs-core';
 import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
 import { gramOfMatrix } from '../stats/gram';
 import type { Tf } from './tfjs';
-import type { Backend } from './types';
 
 export interface Entropy {
   /** H = -sum p_i ln p_i with p_i = s_i / sum(s); 0 for a zero template. */
@@ -60,7 +58,7 @@ function entropyOf(eigenvalues: Float64Array, shift = 0): number {
   return h;
 }
 
-function result(h: number, rank: number): Entropy {
+export function result(h: number, rank: number): Entropy {
   return { entropy: h, normalized: rank > 1 ? h / Math.log(rank) : 0, rank };
 }
 
@@ -78,15 +76,19 @@ export interface RoutedEntropy extends Entropy {
   readonly route: EntropyRoute;
 }
 
-/**
- * One template on `engine` (float32 Gram, float64 eigenvalues), or on the float64 JS route when
- * the check above rejects it. Deterministic for a given backend; leaves no tensors behind.
- */
-export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+/** A template's float64 Gram diagonal, the scale that keeps its float32 Gram in range, and the scaled values. */
+export interface Prepared {
+  readonly n: number;
+  readonly tall: boolean;
+  readonly diag: Float64Array;
+  readonly scale: number;
+  readonly x32: Float32Array;
+}
+
+/** Float64 row norms of the smaller side (the exact Gram diagonal), the scale, and the non-finite check, in one pass; null for NaN/Inf. */
+export function prepare(template: Float32Array, rows: number, cols: number): Prepared | null {
   const n = Math.min(rows, cols);
   const tall = rows > cols;
-  // Float64 row norms of the smaller side (the exact Gram diagonal), the max |value| for scaling,
-  // and the non-finite check, in one pass.
   const diag = new Float64Array(n);
   let maxAbs = 0;
   for (let r = 0; r < rows; r++) {
@@ -94,7 +96,7 @@ export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number
     let rowSum = 0;
     for (let c = 0; c < cols; c++) {
       const v = template[o + c];
-      if (v - v !== 0) return { entropy: Number.NaN, normalized: Number.NaN, rank: n, route: 'float64' };
+      if (v - v !== 0) return null;
       const a = Math.abs(v);
       if (a > maxAbs) maxAbs = a;
       if (tall) diag[c] += v * v;
@@ -102,10 +104,9 @@ export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number
     }
     if (!tall) diag[r] = rowSum;
   }
-  if (maxAbs === 0) return { ...result(0, n), route: 'float32' };
   // Power of two: scaling is exact, and puts the largest |value| in [0.5, 1). Weights of ordinary
   // size (2^-20 .. 2^20) need none: their float32 Gram can neither overflow nor underflow.
-  const e = Math.ceil(Math.log2(maxAbs));
+  const e = maxAbs === 0 ? 0 : Math.ceil(Math.log2(maxAbs));
   const scale = Number.isFinite(e) && (e < -20 || e > 20) ? 2 ** -e : 1;
   // Scaled here in float64, not on the engine: for tiny (denormal) weights the factor itself is
   // beyond float32's range, and a float32 Infinity would turn the Gram into NaN. A plain loop:
@@ -115,16 +116,20 @@ export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number
     x32 = new Float32Array(template.length);
     for (let i = 0; i < x32.length; i++) x32[i] = template[i] * scale;
   }
-  const scaled = engine.tidy(() => {
-    const x = engine.tensor2d(x32, [rows, cols]);
-    return tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
+  return { n, tall, diag, scale, x32 };
+}
+
+/** The float32 Gram of the smaller side, on the engine (the caller reads it back and disposes it). */
+export function gramTensor(engine: Tf, p: Prepared, rows: number, cols: number): ReturnType<Tf['matMul']> {
+  return engine.tidy(() => {
+    const x = engine.tensor2d(p.x32, [rows, cols]);
+    return p.tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
   });
-  let g32: Float32Array;
-  try {
-    g32 = scaled.dataSync() as Float32Array;
-  } finally {
-    scaled.dispose();
-  }
+}
+
+/** Entropy from the engine's float32 Gram with the exact diagonal put back, or the float64 route when the check rejects it. */
+export function finish(p: Prepared, g32: Float32Array, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+  const { n, diag, scale } = p;
   const gram = new Float64Array(n * n);
   const s2 = scale * scale;
   let relErr = 0;
@@ -144,17 +149,24 @@ export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number
   return { ...result(h, n), route: 'float32' };
 }
 
+export const NOT_FINITE = (n: number): RoutedEntropy => ({ entropy: Number.NaN, normalized: Number.NaN, rank: n, route: 'float64' });
+
 /**
- * The TensorFlow.js engine for Gram products, or null for the float64 route. Only tfjs-node (native
- * BLAS, several times the float64 SIMD kernel) is worth a float32 Gram and its check; with wasm
- * active (XNNPACK's float32 product is no faster than the float64 SIMD kernel once the copies and
- * the check are counted: measured 1.6 to 3x slower per ViT-S template), cpu, or nothing active,
- * the exact float64 route is taken, and no backend is started for it.
+ * One template on `engine` (float32 Gram, float64 eigenvalues), or on the float64 JS route when
+ * the check above rejects it. Deterministic for a given backend; leaves no tensors behind.
  */
-export function gramEngine(backend: Backend): Promise<Tf | null> {
-  if (backend === 'cpu') return Promise.resolve(null);
-  const active = tf.engine().backendName as string | null;
-  return Promise.resolve(active === 'tensorflow' ? tf : null);
+export function entropyOnEngine(engine: Tf, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+  const p = prepare(template, rows, cols);
+  if (!p) return NOT_FINITE(Math.min(rows, cols));
+  if (p.diag.every((d) => d === 0)) return { ...result(0, p.n), route: 'float32' };
+  const scaled = gramTensor(engine, p, rows, cols);
+  let g32: Float32Array;
+  try {
+    g32 = scaled.dataSync() as Float32Array;
+  } finally {
+    scaled.dispose();
+  }
+  return finish(p, g32, template, rows, cols);
 }
 
 export interface BankEntropy {

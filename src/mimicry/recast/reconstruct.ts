@@ -4,7 +4,8 @@ import { type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
 import { bankParameters, planGroups, type BankDType, type BankPlan } from './grouping';
 import { roundFloat32To } from '../safetensors/dtypes';
-import { bankEntropy, gramEngine, type BankEntropy } from './entropy';
+import { bankEntropy, type BankEntropy } from './entropy';
+import { bankEntropyOnGpu, gramEngine, onGpu } from './entropyGpu';
 import { EntropyPool, entropyWork, POOL_MIN_WORK, pooledBankEntropy } from './entropyPool';
 import { DEFAULT_ENTROPY_ESTIMATE, estimateCost, estimatedBankEntropy } from './entropyEstimate';
 import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
@@ -114,7 +115,8 @@ async function measureBank(
     const engine = await gramEngine(opts.backend);
     const onTemplate = (done: number) => clock.report('entropy', done, fit.n, 'template');
     // The float64 route goes to the pool's threads (copied: `fit.templates` is scratch the next bank reuses).
-    if (pool && !engine) entropy = pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate);
+    if (engine && onGpu(engine)) entropy = bankEntropyOnGpu(fit.templates, fit.n, bank.shape, engine, signal, onTemplate);
+    else if (pool && !engine) entropy = pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate);
     else entropy = Promise.resolve(bankEntropy(fit.templates, fit.n, bank.shape, engine, signal, onTemplate));
     clock.spent('entropy', since);
   }

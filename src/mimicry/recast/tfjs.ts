@@ -156,6 +156,12 @@ function gpuProblem(): string | null {
   return st && tf.getBackend() === 'webgpu' ? (st.lost ?? st.error) : null;
 }
 
+/** Whether a buffer of `bytes` fits the device's limits on the webgpu backend (always, elsewhere). */
+export function fitsDevice(backend: string, bytes: number): boolean {
+  const st = webGpuState();
+  return backend !== 'webgpu' || !st || bytes <= Math.min(st.maxBufferSize, st.maxBindingSize);
+}
+
 /**
  * On the webgpu backend: refuses a bank whose largest tensor (`bytes`) exceeds the device's
  * buffer limits, with both numbers. Other backends: nothing to check.
