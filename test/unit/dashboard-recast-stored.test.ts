@@ -16,6 +16,8 @@ import type { DashboardData } from '../../src/mimicry/dashboard/types';
 import { exportRecast } from '../../src/mimicry/recast/export';
 import { readRecastMetadata } from '../../src/mimicry/recast/recastSchema';
 import { RecastFormatError } from '../../src/mimicry/recast/errors';
+import { bankEigens, energyShares } from '../../src/mimicry/recast/curve';
+import { parseRecast } from '../../src/mimicry/recast/rebuild';
 
 const FIXTURE = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 const OPTIONS = { preset: 'paper', templates: 1 } as const;
@@ -163,4 +165,24 @@ test('recast.spectra is checked: unknown bank, rising values, too many values, w
   const { ['recast.spectra']: _dropped, ...old } = meta;
   void _dropped;
   assert.equal(readRecastMetadata(old, fromRun).spectra, undefined);
+});
+
+test('closed-form energy shares are in the metrics: the same as the curve’s, stored in the file, drawn from it', async () => {
+  const out = path.join(dir, 'energy.recast.safetensors');
+  const options = { blocksPerGroup: 4, templates: 2, modules: ['mlp.c_fc'] };
+  const { result, eigens } = await withCheckpoint(FIXTURE, async (ck) => {
+    const r = await exportRecast(ck, options, { out });
+    const banks = r.result.banks.map((b) => ({ name: b.plan.name, members: b.plan.members, size: b.plan.size }));
+    return { result: r.result, eigens: await bankEigens(ck, banks, 'per-layer') };
+  });
+  result.banks.forEach((b, i) => {
+    const want = energyShares(eigens[i], b.n);
+    assert.equal(b.metrics.energy?.length, b.n);
+    b.metrics.energy?.forEach((e, t) => assert.ok(Math.abs(e - want[t]) < 1e-12, `${b.plan.name}#${t}: ${e} vs ${want[t]}`));
+  });
+  const data = await withCheckpoint(out, (ck) => recastDashboard(metadataOnly(ck), parseRecast(ck)));
+  assert.deepEqual(
+    data.banks.map((b) => b.energy),
+    result.banks.map((b) => b.metrics.energy),
+  );
 });

@@ -52,6 +52,7 @@ export function recastDashboard(checkpoint: Checkpoint, file: RecastFile = parse
         entropyNormalized: m.entropyNormalized,
         ...(m.entropySkipped === undefined ? {} : { entropySkipped: m.entropySkipped }),
         ...(m.entropyEstimated === undefined ? {} : { entropyEstimated: m.entropyEstimated }),
+        ...(m.energy === undefined ? {} : { energy: m.energy }),
         coefficientSimilarity: m.coefficientSimilarity,
         coefficientSimilarityBlocks: m.coefficientSimilarityBlocks,
         parameters: m.parameters,

@@ -31,6 +31,7 @@ export function dashboardFromResult(
       entropyNormalized: b.metrics.entropyNormalized,
       ...(b.metrics.entropySkipped === undefined ? {} : { entropySkipped: b.metrics.entropySkipped }),
       ...(b.metrics.entropyEstimated === undefined ? {} : { entropyEstimated: b.metrics.entropyEstimated }),
+      ...(b.metrics.energy === undefined ? {} : { energy: b.metrics.energy }),
       coefficientSimilarity: b.metrics.coefficientSimilarity,
       coefficientSimilarityBlocks: b.metrics.coefficientSimilarityBlocks,
       parameters: b.metrics.parameters,

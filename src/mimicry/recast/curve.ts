@@ -9,6 +9,7 @@ import { Scratch } from './scratch';
 import { accumulateGram, scaledGramEigen, type Objective } from './spectral';
 import { memberInfos, readFloat32Into, STREAM_CHUNK } from './stream';
 import { ReconstructError } from './errors';
+import { energyShares as sharesOf } from './fitting';
 
 /** The fit's eigen-decomposition of one bank, enough for every n. */
 export interface BankEigen {
@@ -63,9 +64,7 @@ export function tailShare(eigen: BankEigen, n: number): { tail: number; total: n
 
 /** Each kept template's share of the bank's energy: lambda_t / sum of all eigenvalues. */
 export function energyShares(eigen: BankEigen, n: number): number[] {
-  const { total } = tailShare(eigen, n);
-  const kept = keptTemplates(n, eigen);
-  return Array.from(eigen.eigenvalues.subarray(0, kept), (v) => (total > 0 ? Math.max(0, v) / total : 0));
+  return sharesOf(eigen.eigenvalues, keptTemplates(n, eigen));
 }
 
 export interface CurvePoint {

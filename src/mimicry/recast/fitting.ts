@@ -13,6 +13,15 @@ export interface GroupFit {
   readonly loss: number;
   /** Backend that ran it. */
   readonly backend: string;
+  /** Closed form: each template's share of the group's energy (energyShares). */
+  readonly energy?: readonly number[];
+}
+
+/** Each of the n kept templates' share of the group's energy: its eigenvalue over the sum of all (negative round-off as 0). */
+export function energyShares(eigenvalues: ArrayLike<number>, n: number): number[] {
+  let total = 0;
+  for (let i = 0; i < eigenvalues.length; i++) total += Math.max(0, eigenvalues[i]);
+  return Array.from({ length: n }, (_, t) => (total > 0 ? Math.max(0, eigenvalues[t]) / total : 0));
 }
 
 export interface FitContext {

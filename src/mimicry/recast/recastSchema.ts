@@ -344,6 +344,7 @@ function bankMetricsDoc(v: unknown, path: string): BankMetrics {
     const e = object(x, q);
     return { probes: field(e, q, 'probes', int(2)), steps: field(e, q, 'steps', int(1)), error: field(e, q, 'error', metric) };
   });
+  const energy = optional(o, path, 'energy', arrayOf(finite(0)));
   return {
     name: field(o, path, 'name', string),
     members: field(o, path, 'members', arrayOf(string)),
@@ -354,6 +355,7 @@ function bankMetricsDoc(v: unknown, path: string): BankMetrics {
     entropyNormalized: field(o, path, 'entropyNormalized', nullable(finite())),
     ...(entropySkipped === undefined ? {} : { entropySkipped }),
     ...(entropyEstimated === undefined ? {} : { entropyEstimated }),
+    ...(energy === undefined ? {} : { energy }),
     coefficientSimilarity: matrix,
     coefficientSimilarityBlocks: blocks,
     parameters: { before: field(p, `${path}.parameters`, 'before', int(0)), after: field(p, `${path}.parameters`, 'after', int(0)) },

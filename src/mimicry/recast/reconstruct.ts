@@ -1,6 +1,6 @@
 // The engine entry point: plan the banks, fit one group at a time, measure, hand templates to a store.
 import type { Checkpoint } from '../safetensors/types';
-import { type GroupFit, type GroupFitter } from './fitting';
+import { energyShares, type GroupFit, type GroupFitter } from './fitting';
 import { RECAST_FORMAT } from './format';
 import { bankParameters, planGroups, type BankDType, type BankPlan } from './grouping';
 import { roundFloat32To } from '../safetensors/dtypes';
@@ -36,7 +36,15 @@ import type {
 const spectralFitter: GroupFitter = (rows, bank, ctx) => {
   const f = fitSpectral(rows, bank.templates, ctx.fit.objective, (length) => ctx.scratch.floats('templates', length));
   const coefficients = rows.map((_, l) => repeatSets(f.alpha, l, f.n, bank.sets));
-  return Promise.resolve({ templates: f.templates, coefficients, n: f.n, rank: f.rank, loss: Number.NaN, backend: 'js-float64' });
+  return Promise.resolve({
+    templates: f.templates,
+    coefficients,
+    n: f.n,
+    rank: f.rank,
+    loss: Number.NaN,
+    backend: 'js-float64',
+    energy: energyShares(f.eigenvalues, f.n),
+  });
 };
 
 function fitterFor(fit: ResolvedFit): GroupFitter {
@@ -138,6 +146,7 @@ async function measureBank(
       coefficientSimilarity: sim.matrix,
       coefficientSimilarityBlocks: sim.blocks,
       parameters: bankParameters(bank, fit.n),
+      ...(fit.energy ? { energy: fit.energy } : {}),
       rank: fit.rank,
       loss,
     },

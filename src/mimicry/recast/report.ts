@@ -39,6 +39,7 @@ export function metricsJson(result: ReconstructResult) {
         entropyNormalized: m.entropyNormalized,
         ...(m.entropySkipped === undefined ? {} : { entropySkipped: m.entropySkipped }),
         ...(m.entropyEstimated === undefined ? {} : { entropyEstimated: m.entropyEstimated }),
+        ...(m.energy === undefined ? {} : { energy: m.energy }),
         coefficientSimilarity: m.coefficientSimilarity,
         coefficientSimilarityBlocks: m.coefficientSimilarityBlocks,
         parameters: m.parameters,

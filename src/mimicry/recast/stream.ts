@@ -2,7 +2,7 @@
 // members at once, so that the closed form also fits groups larger than memory (two passes).
 import { HOST_LITTLE_ENDIAN, decodeFloat32Into } from '../safetensors/dtypes';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
-import { type GroupFit } from './fitting';
+import { energyShares, type GroupFit } from './fitting';
 import type { BankPlan } from './grouping';
 import { ReconstructError } from './errors';
 import { type Scratch } from './scratch';
@@ -103,5 +103,13 @@ export async function fitSpectralStreaming(
     writeTemplates(templates, d, sol, await readChunks(at, end), at);
   }
   const coefficients = infos.map((_, l) => repeatSets(sol.alpha, l, sol.n, bank.sets));
-  return { templates, coefficients, n: sol.n, rank: sol.rank, loss: Number.NaN, backend: 'js-float64' };
+  return {
+    templates,
+    coefficients,
+    n: sol.n,
+    rank: sol.rank,
+    loss: Number.NaN,
+    backend: 'js-float64',
+    energy: energyShares(sol.eigenvalues, sol.n),
+  };
 }

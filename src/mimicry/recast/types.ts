@@ -131,6 +131,8 @@ export interface BankMetrics {
   readonly entropySkipped?: string;
   /** Present when the bank's entropy was estimated: how, and the error of the bank's mean H. */
   readonly entropyEstimated?: EntropyEstimated;
+  /** Closed form: each template's share of the group's energy, eigenvalue over the sum of all (largest first). */
+  readonly energy?: readonly number[];
   /** L x L over the group's blocks (see coefficientSimilarityBlocks). */
   readonly coefficientSimilarity: CoefficientSimilarity['matrix'];
   readonly coefficientSimilarityBlocks: readonly number[];

@@ -27,7 +27,8 @@ const withNote = (data: DashboardData, note: string | null): DashboardData => (n
 async function withEnergy(data: DashboardData, signal: AbortSignal): Promise<DashboardData> {
   const { checkpoint, eigens: cache } = current();
   const objective = data.method.objective;
-  if (data.method.method !== 'spectral' || !objective) return data;
+  // The engine's closed form reports them with its metrics; this reads them only for a run without.
+  if (data.method.method !== 'spectral' || !objective || data.banks.every((b) => b.energy !== undefined)) return data;
   const banks = data.banks.map((b) => ({ name: b.name, members: b.members, size: b.shape.reduce((a, x) => a * x, 1) }));
   const eigens = await bankEigens(checkpoint, banks, objective, { signal, cache });
   return { ...data, banks: data.banks.map((b, i) => ({ ...b, energy: energyShares(eigens[i], b.templates) })) };
