@@ -162,6 +162,7 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
           entropy: number;
           entropyNormalized: number;
           coefficientSimilarity: number[][];
+          energy: number[];
         }[];
         summary: { probeKind: string };
       };
@@ -173,16 +174,16 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
       }
       assert.match(metrics.summary.probeKind, /random/);
       for (const b of metrics.banks) {
-        assert.deepEqual(Object.keys(b).slice(0, 8), [
-          'name',
-          'members',
-          'templates',
-          'diversity',
-          'diversityRelative',
-          'entropy',
-          'entropyNormalized',
-          'coefficientSimilarity',
-        ]);
+        // Optional keys (entropySkipped, entropyEstimated, energy) sit before coefficientSimilarity, as FORMAT lists them.
+        const optionalKeys = new Set(['entropySkipped', 'entropyEstimated', 'energy']);
+        assert.deepEqual(Object.keys(b).slice(7, 8), ['energy'], 'a closed-form run stores its energy shares');
+        assert.equal(b.energy.length, b.templates);
+        assert.deepEqual(
+          Object.keys(b)
+            .filter((k) => !optionalKeys.has(k))
+            .slice(0, 8),
+          ['name', 'members', 'templates', 'diversity', 'diversityRelative', 'entropy', 'entropyNormalized', 'coefficientSimilarity'],
+        );
         assert.deepEqual(b.members, banks[b.name].members);
         assert.equal(b.coefficientSimilarity.length, 4);
         assert.ok(b.entropyNormalized > 0 && b.entropyNormalized <= 1);
