@@ -297,7 +297,13 @@ test.describe.serial('dashboard', () => {
     const frame = await dashboard(ctx.page, 'configure-view');
     await budgetText(frame);
     const roles = frame.locator(tid('role-checkbox'));
-    for (let i = 0; i < (await roles.count()); i++) await roles.nth(i).click();
+    // Each change re-plans and the form's layout moves under the pointer: click until the box says so.
+    const setRole = async (i, on) => {
+      const cb = roles.nth(i);
+      for (let k = 0; k < 3 && (await cb.evaluate((e) => /** @type {any} */ (e).checked)) !== on; k++) await cb.click();
+      assert.equal(await cb.evaluate((e) => /** @type {any} */ (e).checked), on);
+    };
+    for (let i = 0; i < (await roles.count()); i++) await setRole(i, false);
     await until(
       'the no-role message',
       async () => (await frame.locator(tid('config-error')).first().innerText()).includes('Select at least one module role.'),
@@ -318,7 +324,7 @@ test.describe.serial('dashboard', () => {
     assert.match(await frame.locator(tid('curve-status')).first().innerText(), /Select a module role/);
     assert.ok(await frame.locator(tid('curve-chart')).first().isHidden());
     await screenshot(ctx.page, ctx.shots, 'reconstruct-no-role.png');
-    for (let i = 0; i < (await roles.count()); i++) await roles.nth(i).click();
+    for (let i = 0; i < (await roles.count()); i++) await setRole(i, true);
     await until('8 planned banks again', async () => (await frame.locator(`${tid('bank-list')} tr[data-bank]`).count()) === 8, 20_000);
     await until('the curve again', async () => (await frame.locator(`${tid('curve-table')} tr[data-role]`).count()) === 4, 20_000);
   });
