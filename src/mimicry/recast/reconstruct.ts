@@ -83,7 +83,9 @@ async function measureBank(
   for (const [l, name] of bank.members.entries()) {
     signal?.throwIfAborted();
     const original = await member(l);
-    const e = exact && composeWithFidelity(exact, fit.n, fit.coefficients[l], original, scratch.floats('rebuilt-f32', bank.size));
+    // The float32 templates' fidelity first, in the same buffer: the stored templates' rebuild then
+    // overwrites it and is left for the probes (one rebuilt member held, not two).
+    const e = exact && composeWithFidelity(exact, fit.n, fit.coefficients[l], original, rebuilt);
     // compose() and layerFidelity() in one pass (same bits); `rebuilt` is left for the probes.
     const f = composeWithFidelity(fit.templates, fit.n, fit.coefficients[l], original, rebuilt, se);
     se = f.squaredError;
@@ -210,8 +212,8 @@ function storedDtype(bank: BankPlan, fit: ResolvedFit): BankDType {
 function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
   const L = bank.members.length;
   const n = bank.templates;
-  // 16-bit templates: the rounded copy, its encoding (half a buffer per template) and a second rebuilt member.
-  const rounding = storedDtype(bank, fit) === 'F32' ? 0 : 1.5 * n + 1;
+  // 16-bit templates: the rounded copy and its encoding (half a buffer per template).
+  const rounding = storedDtype(bank, fit) === 'F32' ? 0 : 1.5 * n;
   if (fit.method !== 'spectral') return 2 * L + 4 * n + 1 + rounding; // members, their tensors, templates with gradients and RMSprop state
   const streamed = L * bank.size * 4 > fit.groupMemory;
   return (streamed ? n + 2 : L + n + 1) + rounding; // (members or one member), templates, the rebuilt member
