@@ -12,6 +12,7 @@ import { EntropyPool, entropyWork, entropyWorkerEntry, POOL_MIN_WORK, pooledBank
 import { planGroups } from '../../src/mimicry/recast/grouping';
 import { Random } from '../../src/mimicry/recast/random';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
+import { FileTemplateStore } from '../../src/mimicry/recast/store';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { randomTensor, writeTensors, type Tensors } from './helpers/family-craft';
 
@@ -197,5 +198,31 @@ test('relieve: the run waits until at most the given bytes of templates are queu
     got.forEach((e, t) => assert.deepEqual(e, entropyFloat64(templates.subarray(t * size, (t + 1) * size), shape[0], shape[1])));
   } finally {
     pool.dispose();
+  }
+});
+
+test('templates in the run’s store file: the threads read them there (nothing held here), same bits, exact and estimated', async () => {
+  const store = new FileTemplateStore();
+  const pool = EntropyPool.start({ workers: 1 });
+  assert.ok(pool);
+  try {
+    const shape = [48, 160];
+    const n = 3;
+    const templates = bank(n, 48, 160, 21);
+    await store.put('b', templates);
+    const expected = bankEntropy(templates, n, shape, null);
+    const expectedEstimate = estimatedBankEntropy(templates, n, shape);
+    const from = store.locate('b');
+    assert.ok(from);
+    const exact = pooledBankEntropy(pool, templates, n, shape, undefined, undefined, from);
+    const estimated = pooledBankEntropy(pool, templates, n, shape, undefined, DEFAULT_ENTROPY_ESTIMATE, from);
+    // Queued tasks that point at the file hold no bytes here (nothing to relieve), and no copy is made:
+    templates.fill(7); // what the threads read is the file's
+    await pool.relieve(0);
+    assert.deepEqual(await exact, expected);
+    assert.deepEqual(await estimated, expectedEstimate);
+  } finally {
+    pool.dispose();
+    await store.dispose();
   }
 });

@@ -3,16 +3,22 @@
 // same code as in this thread, so the values are the same bits. When the run's own work is done it
 // takes the templates no worker has started (drain), then waits for the rest. Without the worker
 // script, or on one core, there is no pool and bankEntropy runs in this thread as before.
+import { closeSync, openSync, readSync } from 'node:fs';
 import * as os from 'node:os';
+import type { TemplatesOnDisk } from './store';
 import { siblingWorkerEntry, type WorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
 import { entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
 import { bankMean, estimateEntropy, type EntropyEstimateOptions } from './entropyEstimate';
 
-/** One template, row-major rows x cols (the pool owns `values` once it is queued). */
+/**
+ * One template, row-major rows x cols: its values (the pool owns them once queued), or where they lie
+ * on disk (the run's template store), read by whichever thread computes it, so nothing waits in memory.
+ */
 export interface EntropyTemplate {
-  readonly values: Float32Array;
+  readonly values?: Float32Array;
+  readonly from?: TemplatesOnDisk;
   readonly rows: number;
   readonly cols: number;
   /** Estimated (entropyEstimate.ts) instead of exact: a template over the exact route's size limit. */
@@ -20,8 +26,37 @@ export interface EntropyTemplate {
 }
 
 /** One template's entropy as the task says: exact (float64 route) or estimated. The pool's threads all run this. */
-export function templateEntropy({ values, rows, cols, estimate }: EntropyTemplate): Entropy {
+export function templateEntropy(task: EntropyTemplate): Entropy {
+  const { rows, cols, estimate } = task;
+  const values = task.values ?? readTemplate(task.from, rows * cols);
   return estimate ? estimateEntropy(values, rows, cols, estimate) : entropyFloat64(values, rows, cols);
+}
+
+/** `length` float32 values from a store's file (synchronous: a template is one computation on its thread). */
+function readTemplate(from: TemplatesOnDisk | undefined, length: number): Float32Array {
+  if (!from) throw new Error('a template without values or a place on disk');
+  const out = new Float32Array(length);
+  const bytes = new Uint8Array(out.buffer);
+  const fd = openSync(from.file, 'r');
+  try {
+    let done = 0;
+    while (done < bytes.byteLength) {
+      const n = readSync(fd, bytes, done, bytes.byteLength - done, from.offset + done);
+      if (n === 0) throw new Error(`${from.file} is shorter than its templates`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+/** Bytes a task holds in memory while it waits, and bytes it needs while it runs. */
+function heldBytes(t: EntropyTemplate): number {
+  return t.values?.byteLength ?? 0;
+}
+function taskBytes(t: EntropyTemplate): number {
+  return t.rows * t.cols * 4;
 }
 
 export interface EntropyWorkerService {
@@ -131,7 +166,7 @@ export class EntropyPool {
   /** Entropy of one template, computed by whichever thread gets to it first. */
   entropy(template: EntropyTemplate): Promise<Entropy> {
     if (this.closed) return Promise.reject(this.signal?.reason ?? new Error('the entropy pool is closed'));
-    const bytes = template.values.byteLength;
+    const bytes = heldBytes(template);
     this.backlog += bytes;
     return new Promise<Entropy>((resolve, reject) => {
       const settle = (): void => {
@@ -201,14 +236,20 @@ export class EntropyPool {
 
   private pump(): void {
     while (!this.closed && this.idle.length > 0 && this.queue.length > 0) {
-      const big = this.queue[0].values.byteLength > BIG_TEMPLATE_BYTES;
+      const big = taskBytes(this.queue[0]) > BIG_TEMPLATE_BYTES;
       const slot = big ? this.idle.findIndex((h) => (this.busy.get(h) ?? 0) === 0) : 0;
       if (slot < 0) return;
       const host = this.idle.splice(slot, 1)[0];
       const task = this.queue.shift() as Task;
       this.busy.set(host, (this.busy.get(host) ?? 0) + 1);
-      const { values, rows, cols, estimate } = task;
-      const req = host.request('template', { values, rows, cols, ...(estimate ? { estimate } : {}) });
+      const { values, from, rows, cols, estimate } = task;
+      const req = host.request('template', {
+        rows,
+        cols,
+        ...(values ? { values } : {}),
+        ...(from ? { from } : {}),
+        ...(estimate ? { estimate } : {}),
+      });
       this.inFlight.add(req);
       req.done.then(
         (e) => {
@@ -250,6 +291,8 @@ export function pooledBankEntropy(
   onTemplate?: (done: number) => void,
   /** Estimate instead of the exact route (templates over its size limit). */
   estimate?: EntropyEstimateOptions,
+  /** Where the same templates lie on disk: the threads read them there instead of holding copies. */
+  from?: TemplatesOnDisk,
 ): Promise<BankEntropy> {
   const size = templates.length / n;
   const rows = shape[0];
@@ -257,9 +300,11 @@ export function pooledBankEntropy(
   let done = 0;
   const parts: Promise<RoutedEntropy>[] = [];
   for (let t = 0; t < n; t++) {
-    const values = templates.slice(t * size, (t + 1) * size);
+    const source = from
+      ? { from: { file: from.file, offset: from.offset + t * size * 4 } }
+      : { values: templates.slice(t * size, (t + 1) * size) };
     parts.push(
-      pool.entropy({ values, rows, cols, ...(estimate ? { estimate } : {}) }).then((e) => {
+      pool.entropy({ ...source, rows, cols, ...(estimate ? { estimate } : {}) }).then((e) => {
         onTemplate?.(++done);
         return { ...e, route: estimate ? ('estimate' as const) : ('float64' as const) };
       }),

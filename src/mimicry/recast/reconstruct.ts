@@ -17,7 +17,7 @@ import type { GpuDevice } from '../gpu/webgpu';
 import { hashString, Random } from './random';
 import { fitSpectral, repeatSets } from './spectral';
 import { Scratch } from './scratch';
-import { MemoryTemplateStore } from './store';
+import { MemoryTemplateStore, type TemplatesOnDisk, type TemplateStore } from './store';
 import { fitSpectralStreaming, memberInfos, readMember } from './stream';
 import type {
   BankMetrics,
@@ -73,6 +73,8 @@ async function measureBank(
   pool: EntropyPool | null,
   signal?: AbortSignal,
   exact: Float32Array | null = null,
+  /** Where the same templates lie on disk (the run's template store), for the entropy pool. */
+  onDisk?: TemplatesOnDisk,
 ): Promise<{ metrics: BankMetrics; layers: LayerMetrics[]; entropy: Promise<BankEntropy> | null }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
@@ -116,7 +118,7 @@ async function measureBank(
     clock.report('entropy', 0, fit.n, 'template');
     const onTemplate = (done: number) => clock.report('entropy', done, fit.n, 'template');
     entropy = pool
-      ? pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate, DEFAULT_ENTROPY_ESTIMATE)
+      ? pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate, DEFAULT_ENTROPY_ESTIMATE, onDisk)
       : Promise.resolve(estimatedBankEntropy(fit.templates, fit.n, bank.shape, DEFAULT_ENTROPY_ESTIMATE, signal, onTemplate));
     clock.spent('entropy', since);
   } else if (side <= opts.entropyMaxSide) {
@@ -126,7 +128,7 @@ async function measureBank(
     const onTemplate = (done: number) => clock.report('entropy', done, fit.n, 'template');
     // The float64 route goes to the pool's threads (copied: `fit.templates` is scratch the next bank reuses).
     if (engine && onGpu(engine)) entropy = bankEntropyOnGpu(fit.templates, fit.n, bank.shape, engine, signal, onTemplate);
-    else if (pool && !engine) entropy = pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate);
+    else if (pool && !engine) entropy = pooledBankEntropy(pool, fit.templates, fit.n, bank.shape, onTemplate, undefined, onDisk);
     else entropy = Promise.resolve(bankEntropy(fit.templates, fit.n, bank.shape, engine, signal, onTemplate));
     clock.spent('entropy', since);
   }
@@ -273,7 +275,7 @@ export async function reconstruct(
   }
   checkMemory(plan.banks, fit, checkpoint.path);
   const fitter = fitterFor(fit);
-  const store = hooks.store ?? new MemoryTemplateStore();
+  const store: TemplateStore = hooks.store ?? new MemoryTemplateStore();
   const banks: BankResult[] = [];
   const backends = new Set<string>();
   let device: GpuDevice | undefined;
@@ -346,11 +348,24 @@ export async function reconstruct(
       // Everything after the fit (metrics, store, file) sees the templates as they are stored.
       const rounded = roundTemplates(result.templates, storedDtype(bank, fit), scratch);
       const stored = rounded ? { ...result, templates: rounded } : result;
-      const measured = await measureBank(bank, member, stored, fit, scratch, clock, pool, hooks.signal, rounded && result.templates);
+      // Stored first: the entropy pool's threads then read the templates from the store's file.
+      await store.put(bank.name, stored.templates);
+      const onDisk = store.locate?.(bank.name);
+      const measured = await measureBank(
+        bank,
+        member,
+        stored,
+        fit,
+        scratch,
+        clock,
+        pool,
+        hooks.signal,
+        rounded && result.templates,
+        onDisk,
+      );
       entropies.push(measured.entropy);
       measured.entropy?.catch(() => undefined); // handled where all are awaited
       if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
-      await store.put(bank.name, stored.templates);
       banks.push({
         plan: bank,
         n: result.n,

@@ -13,7 +13,15 @@ export interface TemplateStore {
   put(bank: string, templates: Float32Array): Promise<void>;
   /** The bank's templates; in `into` (exactly their length) when given, which the caller may reuse. */
   get(bank: string, into?: Float32Array): Promise<Float32Array>;
+  /** Where a bank's float32 templates lie in a file other threads may read, when the store has one. */
+  locate?(bank: string): TemplatesOnDisk | undefined;
   dispose(): Promise<void>;
+}
+
+/** Float32 values at a byte offset of a file (a FileTemplateStore's scratch). */
+export interface TemplatesOnDisk {
+  readonly file: string;
+  readonly offset: number;
 }
 
 export class MemoryTemplateStore implements TemplateStore {
@@ -60,6 +68,11 @@ export class FileTemplateStore implements TemplateStore {
     }
     this.where.set(bank, { offset: this.end, length: templates.length });
     this.end += bytes.byteLength;
+  }
+
+  locate(bank: string): TemplatesOnDisk | undefined {
+    const w = this.where.get(bank);
+    return w && { file: this.file, offset: w.offset };
   }
 
   async get(bank: string, into?: Float32Array): Promise<Float32Array> {
