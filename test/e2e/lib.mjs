@@ -84,9 +84,16 @@ export async function explorerItem(page, rel) {
     const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${cssString(parts[i])}"][aria-level="${i + 1}"]`).first();
     await row.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
     if (i === parts.length - 1) return row;
-    if ((await row.getAttribute('aria-expanded')) !== 'true') {
-      await row.click();
-      await until(`folder ${parts.slice(0, i + 1).join('/')} to expand`, async () => (await row.getAttribute('aria-expanded')) === 'true');
+    // A click can be lost while the tree re-renders (a busy machine): click again until it expands.
+    const what = `folder ${parts.slice(0, i + 1).join('/')} to expand`;
+    const expanded = async () => (await row.getAttribute('aria-expanded', { timeout: 5_000 }).catch(() => null)) === 'true';
+    for (let attempt = 1; !(await expanded()); attempt++) {
+      await row.click({ timeout: STEP_TIMEOUT_MS });
+      try {
+        await until(what, expanded, 15_000);
+      } catch (e) {
+        if (attempt >= 4) throw e;
+      }
     }
   }
   throw new Error('unreachable');
