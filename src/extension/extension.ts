@@ -5,6 +5,7 @@ import type { MimicryApi } from './api';
 import { registerInspectorCommands } from './commands';
 import { InspectorProvider } from './inspector/inspectorProvider';
 import { registerDashboards } from './dashboard/commands';
+import { registerFamilyCommands } from './family/commands';
 import { WebviewReports } from './reports';
 
 export function activate(context: vscode.ExtensionContext): MimicryApi {
@@ -13,6 +14,7 @@ export function activate(context: vscode.ExtensionContext): MimicryApi {
   const provider = InspectorProvider.register(context, reports);
   registerInspectorCommands(context, provider);
   registerDashboards(context, reports);
+  registerFamilyCommands(context, reports);
   return {
     ...reports.api(),
     inspectorStats: (uri) => provider.documentOf(uri)?.statsReport(),
