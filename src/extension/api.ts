@@ -72,6 +72,8 @@ export interface MimicryApi {
   familyReports(): FamilyDashboardReport[];
   /** Fires when a Family dashboard webview has drawn a view. */
   onDidReportFamily: vscode.Event<FamilyDashboardReport>;
+  /** Writes the task bank of the Family dashboard in front to `file`, as its export button does without the dialog (undefined: none, or refused). */
+  exportTaskBank(file: string): Promise<string | undefined>;
   /** The open inspector document of `uri`, if any: what it computed. */
   inspectorStats(uri: vscode.Uri): InspectorStatsReport | undefined;
   /** Selects a tensor as a click in the inspector does: asks for its statistics (false when `uri` is not open). */

@@ -6,6 +6,7 @@ import { registerInspectorCommands } from './commands';
 import { InspectorProvider } from './inspector/inspectorProvider';
 import { registerDashboards } from './dashboard/commands';
 import { registerFamilyCommands } from './family/commands';
+import { FamilyPanel } from './family/familyPanel';
 import { WebviewReports } from './reports';
 
 export function activate(context: vscode.ExtensionContext): MimicryApi {
@@ -20,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): MimicryApi {
     inspectorStats: (uri) => provider.documentOf(uri)?.statsReport(),
     selectTensor: (uri, name) => provider.requestStats(uri, name),
     tensorValues: async (uri, request) => provider.documentOf(uri)?.requestValues(request),
+    exportTaskBank: async (file) => FamilyPanel.active?.exportBank(file),
   };
 }
 

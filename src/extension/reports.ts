@@ -25,7 +25,7 @@ export class WebviewReports implements vscode.Disposable {
     this.familyEmitter.fire(report);
   }
 
-  api(): Omit<MimicryApi, 'inspectorStats' | 'selectTensor' | 'tensorValues'> {
+  api(): Omit<MimicryApi, 'inspectorStats' | 'selectTensor' | 'tensorValues' | 'exportTaskBank'> {
     return {
       inspectorReports: () => this.reports.map((r) => ({ ...r })),
       onDidReportInspector: this.emitter.event,
