@@ -104,6 +104,21 @@ suite('family dashboard', () => {
     assert.deepEqual(await readdir(dir), ['gpt2.taskbank.safetensors']);
   });
 
+  test('Add to Family: a member joins the Family dashboard in front, which compares the three', async () => {
+    const [math, medical, run] = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
+    const two = [math.fsPath, medical.fsPath];
+    const r2 = await waitForFamily(two, 'report', () =>
+      vscode.commands.executeCommand('mimicry.compareFamily', undefined, [math, medical]),
+    );
+    assert.equal(r2.members, 2);
+    const r3 = await waitForFamily([...two, run.fsPath], 'report', () => vscode.commands.executeCommand('mimicry.addToFamily', run));
+    assert.equal(r3.members, 3);
+    assert.equal(r3.charts, 5);
+    // math and medical share 36 layers; the run has the 12 c_attn layers only.
+    assert.match(r2.summary ?? '', /^2 members, 36 shared layers in 3 banks; /);
+    assert.match(r3.summary ?? '', /^3 members, 12 shared layers in 1 bank; /);
+  });
+
   test('a DoRA member: the dashboard shows the refusal naming its file and rule, no report', async () => {
     const folder = path.join(dir, 'dora');
     await mkdir(folder, { recursive: true });
