@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import { isObject, type FamilyState } from '../../webview/protocol';
 import type { WebviewReports } from '../reports';
-import { FAMILY_VIEW_TYPE, FamilyPanel, sanitizeFamilyOptions, type FamilySpec } from './familyPanel';
+import { FAMILY_VIEW_TYPE, FamilyPanel, type FamilySpec } from './familyPanel';
+import { sanitizeFamilyOptions } from './options';
 
 export const FAMILY_COMMANDS = {
   compare: 'mimicry.compareFamily',

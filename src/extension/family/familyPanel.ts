@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { wireOf } from '../../mimicry/errors';
-import type { FamilyMapMethod, FamilyReport } from '../../mimicry/family/analyze';
+import type { FamilyReport } from '../../mimicry/family/analyze';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
 import { familyHost, type FamilyHost } from '../../mimicry/worker/family/client';
 import type { FamilyAnalyzeParams } from '../../mimicry/worker/family/protocol';
@@ -18,6 +18,7 @@ import { pngFromDataUrl, writeFileAtomic } from '../dashboard/atomicWrite';
 import { checkChartSvg } from '../dashboard/chartSvg';
 import { announceExport, askTarget, checkTarget, type ExportTarget } from '../dashboard/exportTargets';
 import { reconstructSettings } from '../dashboard/settings';
+import { sanitizeFamilyOptions } from './options';
 
 export const FAMILY_VIEW_TYPE = 'mimicry.family';
 
@@ -35,15 +36,6 @@ const BANK_TARGET: ExportTarget = {
 };
 /** A chart's CSV is a few numbers per member and layer; anything far larger is not ours. */
 const MAX_CSV_CHARS = 32 * 2 ** 20;
-
-/** The analysis' options from the webview, untrusted until checked here (the engine checks them again). */
-export function sanitizeFamilyOptions(raw: unknown): FamilyAnalyzeParams {
-  const o = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-  const map: FamilyMapMethod = o.map === 'umap' ? 'umap' : 'pca';
-  const templates = Number.isSafeInteger(o.templates) && (o.templates as number) >= 1 ? (o.templates as number) : undefined;
-  const seed = Number.isSafeInteger(o.seed) && (o.seed as number) >= 0 ? (o.seed as number) : undefined;
-  return { map, ...(templates === undefined ? {} : { templates }), ...(seed === undefined ? {} : { seed }) };
-}
 
 export class FamilyPanel implements vscode.Disposable {
   private static readonly panels = new Set<FamilyPanel>();
