@@ -6,7 +6,7 @@
 // Each step leaves a screenshot named family-*.png in test-results/e2e/.
 import assert from 'node:assert/strict';
 import { test } from '@playwright/test';
-import { existsSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { explorerItem, contextMenu, closeAllEditors, frameWith, screenshot, until, allChartsDrawn, waitForChart } from './lib.mjs';
 import { workbenchSession } from './session.mjs';
@@ -20,6 +20,16 @@ const BANK = 'family/family.taskbank.safetensors'; // the save dialog's default:
 /** The Family dashboard's frame, its report shown. */
 function familyView(page, timeoutMs = 120_000) {
   return frameWith(page, tid('family-view'), { visible: true, timeoutMs });
+}
+
+/** Picks an option of a @vscode-elements single select as a user does: open it, click the option. */
+async function choose(frame, testId, value, label) {
+  const select = frame.locator(tid(testId)).first();
+  await select.click();
+  const option = select.locator('li[role="option"]', { hasText: label }).first();
+  await option.waitFor({ state: 'visible', timeout: 10_000 });
+  await option.click();
+  await until(`${testId} to show ${value}`, async () => (await select.getAttribute('data-value')) === value, 10_000);
 }
 
 /** Scrolls the dashboard to its top (header, toolbar, members table and the first chart in view). */
@@ -135,5 +145,46 @@ test.describe.serial('family', () => {
       await screenshot(ctx.page, ctx.shots, shot);
     }
     await setColorTheme(ctx.page, 'Light Modern', 'vs');
+  });
+
+  test('family: UMAP from the toolbar: "Compare Again" redraws the map with the seeded UMAP', async () => {
+    const frame = await familyView(ctx.page);
+    await choose(frame, 'map-select', 'umap', 'UMAP (seeded)');
+    await frame.locator(tid('rerun-button')).first().click();
+    const umap = await frameWith(ctx.page, `${tid('family-view')}[data-map="umap"]`, { visible: true, timeoutMs: 120_000 });
+    const map = umap.locator(tid('family-map-chart')).first();
+    await waitForChart(map, 'family-map-chart');
+    await map.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await screenshot(ctx.page, ctx.shots, 'family-map-umap.png');
+  });
+
+  test('family: a DoRA member: the dashboard shows the refusal with the file and rule instead of the report', async () => {
+    // A copy of math's adapter whose config asks for DoRA, beside the family (removed afterwards).
+    const dora = join(ctx.workspace, 'family', 'dora');
+    mkdirSync(dora, { recursive: true });
+    const math = join(ctx.workspace, WORKSPACE_FILES.family[0]);
+    copyFileSync(join(math, 'adapter_model.safetensors'), join(dora, 'adapter_model.safetensors'));
+    const config = { ...JSON.parse(readFileSync(join(math, 'adapter_config.json'), 'utf8')), use_dora: true };
+    writeFileSync(join(dora, 'adapter_config.json'), JSON.stringify(config));
+    try {
+      await closeAllEditors(ctx.page);
+      const first = await explorerItem(ctx.page, WORKSPACE_FILES.family[0]);
+      const second = await explorerItem(ctx.page, 'family/dora');
+      await first.click();
+      await second.click({ modifiers: ['Control'] });
+      await contextMenu(ctx.page, second, 'Compare as Task Family...');
+      const frame = await frameWith(ctx.page, tid('family-error'), { visible: true, timeoutMs: 60_000 });
+      const text = await frame.locator(tid('family-error')).first().innerText();
+      assert.match(text, /DoRA adapters are not supported/);
+      assert.match(text, /rule: dora-unsupported/);
+      assert.equal(
+        (await frame.locator(tid('family-error-file')).first().innerText()).trim(),
+        `file: ${join(dora, 'adapter_config.json')}`,
+      );
+      await screenshot(ctx.page, ctx.shots, 'family-error.png');
+    } finally {
+      await closeAllEditors(ctx.page);
+      rmSync(dora, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@
 // bank's export.
 //
 // Stable hooks for tests (Playwright / extension-host suite):
-//   data-testid="family-view"         the report; family-summary its summary line, family-base the base line
+//   data-testid="family-view"         the report (data-map: its map's method); family-summary its summary line, family-base the base line
 //   data-testid="family-members"      the members table (rows data-member="<name>")
 //   data-testid="family-norms-chart"  per-layer update norms per member
 //   data-testid="family-cosine-chart" member x member cosine (cosine-layer-select: whole model or one layer)
@@ -392,7 +392,7 @@ function showReport(r: FamilyReport): void {
     bankLine,
     h(
       'section',
-      { 'data-testid': 'family-view' },
+      { 'data-testid': 'family-view', 'data-map': r.map.method },
       h('p', { 'data-testid': 'family-summary' }, summary),
       unshared.length
         ? h(
