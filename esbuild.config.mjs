@@ -26,6 +26,7 @@ const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { inspectWorker: 'src/mimicry/worker/inspect/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstruct/main.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { familyWorker: 'src/mimicry/worker/family/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { statsWorker: 'src/mimicry/stats/statsWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { paperWorker: 'src/mimicry/recast/paperWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { entropyWorker: 'src/mimicry/recast/entropyWorker.ts' }, outdir: 'dist' },
@@ -42,6 +43,13 @@ const builds = [
     platform: 'browser',
     format: 'iife',
     entryPoints: { dashboard: 'src/webview/dashboard/main.ts' },
+    outdir: 'dist/webview',
+  },
+  {
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    entryPoints: { family: 'src/webview/family/main.ts' },
     outdir: 'dist/webview',
   },
 ];

@@ -61,6 +61,12 @@ export function makeTestWorkspace(dir) {
   mkdirSync(adapter, { recursive: true });
   for (const f of ['adapter_model.safetensors', 'adapter_config.json'])
     copyFileSync(join(fixtures, 'gpt2-lora-family', 'math', f), join(adapter, f));
+  // The rest of the GPT-2 family (a task family: the Family dashboard compares them).
+  for (const member of WORKSPACE_FILES.family.slice(1)) {
+    mkdirSync(join(dir, member), { recursive: true });
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json'])
+      copyFileSync(join(fixtures, 'gpt2-lora-family', member.replace(/^family\//, ''), f), join(dir, member, f));
+  }
 
   // A 2-shard model, as transformers' save_pretrained writes it.
   const shard1 = [

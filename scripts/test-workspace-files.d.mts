@@ -3,6 +3,9 @@ export declare const WORKSPACE_FILES: {
   readonly real: Readonly<Record<string, number>>;
   readonly adapter: string;
   readonly adapterTensors: number;
+  readonly family: readonly string[];
+  readonly familySharedLayers: number;
+  readonly familyBanks: number;
   readonly shardedIndex: string;
   readonly shardedTensors: number;
   readonly hostile: string;

@@ -11,6 +11,11 @@ export const WORKSPACE_FILES = {
   /** A PEFT LoRA adapter of GPT-2 (36 layers, 72 factors) with its adapter_config.json beside it. */
   adapter: 'family/math/adapter_model.safetensors',
   adapterTensors: 72,
+  /** The GPT-2 LoRA family's adapter folders (math first: the adapter above), as the Family dashboard compares them. */
+  family: ['family/math', 'family/medical', 'family/shakespeare-cattn/checkpoint-1000', 'family/shakespeare-cattn/checkpoint-7500'],
+  /** What the family's report says: its shared layers and banks. */
+  familySharedLayers: 12,
+  familyBanks: 1,
   shardedIndex: 'sharded/model.safetensors.index.json',
   shardedTensors: 5,
   hostile: 'hostile/hostile-names.safetensors',

@@ -32,6 +32,23 @@ export interface DashboardReport {
   note?: string;
 }
 
+/** What a Family dashboard (a task family compared) showed. */
+export interface FamilyDashboardReport {
+  /** The members as given (folders or files), and the base, if any. */
+  paths: string[];
+  base: string | null;
+  /** The report, the analysis still running, or an error instead of it. */
+  view: 'report' | 'error' | 'running';
+  /** Charts drawn. */
+  charts: number;
+  /** Rows of the members table. */
+  members: number;
+  /** The summary line over the report (members, shared layers, banks). */
+  summary?: string;
+  /** The error shown (it names the member's file and the rule). */
+  error?: string;
+}
+
 /** What an open inspector document computed (its statistics and "compute all" batches). */
 export interface InspectorStatsReport {
   /** Tensor names in the order their statistics became known: those restored from this window's cache first. */
@@ -51,6 +68,12 @@ export interface MimicryApi {
   dashboardReports(): DashboardReport[];
   /** Fires when a dashboard webview has drawn a view. */
   onDidReportDashboard: vscode.Event<DashboardReport>;
+  /** Every Family dashboard report so far, oldest first. */
+  familyReports(): FamilyDashboardReport[];
+  /** Fires when a Family dashboard webview has drawn a view. */
+  onDidReportFamily: vscode.Event<FamilyDashboardReport>;
+  /** Writes the task bank of the Family dashboard in front to `file`, as its export button does without the dialog (undefined: none, or refused). */
+  exportTaskBank(file: string): Promise<string | undefined>;
   /** The open inspector document of `uri`, if any: what it computed. */
   inspectorStats(uri: vscode.Uri): InspectorStatsReport | undefined;
   /** Selects a tensor as a click in the inspector does: asks for its statistics (false when `uri` is not open). */

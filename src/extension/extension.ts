@@ -5,6 +5,8 @@ import type { MimicryApi } from './api';
 import { registerInspectorCommands } from './commands';
 import { InspectorProvider } from './inspector/inspectorProvider';
 import { registerDashboards } from './dashboard/commands';
+import { registerFamilyCommands } from './family/commands';
+import { FamilyPanel } from './family/familyPanel';
 import { WebviewReports } from './reports';
 
 export function activate(context: vscode.ExtensionContext): MimicryApi {
@@ -13,11 +15,13 @@ export function activate(context: vscode.ExtensionContext): MimicryApi {
   const provider = InspectorProvider.register(context, reports);
   registerInspectorCommands(context, provider);
   registerDashboards(context, reports);
+  registerFamilyCommands(context, reports);
   return {
     ...reports.api(),
     inspectorStats: (uri) => provider.documentOf(uri)?.statsReport(),
     selectTensor: (uri, name) => provider.requestStats(uri, name),
     tensorValues: async (uri, request) => provider.documentOf(uri)?.requestValues(request),
+    exportTaskBank: async (file) => FamilyPanel.active?.exportBank(file),
   };
 }
 

@@ -16,6 +16,8 @@ import type {
   RunProgress,
 } from '../mimicry/worker/reconstruct/protocol';
 import type { ProgressEvent, ReconstructOptions } from '../mimicry/recast/types';
+import type { FamilyReport } from '../mimicry/family/analyze';
+import type { FamilyAnalyzeParams, FamilyBrief, TaskBankWritten } from '../mimicry/worker/family/protocol';
 
 /** Both sides of a webview come from one build; a view restored from another build says so. */
 export const PROTOCOL_VERSION = 1;
@@ -287,4 +289,80 @@ export function restorableState(v: unknown): (DashboardState & { readonly path: 
 /** Dashboard data built by another version of the engine is not shown (its fields may differ). */
 function isCurrentData(data: unknown): data is DashboardData {
   return isObject(data) && data.version === DASHBOARD_DATA_VERSION;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family dashboards (a task family: several fine-tunes or adapters of one base): extension <-> family
+// webview. The report is the engine's FamilyReport (the same document as `mimicry family --json`).
+
+export type { FamilyReport, FamilyBrief, FamilyAnalyzeParams, TaskBankWritten };
+
+export type ToFamily =
+  | {
+      readonly type: 'init';
+      readonly version: number;
+      readonly paths: readonly string[];
+      readonly base: string | null;
+      readonly options: FamilyAnalyzeParams;
+    }
+  | { readonly type: 'brief'; readonly brief: FamilyBrief }
+  | { readonly type: 'progress'; readonly message: string; readonly fraction: number }
+  | { readonly type: 'report'; readonly report: FamilyReport }
+  /** The task bank just written (its size next to the members' files). */
+  | { readonly type: 'bank'; readonly bank: TaskBankWritten }
+  | { readonly type: 'busy'; readonly busy: boolean }
+  /** The family could not be read or compared (`error.file` names the member), or the analysis was cancelled. */
+  | { readonly type: 'error'; readonly error: WireError };
+
+export type FromFamily =
+  | { readonly type: 'ready'; readonly version: number }
+  | { readonly type: 'cancel' }
+  /** Compare again with these options (templates, map, seed): untrusted until the extension has checked them. */
+  | { readonly type: 'rerun'; readonly options: unknown }
+  /** Choose a base checkpoint (adds ||dW|| / ||W_base||; full checkpoints need one), or compare without. */
+  | { readonly type: 'pickBase' }
+  | { readonly type: 'clearBase' }
+  | { readonly type: 'exportBank' }
+  /** A chart image: SVG text or a PNG data URL; CSV text of the chart's numbers. */
+  | { readonly type: 'exportChart'; readonly chart: string; readonly format: ChartFormat | 'csv'; readonly payload: string }
+  /** What the dashboard shows, for the extension's API and tests. */
+  | {
+      readonly type: 'rendered';
+      readonly view: 'report' | 'error' | 'running';
+      readonly charts: number;
+      /** The members table's rows, and the summary line. */
+      readonly members: number;
+      readonly summary?: string;
+      readonly error?: string;
+    };
+
+/** The extension trusts nothing from the webview: checks a message's shape before acting on it. */
+export const isFromFamily = messageGuard<FromFamily>({
+  ready: (m) => typeof m.version === 'number',
+  cancel: always,
+  rerun: (m) => isObject(m.options),
+  pickBase: always,
+  clearBase: always,
+  exportBank: always,
+  exportChart: (m) =>
+    typeof m.chart === 'string' &&
+    /^[a-z0-9-]{1,64}$/.test(m.chart) &&
+    (m.format === 'svg' || m.format === 'png' || m.format === 'csv') &&
+    typeof m.payload === 'string',
+  rendered: (m) =>
+    (m.view === 'report' || m.view === 'error' || m.view === 'running') &&
+    isCount(m.charts) &&
+    isCount(m.members) &&
+    (m.summary === undefined || (typeof m.summary === 'string' && m.summary.length <= 2000)) &&
+    (m.error === undefined || (typeof m.error === 'string' && m.error.length <= 2000)),
+});
+
+/** What the family webview keeps with setState: the members (a reloaded window reopens the family) and the last report. */
+export interface FamilyState {
+  readonly paths?: readonly string[];
+  readonly base?: string | null;
+  /** The analysis' options (templates, map, seed), as the extension checked them. */
+  readonly options?: unknown;
+  readonly report?: FamilyReport;
+  readonly layerBank?: string;
 }

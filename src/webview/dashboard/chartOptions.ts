@@ -10,19 +10,19 @@ import type { DashboardTheme } from '../shared/theme';
 
 export type Option = EChartsCoreOption;
 
-interface TooltipParam {
+export interface TooltipParam {
   readonly dataIndex: number;
   readonly seriesIndex: number;
   readonly seriesName: string;
   readonly value: unknown;
 }
 
-function first(params: unknown): TooltipParam {
+export function first(params: unknown): TooltipParam {
   return (Array.isArray(params) ? params[0] : params) as TooltipParam;
 }
 
 /** Title + one-line definition: drawn in the chart so exported images carry them. */
-function heading(t: DashboardTheme, text: string, definition: string): Option {
+export function heading(t: DashboardTheme, text: string, definition: string): Option {
   return {
     text,
     subtext: definition,
@@ -33,7 +33,7 @@ function heading(t: DashboardTheme, text: string, definition: string): Option {
   };
 }
 
-function axis(t: DashboardTheme, name: string, extra: Option = {}): Option {
+export function axis(t: DashboardTheme, name: string, extra: Option = {}): Option {
   return {
     name,
     nameLocation: 'middle',
@@ -47,7 +47,7 @@ function axis(t: DashboardTheme, name: string, extra: Option = {}): Option {
   };
 }
 
-function tooltip(t: DashboardTheme, formatter: (p: unknown) => string, trigger: 'item' | 'axis' = 'item'): Option {
+export function tooltip(t: DashboardTheme, formatter: (p: unknown) => string, trigger: 'item' | 'axis' = 'item'): Option {
   return {
     trigger,
     renderMode: 'richText',
@@ -59,11 +59,11 @@ function tooltip(t: DashboardTheme, formatter: (p: unknown) => string, trigger: 
   };
 }
 
-function legend(t: DashboardTheme): Option {
+export function legend(t: DashboardTheme): Option {
   return { bottom: 0, left: 'center', textStyle: { color: t.foreground, fontFamily: t.fontFamily, fontSize: 11 }, inactiveColor: t.muted };
 }
 
-const base = (t: DashboardTheme): Option => ({
+export const base = (t: DashboardTheme): Option => ({
   animation: false,
   textStyle: { fontFamily: t.fontFamily },
   color: [...t.palette],

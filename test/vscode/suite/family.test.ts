@@ -1,0 +1,144 @@
+// The Family dashboard in the real extension host: "Compare as Task Family" on the bundled GPT-2
+// LoRA family (as from an explorer multi-selection) opens the dashboard, the worker compares the
+// members, and the webview reports what it drew (members, charts, the summary line) over the
+// message path; the numbers it shows are the engine's (the same report computed here); a refused
+// member is shown naming its file and rule; the task bank is written through the dashboard.
+// That the charts are drawn is checked in a real browser by test/e2e/family.spec.mjs.
+import * as vscode from 'vscode';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { FamilyDashboardReport } from '../../../src/extension/api';
+import { analyzeFamily } from '../../../src/mimicry/family/analyze';
+import { loadFamily } from '../../../src/mimicry/family/members';
+import { writeSafetensors } from '../../../src/mimicry/safetensors/writer';
+import { encodeF32 } from '../../../src/mimicry/safetensors/dtypes';
+import { api, closeAllEditors, workspaceFile, WORKSPACE_FILES } from './helpers';
+
+const TIMEOUT_MS = 90_000;
+
+/** Runs `open` and resolves with the first Family dashboard report in `view` for exactly these members. */
+async function waitForFamily(
+  paths: readonly string[],
+  view: FamilyDashboardReport['view'],
+  open: () => Thenable<unknown>,
+): Promise<FamilyDashboardReport> {
+  const mimicry = await api();
+  const want = paths.map((p) => path.resolve(p)).join('\n');
+  return new Promise<FamilyDashboardReport>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sub.dispose();
+      reject(new Error(`no ${view} Family dashboard for ${paths.length} members within ${TIMEOUT_MS / 1000} s`));
+    }, TIMEOUT_MS);
+    const sub = mimicry.onDidReportFamily((r) => {
+      if (r.view !== view || r.paths.map((p) => path.resolve(p)).join('\n') !== want) return;
+      clearTimeout(timer);
+      sub.dispose();
+      resolve(r);
+    });
+    open().then(undefined, (e: unknown) => {
+      clearTimeout(timer);
+      sub.dispose();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    });
+  });
+}
+
+suite('family dashboard', () => {
+  let dir: string;
+  suiteSetup(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'mimicry-family-'));
+  });
+  suiteTeardown(async () => {
+    await closeAllEditors();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the family commands are registered', async () => {
+    await api();
+    const all = new Set(await vscode.commands.getCommands(true));
+    assert.deepEqual(
+      ['mimicry.compareFamily', 'mimicry.addToFamily'].filter((c) => !all.has(c)),
+      [],
+    );
+  });
+
+  test('Compare as Task Family on the GPT-2 family: the dashboard shows the engine report (4 members, 12 shared layers, 5 charts) and exports its task bank', async () => {
+    const uris = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
+    const paths = uris.map((u) => u.fsPath);
+    // As the explorer calls it: the clicked item, then the whole selection.
+    const r = await waitForFamily(paths, 'report', () => vscode.commands.executeCommand('mimicry.compareFamily', uris[0], uris));
+    assert.equal(r.members, 4);
+    assert.equal(r.charts, 5);
+    assert.equal(r.base, null);
+    // The summary's numbers are the engine's: the same report computed here.
+    const family = await loadFamily(paths);
+    let coefficients: number;
+    let params: number;
+    try {
+      const report = await analyzeFamily(family);
+      assert.equal(report.layers.length, WORKSPACE_FILES.familySharedLayers);
+      assert.equal(report.banks.length, WORKSPACE_FILES.familyBanks);
+      coefficients = report.members.reduce((a, m) => a + m.coefficients, 0);
+      params = report.members.reduce((a, m) => a + m.params, 0);
+    } finally {
+      await family.close();
+    }
+    assert.equal(coefficients, 4 * 12 * 4);
+    assert.equal(params, 2 * 811_008 + 2 * 294_912);
+    assert.equal(
+      r.summary,
+      "4 members, 12 shared layers in 1 bank; 192 coefficients over the shared templates for 2.2M parameters of the members' files",
+    );
+
+    const mimicry = await api();
+    const out = path.join(dir, 'gpt2.taskbank.safetensors');
+    assert.equal(await mimicry.exportTaskBank(out), out);
+    assert.ok((await stat(out)).size > 0);
+    // Never over a member: refused, nothing written there.
+    const member = path.join(paths[0], 'adapter_model.safetensors');
+    const before = (await stat(member)).size;
+    assert.equal(await mimicry.exportTaskBank(member), undefined);
+    assert.equal((await stat(member)).size, before);
+    assert.deepEqual(await readdir(dir), ['gpt2.taskbank.safetensors']);
+  });
+
+  test('Add to Family: a member joins the Family dashboard in front, which compares the three', async () => {
+    const [math, medical, run] = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
+    const two = [math.fsPath, medical.fsPath];
+    const r2 = await waitForFamily(two, 'report', () =>
+      vscode.commands.executeCommand('mimicry.compareFamily', undefined, [math, medical]),
+    );
+    assert.equal(r2.members, 2);
+    const r3 = await waitForFamily([...two, run.fsPath], 'report', () => vscode.commands.executeCommand('mimicry.addToFamily', run));
+    assert.equal(r3.members, 3);
+    assert.equal(r3.charts, 5);
+    // math and medical share 36 layers; the run has the 12 c_attn layers only.
+    assert.match(r2.summary ?? '', /^2 members, 36 shared layers in 3 banks; /);
+    assert.match(r3.summary ?? '', /^3 members, 12 shared layers in 1 bank; /);
+  });
+
+  test('a DoRA member: the dashboard shows the refusal naming its file and rule, no report', async () => {
+    const folder = path.join(dir, 'dora');
+    await mkdir(folder, { recursive: true });
+    const values = (n: number, seed: number) => encodeF32(Array.from({ length: n }, (_, i) => Math.sin(seed * 31 + i)));
+    await writeSafetensors(path.join(folder, 'adapter_model.safetensors'), [
+      { name: 'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight', dtype: 'F32', shape: [2, 8], data: values(16, 1) },
+      { name: 'base_model.model.transformer.h.0.attn.c_attn.lora_B.weight', dtype: 'F32', shape: [6, 2], data: values(12, 2) },
+    ]);
+    const config = path.join(folder, 'adapter_config.json');
+    await writeFile(config, JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, use_dora: true }));
+    const paths = [workspaceFile(WORKSPACE_FILES.family[0]).fsPath, folder];
+    const r = await waitForFamily(paths, 'error', () =>
+      vscode.commands.executeCommand(
+        'mimicry.compareFamily',
+        undefined,
+        paths.map((p) => vscode.Uri.file(p)),
+      ),
+    );
+    assert.equal(r.charts, 0);
+    assert.ok(r.error?.startsWith(`${config}: DoRA adapters are not supported`), r.error);
+    assert.match(r.error ?? '', /\[dora-unsupported\]$/);
+  });
+});
