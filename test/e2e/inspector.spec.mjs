@@ -403,6 +403,30 @@ test.describe.serial('inspector', () => {
     const f64 = legend.find((l) => l.dtype === 'F64');
     assert.match(f64?.text ?? '', /1 tensor · 2 params/);
     assert.match(legend.find((l) => l.dtype === 'F32')?.text ?? '', /2 tensors/);
+    // Clearly apart, not merely different (F64 and U16 were two close oranges on the light theme).
+    const rgb = (c) => (c.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+    for (const a of legend)
+      for (const b of legend) {
+        if (a.dtype >= b.dtype) continue;
+        const [x, y] = [rgb(a.colour), rgb(b.colour)];
+        const d = Math.hypot(x[0] - y[0], x[1] - y[1], x[2] - y[2]);
+        assert.ok(d > 40, `${a.dtype} ${a.colour} and ${b.dtype} ${b.colour} are close (RGB distance ${d.toFixed(1)})`);
+      }
+    // The table's dtype pills wear the breakdown's colours: each row's pill as its dtype's pill in the legend.
+    const pillColours = await frame
+      .locator('.dtype-legend li')
+      .evaluateAll((els) =>
+        Object.fromEntries(els.map((li) => [li.getAttribute('data-dtype'), getComputedStyle(li.querySelector('.dtype')).backgroundColor])),
+      );
+    const rowPills = await frame.locator(`${ROW}`).evaluateAll((rows) =>
+      rows.map((r) => {
+        const pill = r.querySelector('.dtype');
+        return { dtype: pill.textContent, colour: getComputedStyle(pill).backgroundColor };
+      }),
+    );
+    assert.equal(rowPills.length, 8);
+    for (const p of rowPills) assert.equal(p.colour, pillColours[p.dtype], `${p.dtype}'s pill in the table`);
+    assert.equal(new Set(Object.values(pillColours)).size, 7, `pills share colours: ${JSON.stringify(pillColours)}`);
     await screenshot(ctx.page, ctx.shots, 'inspector-dtype-colours.png');
     // The 0-d tensor: its value, no histogram.
     await frame.locator(`${ROW}[data-name="scale"]`).first().click();

@@ -4,6 +4,7 @@ import { formatBytes, formatCount, formatInteger, formatNumber, formatShape, spl
 import { codicon, h } from '../shared/dom';
 import { viewOf, type SortKey, type SortState } from './tableModel';
 import { VirtualList } from './virtualList';
+import { dtypePill } from './summary';
 
 interface Column {
   readonly key: SortKey;
@@ -128,7 +129,7 @@ export class TensorTable {
     row.append(
       // Ellipsis in the middle: the head is cut first, the end that tells adapters and blocks apart stays.
       h('div', { role: 'gridcell', class: 'col-name mono', title: t.name }, nameHead, h('span', { class: 'name-tail' }, tail)),
-      h('div', { role: 'gridcell', class: 'col-dtype' }, h('span', { class: `dtype dtype-${t.dtype.toLowerCase()}` }, t.dtype)),
+      h('div', { role: 'gridcell', class: 'col-dtype' }, dtypePill(t.dtype)),
       h('div', { role: 'gridcell', class: 'col-shape mono' }, formatShape(t.shape)),
       h('div', { role: 'gridcell', class: 'col-params num', title: formatInteger(t.params) }, formatCount(t.params)),
       h('div', { role: 'gridcell', class: 'col-bytes num', title: `${formatInteger(t.bytes)} bytes` }, formatBytes(t.bytes)),
