@@ -147,6 +147,16 @@ export const isWebviewToExtension = messageGuard<WebviewToExtension>({
   openDashboard: always,
 });
 
+/**
+ * The page shell's own message (every webview, sent by an inline script of
+ * src/extension/webviewHtml.ts): a script or stylesheet of the page failed to load.
+ */
+export interface ResourcesFailed {
+  readonly type: 'resourcesFailed';
+  readonly url: string;
+}
+export const isResourcesFailed = messageGuard<ResourcesFailed>({ resourcesFailed: (m) => typeof m.url === 'string' });
+
 // ---------------------------------------------------------------------------------------------
 // Reconstruction dashboards (configure -> run -> results, compare): extension <-> dashboard webview.
 // Engine shapes (plan, results) are plain JSON types re-exported from the engine, never duplicated.

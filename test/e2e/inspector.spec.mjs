@@ -13,6 +13,7 @@ import {
   inspectorFrame,
   screenshot,
   tensorNames,
+  fileOrderNames,
   shardedTensorNames,
   typeInto,
   until,
@@ -139,7 +140,7 @@ test.describe.serial('inspector', () => {
     const headers = ax.filter((n) => n.role?.value === 'columnheader');
     assert.deepEqual(
       headers.map((n) => n.name?.value.toLowerCase()),
-      ['name', 'dtype', 'shape', 'params', 'size', 'std'],
+      ['position in file', 'name', 'dtype', 'shape', 'params', 'size', 'std'],
     );
     assert.deepEqual(
       headers.map(gridOf),
@@ -310,24 +311,40 @@ test.describe.serial('inspector', () => {
     await screenshot(ctx.page, ctx.shots, 'inspector-from-command-palette.png');
   });
 
-  test('adapters: sorting by name is natural (h.2 before h.10), names keep lora_A / lora_B in view, Compute all is primary until done', async () => {
+  test('adapters: the table opens in natural name order (h.2 before h.10), "#" gives file order, names keep lora_A / lora_B in view, Compute all is primary until done', async () => {
     await closeAllEditors(ctx.page);
     const rel = 'real/peft-gpt2-lora-12layer.safetensors';
     await openFromExplorer(ctx, rel);
     const names = tensorNames(join(ctx.workspace, rel));
     const frame = await inspectorFrame(ctx.page, names[0]);
     await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
-    // Sort by name: the rows follow natural order, so h.2 comes before h.10.
+    const sortOf = (col) => frame.locator(`[role="columnheader"].col-${col}`).first().getAttribute('aria-sort');
+    const rowsAre = async (what, expected) =>
+      until(what, async () => {
+        const shown = await visibleRowNames(frame);
+        return shown.length > 5 && JSON.stringify(shown) === JSON.stringify(expected.slice(0, shown.length));
+      });
+    // File order (safetensors writes names as plain text: h.10 before h.2) is one click on "#" away.
+    const inFile = fileOrderNames(join(ctx.workspace, rel));
+    assert.ok(
+      inFile.indexOf('base_model.model.transformer.h.10.attn.c_attn.lora_A.weight') <
+        inFile.indexOf('base_model.model.transformer.h.2.attn.c_attn.lora_A.weight'),
+    );
+    await frame.locator('[role="columnheader"].col-order button').first().click();
+    await until('the "#" column sorted ascending', async () => (await sortOf('order')) === 'ascending');
+    await rowsAre('rows in file order', inFile);
+    const positions = await frame.locator(`${ROW} .col-order`).evaluateAll((els) => els.map((el) => el.textContent));
+    assert.deepEqual(positions.slice(0, 5), ['1', '2', '3', '4', '5']);
+    await screenshot(ctx.page, ctx.shots, 'inspector-file-order.png');
+    // Name again: natural order, as the table opened.
     await frame.locator('[role="columnheader"].col-name button').first().click();
     await until(
       'the name column sorted ascending',
-      async () => (await frame.locator('[role="columnheader"].col-name').first().getAttribute('aria-sort')) === 'ascending',
+      async () => (await sortOf('name')) === 'ascending' && (await sortOf('order')) === 'none',
     );
     const expected = [...names].sort(natural);
-    await until('rows in natural order', async () => {
-      const shown = await visibleRowNames(frame);
-      return shown.length > 5 && JSON.stringify(shown) === JSON.stringify(expected.slice(0, shown.length));
-    });
+    assert.deepEqual(names, expected);
+    await rowsAre('rows in natural order', expected);
     const shown = await visibleRowNames(frame);
     const h2 = shown.indexOf('base_model.model.transformer.h.2.attn.c_attn.lora_A.weight');
     const h10 = shown.indexOf('base_model.model.transformer.h.10.attn.c_attn.lora_A.weight');
@@ -403,6 +420,30 @@ test.describe.serial('inspector', () => {
     const f64 = legend.find((l) => l.dtype === 'F64');
     assert.match(f64?.text ?? '', /1 tensor · 2 params/);
     assert.match(legend.find((l) => l.dtype === 'F32')?.text ?? '', /2 tensors/);
+    // Clearly apart, not merely different (F64 and U16 were two close oranges on the light theme).
+    const rgb = (c) => (c.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+    for (const a of legend)
+      for (const b of legend) {
+        if (a.dtype >= b.dtype) continue;
+        const [x, y] = [rgb(a.colour), rgb(b.colour)];
+        const d = Math.hypot(x[0] - y[0], x[1] - y[1], x[2] - y[2]);
+        assert.ok(d > 40, `${a.dtype} ${a.colour} and ${b.dtype} ${b.colour} are close (RGB distance ${d.toFixed(1)})`);
+      }
+    // The table's dtype pills wear the breakdown's colours: each row's pill as its dtype's pill in the legend.
+    const pillColours = await frame
+      .locator('.dtype-legend li')
+      .evaluateAll((els) =>
+        Object.fromEntries(els.map((li) => [li.getAttribute('data-dtype'), getComputedStyle(li.querySelector('.dtype')).backgroundColor])),
+      );
+    const rowPills = await frame.locator(`${ROW}`).evaluateAll((rows) =>
+      rows.map((r) => {
+        const pill = r.querySelector('.dtype');
+        return { dtype: pill.textContent, colour: getComputedStyle(pill).backgroundColor };
+      }),
+    );
+    assert.equal(rowPills.length, 8);
+    for (const p of rowPills) assert.equal(p.colour, pillColours[p.dtype], `${p.dtype}'s pill in the table`);
+    assert.equal(new Set(Object.values(pillColours)).size, 7, `pills share colours: ${JSON.stringify(pillColours)}`);
     await screenshot(ctx.page, ctx.shots, 'inspector-dtype-colours.png');
     // The 0-d tensor: its value, no histogram.
     await frame.locator(`${ROW}[data-name="scale"]`).first().click();

@@ -59,14 +59,25 @@ export function cssString(s) {
   return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
-/** Tensor names straight from a file's header, in the order of their bytes (the table's order). */
-export function tensorNames(file) {
+/** Natural order of names, as src/mimicry/naming/naturalCompare.ts (h.2 before h.10). */
+export const naturalCompare = (a, b) => {
+  const c = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' }).compare(a, b);
+  return c !== 0 ? c : a < b ? -1 : a > b ? 1 : 0;
+};
+
+/** Tensor names straight from a file's header, in the order of their bytes (the table's "#" column). */
+export function fileOrderNames(file) {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   return Object.keys(header)
     .filter((k) => k !== '__metadata__')
     .sort((a, b) => header[a].data_offsets[0] - header[b].data_offsets[0]);
+}
+
+/** Tensor names of a file in natural order: the order the table opens in. */
+export function tensorNames(file) {
+  return fileOrderNames(file).sort(naturalCompare);
 }
 
 export function shardedTensorNames(indexFile) {

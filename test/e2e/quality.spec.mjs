@@ -179,7 +179,7 @@ test.describe.serial('quality', () => {
     assert.ok(inDom >= 10 && inDom <= MAX_ROWS_IN_DOM, `${inDom} tensor rows in the DOM`);
     const shown = await visibleRowNames(frame);
     assert.equal(shown[0], names[0]);
-    assert.deepEqual(shown, names.slice(0, shown.length), 'the first screenful is not the first tensors in file order');
+    assert.deepEqual(shown, names.slice(0, shown.length), 'the first screenful is not the first tensors in natural order');
     await screenshot(ctx.page, ctx.shots, 'inspector-10k-tensors.png');
 
     // Scrolling down (the mouse wheel, big steps) reaches the last tensor, still virtualised.
@@ -194,7 +194,7 @@ test.describe.serial('quality', () => {
 
     // Search: one layer's two tensors ("layers.512." matches neither 5120 nor 51), then every bias.
     await typeInto(frame, ctx.page, tid('tensor-search'), 'layers.512.');
-    const one = ['model.layers.512.weight', 'model.layers.512.bias'];
+    const one = ['model.layers.512.bias', 'model.layers.512.weight']; // natural order
     await until("only layer 512's rows", async () => JSON.stringify(await visibleRowNames(frame)) === JSON.stringify(one), 30_000);
     await countText(frame, `2 of ${WORKSPACE_FILES.manyTensors.toLocaleString('en-US')}`);
     await typeInto(frame, ctx.page, tid('tensor-search'), 'bias');
@@ -212,7 +212,7 @@ test.describe.serial('quality', () => {
     assert.deepEqual(
       biases,
       names.filter((n) => n.endsWith('.bias')).slice(0, biases.length),
-      'the bias rows are not in file order from the first',
+      'the bias rows are not in natural order from the first',
     );
     assert.ok((await frame.locator(ROW).count()) <= MAX_ROWS_IN_DOM, 'the filtered table is not virtualised');
     await screenshot(ctx.page, ctx.shots, 'inspector-10k-tensors-search.png');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { naturalCompare } from '../../src/mimicry/naming/naturalCompare';
 import { niceAxis, plural, splitForMiddleEllipsis } from '../../src/webview/shared/format';
-import { distinctPalette } from '../../src/webview/shared/theme';
+import { distinctPalette, hexLab } from '../../src/webview/shared/theme';
 
 test('naturalCompare orders digit runs as numbers and is a total order', () => {
   const names = ['h.10.attn', 'h.2.attn', 'h.1.attn', 'h.0.attn', 'h.11.attn', 'layer10', 'layer9', 'ln_f.weight', 'h.2.attn'];
@@ -76,16 +76,37 @@ test('plural says "1 tensor" and "2 tensors"', () => {
   assert.equal(plural(1, 'param', '1'), '1 param');
 });
 
-test('distinctPalette: eighteen different colours from the six chart colours of a theme, dark and light', () => {
+test('hexLab: CIE L*a*b* (D65) of sRGB colours, as published', () => {
+  const cases: [string, [number, number, number]][] = [
+    ['#ffffff', [100, 0, 0]],
+    ['#000000', [0, 0, 0]],
+    ['#ff0000', [53.24, 80.09, 67.2]],
+    ['#00ff00', [87.73, -86.18, 83.18]],
+    ['#0000ff', [32.3, 79.19, -107.86]],
+    ['#808080', [53.59, 0, 0]],
+  ];
+  for (const [hex, want] of cases) {
+    const got = hexLab(hex);
+    assert.ok(got, hex);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(got[i] - want[i]) < 0.05, `${hex}: ${got.join(', ')} against ${want.join(', ')}`);
+  }
+  assert.equal(hexLab('orange'), null);
+});
+
+test('distinctPalette: eighteen different colours from the six chart colours of a theme, the first ones far apart, dark and light', () => {
   const themes: [string[], string, string][] = [
     [['#3794ff', '#d18616', '#89d185', '#b180d7', '#cca700', '#f14c4c'], '#cccccc', '#1e1e1e'],
+    // Light Modern: its orange (#d18616) and yellow (#bf8803) are near twins (CIE76 9.5).
     [['#1a85ff', '#d18616', '#388a34', '#652d90', '#bf8803', '#e51400'], '#3b3b3b', '#ffffff'],
   ];
   const rgb = (c: string): number[] => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+  const lab = (c: string): number[] => hexLab(c) ?? [Number.NaN, 0, 0];
+  const apart = (a: string, b: string): number => Math.hypot(...lab(a).map((v, i) => v - lab(b)[i]));
   for (const [themed, fg, bg] of themes) {
     const p = distinctPalette(themed, fg, bg);
     assert.equal(p.length, 18);
-    assert.deepEqual(p.slice(0, 6), themed, 'the theme colours come first, unchanged');
+    assert.equal(p[0], themed[0], "the theme's first chart colour comes first");
+    for (const c of themed) assert.ok(p.includes(c), `${c} missing`);
     // Far enough apart to tell apart side by side (Euclidean RGB distance).
     for (let i = 0; i < p.length; i++) {
       for (let j = i + 1; j < p.length; j++) {
@@ -93,7 +114,13 @@ test('distinctPalette: eighteen different colours from the six chart colours of 
         assert.ok(Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) > 12, `${p[i]} and ${p[j]}`);
       }
     }
+    // The first eight (more dtypes than most files hold) differ clearly: CIE76 above 30.
+    for (let i = 0; i < 8; i++)
+      for (let j = i + 1; j < 8; j++) assert.ok(apart(p[i], p[j]) > 30, `${p[i]} and ${p[j]}: ${apart(p[i], p[j])}`);
   }
+  // Light Modern: orange and yellow are not both among a file's first seven dtypes (F64 and U16 in the e2e file).
+  const light = distinctPalette(themes[1][0], themes[1][1], themes[1][2]).slice(0, 7);
+  assert.ok(!(light.includes('#d18616') && light.includes('#bf8803')), light.join(' '));
   // Colours that are not hex (rgb(), names) are mixed by the browser, still one per entry.
   const named = distinctPalette(['rgb(0, 0, 255)', 'orange'], 'white', 'black');
   assert.equal(new Set(named).size, 6);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DASHBOARD_DATA_VERSION,
+  isResourcesFailed,
   isWebviewToExtension,
   protocolMismatch,
   PROTOCOL_VERSION,
@@ -76,4 +77,13 @@ test('a restored dashboard state keeps its data only when the data version is cu
     mode: 'compare',
     data,
   });
+});
+
+test("the page shell's resourcesFailed message (every webview): a url string, nothing else passes", () => {
+  const url = 'https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/inspector.js';
+  assert.ok(isResourcesFailed({ type: 'resourcesFailed', url }));
+  for (const m of [null, { type: 'resourcesFailed' }, { type: 'resourcesFailed', url: 3 }, { type: 'ready', version: 1 }, url])
+    assert.equal(isResourcesFailed(m), false, JSON.stringify(m));
+  // Not one of the inspector's own messages: its handler never sees it.
+  assert.equal(isWebviewToExtension({ type: 'resourcesFailed', url }), false);
 });

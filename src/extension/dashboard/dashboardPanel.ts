@@ -27,7 +27,7 @@ import { orShowError, showJobError, withJobProgress } from '../progress';
 import type { WebviewReports } from '../reports';
 import { pngFromDataUrl, writeFileAtomic } from './atomicWrite';
 import { checkChartSvg } from './chartSvg';
-import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
+import { renderWebview, webviewResourceRoots } from '../webviewHtml';
 import { announceExport, askTarget, checkTarget, stem, TARGETS, type ExportTarget } from './exportTargets';
 import { sanitizeOptions } from './options';
 import { reconstructSettings } from './settings';
@@ -61,8 +61,8 @@ export class DashboardPanel implements vscode.Disposable {
   ) {
     const webview = panel.webview;
     webview.options = { enableScripts: true, localResourceRoots: webviewResourceRoots(extensionUri) };
-    webview.html = webviewHtml(webview, extensionUri, { title: panel.title, script: 'dashboard.js', stylesheet: 'dashboard.css' });
     this.disposables.push(
+      renderWebview(webview, extensionUri, { title: panel.title, script: 'dashboard.js', stylesheet: 'dashboard.css' }),
       webview.onDidReceiveMessage((raw: unknown) => {
         if (isFromDashboard(raw)) void this.onMessage(raw);
       }),

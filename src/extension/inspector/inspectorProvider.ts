@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { InspectorDocument } from './inspectorDocument';
 import { StatsCache } from './statsCache';
-import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
+import { renderWebview, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
 import type { WebviewReports } from '../reports';
 import { withJobProgress } from '../progress';
@@ -72,7 +72,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   resolveCustomEditor(document: InspectorDocument, panel: vscode.WebviewPanel): void {
     const webview = panel.webview;
     webview.options = { enableScripts: true, localResourceRoots: webviewResourceRoots(this.extensionUri) };
-    webview.html = webviewHtml(webview, this.extensionUri, {
+    const page = renderWebview(webview, this.extensionUri, {
       title: basename(document.uri.fsPath),
       script: 'inspector.js',
       stylesheet: 'inspector.css',
@@ -82,6 +82,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
     this.active = { panel, document };
 
     const subscriptions: vscode.Disposable[] = [
+      page,
       webview.onDidReceiveMessage((raw: unknown) => {
         if (isWebviewToExtension(raw)) this.onMessage(raw, document, post);
       }),

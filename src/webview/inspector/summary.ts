@@ -26,7 +26,7 @@ function dtypeBreakdown(s: CheckpointSummary): HTMLElement {
         'li',
         { 'data-dtype': d.dtype },
         h('span', { class: 'swatch', 'data-colour': i, 'aria-hidden': 'true' }),
-        h('span', { class: 'dtype' }, d.dtype),
+        dtypePill(d.dtype),
         h(
           'span',
           { class: 'muted' },
@@ -40,12 +40,28 @@ function dtypeBreakdown(s: CheckpointSummary): HTMLElement {
   return h('div', { class: 'summary-block' }, h('h3', {}, 'DTypes'), bar, legend);
 }
 
-/** Paints the dtype swatches under `root` from the current theme (again after a theme change). */
+/**
+ * Paints the dtype swatches under `root` from the current theme (again after a theme change), and
+ * sets each dtype's colour on the page (--dtype-<name>) for its pills, in the table too.
+ */
 export function recolourDtypes(root: ParentNode): void {
   const palette = readDistinctPalette();
   for (const el of root.querySelectorAll<HTMLElement>('[data-colour]')) {
-    el.style.backgroundColor = palette[Number(el.dataset.colour) % palette.length];
+    const colour = palette[Number(el.dataset.colour) % palette.length];
+    el.style.backgroundColor = colour;
+    const dtype = el.closest<HTMLElement>('[data-dtype]')?.dataset.dtype;
+    if (dtype) document.documentElement.style.setProperty(dtypeVar(dtype), colour);
   }
+}
+
+/** Dtype names are a closed set of letters, digits and underscores (safetensors/dtypes.ts). */
+const dtypeVar = (dtype: string): string => `--dtype-${dtype.toLowerCase()}`;
+
+/** A dtype's pill, tinted with its colour in the breakdown (the badge colour until that is set). */
+export function dtypePill(dtype: string): HTMLElement {
+  const pill = h('span', { class: 'dtype' }, dtype);
+  pill.style.setProperty('--pill', `var(${dtypeVar(dtype)}, var(--vscode-badge-background))`);
+  return pill;
 }
 
 function keyValueTable(caption: string, rows: readonly (readonly [string, string])[], empty: string, testId: string): HTMLElement {

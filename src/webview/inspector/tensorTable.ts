@@ -4,15 +4,27 @@ import { formatBytes, formatCount, formatInteger, formatNumber, formatShape, spl
 import { codicon, h } from '../shared/dom';
 import { viewOf, type SortKey, type SortState } from './tableModel';
 import { VirtualList } from './virtualList';
+import { dtypePill } from './summary';
 
 interface Column {
   readonly key: SortKey;
   readonly title: string;
   readonly numeric?: boolean;
   readonly tooltip?: string;
+  /** What a screen reader says for a terse title. */
+  readonly label?: string;
 }
 
 const COLUMNS: readonly Column[] = [
+  // File order stays one click away: safetensors' own writer lays tensors out by dtype, then by name
+  // as plain text (h.10 before h.2), so the table opens in natural name order instead.
+  {
+    key: 'order',
+    title: '#',
+    numeric: true,
+    tooltip: "Position of the tensor's data in the file: sort by it for file order",
+    label: 'Position in file',
+  },
   { key: 'name', title: 'Name' },
   { key: 'dtype', title: 'DType' },
   { key: 'shape', title: 'Shape' },
@@ -20,6 +32,11 @@ const COLUMNS: readonly Column[] = [
   { key: 'bytes', title: 'Size', numeric: true },
   { key: 'std', title: 'Std', numeric: true, tooltip: 'Population standard deviation of the finite values (computed by the engine)' },
 ];
+
+/** Natural order of the names (tableModel.ts), what a user scanning for a layer expects. */
+const DEFAULT_SORT: SortState = { key: 'name', descending: false };
+/** Columns whose first click sorts biggest first. */
+const DESCENDING_FIRST: ReadonlySet<SortKey> = new Set(['params', 'bytes', 'std']);
 
 export interface TableContext {
   readonly stats: ReadonlyMap<string, TensorStatsView>;
@@ -32,7 +49,7 @@ export class TensorTable {
   private readonly headerCells = new Map<SortKey, HTMLElement>();
   private rows: readonly TensorRow[] = [];
   private query = '';
-  private sort: SortState = { key: 'order', descending: false };
+  private sort: SortState = DEFAULT_SORT;
   private shown: number[] = [];
 
   constructor(
@@ -44,7 +61,12 @@ export class TensorTable {
     for (const col of COLUMNS) {
       const button = h(
         'button',
-        { class: `th${col.numeric ? ' num' : ''}`, type: 'button', title: col.tooltip ?? `Sort by ${col.title.toLowerCase()}` },
+        {
+          class: `th${col.numeric ? ' num' : ''}`,
+          type: 'button',
+          title: col.tooltip ?? `Sort by ${col.title.toLowerCase()}`,
+          'aria-label': col.label,
+        },
         h('span', {}, col.title),
         codicon('arrow-small-down'),
       );
@@ -60,7 +82,7 @@ export class TensorTable {
       testId: 'tensor-table',
       rowTestId: 'tensor-row',
       key: (i) => this.rows[i].name,
-      render: (row, i) => this.renderRow(row, this.rows[i]),
+      render: (row, i) => this.renderRow(row, this.rows[i], i),
       onActivate: (i) => this.onOpen(this.rows[i].name),
     });
     this.element = h('div', { class: 'tensor-table', role: 'presentation' }, header, this.list.element);
@@ -68,10 +90,13 @@ export class TensorTable {
     // grid's first row for screen readers, so each cell is announced with its column title.
     this.list.element.setAttribute('aria-owns', header.id);
     this.list.element.setAttribute('aria-colcount', String(COLUMNS.length));
+    this.showSort();
   }
 
   setRows(rows: readonly TensorRow[]): void {
     this.rows = rows;
+    // The "#" column as wide as the largest position (and its header with the sort arrow).
+    this.element.style.setProperty('--order-width', `max(${String(rows.length).length}ch + 2px, 2.4em)`);
     this.update();
   }
 
@@ -94,18 +119,23 @@ export class TensorTable {
     this.list.focusActive();
   }
 
+  /** A column's first click sorts by it, the second reverses, the third goes back to DEFAULT_SORT. */
   private toggleSort(key: SortKey): void {
-    if (this.sort.key !== key) this.sort = { key, descending: key === 'params' || key === 'bytes' || key === 'std' };
-    else if (this.sort.descending === (key === 'params' || key === 'bytes' || key === 'std'))
+    if (this.sort.key !== key) this.sort = { key, descending: DESCENDING_FIRST.has(key) };
+    else if (this.sort.descending === DESCENDING_FIRST.has(key) || key === DEFAULT_SORT.key)
       this.sort = { key, descending: !this.sort.descending };
-    else this.sort = { key: 'order', descending: false };
+    else this.sort = DEFAULT_SORT;
+    this.showSort();
+    this.update();
+  }
+
+  private showSort(): void {
     for (const [k, cell] of this.headerCells) {
       const on = k === this.sort.key;
       cell.setAttribute('aria-sort', on ? (this.sort.descending ? 'descending' : 'ascending') : 'none');
       cell.classList.toggle('sorted', on);
       cell.classList.toggle('desc', on && this.sort.descending);
     }
-    this.update();
   }
 
   private update(): void {
@@ -114,7 +144,7 @@ export class TensorTable {
     this.onCount(this.shown.length, this.rows.length);
   }
 
-  private renderRow(row: HTMLElement, t: TensorRow): void {
+  private renderRow(row: HTMLElement, t: TensorRow, position: number): void {
     const stats = this.ctx.stats.get(t.name);
     let std: Node;
     if (stats) std = document.createTextNode(formatNumber(stats.std));
@@ -126,9 +156,10 @@ export class TensorTable {
     const nameHead = h('span', { class: 'name-head' }, head);
     nameHead.style.maxWidth = `calc(100% - ${tail.length}ch)`;
     row.append(
+      h('div', { role: 'gridcell', class: 'col-order num muted' }, String(position + 1)),
       // Ellipsis in the middle: the head is cut first, the end that tells adapters and blocks apart stays.
       h('div', { role: 'gridcell', class: 'col-name mono', title: t.name }, nameHead, h('span', { class: 'name-tail' }, tail)),
-      h('div', { role: 'gridcell', class: 'col-dtype' }, h('span', { class: `dtype dtype-${t.dtype.toLowerCase()}` }, t.dtype)),
+      h('div', { role: 'gridcell', class: 'col-dtype' }, dtypePill(t.dtype)),
       h('div', { role: 'gridcell', class: 'col-shape mono' }, formatShape(t.shape)),
       h('div', { role: 'gridcell', class: 'col-params num', title: formatInteger(t.params) }, formatCount(t.params)),
       h('div', { role: 'gridcell', class: 'col-bytes num', title: `${formatInteger(t.bytes)} bytes` }, formatBytes(t.bytes)),

@@ -106,10 +106,49 @@ function mix(a: string, b: string, w: number): string {
 /**
  * Eighteen colours from the theme's six chart colours: each as it is, then moved halfway towards the
  * text colour, then part of the way towards the background. Used where every item needs its own
- * colour (one per dtype present); cycles only past eighteen items.
+ * colour (one per dtype present); cycles only past eighteen items. Ordered so that the first few lie
+ * far apart (spreadOut): a theme's own colours can be near twins (Light Modern's orange and yellow).
  */
 export function distinctPalette(themed: readonly string[], foreground: string, background: string): string[] {
-  return [...themed, ...themed.map((c) => mix(c, foreground, 0.5)), ...themed.map((c) => mix(c, background, 0.45))];
+  return spreadOut([...themed, ...themed.map((c) => mix(c, foreground, 0.5)), ...themed.map((c) => mix(c, background, 0.45))]);
+}
+
+/**
+ * The first colour, then each time the one farthest (CIE76 distance in Lab) from all taken so far:
+ * any first k are as far apart as this greedy order makes them. Colours that are not hex keep their order.
+ */
+function spreadOut(colours: readonly string[]): string[] {
+  const labs = colours.map(hexLab);
+  if (labs.some((l) => l === null)) return [...colours];
+  const points = labs as [number, number, number][];
+  const order = [0];
+  const nearest = points.map((p) => distance(p, points[0]));
+  while (order.length < colours.length) {
+    let best = -1;
+    for (let i = 0; i < points.length; i++) if (!order.includes(i) && (best < 0 || nearest[i] > nearest[best])) best = i;
+    order.push(best);
+    for (let i = 0; i < points.length; i++) nearest[i] = Math.min(nearest[i], distance(points[i], points[best]));
+  }
+  return order.map((i) => colours[i]);
+}
+
+function distance(a: readonly number[], b: readonly number[]): number {
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+}
+
+/** CIE L*a*b* (D65) of a #rgb/#rrggbb colour: distances there follow what eyes tell apart. */
+export function hexLab(c: string): [number, number, number] | null {
+  const rgb = hexRgb(c);
+  if (!rgb) return null;
+  const [r, g, b] = rgb.map((v) => {
+    const x = v / 255;
+    return x > 0.04045 ? ((x + 0.055) / 1.055) ** 2.4 : x / 12.92;
+  });
+  const f = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 / 116) * t + 16 / 116);
+  const fx = f((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047);
+  const fy = f(0.2126 * r + 0.7152 * g + 0.0722 * b);
+  const fz = f((0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883);
+  return [116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)];
 }
 
 /** The theme's chart colours (--vscode-charts-*), in the order series take them. */

@@ -9,6 +9,9 @@ interface VsCodeApi {
 
 declare function acquireVsCodeApi(): VsCodeApi;
 
+/** Where the page shell's inline script (src/extension/webviewHtml.ts) keeps the API when it took it first. */
+const shared = globalThis as { mimicryVsCodeApi?: VsCodeApi };
+
 export interface WebviewApi<Out, State extends object> {
   post(message: Out): void;
   loadState(): State;
@@ -17,7 +20,7 @@ export interface WebviewApi<Out, State extends object> {
 }
 
 export function acquireWebviewApi<Out, State extends object>(): WebviewApi<Out, State> {
-  const api = acquireVsCodeApi();
+  const api = (shared.mimicryVsCodeApi ??= acquireVsCodeApi());
   const loadState = (): State => {
     const s = api.getState();
     return (typeof s === 'object' && s !== null ? s : {}) as State;
