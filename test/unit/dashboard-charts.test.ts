@@ -133,7 +133,12 @@ test('energy shares: stacked per bank, with the part left out; each bank sums to
     ['T1', 'T2', 'left out'],
   );
   for (let i = 0; i < view.banks.length; i++) assert.ok(Math.abs(series.reduce((a, s) => a + s.data[i], 0) - 1) < 1e-12);
-  assert.equal(energyBars(gpt2()), undefined, 'no energy: a paper run / a file without it');
+  // A closed-form run has them from its fit (each bank's kept shares sum to at most 1); a paper run or a file without them has none.
+  const fromRun = energyBars(gpt2());
+  assert.ok(fromRun && fromRun.banks.length === gpt2().banks.length);
+  for (const shares of fromRun.shares) assert.ok(shares.reduce((a, x) => a + x, 0) <= 1 + 1e-12);
+  const without = { ...gpt2(), banks: gpt2().banks.map(({ energy: _energy, ...b }) => b) };
+  assert.equal(energyBars(without), undefined, 'no energy: a paper run / a file without it');
 });
 
 test('a metric that was not measured says why, and the setting that changes it, in its chart’s own area', () => {
