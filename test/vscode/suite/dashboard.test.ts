@@ -134,7 +134,7 @@ suite('reconstruction dashboards', () => {
 
   test(
     'mimicry.openDashboard on a reparameterized file: ' +
-      'the results view from its stored metrics reports 13 charts over the message path',
+      'the results view from its stored metrics reports 14 charts over the message path',
     async () => {
       const source = await openCheckpoint(workspaceFile('real/capp-gpt2-4layer.safetensors').fsPath);
       const out = path.join(dir, 'capp.recast.safetensors');
@@ -151,11 +151,12 @@ suite('reconstruction dashboards', () => {
         (x) => x.pendingSpectra === 0,
       );
       const r = await waitForDashboard(out, 'results', () => vscode.commands.executeCommand('mimicry.openDashboard', vscode.Uri.file(out)));
-      // fidelity, relative error, diversity, entropy, spectra + one heat map per bank (8), as the
-      // webview counts them in its 'rendered' message (drawn ones: test/e2e/dashboard.spec.mjs)
-      assert.equal(r.charts, 13);
+      // fidelity, relative error, diversity, entropy, the energy shares the file stores (closed form),
+      // spectra + one heat map per bank (8), as the webview counts them in its 'rendered' message
+      // (drawn ones: test/e2e/dashboard.spec.mjs)
+      assert.equal(r.charts, 14);
       assert.ok((r.pendingSpectra ?? 0) > 0, 'the first picture comes before the spectra');
-      assert.equal((await complete).charts, 13);
+      assert.equal((await complete).charts, 14);
     },
   );
 
