@@ -178,6 +178,36 @@ export interface BankEntropy {
   readonly templates: readonly RoutedEntropy[];
 }
 
+/** One template's size, its matrix view, and whether it is near-square (longer side < 2x the shorter). */
+export function bankShape(
+  templates: Float32Array,
+  n: number,
+  shape: readonly number[],
+): { size: number; rows: number; cols: number; square: boolean } {
+  const size = templates.length / n;
+  const rows = shape[0];
+  const cols = size / rows;
+  return { size, rows, cols, square: Math.max(rows, cols) < 2 * Math.min(rows, cols) && Math.min(rows, cols) > 1 };
+}
+
+/** The mean of a bank's template entropies, estimated or exact, with the estimates' mean error. */
+export function bankMean(out: readonly RoutedEntropy[]): BankEntropy {
+  const n = Math.max(1, out.length);
+  let entropy = 0;
+  let normalized = 0;
+  let error = 0;
+  let how: EntropyEstimated | undefined;
+  for (const e of out) {
+    entropy += e.entropy / n;
+    normalized += e.normalized / n;
+    if (e.estimated) {
+      how ??= e.estimated;
+      error += e.estimated.error / n;
+    }
+  }
+  return { entropy, normalized, templates: out, ...(how ? { estimated: { probes: how.probes, steps: how.steps, error } } : {}) };
+}
+
 /**
  * Entropy of each of the `n` templates (each `shape`, concatenated in `templates`) and their mean.
  * `engine` null means the float64 JS route. The signal is checked between templates.
@@ -191,18 +221,13 @@ export function bankEntropy(
   /** Called after each template with the number done (progress inside the entropy phase). */
   onTemplate?: (done: number) => void,
 ): BankEntropy {
-  const size = templates.length / n;
-  const rows = shape[0];
-  const cols = size / rows;
+  const { size, rows, cols, square } = bankShape(templates, n, shape);
   const out: RoutedEntropy[] = [];
-  let entropy = 0;
-  let normalized = 0;
   // Templates of one bank share shape and origin, so one rejected by the float32 check predicts
   // the rest (ViT-S attn.proj: 11 of 12): they go straight to float64 instead of paying twice.
   // Near-square ones (longer side < 2x the shorter) start there: random-matrix theory puts their
   // smallest singular values near zero, where the check rejects a float32 Gram (every ViT-S
   // attn.proj bank did), and float32 would save them little.
-  const square = Math.max(rows, cols) < 2 * Math.min(rows, cols) && Math.min(rows, cols) > 1;
   let fellBack = false;
   for (let t = 0; t < n; t++) {
     signal?.throwIfAborted();
@@ -215,9 +240,7 @@ export function bankEntropy(
           : entropyOnEngine(engine, T, rows, cols);
     if (e.route === 'float64-fallback') fellBack = true;
     out.push(e);
-    entropy += e.entropy / n;
-    normalized += e.normalized / n;
     onTemplate?.(t + 1);
   }
-  return { entropy, normalized, templates: out };
+  return bankMean(out);
 }

@@ -20,7 +20,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { kernels, reserve } from '../linalg/kernels';
 import { rowTimes, rowTransposeTimes } from '../linalg/randomizedSvd';
 import { Random } from './random';
-import type { BankEntropy, Entropy, EntropyEstimated, RoutedEntropy } from './entropy';
+import { bankMean, bankShape, type BankEntropy, type Entropy, type EntropyEstimated, type RoutedEntropy } from './entropy';
 
 export interface EntropyEstimateOptions {
   /** Rademacher probes (at least 2: the error comes from their spread). */
@@ -300,24 +300,6 @@ export function estimateEntropy(
   };
 }
 
-/** The mean of a bank's template entropies, estimated or exact, with the estimates' mean error. */
-export function bankMean(out: readonly RoutedEntropy[]): BankEntropy {
-  const n = Math.max(1, out.length);
-  let entropy = 0;
-  let normalized = 0;
-  let error = 0;
-  let how: EntropyEstimated | undefined;
-  for (const e of out) {
-    entropy += e.entropy / n;
-    normalized += e.normalized / n;
-    if (e.estimated) {
-      how ??= e.estimated;
-      error += e.estimated.error / n;
-    }
-  }
-  return { entropy, normalized, templates: out, ...(how ? { estimated: { probes: how.probes, steps: how.steps, error } } : {}) };
-}
-
 /** Estimated entropy of each of a bank's `n` templates (concatenated, each `shape`) on this thread, and their mean. */
 export function estimatedBankEntropy(
   templates: Float32Array,
@@ -327,9 +309,7 @@ export function estimatedBankEntropy(
   signal?: AbortSignal,
   onTemplate?: (done: number) => void,
 ): BankEntropy {
-  const size = templates.length / n;
-  const rows = shape[0];
-  const cols = size / rows;
+  const { size, rows, cols } = bankShape(templates, n, shape);
   const out: RoutedEntropy[] = [];
   for (let t = 0; t < n; t++) {
     signal?.throwIfAborted();

@@ -2,7 +2,18 @@
 // engine a run's Gram products go to, and the webgpu backend's asynchronous route. Apart from
 // entropy.ts so the entropy pool's workers, which run the float64 route only, do not load the backends.
 import * as tf from '@tensorflow/tfjs-core';
-import { entropyFloat64, finish, gramTensor, NOT_FINITE, prepare, result, type BankEntropy, type RoutedEntropy } from './entropy';
+import {
+  bankMean,
+  bankShape,
+  entropyFloat64,
+  finish,
+  gramTensor,
+  NOT_FINITE,
+  prepare,
+  result,
+  type BankEntropy,
+  type RoutedEntropy,
+} from './entropy';
 import { fitsDevice, loadTf, readBack, type Tf } from './tfjs';
 import type { Backend } from './types';
 
@@ -59,21 +70,16 @@ export async function bankEntropyOnGpu(
   signal?: AbortSignal,
   onTemplate?: (done: number) => void,
 ): Promise<BankEntropy> {
-  const size = templates.length / n;
-  const rows = shape[0];
-  const cols = size / rows;
+  const { size, rows, cols, square } = bankShape(templates, n, shape);
   const out: RoutedEntropy[] = [];
-  let entropy = 0;
-  let normalized = 0;
   // Copied: the caller's buffer is scratch that the next bank reuses while this one waits on the GPU.
   const own = templates.slice();
   for (let t = 0; t < n; t++) {
     signal?.throwIfAborted();
-    const e = await entropyOnGpu(engine, own.subarray(t * size, (t + 1) * size), rows, cols);
-    out.push(e);
-    entropy += e.entropy / n;
-    normalized += e.normalized / n;
+    const T = own.subarray(t * size, (t + 1) * size);
+    // Near-square templates go to float64 as on the other engines (bankEntropy says why).
+    out.push(square ? { ...entropyFloat64(T, rows, cols), route: 'float64' } : await entropyOnGpu(engine, T, rows, cols));
     onTemplate?.(t + 1);
   }
-  return { entropy, normalized, templates: out };
+  return bankMean(out);
 }

@@ -9,8 +9,8 @@ import type { TemplatesOnDisk } from './store';
 import { siblingWorkerEntry, type WorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
-import { entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
-import { bankMean, estimateEntropy, type EntropyEstimateOptions } from './entropyEstimate';
+import { bankMean, entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
+import { estimateEntropy, type EntropyEstimateOptions } from './entropyEstimate';
 
 /**
  * One template, row-major rows x cols: its values (the pool owns them once queued), or where they lie
