@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { openFitSource } from '../mimicry/family/adapterView';
 import type { Checkpoint } from '../mimicry/safetensors/types';
 import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
-import { PRESETS } from '../mimicry/recast/grouping';
+import { BLOCK_INDEXES, PRESETS } from '../mimicry/recast/grouping';
 import { reportJson, sourceDiskBytes } from '../mimicry/recast/report';
 import { BACKENDS, METHODS, TEMPLATE_DTYPES, type ReconstructOptions } from '../mimicry/recast/types';
 import { formatSizeAgainst } from '../webview/shared/format';
@@ -237,6 +237,12 @@ export function addGroupingOptions(command: Command): Command {
     .option('--ratio <r>', 'choose n per bank for this compression ratio (e.g. 4 or 4x)', ratioArg)
     .option('--sets <k>', 'coefficient sets per layer, K (default 2)', positiveInt)
     .option('--share-roles', 'one bank for all roles of equal shape in a group')
+    .addOption(
+      new Option(
+        '--block-index <which>',
+        'when a name has several numbered parts (T5: block.{i}.layer.{j}), which one is the block: inner (default) or outer',
+      ).choices(BLOCK_INDEXES),
+    )
     .option('--factors', 'a LoRA adapter: fit its stored factors (lora_A, lora_B) as tensors, not its layer updates scale * B @ A');
 }
 

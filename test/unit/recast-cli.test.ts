@@ -202,3 +202,50 @@ test('a group over the memory limit is refused before anything is read: the file
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--block-index outer groups a block slot across stages, and the file records it (absent: inner)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recast-cli-'));
+  try {
+    // Swin-style: 2 stages of 2 blocks; inner (default) groups the blocks of a stage, outer one block slot across stages.
+    const src = join(dir, 'swin.safetensors');
+    const random = rng(5);
+    const tensor = (s: number, b: number) => ({
+      name: `stages.${s}.blocks.${b}.mlp.fc1.weight`,
+      dtype: 'F32' as const,
+      shape: [8, 16],
+      data: new Uint8Array(Float32Array.from({ length: 128 }, () => random() - 0.5).buffer),
+    });
+    await writeSafetensors(src, [tensor(0, 0), tensor(0, 1), tensor(1, 0), tensor(1, 1)]);
+    const membersOf = async (file: string) => {
+      const m = await cli(['metrics', file, '--json']);
+      assert.equal(m.code, 0, m.err);
+      return (JSON.parse(m.out) as { metrics: { banks: { members: string[] }[] } }).metrics.banks.map((b) => b.members.join(' '));
+    };
+    const methodOf = async (file: string) => {
+      const { openCheckpoint } = await import('../../src/mimicry/safetensors/reader');
+      const ck = await openCheckpoint(file);
+      try {
+        return JSON.parse(ck.metadata['recast.method']) as { grouping: { blockIndex?: string } };
+      } finally {
+        await ck.close();
+      }
+    };
+    const inner = join(dir, 'inner.safetensors');
+    assert.equal((await cli(['reconstruct', src, '--out', inner, '--blocks-per-group', '2'])).code, 0);
+    const outer = join(dir, 'outer.safetensors');
+    const r = await cli(['reconstruct', src, '--out', outer, '--blocks-per-group', '2', '--block-index', 'outer']);
+    assert.equal(r.code, 0, r.err);
+    assert.notDeepEqual(await membersOf(inner), await membersOf(outer));
+    assert.ok(
+      (await membersOf(outer)).every((m) => /stages\.0\.blocks\.(\d)\..* stages\.1\.blocks\.\1\./.test(m)),
+      'one slot across stages',
+    );
+    assert.equal((await methodOf(inner)).grouping.blockIndex, undefined);
+    assert.equal((await methodOf(outer)).grouping.blockIndex, 'outer');
+    const bad = await cli(['reconstruct', src, '--out', join(dir, 'x.safetensors'), '--block-index', 'middle']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--block-index.*middle|middle.*choices/i);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

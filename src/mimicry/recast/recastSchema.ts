@@ -10,7 +10,7 @@
 import { parseJsonChecked } from '../safetensors/header';
 import { RecastFormatError } from './errors';
 import { BANK_NAME, RECAST_FORMAT, RECAST_VERSION, SOURCE_METADATA_KEY } from './format';
-import type { BankDType } from './grouping';
+import { BLOCK_INDEXES, type BankDType } from './grouping';
 import type { GpuDevice } from '../gpu/webgpu';
 import type { BanksJson, MetricsJson, SpectraJson } from './report';
 import type { SpectrumKind } from '../dashboard/types';
@@ -280,6 +280,7 @@ function methodDoc(v: unknown, path: string): MethodRecord {
   const templateDtype = optional(o, path, 'templateDtype', oneOf(TEMPLATE_DTYPES));
   const g = field(o, path, 'grouping', (x, p) => object(x, p));
   const gp = `${path}.grouping`;
+  const blockIndex = optional(g, gp, 'blockIndex', oneOf(BLOCK_INDEXES));
   return {
     method: field(o, path, 'method', oneOf(METHODS)),
     objective: field(o, path, 'objective', nullable(oneOf(OBJECTIVES))),
@@ -290,6 +291,7 @@ function methodDoc(v: unknown, path: string): MethodRecord {
       groups: field(g, gp, 'groups', nullable(int(1))),
       shareRoles: field(g, gp, 'shareRoles', boolean),
       ratio: field(g, gp, 'ratio', nullable(finite(0))),
+      ...(blockIndex === undefined ? {} : { blockIndex }),
     },
     n: field(o, path, 'n', nullable(either(int(1), oneOf(['exact' as const]), 'an integer >= 1, "exact" or null'))),
     K: field(o, path, 'K', int(1)),

@@ -388,6 +388,7 @@ export async function reconstruct(
       groups: g.groups,
       shareRoles: g.shareRoles,
       ratio: g.ratio,
+      ...(g.blockIndex === 'inner' ? {} : { blockIndex: g.blockIndex }),
     },
     n: g.ratio !== null ? null : g.templates,
     K: g.sets,

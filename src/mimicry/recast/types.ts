@@ -1,3 +1,4 @@
+import type { BlockIndex } from './grouping';
 import type { EntropyEstimated } from './entropy';
 // The engine's public shapes: what reconstruct() takes, reports while it runs, and returns.
 import type { BankDType, BankPlan, GroupingOptions, GroupingPlan } from './grouping';
@@ -166,6 +167,8 @@ export interface MethodRecord {
     readonly groups: number | null;
     readonly shareRoles: boolean;
     readonly ratio: number | null;
+    /** Which numbered part of a name was the block; recorded when not the default 'inner'. */
+    readonly blockIndex?: BlockIndex;
   };
   readonly n: number | 'exact' | null;
   readonly K: number;
