@@ -135,6 +135,9 @@ describe('sharded checkpoints', () => {
   test('a broken shard fails with its own rule and file, and every handle is closed', async () => {
     const bad = await tmp.file('bad.safetensors', craft({ a: entry('F32', [2], 0, 4) }, 4));
     const idx = await index('bad.safetensors.index.json', { weight_map: { ...weightMap, a: 'bad.safetensors' } });
+    // Handles an earlier test closes asynchronously may still be closing: settle them first, and count
+    // a leak as more descriptors than before (fewer means one of those closed meanwhile).
+    await new Promise((r) => setTimeout(r, 100));
     const before = openFdCount();
     await rejectsWithRule(openCheckpoint(idx), 'size-mismatch', bad);
     const missing = await index('gone.safetensors.index.json', { weight_map: { ...weightMap, a: 'gone.safetensors' } });
@@ -143,7 +146,7 @@ describe('sharded checkpoints', () => {
       weight_map: { ...weightMap, zz: 'model-00001-of-00002.safetensors' },
     });
     await rejectsWithRule(openCheckpoint(missingTensor), 'tensor-missing-in-shard');
-    if (before !== undefined) assert.equal(openFdCount(), before);
+    if (before !== undefined) assert.ok((openFdCount() ?? 0) <= before, `${openFdCount()} descriptors open, ${before} before`);
   });
 
   test('an index that is not JSON, has duplicate keys, or has no weight_map is refused', async () => {
