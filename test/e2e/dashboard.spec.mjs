@@ -58,9 +58,17 @@ function dashboard(page, testId, timeoutMs) {
 /** Picks an option of a @vscode-elements single select as a user does: open it, click the option. */
 async function choose(frame, testId, value, label) {
   const select = frame.locator(tid(testId)).first();
-  await select.click();
   const option = select.locator('li[role="option"]', { hasText: label }).first();
-  await option.waitFor({ state: 'visible', timeout: 10_000 });
+  // A click on the select can be lost while the form re-renders (a busy machine): open it again.
+  for (let attempt = 1; ; attempt++) {
+    await select.click();
+    try {
+      await option.waitFor({ state: 'visible', timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
   await option.click();
   await until(`${testId} to show ${value}`, async () => (await select.getAttribute('data-value')) === value, 10_000);
 }
