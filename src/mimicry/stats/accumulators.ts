@@ -482,18 +482,34 @@ class MomentsPass implements Pass1Accumulator {
 
 /** The non-zero entries of a bucket table, which is left all zero (ready for reuse). */
 function takeSparse(top: Int32Array): SparseCounts {
-  const index: number[] = [];
-  const count: number[] = [];
-  for (let i = 0; i < top.length; i++) {
+  const index = (sparseIndex ??= new Int32Array(BUCKETS));
+  const count = (sparseCount ??= new Float64Array(BUCKETS));
+  let n = 0;
+  const take = (i: number): void => {
     const c = top[i];
     if (c !== 0) {
-      index.push(i);
-      count.push(c);
+      index[n] = i;
+      count[n++] = c;
       top[i] = 0;
     }
-  }
-  return { index: Int32Array.from(index), count: Float64Array.from(count) };
+  };
+  // Most buckets are empty: two counters at a time through a float64 view (a pair of zero counts is
+  // +0; counts are never negative, so a non-empty pair is never -0).
+  if (top.byteOffset % 8 === 0) {
+    const pairs = new Float64Array(top.buffer, top.byteOffset, top.length >>> 1);
+    for (let p = 0; p < pairs.length; p++) {
+      if (pairs[p] === 0) continue;
+      take(2 * p);
+      take(2 * p + 1);
+    }
+    if (top.length % 2 === 1) take(top.length - 1);
+  } else for (let i = 0; i < top.length; i++) take(i);
+  return { index: index.slice(0, n), count: count.slice(0, n) };
 }
+
+/** takeSparse's output buffers (one table's worth), reused by every call on this thread. */
+let sparseIndex: Int32Array | undefined;
+let sparseCount: Float64Array | undefined;
 
 /** The non-zero entries of float64 bucket counts. */
 function sparseOf(counts: Float64Array): SparseCounts {
