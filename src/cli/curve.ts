@@ -2,12 +2,11 @@
 // trade-off per module role, for every template count n at once (docs/RECAST.md section 3), from
 // the eigenvalues of each bank's Gram matrix: nothing is fitted or written.
 import type { Command } from 'commander';
-import { openFitSource } from '../mimicry/family/adapterView';
-import type { Checkpoint } from '../mimicry/safetensors/types';
 import { checkpointCurve, type CurvePoint, type CurveView } from '../mimicry/recast/curve';
 import type { ReconstructOptions } from '../mimicry/recast/types';
 import { cell, grouped, num, table } from './format';
-import { toCliError, type CliIO, printable } from './io';
+import { openForFit } from './fitSource';
+import { toCliError, type CliIO } from './io';
 import { progressOn } from './progress';
 import { addGroupingOptions } from './reconstruct';
 import { onStopSignals } from './signals';
@@ -58,18 +57,11 @@ export function renderCurve(view: CurveView): string {
 }
 
 async function run(file: string, flags: CurveFlags, io: CliIO): Promise<void> {
-  let checkpoint: Checkpoint;
-  let note: string | null;
-  try {
-    ({ checkpoint, note } = await openFitSource(file, { factors: flags.factors }));
-  } catch (e) {
-    throw toCliError(e, file);
-  }
+  const checkpoint = await openForFit(file, flags.factors, io);
   const progress = progressOn(io.stderr);
   const stop = onStopSignals();
   try {
     const { json, factors: _factors, ...options } = flags;
-    if (note) io.stderr.write(`mimicry: ${printable(note)}\n`);
     const view = await checkpointCurve(checkpoint, options, {
       signal: stop.signal,
       onProgress: (p) => progress.update(`[${p.bankIndex + 1}/${p.banks}] ${p.bank}: ${Math.floor(100 * p.fraction)}%`),

@@ -3,8 +3,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { openFitSource } from '../mimicry/family/adapterView';
-import type { Checkpoint } from '../mimicry/safetensors/types';
 import { exportRecast, type ExportOutcome } from '../mimicry/recast/export';
 import { BLOCK_INDEXES, PRESETS } from '../mimicry/recast/grouping';
 import { reportJson, sourceDiskBytes } from '../mimicry/recast/report';
@@ -15,6 +13,7 @@ import { describeDevice } from '../mimicry/gpu/webgpu';
 import { cell, grouped, num, table } from './format';
 import { displayPath, ensureOutputFolders, printable, toCliError, type CliIO } from './io';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './flags';
+import { openForFit } from './fitSource';
 import { progressOn } from './progress';
 import { onStopSignals, removeStaleTemporaries } from './signals';
 
@@ -152,13 +151,7 @@ export function renderLayerTable(outcome: ExportOutcome): string {
 }
 
 async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<void> {
-  let checkpoint: Checkpoint;
-  let note: string | null;
-  try {
-    ({ checkpoint, note } = await openFitSource(file, { factors: flags.factors }));
-  } catch (e) {
-    throw toCliError(e, file);
-  }
+  const checkpoint = await openForFit(file, flags.factors, io);
   await ensureOutputFolders([flags.out, flags.dense, flags.report]).catch(async (e: unknown) => {
     await checkpoint.close();
     throw e;
@@ -172,7 +165,6 @@ async function run(file: string, flags: ReconstructFlags, io: CliIO): Promise<vo
     io.stderr.write(`mimicry: ${printable(line)}\n`);
   });
   try {
-    if (note) io.stderr.write(`mimicry: ${printable(note)}\n`);
     await removeStaleTemporaries([flags.out, flags.dense, flags.report], io);
     const outcome = await exportRecast(
       checkpoint,
