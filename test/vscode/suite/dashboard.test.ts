@@ -16,7 +16,7 @@ import { exportRecast } from '../../../src/mimicry/recast/export';
 import { writeSafetensors } from '../../../src/mimicry/safetensors/writer';
 import { encodeF32 } from '../../../src/mimicry/safetensors/dtypes';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { api, closeAllEditors, workspaceFile } from './helpers';
+import { api, closeAllEditors, firstReport, workspaceFile } from './helpers';
 
 const COMMANDS = [
   'mimicry.reconstruct',
@@ -38,23 +38,13 @@ async function waitForDashboard(
   also: (r: DashboardReport) => boolean = () => true,
 ): Promise<DashboardReport> {
   const mimicry = await api();
-  return new Promise<DashboardReport>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.dispose();
-      reject(new Error(`no ${mode} dashboard for ${file} within ${TIMEOUT_MS / 1000} s`));
-    }, TIMEOUT_MS);
-    const sub = mimicry.onDidReportDashboard((r) => {
-      if (r.mode !== mode || path.resolve(r.path) !== path.resolve(file) || !also(r)) return;
-      clearTimeout(timer);
-      sub.dispose();
-      resolve(r);
-    });
-    open().then(undefined, (e: unknown) => {
-      clearTimeout(timer);
-      sub.dispose();
-      reject(e instanceof Error ? e : new Error(String(e)));
-    });
-  });
+  return firstReport(
+    mimicry.onDidReportDashboard,
+    (r) => r.mode === mode && path.resolve(r.path) === path.resolve(file) && also(r),
+    open,
+    `no ${mode} dashboard for ${file}`,
+    TIMEOUT_MS,
+  );
 }
 
 suite('reconstruction dashboards', () => {

@@ -14,7 +14,7 @@ import { analyzeFamily } from '../../../src/mimicry/family/analyze';
 import { loadFamily } from '../../../src/mimicry/family/members';
 import { writeSafetensors } from '../../../src/mimicry/safetensors/writer';
 import { encodeF32 } from '../../../src/mimicry/safetensors/dtypes';
-import { api, closeAllEditors, workspaceFile, WORKSPACE_FILES } from './helpers';
+import { api, closeAllEditors, firstReport, workspaceFile, WORKSPACE_FILES } from './helpers';
 
 const TIMEOUT_MS = 90_000;
 
@@ -26,23 +26,13 @@ async function waitForFamily(
 ): Promise<FamilyDashboardReport> {
   const mimicry = await api();
   const want = paths.map((p) => path.resolve(p)).join('\n');
-  return new Promise<FamilyDashboardReport>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.dispose();
-      reject(new Error(`no ${view} Family dashboard for ${paths.length} members within ${TIMEOUT_MS / 1000} s`));
-    }, TIMEOUT_MS);
-    const sub = mimicry.onDidReportFamily((r) => {
-      if (r.view !== view || r.paths.map((p) => path.resolve(p)).join('\n') !== want) return;
-      clearTimeout(timer);
-      sub.dispose();
-      resolve(r);
-    });
-    open().then(undefined, (e: unknown) => {
-      clearTimeout(timer);
-      sub.dispose();
-      reject(e instanceof Error ? e : new Error(String(e)));
-    });
-  });
+  return firstReport(
+    mimicry.onDidReportFamily,
+    (r) => r.view === view && r.paths.map((p) => path.resolve(p)).join('\n') === want,
+    open,
+    `no ${view} Family dashboard for ${paths.length} members`,
+    TIMEOUT_MS,
+  );
 }
 
 suite('family dashboard', () => {

@@ -146,6 +146,36 @@ export function openInInspector(uri: vscode.Uri): Promise<InspectorReport> {
   return openAndWaitForReport(uri, () => vscode.commands.executeCommand('vscode.openWith', uri, INSPECTOR_VIEW_TYPE));
 }
 
+/**
+ * Runs `open` and resolves with the first event of `event` that `matches`; rejects with `what` after
+ * `timeoutMs`, or with `open`'s own error.
+ */
+export function firstReport<R>(
+  event: vscode.Event<R>,
+  matches: (r: R) => boolean,
+  open: () => Thenable<unknown>,
+  what: string,
+  timeoutMs: number,
+): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sub.dispose();
+      reject(new Error(`${what} within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const sub = event((r) => {
+      if (!matches(r)) return;
+      clearTimeout(timer);
+      sub.dispose();
+      resolve(r);
+    });
+    open().then(undefined, (e: unknown) => {
+      clearTimeout(timer);
+      sub.dispose();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    });
+  });
+}
+
 /** The custom editor showing in the active tab, if it is one. */
 export function activeCustomEditor(): vscode.TabInputCustom | undefined {
   const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
