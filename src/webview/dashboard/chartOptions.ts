@@ -191,6 +191,25 @@ export function bankBarsOption(view: BankBars, t: DashboardTheme, which: 'divers
   };
 }
 
+/**
+ * The colour scale beside a heat map: [min, max] from the background to the accent, through red below
+ * zero when the range has negatives (cosines), labelled at its ends.
+ */
+export function heatScale(t: DashboardTheme, min: number, max: number): Option {
+  return {
+    min,
+    max,
+    calculable: false,
+    orient: 'vertical',
+    right: 0,
+    top: 'middle',
+    itemHeight: 120,
+    text: [formatNumber(max, 3), formatNumber(min, 3).replace('-', '−')],
+    textStyle: { color: t.muted, fontSize: 10 },
+    inRange: { color: min < 0 ? [t.red, t.background, t.palette[0]] : [t.background, t.palette[0]] },
+  };
+}
+
 /** One group's L x L coefficient similarity with its colour scale (cosine, -1 to 1). */
 export function heatmapOption(view: Heatmap, t: DashboardTheme): Option {
   return {
@@ -203,18 +222,7 @@ export function heatmapOption(view: Heatmap, t: DashboardTheme): Option {
     }),
     xAxis: axis(t, 'block m', { type: 'category', data: view.labels, splitLine: { show: false }, nameGap: 28 }),
     yAxis: axis(t, 'block l', { type: 'category', data: view.labels, splitLine: { show: false }, nameGap: 56, inverse: true }),
-    visualMap: {
-      min: view.min,
-      max: view.max,
-      calculable: false,
-      orient: 'vertical',
-      right: 0,
-      top: 'middle',
-      itemHeight: 120,
-      text: ['1', '−1'],
-      textStyle: { color: t.muted, fontSize: 10 },
-      inRange: { color: [t.red, t.background, t.palette[0]] },
-    },
+    visualMap: heatScale(t, view.min, view.max),
     series: [
       {
         type: 'heatmap',

@@ -1,7 +1,7 @@
 // ECharts options of the Family dashboard, from the engine's FamilyReport (the same document as
 // `mimicry family --json`) and the theme; and each chart's numbers as CSV. Nothing is computed
 // here beyond picking and arranging the report's numbers.
-import { axis, base, first, heading, legend, tooltip, type Option } from '../dashboard/chartOptions';
+import { axis, base, first, heading, heatScale, legend, tooltip, type Option } from '../dashboard/chartOptions';
 import type { FamilyReport } from '../protocol';
 import { formatNumber } from '../shared/format';
 import type { DashboardTheme } from '../shared/theme';
@@ -111,18 +111,7 @@ export function cosineOption(r: FamilyReport, layer: string | null, t: Dashboard
       axisLabel: { color: t.muted, fontSize: 10, rotate: 20 },
     }),
     yAxis: axis(t, 'member a', { type: 'category', data: names, splitLine: { show: false }, nameGap: 100, inverse: true }),
-    visualMap: {
-      min: -1,
-      max: 1,
-      calculable: false,
-      orient: 'vertical',
-      right: 0,
-      top: 'middle',
-      itemHeight: 120,
-      text: ['1', '−1'],
-      textStyle: { color: t.muted, fontSize: 10 },
-      inRange: { color: [t.red, t.background, t.palette[0]] },
-    },
+    visualMap: heatScale(t, -1, 1),
     series: [
       {
         type: 'heatmap',
@@ -207,18 +196,7 @@ export function specialisationOption(r: FamilyReport, t: DashboardTheme): Option
       axisLabel: { color: t.muted, fontSize: 10, rotate: 30 },
     }),
     yAxis: axis(t, 'member', { type: 'category', data: names, splitLine: { show: false }, nameGap: 100, inverse: true }),
-    visualMap: {
-      min: 0,
-      max: 1,
-      calculable: false,
-      orient: 'vertical',
-      right: 0,
-      top: 'middle',
-      itemHeight: 120,
-      text: ['1', '0'],
-      textStyle: { color: t.muted, fontSize: 10 },
-      inRange: { color: [t.background, t.palette[0]] },
-    },
+    visualMap: heatScale(t, 0, 1),
     series: [
       {
         type: 'heatmap',
