@@ -3,6 +3,7 @@
 // progress, and writes the task bank of the same fit.
 import type { FamilyMapMethod, FamilyReport } from '../../family/analyze';
 import type { MemberKind } from '../../family/members';
+import type { TaskBankResult } from '../../family/bank';
 import type { Method } from '../channel/protocol';
 
 export interface FamilyOpenParams {
@@ -31,15 +32,7 @@ export interface FamilyProgress {
 }
 
 /** The task bank written: its size next to the members' files (the engine's TaskBankResult, less its metrics). */
-export interface TaskBankWritten {
-  readonly path: string;
-  readonly bytes: number;
-  readonly membersBytes: number;
-  readonly denseBytes: number;
-  readonly banks: number;
-  readonly templateValues: number;
-  readonly coefficientValues: number;
-}
+export type TaskBankWritten = Omit<TaskBankResult, 'metrics'>;
 
 export interface FamilyService {
   readonly open: Method<FamilyOpenParams, FamilyBrief>;
