@@ -5,23 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/main';
-import type { CliIO } from '../../src/cli/io';
 import { adapterUpdateView, openFitSource, UPDATES_METADATA_KEY, updatesNoteOf } from '../../src/mimicry/family/adapterView';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { decode } from '../../src/mimicry/safetensors/dtypes';
 import { inTempDir } from './helpers/temp-dir';
 import { numpyMissing, peftConfig, randomTensor, writeAdapter, type Tensors } from './helpers/family-craft';
+import { cli } from './helpers/cli-in-process';
 
 const MATH = 'test/fixtures/real/gpt2-lora-family/math';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
 
 /** numpy's updates of an adapter folder: {module: [shape, flattened values]} (family-reference.py). */
 function numpyUpdates(folder: string, file: string, kind: 'peft' | 'mlx'): Record<string, { shape: number[]; values: number[] }> {

@@ -8,25 +8,16 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { runCli } from '../../src/cli/main';
-import type { CliIO } from '../../src/cli/io';
 import type { FamilyReport } from '../../src/mimicry/family/analyze';
 import { TASK_BANK_RULE, writeTaskBank } from '../../src/mimicry/family/bank';
 import { loadFamily } from '../../src/mimicry/family/members';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { inTempDir } from './helpers/temp-dir';
+import { cli } from './helpers/cli-in-process';
 import { numpyMissing, peftConfig, randomTensor, writeAdapter, writeTensors, type Tensors } from './helpers/family-craft';
 
 const FAMILY = 'test/fixtures/real/gpt2-lora-family';
 const REAL = ['math', 'medical', 'shakespeare-cattn/checkpoint-1000', 'shakespeare-cattn/checkpoint-7500'].map((m) => join(FAMILY, m));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
 
 interface Rebuilt {
   members: { name: string; kind: string; step: number | null; file: string; bytes: number }[];

@@ -6,22 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/main';
-import type { CliIO } from '../../src/cli/io';
 import type { FamilyReport } from '../../src/mimicry/family/analyze';
 import { inTempDir } from './helpers/temp-dir';
+import { cli } from './helpers/cli-in-process';
 import { numpyMissing, peftConfig, randomTensor, writeAdapter, writeTensors, type Tensors } from './helpers/family-craft';
 
 const FAMILY = 'test/fixtures/real/gpt2-lora-family';
 const REAL = ['math', 'medical', 'shakespeare-cattn/checkpoint-1000', 'shakespeare-cattn/checkpoint-7500'].map((m) => join(FAMILY, m));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
 
 test('family --json on the real GPT-2 adapters: the documented shape, shared layers only, steps from checkpoint-N', async () => {
   const r = await cli(['family', ...REAL, '--json']);
