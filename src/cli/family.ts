@@ -6,6 +6,7 @@ import { Option, type Command } from 'commander';
 import { analyzeFamily, FAMILY_MAP_METHODS, type FamilyMapMethod, type FamilyReport } from '../mimicry/family/analyze';
 import { writeTaskBank, type TaskBankResult } from '../mimicry/family/bank';
 import { loadFamily, type LoadedFamily } from '../mimicry/family/members';
+import type { FamilyWeightsDoc } from '../mimicry/family/weightsFit';
 import { cell, grouped, num, table } from './format';
 import { nonNegativeInt, positiveInt } from './flags';
 import { displayPath, ensureOutputFolders, toCliError, type CliIO } from './io';
@@ -97,6 +98,32 @@ function render(r: FamilyReport): string {
   out.push(
     'cost: mean squared relative error of the closed form and of the non-negative fit; use entropy: 0 = one member alone uses a template\n',
   );
+  const weighted = r.banks.filter((b) => b.weights !== null);
+  if (weighted.length) {
+    out.push(
+      "\nfull weights W_base + dW, n templates: per member the cosine over the base's own templates frozen (only its coefficients fitted) / over templates fitted to every member / the part of dW the frozen ones express\n",
+    );
+    out.push(
+      table(
+        [
+          { title: 'bank', align: 'left' },
+          { title: 'n', align: 'right' },
+          { title: 'base cos', align: 'right' },
+          ...names.map((n) => ({ title: `${n} frozen / joint / dW`, align: 'right' as const })),
+        ],
+        weighted.map((b) => {
+          const w = b.weights as FamilyWeightsDoc;
+          const at = (curve: readonly number[]) => fixed(curve[Math.min(b.templates, curve.length) - 1] ?? 1);
+          return [
+            cell(b.name, 40),
+            String(Math.min(b.templates, w.baseRank)),
+            at(w.base),
+            ...r.members.map((m) => `${at(w.frozen[m.name])} / ${at(w.joint[m.name])} / ${at(w.update[m.name])}`),
+          ];
+        }),
+      ),
+    );
+  }
   out.push('\nthe fidelity-vs-n curves, shares and the map: --json\n');
   return out.join('');
 }
@@ -168,7 +195,7 @@ export function registerFamily(program: Command, io: CliIO): void {
       'compare fine-tunes or LoRA adapters of one base: update norms, spectra and cosines, shared update templates, a map; --out writes the task bank',
     )
     .argument('<paths...>', 'two or more PEFT / mlx-lm adapter folders or files, or full checkpoints (with --base)')
-    .option('--base <file>', 'the base checkpoint: needed for full checkpoints; adds ||dW||_F / ||W_base||_F')
+    .option('--base <file>', 'the base checkpoint: needed for full checkpoints; adds ||dW||_F / ||W_base||_F and the full-weights fit')
     .option('--templates <n>', 'shared templates per bank (default: the number of members)', positiveInt)
     .addOption(
       new Option('--map <method>', 'the map of (member, layer) updates: pca (exact) or umap (seeded)')

@@ -232,3 +232,33 @@ test('bad members: exit 2 with one line naming the file and the rule', () =>
     assert.equal(r.code, 2);
     assert.match(r.err, /--map/);
   }));
+
+test('family --base prints the full-weights fit (frozen base templates, joint, dW part) and puts it in the JSON; a NaN in the base is refused naming it', () =>
+  inTempDir(async (dir) => {
+    const good = await writeAdapter(join(dir, 'good'), tiny(1), peftConfig());
+    const good2 = await writeAdapter(join(dir, 'good2'), tiny(2), peftConfig());
+    const baseTensors: Tensors = {
+      'model.layers.0.self_attn.q_proj.weight': randomTensor(20, [4, 3]),
+      'model.layers.1.self_attn.q_proj.weight': randomTensor(21, [4, 3]),
+    };
+    const base = await writeTensors(join(dir, 'base.safetensors'), baseTensors);
+    const text = await cli(['family', good, good2, '--base', base]);
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /full weights W_base \+ dW/);
+    assert.match(text.out, /^self_attn\.q_proj\.g0\s+2\s+1\.0000\s+[01]\.\d{4} \/ [01]\.\d{4} \/ [01]\.\d{4}\s/m);
+    const json = await cli(['family', good, good2, '--base', base, '--json']);
+    assert.equal(json.code, 0, json.err);
+    const report = JSON.parse(json.out) as FamilyReport;
+    const w = report.banks[0].weights;
+    assert.ok(w);
+    assert.equal(w.baseRank, 2);
+    assert.deepEqual(Object.keys(w.frozen), ['good', 'good2']);
+    assert.equal(w.base.length, 2);
+    assert.ok(Math.abs(w.base[1] - 1) < 1e-12, 'the base is exact over all its templates');
+    const plain = JSON.parse((await cli(['family', good, good2, '--json'])).out) as FamilyReport;
+    assert.equal(plain.banks[0].weights, null);
+
+    (baseTensors['model.layers.1.self_attn.q_proj.weight'].values as Float64Array)[3] = NaN;
+    const nanBase = await writeTensors(join(dir, 'nan-base.safetensors'), baseTensors);
+    await refused([good, good2, '--base', nanBase], nanBase, 'non-finite-update');
+  }));

@@ -19,8 +19,17 @@ interface Reference {
     { shape: number[]; norms: number[]; cosine: number[][]; singularValues: number[][]; stableRank: number[]; effectiveRank: number[] }
   >;
   cosine: number[][];
-  banks: Record<string, { rank: number; cosine: Record<string, number[]>; captured: Record<string, number> }>;
+  banks: Record<string, { rank: number; cosine: Record<string, number[]>; captured: Record<string, number>; weights?: WeightsReference }>;
   map: { x: number[]; y: number[]; explained: number[] };
+}
+
+interface WeightsReference {
+  baseRank: number;
+  base: number[];
+  frozen: number[][];
+  update: number[][];
+  jointRank: number;
+  joint: number[][];
 }
 
 interface SpecMember {
@@ -69,6 +78,24 @@ function compare(report: FamilyReport, ref: Reference, tol = 1e-9): void {
       curve.forEach((c, i) => close(c, r.cosine[mi][i], 1e-8, `${b.name} ${m.name} cosine at n = ${i + 1}`));
       b.fidelity.relError[m.name].forEach((e, i) => close(e, Math.sqrt(Math.max(0, 1 - r.cosine[mi][i] ** 2)), 1e-6, `${b.name} relError`));
       close(b.captured[m.name], r.captured[mi], 1e-8, `${b.name} ${m.name} captured`);
+      const w = b.weights;
+      const rw = r.weights;
+      assert.equal(w === null, rw === undefined, `${b.name}: a full-weights fit exactly when there is a base`);
+      if (w && rw) {
+        assert.equal(w.baseRank, rw.baseRank, `${b.name} base rank`);
+        assert.equal(w.jointRank, rw.jointRank, `${b.name} joint rank`);
+        const curves: [string, readonly number[], number[]][] = [
+          ['frozen', w.frozen[m.name], rw.frozen[mi]],
+          ['update', w.update[m.name], rw.update[mi]],
+          ['joint', w.joint[m.name], rw.joint[mi]],
+        ];
+        for (const [what, mine, theirs] of curves) {
+          assert.equal(mine.length, theirs.length, `${b.name} ${what} curve length`);
+          mine.forEach((c, i) => close(c, theirs[i], 1e-8, `${b.name} ${m.name} ${what} cosine at n = ${i + 1}`));
+        }
+        w.frozenRelError[m.name].forEach((e, i) => close(e, Math.sqrt(Math.max(0, 1 - rw.frozen[mi][i] ** 2)), 1e-6, 'frozen relError'));
+        if (mi === 0) w.base.forEach((c, i) => close(c, rw.base[i], 1e-8, `${b.name} base cosine at n = ${i + 1}`));
+      }
       const share = b.share[m.name];
       assert.equal(share.length, b.templates);
       close(
@@ -305,5 +332,51 @@ test(
         ].sort(),
       );
       compare(report, reference(report, members, 2));
+    }),
+);
+
+test(
+  'full weights with a base: GPT-2 Conv1D LoRA members over the base frozen templates and a joint fit, as numpy; an update inside the base span is all captured',
+  { skip: numpyMissing() },
+  () =>
+    inTempDir(async (dir) => {
+      const base: Tensors = {};
+      for (let i = 0; i < 4; i++) base[`transformer.h.${i}.attn.c_attn.weight`] = randomTensor(40 + i, [5, 9]); // Conv1D: [in, out]
+      const baseFile = await writeTensors(join(dir, 'gpt2.safetensors'), base);
+      const members: SpecMember[] = [];
+      const paths: string[] = [];
+      for (let m = 0; m < 2; m++) {
+        const t: Tensors = {};
+        for (let i = 0; i < 4; i++) {
+          const p = `base_model.model.transformer.h.${i}.attn.c_attn`;
+          t[`${p}.lora_A.weight`] = randomTensor(70 * m + i, [2, 5], 0.3);
+          t[`${p}.lora_B.weight`] = randomTensor(70 * m + i + 9, [9, 2], 0.3);
+        }
+        const folder = await writeAdapter(join(dir, `task${m}`), t, peftConfig({ fan_in_fan_out: true }));
+        paths.push(folder);
+        members.push({ file: join(folder, 'adapter_model.safetensors'), config: join(folder, 'adapter_config.json'), kind: 'peft' });
+      }
+      // A full fine-tune that only rescales every base weight: its update lies in the base's template span.
+      const scaled: Tensors = {};
+      for (const [name, t] of Object.entries(base))
+        scaled[name] = { shape: t.shape, values: Array.from(t.values, (v) => 1.25 * Math.fround(v)) };
+      const scaledFile = await writeTensors(join(dir, 'scaled.safetensors'), scaled);
+      paths.push(scaledFile);
+      members.push({ file: scaledFile, config: null, kind: 'full' });
+
+      const report = await analyze(paths, 2, baseFile);
+      compare(report, reference(report, members, 2, baseFile));
+      const w = report.banks[0].weights;
+      assert.ok(w);
+      assert.equal(w.baseRank, 4);
+      const scaledName = report.members[2].name;
+      close(w.update[scaledName][3], 1, 1e-12, 'an update inside the base span is all captured at n = 4');
+      for (const m of report.members) {
+        close(w.joint[m.name][w.jointRank - 1], 1, 1e-12, `${m.name}: the joint fit at its full rank is exact`);
+        assert.ok(
+          w.update[m.name].every((c, i) => i === 0 || c >= w.update[m.name][i - 1] - 1e-12),
+          'captured grows with n',
+        );
+      }
     }),
 );

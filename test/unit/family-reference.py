@@ -5,7 +5,8 @@ Reads a JSON spec on stdin: {"members": [{"file", "config", "kind": "peft" | "ml
 update densely in float64 (PEFT: scale * B @ A, transposed for fan_in_fan_out and embeddings;
 mlx-lm: scale * (a @ b)^T; full: W - W_base), then prints per layer the norms, cosines, singular
 values, stable and effective rank, the whole-model cosines, per bank the fidelity-vs-n curve from a
-dense SVD and the leave-one-out "captured" cosine, and the PCA map, as JSON.
+dense SVD and the leave-one-out "captured" cosine, with a base the full-weights fit (the base's own
+templates frozen, and a joint fit of every member's W + dW), and the PCA map, as JSON.
 """
 import importlib.util
 import json
@@ -99,6 +100,36 @@ def projection_fraction(held, others, n):
     return float(np.sqrt(kept / total)) if total > 0 else 1.0
 
 
+def top_directions(items):
+    """Right singular vectors of the unit-norm items, and their numerical rank."""
+    y = np.array([x / np.linalg.norm(x) for x in items])
+    _, s, vt = np.linalg.svd(y, full_matrices=False)
+    return vt, int(np.sum(s ** 2 > s[0] ** 2 * len(items) * 1e-13))
+
+
+def kept_cosine(xs, v):
+    """sqrt(sum ||P x||^2 / sum ||x||^2), P onto the rows of v (least squares over them)."""
+    total = sum(float(np.sum(x ** 2)) for x in xs)
+    return float(np.sqrt(sum(float(np.sum((v @ x) ** 2)) for x in xs) / total)) if total > 0 else 1.0
+
+
+def weights_fit(base, layers, updates):
+    """Full weights W + dW: over the base's own first n templates (frozen), the update's part in their span, and a joint fit."""
+    M = len(updates)
+    w = [base[layer + ".weight"].astype(np.float64).ravel() for layer in layers]
+    vb, base_rank = top_directions(w)
+    full = [[w[k] + updates[m][layer].ravel() for k, layer in enumerate(layers)] for m in range(M)]
+    vj, joint_rank = top_directions([full[m][k] for k in range(len(layers)) for m in range(M)])
+    return {
+        "baseRank": base_rank,
+        "base": [kept_cosine(w, vb[:n]) for n in range(1, base_rank + 1)],
+        "frozen": [[kept_cosine(full[m], vb[:n]) for n in range(1, base_rank + 1)] for m in range(M)],
+        "update": [[kept_cosine([updates[m][layer].ravel() for layer in layers], vb[:n]) for n in range(1, base_rank + 1)] for m in range(M)],
+        "jointRank": joint_rank,
+        "joint": [[kept_cosine(full[m], vj[:n]) for n in range(1, joint_rank + 1)] for m in range(M)],
+    }
+
+
 def main():
     spec = json.load(sys.stdin)
     updates = []
@@ -158,6 +189,8 @@ def main():
             others = [items[i] for i in range(len(items)) if i % M != m]
             captured[m] = projection_fraction(mine, others, min(spec["templates"], len(others)))
         banks[bank["name"]] = {"rank": rank, "cosine": curves, "captured": captured}
+        if spec["base"] is not None:
+            banks[bank["name"]]["weights"] = weights_fit(tensors_of(spec["base"]), bank["layers"], updates)
         for i, x in enumerate(items):
             labels.append(i)
             map_rows.append((len(offsets) - 1, x / np.linalg.norm(x)))

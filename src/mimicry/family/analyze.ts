@@ -9,15 +9,18 @@ import { UMAP } from 'umap-js';
 import { planGroups, type TensorLike } from '../recast/grouping';
 import { Random } from '../recast/random';
 import { solveGram } from '../recast/spectral';
-import { gram, symmetricEigen } from '../recast/linalg';
-import { gramOfMatrix } from '../stats/gram';
+import { symmetricEigen } from '../recast/linalg';
 import { spectralMetrics } from '../stats/spectralMetrics';
 import { DEFAULT_SPECTRUM_MAX_SIDE } from '../stats/spectrum';
 import { isPositiveInt } from '../positiveInt';
 import { FamilyError } from './errors';
-import type { FamilyMember, LoadedFamily, MemberKind } from './members';
+import { storedWeight, type FamilyBase, type FamilyMember, type LoadedFamily, type MemberKind } from './members';
+import type { TensorInfo } from '../safetensors/types';
 import { nonNegativeFit, useEntropy } from './specialise';
-import { denseSingularValues, factorRows, factorSingularValues, type LayerUpdate } from './updates';
+import { itemCurves, memberCurve, normalisedEigen } from './bankCurves';
+import { denseSingularValues, factorSingularValues, type LayerUpdate } from './updates';
+import { baseCrossGram, updateGram } from './updateGram';
+import { fitWeights, type FamilyWeightsDoc } from './weightsFit';
 
 export interface FamilyOptions {
   /** Templates per bank n; default: the number of members. */
@@ -101,6 +104,8 @@ export interface FamilyBankDoc {
     readonly share: Readonly<Record<string, readonly number[]>>;
     readonly use: TemplateUse;
   };
+  /** With a base: the members' full weights over the base's frozen templates and over templates fitted to them all. */
+  readonly weights: FamilyWeightsDoc | null;
 }
 
 export interface TemplateUse {
@@ -181,91 +186,6 @@ function cosineOf(ab: number, aa: number, bb: number): number {
   return Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
 }
 
-/** Column k of a row-major n x r matrix. */
-function column(m: Float64Array, n: number, r: number, k: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = m[i * r + k];
-  return out;
-}
-
-/**
- * The R x R Gram of R equal-length columns: the project's blocked (SIMD where available) Gram of the
- * tall matrix they form when it is tall, else plain dot products (the blocked Gram gives only the
- * smaller side).
- */
-function stackedGram(cols: readonly Float64Array[]): Float64Array {
-  const R = cols.length;
-  const n = cols[0].length;
-  if (n > R) {
-    const tall = new Float64Array(n * R);
-    for (let c = 0; c < R; c++) {
-      const col = cols[c];
-      for (let i = 0; i < n; i++) tall[i * R + c] = col[i];
-    }
-    const result = gramOfMatrix(tall, n, R);
-    if (!result.nonFinite && !result.overflow) return result.gram;
-  }
-  return gram(cols);
-}
-
-/**
- * The factor-factor entries of G, from <U_a V_a^T, U_b V_b^T>_F = sum_xy (U_a^T U_b)_xy (V_a^T V_b)_xy:
- * every factor column stacked, U^T U and V^T V over all items at once (long contiguous dot products).
- */
-function factorGram(items: readonly LayerUpdate[], g: Float64Array, L: number): void {
-  const owners: number[] = [];
-  const uCols: Float64Array[] = [];
-  const vCols: Float64Array[] = [];
-  for (const [a, it] of items.entries()) {
-    if (it.kind !== 'factors') continue;
-    for (let k = 0; k < it.rank; k++) {
-      owners.push(a);
-      uCols.push(column(it.u, it.rows, it.rank, k));
-      vCols.push(column(it.v, it.cols, it.rank, k));
-    }
-  }
-  const R = owners.length;
-  if (R === 0) return;
-  const uu = stackedGram(uCols);
-  const vv = stackedGram(vCols);
-  for (let x = 0; x < R; x++) {
-    const a = owners[x];
-    for (let y = 0; y < R; y++) g[a * L + owners[y]] += uu[x * R + y] * vv[x * R + y];
-  }
-}
-
-/** Elements held at once (over all items of a bank) while a dense update is streamed. */
-const STREAM_ELEMENTS = 1 << 22;
-
-/** G[a, b] = <dW_a, dW_b> for updates of one shape: factor pairs from the factors, the rest streamed in row blocks. */
-export async function updateGram(items: readonly LayerUpdate[], signal?: AbortSignal): Promise<Float64Array> {
-  const L = items.length;
-  const g = new Float64Array(L * L);
-  factorGram(items, g, L);
-  signal?.throwIfAborted();
-  const dense = items.some((it) => it.kind !== 'factors');
-  if (!dense || L === 0) return g;
-  const { rows, cols } = items[0];
-  const step = Math.max(1, Math.floor(STREAM_ELEMENTS / (L * Math.max(1, cols))));
-  for (let start = 0; start < rows; start += step) {
-    const end = Math.min(rows, start + step);
-    const blocks: Float64Array[] = [];
-    for (const it of items) blocks.push(it.kind === 'factors' ? factorRows(it, start, end) : await it.rowBlock(start, end, signal));
-    for (let a = 0; a < L; a++) {
-      for (let b = a; b < L; b++) {
-        if (items[a].kind === 'factors' && items[b].kind === 'factors') continue;
-        const x = blocks[a];
-        const y = blocks[b];
-        let s = 0;
-        for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-        g[a * L + b] += s;
-        if (a !== b) g[b * L + a] += s;
-      }
-    }
-  }
-  return g;
-}
-
 export interface PlannedBank {
   readonly name: string;
   readonly shape: readonly number[];
@@ -329,9 +249,8 @@ export function checkBaseModels(members: readonly FamilyMember[]): void {
     );
 }
 
-async function baseNorm(family: LoadedFamily, layer: string, shape: readonly number[], signal?: AbortSignal): Promise<number> {
-  const base = family.base;
-  if (!base) throw new Error('baseNorm: no base');
+/** The base's weight of a layer, refused when it is missing or of another shape. */
+function baseWeightOf(base: FamilyBase, layer: string, shape: readonly number[]): TensorInfo {
   const w = base.weightOf(layer);
   if (!w) throw new FamilyError('base-mismatch', `no weight for ${layer}`, base.path);
   if (shapeText(w.shape) !== shapeText(shape)) {
@@ -342,38 +261,14 @@ async function baseNorm(family: LoadedFamily, layer: string, shape: readonly num
       base.path,
     );
   }
+  return w;
+}
+
+async function baseNorm(base: FamilyBase, layer: string, shape: readonly number[], signal?: AbortSignal): Promise<number> {
+  const w = baseWeightOf(base, layer, shape);
   let s = 0;
   for await (const chunk of base.checkpoint.chunks(w, undefined, signal)) for (let i = 0; i < chunk.length; i++) s += chunk[i] * chunk[i];
   return Math.sqrt(s);
-}
-
-/** The normalised Gram K = G_ab / (||x_a|| ||x_b||) of a bank's items (0 for a zero item) and its eigen-decomposition. */
-function normalisedEigen(
-  g: Float64Array,
-  L: number,
-  norms: Float64Array,
-): { k: Float64Array; values: Float64Array; vectors: Float64Array } {
-  const k = new Float64Array(L * L);
-  for (let a = 0; a < L; a++)
-    for (let b = 0; b < L; b++) {
-      const s = norms[a] * norms[b];
-      k[a * L + b] = s > 0 ? g[a * L + b] / s : 0;
-    }
-  return { k, ...symmetricEigen(k, L) };
-}
-
-/** Cumulative fidelity of every item for n = 1..N templates: cos_l(n)^2 = sum_{t<n} lambda_t U[l,t]^2 (per-layer objective). */
-function itemCurves(values: Float64Array, vectors: Float64Array, L: number, norms: Float64Array, N: number): Float64Array {
-  const out = new Float64Array(L * N); // out[l * N + (n - 1)] = cos_l(n)^2
-  for (let l = 0; l < L; l++) {
-    let acc = 0;
-    for (let t = 0; t < N; t++) {
-      const u = vectors[l * L + t];
-      acc += Math.max(0, values[t]) * u * u;
-      out[l * N + t] = norms[l] > 0 ? Math.min(1, acc) : 1;
-    }
-  }
-  return out;
 }
 
 /** Per member (rows) the summed energy of its items' terms on each template; shares are each row over its sum. */
@@ -397,7 +292,13 @@ interface FittedBank {
   readonly nonNegativeEnergy: number[][];
 }
 
-function fitBank(bank: PlannedBank, g: Float64Array, members: readonly FamilyMember[], templates: number): FittedBank {
+function fitBank(
+  bank: PlannedBank,
+  g: Float64Array,
+  members: readonly FamilyMember[],
+  templates: number,
+  weights: FamilyWeightsDoc | null,
+): FittedBank {
   const M = members.length;
   const B = bank.layers.length;
   const L = M * B; // item l = layer * M + member
@@ -429,13 +330,14 @@ function fitBank(bank: PlannedBank, g: Float64Array, members: readonly FamilyMem
   members.forEach((m, mi) => {
     const items = Array.from({ length: B }, (_, kk) => kk * M + mi);
     const total = items.reduce((s, l) => s + norms[l] * norms[l], 0);
-    cosine[m.name] = [];
-    relError[m.name] = [];
-    for (let t = 1; t <= rank; t++) {
-      const kept = items.reduce((s, l) => s + norms[l] * norms[l] * curves[l * rank + t - 1], 0);
-      cosine[m.name].push(total > 0 ? Math.min(1, Math.sqrt(kept / total)) : 1);
-      relError[m.name].push(total > 0 ? Math.sqrt(Math.max(0, total - kept) / total) : 0);
-    }
+    const curve = memberCurve(
+      items,
+      (l) => norms[l] * norms[l],
+      (l, t) => curves[l * rank + t],
+      rank,
+    );
+    cosine[m.name] = curve.cosine;
+    relError[m.name] = curve.relError;
     share[m.name] = shares(energy[mi]);
     nnShare[m.name] = shares(nnEnergy[mi]);
     const inner = items.reduce((s, l) => s + norms[l] ** 2 * nn.inner[l], 0);
@@ -463,6 +365,7 @@ function fitBank(bank: PlannedBank, g: Float64Array, members: readonly FamilyMem
       share: nnShare,
       use: useEntropy(nnEnergy, n),
     },
+    weights,
   };
   return { doc, energy, nonNegativeEnergy: nnEnergy };
 }
@@ -631,7 +534,8 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
   const banks = planBanks(shared);
   // Base norms first: a base that does not fit is refused before any heavy work.
   const baseNorms = new Map<string, number>();
-  if (family.base) for (const l of shared) baseNorms.set(l.name, await baseNorm(family, l.name, l.shape, opts.signal));
+  const base = family.base;
+  if (base) for (const l of shared) baseNorms.set(l.name, await baseNorm(base, l.name, l.shape, opts.signal));
 
   const layerDocs = new Map<string, FamilyLayerDoc>();
   const bankDocs: FamilyBankDoc[] = [];
@@ -700,7 +604,19 @@ export async function analyzeFamily(family: LoadedFamily, opts: FamilyOptions = 
         singularValues,
       });
     }
-    const fitted = fitBank(bank, g, members, templates);
+    let weights: FamilyWeightsDoc | null = null;
+    if (base) {
+      const baseItems = bank.layers.map((layer) => storedWeight(base.checkpoint, baseWeightOf(base, layer, bank.shape)));
+      const { bb, bd } = await baseCrossGram(baseItems, items, opts.signal);
+      weights = fitWeights(
+        bb,
+        bd,
+        g,
+        bank.layers.length,
+        members.map((m) => m.name),
+      );
+    }
+    const fitted = fitBank(bank, g, members, templates, weights);
     const doc = fitted.doc;
     members.forEach((m, mi) => {
       coefficientCount[mi] += doc.coefficients[m.name];

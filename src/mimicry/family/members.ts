@@ -418,6 +418,24 @@ function fullLayers(ck: Checkpoint, base: FamilyBase): { layers: MemberLayer[]; 
   return { layers, ignored };
 }
 
+/** A stored weight read as float64 row blocks (the base's W in the full-weights fit); NaN or infinity is refused. */
+export function storedWeight(ck: Checkpoint, t: TensorInfo): DenseUpdate {
+  const rows = t.shape[0] ?? 1;
+  const cols = t.params / Math.max(1, rows);
+  return {
+    kind: 'dense',
+    rows,
+    cols,
+    async rowBlock(start, end, signal) {
+      signal?.throwIfAborted();
+      const out = Float64Array.from(await readRows(ck, t, start, end, cols));
+      for (const v of out)
+        if (!Number.isFinite(v)) throw new FamilyError('non-finite-update', `${JSON.stringify(t.name)} holds ${v}`, ck.path);
+      return out;
+    },
+  };
+}
+
 async function readRows(ck: Checkpoint, t: TensorInfo, start: number, end: number, cols: number) {
   const size = t.bytes / t.params;
   return decode(t.dtype, await ck.readBytes(t, start * cols * size, end * cols * size));

@@ -13,6 +13,8 @@ export const FAMILY_DEFINITIONS = {
   cosine: 'cos(ΔW_a, ΔW_b) = ⟨ΔW_a, ΔW_b⟩ / (‖ΔW_a‖ ‖ΔW_b‖) of two members’ updates (unitless, −1 to 1)',
   wholeCosine: 'the same over the whole model: every shared layer’s update concatenated',
   fidelity: 'cosine of a member’s updates in this bank to their fit by n shared templates (closed form, fitted to every member); 1 = exact',
+  weights:
+    'with a base: cosine of each member’s full weights W_base + ΔW to their fit over the base’s own n templates kept frozen (only coefficients fitted; solid: the part of ΔW they express), and over n templates fitted to every member (joint)',
   specialisation:
     'each member’s share of its coefficient energy on each template (rows sum to 1); a template one member alone uses is specialised',
   map: 'one point per (member, layer) update; nearby points have similar updates. Snapshots of one run are joined in step order',
@@ -168,6 +170,75 @@ export function fidelityCsv(r: FamilyReport): string {
   for (const b of r.banks)
     for (const m of r.members)
       (b.fidelity.cosine[m.name] ?? []).forEach((c, i) => rows.push([b.name, m.name, i + 1, c, b.fidelity.relError[m.name]?.[i] ?? null]));
+  return csv(rows);
+}
+
+/** With a base: per member the frozen-base-template curves (ΔW's part solid, full weights dashed) and the joint fit (dotted). */
+export function weightsOption(r: FamilyReport, bankName: string, t: DashboardTheme): Option {
+  const bank = r.banks.find((b) => b.name === bankName && b.weights !== null) ?? r.banks.find((b) => b.weights !== null);
+  const w = bank?.weights ?? null;
+  const length = w ? Math.max(w.baseRank, w.jointRank) : 0;
+  const ns = Array.from({ length }, (_, i) => String(i + 1));
+  const kinds = [
+    { key: 'update', label: 'ΔW by frozen base templates', type: 'solid' },
+    { key: 'frozen', label: 'W by frozen base templates', type: 'dashed' },
+    { key: 'joint', label: 'W by joint templates', type: 'dotted' },
+  ] as const;
+  const series = r.members.flatMap((m, mi) =>
+    kinds.map((k) => ({
+      type: 'line' as const,
+      name: `${m.name} · ${k.label}`,
+      data: w?.[k.key][m.name] ?? [],
+      symbol: 'circle',
+      symbolSize: 5,
+      lineStyle: { width: 2, type: k.type },
+      itemStyle: { color: t.palette[mi % t.palette.length] },
+    })),
+  );
+  series.push({
+    type: 'line',
+    name: 'base by its own templates',
+    data: w?.base ?? [],
+    symbol: 'diamond',
+    symbolSize: 6,
+    lineStyle: { width: 2, type: 'solid' },
+    itemStyle: { color: t.muted },
+  });
+  return {
+    ...base(t),
+    title: heading(t, `Full weights: the base’s templates frozen vs fitted · ${bank?.name ?? '—'}`, FAMILY_DEFINITIONS.weights),
+    legend: { ...legend(t), type: 'scroll' },
+    grid: { left: 72, right: 16, top: 96, bottom: 72 },
+    tooltip: tooltip(t, (p) => {
+      const q = first(p);
+      return `${q.seriesName} · ${bank?.name ?? ''}\nn = ${q.dataIndex + 1}\ncosine ${formatNumber(q.value as number, 6)}`;
+    }),
+    xAxis: axis(t, 'templates n', { type: 'category', data: ns, splitLine: { show: false }, nameGap: 28, boundaryGap: false }),
+    yAxis: axis(t, 'cosine (unitless)', { type: 'value', max: 1, nameGap: 56, scale: true }),
+    series,
+  };
+}
+
+export function weightsCsv(r: FamilyReport): string {
+  const rows: (string | number | null)[][] = [
+    ['bank', 'member', 'n', 'frozen cosine', 'frozen relative error', 'update part', 'joint cosine', 'base cosine'],
+  ];
+  for (const b of r.banks) {
+    const w = b.weights;
+    if (!w) continue;
+    for (const m of r.members)
+      for (let i = 0; i < Math.max(w.baseRank, w.jointRank); i++)
+        rows.push([
+          b.name,
+          m.name,
+          i + 1,
+          w.frozen[m.name]?.[i] ?? null,
+          w.frozenRelError[m.name]?.[i] ?? null,
+          w.update[m.name]?.[i] ?? null,
+          w.joint[m.name]?.[i] ?? null,
+          w.base[i] ?? null,
+        ]);
+  }
   return csv(rows);
 }
 

@@ -8,6 +8,7 @@
 //   data-testid="family-norms-chart"  per-layer update norms per member
 //   data-testid="family-cosine-chart" member x member cosine (cosine-layer-select: whole model or one layer)
 //   data-testid="family-fidelity-chart" fidelity vs n per member (fidelity-bank-select picks the bank)
+//   data-testid="family-weights-chart"  with a base: full weights over the base's frozen templates and a joint fit
 //   data-testid="family-banks"        the banks table (captured by the others' templates, non-negative cost)
 //   data-testid="family-specialisation-chart" members x templates energy shares
 //   data-testid="family-map-chart"    the (member, layer) map; map-select (pca / umap), templates-input, rerun-button
@@ -48,6 +49,8 @@ import {
   cosineOption,
   fidelityCsv,
   fidelityOption,
+  weightsCsv,
+  weightsOption,
   mapCsv,
   mapOption,
   normsCsv,
@@ -346,6 +349,17 @@ function showReport(r: FamilyReport): void {
     () => fidelityOption(r, bank, theme),
     () => fidelityCsv(r),
   );
+  const hasWeights = r.banks.some((b) => b.weights !== null);
+  const weights = hasWeights
+    ? chart(
+        'weights',
+        'family-weights-chart',
+        'Full weights: the base’s templates frozen against templates fitted to the members',
+        () => weightsOption(r, bank, theme),
+        () => weightsCsv(r),
+        400,
+      )
+    : null;
   const special = chart(
     'specialisation',
     'family-specialisation-chart',
@@ -383,6 +397,7 @@ function showReport(r: FamilyReport): void {
     bank = selected(bankSelect) || bank;
     saveState({ layerBank: bank });
     fidelity.show(fidelityOption(r, bank, theme));
+    weights?.show(weightsOption(r, bank, theme));
   });
   const unshared = r.members.filter((m) => m.unshared.length > 0);
   replace(
@@ -407,6 +422,7 @@ function showReport(r: FamilyReport): void {
       cosine.element,
       r.banks.length > 1 ? h('div', { class: 'section-head' }, field('Bank', bankSelect, 'one module role and shape').row) : null,
       fidelity.element,
+      weights?.element ?? null,
       banksTable(r),
       special.element,
       map.element,

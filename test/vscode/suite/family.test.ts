@@ -109,6 +109,65 @@ suite('family dashboard', () => {
     assert.match(r3.summary ?? '', /^3 members, 12 shared layers in 1 bank; /);
   });
 
+  test('with a base: the dashboard adds the full-weights chart (base templates frozen vs fitted), and the numbers are the engine report', async () => {
+    const folder = path.join(dir, 'with-base');
+    const values = (n: number, seed: number, scale = 1) =>
+      encodeF32(Array.from({ length: n }, (_, i) => scale * Math.sin(seed * 31 + i * 1.7)));
+    const base = path.join(folder, 'gpt2.safetensors');
+    await mkdir(folder, { recursive: true });
+    await writeSafetensors(
+      base,
+      [0, 1, 2].map((i) => ({ name: `h.${i}.attn.c_attn.weight`, dtype: 'F32' as const, shape: [8, 6], data: values(48, 50 + i) })),
+    );
+    const members: string[] = [];
+    for (const m of [0, 1]) {
+      const adapter = path.join(folder, `task${m}`);
+      await mkdir(adapter, { recursive: true });
+      await writeSafetensors(
+        path.join(adapter, 'adapter_model.safetensors'),
+        [0, 1, 2].flatMap((i) => [
+          {
+            name: `base_model.model.transformer.h.${i}.attn.c_attn.lora_A.weight`,
+            dtype: 'F32' as const,
+            shape: [2, 8],
+            data: values(16, 10 * m + i, 0.2),
+          },
+          {
+            name: `base_model.model.transformer.h.${i}.attn.c_attn.lora_B.weight`,
+            dtype: 'F32' as const,
+            shape: [6, 2],
+            data: values(12, 10 * m + i + 5, 0.2),
+          },
+        ]),
+      );
+      await writeFile(
+        path.join(adapter, 'adapter_config.json'),
+        JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, fan_in_fan_out: true }),
+      );
+      members.push(adapter);
+    }
+    const r = await waitForFamily(members, 'report', () =>
+      vscode.commands.executeCommand(
+        'mimicry.compareFamily',
+        undefined,
+        members.map((p) => vscode.Uri.file(p)),
+        { base },
+      ),
+    );
+    assert.equal(r.base, base);
+    assert.equal(r.charts, 6);
+    const family = await loadFamily(members, { base });
+    try {
+      const report = await analyzeFamily(family);
+      const w = report.banks[0].weights;
+      assert.ok(w, 'the engine fits the full weights when there is a base');
+      assert.equal(w.baseRank, 3);
+      assert.deepEqual(Object.keys(w.update), ['task0', 'task1']);
+    } finally {
+      await family.close();
+    }
+  });
+
   test('a DoRA member: the dashboard shows the refusal naming its file and rule, no report', async () => {
     const folder = path.join(dir, 'dora');
     await mkdir(folder, { recursive: true });
