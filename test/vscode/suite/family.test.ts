@@ -130,6 +130,17 @@ suite('family dashboard', () => {
     assert.equal(mimicry.familyReports().length, reports, 'the dashboard was not redrawn');
   });
 
+  test('Add to Family while the family is being compared: that comparison ends and the dashboard compares all of them', async () => {
+    const [math, medical, early, late] = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
+    const two = [math.fsPath, medical.fsPath];
+    await waitForFamily(two, 'running', () => vscode.commands.executeCommand('mimicry.compareFamily', undefined, [math, medical]));
+    const r4 = await waitForFamily([...two, early.fsPath, late.fsPath], 'report', () =>
+      vscode.commands.executeCommand('mimicry.addToFamily', early, [early, late]),
+    );
+    assert.equal(r4.members, 4);
+    assert.match(r4.summary ?? '', /^4 members, 12 shared layers in 1 bank; /);
+  });
+
   test('Cancel Family Comparison stops the comparison as cancelled, changes no file, and the dashboard compares again after it', async () => {
     const [math, medical, early] = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
     const two = [math.fsPath, medical.fsPath];
