@@ -1,6 +1,6 @@
 // The task-family worker the Family dashboard uses: the report it answers is the engine's own
 // (analyzeFamily on the same members, run in this thread), with progress; a refused member comes
-// back as the engine's error (its file and rule); a cancel stops the analysis; the task bank it
+// back as the engine's error (its file and rule); a cancel stops the analysis (the worker lives on); the task bank it
 // writes is the engine writer's, and never lands on a member.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,7 +78,7 @@ test('the family worker answers the engine report of the GPT-2 family, with prog
     assert.deepEqual(await readdir(dir), ['family.taskbank.safetensors']);
   }));
 
-test('a refused member comes back naming its file and rule; a cancelled analysis says cancelled', () =>
+test('a refused member comes back naming its file and rule; a cancelled analysis says cancelled, and the same worker compares again', () =>
   inTempDir(async (dir) => {
     const good = await writeAdapter(join(dir, 'good'), tiny(1), peftConfig());
     const dora = await writeAdapter(join(dir, 'dora'), tiny(3), peftConfig({ use_dora: true }));
@@ -112,6 +112,13 @@ test('a refused member comes back naming its file and rule; a cancelled analysis
       );
       // Cancelled before it could finish: never a failure.
       if (e !== undefined) assert.equal((e as RemoteError).wire.cancelled, true);
+      // The same worker compares again (the dashboard's "Try Again" after a cancel).
+      const again = await host.request('analyze', {}).done;
+      assert.deepEqual(
+        again.members.map((m) => m.path),
+        GPT2,
+      );
+      assert.equal(again.layers.length, 12);
     } finally {
       host.dispose();
     }

@@ -43,6 +43,8 @@ export class FamilyPanel implements vscode.Disposable {
 
   private client: FamilyHost | undefined;
   private running: Cancellable<unknown> | undefined;
+  /** The last comparison, settled once its state is cleared (it never rejects). */
+  private analysis: Promise<FamilyReport | undefined> = Promise.resolve(undefined);
   private report: FamilyReport | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -115,11 +117,24 @@ export class FamilyPanel implements vscode.Disposable {
     return this.client;
   }
 
+  /** Cancels the comparison running in this dashboard; false when none runs. */
+  cancelRun(): boolean {
+    if (!this.running) return false;
+    this.running.cancel();
+    return true;
+  }
+
+  static cancelAll(): number {
+    return [...FamilyPanel.panels].filter((p) => p.cancelRun()).length;
+  }
+
   /** Compares another set of members (or the same with another base): a fresh worker loads them. */
   async reopen(spec: FamilySpec): Promise<void> {
     this.running?.cancel();
     this.client?.dispose();
     this.client = undefined;
+    // A comparison still running (members added meanwhile) ends first, or this one would be refused as a second.
+    await this.analysis;
     this.report = undefined;
     this.current = spec;
     this.panel.title = titleOf(spec);
@@ -184,11 +199,16 @@ export class FamilyPanel implements vscode.Disposable {
   }
 
   /** Loads the members (once per worker) and compares them, with a notification (Cancel) and progress in the view. */
-  async analyze(): Promise<FamilyReport | undefined> {
+  analyze(): Promise<FamilyReport | undefined> {
     if (this.running) {
       void vscode.window.showWarningMessage('Mimicry: this family is already being compared.');
-      return undefined;
+      return Promise.resolve(undefined);
     }
+    this.analysis = this.compare();
+    return this.analysis;
+  }
+
+  private async compare(): Promise<FamilyReport | undefined> {
     const client = this.session();
     const count = this.spec.paths.length;
     this.post({ type: 'progress', message: `reading ${count} members`, fraction: 0 });

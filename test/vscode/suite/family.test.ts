@@ -49,7 +49,7 @@ suite('family dashboard', () => {
     await api();
     const all = new Set(await vscode.commands.getCommands(true));
     assert.deepEqual(
-      ['mimicry.compareFamily', 'mimicry.addToFamily'].filter((c) => !all.has(c)),
+      ['mimicry.compareFamily', 'mimicry.addToFamily', 'mimicry.cancelFamilyComparison'].filter((c) => !all.has(c)),
       [],
     );
   });
@@ -166,6 +166,74 @@ suite('family dashboard', () => {
     } finally {
       await family.close();
     }
+  });
+
+  test('Add to Family with an explorer multi-selection: the two new members join at once, one already in it is skipped', async () => {
+    const [math, medical, early, late] = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
+    const two = [math.fsPath, medical.fsPath];
+    const all = [...two, early.fsPath, late.fsPath];
+    await waitForFamily(two, 'report', () => vscode.commands.executeCommand('mimicry.compareFamily', undefined, [math, medical]));
+    // As the explorer calls it: the clicked item, then the whole selection (medical is a member already).
+    let added: readonly string[] | undefined;
+    const r4 = await waitForFamily(all, 'report', async () => {
+      added = await vscode.commands.executeCommand<readonly string[]>('mimicry.addToFamily', early, [early, medical, late]);
+    });
+    assert.equal(r4.members, 4);
+    assert.equal(r4.charts, 5);
+    assert.match(r4.summary ?? '', /^4 members, 12 shared layers in 1 bank; /);
+    assert.deepEqual(added, all);
+    // Only members already in it: nothing to compare again, the family stays as it is.
+    const mimicry = await api();
+    const reports = mimicry.familyReports().length;
+    assert.deepEqual(await vscode.commands.executeCommand('mimicry.addToFamily', math, [math, late]), all);
+    assert.equal(mimicry.familyReports().length, reports, 'the dashboard was not redrawn');
+  });
+
+  test('Add to Family while the family is being compared: that comparison ends and the dashboard compares all of them', async () => {
+    const [math, medical, early, late] = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
+    const two = [math.fsPath, medical.fsPath];
+    await waitForFamily(two, 'running', () => vscode.commands.executeCommand('mimicry.compareFamily', undefined, [math, medical]));
+    const r4 = await waitForFamily([...two, early.fsPath, late.fsPath], 'report', () =>
+      vscode.commands.executeCommand('mimicry.addToFamily', early, [early, late]),
+    );
+    assert.equal(r4.members, 4);
+    assert.match(r4.summary ?? '', /^4 members, 12 shared layers in 1 bank; /);
+  });
+
+  test('Cancel Family Comparison stops the comparison as cancelled, changes no file, and the dashboard compares again after it', async () => {
+    const [math, medical, early] = WORKSPACE_FILES.family.map((rel) => workspaceFile(rel));
+    const two = [math.fsPath, medical.fsPath];
+    const files = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const folder of two) {
+        for (const name of (await readdir(folder)).sort()) {
+          const s = await stat(path.join(folder, name));
+          out.push(`${name} ${s.size} ${s.mtimeMs}`);
+        }
+      }
+      return out;
+    };
+    const before = await files();
+    const r = await waitForFamily(two, 'error', async () => {
+      await vscode.commands.executeCommand('mimicry.compareFamily', undefined, [math, medical]);
+      // Cancel as soon as the comparison runs (the command answers how many it cancelled): the
+      // progress notification's Cancel cancels the same job.
+      let cancelled = 0;
+      for (let i = 0; i < 600 && cancelled === 0; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        cancelled = (await vscode.commands.executeCommand<number>('mimicry.cancelFamilyComparison')) ?? 0;
+      }
+      assert.equal(cancelled, 1, 'the comparison was seen and cancelled');
+    });
+    assert.equal(r.error, 'The comparison was cancelled: nothing was written.');
+    assert.equal(r.charts, 0);
+    assert.equal(r.members, 0);
+    assert.deepEqual(await files(), before, 'a member changed on disk');
+    assert.equal(await vscode.commands.executeCommand<number>('mimicry.cancelFamilyComparison'), 0, 'nothing runs after the cancel');
+    // The same dashboard compares again: a member added to it gives the report of the three.
+    const r3 = await waitForFamily([...two, early.fsPath], 'report', () => vscode.commands.executeCommand('mimicry.addToFamily', early));
+    assert.equal(r3.members, 3);
+    assert.equal(r3.charts, 5);
   });
 
   test('a DoRA member: the dashboard shows the refusal naming its file and rule, no report', async () => {
