@@ -112,7 +112,7 @@ suite('family dashboard', () => {
   test('with a base: the dashboard adds the full-weights chart (base templates frozen vs fitted), and the numbers are the engine report', async () => {
     const folder = path.join(dir, 'with-base');
     const values = (n: number, seed: number, scale = 1) =>
-      encodeF32(Array.from({ length: n }, (_, i) => scale * Math.sin(seed * 31 + i * 1.7)));
+      encodeF32(Array.from({ length: n }, (_, i) => scale * Math.sin(0.91 * seed * (i + 1) + 0.13 * i * i)));
     const base = path.join(folder, 'gpt2.safetensors');
     await mkdir(folder, { recursive: true });
     await writeSafetensors(
