@@ -68,6 +68,16 @@ export function makeTestWorkspace(dir) {
       copyFileSync(join(fixtures, 'gpt2-lora-family', member.replace(/^family\//, ''), f), join(dir, member, f));
   }
 
+  // A generated base for the family's shared c_attn layers (GPT-2's own is 548 MB): a shared part plus
+  // each layer's own, so the base's templates are not all alike.
+  mkdirSync(dirname(join(dir, WORKSPACE_FILES.familyBase)), { recursive: true });
+  const shared = values(768 * 2304, 900);
+  const layers = Array.from({ length: 12 }, (_, i) => {
+    const own = values(shared.length, 901 + i);
+    return { name: `h.${i}.attn.c_attn.weight`, shape: [768, 2304], data: own.map((v, j) => 0.02 * (shared[j] + 0.5 * v)) };
+  });
+  writeFileSync(join(dir, WORKSPACE_FILES.familyBase), safetensorsBytes(layers, { format: 'pt' }));
+
   // A 2-shard model, as transformers' save_pretrained writes it.
   const shard1 = [
     tensor('model.embed.weight', [32, 16], 1),

@@ -16,6 +16,8 @@ export const WORKSPACE_FILES = {
   /** What the family's report says: its shared layers and banks. */
   familySharedLayers: 12,
   familyBanks: 1,
+  /** A stand-in GPT-2 base for the family's shared layers (h.{0..11}.attn.c_attn.weight [768, 2304], generated): the full-weights chart. */
+  familyBase: 'bases/gpt2-cattn-base.safetensors',
   shardedIndex: 'sharded/model.safetensors.index.json',
   shardedTensors: 5,
   hostile: 'hostile/hostile-names.safetensors',

@@ -158,6 +158,30 @@ test.describe.serial('family', () => {
     await screenshot(ctx.page, ctx.shots, 'family-map-umap.png');
   });
 
+  test('family: "Choose Base…" picks a base: the full-weights chart (base templates frozen vs fitted) joins the dashboard', async () => {
+    const frame = await familyView(ctx.page);
+    await frame.locator(tid('pick-base-button')).first().click();
+    const file = join(ctx.workspace, WORKSPACE_FILES.familyBase);
+    const input = ctx.page.locator('.quick-input-widget input');
+    // code-server's file dialog is a quick input holding a path: once it holds one, type the base's.
+    await until('the file dialog', async () => (await input.isVisible()) && (await input.inputValue()).startsWith('/'), 30_000);
+    await input.fill(file);
+    await ctx.page.keyboard.press('Enter');
+    await until('the dialog to accept the base', async () => {
+      if (await input.isVisible()) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
+      return !(await input.isVisible());
+    });
+    const withBase = await frameWith(ctx.page, tid('family-weights-chart'), { visible: true, timeoutMs: 120_000 });
+    const chart = withBase.locator(tid('family-weights-chart')).first();
+    await waitForChart(chart, 'family-weights-chart');
+    assert.equal(await allChartsDrawn(withBase, tid('family-view')), CHARTS.length + 1);
+    await chart.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await screenshot(ctx.page, ctx.shots, 'family-weights.png');
+    // Back to the plain family for the tests after this one.
+    await withBase.locator(tid('clear-base-button')).first().click();
+    await until('the dashboard without the base', async () => (await withBase.locator(tid('family-weights-chart')).count()) === 0, 120_000);
+  });
+
   test('family: a DoRA member: the dashboard shows the refusal with the file and rule instead of the report', async () => {
     // A copy of math's adapter whose config asks for DoRA, beside the family (removed afterwards).
     const dora = join(ctx.workspace, 'family', 'dora');
