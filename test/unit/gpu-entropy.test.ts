@@ -9,10 +9,9 @@ import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { entropyFloat64, prepare, type RoutedEntropy } from '../../src/mimicry/recast/entropy';
 import { bankEntropyOnGpu, entropyOnGpu, gramEngine, gramOnGpu, onGpu } from '../../src/mimicry/recast/entropyGpu';
 import { Random } from '../../src/mimicry/recast/random';
-import { LIMIT_OVERRIDE_ENV, readBack, releaseGpu } from '../../src/mimicry/recast/tfjs';
-import { webGpuState } from '../../src/mimicry/gpu/webgpu';
+import { readBack, releaseGpu } from '../../src/mimicry/recast/tfjs';
 import { gramOfMatrix } from '../../src/mimicry/stats/gram';
-import { adapterOrSkip } from './helpers/gpu';
+import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
 import { REAL } from './helpers/real-fixtures';
 
 const GPT2 = `${REAL}/capp-gpt2-4layer.safetensors`;
@@ -78,25 +77,6 @@ test('webgpu: a spectral run on --backend webgpu reports the entropies of the CP
   }
 });
 
-/** Runs `fn` with the device's buffer limit lowered to `bytes`, recording the largest buffer the GPU was asked for. */
-async function withLimit<T>(bytes: number, fn: () => Promise<T>): Promise<{ value: T; largest: number }> {
-  const device = webGpuState()?.gpuDevice;
-  assert.ok(device, 'the webgpu backend is running');
-  const create = device.createBuffer.bind(device);
-  let largest = 0;
-  device.createBuffer = (d: GPUBufferDescriptor) => {
-    largest = Math.max(largest, d.size);
-    return create(d);
-  };
-  process.env[LIMIT_OVERRIDE_ENV] = String(bytes);
-  try {
-    return { value: await fn(), largest };
-  } finally {
-    delete process.env[LIMIT_OVERRIDE_ENV];
-    device.createBuffer = create;
-  }
-}
-
 test('webgpu: a template over the buffer limit is tiled into panels; Gram and entropy agree with untiled and float64', async (t) => {
   if (!(await adapterOrSkip(t))) return;
   const engine = await gramEngine('webgpu');
@@ -119,7 +99,7 @@ test('webgpu: a template over the buffer limit is tiled into panels; Gram and en
     assert.equal(whole?.panels, 1);
     const g1 = await readBack(whole.gram);
     whole.gram.dispose();
-    const tiledRun = await withLimit(limit, async () => {
+    const tiledRun = await withGpuLimit(limit, async () => {
       const tiled = gramOnGpu(engine, p, rows, cols, limit);
       assert.ok(tiled);
       try {
@@ -142,7 +122,7 @@ test('webgpu: a template over the buffer limit is tiled into panels; Gram and en
     // The entropy route: tiled under the limit, the float32 check as before.
     const untiled = await entropyOnGpu(engine, T, rows, cols);
     const onGpuTiled = (bytes: number): Promise<{ value: RoutedEntropy; largest: number }> =>
-      withLimit(bytes, (): Promise<RoutedEntropy> => entropyOnGpu(engine, T, rows, cols));
+      withGpuLimit(bytes, (): Promise<RoutedEntropy> => entropyOnGpu(engine, T, rows, cols));
     const { value: tiledH, largest } = await onGpuTiled(limit);
     assert.ok(largest <= limit);
     const exact = entropyFloat64(T, rows, cols);
@@ -158,7 +138,7 @@ test('webgpu: a template over the buffer limit is tiled into panels; Gram and en
   const v = rng.normals(1003, 1);
   const low = new Float32Array(40 * 1003);
   for (let i = 0; i < 40; i++) for (let j = 0; j < 1003; j++) low[i * 1003 + j] = u[i] * v[j];
-  const { value: lowH } = await withLimit(40_000, () => entropyOnGpu(engine, low, 40, 1003));
+  const { value: lowH } = await withGpuLimit(40_000, () => entropyOnGpu(engine, low, 40, 1003));
   assert.deepEqual(lowH, { ...entropyFloat64(low, 40, 1003), route: 'float64-fallback' });
   assert.equal(engine.memory().numTensors, before);
 });

@@ -184,10 +184,10 @@ export function assertFitsDevice(backend: string, bytes: number, what: string): 
   const st = webGpuState();
   const limit = gpuBufferLimit(backend);
   if (!st || bytes <= limit) return;
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 2 ** 20 ? 3 : 1)} MiB`;
+  const size = (b: number) => (b < 2 ** 20 ? `${b} bytes` : `${(b / 2 ** 20).toFixed(1)} MiB`);
   throw new BackendError(
     'gpu-bank-too-large',
-    `${what} needs a ${mib(bytes)} buffer, the GPU allows ${mib(limit)} ` +
+    `${what}: a buffer of ${size(bytes)} is needed, the GPU allows ${size(limit)} ` +
       `(${describeDevice(st.report.device)}); use smaller groups (--blocks-per-group) or --backend wasm`,
   );
 }

@@ -2,7 +2,8 @@
 // skipped with the reason printed. CI installs Mesa's lavapipe (.ci/run), a software adapter.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { requestAdapter, type AdapterReport } from '../../../src/mimicry/gpu/webgpu';
+import { requestAdapter, webGpuState, type AdapterReport } from '../../../src/mimicry/gpu/webgpu';
+import { LIMIT_OVERRIDE_ENV } from '../../../src/mimicry/recast/tfjs';
 
 let found: Promise<AdapterReport | string> | null = null;
 
@@ -19,4 +20,28 @@ export async function adapterOrSkip(t: TestContext): Promise<AdapterReport | nul
   console.log(`# skipped: ${why}`);
   t.skip(why);
   return null;
+}
+
+/**
+ * Runs `fn` with the device's buffer limit lowered to `bytes` (MIMICRY_GPU_MAX_BINDING_BYTES),
+ * recording the largest buffer the GPU device was asked to create meanwhile. Needs the webgpu
+ * backend running. Use sizes no earlier test used: tfjs reuses a freed buffer of the same size
+ * without asking the device.
+ */
+export async function withGpuLimit<T>(bytes: number, fn: () => Promise<T>): Promise<{ value: T; largest: number }> {
+  const device = webGpuState()?.gpuDevice;
+  assert.ok(device, 'the webgpu backend is running');
+  const create = device.createBuffer.bind(device);
+  let largest = 0;
+  device.createBuffer = (d: GPUBufferDescriptor) => {
+    largest = Math.max(largest, d.size);
+    return create(d);
+  };
+  process.env[LIMIT_OVERRIDE_ENV] = String(bytes);
+  try {
+    return { value: await fn(), largest };
+  } finally {
+    delete process.env[LIMIT_OVERRIDE_ENV];
+    device.createBuffer = create;
+  }
 }
