@@ -83,7 +83,6 @@ test('webgpu: a template over the buffer limit is tiled into panels; Gram and en
   assert.ok(engine && onGpu(engine));
   const before = engine.memory().numTensors;
   const rng = new Random(11);
-  // Sizes no other test uses, so the GPU's buffer pool has none of them to hand out again.
   const cases = [
     { rows: 47, cols: 1001, limit: 40_000, panels: 5 }, // wide: column panels, n = 47
     { rows: 903, cols: 41, limit: 40_000, panels: 4 }, // tall: row panels, n = 41
@@ -95,10 +94,18 @@ test('webgpu: a template over the buffer limit is tiled into panels; Gram and en
     assert.ok(p);
     const n = p.n;
     const ref = gramOfMatrix(T, rows, cols).gram;
-    const whole = gramOnGpu(engine, p, rows, cols, Number.POSITIVE_INFINITY);
-    assert.equal(whole?.panels, 1);
-    const g1 = await readBack(whole.gram);
-    whole.gram.dispose();
+    // Untiled, the template is one buffer over the limit (a check that the spy sees it).
+    const wholeRun = await withGpuLimit(2 ** 30, async () => {
+      const whole = gramOnGpu(engine, p, rows, cols, Number.POSITIVE_INFINITY);
+      assert.equal(whole?.panels, 1);
+      try {
+        return await readBack(whole.gram);
+      } finally {
+        whole.gram.dispose();
+      }
+    });
+    assert.ok(wholeRun.largest >= rows * cols * 4 && wholeRun.largest > limit);
+    const g1 = wholeRun.value;
     const tiledRun = await withGpuLimit(limit, async () => {
       const tiled = gramOnGpu(engine, p, rows, cols, limit);
       assert.ok(tiled);

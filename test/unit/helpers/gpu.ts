@@ -2,6 +2,8 @@
 // skipped with the reason printed. CI installs Mesa's lavapipe (.ci/run), a software adapter.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { requestAdapter, webGpuState, type AdapterReport } from '../../../src/mimicry/gpu/webgpu';
 import { LIMIT_OVERRIDE_ENV } from '../../../src/mimicry/recast/tfjs';
 
@@ -24,24 +26,24 @@ export async function adapterOrSkip(t: TestContext): Promise<AdapterReport | nul
 
 /**
  * Runs `fn` with the device's buffer limit lowered to `bytes` (MIMICRY_GPU_MAX_BINDING_BYTES),
- * recording the largest buffer the GPU device was asked to create meanwhile. Needs the webgpu
- * backend running. Use sizes no earlier test used: tfjs reuses a freed buffer of the same size
- * without asking the device.
+ * recording the largest buffer tfjs' webgpu backend asked for meanwhile (new or reused from its
+ * pool; uniform buffers, a few bytes per kernel, aside). Needs the webgpu backend running.
  */
 export async function withGpuLimit<T>(bytes: number, fn: () => Promise<T>): Promise<{ value: T; largest: number }> {
-  const device = webGpuState()?.gpuDevice;
-  assert.ok(device, 'the webgpu backend is running');
-  const create = device.createBuffer.bind(device);
+  const backend = tf.findBackend('webgpu') as WebGPUBackend | undefined;
+  assert.ok(backend && webGpuState(), 'the webgpu backend is running');
+  const manager = backend.bufferManager;
+  const acquire = manager.acquireBuffer.bind(manager);
   let largest = 0;
-  device.createBuffer = (d: GPUBufferDescriptor) => {
-    largest = Math.max(largest, d.size);
-    return create(d);
+  manager.acquireBuffer = (size, usage, mappedAtCreation, reuse) => {
+    if ((usage & GPUBufferUsage.UNIFORM) === 0) largest = Math.max(largest, size);
+    return acquire(size, usage, mappedAtCreation, reuse);
   };
   process.env[LIMIT_OVERRIDE_ENV] = String(bytes);
   try {
     return { value: await fn(), largest };
   } finally {
     delete process.env[LIMIT_OVERRIDE_ENV];
-    device.createBuffer = create;
+    manager.acquireBuffer = acquire;
   }
 }
