@@ -1,7 +1,8 @@
 // Backend choice around the GPU: auto never takes a software adapter, --backend webgpu takes any
 // and says so, a GPU that cannot be used is named in one line and the next backend runs, a group
-// over the device's buffer limit is refused, and tfjs memory is back to its start after a run on
-// webgpu and after a cancelled one. The first test runs everywhere; the others need an adapter
+// over the device's buffer limit (lowered by MIMICRY_GPU_MAX_BINDING_BYTES) is fitted in column
+// chunks and only one whose coefficients exceed it is refused, and tfjs memory is back to its start
+// after a run on webgpu and after a cancelled one. The first test runs everywhere; the others need an adapter
 // (CI: lavapipe; they fail there without one, and skip elsewhere with the reason).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,14 +10,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isSoftwareAdapter, webGpuState } from '../../src/mimicry/gpu/webgpu';
 import { assertFitsDevice, loadTf, onBackendNote, releaseGpu } from '../../src/mimicry/recast/tfjs';
 import { BackendError } from '../../src/mimicry/recast/errors';
-import { paperFitter } from '../../src/mimicry/recast/paper';
+import { columnChunks, paperFitter } from '../../src/mimicry/recast/paper';
 import { resolveFit } from '../../src/mimicry/recast/options';
 import { planGroups } from '../../src/mimicry/recast/grouping';
 import { Random } from '../../src/mimicry/recast/random';
 import { Scratch } from '../../src/mimicry/recast/scratch';
 import { runCli } from '../../src/cli/main';
 import type { CliIO } from '../../src/cli/io';
-import { adapterOrSkip } from './helpers/gpu';
+import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
 import { inTempDir } from './helpers/temp-dir';
 import { REAL } from './helpers/real-fixtures';
 
@@ -109,7 +110,7 @@ test('a group over the GPU buffer limit is refused with both sizes (rule gpu-ban
     (e: unknown) =>
       e instanceof BackendError &&
       e.rule === 'gpu-bank-too-large' &&
-      /group huge needs a 1073741824\.0 MiB buffer, the GPU allows/.test(e.message),
+      /group huge: a buffer of 1073741824\.0 MiB is needed, the GPU allows/.test(e.message),
   );
 });
 
@@ -173,4 +174,106 @@ test('a device lost mid-run fails that run with gpu-device-lost; the next run st
   const again = await paperFitter(rows, bank, { fit, scratch: new Scratch(), progress: () => undefined });
   assert.equal(again.backend, 'webgpu');
   assert.ok(Number.isFinite(again.loss));
+});
+
+/** 4 blocks of a [12, 40] role, 2 templates, 2 sets. */
+function chunkBank() {
+  const rng = new Random(9);
+  const rows = [0, 1, 2, 3].map(() => rng.normals(12 * 40, 0.05));
+  const plan = planGroups(
+    rows.map((_, l) => ({ name: `blocks.${l}.mlp.fc2.weight`, dtype: 'F32' as const, shape: [12, 40] })),
+    { blocksPerGroup: 4, templates: 2, sets: 2 },
+  );
+  return { rows, bank: plan.banks[0] };
+}
+
+/**
+ * Chunked against whole on the GPU and against the fused CPU loop: all float32, summing in different
+ * orders, so the loss curves agree to float32 rounding grown over 20 steps (relative, the tolerance
+ * of gpu-paper.test.ts; measured on lavapipe: 2.5e-6), and the final templates relative to their
+ * largest value (measured: 1.2e-6).
+ */
+const CHUNK_LOSS_TOLERANCE = 1e-4;
+const CHUNK_TEMPLATE_TOLERANCE = 1e-4;
+
+test('column chunks: nearly equal, covering every column once; one chunk when all fit', () => {
+  assert.deepEqual(columnChunks(480, Number.POSITIVE_INFINITY), [{ start: 0, width: 480 }]);
+  assert.deepEqual(columnChunks(480, 480), [{ start: 0, width: 480 }]);
+  assert.deepEqual(columnChunks(480, 170), [
+    { start: 0, width: 160 },
+    { start: 160, width: 160 },
+    { start: 320, width: 160 },
+  ]);
+  assert.deepEqual(columnChunks(7, 3), [
+    { start: 0, width: 3 },
+    { start: 3, width: 3 },
+    { start: 6, width: 1 },
+  ]);
+  assert.deepEqual(
+    columnChunks(3, 0),
+    [0, 1, 2].map((start) => ({ start, width: 1 })),
+  );
+});
+
+for (const method of ['paper', 'spectral+refine'] as const) {
+  test(`${method} on webgpu: a bank over the buffer limit is fitted in column chunks, as whole and as on the CPU`, async (t) => {
+    if (!(await adapterOrSkip(t))) return;
+    const { rows, bank } = chunkBank();
+    const steps = 20;
+    const fit = resolveFit({ backend: 'webgpu', method, steps, seed: 3, ...(method === 'paper' ? {} : { loss: 'mse', noise: 0 }) });
+    const run = async (backend: 'webgpu' | 'wasm') => {
+      const losses: number[] = [];
+      const r = await paperFitter(rows, bank, {
+        fit: { ...fit, backend },
+        scratch: new Scratch(),
+        progress: (step, _steps, loss) => (losses[step - 1] = loss),
+      });
+      return { r, losses };
+    };
+    await loadTf('webgpu');
+    // Members [4, 480] and templates [2, 480]: one column is 16 bytes; 2720 bytes hold 170, so 3 chunks of 160.
+    const limit = 2720;
+    const { value: whole, largest: wholeLargest } = await withGpuLimit(2 ** 30, () => run('webgpu'));
+    assert.ok(wholeLargest >= 4 * 480 * 4 && wholeLargest > limit, `unchunked, the members are one ${wholeLargest}-byte buffer`);
+    const before = tf.memory().numTensors;
+    const { value: chunked, largest } = await withGpuLimit(limit, () => run('webgpu'));
+    assert.equal(tf.memory().numTensors, before);
+    assert.ok(largest <= limit, `a ${largest}-byte buffer over the ${limit}-byte limit`);
+    const cpu = await run('wasm');
+    assert.equal(chunked.r.backend, 'webgpu');
+    assert.equal(cpu.r.backend, 'fused-cpu');
+    assert.equal(chunked.losses.length, steps);
+    let worst = 0;
+    for (const ref of [whole, cpu])
+      chunked.losses.forEach((loss, i) => {
+        worst = Math.max(worst, Math.abs(loss - ref.losses[i]) / Math.abs(ref.losses[i]));
+      });
+    assert.ok(worst <= CHUNK_LOSS_TOLERANCE, `loss curves differ by ${worst} (relative)`);
+    for (const ref of [whole, cpu]) {
+      const top = ref.r.templates.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const off = chunked.r.templates.reduce((m, v, i) => Math.max(m, Math.abs(v - ref.r.templates[i])), 0) / top;
+      assert.ok(off <= CHUNK_TEMPLATE_TOLERANCE, `templates differ by ${off} of their largest`);
+      assert.ok(Math.abs(chunked.r.loss - ref.r.loss) <= CHUNK_LOSS_TOLERANCE * ref.r.loss);
+    }
+  });
+}
+
+test('a bank whose coefficients exceed the GPU buffer limit is refused with gpu-bank-too-large, naming them', async (t) => {
+  if (!(await adapterOrSkip(t))) return;
+  const { rows, bank } = chunkBank();
+  await loadTf('webgpu');
+  const fit = resolveFit({ backend: 'webgpu', method: 'paper', steps: 5 });
+  // Coefficients [4, 2, 2]: 64 bytes, the indivisible unit.
+  await assert.rejects(
+    withGpuLimit(60, () => paperFitter(rows, bank, { fit, scratch: new Scratch(), progress: () => undefined })),
+    (e: unknown) =>
+      e instanceof BackendError &&
+      e.rule === 'gpu-bank-too-large' &&
+      /group .*'s coefficients \(4 members x 2 sets x 2 templates\): a buffer of 64 bytes is needed, the GPU allows 60 bytes/.test(
+        e.message,
+      ),
+  );
+  // At the limit it fits: 120 chunks of 4 columns.
+  const { value: fits } = await withGpuLimit(64, () => paperFitter(rows, bank, { fit, scratch: new Scratch(), progress: () => undefined }));
+  assert.ok(Number.isFinite(fits.loss));
 });

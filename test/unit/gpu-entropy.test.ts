@@ -1,19 +1,29 @@
 // Template entropy's Gram products on the webgpu backend (entropyGpu.ts): the float32 route with its
 // check, read back asynchronously, against the exact float64 route; and a spectral run on
-// `--backend webgpu` reports the same entropies as on the CPU to the route's contract (1e-4).
+// `--backend webgpu` reports the same entropies as on the CPU to the route's contract (1e-4). A
+// template over the device's buffer limit (lowered by MIMICRY_GPU_MAX_BINDING_BYTES) is tiled.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
-import { entropyFloat64 } from '../../src/mimicry/recast/entropy';
-import { bankEntropyOnGpu, entropyOnGpu, gramEngine, onGpu } from '../../src/mimicry/recast/entropyGpu';
+import { entropyFloat64, prepare, type RoutedEntropy } from '../../src/mimicry/recast/entropy';
+import { bankEntropyOnGpu, entropyOnGpu, gramEngine, gramOnGpu, onGpu } from '../../src/mimicry/recast/entropyGpu';
 import { Random } from '../../src/mimicry/recast/random';
-import { releaseGpu } from '../../src/mimicry/recast/tfjs';
-import { adapterOrSkip } from './helpers/gpu';
+import { readBack, releaseGpu } from '../../src/mimicry/recast/tfjs';
+import { gramOfMatrix } from '../../src/mimicry/stats/gram';
+import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
 import { REAL } from './helpers/real-fixtures';
 
 const GPT2 = `${REAL}/capp-gpt2-4layer.safetensors`;
 const TOL_H = 1e-4;
+/**
+ * A float32 Gram entry against float64 and tiled against untiled, relative to sqrt(G_ii G_jj) (the
+ * entry's largest possible size): sums of ~1000 products, about sqrt(1000) eps32 = 2e-6 (measured
+ * on lavapipe: 1.1e-6); tiled and untiled sum in different orders.
+ */
+const TOL_GRAM = 1e-5;
+/** Entropy from the tiled Gram against the untiled one (measured on lavapipe: 2e-10; diagonals are exact in both). */
+const TOL_H_TILED = 1e-6;
 
 after(() => releaseGpu());
 
@@ -65,4 +75,77 @@ test('webgpu: a spectral run on --backend webgpu reports the entropies of the CP
   } finally {
     await ck.close();
   }
+});
+
+test('webgpu: a template over the buffer limit is tiled into panels; Gram and entropy agree with untiled and float64', async (t) => {
+  if (!(await adapterOrSkip(t))) return;
+  const engine = await gramEngine('webgpu');
+  assert.ok(engine && onGpu(engine));
+  const before = engine.memory().numTensors;
+  const rng = new Random(11);
+  const cases = [
+    { rows: 47, cols: 1001, limit: 40_000, panels: 5 }, // wide: column panels, n = 47
+    { rows: 903, cols: 41, limit: 40_000, panels: 4 }, // tall: row panels, n = 41
+  ];
+  for (const { rows, cols, limit, panels } of cases) {
+    const T = new Float32Array(rows * cols);
+    for (let i = 0; i < T.length; i++) T[i] = rng.normal() * 0.02;
+    const p = prepare(T, rows, cols);
+    assert.ok(p);
+    const n = p.n;
+    const ref = gramOfMatrix(T, rows, cols).gram;
+    // Untiled, the template is one buffer over the limit (a check that the spy sees it).
+    const wholeRun = await withGpuLimit(2 ** 30, async () => {
+      const whole = gramOnGpu(engine, p, rows, cols, Number.POSITIVE_INFINITY);
+      assert.equal(whole?.panels, 1);
+      try {
+        return await readBack(whole.gram);
+      } finally {
+        whole.gram.dispose();
+      }
+    });
+    assert.ok(wholeRun.largest >= rows * cols * 4 && wholeRun.largest > limit);
+    const g1 = wholeRun.value;
+    const tiledRun = await withGpuLimit(limit, async () => {
+      const tiled = gramOnGpu(engine, p, rows, cols, limit);
+      assert.ok(tiled);
+      try {
+        return { panels: tiled.panels, g: await readBack(tiled.gram) };
+      } finally {
+        tiled.gram.dispose();
+      }
+    });
+    assert.equal(tiledRun.value.panels, panels, `${rows} x ${cols}`);
+    assert.ok(tiledRun.largest <= limit, `${rows} x ${cols}: a ${tiledRun.largest}-byte buffer over the ${limit}-byte limit`);
+    const g2 = tiledRun.value.g;
+    let worst = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        const scale = Math.sqrt(ref[i * n + i] * ref[j * n + j]);
+        const k = i * n + j;
+        worst = Math.max(worst, Math.abs(g2[k] - ref[k]) / scale, Math.abs(g1[k] - ref[k]) / scale, Math.abs(g2[k] - g1[k]) / scale);
+      }
+    assert.ok(worst <= TOL_GRAM, `${rows} x ${cols}: Gram off by ${worst} of sqrt(G_ii G_jj)`);
+    // The entropy route: tiled under the limit, the float32 check as before.
+    const untiled = await entropyOnGpu(engine, T, rows, cols);
+    const onGpuTiled = (bytes: number): Promise<{ value: RoutedEntropy; largest: number }> =>
+      withGpuLimit(bytes, (): Promise<RoutedEntropy> => entropyOnGpu(engine, T, rows, cols));
+    const { value: tiledH, largest } = await onGpuTiled(limit);
+    assert.ok(largest <= limit);
+    const exact = entropyFloat64(T, rows, cols);
+    assert.equal(tiledH.route, 'float32');
+    assert.ok(Math.abs(tiledH.entropy - untiled.entropy) <= TOL_H_TILED, `${tiledH.entropy} vs untiled ${untiled.entropy}`);
+    assert.ok(Math.abs(tiledH.entropy - exact.entropy) <= TOL_H, `${tiledH.entropy} vs float64 ${exact.entropy}`);
+    // The Gram itself is the indivisible unit: below it, the float64 route.
+    const { value: small } = await onGpuTiled(n * n * 4 - 4);
+    assert.deepEqual(small, { ...exact, route: 'float64-fallback' });
+  }
+  // A rank-1 template is still rejected by the float32 check when tiled, and redone in float64.
+  const u = rng.normals(40, 1);
+  const v = rng.normals(1003, 1);
+  const low = new Float32Array(40 * 1003);
+  for (let i = 0; i < 40; i++) for (let j = 0; j < 1003; j++) low[i * 1003 + j] = u[i] * v[j];
+  const { value: lowH } = await withGpuLimit(40_000, () => entropyOnGpu(engine, low, 40, 1003));
+  assert.deepEqual(lowH, { ...entropyFloat64(low, 40, 1003), route: 'float64-fallback' });
+  assert.equal(engine.memory().numTensors, before);
 });

@@ -7,7 +7,7 @@ import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { releaseGpu } from '../../src/mimicry/recast/tfjs';
 import type { ProgressEvent, ReconstructOptions } from '../../src/mimicry/recast/types';
-import { adapterOrSkip } from './helpers/gpu';
+import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
 import { REAL } from './helpers/real-fixtures';
 
 const GPT2 = `${REAL}/capp-gpt2-4layer.safetensors`;
@@ -75,5 +75,31 @@ test('spectral+refine on webgpu starts at the closed form and never ends worse t
     const refined = b.metrics.loss / b.plan.members.length;
     const base = closed.r.banks[i].metrics.loss;
     assert.ok(refined <= base * (1 + 1e-4), `${b.plan.name}: refined ${refined} vs closed form ${base}`);
+  });
+});
+
+test('paper loop on webgpu under a lowered buffer limit (column chunks, Gram panels): the unchunked run to float32 tolerance', async (t) => {
+  if (!(await adapterOrSkip(t))) return;
+  const extra: ReconstructOptions = { steps: 12 };
+  // Members [64, 256]: a bank of 2 is 128 KiB, a template 64 KiB and its Gram 16 KiB. Under 24 KiB
+  // a bank takes 6 column chunks and each template's Gram 3 panels.
+  const limit = 24 * 1024;
+  const { value: whole, largest: wholeLargest } = await withGpuLimit(2 ** 30, () => run('webgpu', extra));
+  assert.ok(wholeLargest >= 128 * 1024, `unchunked, a bank's members are one ${wholeLargest}-byte buffer`);
+  const { value: chunked, largest } = await withGpuLimit(limit, () => run('webgpu', extra));
+  assert.ok(largest <= limit, `a ${largest}-byte buffer over the ${limit}-byte limit`);
+  assert.deepEqual([...chunked.curves.keys()], [...whole.curves.keys()]);
+  for (const [group, curve] of chunked.curves) {
+    const ref = whole.curves.get(group) ?? new Map<number, number>();
+    assert.equal(curve.size, 12);
+    for (const [step, loss] of curve) {
+      const want = ref.get(step) ?? Number.NaN;
+      assert.ok(Math.abs(loss - want) <= LOSS_TOLERANCE * Math.abs(want), `${group} step ${step}: chunked ${loss}, whole ${want}`);
+    }
+  }
+  chunked.r.layers.forEach((l, i) => assert.ok(Math.abs(l.cosine - whole.r.layers[i].cosine) <= 1e-3, l.name));
+  chunked.r.banks.forEach((b, i) => {
+    const want = whole.r.banks[i].metrics.entropy ?? Number.NaN;
+    assert.ok(Math.abs((b.metrics.entropy ?? Number.NaN) - want) <= 1e-4, `${b.plan.name}: entropy ${b.metrics.entropy} vs ${want}`);
   });
 });

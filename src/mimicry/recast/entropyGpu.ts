@@ -12,9 +12,10 @@ import {
   prepare,
   result,
   type BankEntropy,
+  type Prepared,
   type RoutedEntropy,
 } from './entropy';
-import { fitsDevice, loadTf, readBack, type Tf } from './tfjs';
+import { gpuBufferLimit, loadTf, readBack, type Tf } from './tfjs';
 import type { Backend } from './types';
 
 /**
@@ -39,21 +40,67 @@ export function onGpu(engine: Tf | null): boolean {
 }
 
 /**
+ * The float32 Gram of a template's smaller side on the GPU, within `limit` bytes per tensor: when
+ * the template is larger, a sum of the Grams of panels along its longer side (columns of a wide
+ * template, rows of a tall one), each its own tensor, accumulated on the GPU. The Gram [n, n] is
+ * the indivisible unit (it also bounds a panel from below: one of n lines fits when it does); null
+ * when it exceeds `limit`. The caller reads the Gram back and disposes it.
+ */
+export function gramOnGpu(
+  engine: Tf,
+  p: Prepared,
+  rows: number,
+  cols: number,
+  limit: number,
+): { gram: ReturnType<Tf['matMul']>; panels: number } | null {
+  const { n, tall, x32 } = p;
+  if (n * n * 4 > limit) return null;
+  if (rows * cols * 4 <= limit) return { gram: gramTensor(engine, p, rows, cols), panels: 1 };
+  const long = tall ? rows : cols;
+  const panels = Math.ceil(long / Math.floor(limit / (4 * n)));
+  const width = Math.ceil(long / panels);
+  let gram: ReturnType<Tf['matMul']> | null = null;
+  try {
+    for (let start = 0; start < long; start += width) {
+      const w = Math.min(width, long - start);
+      let panel: Float32Array;
+      if (tall) panel = x32.slice(start * cols, (start + w) * cols);
+      else {
+        panel = new Float32Array(n * w);
+        for (let r = 0; r < n; r++) panel.set(x32.subarray(r * cols + start, r * cols + start + w), r * w);
+      }
+      const sum: ReturnType<Tf['matMul']> | null = gram;
+      gram = engine.tidy(() => {
+        const x = tall ? engine.tensor2d(panel, [w, n]) : engine.tensor2d(panel, [n, w]);
+        const g = tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
+        return sum ? engine.add(sum, g) : g;
+      });
+      sum?.dispose();
+    }
+  } catch (e) {
+    gram?.dispose();
+    throw e;
+  }
+  if (!gram) throw new Error('unreachable: a template has at least one panel');
+  return { gram, panels };
+}
+
+/**
  * entropyOnEngine on the webgpu backend, whose read-back is asynchronous only (readBack: a lost
- * device fails the run). A template whose Gram product does not fit the device's buffers takes the
- * float64 route instead.
+ * device fails the run). A template larger than the device's buffers is tiled (gramOnGpu); one
+ * whose Gram alone does not fit takes the float64 route instead.
  */
 export async function entropyOnGpu(engine: Tf, template: Float32Array, rows: number, cols: number): Promise<RoutedEntropy> {
   const p = prepare(template, rows, cols);
   if (!p) return NOT_FINITE(Math.min(rows, cols));
   if (p.diag.every((d) => d === 0)) return { ...result(0, p.n), route: 'float32' };
-  if (!fitsDevice('webgpu', template.length * 4)) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
-  const scaled = gramTensor(engine, p, rows, cols);
+  const tiled = gramOnGpu(engine, p, rows, cols, gpuBufferLimit('webgpu'));
+  if (!tiled) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
   let g32: Float32Array;
   try {
-    g32 = await readBack(scaled);
+    g32 = await readBack(tiled.gram);
   } finally {
-    scaled.dispose();
+    tiled.gram.dispose();
   }
   return finish(p, g32, template, rows, cols);
 }

@@ -66,7 +66,7 @@ export const BACKEND_TEXT: Record<BackendRule, string> = {
   'backend-unavailable': 'the TensorFlow.js backend asked for is not available',
   'backend-failed': 'the TensorFlow.js backend failed to start',
   'gpu-device-lost': 'the GPU device was lost or failed during the run',
-  'gpu-bank-too-large': "a group's tensors exceed the GPU's largest buffer",
+  'gpu-bank-too-large': "a group's coefficients exceed the GPU's largest buffer (its members and templates are split in chunks)",
 };
 
 /** A TensorFlow.js backend that cannot be loaded or started. */

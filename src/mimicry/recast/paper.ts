@@ -13,7 +13,7 @@ import { hashString, Random } from './random';
 import { type FitContext, type GroupFit, type GroupFitter } from './fitting';
 import { fitPaperFused } from './paperFused';
 import { initialState, memberWeights } from './paperInit';
-import { assertFitsDevice, loadTf, readBack } from './tfjs';
+import { assertFitsDevice, gpuBufferLimit, loadTf, readBack } from './tfjs';
 import type { Backend } from './types';
 import type { Tensor, Scalar, Variable } from '@tensorflow/tfjs-core';
 
@@ -52,42 +52,55 @@ export async function paperFitterTfjs(rows: Float32Array[], bank: BankPlan, ctx:
     n = init.n,
     d = bank.size;
 
+  // Column chunks: the loss and its gradients are sums over the members' elements, so members and
+  // templates split by the same columns, each chunk its own tensors within the device's buffer
+  // limit, the coefficients shared. The indivisible unit is the coefficients [L, K, n] (one column,
+  // max(L, n) values, is never larger): only a bank whose coefficients exceed the limit is refused.
+  assertFitsDevice(backend, L * K * n * 4, `group ${bank.name}'s coefficients (${L} members x ${K} sets x ${n} templates)`);
+  const chunks = columnChunks(d, Math.floor(gpuBufferLimit(backend) / (4 * Math.max(L, n))));
   const flat = new Float32Array(L * d);
   rows.forEach((r, l) => flat.set(r, l * d));
-  const target = tf.tensor2d(flat, [L, d]);
+  const targets = chunks.map((c) => tf.tensor2d(columns(flat, L, d, c), [L, c.width]));
   const weights = tf.tensor1d(memberWeights(bank, o.moduleWeights));
   // tidy frees the initial values; the variables keep their own reference to the data.
-  const T = tf.tidy(() => tf.variable(tf.tensor2d(init.templates, [n, d])));
+  const Ts = chunks.map((c) => tf.tidy(() => tf.variable(tf.tensor2d(columns(init.templates, n, d, c), [n, c.width]))));
   const C = tf.tidy(() => tf.variable(tf.tensor3d(init.coefficients, [L, K, n])));
-  const vars: Variable[] = [T, C];
+  const vars: Variable[] = [...Ts, C];
   const sq = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
 
+  // In turn, not tf.addN: its webgpu kernel binds every input at once, and a shader stage may
+  // bind only a few storage buffers (8 on lavapipe), fewer than the chunks of a big bank.
+  const addAll = <T extends Tensor>(ts: T[]): T => ts.reduce((a, b) => tf.add(a, b));
   const lossOf = (coefs: Tensor): Scalar =>
     tf.tidy(() => {
-      const w = tf.matMul(tf.mean(coefs, 1), T); // [L, d]: (1/K) sum_k sum_t C[l,k,t] T_t
-      const diff = tf.sub(w, target);
-      let elem: Tensor;
-      if (o.loss === 'mse') elem = tf.square(diff);
-      else {
-        // SmoothL1 without a branch: q = min(|x|, beta); 0.5 q^2 / beta + (|x| - q)
-        const a = tf.abs(diff);
-        const q = tf.minimum(a, o.beta);
-        elem = tf.add(tf.mul(tf.square(q), 0.5 / o.beta), tf.sub(a, q));
-      }
-      return tf.sum(tf.mul(tf.mean(elem, 1), weights)) as Scalar;
+      const m = tf.mean(coefs, 1); // [L, n]: W = (1/K) sum_k sum_t C[l,k,t] T_t = m T
+      const perMember = Ts.map((T, i) => {
+        const diff = tf.sub(tf.matMul(m, T), targets[i]); // [L, chunk]
+        let elem: Tensor;
+        if (o.loss === 'mse') elem = tf.square(diff);
+        else {
+          // SmoothL1 without a branch: q = min(|x|, beta); 0.5 q^2 / beta + (|x| - q)
+          const a = tf.abs(diff);
+          const q = tf.minimum(a, o.beta);
+          elem = tf.add(tf.mul(tf.square(q), 0.5 / o.beta), tf.sub(a, q));
+        }
+        // The mean over all d columns, as a sum of the chunks' parts (tf.mean is sum(x / d) too).
+        return chunks.length === 1 ? tf.mean(elem, 1) : tf.sum(tf.div(elem, d), 1);
+      });
+      return tf.sum(tf.mul(addAll(perMember), weights)) as Scalar;
     });
 
   // The lowest-loss state is kept on the device (a select per step, no read-back), and the losses
   // are read back READ_EVERY steps at a time, so a GPU never waits for the CPU in between.
-  const [bestLoss, bestT, bestC] = tf.tidy(() => [
+  const [bestLoss, bestC, ...bestTs] = tf.tidy(() => [
     tf.variable(tf.scalar(Number.POSITIVE_INFINITY), false),
-    tf.variable(tf.clone(T), false),
     tf.variable(tf.clone(C), false),
+    ...Ts.map((T) => tf.variable(tf.clone(T), false)),
   ]);
   const keepIfBest = (loss: Scalar) =>
     tf.tidy(() => {
       const better = tf.less(loss, bestLoss); // false for NaN: a NaN loss is never kept
-      bestT.assign(tf.where(tf.broadcastTo(better, T.shape), T, bestT));
+      Ts.forEach((T, i) => bestTs[i].assign(tf.where(tf.broadcastTo(better, T.shape), T, bestTs[i])));
       bestC.assign(tf.where(tf.broadcastTo(better, C.shape), C, bestC));
       bestLoss.assign(tf.where(better, loss, bestLoss));
     });
@@ -106,7 +119,6 @@ export async function paperFitterTfjs(rows: Float32Array[], bank: BankPlan, ctx:
     await new Promise((r) => setImmediate(r)); // a macrotask: cancellation and progress messages get through
   };
   try {
-    assertFitsDevice(backend, Math.max(L, n) * d * 4, `group ${bank.name}`);
     for (let step = 0; step < o.steps; step++) {
       ctx.signal?.throwIfAborted();
       const lr = o.lr * Math.pow(o.lrGamma, Math.floor(step / o.lrStep));
@@ -118,7 +130,7 @@ export async function paperFitterTfjs(rows: Float32Array[], bank: BankPlan, ctx:
       tf.tidy(() => {
         const g = vars.map((v) => grads[v.name]);
         // clip_grad_norm_: one global norm over all parameters, kept on the device (no sync).
-        const total = tf.sqrt(tf.addN(g.map((x) => tf.sum(tf.square(x)))));
+        const total = tf.sqrt(addAll(g.map((x) => tf.sum(tf.square(x)))));
         const scale = tf.minimum(1, tf.div(o.clip, tf.add(total, 1e-6)));
         vars.forEach((v, i) => {
           const gi = tf.mul(g[i], scale);
@@ -134,11 +146,37 @@ export async function paperFitterTfjs(rows: Float32Array[], bank: BankPlan, ctx:
     const last = lossOf(C);
     keepIfBest(last);
     last.dispose();
-    const templates = await readBack(bestT);
+    const templates = new Float32Array(n * d);
+    for (const [i, c] of chunks.entries()) {
+      const part = await readBack(bestTs[i]);
+      for (let t = 0; t < n; t++) templates.set(part.subarray(t * c.width, (t + 1) * c.width), t * d + c.start);
+    }
     const cAll = await readBack(bestC);
     const coefficients = rows.map((_, l) => cAll.slice(l * K * n, (l + 1) * K * n));
-    return { templates: new Float32Array(templates), coefficients, n, rank: null, loss: (await readBack(bestLoss))[0], backend };
+    return { templates, coefficients, n, rank: null, loss: (await readBack(bestLoss))[0], backend };
   } finally {
-    for (const t of [target, weights, T, C, ...sq, bestT, bestC, bestLoss, ...pending.map((p) => p.loss)]) t.dispose();
+    for (const t of [...targets, weights, ...Ts, C, ...sq, ...bestTs, bestC, bestLoss, ...pending.map((p) => p.loss)]) t.dispose();
   }
+}
+
+interface Chunk {
+  readonly start: number;
+  readonly width: number;
+}
+
+/** `d` columns in chunks of at most `most` (at least 1), of nearly equal width; one chunk when they all fit. */
+export function columnChunks(d: number, most: number): Chunk[] {
+  const count = Math.ceil(d / Math.max(1, Math.min(d, most)));
+  const width = Math.ceil(d / count);
+  const out: Chunk[] = [];
+  for (let start = 0; start < d; start += width) out.push({ start, width: Math.min(width, d - start) });
+  return out;
+}
+
+/** Columns `c` of a row-major [rows, d] matrix, as their own [rows, c.width] matrix (the whole matrix when c covers it). */
+function columns(src: Float32Array, rows: number, d: number, c: Chunk): Float32Array {
+  if (c.width === d) return src;
+  const out = new Float32Array(rows * c.width);
+  for (let r = 0; r < rows; r++) out.set(src.subarray(r * d + c.start, r * d + c.start + c.width), r * c.width);
+  return out;
 }

@@ -156,26 +156,40 @@ function gpuProblem(): string | null {
   return st && tf.getBackend() === 'webgpu' ? (st.lost ?? st.error) : null;
 }
 
-/** Whether a buffer of `bytes` fits the device's limits on the webgpu backend (always, elsewhere). */
-export function fitsDevice(backend: string, bytes: number): boolean {
+/**
+ * Lowers (never raises) the device's buffer limit, in bytes: for tests of the tiled and chunked
+ * routes on a small limit (README, GPU section). Read here only.
+ */
+export const LIMIT_OVERRIDE_ENV = 'MIMICRY_GPU_MAX_BINDING_BYTES';
+
+/**
+ * The largest buffer a tensor may take on the webgpu backend: the smaller of the device's
+ * maxBufferSize and maxStorageBufferBindingSize (lowered by LIMIT_OVERRIDE_ENV); Infinity on other
+ * backends, or before the GPU has started.
+ */
+export function gpuBufferLimit(backend: string): number {
   const st = webGpuState();
-  return backend !== 'webgpu' || !st || bytes <= Math.min(st.maxBufferSize, st.maxBindingSize);
+  if (backend !== 'webgpu' || !st) return Number.POSITIVE_INFINITY;
+  const limit = Math.min(st.maxBufferSize, st.maxBindingSize);
+  const asked = Number(process.env[LIMIT_OVERRIDE_ENV]);
+  return Number.isSafeInteger(asked) && asked > 0 ? Math.min(limit, asked) : limit;
 }
 
 /**
- * On the webgpu backend: refuses a bank whose largest tensor (`bytes`) exceeds the device's
- * buffer limits, with both numbers. Other backends: nothing to check.
+ * On the webgpu backend: refuses a bank whose indivisible unit (`bytes`: what cannot be split
+ * further into chunks, `what` names it) exceeds the device's buffer limit, with both numbers.
+ * Other backends: nothing to check.
  */
 export function assertFitsDevice(backend: string, bytes: number, what: string): void {
   const st = webGpuState();
-  if (backend !== 'webgpu' || !st) return;
-  const limit = Math.min(st.maxBufferSize, st.maxBindingSize);
-  if (bytes > limit)
-    throw new BackendError(
-      'gpu-bank-too-large',
-      `${what} needs a ${(bytes / 2 ** 20).toFixed(1)} MiB buffer, the GPU allows ${(limit / 2 ** 20).toFixed(1)} MiB ` +
-        `(${describeDevice(st.report.device)}); use smaller groups (--blocks-per-group) or --backend wasm`,
-    );
+  const limit = gpuBufferLimit(backend);
+  if (!st || bytes <= limit) return;
+  const size = (b: number) => (b < 2 ** 20 ? `${b} bytes` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+  throw new BackendError(
+    'gpu-bank-too-large',
+    `${what}: a buffer of ${size(bytes)} is needed, the GPU allows ${size(limit)} ` +
+      `(${describeDevice(st.report.device)}); use smaller groups (--blocks-per-group) or --backend wasm`,
+  );
 }
 
 /**

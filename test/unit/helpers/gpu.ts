@@ -2,7 +2,10 @@
 // skipped with the reason printed. CI installs Mesa's lavapipe (.ci/run), a software adapter.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { requestAdapter, type AdapterReport } from '../../../src/mimicry/gpu/webgpu';
+import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { requestAdapter, webGpuState, type AdapterReport } from '../../../src/mimicry/gpu/webgpu';
+import { LIMIT_OVERRIDE_ENV } from '../../../src/mimicry/recast/tfjs';
 
 let found: Promise<AdapterReport | string> | null = null;
 
@@ -19,4 +22,28 @@ export async function adapterOrSkip(t: TestContext): Promise<AdapterReport | nul
   console.log(`# skipped: ${why}`);
   t.skip(why);
   return null;
+}
+
+/**
+ * Runs `fn` with the device's buffer limit lowered to `bytes` (MIMICRY_GPU_MAX_BINDING_BYTES),
+ * recording the largest buffer tfjs' webgpu backend asked for meanwhile (new or reused from its
+ * pool; uniform buffers, a few bytes per kernel, aside). Needs the webgpu backend running.
+ */
+export async function withGpuLimit<T>(bytes: number, fn: () => Promise<T>): Promise<{ value: T; largest: number }> {
+  const backend = tf.findBackend('webgpu') as WebGPUBackend | undefined;
+  assert.ok(backend && webGpuState(), 'the webgpu backend is running');
+  const manager = backend.bufferManager;
+  const acquire = manager.acquireBuffer.bind(manager);
+  let largest = 0;
+  manager.acquireBuffer = (size, usage, mappedAtCreation, reuse) => {
+    if ((usage & GPUBufferUsage.UNIFORM) === 0) largest = Math.max(largest, size);
+    return acquire(size, usage, mappedAtCreation, reuse);
+  };
+  process.env[LIMIT_OVERRIDE_ENV] = String(bytes);
+  try {
+    return { value: await fn(), largest };
+  } finally {
+    delete process.env[LIMIT_OVERRIDE_ENV];
+    manager.acquireBuffer = acquire;
+  }
 }
