@@ -665,14 +665,41 @@ export function mergePass1(parts: readonly Pass1Partial[]): Pass1Partial {
     return { kind: 'table', all, counts };
   }
   const supers: MomentsPartial[] = [];
-  const top = first.kind === 'f32' && first.top ? new Float64Array(BUCKETS) : undefined;
+  const withTop = first.kind === 'f32' && first.top !== undefined;
+  let top: SparseCounts | undefined;
   for (const p of parts) {
-    if (p.kind !== first.kind || (p.kind === 'f32' && !p.top !== !top)) throw new TypeError('mergePass1: partials of different kinds');
+    if (p.kind !== first.kind || (p.kind === 'f32' && !p.top === withTop)) throw new TypeError('mergePass1: partials of different kinds');
     supers.push(...p.supers);
-    if (top && p.kind === 'f32' && p.top) p.top.index.forEach((b, k) => (top[b] += (p.top as SparseCounts).count[k]));
+    if (p.kind === 'f32' && p.top) top = top ? mergeSparse(top, p.top) : p.top;
   }
   if (first.kind === 'f64') return { kind: 'f64', supers };
-  return top ? { kind: 'f32', supers, top: sparseOf(top) } : { kind: 'f32', supers };
+  return top ? { kind: 'f32', supers, top } : { kind: 'f32', supers };
+}
+
+/**
+ * The sum of two sparse bucket counts, indexes ascending as in both: a walk over their entries only
+ * (the pool merges a split tensor's ranges on the thread that hands out the jobs, so no 2^20-bucket scan).
+ */
+function mergeSparse(a: SparseCounts, b: SparseCounts): SparseCounts {
+  const index = new Int32Array(a.index.length + b.index.length);
+  const count = new Float64Array(index.length);
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < a.index.length || j < b.index.length) {
+    const x = i < a.index.length ? a.index[i] : 0x7fffffff;
+    const y = j < b.index.length ? b.index[j] : 0x7fffffff;
+    if (x <= y) {
+      index[n] = x;
+      count[n] = a.count[i++];
+      if (x === y) count[n] += b.count[j++];
+    } else {
+      index[n] = y;
+      count[n] = b.count[j++];
+    }
+    n++;
+  }
+  return { index: index.slice(0, n), count: count.slice(0, n) };
 }
 
 /**
