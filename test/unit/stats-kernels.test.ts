@@ -13,7 +13,7 @@ import {
   finishStats,
   type FinishedStats,
 } from '../../src/mimicry/stats/accumulators';
-import { statsKernels, setStatsKernelsEnabled } from '../../src/mimicry/stats/statsKernels';
+import { SUB, statsKernels, setStatsKernelsEnabled } from '../../src/mimicry/stats/statsKernels';
 import { STATS_KERNELS_WAT_SHA256 } from '../../src/mimicry/stats/statsKernelsWasm';
 import { computeTensorStatsFromBytes, type TensorStats } from '../../src/mimicry/stats/tensorStats';
 import { rng } from './helpers/rng';
@@ -107,4 +107,31 @@ test('passes over two F32 tensors interleaved on one thread (the bucket table sw
     xs.forEach((x, t) => hists[t].addBytes(new Uint8Array(x.buffer, at * 4, Math.min(chunk, n - at) * 4)));
   afters.forEach((after, t) => stats.push(finishStats(after, hists[t].counts())));
   stats.forEach((s, t) => assert.deepStrictEqual(s as TensorStats, alone[t], `tensor ${t}`));
+});
+
+test('sparse takes every non-zero bucket count of a range, ascending, in every lane and at both ends, and leaves the table zero', () => {
+  const k = statsKernels();
+  assert.ok(k);
+  const { top } = k;
+  const rand = rng(99);
+  const want = new Map<number, number>();
+  const put = (b: number, c: number) => {
+    top[b] = c;
+    want.set(b, c);
+  };
+  put(0, 1); // the first bucket
+  put(SUB - 1, 2 ** 31 - 1); // the last of the first range, the largest count
+  for (let b = 4096; b < 4096 + 64; b++) put(b, b); // a run: every lane of whole groups
+  for (let i = 0; i < 5000; i++) put(Math.floor(rand() * top.length), 1 + Math.floor(rand() * 1000));
+  put(top.length - 1, 7); // the last bucket
+  const got: [number, number][] = [];
+  for (let from = 0; from < top.length; from += SUB) {
+    const m = k.sparse(from, from + SUB);
+    for (let i = 0; i < m; i++) got.push([k.index[i], k.counts[i]]);
+  }
+  assert.deepEqual(
+    got,
+    [...want].sort((a, b) => a[0] - b[0]),
+  );
+  assert.ok(top.every((c) => c === 0));
 });

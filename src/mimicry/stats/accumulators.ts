@@ -473,7 +473,7 @@ class MomentsPass implements Pass1Accumulator {
       table.forEach((c, i) => (wide[i] += c));
       table.fill(0);
       top = sparseOf(wide);
-    } else top = takeSparse(table);
+    } else top = this.kern && table === this.kern.top ? takeSparseKernel(this.kern) : takeSparse(table);
     if (table === this.kern?.top) kernelTableOwner = undefined;
     else if (spareTops.length < 4) spareTops.push(table);
     return { kind: 'f32', supers: this.supers, top };
@@ -504,6 +504,21 @@ function takeSparse(top: Int32Array): SparseCounts {
     }
     if (top.length % 2 === 1) take(top.length - 1);
   } else for (let i = 0; i < top.length; i++) take(i);
+  return { index: index.slice(0, n), count: count.slice(0, n) };
+}
+
+/** takeSparse of the kernels' own table, in WebAssembly SIMD (the same entries, in the same order). */
+function takeSparseKernel(k: StatsKernels): SparseCounts {
+  const index = (sparseIndex ??= new Int32Array(BUCKETS));
+  const count = (sparseCount ??= new Float64Array(BUCKETS));
+  let n = 0;
+  for (let from = 0; from < BUCKETS; from += SUB) {
+    const m = k.sparse(from, Math.min(BUCKETS, from + SUB));
+    index.set(k.index.subarray(0, m), n);
+    const counts = k.counts;
+    for (let i = 0; i < m; i++) count[n + i] = counts[i];
+    n += m;
+  }
   return { index: index.slice(0, n), count: count.slice(0, n) };
 }
 

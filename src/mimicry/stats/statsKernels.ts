@@ -3,7 +3,7 @@
 // (the same numbers, bit for bit). The memory has a fixed layout and never grows, so the views
 // below stay valid: the bucket table (owned by one pass at a time, see accumulators.ts), the marks
 // of pass 2, a staging area the data is copied into (SUB elements at a time), the indices pass 2
-// finds, and the per-block results.
+// finds (and the bucket numbers `sparse` takes), the per-block results, and the counts `sparse` takes.
 import { instantiateEmbedded } from '../linalg/embeddedWasm';
 import { STATS_KERNELS_WASM_BASE64 } from './statsKernelsWasm';
 
@@ -14,6 +14,7 @@ const MARKS = 4 << 20;
 const DATA = 5 << 20;
 const INDEX = 6 << 20;
 const OUT = 7 << 20;
+const COUNTS = 8 << 20;
 /** float64 per block in the results. */
 export const OUT_STRIDE = 8;
 
@@ -21,6 +22,7 @@ interface Exports {
   readonly memory: WebAssembly.Memory;
   blocks(data: number, nblocks: number, top: number, count: number, out: number): void;
   marked(data: number, n: number, marks: number, idx: number): number;
+  sparse(top: number, from: number, to: number, idx: number, cnt: number): number;
 }
 
 export interface StatsKernels {
@@ -32,12 +34,19 @@ export interface StatsKernels {
   readonly data: Float32Array;
   /** Per block: sum (x - c), sum (x - c)^2, sum |x|, min, max, zeros (OUT_STRIDE float64 each). */
   readonly out: Float64Array;
-  /** Indices found by marked(). */
+  /** Indices found by marked(); bucket numbers taken by sparse(). */
   readonly index: Int32Array;
+  /** Counts taken by sparse(): SUB int32. */
+  readonly counts: Int32Array;
   /** The fast road of blockF32 over `nblocks` whole blocks in `data`, counting buckets in `top` if `count`. */
   blocks(nblocks: number, count: boolean): void;
   /** Positions in `data[0, n)` of values whose bucket is marked, into `index`; how many. */
   marked(n: number): number;
+  /**
+   * The non-zero counts of top[from, to) (at most SUB buckets, multiples of 4), ascending: bucket
+   * numbers into `index`, counts into `counts`, the table there left zero; how many.
+   */
+  sparse(from: number, to: number): number;
 }
 
 let loaded: StatsKernels | null | undefined;
@@ -53,8 +62,10 @@ function load(): StatsKernels | null {
     data: new Float32Array(buffer, DATA, SUB),
     out: new Float64Array(buffer, OUT, (SUB / 4096) * OUT_STRIDE),
     index: new Int32Array(buffer, INDEX, SUB),
+    counts: new Int32Array(buffer, COUNTS, SUB),
     blocks: (nblocks, count) => e.blocks(DATA, nblocks, TOP, count ? 1 : 0, OUT),
     marked: (n) => e.marked(DATA, n, MARKS, INDEX),
+    sparse: (from, to) => e.sparse(TOP, from, to, INDEX, COUNTS),
   };
 }
 

@@ -6,10 +6,11 @@
 ;;   sequential loop except for the sign of a zero, which the caller settles when a result is 0.
 ;;   Zeros are counted from the bits; bucket counts top[bits >>> 12]++ go to a table in this memory.
 ;; - "marked": the positions of the values whose bucket is marked (pass 2: values near a bin edge).
+;; - "sparse": the non-zero bucket counts of a range of the table, taken out of it (the table left zero).
 ;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into statsKernelsWasm.ts.
 ;; Every address is in bytes. The memory never grows (the layout is in statsKernels.ts).
 (module
-  (memory (export "memory") 113 113)
+  (memory (export "memory") 144 144)
 
   ;; For each of `nblocks` blocks of 4096 float32 at `data`: 8 float64 at out + 64 b:
   ;; sum (x - c), sum (x - c)^2, sum |x| (each as lane 0 + lane 1), min, max, zeros; c = the block's
@@ -88,7 +89,44 @@
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $blocks))))
 
-;; Writes the index k (int32, ascending) of every one of the n float32 at `data` whose byte
+;; Takes the non-zero int32 counts of top[from, to) (bucket numbers, multiples of 4): writes each one's
+  ;; bucket number to idx and its count to cnt (int32, ascending), sets the counts to 0, and answers how
+  ;; many. Four at a time: a group of four zero counts (most of them) costs one load and one test; inside
+  ;; a non-zero group each entry is written, and the write position moves on only for a non-zero one.
+  (func (export "sparse") (param $top i32) (param $from i32) (param $to i32) (param $idx i32) (param $cnt i32) (result i32)
+    (local $p i32) (local $end i32) (local $b i32) (local $at i32) (local $c i32)
+    (local.set $p (i32.add (local.get $top) (i32.shl (local.get $from) (i32.const 2))))
+    (local.set $end (i32.add (local.get $top) (i32.shl (local.get $to) (i32.const 2))))
+    (local.set $b (local.get $from))
+    (local.set $at (i32.const 0))
+    (block $done
+      (loop $groups
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (if (v128.any_true (v128.load (local.get $p)))
+          (then
+            (local.set $c (i32.load (local.get $p)))
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $at) (i32.const 2))) (local.get $b))
+            (i32.store (i32.add (local.get $cnt) (i32.shl (local.get $at) (i32.const 2))) (local.get $c))
+            (local.set $at (i32.add (local.get $at) (i32.ne (local.get $c) (i32.const 0))))
+            (local.set $c (i32.load offset=4 (local.get $p)))
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $at) (i32.const 2))) (i32.add (local.get $b) (i32.const 1)))
+            (i32.store (i32.add (local.get $cnt) (i32.shl (local.get $at) (i32.const 2))) (local.get $c))
+            (local.set $at (i32.add (local.get $at) (i32.ne (local.get $c) (i32.const 0))))
+            (local.set $c (i32.load offset=8 (local.get $p)))
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $at) (i32.const 2))) (i32.add (local.get $b) (i32.const 2)))
+            (i32.store (i32.add (local.get $cnt) (i32.shl (local.get $at) (i32.const 2))) (local.get $c))
+            (local.set $at (i32.add (local.get $at) (i32.ne (local.get $c) (i32.const 0))))
+            (local.set $c (i32.load offset=12 (local.get $p)))
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $at) (i32.const 2))) (i32.add (local.get $b) (i32.const 3)))
+            (i32.store (i32.add (local.get $cnt) (i32.shl (local.get $at) (i32.const 2))) (local.get $c))
+            (local.set $at (i32.add (local.get $at) (i32.ne (local.get $c) (i32.const 0))))
+            (v128.store (local.get $p) (v128.const i32x4 0 0 0 0))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 4)))
+        (br $groups)))
+    (local.get $at))
+
+  ;; Writes the index k (int32, ascending) of every one of the n float32 at `data` whose byte
   ;; marks[bits >>> 12] is not 0 (it is 0 or 1) to idx, and answers how many. Four at a time, with
   ;; one branch per four (rarely taken: about 1% of values are marked); inside it no branch per
   ;; value: each index is written, and the write position moves on only for a marked one.
