@@ -135,3 +135,24 @@ test('sparse takes every non-zero bucket count of a range, ascending, in every l
   );
   assert.ok(top.every((c) => c === 0));
 });
+
+test("the bucket table's histogram (bins filled whole from buckets, straddling ones read again) equals a recount of the values", async () => {
+  const n = BUCKETS_FROM + 54_321;
+  const x = data(7, n);
+  // Values of both signs over many exponents, and some exactly on the bin edges of [-1, 1] in 40 bins.
+  for (let i = 0; i < n; i += 97) x[i] = ((i % 13) - 6) * 0.05 * 2 ** -((i >> 7) % 20);
+  for (let i = 0; i <= 40; i++) x[1000 + i] = -1 + i * 0.05;
+  const bins = 40;
+  for (const on of [true, false]) {
+    const stats = await withKernels(on, () => computeTensorStatsFromBytes('F32', source(x, 1 << 20), { elements: n, bins }));
+    const { edges, counts } = stats.histogram;
+    const want = new Array<number>(bins).fill(0);
+    for (const v of x) {
+      if (!Number.isFinite(v)) continue;
+      let i = 0;
+      while (i < bins - 1 && v >= edges[i + 1]) i++;
+      want[i]++;
+    }
+    assert.deepEqual(counts, want, `kernels ${on ? 'on' : 'off'}`);
+  }
+});

@@ -889,14 +889,6 @@ class CompensatedSum {
   }
 }
 
-/** The float32 values of a bucket: [smallest, largest]. */
-function bucketRange(b: number): [number, number] {
-  f32Bits[0] = b << TOP_SHIFT;
-  const a = f32View[0];
-  f32Bits[0] = (b << TOP_SHIFT) | ((1 << TOP_SHIFT) - 1);
-  const z = f32View[0];
-  return a <= z ? [a, z] : [z, a];
-}
 const f32Bits = new Uint32Array(1);
 const f32View = new Float32Array(f32Bits.buffer);
 
@@ -985,9 +977,11 @@ export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins:
   for (let k = 0; k < index.length; k++) {
     const b = index[k];
     if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue; // NaN/Inf patterns
-    const [a, z] = bucketRange(b);
-    const i = hist.binOf(clamp(a));
-    if (i === hist.binOf(clamp(z))) base[i] += count[k];
+    // The bucket's float32 values: [from, to] or [to, from] (negative buckets).
+    const from = f32OfBits(b << TOP_SHIFT);
+    const to = f32OfBits((b << TOP_SHIFT) | ((1 << TOP_SHIFT) - 1));
+    const i = from <= to ? hist.binOfRange(clamp(from), clamp(to)) : hist.binOfRange(clamp(to), clamp(from));
+    if (i >= 0) base[i] += count[k];
     else straddling.push(b);
   }
   const plan: HistogramPlan = {
