@@ -120,15 +120,33 @@ export function prepare(template: Float32Array, rows: number, cols: number): Pre
 }
 
 /** The float32 Gram of the smaller side, on the engine (the caller reads it back and disposes it). */
-export function gramTensor(engine: Tf, p: Prepared, rows: number, cols: number): ReturnType<Tf['matMul']> {
+export function gramTensor(engine: Tf, p: Pick<Prepared, 'tall' | 'x32'>, rows: number, cols: number): ReturnType<Tf['matMul']> {
   return engine.tidy(() => {
     const x = engine.tensor2d(p.x32, [rows, cols]);
     return p.tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
   });
 }
 
-/** Entropy from the engine's float32 Gram with the exact diagonal put back, or the float64 route when the check rejects it. */
-export function finish(p: Prepared, g32: Float32Array, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+/** A float32 Gram made float64 with its exact diagonal put back, its eigenvalues, and the check's verdict. */
+export interface CheckedGram {
+  /** n x n, the exact float64 diagonal in place of the float32 one; in the units of the scaled values. */
+  readonly gram: Float64Array;
+  /** Descending. */
+  readonly eigenvalues: Float64Array;
+  /** Sum of the exact diagonal. */
+  readonly trace: number;
+  /** The perturbation the check applied to every eigenvalue (the size of the float32 error). */
+  readonly delta: number;
+  /** Whether H moved by at most SENSITIVITY_LIMIT under the +-delta shift. */
+  readonly accepted: boolean;
+}
+
+/**
+ * The float32 check (file comment): puts the exact diagonal back, measures the product's relative
+ * error on it, and shifts every eigenvalue by +-delta. Shared by the entropy, the inspector's
+ * spectra and the closed form's group Grams on the GPU (recast/gramGpu.ts).
+ */
+export function checkFloat32Gram(p: Pick<Prepared, 'n' | 'diag' | 'scale'>, g32: Float32Array): CheckedGram {
   const { n, diag, scale } = p;
   const gram = new Float64Array(n * n);
   const s2 = scale * scale;
@@ -141,12 +159,18 @@ export function finish(p: Prepared, g32: Float32Array, template: Float32Array, r
     gram[i * n + i] = exact;
     trace += exact;
   }
-  const eig = symmetricEigenvalues(gram, n);
-  const h = entropyOf(eig);
+  const eigenvalues = symmetricEigenvalues(gram, n);
+  const h = entropyOf(eigenvalues);
   const delta = (Math.max(relErr, 2 ** -24) * trace) / Math.sqrt(n);
-  const sensitivity = Math.max(Math.abs(entropyOf(eig, delta) - h), Math.abs(entropyOf(eig, -delta) - h));
-  if (!(sensitivity <= SENSITIVITY_LIMIT)) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
-  return { ...result(h, n), route: 'float32' };
+  const sensitivity = Math.max(Math.abs(entropyOf(eigenvalues, delta) - h), Math.abs(entropyOf(eigenvalues, -delta) - h));
+  return { gram, eigenvalues, trace, delta, accepted: sensitivity <= SENSITIVITY_LIMIT };
+}
+
+/** Entropy from the engine's float32 Gram with the exact diagonal put back, or the float64 route when the check rejects it. */
+export function finish(p: Prepared, g32: Float32Array, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+  const checked = checkFloat32Gram(p, g32);
+  if (!checked.accepted) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
+  return { ...result(entropyOf(checked.eigenvalues), p.n), route: 'float32' };
 }
 
 export const NOT_FINITE = (n: number): RoutedEntropy => ({ entropy: Number.NaN, normalized: Number.NaN, rank: n, route: 'float64' });
@@ -187,7 +211,12 @@ export function bankShape(
   const size = templates.length / n;
   const rows = shape[0];
   const cols = size / rows;
-  return { size, rows, cols, square: Math.max(rows, cols) < 2 * Math.min(rows, cols) && Math.min(rows, cols) > 1 };
+  return { size, rows, cols, square: nearSquare(rows, cols) };
+}
+
+/** Longer side under twice the shorter (and not a vector): the float32 check rejects such matrices (bankEntropy). */
+export function nearSquare(rows: number, cols: number): boolean {
+  return Math.max(rows, cols) < 2 * Math.min(rows, cols) && Math.min(rows, cols) > 1;
 }
 
 /** The mean of a bank's template entropies, estimated or exact, with the estimates' mean error. */
