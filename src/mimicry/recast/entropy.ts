@@ -85,6 +85,16 @@ export interface Prepared {
   readonly x32: Float32Array;
 }
 
+/**
+ * The factor that keeps a float32 Gram of values up to `maxAbs` in range. A power of two: scaling
+ * is exact, and puts the largest |value| in [0.5, 1). Weights of ordinary size (2^-20 .. 2^20)
+ * need none: their float32 Gram can neither overflow nor underflow.
+ */
+export function gramScale(maxAbs: number): number {
+  const e = maxAbs === 0 ? 0 : Math.ceil(Math.log2(maxAbs));
+  return Number.isFinite(e) && (e < -20 || e > 20) ? 2 ** -e : 1;
+}
+
 /** Float64 row norms of the smaller side (the exact Gram diagonal), the scale, and the non-finite check, in one pass; null for NaN/Inf. */
 export function prepare(template: Float32Array, rows: number, cols: number): Prepared | null {
   const n = Math.min(rows, cols);
@@ -104,10 +114,7 @@ export function prepare(template: Float32Array, rows: number, cols: number): Pre
     }
     if (!tall) diag[r] = rowSum;
   }
-  // Power of two: scaling is exact, and puts the largest |value| in [0.5, 1). Weights of ordinary
-  // size (2^-20 .. 2^20) need none: their float32 Gram can neither overflow nor underflow.
-  const e = maxAbs === 0 ? 0 : Math.ceil(Math.log2(maxAbs));
-  const scale = Number.isFinite(e) && (e < -20 || e > 20) ? 2 ** -e : 1;
+  const scale = gramScale(maxAbs);
   // Scaled here in float64, not on the engine: for tiny (denormal) weights the factor itself is
   // beyond float32's range, and a float32 Infinity would turn the Gram into NaN. A plain loop:
   // Float32Array.from with a callback cost more than the product itself.
@@ -146,7 +153,7 @@ export interface CheckedGram {
  * error on it, and shifts every eigenvalue by +-delta. Shared by the entropy, the inspector's
  * spectra and the closed form's group Grams on the GPU (recast/gramGpu.ts).
  */
-export function checkFloat32Gram(p: Pick<Prepared, 'n' | 'diag' | 'scale'>, g32: Float32Array): CheckedGram {
+export function checkFloat32Gram(p: Pick<Prepared, 'n' | 'diag' | 'scale'>, g32: ArrayLike<number>): CheckedGram {
   const { n, diag, scale } = p;
   const gram = new Float64Array(n * n);
   const s2 = scale * scale;

@@ -40,6 +40,13 @@ export function onGpu(engine: Tf | null): boolean {
 }
 
 /**
+ * Most lines along the longer side in one panel, whatever the buffer limit: tfjs' transpose
+ * dispatches one workgroup per 16 x 16 tile, and a device allows 65,535 per dimension (a [6, 2^20]
+ * panel failed with "Dispatch size exceeds WebGPU limits").
+ */
+export const MAX_PANEL_LINES = 2 ** 19;
+
+/**
  * What gramOnGpu multiplies: a template as `prepare` gives it (x32 row-major, already scaled), or
  * the separate rows of a wide matrix (a group's members, recast/gramGpu.ts), scaled by `scale` as
  * they are copied into panels.
@@ -63,11 +70,11 @@ export function gramOnGpu(
 ): { gram: ReturnType<Tf['matMul']>; panels: number } | null {
   const { n, tall, x32 } = p;
   if (n * n * 4 > limit) return null;
-  const whole = rows * cols * 4 <= limit;
+  const long = tall ? rows : cols;
+  const whole = rows * cols * 4 <= limit && long <= MAX_PANEL_LINES;
   if (whole && x32 instanceof Float32Array) return { gram: gramTensor(engine, { ...p, x32 }, rows, cols), panels: 1 };
   if (!(x32 instanceof Float32Array) && (tall || x32.length !== n)) throw new Error('gramOnGpu: separate rows are those of a wide matrix');
-  const long = tall ? rows : cols;
-  const panels = whole ? 1 : Math.ceil(long / Math.floor(limit / (4 * n)));
+  const panels = whole ? 1 : Math.max(Math.ceil(long / Math.floor(limit / (4 * n))), Math.ceil(long / MAX_PANEL_LINES));
   const width = Math.ceil(long / panels);
   const scale = p.scale ?? 1;
   let gram: ReturnType<Tf['matMul']> | null = null;

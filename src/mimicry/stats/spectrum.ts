@@ -8,6 +8,8 @@
 // (eigenvalues under n * eps * lambda_max are treated as rounding noise).
 // The top of the spectrum and every metric built on sums (stable/effective rank, entropy) are
 // accurate to ~1e-12 relative.
+// With `backend: 'webgpu'` a large matrix's Gram is computed on the GPU in float32 instead,
+// checked, with this float64 route as fallback (spectrumGpu.ts).
 //
 // Over the size limit, `topK` > 0 asks for an estimate instead of nothing: the top k singular
 // values by randomized subspace iteration (linalg/randomizedSvd.ts, streamed, 2q + 2 reads of the
