@@ -4,8 +4,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import { join } from 'node:path';
 import { computeSpectrumOf } from '../../src/mimicry/worker/inspect/jobs';
+import { inspectHost } from '../../src/mimicry/worker/inspect/client';
 import { gramEngine } from '../../src/mimicry/recast/entropyGpu';
 import { Random } from '../../src/mimicry/recast/random';
 import { releaseGpu } from '../../src/mimicry/recast/tfjs';
@@ -143,5 +145,43 @@ test("webgpu: the inspector worker's spectrum job with backend webgpu (a 300 x 7
       assert.equal(got.value.rank, want.rank);
       assert.ok(Math.abs((got.value.entropy ?? NaN) - (want.entropy ?? NaN)) <= TOL_H);
     });
+  });
+});
+
+test('webgpu: the inspector worker (bundled), asked with backend webgpu over its channel, runs the GPU route (close to, not equal to, float64)', async (t) => {
+  if (!(await adapterOrSkip(t))) return;
+  const [rows, cols] = [280, 600];
+  const x = gaussian(rows, cols, 4);
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'w.safetensors');
+    writeFileSync(file, craft({ w: entry('F32', [rows, cols], 0, x.byteLength) }, new Uint8Array(x.buffer)));
+    // Bundled as esbuild.config.mjs does (dist/inspectWorker.js): the GPU route is loaded by a
+    // dynamic import, which the bundle resolves (tsx's CommonJS hook in a worker does not).
+    const worker = join(dir, 'inspectWorker.js');
+    await build({
+      entryPoints: ['src/mimicry/worker/inspect/main.ts'],
+      outfile: worker,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'es2022',
+      logLevel: 'error',
+      external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+    });
+    const host = inspectHost(worker, file);
+    try {
+      await host.open();
+      const want = await host.request('spectrum', { name: 'w', spectrumMaxSide: 2048 }).done;
+      const got = await host.request('spectrum', { name: 'w', spectrumMaxSide: 2048, backend: 'webgpu' }).done;
+      const s1 = want.singularValues[0];
+      got.singularValues.forEach((s, i) => assert.ok(Math.abs(s - want.singularValues[i]) <= TOL_S * s1, `s_${i}`));
+      // The float64 route is deterministic: a difference in the last bits shows the float32 product ran.
+      assert.ok(
+        got.singularValues.some((s, i) => s !== want.singularValues[i]),
+        'the GPU route ran',
+      );
+    } finally {
+      host.dispose();
+    }
   });
 });
