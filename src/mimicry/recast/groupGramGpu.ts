@@ -9,7 +9,7 @@
 import { checkFloat32Gram, gramScale } from './entropy';
 import { gramEngine, gramOnGpu, onGpu } from './entropyGpu';
 import { gram } from './linalg';
-import { gpuBufferLimit, readBack } from './tfjs';
+import { gpuBufferLimit, readBack, type Tf } from './tfjs';
 import type { Backend } from './types';
 
 /**
@@ -32,6 +32,81 @@ export interface GroupGramOptions {
 }
 
 /**
+ * G = X X^T of a group summed from column chunks (each the same columns of every member) on the
+ * GPU: `start` gives null when the float64 route applies (not webgpu, the GPU not running, fewer
+ * than `minElements` values, or the L x L Gram alone over the device's buffer limit); `finish`
+ * gives null when the check rejects the product, and the caller then sums G in float64.
+ */
+export class GroupGramOnGpu {
+  private readonly sum: Float64Array;
+  private readonly diag: Float64Array;
+
+  private constructor(
+    private readonly engine: Tf,
+    private readonly L: number,
+    private readonly chunk: number,
+  ) {
+    this.sum = new Float64Array(L * L);
+    this.diag = new Float64Array(L);
+  }
+
+  /** `values`: L * d, the group's size. */
+  static async start(backend: Backend, L: number, values: number, opts: GroupGramOptions = {}): Promise<GroupGramOnGpu | null> {
+    if (backend !== 'webgpu' || L < 2 || values < (opts.minElements ?? GROUP_GRAM_GPU_MIN_ELEMENTS)) return null;
+    const engine = await gramEngine('webgpu');
+    if (!engine || !onGpu(engine) || L * L * 4 > gpuBufferLimit('webgpu')) return null;
+    return new GroupGramOnGpu(engine, L, opts.chunk ?? GROUP_GRAM_GPU_CHUNK);
+  }
+
+  /** Adds the Gram of one column chunk of every member (equal lengths, finite). */
+  async add(parts: readonly Float32Array[]): Promise<void> {
+    const { L, diag, sum } = this;
+    const d = parts[0].length;
+    // The exact diagonal (the check's reference) and the scale that keeps this chunk's float32
+    // products in range; each chunk's product is scaled back as it is summed in float64.
+    let maxAbs = 0;
+    for (let l = 0; l < L; l++) {
+      const r = parts[l];
+      let s = 0;
+      for (let i = 0; i < d; i++) {
+        const v = r[i];
+        s += v * v;
+        const a = Math.abs(v);
+        if (a > maxAbs) maxAbs = a;
+      }
+      diag[l] += s;
+    }
+    const scale = gramScale(maxAbs);
+    const s2 = scale * scale;
+    const limit = gpuBufferLimit('webgpu');
+    for (let at = 0; at < d; at += this.chunk) {
+      const w = Math.min(this.chunk, d - at);
+      const x32 = parts.map((r) => r.subarray(at, at + w));
+      const part = gramOnGpu(this.engine, { n: L, tall: false, x32, scale }, L, w, limit);
+      if (!part) throw new Error('unreachable: start() checked that the Gram fits');
+      let g32: Float32Array;
+      try {
+        g32 = await readBack(part.gram);
+      } finally {
+        part.gram.dispose();
+      }
+      for (let i = 0; i < L * L; i++) sum[i] += g32[i] / s2;
+    }
+  }
+
+  /** G (row-major L x L, the exact diagonal), or null when the float32 check rejects it. */
+  finish(): Float64Array | null {
+    const { L } = this;
+    // The check is scale-free: the sums are already in the members' own units.
+    const checked = checkFloat32Gram({ n: L, diag: this.diag, scale: 1 }, this.sum);
+    if (!checked.accepted) return null;
+    const out = checked.gram;
+    for (let a = 0; a < L; a++) for (let b = a + 1; b < L; b++) out[b * L + a] = out[a * L + b];
+    return out;
+  }
+}
+
+/**
  * G = X X^T of a group's finite members (equal lengths), row-major L x L: on the GPU when `backend`
  * is webgpu, the GPU is running and the group has at least `minElements` values; else the float64 route.
  */
@@ -41,46 +116,9 @@ export async function groupGram(
   opts: GroupGramOptions = {},
 ): Promise<{ gram: Float64Array; route: GroupGramRoute }> {
   const L = rows.length;
-  const d = L > 0 ? rows[0].length : 0;
-  if (backend !== 'webgpu' || L < 2 || L * d < (opts.minElements ?? GROUP_GRAM_GPU_MIN_ELEMENTS))
-    return { gram: gram(rows), route: 'float64' };
-  const engine = await gramEngine('webgpu');
-  if (!engine || !onGpu(engine)) return { gram: gram(rows), route: 'float64' };
-  // The exact diagonal (the check's reference) and the scale that keeps float32 in range.
-  const diag = new Float64Array(L);
-  let maxAbs = 0;
-  for (let l = 0; l < L; l++) {
-    const r = rows[l];
-    let s = 0;
-    for (let i = 0; i < d; i++) {
-      const v = r[i];
-      s += v * v;
-      const a = Math.abs(v);
-      if (a > maxAbs) maxAbs = a;
-    }
-    diag[l] = s;
-  }
-  const scale = gramScale(maxAbs);
-  const sum = new Float64Array(L * L);
-  const limit = gpuBufferLimit('webgpu');
-  const chunk = opts.chunk ?? GROUP_GRAM_GPU_CHUNK;
-  for (let at = 0; at < d; at += chunk) {
-    const w = Math.min(chunk, d - at);
-    const part = gramOnGpu(engine, { n: L, tall: false, x32: rows.map((r) => r.subarray(at, at + w)), scale }, L, w, limit);
-    if (!part) return { gram: gram(rows), route: 'float64-fallback' };
-    let g32: Float32Array;
-    try {
-      g32 = await readBack(part.gram);
-    } finally {
-      part.gram.dispose();
-    }
-    for (let i = 0; i < L * L; i++) sum[i] += g32[i];
-  }
-  const checked = checkFloat32Gram({ n: L, diag, scale }, sum);
-  if (!checked.accepted) return { gram: gram(rows), route: 'float64-fallback' };
-  // Back to the members' own units; symmetric by construction of the float32 products.
-  const s2 = scale * scale;
-  const out = checked.gram.map((v) => v / s2);
-  for (let a = 0; a < L; a++) for (let b = a + 1; b < L; b++) out[b * L + a] = out[a * L + b];
-  return { gram: out, route: 'float32-gpu' };
+  const gpu = await GroupGramOnGpu.start(backend, L, L * (rows[0]?.length ?? 0), opts);
+  if (!gpu) return { gram: gram(rows), route: 'float64' };
+  await gpu.add(rows);
+  const g = gpu.finish();
+  return g ? { gram: g, route: 'float32-gpu' } : { gram: gram(rows), route: 'float64-fallback' };
 }

@@ -340,7 +340,7 @@ export async function reconstruct(
         hooks.onProgress?.(ev);
       };
       const result = stream
-        ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
+        ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal, undefined, fit.backend)
         : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
       backends.add(result.backend);
       if (result.backend === 'webgpu') device ??= activeGpuDevice() ?? undefined;
