@@ -134,6 +134,9 @@ const OPTIONS = { modules: ['mlp.c_fc'], blocksPerGroup: 4, templates: 2, entrop
 test('webgpu: spectral runs on --backend webgpu fit a 4 x 2^20 group from the GPU Gram, in memory and streamed; cosines as on the CPU to 1e-6', async (t) => {
   if (!(await adapterOrSkip(t))) return;
   const [rows, cols] = [256, 4096];
+  const engine = await gramEngine('webgpu');
+  assert.ok(engine);
+  const before = engine.memory().numTensors;
   await inTempDir(async (dir) => {
     const file = stack(dir, members(4, rows * cols, 6), rows, cols);
     await withCheckpoint(file, async (ck) => {
@@ -152,6 +155,7 @@ test('webgpu: spectral runs on --backend webgpu fit a 4 x 2^20 group from the GP
       }
     });
   });
+  assert.equal(engine.memory().numTensors, before, 'no tensor left behind by the runs');
 });
 
 test('webgpu: a streamed group with a repeated member: the check rejects the GPU Gram, a float64 pass gives the CPU fit', async (t) => {
