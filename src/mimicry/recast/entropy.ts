@@ -151,7 +151,7 @@ export interface CheckedGram {
 /**
  * The float32 check (file comment): puts the exact diagonal back, measures the product's relative
  * error on it, and shifts every eigenvalue by +-delta. Shared by the entropy, the inspector's
- * spectra and the closed form's group Grams on the GPU (recast/gramGpu.ts).
+ * spectra and the closed form's group Grams on the GPU (recast/groupGramGpu.ts).
  */
 export function checkFloat32Gram(p: Pick<Prepared, 'n' | 'diag' | 'scale'>, g32: ArrayLike<number>): CheckedGram {
   const { n, diag, scale } = p;

@@ -48,7 +48,7 @@ export const MAX_PANEL_LINES = 2 ** 19;
 
 /**
  * What gramOnGpu multiplies: a template as `prepare` gives it (x32 row-major, already scaled), or
- * the separate rows of a wide matrix (a group's members, recast/gramGpu.ts), scaled by `scale` as
+ * the separate rows of a wide matrix (a group's members, recast/groupGramGpu.ts), scaled by `scale` as
  * they are copied into panels.
  */
 export type GramInput = Pick<Prepared, 'n' | 'tall'> & { readonly x32: Float32Array | readonly Float32Array[]; readonly scale?: number };

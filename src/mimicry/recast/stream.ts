@@ -103,12 +103,13 @@ export async function fitSpectralStreaming(
   }
   const fromGpu = gpu?.finish() ?? null;
   if (fromGpu) g.set(fromGpu);
-  else if (gpu)
+  else if (gpu) {
     // The float32 check rejected the GPU's product: one more pass, in float64.
     for (let at = 0; at < d; at += chunk) {
       signal?.throwIfAborted();
       accumulateGram(g, await readChunks(at, Math.min(d, at + chunk)));
     }
+  }
   const sol = solveGram(g, L, bank.templates, objective);
   const templates = scratch.floats('templates', sol.n * d);
   for (let at = 0; at < d; at += chunk) {

@@ -162,7 +162,7 @@ export async function computeSpectrum(
   if (why && rows > 0 && cols > 0 && (opts.topK ?? 0) > 0) return estimateSpectrum(chunks, rows, cols, opts.topK ?? 0, opts);
   if (why) return { skipped: why, rows, cols };
   if (opts.backend === 'webgpu') {
-    // Loaded only when asked for: TensorFlow.js and the GPU stay out of a float64-only inspector.
+    // Evaluated only when asked for: a float64-only inspector never starts TensorFlow.js or the GPU.
     const gpu = await import('./spectrumGpu');
     if (gpu.spectrumGoesToGpu(tensor.dtype, rows, cols)) return (await gpu.spectrumOnGpu(chunks, rows, cols, opts)).outcome;
   }
