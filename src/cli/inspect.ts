@@ -1,6 +1,8 @@
 // `mimicry inspect FILE [--stats] [--spectra] [--json]`: what is inside a checkpoint.
 
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { BACKENDS, type Backend } from '../mimicry/recast/types';
+import { onBackendNote, releaseGpu } from '../mimicry/recast/tfjs';
 import { factorLayers } from '../mimicry/family/adapterView';
 import { openCheckpoint } from '../mimicry/safetensors/reader';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
@@ -8,7 +10,7 @@ import { DEFAULT_SPECTRUM_MAX_SIDE, DEFAULT_SPECTRUM_TOP_K } from '../mimicry/st
 import { bundledStatsWorker } from '../mimicry/stats/statsPool';
 import { availableParallelism } from 'node:os';
 import { nonNegativeInt, positiveInt } from './flags';
-import { toCliError, writeAll, type CliIO } from './io';
+import { printable, toCliError, writeAll, type CliIO } from './io';
 import { buildInspectReport } from './inspectReport';
 import { renderJsonChunks, renderText } from './inspectRender';
 import { progressOn } from './progress';
@@ -26,6 +28,8 @@ interface InspectFlags {
   readonly threads: number;
   /** `--factors`: a LoRA adapter's factors get their own spectra. */
   readonly factors?: boolean;
+  /** `--backend`: webgpu puts the Grams of large spectra on the GPU. */
+  readonly backend: Backend;
 }
 
 /** "1.2 GB" with one decimal (progress only). */
@@ -41,6 +45,11 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
     throw toCliError(e, file);
   }
   const progress = progressOn(io.stderr);
+  // A GPU passed over, or a software one forced: one line each, above the progress line.
+  const unsubscribe = onBackendNote((line) => {
+    progress.done();
+    io.stderr.write(`mimicry: ${printable(line)}\n`);
+  });
   let shownAt = 0;
   const count = checkpoint.tensors.length;
   try {
@@ -52,6 +61,7 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
       bins: flags.bins,
       spectrumMaxSide: flags.maxSide,
       spectrumTopK: flags.topK,
+      backend: flags.backend,
       threads: flags.threads,
       statsWorker: bundledStatsWorker(),
       onStatsProgress: (p) => {
@@ -77,6 +87,8 @@ async function inspect(file: string, flags: InspectFlags, io: CliIO): Promise<vo
     progress.done();
     throw toCliError(e, file);
   } finally {
+    unsubscribe();
+    releaseGpu(); // the GPU instance would keep the process alive
     await checkpoint.close();
   }
 }
@@ -104,6 +116,11 @@ export function registerInspect(program: Command, io: CliIO): void {
       'singular values estimated (randomized) for a matrix over --max-side; its ranks are then estimated from them (0: skip it)',
       nonNegativeInt,
       DEFAULT_SPECTRUM_TOP_K,
+    )
+    .addOption(
+      new Option('--backend <backend>', 'webgpu: the Gram of a --spectra matrix with min(rows, cols) >= 256 on the GPU (float32, checked)')
+        .choices(BACKENDS)
+        .default('auto'),
     )
     .option('--factors', "with --spectra on a LoRA adapter: each factor's own spectrum, not its layer update's scale * B @ A")
     .option('--threads <n>', 'threads for --stats, this one included (1: no worker threads)', positiveInt, availableParallelism())

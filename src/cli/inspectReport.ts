@@ -1,5 +1,6 @@
 // The data `mimicry inspect` shows: header facts per tensor, optionally statistics and spectra.
 
+import type { Backend } from '../mimicry/recast/types';
 import type { Checkpoint, TensorInfo } from '../mimicry/safetensors/types';
 import { computeSpectrum, matrixView, type SpectrumOutcome } from '../mimicry/stats/spectrum';
 import { isStatsSkipped, type TensorStatsOutcome } from '../mimicry/stats/checkpointStats';
@@ -40,6 +41,8 @@ export interface InspectOptions {
   readonly spectrumMaxSide?: number;
   /** Over the limit: estimate this many top singular values (0 or absent: skip the matrix). */
   readonly spectrumTopK?: number;
+  /** `webgpu`: large spectra's Grams on the GPU (stats/spectrumGpu.ts); others: float64 on the CPU. */
+  readonly backend?: Backend;
   readonly signal?: AbortSignal;
   /** Statistics: worker threads (1: this thread only) and the worker's script (none: this thread only). */
   readonly threads?: number;
@@ -98,6 +101,7 @@ export async function buildInspectReport(checkpoint: Checkpoint, file: string, o
       const spectrum = await computeSpectrum(checkpoint, t, {
         maxSide: opts.spectrumMaxSide,
         topK: opts.spectrumTopK,
+        backend: opts.backend,
         signal: opts.signal,
         onProgress: (done) => opts.onProgress?.(i, t, 'spectrum', done / total),
       });

@@ -7,6 +7,7 @@ import { inspectHost, type InspectHost } from '../../mimicry/worker/inspect/clie
 import { adapterFactors } from '../config';
 import type { Opened } from '../../mimicry/worker/inspect/protocol';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
+import type { Backend } from '../../mimicry/recast/types';
 import type { BatchProgress, BatchState, ExtensionToWebview, SpectrumView, TensorStatsView, ValuesRequest } from '../../webview/protocol';
 import { fileIdentity, type StatsCache } from './statsCache';
 import type { InspectorStatsReport } from '../api';
@@ -146,7 +147,7 @@ export class InspectorDocument implements vscode.CustomDocument {
     );
   }
 
-  requestSpectrum(name: string, spectrumMaxSide: number): void {
+  requestSpectrum(name: string, spectrumMaxSide: number, backend?: Backend): void {
     const cached = this.spectra.get(name);
     if (cached) return this.send({ type: 'spectrum', name, spectrum: cached });
     const keep = (spectrum: SpectrumView): void => {
@@ -154,7 +155,7 @@ export class InspectorDocument implements vscode.CustomDocument {
       this.send({ type: 'spectrum', name, spectrum });
     };
     this.startTensorJob('spectrum', name, keep, () =>
-      this.engine.request('spectrum', { name, spectrumMaxSide }, (fraction) =>
+      this.engine.request('spectrum', { name, spectrumMaxSide, backend }, (fraction) =>
         this.send({ type: 'tensorProgress', name, what: 'spectrum', fraction }),
       ),
     );

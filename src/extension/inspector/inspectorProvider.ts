@@ -7,6 +7,7 @@ import { InspectorDocument } from './inspectorDocument';
 import { StatsCache } from './statsCache';
 import { renderWebview, webviewResourceRoots } from '../webviewHtml';
 import { inspectorSettings } from '../config';
+import { reconstructSettings } from '../dashboard/settings';
 import type { WebviewReports } from '../reports';
 import { withJobProgress } from '../progress';
 import {
@@ -116,7 +117,8 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
         document.requestStats(m.name, settings.histogramBins);
         return;
       case 'requestSpectrum':
-        document.requestSpectrum(m.name, settings.spectrumMaxSide);
+        // The one backend setting: `webgpu` also puts large spectra's Grams on the GPU.
+        document.requestSpectrum(m.name, settings.spectrumMaxSide, reconstructSettings(document.uri).defaults.backend);
         return;
       case 'cancelTensor':
         document.cancelTensor(m.name);

@@ -85,6 +85,16 @@ export interface Prepared {
   readonly x32: Float32Array;
 }
 
+/**
+ * The factor that keeps a float32 Gram of values up to `maxAbs` in range. A power of two: scaling
+ * is exact, and puts the largest |value| in [0.5, 1). Weights of ordinary size (2^-20 .. 2^20)
+ * need none: their float32 Gram can neither overflow nor underflow.
+ */
+export function gramScale(maxAbs: number): number {
+  const e = maxAbs === 0 ? 0 : Math.ceil(Math.log2(maxAbs));
+  return Number.isFinite(e) && (e < -20 || e > 20) ? 2 ** -e : 1;
+}
+
 /** Float64 row norms of the smaller side (the exact Gram diagonal), the scale, and the non-finite check, in one pass; null for NaN/Inf. */
 export function prepare(template: Float32Array, rows: number, cols: number): Prepared | null {
   const n = Math.min(rows, cols);
@@ -104,10 +114,7 @@ export function prepare(template: Float32Array, rows: number, cols: number): Pre
     }
     if (!tall) diag[r] = rowSum;
   }
-  // Power of two: scaling is exact, and puts the largest |value| in [0.5, 1). Weights of ordinary
-  // size (2^-20 .. 2^20) need none: their float32 Gram can neither overflow nor underflow.
-  const e = maxAbs === 0 ? 0 : Math.ceil(Math.log2(maxAbs));
-  const scale = Number.isFinite(e) && (e < -20 || e > 20) ? 2 ** -e : 1;
+  const scale = gramScale(maxAbs);
   // Scaled here in float64, not on the engine: for tiny (denormal) weights the factor itself is
   // beyond float32's range, and a float32 Infinity would turn the Gram into NaN. A plain loop:
   // Float32Array.from with a callback cost more than the product itself.
@@ -120,15 +127,33 @@ export function prepare(template: Float32Array, rows: number, cols: number): Pre
 }
 
 /** The float32 Gram of the smaller side, on the engine (the caller reads it back and disposes it). */
-export function gramTensor(engine: Tf, p: Prepared, rows: number, cols: number): ReturnType<Tf['matMul']> {
+export function gramTensor(engine: Tf, p: Pick<Prepared, 'tall' | 'x32'>, rows: number, cols: number): ReturnType<Tf['matMul']> {
   return engine.tidy(() => {
     const x = engine.tensor2d(p.x32, [rows, cols]);
     return p.tall ? engine.matMul(engine.transpose(x), x) : engine.matMul(x, engine.transpose(x));
   });
 }
 
-/** Entropy from the engine's float32 Gram with the exact diagonal put back, or the float64 route when the check rejects it. */
-export function finish(p: Prepared, g32: Float32Array, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+/** A float32 Gram made float64 with its exact diagonal put back, its eigenvalues, and the check's verdict. */
+export interface CheckedGram {
+  /** n x n, the exact float64 diagonal in place of the float32 one; in the units of the scaled values. */
+  readonly gram: Float64Array;
+  /** Descending. */
+  readonly eigenvalues: Float64Array;
+  /** Sum of the exact diagonal. */
+  readonly trace: number;
+  /** The perturbation the check applied to every eigenvalue (the size of the float32 error). */
+  readonly delta: number;
+  /** Whether H moved by at most SENSITIVITY_LIMIT under the +-delta shift. */
+  readonly accepted: boolean;
+}
+
+/**
+ * The float32 check (file comment): puts the exact diagonal back, measures the product's relative
+ * error on it, and shifts every eigenvalue by +-delta. Shared by the entropy, the inspector's
+ * spectra and the closed form's group Grams on the GPU (recast/groupGramGpu.ts).
+ */
+export function checkFloat32Gram(p: Pick<Prepared, 'n' | 'diag' | 'scale'>, g32: ArrayLike<number>): CheckedGram {
   const { n, diag, scale } = p;
   const gram = new Float64Array(n * n);
   const s2 = scale * scale;
@@ -141,12 +166,18 @@ export function finish(p: Prepared, g32: Float32Array, template: Float32Array, r
     gram[i * n + i] = exact;
     trace += exact;
   }
-  const eig = symmetricEigenvalues(gram, n);
-  const h = entropyOf(eig);
+  const eigenvalues = symmetricEigenvalues(gram, n);
+  const h = entropyOf(eigenvalues);
   const delta = (Math.max(relErr, 2 ** -24) * trace) / Math.sqrt(n);
-  const sensitivity = Math.max(Math.abs(entropyOf(eig, delta) - h), Math.abs(entropyOf(eig, -delta) - h));
-  if (!(sensitivity <= SENSITIVITY_LIMIT)) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
-  return { ...result(h, n), route: 'float32' };
+  const sensitivity = Math.max(Math.abs(entropyOf(eigenvalues, delta) - h), Math.abs(entropyOf(eigenvalues, -delta) - h));
+  return { gram, eigenvalues, trace, delta, accepted: sensitivity <= SENSITIVITY_LIMIT };
+}
+
+/** Entropy from the engine's float32 Gram with the exact diagonal put back, or the float64 route when the check rejects it. */
+export function finish(p: Prepared, g32: Float32Array, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+  const checked = checkFloat32Gram(p, g32);
+  if (!checked.accepted) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
+  return { ...result(entropyOf(checked.eigenvalues), p.n), route: 'float32' };
 }
 
 export const NOT_FINITE = (n: number): RoutedEntropy => ({ entropy: Number.NaN, normalized: Number.NaN, rank: n, route: 'float64' });
@@ -187,7 +218,12 @@ export function bankShape(
   const size = templates.length / n;
   const rows = shape[0];
   const cols = size / rows;
-  return { size, rows, cols, square: Math.max(rows, cols) < 2 * Math.min(rows, cols) && Math.min(rows, cols) > 1 };
+  return { size, rows, cols, square: nearSquare(rows, cols) };
+}
+
+/** Longer side under twice the shorter (and not a vector): the float32 check rejects such matrices (bankEntropy). */
+export function nearSquare(rows: number, cols: number): boolean {
+  return Math.max(rows, cols) < 2 * Math.min(rows, cols) && Math.min(rows, cols) > 1;
 }
 
 /** The mean of a bank's template entropies, estimated or exact, with the estimates' mean error. */

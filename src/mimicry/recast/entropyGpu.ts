@@ -40,34 +40,57 @@ export function onGpu(engine: Tf | null): boolean {
 }
 
 /**
- * The float32 Gram of a template's smaller side on the GPU, within `limit` bytes per tensor: when
- * the template is larger, a sum of the Grams of panels along its longer side (columns of a wide
- * template, rows of a tall one), each its own tensor, accumulated on the GPU. The Gram [n, n] is
+ * Most lines along the longer side in one panel, whatever the buffer limit: tfjs' transpose
+ * dispatches one workgroup per 16 x 16 tile, and a device allows 65,535 per dimension (a [6, 2^20]
+ * panel failed with "Dispatch size exceeds WebGPU limits").
+ */
+export const MAX_PANEL_LINES = 2 ** 19;
+
+/**
+ * What gramOnGpu multiplies: a template as `prepare` gives it (x32 row-major, already scaled), or
+ * the separate rows of a wide matrix (a group's members, recast/groupGramGpu.ts), scaled by `scale` as
+ * they are copied into panels.
+ */
+export type GramInput = Pick<Prepared, 'n' | 'tall'> & { readonly x32: Float32Array | readonly Float32Array[]; readonly scale?: number };
+
+/**
+ * The float32 Gram of a matrix's smaller side on the GPU, within `limit` bytes per tensor: when
+ * the matrix is larger, a sum of the Grams of panels along its longer side (columns of a wide
+ * matrix, rows of a tall one), each its own tensor, accumulated on the GPU. The Gram [n, n] is
  * the indivisible unit (it also bounds a panel from below: one of n lines fits when it does); null
- * when it exceeds `limit`. The caller reads the Gram back and disposes it.
+ * when it exceeds `limit`. The caller reads the Gram back and disposes it. The one GPU Gram of the
+ * engine: template entropy, the inspector's spectra and the closed form's group Grams use it.
  */
 export function gramOnGpu(
   engine: Tf,
-  p: Prepared,
+  p: GramInput,
   rows: number,
   cols: number,
   limit: number,
 ): { gram: ReturnType<Tf['matMul']>; panels: number } | null {
   const { n, tall, x32 } = p;
   if (n * n * 4 > limit) return null;
-  if (rows * cols * 4 <= limit) return { gram: gramTensor(engine, p, rows, cols), panels: 1 };
   const long = tall ? rows : cols;
-  const panels = Math.ceil(long / Math.floor(limit / (4 * n)));
+  const whole = rows * cols * 4 <= limit && long <= MAX_PANEL_LINES;
+  if (whole && x32 instanceof Float32Array) return { gram: gramTensor(engine, { ...p, x32 }, rows, cols), panels: 1 };
+  if (!(x32 instanceof Float32Array) && (tall || x32.length !== n)) throw new Error('gramOnGpu: separate rows are those of a wide matrix');
+  const panels = whole ? 1 : Math.max(Math.ceil(long / Math.floor(limit / (4 * n))), Math.ceil(long / MAX_PANEL_LINES));
   const width = Math.ceil(long / panels);
+  const scale = p.scale ?? 1;
   let gram: ReturnType<Tf['matMul']> | null = null;
   try {
     for (let start = 0; start < long; start += width) {
       const w = Math.min(width, long - start);
       let panel: Float32Array;
-      if (tall) panel = x32.slice(start * cols, (start + w) * cols);
+      if (tall && x32 instanceof Float32Array) panel = x32.slice(start * cols, (start + w) * cols);
       else {
         panel = new Float32Array(n * w);
-        for (let r = 0; r < n; r++) panel.set(x32.subarray(r * cols + start, r * cols + start + w), r * w);
+        for (let r = 0; r < n; r++) {
+          const line =
+            x32 instanceof Float32Array ? x32.subarray(r * cols + start, r * cols + start + w) : x32[r].subarray(start, start + w);
+          if (scale === 1) panel.set(line, r * w);
+          else for (let i = 0; i < w; i++) panel[r * w + i] = line[i] * scale;
+        }
       }
       const sum: ReturnType<Tf['matMul']> | null = gram;
       gram = engine.tidy(() => {
@@ -81,7 +104,7 @@ export function gramOnGpu(
     gram?.dispose();
     throw e;
   }
-  if (!gram) throw new Error('unreachable: a template has at least one panel');
+  if (!gram) throw new Error('unreachable: a matrix has at least one panel');
   return { gram, panels };
 }
 

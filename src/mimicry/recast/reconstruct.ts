@@ -16,6 +16,7 @@ import { activeGpuDevice } from './tfjs';
 import type { GpuDevice } from '../gpu/webgpu';
 import { hashString, Random } from './random';
 import { fitSpectral, repeatSets } from './spectral';
+import { groupGram } from './groupGramGpu';
 import { Scratch } from './scratch';
 import { MemoryTemplateStore, type TemplatesOnDisk, type TemplateStore } from './store';
 import { fitSpectralStreaming, memberInfos, readMember } from './stream';
@@ -33,18 +34,20 @@ import type {
   Summary,
 } from './types';
 
-const spectralFitter: GroupFitter = (rows, bank, ctx) => {
-  const f = fitSpectral(rows, bank.templates, ctx.fit.objective, (length) => ctx.scratch.floats('templates', length));
+const spectralFitter: GroupFitter = async (rows, bank, ctx) => {
+  // On webgpu a big group's Gram is computed on the GPU (float32, checked; groupGramGpu.ts).
+  const g = await groupGram(rows, ctx.fit.backend);
+  const f = fitSpectral(rows, bank.templates, ctx.fit.objective, (length) => ctx.scratch.floats('templates', length), g.gram);
   const coefficients = rows.map((_, l) => repeatSets(f.alpha, l, f.n, bank.sets));
-  return Promise.resolve({
+  return {
     templates: f.templates,
     coefficients,
     n: f.n,
     rank: f.rank,
     loss: Number.NaN,
-    backend: 'js-float64',
+    backend: g.route === 'float32-gpu' ? 'webgpu' : 'js-float64',
     energy: energyShares(f.eigenvalues, f.n),
-  });
+  };
 };
 
 function fitterFor(fit: ResolvedFit): GroupFitter {
@@ -337,7 +340,7 @@ export async function reconstruct(
         hooks.onProgress?.(ev);
       };
       const result = stream
-        ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal)
+        ? await fitSpectralStreaming(checkpoint, bank, fit.objective, roles, scratch, hooks.signal, undefined, fit.backend)
         : await fitter(rows, bank, { fit, signal: hooks.signal, scratch, progress: report });
       backends.add(result.backend);
       if (result.backend === 'webgpu') device ??= activeGpuDevice() ?? undefined;

@@ -139,19 +139,21 @@ export function writeTemplates(
 
 /**
  * Fits n templates to the member weights `rows` (each flattened, equal length d), all in memory.
- * `out(length)` may supply the templates' array (a reused buffer); by default a new one.
+ * `out(length)` may supply the templates' array (a reused buffer); by default a new one. `g`: their
+ * Gram matrix when already computed (groupGramGpu.ts), else it is computed here in float64.
  */
 export function fitSpectral(
   rows: readonly Float32Array[],
   templates: number,
   objective: Objective = 'per-layer',
   out: (length: number) => Float32Array = (length) => new Float32Array(length),
+  g?: Float64Array,
 ): SpectralFit {
   const L = rows.length;
   if (L === 0) throw new Error('fitSpectral: no members');
   const d = rows[0].length;
   for (const r of rows) if (r.length !== d) throw new Error('fitSpectral: members differ in size');
-  const sol = solveGram(gram(rows), L, templates, objective);
+  const sol = solveGram(g ?? gram(rows), L, templates, objective);
   const t = out(sol.n * d);
   writeTemplates(t, d, sol, rows, 0);
   return { templates: t, alpha: sol.alpha, n: sol.n, rank: sol.rank, eigenvalues: sol.eigenvalues };

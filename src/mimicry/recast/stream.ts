@@ -7,6 +7,8 @@ import type { BankPlan } from './grouping';
 import { ReconstructError } from './errors';
 import { type Scratch } from './scratch';
 import { accumulateGram, repeatSets, solveGram, writeTemplates, type Objective } from './spectral';
+import { GroupGramOnGpu } from './groupGramGpu';
+import type { Backend } from './types';
 
 /** Elements per member read at a time when streaming. */
 export const STREAM_CHUNK = 1 << 20;
@@ -76,6 +78,8 @@ export async function fitSpectralStreaming(
   scratch: Scratch,
   signal?: AbortSignal,
   chunk = STREAM_CHUNK,
+  /** webgpu: G from the chunks' products on the GPU (groupGramGpu.ts), float64 when its check rejects it. */
+  backend: Backend = 'auto',
 ): Promise<GroupFit> {
   const infos = memberInfos(checkpoint, bank);
   const L = infos.length;
@@ -88,12 +92,23 @@ export async function fitSpectralStreaming(
       parts.push(await readFloat32Into(checkpoint, info, scratch.floats(`chunk${l}`, end - at), scratch, at, end));
     return parts;
   };
+  const gpu = await GroupGramOnGpu.start(backend, L, L * d);
   for (let at = 0; at < d; at += chunk) {
     signal?.throwIfAborted();
     const end = Math.min(d, at + chunk);
     const parts = await readChunks(at, end);
     parts.forEach((p, l) => checkFinite(p, infos[l], at, roles[l]));
-    accumulateGram(g, parts);
+    if (gpu) await gpu.add(parts);
+    else accumulateGram(g, parts);
+  }
+  const fromGpu = gpu?.finish() ?? null;
+  if (fromGpu) g.set(fromGpu);
+  else if (gpu) {
+    // The float32 check rejected the GPU's product: one more pass, in float64.
+    for (let at = 0; at < d; at += chunk) {
+      signal?.throwIfAborted();
+      accumulateGram(g, await readChunks(at, Math.min(d, at + chunk)));
+    }
   }
   const sol = solveGram(g, L, bank.templates, objective);
   const templates = scratch.floats('templates', sol.n * d);
@@ -109,7 +124,7 @@ export async function fitSpectralStreaming(
     n: sol.n,
     rank: sol.rank,
     loss: Number.NaN,
-    backend: 'js-float64',
+    backend: fromGpu ? 'webgpu' : 'js-float64',
     energy: energyShares(sol.eigenvalues, sol.n),
   };
 }

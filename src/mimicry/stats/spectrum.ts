@@ -8,6 +8,8 @@
 // (eigenvalues under n * eps * lambda_max are treated as rounding noise).
 // The top of the spectrum and every metric built on sums (stable/effective rank, entropy) are
 // accurate to ~1e-12 relative.
+// With `backend: 'webgpu'` a large matrix's Gram is computed on the GPU in float32 instead,
+// checked, with this float64 route as fallback (spectrumGpu.ts).
 //
 // Over the size limit, `topK` > 0 asks for an estimate instead of nothing: the top k singular
 // values by randomized subspace iteration (linalg/randomizedSvd.ts, streamed, 2q + 2 reads of the
@@ -22,6 +24,7 @@ import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
 import { DEFAULT_TOP_K, topKPasses, topKSingularValues } from '../linalg/randomizedSvd';
 import { gramOfMatrix, streamGram, type GramResult } from './gram';
 import { spectralMetrics, type SpectralMetrics } from './spectralMetrics';
+import type { Backend } from '../recast/types';
 
 /**
  * The default spectrum size limit (`spectrumMaxSide`): the largest min(rows, cols) that gets a
@@ -85,6 +88,11 @@ export interface SpectrumOptions {
 export interface ComputeSpectrumOptions extends SpectrumOptions {
   /** Elements per chunk read from the checkpoint. */
   chunkElements?: number;
+  /**
+   * `webgpu`: the Gram of a large matrix goes to the GPU in float32, checked, with the float64
+   * route as fallback (spectrumGpu.ts says which). Any other backend: the float64 route.
+   */
+  backend?: Backend;
   signal?: AbortSignal;
   onProgress?: (doneElements: number) => void;
 }
@@ -114,7 +122,14 @@ export function spectrumFromGram(result: GramResult, rows: number, cols: number)
   for (let i = 0; i < n; i++) trace += gram[i * n + i];
   if (!Number.isFinite(trace)) return { skipped: TOO_LARGE, rows, cols };
   const lambda = symmetricEigenvalues(gram, n); // descending
-  const floor = Math.max(lambda[0], 0) * n * Number.EPSILON;
+  return spectrumFromEigenvalues(lambda, trace, Math.max(lambda[0], 0) * n * Number.EPSILON, rows, cols);
+}
+
+/**
+ * Singular values and metrics from the Gram's eigenvalues (descending) and its trace (the exact
+ * ||W||_F^2); eigenvalues at or under `floor` are rounding noise and give 0.
+ */
+export function spectrumFromEigenvalues(lambda: Float64Array, trace: number, floor: number, rows: number, cols: number): Spectrum {
   const singularValues = Array.from(lambda, (l) => (l > floor ? Math.sqrt(l) : 0));
   return { rows, cols, singularValues, ...spectralMetrics(singularValues, trace) };
 }
@@ -146,6 +161,11 @@ export async function computeSpectrum(
   const chunks = (): AsyncIterable<DecodedValues> => checkpoint.chunks(tensor, opts.chunkElements, opts.signal);
   if (why && rows > 0 && cols > 0 && (opts.topK ?? 0) > 0) return estimateSpectrum(chunks, rows, cols, opts.topK ?? 0, opts);
   if (why) return { skipped: why, rows, cols };
+  if (opts.backend === 'webgpu') {
+    // Evaluated only when asked for: a float64-only inspector never starts TensorFlow.js or the GPU.
+    const gpu = await import('./spectrumGpu');
+    if (gpu.spectrumGoesToGpu(tensor.dtype, rows, cols)) return (await gpu.spectrumOnGpu(chunks, rows, cols, opts)).outcome;
+  }
   return spectrumFromGram(await streamGram(chunks, rows, cols, opts), rows, cols);
 }
 

@@ -7,6 +7,7 @@ import { isStatsSkipped, tensorStatsOf } from '../../stats/checkpointStats';
 import type { TensorStats } from '../../stats/tensorStats';
 import { readValuesPage } from '../../safetensors/slice';
 import type { SpectrumView, ValuesPage, ValuesRequest } from './protocol';
+import type { Backend } from '../../recast/types';
 import { updateSpectrum, type FactorLayer } from '../../family/adapterView';
 
 function tensorOf(ckpt: Checkpoint, name: string) {
@@ -45,6 +46,8 @@ export async function computeSpectrumOf(
   onFraction: (fraction: number) => void,
   /** A LoRA adapter's factor tensors and their layer updates: a factor's spectrum is its update's. */
   factors?: ReadonlyMap<string, FactorLayer> | null,
+  /** `webgpu`: large Grams on the GPU (stats/spectrumGpu.ts). */
+  backend?: Backend,
 ): Promise<SpectrumView> {
   const t = tensorOf(ckpt, name);
   const layer = factors?.get(name);
@@ -70,6 +73,7 @@ export async function computeSpectrumOf(
   const s = await computeSpectrum(ckpt, t, {
     maxSide: spectrumMaxSide,
     topK: DEFAULT_SPECTRUM_TOP_K,
+    backend,
     signal,
     onProgress: (done) => onFraction(done / total),
   });

@@ -52,11 +52,11 @@ serve<InspectService>(
     stats({ name, bins }, { signal, progress }) {
       return scheduler.one(name, bins, signal, throttled(progress));
     },
-    async spectrum({ name, spectrumMaxSide }, { signal, progress }) {
+    async spectrum({ name, spectrumMaxSide, backend }, { signal, progress }) {
       const ck = current();
       if (!keepFactors && loraKind([name])) factors ??= factorLayers(ck);
       const layers = factors ? await factors : null;
-      return computeSpectrumOf(ck, name, spectrumMaxSide, signal, throttled(progress), layers);
+      return computeSpectrumOf(ck, name, spectrumMaxSide, signal, throttled(progress), layers, backend);
     },
     values(req) {
       return valuesPageOf(current(), req);

@@ -5,6 +5,7 @@ import type { WireError } from '../../errors';
 import type { TensorStats } from '../../stats/tensorStats';
 import type { SliceRequest, ValuesPage } from '../../safetensors/slice';
 import type { Method } from '../channel/protocol';
+import type { Backend } from '../../recast/types';
 
 /** One tensor as the worker describes it (a row of the inspector's table). */
 export interface TensorRow {
@@ -99,7 +100,8 @@ export interface InspectService {
   readonly open: Method<{ readonly path: string; readonly factors?: boolean }, Opened>;
   /** Progress: the share of the tensor's elements read, in [0, 1]. */
   readonly stats: Method<{ readonly name: string; readonly bins: number }, TensorStats, number>;
-  readonly spectrum: Method<{ readonly name: string; readonly spectrumMaxSide: number }, SpectrumView, number>;
+  /** `backend`: `webgpu` puts large Grams on the GPU (stats/spectrumGpu.ts); the setting mimicry.reconstruct.backend. */
+  readonly spectrum: Method<{ readonly name: string; readonly spectrumMaxSide: number; readonly backend?: Backend }, SpectrumView, number>;
   /** Statistics for many tensors, one after another; each result is reported as it is ready. */
   readonly statsBatch: Method<{ readonly names: readonly string[]; readonly bins: number }, void, BatchEvent>;
   /** A page of a tensor's values: ranged reads of the rows shown only. */
