@@ -8,6 +8,7 @@ import { KERNELS_WAT_SHA256 } from '../../src/mimicry/linalg/kernelsWasm';
 import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
 import { gramOfMatrix, streamGram } from '../../src/mimicry/stats/gram';
 import { Random } from '../../src/mimicry/recast/random';
+import { solveGram, writeTemplates } from '../../src/mimicry/recast/spectral';
 
 function withKernels<T>(on: boolean, f: () => T): T {
   setKernelsEnabled(on);
@@ -76,5 +77,35 @@ test('SIMD tridiagonalization sweep: eigenvalues agree with the JavaScript loop 
       assert.ok(Math.abs(simd[i] - ref[i]) <= 1e-12 * scale, `n=${n} simd λ${i} ${simd[i]} vs ${ref[i]}`);
       assert.ok(Math.abs(simd[i] - js[i]) <= 1e-12 * scale, `n=${n} simd vs js λ${i}`);
     }
+  }
+});
+
+test("writeTemplates through the combine kernel gives the JavaScript loop's float32 values bit for bit (odd lengths, offsets, signed zeros)", () => {
+  const rng = new Random(5);
+  for (const [L, n, len] of [
+    [1, 1, 3],
+    [2, 2, 16387],
+    [5, 3, 40_001],
+    [12, 4, 33_000],
+  ]) {
+    const chunks = Array.from({ length: L }, () => Float32Array.from(rng.normals(len, 0.05)));
+    for (const c of chunks) c.fill(-0, 0, 8); // all members -0: the sums start from +0 in both
+    const g = new Float64Array(L * L);
+    for (let a = 0; a < L; a++) for (let b = 0; b < L; b++) g[a * L + b] = chunks[a].reduce((s, v, i) => s + v * chunks[b][i], 0);
+    const sol = solveGram(g, L, n, 'per-layer');
+    const d = len + 5;
+    const simd = new Float32Array(sol.n * d);
+    const js = new Float32Array(sol.n * d);
+    writeTemplates(simd, d, sol, chunks, 5);
+    setKernelsEnabled(false);
+    try {
+      writeTemplates(js, d, sol, chunks, 5);
+    } finally {
+      setKernelsEnabled(true);
+    }
+    assert.ok(
+      simd.every((v, i) => Object.is(v, js[i])),
+      `L=${L} n=${n} len=${len}`,
+    );
   }
 });

@@ -15,6 +15,8 @@ export interface Kernels {
   atv4(a: number, rows: number, cols: number, v: number, out: number): void;
   /** out (rows x 4) += A m, m cols x 4 interleaved (byte addresses). */
   av4(a: number, rows: number, cols: number, m: number, out: number): void;
+  /** out[i] = float32(sum_l w[l] x[l stride + i]), i < m (a multiple of 4), float32 x and out, float64 w (byte addresses). */
+  combine(x: number, stride: number, L: number, w: number, out: number, m: number): void;
 }
 
 let loaded: Kernels | null | undefined;

@@ -5,7 +5,7 @@
 ;; they replace, except that each sum over t (or k) runs as two interleaved partial sums (even and
 ;; odd indices) added at the end: a different rounding, not a different precision.
 ;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into kernelsWasm.ts.
-;; Every address is in bytes; every array is float64.
+;; Every address is in bytes; every array is float64, except combine's float32 rows and output.
 (module
   (memory (export "memory") 1)
 
@@ -372,4 +372,38 @@
         (local.set $t (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 5))))
         (v128.store offset=0 (local.get $t) (f64x2.add (v128.load offset=0 (local.get $t)) (local.get $a0)))
         (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t)) (local.get $a1))))))
+
+  ;; out[i] = float32(sum over l < L of w[l] * x[l stride + i]) for i < m (m a multiple of 4): each sum
+  ;; in float64 from 0, member by member in order, rounded once, exactly as writeTemplates' JavaScript
+  ;; loop (f64x2 lanes run over elements, never over the sum). x and out are float32, w float64;
+  ;; stride in elements.
+  (func (export "combine") (param $x i32) (param $stride i32) (param $L i32) (param $w i32) (param $out i32) (param $m i32)
+    (local $i i32) (local $l i32) (local $p i32) (local $q i32) (local $v v128) (local $c v128)
+    (local $a0 v128) (local $a1 v128)
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $a0 (v128.const f64x2 0 0))
+        (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $q (local.get $w))
+        (local.set $l (i32.const 0))
+        (block $membersDone
+          (loop $members
+            (br_if $membersDone (i32.ge_u (local.get $l) (local.get $L)))
+            (local.set $c (f64x2.splat (f64.load (local.get $q))))
+            (local.set $v (v128.load (local.get $p)))
+            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $c) (f64x2.promote_low_f32x4 (local.get $v)))))
+            (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $c) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))))
+            (local.set $p (i32.add (local.get $p) (i32.shl (local.get $stride) (i32.const 2))))
+            (local.set $q (i32.add (local.get $q) (i32.const 8)))
+            (local.set $l (i32.add (local.get $l) (i32.const 1)))
+            (br $members)))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (local.get $a0)) (f32x4.demote_f64x2_zero (local.get $a1))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quads))))
 )
