@@ -17,7 +17,46 @@ export function gram(rows: readonly ArrayLike<number>[]): Float64Array {
     const i1 = Math.min(d, i0 + GRAM_BLOCK);
     for (let a = 0; a < L; a++) {
       const ra = rows[a];
-      for (let b = a; b < L; b++) {
+      let b = a;
+      // Four (then two) entries per pass: independent sums run side by side instead of one waiting
+      // on its own additions; each is still its plain running sum in element order.
+      for (; b + 3 < L; b += 4) {
+        const r0 = rows[b];
+        const r1 = rows[b + 1];
+        const r2 = rows[b + 2];
+        const r3 = rows[b + 3];
+        const o = a * L + b;
+        let s0 = g[o];
+        let s1 = g[o + 1];
+        let s2 = g[o + 2];
+        let s3 = g[o + 3];
+        for (let i = i0; i < i1; i++) {
+          const x = ra[i];
+          s0 += x * r0[i];
+          s1 += x * r1[i];
+          s2 += x * r2[i];
+          s3 += x * r3[i];
+        }
+        g[o] = s0;
+        g[o + 1] = s1;
+        g[o + 2] = s2;
+        g[o + 3] = s3;
+      }
+      for (; b + 1 < L; b += 2) {
+        const r0 = rows[b];
+        const r1 = rows[b + 1];
+        const o = a * L + b;
+        let s0 = g[o];
+        let s1 = g[o + 1];
+        for (let i = i0; i < i1; i++) {
+          const x = ra[i];
+          s0 += x * r0[i];
+          s1 += x * r1[i];
+        }
+        g[o] = s0;
+        g[o + 1] = s1;
+      }
+      for (; b < L; b++) {
         const rb = rows[b];
         let s = g[a * L + b];
         for (let i = i0; i < i1; i++) s += ra[i] * rb[i];
