@@ -9,6 +9,7 @@ import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenval
 import { gramOfMatrix, streamGram } from '../../src/mimicry/stats/gram';
 import { Random } from '../../src/mimicry/recast/random';
 import { solveGram, writeTemplates } from '../../src/mimicry/recast/spectral';
+import { compose } from '../../src/mimicry/recast/compose';
 
 function withKernels<T>(on: boolean, f: () => T): T {
   setKernelsEnabled(on);
@@ -106,6 +107,30 @@ test("writeTemplates through the combine kernel gives the JavaScript loop's floa
     assert.ok(
       simd.every((v, i) => Object.is(v, js[i])),
       `L=${L} n=${n} len=${len}`,
+    );
+  }
+});
+
+test("compose through the combine kernel gives the JavaScript loop's float32 values bit for bit", () => {
+  const rng = new Random(6);
+  for (const [n, K, d] of [
+    [1, 1, 5],
+    [2, 3, 16390],
+    [4, 2, 40_003],
+  ]) {
+    const templates = Float32Array.from(rng.normals(n * d, 0.1));
+    const coefficients = Float32Array.from(rng.normals(K * n, 1));
+    const simd = compose(templates, n, coefficients);
+    setKernelsEnabled(false);
+    let js: Float32Array;
+    try {
+      js = compose(templates, n, coefficients);
+    } finally {
+      setKernelsEnabled(true);
+    }
+    assert.ok(
+      simd.every((v, i) => Object.is(v, js[i])),
+      `n=${n} K=${K} d=${d}`,
     );
   }
 });

@@ -1,7 +1,7 @@
 // The closed form (docs/RECAST.md section 3): the best rank-n fit of a group via its L x L Gram matrix.
 // The pieces work on column chunks of all members at once, so a group can also be streamed.
 import { gram, symmetricEigen } from './linalg';
-import { kernels, reserve, type Kernels } from '../linalg/kernels';
+import { combineRows } from '../linalg/combine';
 import { isPositiveInt } from '../positiveInt';
 
 export type Objective = 'total' | 'per-layer';
@@ -122,11 +122,16 @@ export function writeTemplates(
   const { n, weights } = sol;
   const L = chunks.length;
   const len = chunks[0]?.length ?? 0;
-  const k = kernels();
-  if (k && len >= 4 && chunks.every((c) => c instanceof Float32Array)) {
-    writeTemplatesSimd(k, out, d, sol, chunks as readonly Float32Array[], offset);
+  if (
+    chunks.every((c) => c instanceof Float32Array) &&
+    combineRows(
+      chunks as readonly Float32Array[],
+      (t, l) => weights[l * n + t],
+      n,
+      (t, values, at) => out.set(values, t * d + offset + at),
+    )
+  )
     return;
-  }
   const acc = new Float64Array(Math.min(WRITE_BLOCK, len));
   for (let t = 0; t < n; t++) {
     const o = t * d + offset;
@@ -139,50 +144,6 @@ export function writeTemplates(
         for (let i = 0; i < m; i++) acc[i] += w * c[i0 + i];
       }
       for (let i = 0; i < m; i++) out[o + i0 + i] = acc[i];
-    }
-  }
-}
-
-/** Elements per member copied into the kernels' memory at a time (64 KiB each). */
-const SIMD_BLOCK = 16384;
-
-/**
- * writeTemplates through the combine kernel (WebAssembly SIMD over elements): each block of every
- * member is copied in once and combined for every template; the same sums in the same order, so
- * the same float32 values. A tail of fewer than 4 elements takes the JavaScript loop.
- */
-function writeTemplatesSimd(
-  k: Kernels,
-  out: Float32Array,
-  d: number,
-  sol: SpectralSolution,
-  chunks: readonly Float32Array[],
-  offset: number,
-): void {
-  const { n, weights } = sol;
-  const L = chunks.length;
-  const len = chunks[0].length;
-  const block = Math.min(SIMD_BLOCK, len - (len % 4));
-  const xBytes = L * block * 4;
-  const buffer = reserve(k, xBytes + L * 8 + block * 4);
-  const x = new Float32Array(buffer, 0, L * block);
-  const w = new Float64Array(buffer, xBytes, L);
-  const result = new Float32Array(buffer, xBytes + L * 8, block);
-  const whole = len - (len % 4);
-  for (let i0 = 0; i0 < whole; i0 += block) {
-    const m = Math.min(block, whole - i0);
-    for (let l = 0; l < L; l++) x.set(chunks[l].subarray(i0, i0 + m), l * block);
-    for (let t = 0; t < n; t++) {
-      for (let l = 0; l < L; l++) w[l] = weights[l * n + t];
-      k.combine(0, block, L, xBytes, xBytes + L * 8, m);
-      out.set(result.subarray(0, m), t * d + offset + i0);
-    }
-  }
-  for (let i = whole; i < len; i++) {
-    for (let t = 0; t < n; t++) {
-      let s = 0;
-      for (let l = 0; l < L; l++) s += weights[l * n + t] * chunks[l][i];
-      out[t * d + offset + i] = s;
     }
   }
 }
