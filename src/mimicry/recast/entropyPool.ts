@@ -11,6 +11,7 @@ import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
 import { bankMean, entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
 import { estimateEntropy, type EntropyEstimateOptions } from './entropyEstimate';
+import { Scratch } from './scratch';
 
 /**
  * One template, row-major rows x cols: its values (the pool owns them once queued), or where they lie
@@ -25,18 +26,22 @@ export interface EntropyTemplate {
   readonly estimate?: EntropyEstimateOptions;
 }
 
-/** One template's entropy as the task says: exact (float64 route) or estimated. The pool's threads all run this. */
-export function templateEntropy(task: EntropyTemplate): Entropy {
+/**
+ * One template's entropy as the task says: exact (float64 route) or estimated. The pool's threads all
+ * run this. A template read from disk goes into `scratch`'s one template-sized slot (each thread has
+ * its own, reused from template to template: a fresh array each time would leave the dead ones for
+ * the collector, several 7B-sized templates at once).
+ */
+export function templateEntropy(task: EntropyTemplate, scratch: Scratch): Entropy {
   const { rows, cols, estimate } = task;
-  const values = task.values ?? readTemplate(task.from, rows * cols);
+  const values = task.values ?? readTemplate(task.from, scratch.floats('template', rows * cols));
   return estimate ? estimateEntropy(values, rows, cols, estimate) : entropyFloat64(values, rows, cols);
 }
 
-/** `length` float32 values from a store's file (synchronous: a template is one computation on its thread). */
-function readTemplate(from: TemplatesOnDisk | undefined, length: number): Float32Array {
+/** `out.length` float32 values from a store's file (synchronous: a template is one computation on its thread). */
+function readTemplate(from: TemplatesOnDisk | undefined, out: Float32Array): Float32Array {
   if (!from) throw new Error('a template without values or a place on disk');
-  const out = new Float32Array(length);
-  const bytes = new Uint8Array(out.buffer);
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   const fd = openSync(from.file, 'r');
   try {
     let done = 0;
@@ -124,6 +129,8 @@ export class EntropyPool {
   /** Resolved (and replaced) whenever a template is done, here or in a worker. */
   private progressed = signal();
   private closed = false;
+  /** This thread's template slot for the ones it computes itself (relieve, drain). */
+  private readonly scratch = new Scratch();
   private readonly onAbort = (): void => this.stop(this.signal?.reason);
 
   /**
@@ -203,7 +210,7 @@ export class EntropyPool {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.signal?.aborted) task.reject(this.signal.reason);
-      else task.resolve(templateEntropy(task));
+      else task.resolve(templateEntropy(task, this.scratch));
     }
     this.signal?.throwIfAborted();
   }
@@ -216,7 +223,7 @@ export class EntropyPool {
       const task = this.queue.shift();
       if (!task) return;
       if (this.signal?.aborted) task.reject(this.signal.reason);
-      else task.resolve(templateEntropy(task));
+      else task.resolve(templateEntropy(task, this.scratch));
     }
   }
 
@@ -229,6 +236,7 @@ export class EntropyPool {
     if (this.closed) return;
     this.closed = true;
     this.signal?.removeEventListener('abort', this.onAbort);
+    this.scratch.clear();
     for (const r of this.inFlight) r.cancel();
     for (const h of this.hosts) h.dispose();
     for (const task of this.queue.splice(0)) task.reject(reason);

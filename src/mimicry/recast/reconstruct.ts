@@ -8,7 +8,7 @@ import { bankEntropy, type BankEntropy } from './entropy';
 import { bankEntropyOnGpu, gramEngine, onGpu } from './entropyGpu';
 import { EntropyPool, entropyWork, POOL_MIN_WORK, pooledBankEntropy } from './entropyPool';
 import { DEFAULT_ENTROPY_ESTIMATE, estimateCost, estimatedBankEntropy } from './entropyEstimate';
-import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
+import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity, type LayerFidelity } from './metrics';
 import { ReconstructError } from './errors';
 import { resolveFit, type ResolvedFit } from './options';
 import { paperFitter } from './paper';
@@ -17,7 +17,7 @@ import type { GpuDevice } from '../gpu/webgpu';
 import { hashString, Random } from './random';
 import { fitSpectral, repeatSets } from './spectral';
 import { Scratch } from './scratch';
-import { MemoryTemplateStore, type TemplatesOnDisk, type TemplateStore } from './store';
+import { MemoryTemplateStore, type TemplateStore } from './store';
 import { fitSpectralStreaming, memberInfos, readMember } from './stream';
 import type {
   BankMetrics,
@@ -60,8 +60,10 @@ interface PhaseClock {
 
 /**
  * Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough).
- * `fit.templates` are the templates as stored; `exact`, when they were rounded to 16 bits, the float32
- * ones before rounding (their fidelity is reported beside, as f32Cosine and f32RelError).
+ * With `roundTo`, the float32 templates' fidelity is measured first (reported beside, as f32Cosine
+ * and f32RelError), then `fit.templates` are rounded in place to the stored dtype: from there on,
+ * everything (store, metrics, file) sees the templates as they are stored, and no second copy of
+ * them is ever held. The templates go to `store` before entropy, whose pool reads them from its file.
  */
 async function measureBank(
   bank: BankPlan,
@@ -71,26 +73,40 @@ async function measureBank(
   scratch: Scratch,
   clock: PhaseClock,
   pool: EntropyPool | null,
+  store: TemplateStore,
+  roundTo: 'F16' | 'BF16' | null,
   signal?: AbortSignal,
-  exact: Float32Array | null = null,
-  /** Where the same templates lie on disk (the run's template store), for the entropy pool. */
-  onDisk?: TemplatesOnDisk,
 ): Promise<{ metrics: BankMetrics; layers: LayerMetrics[]; entropy: Promise<BankEntropy> | null }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
-  const rebuilt = scratch.floats('rebuilt', bank.size);
+  // Only the probes need a rebuilt member whole; the fidelity itself is summed as it is composed.
+  const rebuilt = opts.probes > 0 ? scratch.floats('rebuilt', bank.size) : null;
   const L = bank.members.length;
+  // Rounded templates: two passes over each layer, the float32 templates' and the stored ones'.
+  const passes = roundTo ? 2 * L : L;
+  const unit = roundTo ? 'layer pass' : 'layer';
   let since = performance.now();
-  clock.report('fidelity', 0, L, 'layer');
+  clock.report('fidelity', 0, passes, unit);
+  const exact: LayerFidelity[] = [];
+  if (roundTo) {
+    for (let l = 0; l < L; l++) {
+      signal?.throwIfAborted();
+      exact.push(composeWithFidelity(fit.templates, fit.n, fit.coefficients[l], await member(l), null));
+      clock.report('fidelity', l + 1, passes, unit);
+    }
+    roundFloat32To(roundTo, fit.templates);
+  }
+  clock.spent('fidelity', since); // the store's write is no phase's
+  await store.put(bank.name, fit.templates);
+  const onDisk = store.locate?.(bank.name);
+  since = performance.now();
   for (const [l, name] of bank.members.entries()) {
     signal?.throwIfAborted();
     const original = await member(l);
-    // The float32 templates' fidelity first, in the same buffer: the stored templates' rebuild then
-    // overwrites it and is left for the probes (one rebuilt member held, not two).
-    const e = exact && composeWithFidelity(exact, fit.n, fit.coefficients[l], original, rebuilt);
-    // compose() and layerFidelity() in one pass (same bits); `rebuilt` is left for the probes.
+    // compose() and layerFidelity() in one pass (same bits); `rebuilt`, when held, is left for the probes.
     const f = composeWithFidelity(fit.templates, fit.n, fit.coefficients[l], original, rebuilt, se);
     se = f.squaredError;
+    const e = exact[l];
     const m: LayerMetrics = {
       name,
       bank: bank.name,
@@ -98,11 +114,11 @@ async function measureBank(
       relError: f.relError,
       ...(e ? { f32Cosine: e.cosine, f32RelError: e.relError } : {}),
     };
-    if (opts.probes > 0) {
+    if (rebuilt) {
       const rng = new Random((opts.seed ^ hashString(name)) >>> 0);
       layers.push({ ...m, probeCosine: probeFidelity(original, rebuilt, bank.shape, inputLayout(name), opts.probes, rng) });
     } else layers.push(m);
-    clock.report('fidelity', l + 1, L, 'layer');
+    clock.report('fidelity', passes - L + l + 1, passes, unit);
   }
   clock.spent('fidelity', since);
   since = performance.now();
@@ -214,27 +230,26 @@ function storedDtype(bank: BankPlan, fit: ResolvedFit): BankDType {
 function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
   const L = bank.members.length;
   const n = bank.templates;
-  // 16-bit templates: the rounded copy and its encoding (half a buffer per template).
-  const rounding = storedDtype(bank, fit) === 'F32' ? 0 : 1.5 * n;
-  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1 + rounding; // members, their tensors, templates with gradients and RMSprop state
+  // 16-bit templates are rounded in place (measureBank): they cost nothing more.
+  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1; // members, their tensors, templates with gradients and RMSprop state
   const streamed = L * bank.size * 4 > fit.groupMemory;
-  return (streamed ? n + 2 : L + n + 1) + rounding; // (members or one member), templates, the rebuilt member
+  // (Members or one member), templates, and the rebuilt member: held only for probes, counted always.
+  return streamed ? n + 2 : L + n + 1;
 }
 
 /**
- * The fitted templates rounded to `dtype` (in scratch), or null when they stay float32: F32 asked,
- * or a value that F16 cannot hold (the bank then keeps exact F32 templates rather than infinities).
+ * The 16-bit dtype `bank`'s templates are rounded to, or null when they stay float32: F32 asked, or
+ * a value that F16 cannot hold (the bank then keeps exact F32 templates rather than infinities).
+ * Rounding is monotonic, so the largest finite magnitude decides for every value.
  */
-function roundTemplates(templates: Float32Array, dtype: BankDType, scratch: Scratch): Float32Array | null {
+function roundingOf(templates: Float32Array, dtype: BankDType): 'F16' | 'BF16' | null {
   if (dtype === 'F32') return null;
-  const out = roundFloat32To(
-    dtype,
-    templates,
-    scratch.floats('stored-templates', templates.length),
-    scratch.bytes('stored-encoded', 2 * templates.length),
-  );
-  for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i]) && Number.isFinite(templates[i])) return null;
-  return out;
+  let max = 0;
+  for (let i = 0; i < templates.length; i++) {
+    const a = Math.abs(templates[i]);
+    if (a > max && a !== Infinity) max = a; // NaN compares false
+  }
+  return Number.isFinite(roundFloat32To(dtype, Float32Array.of(max))[0]) ? dtype : null;
 }
 
 /** Refuses, before anything is read, a plan whose largest group would not fit in the memory limit. */
@@ -295,7 +310,9 @@ export async function reconstruct(
   const entropies: (Promise<BankEntropy> | null)[] = [];
   try {
     await fitBanks();
-    // This thread's own work is done: it takes the templates no worker has started, then waits for the rest.
+    // This thread's own work is done: its buffers go before it takes the templates no worker has
+    // started (each read from the store), then it waits for the rest.
+    scratch.clear();
     const since = performance.now();
     await pool?.drain();
     const settled = await Promise.all(entropies);
@@ -345,31 +362,15 @@ export async function reconstruct(
       clock.report('fit', 1, 1, 'group');
       const member = (l: number) =>
         stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]);
-      // Everything after the fit (metrics, store, file) sees the templates as they are stored.
-      const rounded = roundTemplates(result.templates, storedDtype(bank, fit), scratch);
-      const stored = rounded ? { ...result, templates: rounded } : result;
-      // Stored first: the entropy pool's threads then read the templates from the store's file.
-      await store.put(bank.name, stored.templates);
-      const onDisk = store.locate?.(bank.name);
-      const measured = await measureBank(
-        bank,
-        member,
-        stored,
-        fit,
-        scratch,
-        clock,
-        pool,
-        hooks.signal,
-        rounded && result.templates,
-        onDisk,
-      );
+      const roundTo = roundingOf(result.templates, storedDtype(bank, fit));
+      const measured = await measureBank(bank, member, result, fit, scratch, clock, pool, store, roundTo, hooks.signal);
       entropies.push(measured.entropy);
       measured.entropy?.catch(() => undefined); // handled where all are awaited
       if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
       banks.push({
         plan: bank,
         n: result.n,
-        templateDtype: rounded ? bank.dtype : 'F32',
+        templateDtype: roundTo ?? 'F32',
         coefficients: result.coefficients,
         metrics: measured.metrics,
         layers: measured.layers,
