@@ -11,7 +11,6 @@ import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
 import { bankMean, entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
 import { estimateEntropy, type EntropyEstimateOptions } from './entropyEstimate';
-import { Scratch } from './scratch';
 
 /**
  * One template, row-major rows x cols: its values (the pool owns them once queued), or where they lie
@@ -26,15 +25,20 @@ export interface EntropyTemplate {
   readonly estimate?: EntropyEstimateOptions;
 }
 
+/** Where a thread reads a template of `length` values from disk: a reused buffer, or a new one. */
+export type TemplateSlot = (length: number) => Float32Array;
+
+const freshSlot: TemplateSlot = (length) => new Float32Array(length);
+
 /**
  * One template's entropy as the task says: exact (float64 route) or estimated. The pool's threads all
- * run this. A template read from disk goes into `scratch`'s one template-sized slot (each thread has
- * its own, reused from template to template: a fresh array each time would leave the dead ones for
- * the collector, several 7B-sized templates at once).
+ * run this. A template read from disk goes into `slot`: each thread reuses one buffer from template
+ * to template (a fresh array each time would leave the dead ones for the collector, several
+ * 7B-sized templates at once).
  */
-export function templateEntropy(task: EntropyTemplate, scratch: Scratch): Entropy {
+export function templateEntropy(task: EntropyTemplate, slot: TemplateSlot = freshSlot): Entropy {
   const { rows, cols, estimate } = task;
-  const values = task.values ?? readTemplate(task.from, scratch.floats('template', rows * cols));
+  const values = task.values ?? readTemplate(task.from, slot(rows * cols));
   return estimate ? estimateEntropy(values, rows, cols, estimate) : entropyFloat64(values, rows, cols);
 }
 
@@ -129,8 +133,6 @@ export class EntropyPool {
   /** Resolved (and replaced) whenever a template is done, here or in a worker. */
   private progressed = signal();
   private closed = false;
-  /** This thread's template slot for the ones it computes itself (relieve, drain). */
-  private readonly scratch = new Scratch();
   private readonly onAbort = (): void => this.stop(this.signal?.reason);
 
   /**
@@ -200,8 +202,9 @@ export class EntropyPool {
    * Waits until at most `maxBytes` of templates are queued or in flight, computing queued ones in this
    * thread meanwhile: the run fits its next bank only once the entropy work behind it is bounded, so
    * memory stays bounded when entropy is slower than fitting (estimates of 7B-sized templates).
+   * Templates on disk are read into `slot` (the run's own template buffer: free between banks).
    */
-  async relieve(maxBytes: number): Promise<void> {
+  async relieve(maxBytes: number, slot?: TemplateSlot): Promise<void> {
     while (!this.closed && this.backlog > maxBytes) {
       const task = this.queue.shift();
       if (!task) {
@@ -210,20 +213,23 @@ export class EntropyPool {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.signal?.aborted) task.reject(this.signal.reason);
-      else task.resolve(templateEntropy(task, this.scratch));
+      else task.resolve(templateEntropy(task, slot));
     }
     this.signal?.throwIfAborted();
   }
 
-  /** Computes, in this thread, every queued template no worker has started (this thread has nothing else to do). */
-  async drain(): Promise<void> {
+  /**
+   * Computes, in this thread, every queued template no worker has started (this thread has nothing
+   * else to do); templates on disk are read into `slot`.
+   */
+  async drain(slot?: TemplateSlot): Promise<void> {
     for (;;) {
       // Between templates, the workers' answers are taken (and they are given the next ones).
       await new Promise<void>((resolve) => setImmediate(resolve));
       const task = this.queue.shift();
       if (!task) return;
       if (this.signal?.aborted) task.reject(this.signal.reason);
-      else task.resolve(templateEntropy(task, this.scratch));
+      else task.resolve(templateEntropy(task, slot));
     }
   }
 
@@ -236,7 +242,6 @@ export class EntropyPool {
     if (this.closed) return;
     this.closed = true;
     this.signal?.removeEventListener('abort', this.onAbort);
-    this.scratch.clear();
     for (const r of this.inFlight) r.cancel();
     for (const h of this.hosts) h.dispose();
     for (const task of this.queue.splice(0)) task.reject(reason);

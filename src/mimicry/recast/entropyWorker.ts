@@ -4,13 +4,13 @@ import { serve } from '../worker/channel/serve';
 import { templateEntropy, type EntropyWorkerService } from './entropyPool';
 import { Scratch } from './scratch';
 
-/** This thread's template slot, reused by every request. */
+/** This thread's template buffer, reused by every request. */
 const scratch = new Scratch();
 
 serve<EntropyWorkerService>(
   {
     open: () => ({}),
-    template: (task) => templateEntropy(task, scratch),
+    template: (task) => templateEntropy(task, (length) => scratch.floats('template', length)),
   },
   () => Promise.resolve(),
 );

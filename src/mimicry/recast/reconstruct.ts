@@ -232,9 +232,8 @@ function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
   const n = bank.templates;
   // 16-bit templates are rounded in place (measureBank): they cost nothing more.
   if (fit.method !== 'spectral') return 2 * L + 4 * n + 1; // members, their tensors, templates with gradients and RMSprop state
-  const streamed = L * bank.size * 4 > fit.groupMemory;
   // (Members or one member), templates, and the rebuilt member: held only for probes, counted always.
-  return streamed ? n + 2 : L + n + 1;
+  return streamed(bank, fit) ? n + 2 : L + n + 1;
 }
 
 /**
@@ -250,6 +249,31 @@ function roundingOf(templates: Float32Array, dtype: BankDType): 'F16' | 'BF16' |
     if (a > max && a !== Infinity) max = a; // NaN compares false
   }
   return Number.isFinite(roundFloat32To(dtype, Float32Array.of(max))[0]) ? dtype : null;
+}
+
+/** Whether the closed form streams `bank` (too big to hold): its members are then read a chunk at a time. */
+function streamed(bank: BankPlan, fit: ResolvedFit): boolean {
+  return fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
+}
+
+/**
+ * A Scratch whose member, template and rebuilt slots are sized for the largest group at once. Grown
+ * from bank to bank instead, each smaller buffer left behind waits for the collector, which may keep
+ * it long after (a 7B run held its attention-sized slots beside the MLP-sized ones). The sizes are
+ * upper bounds: pages a run never writes are never resident.
+ */
+function presized(banks: readonly BankPlan[], fit: ResolvedFit): Scratch {
+  const sizes = new Map<string, number>();
+  const want = (name: string, length: number) => sizes.set(name, Math.max(sizes.get(name) ?? 0, length));
+  for (const b of banks) {
+    if (streamed(b, fit)) want('member0', b.size);
+    else b.members.forEach((_, l) => want(`member${l}`, b.size));
+    if (fit.method === 'spectral') want('templates', b.templates * b.size);
+    if (fit.probes > 0) want('rebuilt', b.size);
+  }
+  const scratch = new Scratch();
+  for (const [name, length] of sizes) scratch.floats(name, length);
+  return scratch;
 }
 
 /** Refuses, before anything is read, a plan whose largest group would not fit in the memory limit. */
@@ -295,7 +319,9 @@ export async function reconstruct(
   const backends = new Set<string>();
   let device: GpuDevice | undefined;
   // Member, template and rebuilt buffers, sized by the largest group and reused by every group.
-  const scratch = new Scratch();
+  const scratch = presized(plan.banks, fit);
+  // Between banks the templates slot is free: this thread reads the pool's templates into it.
+  const templateSlot = (length: number) => scratch.floats('templates', length);
   const phases: Record<'fit' | 'fidelity' | 'diversity' | 'entropy', number> = { fit: 0, fidelity: 0, diversity: 0, entropy: 0 };
   // Template entropy of bank i runs on other cores while this thread fits bank i + 1.
   let work = 0;
@@ -310,11 +336,9 @@ export async function reconstruct(
   const entropies: (Promise<BankEntropy> | null)[] = [];
   try {
     await fitBanks();
-    // This thread's own work is done: its buffers go before it takes the templates no worker has
-    // started (each read from the store), then it waits for the rest.
-    scratch.clear();
+    // This thread's own work is done: it takes the templates no worker has started, then waits for the rest.
     const since = performance.now();
-    await pool?.drain();
+    await pool?.drain(templateSlot);
     const settled = await Promise.all(entropies);
     phases.entropy += (performance.now() - since) / 1000;
     settled.forEach((e, i) => {
@@ -331,7 +355,7 @@ export async function reconstruct(
   async function fitBanks(): Promise<void> {
     for (const [gi, bank] of plan.banks.entries()) {
       hooks.signal?.throwIfAborted();
-      await pool?.relieve(backlogLimit);
+      await pool?.relieve(backlogLimit, templateSlot);
       const clock: PhaseClock = {
         report: (phase, done, total, unit) =>
           hooks.onPhase?.({ phase, bank: bank.name, bankIndex: gi, banks: plan.banks.length, done, total, unit }),
@@ -344,7 +368,7 @@ export async function reconstruct(
       const infos = memberInfos(checkpoint, bank);
       const roles = bank.memberRoles;
       // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
-      const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
+      const stream = streamed(bank, fit);
       const rows: Float32Array[] = [];
       if (!stream)
         for (const [l, info] of infos.entries())
