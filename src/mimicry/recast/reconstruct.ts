@@ -82,7 +82,8 @@ async function measureBank(
   // Only the probes need a rebuilt member whole; the fidelity itself is summed as it is composed.
   const rebuilt = opts.probes > 0 ? scratch.floats('rebuilt', bank.size) : null;
   const L = bank.members.length;
-  // Rounded templates: two passes over each layer, the float32 templates' and the stored ones'.
+  // Rounded templates: two passes over each layer, the float32 templates' and the stored ones' (a
+  // streamed group reads its members twice: time, not memory).
   const passes = roundTo ? 2 * L : L;
   const unit = roundTo ? 'layer pass' : 'layer';
   let since = performance.now();
