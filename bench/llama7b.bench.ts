@@ -38,6 +38,10 @@ export interface Llama7bCaseResult {
   readonly largestGroupF32: number;
   /** Peak RSS above the baseline during the reconstruction and write. */
   readonly peakRss: number;
+  /** What the run was doing at the peak: the last phase event (phase and bank) or tensor written. */
+  readonly peakAt: string;
+  /** RSS above the baseline when the reconstruction starts (what open and statistics left). */
+  readonly startRss: number;
   readonly outBytes: number;
 }
 
@@ -201,7 +205,7 @@ export async function benchLlama7b(quick: boolean): Promise<void> {
       `  template entropy     ${r.entropyBanks} of ${r.banks} banks, ${r.estimatedBanks} estimated (worst error ±${r.worstEntropyError.toPrecision(2)} nats)`,
     );
     console.log(
-      `  memory               peak RSS +${mb(r.peakRss)} during reconstruct + write; largest group in float32 ${mb(r.largestGroupF32)} (${(r.peakRss / r.largestGroupF32).toFixed(2)}x)`,
+      `  memory               peak RSS +${mb(r.peakRss)} during reconstruct + write (at ${r.peakAt || 'start'}; +${mb(r.startRss)} at its start); largest group in float32 ${mb(r.largestGroupF32)} (${(r.peakRss / r.largestGroupF32).toFixed(2)}x)`,
     );
     console.log(`  reparameterized     ${gb(r.outBytes)} (${(r.outBytes / bytes).toFixed(2)}x of the source's tensor data)`);
     console.log(

@@ -22,7 +22,13 @@ async function main(): Promise<void> {
   if (!index || !outDir) throw new Error('usage: llama7bCase.ts <index.json> <output dir> [stats worker]');
   const base = process.memoryUsage().rss;
   let peak = 0;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - base)), 50);
+  // What the run was doing when the peak was sampled (the last phase event or write seen).
+  let doing = '';
+  let peakAt = '';
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage().rss - base;
+    if (rss > peak) [peak, peakAt] = [rss, doing];
+  }, 50);
   try {
     let t = performance.now();
     const ck = await openCheckpoint(index);
@@ -45,6 +51,7 @@ async function main(): Promise<void> {
     progress(`statistics of ${statsTensors} tensors in ${statsSeconds.toFixed(1)} s`);
 
     t = performance.now();
+    const startRss = process.memoryUsage().rss - base;
     peak = 0;
     const out = path.join(outDir, 'model.recast.safetensors');
     let lastPhase = '';
@@ -54,10 +61,13 @@ async function main(): Promise<void> {
       { out, report: path.join(outDir, 'model.report.json') },
       {
         onPhase: (ev) => {
+          // Entropy that finishes on the pool reports late, while this thread is on later banks.
+          if (ev.phase !== 'entropy' || ev.done === 0) doing = `${ev.phase} ${ev.bank}`;
           const line = `${ev.phase} ${ev.bank} (${ev.bankIndex + 1}/${ev.banks})`;
           if (ev.done === ev.total && line !== lastPhase && (ev.phase === 'fit' || ev.phase === 'entropy')) progress((lastPhase = line));
         },
         onWrite: (_file, p) => {
+          doing = `write (after ${p.tensor || 'the header'})`;
           if (p.tensors === p.totalTensors) progress(`wrote ${p.totalTensors} tensors`);
         },
       },
@@ -82,6 +92,8 @@ async function main(): Promise<void> {
       worstEntropyError: Math.max(0, ...estimated.map((b) => b.metrics.entropyEstimated?.error ?? 0)),
       largestGroupF32: top.plan.members.length * top.plan.size * 4,
       peakRss: peak,
+      peakAt,
+      startRss,
       outBytes: statSync(out).size,
     };
     await ck.close();

@@ -6,14 +6,23 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode, decodeFloat32Into, encodeBF16, encodeF16, encodeF32, encodeF64, f32Bytes } from '../../src/mimicry/safetensors/dtypes';
+import {
+  decode,
+  decodeFloat32Into,
+  encodeBF16,
+  encodeF16,
+  encodeF32,
+  encodeF64,
+  f32Bytes,
+  roundFloat32To,
+} from '../../src/mimicry/safetensors/dtypes';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import type { DType } from '../../src/mimicry/safetensors/types';
 import { digestFile } from '../../src/mimicry/recast/hash';
 import { Scratch } from '../../src/mimicry/recast/scratch';
 import { FileTemplateStore, MemoryTemplateStore } from '../../src/mimicry/recast/store';
-import { readFloat32Into } from '../../src/mimicry/recast/stream';
+import { readFloat32Into, STREAM_CHUNK } from '../../src/mimicry/recast/stream';
 import { rng } from './helpers/rng';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 
@@ -112,7 +121,7 @@ test('Scratch slots are reused while big enough and regrown when not', () => {
   assert.equal(s.size, 0);
 });
 
-test('template stores keep a copy on put and read into a given buffer on get', async () => {
+test('template stores keep a copy on put and read into a given buffer on get, whole or a part', async () => {
   await inTempDir(async (dir) => {
     const mem = new MemoryTemplateStore();
     const file = new FileTemplateStore(dir);
@@ -128,6 +137,13 @@ test('template stores keep a copy on put and read into a given buffer on get', a
         assert.deepEqual(got, kept);
         assert.deepEqual(await store.get('b0'), kept);
         await assert.rejects(store.get('b0', new Float32Array(5)), /12 template values, not 5/);
+        // A part at a time (how 16-bit templates are encoded for the file).
+        const part = new Float32Array(5);
+        assert.equal(await store.read('b0', 7, part), part);
+        assert.deepEqual(part, kept.subarray(7, 12));
+        assert.deepEqual(await store.read('b0', 0, new Float32Array(12)), kept);
+        await assert.rejects(store.read('b0', 8, new Float32Array(5)), /12 template values, not \[8, 13\)/);
+        await assert.rejects(store.read('b1', 0, new Float32Array(1)), /no templates for bank b1/);
       }
     } finally {
       await mem.dispose();
@@ -158,6 +174,50 @@ test('readFloat32Into reads F32 straight into the array and 16-bit members throu
       await ck.close();
     }
   });
+});
+
+test('readFloat32Into decodes a 16-bit member longer than STREAM_CHUNK a chunk at a time: the same bits, a chunk-sized raw slot', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'big.safetensors');
+    const count = 2 * STREAM_CHUNK + 1001;
+    const xs = Float32Array.from(values(count, 9));
+    await writeSafetensors(file, [
+      { name: 'b.bf16', dtype: 'BF16', shape: [count], data: encodeBF16(xs) },
+      { name: 'c.f16', dtype: 'F16', shape: [count], data: encodeF16(xs) },
+    ]);
+    await withCheckpoint(file, async (ck) => {
+      const scratch = new Scratch();
+      for (const name of ['b.bf16', 'c.f16']) {
+        const info = ck.tensor(name)!;
+        const want = Float32Array.from(await ck.readValues(info));
+        sameBits(await readFloat32Into(ck, info, new Float32Array(count), scratch), want);
+        // A range that starts and ends inside chunks.
+        const [a, b] = [STREAM_CHUNK - 5, 2 * STREAM_CHUNK + 700];
+        sameBits(await readFloat32Into(ck, info, new Float32Array(b - a), scratch, a, b), want.subarray(a, b));
+      }
+      assert.equal(scratch.size, 2 * STREAM_CHUNK, 'only one chunk of 16-bit bytes is held');
+    });
+  });
+});
+
+test('roundFloat32To rounds in place chunk by chunk: the same bits as encoding the whole array and decoding it', () => {
+  const specials = [0, -0, Infinity, -Infinity, NaN, 65504, 65519.99, 65520, -65520, 3.4e38, -3.4e38, 1e-8, -1e-40, 5.96e-8, 2.98e-8];
+  // Longer than the 65,536-value chunk, not a multiple of it; specials at both ends and at the boundary.
+  const xs = Float32Array.from([...specials, ...values(150_000, 8), ...specials]);
+  xs.set(Float32Array.from(specials), 65_536 - 7);
+  for (const dtype of ['BF16', 'F16'] as const) {
+    const want = Float32Array.from(decode(dtype, dtype === 'BF16' ? encodeBF16(xs) : encodeF16(xs)));
+    const apart = new Float32Array(xs.length);
+    assert.equal(roundFloat32To(dtype, xs, apart), apart);
+    sameBits(apart, want);
+    const inPlace = xs.slice();
+    assert.equal(roundFloat32To(dtype, inPlace), inPlace);
+    sameBits(inPlace, want);
+    // Rounding what is already rounded changes nothing (the writer encodes the stored templates again).
+    sameBits(roundFloat32To(dtype, inPlace.slice()), want);
+  }
+  assert.equal(roundFloat32To('BF16', new Float32Array(0)).length, 0);
+  assert.throws(() => roundFloat32To('F16', xs, new Float32Array(3)), /into an array of 3/);
 });
 
 test('digestFile equals a SHA-256 of the whole file, for empty, small and multi-chunk files; abort stops it', async () => {

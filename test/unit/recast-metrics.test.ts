@@ -140,6 +140,8 @@ test('one-pass kernels give the same bits as the plain loops (compose + fidelity
     assert.deepEqual(rebuilt, plain);
     for (let i = 0; i < 7; i++) assert.ok(Object.is(rebuilt[i], plain[i]), `sign of zero at ${i}`);
     assert.deepEqual(got, { ...layerFidelity(original, plain), squaredError: se });
+    // Measured only (no rebuilt member held): the same numbers.
+    assert.deepEqual(composeWithFidelity(templates, n, coefficients, original, null, 0.25), got);
 
     let normSum = 0,
       sum = 0,

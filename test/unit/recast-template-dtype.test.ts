@@ -14,6 +14,7 @@ import { exportRecast } from '../../src/mimicry/recast/export';
 import { openRecast, rebuildDense } from '../../src/mimicry/recast/rebuild';
 import { readRecastMetadata } from '../../src/mimicry/recast/recastSchema';
 import { Random } from '../../src/mimicry/recast/random';
+import { fitSpectral } from '../../src/mimicry/recast/spectral';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 import { Command, CommanderError } from 'commander';
 import { CliError, type CliIO } from '../../src/cli/io';
@@ -178,6 +179,52 @@ async function retypeTemplates(from: string, to: string, dtype: 'F16' | 'BF16'):
     await ck.close();
   }
 }
+
+test('a bank bigger than the encoder\u2019s and the reader\u2019s chunks: the file holds the float32 fit rounded to BF16, bit for bit', async () => {
+  await inTempDir(async (dir) => {
+    // Two BF16 members of 1024 x 1040 (more than 2^20 values each), n = 2: 2.1M template values.
+    const rng = new Random(11);
+    const [rows, cols] = [1024, 1040];
+    const base = rng.normals(rows * cols, 0.05);
+    const members = [0, 1].map((i) => {
+      const noise = rng.normals(rows * cols, 0.01);
+      return Float32Array.from(base, (v, j) => (1 + 0.2 * i) * v + noise[j]);
+    });
+    const src = join(dir, 'big.safetensors');
+    const names = [0, 1].map((i) => `model.layers.${i}.mlp.up_proj.weight`);
+    await writeSafetensors(
+      src,
+      members.map((w, i) => ({ name: names[i], dtype: 'BF16' as const, shape: [rows, cols], data: toBf16(w) })),
+    );
+    const out = join(dir, 'big.recast.safetensors');
+    const { result } = await withCheckpoint(src, (ck) => exportRecast(ck, { blocksPerGroup: 2, templates: 2 }, { out }));
+    assert.equal(result.banks.length, 1);
+    const [bank] = result.banks;
+    assert.equal(bank.templateDtype, 'BF16');
+    // The closed form on the members as the file holds them, in float32, independently of the engine's reader.
+    const originals = members.map((w) => Float32Array.from(bf16Values(toBf16(w))));
+    const exact = fitSpectral(originals, 2, 'per-layer');
+    const recast = await openCheckpoint(out);
+    try {
+      const bytes = await recast.readBytes(recast.tensor(`recast.templates.${bank.plan.name}`)!);
+      assert.ok(Buffer.from(bytes).equals(Buffer.from(toBf16(exact.templates))), 'the templates are the float32 fit rounded to BF16');
+      const T = bf16Values(bytes);
+      for (const [l, name] of names.entries()) {
+        const C = f32Values(await recast.readBytes(recast.tensor(`recast.coefficients.${name}`)!));
+        const want = fidelityFromFile(T, 2, C, Float64Array.from(originals[l]));
+        const got = result.layers.find((x) => x.name === name)!;
+        assert.ok(Math.abs(got.cosine - want.cosine) < 1e-12, `${name}: reported ${got.cosine}, the file gives ${want.cosine}`);
+        assert.ok(Math.abs(got.relError - want.relError) < 1e-12, `${name}: reported ${got.relError}, the file gives ${want.relError}`);
+        // Beside it, the float32 templates' own fidelity (measured before they were rounded in place).
+        const f32 = fidelityFromFile(Float64Array.from(exact.templates), 2, C, Float64Array.from(originals[l]));
+        assert.ok(Math.abs(got.f32Cosine! - f32.cosine) < 1e-12, `${name}: f32Cosine ${got.f32Cosine} vs ${f32.cosine}`);
+        assert.ok(Math.abs(got.f32RelError! - f32.relError) < 1e-12, `${name}: f32RelError ${got.f32RelError} vs ${f32.relError}`);
+      }
+    } finally {
+      await recast.close();
+    }
+  });
+});
 
 test('the reader accepts templates in F32 or the bank\u2019s source dtype, and refuses any other (tensor-invalid)', async () => {
   await inTempDir(async (dir) => {

@@ -25,18 +25,27 @@ export interface EntropyTemplate {
   readonly estimate?: EntropyEstimateOptions;
 }
 
-/** One template's entropy as the task says: exact (float64 route) or estimated. The pool's threads all run this. */
-export function templateEntropy(task: EntropyTemplate): Entropy {
+/** Where a thread reads a template of `length` values from disk: a reused buffer, or a new one. */
+export type TemplateSlot = (length: number) => Float32Array;
+
+const freshSlot: TemplateSlot = (length) => new Float32Array(length);
+
+/**
+ * One template's entropy as the task says: exact (float64 route) or estimated. The pool's threads all
+ * run this. A template read from disk goes into `slot`: each thread reuses one buffer from template
+ * to template (a fresh array each time would leave the dead ones for the collector, several
+ * 7B-sized templates at once).
+ */
+export function templateEntropy(task: EntropyTemplate, slot: TemplateSlot = freshSlot): Entropy {
   const { rows, cols, estimate } = task;
-  const values = task.values ?? readTemplate(task.from, rows * cols);
+  const values = task.values ?? readTemplate(task.from, slot(rows * cols));
   return estimate ? estimateEntropy(values, rows, cols, estimate) : entropyFloat64(values, rows, cols);
 }
 
-/** `length` float32 values from a store's file (synchronous: a template is one computation on its thread). */
-function readTemplate(from: TemplatesOnDisk | undefined, length: number): Float32Array {
+/** `out.length` float32 values from a store's file (synchronous: a template is one computation on its thread). */
+function readTemplate(from: TemplatesOnDisk | undefined, out: Float32Array): Float32Array {
   if (!from) throw new Error('a template without values or a place on disk');
-  const out = new Float32Array(length);
-  const bytes = new Uint8Array(out.buffer);
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   const fd = openSync(from.file, 'r');
   try {
     let done = 0;
@@ -193,8 +202,9 @@ export class EntropyPool {
    * Waits until at most `maxBytes` of templates are queued or in flight, computing queued ones in this
    * thread meanwhile: the run fits its next bank only once the entropy work behind it is bounded, so
    * memory stays bounded when entropy is slower than fitting (estimates of 7B-sized templates).
+   * Templates on disk are read into `slot` (the run's own template buffer: free between banks).
    */
-  async relieve(maxBytes: number): Promise<void> {
+  async relieve(maxBytes: number, slot?: TemplateSlot): Promise<void> {
     while (!this.closed && this.backlog > maxBytes) {
       const task = this.queue.shift();
       if (!task) {
@@ -203,20 +213,23 @@ export class EntropyPool {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.signal?.aborted) task.reject(this.signal.reason);
-      else task.resolve(templateEntropy(task));
+      else task.resolve(templateEntropy(task, slot));
     }
     this.signal?.throwIfAborted();
   }
 
-  /** Computes, in this thread, every queued template no worker has started (this thread has nothing else to do). */
-  async drain(): Promise<void> {
+  /**
+   * Computes, in this thread, every queued template no worker has started (this thread has nothing
+   * else to do); templates on disk are read into `slot`.
+   */
+  async drain(slot?: TemplateSlot): Promise<void> {
     for (;;) {
       // Between templates, the workers' answers are taken (and they are given the next ones).
       await new Promise<void>((resolve) => setImmediate(resolve));
       const task = this.queue.shift();
       if (!task) return;
       if (this.signal?.aborted) task.reject(this.signal.reason);
-      else task.resolve(templateEntropy(task));
+      else task.resolve(templateEntropy(task, slot));
     }
   }
 

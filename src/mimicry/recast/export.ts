@@ -15,7 +15,7 @@ import { reconstruct } from './reconstruct';
 import { banksJson, metricsJson, reportJson, spectraJson, type ReportSource } from './report';
 import type { BankSpectra } from '../dashboard/types';
 import { Scratch } from './scratch';
-import { FileTemplateStore } from './store';
+import { FileTemplateStore, type TemplateStore } from './store';
 import type { ReconstructHooks, ReconstructOptions, ReconstructResult } from './types';
 
 export interface SourceRecord extends ReportSource {
@@ -62,10 +62,26 @@ export function recastMetadata(
   };
 }
 
-function templateBytes(values: Float32Array, dtype: BankDType, scratch: Scratch): Uint8Array {
-  if (dtype === 'F32') return f32Bytes(values);
-  const out = scratch.bytes('templates-encoded', 2 * values.length);
-  return dtype === 'BF16' ? encodeBF16(values, out) : encodeF16(values, out);
+/** Template values read from the store at a time when 16-bit templates are encoded. */
+const ENCODE_CHUNK = 1 << 20;
+
+/**
+ * A bank's templates as the file stores them. 16-bit ones were rounded before they were stored, so
+ * encoding them again is exact; they are read and encoded a chunk at a time straight into the output
+ * bytes, never held whole in float32.
+ */
+async function templateBytes(store: TemplateStore, bank: string, count: number, dtype: BankDType, scratch: Scratch): Promise<Uint8Array> {
+  if (dtype === 'F32') return f32Bytes(await store.get(bank, scratch.floats('templates', count)));
+  const out = scratch.bytes('templates-encoded', 2 * count);
+  const chunk = scratch.floats('templates-chunk', Math.min(count, ENCODE_CHUNK));
+  for (let at = 0; at < count; at += ENCODE_CHUNK) {
+    const end = Math.min(count, at + ENCODE_CHUNK);
+    const values = await store.read(bank, at, chunk.subarray(0, end - at));
+    const into = out.subarray(2 * at, 2 * end);
+    const encoded = dtype === 'BF16' ? encodeBF16(values, into) : encodeF16(values, into);
+    if (encoded.buffer !== out.buffer) into.set(encoded); // a big-endian host encodes into a new array
+  }
+  return out;
 }
 
 export async function writeReparameterized(
@@ -86,8 +102,7 @@ export async function writeReparameterized(
       dtype: b.templateDtype,
       shape,
       byteLength: bytesPerElement(b.templateDtype) * count,
-      // 16-bit templates were rounded before they were stored: encoding them again is exact.
-      bytes: async () => templateBytes(await result.store.get(b.plan.name, scratch.floats('templates', count)), b.templateDtype, scratch),
+      bytes: () => templateBytes(result.store, b.plan.name, count, b.templateDtype, scratch),
     });
     b.plan.members.forEach((name, l) => {
       const c = b.coefficients[l];

@@ -30,19 +30,20 @@ export interface ComposedFidelity extends LayerFidelity {
 /**
  * compose() (docs/FORMAT.md's rule) into `rebuilt` and layerFidelity() of the result in one pass
  * over the values: the same operations in the same order, so the same bits as calling both, at a
- * third of the memory traffic. `squaredError` continues a running sum (the bank's loss).
+ * third of the memory traffic. `squaredError` continues a running sum (the bank's loss). With
+ * `rebuilt` null the rebuilt values are only measured, never held (nothing else needs them).
  */
 export function composeWithFidelity(
   templates: Float32Array,
   n: number,
   coefficients: Float32Array,
   original: Float32Array,
-  rebuilt: Float32Array,
+  rebuilt: Float32Array | null,
   squaredError = 0,
 ): ComposedFidelity {
   const d = original.length;
   const K = coefficients.length / n;
-  if (templates.length !== n * d || rebuilt.length !== d || !Number.isInteger(K) || K < 1)
+  if (templates.length !== n * d || (rebuilt && rebuilt.length !== d) || !Number.isInteger(K) || K < 1)
     throw new Error(`composeWithFidelity: ${templates.length} template values, ${coefficients.length} coefficients, n = ${n}, d = ${d}`);
   const mean = new Float64Array(n);
   for (let t = 0; t < n; t++) {
@@ -64,7 +65,7 @@ export function composeWithFidelity(
     else if (n === 2) s = 0 + m0 * templates[i] + m1 * templates[d + i];
     else for (let t = 0; t < n; t++) s += mean[t] * templates[t * d + i];
     const w = Math.fround(s);
-    rebuilt[i] = w;
+    if (rebuilt) rebuilt[i] = w;
     const o = original[i];
     const e = w - o;
     se += e * e;

@@ -8,7 +8,7 @@ import { bankEntropy, type BankEntropy } from './entropy';
 import { bankEntropyOnGpu, gramEngine, onGpu } from './entropyGpu';
 import { EntropyPool, entropyWork, POOL_MIN_WORK, pooledBankEntropy } from './entropyPool';
 import { DEFAULT_ENTROPY_ESTIMATE, estimateCost, estimatedBankEntropy } from './entropyEstimate';
-import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity } from './metrics';
+import { coefficientSimilarity, composeWithFidelity, inputLayout, probeFidelity, templateDiversity, type LayerFidelity } from './metrics';
 import { ReconstructError } from './errors';
 import { resolveFit, type ResolvedFit } from './options';
 import { paperFitter } from './paper';
@@ -18,7 +18,7 @@ import { hashString, Random } from './random';
 import { fitSpectral, repeatSets } from './spectral';
 import { groupGram } from './groupGramGpu';
 import { Scratch } from './scratch';
-import { MemoryTemplateStore, type TemplatesOnDisk, type TemplateStore } from './store';
+import { MemoryTemplateStore, type TemplateStore } from './store';
 import { fitSpectralStreaming, memberInfos, readMember } from './stream';
 import type {
   BankMetrics,
@@ -63,8 +63,10 @@ interface PhaseClock {
 
 /**
  * Metrics of one fitted bank; `member(l)` gives member l's original values (one at a time is enough).
- * `fit.templates` are the templates as stored; `exact`, when they were rounded to 16 bits, the float32
- * ones before rounding (their fidelity is reported beside, as f32Cosine and f32RelError).
+ * With `roundTo`, the float32 templates' fidelity is measured first (reported beside, as f32Cosine
+ * and f32RelError), then `fit.templates` are rounded in place to the stored dtype: from there on,
+ * everything (store, metrics, file) sees the templates as they are stored, and no second copy of
+ * them is ever held. The templates go to `store` before entropy, whose pool reads them from its file.
  */
 async function measureBank(
   bank: BankPlan,
@@ -74,26 +76,41 @@ async function measureBank(
   scratch: Scratch,
   clock: PhaseClock,
   pool: EntropyPool | null,
+  store: TemplateStore,
+  roundTo: 'F16' | 'BF16' | null,
   signal?: AbortSignal,
-  exact: Float32Array | null = null,
-  /** Where the same templates lie on disk (the run's template store), for the entropy pool. */
-  onDisk?: TemplatesOnDisk,
 ): Promise<{ metrics: BankMetrics; layers: LayerMetrics[]; entropy: Promise<BankEntropy> | null }> {
   const layers: LayerMetrics[] = [];
   let se = 0;
-  const rebuilt = scratch.floats('rebuilt', bank.size);
+  // Only the probes need a rebuilt member whole; the fidelity itself is summed as it is composed.
+  const rebuilt = opts.probes > 0 ? scratch.floats('rebuilt', bank.size) : null;
   const L = bank.members.length;
+  // Rounded templates: two passes over each layer, the float32 templates' and the stored ones' (a
+  // streamed group reads its members twice: time, not memory).
+  const passes = roundTo ? 2 * L : L;
+  const unit = roundTo ? 'layer pass' : 'layer';
   let since = performance.now();
-  clock.report('fidelity', 0, L, 'layer');
+  clock.report('fidelity', 0, passes, unit);
+  const exact: LayerFidelity[] = [];
+  if (roundTo) {
+    for (let l = 0; l < L; l++) {
+      signal?.throwIfAborted();
+      exact.push(composeWithFidelity(fit.templates, fit.n, fit.coefficients[l], await member(l), null));
+      clock.report('fidelity', l + 1, passes, unit);
+    }
+    roundFloat32To(roundTo, fit.templates);
+  }
+  clock.spent('fidelity', since); // the store's write is no phase's
+  await store.put(bank.name, fit.templates);
+  const onDisk = store.locate?.(bank.name);
+  since = performance.now();
   for (const [l, name] of bank.members.entries()) {
     signal?.throwIfAborted();
     const original = await member(l);
-    // The float32 templates' fidelity first, in the same buffer: the stored templates' rebuild then
-    // overwrites it and is left for the probes (one rebuilt member held, not two).
-    const e = exact && composeWithFidelity(exact, fit.n, fit.coefficients[l], original, rebuilt);
-    // compose() and layerFidelity() in one pass (same bits); `rebuilt` is left for the probes.
+    // compose() and layerFidelity() in one pass (same bits); `rebuilt`, when held, is left for the probes.
     const f = composeWithFidelity(fit.templates, fit.n, fit.coefficients[l], original, rebuilt, se);
     se = f.squaredError;
+    const e = exact[l];
     const m: LayerMetrics = {
       name,
       bank: bank.name,
@@ -101,11 +118,11 @@ async function measureBank(
       relError: f.relError,
       ...(e ? { f32Cosine: e.cosine, f32RelError: e.relError } : {}),
     };
-    if (opts.probes > 0) {
+    if (rebuilt) {
       const rng = new Random((opts.seed ^ hashString(name)) >>> 0);
       layers.push({ ...m, probeCosine: probeFidelity(original, rebuilt, bank.shape, inputLayout(name), opts.probes, rng) });
     } else layers.push(m);
-    clock.report('fidelity', l + 1, L, 'layer');
+    clock.report('fidelity', passes - L + l + 1, passes, unit);
   }
   clock.spent('fidelity', since);
   since = performance.now();
@@ -217,27 +234,50 @@ function storedDtype(bank: BankPlan, fit: ResolvedFit): BankDType {
 function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
   const L = bank.members.length;
   const n = bank.templates;
-  // 16-bit templates: the rounded copy and its encoding (half a buffer per template).
-  const rounding = storedDtype(bank, fit) === 'F32' ? 0 : 1.5 * n;
-  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1 + rounding; // members, their tensors, templates with gradients and RMSprop state
-  const streamed = L * bank.size * 4 > fit.groupMemory;
-  return (streamed ? n + 2 : L + n + 1) + rounding; // (members or one member), templates, the rebuilt member
+  // 16-bit templates are rounded in place (measureBank): they cost nothing more.
+  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1; // members, their tensors, templates with gradients and RMSprop state
+  // (Members or one member), templates, and the rebuilt member: held only for probes, counted always.
+  return streamed(bank, fit) ? n + 2 : L + n + 1;
 }
 
 /**
- * The fitted templates rounded to `dtype` (in scratch), or null when they stay float32: F32 asked,
- * or a value that F16 cannot hold (the bank then keeps exact F32 templates rather than infinities).
+ * The 16-bit dtype `bank`'s templates are rounded to, or null when they stay float32: F32 asked, or
+ * a value that F16 cannot hold (the bank then keeps exact F32 templates rather than infinities).
+ * Rounding is monotonic, so the largest finite magnitude decides for every value.
  */
-function roundTemplates(templates: Float32Array, dtype: BankDType, scratch: Scratch): Float32Array | null {
+function roundingOf(templates: Float32Array, dtype: BankDType): 'F16' | 'BF16' | null {
   if (dtype === 'F32') return null;
-  const out = roundFloat32To(
-    dtype,
-    templates,
-    scratch.floats('stored-templates', templates.length),
-    scratch.bytes('stored-encoded', 2 * templates.length),
-  );
-  for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i]) && Number.isFinite(templates[i])) return null;
-  return out;
+  let max = 0;
+  for (let i = 0; i < templates.length; i++) {
+    const a = Math.abs(templates[i]);
+    if (a > max && a !== Infinity) max = a; // NaN compares false
+  }
+  return Number.isFinite(roundFloat32To(dtype, Float32Array.of(max))[0]) ? dtype : null;
+}
+
+/** Whether the closed form streams `bank` (too big to hold): its members are then read a chunk at a time. */
+function streamed(bank: BankPlan, fit: ResolvedFit): boolean {
+  return fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
+}
+
+/**
+ * A Scratch whose member, template and rebuilt slots are sized for the largest group at once. Grown
+ * from bank to bank instead, each smaller buffer left behind waits for the collector, which may keep
+ * it long after (a 7B run held its attention-sized slots beside the MLP-sized ones). The sizes are
+ * upper bounds: pages a run never writes are never resident.
+ */
+function presized(banks: readonly BankPlan[], fit: ResolvedFit): Scratch {
+  const sizes = new Map<string, number>();
+  const want = (name: string, length: number) => sizes.set(name, Math.max(sizes.get(name) ?? 0, length));
+  for (const b of banks) {
+    if (streamed(b, fit)) want('member0', b.size);
+    else b.members.forEach((_, l) => want(`member${l}`, b.size));
+    if (fit.method === 'spectral') want('templates', b.templates * b.size);
+    if (fit.probes > 0) want('rebuilt', b.size);
+  }
+  const scratch = new Scratch();
+  for (const [name, length] of sizes) scratch.floats(name, length);
+  return scratch;
 }
 
 /** Refuses, before anything is read, a plan whose largest group would not fit in the memory limit. */
@@ -283,7 +323,9 @@ export async function reconstruct(
   const backends = new Set<string>();
   let device: GpuDevice | undefined;
   // Member, template and rebuilt buffers, sized by the largest group and reused by every group.
-  const scratch = new Scratch();
+  const scratch = presized(plan.banks, fit);
+  // Between banks the templates slot is free: this thread reads the pool's templates into it.
+  const templateSlot = (length: number) => scratch.floats('templates', length);
   const phases: Record<'fit' | 'fidelity' | 'diversity' | 'entropy', number> = { fit: 0, fidelity: 0, diversity: 0, entropy: 0 };
   // Template entropy of bank i runs on other cores while this thread fits bank i + 1.
   let work = 0;
@@ -300,7 +342,7 @@ export async function reconstruct(
     await fitBanks();
     // This thread's own work is done: it takes the templates no worker has started, then waits for the rest.
     const since = performance.now();
-    await pool?.drain();
+    await pool?.drain(templateSlot);
     const settled = await Promise.all(entropies);
     phases.entropy += (performance.now() - since) / 1000;
     settled.forEach((e, i) => {
@@ -317,7 +359,7 @@ export async function reconstruct(
   async function fitBanks(): Promise<void> {
     for (const [gi, bank] of plan.banks.entries()) {
       hooks.signal?.throwIfAborted();
-      await pool?.relieve(backlogLimit);
+      await pool?.relieve(backlogLimit, templateSlot);
       const clock: PhaseClock = {
         report: (phase, done, total, unit) =>
           hooks.onPhase?.({ phase, bank: bank.name, bankIndex: gi, banks: plan.banks.length, done, total, unit }),
@@ -330,7 +372,7 @@ export async function reconstruct(
       const infos = memberInfos(checkpoint, bank);
       const roles = bank.memberRoles;
       // A group too big to hold is streamed by the closed form; its members are then re-read one by one.
-      const stream = fit.method === 'spectral' && bank.members.length * bank.size * 4 > fit.groupMemory;
+      const stream = streamed(bank, fit);
       const rows: Float32Array[] = [];
       if (!stream)
         for (const [l, info] of infos.entries())
@@ -348,31 +390,15 @@ export async function reconstruct(
       clock.report('fit', 1, 1, 'group');
       const member = (l: number) =>
         stream ? readMember(checkpoint, infos[l], roles[l], scratch.floats('member0', bank.size), scratch) : Promise.resolve(rows[l]);
-      // Everything after the fit (metrics, store, file) sees the templates as they are stored.
-      const rounded = roundTemplates(result.templates, storedDtype(bank, fit), scratch);
-      const stored = rounded ? { ...result, templates: rounded } : result;
-      // Stored first: the entropy pool's threads then read the templates from the store's file.
-      await store.put(bank.name, stored.templates);
-      const onDisk = store.locate?.(bank.name);
-      const measured = await measureBank(
-        bank,
-        member,
-        stored,
-        fit,
-        scratch,
-        clock,
-        pool,
-        hooks.signal,
-        rounded && result.templates,
-        onDisk,
-      );
+      const roundTo = roundingOf(result.templates, storedDtype(bank, fit));
+      const measured = await measureBank(bank, member, result, fit, scratch, clock, pool, store, roundTo, hooks.signal);
       entropies.push(measured.entropy);
       measured.entropy?.catch(() => undefined); // handled where all are awaited
       if (fit.method === 'spectral') report(0, 0, measured.metrics.loss);
       banks.push({
         plan: bank,
         n: result.n,
-        templateDtype: rounded ? bank.dtype : 'F32',
+        templateDtype: roundTo ?? 'F32',
         coefficients: result.coefficients,
         metrics: measured.metrics,
         layers: measured.layers,

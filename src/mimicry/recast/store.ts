@@ -13,6 +13,8 @@ export interface TemplateStore {
   put(bank: string, templates: Float32Array): Promise<void>;
   /** The bank's templates; in `into` (exactly their length) when given, which the caller may reuse. */
   get(bank: string, into?: Float32Array): Promise<Float32Array>;
+  /** Values [from, from + into.length) of the bank's templates, in `into`: a bank read a part at a time. */
+  read(bank: string, from: number, into: Float32Array): Promise<Float32Array>;
   /** Where a bank's float32 templates lie in a file other threads may read, when the store has one. */
   locate?(bank: string): TemplatesOnDisk | undefined;
   dispose(): Promise<void>;
@@ -36,6 +38,14 @@ export class MemoryTemplateStore implements TemplateStore {
     if (!into) return Promise.resolve(t);
     if (into.length !== t.length) return Promise.reject(new RangeError(`bank ${bank} has ${t.length} template values, not ${into.length}`));
     into.set(t);
+    return Promise.resolve(into);
+  }
+  read(bank: string, from: number, into: Float32Array): Promise<Float32Array> {
+    const t = this.data.get(bank);
+    if (!t) return Promise.reject(new Error(`no templates for bank ${bank}`));
+    if (from < 0 || from + into.length > t.length)
+      return Promise.reject(new RangeError(`bank ${bank} has ${t.length} template values, not [${from}, ${from + into.length})`));
+    into.set(t.subarray(from, from + into.length));
     return Promise.resolve(into);
   }
   dispose(): Promise<void> {
@@ -79,15 +89,23 @@ export class FileTemplateStore implements TemplateStore {
     const w = this.where.get(bank);
     if (!w || !this.handle) throw new Error(`no templates for bank ${bank}`);
     if (into && into.length !== w.length) throw new RangeError(`bank ${bank} has ${w.length} template values, not ${into.length}`);
-    const out = into ?? new Float32Array(w.length);
-    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return this.read(bank, 0, into ?? new Float32Array(w.length));
+  }
+
+  async read(bank: string, from: number, into: Float32Array): Promise<Float32Array> {
+    const w = this.where.get(bank);
+    if (!w || !this.handle) throw new Error(`no templates for bank ${bank}`);
+    if (from < 0 || from + into.length > w.length)
+      throw new RangeError(`bank ${bank} has ${w.length} template values, not [${from}, ${from + into.length})`);
+    const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
+    const at = w.offset + 4 * from;
     let done = 0;
     while (done < bytes.byteLength) {
-      const { bytesRead } = await this.handle.read(bytes, done, bytes.byteLength - done, w.offset + done);
+      const { bytesRead } = await this.handle.read(bytes, done, bytes.byteLength - done, at + done);
       if (bytesRead === 0) throw new Error(`scratch file ${this.file} is shorter than expected`);
       done += bytesRead;
     }
-    return out;
+    return into;
   }
 
   async dispose(): Promise<void> {

@@ -36,7 +36,8 @@ export function memberInfos(checkpoint: Checkpoint, bank: BankPlan): TensorInfo[
 
 /**
  * Elements [start, end) of a member as float32, into `out` (end - start long). float32 sources are
- * read straight into it; 16-bit ones through one reused byte slot of `scratch`.
+ * read straight into it; others through one reused byte slot of `scratch`, STREAM_CHUNK elements at
+ * a time (so a 16-bit member never has its whole encoding held beside its float32 values).
  */
 export async function readFloat32Into(
   checkpoint: Checkpoint,
@@ -47,13 +48,17 @@ export async function readFloat32Into(
   end = info.params,
 ): Promise<Float32Array> {
   const size = info.bytes / info.params;
-  const from = start * size;
-  const to = end * size;
   if (info.dtype === 'F32' && HOST_LITTLE_ENDIAN) {
-    await checkpoint.readBytes(info, from, to, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    await checkpoint.readBytes(info, start * size, end * size, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
     return out;
   }
-  return decodeFloat32Into(info.dtype, await checkpoint.readBytes(info, from, to, scratch.bytes('raw', to - from)), out);
+  const raw = scratch.bytes('raw', Math.min(end - start, STREAM_CHUNK) * size);
+  for (let at = start; at < end; at += STREAM_CHUNK) {
+    const to = Math.min(end, at + STREAM_CHUNK);
+    const bytes = await checkpoint.readBytes(info, at * size, to * size, raw.subarray(0, (to - at) * size));
+    decodeFloat32Into(info.dtype, bytes, out.subarray(at - start, to - start));
+  }
+  return out;
 }
 
 /** A whole member, finite-checked, into `out`. */

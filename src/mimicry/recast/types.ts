@@ -92,7 +92,7 @@ export interface PhaseEvent {
   readonly banks: number;
   readonly done: number;
   readonly total: number;
-  /** What a unit is, for messages ("layer", "template", "spectrum", "file"). */
+  /** What a unit is, for messages ("layer", "layer pass", "template", "spectrum", "file"). */
   readonly unit: string;
 }
 

@@ -410,12 +410,23 @@ export function encodeBF16(values: ArrayLike<number>, out?: Uint8Array): Uint8Ar
   return u16Bytes(bits);
 }
 
+/** Values per step of roundFloat32To: the encoding goes through a buffer of this many 16-bit values. */
+const ROUND_CHUNK = 1 << 16;
+
 /**
  * float32 `values` rounded to F16 or BF16 (nearest, ties to even; beyond F16's range: infinity) and
- * decoded back into `out`: the float32 values a 16-bit tensor of them holds, exactly. `bytes` (2 per
- * value) is the encoding's buffer when given.
+ * decoded back into `out` (default: `values` itself, rounded in place): the float32 values a 16-bit
+ * tensor of them holds, exactly. The encoding goes chunk by chunk through one small buffer, so
+ * rounding a 7B-sized bank in place needs no second copy of it.
  */
-export function roundFloat32To(dtype: 'F16' | 'BF16', values: Float32Array, out: Float32Array, bytes?: Uint8Array): Float32Array {
-  const encoded = dtype === 'BF16' ? encodeBF16(values, bytes) : encodeF16(values, bytes);
-  return decodeFloat32Into(dtype, encoded, out);
+export function roundFloat32To(dtype: 'F16' | 'BF16', values: Float32Array, out: Float32Array = values): Float32Array {
+  if (out.length !== values.length) throw new RangeError(`roundFloat32To: ${values.length} values into an array of ${out.length}`);
+  const bytes = new Uint8Array(2 * Math.min(ROUND_CHUNK, values.length));
+  for (let at = 0; at < values.length; at += ROUND_CHUNK) {
+    const end = Math.min(values.length, at + ROUND_CHUNK);
+    const part = values.subarray(at, end);
+    const into = bytes.subarray(0, 2 * (end - at));
+    decodeFloat32Into(dtype, dtype === 'BF16' ? encodeBF16(part, into) : encodeF16(part, into), out.subarray(at, end));
+  }
+  return out;
 }
