@@ -10,6 +10,7 @@ import { gramOfMatrix, streamGram } from '../../src/mimicry/stats/gram';
 import { Random } from '../../src/mimicry/recast/random';
 import { solveGram, writeTemplates } from '../../src/mimicry/recast/spectral';
 import { compose } from '../../src/mimicry/recast/compose';
+import { composeWithFidelity } from '../../src/mimicry/recast/metrics';
 
 function withKernels<T>(on: boolean, f: () => T): T {
   setKernelsEnabled(on);
@@ -132,5 +133,32 @@ test("compose through the combine kernel gives the JavaScript loop's float32 val
       simd.every((v, i) => Object.is(v, js[i])),
       `n=${n} K=${K} d=${d}`,
     );
+  }
+});
+
+test('composeWithFidelity through the combine kernel: the same rebuilt bits and the same sums as its JavaScript loop', () => {
+  const rng = new Random(8);
+  for (const [n, K, d] of [
+    [1, 1, 7],
+    [2, 2, 16395],
+    [3, 1, 50_001],
+  ]) {
+    const templates = Float32Array.from(rng.normals(n * d, 0.1));
+    const coefficients = Float32Array.from(rng.normals(K * n, 1));
+    const original = Float32Array.from(rng.normals(d, 0.1));
+    const simdRebuilt = new Float32Array(d);
+    const simd = composeWithFidelity(templates, n, coefficients, original, simdRebuilt, 0.5);
+    const alone = composeWithFidelity(templates, n, coefficients, original, null, 0.5);
+    setKernelsEnabled(false);
+    const jsRebuilt = new Float32Array(d);
+    let js: ReturnType<typeof composeWithFidelity>;
+    try {
+      js = composeWithFidelity(templates, n, coefficients, original, jsRebuilt, 0.5);
+    } finally {
+      setKernelsEnabled(true);
+    }
+    assert.deepStrictEqual(simd, js, `n=${n} d=${d}`);
+    assert.deepStrictEqual(alone, js);
+    assert.ok(simdRebuilt.every((v, i) => Object.is(v, jsRebuilt[i])));
   }
 });

@@ -1,5 +1,6 @@
 // The metrics of docs/RECAST.md section 4, each exactly as defined there. Conventions this project
 // adds where the definition leaves a case open are stated next to the function.
+import { combineRows } from '../linalg/combine';
 import { cosine } from './linalg';
 import { entropyFloat64, type Entropy } from './entropy';
 import { type Random } from './random';
@@ -29,8 +30,8 @@ export interface ComposedFidelity extends LayerFidelity {
 
 /**
  * compose() (docs/FORMAT.md's rule) into `rebuilt` and layerFidelity() of the result in one pass
- * over the values: the same operations in the same order, so the same bits as calling both, at a
- * third of the memory traffic. `squaredError` continues a running sum (the bank's loss). With
+ * over the values (a block at a time through the combine kernel where it loads): the same operations
+ * in the same order, so the same bits as calling both, at a third of the memory traffic. `squaredError` continues a running sum (the bank's loss). With
  * `rebuilt` null the rebuilt values are only measured, never held (nothing else needs them).
  */
 export function composeWithFidelity(
@@ -51,13 +52,43 @@ export function composeWithFidelity(
     for (let k = 0; k < K; k++) s += coefficients[k * n + t];
     mean[t] = s / K;
   }
-  let se = squaredError;
-  let dd = 0;
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
+  // se, dd, ab, aa, bb: in a typed array, so the block callback below keeps them unboxed.
+  const sums = Float64Array.of(squaredError, 0, 0, 0, 0);
+  // The rule's values a block at a time through the SIMD kernel (the same bits), measured as they come.
+  const rows = Array.from({ length: n }, (_, t) => templates.subarray(t * d, (t + 1) * d));
+  const measured = combineRows(
+    rows,
+    (_, t) => mean[t],
+    1,
+    (_, values, at) => {
+      if (rebuilt) rebuilt.set(values, at);
+      measureBlock(values, original, at, sums);
+    },
+  );
+  if (!measured) composeAndMeasure(templates, mean, original, rebuilt, sums);
+  const [se, dd, ab, aa, bb] = sums;
+  // layerFidelity's and cosine()'s conventions, from the same sums.
+  const cos = aa === 0 && bb === 0 ? 1 : aa === 0 || bb === 0 ? 0 : Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
+  return { cosine: cos, relError: aa > 0 ? Math.sqrt(dd / aa) : Math.sqrt(dd), squaredError: se };
+}
+
+/** composeWithFidelity's JavaScript loop (no SIMD kernels here): compose and measure element by element. */
+function composeAndMeasure(
+  templates: Float32Array,
+  mean: Float64Array,
+  original: Float32Array,
+  rebuilt: Float32Array | null,
+  sums: Float64Array,
+): void {
+  const n = mean.length;
+  const d = original.length;
   const m0 = mean[0];
   const m1 = n > 1 ? mean[1] : 0;
+  let se = sums[0];
+  let dd = sums[1];
+  let ab = sums[2];
+  let aa = sums[3];
+  let bb = sums[4];
   for (let i = 0; i < d; i++) {
     // compose()'s loop unrolled for one and two templates; the leading 0 + keeps -0 as it makes it.
     let s = 0;
@@ -74,9 +105,35 @@ export function composeWithFidelity(
     aa += o * o;
     bb += w * w;
   }
-  // layerFidelity's and cosine()'s conventions, from the same sums.
-  const cos = aa === 0 && bb === 0 ? 1 : aa === 0 || bb === 0 ? 0 : Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
-  return { cosine: cos, relError: aa > 0 ? Math.sqrt(dd / aa) : Math.sqrt(dd), squaredError: se };
+  sums[0] = se;
+  sums[1] = dd;
+  sums[2] = ab;
+  sums[3] = aa;
+  sums[4] = bb;
+}
+
+/** Adds one block of rebuilt values (original's elements from `at`) to sums = [se, dd, ab, aa, bb], element by element. */
+function measureBlock(values: Float32Array, original: Float32Array, at: number, sums: Float64Array): void {
+  let se = sums[0];
+  let dd = sums[1];
+  let ab = sums[2];
+  let aa = sums[3];
+  let bb = sums[4];
+  for (let i = 0; i < values.length; i++) {
+    const w = values[i];
+    const o = original[at + i];
+    const e = w - o;
+    se += e * e;
+    dd += e * e;
+    ab += o * w;
+    aa += o * o;
+    bb += w * w;
+  }
+  sums[0] = se;
+  sums[1] = dd;
+  sums[2] = ab;
+  sums[3] = aa;
+  sums[4] = bb;
 }
 
 /**
