@@ -124,6 +124,7 @@ function llamaFamily(members: number, layers: number, r: number, side: number): 
       baseModel: null,
       layers: layerMap,
       params: layers * 2 * 2 * side * r,
+      bytes: layers * 2 * 2 * side * r * 4, // as F32 factors on disk (in memory here)
       ignored: [],
     });
   }

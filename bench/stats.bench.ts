@@ -71,8 +71,14 @@ function plainRead(file: string): number {
 }
 
 /** The best of `runs` runs (the machine is shared: the fastest run is the least disturbed). */
-async function timed<T>(fn: () => Promise<T>, runs = 2): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
-  let best: { value: T; seconds: number; cpuSeconds: number } | undefined;
+interface Timed<T> {
+  readonly value: T;
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+}
+
+async function timed<T>(fn: () => Promise<T>, runs = 2): Promise<Timed<T>> {
+  let best: Timed<T> | undefined;
   for (let r = 0; r < runs; r++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -81,7 +87,7 @@ async function timed<T>(fn: () => Promise<T>, runs = 2): Promise<{ value: T; sec
     const run = { value, seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6 };
     if (!best || run.seconds < best.seconds) best = run;
   }
-  return best as { value: T; seconds: number; cpuSeconds: number };
+  return best as Timed<T>;
 }
 
 // numpy: the same statistics over finite values (float64 moments, histogram over [min, max]), 8 MiB at a time.
@@ -171,7 +177,16 @@ export async function benchStats(quick: boolean): Promise<void> {
       try {
         const data = ck.tensors.reduce((s, t) => s + t.bytes, 0);
         const read = Math.min(plainRead(file), plainRead(file));
-        const one = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }));
+        // One thread and the pool taken in turns, best of three each: the machine's moments fall on both.
+        const oneRuns: Timed<TensorStatsOutcome[]>[] = [];
+        const poolRuns: Timed<TensorStatsOutcome[]>[] = [];
+        for (let r = 0; r < 3; r++) {
+          oneRuns.push(await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }), 1));
+          poolRuns.push(await timed(() => computeCheckpointStats(ck, ck.tensors, { threads, workerEntry: entry }), 1));
+        }
+        const fastest = (runs: Timed<TensorStatsOutcome[]>[]) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+        const one = fastest(oneRuns);
+        const pool = fastest(poolRuns);
         // F32 without the SIMD kernels (the JavaScript loops, same results), side by side in this run.
         const noSimd =
           dtype === 'F32'
@@ -184,7 +199,6 @@ export async function benchStats(quick: boolean): Promise<void> {
                 }
               })
             : undefined;
-        const pool = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads, workerEntry: entry }));
         const same = JSON.stringify(one.value) === JSON.stringify(pool.value);
         const np = numpyStats(file);
         perCore[dtype] = { cpu: data / one.cpuSeconds / 1e6, wall: data / one.seconds / 1e6 };
