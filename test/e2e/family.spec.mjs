@@ -8,7 +8,17 @@ import assert from 'node:assert/strict';
 import { test } from '@playwright/test';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { explorerItem, contextMenu, closeAllEditors, frameWith, screenshot, until, allChartsDrawn, waitForChart } from './lib.mjs';
+import {
+  acceptFileDialog,
+  explorerItem,
+  contextMenu,
+  closeAllEditors,
+  frameWith,
+  screenshot,
+  until,
+  allChartsDrawn,
+  waitForChart,
+} from './lib.mjs';
 import { workbenchSession } from './session.mjs';
 import { canvasSignature, expectBodyClass, setColorTheme } from './themes.mjs';
 import { WORKSPACE_FILES } from '../../scripts/test-workspace-files.mjs';
@@ -163,14 +173,7 @@ test.describe.serial('family', () => {
     await frame.locator(tid('pick-base-button')).first().click();
     const file = join(ctx.workspace, WORKSPACE_FILES.familyBase);
     const input = ctx.page.locator('.quick-input-widget input');
-    // code-server's file dialog is a quick input holding a path: once it holds one, type the base's.
-    await until('the file dialog', async () => (await input.isVisible()) && (await input.inputValue()).startsWith('/'), 30_000);
-    await input.fill(file);
-    await ctx.page.keyboard.press('Enter');
-    await until('the dialog to accept the base', async () => {
-      if (await input.isVisible()) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
-      return !(await input.isVisible());
-    });
+    await acceptFileDialog(ctx.page, file, 'Use as Base', 'the dialog to accept the base', async () => !(await input.isVisible()));
     const withBase = await frameWith(ctx.page, tid('family-weights-chart'), { visible: true, timeoutMs: 120_000 });
     const chart = withBase.locator(tid('family-weights-chart')).first();
     await waitForChart(chart, 'family-weights-chart');

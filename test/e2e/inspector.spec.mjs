@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import {
   explorerItem,
+  acceptFileDialog,
   contextMenu,
   closeAllEditors,
   frameWith,
@@ -86,14 +87,13 @@ const natural = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' 
 /** Opens a file by path through "Mimicry: Inspect Checkpoint" (works for files the explorer has not listed yet). */
 async function inspectByPath(ctx, path, firstTensor) {
   await runCommand(ctx.page, 'Mimicry: Inspect Checkpoint');
-  const input = ctx.page.locator('.quick-input-widget input');
-  await until('the file dialog', async () => (await input.inputValue()).startsWith('/'));
-  await input.fill(path);
-  await ctx.page.keyboard.press('Enter');
-  await until('the inspector of the chosen file', async () => {
-    if (await input.isVisible()) await ctx.page.keyboard.press('Enter');
-    return (await inspectorFrame(ctx.page, firstTensor, 1000).catch(() => undefined)) !== undefined;
-  });
+  await acceptFileDialog(
+    ctx.page,
+    path,
+    'Inspect',
+    'the inspector of the chosen file',
+    async () => (await inspectorFrame(ctx.page, firstTensor, 1000).catch(() => undefined)) !== undefined,
+  );
   return inspectorFrame(ctx.page, firstTensor);
 }
 
@@ -299,13 +299,14 @@ test.describe.serial('inspector', () => {
     const input = ctx.page.locator('.quick-input-widget input');
     await until('the file dialog', async () => (await input.inputValue()).startsWith('/'));
     await screenshot(ctx.page, ctx.shots, 'palette-inspect-file-dialog.png');
-    await input.fill(join(ctx.workspace, rel));
-    await ctx.page.keyboard.press('Enter');
     const names = tensorNames(join(ctx.workspace, rel));
-    await until('the inspector of the chosen file', async () => {
-      if (await input.isVisible()) await ctx.page.keyboard.press('Enter'); // a first Enter may only complete the path
-      return (await inspectorFrame(ctx.page, names[0], 1000).catch(() => undefined)) !== undefined;
-    });
+    await acceptFileDialog(
+      ctx.page,
+      join(ctx.workspace, rel),
+      'Inspect',
+      'the inspector of the chosen file',
+      async () => (await inspectorFrame(ctx.page, names[0], 1000).catch(() => undefined)) !== undefined,
+    );
     const frame = await inspectorFrame(ctx.page, names[0]);
     await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
     await screenshot(ctx.page, ctx.shots, 'inspector-from-command-palette.png');

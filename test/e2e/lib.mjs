@@ -165,6 +165,38 @@ async function openPaletteAndRun(page, title) {
   await page.keyboard.press('Enter');
 }
 
+/**
+ * code-server's file dialog is a quick input holding a path: once it holds one, types `file` and
+ * accepts it, then until `done()` answers: Enter again while the dialog stays (a first Enter may
+ * only complete the path), the path typed again if the dialog changed it, and now and then its
+ * accept button `label` (an Enter that went elsewhere, e.g. focus lost to a refreshing list).
+ */
+export async function acceptFileDialog(page, file, label, what, done, timeoutMs = STEP_TIMEOUT_MS) {
+  const input = page.locator('.quick-input-widget input');
+  await until('the file dialog', async () => (await input.isVisible()) && (await input.inputValue()).startsWith('/'));
+  await input.fill(file);
+  await page.keyboard.press('Enter');
+  let tries = 0;
+  await until(
+    what,
+    async () => {
+      if (await input.isVisible().catch(() => false)) {
+        tries++;
+        if ((await input.inputValue().catch(() => file)) !== file) await input.fill(file).catch(() => undefined);
+        if (tries % 4 === 0) {
+          const accept = page.locator('.quick-input-widget .monaco-button', { hasText: label }).first();
+          await accept.click({ timeout: 2000 }).catch(() => undefined);
+        } else {
+          await input.focus().catch(() => undefined);
+          await page.keyboard.press('Enter');
+        }
+      }
+      return done();
+    },
+    timeoutMs,
+  );
+}
+
 export async function closeAllEditors(page) {
   await runCommand(page, 'View: Close All Editors');
   await until('all editors to close', async () => (await page.locator('.tabs-container .tab').count()) === 0, 20_000);
