@@ -4,7 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { build } from 'esbuild';
+import { bundleEntry } from './helpers/cli-bundle';
 import { join } from 'node:path';
 import { computeSpectrumOf } from '../../src/mimicry/worker/inspect/jobs';
 import { inspectHost } from '../../src/mimicry/worker/inspect/client';
@@ -157,17 +157,7 @@ test('webgpu: the inspector worker (bundled), asked with backend webgpu over its
     writeFileSync(file, craft({ w: entry('F32', [rows, cols], 0, x.byteLength) }, new Uint8Array(x.buffer)));
     // Bundled as esbuild.config.mjs does (dist/inspectWorker.js): the GPU route is loaded by a
     // dynamic import, which the bundle resolves (tsx's CommonJS hook in a worker does not).
-    const worker = join(dir, 'inspectWorker.js');
-    await build({
-      entryPoints: ['src/mimicry/worker/inspect/main.ts'],
-      outfile: worker,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'es2022',
-      logLevel: 'error',
-      external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
-    });
+    const worker = await bundleEntry('src/mimicry/worker/inspect/main.ts', join(dir, 'inspectWorker.js'));
     const host = inspectHost(worker, file);
     try {
       await host.open();

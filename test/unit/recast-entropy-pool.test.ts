@@ -128,24 +128,14 @@ test('reconstruct: a run big enough for the pool gets the same entropies as in t
 });
 
 test('the bundled CLI writes the same entropies with dist/entropyWorker.js beside it and without it', async () => {
-  const { bundleCli } = await import('./helpers/cli-bundle');
-  const { build } = await import('esbuild');
+  const { bundleCli, bundleEntry } = await import('./helpers/cli-bundle');
   const { execFileSync } = await import('node:child_process');
   const { readFileSync, rmSync } = await import('node:fs');
   const dir = mkdtempSync(path.join(tmpdir(), 'mimicry-entropy-cli-'));
   const out = path.join(dir, 'dist');
   const cli = await bundleCli(out);
-  const worker = path.join(out, 'entropyWorker.js');
   // As esbuild.config.mjs bundles the worker: next to cli.js.
-  await build({
-    entryPoints: ['src/mimicry/recast/entropyWorker.ts'],
-    outfile: worker,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'es2022',
-    logLevel: 'error',
-  });
+  const worker = await bundleEntry('src/mimicry/recast/entropyWorker.ts', path.join(out, 'entropyWorker.js'));
   const tensors: Tensors = {};
   for (let b = 0; b < 4; b++) {
     tensors[`blocks.${b}.mlp.fc1.weight`] = randomTensor(30 + b, [1024, 384], 0.05);

@@ -134,21 +134,12 @@ test("a file cut short after opening: the workers fail, and the error is the rea
 });
 
 test('the bundled CLI finds dist/statsWorker.js beside it: --threads 2 prints what --threads 1 prints', async () => {
-  const { bundleCli } = await import('./helpers/cli-bundle');
-  const { build } = await import('esbuild');
+  const { bundleCli, bundleEntry } = await import('./helpers/cli-bundle');
   const { execFileSync } = await import('node:child_process');
   const out = join(dir, 'dist');
   const cli = await bundleCli(out);
   // As esbuild.config.mjs bundles the worker: next to cli.js.
-  await build({
-    entryPoints: ['src/mimicry/stats/statsWorker.ts'],
-    outfile: join(out, 'statsWorker.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'es2022',
-    logLevel: 'error',
-  });
+  await bundleEntry('src/mimicry/stats/statsWorker.ts', join(out, 'statsWorker.js'));
   const run = (threads: number): string =>
     execFileSync(process.execPath, [cli, 'inspect', file, '--json', '--stats', '--bins', '16', '--threads', String(threads)], {
       encoding: 'utf8',

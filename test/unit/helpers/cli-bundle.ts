@@ -1,14 +1,13 @@
-// The real CLI as `npm run build` bundles it (esbuild.config.mjs's node options), but into a test's
-// own folder: `npm run build` starts by removing dist/, which would pull the bundle from under
-// tests running beside this one.
+// The real CLI and workers as `npm run build` bundles them (esbuild.config.mjs's node options), but
+// into a test's own folder: `npm run build` starts by removing dist/, which would pull the bundle
+// from under tests running beside this one.
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
-/** Bundles src/cli/main.ts to `<dir>/cli.js` and returns that path. */
-export async function bundleCli(dir: string): Promise<string> {
-  const outfile = join(dir, 'cli.js');
+/** Bundles one entry point (src/...) to `outfile` as the build does. */
+export async function bundleEntry(entry: string, outfile: string): Promise<string> {
   await build({
-    entryPoints: ['src/cli/main.ts'],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
@@ -18,4 +17,9 @@ export async function bundleCli(dir: string): Promise<string> {
     external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
   });
   return outfile;
+}
+
+/** Bundles src/cli/main.ts to `<dir>/cli.js` and returns that path. */
+export function bundleCli(dir: string): Promise<string> {
+  return bundleEntry('src/cli/main.ts', join(dir, 'cli.js'));
 }
