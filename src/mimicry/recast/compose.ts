@@ -21,19 +21,11 @@ export function compose(templates: Float32Array, n: number, coefficients: Float3
   const w = out ?? new Float32Array(d);
   if (w.length !== d) throw new Error('compose: output has the wrong size');
   const rows = Array.from({ length: n }, (_, t) => templates.subarray(t * d, (t + 1) * d));
-  if (
-    combineRows(
-      rows,
-      (_, t) => mean[t],
-      1,
-      (_, values, at) => w.set(values, at),
-    )
-  )
-    return w;
-  for (let i = 0; i < d; i++) {
-    let s = 0;
-    for (let t = 0; t < n; t++) s += mean[t] * templates[t * d + i];
-    w[i] = s;
-  }
+  combineRows(
+    rows,
+    (_, t) => mean[t],
+    1,
+    (_, values, at) => w.set(values, at),
+  );
   return w;
 }

@@ -56,7 +56,7 @@ export function composeWithFidelity(
   const sums = Float64Array.of(squaredError, 0, 0, 0, 0);
   // The rule's values a block at a time through the SIMD kernel (the same bits), measured as they come.
   const rows = Array.from({ length: n }, (_, t) => templates.subarray(t * d, (t + 1) * d));
-  const measured = combineRows(
+  combineRows(
     rows,
     (_, t) => mean[t],
     1,
@@ -65,51 +65,10 @@ export function composeWithFidelity(
       measureBlock(values, original, at, sums);
     },
   );
-  if (!measured) composeAndMeasure(templates, mean, original, rebuilt, sums);
   const [se, dd, ab, aa, bb] = sums;
   // layerFidelity's and cosine()'s conventions, from the same sums.
   const cos = aa === 0 && bb === 0 ? 1 : aa === 0 || bb === 0 ? 0 : Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
   return { cosine: cos, relError: aa > 0 ? Math.sqrt(dd / aa) : Math.sqrt(dd), squaredError: se };
-}
-
-/** composeWithFidelity's JavaScript loop (no SIMD kernels here): compose and measure element by element. */
-function composeAndMeasure(
-  templates: Float32Array,
-  mean: Float64Array,
-  original: Float32Array,
-  rebuilt: Float32Array | null,
-  sums: Float64Array,
-): void {
-  const n = mean.length;
-  const d = original.length;
-  const m0 = mean[0];
-  const m1 = n > 1 ? mean[1] : 0;
-  let se = sums[0];
-  let dd = sums[1];
-  let ab = sums[2];
-  let aa = sums[3];
-  let bb = sums[4];
-  for (let i = 0; i < d; i++) {
-    // compose()'s loop unrolled for one and two templates; the leading 0 + keeps -0 as it makes it.
-    let s = 0;
-    if (n === 1) s = 0 + m0 * templates[i];
-    else if (n === 2) s = 0 + m0 * templates[i] + m1 * templates[d + i];
-    else for (let t = 0; t < n; t++) s += mean[t] * templates[t * d + i];
-    const w = Math.fround(s);
-    if (rebuilt) rebuilt[i] = w;
-    const o = original[i];
-    const e = w - o;
-    se += e * e;
-    dd += e * e;
-    ab += o * w;
-    aa += o * o;
-    bb += w * w;
-  }
-  sums[0] = se;
-  sums[1] = dd;
-  sums[2] = ab;
-  sums[3] = aa;
-  sums[4] = bb;
 }
 
 /** Adds one block of rebuilt values (original's elements from `at`) to sums = [se, dd, ab, aa, bb], element by element. */

@@ -103,14 +103,11 @@ export function solveGram(g: Float64Array, L: number, templates: number, objecti
   return { n, rank, eigenvalues: values, weights, alpha };
 }
 
-/** Elements per block of writeTemplates' float64 accumulator (32 KiB: stays in L1). */
-const WRITE_BLOCK = 4096;
-
 /**
  * Writes elements [offset, offset + chunk length) of every template from the members' chunks.
  * Each element is sum_l weights[l, t] * chunk_l[i], summed over l in order in float64 and rounded
- * once; the loop runs member by member over a block of elements (a float64 accumulator), so each
- * inner loop reads one array straight through.
+ * once (combineRows: the SIMD kernel for float32 chunks, a JavaScript loop for float64 ones, the
+ * same bits).
  */
 export function writeTemplates(
   out: Float32Array,
@@ -120,32 +117,12 @@ export function writeTemplates(
   offset: number,
 ): void {
   const { n, weights } = sol;
-  const L = chunks.length;
-  const len = chunks[0]?.length ?? 0;
-  if (
-    chunks.every((c) => c instanceof Float32Array) &&
-    combineRows(
-      chunks as readonly Float32Array[],
-      (t, l) => weights[l * n + t],
-      n,
-      (t, values, at) => out.set(values, t * d + offset + at),
-    )
-  )
-    return;
-  const acc = new Float64Array(Math.min(WRITE_BLOCK, len));
-  for (let t = 0; t < n; t++) {
-    const o = t * d + offset;
-    for (let i0 = 0; i0 < len; i0 += WRITE_BLOCK) {
-      const m = Math.min(WRITE_BLOCK, len - i0);
-      acc.fill(0, 0, m);
-      for (let l = 0; l < L; l++) {
-        const w = weights[l * n + t];
-        const c = chunks[l];
-        for (let i = 0; i < m; i++) acc[i] += w * c[i0 + i];
-      }
-      for (let i = 0; i < m; i++) out[o + i0 + i] = acc[i];
-    }
-  }
+  combineRows(
+    chunks,
+    (t, l) => weights[l * n + t],
+    n,
+    (t, values, at) => out.set(values, t * d + offset + at),
+  );
 }
 
 /**
