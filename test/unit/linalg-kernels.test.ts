@@ -82,6 +82,16 @@ test('SIMD tridiagonalization sweep: eigenvalues agree with the JavaScript loop 
   }
 });
 
+/** f() on the JavaScript loops (the kernels switched off for it). */
+function withoutKernels<T>(f: () => T): T {
+  setKernelsEnabled(false);
+  try {
+    return f();
+  } finally {
+    setKernelsEnabled(true);
+  }
+}
+
 test("writeTemplates through the combine kernel gives the JavaScript loop's float32 values bit for bit (odd lengths, offsets, signed zeros)", () => {
   const rng = new Random(5);
   for (const [L, n, len] of [
@@ -99,12 +109,7 @@ test("writeTemplates through the combine kernel gives the JavaScript loop's floa
     const simd = new Float32Array(sol.n * d);
     const js = new Float32Array(sol.n * d);
     writeTemplates(simd, d, sol, chunks, 5);
-    setKernelsEnabled(false);
-    try {
-      writeTemplates(js, d, sol, chunks, 5);
-    } finally {
-      setKernelsEnabled(true);
-    }
+    withoutKernels(() => writeTemplates(js, d, sol, chunks, 5));
     assert.ok(
       simd.every((v, i) => Object.is(v, js[i])),
       `L=${L} n=${n} len=${len}`,
@@ -122,13 +127,7 @@ test("compose through the combine kernel gives the JavaScript loop's float32 val
     const templates = Float32Array.from(rng.normals(n * d, 0.1));
     const coefficients = Float32Array.from(rng.normals(K * n, 1));
     const simd = compose(templates, n, coefficients);
-    setKernelsEnabled(false);
-    let js: Float32Array;
-    try {
-      js = compose(templates, n, coefficients);
-    } finally {
-      setKernelsEnabled(true);
-    }
+    const js = withoutKernels(() => compose(templates, n, coefficients));
     assert.ok(
       simd.every((v, i) => Object.is(v, js[i])),
       `n=${n} K=${K} d=${d}`,
@@ -149,14 +148,8 @@ test('composeWithFidelity through the combine kernel: the same rebuilt bits and 
     const simdRebuilt = new Float32Array(d);
     const simd = composeWithFidelity(templates, n, coefficients, original, simdRebuilt, 0.5);
     const alone = composeWithFidelity(templates, n, coefficients, original, null, 0.5);
-    setKernelsEnabled(false);
     const jsRebuilt = new Float32Array(d);
-    let js: ReturnType<typeof composeWithFidelity>;
-    try {
-      js = composeWithFidelity(templates, n, coefficients, original, jsRebuilt, 0.5);
-    } finally {
-      setKernelsEnabled(true);
-    }
+    const js = withoutKernels(() => composeWithFidelity(templates, n, coefficients, original, jsRebuilt, 0.5));
     assert.deepStrictEqual(simd, js, `n=${n} d=${d}`);
     assert.deepStrictEqual(alone, js);
     assert.ok(simdRebuilt.every((v, i) => Object.is(v, jsRebuilt[i])));
