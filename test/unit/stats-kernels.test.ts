@@ -75,6 +75,32 @@ test('F32 statistics with the SIMD kernels equal the JavaScript loops bit for bi
   }
 });
 
+test("chunks read into the kernels' read slots are taken where they are, with the statistics of chunks copied in", async () => {
+  const k = statsKernels();
+  assert.ok(k, 'the kernels load here');
+  const n = BUCKETS_FROM + 3 * 4096 + 5; // buckets and pass 2, a partial last block
+  const x = data(7, n);
+  const chunk = k.slots[0].byteLength / 4 - 4096; // each slot's chunk, and a last one that is not whole
+  // Chunks in two of the kernels' read slots (alternating, as the reader's double buffer does).
+  const inSlots = async function* (first: number, last: number): AsyncIterable<Uint8Array> {
+    let which = 0;
+    for (let at = first; at < last; at += chunk) {
+      const len = Math.min(last, at + chunk) - at;
+      const view = new Float32Array(k.slots[which].buffer, k.slots[which].byteOffset, len);
+      view.set(x.subarray(at, at + len));
+      assert.equal(k.addressOf(view), k.slots[which].byteOffset);
+      yield new Uint8Array(view.buffer, view.byteOffset, len * 4);
+      which ^= 1;
+    }
+  };
+  assert.equal(k.addressOf(x), -1);
+  const copied = await computeTensorStatsFromBytes('F32', source(x, chunk), { elements: n });
+  const inPlace = await computeTensorStatsFromBytes('F32', inSlots, { elements: n });
+  assert.deepStrictEqual(inPlace, copied);
+  const js = await withKernels(false, () => computeTensorStatsFromBytes('F32', source(x, chunk), { elements: n }));
+  assert.deepStrictEqual(inPlace, js);
+});
+
 test('a block whose min or max is a zero keeps the sign of its first zero, as the sequential loop does', async () => {
   const n = BUCKETS_FROM;
   for (const first of [0, -0]) {

@@ -371,15 +371,18 @@ class MomentsPass implements Pass1Accumulator {
     kernelTableOwner = undefined;
   }
 
-  /** Whole blocks x[from, to) through the kernel, SUB elements at a time copied into its memory. */
+  /** Whole blocks x[from, to) through the kernel, SUB elements at a time: where they are read, or copied into its memory. */
   private kernelBlocks(k: StatsKernels, x: Float32Array, from: number, to: number): void {
     this.table();
     const out = k.out;
+    const address = k.addressOf(x);
     for (let at = from; at < to; at += SUB) {
       const len = Math.min(SUB, to - at);
-      k.data.set(x.subarray(at, at + len));
       const blocks = len / BLOCK;
-      k.blocks(blocks, this.withTop);
+      if (address < 0) {
+        k.data.set(x.subarray(at, at + len));
+        k.blocks(blocks, this.withTop);
+      } else k.blocks(blocks, this.withTop, address + at * 4);
       for (let b = 0; b < blocks; b++) {
         kernelBlockF32(this.sup, x, at + b * BLOCK, out, b * OUT_STRIDE);
         this.afterBlock(BLOCK);
@@ -1097,10 +1100,11 @@ export class Pass2Accumulator {
     const kinds = this.kindsOf();
     const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
     const index = k.index;
+    const address = k.addressOf(x);
     for (let at = 0; at < x.length; at += SUB) {
       const len = Math.min(SUB, x.length - at);
-      k.data.set(x.subarray(at, at + len));
-      const found = k.marked(len);
+      if (address < 0) k.data.set(x.subarray(at, at + len));
+      const found = address < 0 ? k.marked(len) : k.marked(len, address + at * 4);
       for (let j = 0; j < found; j++) this.visit(x[at + index[j]], bits[at + index[j]], kinds);
     }
   }

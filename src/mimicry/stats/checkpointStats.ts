@@ -6,6 +6,7 @@ import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { DTYPES, isDecodable } from '../safetensors/dtypes';
 import { computeTensorStatsFromBytes, type ByteSource, type TensorStats, type TensorStatsOptions } from './tensorStats';
 import { pass1Accumulator, Pass2Accumulator, pathOf, type HistogramPlan, type Pass1Partial } from './accumulators';
+import { SLOT_BYTES, statsKernels } from './statsKernels';
 
 /** No statistics, and why (a dtype that is not decoded to numbers). */
 export interface StatsSkipped {
@@ -22,7 +23,7 @@ export interface TensorStatsOfOptions extends Omit<TensorStatsOptions, 'totalEle
 }
 
 /** Bytes per read: large enough that a read costs little per byte, small enough to stay in cache. */
-export const CHUNK_BYTES = 8 << 20;
+export const CHUNK_BYTES = SLOT_BYTES;
 
 export function isStatsSkipped(outcome: TensorStatsOutcome): outcome is StatsSkipped {
   return 'skipped' in outcome;
@@ -40,14 +41,25 @@ export const KEEP_BYTES = 64 << 20;
 
 /** Full-size read buffers of finished runs, reused (allocating 8 MiB zeroed per tensor and pass shows in profiles). */
 const spare: Uint8Array[] = [];
+/** The kernels' read slots (none without the kernels), and those not in use: a chunk read there needs no copy into the kernels' memory. */
+let slots: readonly Uint8Array[] | undefined;
+let freeSlots: Uint8Array[] = [];
 
 function takeBuffer(bytes: number): Uint8Array {
+  if (!slots) {
+    slots = statsKernels()?.slots ?? [];
+    freeSlots = [...slots];
+  }
+  const slot = bytes <= CHUNK_BYTES ? freeSlots.pop() : undefined;
+  if (slot) return slot.subarray(0, bytes);
   if (bytes === CHUNK_BYTES) return spare.pop() ?? new Uint8Array(CHUNK_BYTES);
   return new Uint8Array(bytes);
 }
 
 function giveBack(buf: Uint8Array): void {
-  if (buf.byteLength === CHUNK_BYTES && spare.length < 4) spare.push(buf);
+  const slot = slots?.find((s) => s.buffer === buf.buffer && s.byteOffset === buf.byteOffset);
+  if (slot) freeSlots.push(slot);
+  else if (buf.byteLength === CHUNK_BYTES && spare.length < 4) spare.push(buf);
 }
 
 /**

@@ -15,6 +15,11 @@ const DATA = 5 << 20;
 const INDEX = 6 << 20;
 const OUT = 7 << 20;
 const COUNTS = 8 << 20;
+const SLOTS = 9 << 20;
+/** Bytes of one read slot (the stats reader's chunk). */
+export const SLOT_BYTES = 8 << 20;
+/** Read slots: two chunks in flight for each of two tensors read at once on one thread. */
+const SLOT_COUNT = 4;
 /** float64 per block in the results. */
 export const OUT_STRIDE = 8;
 
@@ -38,10 +43,17 @@ export interface StatsKernels {
   readonly index: Int32Array;
   /** Counts taken by sparse(): SUB int32. */
   readonly counts: Int32Array;
-  /** The fast road of blockF32 over `nblocks` whole blocks in `data`, counting buckets in `top` if `count`. */
-  blocks(nblocks: number, count: boolean): void;
-  /** Positions in `data[0, n)` of values whose bucket is marked, into `index`; how many. */
-  marked(n: number): number;
+  /** Views of the read slots (SLOT_BYTES each), for the reader to fill. */
+  readonly slots: readonly Uint8Array[];
+  /** The address of `values` in this memory (a read slot), or -1 when they are elsewhere (copy them into `data`). */
+  addressOf(values: ArrayBufferView): number;
+  /**
+   * The fast road of blockF32 over `nblocks` whole blocks at address `at` (default: `data`),
+   * counting buckets in `top` if `count`.
+   */
+  blocks(nblocks: number, count: boolean, at?: number): void;
+  /** Positions in the `n` values at address `at` (default: `data`) whose bucket is marked, into `index`; how many. */
+  marked(n: number, at?: number): number;
   /**
    * The non-zero counts of top[from, to) (at most SUB buckets, multiples of 4), ascending: bucket
    * numbers into `index`, counts into `counts`, the table there left zero; how many.
@@ -63,8 +75,10 @@ function load(): StatsKernels | null {
     out: new Float64Array(buffer, OUT, (SUB / 4096) * OUT_STRIDE),
     index: new Int32Array(buffer, INDEX, SUB),
     counts: new Int32Array(buffer, COUNTS, SUB),
-    blocks: (nblocks, count) => e.blocks(DATA, nblocks, TOP, count ? 1 : 0, OUT),
-    marked: (n) => e.marked(DATA, n, MARKS, INDEX),
+    slots: Array.from({ length: SLOT_COUNT }, (_, i) => new Uint8Array(buffer, SLOTS + i * SLOT_BYTES, SLOT_BYTES)),
+    addressOf: (values) => (values.buffer === buffer ? values.byteOffset : -1),
+    blocks: (nblocks, count, at = DATA) => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT),
+    marked: (n, at = DATA) => e.marked(at, n, MARKS, INDEX),
     sparse: (from, to) => e.sparse(TOP, from, to, INDEX, COUNTS),
   };
 }

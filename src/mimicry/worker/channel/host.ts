@@ -17,6 +17,7 @@ export interface WorkerHostOptions<S, O extends MethodName<S>> {
   readonly entry: string;
   /** Thread name, also used in messages ("<name> failed: ..."). */
   readonly name: string;
+  /** Node options of the worker (tests: a TypeScript loader); none by default, not even the parent's. */
   readonly execArgv?: readonly string[];
   /** The request every fresh worker answers first (opening its file); others wait for it. */
   readonly open: { readonly method: O; readonly params: ParamsOf<S, O> };
@@ -154,7 +155,9 @@ export class WorkerHost<S extends Service<S>, O extends MethodName<S>> {
     if (this.worker) return this.worker;
     const worker = new Worker(this.options.entry, {
       name: this.options.name,
-      ...(this.options.execArgv ? { execArgv: [...this.options.execArgv] } : {}),
+      // Never the parent's flags: a bundle runs as is, and a loader inherited from the parent (tsx's,
+      // under the bench) would cost every worker start about 100 ms.
+      execArgv: [...(this.options.execArgv ?? [])],
     });
     this.worker = worker;
     worker.on('message', (m: FromWorker<S>) => {
