@@ -86,7 +86,7 @@ test("chunks read into the kernels' read slots are taken where they are, with th
     let which = 0;
     for (let at = first; at < last; at += chunk) {
       const len = Math.min(last, at + chunk) - at;
-      const view = new Float32Array(k.slots[which].buffer, k.slots[which].byteOffset, len);
+      const view: Float32Array = new Float32Array(k.slots[which].buffer, k.slots[which].byteOffset, len);
       view.set(x.subarray(at, at + len));
       assert.equal(k.addressOf(view), k.slots[which].byteOffset);
       yield new Uint8Array(view.buffer, view.byteOffset, len * 4);

@@ -593,6 +593,8 @@ class TablePass implements Pass1Accumulator {
   private readonly wide: boolean;
   private readonly counts: Float64Array;
   private readonly scratch: Int32Array;
+  /** Elements counted into `scratch` since it was last added to `counts`: no int32 counter can pass this. */
+  private unflushed = 0;
   seen = 0;
 
   constructor(private readonly dtype: DType) {
@@ -609,30 +611,40 @@ class TablePass implements Pass1Accumulator {
   addBytes(bytes: Uint8Array): void {
     const size = DTYPES[this.dtype].bits / 8;
     if (bytes.byteLength % size !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a whole number of ${this.dtype} elements`);
-    // Int32 counters cannot overflow within one call for any chunk under 2^31 elements; bigger ones are split.
+    // Int32 counters: the scratch tables are added to the float64 counts before they could reach
+    // 2^31 (rarely: scanning the 262,144 counters after every 8 MiB chunk cost 6% of BF16's time).
     const MAX = 1 << 30;
     for (let at = 0; at < bytes.byteLength; at += MAX) {
       const part = bytes.subarray(at, Math.min(bytes.byteLength, at + MAX));
-      const s = this.scratch;
-      if (this.wide) count16(part, s);
-      else count8(part, s);
-      const tables = s.length / this.counts.length;
-      const counts = this.counts;
-      for (let t = 0; t < tables; t++) {
-        const base = t * counts.length;
-        for (let i = 0; i < counts.length; i++) {
-          const c = s[base + i];
-          if (c !== 0) {
-            counts[i] += c;
-            s[base + i] = 0;
-          }
-        }
-      }
-      this.seen += part.byteLength / size;
+      const elements = part.byteLength / size;
+      if (this.unflushed + elements > MAX) this.flush();
+      if (this.wide) count16(part, this.scratch);
+      else count8(part, this.scratch);
+      this.unflushed += elements;
+      this.seen += elements;
     }
   }
 
+  /** Adds the scratch tables to the counts, leaving them zero. */
+  private flush(): void {
+    const s = this.scratch;
+    const counts = this.counts;
+    const tables = s.length / counts.length;
+    for (let t = 0; t < tables; t++) {
+      const base = t * counts.length;
+      for (let i = 0; i < counts.length; i++) {
+        const c = s[base + i];
+        if (c !== 0) {
+          counts[i] += c;
+          s[base + i] = 0;
+        }
+      }
+    }
+    this.unflushed = 0;
+  }
+
   result(): Pass1Partial {
+    this.flush();
     if (this.wide && spareScratch16.length < 4) spareScratch16.push(this.scratch);
     return { kind: 'table', all: this.seen, counts: this.counts };
   }
