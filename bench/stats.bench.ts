@@ -169,6 +169,8 @@ export async function benchStats(quick: boolean): Promise<void> {
     let bf16PoolRate = 0;
     /** MB/s per CPU second of the one-thread run (what one core does, whatever else the machine runs), and wall MB/s. */
     const perCore: Record<string, { cpu: number; wall: number }> = {};
+    /** Whole-checkpoint MB/s of the pool, wall clock. */
+    const poolWall: Record<string, number> = {};
     for (const dtype of ['F32', 'BF16'] as const) {
       const file = path.join(dir, `${dtype}.safetensors`);
       generate(file, dtype, bytes);
@@ -203,6 +205,7 @@ export async function benchStats(quick: boolean): Promise<void> {
         const np = numpyStats(file);
         perCore[dtype] = { cpu: data / one.cpuSeconds / 1e6, wall: data / one.seconds / 1e6 };
         if (dtype === 'BF16') bf16PoolRate = data / pool.seconds;
+        poolWall[dtype] = data / pool.seconds / 1e6;
         console.log(`${dtype}: ${(data / 1e9).toFixed(2)} GB of tensor data, warm page cache`);
         console.log(`  plain read (floor)      ${mbs(data, read).padStart(12)}  ${read.toFixed(2)} s`);
         console.log(
@@ -218,6 +221,11 @@ export async function benchStats(quick: boolean): Promise<void> {
         console.log(
           `  stats, pool (${threads} thr.)    ${mbs(data, pool.seconds).padStart(12)}  ${pool.seconds.toFixed(2)} s, ` +
             `${(one.seconds / pool.seconds).toFixed(2)}x one thread; results ${same ? 'identical' : 'DIFFER'} to one thread`,
+        );
+        // Cores kept busy: CPU seconds (this process, its read threads and the pool's workers) per second.
+        console.log(
+          `  cores busy              one thread ${(one.cpuSeconds / one.seconds).toFixed(2)} (its reads run ahead on other ` +
+            `threads), pool ${(pool.cpuSeconds / pool.seconds).toFixed(2)} of ${threads}`,
         );
         if (typeof np === 'string') console.log(`  numpy                   ${np}`);
         else
@@ -239,6 +247,17 @@ export async function benchStats(quick: boolean): Promise<void> {
           cpu >= PER_CORE_MBS,
           `${dtype} >= ${PER_CORE_MBS} MB/s per core: ${cpu.toFixed(0)} MB/s per CPU second (${wall.toFixed(0)} MB/s wall clock)`,
           `${(PER_CORE_MBS / cpu).toFixed(2)}x`,
+        ),
+      );
+    }
+    // Both cores: the pool's wall-clock rate against the per-core target times the cores.
+    for (const dtype of ['F32', 'BF16']) {
+      const want = PER_CORE_MBS * threads;
+      console.log(
+        verdict(
+          poolWall[dtype] >= want,
+          `${dtype} whole checkpoint on ${threads} cores >= ${want} MB/s: ${poolWall[dtype].toFixed(0)} MB/s wall clock (the pool)`,
+          `${(want / poolWall[dtype]).toFixed(2)}x`,
         ),
       );
     }

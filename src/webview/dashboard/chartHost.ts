@@ -5,6 +5,7 @@ import * as echarts from 'echarts/core';
 import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
 import {
   AriaComponent,
+  DataZoomComponent,
   GridComponent,
   LegendComponent,
   LegendScrollComponent,
@@ -24,6 +25,7 @@ echarts.use([
   ScatterChart,
   HeatmapChart,
   AriaComponent,
+  DataZoomComponent,
   GridComponent,
   LegendComponent,
   LegendScrollComponent,

@@ -215,7 +215,32 @@ export function weightsOption(r: FamilyReport, bankName: string, t: DashboardThe
     }),
     xAxis: axis(t, 'templates n', { type: 'category', data: ns, splitLine: { show: false }, nameGap: 28, boundaryGap: false }),
     yAxis: axis(t, 'cosine (unitless)', { type: 'value', max: 1, nameGap: 56, scale: true }),
+    ...(w ? weightsZoom(w.baseRank, length, t) : {}),
     series,
+  };
+}
+
+/**
+ * The joint curves run to their own rank (48 on four LoRA members of rank 12), the frozen ones stop at
+ * the base's: the chart opens on the base's n, and a slider under it (or the wheel) shows the rest.
+ */
+function weightsZoom(baseRank: number, length: number, t: DashboardTheme): Option {
+  if (baseRank < 1 || length <= baseRank * 1.5) return {};
+  const window = { xAxisIndex: 0, startValue: 0, endValue: Math.min(length - 1, Math.ceil(baseRank * 1.25) - 1), filterMode: 'none' };
+  return {
+    grid: { left: 72, right: 16, top: 96, bottom: 104 },
+    dataZoom: [
+      { type: 'inside', ...window },
+      {
+        type: 'slider',
+        ...window,
+        bottom: 12,
+        height: 18,
+        borderColor: t.grid,
+        textStyle: { color: t.muted },
+        labelFormatter: (_: number, value: string) => `n = ${value}`,
+      },
+    ],
   };
 }
 
