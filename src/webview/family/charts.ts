@@ -228,13 +228,13 @@ function weightsZoom(baseRank: number, length: number, t: DashboardTheme): Optio
   if (baseRank < 1 || length <= baseRank * 1.5) return {};
   const window = { xAxisIndex: 0, startValue: 0, endValue: Math.min(length - 1, Math.ceil(baseRank * 1.25) - 1), filterMode: 'none' };
   return {
-    grid: { left: 72, right: 16, top: 96, bottom: 104 },
+    grid: { left: 72, right: 16, top: 96, bottom: 116 },
     dataZoom: [
       { type: 'inside', ...window },
       {
         type: 'slider',
         ...window,
-        bottom: 12,
+        bottom: 36, // above the legend (at the bottom)
         height: 18,
         borderColor: t.grid,
         textStyle: { color: t.muted },
