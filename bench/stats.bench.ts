@@ -7,6 +7,8 @@
 // (F32 also without its SIMD kernels), the pool,
 // and numpy computing the same statistics when python3-numpy is there.
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -68,6 +70,34 @@ function plainRead(file: string): number {
     closeSync(fd);
   }
   return (performance.now() - t0) / 1000;
+}
+
+/** The file read in 8 MiB reads by `threads` worker threads at once, each its own share of it; seconds. */
+async function plainReadOnThreads(file: string, threads: number): Promise<number> {
+  const code = `
+    const { closeSync, openSync, readSync, fstatSync } = require('node:fs');
+    const { workerData, parentPort } = require('node:worker_threads');
+    const fd = openSync(workerData.file, 'r');
+    const size = fstatSync(fd).size;
+    const share = Math.ceil(size / workerData.threads);
+    const buf = Buffer.allocUnsafe(8 << 20);
+    parentPort.once('message', () => {
+      for (let at = workerData.index * share, end = Math.min(size, at + share); at < end; ) at += readSync(fd, buf, 0, Math.min(buf.length, end - at), at);
+      closeSync(fd);
+      parentPort.postMessage('done');
+    });
+    parentPort.postMessage('ready');`;
+  const workers = Array.from({ length: threads }, (_, index) => new Worker(code, { eval: true, workerData: { file, threads, index } }));
+  try {
+    await Promise.all(workers.map((w) => once(w, 'message')));
+    const t0 = performance.now();
+    const done = workers.map((w) => once(w, 'message'));
+    for (const w of workers) w.postMessage('go');
+    await Promise.all(done);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
 
 /** The best of `runs` runs (the machine is shared: the fastest run is the least disturbed). */
@@ -179,6 +209,8 @@ export async function benchStats(quick: boolean): Promise<void> {
       try {
         const data = ck.tensors.reduce((s, t) => s + t.bytes, 0);
         const read = Math.min(plainRead(file), plainRead(file));
+        // What this machine gives two streams at once: the ceiling of any pool's speed-up.
+        const readPool = Math.min(await plainReadOnThreads(file, threads), await plainReadOnThreads(file, threads));
         // One thread and the pool taken in turns, best of three each: the machine's moments fall on both.
         const oneRuns: Timed<TensorStatsOutcome[]>[] = [];
         const poolRuns: Timed<TensorStatsOutcome[]>[] = [];
@@ -208,6 +240,10 @@ export async function benchStats(quick: boolean): Promise<void> {
         poolWall[dtype] = data / pool.seconds / 1e6;
         console.log(`${dtype}: ${(data / 1e9).toFixed(2)} GB of tensor data, warm page cache`);
         console.log(`  plain read (floor)      ${mbs(data, read).padStart(12)}  ${read.toFixed(2)} s`);
+        console.log(
+          `  plain read, ${threads} threads    ${mbs(data, readPool).padStart(12)}  ${readPool.toFixed(2)} s, ${(read / readPool).toFixed(2)}x one ` +
+            `(what the machine gives ${threads} streams at once)`,
+        );
         console.log(
           `  stats, one thread       ${mbs(data, one.seconds).padStart(12)}  ${one.seconds.toFixed(2)} s ` +
             `(${mbs(data, one.cpuSeconds)} per CPU second)`,

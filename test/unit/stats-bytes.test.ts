@@ -325,3 +325,22 @@ test('an F32 tensor with a second pass and at most KEEP_BYTES is read from the f
     });
   });
 });
+
+test('kept F32 tensors computed at once on one thread (one in the kernels keep area, the other in its own buffer) give their own statistics', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'two.safetensors');
+    await writeSafetensors(file, [TENSORS[0], TENSORS[8]]);
+    await withCheckpoint(file, async (ck) => {
+      const [a, b] = ck.tensors;
+      assert.ok(a.bytes <= KEEP_BYTES && b.bytes <= KEEP_BYTES);
+      const alone = [await tensorStatsOf(ck, a, { chunkElements: 1 << 15 }), await tensorStatsOf(ck, b, { chunkElements: 1 << 15 })];
+      // Interleaved chunk by chunk: each pass waits its turn at the gate, as the inspector's batch does.
+      let turn = Promise.resolve();
+      const gate = (): Promise<void> => (turn = turn.then(() => new Promise((r) => setImmediate(r))));
+      const together = await Promise.all([a, b].map((t) => tensorStatsOf(ck, t, { chunkElements: 1 << 15, gate })));
+      assert.deepEqual(together, alone);
+      // And the area is free again: one more run alone gives the same.
+      assert.deepEqual(await tensorStatsOf(ck, b, { chunkElements: 1 << 15 }), alone[1]);
+    });
+  });
+});

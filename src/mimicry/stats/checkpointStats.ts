@@ -6,7 +6,7 @@ import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { DTYPES, isDecodable } from '../safetensors/dtypes';
 import { computeTensorStatsFromBytes, type ByteSource, type TensorStats, type TensorStatsOptions } from './tensorStats';
 import { pass1Accumulator, Pass2Accumulator, pathOf, type HistogramPlan, type Pass1Partial } from './accumulators';
-import { SLOT_BYTES, statsKernels } from './statsKernels';
+import { KEEP_AREA_BYTES, SLOT_BYTES, statsKernels } from './statsKernels';
 
 /** No statistics, and why (a dtype that is not decoded to numbers). */
 export interface StatsSkipped {
@@ -35,9 +35,10 @@ export function skippedReason(tensor: TensorInfo): string | undefined {
 
 /**
  * A two-pass tensor up to this size is read once: its bytes stay in memory for the histogram pass
- * (a second read from the page cache costs about a fifth of the F32 work).
+ * (a second read from the page cache costs about a fifth of the F32 work), in the kernels' keep area
+ * when it is free (no allocation, and the kernels take the bytes where they are).
  */
-export const KEEP_BYTES = 64 << 20;
+export const KEEP_BYTES = KEEP_AREA_BYTES;
 
 /** Full-size read buffers of finished runs, reused (allocating 8 MiB zeroed per tensor and pass shows in profiles). */
 const spare: Uint8Array[] = [];
@@ -95,15 +96,33 @@ export function byteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: 
   };
 }
 
+/** Whether a kept tensor's bytes are in the kernels' keep area now (one tensor at a time per thread). */
+let keepAreaInUse = false;
+
 /**
  * Like byteSource, for a tensor read twice: the first pass reads into one buffer of the whole range
  * (chunk by chunk, the next read in flight while the caller works), the second yields the same bytes.
+ * The buffer is the kernels' keep area when it is free; `release` gives it back once both passes are done.
  */
-function keptByteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: AbortSignal, chunkElements?: number): ByteSource {
+function keptByteSource(
+  checkpoint: Checkpoint,
+  tensor: TensorInfo,
+  signal?: AbortSignal,
+  chunkElements?: number,
+): { source: ByteSource; release(): void } {
   const size = DTYPES[tensor.dtype].bits / 8;
   const per = Math.max(1, chunkElements ?? Math.floor(CHUNK_BYTES / size));
   let kept: { first: number; last: number; bytes: Uint8Array; complete: boolean } | undefined;
-  return async function* (first: number, last: number) {
+  let holdsArea = false;
+  const buffer = (bytes: number): Uint8Array => {
+    const area = statsKernels()?.keep;
+    if (area && (holdsArea || !keepAreaInUse) && bytes <= area.byteLength) {
+      keepAreaInUse = holdsArea = true;
+      return area.subarray(0, bytes);
+    }
+    return new Uint8Array(bytes);
+  };
+  const source: ByteSource = async function* (first: number, last: number) {
     if (last <= first) return;
     if (kept?.complete && kept.first === first && kept.last === last) {
       for (let at = first; at < last; at += per) {
@@ -112,7 +131,7 @@ function keptByteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: Abo
       }
       return;
     }
-    const bytes = new Uint8Array((last - first) * size);
+    const bytes = buffer((last - first) * size);
     kept = { first, last, bytes, complete: false };
     const read = (at: number): Promise<Uint8Array> =>
       checkpoint.readBytes(tensor, at * size, Math.min(last, at + per) * size, bytes.subarray((at - first) * size));
@@ -128,6 +147,13 @@ function keptByteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: Abo
     } finally {
       await pending?.catch(() => undefined);
     }
+  };
+  return {
+    source,
+    release: () => {
+      kept = undefined;
+      if (holdsArea) keepAreaInUse = holdsArea = false;
+    },
   };
 }
 
@@ -147,11 +173,16 @@ export async function tensorStatsOf(
   if (skipped) return { skipped };
   const { chunkElements, gate, ...rest } = opts;
   const twoPasses = pathOf(tensor.dtype, tensor.params) !== 'table';
-  const source = (twoPasses && tensor.bytes <= KEEP_BYTES ? keptByteSource : byteSource)(checkpoint, tensor, opts.signal, chunkElements);
-  return computeTensorStatsFromBytes(tensor.dtype, gate ? (first, last) => gated(source(first, last), gate) : source, {
-    ...rest,
-    elements: tensor.params,
-  });
+  const kept = twoPasses && tensor.bytes <= KEEP_BYTES ? keptByteSource(checkpoint, tensor, opts.signal, chunkElements) : undefined;
+  const source = kept?.source ?? byteSource(checkpoint, tensor, opts.signal, chunkElements);
+  try {
+    return await computeTensorStatsFromBytes(tensor.dtype, gate ? (first, last) => gated(source(first, last), gate) : source, {
+      ...rest,
+      elements: tensor.params,
+    });
+  } finally {
+    kept?.release();
+  }
 }
 
 /** The first pass over elements [first, last) of a tensor (first on a superblock boundary). */

@@ -20,6 +20,9 @@ const SLOTS = 9 << 20;
 export const SLOT_BYTES = 8 << 20;
 /** Read slots: two chunks in flight for each of two tensors read at once on one thread. */
 const SLOT_COUNT = 4;
+const KEEP = SLOTS + SLOT_COUNT * SLOT_BYTES;
+/** Bytes of the keep area: a two-pass tensor up to this size is read once, into it. */
+export const KEEP_AREA_BYTES = 64 << 20;
 /** float64 per block in the results. */
 export const OUT_STRIDE = 8;
 
@@ -45,6 +48,8 @@ export interface StatsKernels {
   readonly counts: Int32Array;
   /** Views of the read slots (SLOT_BYTES each), for the reader to fill. */
   readonly slots: readonly Uint8Array[];
+  /** The keep area (KEEP_AREA_BYTES), for the reader to fill with a tensor read once for both passes. */
+  readonly keep: Uint8Array;
   /** The address of `values` in this memory (a read slot), or -1 when they are elsewhere (copy them into `data`). */
   addressOf(values: ArrayBufferView): number;
   /**
@@ -76,6 +81,7 @@ function load(): StatsKernels | null {
     index: new Int32Array(buffer, INDEX, SUB),
     counts: new Int32Array(buffer, COUNTS, SUB),
     slots: Array.from({ length: SLOT_COUNT }, (_, i) => new Uint8Array(buffer, SLOTS + i * SLOT_BYTES, SLOT_BYTES)),
+    keep: new Uint8Array(buffer, KEEP, KEEP_AREA_BYTES),
     addressOf: (values) => (values.buffer === buffer ? values.byteOffset : -1),
     blocks: (nblocks, count, at = DATA) => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT),
     marked: (n, at = DATA) => e.marked(at, n, MARKS, INDEX),

@@ -10,7 +10,7 @@
 ;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into statsKernelsWasm.ts.
 ;; Every address is in bytes. The memory never grows (the layout is in statsKernels.ts).
 (module
-  (memory (export "memory") 656 656)
+  (memory (export "memory") 1680 1680)
 
   ;; For each of `nblocks` blocks of 4096 float32 at `data`: 8 float64 at out + 64 b:
   ;; sum (x - c), sum (x - c)^2, sum |x| (each as lane 0 + lane 1), min, max, zeros; c = the block's
