@@ -190,13 +190,18 @@ test('a group over the memory limit is refused before anything is read: the file
     assert.equal(r.code, 2, r.err);
     assert.match(
       r.err,
-      /mlp\.safetensors: a group needs more memory than the limit allows \(bank .* needs about 5\.00 MiB, the limit is 1\.00 MiB: use fewer templates.*--memory-limit-mb\) \(rule: group-too-large\)$/,
+      /mlp\.safetensors: a group needs more memory than the limit allows \(bank .* needs about 4\.00 MiB, the limit is 1\.00 MiB: use fewer templates.*--memory-limit-mb\) \(rule: group-too-large\)$/,
     );
     assert.deepEqual(readdirSync(dir), ['mlp.safetensors']);
-    // Held whole, a group needs members + templates + the rebuilt one (5 MiB); streamed, one member less (4 MiB).
-    const held = await cli(['reconstruct', src, '--out', out, '--memory-limit-mb', '4']);
+    // Held whole, a group needs members + templates (4 MiB), and with probes the rebuilt one (5 MiB);
+    // streamed, one member at a time (3 MiB).
+    const held = await cli(['reconstruct', src, '--out', out, '--memory-limit-mb', '3']);
     assert.equal(held.code, 2, held.err);
-    const streamed = await cli(['reconstruct', src, '--out', out, '--group-memory-mb', '1', '--memory-limit-mb', '4']);
+    const probed = await cli(['reconstruct', src, '--out', out, '--probes', '2', '--memory-limit-mb', '4']);
+    assert.equal(probed.code, 2, probed.err);
+    assert.match(probed.err, /needs about 5\.00 MiB/);
+    assert.deepEqual(readdirSync(dir), ['mlp.safetensors']);
+    const streamed = await cli(['reconstruct', src, '--out', out, '--group-memory-mb', '1', '--memory-limit-mb', '3']);
     assert.equal(streamed.code, 0, streamed.err);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -236,8 +236,9 @@ function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
   const n = bank.templates;
   // 16-bit templates are rounded in place (measureBank): they cost nothing more.
   if (fit.method !== 'spectral') return 2 * L + 4 * n + 1; // members, their tensors, templates with gradients and RMSprop state
-  // (Members or one member), templates, and the rebuilt member: held only for probes, counted always.
-  return streamed(bank, fit) ? n + 2 : L + n + 1;
+  // (Members or one member), templates, and the rebuilt member, held only for probes.
+  const rebuilt = fit.probes > 0 ? 1 : 0;
+  return (streamed(bank, fit) ? n + 1 : L + n) + rebuilt;
 }
 
 /**
