@@ -398,7 +398,7 @@ describe('streaming writer', () => {
           shape: [n],
           data: Uint8Array.from({ length: n }, (_, j) => (j * 31 + k * 7 + i) & 255),
         }));
-        setDirectWrites({ minBytes: 0, chunk: 8192 });
+        setDirectWrites({ enabled: true, minBytes: 0, chunk: 8192 });
         const viaDirect = path.join(d, `direct-${i}.safetensors`);
         await writeSafetensors(viaDirect, tensors, { case: String(i) });
         setDirectWrites({ enabled: false });
@@ -406,7 +406,7 @@ describe('streaming writer', () => {
         await writeSafetensors(viaCache, tensors, { case: String(i) });
         assert.deepEqual(await readFile(viaDirect), await readFile(viaCache), `case ${i}`);
       }
-      setDirectWrites({ minBytes: 0, chunk: 8192 });
+      setDirectWrites({ enabled: true, minBytes: 0, chunk: 8192 });
       const ac = new AbortController();
       const big = Array.from({ length: 4 }, (_, k) => ({
         name: `b${k}`,
@@ -421,6 +421,16 @@ describe('streaming writer', () => {
       await assert.rejects(writeSafetensorsStreaming(path.join(d, 'stopped.safetensors'), big, undefined, { signal: ac.signal }), {
         name: 'AbortError',
       });
+      // A staging buffer the system refuses (misaligned): the file goes on through the page cache, the same bytes.
+      const fallbacks = writeRoutes.fallback;
+      const tensors = [{ name: 'x', dtype: 'U8' as DType, shape: [20000], data: Uint8Array.from({ length: 20000 }, (_, j) => j & 255) }];
+      setDirectWrites({ enabled: true, minBytes: 0, chunk: 8192, offset: 1 });
+      await writeSafetensors(path.join(d, 'direct-9.safetensors'), tensors);
+      setDirectWrites({ enabled: false });
+      await writeSafetensors(path.join(d, 'cache-9.safetensors'), tensors);
+      assert.deepEqual(await readFile(path.join(d, 'direct-9.safetensors')), await readFile(path.join(d, 'cache-9.safetensors')));
+      if (writeRoutes.direct > before)
+        assert.equal(writeRoutes.fallback, fallbacks + 1, 'the misaligned direct write was refused and redone buffered');
     } finally {
       setDirectWrites();
     }

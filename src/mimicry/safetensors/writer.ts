@@ -149,9 +149,11 @@ export interface DirectWrites {
   readonly minBytes: number;
   /** Bytes staged per write (a multiple of DIRECT_ALIGN). */
   readonly chunk: number;
+  /** Where the staging buffer starts in its page-aligned memory: 0; tests misalign it to see the system refuse direct writes. */
+  readonly offset: number;
 }
 
-const DEFAULT_DIRECT: DirectWrites = { enabled: true, minBytes: 64 << 20, chunk: 8 << 20 };
+const DEFAULT_DIRECT: DirectWrites = { enabled: true, minBytes: 64 << 20, chunk: 8 << 20, offset: 0 };
 /** Files written each way since start (tests and benches: whether direct writes happen here). */
 export const writeRoutes = { direct: 0, buffered: 0, fallback: 0 };
 let direct: DirectWrites = DEFAULT_DIRECT;
@@ -206,13 +208,13 @@ class DirectSink implements Sink {
   ) {}
 
   /** A sink on a new file `tmp` (created exclusively), or null where O_DIRECT cannot be had (the caller opens it buffered). */
-  static async create(tmp: string, chunk: number): Promise<DirectSink | null> {
+  static async create(tmp: string, { chunk, offset }: DirectWrites): Promise<DirectSink | null> {
     const flag = constants.O_DIRECT;
     if (typeof flag !== 'number' || flag === 0) return null;
     const bytes = Math.max(DIRECT_ALIGN, Math.floor(chunk / DIRECT_ALIGN) * DIRECT_ALIGN);
     let stage: Uint8Array;
     try {
-      stage = new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil(bytes / WASM_PAGE) }).buffer, 0, bytes);
+      stage = new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil((bytes + offset) / WASM_PAGE) }).buffer, offset, bytes);
     } catch {
       return null; // no WebAssembly, or no address space for it (a ulimit)
     }
@@ -315,7 +317,7 @@ export async function stageSafetensorsStreaming(
   const tmp = tempPathFor(target);
   let position = headerBlock.byteLength;
   const totalBytes = sorted.reduce((a, e) => a + e.byteLength, position);
-  const directSink = direct.enabled && totalBytes >= direct.minBytes ? await DirectSink.create(tmp, direct.chunk) : null;
+  const directSink = direct.enabled && totalBytes >= direct.minBytes ? await DirectSink.create(tmp, direct) : null;
   const sink: Sink = directSink ?? new BufferedSink(await open(tmp, 'wx'));
   writeRoutes[directSink ? 'direct' : 'buffered']++;
   let isOpen = true;
