@@ -122,7 +122,7 @@ function numpyEntropies(mats: readonly { rows: number; cols: number; T: Float32A
   return JSON.parse(r.stdout) as { h: number; normalized: number }[];
 }
 
-test("entropyExact (the CPU route: float32 SIMD Gram, checked, else float64): within 1e-4 of numpy's float64 SVD; float64 where the check or the shape asks", () => {
+test("entropyExact (the CPU route: float32 SIMD Gram, checked, else float64): within 1e-4 of numpy's float64 SVD; float64 where the check or the size asks", () => {
   const rng = new Random(29);
   const cases: { rows: number; cols: number; T: Float32Array; route: EntropyRoute }[] = [
     { rows: 256, cols: 1024, T: trainedLike(256, 1024, rng), route: 'float32' },
@@ -130,7 +130,8 @@ test("entropyExact (the CPU route: float32 SIMD Gram, checked, else float64): wi
     { rows: 130, cols: 301, T: trainedLike(130, 301, rng, 3e-9), route: 'float32' }, // odd sizes, tiny weights (scaled)
     { rows: 384, cols: 1536, T: lowRank(384, 1536, 1, rng), route: 'float64-fallback' },
     { rows: 600, cols: 200, T: lowRank(600, 200, 12, rng, 1e15), route: 'float64-fallback' },
-    { rows: 384, cols: 384, T: trainedLike(384, 384, rng), route: 'float64' }, // near-square
+    { rows: 384, cols: 384, T: trainedLike(384, 384, rng), route: 'float32' }, // near-square: accepted too
+    { rows: 300, cols: 300, T: Float32Array.from(rng.normals(300 * 300, 0.02)), route: 'float32' }, // Gaussian: singular values down to ~0
     { rows: 96, cols: 384, T: trainedLike(96, 384, rng), route: 'float64' }, // small: nothing to save
   ];
   const ref = numpyMissing() ? null : numpyEntropies(cases);
