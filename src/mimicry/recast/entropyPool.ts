@@ -223,6 +223,9 @@ export class EntropyPool {
    * else to do); templates on disk are read into `slot`.
    */
   async drain(slot?: TemplateSlot): Promise<void> {
+    // Biggest first, here and in the workers: the last templates, which one thread may end up
+    // waiting for alone, are then the smallest.
+    this.queue.sort((a, b) => entropyWork(b.rows, b.cols) - entropyWork(a.rows, a.cols));
     for (;;) {
       // Between templates, the workers' answers are taken (and they are given the next ones).
       await new Promise<void>((resolve) => setImmediate(resolve));
