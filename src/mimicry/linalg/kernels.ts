@@ -18,10 +18,11 @@ export interface Kernels {
   /** out[i] = float32(sum_l w[l] x[l stride + i]), i < m (a multiple of 4), float32 x and out, float64 w (byte addresses). */
   combine(x: number, stride: number, L: number, w: number, out: number, m: number): void;
   /**
-   * G[i n + j] (float64) += <P_i, P_j> for j >= i, P n rows of `width` float32 (a multiple of 4), each
-   * product summed in float32 over blocks of `block` values (a multiple of 4), the blocks in float64 (byte addresses).
+   * G[i n + j] (float64) += <P_i, P_j> for j >= i, P n rows of `width` float32 (a multiple of 4) stored
+   * in blocks of 256 values (row r of block b at byte 1024 (b n + r)), each product summed in float32
+   * within a block, the blocks in float64 (byte addresses).
    */
-  syrk32(panel: number, gram: number, n: number, width: number, block: number): void;
+  syrk32(panel: number, gram: number, n: number, width: number): void;
 }
 
 let loaded: Kernels | null | undefined;

@@ -409,12 +409,14 @@
         (br $quads))))
 
   ;; The float32 Gram of the template entropy's float32 route (linalg/gram32.ts): G[i n + j] (float64)
-  ;; += the float32 dot product of rows i and j of P (n rows of w float32 each, w a multiple of 4,
-  ;; zero-padded), for j >= i, as the float64 syrk above but with f32x4 products and sums (twice the
-  ;; lanes). Each sum runs over one block of kb values (kb a multiple of 4) in float32, its four lanes
-  ;; are added in float32 ((l0 + l2) + (l1 + l3)) and the block's sum is added to G in float64: the
-  ;; float32 error is that of a kb-value sum, whatever w. A diagonal tile also adds (i + 1, i), which
-  ;; the caller overwrites when it mirrors the upper triangle.
+  ;; += the float32 dot product of rows i and j of P, for j >= i, as the float64 syrk above but with
+  ;; f32x4 products and sums (twice the lanes). P is n rows of w float32 values (w a multiple of 4,
+  ;; zero-padded) stored in blocks of 256 values: block b holds the values [256 b, 256 b + 256) of
+  ;; every row, row r at byte 1024 (b n + r) from $p0, so the six rows a tile reads are a fixed 1024
+  ;; bytes apart (load offsets instead of address arithmetic: ~25% faster). Each dot product runs over
+  ;; one block in float32, its four lanes are added in float32 ((l0 + l2) + (l1 + l3)) and the block's
+  ;; sum is added to G in float64: the float32 error is that of a 256-value sum, whatever w. A
+  ;; diagonal tile also adds (i + 1, i), which the caller overwrites when it mirrors the upper triangle.
   ;; The lane sum of $v as addSums forms it: (v0 + v2) + (v1 + v3) in float32, promoted to float64.
   (func $sum4 (param $v v128) (result f64)
     (local $u v128)
@@ -440,20 +442,23 @@
     (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t))
       (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $s) (local.get $s))))))
 
-  (func (export "syrk32") (param $p i32) (param $g i32) (param $n i32) (param $w i32) (param $kb i32)
-    (local $row i32) (local $k0 i32) (local $k1 i32) (local $i i32) (local $j i32) (local $k i32)
+  (func (export "syrk32") (param $p0 i32) (param $g i32) (param $n i32) (param $w i32)
+    (local $p i32) (local $blk i32)
+    (local $row i32) (local $k1 i32) (local $i i32) (local $j i32) (local $k i32)
     (local $oa i32) (local $ob i32) (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
     (local $ga i32) (local $gb i32) (local $t i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local $x v128) (local $y v128) (local $q v128)
-    (local.set $row (i32.shl (local.get $w) (i32.const 2)))
-    (local.set $k0 (i32.const 0))
+    ;; a row of a block: 256 values
+    (local.set $row (i32.const 1024))
+    (local.set $p (local.get $p0))
     (block $blocksDone
       (loop $blocks
-        (br_if $blocksDone (i32.ge_u (local.get $k0) (local.get $row)))
-        (local.set $k1 (i32.add (local.get $k0) (i32.shl (local.get $kb) (i32.const 2))))
-        (if (i32.gt_u (local.get $k1) (local.get $row)) (then (local.set $k1 (local.get $row))))
+        (br_if $blocksDone (i32.ge_u (local.get $blk) (i32.shl (local.get $w) (i32.const 2))))
+        ;; bytes of each row in this block: 1024, less in the last one
+        (local.set $k1 (i32.sub (i32.shl (local.get $w) (i32.const 2)) (local.get $blk)))
+        (if (i32.gt_u (local.get $k1) (i32.const 1024)) (then (local.set $k1 (i32.const 1024))))
         (local.set $i (i32.const 0))
         (block $rowsDone
           (loop $rows
@@ -474,22 +479,25 @@
                 (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
                 (local.set $b0 (v128.const i32x4 0 0 0 0)) (local.set $b1 (v128.const i32x4 0 0 0 0))
                 (local.set $b2 (v128.const i32x4 0 0 0 0)) (local.set $b3 (v128.const i32x4 0 0 0 0))
-                (local.set $k (local.get $k0))
+                (local.set $k (i32.const 0))
+                ;; rows i, i + 1 and j .. j + 3 lie 1024 bytes apart: one address each for the two groups
                 (block $kDone
                   (loop $ks
                     (br_if $kDone (i32.ge_u (local.get $k) (local.get $k1)))
-                    (local.set $x (v128.load (i32.add (local.get $oa) (local.get $k))))
-                    (local.set $y (v128.load (i32.add (local.get $ob) (local.get $k))))
-                    (local.set $q (v128.load (i32.add (local.get $o0) (local.get $k))))
+                    (local.set $t (i32.add (local.get $oa) (local.get $k)))
+                    (local.set $x (v128.load (local.get $t)))
+                    (local.set $y (v128.load offset=1024 (local.get $t)))
+                    (local.set $t (i32.add (local.get $o0) (local.get $k)))
+                    (local.set $q (v128.load (local.get $t)))
                     (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (local.get $q))))
                     (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $y) (local.get $q))))
-                    (local.set $q (v128.load (i32.add (local.get $o1) (local.get $k))))
+                    (local.set $q (v128.load offset=1024 (local.get $t)))
                     (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (local.get $q))))
                     (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $y) (local.get $q))))
-                    (local.set $q (v128.load (i32.add (local.get $o2) (local.get $k))))
+                    (local.set $q (v128.load offset=2048 (local.get $t)))
                     (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (local.get $q))))
                     (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $y) (local.get $q))))
-                    (local.set $q (v128.load (i32.add (local.get $o3) (local.get $k))))
+                    (local.set $q (v128.load offset=3072 (local.get $t)))
                     (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (local.get $q))))
                     (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $y) (local.get $q))))
                     (local.set $k (i32.add (local.get $k) (i32.const 16)))
@@ -507,7 +515,7 @@
                 (local.set $o0 (i32.add (local.get $p) (i32.mul (local.get $j) (local.get $row))))
                 (local.set $a0 (v128.const i32x4 0 0 0 0))
                 (local.set $b0 (v128.const i32x4 0 0 0 0))
-                (local.set $k (local.get $k0))
+                (local.set $k (i32.const 0))
                 (block $cDone
                   (loop $cs
                     (br_if $cDone (i32.ge_u (local.get $k) (local.get $k1)))
@@ -527,7 +535,7 @@
           (then
             (local.set $oa (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $row))))
             (local.set $a0 (v128.const i32x4 0 0 0 0))
-            (local.set $k (local.get $k0))
+            (local.set $k (i32.const 0))
             (block $dDone
               (loop $ds
                 (br_if $dDone (i32.ge_u (local.get $k) (local.get $k1)))
@@ -537,6 +545,7 @@
                 (br $ds)))
             (call $addTo (i32.add (local.get $g) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $i)) (i32.const 3)))
               (call $sum4 (local.get $a0)))))
-        (local.set $k0 (local.get $k1))
+        (local.set $blk (i32.add (local.get $blk) (i32.const 1024)))
+        (local.set $p (i32.add (local.get $p) (i32.mul (local.get $n) (i32.const 1024))))
         (br $blocks))))
 )
