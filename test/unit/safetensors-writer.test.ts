@@ -9,13 +9,12 @@ import {
   writeSafetensors,
   writeSafetensorsStreaming,
   stageSafetensorsStreaming,
-  setDirectWrites,
-  writeRoutes,
   compareNames,
   type StreamingTensor,
   type WriteProgress,
 } from '../../src/mimicry/safetensors/writer';
 import { openCheckpoint, readHeader } from '../../src/mimicry/safetensors/reader';
+import { setDirectWrites, writeRoutes } from '../../src/mimicry/io/directWrite';
 import { ALL_DTYPES, DTYPES, byteLengthOf, decode, encodeF32, isDecodable } from '../../src/mimicry/safetensors/dtypes';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { tempDir, listDir, rejectsWithRule, bytesOf } from './helpers/safetensors-craft';
