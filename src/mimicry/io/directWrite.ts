@@ -66,22 +66,26 @@ class BufferedSink implements Sink {
 }
 
 /**
- * O_DIRECT writes from a staging buffer: whole chunks at chunk-aligned offsets, the last partial block
- * padded and then cut off by truncation. The buffer is a WebAssembly memory: the only memory
- * JavaScript can allocate that is page-aligned (V8 reserves it on 64 KiB boundaries), as O_DIRECT
- * requires. A write the system refuses (EINVAL: a file system or device that wants other alignment)
- * hands the file to the buffered route from where it stands: every byte before it is on disk.
+ * O_DIRECT writes from two staging buffers, one filled while the other is written: whole chunks at
+ * chunk-aligned offsets, the last partial block padded and then cut off by truncation. The buffers
+ * are a WebAssembly memory: the only memory JavaScript can allocate that is page-aligned (V8
+ * reserves it on 64 KiB boundaries), as O_DIRECT requires. A write the system refuses (EINVAL: a
+ * file system or device that wants other alignment) hands the file to the buffered route from where
+ * it stands: every byte before it is on disk, and the refused ones are written again that way.
  */
 class DirectSink implements Sink {
   private fill = 0;
-  /** File offset of stage[0]. */
+  /** File offset of the current stage's first byte. */
   private base = 0;
+  /** The stage being filled; the other one may be in flight. */
+  private current = 0;
+  private inFlight: { readonly bytes: Uint8Array; readonly at: number; readonly write: Promise<void> } | null = null;
   private fallback: BufferedSink | null = null;
 
   private constructor(
     public handle: FileHandle,
     private readonly path: string,
-    private readonly stage: Uint8Array,
+    private readonly stages: readonly [Uint8Array, Uint8Array],
   ) {}
 
   /** A sink on a new file `tmp` (created exclusively), or null where O_DIRECT cannot be had (the caller opens it buffered). */
@@ -89,9 +93,10 @@ class DirectSink implements Sink {
     const flag = constants.O_DIRECT;
     if (typeof flag !== 'number' || flag === 0) return null;
     const bytes = Math.max(DIRECT_ALIGN, Math.floor(chunk / DIRECT_ALIGN) * DIRECT_ALIGN);
-    let stage: Uint8Array;
+    let stages: [Uint8Array, Uint8Array];
     try {
-      stage = new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil((bytes + offset) / WASM_PAGE) }).buffer, offset, bytes);
+      const memory = new WebAssembly.Memory({ initial: Math.ceil((2 * bytes + offset) / WASM_PAGE) }).buffer;
+      stages = [new Uint8Array(memory, offset, bytes), new Uint8Array(memory, offset + bytes, bytes)];
     } catch {
       return null; // no WebAssembly, or no address space for it (a ulimit)
     }
@@ -102,18 +107,19 @@ class DirectSink implements Sink {
       if ((e as NodeJS.ErrnoException).code === 'EINVAL') return null; // this file system has no O_DIRECT
       throw e;
     }
-    return new DirectSink(handle, tmp, stage);
+    return new DirectSink(handle, tmp, stages);
   }
 
   async append(bytes: Uint8Array): Promise<void> {
     if (this.fallback) return this.fallback.append(bytes);
     let at = 0;
     while (at < bytes.byteLength) {
-      const take = Math.min(bytes.byteLength - at, this.stage.byteLength - this.fill);
-      this.stage.set(bytes.subarray(at, at + take), this.fill);
+      const stage = this.stages[this.current];
+      const take = Math.min(bytes.byteLength - at, stage.byteLength - this.fill);
+      stage.set(bytes.subarray(at, at + take), this.fill);
       this.fill += take;
       at += take;
-      if (this.fill < this.stage.byteLength) continue;
+      if (this.fill < stage.byteLength) continue;
       await this.flush(this.fill);
       // flush() may have handed the file to the buffered route.
       const fallback = this.fallback as BufferedSink | null;
@@ -122,29 +128,50 @@ class DirectSink implements Sink {
   }
 
   async finish(): Promise<void> {
-    if (this.fallback || this.fill === 0) return;
-    const size = this.base + this.fill;
-    const padded = Math.ceil(this.fill / DIRECT_ALIGN) * DIRECT_ALIGN;
-    this.stage.fill(0, this.fill, padded);
-    await this.flush(padded);
-    if (!this.fallback) await this.handle.truncate(size);
+    if (this.fallback) return;
+    const fill = this.fill;
+    const size = this.base + fill;
+    const padded = Math.ceil(fill / DIRECT_ALIGN) * DIRECT_ALIGN;
+    if (padded > 0) {
+      this.stages[this.current].fill(0, fill, padded);
+      await this.flush(padded);
+    }
+    await this.settle();
+    if (padded > fill) await this.handle.truncate(size);
   }
 
-  /** Writes stage[0, length) at `base`; on EINVAL, reopens buffered and writes the staged bytes that way. */
+  /** Starts writing the current stage's first `length` bytes (once the other stage's write is done) and switches stages. */
   private async flush(length: number): Promise<void> {
+    const bytes = this.stages[this.current].subarray(0, length);
+    const at = this.base;
+    this.base += this.fill;
+    this.fill = 0;
+    await this.settle();
+    if (this.fallback) {
+      await this.fallback.append(bytes);
+      return;
+    }
+    const write = writeAll(this.handle, bytes, at);
+    write.catch(() => undefined); // awaited in settle()
+    this.inFlight = { bytes, at, write };
+    this.current ^= 1;
+  }
+
+  /** Waits for the write in flight; one the system refuses (EINVAL) is redone buffered, and the file goes on that way. */
+  private async settle(): Promise<void> {
+    const f = this.inFlight;
+    if (!f) return;
+    this.inFlight = null;
     try {
-      await writeAll(this.handle, this.stage.subarray(0, length), this.base);
-      this.base += this.fill;
-      this.fill = 0;
+      await f.write;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
       const buffered = await open(this.path, 'r+');
       await this.handle.close().catch(() => undefined);
       this.handle = buffered;
-      this.fallback = new BufferedSink(buffered, this.base);
+      this.fallback = new BufferedSink(buffered, f.at);
       writeRoutes.fallback++;
-      await this.fallback.append(this.stage.subarray(0, this.fill));
-      this.fill = 0;
+      await this.fallback.append(f.bytes);
     }
   }
 }
