@@ -30,7 +30,7 @@ export interface DirectWrites {
   readonly offset: number;
 }
 
-const DEFAULT_DIRECT: DirectWrites = { enabled: true, minBytes: 64 << 20, chunk: 8 << 20, offset: 0 };
+const DEFAULT_DIRECT: DirectWrites = { enabled: true, minBytes: 64 << 20, chunk: 4 << 20, offset: 0 };
 /** Files written each way since start (tests and benches: whether direct writes happen here). */
 export const writeRoutes = { direct: 0, buffered: 0, fallback: 0 };
 let direct: DirectWrites = DEFAULT_DIRECT;

@@ -189,7 +189,7 @@ function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
  * Reconstructs and writes the export. Templates wait in a scratch file in the OS temp folder (removed at the
  * end), so memory holds one group while fitting and one tensor while writing.
  */
-export interface ExportHooks extends ReconstructHooks {
+export interface ExportHooks extends Omit<ReconstructHooks, 'whileEntropy'> {
   /** Progress of each file's write (`file` as given in the targets). */
   onWrite?(file: string, p: WriteProgress): void;
 }
