@@ -193,8 +193,8 @@ const MIN_FLOAT32_SIDE = 128;
  * One template on the CPU, the default route: the float32 Gram on the SIMD kernel (linalg/gram32.ts),
  * checked (checkFloat32Gram), else the float64 route; small or kernel-less ones go to float64
  * directly. Near-square ones take the float32 route too: the kernel's float32 sums run over 256
- * values only, and the check accepts them (measured: every ViT-S, ViT-B and GPT-2 attention
- * projection, and Gaussian 256 x 256 to 768 x 768, within 2e-7 of float64), where a float32 product
+ * values only, and the check accepts them (measured: every ViT-S and ViT-B attention projection,
+ * and Gaussian 256 x 256 to 768 x 768, within 2e-7 of float64), where a float32 product
  * summed whole (tfjs, the GPU) was rejected. Depends on the template alone (never on its
  * neighbours), so every thread computes the same bits for it.
  */
