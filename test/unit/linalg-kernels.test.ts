@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { gramFloat32 } from '../../src/mimicry/linalg/gram32';
 import { kernels, setKernelsEnabled } from '../../src/mimicry/linalg/kernels';
 import { KERNELS_WAT_SHA256 } from '../../src/mimicry/linalg/kernelsWasm';
 import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
@@ -62,6 +63,43 @@ test('SIMD Gram kernel agrees with the JavaScript loop and a direct product (odd
           assert.ok(Math.abs(g.gram[i * n + j] - s) <= tol, `${rows}x${cols} ${what} G[${i},${j}] ${g.gram[i * n + j]} vs ${s}`);
       }
   }
+});
+
+test('float32 SIMD Gram (gram32): within float32 rounding of a float64 product, blocks keeping long rows as accurate as short ones', () => {
+  const rng = new Random(23);
+  for (const [rows, cols] of [
+    [40, 77], // wide, odd width (zero-padded to 80)
+    [301, 35], // tall, odd sizes (transposed)
+    [33, 1024], // rows 4 KiB apart: padded stride
+    [7, 70000], // 274 blocks of 256 values, the last one partial
+    [130, 130], // square (n = 130: leftover columns after the 4-wide tiles)
+    [1, 9],
+  ]) {
+    const values = Float32Array.from(rng.normals(rows * cols));
+    const g = gramFloat32(values, rows, cols);
+    assert.ok(g, 'the kernels are there');
+    const n = Math.min(rows, cols);
+    const ref = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        if (rows > cols) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
+        else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
+        ref[i * n + j] = s;
+      }
+    let worst = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        assert.equal(g[i * n + j], g[j * n + i], 'symmetric');
+        worst = Math.max(worst, Math.abs(g[i * n + j] - ref[i * n + j]) / Math.sqrt(ref[i * n + i] * ref[j * n + j]));
+      }
+    // A float32 sum of all 70,000 products would be off by ~1e-5 here; blocks of 256 keep it ~1e-7.
+    assert.ok(worst < 1e-6, `${rows} x ${cols}: relative error ${worst}`);
+  }
+  assert.equal(
+    withKernels(false, () => gramFloat32(new Float32Array(12), 3, 4)),
+    null,
+  );
 });
 
 test('SIMD tridiagonalization sweep: eigenvalues agree with the JavaScript loop and ml-matrix (odd and even sizes)', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { bankEntropy, entropyFloat64 } from '../../src/mimicry/recast/entropy';
+import { bankEntropy, entropyExact } from '../../src/mimicry/recast/entropy';
 import { DEFAULT_ENTROPY_ESTIMATE, estimatedBankEntropy } from '../../src/mimicry/recast/entropyEstimate';
 import { EntropyPool, entropyWork, entropyWorkerEntry, POOL_MIN_WORK, pooledBankEntropy } from '../../src/mimicry/recast/entropyPool';
 import { planGroups } from '../../src/mimicry/recast/grouping';
@@ -79,7 +79,7 @@ test('a worker that cannot start: its templates are computed in this thread', as
         await new Promise((r) => setTimeout(r, 50));
         await pool.drain();
       }
-      assert.deepEqual(await e, entropyFloat64(values, 30, 70));
+      assert.deepEqual(await e, entropyExact(values, 30, 70));
     } finally {
       pool.dispose();
     }
@@ -185,7 +185,7 @@ test('relieve: the run waits until at most the given bytes of templates are queu
     await pool.relieve(0);
     assert.equal(settled.size, 6);
     const got = await Promise.all(parts);
-    got.forEach((e, t) => assert.deepEqual(e, entropyFloat64(templates.subarray(t * size, (t + 1) * size), shape[0], shape[1])));
+    got.forEach((e, t) => assert.deepEqual(e, entropyExact(templates.subarray(t * size, (t + 1) * size), shape[0], shape[1])));
   } finally {
     pool.dispose();
   }

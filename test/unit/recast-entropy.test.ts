@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
-import { bankEntropy, entropyFloat64, entropyOnEngine } from '../../src/mimicry/recast/entropy';
+import { spawnSync } from 'node:child_process';
+import { bankEntropy, entropyExact, entropyFloat64, entropyOnEngine, type EntropyRoute } from '../../src/mimicry/recast/entropy';
 import { gramEngine } from '../../src/mimicry/recast/entropyGpu';
 import { templateEntropy } from '../../src/mimicry/recast/metrics';
 import { loadTf } from '../../src/mimicry/recast/tfjs';
 import { Random } from '../../src/mimicry/recast/random';
+import { numpyMissing } from './helpers/family-craft';
 
 const GPT2 = 'test/fixtures/real/capp-gpt2-4layer.safetensors';
 /**
@@ -97,6 +99,75 @@ test('float32 Gram route agrees with float64 on ViT-S-sized trained-like templat
   }
   // The tall one has no near-zero singular values: it must actually stay on the float32 route.
   assert.equal(entropyOnEngine(engine, trainedLike(1152, 384, rng), 1152, 384).route, 'float32');
+});
+
+/** H and H / ln(r) of each matrix by numpy's float64 SVD (singular values only). */
+function numpyEntropies(mats: readonly { rows: number; cols: number; T: Float32Array }[]): { h: number; normalized: number }[] {
+  const code = [
+    'import sys, json, numpy as np',
+    'out = []',
+    'for spec in json.loads(sys.stdin.buffer.readline()):',
+    '    a = np.frombuffer(sys.stdin.buffer.read(4 * spec[0] * spec[1]), dtype="<f4").reshape(spec).astype(np.float64)',
+    '    s = np.linalg.svd(a, compute_uv=False)',
+    '    p = s / s.sum()',
+    '    p = p[p > 0]',
+    '    h = float(-(p * np.log(p)).sum())',
+    '    out.append({"h": h, "normalized": h / np.log(len(s))})',
+    'print(json.dumps(out))',
+  ].join('\n');
+  const head = Buffer.from(JSON.stringify(mats.map((m) => [m.rows, m.cols])) + '\n');
+  const input = Buffer.concat([head, ...mats.map((m) => Buffer.from(m.T.buffer, m.T.byteOffset, m.T.byteLength))]);
+  const r = spawnSync('python3', ['-c', code], { input, encoding: 'utf8', maxBuffer: 1 << 24 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { h: number; normalized: number }[];
+}
+
+test("entropyExact (the CPU route: float32 SIMD Gram, checked, else float64): within 1e-4 of numpy's float64 SVD; float64 where the check or the size asks", () => {
+  const rng = new Random(29);
+  const cases: { rows: number; cols: number; T: Float32Array; route: EntropyRoute }[] = [
+    { rows: 256, cols: 1024, T: trainedLike(256, 1024, rng), route: 'float32' },
+    { rows: 1152, cols: 384, T: trainedLike(1152, 384, rng), route: 'float32' },
+    { rows: 130, cols: 301, T: trainedLike(130, 301, rng, 3e-9), route: 'float32' }, // odd sizes, tiny weights (scaled)
+    { rows: 384, cols: 1536, T: lowRank(384, 1536, 1, rng), route: 'float64-fallback' },
+    { rows: 600, cols: 200, T: lowRank(600, 200, 12, rng, 1e15), route: 'float64-fallback' },
+    { rows: 384, cols: 384, T: trainedLike(384, 384, rng), route: 'float32' }, // near-square: accepted too
+    { rows: 300, cols: 300, T: Float32Array.from(rng.normals(300 * 300, 0.02)), route: 'float32' }, // Gaussian: singular values down to ~0
+    { rows: 96, cols: 384, T: trainedLike(96, 384, rng), route: 'float64' }, // small: nothing to save
+  ];
+  const ref = numpyMissing() ? null : numpyEntropies(cases);
+  cases.forEach(({ rows, cols, T, route }, i) => {
+    const got = entropyExact(T, rows, cols);
+    const f64 = entropyFloat64(T, rows, cols);
+    const what = `${rows}x${cols} (${route})`;
+    assert.equal(got.route, route, what);
+    assert.equal(got.rank, Math.min(rows, cols));
+    // Not accepted: the float64 route's very values.
+    if (route !== 'float32') assert.deepEqual({ entropy: got.entropy, normalized: got.normalized, rank: got.rank }, f64, what);
+    close(got.entropy, f64.entropy, TOL_H, `${what} H vs float64`);
+    if (ref) {
+      close(got.entropy, ref[i].h, TOL_H, `${what} H vs numpy`);
+      close(got.normalized, ref[i].normalized, TOL_H / Math.log(got.rank), `${what} H/ln(r) vs numpy`);
+    }
+  });
+  // Whatever the scale (a power of two puts the values near 1 first): the same value.
+  const T = trainedLike(200, 800, rng, 1);
+  const base = entropyExact(T, 200, 800);
+  assert.equal(base.route, 'float32');
+  for (const s of [2 ** -100, 2 ** 100])
+    assert.equal(
+      entropyExact(
+        T.map((v) => v * s),
+        200,
+        800,
+      ).entropy,
+      base.entropy,
+      `scale ${s}`,
+    );
+  // A zero template, and one with a NaN.
+  assert.deepEqual(entropyExact(new Float32Array(200 * 800), 200, 800), { entropy: 0, normalized: 0, rank: 200, route: 'float32' });
+  const bad = T.slice();
+  bad[12345] = Number.NaN;
+  assert.ok(Number.isNaN(entropyExact(bad, 200, 800).entropy));
 });
 
 test('low-rank templates (where a float32 Gram is badly off) fall back to float64, at any scale', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
@@ -259,6 +259,55 @@ test('export of the real GPT-2 follows docs/FORMAT.md field by field; dense == r
       assert.deepEqual(rep.metrics, metrics);
       assert.deepEqual(rep.banks, banks);
       assert.equal(result.summary.layers, 16);
+    });
+  });
+});
+
+test('the dense file is written while template entropy runs and appears after the reparameterized one; a run stopped later leaves no file', async () => {
+  await inTempDir(async (dir) => {
+    await withCheckpoint(GPT2, async (ck) => {
+      const out = join(dir, 'm.recast.safetensors');
+      const dense = join(dir, 'm.dense.safetensors');
+      const report = join(dir, 'm.report.json');
+      const events: string[] = [];
+      let denseThereDuringOut = false;
+      const outcome = await exportRecast(
+        ck,
+        {},
+        { out, dense, report },
+        {
+          onPhase: (ev) => void (ev.phase === 'entropy' && events.at(-1) !== 'entropy' && events.push('entropy')),
+          onWrite: (file, p) => {
+            if (events.at(-1) !== file) events.push(file);
+            if (file === out && p.tensors === 0) denseThereDuringOut = existsSync(dense);
+          },
+        },
+      );
+      // Written before the reparameterized file (inside the run), renamed into place after it.
+      assert.equal(events.indexOf(dense) < events.indexOf(out), true, events.join(' > '));
+      assert.equal(denseThereDuringOut, false, 'the dense file appears only after the reparameterized one');
+      assert.ok(outcome.timing.writeDuringEntropy > 0);
+      assert.deepEqual(readdirSync(dir).sort(), ['m.dense.safetensors', 'm.recast.safetensors', 'm.report.json']);
+      const rebuilt = join(dir, 'rebuilt.safetensors');
+      await rebuildDense(out, rebuilt);
+      assert.ok(readFileSync(rebuilt).equals(readFileSync(dense)), 'rebuild == dense export, byte for byte');
+
+      // Stopped while the reparameterized file is written, the dense one already staged: neither file, no temporary.
+      const fresh = join(dir, 'stopped');
+      const ac = new AbortController();
+      await assert.rejects(
+        exportRecast(
+          ck,
+          {},
+          { out: `${fresh}.recast.safetensors`, dense: `${fresh}.dense.safetensors` },
+          { signal: ac.signal, onWrite: (file) => void (file.endsWith('.recast.safetensors') && ac.abort()) },
+        ),
+        { name: 'AbortError' },
+      );
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.includes('stopped')),
+        [],
+      );
     });
   });
 });

@@ -8,11 +8,13 @@ import fc from 'fast-check';
 import {
   writeSafetensors,
   writeSafetensorsStreaming,
+  stageSafetensorsStreaming,
   compareNames,
   type StreamingTensor,
   type WriteProgress,
 } from '../../src/mimicry/safetensors/writer';
 import { openCheckpoint, readHeader } from '../../src/mimicry/safetensors/reader';
+import { setDirectWrites, writeRoutes } from '../../src/mimicry/io/directWrite';
 import { ALL_DTYPES, DTYPES, byteLengthOf, decode, encodeF32, isDecodable } from '../../src/mimicry/safetensors/dtypes';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { tempDir, listDir, rejectsWithRule, bytesOf } from './helpers/safetensors-craft';
@@ -380,6 +382,89 @@ describe('streaming writer', () => {
       assert.deepEqual(Array.from(await c.readValues(c.tensor('layer.1')!)), [2, 3, 4]);
       assert.deepEqual(c.metadata, { format: 'pt' });
     });
+  });
+
+  test('direct writes (around the page cache): the same bytes as the buffered route at every chunk boundary; an abort leaves nothing', async (t) => {
+    const d = await folder();
+    // Payloads around the 8 KiB chunk used here: under one block, exactly one chunk with the header, several chunks and a byte.
+    const sizes = [[3], [2040], [4096, 1], [1, 6000, 2043, 9000]];
+    const before = writeRoutes.direct;
+    try {
+      for (const [i, lengths] of sizes.entries()) {
+        const tensors = lengths.map((n, k) => ({
+          name: `t${k}`,
+          dtype: 'U8' as DType,
+          shape: [n],
+          data: Uint8Array.from({ length: n }, (_, j) => (j * 31 + k * 7 + i) & 255),
+        }));
+        setDirectWrites({ enabled: true, minBytes: 0, chunk: 8192 });
+        const viaDirect = path.join(d, `direct-${i}.safetensors`);
+        await writeSafetensors(viaDirect, tensors, { case: String(i) });
+        setDirectWrites({ enabled: false });
+        const viaCache = path.join(d, `cache-${i}.safetensors`);
+        await writeSafetensors(viaCache, tensors, { case: String(i) });
+        assert.deepEqual(await readFile(viaDirect), await readFile(viaCache), `case ${i}`);
+      }
+      setDirectWrites({ enabled: true, minBytes: 0, chunk: 8192 });
+      const ac = new AbortController();
+      const big = Array.from({ length: 4 }, (_, k) => ({
+        name: `b${k}`,
+        dtype: 'U8' as DType,
+        shape: [10000],
+        byteLength: 10000,
+        bytes: () => {
+          if (k === 2) ac.abort();
+          return Promise.resolve(new Uint8Array(10000).fill(k));
+        },
+      }));
+      await assert.rejects(writeSafetensorsStreaming(path.join(d, 'stopped.safetensors'), big, undefined, { signal: ac.signal }), {
+        name: 'AbortError',
+      });
+      // A staging buffer the system refuses (misaligned): the file goes on through the page cache, the same bytes.
+      const fallbacks = writeRoutes.fallback;
+      const tensors = [{ name: 'x', dtype: 'U8' as DType, shape: [20000], data: Uint8Array.from({ length: 20000 }, (_, j) => j & 255) }];
+      setDirectWrites({ enabled: true, minBytes: 0, chunk: 8192, offset: 1 });
+      await writeSafetensors(path.join(d, 'direct-9.safetensors'), tensors);
+      setDirectWrites({ enabled: false });
+      await writeSafetensors(path.join(d, 'cache-9.safetensors'), tensors);
+      assert.deepEqual(await readFile(path.join(d, 'direct-9.safetensors')), await readFile(path.join(d, 'cache-9.safetensors')));
+      if (writeRoutes.direct > before)
+        assert.equal(writeRoutes.fallback, fallbacks + 1, 'the misaligned direct write was refused and redone buffered');
+    } finally {
+      setDirectWrites();
+    }
+    assert.deepEqual(
+      (await listDir(d)).filter((f) => !/^(direct|cache)-\d\.safetensors$/.test(f)),
+      [],
+      'no temporary file left',
+    );
+    if (writeRoutes.direct === before) t.diagnostic('O_DIRECT is not available here: only the buffered route was tested');
+  });
+
+  test('a staged file appears only when committed, in place of the target; discarded, or stopped before its commit, it leaves nothing', async () => {
+    const d = await folder();
+    const file = path.join(d, 'x.safetensors');
+    await writeFile(file, 'old');
+    const entries = (v: number): StreamingTensor[] => [
+      { name: 'a', dtype: 'F32', shape: [1], byteLength: 4, bytes: () => Promise.resolve(encodeF32([v])) },
+    ];
+    const staged = await stageSafetensorsStreaming(file, entries(1));
+    assert.equal(await readFile(file, 'utf8'), 'old');
+    assert.equal((await listDir(d)).length, 2, 'the target and its temporary file');
+    await staged.commit();
+    assert.deepEqual(await listDir(d), ['x.safetensors']);
+    await withCheckpoint(file, async (c) => assert.deepEqual(Array.from(await c.readValues(c.tensor('a')!)), [1]));
+    await assert.rejects(staged.commit(), /already committed/);
+
+    const dropped = await stageSafetensorsStreaming(file, entries(2));
+    await dropped.discard();
+    await dropped.discard();
+    const ac = new AbortController();
+    const stopped = await stageSafetensorsStreaming(file, entries(3), undefined, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(stopped.commit(), { name: 'AbortError' });
+    assert.deepEqual(await listDir(d), ['x.safetensors']);
+    await withCheckpoint(file, async (c) => assert.deepEqual(Array.from(await c.readValues(c.tensor('a')!)), [1]));
   });
 
   test('declared sizes are checked against dtype and shape before any producer runs', async () => {

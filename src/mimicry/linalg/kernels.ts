@@ -1,4 +1,4 @@
-// The WebAssembly SIMD kernels of kernels.wat (float64, f64x2), loaded once per thread. Where
+// The WebAssembly SIMD kernels of kernels.wat (float64, f64x2; syrk32 float32, f32x4), loaded once per thread. Where
 // WebAssembly SIMD is missing the loader answers null and callers keep their JavaScript loops.
 // Memory: one instance's linear memory, laid out afresh by each (synchronous) call through
 // `arena`; nothing is kept in it between calls, so growing it never strands a caller's view.
@@ -17,6 +17,12 @@ export interface Kernels {
   av4(a: number, rows: number, cols: number, m: number, out: number): void;
   /** out[i] = float32(sum_l w[l] x[l stride + i]), i < m (a multiple of 4), float32 x and out, float64 w (byte addresses). */
   combine(x: number, stride: number, L: number, w: number, out: number, m: number): void;
+  /**
+   * G[i n + j] (float64) += <P_i, P_j> for j >= i, P n rows of `width` float32 (a multiple of 4) stored
+   * in blocks of 256 values (row r of block b at byte 1024 (b n + r)), each product summed in float32
+   * within a block, the blocks in float64 (byte addresses).
+   */
+  syrk32(panel: number, gram: number, n: number, width: number): void;
 }
 
 let loaded: Kernels | null | undefined;

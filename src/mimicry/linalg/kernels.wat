@@ -5,7 +5,8 @@
 ;; they replace, except that each sum over t (or k) runs as two interleaved partial sums (even and
 ;; odd indices) added at the end: a different rounding, not a different precision.
 ;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into kernelsWasm.ts.
-;; Every address is in bytes; every array is float64, except combine's float32 rows and output.
+;; Every address is in bytes; every array is float64, except combine's float32 rows and output
+;; and syrk32's float32 panel (the float32 Gram of the template entropy, at the end).
 (module
   (memory (export "memory") 1)
 
@@ -406,4 +407,145 @@
             (f32x4.demote_f64x2_zero (local.get $a0)) (f32x4.demote_f64x2_zero (local.get $a1))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $quads))))
+
+  ;; The float32 Gram of the template entropy's float32 route (linalg/gram32.ts): G[i n + j] (float64)
+  ;; += the float32 dot product of rows i and j of P, for j >= i, as the float64 syrk above but with
+  ;; f32x4 products and sums (twice the lanes). P is n rows of w float32 values (w a multiple of 4,
+  ;; zero-padded) stored in blocks of 256 values: block b holds the values [256 b, 256 b + 256) of
+  ;; every row, row r at byte 1024 (b n + r) from $p0, so the six rows a tile reads are a fixed 1024
+  ;; bytes apart (load offsets instead of address arithmetic: ~25% faster). Each dot product runs over
+  ;; one block in float32, its four lanes are added in float32 ((l0 + l2) + (l1 + l3)) and the block's
+  ;; sum is added to G in float64: the float32 error is that of a 256-value sum, whatever w. A
+  ;; diagonal tile also adds (i + 1, i), which the caller overwrites when it mirrors the upper triangle.
+  ;; The lane sum of $v as addSums forms it: (v0 + v2) + (v1 + v3) in float32, promoted to float64.
+  (func $sum4 (param $v v128) (result f64)
+    (local $u v128)
+    (local.set $u (f32x4.add (local.get $v) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+    (f64.promote_f32 (f32.add (f32x4.extract_lane 0 (local.get $u)) (f32x4.extract_lane 1 (local.get $u)))))
+  ;; $t (a float64 address) += $s
+  (func $addTo (param $t i32) (param $s f64)
+    (f64.store (local.get $t) (f64.add (f64.load (local.get $t)) (local.get $s))))
+
+  ;; G[t .. t + 4) (float64) += the lane sums of $a, $b, $c, $d (in float32, then promoted).
+  (func $addSums (param $t i32) (param $a v128) (param $b v128) (param $c v128) (param $d v128)
+    (local $u v128) (local $v v128) (local $s v128)
+    (local.set $u (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $v (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
+    (local.set $s (f32x4.add
+      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $u) (local.get $v))
+      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $u) (local.get $v))))
+    (v128.store offset=0 (local.get $t) (f64x2.add (v128.load offset=0 (local.get $t)) (f64x2.promote_low_f32x4 (local.get $s))))
+    (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t))
+      (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $s) (local.get $s))))))
+
+  (func (export "syrk32") (param $p0 i32) (param $g i32) (param $n i32) (param $w i32)
+    (local $p i32) (local $blk i32)
+    (local $row i32) (local $k1 i32) (local $i i32) (local $j i32) (local $k i32)
+    (local $oa i32) (local $ob i32) (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    (local $ga i32) (local $gb i32) (local $t i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $x v128) (local $y v128) (local $q v128)
+    ;; a row of a block: 256 values
+    (local.set $row (i32.const 1024))
+    (local.set $p (local.get $p0))
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.ge_u (local.get $blk) (i32.shl (local.get $w) (i32.const 2))))
+        ;; bytes of each row in this block: 1024, less in the last one
+        (local.set $k1 (i32.sub (i32.shl (local.get $w) (i32.const 2)) (local.get $blk)))
+        (if (i32.gt_u (local.get $k1) (i32.const 1024)) (then (local.set $k1 (i32.const 1024))))
+        (local.set $i (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_s (i32.add (local.get $i) (i32.const 1)) (local.get $n)))
+            (local.set $oa (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $row))))
+            (local.set $ob (i32.add (local.get $oa) (local.get $row)))
+            (local.set $ga (i32.add (local.get $g) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 3))))
+            (local.set $gb (i32.add (local.get $ga) (i32.shl (local.get $n) (i32.const 3))))
+            (local.set $j (local.get $i))
+            (block $tilesDone
+              (loop $tiles
+                (br_if $tilesDone (i32.ge_s (i32.add (local.get $j) (i32.const 3)) (local.get $n)))
+                (local.set $o0 (i32.add (local.get $p) (i32.mul (local.get $j) (local.get $row))))
+                (local.set $o1 (i32.add (local.get $o0) (local.get $row)))
+                (local.set $o2 (i32.add (local.get $o1) (local.get $row)))
+                (local.set $o3 (i32.add (local.get $o2) (local.get $row)))
+                (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+                (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+                (local.set $b0 (v128.const i32x4 0 0 0 0)) (local.set $b1 (v128.const i32x4 0 0 0 0))
+                (local.set $b2 (v128.const i32x4 0 0 0 0)) (local.set $b3 (v128.const i32x4 0 0 0 0))
+                (local.set $k (i32.const 0))
+                ;; rows i, i + 1 and j .. j + 3 lie 1024 bytes apart: one address each for the two groups
+                (block $kDone
+                  (loop $ks
+                    (br_if $kDone (i32.ge_u (local.get $k) (local.get $k1)))
+                    (local.set $t (i32.add (local.get $oa) (local.get $k)))
+                    (local.set $x (v128.load (local.get $t)))
+                    (local.set $y (v128.load offset=1024 (local.get $t)))
+                    (local.set $t (i32.add (local.get $o0) (local.get $k)))
+                    (local.set $q (v128.load (local.get $t)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (local.get $q))))
+                    (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $y) (local.get $q))))
+                    (local.set $q (v128.load offset=1024 (local.get $t)))
+                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (local.get $q))))
+                    (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $y) (local.get $q))))
+                    (local.set $q (v128.load offset=2048 (local.get $t)))
+                    (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (local.get $q))))
+                    (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $y) (local.get $q))))
+                    (local.set $q (v128.load offset=3072 (local.get $t)))
+                    (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (local.get $q))))
+                    (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $y) (local.get $q))))
+                    (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                    (br $ks)))
+                (local.set $t (i32.add (local.get $ga) (i32.shl (local.get $j) (i32.const 3))))
+                (call $addSums (local.get $t) (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))
+                (local.set $t (i32.add (local.get $gb) (i32.shl (local.get $j) (i32.const 3))))
+                (call $addSums (local.get $t) (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $tiles)))
+            ;; leftover columns one at a time (at most 3 per row pair)
+            (block $colsDone
+              (loop $cols
+                (br_if $colsDone (i32.ge_s (local.get $j) (local.get $n)))
+                (local.set $o0 (i32.add (local.get $p) (i32.mul (local.get $j) (local.get $row))))
+                (local.set $a0 (v128.const i32x4 0 0 0 0))
+                (local.set $b0 (v128.const i32x4 0 0 0 0))
+                (local.set $k (i32.const 0))
+                (block $cDone
+                  (loop $cs
+                    (br_if $cDone (i32.ge_u (local.get $k) (local.get $k1)))
+                    (local.set $q (v128.load (i32.add (local.get $o0) (local.get $k))))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $oa) (local.get $k))) (local.get $q))))
+                    (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load (i32.add (local.get $ob) (local.get $k))) (local.get $q))))
+                    (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                    (br $cs)))
+                (call $addTo (i32.add (local.get $ga) (i32.shl (local.get $j) (i32.const 3))) (call $sum4 (local.get $a0)))
+                (call $addTo (i32.add (local.get $gb) (i32.shl (local.get $j) (i32.const 3))) (call $sum4 (local.get $b0)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $cols)))
+            (local.set $i (i32.add (local.get $i) (i32.const 2)))
+            (br $rows)))
+        ;; odd n: the last row has only its diagonal entry left
+        (if (i32.lt_s (local.get $i) (local.get $n))
+          (then
+            (local.set $oa (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $row))))
+            (local.set $a0 (v128.const i32x4 0 0 0 0))
+            (local.set $k (i32.const 0))
+            (block $dDone
+              (loop $ds
+                (br_if $dDone (i32.ge_u (local.get $k) (local.get $k1)))
+                (local.set $x (v128.load (i32.add (local.get $oa) (local.get $k))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (local.get $x))))
+                (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                (br $ds)))
+            (call $addTo (i32.add (local.get $g) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $i)) (i32.const 3)))
+              (call $sum4 (local.get $a0)))))
+        (local.set $blk (i32.add (local.get $blk) (i32.const 1024)))
+        (local.set $p (i32.add (local.get $p) (i32.mul (local.get $n) (i32.const 1024))))
+        (br $blocks))))
 )

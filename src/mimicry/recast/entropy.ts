@@ -1,8 +1,10 @@
 // Template entropy (docs/RECAST.md section 4) for whole banks.
 //
-// Route: the float64 Gram of the smaller side (stats/gram.ts) and its eigenvalues
-// (linalg/symmetricEigenvalues.ts), both on the WebAssembly SIMD kernels of linalg/kernels.wat:
-// exact, and about 60 ms for a 384 x 1536 template (measured on a busy 2-core machine).
+// Routes: the float64 Gram of the smaller side (stats/gram.ts) and its eigenvalues
+// (linalg/symmetricEigenvalues.ts), both on the WebAssembly SIMD kernels of linalg/kernels.wat: exact,
+// and about 60 ms for a 384 x 1536 template (measured on a busy 2-core machine). By default
+// (entropyExact) the Gram is first made in float32 on the SIMD kernel (linalg/gram32.ts: twice the
+// lanes, float32 sums over blocks of 256 values) and checked as below; a rejected one is redone in float64.
 //
 // With tfjs-node active (native BLAS) the Gram products go to it in float32 (gramEngine). Accuracy
 // of a float32 Gram: it perturbs eigenvalues by about eps32 * ||G|| and so singular values near
@@ -16,11 +18,13 @@
 //   more than SENSITIVITY_LIMIT the template is redone on the float64 route.
 // The shift overstates the real error (measured real error / estimate <= 0.27 on low-rank
 // templates, ~0.01 on real ones); over 225 rank-r-plus-noise test spectra the worst accepted
-// template was 3.2e-5 off in H, so the contract is 1e-4 (recast-entropy.test.ts). Near-square
-// templates (a Marchenko-Pastur-like tail reaching zero: ViT-S attn.proj) go to float64 directly.
+// template was 3.2e-5 off in H, so the contract is 1e-4 (recast-entropy.test.ts). On tfjs and the
+// GPU, near-square templates (a Marchenko-Pastur-like tail reaching zero: ViT-S attn.proj) go to
+// float64 directly; the SIMD kernel's short float32 sums pass the check there too (entropyExact).
 // Templates are scaled by a power of two (exact) when their values are far from 1 so the float32
 // Gram neither overflows nor underflows whatever the weights' scale; entropy does not depend on scale.
 import { symmetricEigenvalues } from '../linalg/symmetricEigenvalues';
+import { gramFloat32 } from '../linalg/gram32';
 import { gramOfMatrix } from '../stats/gram';
 import type { Tf } from './tfjs';
 
@@ -174,13 +178,35 @@ export function checkFloat32Gram(p: Pick<Prepared, 'n' | 'diag' | 'scale'>, g32:
 }
 
 /** Entropy from the engine's float32 Gram with the exact diagonal put back, or the float64 route when the check rejects it. */
-export function finish(p: Prepared, g32: Float32Array, template: Float32Array, rows: number, cols: number): RoutedEntropy {
+export function finish(p: Prepared, g32: ArrayLike<number>, template: Float32Array, rows: number, cols: number): RoutedEntropy {
   const checked = checkFloat32Gram(p, g32);
   if (!checked.accepted) return { ...entropyFloat64(template, rows, cols), route: 'float64-fallback' };
   return { ...result(entropyOf(checked.eigenvalues), p.n), route: 'float32' };
 }
 
 export const NOT_FINITE = (n: number): RoutedEntropy => ({ entropy: Number.NaN, normalized: Number.NaN, rank: n, route: 'float64' });
+
+/** Below this smaller side the float32 route saves nothing worth its check: float64 directly. */
+const MIN_FLOAT32_SIDE = 128;
+
+/**
+ * One template on the CPU, the default route: the float32 Gram on the SIMD kernel (linalg/gram32.ts),
+ * checked (checkFloat32Gram), else the float64 route; small or kernel-less ones go to float64
+ * directly. Near-square ones take the float32 route too: the kernel's float32 sums run over 256
+ * values only, and the check accepts them (measured: every ViT-S and ViT-B attention projection,
+ * and Gaussian 256 x 256 to 768 x 768, within 2e-7 of float64), where a float32 product
+ * summed whole (tfjs, the GPU) was rejected. Depends on the template alone (never on its
+ * neighbours), so every thread computes the same bits for it.
+ */
+export function entropyExact(template: Float32Array, rows: number, cols: number): RoutedEntropy {
+  const float64 = (): RoutedEntropy => ({ ...entropyFloat64(template, rows, cols), route: 'float64' });
+  if (Math.min(rows, cols) < MIN_FLOAT32_SIDE) return float64();
+  const p = prepare(template, rows, cols);
+  if (!p) return NOT_FINITE(Math.min(rows, cols));
+  if (p.diag.every((d) => d === 0)) return { ...result(0, p.n), route: 'float32' };
+  const g32 = gramFloat32(p.x32, rows, cols);
+  return g32 ? finish(p, g32, template, rows, cols) : float64();
+}
 
 /**
  * One template on `engine` (float32 Gram, float64 eigenvalues), or on the float64 JS route when
@@ -246,7 +272,7 @@ export function bankMean(out: readonly RoutedEntropy[]): BankEntropy {
 
 /**
  * Entropy of each of the `n` templates (each `shape`, concatenated in `templates`) and their mean.
- * `engine` null means the float64 JS route. The signal is checked between templates.
+ * `engine` null means this thread's CPU route (entropyExact). The signal is checked between templates.
  */
 export function bankEntropy(
   templates: Float32Array,
@@ -264,12 +290,15 @@ export function bankEntropy(
   // Near-square ones (longer side < 2x the shorter) start there: random-matrix theory puts their
   // smallest singular values near zero, where the check rejects a float32 Gram (every ViT-S
   // attn.proj bank did), and float32 would save them little.
+  // Without an engine each template goes its own way (entropyExact), so the pool's threads
+  // (entropyPool.ts) compute the same bits.
   let fellBack = false;
   for (let t = 0; t < n; t++) {
     signal?.throwIfAborted();
     const T = templates.subarray(t * size, (t + 1) * size);
-    const e: RoutedEntropy =
-      !engine || square
+    const e: RoutedEntropy = !engine
+      ? entropyExact(T, rows, cols)
+      : square
         ? { ...entropyFloat64(T, rows, cols), route: 'float64' }
         : fellBack
           ? { ...entropyFloat64(T, rows, cols), route: 'float64-fallback' }

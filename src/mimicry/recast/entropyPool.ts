@@ -1,5 +1,5 @@
 // Template entropy on worker threads (entropyWorker.ts, over the project's worker channel) while the
-// run's thread goes on with the next bank. Each template is one request running entropyFloat64, the
+// run's thread goes on with the next bank. Each template is one request running entropyExact, the
 // same code as in this thread, so the values are the same bits. When the run's own work is done it
 // takes the templates no worker has started (drain), then waits for the rest. Without the worker
 // script, or on one core, there is no pool and bankEntropy runs in this thread as before.
@@ -9,7 +9,7 @@ import type { TemplatesOnDisk } from './store';
 import { siblingWorkerEntry, type WorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
-import { bankMean, entropyFloat64, type BankEntropy, type Entropy, type RoutedEntropy } from './entropy';
+import { bankMean, entropyExact, type BankEntropy, type RoutedEntropy } from './entropy';
 import { estimateEntropy, type EntropyEstimateOptions } from './entropyEstimate';
 
 /**
@@ -36,10 +36,10 @@ const freshSlot: TemplateSlot = (length) => new Float32Array(length);
  * to template (a fresh array each time would leave the dead ones for the collector, several
  * 7B-sized templates at once).
  */
-export function templateEntropy(task: EntropyTemplate, slot: TemplateSlot = freshSlot): Entropy {
+export function templateEntropy(task: EntropyTemplate, slot: TemplateSlot = freshSlot): RoutedEntropy {
   const { rows, cols, estimate } = task;
   const values = task.values ?? readTemplate(task.from, slot(rows * cols));
-  return estimate ? estimateEntropy(values, rows, cols, estimate) : entropyFloat64(values, rows, cols);
+  return estimate ? { ...estimateEntropy(values, rows, cols, estimate), route: 'estimate' } : entropyExact(values, rows, cols);
 }
 
 /** `out.length` float32 values from a store's file (synchronous: a template is one computation on its thread). */
@@ -70,7 +70,7 @@ function taskBytes(t: EntropyTemplate): number {
 
 export interface EntropyWorkerService {
   readonly open: Method<Record<string, never>, Record<string, never>>;
-  readonly template: Method<EntropyTemplate, Entropy>;
+  readonly template: Method<EntropyTemplate, RoutedEntropy>;
 }
 
 /**
@@ -107,7 +107,7 @@ export function entropyWorkerEntry(): WorkerEntry | null {
 }
 
 interface Task extends EntropyTemplate {
-  resolve(e: Entropy): void;
+  resolve(e: RoutedEntropy): void;
   reject(err: unknown): void;
 }
 
@@ -173,11 +173,11 @@ export class EntropyPool {
   }
 
   /** Entropy of one template, computed by whichever thread gets to it first. */
-  entropy(template: EntropyTemplate): Promise<Entropy> {
+  entropy(template: EntropyTemplate): Promise<RoutedEntropy> {
     if (this.closed) return Promise.reject(this.signal?.reason ?? new Error('the entropy pool is closed'));
     const bytes = heldBytes(template);
     this.backlog += bytes;
-    return new Promise<Entropy>((resolve, reject) => {
+    return new Promise<RoutedEntropy>((resolve, reject) => {
       const settle = (): void => {
         this.backlog -= bytes;
         this.progressed.resolve();
@@ -223,6 +223,9 @@ export class EntropyPool {
    * else to do); templates on disk are read into `slot`.
    */
   async drain(slot?: TemplateSlot): Promise<void> {
+    // Biggest first, here and in the workers: the last templates, which one thread may end up
+    // waiting for alone, are then the smallest.
+    this.queue.sort((a, b) => entropyWork(b.rows, b.cols) - entropyWork(a.rows, a.cols));
     for (;;) {
       // Between templates, the workers' answers are taken (and they are given the next ones).
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -292,8 +295,8 @@ export class EntropyPool {
 }
 
 /**
- * bankEntropy (entropy.ts) of a bank on the pool, on the float64 route: the same per-template values
- * and the same mean (summed in template order). `templates` is copied, so the caller may reuse it at once.
+ * bankEntropy (entropy.ts) of a bank on the pool, on this thread's CPU route (entropyExact): the same
+ * per-template values and the same mean (summed in template order). `templates` is copied, so the caller may reuse it at once.
  */
 export function pooledBankEntropy(
   pool: EntropyPool,
@@ -319,7 +322,7 @@ export function pooledBankEntropy(
     parts.push(
       pool.entropy({ ...source, rows, cols, ...(estimate ? { estimate } : {}) }).then((e) => {
         onTemplate?.(++done);
-        return { ...e, route: estimate ? ('estimate' as const) : ('float64' as const) };
+        return e;
       }),
     );
   }

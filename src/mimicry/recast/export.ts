@@ -3,7 +3,14 @@
 import { writeFileAtomic } from '../io/atomicFile';
 import * as path from 'node:path';
 import { encodeBF16, encodeF16, encodeF32, f32Bytes } from '../safetensors/dtypes';
-import { writeSafetensorsStreaming, type StreamingTensor, type WriteControl, type WriteProgress } from '../safetensors/writer';
+import {
+  stageSafetensorsStreaming,
+  writeSafetensorsStreaming,
+  type StagedFile,
+  type StreamingTensor,
+  type WriteControl,
+  type WriteProgress,
+} from '../safetensors/writer';
 import type { Checkpoint } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import type { BankDType } from './grouping';
@@ -16,7 +23,7 @@ import { banksJson, metricsJson, reportJson, spectraJson, type ReportSource } fr
 import type { BankSpectra } from '../dashboard/types';
 import { Scratch } from './scratch';
 import { FileTemplateStore, type TemplateStore } from './store';
-import type { ReconstructHooks, ReconstructOptions, ReconstructResult } from './types';
+import type { FittedResult, ReconstructHooks, ReconstructOptions, ReconstructResult } from './types';
 
 export interface SourceRecord extends ReportSource {
   /** Sharded sources: each shard's digest (an added field). */
@@ -121,7 +128,12 @@ export async function writeReparameterized(
 }
 
 /** Original names, shapes and dtypes; members rebuilt by docs/FORMAT.md's rule, the rest copied. */
-export async function writeDense(checkpoint: Checkpoint, result: ReconstructResult, file: string, io: WriteControl = {}): Promise<void> {
+export async function writeDense(checkpoint: Checkpoint, result: FittedResult, file: string, io: WriteControl = {}): Promise<void> {
+  await (await stageDense(checkpoint, result, file, io)).commit();
+}
+
+/** writeDense up to the rename: needs no template entropy, so an export writes it while entropy runs. */
+export async function stageDense(checkpoint: Checkpoint, result: FittedResult, file: string, io: WriteControl = {}): Promise<StagedFile> {
   const scratch = new Scratch();
   const sizes = new Map(result.banks.map((b) => [b.plan.name, b.n * b.plan.size]));
   const cache = new BankCache((bank) => result.store.get(bank, scratch.floats('bank-templates', sizes.get(bank) ?? 0)));
@@ -140,7 +152,7 @@ export async function writeDense(checkpoint: Checkpoint, result: ReconstructResu
   const kept = new Set(result.plan.passthrough);
   for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copiedTensor(checkpoint, t, scratch));
   const meta = Object.keys(checkpoint.metadata).length > 0 ? { ...checkpoint.metadata } : undefined;
-  await writeSafetensorsStreaming(file, entries, meta, writeOptions(checkpoint, io));
+  return stageSafetensorsStreaming(file, entries, meta, writeOptions(checkpoint, io));
 }
 
 /** JSON written to a temporary file in the same folder, then renamed into place. */
@@ -159,8 +171,11 @@ export interface ExportOutcome {
   readonly result: ReconstructResult;
   readonly source: SourceRecord;
   readonly files: { readonly out: string; readonly dense?: string; readonly report?: string };
-  /** Seconds of the steps after the engine's (whose own phases are in result.method.phases). */
-  readonly timing: { readonly reconstruct: number; readonly digest: number; readonly write: number };
+  /**
+   * Seconds of the steps after the engine's (whose own phases are in result.method.phases), and of
+   * the dense file written inside the engine's run while template entropy went on (part of `reconstruct`).
+   */
+  readonly timing: { readonly reconstruct: number; readonly digest: number; readonly write: number; readonly writeDuringEntropy: number };
 }
 
 function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
@@ -174,7 +189,7 @@ function checkTargets(checkpoint: Checkpoint, targets: ExportTargets): void {
  * Reconstructs and writes the export. Templates wait in a scratch file in the OS temp folder (removed at the
  * end), so memory holds one group while fitting and one tensor while writing.
  */
-export interface ExportHooks extends ReconstructHooks {
+export interface ExportHooks extends Omit<ReconstructHooks, 'whileEntropy'> {
   /** Progress of each file's write (`file` as given in the targets). */
   onWrite?(file: string, p: WriteProgress): void;
 }
@@ -187,6 +202,17 @@ export async function exportRecast(
 ): Promise<ExportOutcome> {
   checkTargets(checkpoint, targets);
   const store = new FileTemplateStore();
+  const io = (file: string): WriteControl => ({ signal: hooks.signal, onProgress: hooks.onWrite && ((p) => hooks.onWrite?.(file, p)) });
+  // The dense file needs no template entropy: it is written (not yet renamed) while entropy runs on the
+  // pool's workers, and appears after the reparameterized file, as when both are written after the run.
+  let dense: StagedFile | undefined;
+  let writeDuringEntropy = 0;
+  const whileEntropy = async (fitted: FittedResult): Promise<void> => {
+    if (!targets.dense) return;
+    const t = performance.now();
+    dense = await stageDense(checkpoint, fitted, targets.dense, io(targets.dense));
+    writeDuringEntropy = (performance.now() - t) / 1000;
+  };
   try {
     const t0 = performance.now();
     // The source's digest runs beside the reconstruction (its reads and hashing fill the waits, e.g.
@@ -194,25 +220,30 @@ export async function exportRecast(
     const stopDigest = new AbortController();
     const digest = describeSource(checkpoint, hooks.signal ? AbortSignal.any([hooks.signal, stopDigest.signal]) : stopDigest.signal);
     digest.catch(() => undefined); // awaited below; a failed run leaves no unhandled rejection
-    const result = await reconstruct(checkpoint, options, { ...hooks, store }).catch((e: unknown) => {
+    const result = await reconstruct(checkpoint, options, { ...hooks, store, whileEntropy }).catch((e: unknown) => {
       stopDigest.abort();
       throw e;
     });
     const t1 = performance.now();
     const source = await digest;
     const t2 = performance.now();
-    const io = (file: string): WriteControl => ({ signal: hooks.signal, onProgress: hooks.onWrite && ((p) => hooks.onWrite?.(file, p)) });
     await writeReparameterized(checkpoint, result, targets.out, source, io(targets.out));
-    if (targets.dense) await writeDense(checkpoint, result, targets.dense, io(targets.dense));
+    if (targets.dense) {
+      const staged = dense ?? (await stageDense(checkpoint, result, targets.dense, io(targets.dense)));
+      dense = undefined;
+      await staged.commit();
+    }
     const files = {
       out: path.resolve(targets.out),
       ...(targets.dense ? { dense: path.resolve(targets.dense) } : {}),
       ...(targets.report ? { report: path.resolve(targets.report) } : {}),
     };
     if (targets.report) await writeJsonAtomic(targets.report, reportJson(result, source, files));
-    const timing = { reconstruct: (t1 - t0) / 1000, digest: (t2 - t1) / 1000, write: (performance.now() - t2) / 1000 };
+    const timing = { reconstruct: (t1 - t0) / 1000, digest: (t2 - t1) / 1000, write: (performance.now() - t2) / 1000, writeDuringEntropy };
     return { result, source, files, timing };
   } finally {
+    // A run that failed after the dense file was written leaves it nowhere.
+    await (dense as StagedFile | undefined)?.discard();
     await store.dispose();
   }
 }

@@ -341,6 +341,12 @@ export async function reconstruct(
   const entropies: (Promise<BankEntropy> | null)[] = [];
   try {
     await fitBanks();
+    // Work that needs no entropy runs while the workers go on with it (an export's dense file), with
+    // the fits' buffers let go first: it holds its own (the drain below takes a templates slot anew).
+    if (hooks.whileEntropy) {
+      scratch.clear();
+      await hooks.whileEntropy({ plan, banks: [...banks], store });
+    }
     // This thread's own work is done: it takes the templates no worker has started, then waits for the rest.
     const since = performance.now();
     await pool?.drain(templateSlot);

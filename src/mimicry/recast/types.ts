@@ -106,7 +106,16 @@ export interface ReconstructHooks {
   readonly signal?: AbortSignal;
   /** Where templates go as each bank is done (default: memory). Exports spill to disk. */
   readonly store?: TemplateStore;
+  /**
+   * Called once every bank is fitted and measured but for template entropy, which may still be running
+   * on the pool's workers: work that does not need entropy runs here, on this thread, while they go on
+   * (an export writes its dense file). Awaited before this thread takes its share of the entropy.
+   */
+  whileEntropy?(fitted: FittedResult): Promise<void>;
 }
+
+/** A run before template entropy is in: every bank's templates (in the store), coefficients and other metrics. */
+export type FittedResult = Pick<ReconstructResult, 'plan' | 'banks' | 'store'>;
 
 export interface LayerMetrics {
   readonly name: string;

@@ -1,8 +1,11 @@
 // Writing safetensors files: names sorted, data in name order, header padded with spaces to a
 // multiple of 8, atomically (temporary file in the same folder, fsync, rename). The streaming
 // variant asks for one tensor's bytes at a time, so exporting a big model holds one tensor.
+//
+// Big files go around the page cache where the system allows (io/directWrite.ts): the same bytes.
 
-import { open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { openSink } from '../io/directWrite';
 import * as path from 'node:path';
 import { tempPathFor } from '../io/atomicFile';
 import { SafetensorsError } from './errors';
@@ -124,16 +127,6 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
-const MAX_WRITE = 1 << 30;
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    const { bytesWritten } = await handle.write(bytes, done, Math.min(bytes.byteLength - done, MAX_WRITE), position + done);
-    done += bytesWritten;
-  }
-}
-
 /**
  * Write tensors whose bytes are produced one at a time, atomically: a temporary file in the
  * target's folder is written, fsynced and renamed over the target. On any error (including a
@@ -145,6 +138,28 @@ export async function writeSafetensorsStreaming(
   metadata?: Record<string, string>,
   opts: WriteOptions = {},
 ): Promise<void> {
+  await (await stageSafetensorsStreaming(file, entries, metadata, opts)).commit();
+}
+
+/** A file written and fsynced under its temporary name, not yet in place. */
+export interface StagedFile {
+  /** Renames it over the target (checking the signal first); on failure the temporary file is removed. */
+  commit(): Promise<void>;
+  /** Removes the temporary file; the target is left as it was. */
+  discard(): Promise<void>;
+}
+
+/**
+ * writeSafetensorsStreaming up to the rename: the caller decides when the file appears (an export
+ * writes one file while another is still being computed, and renames them in order). On any error
+ * the temporary file is removed; a staged file must be committed or discarded.
+ */
+export async function stageSafetensorsStreaming(
+  file: string,
+  entries: readonly StreamingTensor[],
+  metadata?: Record<string, string>,
+  opts: WriteOptions = {},
+): Promise<StagedFile> {
   const target = path.resolve(file);
   for (const r of opts.refuse ?? []) {
     if (await sameFile(target, r)) throw new SafetensorsError(target, 'refuse-overwrite-source', `it is the input ${r}`);
@@ -155,11 +170,12 @@ export async function writeSafetensorsStreaming(
 
   // Named with our pid (tempPathFor) so that a later run can remove it if this process is killed.
   const tmp = tempPathFor(target);
-  let handle: FileHandle | undefined = await open(tmp, 'wx');
+  let position = headerBlock.byteLength;
+  const totalBytes = sorted.reduce((a, e) => a + e.byteLength, position);
+  const sink = await openSink(tmp, totalBytes);
+  let isOpen = true;
   try {
-    await writeAll(handle, headerBlock, 0);
-    let position = headerBlock.byteLength;
-    const totalBytes = sorted.reduce((a, e) => a + e.byteLength, position);
+    await sink.append(headerBlock);
     let tensors = 0;
     opts.onProgress?.({ bytes: position, totalBytes, tensors, totalTensors: sorted.length, tensor: '' });
     for (const e of sorted) {
@@ -172,24 +188,42 @@ export async function writeSafetensorsStreaming(
           `${JSON.stringify(e.name)}: declared ${e.byteLength}, produced ${bytes.byteLength}`,
         );
       }
-      await writeAll(handle, bytes, position);
+      await sink.append(bytes);
       position += bytes.byteLength;
       opts.onProgress?.({ bytes: position, totalBytes, tensors: ++tensors, totalTensors: sorted.length, tensor: e.name });
     }
+    await sink.finish();
     // A stop that came during the last tensor or the sync still leaves no file.
     opts.signal?.throwIfAborted();
-    await handle.sync();
+    await sink.handle.sync();
     opts.signal?.throwIfAborted();
-    const h = handle;
-    handle = undefined;
-    await h.close();
-    await rename(tmp, target);
+    isOpen = false;
+    await sink.handle.close();
   } catch (e) {
-    if (handle) await handle.close().catch(() => undefined);
+    if (isOpen) await sink.handle.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await syncDir(path.dirname(target));
+  let settled = false;
+  return {
+    async commit() {
+      if (settled) throw new Error(`${target}: already committed or discarded`);
+      settled = true;
+      try {
+        opts.signal?.throwIfAborted();
+        await rename(tmp, target);
+      } catch (e) {
+        await unlink(tmp).catch(() => undefined);
+        throw e;
+      }
+      await syncDir(path.dirname(target));
+    },
+    async discard() {
+      if (settled) return;
+      settled = true;
+      await unlink(tmp).catch(() => undefined);
+    },
+  };
 }
 
 /** Make the rename durable; not possible on every platform (Windows), so best effort. */
