@@ -9,7 +9,7 @@ import { sanitizeFamilyOptions } from '../../src/extension/family/options';
 import { analyzeFamily, type FamilyReport } from '../../src/mimicry/family/analyze';
 import { loadFamily } from '../../src/mimicry/family/members';
 import { cosineCsv, fidelityCsv, mapCsv, normsCsv, normsOption, specialisationCsv } from '../../src/webview/family/charts';
-import type { DashboardTheme } from '../../src/webview/shared/theme';
+import { TEST_THEME } from './helpers/chart-theme';
 
 const ROOT = resolve('test/fixtures/real/gpt2-lora-family');
 const GPT2 = ['math', 'medical', 'shakespeare-cattn/checkpoint-1000', 'shakespeare-cattn/checkpoint-7500'].map((p) => join(ROOT, p));
@@ -71,15 +71,7 @@ test("the Family charts and their CSV hold the engine report's numbers of the GP
     norms.slice(1).map((row) => [row[0], ...row.slice(2).map(Number)]),
     r.layers.map((l) => [l.name, ...l.norms]),
   );
-  const theme = {
-    palette: ['#1', '#2'],
-    foreground: '#f',
-    muted: '#m',
-    grid: '#g',
-    background: '#b',
-    highContrast: false,
-  } as unknown as DashboardTheme;
-  const series = normsOption(r, theme).series as { name: string; data: (number | null)[] }[];
+  const series = normsOption(r, TEST_THEME).series as { name: string; data: (number | null)[] }[];
   assert.deepEqual(
     series.map((s) => [s.name, s.data]),
     r.members.map((m, mi) => [m.name, r.layers.map((l) => l.norms[mi])]),

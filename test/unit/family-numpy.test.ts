@@ -9,18 +9,9 @@ import { join } from 'node:path';
 import { loadFamily } from '../../src/mimicry/family/members';
 import { analyzeFamily, type FamilyReport } from '../../src/mimicry/family/analyze';
 import { weightsOption } from '../../src/webview/family/charts';
-import type { DashboardTheme } from '../../src/webview/shared/theme';
+import { TEST_THEME } from './helpers/chart-theme';
 import { inTempDir } from './helpers/temp-dir';
 import { numpyMissing, peftConfig, randomTensor, writeAdapter, writeTensors, type Tensors } from './helpers/family-craft';
-
-const THEME = {
-  palette: ['#1', '#2'],
-  foreground: '#f',
-  muted: '#m',
-  grid: '#g',
-  background: '#b',
-  highContrast: false,
-} as unknown as DashboardTheme;
 
 const REFERENCE = 'test/unit/family-reference.py';
 
@@ -390,7 +381,7 @@ test(
         );
       }
       // The dashboard's chart: the report's curves as they are, opened on the base's n when the joint ones run much further.
-      const option = weightsOption(report, report.banks[0].name, THEME);
+      const option = weightsOption(report, report.banks[0].name, TEST_THEME);
       const series = option.series as { name: string; data: number[] }[];
       assert.deepEqual(series.at(-1)?.data, w.base);
       assert.deepEqual(series[0].data, w.update[report.members[0].name]);
