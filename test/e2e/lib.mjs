@@ -1,7 +1,7 @@
 // Helpers for driving the code-server workbench like a user: the explorer, context menus, the
 // command palette, and webview content (which lives in nested iframes: we search page.frames()).
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const STEP_TIMEOUT_MS = 60_000;
@@ -169,7 +169,8 @@ async function openPaletteAndRun(page, title) {
  * code-server's file dialog is a quick input holding a path: once it holds one, types `file` and
  * accepts it, then until `done()` answers: Enter again while the dialog stays (a first Enter may
  * only complete the path), the path typed again if the dialog changed it, and now and then its
- * accept button `label` (an Enter that went elsewhere, e.g. focus lost to a refreshing list).
+ * accept button `label` or the file's own row (an Enter that went elsewhere, e.g. focus lost to a
+ * refreshing list; once in CI neither Enter nor the button took a file written just before).
  */
 export async function acceptFileDialog(page, file, label, what, done, timeoutMs = STEP_TIMEOUT_MS) {
   const input = page.locator('.quick-input-widget input');
@@ -186,6 +187,13 @@ export async function acceptFileDialog(page, file, label, what, done, timeoutMs 
         if (tries % 4 === 0) {
           const accept = page.locator('.quick-input-widget .monaco-button', { hasText: label }).first();
           await accept.click({ timeout: 2000 }).catch(() => undefined);
+        } else if (tries % 4 === 2) {
+          // The dialog lists the file under the typed path: clicking its row accepts it too.
+          const row = page
+            .locator('.quick-input-widget .monaco-list-row')
+            .filter({ has: page.getByText(basename(file), { exact: true }) })
+            .first();
+          await row.click({ timeout: 2000 }).catch(() => undefined);
         } else {
           await input.focus().catch(() => undefined);
           await page.keyboard.press('Enter');
