@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { entropyFloat64, prepare, type RoutedEntropy } from '../../src/mimicry/recast/entropy';
-import { bankEntropyOnGpu, entropyOnGpu, gramEngine, gramOnGpu, onGpu } from '../../src/mimicry/recast/entropyGpu';
+import { bankEntropyOnGpu, entropyOnGpu, gramOnGpu, onGpu } from '../../src/mimicry/recast/entropyGpu';
 import { Random } from '../../src/mimicry/recast/random';
 import { readBack, releaseGpu } from '../../src/mimicry/recast/tfjs';
 import { gramOfMatrix } from '../../src/mimicry/stats/gram';
-import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
+import { adapterOrSkip, webgpuOrSkip, withGpuLimit } from './helpers/gpu';
 import { REAL } from './helpers/real-fixtures';
 
 const GPT2 = `${REAL}/capp-gpt2-4layer.safetensors`;
@@ -28,10 +28,10 @@ const TOL_H_TILED = 1e-6;
 after(() => releaseGpu());
 
 test('webgpu: each template entropy within 1e-4 of float64 (or the float64 fallback), no tensor left behind', async (t) => {
-  if (!(await adapterOrSkip(t))) return;
-  const engine = await gramEngine('webgpu');
+  const gpu = await webgpuOrSkip(t);
+  if (!gpu) return;
+  const { engine } = gpu;
   assert.ok(engine && onGpu(engine), 'the webgpu backend is the Gram engine');
-  const before = engine.memory().numTensors;
   const rng = new Random(5);
   const shapes: [number, number][] = [
     [64, 256],
@@ -57,7 +57,7 @@ test('webgpu: each template entropy within 1e-4 of float64 (or the float64 fallb
   bank.fill(0);
   const got = await pending;
   got.templates.forEach((e, k) => assert.ok(Math.abs(e.entropy - expected[k]) <= TOL_H));
-  assert.equal(engine.memory().numTensors, before);
+  gpu.assertNoTensorsLeft();
 });
 
 test('webgpu: a spectral run on --backend webgpu reports the entropies of the CPU run to 1e-4', async (t) => {
@@ -78,10 +78,10 @@ test('webgpu: a spectral run on --backend webgpu reports the entropies of the CP
 });
 
 test('webgpu: a template over the buffer limit is tiled into panels; Gram and entropy agree with untiled and float64', async (t) => {
-  if (!(await adapterOrSkip(t))) return;
-  const engine = await gramEngine('webgpu');
+  const gpu = await webgpuOrSkip(t);
+  if (!gpu) return;
+  const { engine } = gpu;
   assert.ok(engine && onGpu(engine));
-  const before = engine.memory().numTensors;
   const rng = new Random(11);
   const cases = [
     { rows: 47, cols: 1001, limit: 40_000, panels: 5 }, // wide: column panels, n = 47
@@ -147,5 +147,5 @@ test('webgpu: a template over the buffer limit is tiled into panels; Gram and en
   for (let i = 0; i < 40; i++) for (let j = 0; j < 1003; j++) low[i * 1003 + j] = u[i] * v[j];
   const { value: lowH } = await withGpuLimit(40_000, () => entropyOnGpu(engine, low, 40, 1003));
   assert.deepEqual(lowH, { ...entropyFloat64(low, 40, 1003), route: 'float64-fallback' });
-  assert.equal(engine.memory().numTensors, before);
+  gpu.assertNoTensorsLeft();
 });

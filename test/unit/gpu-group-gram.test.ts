@@ -5,14 +5,14 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gramEngine, MAX_PANEL_LINES } from '../../src/mimicry/recast/entropyGpu';
+import { MAX_PANEL_LINES } from '../../src/mimicry/recast/entropyGpu';
 import { groupGram, GROUP_GRAM_GPU_MIN_ELEMENTS } from '../../src/mimicry/recast/groupGramGpu';
 import { gram } from '../../src/mimicry/recast/linalg';
 import { Random } from '../../src/mimicry/recast/random';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { fitSpectral } from '../../src/mimicry/recast/spectral';
 import { releaseGpu } from '../../src/mimicry/recast/tfjs';
-import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
+import { adapterOrSkip, webgpuOrSkip, withGpuLimit } from './helpers/gpu';
 import { craft, entry } from './helpers/safetensors-craft';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 
@@ -52,10 +52,8 @@ test('groupGram: the float64 route unless webgpu and at least 2^22 values', asyn
 });
 
 test('webgpu: a group Gram in column chunks on the GPU matches float64 to 1e-5 (tiled or not); fitSpectral from it matches', async (t) => {
-  if (!(await adapterOrSkip(t))) return;
-  const engine = await gramEngine('webgpu');
-  assert.ok(engine);
-  const before = engine.memory().numTensors;
+  const gpu = await webgpuOrSkip(t);
+  if (!gpu) return;
   const L = 6;
   const d = 150_000;
   for (const [rows, what] of [
@@ -99,21 +97,19 @@ test('webgpu: a group Gram in column chunks on the GPU matches float64 to 1e-5 (
   const split = await groupGram(long, 'webgpu', { minElements: 0, chunk: MAX_PANEL_LINES * 4 });
   assert.equal(split.route, 'float32-gpu');
   assert.ok(worstRelative(split.gram, gram(long), 2) <= TOL_GRAM);
-  assert.equal(engine.memory().numTensors, before);
+  gpu.assertNoTensorsLeft();
 });
 
 test('webgpu: a group with a repeated member is rejected by the float32 check and redone in float64; a Gram over the limit stays in float64', async (t) => {
-  if (!(await adapterOrSkip(t))) return;
-  const engine = await gramEngine('webgpu');
-  assert.ok(engine);
-  const before = engine.memory().numTensors;
+  const gpu = await webgpuOrSkip(t);
+  if (!gpu) return;
   const [a, b, c] = members(3, 40_000, 4);
   const rows = [a, b, c, a.slice()];
   const dependent = await groupGram(rows, 'webgpu', { minElements: 0 });
   assert.deepEqual(dependent, { gram: gram(rows), route: 'float64-fallback' });
   const over = await withGpuLimit(4 * 4 * 4 - 4, () => groupGram([a, b, c, members(1, 40_000, 5)[0]], 'webgpu', { minElements: 0 }));
   assert.equal(over.value.route, 'float64');
-  assert.equal(engine.memory().numTensors, before);
+  gpu.assertNoTensorsLeft();
 });
 
 /** A checkpoint of four GPT-2-style `mlp.c_fc` members, [rows, cols] each, in `dir`. */
@@ -132,11 +128,9 @@ function stack(dir: string, weights: readonly Float32Array[], rows: number, cols
 const OPTIONS = { modules: ['mlp.c_fc'], blocksPerGroup: 4, templates: 2, entropyMaxSide: 1, entropyEstimate: false, probes: 0 };
 
 test('webgpu: spectral runs on --backend webgpu fit a 4 x 2^20 group from the GPU Gram, in memory and streamed; cosines as on the CPU to 1e-6', async (t) => {
-  if (!(await adapterOrSkip(t))) return;
+  const gpu = await webgpuOrSkip(t);
+  if (!gpu) return;
   const [rows, cols] = [256, 4096];
-  const engine = await gramEngine('webgpu');
-  assert.ok(engine);
-  const before = engine.memory().numTensors;
   await inTempDir(async (dir) => {
     const file = stack(dir, members(4, rows * cols, 6), rows, cols);
     await withCheckpoint(file, async (ck) => {
@@ -155,7 +149,7 @@ test('webgpu: spectral runs on --backend webgpu fit a 4 x 2^20 group from the GP
       }
     });
   });
-  assert.equal(engine.memory().numTensors, before, 'no tensor left behind by the runs');
+  gpu.assertNoTensorsLeft('no tensor left behind by the runs');
 });
 
 test('webgpu: a streamed group with a repeated member: the check rejects the GPU Gram, a float64 pass gives the CPU fit', async (t) => {

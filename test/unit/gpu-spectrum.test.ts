@@ -8,13 +8,12 @@ import { bundleEntry } from './helpers/cli-bundle';
 import { join } from 'node:path';
 import { computeSpectrumOf } from '../../src/mimicry/worker/inspect/jobs';
 import { inspectHost } from '../../src/mimicry/worker/inspect/client';
-import { gramEngine } from '../../src/mimicry/recast/entropyGpu';
 import { Random } from '../../src/mimicry/recast/random';
 import { releaseGpu } from '../../src/mimicry/recast/tfjs';
 import { gramOfMatrix } from '../../src/mimicry/stats/gram';
 import { isSpectrumSkipped, spectrumFromGram, type Spectrum, type SpectrumOutcome } from '../../src/mimicry/stats/spectrum';
 import { spectrumGoesToGpu, spectrumOnGpu, SPECTRUM_GPU_MIN_SIDE } from '../../src/mimicry/stats/spectrumGpu';
-import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
+import { adapterOrSkip, webgpuOrSkip, withGpuLimit } from './helpers/gpu';
 import { craft, entry } from './helpers/safetensors-craft';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 /**
@@ -71,10 +70,8 @@ test('spectrumGoesToGpu: min side >= 256, float32-valued dtypes, not near-square
 });
 
 test('webgpu: spectra of wide and tall matrices match float64 (s_i within 2e-5 s_1), tiled or not, no tensor left behind', async (t) => {
-  if (!(await adapterOrSkip(t))) return;
-  const engine = await gramEngine('webgpu');
-  assert.ok(engine);
-  const before = engine.memory().numTensors;
+  const gpu = await webgpuOrSkip(t);
+  if (!gpu) return;
   for (const [rows, cols, seed] of [
     [256, 600, 1],
     [640, 256, 2],
@@ -100,14 +97,12 @@ test('webgpu: spectra of wide and tall matrices match float64 (s_i within 2e-5 s
   // A zero matrix: no singular values, as on the float64 route.
   const zero = await spectrumOnGpu(chunksOf(new Float32Array(256 * 520)), 256, 520);
   assert.deepEqual(zero.outcome, spectrumFromGram(gramOfMatrix(new Float32Array(256 * 520), 256, 520), 256, 520));
-  assert.equal(engine.memory().numTensors, before);
+  gpu.assertNoTensorsLeft();
 });
 
 test('webgpu: a rank-3 matrix is rejected by the float32 check and redone in float64 (same spectrum as the float64 route)', async (t) => {
-  if (!(await adapterOrSkip(t))) return;
-  const engine = await gramEngine('webgpu');
-  assert.ok(engine);
-  const before = engine.memory().numTensors;
+  const gpu = await webgpuOrSkip(t);
+  if (!gpu) return;
   const rows = 256;
   const cols = 600;
   const rng = new Random(7);
@@ -120,7 +115,7 @@ test('webgpu: a rank-3 matrix is rejected by the float32 check and redone in flo
   const got = await spectrumOnGpu(chunksOf(x), rows, cols);
   assert.equal(got.route, 'float64-fallback');
   assert.deepEqual(got.outcome, spectrumFromGram(gramOfMatrix(x, rows, cols), rows, cols));
-  assert.equal(engine.memory().numTensors, before);
+  gpu.assertNoTensorsLeft();
 });
 
 test("webgpu: the inspector worker's spectrum job with backend webgpu (a 300 x 700 F32 weight) matches its float64 route", async (t) => {

@@ -5,7 +5,8 @@ import type { TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { requestAdapter, webGpuState, type AdapterReport } from '../../../src/mimicry/gpu/webgpu';
-import { LIMIT_OVERRIDE_ENV } from '../../../src/mimicry/recast/tfjs';
+import { gramEngine } from '../../../src/mimicry/recast/entropyGpu';
+import { LIMIT_OVERRIDE_ENV, type Tf } from '../../../src/mimicry/recast/tfjs';
 
 let found: Promise<AdapterReport | string> | null = null;
 
@@ -22,6 +23,18 @@ export async function adapterOrSkip(t: TestContext): Promise<AdapterReport | nul
   console.log(`# skipped: ${why}`);
   t.skip(why);
   return null;
+}
+
+/**
+ * The webgpu Gram engine and a check that a test left no tensor behind (counted from now), or null
+ * after skipping `t` as adapterOrSkip does.
+ */
+export async function webgpuOrSkip(t: TestContext): Promise<{ engine: Tf; assertNoTensorsLeft(message?: string): void } | null> {
+  if (!(await adapterOrSkip(t))) return null;
+  const engine = await gramEngine('webgpu');
+  assert.ok(engine, 'the webgpu backend starts');
+  const before = engine.memory().numTensors;
+  return { engine, assertNoTensorsLeft: (message) => assert.equal(engine.memory().numTensors, before, message) };
 }
 
 /**
