@@ -2,6 +2,7 @@
 // software or not), its buffer limits, and a short float32 matrix-product throughput.
 import type { Command } from 'commander';
 import { describeDevice } from '../mimicry/gpu/webgpu';
+import { releaseGpu } from '../mimicry/recast/tfjs';
 import { probeGpu, SHOWN_LIMITS, type GpuProbe } from '../mimicry/gpu/probe';
 import { CliError, EXIT_USAGE, printable, type CliIO } from './io';
 import { positiveInt } from './flags';
@@ -37,6 +38,8 @@ async function run(flags: GpuFlags, io: CliIO): Promise<void> {
     probe = await probeGpu(flags.size ?? 1024);
   } catch (e) {
     throw new CliError(`no usable GPU: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, EXIT_USAGE);
+  } finally {
+    releaseGpu(); // the GPU instance would keep the process alive
   }
   io.stdout.write(flags.json ? JSON.stringify(probe, null, 2) + '\n' : renderGpu(probe));
 }

@@ -15,8 +15,10 @@ import { resolveFit } from '../../src/mimicry/recast/options';
 import { planGroups } from '../../src/mimicry/recast/grouping';
 import { Random } from '../../src/mimicry/recast/random';
 import { Scratch } from '../../src/mimicry/recast/scratch';
-import { runCli } from '../../src/cli/main';
-import type { CliIO } from '../../src/cli/io';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { bundleCli } from './helpers/cli-bundle';
+import type { GpuProbe } from '../../src/mimicry/gpu/probe';
 import { adapterOrSkip, withGpuLimit } from './helpers/gpu';
 import { inTempDir } from './helpers/temp-dir';
 import { REAL } from './helpers/real-fixtures';
@@ -83,20 +85,46 @@ test('auto skips a software adapter; --backend webgpu takes it and says so', asy
   }
 });
 
-test('the CLI: --backend webgpu names the adapter in the summary and a software one on stderr', async (t) => {
+test('the CLI: --backend webgpu names the adapter in the summary and a software one on stderr; `gpu` probes it and exits', async (t) => {
   const adapter = await adapterOrSkip(t);
   if (!adapter) return;
-  releaseGpu(); // as in a fresh CLI process: the GPU starts, and its note is printed, in this run
+  // Processes of their own, as a user runs them: the GPU starts, its note is printed, and the
+  // process exits (a GPU instance left behind would keep it alive until the timeout).
   await inTempDir(async (dir) => {
-    let out = '';
-    let err = '';
-    const io: CliIO = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
-    const args = ['reconstruct', `${REAL}/capp-gpt2-4layer.safetensors`, '--out', `${dir}/o.safetensors`, '--method', 'paper'];
-    const code = await runCli([...args, '--steps', '3', '--modules', 'mlp.c_fc', '--backend', 'webgpu'], io);
-    assert.equal(code, 0, err);
-    assert.match(out, /backend webgpu on [^\n]+/);
-    assert.ok(out.includes(adapter.device.description), out);
-    if (adapter.software) assert.match(err, /^mimicry: webgpu runs on a software adapter, [^\n]+\n$/);
+    const cli = await bundleCli(dir);
+    const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
+    const source = `${REAL}/capp-gpt2-4layer.safetensors`;
+    const r = run([
+      'reconstruct',
+      source,
+      '--out',
+      join(dir, 'o.safetensors'),
+      '--method',
+      'paper',
+      '--steps',
+      '3',
+      '--modules',
+      'mlp.c_fc',
+      '--backend',
+      'webgpu',
+    ]);
+    assert.equal(r.status, 0, `${r.stderr}${r.signal ?? ''}`);
+    assert.match(r.stdout, /backend webgpu on [^\n]+/);
+    assert.ok(r.stdout.includes(adapter.device.description), r.stdout);
+    // Ours is one line; Dawn itself may print its own warnings (lavapipe's reduced limits) around it.
+    const ours = r.stderr.split('\n').filter((l) => l.startsWith('mimicry:'));
+    if (adapter.software) {
+      assert.equal(ours.length, 1, r.stderr);
+      assert.match(ours[0], /^mimicry: webgpu runs on a software adapter, .+$/);
+    }
+
+    const g = run(['gpu', '--json', '--size', '64']);
+    assert.equal(g.status, 0, `${g.stderr}${g.signal ?? ''}`);
+    const probe = JSON.parse(g.stdout) as GpuProbe;
+    assert.equal(probe.adapter.device.description, adapter.device.description);
+    assert.equal(probe.adapter.software, adapter.software);
+    assert.equal(probe.matmul.size, 64);
+    assert.ok(probe.matmul.gflops > 0 && probe.matmul.relError < 1e-5, JSON.stringify(probe.matmul));
   });
 });
 

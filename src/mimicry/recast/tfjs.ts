@@ -10,7 +10,7 @@ import { BackendError } from './errors';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { Backend } from './types';
-import { describeDevice, GpuUnavailable, releaseWebGpu, startWebGpu, webGpuState, type GpuDevice } from '../gpu/webgpu';
+import { describeDevice, GpuUnavailable, closeWebGpu, startWebGpu, webGpuState, type GpuDevice } from '../gpu/webgpu';
 
 export type Tf = typeof tf;
 
@@ -214,7 +214,6 @@ export async function readBack(t: tf.Tensor): Promise<Float32Array> {
 
 /** Frees the GPU (device and instance) so a CLI process can exit; the next loadTf starts it again. */
 export function releaseGpu(): void {
-  if (!webGpuState()) return;
   if (current?.name === 'webgpu') current = null;
-  releaseWebGpu(tf);
+  closeWebGpu(tf);
 }
