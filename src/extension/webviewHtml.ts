@@ -3,15 +3,9 @@
 // (RESOURCE_WATCH, under the nonce) that reports a failed load of the page's own files.
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import { isResourcesFailed } from '../webview/protocol';
+import { watchPage } from './pageReloads';
 
-/**
- * code-server serves every webview from one origin, so all webviews share one service worker, and
- * each registers its own script: when two webviews start at once (the two sides of a diff editor),
- * one may load its page before a worker controls it, and its files then fail to load (a blank pane,
- * "ERR_NAME_NOT_RESOLVED" for *.vscode-cdn.net). Desktop VS Code gives each webview its own origin.
- * The page says so (ResourcesFailed), and renderWebview sets it again: by then the worker is settled.
- */
+/** Reports a failed load of the page's own files to the extension (pageReloads.ts sets the page again). */
 const RESOURCE_WATCH = `(() => {
   let sent = false;
   addEventListener('error', (e) => {
@@ -22,10 +16,6 @@ const RESOURCE_WATCH = `(() => {
     api.postMessage({ type: 'resourcesFailed', url: String(t.href || t.src) });
   }, true);
 })();`;
-
-/** Reloads after failed loads before the page gives up (with a message saying what to do). */
-const MAX_RELOADS = 3;
-const RELOAD_DELAY_MS = 250;
 
 export function webviewResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
   return [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')];
@@ -69,23 +59,16 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, p
 }
 
 /**
- * Sets the page, and sets it again (fresh nonce, so a new document) when it reports that its files
- * failed to load; after MAX_RELOADS a plain message replaces the blank page. Dispose with the panel.
+ * Sets the page, and sets it again (fresh nonce, so a new document) as pageReloads.ts says: when it
+ * reports that its files failed to load, or says nothing at all. Dispose with the panel.
  */
 export function renderWebview(webview: vscode.Webview, extensionUri: vscode.Uri, page: WebviewPage): vscode.Disposable {
-  let reloads = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  webview.html = webviewHtml(webview, extensionUri, page);
-  const listener = webview.onDidReceiveMessage((m: unknown) => {
-    if (!isResourcesFailed(m) || timer) return;
-    reloads++;
-    timer = setTimeout(() => {
-      timer = undefined;
-      webview.html = reloads <= MAX_RELOADS ? webviewHtml(webview, extensionUri, page) : failedHtml(page, m.url);
-    }, RELOAD_DELAY_MS * reloads);
+  const watch = watchPage((what) => {
+    webview.html = what.kind === 'page' ? webviewHtml(webview, extensionUri, page) : failedHtml(page, what.url);
   });
+  const listener = webview.onDidReceiveMessage((m: unknown) => watch.onMessage(m));
   return new vscode.Disposable(() => {
-    clearTimeout(timer);
+    watch.dispose();
     listener.dispose();
   });
 }

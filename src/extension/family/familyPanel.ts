@@ -13,7 +13,7 @@ import { isFromFamily, protocolMismatch, PROTOCOL_VERSION, type FromFamily, type
 import { formatBytes } from '../../webview/shared/format';
 import { orShowError, showJobError, withJobProgress } from '../progress';
 import type { WebviewReports } from '../reports';
-import { webviewHtml, webviewResourceRoots } from '../webviewHtml';
+import { renderWebview, webviewResourceRoots } from '../webviewHtml';
 import { pngFromDataUrl, writeFileAtomic } from '../dashboard/atomicWrite';
 import { checkChartSvg } from '../dashboard/chartSvg';
 import { announceExport, askTarget, checkTarget, type ExportTarget } from '../dashboard/exportTargets';
@@ -56,8 +56,8 @@ export class FamilyPanel implements vscode.Disposable {
   ) {
     const webview = panel.webview;
     webview.options = { enableScripts: true, localResourceRoots: webviewResourceRoots(extensionUri) };
-    webview.html = webviewHtml(webview, extensionUri, { title: panel.title, script: 'family.js', stylesheet: 'dashboard.css' });
     this.disposables.push(
+      renderWebview(webview, extensionUri, { title: panel.title, script: 'family.js', stylesheet: 'dashboard.css' }),
       webview.onDidReceiveMessage((raw: unknown) => {
         if (isFromFamily(raw)) void this.onMessage(raw);
       }),
