@@ -20,6 +20,10 @@ import { isStatsSkipped, type TensorStatsOutcome } from '../src/mimicry/stats/ch
 import { computeCheckpointStats } from '../src/mimicry/stats/statsPool';
 import { setStatsKernelsEnabled } from '../src/mimicry/stats/statsKernels';
 import { STATS_KERNELS_WASM_BASE64 } from '../src/mimicry/stats/statsKernelsWasm';
+import { DEFAULT_BINS } from '../src/mimicry/stats/tensorStats';
+import { computeStatsOf } from '../src/mimicry/worker/inspect/jobs';
+import { StatsScheduler } from '../src/mimicry/worker/inspect/schedule';
+import { statsHelpers } from '../src/mimicry/worker/inspect/statsHelpers';
 
 /** Issue targets. */
 const PER_CORE_MBS = 1000;
@@ -144,6 +148,35 @@ async function exactF32FloorOnThreads(file: string, from: number, to: number, th
     return (performance.now() - t0) / 1000;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * The inspector's "Compute all statistics" as its worker runs it: StatsScheduler with this thread
+ * taking tensors one at a time and the stats pool's workers (statsHelpers) taking runs; tensors done.
+ */
+async function inspectorComputeAll(ck: Checkpoint, entry: string): Promise<number> {
+  const names = ck.tensors.map((t) => t.name);
+  const helpers = statsHelpers(ck, names, { entry });
+  try {
+    let done = 0;
+    const scheduler = new StatsScheduler((name, bins, signal, onFraction, gate) =>
+      computeStatsOf(ck, name, bins, signal, onFraction, gate),
+    );
+    await scheduler.batch(
+      names,
+      DEFAULT_BINS,
+      new AbortController().signal,
+      () => undefined,
+      (o) => {
+        if (!('stats' in o)) throw new Error(`${o.name} failed`);
+        done++;
+      },
+      helpers?.lanes,
+    );
+    return done;
+  } finally {
+    helpers?.dispose();
   }
 }
 
@@ -292,6 +325,7 @@ export async function benchStats(quick: boolean): Promise<void> {
               )
             : undefined;
         if (floor !== undefined) floorWall[dtype] = data / floor / 1e6;
+        const inspector = await timed(() => inspectorComputeAll(ck, entry));
         const same = JSON.stringify(one.value) === JSON.stringify(pool.value);
         const np = numpyStats(file);
         perCore[dtype] = { cpu: data / one.cpuSeconds / 1e6, wall: data / one.seconds / 1e6 };
@@ -317,10 +351,14 @@ export async function benchStats(quick: boolean): Promise<void> {
           `  stats, pool (${threads} thr.)    ${mbs(data, pool.seconds).padStart(12)}  ${pool.seconds.toFixed(2)} s, ` +
             `${(one.seconds / pool.seconds).toFixed(2)}x one thread; results ${same ? 'identical' : 'DIFFER'} to one thread`,
         );
+        console.log(
+          `  inspector "compute all" ${mbs(data, inspector.seconds).padStart(12)}  ${inspector.seconds.toFixed(2)} s, ` +
+            `${(one.seconds / inspector.seconds).toFixed(2)}x one thread (its worker one tensor at a time, ${threads - 1} pool worker(s) taking runs)`,
+        );
         if (floor !== undefined)
           console.log(
             `  exact F32 floor (${threads} thr.) ${mbs(data, floor).padStart(12)}  ${floor.toFixed(2)} s: the two passes' kernels and ` +
-              `reads alone on ${threads} threads; the pool reaches ${((floor / pool.seconds) * 100).toFixed(0)}% of it`,
+              `reads alone on ${threads} threads started beforehand; the pool reaches ${((floor / pool.seconds) * 100).toFixed(0)}% of it`,
           );
         // Cores kept busy: CPU seconds (this process, its read threads and the pool's workers) per second.
         console.log(

@@ -6,6 +6,7 @@ export declare const WORKSPACE_FILES: {
   readonly family: readonly string[];
   readonly familySharedLayers: number;
   readonly familyBanks: number;
+  readonly familyBase: string;
   readonly shardedIndex: string;
   readonly shardedTensors: number;
   readonly hostile: string;

@@ -55,6 +55,8 @@ export interface InspectorStatsReport {
   readonly arrived: readonly string[];
   /** How many of them came from the cache (the same file closed and reopened in this window). */
   readonly restored: number;
+  /** How many "compute all" had computed on the other cores (stats pool workers beside the inspector's). */
+  readonly helped: number;
   /** Each batch's start and end: state and `done` of `total` tensors (a resumed batch starts at what was done). */
   readonly batches: readonly { readonly state: string; readonly done: number; readonly total: number }[];
 }

@@ -1,10 +1,18 @@
 // The inspector worker's scheduler (src/mimicry/worker/inspect/schedule.ts) with a fake computation
 // whose chunks the test releases one by one: a tensor the user asks for runs while "compute all"
 // waits between chunks, its result is not computed twice, the tensor the batch is reading is handed
-// over, and a cancel stops a batch even while it waits.
+// over, and a cancel stops a batch even while it waits. With helpers (other threads taking runs of the
+// queue): every tensor once, a failed run redone here, a tensor asked for waits for its helper.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatsScheduler, type BatchOutcome, type StatsCompute } from '../../src/mimicry/worker/inspect/schedule';
+import {
+  HELPER_RUN_BYTES,
+  StatsScheduler,
+  type BatchHelpers,
+  type BatchOutcome,
+  type StatsCompute,
+  type StatsHelper,
+} from '../../src/mimicry/worker/inspect/schedule';
 import type { TensorStats } from '../../src/mimicry/stats/tensorStats';
 
 const CHUNKS = 3;
@@ -138,4 +146,141 @@ test('a batch waiting for the user is cancelled at once; a cancelled user reques
   await until(() => outcomes.length === 1, f.step);
   await second;
   assert.ok('stats' in outcomes[0], 'the batch computed c itself after the user gave it up');
+});
+
+/** A helper whose runs wait for `release()`; it logs each run, and fails the runs or tensors it is told to. */
+function fakeHelper(opts: { failRun?: (names: readonly string[]) => boolean; failTensor?: string } = {}) {
+  const runs: string[][] = [];
+  let pending: (() => void)[] = [];
+  const helper: StatsHelper = {
+    async whole(names, _bins, signal) {
+      runs.push([...names]);
+      await new Promise<void>((r) => pending.push(r));
+      signal.throwIfAborted();
+      if (opts.failRun?.(names)) throw new Error('the helper thread died');
+      return names.map((name) =>
+        name === opts.failTensor ? { error: new Error(`${name} is corrupt`) } : { stats: { count: name.length } as unknown as TensorStats },
+      );
+    },
+  };
+  const release = (): void => {
+    const go = pending;
+    pending = [];
+    for (const r of go) r();
+  };
+  return { helper, runs, release, busy: () => pending.length > 0 };
+}
+
+const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}`);
+const lanesOf = (...helpers: StatsHelper[]): BatchHelpers => ({ helpers, bytesOf: () => HELPER_RUN_BYTES / 4 });
+
+test('with a helper: it takes runs of the queue (up to HELPER_RUN_BYTES), this thread one tensor at a time, every tensor reported once', async () => {
+  const f = fake();
+  const h = fakeHelper();
+  const s = new StatsScheduler(f.compute);
+  const outcomes: BatchOutcome[] = [];
+  const all = names(12);
+  const batch = s.batch(
+    all,
+    8,
+    new AbortController().signal,
+    () => undefined,
+    (o) => outcomes.push(o),
+    lanesOf(h.helper),
+  );
+  for (let i = 0; i < 200 && outcomes.length < all.length; i++) {
+    h.release();
+    await f.step();
+  }
+  await batch;
+  assert.deepEqual(outcomes.map((o) => o.name).sort(), [...all].sort());
+  assert.ok(outcomes.every((o) => 'stats' in o));
+  // Each run stops once it holds HELPER_RUN_BYTES (four tensors of a quarter each); this thread read the rest.
+  assert.ok(h.runs.length > 0 && h.runs.every((r) => r.length <= 4), JSON.stringify(h.runs));
+  const byHelper = h.runs.flat();
+  assert.deepEqual(
+    f.started.filter((n) => byHelper.includes(n)),
+    [],
+    'no tensor read by both',
+  );
+  assert.equal(byHelper.length + f.started.length, all.length);
+});
+
+test("a helper's failed run is done on this thread, tensor by tensor; a tensor the helper could not compute fails alone", async () => {
+  const f = fake();
+  const h = fakeHelper({ failRun: (run) => run.includes('t1'), failTensor: 't6' });
+  const s = new StatsScheduler(f.compute);
+  const outcomes: BatchOutcome[] = [];
+  const all = names(10);
+  const batch = s.batch(
+    all,
+    8,
+    new AbortController().signal,
+    () => undefined,
+    (o) => outcomes.push(o),
+    lanesOf(h.helper),
+  );
+  for (let i = 0; i < 300 && outcomes.length < all.length; i++) {
+    h.release();
+    await f.step();
+  }
+  await batch;
+  assert.deepEqual(outcomes.map((o) => o.name).sort(), [...all].sort());
+  const failedRun = h.runs.find((r) => r.includes('t1')) ?? [];
+  assert.ok(failedRun.length > 0);
+  for (const n of failedRun) assert.ok(f.started.includes(n), `${n} of the failed run is computed here`);
+  const t6 = outcomes.find((o) => o.name === 't6');
+  if (h.runs.some((r) => r.includes('t6') && !r.includes('t1'))) assert.ok(t6 && 'error' in t6, 'the helper said t6 failed');
+});
+
+test('a tensor asked for while a helper computes it waits for the helper, and is not read here', async () => {
+  const f = fake();
+  const h = fakeHelper();
+  const s = new StatsScheduler(f.compute);
+  const outcomes: BatchOutcome[] = [];
+  const batch = s.batch(
+    names(6),
+    8,
+    new AbortController().signal,
+    () => undefined,
+    (o) => outcomes.push(o),
+    lanesOf(h.helper),
+  );
+  await until(() => h.busy(), f.step);
+  const inRun = h.runs[0][0];
+  const asked = s.one(inRun, 8, new AbortController().signal, () => undefined);
+  for (let i = 0; i < 200 && outcomes.length < 6; i++) {
+    h.release();
+    await f.step();
+  }
+  await batch;
+  assert.deepEqual(await asked, { count: inRun.length });
+  assert.ok(!f.started.includes(inRun), `${inRun} was read on this thread too`);
+});
+
+test('a cancel stops the helpers too: nothing is reported after it', async () => {
+  const f = fake();
+  const h = fakeHelper();
+  const s = new StatsScheduler(f.compute);
+  const stop = new AbortController();
+  const outcomes: BatchOutcome[] = [];
+  const batch = s.batch(
+    names(8),
+    8,
+    stop.signal,
+    () => undefined,
+    (o) => outcomes.push(o),
+    lanesOf(h.helper),
+  );
+  await until(() => h.busy(), f.step);
+  stop.abort();
+  const seen = outcomes.length;
+  let settled = false;
+  const rejected = assert.rejects(batch, (e: unknown) => (e as Error).name === 'AbortError').finally(() => (settled = true));
+  await until(() => {
+    h.release();
+    return settled;
+  }, f.step);
+  await rejected;
+  assert.equal(outcomes.length, seen);
 });

@@ -188,10 +188,12 @@ export class InspectorDocument implements vscode.CustomDocument {
   }
 
   private readonly batchLog: { state: string; done: number; total: number }[] = [];
+  /** Statistics a batch had computed on another core (the test API). */
+  private helped = 0;
 
   /** The test API's view of this document (see api.ts InspectorStatsReport). */
   statsReport(): InspectorStatsReport {
-    return { arrived: [...this.arrived], restored: this.restored, batches: this.batchLog.map((b) => ({ ...b })) };
+    return { arrived: [...this.arrived], restored: this.restored, helped: this.helped, batches: this.batchLog.map((b) => ({ ...b })) };
   }
 
   private setBatch(state: BatchState, progress: BatchProgress, message?: string): void {
@@ -232,6 +234,7 @@ export class InspectorDocument implements vscode.CustomDocument {
           break;
         case 'stats':
           done++;
+          if (event.helper) this.helped++;
           current = undefined;
           this.keepStats(event.name, event.stats);
           break;

@@ -1,12 +1,13 @@
 // "Compute all statistics" in the real extension host, on the 10,241-tensor file (copied to a fresh
 // path per test, so this window's cache of earlier opens plays no part): a cancelled batch resumes
 // counting from where it stopped; a tensor the user selects during the batch goes before the rest;
-// statistics computed survive closing and reopening the file. What is checked is what the open
-// document says it computed (the extension's test API), in order, never how long it took.
+// a batch big enough also runs on the other cores; statistics computed survive closing and reopening
+// the file. What is checked is what the open document says it computed (the extension's test API),
+// in order, never how long it took.
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { api, closeAllEditors, openInInspector, workspaceFile, WORKSPACE_FILES, type MimicryApi } from './helpers';
 
@@ -16,10 +17,10 @@ const LAST = 'lm_head.weight';
 let dir: string;
 let copies = 0;
 
-/** The many-tensor file at a path this window has never opened. */
-async function freshCopy(): Promise<vscode.Uri> {
-  const file = path.join(dir, `many-${++copies}.safetensors`);
-  await copyFile(workspaceFile(WORKSPACE_FILES.many).fsPath, file);
+/** The many-tensor file (or `from`) at a path this window has never opened. */
+async function freshCopy(from: string = WORKSPACE_FILES.many): Promise<vscode.Uri> {
+  const file = path.join(dir, `copy-${++copies}.safetensors`);
+  await copyFile(workspaceFile(from).fsPath, file);
   return vscode.Uri.file(file);
 }
 
@@ -81,6 +82,20 @@ suite('inspector: compute all statistics', () => {
     assert.ok(at >= 0 && at < TOTAL / 2, `${LAST} arrived as number ${at + 1} of ${TOTAL}; in batch order it is the last`);
     assert.equal(new Set(r.arrived).size, TOTAL, 'every tensor once');
     assert.deepEqual(r.batches.at(-1), { state: 'done', done: TOTAL, total: TOTAL });
+  });
+
+  test('a batch of more than 64 MiB (the 85 MB base) also runs on the other cores: every tensor once', async () => {
+    const mimicry = await api();
+    const uri = await freshCopy(WORKSPACE_FILES.familyBase);
+    const opened = await openInInspector(uri);
+    await vscode.commands.executeCommand('mimicry.inspector.computeAllStats');
+    const r = await until(mimicry, uri, (x) => x.batches.at(-1)?.state === 'done');
+    assert.equal(r.arrived.length, opened.tensorCount);
+    assert.equal(new Set(r.arrived).size, opened.tensorCount, 'every tensor once');
+    assert.deepEqual(r.batches.at(-1), { state: 'done', done: opened.tensorCount, total: opened.tensorCount });
+    // A stats pool worker beside the inspector's took a share (where there is a second core).
+    if (availableParallelism() > 1) assert.ok(r.helped > 0 && r.helped < opened.tensorCount, `helped ${r.helped}`);
+    else assert.equal(r.helped, 0);
   });
 
   test('statistics computed survive closing and reopening the file in the same window', async () => {

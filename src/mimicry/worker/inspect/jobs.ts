@@ -1,16 +1,16 @@
 // The engine calls behind each worker job, with results flattened to plain, postable data.
 
 import { SafetensorsError } from '../../safetensors/errors';
-import type { Checkpoint } from '../../safetensors/types';
+import type { Checkpoint, TensorInfo } from '../../safetensors/types';
 import { computeSpectrum, DEFAULT_SPECTRUM_TOP_K, isSpectrumSkipped } from '../../stats/spectrum';
-import { isStatsSkipped, tensorStatsOf } from '../../stats/checkpointStats';
+import { isStatsSkipped, tensorStatsOf, type TensorStatsOutcome } from '../../stats/checkpointStats';
 import type { TensorStats } from '../../stats/tensorStats';
 import { readValuesPage } from '../../safetensors/slice';
 import type { SpectrumView, ValuesPage, ValuesRequest } from './protocol';
 import type { Backend } from '../../recast/types';
 import { updateSpectrum, type FactorLayer } from '../../family/adapterView';
 
-function tensorOf(ckpt: Checkpoint, name: string) {
+export function tensorOf(ckpt: Checkpoint, name: string): TensorInfo {
   const t = ckpt.tensor(name);
   if (!t) throw new SafetensorsError(ckpt.path, 'tensor-not-found', name);
   return t;
@@ -28,7 +28,11 @@ export async function computeStatsOf(
   const t = tensorOf(ckpt, name);
   const total = Math.max(1, t.params);
   // From raw bytes: 8- and 16-bit dtypes take the one-pass bit-pattern table (docs/RECAST.md 4.8).
-  const s = await tensorStatsOf(ckpt, t, { bins, signal, gate, onProgress: (done) => onFraction(done / total) });
+  return statsOrRefusal(t, await tensorStatsOf(ckpt, t, { bins, signal, gate, onProgress: (done) => onFraction(done / total) }));
+}
+
+/** The statistics, or the refusal of a dtype that is not decoded to numbers (thrown). */
+export function statsOrRefusal(t: TensorInfo, s: TensorStatsOutcome): TensorStats {
   if (isStatsSkipped(s)) throw new SafetensorsError(t.file, 'dtype-not-decoded', `${t.dtype} of ${JSON.stringify(t.name)}`);
   return s;
 }

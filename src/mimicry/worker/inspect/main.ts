@@ -9,6 +9,7 @@ import { loraKind } from '../../family/members';
 import { computeSpectrumOf, computeStatsOf, valuesPageOf } from './jobs';
 import { overviewOf } from './overview';
 import { StatsScheduler } from './schedule';
+import { statsHelpers } from './statsHelpers';
 import type { InspectService } from './protocol';
 
 let checkpoint: Checkpoint | undefined;
@@ -66,10 +67,24 @@ serve<InspectService>(
       const report = throttled((name: string, fraction: number, done: number) =>
         progress({ kind: 'progress', name, fraction, done, total }),
       );
-      await scheduler.batch(names, bins, signal, report, (outcome) => {
-        if ('stats' in outcome) progress({ kind: 'stats', name: outcome.name, stats: outcome.stats });
-        else progress({ kind: 'failed', name: outcome.name, error: toWireError(outcome.error) });
-      });
+      // The other cores help with big batches (worker threads of the stats pool).
+      const helpers = statsHelpers(current(), names);
+      try {
+        await scheduler.batch(
+          names,
+          bins,
+          signal,
+          report,
+          (outcome) => {
+            if ('stats' in outcome)
+              progress({ kind: 'stats', name: outcome.name, stats: outcome.stats, ...(outcome.helper ? { helper: true as const } : {}) });
+            else progress({ kind: 'failed', name: outcome.name, error: toWireError(outcome.error) });
+          },
+          helpers?.lanes,
+        );
+      } finally {
+        helpers?.dispose();
+      }
     },
   },
   async () => {

@@ -84,7 +84,8 @@ export interface Opened {
 export type BatchEvent =
   /** Element progress of the tensor being read (fraction in [0, 1]), `done` of `total` tensors. */
   | { readonly kind: 'progress'; readonly name: string; readonly fraction: number; readonly done: number; readonly total: number }
-  | { readonly kind: 'stats'; readonly name: string; readonly stats: TensorStats }
+  /** `helper`: computed on another core (a stats pool worker) for this batch. */
+  | { readonly kind: 'stats'; readonly name: string; readonly stats: TensorStats; readonly helper?: true }
   /** One tensor failed; the batch goes on with the next one. */
   | { readonly kind: 'failed'; readonly name: string; readonly error: WireError };
 
