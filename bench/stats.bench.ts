@@ -92,7 +92,15 @@ async function plainReadOnThreads(file: string, threads: number): Promise<number
       parentPort.postMessage('done');
     });
     parentPort.postMessage('ready');`;
-  const workers = Array.from({ length: threads }, (_, index) => new Worker(code, { eval: true, workerData: { file, threads, index } }));
+  return timedWorkers(code, threads, (index) => ({ file, threads, index }));
+}
+
+/**
+ * Starts `threads` workers of `code` (each posts 'ready', then works on 'go' and posts when done) and
+ * times them from 'go' to the last one done, so their start is not counted; seconds.
+ */
+async function timedWorkers(code: string, threads: number, data: (index: number) => unknown): Promise<number> {
+  const workers = Array.from({ length: threads }, (_, index) => new Worker(code, { eval: true, workerData: data(index) }));
   try {
     await Promise.all(workers.map((w) => once(w, 'message')));
     const t0 = performance.now();
@@ -135,20 +143,7 @@ async function exactF32FloorOnThreads(file: string, from: number, to: number, th
     });
     parentPort.postMessage('ready');`;
   const wasm = Buffer.from(STATS_KERNELS_WASM_BASE64, 'base64');
-  const workers = Array.from(
-    { length: threads },
-    (_, index) => new Worker(code, { eval: true, workerData: { wasm, file, from, to, threads, index } }),
-  );
-  try {
-    await Promise.all(workers.map((w) => once(w, 'message')));
-    const t0 = performance.now();
-    const done = workers.map((w) => once(w, 'message'));
-    for (const w of workers) w.postMessage('go');
-    await Promise.all(done);
-    return (performance.now() - t0) / 1000;
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
+  return timedWorkers(code, threads, (index) => ({ wasm, file, from, to, threads, index }));
 }
 
 /**

@@ -174,45 +174,14 @@ function fakeHelper(opts: { failRun?: (names: readonly string[]) => boolean; fai
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}`);
 const lanesOf = (...helpers: StatsHelper[]): BatchHelpers => ({ helpers, bytesOf: () => HELPER_RUN_BYTES / 4 });
 
-test('with a helper: it takes runs of the queue (up to HELPER_RUN_BYTES), this thread one tensor at a time, every tensor reported once', async () => {
-  const f = fake();
-  const h = fakeHelper();
-  const s = new StatsScheduler(f.compute);
+/** A batch of `all` with helper `h`, both stepped until every tensor is reported; the outcomes. */
+async function runWithHelper(
+  f: ReturnType<typeof fake>,
+  h: ReturnType<typeof fakeHelper>,
+  all: readonly string[],
+): Promise<BatchOutcome[]> {
   const outcomes: BatchOutcome[] = [];
-  const all = names(12);
-  const batch = s.batch(
-    all,
-    8,
-    new AbortController().signal,
-    () => undefined,
-    (o) => outcomes.push(o),
-    lanesOf(h.helper),
-  );
-  for (let i = 0; i < 200 && outcomes.length < all.length; i++) {
-    h.release();
-    await f.step();
-  }
-  await batch;
-  assert.deepEqual(outcomes.map((o) => o.name).sort(), [...all].sort());
-  assert.ok(outcomes.every((o) => 'stats' in o));
-  // Each run stops once it holds HELPER_RUN_BYTES (four tensors of a quarter each); this thread read the rest.
-  assert.ok(h.runs.length > 0 && h.runs.every((r) => r.length <= 4), JSON.stringify(h.runs));
-  const byHelper = h.runs.flat();
-  assert.deepEqual(
-    f.started.filter((n) => byHelper.includes(n)),
-    [],
-    'no tensor read by both',
-  );
-  assert.equal(byHelper.length + f.started.length, all.length);
-});
-
-test("a helper's failed run is done on this thread, tensor by tensor; a tensor the helper could not compute fails alone", async () => {
-  const f = fake();
-  const h = fakeHelper({ failRun: (run) => run.includes('t1'), failTensor: 't6' });
-  const s = new StatsScheduler(f.compute);
-  const outcomes: BatchOutcome[] = [];
-  const all = names(10);
-  const batch = s.batch(
+  const batch = new StatsScheduler(f.compute).batch(
     all,
     8,
     new AbortController().signal,
@@ -225,12 +194,45 @@ test("a helper's failed run is done on this thread, tensor by tensor; a tensor t
     await f.step();
   }
   await batch;
-  assert.deepEqual(outcomes.map((o) => o.name).sort(), [...all].sort());
-  const failedRun = h.runs.find((r) => r.includes('t1')) ?? [];
-  assert.ok(failedRun.length > 0);
-  for (const n of failedRun) assert.ok(f.started.includes(n), `${n} of the failed run is computed here`);
-  const t6 = outcomes.find((o) => o.name === 't6');
-  if (h.runs.some((r) => r.includes('t6') && !r.includes('t1'))) assert.ok(t6 && 'error' in t6, 'the helper said t6 failed');
+  assert.deepEqual(outcomes.map((o) => o.name).sort(), [...all].sort(), 'every tensor once');
+  return outcomes;
+}
+
+test('with a helper: it takes runs of the queue (up to HELPER_RUN_BYTES), this thread one tensor at a time, every tensor reported once', async () => {
+  const f = fake();
+  const h = fakeHelper();
+  const all = names(12);
+  const outcomes = await runWithHelper(f, h, all);
+  assert.ok(outcomes.every((o) => 'stats' in o));
+  // Each run stops once it holds HELPER_RUN_BYTES (four tensors of a quarter each); this thread read the rest.
+  assert.ok(h.runs.length > 0 && h.runs.every((r) => r.length <= 4), JSON.stringify(h.runs));
+  const byHelper = h.runs.flat();
+  assert.deepEqual(
+    f.started.filter((n) => byHelper.includes(n)),
+    [],
+    'no tensor read by both',
+  );
+  assert.equal(byHelper.length + f.started.length, all.length);
+  assert.deepEqual(
+    outcomes
+      .filter((o) => o.helper)
+      .map((o) => o.name)
+      .sort(),
+    [...byHelper].sort(),
+    "marked as the helper's",
+  );
+});
+
+test("a helper's failed run is done on this thread, tensor by tensor; a tensor the helper could not compute fails alone", async () => {
+  const f = fake();
+  // The helper's first run (it takes the first four before this thread starts) fails as a whole.
+  const h = fakeHelper({ failRun: (run) => run.includes('t1'), failTensor: 't9' });
+  const outcomes = await runWithHelper(f, h, names(10));
+  assert.deepEqual(h.runs[0], ['t0', 't1', 't2', 't3']);
+  for (const n of h.runs[0]) assert.ok(f.started.includes(n), `${n} of the failed run is computed here`);
+  const t9 = outcomes.find((o) => o.name === 't9');
+  const helperHadIt = h.runs.some((r) => r.includes('t9') && !r.includes('t1'));
+  assert.ok(t9 && (helperHadIt ? 'error' in t9 && t9.helper === true : 'stats' in t9), JSON.stringify({ t9, runs: h.runs }));
 });
 
 test('a tensor asked for while a helper computes it waits for the helper, and is not read here', async () => {
