@@ -8,7 +8,6 @@ import { openCheckpoint } from '../mimicry/safetensors/reader';
 import { DEFAULT_BINS } from '../mimicry/stats/tensorStats';
 import { DEFAULT_SPECTRUM_MAX_SIDE, DEFAULT_SPECTRUM_TOP_K } from '../mimicry/stats/spectrum';
 import { bundledStatsWorker } from '../mimicry/stats/statsPool';
-import { availableParallelism } from 'node:os';
 import { nonNegativeInt, positiveInt } from './flags';
 import { printable, toCliError, writeAll, type CliIO } from './io';
 import { buildInspectReport } from './inspectReport';
@@ -24,8 +23,8 @@ interface InspectFlags {
   readonly maxSide: number;
   /** `--top-k`: singular values estimated for a matrix over the limit (0: it is skipped). */
   readonly topK: number;
-  /** `--threads`: worker threads for --stats. */
-  readonly threads: number;
+  /** `--threads`: threads for --stats (absent: as many as pay, statsPool's threadsFor). */
+  readonly threads?: number;
   /** `--factors`: a LoRA adapter's factors get their own spectra. */
   readonly factors?: boolean;
   /** `--backend`: webgpu puts the Grams of large spectra on the GPU. */
@@ -123,6 +122,10 @@ export function registerInspect(program: Command, io: CliIO): void {
         .default('auto'),
     )
     .option('--factors', "with --spectra on a LoRA adapter: each factor's own spectrum, not its layer update's scale * B @ A")
-    .option('--threads <n>', 'threads for --stats, this one included (1: no worker threads)', positiveInt, availableParallelism())
+    .option(
+      '--threads <n>',
+      'threads for --stats, this one included (1: no worker threads; default: as many as pay here, 1 per 1.5 cores for F32, 1.2 for BF16)',
+      positiveInt,
+    )
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));
 }

@@ -10,12 +10,15 @@ export interface InspectorSettings {
   readonly histogramBins: number;
   /** The spectrum size limit, largest min(rows, cols); the setting is mimicry.inspector.spectrumMaxDim. */
   readonly spectrumMaxSide: number;
+  /** Threads of "Compute all statistics", the inspector's worker included; 0: as many as pay on this machine. */
+  readonly statsThreads: number;
 }
 
 const DEFAULTS: InspectorSettings = {
   autoStatsMaxBytes: 256 * 1024 * 1024,
   histogramBins: DEFAULT_BINS,
   spectrumMaxSide: DEFAULT_SPECTRUM_MAX_SIDE,
+  statsThreads: 0,
 };
 
 /** A positive integer setting, at most `max`; anything else (0, a fraction, a string) reads as the default. */
@@ -31,6 +34,8 @@ export function inspectorSettings(scope?: vscode.Uri): InspectorSettings {
     autoStatsMaxBytes: typeof autoStatsMaxBytes === 'number' && autoStatsMaxBytes >= 0 ? autoStatsMaxBytes : DEFAULTS.autoStatsMaxBytes,
     histogramBins: positiveIntSetting(c.get('histogramBins'), DEFAULTS.histogramBins, 1024),
     spectrumMaxSide: positiveIntSetting(c.get('spectrumMaxDim'), DEFAULTS.spectrumMaxSide, 8192),
+    // 0 (and anything that is not a positive integer) reads as "as many as pay".
+    statsThreads: positiveIntSetting(c.get('statsThreads'), DEFAULTS.statsThreads, 16),
   };
 }
 

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeBF16, encodeF32 } from '../../src/mimicry/safetensors/dtypes';
 import { EngineError } from '../../src/mimicry/errors';
@@ -42,13 +42,13 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('compute all with pool workers: every tensor once, the same statistics as one thread, the same refusal', async (t) => {
-  if (availableParallelism() < 2) return t.skip('one core: no helper is started');
+test('compute all with pool workers: every tensor once, the same statistics as one thread, the same refusal', async () => {
   const ck = await openCheckpoint(file);
   const names = ck.tensors.map((x) => x.name);
-  const helpers = statsHelpers(ck, names, { entry: ENTRY, minBytes: 0 });
+  // Two threads whatever threadsFor says of these small tensors (one, on 2 cores).
+  const helpers = statsHelpers(ck, names, { entry: ENTRY, minBytes: 0, threads: 2 });
   try {
-    assert.ok(helpers, 'helpers start on a machine with more than one core');
+    assert.ok(helpers, 'a helper starts');
     // Count what the helpers computed: they must have had a share.
     let byHelpers = 0;
     const counted: StatsHelper[] = helpers.lanes.helpers.map((h) => ({
@@ -92,6 +92,21 @@ test('compute all with pool workers: every tensor once, the same statistics as o
     }
   } finally {
     helpers?.dispose();
+    await ck.close();
+  }
+});
+
+test('helpers start only where they pay: threadsFor the batch, and a run of bytes to do', async () => {
+  const ck = await openCheckpoint(file);
+  try {
+    const names = ck.tensors.map((x) => x.name);
+    // Under 64 MiB of work, no helper whatever the thread count.
+    assert.equal(statsHelpers(ck, names, { entry: ENTRY }), undefined);
+    assert.equal(statsHelpers(ck, names, { entry: ENTRY, threads: 1, minBytes: 0 }), undefined);
+    const three = statsHelpers(ck, names, { entry: ENTRY, threads: 3, minBytes: 0 });
+    assert.equal(three?.lanes.helpers.length, 2);
+    three?.dispose();
+  } finally {
     await ck.close();
   }
 });

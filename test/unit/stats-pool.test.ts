@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { encodeBF16, encodeF16, encodeF32 } from '../../src/mimicry/safetensors/dtypes';
 import { SafetensorsError } from '../../src/mimicry/safetensors/errors';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
-import type { TensorToWrite } from '../../src/mimicry/safetensors/types';
+import type { TensorInfo, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { SUPER } from '../../src/mimicry/stats/accumulators';
 import { tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
-import { computeCheckpointStats, rangeElements, type StatsProgress } from '../../src/mimicry/stats/statsPool';
+import { computeCheckpointStats, rangeElements, threadsFor, type StatsProgress } from '../../src/mimicry/stats/statsPool';
 import { rng } from './helpers/rng';
 import { tsWorkerEntry } from './helpers/worker-entry';
 
@@ -150,4 +150,21 @@ test('the bundled CLI finds dist/statsWorker.js beside it: --threads 2 prints wh
   const report = JSON.parse(one) as { tensors: { name: string; stats: { histogram: { counts: number[] } } | null }[] };
   assert.equal(report.tensors.length, 48);
   assert.equal(report.tensors.find((t) => t.name === 'a.f32.big')?.stats?.histogram.counts.length, 16);
+});
+
+test('threadsFor: as many threads as the cores feed (F32 keeps 1.5 cores busy per thread, BF16 1.2), by bytes', () => {
+  const t = (dtype: 'F32' | 'BF16' | 'F4', params: number) => ({ dtype, params, bytes: params * (dtype === 'F32' ? 4 : 2) }) as TensorInfo;
+  const f32 = [t('F32', 1 << 24), t('F32', 1 << 20)];
+  const bf16 = [t('BF16', 1 << 24), t('BF16', 1 << 20)];
+  assert.equal(threadsFor(f32, 2), 1, "F32 on 2 cores: a second thread would fight the first one's reads");
+  assert.equal(threadsFor(bf16, 2), 2);
+  assert.equal(threadsFor(f32, 4), 3);
+  assert.equal(threadsFor(bf16, 4), 3);
+  assert.equal(threadsFor(f32, 1), 1);
+  assert.equal(threadsFor(bf16, 16), 13);
+  // By bytes: a big BF16 tensor outweighs a small F32 one.
+  assert.equal(threadsFor([t('BF16', 1 << 24), t('F32', 1 << 16)], 2), 2);
+  // Nothing to compute (a dtype not decoded, empty tensors): one.
+  assert.equal(threadsFor([t('F4', 1 << 20), t('F32', 0)], 8), 1);
+  assert.equal(threadsFor([], 8), 1);
 });

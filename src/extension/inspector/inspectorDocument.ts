@@ -206,15 +206,16 @@ export class InspectorDocument implements vscode.CustomDocument {
   }
 
   /** Statistics for every decodable tensor not done yet. Resolves when the batch ends. */
-  computeAll(bins: number): Promise<void> {
-    this.batch ??= this.runBatch(bins).finally(() => {
+  computeAll(bins: number, threads = 0): Promise<void> {
+    this.batch ??= this.runBatch(bins, threads).finally(() => {
       this.batch = undefined;
       this.batchJob = undefined;
     });
     return this.batch;
   }
 
-  private async runBatch(bins: number): Promise<void> {
+  /** `threads`: in all, the worker's included; 0: as many as pay (the engine decides). */
+  private async runBatch(bins: number, threads: number): Promise<void> {
     const opened = await this.opened;
     if (!('overview' in opened)) return;
     // A resumed batch counts from where it stopped: the total is every decodable tensor.
@@ -226,7 +227,7 @@ export class InspectorDocument implements vscode.CustomDocument {
     /** The tensor being read: when the batch stops, its spinner must stop too. */
     let current: string | undefined;
     this.setBatch('running', { done, total });
-    const job = this.engine.request('statsBatch', { names, bins }, (event) => {
+    const job = this.engine.request('statsBatch', { names, bins, ...(threads > 0 ? { threads } : {}) }, (event) => {
       switch (event.kind) {
         case 'progress':
           current = event.name;

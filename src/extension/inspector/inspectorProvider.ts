@@ -169,13 +169,13 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<In
   /** "Compute all" with a progress report and Cancel (a notification when the user asked for it). */
   computeAll(document: InspectorDocument, location: vscode.ProgressLocation): Thenable<void> {
     const title = `Mimicry: statistics of ${basename(document.uri.fsPath)}`;
-    const bins = inspectorSettings(document.uri).histogramBins;
+    const { histogramBins: bins, statsThreads } = inspectorSettings(document.uri);
     return withJobProgress({ title, location }, (report) => {
       const sub = document.onDidChangeBatch(() => {
         const { done, total } = document.currentBatch.progress;
         report({ fraction: total > 0 ? done / total : 1, message: `${done} of ${total} tensors` });
       });
-      const done = document.computeAll(bins).finally(() => sub.dispose());
+      const done = document.computeAll(bins, statsThreads).finally(() => sub.dispose());
       return { done, cancel: () => document.cancelAll() };
     });
   }

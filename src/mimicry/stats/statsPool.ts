@@ -41,7 +41,7 @@ export interface CheckpointStatsOptions {
   readonly bins?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: StatsProgress) => void;
-  /** Threads computing, this one included (default: the machine's cores); 1: this thread only. */
+  /** Threads computing, this one included (default: threadsFor the tensors); 1: this thread only. */
   readonly threads?: number;
   /** The worker's script (dist/statsWorker.js); without it everything runs on this thread. */
   readonly workerEntry?: string;
@@ -49,6 +49,29 @@ export interface CheckpointStatsOptions {
   readonly execArgv?: readonly string[];
   /** Bytes per range of a split tensor (default RANGE_BYTES; whole superblocks, at least one). */
   readonly rangeBytes?: number;
+}
+
+/**
+ * Cores one computing thread keeps busy, its reads included (they run ahead on libuv's threads), by
+ * the road its tensors take: measured by the stats bench ("cores busy", one thread) on F32 and BF16.
+ */
+const CORES_PER_THREAD = { twoPasses: 1.5, table: 1.2 } as const;
+
+/**
+ * Threads worth running for `tensors` on `cores` cores: as many as the cores feed, weighting each
+ * tensor's bytes by what one thread keeps busy. On 2 cores: F32 checkpoints take 1 thread (a second
+ * would only fight the first's reads: the bench's pool runs below one thread there), BF16 take 2.
+ */
+export function threadsFor(tensors: readonly TensorInfo[], cores: number = availableParallelism()): number {
+  let bytes = 0;
+  let busy = 0;
+  for (const t of tensors) {
+    if (skippedReason(t) || t.params === 0) continue;
+    bytes += t.bytes;
+    busy += t.bytes * (pathOf(t.dtype, t.params) === 'table' ? CORES_PER_THREAD.table : CORES_PER_THREAD.twoPasses);
+  }
+  if (bytes === 0) return 1;
+  return Math.max(1, Math.min(cores, Math.round(cores / (busy / bytes))));
 }
 
 /** dist/statsWorker.js next to the running bundle (dist/cli.js, dist/extension.js), when it is there. */
@@ -69,9 +92,9 @@ export async function computeCheckpointStats(
   tensors: readonly TensorInfo[],
   opts: CheckpointStatsOptions = {},
 ): Promise<TensorStatsOutcome[]> {
-  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
   opts.signal?.throwIfAborted();
   const work = tensors.filter((t) => !skippedReason(t) && t.params > 0);
+  const threads = Math.max(1, Math.floor(opts.threads ?? threadsFor(work)));
   if (threads <= 1 || !opts.workerEntry || work.length === 0) return inThisThread(checkpoint, tensors, opts);
   return new Pool(checkpoint, tensors, opts, opts.workerEntry, threads).run();
 }

@@ -62,13 +62,13 @@ serve<InspectService>(
     values(req) {
       return valuesPageOf(current(), req);
     },
-    async statsBatch({ names, bins }, { signal, progress }) {
+    async statsBatch({ names, bins, threads }, { signal, progress }) {
       const total = names.length;
       const report = throttled((name: string, fraction: number, done: number) =>
         progress({ kind: 'progress', name, fraction, done, total }),
       );
       // The other cores help with big batches (worker threads of the stats pool).
-      const helpers = statsHelpers(current(), names);
+      const helpers = statsHelpers(current(), names, threads ? { threads } : {});
       try {
         await scheduler.batch(
           names,

@@ -104,7 +104,8 @@ export interface InspectService {
   /** `backend`: `webgpu` puts large Grams on the GPU (stats/spectrumGpu.ts); the setting mimicry.reconstruct.backend. */
   readonly spectrum: Method<{ readonly name: string; readonly spectrumMaxSide: number; readonly backend?: Backend }, SpectrumView, number>;
   /** Statistics for many tensors, one after another; each result is reported as it is ready. */
-  readonly statsBatch: Method<{ readonly names: readonly string[]; readonly bins: number }, void, BatchEvent>;
+  /** `threads`: threads in all, this worker's included (absent: as many as pay, statsPool's threadsFor). */
+  readonly statsBatch: Method<{ readonly names: readonly string[]; readonly bins: number; readonly threads?: number }, void, BatchEvent>;
   /** A page of a tensor's values: ranged reads of the rows shown only. */
   readonly values: Method<ValuesRequest, ValuesPage>;
 }

@@ -1,14 +1,15 @@
 // The other cores for the inspector's "compute all" (./schedule.ts): worker threads of the stats pool
 // (dist/statsWorker.js, beside this worker's bundle), each computing runs of whole tensors. Started
-// only where they pay for their start: more than one core, and at least a run's worth of bytes to do.
-import { availableParallelism } from 'node:os';
+// only where they pay: threads the cores can feed (statsPool's threadsFor), and a run's worth of bytes.
 import type { Checkpoint } from '../../safetensors/types';
-import { bundledStatsWorker } from '../../stats/statsPool';
+import { bundledStatsWorker, threadsFor } from '../../stats/statsPool';
 import type { StatsService } from '../../stats/statsProtocol';
 import { WorkerHost } from '../channel/host';
 import { statsOrRefusal, tensorOf } from './jobs';
 import { HELPER_RUN_BYTES, type BatchHelpers, type HelperOutcome, type StatsHelper } from './schedule';
 
+/** At most this many helpers: the extension host and the editor keep a core. */
+const MAX_HELPERS = 4;
 /** A cancelled run stops between chunks (8 MiB, milliseconds); past this its worker is ended. */
 const CANCEL_GRACE_MS = 2000;
 
@@ -22,15 +23,18 @@ export interface StatsHelpersOptions {
   readonly entry?: string;
   /** Fewer bytes to do than this: no helper (default HELPER_RUN_BYTES). */
   readonly minBytes?: number;
+  /** Threads in all, the inspector's worker included (default: threadsFor the batch's tensors; at most 5). */
+  readonly threads?: number;
 }
 
 /**
- * Helpers for a batch of `names` of `checkpoint`: one per core beyond this thread's (at most 4), or
- * none (one core, a small batch, or no worker script: running from source).
+ * Helpers for a batch of `names` of `checkpoint`: the threads beyond this one that pay (threadsFor:
+ * none for F32 on 2 cores, one for BF16), or none (a small batch, or no worker script: running from source).
  */
 export function statsHelpers(checkpoint: Checkpoint, names: readonly string[], opts: StatsHelpersOptions = {}): StatsHelpers | undefined {
   const entry = opts.entry ?? bundledStatsWorker();
-  const count = Math.min(availableParallelism() - 1, 4);
+  const tensors = names.map((n) => checkpoint.tensor(n)).filter((t) => t !== undefined);
+  const count = Math.min((opts.threads ?? threadsFor(tensors)) - 1, MAX_HELPERS);
   const bytesOf = (name: string): number => checkpoint.tensor(name)?.bytes ?? 0;
   const bytes = names.reduce((s, n) => s + bytesOf(n), 0);
   if (!entry || count < 1 || bytes < (opts.minBytes ?? HELPER_RUN_BYTES)) return undefined;
