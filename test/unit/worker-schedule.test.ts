@@ -286,3 +286,29 @@ test('a cancel stops the helpers too: nothing is reported after it', async () =>
   await rejected;
   assert.equal(outcomes.length, seen);
 });
+
+test("a tensor asked for while its helper's run fails is computed here once, and reported once", async () => {
+  const f = fake();
+  const h = fakeHelper({ failRun: (run) => run.includes('t0') });
+  const s = new StatsScheduler(f.compute);
+  const outcomes: BatchOutcome[] = [];
+  const batch = s.batch(
+    names(6),
+    8,
+    new AbortController().signal,
+    () => undefined,
+    (o) => outcomes.push(o),
+    lanesOf(h.helper),
+  );
+  await until(() => h.busy(), f.step);
+  assert.deepEqual(h.runs[0], ['t0', 't1', 't2', 't3']);
+  const asked = s.one('t0', 8, new AbortController().signal, () => undefined);
+  for (let i = 0; i < 300 && outcomes.length < 6; i++) {
+    h.release();
+    await f.step();
+  }
+  await batch;
+  assert.deepEqual(await asked, { count: 2 });
+  assert.equal(f.started.filter((n) => n === 't0').length, 1, 'read once, here');
+  assert.equal(outcomes.filter((o) => o.name === 't0').length, 1, 'reported once');
+});

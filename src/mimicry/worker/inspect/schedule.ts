@@ -86,7 +86,12 @@ export class StatsScheduler {
     if (known) return Promise.resolve(known);
     const helping = this.helping.get(key);
     // Being computed on another thread: its result (computed here after all if that run fails).
-    if (helping) return abortable(helping, signal).then((stats) => stats ?? this.one(name, bins, signal, onFraction));
+    if (helping)
+      return abortable(helping, signal).then((stats) => {
+        if (stats) return stats;
+        if (this.helping.get(key) === helping) this.helping.delete(key);
+        return this.one(name, bins, signal, onFraction);
+      });
     let job = this.asked.get(key);
     if (!job) {
       // The batch's reading of this very tensor stops; it waits for this one instead.
