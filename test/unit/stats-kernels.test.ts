@@ -182,3 +182,89 @@ test("the bucket table's histogram (bins filled whole from buckets, straddling o
     assert.deepEqual(counts, want, `kernels ${on ? 'on' : 'off'}`);
   }
 });
+
+/** n 16-bit patterns: BF16 of normal values, with runs of one pattern (zeros) and every lane of a quad. */
+function patterns16(seed: number, n: number): Uint16Array {
+  const rand = rng(seed);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    f[0] = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()) * 0.02;
+    out[i] = u[0] >>> 16;
+  }
+  out.fill(0, 1000, 5000); // a run of +0: one counter per table
+  out[7] = 0xffff; // the last pattern (a NaN)
+  return out;
+}
+
+test('count16 counts every 16-bit pattern into four tables (element k into table k mod 4), as a plain recount does', () => {
+  const k = statsKernels();
+  assert.ok(k);
+  const n = 2 * SUB; // what the staging area holds
+  const x = patterns16(3, n);
+  new Uint16Array(k.data.buffer, k.data.byteOffset, n).set(x);
+  k.count16(n);
+  const want = new Int32Array(4 * 65536);
+  x.forEach((p, i) => want[(i % 4) * 65536 + p]++);
+  assert.deepEqual(k.table16, want);
+  k.table16.fill(0);
+});
+
+test('BF16 and F16 statistics with count16 equal the JavaScript loops, in read slots or copied in, with 1-3 elements left over', async () => {
+  const k = statsKernels();
+  assert.ok(k);
+  for (const dtype of ['BF16', 'F16'] as const) {
+    for (const n of [1 << 17, (1 << 17) + 3, 3 * SUB + 1]) {
+      const x = patterns16(n, n);
+      const bytes = new Uint8Array(x.buffer);
+      const chunks = (chunk: number, into?: Uint8Array) =>
+        async function* (first: number, last: number): AsyncIterable<Uint8Array> {
+          for (let b = first * 2; b < last * 2; b += chunk * 2) {
+            const part = bytes.subarray(b, Math.min(last * 2, b + chunk * 2));
+            if (!into) yield part;
+            else {
+              into.set(part);
+              yield into.subarray(0, part.byteLength);
+            }
+          }
+        };
+      const js = await withKernels(false, () => computeTensorStatsFromBytes(dtype, chunks(1 << 16), { elements: n }));
+      const copied = await computeTensorStatsFromBytes(dtype, chunks((1 << 16) + 1), { elements: n });
+      const inSlot = await computeTensorStatsFromBytes(dtype, chunks(1 << 20, k.slots[0]), { elements: n });
+      assert.deepStrictEqual(copied, js, `${dtype} ${n} copied in`);
+      assert.deepStrictEqual(inSlot, js, `${dtype} ${n} in a read slot`);
+    }
+  }
+  assert.ok(
+    k.table16.every((c) => c === 0),
+    'table16 is left zero',
+  );
+});
+
+test('BF16 passes interleaved on one thread (table16 switches owners) give each its own statistics', async () => {
+  const n = (1 << 18) + 2;
+  const xs = [patterns16(11, n), patterns16(12, n)];
+  const alone = await Promise.all(
+    xs.map((x) =>
+      withKernels(false, () =>
+        computeTensorStatsFromBytes(
+          'BF16',
+          async function* () {
+            yield new Uint8Array(x.buffer);
+          },
+          { elements: n },
+        ),
+      ),
+    ),
+  );
+  const accs = xs.map(() => pass1Accumulator('BF16', n));
+  const chunk = 1 << 15;
+  for (let at = 0; at < n; at += chunk)
+    xs.forEach((x, t) => accs[t].addBytes(new Uint8Array(x.buffer, at * 2, Math.min(chunk, n - at) * 2)));
+  accs.forEach((a, t) => {
+    const after = afterPass1('BF16', a.result(), 64);
+    assert.ok(!after.needsPass2);
+    assert.deepStrictEqual(finishStats(after, new Float64Array(64)) as TensorStats, alone[t], `tensor ${t}`);
+  });
+});

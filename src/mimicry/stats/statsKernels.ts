@@ -3,7 +3,8 @@
 // (the same numbers, bit for bit). The memory has a fixed layout and never grows, so the views
 // below stay valid: the bucket table (owned by one pass at a time, see accumulators.ts), the marks
 // of pass 2, a staging area the data is copied into (SUB elements at a time), the indices pass 2
-// finds (and the bucket numbers `sparse` takes), the per-block results, and the counts `sparse` takes.
+// finds (and the bucket numbers `sparse` takes), the per-block results, the counts `sparse` takes,
+// the read slots, the keep area, and the four 16-bit pattern tables of `count16` (one pass at a time).
 import { instantiateEmbedded } from '../linalg/embeddedWasm';
 import { STATS_KERNELS_WASM_BASE64 } from './statsKernelsWasm';
 
@@ -23,6 +24,8 @@ const SLOT_COUNT = 4;
 const KEEP = SLOTS + SLOT_COUNT * SLOT_BYTES;
 /** Bytes of the keep area: a two-pass tensor up to this size is read once, into it. */
 export const KEEP_AREA_BYTES = 64 << 20;
+/** The four tables of count16: 65,536 int32 each. */
+const TABLE16 = KEEP + KEEP_AREA_BYTES;
 /** float64 per block in the results. */
 export const OUT_STRIDE = 8;
 
@@ -31,6 +34,7 @@ interface Exports {
   blocks(data: number, nblocks: number, top: number, count: number, out: number): void;
   marked(data: number, n: number, marks: number, idx: number): number;
   sparse(top: number, from: number, to: number, idx: number, cnt: number): number;
+  count16(data: number, n: number, t: number): void;
 }
 
 export interface StatsKernels {
@@ -64,6 +68,13 @@ export interface StatsKernels {
    * numbers into `index`, counts into `counts`, the table there left zero; how many.
    */
   sparse(from: number, to: number): number;
+  /** count16's four tables (4 x 65,536 int32): element k of a call goes to table k mod 4. */
+  readonly table16: Int32Array;
+  /**
+   * Counts the 16-bit patterns of `n` elements (a multiple of 4) at address `at` (default: `data`,
+   * where up to 2 SUB of them fit) into `table16`.
+   */
+  count16(n: number, at?: number): void;
 }
 
 let loaded: StatsKernels | null | undefined;
@@ -86,6 +97,8 @@ function load(): StatsKernels | null {
     blocks: (nblocks, count, at = DATA) => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT),
     marked: (n, at = DATA) => e.marked(at, n, MARKS, INDEX),
     sparse: (from, to) => e.sparse(TOP, from, to, INDEX, COUNTS),
+    table16: new Int32Array(buffer, TABLE16, 4 * 65536),
+    count16: (n, at = DATA) => e.count16(at, n, TABLE16),
   };
 }
 

@@ -7,10 +7,11 @@
 ;;   Zeros are counted from the bits; bucket counts top[bits >>> 12]++ go to a table in this memory.
 ;; - "marked": the positions of the values whose bucket is marked (pass 2: values near a bin edge).
 ;; - "sparse": the non-zero bucket counts of a range of the table, taken out of it (the table left zero).
+;; - "count16": counts of each 16-bit pattern (BF16, F16, 16-bit integers) into four tables.
 ;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into statsKernelsWasm.ts.
 ;; Every address is in bytes. The memory never grows (the layout is in statsKernels.ts).
 (module
-  (memory (export "memory") 1680 1680)
+  (memory (export "memory") 1696 1696)
 
   ;; For each of `nblocks` blocks of 4096 float32 at `data`: 8 float64 at out + 64 b:
   ;; sum (x - c), sum (x - c)^2, sum |x| (each as lane 0 + lane 1), min, max, zeros; c = the block's
@@ -168,4 +169,30 @@
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $values)))
     (i32.shr_u (i32.sub (local.get $at) (local.get $idx)) (i32.const 2)))
+
+  ;; Adds 1 to the int32 at t + 262144 j + 4 x for each 16-bit little-endian pattern x of the `n`
+  ;; elements at `data` (n a multiple of 4), element k going to table j = k mod 4: four tables, so runs
+  ;; of one pattern (a tensor's zeros) do not wait on one counter. Four elements per 8-byte load.
+  (func (export "count16") (param $data i32) (param $n i32) (param $t i32)
+    (local $p i32) (local $end i32) (local $w i64) (local $a i32)
+    (local.set $p (local.get $data))
+    (local.set $end (i32.add (local.get $data) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $w (i64.load (local.get $p)))
+        (local.set $a (i32.add (local.get $t)
+          (i32.shl (i32.and (i32.wrap_i64 (local.get $w)) (i32.const 0xffff)) (i32.const 2))))
+        (i32.store (local.get $a) (i32.add (i32.load (local.get $a)) (i32.const 1)))
+        (local.set $a (i32.add (local.get $t)
+          (i32.shl (i32.and (i32.wrap_i64 (i64.shr_u (local.get $w) (i64.const 16))) (i32.const 0xffff)) (i32.const 2))))
+        (i32.store offset=262144 (local.get $a) (i32.add (i32.load offset=262144 (local.get $a)) (i32.const 1)))
+        (local.set $a (i32.add (local.get $t)
+          (i32.shl (i32.and (i32.wrap_i64 (i64.shr_u (local.get $w) (i64.const 32))) (i32.const 0xffff)) (i32.const 2))))
+        (i32.store offset=524288 (local.get $a) (i32.add (i32.load offset=524288 (local.get $a)) (i32.const 1)))
+        (local.set $a (i32.add (local.get $t)
+          (i32.shl (i32.wrap_i64 (i64.shr_u (local.get $w) (i64.const 48))) (i32.const 2))))
+        (i32.store offset=786432 (local.get $a) (i32.add (i32.load offset=786432 (local.get $a)) (i32.const 1)))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $quads))))
 )
