@@ -593,7 +593,7 @@ const spareScratch16: Int32Array[] = [];
  * The pass whose 16-bit counts are in the kernels' table16 now: one at a time per thread. Another
  * pass that needs it first flushes them into the owner's own counts (a scan of the 262,144 counters).
  */
-let table16Owner: TablePass | undefined;
+let table16Owner: { flush(): void } | undefined;
 
 class TablePass implements Pass1Accumulator {
   private readonly wide: boolean;
@@ -604,6 +604,8 @@ class TablePass implements Pass1Accumulator {
   private readonly kern: StatsKernels | null;
   /** Elements counted into int32 tables since they were last added to `counts`: no counter can pass this. */
   private unflushed = 0;
+  /** This pass's hold on table16 (table16Owner). */
+  private readonly hold = { flush: (): void => this.flush() };
   seen = 0;
 
   constructor(private readonly dtype: DType) {
@@ -640,9 +642,9 @@ class TablePass implements Pass1Accumulator {
 
   /** count16 through the kernel: where the bytes are read (a read slot), or copied into its memory; the last 0-3 elements here. */
   private kernelCount16(k: StatsKernels, bytes: Uint8Array): void {
-    if (table16Owner !== this) {
+    if (table16Owner !== this.hold) {
       table16Owner?.flush();
-      table16Owner = this;
+      table16Owner = this.hold;
     }
     const n = bytes.byteLength >>> 1;
     const quads = n & ~3;
@@ -663,7 +665,7 @@ class TablePass implements Pass1Accumulator {
 
   /** Adds the int32 tables (the scratch, or table16 while this pass holds it) to the counts, leaving them zero. */
   private flush(): void {
-    const s = this.kern ? (table16Owner === this ? this.kern.table16 : undefined) : this.scratch;
+    const s = this.kern ? (table16Owner === this.hold ? this.kern.table16 : undefined) : this.scratch;
     this.unflushed = 0;
     if (!s) return;
     const counts = this.counts;
@@ -682,7 +684,7 @@ class TablePass implements Pass1Accumulator {
 
   result(): Pass1Partial {
     this.flush();
-    if (table16Owner === this) table16Owner = undefined;
+    if (table16Owner === this.hold) table16Owner = undefined;
     if (this.wide && !this.kern && spareScratch16.length < 4) spareScratch16.push(this.scratch);
     return { kind: 'table', all: this.seen, counts: this.counts };
   }
