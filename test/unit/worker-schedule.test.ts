@@ -174,14 +174,19 @@ function fakeHelper(opts: { failRun?: (names: readonly string[]) => boolean; fai
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}`);
 const lanesOf = (...helpers: StatsHelper[]): BatchHelpers => ({ helpers, bytesOf: () => HELPER_RUN_BYTES / 4 });
 
-/** A batch of `all` with helper `h`, both stepped until every tensor is reported; the outcomes. */
+/**
+ * A batch of `all` with helper `h`, both stepped until every tensor is reported; `whenBusy` runs once
+ * the helper holds its first run. The outcomes.
+ */
 async function runWithHelper(
   f: ReturnType<typeof fake>,
   h: ReturnType<typeof fakeHelper>,
   all: readonly string[],
+  whenBusy?: (s: StatsScheduler) => void,
 ): Promise<BatchOutcome[]> {
+  const s = new StatsScheduler(f.compute);
   const outcomes: BatchOutcome[] = [];
-  const batch = new StatsScheduler(f.compute).batch(
+  const batch = s.batch(
     all,
     8,
     new AbortController().signal,
@@ -189,6 +194,10 @@ async function runWithHelper(
     (o) => outcomes.push(o),
     lanesOf(h.helper),
   );
+  if (whenBusy) {
+    await until(() => h.busy(), f.step);
+    whenBusy(s);
+  }
   for (let i = 0; i < 300 && outcomes.length < all.length; i++) {
     h.release();
     await f.step();
@@ -238,24 +247,12 @@ test("a helper's failed run is done on this thread, tensor by tensor; a tensor t
 test('a tensor asked for while a helper computes it waits for the helper, and is not read here', async () => {
   const f = fake();
   const h = fakeHelper();
-  const s = new StatsScheduler(f.compute);
-  const outcomes: BatchOutcome[] = [];
-  const batch = s.batch(
-    names(6),
-    8,
-    new AbortController().signal,
-    () => undefined,
-    (o) => outcomes.push(o),
-    lanesOf(h.helper),
-  );
-  await until(() => h.busy(), f.step);
-  const inRun = h.runs[0][0];
-  const asked = s.one(inRun, 8, new AbortController().signal, () => undefined);
-  for (let i = 0; i < 200 && outcomes.length < 6; i++) {
-    h.release();
-    await f.step();
-  }
-  await batch;
+  let inRun = '';
+  let asked: Promise<TensorStats> | undefined;
+  await runWithHelper(f, h, names(6), (s) => {
+    inRun = h.runs[0][0];
+    asked = s.one(inRun, 8, new AbortController().signal, () => undefined);
+  });
   assert.deepEqual(await asked, { count: inRun.length });
   assert.ok(!f.started.includes(inRun), `${inRun} was read on this thread too`);
 });
@@ -290,24 +287,11 @@ test('a cancel stops the helpers too: nothing is reported after it', async () =>
 test("a tensor asked for while its helper's run fails is computed here once, and reported once", async () => {
   const f = fake();
   const h = fakeHelper({ failRun: (run) => run.includes('t0') });
-  const s = new StatsScheduler(f.compute);
-  const outcomes: BatchOutcome[] = [];
-  const batch = s.batch(
-    names(6),
-    8,
-    new AbortController().signal,
-    () => undefined,
-    (o) => outcomes.push(o),
-    lanesOf(h.helper),
-  );
-  await until(() => h.busy(), f.step);
-  assert.deepEqual(h.runs[0], ['t0', 't1', 't2', 't3']);
-  const asked = s.one('t0', 8, new AbortController().signal, () => undefined);
-  for (let i = 0; i < 300 && outcomes.length < 6; i++) {
-    h.release();
-    await f.step();
-  }
-  await batch;
+  let asked: Promise<TensorStats> | undefined;
+  const outcomes = await runWithHelper(f, h, names(6), (s) => {
+    assert.deepEqual(h.runs[0], ['t0', 't1', 't2', 't3']);
+    asked = s.one('t0', 8, new AbortController().signal, () => undefined);
+  });
   assert.deepEqual(await asked, { count: 2 });
   assert.equal(f.started.filter((n) => n === 't0').length, 1, 'read once, here');
   assert.equal(outcomes.filter((o) => o.name === 't0').length, 1, 'reported once');
