@@ -23,7 +23,7 @@ import { DEFAULT_BINS } from './tensorStats';
 /** A range (and a batch of small tensors) holds about this many bytes: small enough to spread, big enough to cost little per message. */
 export const RANGE_BYTES = 64 << 20;
 /** At most this many tensors per batch, so a header of 200,000 tiny tensors still spreads. */
-const BATCH_TENSORS = 512;
+export const BATCH_TENSORS = 512;
 /** A cancelled job stops between chunks (8 MiB, milliseconds); past this the worker is ended. */
 const CANCEL_GRACE_MS = 2000;
 
@@ -72,6 +72,18 @@ export function threadsFor(tensors: readonly TensorInfo[], cores: number = avail
   }
   if (bytes === 0) return 1;
   return Math.max(1, Math.min(cores, Math.round(cores / (busy / bytes))));
+}
+
+/** A worker thread of the stats pool (`entry`: dist/statsWorker.js) with `path` opened: the pool's, and the inspector's helpers. */
+export function statsWorkerHost(entry: string, path: string, name: string, execArgv?: readonly string[]): WorkerHost<StatsService, 'open'> {
+  return new WorkerHost<StatsService, 'open'>({
+    entry,
+    name,
+    ...(execArgv ? { execArgv } : {}),
+    open: { method: 'open', params: { path } },
+    cancelGraceMs: () => CANCEL_GRACE_MS,
+    closedMessage: 'statistics were stopped',
+  });
 }
 
 /** dist/statsWorker.js next to the running bundle (dist/cli.js, dist/extension.js), when it is there. */
@@ -234,16 +246,7 @@ class Pool {
     this.runners.push(new ThisThread(checkpoint));
     const workers = Math.min(threads, this.queue.length) - 1;
     for (let w = 0; w < workers; w++) {
-      this.runners.push(
-        new WorkerHost<StatsService, 'open'>({
-          entry,
-          name: `mimicry-stats-${w + 1}`,
-          ...(opts.execArgv ? { execArgv: opts.execArgv } : {}),
-          open: { method: 'open', params: { path: checkpoint.path } },
-          cancelGraceMs: () => CANCEL_GRACE_MS,
-          closedMessage: 'statistics were stopped',
-        }),
-      );
+      this.runners.push(statsWorkerHost(entry, checkpoint.path, `mimicry-stats-${w + 1}`, opts.execArgv));
     }
   }
 

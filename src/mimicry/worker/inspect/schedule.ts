@@ -7,6 +7,7 @@
 // for that helper's result.
 import type { TensorStats } from '../../stats/tensorStats';
 import { isAbortError } from '../../errors';
+import { BATCH_TENSORS, RANGE_BYTES } from '../../stats/statsPool';
 
 /** Computes one tensor's statistics; awaits `gate` between chunks (the batch's way to yield). */
 export type StatsCompute = (
@@ -56,9 +57,9 @@ export interface BatchHelpers {
   bytesOf(name: string): number;
 }
 
-/** A helper's run ends after this many bytes or tensors (the stats pool's batches: little per message, still spread). */
-export const HELPER_RUN_BYTES = 64 << 20;
-const HELPER_RUN_TENSORS = 512;
+/** A helper's run ends after this many bytes or tensors: the stats pool's batches (little per message, still spread). */
+export const HELPER_RUN_BYTES = RANGE_BYTES;
+const HELPER_RUN_TENSORS = BATCH_TENSORS;
 
 export class StatsScheduler {
   /** Requests of the user in flight, by tensor and bins. */

@@ -2,16 +2,12 @@
 // (dist/statsWorker.js, beside this worker's bundle), each computing runs of whole tensors. Started
 // only where they pay: threads the cores can feed (statsPool's threadsFor), and a run's worth of bytes.
 import type { Checkpoint } from '../../safetensors/types';
-import { bundledStatsWorker, threadsFor } from '../../stats/statsPool';
-import type { StatsService } from '../../stats/statsProtocol';
-import { WorkerHost } from '../channel/host';
+import { bundledStatsWorker, statsWorkerHost, threadsFor } from '../../stats/statsPool';
 import { statsOrRefusal, tensorOf } from './jobs';
 import { HELPER_RUN_BYTES, type BatchHelpers, type HelperOutcome, type StatsHelper } from './schedule';
 
 /** At most this many helpers: the extension host and the editor keep a core. */
 const MAX_HELPERS = 4;
-/** A cancelled run stops between chunks (8 MiB, milliseconds); past this its worker is ended. */
-const CANCEL_GRACE_MS = 2000;
 
 export interface StatsHelpers {
   readonly lanes: BatchHelpers;
@@ -38,17 +34,7 @@ export function statsHelpers(checkpoint: Checkpoint, names: readonly string[], o
   const bytesOf = (name: string): number => checkpoint.tensor(name)?.bytes ?? 0;
   const bytes = names.reduce((s, n) => s + bytesOf(n), 0);
   if (!entry || count < 1 || bytes < (opts.minBytes ?? HELPER_RUN_BYTES)) return undefined;
-  const hosts = Array.from(
-    { length: count },
-    (_, w) =>
-      new WorkerHost<StatsService, 'open'>({
-        entry,
-        name: `mimicry-inspector-stats-${w + 1}`,
-        open: { method: 'open', params: { path: checkpoint.path } },
-        cancelGraceMs: () => CANCEL_GRACE_MS,
-        closedMessage: 'statistics were stopped',
-      }),
-  );
+  const hosts = Array.from({ length: count }, (_, w) => statsWorkerHost(entry, checkpoint.path, `mimicry-inspector-stats-${w + 1}`));
   const helpers = hosts.map((host): StatsHelper => ({
     async whole(run, bins, signal): Promise<HelperOutcome[]> {
       signal.throwIfAborted();
