@@ -5,7 +5,9 @@
 // --quick; 8 tensors each) in the OS temp folder, removed afterwards; each is read once first (warm
 // cache). Each figure is the best of two runs. Printed side by side: a plain read of the same bytes (the floor), one thread
 // (F32 also without its SIMD kernels), the pool,
-// and numpy computing the same statistics when python3-numpy is there.
+// and numpy computing the same statistics when python3-numpy is there. Each one-thread run says how
+// much of it was inside the kernels. Then a ViT-S-shaped F32 checkpoint (many tensors of every size,
+// as users open them) on one thread, against the per-core target too.
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
@@ -18,12 +20,13 @@ import { openCheckpoint } from '../src/mimicry/safetensors/reader';
 import type { Checkpoint } from '../src/mimicry/safetensors/types';
 import { isStatsSkipped, type TensorStatsOutcome } from '../src/mimicry/stats/checkpointStats';
 import { computeCheckpointStats, threadsFor } from '../src/mimicry/stats/statsPool';
-import { setStatsKernelsEnabled } from '../src/mimicry/stats/statsKernels';
+import { kernelMilliseconds, setStatsKernelsEnabled } from '../src/mimicry/stats/statsKernels';
 import { STATS_KERNELS_WASM_BASE64 } from '../src/mimicry/stats/statsKernelsWasm';
 import { DEFAULT_BINS } from '../src/mimicry/stats/tensorStats';
 import { computeStatsOf } from '../src/mimicry/worker/inspect/jobs';
 import { StatsScheduler } from '../src/mimicry/worker/inspect/schedule';
 import { statsHelpers } from '../src/mimicry/worker/inspect/statsHelpers';
+import { writeVitS } from './vitS';
 
 /** Issue targets. */
 const PER_CORE_MBS = 1000;
@@ -233,6 +236,53 @@ function numpyStats(file: string): { seconds: number; stats: Record<string, { me
   return JSON.parse(r.stdout) as { seconds: number; stats: Record<string, { mean: number; std: number }> };
 }
 
+/** One-thread statistics of a generated ViT-S checkpoint (warm, best of three), with its kernels' share. */
+async function vitSOneThread(
+  file: string,
+): Promise<{ tensors: number; bytes: number; seconds: number; cpuSeconds: number; read: number; kernels: KernelSeconds }> {
+  await writeVitS(file);
+  plainRead(file);
+  const ck = await openCheckpoint(file);
+  try {
+    const bytes = ck.tensors.reduce((s, t) => s + t.bytes, 0);
+    let best: { seconds: number; cpuSeconds: number; kernels: KernelSeconds } | undefined;
+    for (let r = 0; r < 3; r++) {
+      const before = { ...kernelMilliseconds };
+      const run = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }), 1);
+      if (!best || run.seconds < best.seconds)
+        best = { seconds: run.seconds, cpuSeconds: run.cpuSeconds, kernels: kernelSecondsSince(before) };
+    }
+    const read = Math.min(plainRead(file), plainRead(file));
+    return { tensors: ck.tensors.length, bytes, read, ...(best as NonNullable<typeof best>) };
+  } finally {
+    await ck.close();
+    rmSync(file, { force: true });
+  }
+}
+
+interface KernelSeconds {
+  readonly total: number;
+  /** "0.33 s pass 1 (blocks), 0.18 s pass 2 (marked)": the kernels that ran. */
+  readonly parts: string;
+}
+
+const KERNEL_ROLES: Record<keyof typeof kernelMilliseconds, string> = {
+  blocks: 'pass 1 (blocks)',
+  marked: 'pass 2 (marked)',
+  count16: 'pattern counts (count16)',
+};
+
+/** This thread's kernel seconds since `before` (a copy of kernelMilliseconds). */
+function kernelSecondsSince(before: typeof kernelMilliseconds): KernelSeconds {
+  const ran = (Object.keys(KERNEL_ROLES) as (keyof typeof kernelMilliseconds)[])
+    .map((k) => ({ role: KERNEL_ROLES[k], seconds: (kernelMilliseconds[k] - before[k]) / 1000 }))
+    .filter((k) => k.seconds > 0);
+  return {
+    total: ran.reduce((s, k) => s + k.seconds, 0),
+    parts: ran.map((k) => `${k.seconds.toFixed(2)} s ${k.role}`).join(', '),
+  };
+}
+
 const mbs = (bytes: number, seconds: number): string => `${((bytes / seconds) * 1e-6).toFixed(0)} MB/s`;
 
 function verdict(ok: boolean, what: string, missedBy: string): string {
@@ -278,6 +328,8 @@ export async function benchStats(quick: boolean): Promise<void> {
     const poolWall: Record<string, number> = {};
     /** The default thread count's run (threadsFor): MB/s wall, its threads, the cores it kept busy. */
     const defaultRun: Record<string, { mbs: number; threads: number; busy: number }> = {};
+    /** MB/s of one thread's kernels alone (its run's time inside them). */
+    const kernelBound: Record<string, number> = {};
     /** Exact F32's floor on all threads, MB/s wall (exactF32FloorOnThreads). */
     const floorWall: Record<string, number> = {};
     for (const dtype of ['F32', 'BF16'] as const) {
@@ -293,12 +345,19 @@ export async function benchStats(quick: boolean): Promise<void> {
         // One thread and the pool taken in turns, best of three each: the machine's moments fall on both.
         const oneRuns: Timed<TensorStatsOutcome[]>[] = [];
         const poolRuns: Timed<TensorStatsOutcome[]>[] = [];
+        /** Per one-thread run: seconds inside the kernels (kernelMilliseconds), the rest is everything around them. */
+        const kernelRuns = new Map<Timed<TensorStatsOutcome[]>, KernelSeconds>();
         for (let r = 0; r < 3; r++) {
-          oneRuns.push(await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }), 1));
+          const before = { ...kernelMilliseconds };
+          const run = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }), 1);
+          kernelRuns.set(run, kernelSecondsSince(before));
+          oneRuns.push(run);
           poolRuns.push(await timed(() => computeCheckpointStats(ck, ck.tensors, { threads, workerEntry: entry }), 1));
         }
         const fastest = (runs: Timed<TensorStatsOutcome[]>[]) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
         const one = fastest(oneRuns);
+        const inKernels = kernelRuns.get(one) as KernelSeconds;
+        if (inKernels.total > 0) kernelBound[dtype] = data / inKernels.total / 1e6;
         const pool = fastest(poolRuns);
         // What `inspect --stats` and the inspector run by default here: threadsFor this checkpoint.
         const autoThreads = threadsFor(ck.tensors, threads);
@@ -347,6 +406,11 @@ export async function benchStats(quick: boolean): Promise<void> {
           `  stats, one thread       ${mbs(data, one.seconds).padStart(12)}  ${one.seconds.toFixed(2)} s ` +
             `(${mbs(data, one.cpuSeconds)} per CPU second)`,
         );
+        if (inKernels.total > 0)
+          console.log(
+            `  one thread's time       ${inKernels.parts} in the kernels (${((inKernels.total / one.seconds) * 100).toFixed(0)}%), ` +
+              `${(one.seconds - inKernels.total).toFixed(2)} s around them: with nothing but its kernels one thread would do ${mbs(data, inKernels.total)}`,
+          );
         if (noSimd)
           console.log(
             `  one thread, no SIMD     ${mbs(data, noSimd.seconds).padStart(12)}  ${noSimd.seconds.toFixed(2)} s ` +
@@ -409,11 +473,28 @@ export async function benchStats(quick: boolean): Promise<void> {
           `${dtype} whole checkpoint on ${threads} cores >= ${want} MB/s: ${d.mbs.toFixed(0)} MB/s wall clock by default ` +
             `(${d.threads} computing thread${d.threads > 1 ? 's' : ''}, ${d.busy.toFixed(2)} cores busy; ${threads} threads: ` +
             `${poolWall[dtype].toFixed(0)} MB/s)` +
-            (floorWall[dtype] ? `; the floor of exact ${dtype} here is ${floorWall[dtype].toFixed(0)} MB/s` : ''),
+            (floorWall[dtype] ? `; the floor of exact ${dtype} here is ${floorWall[dtype].toFixed(0)} MB/s` : '') +
+            (kernelBound[dtype] ? `; one thread's kernels alone: ${kernelBound[dtype].toFixed(0)} MB/s` : ''),
           `${(want / d.mbs).toFixed(2)}x`,
         ),
       );
     }
+    // A checkpoint as users open it: many tensors of every size (ViT-S, F32), where the work around the
+    // kernels (per tensor: the bucket table's plan, the quantiles, the reads' start) weighs most.
+    const vit = await vitSOneThread(path.join(dir, 'vit-s.safetensors'));
+    console.log(
+      `ViT-S-shaped F32 checkpoint (${vit.tensors} tensors, ${(vit.bytes / 1e6).toFixed(0)} MB), one thread: ${mbs(vit.bytes, vit.seconds)} ` +
+        `(${mbs(vit.bytes, vit.cpuSeconds)} per CPU second); ${vit.kernels.parts} in the kernels, ` +
+        `${(vit.seconds - vit.kernels.total).toFixed(2)} s around them; plain read ${mbs(vit.bytes, vit.read)}`,
+    );
+    const vitPerCore = vit.bytes / vit.cpuSeconds / 1e6;
+    console.log(
+      verdict(
+        vitPerCore >= PER_CORE_MBS,
+        `F32 >= ${PER_CORE_MBS} MB/s per core on a ViT-S-shaped checkpoint: ${vitPerCore.toFixed(0)} MB/s per CPU second`,
+        `${(PER_CORE_MBS / vitPerCore).toFixed(2)}x`,
+      ),
+    );
     const seconds = LLAMA7B_BYTES / bf16PoolRate;
     const idle = LLAMA7B_BYTES / (perCore.BF16.cpu * 1e6 * threads);
     console.log(

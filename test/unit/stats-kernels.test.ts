@@ -9,6 +9,7 @@ import {
   BUCKETS_FROM,
   pass1Accumulator,
   afterPass1,
+  binBuckets,
   Pass2Accumulator,
   finishStats,
   type FinishedStats,
@@ -16,6 +17,7 @@ import {
 import { SUB, statsKernels, setStatsKernelsEnabled } from '../../src/mimicry/stats/statsKernels';
 import { STATS_KERNELS_WAT_SHA256 } from '../../src/mimicry/stats/statsKernelsWasm';
 import { computeTensorStatsFromBytes, type TensorStats } from '../../src/mimicry/stats/tensorStats';
+import { HistogramBuilder } from '../../src/mimicry/stats/histogram';
 import { rng } from './helpers/rng';
 
 async function withKernels<T>(on: boolean, f: () => Promise<T>): Promise<T> {
@@ -63,15 +65,16 @@ test('F32 statistics with the SIMD kernels equal the JavaScript loops bit for bi
   for (const [n, chunk, offset] of [
     [BUCKETS_FROM + 4097, 1 << 21, 0], // buckets and pass 2, a partial last block
     [BUCKETS_FROM + 4097, 1000, 0], // chunks smaller than a block: the carried blocks
+    [(1 << 18) + 4097, 1 << 21, 0], // every special block of data(): NaN, Inf, all -0
     [3 * (1 << 18) + 12345, 300_001, 1], // unaligned bytes, chunks over SUB
-    [50_000, 7777, 0], // no buckets
+    [BUCKETS_FROM - 1000, 7777, 0], // no buckets
   ]) {
     const x = data(n, n);
     const js = await withKernels(false, () => computeTensorStatsFromBytes('F32', source(x, chunk, offset), { elements: n }));
     const simd = await computeTensorStatsFromBytes('F32', source(x, chunk, offset), { elements: n });
     assert.deepStrictEqual(simd, js, `n=${n} chunk=${chunk}`);
-    assert.equal(js.nanCount, 1);
-    assert.equal(js.infCount, 1);
+    assert.equal(js.nanCount, n > 9 * 4096 + 17 ? 1 : 0); // where data() puts them
+    assert.equal(js.infCount, n > 11 * 4096 + 4000 ? 1 : 0);
   }
 });
 
@@ -267,4 +270,50 @@ test('BF16 passes interleaved on one thread (table16 switches owners) give each 
     assert.ok(!after.needsPass2);
     assert.deepStrictEqual(finishStats(after, new Float64Array(64)) as TensorStats, alone[t], `tensor ${t}`);
   });
+});
+
+test('buckets binned by order-key thresholds equal binning each bucket by its end values (signs, ±0, edges on 0, subnormals, empty bins)', () => {
+  const bitsOf = (v: number): number => new Uint32Array(Float32Array.of(v).buffer)[0];
+  const valueOf = (bits: number): number => new Float32Array(Uint32Array.of(bits).buffer)[0];
+  const cases: { lo: number; hi: number; bins: number; values: number[] }[] = [
+    { lo: -1, hi: 1, bins: 40, values: [] },
+    { lo: -0.3, hi: 0.3, bins: 64, values: [] },
+    { lo: 0, hi: 0.25, bins: 10, values: [0, -0, 1e-42, 0.125] },
+    { lo: -0.25, hi: 0, bins: 10, values: [-0, 0, -1e-42, -0.125] },
+    { lo: -2e-40, hi: 3e-40, bins: 64, values: [0, -0, 1e-45, -1e-45] }, // subnormals: edges closer than buckets
+    { lo: -5e-45, hi: 5e-45, bins: 64, values: [0, -0, 1e-45, -1e-45] }, // edges repeat: empty bins
+    { lo: 0.49999997, hi: 0.50000006, bins: 16, values: [0.5] },
+    { lo: -3e38, hi: 3e38, bins: 64, values: [1e38, -1e38] },
+  ];
+  const rand = rng(11);
+  for (const { lo, hi, bins, values } of cases) {
+    const hist = new HistogramBuilder(lo, hi, bins);
+    // Buckets of values spread over the range (linear and by exponent), and of the listed ones.
+    const xs = [...values, lo, hi, ...hist.edges.filter((e) => e >= lo && e <= hi)];
+    for (let i = 0; i < 3000; i++)
+      xs.push(lo + (hi - lo) * rand(), Math.sign(rand() - 0.5) * Math.max(Math.abs(lo), Math.abs(hi)) * 2 ** (-40 * rand()));
+    const buckets = new Map<number, number>();
+    for (const v of xs) {
+      const f = Math.fround(v);
+      if (f < lo || f > hi) continue;
+      const b = bitsOf(f) >>> 12;
+      buckets.set(b, (buckets.get(b) ?? 0) + 1);
+    }
+    const index = Int32Array.from([...buckets.keys()].sort((a, b) => a - b));
+    const count = Float64Array.from(index, (b) => buckets.get(b) as number);
+    const base = new Float64Array(bins);
+    const straddling = binBuckets({ index, count }, hist.edges, base);
+    // The reference: each bucket's smallest and largest float32, clamped to [lo, hi], binned by the edges.
+    const want = new Float64Array(bins);
+    const wantStraddling: number[] = [];
+    const clamp = (v: number): number => Math.min(hi, Math.max(lo, v));
+    index.forEach((b, k) => {
+      const ends = [valueOf((b << 12) >>> 0), valueOf(((b << 12) | 0xfff) >>> 0)].map(clamp).sort((p, q) => p - q);
+      const i = hist.binOf(ends[0]);
+      if (i === hist.binOf(ends[1])) want[i] += count[k];
+      else wantStraddling.push(b);
+    });
+    assert.deepEqual([...base], [...want], `[${lo}, ${hi}] in ${bins}`);
+    assert.deepEqual(straddling, wantStraddling, `[${lo}, ${hi}] in ${bins}`);
+  }
 });

@@ -476,7 +476,7 @@ class MomentsPass implements Pass1Accumulator {
       table.forEach((c, i) => (wide[i] += c));
       table.fill(0);
       top = sparseOf(wide);
-    } else top = this.kern && table === this.kern.top ? takeSparseKernel(this.kern) : takeSparse(table);
+    } else top = this.kern && table === this.kern.top ? takeSparseKernel(this.kern, this.supers) : takeSparse(table);
     if (table === this.kern?.top) kernelTableOwner = undefined;
     else if (spareTops.length < 4) spareTops.push(table);
     return { kind: 'f32', supers: this.supers, top };
@@ -510,17 +510,65 @@ function takeSparse(top: Int32Array): SparseCounts {
   return { index: index.slice(0, n), count: count.slice(0, n) };
 }
 
-/** takeSparse of the kernels' own table, in WebAssembly SIMD (the same entries, in the same order). */
-function takeSparseKernel(k: StatsKernels): SparseCounts {
+/**
+ * The bucket numbers [from, to) that can hold values of a run with these superblocks: from +0 up to
+ * the largest value, from -0 down to the smallest, and the NaN/Inf patterns if there are any.
+ * Ascending, multiples of 4 (the sparse kernel's groups).
+ */
+function touchedBuckets(supers: readonly MomentsPartial[]): [number, number][] {
+  let min = Infinity;
+  let max = -Infinity;
+  let special = 0;
+  for (const s of supers) {
+    if (s.min < min) min = s.min;
+    if (s.max > max) max = s.max;
+    special += s.nan + s.inf;
+  }
+  const bucketOf = (v: number): number => {
+    f32View[0] = v;
+    return f32Bits[0] >>> TOP_SHIFT;
+  };
+  const up = (b: number): number => Math.min(BUCKETS, (b + 4) & ~3);
+  const ranges: [number, number][] = [];
+  const add = (from: number, to: number): void => {
+    const last = ranges.at(-1);
+    if (last && from <= last[1]) last[1] = Math.max(last[1], to);
+    else ranges.push([from, to]);
+  };
+  const nanInf = bucketOf(Infinity);
+  // -0 and +0 land on either side whatever the sign of a zero min or max: both zero buckets are taken.
+  add(0, up(max > 0 ? bucketOf(max) : 0));
+  if (special > 0) add(nanInf, NEGATIVE_BUCKETS);
+  add(NEGATIVE_BUCKETS, up(min < 0 ? bucketOf(min) : NEGATIVE_BUCKETS));
+  if (special > 0) add(NEGATIVE_BUCKETS + nanInf, BUCKETS);
+  return ranges;
+}
+
+/**
+ * takeSparse of the kernels' own table, in WebAssembly SIMD (the same entries, in the same order):
+ * only the buckets the run's values can fall in (touchedBuckets); should the counts taken there not
+ * add up to the run's values, the whole table is taken as well.
+ */
+function takeSparseKernel(k: StatsKernels, supers: readonly MomentsPartial[]): SparseCounts {
   const index = (sparseIndex ??= new Int32Array(BUCKETS));
   const count = (sparseCount ??= new Float64Array(BUCKETS));
   let n = 0;
-  for (let from = 0; from < BUCKETS; from += SUB) {
-    const m = k.sparse(from, Math.min(BUCKETS, from + SUB));
-    index.set(k.index.subarray(0, m), n);
-    const counts = k.counts;
-    for (let i = 0; i < m; i++) count[n + i] = counts[i];
-    n += m;
+  let total = 0;
+  const take = (first: number, last: number): void => {
+    for (let from = first; from < last; from += SUB) {
+      const m = k.sparse(from, Math.min(last, from + SUB));
+      index.set(k.index.subarray(0, m), n);
+      const counts = k.counts;
+      for (let i = 0; i < m; i++) total += count[n + i] = counts[i];
+      n += m;
+    }
+  };
+  for (const [from, to] of touchedBuckets(supers)) take(from, to);
+  const all = supers.reduce((s, p) => s + p.all, 0);
+  if (total !== all) {
+    take(0, BUCKETS);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => index[a] - index[b]);
+    return { index: Int32Array.from(order, (i) => index[i]), count: Float64Array.from(order, (i) => count[i]) };
   }
   return { index: index.slice(0, n), count: count.slice(0, n) };
 }
@@ -697,10 +745,12 @@ class TablePass implements Pass1Accumulator {
 export const SMALL = 1 << 16;
 
 /**
- * F32 tensors of at least this many elements count buckets: a 4 MiB table to clear and scan per run
- * (a few ms), against keeping and selecting the values for the quantiles (about 17 ns a value).
+ * F32 tensors of at least this many elements count buckets: the touched part of a 4 MiB table to scan
+ * and a walk over its non-zero buckets per run (about 0.3 ms at this size, 1 ms for millions of
+ * values), against keeping and selecting the values for the quantiles (about 17 ns a value). A ViT-S
+ * checkpoint's statistics took twice as long with this at 2^18 (its 147K-value projections kept).
  */
-export const BUCKETS_FROM = 1 << 18;
+export const BUCKETS_FROM = 1 << 15;
 
 /** How a tensor of `dtype` and `elements` elements is computed; ranges of one tensor must all use the same. */
 export function pathOf(dtype: DType, elements: number): StatsKind {
@@ -958,19 +1008,26 @@ const NEGATIVE_BUCKETS = BUCKETS >>> 1;
 /** Plans the refinement of the buckets holding the quantiles' ranks (min and max, ranks 0 and n - 1, are known). */
 function refinePlan(top: SparseCounts, n: number): { buckets: Int32Array; targets: RefineTarget[] } {
   const { index, count } = top;
-  // Value order: negative buckets from the most negative (largest bucket number) down, then positive ones up.
-  const negatives = index.findIndex((b) => b >= NEGATIVE_BUCKETS);
-  const negativeCount = negatives < 0 ? 0 : index.length - negatives;
-  const at = (j: number): number => (j < negativeCount ? index.length - 1 - j : j - negativeCount);
-  const finite = (k: number): boolean => ((index[k] << TOP_SHIFT) & 0x7f800000) !== 0x7f800000;
   const ranks = quantileRanks(n).filter((r) => r !== 0 && r !== n - 1);
-  const found = locateRanks(index.length, at, (k) => (finite(k) ? count[k] : 0), ranks);
   const slots = new Map<number, number>();
-  const targets = found.map((f, i) => {
-    const b = index[f.group];
-    if (!slots.has(b)) slots.set(b, slots.size);
-    return { rank: ranks[i], slot: slots.get(b) as number, within: f.within };
-  });
+  const targets: RefineTarget[] = [];
+  let before = 0;
+  let r = 0;
+  // Value order: negative buckets from the most negative (largest bucket number) down, then positive ones up.
+  const positives = firstNegative(index);
+  const negatives = index.length - positives;
+  for (let t = 0; t < index.length && r < ranks.length; t++) {
+    const k = t < negatives ? index.length - 1 - t : t - negatives;
+    const b = index[k];
+    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue; // NaN/Inf patterns hold no rank
+    const c = count[k];
+    for (; r < ranks.length && ranks[r] < before + c; r++) {
+      if (!slots.has(b)) slots.set(b, slots.size);
+      targets.push({ rank: ranks[r], slot: slots.get(b) as number, within: ranks[r] - before });
+    }
+    before += c;
+  }
+  if (r < ranks.length) throw new Error(`quantiles: rank ${ranks[r]} is past the ${before} values counted`);
   return { buckets: Int32Array.from(slots.keys()), targets };
 }
 
@@ -998,6 +1055,71 @@ function quantilePlanOf(partial: Pass1Partial, m: MomentsPartial): Pick<AfterPas
   return { plan: { mode: 'fine', lo: m.min, hi: m.max } };
 }
 
+/** The float32 bit patterns in value order: negatives inverted, positives with the sign bit set (-0 just below +0). */
+function orderKey(bits: number): number {
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
+}
+
+/** The position of the first negative bucket (sign bit set) in ascending bucket numbers, or their length. */
+function firstNegative(index: Int32Array): number {
+  let a = 0;
+  let z = index.length;
+  while (a < z) {
+    const mid = (a + z) >>> 1;
+    if (index[mid] < NEGATIVE_BUCKETS) a = mid + 1;
+    else z = mid;
+  }
+  return a;
+}
+
+/** The smallest order key whose float32 value is >= e (a finite float64). */
+function keyAtLeast(e: number): number {
+  if (e === 0) return orderKey(0x80000000); // -0 >= 0
+  const f = Math.fround(e);
+  f32View[0] = f;
+  const key = orderKey(f32Bits[0]);
+  // The nearest float32 is >= e, or the next one up is the first that is.
+  return f < e ? key + 1 : key;
+}
+
+/**
+ * Bins the buckets of the table (non-zero, ascending bucket numbers) whose values all lie in one bin of
+ * `edges` into base; answers the others (ascending): the buckets an edge cuts. Bin i holds
+ * edges[i] <= v < edges[i + 1], the last bin also edges[bins] (HistogramBuilder.binOf); every value
+ * lies within [edges[0], edges[bins]]. Each interior edge becomes the first order key at or above it,
+ * and a bucket (4096 consecutive keys) goes to the bin of the keys below its first key, unless one of
+ * those thresholds falls inside it: a walk over the buckets in value order, no float per bucket.
+ * NaN and Inf buckets are left out.
+ */
+export function binBuckets(top: SparseCounts, edges: readonly number[], base: Float64Array): number[] {
+  const { index, count } = top;
+  const m = edges.length - 2;
+  const at = new Float64Array(m);
+  for (let j = 0; j < m; j++) at[j] = keyAtLeast(edges[j + 1]);
+  const straddling: number[] = [];
+  const span = (1 << TOP_SHIFT) - 1;
+  const positives = firstNegative(index);
+  // Positive buckets: ascending numbers are ascending keys.
+  for (let k = 0, j = 0; k < positives; k++) {
+    const b = index[k];
+    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue; // NaN/Inf patterns
+    const first = orderKey(b << TOP_SHIFT);
+    while (j < m && at[j] <= first) j++;
+    if (j < m && at[j] <= first + span) straddling.push(b);
+    else base[j] += count[k];
+  }
+  // Negative buckets: ascending numbers are descending keys; their first key is that of their last pattern.
+  for (let k = positives, j = m; k < index.length; k++) {
+    const b = index[k];
+    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue;
+    const first = orderKey((b << TOP_SHIFT) | span);
+    while (j > 0 && at[j - 1] > first) j--;
+    if (j < m && at[j] <= first + span) straddling.push(b);
+    else base[j] += count[k];
+  }
+  return straddling; // positives then negatives: ascending bucket numbers
+}
+
 /** After the first pass: the moments, the histogram plan, and whether to read the data again. */
 export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins: number): AfterPass1 {
   let moments: MomentsPartial;
@@ -1012,7 +1134,6 @@ export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins:
   if (moments.n === 0) return { moments, plan: null, base, needsPass2: false };
   const [lo, hi] = histogramRange(moments.min, moments.max);
   const hist = new HistogramBuilder(lo, hi, bins);
-  const clamp = (v: number): number => (v < lo ? lo : v > hi ? hi : v);
   if (partial.kind === 'table') {
     if (dtype === 'values') throw new TypeError('a table partial needs its dtype');
     const values = valuesOfPatterns(dtype);
@@ -1025,20 +1146,9 @@ export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins:
   }
   const { plan: quantiles, ...known } = quantilePlanOf(partial, moments);
   if (partial.kind === 'f64' || !partial.top) return { moments, plan: { lo, hi, bins, quantiles }, base, needsPass2: true, ...known };
-  // F32: every value of the data lies in [lo, hi]. A bucket whose clamped ends fall in one bin is binned
+  // F32: every value of the data lies in [lo, hi]. A bucket whose values all fall in one bin is binned
   // whole from the table; if none straddles an edge, the data is not read again.
-  const { index, count } = partial.top;
-  const straddling: number[] = [];
-  for (let k = 0; k < index.length; k++) {
-    const b = index[k];
-    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue; // NaN/Inf patterns
-    // The bucket's float32 values: [from, to] or [to, from] (negative buckets).
-    const from = f32OfBits(b << TOP_SHIFT);
-    const to = f32OfBits((b << TOP_SHIFT) | ((1 << TOP_SHIFT) - 1));
-    const i = from <= to ? hist.binOfRange(clamp(from), clamp(to)) : hist.binOfRange(clamp(to), clamp(from));
-    if (i >= 0) base[i] += count[k];
-    else straddling.push(b);
-  }
+  const straddling = binBuckets(partial.top, hist.edges, base);
   const plan: HistogramPlan = {
     lo,
     hi,
@@ -1118,10 +1228,22 @@ export class Pass2Accumulator {
     return this.kinds;
   }
 
-  /** One value of a visited bucket (bits u). */
-  private visit(v: number, u: number, kinds: Uint8Array): void {
+  /** The kinds of the visited buckets only (the kernels find their values: no table of every bucket to make). */
+  private visitedKinds(): Map<number, number> {
+    if (!this.kindMap) {
+      const kinds = new Map<number, number>();
+      for (const b of this.plan.straddling ?? []) kinds.set(b, 1);
+      for (const b of this.slots.keys()) kinds.set(b, (kinds.get(b) ?? 0) | 2);
+      this.kindMap = kinds;
+    }
+    return this.kindMap;
+  }
+
+  private kindMap: Map<number, number> | undefined;
+
+  /** One value of a visited bucket (bits u, of that kind). */
+  private visit(v: number, u: number, kind: number): void {
     const b = u >>> TOP_SHIFT;
-    const kind = kinds[b];
     if (kind & 1) this.hist.addCount(v, 1);
     if (kind & 2) this.out[this.plan.bins + (this.slots.get(b) as number) * SUB_COUNTS + (u & (SUB_COUNTS - 1))]++;
   }
@@ -1137,9 +1259,16 @@ export class Pass2Accumulator {
         kinds[bits[k + 1] >>> TOP_SHIFT] |
         kinds[bits[k + 2] >>> TOP_SHIFT] |
         kinds[bits[k + 3] >>> TOP_SHIFT];
-      if (any !== 0) for (let j = k; j < k + 4; j++) if (kinds[bits[j] >>> TOP_SHIFT] !== 0) this.visit(x[j], bits[j], kinds);
+      if (any !== 0)
+        for (let j = k; j < k + 4; j++) {
+          const kind = kinds[bits[j] >>> TOP_SHIFT];
+          if (kind !== 0) this.visit(x[j], bits[j], kind);
+        }
     }
-    for (let k = quads; k < bits.length; k++) if (kinds[bits[k] >>> TOP_SHIFT] !== 0) this.visit(x[k], bits[k], kinds);
+    for (let k = quads; k < bits.length; k++) {
+      const kind = kinds[bits[k] >>> TOP_SHIFT];
+      if (kind !== 0) this.visit(x[k], bits[k], kind);
+    }
   }
 
   /** visitMarked with the kernel finding the values (the same values, in the same order). */
@@ -1149,7 +1278,7 @@ export class Pass2Accumulator {
       for (const b of visited) k.marks[b] = 1;
       kernelMarked = visited;
     }
-    const kinds = this.kindsOf();
+    const kinds = this.visitedKinds();
     const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
     const index = k.index;
     const address = k.addressOf(x);
@@ -1157,7 +1286,10 @@ export class Pass2Accumulator {
       const len = Math.min(SUB, x.length - at);
       if (address < 0) k.data.set(x.subarray(at, at + len));
       const found = address < 0 ? k.marked(len) : k.marked(len, address + at * 4);
-      for (let j = 0; j < found; j++) this.visit(x[at + index[j]], bits[at + index[j]], kinds);
+      for (let j = 0; j < found; j++) {
+        const u = bits[at + index[j]];
+        this.visit(x[at + index[j]], u, kinds.get(u >>> TOP_SHIFT) as number);
+      }
     }
   }
 

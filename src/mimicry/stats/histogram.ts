@@ -66,24 +66,6 @@ export class HistogramBuilder {
    * The bin of `v`, or -1 when v is outside [lo, hi] or NaN. The scaled position is only a guess;
    * the edges decide (as numpy does): bin i holds edges[i] <= v < edges[i+1], the last bin also hi.
    */
-  /**
-   * The bin of both ends of [a, z] (a <= z, both in [lo, hi]) when they share one, else -1: binOf's
-   * answer, with the last bin found kept, so runs of nearby ranges cost two comparisons each.
-   */
-  binOfRange(a: number, z: number): number {
-    const e = this.edgeArray;
-    const last = this.bins - 1;
-    let i = this.lastBin;
-    if (!(a >= e[i] && (i === last || a < e[i + 1]))) {
-      i = this.binOf(a);
-      if (i < 0) return -1;
-      this.lastBin = i;
-    }
-    return i === last || z < e[i + 1] ? i : -1;
-  }
-
-  private lastBin = 0;
-
   binOf(v: number): number {
     if (!(v >= this.lo && v <= this.hi)) return -1;
     const { bins, edgeArray: edges, lo, span, halved, scale } = this;

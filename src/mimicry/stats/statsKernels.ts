@@ -77,6 +77,22 @@ export interface StatsKernels {
   count16(n: number, at?: number): void;
 }
 
+/**
+ * Milliseconds this thread has spent inside each kernel since it loaded: the stats bench's account of
+ * where one thread's time goes (two clock reads per call of about a million elements: nothing to see).
+ */
+export const kernelMilliseconds = { blocks: 0, marked: 0, count16: 0 };
+
+/** `run`, its time added to kernelMilliseconds[name]. */
+function clocked<T>(name: keyof typeof kernelMilliseconds, run: () => T): T {
+  const t0 = performance.now();
+  try {
+    return run();
+  } finally {
+    kernelMilliseconds[name] += performance.now() - t0;
+  }
+}
+
 let loaded: StatsKernels | null | undefined;
 let enabled = true;
 
@@ -94,11 +110,11 @@ function load(): StatsKernels | null {
     slots: Array.from({ length: SLOT_COUNT }, (_, i) => new Uint8Array(buffer, SLOTS + i * SLOT_BYTES, SLOT_BYTES)),
     keep: new Uint8Array(buffer, KEEP, KEEP_AREA_BYTES),
     addressOf: (values) => (values.buffer === buffer ? values.byteOffset : -1),
-    blocks: (nblocks, count, at = DATA) => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT),
-    marked: (n, at = DATA) => e.marked(at, n, MARKS, INDEX),
+    blocks: (nblocks, count, at = DATA) => clocked('blocks', () => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT)),
+    marked: (n, at = DATA) => clocked('marked', () => e.marked(at, n, MARKS, INDEX)),
     sparse: (from, to) => e.sparse(TOP, from, to, INDEX, COUNTS),
     table16: new Int32Array(buffer, TABLE16, 4 * 65536),
-    count16: (n, at = DATA) => e.count16(at, n, TABLE16),
+    count16: (n, at = DATA) => clocked('count16', () => e.count16(at, n, TABLE16)),
   };
 }
 
