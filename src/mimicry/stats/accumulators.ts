@@ -524,10 +524,7 @@ function touchedBuckets(supers: readonly MomentsPartial[]): [number, number][] {
     if (s.max > max) max = s.max;
     special += s.nan + s.inf;
   }
-  const bucketOf = (v: number): number => {
-    f32View[0] = v;
-    return f32Bits[0] >>> TOP_SHIFT;
-  };
+  const bucketOf = (v: number): number => bitsOfF32(v) >>> TOP_SHIFT;
   const up = (b: number): number => Math.min(BUCKETS, (b + 4) & ~3);
   const ranges: [number, number][] = [];
   const add = (from: number, to: number): void => {
@@ -1002,6 +999,17 @@ function f32OfBits(bits: number): number {
   return f32View[0];
 }
 
+/** The bit pattern of v rounded to float32. */
+function bitsOfF32(v: number): number {
+  f32View[0] = v;
+  return f32Bits[0];
+}
+
+/** Whether bucket b holds NaN or Inf patterns (exponent all ones). */
+function isNanInfBucket(b: number): boolean {
+  return ((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000;
+}
+
 /** Buckets of finite values: the sign bit set is negative (larger bits, smaller values). */
 const NEGATIVE_BUCKETS = BUCKETS >>> 1;
 
@@ -1019,7 +1027,7 @@ function refinePlan(top: SparseCounts, n: number): { buckets: Int32Array; target
   for (let t = 0; t < index.length && r < ranks.length; t++) {
     const k = t < negatives ? index.length - 1 - t : t - negatives;
     const b = index[k];
-    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue; // NaN/Inf patterns hold no rank
+    if (isNanInfBucket(b)) continue; // they hold no rank
     const c = count[k];
     for (; r < ranks.length && ranks[r] < before + c; r++) {
       if (!slots.has(b)) slots.set(b, slots.size);
@@ -1076,8 +1084,7 @@ function firstNegative(index: Int32Array): number {
 function keyAtLeast(e: number): number {
   if (e === 0) return orderKey(0x80000000); // -0 >= 0
   const f = Math.fround(e);
-  f32View[0] = f;
-  const key = orderKey(f32Bits[0]);
+  const key = orderKey(bitsOfF32(f));
   // The nearest float32 is >= e, or the next one up is the first that is.
   return f < e ? key + 1 : key;
 }
@@ -1102,7 +1109,7 @@ export function binBuckets(top: SparseCounts, edges: readonly number[], base: Fl
   // Positive buckets: ascending numbers are ascending keys.
   for (let k = 0, j = 0; k < positives; k++) {
     const b = index[k];
-    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue; // NaN/Inf patterns
+    if (isNanInfBucket(b)) continue;
     const first = orderKey(b << TOP_SHIFT);
     while (j < m && at[j] <= first) j++;
     if (j < m && at[j] <= first + span) straddling.push(b);
@@ -1111,7 +1118,7 @@ export function binBuckets(top: SparseCounts, edges: readonly number[], base: Fl
   // Negative buckets: ascending numbers are descending keys; their first key is that of their last pattern.
   for (let k = positives, j = m; k < index.length; k++) {
     const b = index[k];
-    if (((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000) continue;
+    if (isNanInfBucket(b)) continue;
     const first = orderKey((b << TOP_SHIFT) | span);
     while (j > 0 && at[j - 1] > first) j--;
     if (j < m && at[j] <= first + span) straddling.push(b);
