@@ -6,9 +6,18 @@
 // gives each webview its own origin. No vscode import: tests drive it with mock timers.
 import { isResourcesFailed } from '../webview/protocol';
 
-/** Reloads before the page gives up (after a reported failure, with a message saying what to do). */
-export const MAX_RELOADS = 3;
+/**
+ * Reloads before the page gives up (after a reported failure, with a message saying what to do). On a
+ * busy machine the winning page's worker can take seconds to take over: the delays double (250 ms to
+ * 4 s, about 8 s in all) so the last tries come after it has.
+ */
+export const MAX_RELOADS = 5;
 export const RELOAD_DELAY_MS = 250;
+
+/** How long a page that reported failed files waits before reload `attempt` (1, 2, ...). */
+export function reloadDelay(attempt: number): number {
+  return RELOAD_DELAY_MS * 2 ** (attempt - 1);
+}
 /** A page that has said nothing this long after being set is set again (every page posts `ready` when its script starts). */
 export const SILENT_PAGE_MS = 5000;
 
@@ -46,7 +55,7 @@ export function watchPage(set: (what: PageToSet) => void): PageWatch {
           retry = undefined;
           reload(message.url);
         },
-        RELOAD_DELAY_MS * (reloads + 1),
+        reloadDelay(reloads + 1),
       );
     },
     dispose() {

@@ -9,7 +9,19 @@ import { test } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { explorerItem, contextMenu, closeAllEditors, inspectorFrame, screenshot, sleep, tensorNames, until } from './lib.mjs';
+import {
+  explorerItem,
+  contextMenu,
+  closeAllEditors,
+  cssString,
+  frameWith,
+  framesText,
+  inspectorFrame,
+  screenshot,
+  sleep,
+  tensorNames,
+  until,
+} from './lib.mjs';
 import { workbenchSession } from './session.mjs';
 
 const A = 'real/capp-gpt2-4layer.safetensors';
@@ -78,10 +90,14 @@ test.describe.serial('compare', () => {
       await closeAllEditors(ctx.page);
       const failed = await failedLoads(ctx.page, async () => {
         await compare(ctx.page, A, B);
-        // Both sides: each pane's table shows its file's first tensor.
-        const left = await inspectorFrame(ctx.page, first.a);
-        const right = await inspectorFrame(ctx.page, first.b);
-        for (const frame of [left, right]) await frame.locator('[data-testid="tensor-table"]').first().waitFor({ state: 'visible' });
+        // Both sides: each pane's table shows its file's first tensor (found afresh each poll: a pane
+        // that is set again detaches its old frame). A miss says what every frame showed.
+        try {
+          for (const name of [first.a, first.b])
+            await frameWith(ctx.page, `[data-testid="tensor-row"][data-name="${cssString(name)}"]`, { visible: true });
+        } catch (e) {
+          throw new Error(`try ${i + 1}: ${e.message}; the frames showed: ${await framesText(ctx.page)}`, { cause: e });
+        }
       });
       if (failed.length > 0) recovered.push(`try ${i + 1}: ${failed.join(', ')}`);
     }

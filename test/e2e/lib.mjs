@@ -50,6 +50,17 @@ export async function frameWith(page, selector, { visible = false, timeoutMs } =
   );
 }
 
+/** What each live frame of the page shows (its URL's last part and the start of its text): for failure messages. */
+export async function framesText(page) {
+  const parts = [];
+  for (const frame of page.frames()) {
+    if (frame.isDetached() || frame === page.mainFrame()) continue;
+    const text = await frame.evaluate(() => document.body?.innerText ?? '(no body)').catch((e) => `(unreadable: ${e.message})`);
+    parts.push(`[${frame.url().split('?')[0].split('/').pop() || frame.url()}] ${text.replace(/\s+/g, ' ').slice(0, 160)}`);
+  }
+  return parts.join(' | ') || '(no frames)';
+}
+
 /** The webview frame currently showing tensor rows for a given tensor name (unique per file here). */
 export async function inspectorFrame(page, tensorName, timeoutMs) {
   return frameWith(page, `[data-testid="tensor-row"][data-name="${cssString(tensorName)}"]`, { timeoutMs });

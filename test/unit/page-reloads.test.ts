@@ -4,7 +4,7 @@
 // is set again after SILENT_PAGE_MS, a bounded number of times; a page that speaks is left alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_RELOADS, RELOAD_DELAY_MS, SILENT_PAGE_MS, watchPage, type PageToSet } from '../../src/extension/pageReloads';
+import { MAX_RELOADS, reloadDelay, SILENT_PAGE_MS, watchPage, type PageToSet } from '../../src/extension/pageReloads';
 
 const failed = (url: string): unknown => ({ type: 'resourcesFailed', url });
 const ready = { type: 'ready', version: 1 };
@@ -43,20 +43,21 @@ test('a silent page is set again after SILENT_PAGE_MS, at most MAX_RELOADS times
   never.dispose();
 });
 
-test('failed files: set again after a growing delay, then the message naming the file', (t) => {
+test('failed files: set again after a doubling delay, then the message naming the file', (t) => {
+  assert.deepEqual([1, 2, 3].map(reloadDelay), [250, 500, 1000]);
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const sets: PageToSet[] = [];
   const watch = watchPage((w) => sets.push(w));
   for (let r = 1; r <= MAX_RELOADS; r++) {
     watch.onMessage(failed('https://x.vscode-cdn.net/dist/webview/inspector.js'));
     watch.onMessage(failed('https://x.vscode-cdn.net/media/inspector.css')); // the same load: one reload
-    t.mock.timers.tick(RELOAD_DELAY_MS * r - 1);
-    assert.equal(sets.length, r, `reload ${r} waits ${RELOAD_DELAY_MS * r} ms`);
+    t.mock.timers.tick(reloadDelay(r) - 1);
+    assert.equal(sets.length, r, `reload ${r} waits ${reloadDelay(r)} ms`);
     t.mock.timers.tick(1);
     assert.deepEqual(sets.at(-1), { kind: 'page', attempt: r });
   }
   watch.onMessage(failed('https://x.vscode-cdn.net/dist/webview/inspector.js'));
-  t.mock.timers.tick(RELOAD_DELAY_MS * (MAX_RELOADS + 1));
+  t.mock.timers.tick(reloadDelay(MAX_RELOADS + 1));
   assert.deepEqual(sets.at(-1), { kind: 'failed', url: 'https://x.vscode-cdn.net/dist/webview/inspector.js' });
   for (let i = 0; i < 10; i++) t.mock.timers.tick(SILENT_PAGE_MS);
   assert.equal(sets.length, MAX_RELOADS + 2, 'the message page is left alone');
