@@ -138,8 +138,8 @@ async function exactF32FloorOnThreads(file: string, from: number, to: number, th
         for (let at = start; at < end; at += CHUNK) {
           const len = Math.min(CHUNK, end - at);
           for (let got = 0; got < len; ) got += readSync(fd, mem, SLOT + got, len - got, at + got);
-          if (pass === 0) k.blocks(SLOT, Math.floor(len / 16384), 0, 1, OUT);
-          else k.marked(SLOT, len >>> 2, MARKS, INDEX);
+          if (pass === 0) k.blocks(SLOT, Math.floor(len / 16384), 0, 1, OUT, 12);
+          else k.marked(SLOT, len >>> 2, MARKS, INDEX, 12);
         }
       closeSync(fd);
       parentPort.postMessage('done');

@@ -286,7 +286,7 @@ test('buckets binned by order-key thresholds equal binning each bucket by its en
     { lo: -3e38, hi: 3e38, bins: 64, values: [1e38, -1e38] },
   ];
   const rand = rng(11);
-  for (const { lo, hi, bins, values } of cases) {
+  for (const [{ lo, hi, bins, values }, shift] of cases.flatMap((c) => [12, 15].map((shift) => [c, shift] as const))) {
     const hist = new HistogramBuilder(lo, hi, bins);
     // Buckets of values spread over the range (linear and by exponent), and of the listed ones.
     const xs = [...values, lo, hi, ...hist.edges.filter((e) => e >= lo && e <= hi)];
@@ -296,24 +296,24 @@ test('buckets binned by order-key thresholds equal binning each bucket by its en
     for (const v of xs) {
       const f = Math.fround(v);
       if (f < lo || f > hi) continue;
-      const b = bitsOf(f) >>> 12;
+      const b = bitsOf(f) >>> shift;
       buckets.set(b, (buckets.get(b) ?? 0) + 1);
     }
     const index = Int32Array.from([...buckets.keys()].sort((a, b) => a - b));
     const count = Float64Array.from(index, (b) => buckets.get(b) as number);
     const base = new Float64Array(bins);
-    const straddling = binBuckets({ index, count }, hist.edges, base);
+    const straddling = binBuckets({ index, count, shift }, hist.edges, base);
     // The reference: each bucket's smallest and largest float32, clamped to [lo, hi], binned by the edges.
     const want = new Float64Array(bins);
     const wantStraddling: number[] = [];
     const clamp = (v: number): number => Math.min(hi, Math.max(lo, v));
     index.forEach((b, k) => {
-      const ends = [valueOf((b << 12) >>> 0), valueOf(((b << 12) | 0xfff) >>> 0)].map(clamp).sort((p, q) => p - q);
+      const ends = [valueOf((b << shift) >>> 0), valueOf(((b << shift) | (2 ** shift - 1)) >>> 0)].map(clamp).sort((p, q) => p - q);
       const i = hist.binOf(ends[0]);
       if (i === hist.binOf(ends[1])) want[i] += count[k];
       else wantStraddling.push(b);
     });
-    assert.deepEqual([...base], [...want], `[${lo}, ${hi}] in ${bins}`);
-    assert.deepEqual(straddling, wantStraddling, `[${lo}, ${hi}] in ${bins}`);
+    assert.deepEqual([...base], [...want], `[${lo}, ${hi}] in ${bins}, shift ${shift}`);
+    assert.deepEqual(straddling, wantStraddling, `[${lo}, ${hi}] in ${bins}, shift ${shift}`);
   }
 });

@@ -1,15 +1,16 @@
-// Quantiles (quantiles.ts): the radix selection against a sort, and the fine-histogram road of big
-// 32/64-bit tensors against numpy within its stated error bound. The exact roads (tables, refined F32
+// Quantiles (quantiles.ts): the radix selection against a sort, both F32 bucket roads (picked values,
+// counts per low bits) against a sort, and the fine-histogram road of big 32/64-bit tensors against
+// numpy within its stated error bound. The exact roads (tables, refined F32
 // buckets, kept values) are checked bit for bit against numpy in stats-bytes.test.ts, and one thread
 // against the stats pool in stats-pool.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { encodeF64 } from '../../src/mimicry/safetensors/dtypes';
+import { encodeF32, encodeF64 } from '../../src/mimicry/safetensors/dtypes';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
-import { SUPER } from '../../src/mimicry/stats/accumulators';
+import { bucketShift, BUCKETS_FROM, SUPER } from '../../src/mimicry/stats/accumulators';
 import { FINE_BINS, QUANTILE_PROBS, quantileRanks, quantilesOf, selectRanks } from '../../src/mimicry/stats/quantiles';
 import { computeTensorStats } from '../../src/mimicry/stats/tensorStats';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
@@ -17,7 +18,7 @@ import { rng } from './helpers/rng';
 
 const HAS_NUMPY = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
 
-test('radix selection finds the values a sort puts at each rank (duplicates, -0 and 0, negatives, tiny and huge)', () => {
+test('selection (radix, and quickselect below 4,097 values) finds the values a sort puts at each rank (duplicates, -0 and 0, negatives, tiny and huge)', () => {
   const rand = rng(5);
   const cases: Float64Array[] = [
     Float64Array.from({ length: 100_003 }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 20 - 10)),
@@ -25,12 +26,19 @@ test('radix selection finds the values a sort puts at each rank (duplicates, -0 
     Float64Array.from({ length: 20_000 }, (_, i) => (i % 2 ? -0 : 0)),
     Float64Array.from({ length: 9_000 }, () => 1e300 * (rand() - 0.5) + 5e-324),
     Float64Array.from({ length: 77 }, () => rand()),
+    // Quickselect's sizes (up to 4096): ties, both zeros, sorted and reversed runs, one value.
+    Float64Array.from({ length: 4096 }, () => [0, -0, 1, -1, 2][Math.floor(rand() * 5)]),
+    Float64Array.from({ length: 3000 }, (_, i) => i),
+    Float64Array.from({ length: 2999 }, (_, i) => -i * 1e-310),
+    Float64Array.from({ length: 1500 }, () => 0.25),
+    Float64Array.from({ length: 1537 }, () => Math.fround(rand() - 0.5) * (rand() < 0.1 ? 0 : 1)),
+    Float64Array.from({ length: 2 }, (_, i) => (i ? -0 : 0)),
   ];
   for (const x of cases) {
     const sorted = x.slice().sort();
     const ranks = [...new Set([0, 1, ...quantileRanks(x.length), x.length - 2, x.length - 1])].sort((a, b) => a - b);
     const found = selectRanks(x.slice(), ranks);
-    ranks.forEach((r, k) => assert.ok(found[k] === sorted[r], `rank ${r} of ${x.length}: ${found[k]} vs ${sorted[r]}`));
+    ranks.forEach((r, k) => assert.ok(Object.is(found[k], sorted[r]), `rank ${r} of ${x.length}: ${found[k]} vs ${sorted[r]}`));
   }
 });
 
@@ -57,6 +65,47 @@ test('decoded chunks give the same quantiles as one sort, NaN and Inf left out',
     s.quantiles,
     quantilesOf(finite.length, (r) => finite[r]),
   );
+});
+
+test('F32 quantiles through the buckets equal a sort: values picked from coarse buckets (at most SUPER values), counted per low bits (more)', async () => {
+  const rand = rng(13);
+  const sizes = [BUCKETS_FROM + 3, 3 * BUCKETS_FROM, SUPER, SUPER + 4097];
+  assert.deepEqual(
+    sizes.map((n) => bucketShift(n)),
+    [15, 15, 15, 12],
+  );
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'f32.safetensors');
+    const tensors = sizes.flatMap((n, k) => {
+      // Spread values with ±0, subnormals and huge ones; and one where most values share a bucket
+      // (a quantile bucket with hundreds of thousands of values to pick from) beside a few ranks elsewhere.
+      const spread = Float32Array.from({ length: n }, (_, i) =>
+        i % 97 === 0 ? (i % 2 ? -0 : 0) : i % 101 === 0 ? 1e-42 * (rand() - 0.5) : (rand() + rand() - 1) * 10 ** Math.floor(rand() * 6 - 4),
+      );
+      spread[7] = 3e38;
+      spread[8] = NaN;
+      const lumpy = Float32Array.from({ length: n }, () => (rand() < 0.8 ? 1 + 2 ** -20 * Math.floor(rand() * 64) : rand() * 4 - 2));
+      return [
+        { name: `spread.${k}`, dtype: 'F32' as const, shape: [n], data: encodeF32(spread) },
+        { name: `lumpy.${k}`, dtype: 'F32' as const, shape: [n], data: encodeF32(lumpy) },
+      ];
+    });
+    await writeSafetensors(file, tensors);
+    await withCheckpoint(file, async (ck) => {
+      for (const [i, t] of ck.tensors.entries()) {
+        const s = await tensorStatsOf(ck, t);
+        assert.ok(!isStatsSkipped(s), t.name);
+        const data = tensors.find((w) => w.name === t.name)?.data as Uint8Array;
+        const x = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+        const finite = Float64Array.from(x.filter(Number.isFinite)).sort();
+        assert.deepEqual(
+          s.quantiles,
+          quantilesOf(finite.length, (r) => finite[r]),
+          `${t.name} (${i})`,
+        );
+      }
+    });
+  });
 });
 
 test('big F64 and I32 tensors: quantiles from a fine histogram, within the stated error of numpy', async (t) => {

@@ -6,11 +6,11 @@
 // - "table" (BF16, F16, I16, U16 and the one-byte dtypes): one pass counts every bit pattern in a
 //   table (65,536 or 256 entries). Every statistic then follows exactly from the table in float64,
 //   and tables of ranges merge by adding.
-// - "f32": one pass for the moments, min, max and zeros, which also counts the top 20 bits of each
-//   value (sign, exponent, 11 mantissa bits) in a table of buckets. A bucket whose whole value
-//   interval lies inside one histogram bin is binned from the table; only values in the few buckets
-//   that straddle an edge (about 1% of values) are binned in a second, cheap pass, and none at all
-//   when no bucket does.
+// - "f32": one pass for the moments, min, max and zeros, which also counts the top bits of each
+//   value (sign, exponent and 11 mantissa bits for big tensors, 8 for those of at most SUPER values:
+//   bucketShift) in a table of buckets. A bucket whose whole value interval lies inside one histogram
+//   bin is binned from the table; only values in the few buckets that straddle an edge (about 1% of
+//   values) are binned in a second, cheap pass, and none at all when no bucket does.
 // - "f64" (F64 and the 32/64-bit integers, decoded to float64): the moments pass, then a histogram pass.
 //
 // Moments: elements are taken in fixed blocks of BLOCK (by element index, whatever the chunking).
@@ -23,7 +23,8 @@
 // The |x| sums are Neumaier-compensated across blocks.
 //
 // Quantiles (quantiles.ts) ride on the same passes: from the table, from the buckets refined in the
-// second pass, from the values kept in the second pass (tensors never split), or from a fine histogram.
+// second pass (counted per low bits, or their values picked: tensors never split), from the values kept
+// in the second pass (tensors never split), or from a fine histogram.
 //
 // F32's two passes run in the WebAssembly SIMD kernels of statsKernels.wat where they load: the same
 // sums in the same order (two interleaved sums, even and odd elements, are the kernel's two f64x2
@@ -109,16 +110,34 @@ let slowScratch: Float64Array | undefined;
 /** Where small tensors' bucket counts go: never read. */
 let discardedTop: Int32Array | undefined;
 
-/** F32 buckets: the top TOP_BITS bits of a float32 (sign, 8 exponent bits, 11 mantissa bits). */
-const TOP_SHIFT = 12;
-const BUCKETS = 1 << (32 - TOP_SHIFT);
+/** F32 buckets of big tensors: bits >>> 12 (sign, 8 exponent bits, 11 mantissa bits); the most buckets a table holds. */
+const FINE_SHIFT = 12;
+const BUCKETS = 1 << (32 - FINE_SHIFT);
+/**
+ * F32 buckets of tensors of at most SUPER values (never split): bits >>> 15. At 12 a ViT-S projection
+ * of 147K values has a non-zero bucket per 4 values, and the work per bucket (take, bin, plan) cost
+ * more than the kernels; at 15 there are about 70 values per bucket, and the second pass visits
+ * about 1% of values instead of 0.13%.
+ */
+const COARSE_SHIFT = 15;
+
+/** The bucket shift of an F32 tensor of `elements` values (all its ranges use the same). */
+export function bucketShift(elements: number): number {
+  return elements <= SUPER ? COARSE_SHIFT : FINE_SHIFT;
+}
+
+/** Buckets of a table at `shift`. */
+function bucketsAt(shift: number): number {
+  return 2 ** (32 - shift);
+}
 /** Bucket tables (4 MiB each) of finished runs, zeroed, for the next run. */
 const spareTops: Int32Array[] = [];
 
-/** Non-zero bucket counts: bucket numbers ascending, and their counts. */
+/** Non-zero bucket counts: bucket numbers (bits >>> shift) ascending, and their counts. */
 export interface SparseCounts {
   readonly index: Int32Array;
   readonly count: Float64Array;
+  readonly shift: number;
 }
 
 /** A block with NaN, Inf or overflowing squares: its finite values, corrected two-pass (Chan, Golub & LeVeque). */
@@ -157,7 +176,7 @@ function slowBlock(sup: MomentsPartial, x: Float32Array | Float64Array, from: nu
 }
 
 /** One block of float32 values (all finite: fast; else slowBlock); also counts the buckets in `top`. */
-function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: Int32Array, from: number, to: number): void {
+function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: Int32Array, shift: number, from: number, to: number): void {
   const c = x[from];
   // Two interleaved sets of sums halve the chains of dependent additions.
   let s0 = 0;
@@ -190,8 +209,8 @@ function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: 
     const u = bits[k];
     const t = bits[k + 1];
     z += (((u & 0x7fffffff) - 1) >>> 31) + (((t & 0x7fffffff) - 1) >>> 31); // 1 for +0 and -0 only
-    top[u >>> TOP_SHIFT]++;
-    top[t >>> TOP_SHIFT]++;
+    top[u >>> shift]++;
+    top[t >>> shift]++;
   }
   if (pairs < to) {
     const v = x[pairs];
@@ -203,7 +222,7 @@ function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: 
     if (v > mx) mx = v;
     const u = bits[pairs];
     z += ((u & 0x7fffffff) - 1) >>> 31;
-    top[u >>> TOP_SHIFT]++;
+    top[u >>> shift]++;
   }
   const s = s0 + s1;
   const q = q0 + q1;
@@ -259,8 +278,17 @@ let kernelTableOwner: TableHold | undefined;
 interface TableHold {
   park(k: StatsKernels): void;
 }
-/** The straddling buckets marked in the kernels' marks now. */
+/** The visited buckets (a Pass2Accumulator's) marked in the kernels' marks now. */
 let kernelMarked: Int32Array | undefined;
+/**
+ * Per bucket, what the second pass does with its values: 0 nothing, bit 0 bin them (straddling), bit
+ * 1 refine them into slot code >>> 2. One table per thread (4 MiB), set for one pass's visited buckets
+ * at a time (`codesFor`) and cleared after: no table to make per tensor, no map lookup per value.
+ */
+let visitCodes: Int32Array | undefined;
+let codesFor: Int32Array | undefined;
+/** The values of one kernel call's straddling buckets, gathered for the histogram. */
+let binScratch: Float32Array | undefined;
 
 /** One block of float64 values; the same as blockF32 without the bucket table. */
 function blockF64(sup: MomentsPartial, x: Float64Array, from: number, to: number): void {
@@ -329,11 +357,12 @@ class MomentsPass implements Pass1Accumulator {
   private blocked = 0;
   seen = 0;
 
-  /** `withTop`: count buckets (worth it for big F32 tensors only; the results are the same without). */
+  /** `withTop`: count buckets (bits >>> shift; worth it for big F32 tensors only; the results are the same without). */
   constructor(
     private readonly f32: boolean,
     private readonly dtype: DType,
     withTop: boolean,
+    private readonly shift: number,
   ) {
     this.withTop = f32 && withTop;
     this.kern = f32 ? f32Kernels() : null;
@@ -381,8 +410,8 @@ class MomentsPass implements Pass1Accumulator {
       const blocks = len / BLOCK;
       if (address < 0) {
         k.data.set(x.subarray(at, at + len));
-        k.blocks(blocks, this.withTop);
-      } else k.blocks(blocks, this.withTop, address + at * 4);
+        k.blocks(blocks, this.withTop, this.shift);
+      } else k.blocks(blocks, this.withTop, this.shift, address + at * 4);
       for (let b = 0; b < blocks; b++) {
         kernelBlockF32(this.sup, x, at + b * BLOCK, out, b * OUT_STRIDE);
         this.afterBlock(BLOCK);
@@ -416,7 +445,7 @@ class MomentsPass implements Pass1Accumulator {
       const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
       const top = this.chunkTop;
       for (; k < whole; k += BLOCK) {
-        blockF32(this.sup, x, bits, top, k, k + BLOCK);
+        blockF32(this.sup, x, bits, top, this.shift, k, k + BLOCK);
         this.afterBlock(BLOCK);
       }
     } else {
@@ -434,9 +463,9 @@ class MomentsPass implements Pass1Accumulator {
     }
     this.unflushed += len;
     if (this.withTop && this.unflushed > 1 << 30) {
-      const wide = (this.wide ??= new Float64Array(BUCKETS));
+      const wide = (this.wide ??= new Float64Array(bucketsAt(this.shift)));
       const top = this.table();
-      for (let i = 0; i < BUCKETS; i++) {
+      for (let i = 0; i < wide.length; i++) {
         wide[i] += top[i];
         top[i] = 0;
       }
@@ -448,7 +477,7 @@ class MomentsPass implements Pass1Accumulator {
     const n = this.carried;
     this.carried = 0;
     if (n === 0) return;
-    if (this.f32) blockF32(this.sup, this.carry as Float32Array, this.carryBits as Uint32Array, this.table(), 0, n);
+    if (this.f32) blockF32(this.sup, this.carry as Float32Array, this.carryBits as Uint32Array, this.table(), this.shift, 0, n);
     else blockF64(this.sup, this.carry as Float64Array, 0, n);
     this.afterBlock(n);
   }
@@ -473,18 +502,20 @@ class MomentsPass implements Pass1Accumulator {
     const table = this.table();
     if (this.wide) {
       const wide = this.wide;
-      table.forEach((c, i) => (wide[i] += c));
-      table.fill(0);
-      top = sparseOf(wide);
-    } else top = this.kern && table === this.kern.top ? takeSparseKernel(this.kern, this.supers) : takeSparse(table);
+      for (let i = 0; i < wide.length; i++) wide[i] += table[i];
+      table.fill(0, 0, wide.length);
+      top = sparseOf(wide, this.shift);
+    } else
+      top = this.kern && table === this.kern.top ? takeSparseKernel(this.kern, this.supers, this.shift) : takeSparse(table, this.shift);
     if (table === this.kern?.top) kernelTableOwner = undefined;
     else if (spareTops.length < 4) spareTops.push(table);
     return { kind: 'f32', supers: this.supers, top };
   }
 }
 
-/** The non-zero entries of a bucket table, which is left all zero (ready for reuse). */
-function takeSparse(top: Int32Array): SparseCounts {
+/** The non-zero entries of a bucket table at `shift`, which is left all zero (ready for reuse). */
+function takeSparse(table: Int32Array, shift: number): SparseCounts {
+  const top = table.subarray(0, bucketsAt(shift));
   const index = (sparseIndex ??= new Int32Array(BUCKETS));
   const count = (sparseCount ??= new Float64Array(BUCKETS));
   let n = 0;
@@ -507,7 +538,7 @@ function takeSparse(top: Int32Array): SparseCounts {
     }
     if (top.length % 2 === 1) take(top.length - 1);
   } else for (let i = 0; i < top.length; i++) take(i);
-  return { index: index.slice(0, n), count: count.slice(0, n) };
+  return { index: index.slice(0, n), count: count.slice(0, n), shift };
 }
 
 /**
@@ -515,7 +546,9 @@ function takeSparse(top: Int32Array): SparseCounts {
  * the largest value, from -0 down to the smallest, and the NaN/Inf patterns if there are any.
  * Ascending, multiples of 4 (the sparse kernel's groups).
  */
-function touchedBuckets(supers: readonly MomentsPartial[]): [number, number][] {
+function touchedBuckets(supers: readonly MomentsPartial[], shift: number): [number, number][] {
+  const buckets = bucketsAt(shift);
+  const negatives = buckets / 2;
   let min = Infinity;
   let max = -Infinity;
   let special = 0;
@@ -524,8 +557,8 @@ function touchedBuckets(supers: readonly MomentsPartial[]): [number, number][] {
     if (s.max > max) max = s.max;
     special += s.nan + s.inf;
   }
-  const bucketOf = (v: number): number => bitsOfF32(v) >>> TOP_SHIFT;
-  const up = (b: number): number => Math.min(BUCKETS, (b + 4) & ~3);
+  const bucketOf = (v: number): number => bitsOfF32(v) >>> shift;
+  const up = (b: number): number => Math.min(buckets, (b + 4) & ~3);
   const ranges: [number, number][] = [];
   const add = (from: number, to: number): void => {
     const last = ranges.at(-1);
@@ -535,9 +568,9 @@ function touchedBuckets(supers: readonly MomentsPartial[]): [number, number][] {
   const nanInf = bucketOf(Infinity);
   // -0 and +0 land on either side whatever the sign of a zero min or max: both zero buckets are taken.
   add(0, up(max > 0 ? bucketOf(max) : 0));
-  if (special > 0) add(nanInf, NEGATIVE_BUCKETS);
-  add(NEGATIVE_BUCKETS, up(min < 0 ? bucketOf(min) : NEGATIVE_BUCKETS));
-  if (special > 0) add(NEGATIVE_BUCKETS + nanInf, BUCKETS);
+  if (special > 0) add(nanInf, negatives);
+  add(negatives, up(min < 0 ? bucketOf(min) : negatives));
+  if (special > 0) add(negatives + nanInf, buckets);
   return ranges;
 }
 
@@ -546,7 +579,7 @@ function touchedBuckets(supers: readonly MomentsPartial[]): [number, number][] {
  * only the buckets the run's values can fall in (touchedBuckets); should the counts taken there not
  * add up to the run's values, the whole table is taken as well.
  */
-function takeSparseKernel(k: StatsKernels, supers: readonly MomentsPartial[]): SparseCounts {
+function takeSparseKernel(k: StatsKernels, supers: readonly MomentsPartial[], shift: number): SparseCounts {
   const index = (sparseIndex ??= new Int32Array(BUCKETS));
   const count = (sparseCount ??= new Float64Array(BUCKETS));
   let n = 0;
@@ -560,22 +593,22 @@ function takeSparseKernel(k: StatsKernels, supers: readonly MomentsPartial[]): S
       n += m;
     }
   };
-  for (const [from, to] of touchedBuckets(supers)) take(from, to);
+  for (const [from, to] of touchedBuckets(supers, shift)) take(from, to);
   const all = supers.reduce((s, p) => s + p.all, 0);
   if (total !== all) {
-    take(0, BUCKETS);
+    take(0, bucketsAt(shift));
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => index[a] - index[b]);
-    return { index: Int32Array.from(order, (i) => index[i]), count: Float64Array.from(order, (i) => count[i]) };
+    return { index: Int32Array.from(order, (i) => index[i]), count: Float64Array.from(order, (i) => count[i]), shift };
   }
-  return { index: index.slice(0, n), count: count.slice(0, n) };
+  return { index: index.slice(0, n), count: count.slice(0, n), shift };
 }
 
 /** takeSparse's output buffers (one table's worth), reused by every call on this thread. */
 let sparseIndex: Int32Array | undefined;
 let sparseCount: Float64Array | undefined;
 
-/** The non-zero entries of float64 bucket counts. */
-function sparseOf(counts: Float64Array): SparseCounts {
+/** The non-zero entries of float64 bucket counts at `shift`. */
+function sparseOf(counts: Float64Array, shift: number): SparseCounts {
   const index: number[] = [];
   const count: number[] = [];
   for (let i = 0; i < counts.length; i++) {
@@ -584,7 +617,7 @@ function sparseOf(counts: Float64Array): SparseCounts {
       count.push(counts[i]);
     }
   }
-  return { index: Int32Array.from(index), count: Float64Array.from(count) };
+  return { index: Int32Array.from(index), count: Float64Array.from(count), shift };
 }
 
 /**
@@ -759,12 +792,14 @@ export function pathOf(dtype: DType, elements: number): StatsKind {
 export function pass1Accumulator(dtype: DType, elements: number): Pass1Accumulator {
   const kind = pathOf(dtype, elements);
   if (kind === 'table') return new TablePass(dtype);
-  return new MomentsPass(kind === 'f32', dtype, dtype === 'F32' && elements >= BUCKETS_FROM);
+  return new MomentsPass(kind === 'f32', dtype, dtype === 'F32' && elements >= BUCKETS_FROM, bucketShift(elements));
 }
 
 /** The first pass of the compatible API over decoded chunks (no dtype known): by array type. */
 export function valuesAccumulator(first: Float32Array | Float64Array, elements: number): Pass1Accumulator {
-  return first instanceof Float32Array ? new MomentsPass(true, 'F32', elements >= BUCKETS_FROM) : new MomentsPass(false, 'F64', false);
+  return first instanceof Float32Array
+    ? new MomentsPass(true, 'F32', elements >= BUCKETS_FROM, bucketShift(elements))
+    : new MomentsPass(false, 'F64', false, FINE_SHIFT);
 }
 
 /** Partials of consecutive ranges, in element order, merged into one. */
@@ -798,6 +833,7 @@ export function mergePass1(parts: readonly Pass1Partial[]): Pass1Partial {
  * (the pool merges a split tensor's ranges on the thread that hands out the jobs, so no 2^20-bucket scan).
  */
 function mergeSparse(a: SparseCounts, b: SparseCounts): SparseCounts {
+  if (a.shift !== b.shift) throw new TypeError('mergePass1: bucket counts at different shifts');
   const index = new Int32Array(a.index.length + b.index.length);
   const count = new Float64Array(index.length);
   let i = 0;
@@ -816,7 +852,7 @@ function mergeSparse(a: SparseCounts, b: SparseCounts): SparseCounts {
     }
     n++;
   }
-  return { index: index.slice(0, n), count: count.slice(0, n) };
+  return { index: index.slice(0, n), count: count.slice(0, n), shift: a.shift };
 }
 
 /**
@@ -828,23 +864,35 @@ export interface HistogramPlan {
   readonly hi: number;
   readonly bins: number;
   readonly straddling?: Int32Array;
+  /** The bucket shift of `straddling` and of the quantiles' buckets (F32; default FINE_SHIFT). */
+  readonly shift?: number;
   /** What the second pass adds for the quantiles, after the histogram's counts (pass2Length). */
   readonly quantiles?: QuantilePlan;
 }
 
 /**
  * The quantiles' part of the second pass (quantiles.ts):
- * - refine: F32; each of these buckets counted per low 12 bits (4,096 counters each, they add up);
+ * - refine: F32 at FINE_SHIFT; each of these buckets counted per low 12 bits (4,096 counters each, they add up);
+ * - pick: F32 at a coarser shift (tensors never split: at most SUPER elements); the values of each of
+ *   these buckets (`sizes` of them) kept, and for each target (its bucket's slot, its rank within the
+ *   bucket: ascending per slot) its value answered;
  * - collect: the n finite values kept, and the values at `ranks` answered (only for tensors that are
  *   never split: at most SUPER elements);
  * - fine: a FINE_BINS-bin histogram over [lo, hi] (it adds up).
  */
 export type QuantilePlan =
   | { readonly mode: 'refine'; readonly buckets: Int32Array }
+  | {
+      readonly mode: 'pick';
+      readonly buckets: Int32Array;
+      readonly sizes: Float64Array;
+      readonly slots: Int32Array;
+      readonly within: Float64Array;
+    }
   | { readonly mode: 'collect'; readonly n: number; readonly ranks: readonly number[] }
   | { readonly mode: 'fine'; readonly lo: number; readonly hi: number };
 
-const SUB_COUNTS = 1 << TOP_SHIFT;
+const SUB_COUNTS = 1 << FINE_SHIFT;
 
 /** Length of the second pass's result: the histogram's counts, then the quantiles' part. Results of ranges add up. */
 export function pass2Length(plan: HistogramPlan): number {
@@ -852,6 +900,7 @@ export function pass2Length(plan: HistogramPlan): number {
   if (!q) return plan.bins;
   if (q.mode === 'refine') return plan.bins + q.buckets.length * SUB_COUNTS;
   if (q.mode === 'collect') return plan.bins + q.ranks.length;
+  if (q.mode === 'pick') return plan.bins + q.slots.length;
   return plan.bins + FINE_BINS;
 }
 
@@ -1005,50 +1054,59 @@ function bitsOfF32(v: number): number {
   return f32Bits[0];
 }
 
-/** Whether bucket b holds NaN or Inf patterns (exponent all ones). */
-function isNanInfBucket(b: number): boolean {
-  return ((b << TOP_SHIFT) & 0x7f800000) === 0x7f800000;
+/** Whether bucket b (at `shift`) holds NaN or Inf patterns (exponent all ones). */
+function isNanInfBucket(b: number, shift: number): boolean {
+  return ((b << shift) & 0x7f800000) === 0x7f800000;
 }
 
-/** Buckets of finite values: the sign bit set is negative (larger bits, smaller values). */
-const NEGATIVE_BUCKETS = BUCKETS >>> 1;
+/** The first bucket at `shift` whose sign bit is set: negative values (larger bits, smaller values). */
+function firstNegativeBucket(shift: number): number {
+  return bucketsAt(shift) / 2;
+}
 
-/** Plans the refinement of the buckets holding the quantiles' ranks (min and max, ranks 0 and n - 1, are known). */
-function refinePlan(top: SparseCounts, n: number): { buckets: Int32Array; targets: RefineTarget[] } {
-  const { index, count } = top;
+/**
+ * Plans the refinement of the buckets holding the quantiles' ranks (min and max, ranks 0 and n - 1,
+ * are known): the buckets, each target's slot among them and rank within it, and each bucket's count.
+ */
+function refinePlan(top: SparseCounts, n: number): { buckets: Int32Array; sizes: Float64Array; targets: RefineTarget[] } {
+  const { index, count, shift } = top;
   const ranks = quantileRanks(n).filter((r) => r !== 0 && r !== n - 1);
   const slots = new Map<number, number>();
   const targets: RefineTarget[] = [];
   let before = 0;
   let r = 0;
   // Value order: negative buckets from the most negative (largest bucket number) down, then positive ones up.
-  const positives = firstNegative(index);
+  const sizes: number[] = [];
+  const positives = firstNegative(index, shift);
   const negatives = index.length - positives;
   for (let t = 0; t < index.length && r < ranks.length; t++) {
     const k = t < negatives ? index.length - 1 - t : t - negatives;
     const b = index[k];
-    if (isNanInfBucket(b)) continue; // they hold no rank
+    if (isNanInfBucket(b, shift)) continue; // they hold no rank
     const c = count[k];
     for (; r < ranks.length && ranks[r] < before + c; r++) {
-      if (!slots.has(b)) slots.set(b, slots.size);
+      if (!slots.has(b)) {
+        slots.set(b, slots.size);
+        sizes.push(c);
+      }
       targets.push({ rank: ranks[r], slot: slots.get(b) as number, within: ranks[r] - before });
     }
     before += c;
   }
   if (r < ranks.length) throw new Error(`quantiles: rank ${ranks[r]} is past the ${before} values counted`);
-  return { buckets: Int32Array.from(slots.keys()), targets };
+  return { buckets: Int32Array.from(slots.keys()), sizes: Float64Array.from(sizes), targets };
 }
 
-/** The value of refined rank `t` from its bucket's low-bit counts. */
+/** The value of refined rank `t` from its bucket's (at FINE_SHIFT) low-bit counts. */
 function refinedValue(bucket: number, sub: Float64Array, within: number): number {
-  const negative = bucket >= NEGATIVE_BUCKETS;
+  const negative = bucket >= firstNegativeBucket(FINE_SHIFT);
   const [{ group: low }] = locateRanks(
     SUB_COUNTS,
     (k) => (negative ? SUB_COUNTS - 1 - k : k),
     (l) => sub[l],
     [within],
   );
-  return f32OfBits(((bucket << TOP_SHIFT) | low) >>> 0);
+  return f32OfBits(((bucket << FINE_SHIFT) | low) >>> 0);
 }
 
 /** The quantiles' part of the plan of a tensor that is not a table: see QuantilePlan. */
@@ -1056,8 +1114,11 @@ function quantilePlanOf(partial: Pass1Partial, m: MomentsPartial): Pick<AfterPas
   const n = m.n;
   if (m.min === m.max) return { quantiles: quantilesOf(n, () => m.min) };
   if (partial.kind === 'f32' && partial.top) {
-    const { buckets, targets } = refinePlan(partial.top, n);
-    return { plan: { mode: 'refine', buckets }, refine: targets };
+    const { buckets, sizes, targets } = refinePlan(partial.top, n);
+    if (partial.top.shift === FINE_SHIFT) return { plan: { mode: 'refine', buckets }, refine: targets };
+    const slots = Int32Array.from(targets, (t) => t.slot);
+    const within = Float64Array.from(targets, (t) => t.within);
+    return { plan: { mode: 'pick', buckets, sizes, slots, within }, refine: targets };
   }
   if (m.all <= SUPER) return { plan: { mode: 'collect', n, ranks: quantileRanks(n) } };
   return { plan: { mode: 'fine', lo: m.min, hi: m.max } };
@@ -1068,13 +1129,14 @@ function orderKey(bits: number): number {
   return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
 }
 
-/** The position of the first negative bucket (sign bit set) in ascending bucket numbers, or their length. */
-function firstNegative(index: Int32Array): number {
+/** The position of the first negative bucket (sign bit set) in ascending bucket numbers at `shift`, or their length. */
+function firstNegative(index: Int32Array, shift: number): number {
+  const negative = firstNegativeBucket(shift);
   let a = 0;
   let z = index.length;
   while (a < z) {
     const mid = (a + z) >>> 1;
-    if (index[mid] < NEGATIVE_BUCKETS) a = mid + 1;
+    if (index[mid] < negative) a = mid + 1;
     else z = mid;
   }
   return a;
@@ -1094,23 +1156,23 @@ function keyAtLeast(e: number): number {
  * `edges` into base; answers the others (ascending): the buckets an edge cuts. Bin i holds
  * edges[i] <= v < edges[i + 1], the last bin also edges[bins] (HistogramBuilder.binOf); every value
  * lies within [edges[0], edges[bins]]. Each interior edge becomes the first order key at or above it,
- * and a bucket (4096 consecutive keys) goes to the bin of the keys below its first key, unless one of
+ * and a bucket (2^shift consecutive keys) goes to the bin of the keys below its first key, unless one of
  * those thresholds falls inside it: a walk over the buckets in value order, no float per bucket.
  * NaN and Inf buckets are left out.
  */
 export function binBuckets(top: SparseCounts, edges: readonly number[], base: Float64Array): number[] {
-  const { index, count } = top;
+  const { index, count, shift } = top;
   const m = edges.length - 2;
   const at = new Float64Array(m);
   for (let j = 0; j < m; j++) at[j] = keyAtLeast(edges[j + 1]);
   const straddling: number[] = [];
-  const span = (1 << TOP_SHIFT) - 1;
-  const positives = firstNegative(index);
+  const span = 2 ** shift - 1;
+  const positives = firstNegative(index, shift);
   // Positive buckets: ascending numbers are ascending keys.
   for (let k = 0, j = 0; k < positives; k++) {
     const b = index[k];
-    if (isNanInfBucket(b)) continue;
-    const first = orderKey(b << TOP_SHIFT);
+    if (isNanInfBucket(b, shift)) continue;
+    const first = orderKey(b << shift);
     while (j < m && at[j] <= first) j++;
     if (j < m && at[j] <= first + span) straddling.push(b);
     else base[j] += count[k];
@@ -1118,8 +1180,8 @@ export function binBuckets(top: SparseCounts, edges: readonly number[], base: Fl
   // Negative buckets: ascending numbers are descending keys; their first key is that of their last pattern.
   for (let k = positives, j = m; k < index.length; k++) {
     const b = index[k];
-    if (isNanInfBucket(b)) continue;
-    const first = orderKey((b << TOP_SHIFT) | span);
+    if (isNanInfBucket(b, shift)) continue;
+    const first = orderKey((b << shift) | span);
     while (j > 0 && at[j - 1] > first) j--;
     if (j < m && at[j] <= first + span) straddling.push(b);
     else base[j] += count[k];
@@ -1162,6 +1224,7 @@ export function afterPass1(dtype: DType | 'values', partial: Pass1Partial, bins:
     bins,
     ...(straddling.length > 0 ? { straddling: Int32Array.from(straddling) } : {}),
     ...(quantiles ? { quantiles } : {}),
+    shift: partial.top.shift,
   };
   return { moments, plan, base, needsPass2: straddling.length > 0 || quantiles !== undefined, ...known };
 }
@@ -1171,12 +1234,15 @@ export class Pass2Accumulator {
   private readonly hist: HistogramBuilder;
   /** pass2Length(plan) numbers: the histogram's counts are copied in at the end, the quantiles' part filled as it comes. */
   private readonly out: Float64Array;
-  /** F32 buckets whose values are visited one by one: straddling (binned) or refined (counted per low bits). */
+  /** F32 buckets whose values are visited one by one: straddling (binned) or refined (counted per low bits, or picked). */
   private readonly visited: Int32Array | undefined;
-  /** F32: per bucket, 1 straddling, 2 refined (3 both); made on first use. */
-  private kinds: Uint8Array | undefined;
-  /** Slot of each refined bucket. */
-  private readonly slots = new Map<number, number>();
+  /** The bucket shift of `visited`. */
+  private readonly shift: number;
+  /** The code of each visited bucket (visitCodes). */
+  private readonly codes: Int32Array | undefined;
+  /** pick: each slot's values so far. */
+  private readonly picked: Float64Array[] | undefined;
+  private readonly pickedCount: Int32Array | undefined;
   /** collect: the finite values so far. */
   private readonly kept: Float64Array | undefined;
   private keptCount = 0;
@@ -1190,12 +1256,21 @@ export class Pass2Accumulator {
   ) {
     this.hist = new HistogramBuilder(plan.lo, plan.hi, plan.bins);
     this.out = new Float64Array(pass2Length(plan));
+    this.shift = plan.shift ?? FINE_SHIFT;
     const q = plan.quantiles;
-    if (q?.mode === 'refine') q.buckets.forEach((b, slot) => this.slots.set(b, slot));
+    const code = new Map<number, number>();
+    for (const b of plan.straddling ?? []) code.set(b, 1);
+    if (q?.mode === 'refine' || q?.mode === 'pick') q.buckets.forEach((b, slot) => code.set(b, (code.get(b) ?? 0) | 2 | (slot << 2)));
+    if (code.size > 0) {
+      this.visited = Int32Array.from([...code.keys()].sort((a, b) => a - b));
+      this.codes = Int32Array.from(this.visited, (b) => code.get(b) as number);
+    }
+    if (q?.mode === 'pick') {
+      this.picked = Array.from(q.sizes, (size) => new Float64Array(size));
+      this.pickedCount = new Int32Array(q.sizes.length);
+    }
     if (q?.mode === 'collect') this.kept = new Float64Array(q.n);
     if (q?.mode === 'fine') this.fine = new HistogramBuilder(q.lo, q.hi, FINE_BINS);
-    const marked = new Set<number>([...(plan.straddling ?? []), ...this.slots.keys()]);
-    if (marked.size > 0) this.visited = Int32Array.from([...marked].sort((a, b) => a - b));
   }
 
   addBytes(bytes: Uint8Array): void {
@@ -1209,7 +1284,7 @@ export class Pass2Accumulator {
     if (visited && values instanceof Float32Array) {
       const k = f32Kernels();
       if (k) this.kernelVisit(k, visited, values);
-      else this.visitMarked(values);
+      else this.visitMarked(visited, values);
       return;
     }
     this.hist.add(values);
@@ -1225,56 +1300,51 @@ export class Pass2Accumulator {
     }
   }
 
-  private kindsOf(): Uint8Array {
-    if (!this.kinds) {
-      const kinds = new Uint8Array(BUCKETS);
-      for (const b of this.plan.straddling ?? []) kinds[b] |= 1;
-      for (const b of this.slots.keys()) kinds[b] |= 2;
-      this.kinds = kinds;
+  /** visitCodes, set for this pass's visited buckets. */
+  private codeTable(visited: Int32Array): Int32Array {
+    const table = (visitCodes ??= new Int32Array(BUCKETS));
+    if (codesFor !== visited) {
+      if (codesFor) for (const b of codesFor) table[b] = 0;
+      const codes = this.codes as Int32Array;
+      visited.forEach((b, i) => (table[b] = codes[i]));
+      codesFor = visited;
     }
-    return this.kinds;
+    return table;
   }
 
-  /** The kinds of the visited buckets only (the kernels find their values: no table of every bucket to make). */
-  private visitedKinds(): Map<number, number> {
-    if (!this.kindMap) {
-      const kinds = new Map<number, number>();
-      for (const b of this.plan.straddling ?? []) kinds.set(b, 1);
-      for (const b of this.slots.keys()) kinds.set(b, (kinds.get(b) ?? 0) | 2);
-      this.kindMap = kinds;
+  /** One value of a visited bucket (bits u, its bucket's code). */
+  private visit(v: number, u: number, code: number): void {
+    if (code & 1) this.hist.addCount(v, 1);
+    if (code & 2) {
+      const slot = code >>> 2;
+      const picked = this.picked;
+      if (picked) {
+        const count = this.pickedCount as Int32Array;
+        const values = picked[slot];
+        if (count[slot] >= values.length)
+          throw new Error(`tensor values changed between passes: more than ${values.length} values in a bucket`);
+        values[count[slot]++] = v;
+      } else this.out[this.plan.bins + slot * SUB_COUNTS + (u & (SUB_COUNTS - 1))]++;
     }
-    return this.kindMap;
-  }
-
-  private kindMap: Map<number, number> | undefined;
-
-  /** One value of a visited bucket (bits u, of that kind). */
-  private visit(v: number, u: number, kind: number): void {
-    const b = u >>> TOP_SHIFT;
-    if (kind & 1) this.hist.addCount(v, 1);
-    if (kind & 2) this.out[this.plan.bins + (this.slots.get(b) as number) * SUB_COUNTS + (u & (SUB_COUNTS - 1))]++;
   }
 
   /** The values of visited buckets, one by one (about 1% of values: a branch rarely taken, once per four values). */
-  private visitMarked(x: Float32Array): void {
-    const kinds = this.kindsOf();
+  private visitMarked(visited: Int32Array, x: Float32Array): void {
+    const codes = this.codeTable(visited);
     const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
     const quads = bits.length & ~3;
+    const shift = this.shift;
     for (let k = 0; k < quads; k += 4) {
-      const any =
-        kinds[bits[k] >>> TOP_SHIFT] |
-        kinds[bits[k + 1] >>> TOP_SHIFT] |
-        kinds[bits[k + 2] >>> TOP_SHIFT] |
-        kinds[bits[k + 3] >>> TOP_SHIFT];
+      const any = codes[bits[k] >>> shift] | codes[bits[k + 1] >>> shift] | codes[bits[k + 2] >>> shift] | codes[bits[k + 3] >>> shift];
       if (any !== 0)
         for (let j = k; j < k + 4; j++) {
-          const kind = kinds[bits[j] >>> TOP_SHIFT];
-          if (kind !== 0) this.visit(x[j], bits[j], kind);
+          const code = codes[bits[j] >>> shift];
+          if (code !== 0) this.visit(x[j], bits[j], code);
         }
     }
     for (let k = quads; k < bits.length; k++) {
-      const kind = kinds[bits[k] >>> TOP_SHIFT];
-      if (kind !== 0) this.visit(x[k], bits[k], kind);
+      const code = codes[bits[k] >>> shift];
+      if (code !== 0) this.visit(x[k], bits[k], code);
     }
   }
 
@@ -1285,18 +1355,26 @@ export class Pass2Accumulator {
       for (const b of visited) k.marks[b] = 1;
       kernelMarked = visited;
     }
-    const kinds = this.visitedKinds();
+    const codes = this.codeTable(visited);
+    const shift = this.shift;
     const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
     const index = k.index;
     const address = k.addressOf(x);
+    const binned = (binScratch ??= new Float32Array(SUB));
     for (let at = 0; at < x.length; at += SUB) {
       const len = Math.min(SUB, x.length - at);
       if (address < 0) k.data.set(x.subarray(at, at + len));
-      const found = address < 0 ? k.marked(len) : k.marked(len, address + at * 4);
+      const found = address < 0 ? k.marked(len, shift) : k.marked(len, shift, address + at * 4);
+      // Values to bin are gathered and binned in one call (the histogram's own loop); others refined one by one.
+      let m = 0;
       for (let j = 0; j < found; j++) {
-        const u = bits[at + index[j]];
-        this.visit(x[at + index[j]], u, kinds.get(u >>> TOP_SHIFT) as number);
+        const i = at + index[j];
+        const u = bits[i];
+        const code = codes[u >>> shift];
+        if (code & 1) binned[m++] = x[i];
+        if (code & 2) this.visit(x[i], u, code & ~1);
       }
+      this.hist.add(binned.subarray(0, m));
     }
   }
 
@@ -1310,7 +1388,26 @@ export class Pass2Accumulator {
       if (this.keptCount !== q.n) throw new Error(`tensor values changed between passes: ${q.n} finite values, then ${this.keptCount}`);
       out.set(selectRanks(this.kept as Float64Array, q.ranks), this.plan.bins);
     }
+    if (q?.mode === 'pick') this.pickRanks(q, out);
     return out;
+  }
+
+  /** pick: each target's value, selected from its bucket's values (targets of one slot are consecutive, ascending). */
+  private pickRanks(q: Extract<QuantilePlan, { mode: 'pick' }>, out: Float64Array): void {
+    const picked = this.picked as Float64Array[];
+    const count = this.pickedCount as Int32Array;
+    picked.forEach((values, slot) => {
+      if (count[slot] !== values.length)
+        throw new Error(`tensor values changed between passes: ${values.length} values in a bucket, then ${count[slot]}`);
+    });
+    for (let t = 0; t < q.slots.length;) {
+      const slot = q.slots[t];
+      let end = t;
+      while (end < q.slots.length && q.slots[end] === slot) end++;
+      const found = selectRanks(picked[slot], Array.from(q.within.subarray(t, end)));
+      out.set(found, this.plan.bins + t);
+      t = end;
+    }
   }
 }
 
@@ -1351,6 +1448,10 @@ function finishQuantiles(after: AfterPass1, counts: Float64Array): Pick<Finished
     [0, m.min],
     [m.n - 1, m.max],
   ]);
+  if (q.mode === 'pick') {
+    (after.refine ?? []).forEach((t, i) => known.set(t.rank, tail[i]));
+    return { quantiles: quantilesOf(m.n, (r) => known.get(r) as number) };
+  }
   if (q.mode === 'refine') {
     for (const t of after.refine ?? []) {
       known.set(t.rank, refinedValue(q.buckets[t.slot], tail.subarray(t.slot * SUB_COUNTS, (t.slot + 1) * SUB_COUNTS), t.within));

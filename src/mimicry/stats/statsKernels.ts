@@ -31,16 +31,16 @@ export const OUT_STRIDE = 8;
 
 interface Exports {
   readonly memory: WebAssembly.Memory;
-  blocks(data: number, nblocks: number, top: number, count: number, out: number): void;
-  marked(data: number, n: number, marks: number, idx: number): number;
+  blocks(data: number, nblocks: number, top: number, count: number, out: number, shift: number): void;
+  marked(data: number, n: number, marks: number, idx: number, shift: number): number;
   sparse(top: number, from: number, to: number, idx: number, cnt: number): number;
   count16(data: number, n: number, t: number): void;
 }
 
 export interface StatsKernels {
-  /** Bucket counts: 2^20 int32. */
+  /** Bucket counts: 2^20 int32 (2^(32 - shift) of them in use). */
   readonly top: Int32Array;
-  /** Pass 2 marks: 2^20 bytes, 0 or 1. */
+  /** Pass 2 marks: 2^20 bytes, 0 or 1 (by bucket, at the shift of the call). */
   readonly marks: Uint8Array;
   /** Where data goes before a call: SUB float32. */
   readonly data: Float32Array;
@@ -58,11 +58,11 @@ export interface StatsKernels {
   addressOf(values: ArrayBufferView): number;
   /**
    * The fast road of blockF32 over `nblocks` whole blocks at address `at` (default: `data`),
-   * counting buckets in `top` if `count`.
+   * counting buckets (bits >>> shift, shift >= 12) in `top` if `count`.
    */
-  blocks(nblocks: number, count: boolean, at?: number): void;
-  /** Positions in the `n` values at address `at` (default: `data`) whose bucket is marked, into `index`; how many. */
-  marked(n: number, at?: number): number;
+  blocks(nblocks: number, count: boolean, shift: number, at?: number): void;
+  /** Positions in the `n` values at address `at` (default: `data`) whose bucket (bits >>> shift) is marked, into `index`; how many. */
+  marked(n: number, shift: number, at?: number): number;
   /**
    * The non-zero counts of top[from, to) (at most SUB buckets, multiples of 4), ascending: bucket
    * numbers into `index`, counts into `counts`, the table there left zero; how many.
@@ -110,8 +110,8 @@ function load(): StatsKernels | null {
     slots: Array.from({ length: SLOT_COUNT }, (_, i) => new Uint8Array(buffer, SLOTS + i * SLOT_BYTES, SLOT_BYTES)),
     keep: new Uint8Array(buffer, KEEP, KEEP_AREA_BYTES),
     addressOf: (values) => (values.buffer === buffer ? values.byteOffset : -1),
-    blocks: (nblocks, count, at = DATA) => clocked('blocks', () => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT)),
-    marked: (n, at = DATA) => clocked('marked', () => e.marked(at, n, MARKS, INDEX)),
+    blocks: (nblocks, count, shift, at = DATA) => clocked('blocks', () => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT, shift)),
+    marked: (n, shift, at = DATA) => clocked('marked', () => e.marked(at, n, MARKS, INDEX, shift)),
     sparse: (from, to) => e.sparse(TOP, from, to, INDEX, COUNTS),
     table16: new Int32Array(buffer, TABLE16, 4 * 65536),
     count16: (n, at = DATA) => clocked('count16', () => e.count16(at, n, TABLE16)),

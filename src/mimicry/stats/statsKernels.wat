@@ -4,7 +4,8 @@
 ;;   exactly the two interleaved sums of the JavaScript loop, so the sums are bit for bit the same.
 ;;   min and max run in four f32x4 lanes (pmin/pmax: `if (v < m) m = v`); they agree with the
 ;;   sequential loop except for the sign of a zero, which the caller settles when a result is 0.
-;;   Zeros are counted from the bits; bucket counts top[bits >>> 12]++ go to a table in this memory.
+;;   Zeros are counted from the bits; bucket counts top[bits >>> shift]++ go to a table in this memory
+;;   (shift 12 for big tensors, coarser for smaller ones: accumulators.ts, bucketShift).
 ;; - "marked": the positions of the values whose bucket is marked (pass 2: values near a bin edge).
 ;; - "sparse": the non-zero bucket counts of a range of the table, taken out of it (the table left zero).
 ;; - "count16": counts of each 16-bit pattern (BF16, F16, 16-bit integers) into four tables.
@@ -15,8 +16,8 @@
 
   ;; For each of `nblocks` blocks of 4096 float32 at `data`: 8 float64 at out + 64 b:
   ;; sum (x - c), sum (x - c)^2, sum |x| (each as lane 0 + lane 1), min, max, zeros; c = the block's
-  ;; first value. `count`: also add 1 to the int32 at top + 4 (bits >>> 12) for each value.
-  (func (export "blocks") (param $data i32) (param $nblocks i32) (param $top i32) (param $count i32) (param $out i32)
+  ;; first value. `count`: also add 1 to the int32 at top + 4 (bits >>> shift) for each value.
+  (func (export "blocks") (param $data i32) (param $nblocks i32) (param $top i32) (param $count i32) (param $out i32) (param $shift i32)
     (local $b i32) (local $p i32) (local $end i32) (local $o i32) (local $u i32)
     (local $c v128) (local $s v128) (local $q v128) (local $a v128)
     (local $mn v128) (local $mx v128) (local $z v128) (local $w v128) (local $v v128) (local $d v128)
@@ -57,16 +58,16 @@
           (if (local.get $count)
             (then
               (local.set $u (i32.add (local.get $top)
-                (i32.and (i32.shr_u (i32.load (local.get $p)) (i32.const 10)) (i32.const -4))))
+                (i32.shl (i32.shr_u (i32.load (local.get $p)) (local.get $shift)) (i32.const 2))))
               (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))
               (local.set $u (i32.add (local.get $top)
-                (i32.and (i32.shr_u (i32.load offset=4 (local.get $p)) (i32.const 10)) (i32.const -4))))
+                (i32.shl (i32.shr_u (i32.load offset=4 (local.get $p)) (local.get $shift)) (i32.const 2))))
               (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))
               (local.set $u (i32.add (local.get $top)
-                (i32.and (i32.shr_u (i32.load offset=8 (local.get $p)) (i32.const 10)) (i32.const -4))))
+                (i32.shl (i32.shr_u (i32.load offset=8 (local.get $p)) (local.get $shift)) (i32.const 2))))
               (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))
               (local.set $u (i32.add (local.get $top)
-                (i32.and (i32.shr_u (i32.load offset=12 (local.get $p)) (i32.const 10)) (i32.const -4))))
+                (i32.shl (i32.shr_u (i32.load offset=12 (local.get $p)) (local.get $shift)) (i32.const 2))))
               (i32.store (local.get $u) (i32.add (i32.load (local.get $u)) (i32.const 1)))))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $values (i32.lt_u (local.get $p) (local.get $end))))
@@ -128,10 +129,10 @@
     (local.get $at))
 
   ;; Writes the index k (int32, ascending) of every one of the n float32 at `data` whose byte
-  ;; marks[bits >>> 12] is not 0 (it is 0 or 1) to idx, and answers how many. Four at a time, with
+  ;; marks[bits >>> shift] is not 0 (it is 0 or 1) to idx, and answers how many. Four at a time, with
   ;; one branch per four (rarely taken: about 1% of values are marked); inside it no branch per
   ;; value: each index is written, and the write position moves on only for a marked one.
-  (func (export "marked") (param $data i32) (param $n i32) (param $marks i32) (param $idx i32) (result i32)
+  (func (export "marked") (param $data i32) (param $n i32) (param $marks i32) (param $idx i32) (param $shift i32) (result i32)
     (local $k i32) (local $at i32) (local $p i32) (local $quads i32)
     (local $m0 i32) (local $m1 i32) (local $m2 i32) (local $m3 i32)
     (local.set $k (i32.const 0))
@@ -141,10 +142,10 @@
     (block $quadsDone
       (loop $quad
         (br_if $quadsDone (i32.ge_u (local.get $k) (local.get $quads)))
-        (local.set $m0 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load (local.get $p)) (i32.const 12)))))
-        (local.set $m1 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load offset=4 (local.get $p)) (i32.const 12)))))
-        (local.set $m2 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load offset=8 (local.get $p)) (i32.const 12)))))
-        (local.set $m3 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load offset=12 (local.get $p)) (i32.const 12)))))
+        (local.set $m0 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load (local.get $p)) (local.get $shift)))))
+        (local.set $m1 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load offset=4 (local.get $p)) (local.get $shift)))))
+        (local.set $m2 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load offset=8 (local.get $p)) (local.get $shift)))))
+        (local.set $m3 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load offset=12 (local.get $p)) (local.get $shift)))))
         (if (i32.or (i32.or (local.get $m0) (local.get $m1)) (i32.or (local.get $m2) (local.get $m3)))
           (then
             (i32.store (local.get $at) (local.get $k))
@@ -163,7 +164,7 @@
         (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
         (i32.store (local.get $at) (local.get $k))
         (local.set $at (i32.add (local.get $at) (i32.shl
-          (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load (local.get $p)) (i32.const 12))))
+          (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load (local.get $p)) (local.get $shift))))
           (i32.const 2))))
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))

@@ -16,7 +16,7 @@ import { WorkerHost } from '../worker/channel/host';
 import type { Cancellable, MethodName, ParamsOf, ProgressOf, ResultOf } from '../worker/channel/protocol';
 import { statsJobs, type StatsJobs } from './statsJobs';
 import { afterPass1, finishStats, mergePass1, pass2Length, pathOf, SUPER, type AfterPass1, type Pass1Partial } from './accumulators';
-import { skippedReason, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
+import { ReadAhead, skippedReason, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
 import type { StatsService } from './statsProtocol';
 import { DEFAULT_BINS } from './tensorStats';
 
@@ -120,19 +120,24 @@ async function inThisThread(
   const totalBytes = tensors.reduce((s, t) => s + (skippedReason(t) ? 0 : t.bytes), 0);
   const out: TensorStatsOutcome[] = [];
   let before = 0;
-  for (const [i, t] of tensors.entries()) {
-    opts.signal?.throwIfAborted();
-    const report = (done: number): void =>
-      opts.onProgress?.({
-        doneBytes: before + (done / Math.max(1, t.params)) * t.bytes,
-        totalBytes,
-        tensorsDone: i,
-        tensors: tensors.length,
-        current: i,
-      });
-    if (t.params > 0) report(0);
-    out.push(await tensorStatsOf(checkpoint, t, { bins: opts.bins, signal: opts.signal, onProgress: report }));
-    if (!skippedReason(t)) before += t.bytes;
+  const ahead = new ReadAhead(checkpoint, tensors);
+  try {
+    for (const [i, t] of tensors.entries()) {
+      opts.signal?.throwIfAborted();
+      const report = (done: number): void =>
+        opts.onProgress?.({
+          doneBytes: before + (done / Math.max(1, t.params)) * t.bytes,
+          totalBytes,
+          tensorsDone: i,
+          tensors: tensors.length,
+          current: i,
+        });
+      if (t.params > 0) report(0);
+      out.push(await tensorStatsOf(checkpoint, t, { bins: opts.bins, signal: opts.signal, onProgress: report, bytes: ahead.take(i) }));
+      if (!skippedReason(t)) before += t.bytes;
+    }
+  } finally {
+    await ahead.dispose();
   }
   opts.onProgress?.({ doneBytes: totalBytes, totalBytes, tensorsDone: tensors.length, tensors: tensors.length });
   return out;
