@@ -435,8 +435,8 @@ export async function benchStats(quick: boolean): Promise<void> {
           );
         // Cores kept busy: CPU seconds (this process, its read threads and the pool's workers) per second.
         console.log(
-          `  cores busy              one thread ${(one.cpuSeconds / one.seconds).toFixed(2)} (its reads run ahead on other ` +
-            `threads), pool ${(pool.cpuSeconds / pool.seconds).toFixed(2)} of ${threads}`,
+          `  cores busy              one thread ${(one.cpuSeconds / one.seconds).toFixed(2)} (it reads its own bytes, ` +
+            `blocking), pool ${(pool.cpuSeconds / pool.seconds).toFixed(2)} of ${threads}`,
         );
         if (typeof np === 'string') console.log(`  numpy                   ${np}`);
         else
@@ -462,7 +462,7 @@ export async function benchStats(quick: boolean): Promise<void> {
       );
     }
     // Both cores: the whole checkpoint as `inspect --stats` and the inspector compute it by default
-    // (threadsFor: the threads the cores feed, each thread's reads running ahead on libuv's threads),
+    // (threadsFor: the threads the cores feed, each reading its own bytes),
     // wall clock, against the per-core target times the cores.
     for (const dtype of ['F32', 'BF16']) {
       const want = PER_CORE_MBS * threads;

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { encodeBF16, encodeF16, encodeF64, encodeF32, decode } from '../../src/mimicry/safetensors/dtypes';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
-import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
+import type { Checkpoint, DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { isStatsSkipped, KEEP_BYTES, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/tensorStats';
 import { BUCKETS_FROM, SMALL } from '../../src/mimicry/stats/accumulators';
@@ -270,23 +270,35 @@ test('F32 from raw bytes equals the decoded-chunks API however it is chunked', a
   });
 });
 
+/** Counts the checkpoint's reads from now on, promised or blocking. */
+function countReads(ck: Checkpoint): { n: number } {
+  const reads = { n: 0 };
+  const readBytes = ck.readBytes.bind(ck);
+  ck.readBytes = (...args) => {
+    reads.n++;
+    return readBytes(...args);
+  };
+  const readBytesSync = ck.readBytesSync?.bind(ck);
+  if (readBytesSync)
+    ck.readBytesSync = (...args) => {
+      reads.n++;
+      return readBytesSync(...args);
+    };
+  return reads;
+}
+
 test('statistics from a table read the data once; F32 reads it again only for values near bin edges', async () => {
   await inTempDir(async (dir) => {
     const file = join(dir, 'once.safetensors');
     await writeSafetensors(file, [TENSORS[9], TENSORS[3]]);
     await withCheckpoint(file, async (ck) => {
-      let reads = 0;
-      const readBytes = ck.readBytes.bind(ck);
-      ck.readBytes = (...args) => {
-        reads++;
-        return readBytes(...args);
-      };
+      const reads = countReads(ck);
       for (const info of ck.tensors) {
-        reads = 0;
+        reads.n = 0;
         const seen: number[] = [];
         await tensorStatsOf(ck, info, { bins: 33, chunkElements: 1 << 16, onProgress: (d) => seen.push(d) });
         // bf16.big: one pass; f32.constbig: every value in one bin (the middle of 33), so no second pass either.
-        assert.equal(reads, Math.ceil(info.params / (1 << 16)), info.name);
+        assert.equal(reads.n, Math.ceil(info.params / (1 << 16)), info.name);
         assert.equal(seen.at(-1), info.params);
         for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1]);
       }
@@ -307,15 +319,10 @@ test('an F32 tensor with a second pass and at most KEEP_BYTES is read from the f
         yield decoded;
       };
       const reference = await computeTensorStats(chunks, { totalElements: info.params, bins: 33 });
-      let reads = 0;
-      const readBytes = ck.readBytes.bind(ck);
-      ck.readBytes = (...args) => {
-        reads++;
-        return readBytes(...args);
-      };
+      const reads = countReads(ck);
       const seen: number[] = [];
       const kept = await tensorStatsOf(ck, info, { bins: 33, chunkElements: 1 << 16, onProgress: (d) => seen.push(d) });
-      assert.equal(reads, Math.ceil(info.params / (1 << 16)));
+      assert.equal(reads.n, Math.ceil(info.params / (1 << 16)));
       assert.deepEqual(kept, reference);
       assert.ok(
         seen.some((d) => d > info.params / 2),

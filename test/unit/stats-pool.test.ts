@@ -152,18 +152,15 @@ test('the bundled CLI finds dist/statsWorker.js beside it: --threads 2 prints wh
   assert.equal(report.tensors.find((t) => t.name === 'a.f32.big')?.stats?.histogram.counts.length, 16);
 });
 
-test('threadsFor: as many threads as the cores feed (F32 keeps 1.5 cores busy per thread, BF16 1.2), by bytes', () => {
+test('threadsFor: as many threads as the cores feed (a thread keeps about 1.1 cores busy), one when nothing is to be computed', () => {
   const t = (dtype: 'F32' | 'BF16' | 'F4', params: number) => ({ dtype, params, bytes: params * (dtype === 'F32' ? 4 : 2) }) as TensorInfo;
   const f32 = [t('F32', 1 << 24), t('F32', 1 << 20)];
   const bf16 = [t('BF16', 1 << 24), t('BF16', 1 << 20)];
-  assert.equal(threadsFor(f32, 2), 1, "F32 on 2 cores: a second thread would fight the first one's reads");
+  assert.equal(threadsFor(f32, 2), 2);
   assert.equal(threadsFor(bf16, 2), 2);
-  assert.equal(threadsFor(f32, 4), 3);
-  assert.equal(threadsFor(bf16, 4), 3);
+  assert.equal(threadsFor(f32, 4), 4);
   assert.equal(threadsFor(f32, 1), 1);
-  assert.equal(threadsFor(bf16, 16), 13);
-  // By bytes: a big BF16 tensor outweighs a small F32 one.
-  assert.equal(threadsFor([t('BF16', 1 << 24), t('F32', 1 << 16)], 2), 2);
+  assert.equal(threadsFor(bf16, 16), 15);
   // Nothing to compute (a dtype not decoded, empty tensors): one.
   assert.equal(threadsFor([t('F4', 1 << 20), t('F32', 0)], 8), 1);
   assert.equal(threadsFor([], 8), 1);

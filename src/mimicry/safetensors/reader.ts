@@ -1,7 +1,7 @@
 // Opening checkpoints: the header from the first 8 + N bytes, tensors by byte range through a
 // FileHandle. Nothing here reads a whole file; every handle is closed on error and on close().
 
-import { constants, type Stats } from 'node:fs';
+import { constants, readSync, type Stats } from 'node:fs';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { SafetensorsError } from './errors';
@@ -29,6 +29,17 @@ async function readFully(handle: FileHandle, file: string, buf: Uint8Array, posi
   while (done < buf.byteLength) {
     const len = Math.min(buf.byteLength - done, MAX_READ);
     const { bytesRead } = await handle.read(buf, done, len, position + done);
+    if (bytesRead === 0) throw new SafetensorsError(file, 'short-read', `wanted ${buf.byteLength} bytes at ${position}, got ${done}`);
+    done += bytesRead;
+  }
+}
+
+/** readFully, blocking this thread (see Checkpoint.readBytesSync). */
+function readFullySync(handle: FileHandle, file: string, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.byteLength) {
+    const len = Math.min(buf.byteLength - done, MAX_READ);
+    const bytesRead = readSync(handle.fd, buf, done, len, position + done);
     if (bytesRead === 0) throw new SafetensorsError(file, 'short-read', `wanted ${buf.byteLength} bytes at ${position}, got ${done}`);
     done += bytesRead;
   }
@@ -236,6 +247,24 @@ class FileCheckpoint implements Checkpoint {
   }
 
   async readBytes(tensor: TensorInfo, start = 0, end: number = tensor.bytes, into?: Uint8Array): Promise<Uint8Array> {
+    const { handle, buf } = this.readTarget(tensor, start, end, into);
+    await readFully(handle, tensor.file, buf, tensor.fileOffset + start);
+    return buf;
+  }
+
+  readBytesSync(tensor: TensorInfo, start = 0, end: number = tensor.bytes, into?: Uint8Array): Uint8Array {
+    const { handle, buf } = this.readTarget(tensor, start, end, into);
+    readFullySync(handle, tensor.file, buf, tensor.fileOffset + start);
+    return buf;
+  }
+
+  /** The handle and the buffer for bytes [start, end) of a tensor of this checkpoint (checked). */
+  private readTarget(
+    tensor: TensorInfo,
+    start: number,
+    end: number,
+    into: Uint8Array | undefined,
+  ): { handle: FileHandle; buf: Uint8Array } {
     const handle = this.handleFor(tensor);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > tensor.bytes) {
       throw new SafetensorsError(
@@ -246,9 +275,7 @@ class FileCheckpoint implements Checkpoint {
     }
     if (into && into.byteLength < end - start)
       throw new RangeError(`readBytes: a buffer of ${into.byteLength} bytes cannot hold ${end - start}`);
-    const buf = into ? into.subarray(0, end - start) : new Uint8Array(end - start);
-    await readFully(handle, tensor.file, buf, tensor.fileOffset + start);
-    return buf;
+    return { handle, buf: into ? into.subarray(0, end - start) : new Uint8Array(end - start) };
   }
 
   private requireDecodable(tensor: TensorInfo): number {

@@ -3,7 +3,7 @@
 import { SafetensorsError } from '../safetensors/errors';
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import type { Handlers } from '../worker/channel/serve';
-import { pass1OfRange, pass2OfRange, ReadAhead, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
+import { pass1OfRange, pass2OfRange, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
 import type { StatsService } from './statsProtocol';
 
 /** At most one call every 100 ms. */
@@ -32,18 +32,13 @@ export function statsJobs(current: () => Checkpoint): StatsJobs {
       const report = throttled(progress);
       const out: TensorStatsOutcome[] = [];
       let before = 0;
-      const tensors = names.map(tensorOf);
-      const ahead = new ReadAhead(current(), tensors);
-      try {
-        for (const [i, t] of tensors.entries()) {
-          signal.throwIfAborted();
-          // Progress in the pool's units: a tensor counts its bytes once, over both passes.
-          const onProgress = (done: number): void => report(before + (done / Math.max(1, t.params)) * t.bytes);
-          out.push(await tensorStatsOf(current(), t, { bins, signal, onProgress, bytes: ahead.take(i) }));
-          before += t.bytes;
-        }
-      } finally {
-        await ahead.dispose();
+      for (const name of names) {
+        signal.throwIfAborted();
+        const t = tensorOf(name);
+        // Progress in the pool's units: a tensor counts its bytes once, over both passes.
+        const onProgress = (done: number): void => report(before + (done / Math.max(1, t.params)) * t.bytes);
+        out.push(await tensorStatsOf(current(), t, { bins, signal, onProgress }));
+        before += t.bytes;
       }
       return out;
     },

@@ -16,7 +16,7 @@ import { WorkerHost } from '../worker/channel/host';
 import type { Cancellable, MethodName, ParamsOf, ProgressOf, ResultOf } from '../worker/channel/protocol';
 import { statsJobs, type StatsJobs } from './statsJobs';
 import { afterPass1, finishStats, mergePass1, pass2Length, pathOf, SUPER, type AfterPass1, type Pass1Partial } from './accumulators';
-import { ReadAhead, skippedReason, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
+import { skippedReason, tensorStatsOf, type TensorStatsOutcome } from './checkpointStats';
 import type { StatsService } from './statsProtocol';
 import { DEFAULT_BINS } from './tensorStats';
 
@@ -52,26 +52,19 @@ export interface CheckpointStatsOptions {
 }
 
 /**
- * Cores one computing thread keeps busy, its reads included (they run ahead on libuv's threads), by
- * the road its tensors take: measured by the stats bench ("cores busy", one thread) on F32 and BF16.
+ * Cores one computing thread keeps busy: it reads its own bytes (blocking reads, checkpointStats.ts),
+ * so about one, plus its share of the collector: the stats bench's "cores busy" of one thread read
+ * 1.07 (BF16) and 1.14 (F32). It read 1.2 and 1.5 while reads ran on libuv's threads.
  */
-const CORES_PER_THREAD = { twoPasses: 1.5, table: 1.2 } as const;
+const CORES_PER_THREAD = 1.1;
 
 /**
- * Threads worth running for `tensors` on `cores` cores: as many as the cores feed, weighting each
- * tensor's bytes by what one thread keeps busy. On 2 cores: F32 checkpoints take 1 thread (a second
- * would only fight the first's reads: the bench's pool runs below one thread there), BF16 take 2.
+ * Threads worth running for `tensors` on `cores` cores: as many as the cores feed (on 2 cores, 2; on
+ * 16, 15); one when nothing is to be computed.
  */
 export function threadsFor(tensors: readonly TensorInfo[], cores: number = availableParallelism()): number {
-  let bytes = 0;
-  let busy = 0;
-  for (const t of tensors) {
-    if (skippedReason(t) || t.params === 0) continue;
-    bytes += t.bytes;
-    busy += t.bytes * (pathOf(t.dtype, t.params) === 'table' ? CORES_PER_THREAD.table : CORES_PER_THREAD.twoPasses);
-  }
-  if (bytes === 0) return 1;
-  return Math.max(1, Math.min(cores, Math.round(cores / (busy / bytes))));
+  if (!tensors.some((t) => !skippedReason(t) && t.params > 0)) return 1;
+  return Math.max(1, Math.min(cores, Math.round(cores / CORES_PER_THREAD)));
 }
 
 /** A worker thread of the stats pool (`entry`: dist/statsWorker.js) with `path` opened: the pool's, and the inspector's helpers. */
@@ -120,24 +113,19 @@ async function inThisThread(
   const totalBytes = tensors.reduce((s, t) => s + (skippedReason(t) ? 0 : t.bytes), 0);
   const out: TensorStatsOutcome[] = [];
   let before = 0;
-  const ahead = new ReadAhead(checkpoint, tensors);
-  try {
-    for (const [i, t] of tensors.entries()) {
-      opts.signal?.throwIfAborted();
-      const report = (done: number): void =>
-        opts.onProgress?.({
-          doneBytes: before + (done / Math.max(1, t.params)) * t.bytes,
-          totalBytes,
-          tensorsDone: i,
-          tensors: tensors.length,
-          current: i,
-        });
-      if (t.params > 0) report(0);
-      out.push(await tensorStatsOf(checkpoint, t, { bins: opts.bins, signal: opts.signal, onProgress: report, bytes: ahead.take(i) }));
-      if (!skippedReason(t)) before += t.bytes;
-    }
-  } finally {
-    await ahead.dispose();
+  for (const [i, t] of tensors.entries()) {
+    opts.signal?.throwIfAborted();
+    const report = (done: number): void =>
+      opts.onProgress?.({
+        doneBytes: before + (done / Math.max(1, t.params)) * t.bytes,
+        totalBytes,
+        tensorsDone: i,
+        tensors: tensors.length,
+        current: i,
+      });
+    if (t.params > 0) report(0);
+    out.push(await tensorStatsOf(checkpoint, t, { bins: opts.bins, signal: opts.signal, onProgress: report }));
+    if (!skippedReason(t)) before += t.bytes;
   }
   opts.onProgress?.({ doneBytes: totalBytes, totalBytes, tensorsDone: tensors.length, tensors: tensors.length });
   return out;
