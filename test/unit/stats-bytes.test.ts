@@ -333,6 +333,30 @@ test('an F32 tensor with a second pass and at most KEEP_BYTES is read from the f
   });
 });
 
+test('an F32 tensor over KEEP_BYTES keeps its last KEEP_BYTES: the rest is read twice, the same statistics', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'tail.safetensors');
+    const n = KEEP_BYTES / 4 + 3 * 65_536 + 17;
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = Math.sin(i * 0.001) * (1 + (i % 13)) * 0.01;
+    x[n - 5] = NaN;
+    await writeSafetensors(file, [{ name: 'f32.tail', dtype: 'F32', shape: [n], data: encodeF32(x) }]);
+    await withCheckpoint(file, async (ck) => {
+      const [info] = ck.tensors;
+      const chunks = async function* () {
+        for (let i = 0; i < n; i += 1 << 20) yield x.subarray(i, i + (1 << 20));
+      };
+      const reference = await computeTensorStats(chunks, { totalElements: n, bins: 33 });
+      const reads = countReads(ck);
+      const chunk = 1 << 16;
+      const stats = await tensorStatsOf(ck, info, { bins: 33, chunkElements: chunk });
+      const head = n - KEEP_BYTES / 4;
+      assert.equal(reads.n, Math.ceil(head / chunk) + Math.ceil(KEEP_BYTES / 4 / chunk) + Math.ceil(head / chunk));
+      assert.deepEqual(stats, reference);
+    });
+  });
+});
+
 test('kept F32 tensors computed at once on one thread (one in the kernels keep area, the other in its own buffer) give their own statistics', async () => {
   await inTempDir(async (dir) => {
     const file = join(dir, 'two.safetensors');
