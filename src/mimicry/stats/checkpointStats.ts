@@ -1,6 +1,7 @@
-// Statistics of the tensors of an opened checkpoint, read as raw bytes in large chunks (the next
-// chunk is read while this one is counted) and computed by tensorStats' byte path. The ranges
-// functions are what the stats pool's workers run on their part of a big tensor.
+// Statistics of the tensors of an opened checkpoint, read as raw bytes in chunks (blocking reads of
+// 1 MiB where the checkpoint has them; else promised reads of 8 MiB, the next in flight while this one
+// is counted) and computed by tensorStats' byte path. The ranges functions are what the stats pool's
+// workers run on their part of a big tensor.
 
 import type { Checkpoint, TensorInfo } from '../safetensors/types';
 import { DTYPES, isDecodable } from '../safetensors/dtypes';
@@ -65,8 +66,9 @@ function giveBack(buf: Uint8Array): void {
 }
 
 /**
- * Raw bytes of elements [first, last) of `tensor` in chunks of `chunkElements`, through two buffers
- * reused for the whole run: the next chunk is read while the caller works on the current one.
+ * Raw bytes of elements [first, last) of `tensor` in chunks of `chunkElements`: with blocking reads
+ * through one buffer, else through two reused for the whole run (the next chunk is read while the
+ * caller works on the current one).
  */
 export function byteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: AbortSignal, chunkElements?: number): ByteSource {
   const size = DTYPES[tensor.dtype].bits / 8;
