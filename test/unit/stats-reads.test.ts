@@ -70,6 +70,29 @@ test('blocking reads give the event loop its turns: timers fire during a run, an
   });
 });
 
+test('a run through thousands of tiny tensors gives the event loop its turns too (by time, not bytes)', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'tiny.safetensors');
+    const tiny = Array.from({ length: 4000 }, (_, i) => ({
+      name: `t.${String(i).padStart(4, '0')}`,
+      dtype: 'F32' as const,
+      shape: [64],
+      data: encodeF32(values(i, 64, 1)),
+    }));
+    await writeSafetensors(file, tiny);
+    await withCheckpoint(file, async (ck) => {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      try {
+        await computeCheckpointStats(ck, ck.tensors, { threads: 1 });
+      } finally {
+        clearInterval(timer);
+      }
+      assert.ok(ticks > 0, 'a timer fired while 4,000 tensors of 256 bytes were computed');
+    });
+  });
+});
+
 test('a file cut short after opening: blocking reads fail with its file and rule', async () => {
   await inTempDir(async (dir) => {
     const file = join(dir, 'cut.safetensors');

@@ -80,7 +80,7 @@ export function byteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: 
       const buf = takeBuffer(Math.min(per, last - first) * size);
       try {
         for (let at = first; at < last; at += per) {
-          await turnEvery((Math.min(last, at + per) - at) * size);
+          await turnInTime();
           signal?.throwIfAborted();
           yield readSync(tensor, at * size, Math.min(last, at + per) * size, buf);
         }
@@ -126,19 +126,24 @@ function syncReader(checkpoint: Checkpoint): ((t: TensorInfo, start: number, end
   return read ? (t, start, end, into) => read(t, start, end, into) : undefined;
 }
 
-/** Blocking reads give the event loop a turn after this many bytes (about a millisecond of work). */
-const TURN_BYTES = 4 << 20;
-let bytesSinceTurn = 0;
+/** Blocking reads give the event loop a turn once this many milliseconds have passed since the last. */
+const TURN_MS = 2;
+let lastTurn = 0;
 
 /**
- * A turn of the event loop once TURN_BYTES have been read since the last: blocking reads never give it
- * one, so messages (a cancel, a worker's next job, the user's own request) would wait for the whole run.
+ * A turn of the event loop when TURN_MS have passed since the last (asked before each read): blocking
+ * reads never give it one, so messages (a cancel, a worker's next job, a tensor the user clicked while
+ * "Compute all" runs through 10,000 small ones) would wait for the whole run. By time, not bytes: a
+ * batch of tiny tensors reads few bytes per millisecond.
  */
-function turnEvery(bytes: number): Promise<void> | undefined {
-  bytesSinceTurn += bytes;
-  if (bytesSinceTurn < TURN_BYTES) return undefined;
-  bytesSinceTurn = 0;
-  return new Promise((resolve) => setImmediate(resolve));
+function turnInTime(): Promise<void> | undefined {
+  if (performance.now() - lastTurn < TURN_MS) return undefined;
+  return new Promise((resolve) =>
+    setImmediate(() => {
+      lastTurn = performance.now();
+      resolve();
+    }),
+  );
 }
 
 /** Whether a kept tensor's bytes are in the kernels' keep area now (one tensor at a time per thread). */
@@ -175,7 +180,7 @@ function keptByteSource(
   };
   const fromKept = async function* (k: NonNullable<typeof kept>) {
     for (let at = k.from; at < k.last; at += per) {
-      await turnEvery((Math.min(k.last, at + per) - at) * size);
+      await turnInTime();
       signal?.throwIfAborted();
       yield k.bytes.subarray((at - k.from) * size, (Math.min(k.last, at + per) - k.from) * size);
     }
@@ -185,7 +190,7 @@ function keptByteSource(
     const { from, last, bytes } = k;
     if (readSync) {
       for (let at = from; at < last; at += per) {
-        await turnEvery((Math.min(last, at + per) - at) * size);
+        await turnInTime();
         signal?.throwIfAborted();
         yield readSync(tensor, at * size, Math.min(last, at + per) * size, bytes.subarray((at - from) * size));
       }
