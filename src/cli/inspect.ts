@@ -124,7 +124,7 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('--factors', "with --spectra on a LoRA adapter: each factor's own spectrum, not its layer update's scale * B @ A")
     .option(
       '--threads <n>',
-      'threads for --stats, this one included (1: no worker threads; default: as many as the cores feed, about 1 per 1.1 cores)',
+      'threads for --stats, this one included (1: no worker threads; default: about 1 per 1.1 cores from 256 MiB of tensor data, else 1)',
       positiveInt,
     )
     .action((file: string, flags: InspectFlags) => inspect(file, flags, io));

@@ -13,7 +13,13 @@ import type { TensorInfo, TensorToWrite } from '../../src/mimicry/safetensors/ty
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { SUPER } from '../../src/mimicry/stats/accumulators';
 import { tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
-import { computeCheckpointStats, rangeElements, threadsFor, type StatsProgress } from '../../src/mimicry/stats/statsPool';
+import {
+  computeCheckpointStats,
+  rangeElements,
+  threadsFor,
+  WORKERS_FROM_BYTES,
+  type StatsProgress,
+} from '../../src/mimicry/stats/statsPool';
 import { rng } from './helpers/rng';
 import { tsWorkerEntry } from './helpers/worker-entry';
 
@@ -152,16 +158,20 @@ test('the bundled CLI finds dist/statsWorker.js beside it: --threads 2 prints wh
   assert.equal(report.tensors.find((t) => t.name === 'a.f32.big')?.stats?.histogram.counts.length, 16);
 });
 
-test('threadsFor: as many threads as the cores feed (a thread keeps about 1.1 cores busy), one when nothing is to be computed', () => {
+test('threadsFor: as many threads as the cores feed (a thread keeps about 1.1 cores busy) from WORKERS_FROM_BYTES of data, else one', () => {
   const t = (dtype: 'F32' | 'BF16' | 'F4', params: number) => ({ dtype, params, bytes: params * (dtype === 'F32' ? 4 : 2) }) as TensorInfo;
-  const f32 = [t('F32', 1 << 24), t('F32', 1 << 20)];
-  const bf16 = [t('BF16', 1 << 24), t('BF16', 1 << 20)];
+  const f32 = [t('F32', 1 << 27), t('F32', 1 << 20)];
+  const bf16 = [t('BF16', 1 << 28), t('BF16', 1 << 20)];
   assert.equal(threadsFor(f32, 2), 2);
   assert.equal(threadsFor(bf16, 2), 2);
   assert.equal(threadsFor(f32, 4), 4);
   assert.equal(threadsFor(f32, 1), 1);
   assert.equal(threadsFor(bf16, 16), 15);
-  // Nothing to compute (a dtype not decoded, empty tensors): one.
-  assert.equal(threadsFor([t('F4', 1 << 20), t('F32', 0)], 8), 1);
+  // Too little to pay for a worker's start: a ViT-S (88 MB), or just under the floor.
+  assert.equal(threadsFor([t('F32', 22_000_000)], 16), 1);
+  assert.equal(threadsFor([t('F32', WORKERS_FROM_BYTES / 4 - 1)], 2), 1);
+  assert.equal(threadsFor([t('F32', WORKERS_FROM_BYTES / 4)], 2), 2);
+  // Nothing to compute (a dtype not decoded, empty tensors) counts nothing.
+  assert.equal(threadsFor([t('F4', 1 << 30), t('F32', 0)], 8), 1);
   assert.equal(threadsFor([], 8), 1);
 });

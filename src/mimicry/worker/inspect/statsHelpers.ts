@@ -25,7 +25,7 @@ export interface StatsHelpersOptions {
 
 /**
  * Helpers for a batch of `names` of `checkpoint`: the threads beyond this one that pay (threadsFor:
- * none for F32 on 2 cores, one for BF16), or none (a small batch, or no worker script: running from source).
+ * one on 2 cores for 256 MiB or more), or none (a small batch, or no worker script: running from source).
  */
 export function statsHelpers(checkpoint: Checkpoint, names: readonly string[], opts: StatsHelpersOptions = {}): StatsHelpers | undefined {
   const entry = opts.entry ?? bundledStatsWorker();
