@@ -70,6 +70,26 @@ export function cssString(s) {
   return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
+/**
+ * Opens `rel` from the explorer (a double click) and answers the inspector's frame showing
+ * `tensorName`. Right after a workbench loads, code-server may not yet know the extensions' editors
+ * and opens the file in its text editor ("not displayed ... binary"): then it is closed and opened
+ * again, a few times, before giving up.
+ */
+export async function openInInspector(page, rel, tensorName) {
+  for (let attempt = 1; ; attempt++) {
+    await explorerItem(page, rel).then((row) => row.dblclick());
+    try {
+      return await inspectorFrame(page, tensorName, attempt < 4 ? 15_000 : undefined);
+    } catch (e) {
+      const textEditor = await page.getByText('The file is not displayed in the text editor').count();
+      if (attempt >= 4 || textEditor === 0) throw e;
+      await closeAllEditors(page);
+      await sleep(2000);
+    }
+  }
+}
+
 /** Natural order of names, as src/mimicry/naming/naturalCompare.ts (h.2 before h.10). */
 export const naturalCompare = (a, b) => {
   const c = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' }).compare(a, b);

@@ -12,6 +12,7 @@ import {
   closeAllEditors,
   frameWith,
   inspectorFrame,
+  openInInspector,
   screenshot,
   tensorNames,
   typeInto,
@@ -127,8 +128,8 @@ test.describe.serial('quality', () => {
   test('quality: the console collector hears errors and exceptions of the webview frames', async () => {
     session.console ??= collectConsoleErrors(ctx.page);
     await closeAllEditors(ctx.page);
-    await explorerItem(ctx.page, CAPP).then((row) => row.dblclick());
-    const frame = await inspectorFrame(ctx.page, tensorNames(join(ctx.workspace, CAPP))[0]);
+    // The session's first open: it may come before code-server knows our editor (openInInspector).
+    const frame = await openInInspector(ctx.page, CAPP, tensorNames(join(ctx.workspace, CAPP))[0]);
     // A console.error and an uncaught exception raised inside the inspector's webview document
     // must reach the page's listeners, or the last test of this spec would prove nothing.
     await frame.evaluate((p) => {
