@@ -79,11 +79,7 @@ export function byteSource(checkpoint: Checkpoint, tensor: TensorInfo, signal?: 
     if (readSync) {
       const buf = takeBuffer(Math.min(per, last - first) * size);
       try {
-        for (let at = first; at < last; at += per) {
-          await turnInTime();
-          signal?.throwIfAborted();
-          yield readSync(tensor, at * size, Math.min(last, at + per) * size, buf);
-        }
+        yield* blockingChunks(readSync, tensor, first, last, per, () => buf, signal);
       } finally {
         giveBack(buf);
       }
@@ -121,9 +117,29 @@ const SYNC_CHUNK_BYTES = 1 << 20;
  * where a blocking read of the page cache costs a fraction of a pooled one (Checkpoint.readBytesSync),
  * and a thread that reads its own bytes keeps one core busy, not one and a half.
  */
-function syncReader(checkpoint: Checkpoint): ((t: TensorInfo, start: number, end: number, into: Uint8Array) => Uint8Array) | undefined {
+function syncReader(checkpoint: Checkpoint): BlockingRead | undefined {
   const read = checkpoint.readBytesSync?.bind(checkpoint);
   return read ? (t, start, end, into) => read(t, start, end, into) : undefined;
+}
+
+type BlockingRead = (t: TensorInfo, start: number, end: number, into: Uint8Array) => Uint8Array;
+
+/** Elements [from, last) of `tensor` by blocking reads of `per` elements, each into `target(at)`, with the event loop's turns. */
+async function* blockingChunks(
+  read: BlockingRead,
+  tensor: TensorInfo,
+  from: number,
+  last: number,
+  per: number,
+  target: (at: number) => Uint8Array,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  const size = DTYPES[tensor.dtype].bits / 8;
+  for (let at = from; at < last; at += per) {
+    await turnInTime();
+    signal?.throwIfAborted();
+    yield read(tensor, at * size, Math.min(last, at + per) * size, target(at));
+  }
 }
 
 /** Blocking reads give the event loop a turn once this many milliseconds have passed since the last. */
@@ -189,11 +205,7 @@ function keptByteSource(
   const intoKept = async function* (k: NonNullable<typeof kept>) {
     const { from, last, bytes } = k;
     if (readSync) {
-      for (let at = from; at < last; at += per) {
-        await turnInTime();
-        signal?.throwIfAborted();
-        yield readSync(tensor, at * size, Math.min(last, at + per) * size, bytes.subarray((at - from) * size));
-      }
+      yield* blockingChunks(readSync, tensor, from, last, per, (at) => bytes.subarray((at - from) * size), signal);
       return;
     }
     const read = (at: number): Promise<Uint8Array> =>
