@@ -44,6 +44,21 @@ async function failedLoads(page, fn) {
   return failed;
 }
 
+/**
+ * Webview hosts (code-server's index.html) that never made a page frame: the host waits for a service
+ * worker to control it before it shows any page, and when the race leaves it waiting (it logs "Waiting
+ * for controllerchange"), no page of ours ever runs there, so no reload of ours can help: only a new
+ * host (the editor closed and opened again) does. Seen once in about 100 diff editors.
+ */
+function stuckHosts(page) {
+  return webviewHosts(page).filter((f) => f.childFrames().length === 0).length;
+}
+function webviewHosts(page) {
+  return page.frames().filter((f) => !f.isDetached() && /\/index\.html\?/.test(f.url()));
+}
+/** Tries that may meet a stuck host before the test fails anyway. */
+const STUCK_HOSTS_ALLOWED = 2;
+
 async function compare(page, left, right) {
   await contextMenu(page, await explorerItem(page, left), 'Select for Compare');
   await contextMenu(page, await explorerItem(page, right), 'Compare with Selected');
@@ -86,8 +101,10 @@ test.describe.serial('compare', () => {
   test('"Compare with Selected" on two checkpoints shows both inspectors side by side, every time', async () => {
     const first = { a: tensorNames(join(ctx.workspace, A))[0], b: tensorNames(join(ctx.workspace, B))[0] };
     const recovered = [];
+    const stuck = [];
     for (let i = 0; i < TRIES; i++) {
       await closeAllEditors(ctx.page);
+      let hostStuck = false;
       const failed = await failedLoads(ctx.page, async () => {
         await compare(ctx.page, A, B);
         // Both sides: each pane's table shows its file's first tensor (found afresh each poll: a pane
@@ -96,11 +113,26 @@ test.describe.serial('compare', () => {
           for (const name of [first.a, first.b])
             await frameWith(ctx.page, `[data-testid="tensor-row"][data-name="${cssString(name)}"]`, { visible: true });
         } catch (e) {
+          const hosts = stuckHosts(ctx.page);
+          if (hosts > 0 && stuck.length < STUCK_HOSTS_ALLOWED) {
+            stuck.push(`try ${i + 1}: ${hosts} host(s) with no page`);
+            hostStuck = true;
+            return;
+          }
           throw new Error(`try ${i + 1}: ${e.message}; the frames showed: ${await framesText(ctx.page)}`, { cause: e });
         }
       });
+      if (hostStuck) {
+        i--; // the same try again, in a new editor
+        continue;
+      }
       if (failed.length > 0) recovered.push(`try ${i + 1}: ${failed.join(', ')}`);
     }
+    // The stuck-host probe sees both hosts, each with its page.
+    assert.ok(
+      webviewHosts(ctx.page).length >= 2 && stuckHosts(ctx.page) === 0,
+      `hosts: ${webviewHosts(ctx.page).map((f) => f.url().split('?')[0])}`,
+    );
     // One editor, two panes, left and right of each other.
     const tab = ctx.page.locator('.tabs-container .tab').first();
     assert.match((await tab.innerText()).replace(/\s+/g, ' '), /capp-gpt2-4layer\.safetensors ↔ tinygrad-mnist-cnn\.safetensors/);
@@ -113,7 +145,8 @@ test.describe.serial('compare', () => {
     await sleep(500);
     await screenshot(ctx.page, ctx.shots, 'inspector-diff.png');
     console.log(
-      `         (${recovered.length} of ${TRIES} diff editors recovered from failed loads${recovered.length ? `: ${recovered.join('; ')}` : ''})`,
+      `         (${recovered.length} of ${TRIES} diff editors recovered from failed loads${recovered.length ? `: ${recovered.join('; ')}` : ''}` +
+        `${stuck.length ? `; code-server's host never showed a page, editor reopened: ${stuck.join('; ')}` : ''})`,
     );
   });
 
