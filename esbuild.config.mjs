@@ -30,7 +30,9 @@ const builds = [
   { ...node, entryPoints: { statsWorker: 'src/mimicry/stats/statsWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { paperWorker: 'src/mimicry/recast/paperWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { entropyWorker: 'src/mimicry/recast/entropyWorker.ts' }, outdir: 'dist' },
-  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // The executable turns on V8's code cache and then loads the CLI bundle beside it (src/cli/bin.ts).
+  { ...node, entryPoints: { cli: 'src/cli/bin.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  { ...node, entryPoints: { cliMain: 'src/cli/main.ts' }, outdir: 'dist' },
   {
     ...common,
     platform: 'browser',

@@ -83,11 +83,11 @@ function runCase(how: OpenPath, file: string, repeats: number): Promise<OpenCase
 }
 
 /** Median wall time of a whole process, output discarded. */
-function processSeconds(args: readonly string[], repeats: number): number {
+function processSeconds(args: readonly string[], repeats: number, env: NodeJS.ProcessEnv = process.env): number {
   const times: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
-    const res = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+    const res = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26, env });
     times.push((performance.now() - t0) / 1000);
     if (res.status !== 0) throw new Error(`${args.join(' ')} exited with ${String(res.status)}: ${res.stderr.toString()}`);
   }
@@ -202,6 +202,19 @@ export async function benchOpen(quick: boolean): Promise<void> {
       const floor = processSeconds(['-e', '0'], repeats);
       console.log('');
       console.log(`whole process, median of ${repeats} (output discarded): node -e 0 ${ms(floor)}`);
+      // The executable's code cache (src/cli/bin.ts) against none, in turns: the start-up every command pays.
+      const noCache = { ...process.env, MIMICRY_COMPILE_CACHE: 'off' };
+      processSeconds([cli, '--help'], 1); // writes the cache
+      const help = { cached: [] as number[], none: [] as number[] };
+      for (let r = 0; r < repeats; r++) {
+        help.cached.push(processSeconds([cli, '--help'], 1));
+        help.none.push(processSeconds([cli, '--help'], 1, noCache));
+      }
+      const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      console.log(
+        `  node dist/cli.js --help: ${ms(median(help.cached))} with its code cache, ${ms(median(help.none))} without ` +
+          `(${ms(median(help.cached) - floor)} and ${ms(median(help.none) - floor)} over node -e 0)`,
+      );
       for (const cp of cps) {
         const seconds = processSeconds([cli, 'inspect', cp.file], repeats);
         processes.push({ label: cp.label, seconds });

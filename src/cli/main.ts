@@ -50,8 +50,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
 }
 
-// Run only as the entry point (node dist/cli.js), not when a test imports this module.
-if (typeof require !== 'undefined' && require.main === module) {
+/** Runs the CLI on this process's arguments and sets its exit status (the bundle's entry: src/cli/bin.ts). */
+export function main(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT_OK); // `mimicry inspect x | head` is not an error
   });
@@ -59,3 +59,6 @@ if (typeof require !== 'undefined' && require.main === module) {
     process.exitCode = code;
   });
 }
+
+// Also runnable itself (node dist/cliMain.js), but not when a test imports this module.
+if (typeof require !== 'undefined' && require.main === module) main();

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REAL, REAL_TENSOR_COUNTS } from './helpers/real-fixtures';
@@ -17,8 +17,8 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -65,4 +65,53 @@ test('bundled CLI: an invalid file exits 2 with one line on stderr and no stack 
   const usage = run(['inspect', '--bogus']);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /^mimicry: [^\n]+\n$/);
+});
+
+test('bundled CLI: the code cache is written after a run, used by the next, replaced when corrupt, and can be turned off', () => {
+  const dir = join(tmp, 'cache');
+  const env = { MIMICRY_COMPILE_CACHE: dir };
+  const file = join(REAL, 'capp-gpt2-4layer.safetensors');
+  const args = ['inspect', file, '--json', '--stats'];
+  const plain = run(args, { MIMICRY_COMPILE_CACHE: 'off' });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.ok(!existsSync(dir), '"off" writes no cache');
+
+  const first = run(args, env);
+  assert.equal(first.code, 0, first.stderr);
+  const files = readdirSync(dir);
+  assert.equal(files.length, 1, `one cache file: ${files.join(', ')}`);
+  const cache = join(dir, files[0]);
+  const written = readFileSync(cache);
+  assert.ok(written.length > 100_000, `the cache holds compiled code (${written.length} bytes)`);
+  assert.equal(statSync(dir).mode & 0o777, 0o700, "the folder is the user's alone");
+
+  const second = run(args, env);
+  assert.equal(second.code, 0, second.stderr);
+  assert.deepEqual(readFileSync(cache), written, 'a cache V8 accepted is not written again');
+  // The same report every way (its timing fields aside).
+  const report = (out: string): unknown => JSON.parse(out.replace(/"(seconds|elapsed\w*)":[0-9.e+-]+/g, '"$1":0'));
+  assert.deepEqual(report(first.stdout), report(plain.stdout));
+  assert.deepEqual(report(second.stdout), report(plain.stdout));
+
+  // Garbage where the cache was: V8 rejects it, the run is the same, and a good cache replaces it.
+  writeFileSync(cache, Buffer.alloc(written.length, 0x5a));
+  const corrupt = run(args, env);
+  assert.equal(corrupt.code, 0, corrupt.stderr);
+  assert.deepEqual(report(corrupt.stdout), report(plain.stdout));
+  const anew = readFileSync(cache);
+  assert.ok(
+    anew.some((b) => b !== 0x5a),
+    'the rejected cache was written anew',
+  );
+  assert.deepEqual(anew.subarray(0, 4), written.subarray(0, 4), "V8's code cache magic number");
+
+  // A folder others may write to is not used (compiled code would run as this user).
+  if (process.getuid?.() !== undefined) {
+    const open = join(tmp, 'open-cache');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const r = run(args, { MIMICRY_COMPILE_CACHE: open });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(open), []);
+  }
 });
