@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCheckpoint } from '../src/mimicry/safetensors/reader';
 import { overviewOf } from '../src/mimicry/worker/inspect/overview';
+import { rowsOf } from '../src/mimicry/worker/inspect/tensorColumns';
 import { buildPrefixTree } from '../src/mimicry/naming/prefixTree';
 import { buildInspectReport } from '../src/cli/inspectReport';
 import { renderText } from '../src/cli/inspectRender';
@@ -62,12 +63,14 @@ async function openOnce(how: OpenPath, file: string, sample: () => void): Promis
     sample();
     t2 = performance.now();
     // The worker posts it to the extension host (structured clone), which posts one `header`
-    // message to the webview (JSON, as VS Code sends webview messages).
+    // message to the webview (JSON, as VS Code sends webview messages); the webview builds the rows
+    // from their columns.
     const cloned = structuredClone(opened);
     const received = JSON.parse(JSON.stringify({ type: 'header', summary: cloned.overview, tensors: cloned.tensors })) as typeof cloned;
+    const rows = rowsOf(received.tensors);
     sample();
     t3 = performance.now();
-    built = buildPrefixTree(received.tensors).length * received.tensors.length;
+    built = buildPrefixTree(rows).length * rows.length;
   } else {
     const report = await buildInspectReport(ckpt, file, { stats: false, spectra: false });
     built = renderText(report, false, false).length;

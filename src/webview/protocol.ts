@@ -4,7 +4,7 @@
 
 import type { WireError } from '../mimicry/errors';
 import type { TensorStats } from '../mimicry/stats/tensorStats';
-import type { CheckpointSummary, SpectrumView, TensorRow, ValuesPage, ValuesRequest } from '../mimicry/worker/inspect/protocol';
+import type { CheckpointSummary, SpectrumView, TensorColumns, ValuesPage, ValuesRequest } from '../mimicry/worker/inspect/protocol';
 import type { PlanOutcome, PlanView } from '../mimicry/dashboard/budget';
 import { DASHBOARD_DATA_VERSION, type DashboardData } from '../mimicry/dashboard/types';
 import type {
@@ -34,7 +34,14 @@ export function protocolMismatch(version: number): WireError | undefined {
   };
 }
 /** The header facts come from the engine worker unchanged: one definition, in the inspect protocol. */
-export type { CheckpointSummary, SpectrumView, TensorRow, ValuesPage, ValuesRequest } from '../mimicry/worker/inspect/protocol';
+export type {
+  CheckpointSummary,
+  SpectrumView,
+  TensorColumns,
+  TensorRow,
+  ValuesPage,
+  ValuesRequest,
+} from '../mimicry/worker/inspect/protocol';
 
 /** Per-tensor statistics as the engine computes them (definitions: src/mimicry/stats/tensorStats.ts). */
 export type TensorStatsView = TensorStats;
@@ -54,7 +61,8 @@ export type ExtensionToWebview =
       readonly type: 'header';
       readonly version: number;
       readonly summary: CheckpointSummary;
-      readonly tensors: readonly TensorRow[];
+      /** The table's rows as columns (worker/inspect/tensorColumns.ts turns them back into rows). */
+      readonly tensors: TensorColumns;
       /** True when statistics for all tensors start by themselves (small file). */
       readonly autoStats: boolean;
     }

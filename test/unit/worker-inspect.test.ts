@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { RemoteError } from '../../src/mimicry/errors';
 import { inspectHost } from '../../src/mimicry/worker/inspect/client';
 import type { BatchEvent } from '../../src/mimicry/worker/inspect/protocol';
+import { rowsOf } from '../../src/mimicry/worker/inspect/tensorColumns';
+import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { tsWorkerEntry } from './helpers/worker-entry';
 
 const FIXTURE = resolve('test/fixtures/real/capp-gpt2-4layer.safetensors');
@@ -15,13 +17,24 @@ test('worker opens a checkpoint and computes statistics and a spectrum', async (
   const host = inspectHost(ENTRY, FIXTURE);
   try {
     const opened = await host.open();
+    const rows = rowsOf(opened.tensors);
     assert.equal(opened.overview.tensorCount, 52);
     assert.equal(
       opened.overview.params,
-      opened.tensors.reduce((s, t) => s + t.params, 0),
+      rows.reduce((s, t) => s + t.params, 0),
     );
+    // The rows, after their trip as columns, are the reader's own tensors, in order.
+    const ck = await openCheckpoint(FIXTURE);
+    try {
+      assert.deepEqual(
+        rows.map((r) => [r.name, r.dtype, r.shape, r.params, r.bytes, r.fileOffset, r.decodable]),
+        ck.tensors.map((t) => [t.name, t.dtype, [...t.shape], t.params, t.bytes, t.fileOffset, true]),
+      );
+    } finally {
+      await ck.close();
+    }
     assert.deepEqual(opened.overview.metadata, [['format', 'pt']]);
-    const matrix = opened.tensors.find((t) => t.shape.length === 2);
+    const matrix = rows.find((t) => t.shape.length === 2);
     assert.ok(matrix);
     const [stats, spectrum] = await Promise.all([
       host.request('stats', { name: matrix.name, bins: 16 }).done,
@@ -39,7 +52,7 @@ test('a batch reports each tensor; cancelled, it stops and rejects as cancelled'
   const host = inspectHost(ENTRY, FIXTURE);
   try {
     const opened = await host.open();
-    const names = opened.tensors.map((t) => t.name);
+    const names = opened.tensors.names;
     const events: BatchEvent[] = [];
     await host.request('statsBatch', { names, bins: 8 }, (e) => events.push(e)).done;
     assert.deepEqual(
@@ -68,7 +81,7 @@ test('a tensor that is not there fails alone, with the file and the rule', async
       return true;
     });
     const opened = await host.open();
-    assert.equal(opened.tensors.length, 52);
+    assert.equal(opened.tensors.names.length, 52);
   } finally {
     host.dispose();
   }

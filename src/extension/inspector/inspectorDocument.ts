@@ -6,6 +6,7 @@ import { wireOf, type WireError } from '../../mimicry/errors';
 import { inspectHost, type InspectHost } from '../../mimicry/worker/inspect/client';
 import { adapterFactors } from '../config';
 import type { Opened } from '../../mimicry/worker/inspect/protocol';
+import { decodableNames } from '../../mimicry/worker/inspect/tensorColumns';
 import type { Cancellable } from '../../mimicry/worker/channel/protocol';
 import type { Backend } from '../../mimicry/recast/types';
 import type { BatchProgress, BatchState, ExtensionToWebview, SpectrumView, TensorStatsView, ValuesRequest } from '../../webview/protocol';
@@ -219,8 +220,8 @@ export class InspectorDocument implements vscode.CustomDocument {
     const opened = await this.opened;
     if (!('overview' in opened)) return;
     // A resumed batch counts from where it stopped: the total is every decodable tensor.
-    const decodable = opened.tensors.filter((t) => t.decodable);
-    const names = decodable.filter((t) => !this.stats.has(t.name)).map((t) => t.name);
+    const decodable = decodableNames(opened.tensors);
+    const names = decodable.filter((name) => !this.stats.has(name));
     const total = decodable.length;
     let done = total - names.length;
     let failed = 0;

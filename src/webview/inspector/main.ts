@@ -47,6 +47,7 @@ import { onThemeChange } from '../shared/theme';
 import { loadState, post, saveState } from './api';
 import { BatchBar } from './batchBar';
 import { stylesSettled } from '../shared/settled';
+import { rowsOf } from '../../mimicry/worker/inspect/tensorColumns';
 
 const app = document.getElementById('app') ?? document.body;
 const state = new InspectorState();
@@ -167,7 +168,8 @@ let currentTab = 0;
 let search: HTMLElement | undefined;
 
 function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
-  state.setHeader(m.summary, m.tensors, m.autoStats);
+  const rows = rowsOf(m.tensors);
+  state.setHeader(m.summary, rows, m.autoStats);
   const s = m.summary;
   search = searchBox();
   const tabs = h(
@@ -206,8 +208,8 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
     h('div', { slot: 'end', class: 'pane pane-right' }, detail.element),
   );
   replace(app, h('div', { class: 'layout' }, toolbar, renderSummary(s), split));
-  table.setRows(m.tensors);
-  tree.setRows(m.tensors);
+  table.setRows(rows);
+  tree.setRows(rows);
   if (persisted.query) {
     table.setQuery(persisted.query);
     tree.setQuery(persisted.query);
@@ -216,14 +218,14 @@ function showHeader(m: Extract<ExtensionToWebview, { type: 'header' }>): void {
   batchBar.set(
     state.batch,
     m.autoStats,
-    m.tensors.some((t) => t.decodable),
+    rows.some((t) => t.decodable),
   );
   const restore = persisted.selected !== undefined && state.byName.has(persisted.selected) ? persisted.selected : undefined;
   if (restore !== undefined) select(restore, true);
   // Report once the rows are painted and their icons' stylesheets are in, so tests can rely on the
   // DOM being there (and may close the view at once: see stylesSettled).
   requestAnimationFrame(() =>
-    requestAnimationFrame(() => void stylesSettled().then(() => post({ type: 'rendered', tensorCount: m.tensors.length }))),
+    requestAnimationFrame(() => void stylesSettled().then(() => post({ type: 'rendered', tensorCount: rows.length }))),
   );
 }
 

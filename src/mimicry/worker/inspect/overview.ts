@@ -4,15 +4,17 @@
 import { basename, dirname, relative } from 'node:path';
 import { isDecodable } from '../../safetensors/dtypes';
 import type { Checkpoint } from '../../safetensors/types';
-import type { CheckpointSummary, TensorRow } from './protocol';
+import type { CheckpointSummary, TensorColumns } from './protocol';
+import { TensorColumnsBuilder } from './tensorColumns';
 
-export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; tensors: TensorRow[] } {
+export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; tensors: TensorColumns } {
   const shardIndex = new Map<string, number>(ckpt.files.map((f, i) => [f, i]));
   const shardTensors = ckpt.files.map(() => 0);
   const shardBytes = ckpt.files.map(() => 0);
   const byDtype = new Map<string, { dtype: string; tensors: number; params: number; bytes: number }>();
   let params = 0;
-  const tensors: TensorRow[] = ckpt.tensors.map((t) => {
+  const columns = new TensorColumnsBuilder();
+  for (const t of ckpt.tensors) {
     const shard = shardIndex.get(t.file) ?? 0;
     shardTensors[shard] += 1;
     shardBytes[shard] += t.bytes;
@@ -22,17 +24,18 @@ export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; ten
     share.params += t.params;
     share.bytes += t.bytes;
     byDtype.set(t.dtype, share);
-    return {
+    columns.add({
       name: t.name,
       dtype: t.dtype,
-      shape: [...t.shape],
+      shape: t.shape,
       params: t.params,
       bytes: t.bytes,
       shard,
       fileOffset: t.fileOffset,
       decodable: isDecodable(t.dtype),
-    };
-  });
+    });
+  }
+  const tensors = columns.build();
   const folder = dirname(ckpt.path);
   return {
     overview: {
@@ -40,7 +43,7 @@ export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; ten
       fileName: basename(ckpt.path),
       kind: ckpt.kind,
       totalBytes: ckpt.totalBytes,
-      tensorCount: tensors.length,
+      tensorCount: tensors.names.length,
       params,
       dtypes: [...byDtype.values()].sort((a, b) => b.bytes - a.bytes || b.tensors - a.tensors),
       metadata: Object.entries(ckpt.metadata).map(([k, v]) => [k, String(v)] as const),

@@ -22,6 +22,25 @@ export interface TensorRow {
   readonly decodable: boolean;
 }
 
+/**
+ * The table's rows as columns, as they cross from the worker to the host and on to the webview: a
+ * 100,000-tensor header travels as a few arrays instead of 100,000 objects (structured clone, then
+ * JSON: 0.40-0.60 s as objects, 0.12-0.22 s as columns with the rows built again on arrival).
+ * tensorColumns.ts builds and reads them.
+ */
+export interface TensorColumns {
+  readonly names: readonly string[];
+  /** Per tensor, its index in `dtypes`. */
+  readonly dtypeOf: readonly number[];
+  readonly dtypes: readonly { readonly dtype: string; readonly decodable: boolean }[];
+  /** Per tensor its rank, then its dimensions, one tensor after another. */
+  readonly shapes: readonly number[];
+  readonly params: readonly number[];
+  readonly bytes: readonly number[];
+  readonly shards: readonly number[];
+  readonly fileOffsets: readonly number[];
+}
+
 export interface DTypeShare {
   readonly dtype: string;
   readonly tensors: number;
@@ -77,7 +96,7 @@ export interface SpectrumView {
 
 export interface Opened {
   readonly overview: CheckpointSummary;
-  readonly tensors: readonly TensorRow[];
+  readonly tensors: TensorColumns;
 }
 
 /** What a batch reports on the way: one tensor's progress, its statistics, or its failure. */
