@@ -61,6 +61,22 @@ test('the compiled statistics kernels are those of statsKernels.wat (run scripts
   assert.ok(statsKernels(), 'WebAssembly SIMD statistics kernels did not load on this Node');
 });
 
+test('F32 values of every magnitude (where the order of the float64 additions shows) give the same statistics with the kernels and without', async () => {
+  // Sums of float32 values of a narrow range are exact in float64 whatever the order; these are not.
+  const rand = rng(7);
+  const n = BUCKETS_FROM + 3 * 4096;
+  const wide = new Float32Array(n);
+  for (let i = 0; i < n; i++) wide[i] = (rand() < 0.5 ? -1 : 1) * 10 ** (60 * rand() - 30);
+  // Blocks whose four interleaved sums are 0, 1e33, 1024 and -1e33 (less each block's first value):
+  // added up as (0 + 2) + (1 + 3) they give 1024, as (0 + 1) + (2 + 3) they give 0.
+  const ordered = Float32Array.from({ length: n }, (_, i) => [1, 1e30, 2, -1e30][i % 4]);
+  for (const x of [wide, ordered]) {
+    const js = await withKernels(false, () => computeTensorStatsFromBytes('F32', source(x, 1 << 20), { elements: n }));
+    const simd = await computeTensorStatsFromBytes('F32', source(x, 1 << 20), { elements: n });
+    assert.deepStrictEqual(simd, js);
+  }
+});
+
 test('F32 statistics with the SIMD kernels equal the JavaScript loops bit for bit, however chunked', async () => {
   for (const [n, chunk, offset] of [
     [BUCKETS_FROM + 4097, 1 << 21, 0], // buckets and pass 2, a partial last block

@@ -178,54 +178,96 @@ function slowBlock(sup: MomentsPartial, x: Float32Array | Float64Array, from: nu
 /** One block of float32 values (all finite: fast; else slowBlock); also counts the buckets in `top`. */
 function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: Int32Array, shift: number, from: number, to: number): void {
   const c = x[from];
-  // Two interleaved sets of sums halve the chains of dependent additions.
+  // Four interleaved sets of sums (element k into set k mod 4, as the SIMD kernel's lanes) shorten
+  // the chains of dependent additions; they are added up as (0 + 2) + (1 + 3), as the kernel does.
   let s0 = 0;
   let q0 = 0;
   let a0 = 0;
   let s1 = 0;
   let q1 = 0;
   let a1 = 0;
+  let s2 = 0;
+  let q2 = 0;
+  let a2 = 0;
+  let s3 = 0;
+  let q3 = 0;
+  let a3 = 0;
   let mn = sup.min;
   let mx = sup.max;
   let z = 0;
-  const pairs = from + ((to - from) & ~1);
+  const quads = from + ((to - from) & ~3);
   // No unpredictable branch in here (Math.abs, not a sign test; zeros counted from the bits): half the
   // values are negative in random order, and a mispredicted branch per value costs several times the loop.
-  for (let k = from; k < pairs; k += 2) {
-    const v = x[k];
-    const w = x[k + 1];
-    const d = v - c;
-    const e = w - c;
-    s0 += d;
-    q0 += d * d;
-    a0 += Math.abs(v);
-    s1 += e;
-    q1 += e * e;
-    a1 += Math.abs(w);
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
-    if (w < mn) mn = w;
-    if (w > mx) mx = w;
-    const u = bits[k];
-    const t = bits[k + 1];
-    z += (((u & 0x7fffffff) - 1) >>> 31) + (((t & 0x7fffffff) - 1) >>> 31); // 1 for +0 and -0 only
-    top[u >>> shift]++;
-    top[t >>> shift]++;
+  for (let k = from; k < quads; k += 4) {
+    const v0 = x[k];
+    const v1 = x[k + 1];
+    const v2 = x[k + 2];
+    const v3 = x[k + 3];
+    const d0 = v0 - c;
+    const d1 = v1 - c;
+    const d2 = v2 - c;
+    const d3 = v3 - c;
+    s0 += d0;
+    q0 += d0 * d0;
+    a0 += Math.abs(v0);
+    s1 += d1;
+    q1 += d1 * d1;
+    a1 += Math.abs(v1);
+    s2 += d2;
+    q2 += d2 * d2;
+    a2 += Math.abs(v2);
+    s3 += d3;
+    q3 += d3 * d3;
+    a3 += Math.abs(v3);
+    if (v0 < mn) mn = v0;
+    if (v0 > mx) mx = v0;
+    if (v1 < mn) mn = v1;
+    if (v1 > mx) mx = v1;
+    if (v2 < mn) mn = v2;
+    if (v2 > mx) mx = v2;
+    if (v3 < mn) mn = v3;
+    if (v3 > mx) mx = v3;
+    const u0 = bits[k];
+    const u1 = bits[k + 1];
+    const u2 = bits[k + 2];
+    const u3 = bits[k + 3];
+    // 1 for +0 and -0 only
+    z +=
+      (((u0 & 0x7fffffff) - 1) >>> 31) +
+      (((u1 & 0x7fffffff) - 1) >>> 31) +
+      (((u2 & 0x7fffffff) - 1) >>> 31) +
+      (((u3 & 0x7fffffff) - 1) >>> 31);
+    top[u0 >>> shift]++;
+    top[u1 >>> shift]++;
+    top[u2 >>> shift]++;
+    top[u3 >>> shift]++;
   }
-  if (pairs < to) {
-    const v = x[pairs];
+  // The last one to three values, into sets 0, 1, 2.
+  for (let k = quads; k < to; k++) {
+    const v = x[k];
     const d = v - c;
-    s0 += d;
-    q0 += d * d;
-    a0 += Math.abs(v);
+    const set = k - quads;
+    if (set === 0) {
+      s0 += d;
+      q0 += d * d;
+      a0 += Math.abs(v);
+    } else if (set === 1) {
+      s1 += d;
+      q1 += d * d;
+      a1 += Math.abs(v);
+    } else {
+      s2 += d;
+      q2 += d * d;
+      a2 += Math.abs(v);
+    }
     if (v < mn) mn = v;
     if (v > mx) mx = v;
-    const u = bits[pairs];
+    const u = bits[k];
     z += ((u & 0x7fffffff) - 1) >>> 31;
     top[u >>> shift]++;
   }
-  const s = s0 + s1;
-  const q = q0 + q1;
+  const s = s0 + s2 + (s1 + s3);
+  const q = q0 + q2 + (q1 + q3);
   // q is NaN or Inf exactly when a value is NaN or Inf (float32 squares never overflow float64).
   if (!(q < Infinity)) return slowBlock(sup, x, from, to);
   const n = to - from;
@@ -234,12 +276,12 @@ function blockF32(sup: MomentsPartial, x: Float32Array, bits: Uint32Array, top: 
   sup.max = mx;
   sup.zeros += z;
   mergeCentral(sup, n, c + s / n, q - (s / n) * s);
-  addAbs(sup, a0 + a1);
+  addAbs(sup, a0 + a2 + (a1 + a3));
 }
 
 /**
  * The end of blockF32 for a whole block x[from, from + BLOCK) the kernel summed into out[o, o + 6):
- * s, q, a as blockF32's s, q, a0 + a1; mn and mx of the block alone; z zeros (read here, not passed:
+ * s, q, a as blockF32's s, q and a; mn and mx of the block alone; z zeros (read here, not passed:
  * float arguments of a call that is not inlined are boxed). The kernel's min and max come from four
  * lanes: the same value as the sequential loop's, but when it is zero the loop keeps the first zero
  * met, whose sign the lanes lose: then the block's min and max are taken again in order.
