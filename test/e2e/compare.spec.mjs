@@ -17,6 +17,7 @@ import {
   frameWith,
   framesText,
   inspectorFrame,
+  openInInspector,
   screenshot,
   sleep,
   tensorNames,
@@ -100,6 +101,10 @@ test.describe.serial('compare', () => {
 
   test('"Compare with Selected" on two checkpoints shows both inspectors side by side, every time', async () => {
     const first = { a: tensorNames(join(ctx.workspace, A))[0], b: tensorNames(join(ctx.workspace, B))[0] };
+    // The session's first open, alone: right after the workbench loads, code-server may not know our
+    // editor yet and would show both sides in its text editor (openInInspector waits that out).
+    await closeAllEditors(ctx.page);
+    await openInInspector(ctx.page, A, first.a);
     const recovered = [];
     const stuck = [];
     for (let i = 0; i < TRIES; i++) {

@@ -15,6 +15,7 @@ import {
   closeAllEditors,
   frameWith,
   inspectorFrame,
+  openInInspector,
   screenshot,
   tensorNames,
   until,
@@ -187,9 +188,9 @@ test.describe.serial('dashboard', () => {
 
   test('dashboard: the inspector\'s "Reconstruct…" button and the command palette open the configuration form', async () => {
     await closeAllEditors(ctx.page);
-    await explorerItem(ctx.page, CAPP).then((row) => row.dblclick());
     const names = tensorNames(join(ctx.workspace, CAPP));
-    const inspector = await inspectorFrame(ctx.page, names[0]);
+    // The session's first open: it may come before code-server knows our editor (openInInspector).
+    const inspector = await openInInspector(ctx.page, CAPP, names[0]);
     await inspector.locator(tid('inspector-reconstruct')).first().click();
     let form = await dashboard(ctx.page, 'configure-view');
     assert.match(
