@@ -15,9 +15,13 @@ import { SUPER } from '../../src/mimicry/stats/accumulators';
 import { tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import {
   computeCheckpointStats,
+  planPoolJobs,
+  RANGE_BYTES,
   rangeElements,
+  TAIL_SPLIT,
   threadsFor,
   WORKERS_FROM_BYTES,
+  type PoolPlan,
   type StatsProgress,
 } from '../../src/mimicry/stats/statsPool';
 import { rng } from './helpers/rng';
@@ -174,4 +178,36 @@ test('threadsFor: as many threads as the cores feed (a thread keeps about 1.1 co
   // Nothing to compute (a dtype not decoded, empty tensors) counts nothing.
   assert.equal(threadsFor([t('F4', 1 << 30), t('F32', 0)], 8), 1);
   assert.equal(threadsFor([], 8), 1);
+});
+
+test('the pool plan: batches and ranges of about rangeBytes, the last threads x rangeBytes in jobs TAIL_SPLIT times smaller', () => {
+  const MiB = 1 << 20;
+  const t = (dtype: 'F32' | 'BF16' | 'F4', params: number) => ({ dtype, params, bytes: params * (dtype === 'F32' ? 4 : 2) }) as TensorInfo;
+  const sizes = (plan: PoolPlan, i: number) => (plan.ranges.get(i) ?? []).map(([a, b]) => b - a);
+  // The stats bench's F32 checkpoint: 8 tensors of 128 MiB on 2 threads.
+  const f32 = planPoolJobs(
+    Array.from({ length: 8 }, () => t('F32', 32 * MiB)),
+    2,
+    RANGE_BYTES,
+  );
+  for (let i = 0; i < 7; i++) assert.deepEqual(sizes(f32, i), [16 * MiB, 16 * MiB], `tensor ${i}: two 64 MiB ranges`);
+  assert.equal(TAIL_SPLIT, 4);
+  assert.deepEqual(sizes(f32, 7), Array(8).fill(4 * MiB), 'the last tensor: eight 16 MiB ranges');
+  assert.equal(f32.jobs.length, 7 * 2 + 8);
+  assert.ok(f32.jobs.every((j) => j.kind === 'pass1'));
+  // Ranges cover each tensor in order, on superblock boundaries.
+  for (const [i, ranges] of f32.ranges) {
+    assert.equal(ranges[0][0], 0);
+    assert.equal(ranges.at(-1)?.[1], 32 * MiB, `tensor ${i}`);
+    ranges.forEach(([a], k) => k > 0 && assert.equal(a, ranges[k - 1][1]));
+    ranges.forEach(([a]) => assert.equal(a % SUPER, 0));
+  }
+  // 300 tensors of 1 MiB: batches of 64 MiB, then of 16 MiB for the last 128 MiB (the one before
+  // them cut where they start); a skipped dtype left out.
+  const small = [...Array.from({ length: 300 }, () => t('F32', MiB / 4)), t('F4', 1 << 20)];
+  const plan = planPoolJobs(small, 2, RANGE_BYTES);
+  const batches = plan.jobs.map((j) => (j.kind === 'whole' ? j.tensors.length : -1));
+  assert.deepEqual(batches, [64, 64, 44, 16, 16, 16, 16, 16, 16, 16, 16]);
+  assert.equal(plan.ranges.size, 0);
+  assert.ok(!plan.jobs.some((j) => j.kind === 'whole' && j.tensors.includes(300)), 'the F4 tensor is not computed');
 });

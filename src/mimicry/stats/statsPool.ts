@@ -22,6 +22,12 @@ import { DEFAULT_BINS } from './tensorStats';
 
 /** A range (and a batch of small tensors) holds about this many bytes: small enough to spread, big enough to cost little per message. */
 export const RANGE_BYTES = 64 << 20;
+/**
+ * The last `threads` ranges' worth of bytes go in jobs this many times smaller: a thread done with
+ * its last job waits for the others only as long as a small one takes (a 128 MiB tensor's second
+ * pass waits for both halves' first: the stats bench's timeline showed a thread idle 50-75 ms there).
+ */
+export const TAIL_SPLIT = 4;
 /** At most this many tensors per batch, so a header of 200,000 tiny tensors still spreads. */
 export const BATCH_TENSORS = 512;
 /** A cancelled job stops between chunks (8 MiB, milliseconds); past this the worker is ended. */
@@ -178,10 +184,57 @@ class ThisThread implements Runner {
   dispose(): void {}
 }
 
-type Job =
+export type PoolJob =
   | { readonly kind: 'whole'; readonly tensors: readonly number[]; readonly bytes: number }
   | { readonly kind: 'pass1'; readonly tensor: number; readonly part: number; readonly first: number; readonly last: number }
   | { readonly kind: 'pass2'; readonly tensor: number; readonly part: number; readonly first: number; readonly last: number };
+type Job = PoolJob;
+
+/** The pool's first jobs: batches of whole tensors, and the first passes of the split ones with their ranges. */
+export interface PoolPlan {
+  readonly jobs: readonly PoolJob[];
+  /** Per split tensor (its index), its element ranges in order. */
+  readonly ranges: ReadonlyMap<number, readonly (readonly [number, number])[]>;
+}
+
+/**
+ * Jobs for `tensors` (skipped ones left out) on `threads` threads: tensors up to `rangeBytes` in
+ * batches of about that many bytes (at most BATCH_TENSORS), bigger ones in ranges of about that many;
+ * the last `threads * rangeBytes` bytes in jobs TAIL_SPLIT times smaller.
+ */
+export function planPoolJobs(tensors: readonly TensorInfo[], threads: number, rangeBytes: number = RANGE_BYTES): PoolPlan {
+  const jobs: PoolJob[] = [];
+  const ranges = new Map<number, (readonly [number, number])[]>();
+  let batch: number[] = [];
+  let batchBytes = 0;
+  const flush = (): void => {
+    if (batch.length > 0) jobs.push({ kind: 'whole', tensors: batch, bytes: batchBytes });
+    batch = [];
+    batchBytes = 0;
+  };
+  // Bytes of this tensor and those after it.
+  let remaining = tensors.reduce((sum, t) => sum + (skippedReason(t) ? 0 : t.bytes), 0);
+  for (const [i, t] of tensors.entries()) {
+    if (skippedReason(t)) continue;
+    const inTail = remaining <= threads * rangeBytes;
+    if (inTail && batchBytes > rangeBytes / TAIL_SPLIT) flush(); // the tail's batches are small from its first
+    const jobBytes = inTail ? rangeBytes / TAIL_SPLIT : rangeBytes;
+    remaining -= t.bytes;
+    const per = rangeElements(t, jobBytes);
+    if (t.params <= per) {
+      batch.push(i);
+      batchBytes += t.bytes;
+      if (batchBytes >= jobBytes || batch.length >= BATCH_TENSORS) flush();
+      continue;
+    }
+    const own: (readonly [number, number])[] = [];
+    for (let first = 0; first < t.params; first += per) own.push([first, Math.min(t.params, first + per)]);
+    ranges.set(i, own);
+    own.forEach(([first, last], part) => jobs.push({ kind: 'pass1', tensor: i, part, first, last }));
+  }
+  flush();
+  return { jobs, ranges };
+}
 
 /** A split tensor's state between its passes. */
 interface Split {
@@ -217,35 +270,19 @@ class Pool {
     this.bins = opts.bins ?? DEFAULT_BINS;
     this.results = new Array<TensorStatsOutcome | undefined>(tensors.length);
     let total = 0;
-    let batch: number[] = [];
-    let batchBytes = 0;
-    const flush = (): void => {
-      if (batch.length > 0) this.queue.push({ kind: 'whole', tensors: batch, bytes: batchBytes });
-      batch = [];
-      batchBytes = 0;
-    };
     for (const [i, t] of tensors.entries()) {
       const skipped = skippedReason(t);
       if (skipped) {
         this.results[i] = { skipped };
         this.tensorsDone++;
-        continue;
-      }
-      total += t.bytes;
-      const per = rangeElements(t, opts.rangeBytes);
-      if (t.params <= per) {
-        batch.push(i);
-        batchBytes += t.bytes;
-        if (batchBytes >= (opts.rangeBytes ?? RANGE_BYTES) || batch.length >= BATCH_TENSORS) flush();
-        continue;
-      }
-      const ranges: (readonly [number, number])[] = [];
-      for (let first = 0; first < t.params; first += per) ranges.push([first, Math.min(t.params, first + per)]);
-      const twoPasses = pathOf(t.dtype, t.params) !== 'table';
-      this.splits.set(i, { ranges, parts: ranges.map(() => undefined), partsLeft: ranges.length, passShare: twoPasses ? 0.5 : 1 });
-      ranges.forEach(([first, last], part) => this.queue.push({ kind: 'pass1', tensor: i, part, first, last }));
+      } else total += t.bytes;
     }
-    flush();
+    const plan = planPoolJobs(tensors, threads, opts.rangeBytes);
+    for (const [i, ranges] of plan.ranges) {
+      const twoPasses = pathOf(tensors[i].dtype, tensors[i].params) !== 'table';
+      this.splits.set(i, { ranges, parts: ranges.map(() => undefined), partsLeft: ranges.length, passShare: twoPasses ? 0.5 : 1 });
+    }
+    this.queue.push(...plan.jobs);
     this.totalBytes = total;
     this.runners.push(new ThisThread(checkpoint));
     const workers = Math.min(threads, this.queue.length) - 1;
