@@ -306,13 +306,22 @@ test.describe.serial('dashboard', () => {
     const frame = await dashboard(ctx.page, 'configure-view');
     await budgetText(frame);
     const roles = frame.locator(tid('role-checkbox'));
-    // Each change re-plans and the form's layout moves under the pointer: click until the box says so.
-    const setRole = async (i, on) => {
-      const cb = roles.nth(i);
-      for (let k = 0; k < 3 && (await cb.evaluate((e) => /** @type {any} */ (e).checked)) !== on; k++) await cb.click();
-      assert.equal(await cb.evaluate((e) => /** @type {any} */ (e).checked), on);
-    };
-    for (let i = 0; i < (await roles.count()); i++) await setRole(i, false);
+    // Each change re-plans and the form's layout moves under the pointer, so a click can land on
+    // another box (a CI run saw one checked again): one click per poll, on the first box that is not
+    // as wanted, until every box is.
+    const setRoles = (on) =>
+      until(
+        `every role ${on ? 'checked' : 'unchecked'}`,
+        async () => {
+          const states = await roles.evaluateAll((els) => els.map((e) => /** @type {any} */ (e).checked));
+          const i = states.findIndex((checked) => checked !== on);
+          if (i < 0) return true;
+          await roles.nth(i).click();
+          return false;
+        },
+        20_000,
+      );
+    await setRoles(false);
     await until(
       'the no-role message',
       async () => (await frame.locator(tid('config-error')).first().innerText()).includes('Select at least one module role.'),
@@ -333,7 +342,7 @@ test.describe.serial('dashboard', () => {
     assert.match(await frame.locator(tid('curve-status')).first().innerText(), /Select a module role/);
     assert.ok(await frame.locator(tid('curve-chart')).first().isHidden());
     await screenshot(ctx.page, ctx.shots, 'reconstruct-no-role.png');
-    for (let i = 0; i < (await roles.count()); i++) await setRole(i, true);
+    await setRoles(true);
     await until('8 planned banks again', async () => (await frame.locator(`${tid('bank-list')} tr[data-bank]`).count()) === 8, 20_000);
     await until('the curve again', async () => (await frame.locator(`${tid('curve-table')} tr[data-role]`).count()) === 4, 20_000);
   });
