@@ -7,11 +7,12 @@
 // bundle, Node and V8 version; V8 checks it against the source and ignores one that does not match.
 // MIMICRY_COMPILE_CACHE names another folder; MIMICRY_COMPILE_CACHE=off turns it off.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Script } from 'node:vm';
+import { writeFileAtomicSync } from '../mimicry/io/atomicFile';
 
 type Main = { main(): void };
 
@@ -40,18 +41,6 @@ function readOrUndefined(file: string): Buffer | undefined {
   }
 }
 
-/** Writes `bytes` to `file` whole or not at all (another run may be reading it). */
-function writeAtomically(file: string, bytes: Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, bytes);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 function run(bundle: string): void {
   const source = readFileSync(bundle, 'utf8');
   const dir = cacheFolder();
@@ -67,7 +56,8 @@ function run(bundle: string): void {
   if (cacheFile && (!cachedData || script.cachedDataRejected)) {
     process.once('exit', () => {
       try {
-        writeAtomically(cacheFile, script.createCachedData());
+        // Whole or not at all: another run may be reading it.
+        writeFileAtomicSync(cacheFile, script.createCachedData());
       } catch {
         // A cache that cannot be written only makes the next start slower.
       }

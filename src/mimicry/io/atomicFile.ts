@@ -4,6 +4,7 @@
 // Every temporary file the project writes (these, the safetensors writer's, the template scratch)
 // is named `.<name>.<pid>.<12 hex>.tmp`, so a later run can recognise those of a process that was
 // killed before it could clean up (removeStaleTemps) and remove them, and nothing else.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
@@ -79,6 +80,31 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   } catch (e) {
     await h.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** writeFileAtomic, blocking: for where nothing can be awaited (a process's `exit` handler). */
+export function writeFileAtomicSync(file: string, data: Uint8Array): void {
+  const target = path.resolve(file);
+  const tmp = tempPathFor(target);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    for (let done = 0; done < data.byteLength;) done += writeSync(fd, data, done);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, target);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // closed already
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // renamed or gone
+    }
     throw e;
   }
 }
