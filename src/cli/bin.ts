@@ -4,10 +4,11 @@
 // The cache is written once the run is over, so it holds every function the run compiled, not only
 // the top level (v8-compile-cache and Node's own cache write it right after compiling: measured here,
 // 0.22 s). It lives in a folder of the user's own (mode 0700) in the OS temp folder, one file per
-// bundle, Node and V8 version; V8 checks it against the source and ignores one that does not match.
+// bundle (a new build's or another Node's replaces it); V8 checks it against the source and ignores
+// one that does not match.
 // MIMICRY_COMPILE_CACHE names another folder; MIMICRY_COMPILE_CACHE=off turns it off.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -44,10 +45,10 @@ function readOrUndefined(file: string): Buffer | undefined {
 function run(bundle: string): void {
   const source = readFileSync(bundle, 'utf8');
   const dir = cacheFolder();
-  const key = createHash('sha256')
-    .update(`${bundle}\0${source.length}\0${statSync(bundle).mtimeMs}\0${process.version}\0${process.arch}`)
-    .digest('hex')
-    .slice(0, 32);
+  const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
+  // <the bundle's path>-<its build and this Node>: a new build's cache replaces the old one's.
+  const prefix = `${hash(bundle)}-`;
+  const key = `${prefix}${hash(`${source.length}\0${statSync(bundle).mtimeMs}\0${process.version}\0${process.arch}`)}`;
   const cacheFile = dir && path.join(dir, `${key}.v8cache`);
   const cachedData = cacheFile ? readOrUndefined(cacheFile) : undefined;
   // The function node wraps every CommonJS module in.
@@ -58,6 +59,8 @@ function run(bundle: string): void {
       try {
         // Whole or not at all: another run may be reading it.
         writeFileAtomicSync(cacheFile, script.createCachedData());
+        for (const f of readdirSync(dir))
+          if (f.startsWith(prefix) && f.endsWith('.v8cache') && f !== `${key}.v8cache`) rmSync(path.join(dir, f));
       } catch {
         // A cache that cannot be written only makes the next start slower.
       }

@@ -2,7 +2,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REAL, REAL_TENSOR_COUNTS } from './helpers/real-fixtures';
@@ -104,6 +115,20 @@ test('bundled CLI: the code cache is written after a run, used by the next, repl
     'the rejected cache was written anew',
   );
   assert.deepEqual(anew.subarray(0, 4), written.subarray(0, 4), "V8's code cache magic number");
+
+  // A new build of the bundle: its cache replaces the old one's (one file per bundle, not one per build).
+  const bundle = 'dist/cliMain.js';
+  const stamp = statSync(bundle).mtime;
+  utimesSync(bundle, stamp, new Date(stamp.getTime() + 1000));
+  try {
+    const rebuilt = run(args, env);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    const after = readdirSync(dir).filter((f) => !f.startsWith('.'));
+    assert.equal(after.length, 1, `one cache file: ${after.join(', ')}`);
+    assert.notEqual(after[0], files[0]);
+  } finally {
+    utimesSync(bundle, stamp, stamp);
+  }
 
   // A folder others may write to is not used (compiled code would run as this user).
   if (process.getuid?.() !== undefined) {
