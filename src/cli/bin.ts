@@ -2,8 +2,7 @@
 // V8's code cache. Most of a command's start-up is V8 compiling that 3.6 MB bundle; a run after the
 // first loads the compiled code instead (`--help`: 0.26 s -> 0.17 s here, with `node -e 0` at 0.11).
 // The cache is written once the run is over, so it holds every function the run compiled, not only
-// the top level (v8-compile-cache and Node's own cache write it right after compiling: measured here,
-// 0.22 s). It lives in a folder of the user's own (mode 0700) in the OS temp folder, one file per
+// the top level (the v8-compile-cache package writes it right after compiling: 0.22 s here). It lives in a folder of the user's own (mode 0700) in the OS temp folder, one file per
 // bundle (a new build's or another Node's replaces it); V8 checks it against the source and ignores
 // one that does not match.
 // MIMICRY_COMPILE_CACHE names another folder; MIMICRY_COMPILE_CACHE=off turns it off.
