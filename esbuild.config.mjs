@@ -28,6 +28,8 @@ const builds = [
   { ...node, entryPoints: { reconstructWorker: 'src/mimicry/worker/reconstruct/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { familyWorker: 'src/mimicry/worker/family/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { statsWorker: 'src/mimicry/stats/statsWorker.ts' }, outdir: 'dist' },
+  // Starts the workers above through V8's code cache (WorkerHost uses it when it is there).
+  { ...node, entryPoints: { bundleLoader: 'src/mimicry/worker/channel/bundleLoader.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { paperWorker: 'src/mimicry/recast/paperWorker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { entropyWorker: 'src/mimicry/recast/entropyWorker.ts' }, outdir: 'dist' },
   // The executable turns on V8's code cache and then loads the CLI bundle beside it (src/cli/bin.ts).

@@ -15,7 +15,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { inspectHost } from '../../src/mimicry/worker/inspect/client';
 import { REAL, REAL_TENSOR_COUNTS } from './helpers/real-fixtures';
 
 const CLI = 'dist/cli.js';
@@ -140,3 +141,45 @@ test('bundled CLI: the code cache is written after a run, used by the next, repl
     assert.deepEqual(readdirSync(open), []);
   }
 });
+
+test('bundled workers start through the code cache (dist/bundleLoader.js): the first writes it, the next loads it, "off" writes none', async () => {
+  const dir = join(tmp, 'worker-cache');
+  const fixture = join(REAL, 'capp-gpt2-4layer.safetensors');
+  const before = process.env.MIMICRY_COMPILE_CACHE;
+  const openOnce = async (): Promise<unknown> => {
+    const host = inspectHost(resolve('dist/inspectWorker.js'), resolve(fixture));
+    try {
+      const opened = await host.open();
+      // The loader writes the cache shortly after the first request.
+      await until(() => !existsSync(dir) || readdirSync(dir).length > 0 || process.env.MIMICRY_COMPILE_CACHE === 'off');
+      return opened;
+    } finally {
+      host.dispose();
+    }
+  };
+  try {
+    process.env.MIMICRY_COMPILE_CACHE = dir;
+    const first = await openOnce();
+    await until(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.v8cache')));
+    const files = readdirSync(dir).filter((f) => f.endsWith('.v8cache'));
+    assert.equal(files.length, 1, files.join(', '));
+    const written = readFileSync(join(dir, files[0]));
+    const second = await openOnce();
+    assert.deepEqual(second, first, 'the same overview through the cache');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(readFileSync(join(dir, files[0])), written, 'a cache V8 accepted is not written again');
+    process.env.MIMICRY_COMPILE_CACHE = 'off';
+    rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(await openOnce(), first);
+    assert.ok(!existsSync(dir), '"off": no cache folder');
+  } finally {
+    if (before === undefined) delete process.env.MIMICRY_COMPILE_CACHE;
+    else process.env.MIMICRY_COMPILE_CACHE = before;
+  }
+});
+
+/** Polls `ok` every 50 ms for up to 10 s. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let t = 0; t < 200 && !ok(); t++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(ok(), 'timed out');
+}

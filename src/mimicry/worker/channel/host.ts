@@ -3,7 +3,10 @@
 // request that has not stopped within its grace period (a long synchronous computation) is stopped
 // the hard way: the worker is terminated, and the next request spawns and opens a fresh one.
 // A worker that crashes fails every request in flight with an error, never as "cancelled".
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { codeCacheOff } from '../../io/codeCache';
 import { CANCELLED, RemoteError, type WireError } from '../../errors';
 import type { Cancellable, FromWorker, MethodName, ParamsOf, ProgressOf, ResultOf, Service, ToWorker } from './protocol';
 
@@ -11,6 +14,16 @@ import type { Cancellable, FromWorker, MethodName, ParamsOf, ProgressOf, ResultO
 const OPEN_TIMEOUT_MS = 60_000;
 /** After `close`, the worker gets this long to close its file handles before it is terminated. */
 const CLOSE_GRACE_MS = 1000;
+
+/**
+ * dist/bundleLoader.js beside a bundled worker (dist/*.js), which starts it through V8's code cache
+ * (io/codeCache.ts); undefined for a TypeScript entry (tests), without the loader, or with the cache off.
+ */
+function bundleLoaderFor(entry: string): string | undefined {
+  if (!entry.endsWith('.js') || codeCacheOff()) return undefined;
+  const loader = path.join(path.dirname(entry), 'bundleLoader.js');
+  return loader !== entry && existsSync(loader) ? loader : undefined;
+}
 
 export interface WorkerHostOptions<S, O extends MethodName<S>> {
   /** The worker's script (dist/*.js, or a bootstrap that registers tsx in tests). */
@@ -153,11 +166,14 @@ export class WorkerHost<S extends Service<S>, O extends MethodName<S>> {
   private spawned(): Worker | undefined {
     if (this.disposed) return undefined;
     if (this.worker) return this.worker;
-    const worker = new Worker(this.options.entry, {
+    const { entry } = this.options;
+    const loader = bundleLoaderFor(entry);
+    const worker = new Worker(loader ?? entry, {
       name: this.options.name,
       // Never the parent's flags: a bundle runs as is, and a loader inherited from the parent (tsx's,
       // under the bench) would cost every worker start about 100 ms.
       execArgv: [...(this.options.execArgv ?? [])],
+      ...(loader ? { workerData: { bundle: entry } } : {}),
     });
     this.worker = worker;
     worker.on('message', (m: FromWorker<S>) => {
