@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LLAMA_7B, llamaTensors, manyTensors, writeSparseFile, writeSparseSharded } from './openCheckpoints';
+import { inspectHost } from '../src/mimicry/worker/inspect/client';
 
 export const OPEN_CASE_PREFIX = 'OPEN_CASE ';
 
@@ -92,6 +93,20 @@ function processSeconds(args: readonly string[], repeats: number, env: NodeJS.Pr
     if (res.status !== 0) throw new Error(`${args.join(' ')} exited with ${String(res.status)}: ${res.stderr.toString()}`);
   }
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+/** A fresh inspector worker (dist/inspectWorker.js, as the extension starts it) opening `file`: seconds to its answer. */
+async function workerOpenSeconds(file: string): Promise<number> {
+  const t0 = performance.now();
+  const host = inspectHost(path.resolve('dist/inspectWorker.js'), file);
+  try {
+    await host.open();
+    const seconds = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 400)); // time for the loader to write the cache
+    return seconds;
+  } finally {
+    host.dispose();
+  }
 }
 
 function generate(dir: string): Checkpoint[] {
@@ -214,6 +229,26 @@ export async function benchOpen(quick: boolean): Promise<void> {
       console.log(
         `  node dist/cli.js --help: ${ms(median(help.cached))} with its code cache, ${ms(median(help.none))} without ` +
           `(${ms(median(help.cached) - floor)} and ${ms(median(help.none) - floor)} over node -e 0)`,
+      );
+      // The inspector's worker as the extension starts it (WorkerHost), from its start to its answer to `open`.
+      const worker = { cached: [] as number[], none: [] as number[] };
+      const asked = process.env.MIMICRY_COMPILE_CACHE;
+      try {
+        await workerOpenSeconds(cps[0].file); // writes the cache
+        for (let r = 0; r < repeats; r++) {
+          delete process.env.MIMICRY_COMPILE_CACHE;
+          if (asked !== undefined) process.env.MIMICRY_COMPILE_CACHE = asked;
+          worker.cached.push(await workerOpenSeconds(cps[0].file));
+          process.env.MIMICRY_COMPILE_CACHE = 'off';
+          worker.none.push(await workerOpenSeconds(cps[0].file));
+        }
+      } finally {
+        if (asked === undefined) delete process.env.MIMICRY_COMPILE_CACHE;
+        else process.env.MIMICRY_COMPILE_CACHE = asked;
+      }
+      console.log(
+        `  the inspector's worker, started and open on <${cps[0].label}>: ${ms(median(worker.cached))} with its code cache, ` +
+          `${ms(median(worker.none))} without`,
       );
       for (const cp of cps) {
         const seconds = processSeconds([cli, 'inspect', cp.file], repeats);
