@@ -77,9 +77,13 @@ export const WORKERS_FROM_BYTES = 256 << 20;
  * 16, 15) for WORKERS_FROM_BYTES or more; else one.
  */
 export function threadsFor(tensors: readonly TensorInfo[], cores: number = availableParallelism()): number {
-  const bytes = tensors.reduce((s, t) => s + (skippedReason(t) || t.params === 0 ? 0 : t.bytes), 0);
-  if (bytes < WORKERS_FROM_BYTES) return 1;
+  if (computedBytes(tensors) < WORKERS_FROM_BYTES) return 1;
   return Math.max(1, Math.min(cores, Math.round(cores / CORES_PER_THREAD)));
+}
+
+/** Bytes of tensor data the statistics read: every tensor's but those of dtypes not decoded. */
+function computedBytes(tensors: readonly TensorInfo[]): number {
+  return tensors.reduce((s, t) => s + (skippedReason(t) ? 0 : t.bytes), 0);
 }
 
 /** A worker thread of the stats pool (`entry`: dist/statsWorker.js) with `path` opened: the pool's, and the inspector's helpers. */
@@ -125,7 +129,7 @@ async function inThisThread(
   tensors: readonly TensorInfo[],
   opts: CheckpointStatsOptions,
 ): Promise<TensorStatsOutcome[]> {
-  const totalBytes = tensors.reduce((s, t) => s + (skippedReason(t) ? 0 : t.bytes), 0);
+  const totalBytes = computedBytes(tensors);
   const out: TensorStatsOutcome[] = [];
   let before = 0;
   for (const [i, t] of tensors.entries()) {
@@ -188,7 +192,6 @@ export type PoolJob =
   | { readonly kind: 'whole'; readonly tensors: readonly number[]; readonly bytes: number }
   | { readonly kind: 'pass1'; readonly tensor: number; readonly part: number; readonly first: number; readonly last: number }
   | { readonly kind: 'pass2'; readonly tensor: number; readonly part: number; readonly first: number; readonly last: number };
-type Job = PoolJob;
 
 /** The pool's first jobs: batches of whole tensors, and the first passes of the split ones with their ranges. */
 export interface PoolPlan {
@@ -213,7 +216,7 @@ export function planPoolJobs(tensors: readonly TensorInfo[], threads: number, ra
     batchBytes = 0;
   };
   // Bytes of this tensor and those after it.
-  let remaining = tensors.reduce((sum, t) => sum + (skippedReason(t) ? 0 : t.bytes), 0);
+  let remaining = computedBytes(tensors);
   for (const [i, t] of tensors.entries()) {
     if (skippedReason(t)) continue;
     const inTail = remaining <= threads * rangeBytes;
@@ -251,7 +254,7 @@ class Pool {
   private readonly bins: number;
   private readonly results: (TensorStatsOutcome | undefined)[];
   private readonly splits = new Map<number, Split>();
-  private readonly queue: Job[] = [];
+  private readonly queue: PoolJob[] = [];
   /** Tensors to compute again on this thread (their job failed in a worker). */
   private readonly retry = new Set<number>();
   private readonly runners: Runner[] = [];
@@ -269,13 +272,12 @@ class Pool {
   ) {
     this.bins = opts.bins ?? DEFAULT_BINS;
     this.results = new Array<TensorStatsOutcome | undefined>(tensors.length);
-    let total = 0;
     for (const [i, t] of tensors.entries()) {
       const skipped = skippedReason(t);
       if (skipped) {
         this.results[i] = { skipped };
         this.tensorsDone++;
-      } else total += t.bytes;
+      }
     }
     const plan = planPoolJobs(tensors, threads, opts.rangeBytes);
     for (const [i, ranges] of plan.ranges) {
@@ -283,7 +285,7 @@ class Pool {
       this.splits.set(i, { ranges, parts: ranges.map(() => undefined), partsLeft: ranges.length, passShare: twoPasses ? 0.5 : 1 });
     }
     this.queue.push(...plan.jobs);
-    this.totalBytes = total;
+    this.totalBytes = computedBytes(tensors);
     this.runners.push(new ThisThread(checkpoint));
     const workers = Math.min(threads, this.queue.length) - 1;
     for (let w = 0; w < workers; w++) {
@@ -360,7 +362,7 @@ class Pool {
   }
 
   /** Starts `job` on `runner`; `next` runs once it has settled and its result is recorded. */
-  private start(runner: Runner, job: Job, next: () => void): void {
+  private start(runner: Runner, job: PoolJob, next: () => void): void {
     const state = { cancel: () => undefined as void, progress: 0 };
     this.inFlight.set(runner, state);
     const bins = this.bins;
@@ -446,7 +448,7 @@ class Pool {
     split.counts = new Float64Array(pass2Length(after.plan));
     split.partsLeft = split.ranges.length;
     // Ahead of other tensors' first passes, so this tensor's partials are freed soon.
-    const jobs: Job[] = split.ranges.map(([first, last], p) => ({ kind: 'pass2', tensor: i, part: p, first, last }));
+    const jobs: PoolJob[] = split.ranges.map(([first, last], p) => ({ kind: 'pass2', tensor: i, part: p, first, last }));
     this.queue.unshift(...jobs);
   }
 
