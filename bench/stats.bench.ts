@@ -321,18 +321,25 @@ export async function benchStats(quick: boolean): Promise<void> {
   const bytes = quick ? 256 << 20 : 1 << 30;
   const threads = os.availableParallelism();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mimicry-bench-stats-'));
+  const cacheBefore = process.env.MIMICRY_COMPILE_CACHE;
   try {
-    // The pool's worker as the build ships it (dist/statsWorker.js), bundled here so the bench needs no build.
+    // The pool's worker as the build ships it (dist/statsWorker.js, started through dist/bundleLoader.js
+    // and V8's code cache), bundled here so the bench needs no build; the cache goes in this folder too.
     const entry = path.join(dir, 'statsWorker.js');
-    await build({
-      entryPoints: [path.join(__dirname, '..', 'src/mimicry/stats/statsWorker.ts')],
-      outfile: entry,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'es2022',
-      logLevel: 'error',
-    });
+    for (const [source, outfile] of [
+      ['src/mimicry/stats/statsWorker.ts', entry],
+      ['src/mimicry/worker/channel/bundleLoader.ts', path.join(dir, 'bundleLoader.js')],
+    ])
+      await build({
+        entryPoints: [path.join(__dirname, '..', source)],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        target: 'es2022',
+        logLevel: 'error',
+      });
+    if (cacheBefore !== 'off') process.env.MIMICRY_COMPILE_CACHE = path.join(dir, 'compile-cache');
     console.log(
       `${(bytes / 2 ** 30).toFixed(2)} GiB per dtype in ${TENSORS} tensors${quick ? ' (--quick)' : ''}; ` +
         `${threads} cores; load average ${os.loadavg()[0].toFixed(1)} (other work on the machine slows every figure)`,
@@ -524,6 +531,8 @@ export async function benchStats(quick: boolean): Promise<void> {
       ),
     );
   } finally {
+    if (cacheBefore === undefined) delete process.env.MIMICRY_COMPILE_CACHE;
+    else process.env.MIMICRY_COMPILE_CACHE = cacheBefore;
     rmSync(dir, { recursive: true, force: true });
   }
 }

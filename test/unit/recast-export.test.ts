@@ -447,7 +447,10 @@ test('NaN in a member is refused with a message that names the tensor and its ro
       { name: 'h.1.mlp.weight', dtype: 'F32', shape: [2, 4], data: new Uint8Array(ok.buffer) },
     ]);
     await withCheckpoint(src, async (ck) => {
-      await assert.rejects(reconstruct(ck, {}), /nan\.safetensors: .*NaN or Inf \(h\.0\.mlp\.weight .*"mlp"\)\) \[non-finite-weights\]$/);
+      await assert.rejects(
+        reconstruct(ck, {}),
+        /nan\.safetensors: .*NaN or Inf \(h\.0\.mlp\.weight at element 3; .*"mlp"\)\) \[non-finite-weights\]$/,
+      );
     });
   });
 });
