@@ -33,6 +33,7 @@ import { Scratch } from '../../src/mimicry/recast/scratch';
 import { compose } from '../../src/mimicry/recast/compose';
 import { layerFidelity } from '../../src/mimicry/recast/metrics';
 import { Random } from '../../src/mimicry/recast/random';
+import { setKernelsEnabled } from '../../src/mimicry/linalg/kernels';
 import type { GroupFitter } from '../../src/mimicry/recast/fitting';
 import type { ReconstructOptions } from '../../src/mimicry/recast/types';
 import { REAL } from './helpers/real-fixtures';
@@ -195,7 +196,7 @@ test("the 2 x 2 pass (the authors' setting) gives the same bits as the generic p
     };
     const a = make(),
       b = make();
-    const params = [apply ? 1 : 0, save ? 1 : 0, 0.37, Math.fround(0.1), wantGrad ? 1 : 0, ...rng.normals(4, 0.6)];
+    const params = [apply ? 1 : 0, save ? 1 : 0, 0.37, Math.fround(0.1), wantGrad ? 1 : 0, 0, ...rng.normals(4, 0.6)];
     a.params.set(params);
     b.params.set(params);
     fusedPass(a, 0, chunkCount(d), kernelScratch(2));
@@ -287,6 +288,47 @@ test('the same bits on one thread and on two (chunk sums are added in a fixed or
   assert.equal(two.loss, one.loss);
   assert.deepEqual(two.templates, one.templates);
   assert.deepEqual(two.coefficients, one.coefficients);
+});
+
+/** 2 blocks of a [37, 1001] role, 2 templates (the authors' setting): 19 chunks, the last one odd. */
+function twoByTwoBank() {
+  const rng = new Random(9);
+  const shape = [37, 1001];
+  const d = shape[0] * shape[1];
+  const base = rng.normals(d, 0.05);
+  const rows = [0, 1].map((l) => {
+    const r = rng.normals(d, 0.01);
+    for (let i = 0; i < d; i++) r[i] += (1 - l / 3) * base[i];
+    return r;
+  });
+  const plan = planGroups(
+    rows.map((_, l) => ({ name: `blocks.${l}.mlp.fc1.weight`, dtype: 'F32' as const, shape })),
+    { blocksPerGroup: 2, templates: 2, sets: 2 },
+  );
+  return { rows, plan: plan.banks[0] };
+}
+
+test("the authors' setting on the SIMD kernel (each thread's chunks kept in its own memory) gives the JavaScript loop's bits, on one thread and two", async () => {
+  const b = twoByTwoBank();
+  assert.equal(b.plan.size % 2, 1);
+  for (const loss of ['smoothl1', 'mse'] as const) {
+    const fit = resolveFit({ method: 'paper', steps: 30, seed: 4, backend: 'wasm', loss });
+    const run = (threads: number) => fitPaperFused(b.rows, b.plan, { fit, scratch: new Scratch(), progress: () => {} }, { threads });
+    setKernelsEnabled(false);
+    let plain;
+    try {
+      plain = await run(1);
+    } finally {
+      setKernelsEnabled(true);
+    }
+    for (const threads of [1, 2]) {
+      const got = await run(threads);
+      assert.equal(got.threads, threads);
+      assert.equal(got.loss, plain.loss, `${loss}, ${threads} thread(s): loss`);
+      assert.deepEqual(got.templates, plain.templates, `${loss}, ${threads} thread(s): templates`);
+      assert.deepEqual(got.coefficients, plain.coefficients, `${loss}, ${threads} thread(s): coefficients`);
+    }
+  }
 });
 
 test('cancelling the fused loop mid-run stops it and its worker threads', async () => {

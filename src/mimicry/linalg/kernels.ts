@@ -23,6 +23,13 @@ export interface Kernels {
    * within a block, the blocks in float64 (byte addresses).
    */
   syrk32(panel: number, gram: number, n: number, width: number): void;
+  /**
+   * One pass of the authors' loop over a chunk of n elements for 2 members and 2 templates, the same
+   * bits as paperKernel.ts's passTwoByTwo: eight float32 arrays `stride` bytes apart from `base`, the
+   * float64 params and then the eight sums at `params` (kernels.wat documents both); flags 1 apply,
+   * 2 gradients, 4 MSE (byte addresses).
+   */
+  paper22(base: number, n: number, stride: number, params: number, flags: number): void;
 }
 
 let loaded: Kernels | null | undefined;
@@ -33,6 +40,15 @@ export function kernels(): Kernels | null {
   if (!enabled) return null;
   if (loaded === undefined) loaded = instantiateEmbedded<Kernels>(KERNELS_WASM_BASE64);
   return loaded;
+}
+
+/**
+ * A fresh instance of the kernels, its memory its own, for a caller that keeps data in it from one
+ * call to the next (kernels()' memory is laid out afresh by every caller); null where kernels() is.
+ */
+export function ownKernels(): Kernels | null {
+  if (!enabled || kernels() === null) return null;
+  return instantiateEmbedded<Kernels>(KERNELS_WASM_BASE64);
 }
 
 /** Tests and benches: compare the JavaScript loops with the kernels. */

@@ -10,6 +10,7 @@ import {
   partialStride,
   paramsLength,
   PARAM_APPLY,
+  PARAM_FLUSH,
   PARAM_GRAD,
   PARAM_LR,
   PARAM_M,
@@ -159,6 +160,8 @@ export async function fitPaperFused(
     // The last update, and the final state scored without noise.
     writeMeans(p, C, null, L, K, n);
     p[PARAM_GRAD] = 0;
+    // Threads that keep their chunks' state to themselves write it back to the bank after this pass.
+    p[PARAM_FLUSH] = 1;
     const { loss: last } = await pass();
     const final = last < bestLoss;
     if (final) bestLoss = last;

@@ -1,6 +1,8 @@
 // One fused pass of the authors' loop (docs/RECAST.md section 2) over a range of element chunks, in
-// plain Float32Array loops with hand-derived gradients. The same code runs on the fitting thread and
-// on the pool's workers (paperWorker.ts), each on its own chunks of the same shared buffers.
+// plain Float32Array loops with hand-derived gradients; the authors' setting (2 members, 2 templates)
+// runs on a WebAssembly SIMD kernel where it loads (linalg/kernels.wat, paper22: the same bits as its
+// JavaScript loop). The same code runs on the fitting thread and on the pool's workers
+// (paperWorker.ts), each on its own chunks of the same shared buffers.
 //
 // A pass does, per element: the RMSprop update of the templates with the gradient the previous pass
 // stored (when one is pending), then the forward model, the loss and the gradients at the updated
@@ -14,6 +16,8 @@
 //   dloss/dT[t,i] = sum_l M[l,t] G[l,i]
 //   dloss/dC[l,k,t] = (1/K) sum_i G[l,i] T[t,i]        (the same for every k)
 // rho = SmoothL1(beta): rho'(x) = x / beta inside |x| < beta, sign(x) outside; or MSE: rho'(x) = 2x.
+
+import { kernels, ownKernels, reserve, type Kernels } from '../linalg/kernels';
 
 /** Elements per chunk: the unit of work split between threads and of the per-chunk sums. */
 export const CHUNK = 2048;
@@ -56,7 +60,8 @@ export const PARAM_SAVE = 1; // 1: copy the templates to `best` before that upda
 export const PARAM_SCALE = 2; // gradient clipping factor of the pending update
 export const PARAM_LR = 3;
 export const PARAM_GRAD = 4; // 1: compute gradients (0: the loss only)
-export const PARAM_M = 5; // then M [L, n]
+export const PARAM_FLUSH = 5; // 1: a thread that keeps its chunks' state to itself (slicePasses) writes it back after this pass
+export const PARAM_M = 6; // then M [L, n]
 
 export const PARTIAL_LOSS = 0;
 export const PARTIAL_NORM = 1;
@@ -73,8 +78,12 @@ export function kernelScratch(L: number): Float64Array {
 
 /** Runs the pass on chunks [c0, c1) and writes their partial sums. */
 export function fusedPass(b: KernelBank, c0: number, c1: number, work: Float64Array): void {
-  if (b.L === 2 && b.n === 2) passTwoByTwo(b, c0, c1);
-  else fusedPassGeneric(b, c0, c1, work);
+  if (b.L !== 2 || b.n !== 2) fusedPassGeneric(b, c0, c1, work);
+  else {
+    const k = kernels();
+    if (k) passTwoByTwoKernel(k, b, c0, c1);
+    else passTwoByTwo(b, c0, c1);
+  }
 }
 
 /** The pass for any L and n: one loop per step and per member or template, over a chunk at a time. */
@@ -180,6 +189,190 @@ export function fusedPassGeneric(b: KernelBank, c0: number, c1: number, work: Fl
       norm += normT;
     }
     partials[p + PARTIAL_NORM] = norm;
+  }
+}
+
+/** Bytes between the kernel's per-chunk float32 arrays (one element more than a chunk, for an odd tail's second lane). */
+const KERNEL_STRIDE = (CHUNK + 4) * 4;
+/** Float64 params the kernel reads (kernels.wat, paper22), then its eight sums. */
+const KERNEL_PARAMS = 18;
+
+/** Writes this pass's kernel params (paper22's layout) into `out`; answers its flags. */
+function kernelParams(b: KernelBank, out: Float64Array): number {
+  const { d, params, weights, beta } = b;
+  const g0 = Math.fround(Math.fround(weights[0]) / d),
+    g1 = Math.fround(Math.fround(weights[1]) / d);
+  out.set([
+    params[PARAM_SCALE],
+    params[PARAM_LR],
+    params[PARAM_M],
+    params[PARAM_M + 1],
+    params[PARAM_M + 2],
+    params[PARAM_M + 3],
+    beta,
+    0.5 / beta,
+    0.5 * beta,
+    g0,
+    g1,
+    g0 / beta,
+    g1 / beta,
+    2 * g0,
+    2 * g1,
+    RMS_ALPHA,
+    RMS_ONE_MINUS_ALPHA,
+    RMS_EPS,
+  ]);
+  return (params[PARAM_APPLY] === 1 ? 1 : 0) | (params[PARAM_GRAD] === 1 ? 2 : 0) | (b.mse ? 4 : 0);
+}
+
+/** Writes a chunk's eight kernel sums (at `sums` in `f64`) as its partials, as passTwoByTwo does. */
+function kernelPartials(b: KernelBank, c: number, f64: Float64Array, sums: number): void {
+  const { partials, weights } = b;
+  const p = c * partialStride(2, 2);
+  partials[p + PARTIAL_LOSS] = weights[0] * f64[sums] + weights[1] * f64[sums + 1];
+  if (b.params[PARAM_GRAD] !== 1) return;
+  partials[p + PARTIAL_NORM] = f64[sums + 6] + f64[sums + 7];
+  partials[p + PARTIAL_DM] = f64[sums + 2];
+  partials[p + PARTIAL_DM + 1] = f64[sums + 3];
+  partials[p + PARTIAL_DM + 2] = f64[sums + 4];
+  partials[p + PARTIAL_DM + 3] = f64[sums + 5];
+}
+
+/**
+ * passTwoByTwo on the WebAssembly SIMD kernel (linalg/kernels.wat, paper22), the same bits: each
+ * chunk's templates, squares, gradients and targets are copied into the kernel's memory, the pass
+ * runs two elements at a time, and what it changed is copied back.
+ */
+function passTwoByTwoKernel(k: Kernels, b: KernelBank, c0: number, c1: number): void {
+  const { d, target, T, sq, grad, best, params } = b;
+  const apply = params[PARAM_APPLY] === 1;
+  const save = params[PARAM_SAVE] === 1;
+  const wantGrad = params[PARAM_GRAD] === 1;
+  const S = KERNEL_STRIDE;
+  const buffer = reserve(k, 8 * S + (KERNEL_PARAMS + 8) * 8);
+  const f32 = new Float32Array(buffer, 0, (8 * S) / 4);
+  const f64 = new Float64Array(buffer, 8 * S, KERNEL_PARAMS + 8);
+  const flags = kernelParams(b, f64);
+  const at = (slot: number): number => (slot * S) / 4;
+  for (let c = c0; c < c1; c++) {
+    const i0 = c * CHUNK;
+    const i1 = Math.min(d, i0 + CHUNK);
+    const len = i1 - i0;
+    const first = T.subarray(i0, i1);
+    const second = T.subarray(d + i0, d + i1);
+    if (save) {
+      best.set(first, i0);
+      best.set(second, d + i0);
+    }
+    f32.set(first, at(0));
+    f32.set(second, at(1));
+    if (apply) {
+      f32.set(sq.subarray(i0, i1), at(2));
+      f32.set(sq.subarray(d + i0, d + i1), at(3));
+      f32.set(grad.subarray(i0, i1), at(4));
+      f32.set(grad.subarray(d + i0, d + i1), at(5));
+    }
+    f32.set(target.subarray(i0, i1), at(6));
+    f32.set(target.subarray(d + i0, d + i1), at(7));
+    k.paper22(0, len, S, 8 * S, flags);
+    if (apply) {
+      T.set(f32.subarray(at(0), at(0) + len), i0);
+      T.set(f32.subarray(at(1), at(1) + len), d + i0);
+      sq.set(f32.subarray(at(2), at(2) + len), i0);
+      sq.set(f32.subarray(at(3), at(3) + len), d + i0);
+    }
+    if (wantGrad) {
+      grad.set(f32.subarray(at(4), at(4) + len), i0);
+      grad.set(f32.subarray(at(5), at(5) + len), d + i0);
+    }
+    kernelPartials(b, c, f64, KERNEL_PARAMS);
+  }
+}
+
+/** One thread's passes over its chunks [c0, c1) of a bank, once per step of the loop. */
+export interface SlicePasses {
+  run(): void;
+}
+
+/** The most bytes of state a thread keeps to itself (ten float32 per element of its chunks). */
+export const RESIDENT_MAX_BYTES = 512 << 20;
+
+/**
+ * The passes of a thread over chunks [c0, c1) of `b`. In the authors' setting (2 members, 2 templates)
+ * on the SIMD kernel, the chunks' state (templates, squares, gradients, kept templates) and targets
+ * live in a kernel memory of the thread's own from the first pass on, so a pass copies nothing: the
+ * bank's T, sq, grad and best hold the state again only after a pass with PARAM_FLUSH set. Otherwise
+ * each run is fusedPass (the bank's arrays always current). The same bits either way.
+ */
+export function slicePasses(b: KernelBank, c0: number, c1: number): SlicePasses {
+  const elements = Math.min(b.d, c1 * CHUNK) - c0 * CHUNK;
+  if (b.L === 2 && b.n === 2 && elements > 0 && elements * 40 <= RESIDENT_MAX_BYTES) {
+    const k = ownKernels();
+    if (k) return new ResidentTwoByTwo(k, b, c0, c1);
+  }
+  const work = kernelScratch(b.L);
+  return { run: () => fusedPass(b, c0, c1, work) };
+}
+
+/** The kernel's state of a slice: T0 T1 SQ0 SQ1 GRAD0 GRAD1 TARGET0 TARGET1 BEST0 BEST1, then params and sums. */
+class ResidentTwoByTwo implements SlicePasses {
+  private readonly i0: number;
+  private readonly len: number;
+  /** Bytes between the slice's arrays. */
+  private readonly stride: number;
+  private readonly f32: Float32Array;
+  private readonly f64: Float64Array;
+
+  constructor(
+    private readonly k: Kernels,
+    private readonly b: KernelBank,
+    private readonly c0: number,
+    private readonly c1: number,
+  ) {
+    this.i0 = c0 * CHUNK;
+    this.len = Math.min(b.d, c1 * CHUNK) - this.i0;
+    // One spare element per array for an odd tail's second lane, rounded to 16 bytes.
+    this.stride = Math.ceil(((this.len + 1) * 4) / 16) * 16;
+    const buffer = reserve(k, 10 * this.stride + (KERNEL_PARAMS + 8) * 8);
+    this.f32 = new Float32Array(buffer, 0, (10 * this.stride) / 4);
+    this.f64 = new Float64Array(buffer, 10 * this.stride, KERNEL_PARAMS + 8);
+    const { d, T, sq, grad, target, best } = b;
+    [T, T, sq, sq, grad, grad, target, target, best, best].forEach((from, slot) => {
+      const o = (slot % 2) * d + this.i0;
+      this.f32.set(from.subarray(o, o + this.len), this.at(slot));
+    });
+  }
+
+  /** Where array `slot` starts, in float32s. */
+  private at(slot: number): number {
+    return (slot * this.stride) / 4;
+  }
+
+  run(): void {
+    const { b, f32, f64, stride } = this;
+    const flags = kernelParams(b, f64);
+    const save = b.params[PARAM_SAVE] === 1;
+    const params = 10 * stride;
+    for (let c = this.c0; c < this.c1; c++) {
+      const from = (c - this.c0) * CHUNK;
+      const n = Math.min(this.len - from, CHUNK);
+      if (save) for (const t of [0, 1]) f32.copyWithin(this.at(8 + t) + from, this.at(t) + from, this.at(t) + from + n);
+      this.k.paper22(from * 4, n, stride, params, flags);
+      kernelPartials(b, c, f64, KERNEL_PARAMS);
+    }
+    if (b.params[PARAM_FLUSH] !== 1) return;
+    const { d, T, sq, grad, best } = b;
+    for (const [slot, to] of [
+      [0, T],
+      [1, T],
+      [2, sq],
+      [3, sq],
+      [4, grad],
+      [5, grad],
+      [8, best],
+      [9, best],
+    ] as const)
+      to.set(f32.subarray(this.at(slot), this.at(slot) + this.len), (slot % 2) * d + this.i0);
   }
 }
 

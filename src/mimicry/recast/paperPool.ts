@@ -9,7 +9,7 @@ import { RemoteError } from '../errors';
 import { siblingWorkerEntry } from '../worker/channel/entry';
 import { WorkerHost } from '../worker/channel/host';
 import type { Method } from '../worker/channel/protocol';
-import { chunkCount, fusedPass, kernelScratch, type KernelBank } from './paperKernel';
+import { chunkCount, slicePasses, type KernelBank, type SlicePasses } from './paperKernel';
 
 export const CTL_GEN = 0;
 export const CTL_DONE = 1;
@@ -62,7 +62,8 @@ export function doubleArray(length: number, shared: boolean): Float64Array {
 
 /** Runs passes over all of a bank's chunks on `threads` threads (at most one per chunk; one when the worker script is not found). */
 export class PassRunner {
-  private readonly work: Float64Array;
+  /** This thread's share, made at its first pass (after the workers have started on theirs). */
+  private own: SlicePasses | undefined;
   private readonly hosts: WorkerHost<PaperWorkerService, 'open'>[] = [];
   private readonly runs: Promise<unknown>[] = [];
   private readonly control: Int32Array;
@@ -76,7 +77,6 @@ export class PassRunner {
     threads: number,
   ) {
     const chunks = chunkCount(bank.d);
-    this.work = kernelScratch(bank.L);
     const entry = threads > 1 ? siblingWorkerEntry(__dirname, 'paperWorker', __filename) : null;
     const shared = bank.T.buffer instanceof SharedArrayBuffer;
     const t = entry && shared ? Math.min(threads, chunks) : 1;
@@ -113,7 +113,8 @@ export class PassRunner {
       Atomics.add(ctl, CTL_GEN, 1);
       Atomics.notify(ctl, CTL_GEN);
     }
-    fusedPass(this.bank, 0, this.mine, this.work);
+    this.own ??= slicePasses(this.bank, 0, this.mine);
+    this.own.run();
     if (workers === 0) return;
     const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
     for (;;) {

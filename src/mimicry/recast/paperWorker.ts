@@ -2,7 +2,7 @@
 // to a bank's shared buffers (`open`), then `run` serves passes on its chunks until told to stop. The
 // per-step hand-off is a shared-memory barrier, not a message: a step is a millisecond or two.
 import { serve } from '../worker/channel/serve';
-import { fusedPass, kernelScratch } from './paperKernel';
+import { slicePasses } from './paperKernel';
 import { CTL_CMD, CTL_DONE, CTL_ERR, CTL_GEN, CMD_STOP, type PaperWorkerService, type SliceSetup } from './paperPool';
 
 let setup: SliceSetup | undefined;
@@ -17,18 +17,18 @@ serve<PaperWorkerService>(
       const s = setup;
       if (!s) throw new Error('the paper worker has no bank attached');
       const ctl = s.control;
-      const work = kernelScratch(s.bank.L);
+      const passes = slicePasses(s.bank, s.c0, s.c1);
       let seen = 0;
-      let passes = 0;
+      let ran = 0;
       try {
         for (;;) {
           Atomics.wait(ctl, CTL_GEN, seen, 1000);
           const gen = Atomics.load(ctl, CTL_GEN);
           if (gen === seen) continue;
           seen = gen;
-          if (Atomics.load(ctl, CTL_CMD) === CMD_STOP) return { passes };
-          fusedPass(s.bank, s.c0, s.c1, work);
-          passes++;
+          if (Atomics.load(ctl, CTL_CMD) === CMD_STOP) return { passes: ran };
+          passes.run();
+          ran++;
           Atomics.add(ctl, CTL_DONE, 1);
           Atomics.notify(ctl, CTL_DONE);
         }
