@@ -235,7 +235,9 @@ function buffersFor(bank: BankPlan, fit: ResolvedFit): number {
   const L = bank.members.length;
   const n = bank.templates;
   // 16-bit templates are rounded in place (measureBank): they cost nothing more.
-  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1; // members, their tensors, templates with gradients and RMSprop state
+  // Members, their tensors, templates with gradients and RMSprop state; in the authors' setting the
+  // SIMD kernel's threads also keep their own copy of the targets and template state (paperKernel.ts).
+  if (fit.method !== 'spectral') return 2 * L + 4 * n + 1 + (L === 2 && n === 2 ? 2 * L + 4 * n : 0);
   // (Members or one member), templates, and the rebuilt member, held only for probes.
   const rebuilt = fit.probes > 0 ? 1 : 0;
   return (streamed(bank, fit) ? n + 1 : L + n) + rebuilt;
