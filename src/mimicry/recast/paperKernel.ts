@@ -308,7 +308,11 @@ export function slicePasses(b: KernelBank, c0: number, c1: number): SlicePasses 
   const elements = Math.min(b.d, c1 * CHUNK) - c0 * CHUNK;
   if (b.L === 2 && b.n === 2 && elements > 0 && elements * 40 <= RESIDENT_MAX_BYTES) {
     const k = ownKernels();
-    if (k) return new ResidentTwoByTwo(k, b, c0, c1);
+    try {
+      if (k) return new ResidentTwoByTwo(k, b, c0, c1);
+    } catch {
+      // Its memory could not grow that far: chunks are copied in and out per pass instead.
+    }
   }
   const work = kernelScratch(b.L);
   return { run: () => fusedPass(b, c0, c1, work) };
