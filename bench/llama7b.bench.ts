@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { build } from 'esbuild';
+import { bundleEntry } from '../test/unit/helpers/cli-bundle';
 import { encodeBF16 } from '../src/mimicry/safetensors/dtypes';
 import { LLAMA_7B, llamaTensors, type SparseTensor } from './openCheckpoints';
 
@@ -166,15 +166,7 @@ export async function benchLlama7b(quick: boolean): Promise<void> {
   const dir = mkdtempSync(path.join(tmp, 'mimicry-bench-llama7b-'));
   try {
     const statsWorker = path.join(dir, 'statsWorker.js');
-    await build({
-      entryPoints: [path.join(__dirname, '..', 'src/mimicry/stats/statsWorker.ts')],
-      outfile: statsWorker,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'es2022',
-      logLevel: 'error',
-    });
+    await bundleEntry(path.join(__dirname, '..', 'src/mimicry/stats/statsWorker.ts'), statsWorker);
     const src = path.join(dir, 'source');
     const out = path.join(dir, 'out');
     mkdirSync(src);

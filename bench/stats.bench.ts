@@ -14,7 +14,6 @@ import { Worker } from 'node:worker_threads';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { build } from 'esbuild';
 import { encodeBF16, f32Bytes } from '../src/mimicry/safetensors/dtypes';
 import { openCheckpoint } from '../src/mimicry/safetensors/reader';
 import type { Checkpoint } from '../src/mimicry/safetensors/types';
@@ -27,6 +26,7 @@ import { computeStatsOf } from '../src/mimicry/worker/inspect/jobs';
 import { StatsScheduler } from '../src/mimicry/worker/inspect/schedule';
 import { statsHelpers } from '../src/mimicry/worker/inspect/statsHelpers';
 import { writeVitS } from './vitS';
+import { bundleEntry } from '../test/unit/helpers/cli-bundle';
 
 /** Issue targets. */
 const PER_CORE_MBS = 1000;
@@ -326,19 +326,8 @@ export async function benchStats(quick: boolean): Promise<void> {
     // The pool's worker as the build ships it (dist/statsWorker.js, started through dist/bundleLoader.js
     // and V8's code cache), bundled here so the bench needs no build; the cache goes in this folder too.
     const entry = path.join(dir, 'statsWorker.js');
-    for (const [source, outfile] of [
-      ['src/mimicry/stats/statsWorker.ts', entry],
-      ['src/mimicry/worker/channel/bundleLoader.ts', path.join(dir, 'bundleLoader.js')],
-    ])
-      await build({
-        entryPoints: [path.join(__dirname, '..', source)],
-        outfile,
-        bundle: true,
-        platform: 'node',
-        format: 'cjs',
-        target: 'es2022',
-        logLevel: 'error',
-      });
+    await bundleEntry(path.join(__dirname, '..', 'src/mimicry/stats/statsWorker.ts'), entry);
+    await bundleEntry(path.join(__dirname, '..', 'src/mimicry/worker/channel/bundleLoader.ts'), path.join(dir, 'bundleLoader.js'));
     if (cacheBefore !== 'off') process.env.MIMICRY_COMPILE_CACHE = path.join(dir, 'compile-cache');
     console.log(
       `${(bytes / 2 ** 30).toFixed(2)} GiB per dtype in ${TENSORS} tensors${quick ? ' (--quick)' : ''}; ` +

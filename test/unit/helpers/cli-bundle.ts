@@ -1,6 +1,6 @@
 // The real CLI and workers as `npm run build` bundles them (esbuild.config.mjs's node options), but
 // into a test's own folder: `npm run build` starts by removing dist/, which would pull the bundle
-// from under tests running beside this one.
+// from under tests running beside this one. The bench bundles its pool workers with it too.
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
