@@ -260,23 +260,25 @@ test('spectral+refine (n = 1, so the closed form is not exact) runs the same loo
   got.cosines.forEach((c, l) => assert.ok(Math.abs(c - ref.cosines[l]) <= 1e-3));
 });
 
-/** 3 blocks of a [48, 1024] role: 12 chunks, so two threads each get some. */
-function mediumBank() {
-  const rng = new Random(8);
-  const shape = [48, 1024];
+/** One group of `scales.length` blocks of a `shape` role: block l is scales[l] times a shared base plus noise; 2 templates. */
+function syntheticBank(seed: number, shape: [number, number], role: string, scales: readonly number[]) {
+  const rng = new Random(seed);
   const d = shape[0] * shape[1];
   const base = rng.normals(d, 0.05);
-  const rows = [0, 1, 2].map((l) => {
+  const rows = scales.map((scale) => {
     const r = rng.normals(d, 0.01);
-    for (let i = 0; i < d; i++) r[i] += (1 + l / 4) * base[i];
+    for (let i = 0; i < d; i++) r[i] += scale * base[i];
     return r;
   });
   const plan = planGroups(
-    rows.map((_, l) => ({ name: `blocks.${l}.mlp.fc2.weight`, dtype: 'F32' as const, shape })),
-    { blocksPerGroup: 3, templates: 2, sets: 2 },
+    rows.map((_, l) => ({ name: `blocks.${l}.${role}.weight`, dtype: 'F32' as const, shape })),
+    { blocksPerGroup: scales.length, templates: 2, sets: 2 },
   );
   return { rows, plan: plan.banks[0] };
 }
+
+/** 3 blocks of a [48, 1024] role: 12 chunks, so two threads each get some. */
+const mediumBank = () => syntheticBank(8, [48, 1024], 'mlp.fc2', [1, 1.25, 1.5]);
 
 test('the same bits on one thread and on two (chunk sums are added in a fixed order)', async () => {
   const b = mediumBank();
@@ -291,22 +293,7 @@ test('the same bits on one thread and on two (chunk sums are added in a fixed or
 });
 
 /** 2 blocks of a [37, 1001] role, 2 templates (the authors' setting): 19 chunks, the last one odd. */
-function twoByTwoBank() {
-  const rng = new Random(9);
-  const shape = [37, 1001];
-  const d = shape[0] * shape[1];
-  const base = rng.normals(d, 0.05);
-  const rows = [0, 1].map((l) => {
-    const r = rng.normals(d, 0.01);
-    for (let i = 0; i < d; i++) r[i] += (1 - l / 3) * base[i];
-    return r;
-  });
-  const plan = planGroups(
-    rows.map((_, l) => ({ name: `blocks.${l}.mlp.fc1.weight`, dtype: 'F32' as const, shape })),
-    { blocksPerGroup: 2, templates: 2, sets: 2 },
-  );
-  return { rows, plan: plan.banks[0] };
-}
+const twoByTwoBank = () => syntheticBank(9, [37, 1001], 'mlp.fc1', [1, 1 - 1 / 3]);
 
 test("the authors' setting on the SIMD kernel (each thread's chunks kept in its own memory) gives the JavaScript loop's bits, on one thread and two", async () => {
   const b = twoByTwoBank();

@@ -1,8 +1,9 @@
 // One fused pass of the authors' loop (docs/RECAST.md section 2) over a range of element chunks, in
-// plain Float32Array loops with hand-derived gradients; the authors' setting (2 members, 2 templates)
-// runs on a WebAssembly SIMD kernel where it loads (linalg/kernels.wat, paper22: the same bits as its
-// JavaScript loop). The same code runs on the fitting thread and on the pool's workers
-// (paperWorker.ts), each on its own chunks of the same shared buffers.
+// plain Float32Array loops with hand-derived gradients; the loop's threads (slicePasses) run the
+// authors' setting (2 members, 2 templates) on a WebAssembly SIMD kernel where it loads
+// (linalg/kernels.wat, paper22: the same bits as its JavaScript loop). The same code runs on the
+// fitting thread and on the pool's workers (paperWorker.ts), each on its own chunks of the same
+// shared buffers.
 //
 // A pass does, per element: the RMSprop update of the templates with the gradient the previous pass
 // stored (when one is pending), then the forward model, the loss and the gradients at the updated
@@ -17,7 +18,7 @@
 //   dloss/dC[l,k,t] = (1/K) sum_i G[l,i] T[t,i]        (the same for every k)
 // rho = SmoothL1(beta): rho'(x) = x / beta inside |x| < beta, sign(x) outside; or MSE: rho'(x) = 2x.
 
-import { kernels, ownKernels, reserve, type Kernels } from '../linalg/kernels';
+import { ownKernels, reserve, type Kernels } from '../linalg/kernels';
 
 /** Elements per chunk: the unit of work split between threads and of the per-chunk sums. */
 export const CHUNK = 2048;
@@ -76,14 +77,10 @@ export function kernelScratch(L: number): Float64Array {
   return new Float64Array(L * CHUNK);
 }
 
-/** Runs the pass on chunks [c0, c1) and writes their partial sums. */
+/** Runs the pass on chunks [c0, c1) in JavaScript and writes their partial sums (slicePasses takes the kernel where it can). */
 export function fusedPass(b: KernelBank, c0: number, c1: number, work: Float64Array): void {
-  if (b.L !== 2 || b.n !== 2) fusedPassGeneric(b, c0, c1, work);
-  else {
-    const k = kernels();
-    if (k) passTwoByTwoKernel(k, b, c0, c1);
-    else passTwoByTwo(b, c0, c1);
-  }
+  if (b.L === 2 && b.n === 2) passTwoByTwo(b, c0, c1);
+  else fusedPassGeneric(b, c0, c1, work);
 }
 
 /** The pass for any L and n: one loop per step and per member or template, over a chunk at a time. */
@@ -192,8 +189,6 @@ export function fusedPassGeneric(b: KernelBank, c0: number, c1: number, work: Fl
   }
 }
 
-/** Bytes between the kernel's per-chunk float32 arrays (one element more than a chunk, for an odd tail's second lane). */
-const KERNEL_STRIDE = (CHUNK + 4) * 4;
 /** Float64 params the kernel reads (kernels.wat, paper22), then its eight sums. */
 const KERNEL_PARAMS = 18;
 
@@ -238,57 +233,6 @@ function kernelPartials(b: KernelBank, c: number, f64: Float64Array, sums: numbe
   partials[p + PARTIAL_DM + 3] = f64[sums + 5];
 }
 
-/**
- * passTwoByTwo on the WebAssembly SIMD kernel (linalg/kernels.wat, paper22), the same bits: each
- * chunk's templates, squares, gradients and targets are copied into the kernel's memory, the pass
- * runs two elements at a time, and what it changed is copied back.
- */
-function passTwoByTwoKernel(k: Kernels, b: KernelBank, c0: number, c1: number): void {
-  const { d, target, T, sq, grad, best, params } = b;
-  const apply = params[PARAM_APPLY] === 1;
-  const save = params[PARAM_SAVE] === 1;
-  const wantGrad = params[PARAM_GRAD] === 1;
-  const S = KERNEL_STRIDE;
-  const buffer = reserve(k, 8 * S + (KERNEL_PARAMS + 8) * 8);
-  const f32 = new Float32Array(buffer, 0, (8 * S) / 4);
-  const f64 = new Float64Array(buffer, 8 * S, KERNEL_PARAMS + 8);
-  const flags = kernelParams(b, f64);
-  const at = (slot: number): number => (slot * S) / 4;
-  for (let c = c0; c < c1; c++) {
-    const i0 = c * CHUNK;
-    const i1 = Math.min(d, i0 + CHUNK);
-    const len = i1 - i0;
-    const first = T.subarray(i0, i1);
-    const second = T.subarray(d + i0, d + i1);
-    if (save) {
-      best.set(first, i0);
-      best.set(second, d + i0);
-    }
-    f32.set(first, at(0));
-    f32.set(second, at(1));
-    if (apply) {
-      f32.set(sq.subarray(i0, i1), at(2));
-      f32.set(sq.subarray(d + i0, d + i1), at(3));
-      f32.set(grad.subarray(i0, i1), at(4));
-      f32.set(grad.subarray(d + i0, d + i1), at(5));
-    }
-    f32.set(target.subarray(i0, i1), at(6));
-    f32.set(target.subarray(d + i0, d + i1), at(7));
-    k.paper22(0, len, S, 8 * S, flags);
-    if (apply) {
-      T.set(f32.subarray(at(0), at(0) + len), i0);
-      T.set(f32.subarray(at(1), at(1) + len), d + i0);
-      sq.set(f32.subarray(at(2), at(2) + len), i0);
-      sq.set(f32.subarray(at(3), at(3) + len), d + i0);
-    }
-    if (wantGrad) {
-      grad.set(f32.subarray(at(4), at(4) + len), i0);
-      grad.set(f32.subarray(at(5), at(5) + len), d + i0);
-    }
-    kernelPartials(b, c, f64, KERNEL_PARAMS);
-  }
-}
-
 /** One thread's passes over its chunks [c0, c1) of a bank, once per step of the loop. */
 export interface SlicePasses {
   run(): void;
@@ -299,10 +243,11 @@ export const RESIDENT_MAX_BYTES = 512 << 20;
 
 /**
  * The passes of a thread over chunks [c0, c1) of `b`. In the authors' setting (2 members, 2 templates)
- * on the SIMD kernel, the chunks' state (templates, squares, gradients, kept templates) and targets
- * live in a kernel memory of the thread's own from the first pass on, so a pass copies nothing: the
- * bank's T, sq, grad and best hold the state again only after a pass with PARAM_FLUSH set. Otherwise
- * each run is fusedPass (the bank's arrays always current). The same bits either way.
+ * on the SIMD kernel (linalg/kernels.wat, paper22: passTwoByTwo's operations two elements at a time),
+ * the chunks' state (templates, squares, gradients, kept templates) and targets live in a kernel
+ * memory of the thread's own from the first pass on, so a pass copies nothing: the bank's T, sq, grad
+ * and best hold the state again only after a pass with PARAM_FLUSH set. Otherwise (no SIMD, another
+ * setting, more state than RESIDENT_MAX_BYTES) each run is fusedPass. The same bits either way.
  */
 export function slicePasses(b: KernelBank, c0: number, c1: number): SlicePasses {
   const elements = Math.min(b.d, c1 * CHUNK) - c0 * CHUNK;
@@ -311,7 +256,7 @@ export function slicePasses(b: KernelBank, c0: number, c1: number): SlicePasses 
     try {
       if (k) return new ResidentTwoByTwo(k, b, c0, c1);
     } catch {
-      // Its memory could not grow that far: chunks are copied in and out per pass instead.
+      // Its memory could not grow that far: the JavaScript pass instead.
     }
   }
   const work = kernelScratch(b.L);
