@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { gramFloat32 } from '../../src/mimicry/linalg/gram32';
-import { kernels, setKernelsEnabled } from '../../src/mimicry/linalg/kernels';
+import { kernels, kernelsFlavor, setKernelsEnabled, type KernelsFlavor } from '../../src/mimicry/linalg/kernels';
 import { KERNELS_WAT_SHA256 } from '../../src/mimicry/linalg/kernelsWasm';
 import { symmetricEigenvalues } from '../../src/mimicry/linalg/symmetricEigenvalues';
 import { gramOfMatrix, streamGram } from '../../src/mimicry/stats/gram';
@@ -14,7 +14,18 @@ import { compose } from '../../src/mimicry/recast/compose';
 import { composeWithFidelity } from '../../src/mimicry/recast/metrics';
 
 function withKernels<T>(on: boolean, f: () => T): T {
+  const before = kernelsFlavor() ?? undefined;
   setKernelsEnabled(on);
+  try {
+    return f();
+  } finally {
+    setKernelsEnabled(true, before);
+  }
+}
+
+/** f() on one binary of the kernels, then back to the automatic choice. */
+function withFlavor<T>(flavor: KernelsFlavor, f: () => T): T {
+  setKernelsEnabled(true, flavor);
   try {
     return f();
   } finally {
@@ -22,103 +33,139 @@ function withKernels<T>(on: boolean, f: () => T): T {
   }
 }
 
-test('the compiled kernels are those of kernels.wat (run scripts/build-kernels.mjs after editing it) and load here', () => {
+const FLAVORS: readonly KernelsFlavor[] = ['fused', 'plain'];
+
+test('the compiled kernels are those of kernels.wat (run scripts/build-kernels.mjs after editing it) and load here, both binaries', () => {
   const sha = createHash('sha256').update(readFileSync('src/mimicry/linalg/kernels.wat')).digest('hex');
   assert.equal(KERNELS_WAT_SHA256, sha, 'kernels.wat changed: run node scripts/build-kernels.mjs');
   assert.ok(kernels(), 'WebAssembly SIMD kernels did not load on this Node');
-});
-
-test('SIMD Gram kernel agrees with the JavaScript loop and a direct product (odd sizes, odd panel widths, tall and wide)', async () => {
-  const rng = new Random(21);
-  for (const [rows, cols, panel] of [
-    [40, 77, 1 << 20],
-    [77, 40, 1 << 20],
-    [33, 129, 33 * 7], // wide: many passes of odd width
-    [301, 35, 35 * 9], // tall: many flushes, the last one partial
-    [64, 64, 1 << 20],
-  ]) {
-    const values = Float64Array.from(rng.normals(rows * cols));
-    const n = Math.min(rows, cols);
-    const js = withKernels(false, () => gramOfMatrix(values, rows, cols, panel));
-    const simd = gramOfMatrix(values, rows, cols, panel);
-    const streamed = await streamGram(
-      async function* () {
-        for (let i = 0; i < values.length; i += 1000) yield values.subarray(i, i + 1000);
-      },
-      rows,
-      cols,
-      { panelElements: panel },
+  // Node 20 has relaxed SIMD behind a flag the loader turns on: the fused binary is the one chosen.
+  assert.equal(kernelsFlavor(), 'fused');
+  for (const flavor of FLAVORS)
+    assert.ok(
+      withFlavor(flavor, () => kernels()),
+      `the ${flavor} binary loads`,
     );
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        if (rows > cols) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
-        else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
-        const tol = 1e-13 * Math.max(rows, cols);
-        for (const [what, g] of [
-          ['js', js],
-          ['simd', simd],
-          ['streamed', streamed],
-        ] as const)
-          assert.ok(Math.abs(g.gram[i * n + j] - s) <= tol, `${rows}x${cols} ${what} G[${i},${j}] ${g.gram[i * n + j]} vs ${s}`);
-      }
-  }
 });
 
-test('float32 SIMD Gram (gram32): within float32 rounding of a float64 product, blocks keeping long rows as accurate as short ones', () => {
-  const rng = new Random(23);
-  for (const [rows, cols] of [
-    [40, 77], // wide, odd width (zero-padded to 80)
-    [301, 35], // tall, odd sizes (transposed)
-    [33, 1024], // rows 4 KiB apart: padded stride
-    [7, 70000], // 274 blocks of 256 values, the last one partial
-    [130, 130], // square (n = 130: leftover columns after the 4-wide tiles)
-    [1, 9],
-  ]) {
-    const values = Float32Array.from(rng.normals(rows * cols));
-    const g = gramFloat32(values, rows, cols);
-    assert.ok(g, 'the kernels are there');
-    const n = Math.min(rows, cols);
-    const ref = new Float64Array(n * n);
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        if (rows > cols) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
-        else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
-        ref[i * n + j] = s;
-      }
-    let worst = 0;
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
-        assert.equal(g[i * n + j], g[j * n + i], 'symmetric');
-        worst = Math.max(worst, Math.abs(g[i * n + j] - ref[i * n + j]) / Math.sqrt(ref[i * n + i] * ref[j * n + j]));
-      }
-    // A float32 sum of all 70,000 products would be off by ~1e-5 here; blocks of 256 keep it ~1e-7.
-    assert.ok(worst < 1e-6, `${rows} x ${cols}: relative error ${worst}`);
-  }
+test("unfuse: relaxed multiply-adds, nested ones too, become a multiply and an add (the plain binary's text)", async () => {
+  const { unfuse } = await import('../../scripts/build-kernels.mjs');
   assert.equal(
-    withKernels(false, () => gramFloat32(new Float32Array(12), 3, 4)),
-    null,
+    unfuse('(local.set $s (f32x4.relaxed_madd (local.get $x) (v128.load offset=16 (local.get $t)) (local.get $s)))'),
+    '(local.set $s (f32x4.add (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $t))) (local.get $s)))',
   );
+  assert.equal(
+    unfuse('(f64x2.relaxed_nmadd (local.get $b) (local.get $u) (f64x2.relaxed_nmadd (local.get $a) (local.get $q) (local.get $r)))'),
+    '(f64x2.sub (f64x2.sub (local.get $r) (f64x2.mul (local.get $a) (local.get $q))) (f64x2.mul (local.get $b) (local.get $u)))',
+  );
+  const plain = unfuse(readFileSync('src/mimicry/linalg/kernels.wat', 'utf8'));
+  assert.ok(!/\((f32x4|f64x2)\.relaxed_/.test(plain), 'no relaxed instruction is left');
+  assert.throws(() => unfuse('(f32x4.relaxed_madd $a $b $c $d)'), /more than three operands/);
 });
 
-test('SIMD tridiagonalization sweep: eigenvalues agree with the JavaScript loop and ml-matrix (odd and even sizes)', () => {
-  const rng = new Random(4);
-  for (const n of [32, 33, 64, 97, 150]) {
-    const b = Float64Array.from(rng.normals(n * n));
-    const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = b[i * n + j] + b[j * n + i];
-    const js = withKernels(false, () => symmetricEigenvalues(a, n));
-    const simd = symmetricEigenvalues(a, n);
-    const rows = Array.from({ length: n }, (_, i) => Array.from(a.subarray(i * n, (i + 1) * n)));
-    const ref = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true }).realEigenvalues.sort((x, y) => y - x);
-    const scale = Math.max(Math.abs(ref[0]), Math.abs(ref[n - 1]));
-    for (let i = 0; i < n; i++) {
-      assert.ok(Math.abs(simd[i] - ref[i]) <= 1e-12 * scale, `n=${n} simd λ${i} ${simd[i]} vs ${ref[i]}`);
-      assert.ok(Math.abs(simd[i] - js[i]) <= 1e-12 * scale, `n=${n} simd vs js λ${i}`);
+for (const flavor of FLAVORS)
+  test(`SIMD Gram kernel agrees with the JavaScript loop and a direct product (odd sizes, odd panel widths, tall and wide), ${flavor} binary`, async () => {
+    setKernelsEnabled(true, flavor);
+    try {
+      const rng = new Random(21);
+      for (const [rows, cols, panel] of [
+        [40, 77, 1 << 20],
+        [77, 40, 1 << 20],
+        [33, 129, 33 * 7], // wide: many passes of odd width
+        [301, 35, 35 * 9], // tall: many flushes, the last one partial
+        [64, 64, 1 << 20],
+      ]) {
+        const values = Float64Array.from(rng.normals(rows * cols));
+        const n = Math.min(rows, cols);
+        const js = withKernels(false, () => gramOfMatrix(values, rows, cols, panel));
+        const simd = gramOfMatrix(values, rows, cols, panel);
+        const streamed = await streamGram(
+          async function* () {
+            for (let i = 0; i < values.length; i += 1000) yield values.subarray(i, i + 1000);
+          },
+          rows,
+          cols,
+          { panelElements: panel },
+        );
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            if (rows > cols) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
+            else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
+            const tol = 1e-13 * Math.max(rows, cols);
+            for (const [what, g] of [
+              ['js', js],
+              ['simd', simd],
+              ['streamed', streamed],
+            ] as const)
+              assert.ok(Math.abs(g.gram[i * n + j] - s) <= tol, `${rows}x${cols} ${what} G[${i},${j}] ${g.gram[i * n + j]} vs ${s}`);
+          }
+      }
+    } finally {
+      setKernelsEnabled(true);
     }
-  }
-});
+  });
+
+for (const flavor of FLAVORS)
+  test(`float32 SIMD Gram (gram32): within float32 rounding of a float64 product, blocks keeping long rows as accurate as short ones, ${flavor} binary`, () => {
+    withFlavor(flavor, () => {
+      const rng = new Random(23);
+      for (const [rows, cols] of [
+        [40, 77], // wide, odd width (zero-padded to 80)
+        [301, 35], // tall, odd sizes (transposed)
+        [33, 1024], // rows 4 KiB apart: padded stride
+        [7, 70000], // 274 blocks of 256 values, the last one partial
+        [130, 130], // square (n = 130: leftover columns after the 4-wide tiles)
+        [1, 9],
+      ]) {
+        const values = Float32Array.from(rng.normals(rows * cols));
+        const g = gramFloat32(values, rows, cols);
+        assert.ok(g, 'the kernels are there');
+        const n = Math.min(rows, cols);
+        const ref = new Float64Array(n * n);
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            if (rows > cols) for (let r = 0; r < rows; r++) s += values[r * cols + i] * values[r * cols + j];
+            else for (let c = 0; c < cols; c++) s += values[i * cols + c] * values[j * cols + c];
+            ref[i * n + j] = s;
+          }
+        let worst = 0;
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            assert.equal(g[i * n + j], g[j * n + i], 'symmetric');
+            worst = Math.max(worst, Math.abs(g[i * n + j] - ref[i * n + j]) / Math.sqrt(ref[i * n + i] * ref[j * n + j]));
+          }
+        // A float32 sum of all 70,000 products would be off by ~1e-5 here; blocks of 256 keep it ~1e-7.
+        assert.ok(worst < 1e-6, `${rows} x ${cols}: relative error ${worst}`);
+      }
+      assert.equal(
+        withKernels(false, () => gramFloat32(new Float32Array(12), 3, 4)),
+        null,
+      );
+    });
+  });
+
+for (const flavor of FLAVORS)
+  test(`SIMD tridiagonalization sweep: eigenvalues agree with the JavaScript loop and ml-matrix (odd and even sizes), ${flavor} binary`, () => {
+    withFlavor(flavor, () => {
+      const rng = new Random(4);
+      for (const n of [32, 33, 64, 97, 150]) {
+        const b = Float64Array.from(rng.normals(n * n));
+        const a = new Float64Array(n * n);
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = b[i * n + j] + b[j * n + i];
+        const js = withKernels(false, () => symmetricEigenvalues(a, n));
+        const simd = symmetricEigenvalues(a, n);
+        const rows = Array.from({ length: n }, (_, i) => Array.from(a.subarray(i * n, (i + 1) * n)));
+        const ref = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true }).realEigenvalues.sort((x, y) => y - x);
+        const scale = Math.max(Math.abs(ref[0]), Math.abs(ref[n - 1]));
+        for (let i = 0; i < n; i++) {
+          assert.ok(Math.abs(simd[i] - ref[i]) <= 1e-12 * scale, `n=${n} simd λ${i} ${simd[i]} vs ${ref[i]}`);
+          assert.ok(Math.abs(simd[i] - js[i]) <= 1e-12 * scale, `n=${n} simd vs js λ${i}`);
+        }
+      }
+    });
+  });
 
 /** f() on the JavaScript loops (the kernels switched off for it). */
 function withoutKernels<T>(f: () => T): T {

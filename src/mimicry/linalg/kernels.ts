@@ -2,8 +2,17 @@
 // WebAssembly SIMD is missing the loader answers null and callers keep their JavaScript loops.
 // Memory: one instance's linear memory, laid out afresh by each (synchronous) call through
 // `arena`; nothing is kept in it between calls, so growing it never strands a caller's view.
+//
+// Two binaries of the one kernels.wat (scripts/build-kernels.mjs): 'fused', whose Gram and
+// tridiagonalization multiply-adds are relaxed SIMD (one FMA instruction each on x86 and ARM: the
+// entropy's two hot loops run ~1.3x faster), and 'plain', the same text with each written as a
+// multiply and an add, for runtimes without relaxed SIMD. Node 20's V8 (11.3) has relaxed SIMD
+// complete behind a flag (on by default from V8 11.4, so in VS Code's own runtime): the loader turns
+// the flag on when the fused binary does not compile. Either way the results are within the
+// kernels' documented rounding of the JavaScript loops; the threads of one process all load the same one.
+import { setFlagsFromString } from 'node:v8';
 import { instantiateEmbedded } from './embeddedWasm';
-import { KERNELS_WASM_BASE64 } from './kernelsWasm';
+import { KERNELS_PLAIN_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernelsWasm';
 
 export interface Kernels {
   readonly memory: WebAssembly.Memory;
@@ -32,14 +41,55 @@ export interface Kernels {
   paper22(base: number, n: number, stride: number, params: number, flags: number): void;
 }
 
-let loaded: Kernels | null | undefined;
+/** Which binary of kernels.wat this thread runs (file comment). */
+export type KernelsFlavor = 'fused' | 'plain';
+
+const BINARIES: Readonly<Record<KernelsFlavor, string>> = { fused: KERNELS_WASM_BASE64, plain: KERNELS_PLAIN_WASM_BASE64 };
+
 let enabled = true;
+/** Tests: this binary instead of the automatic choice. */
+let forced: KernelsFlavor | undefined;
+let automatic: KernelsFlavor | null | undefined;
+const instances = new Map<KernelsFlavor, Kernels | null>();
+
+/** Node 20: relaxed SIMD behind V8's flag; harmless where the runtime has it on or lacks the flag. */
+function enableRelaxedSimd(): void {
+  try {
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    // not a V8 that takes flags: the plain binary it is
+  }
+}
+
+/** This thread's shared instance of one binary (null where it does not compile). */
+function instance(flavor: KernelsFlavor): Kernels | null {
+  if (!instances.has(flavor)) instances.set(flavor, instantiateEmbedded<Kernels>(BINARIES[flavor]));
+  return instances.get(flavor) ?? null;
+}
+
+/** The fused binary (turning relaxed SIMD on where it is behind a flag), else the plain one. */
+function automaticFlavor(): KernelsFlavor | null {
+  if (automatic === undefined) {
+    if (!instance('fused')) {
+      enableRelaxedSimd();
+      instances.delete('fused');
+    }
+    automatic = instance('fused') ? 'fused' : instance('plain') ? 'plain' : null;
+  }
+  return automatic;
+}
+
+/** The binary kernels() runs; null without kernels (no WebAssembly SIMD, or switched off). */
+export function kernelsFlavor(): KernelsFlavor | null {
+  if (!enabled) return null;
+  const flavor = forced ?? automaticFlavor();
+  return flavor && instance(flavor) ? flavor : null;
+}
 
 /** The kernels, or null (no WebAssembly SIMD here, or switched off for a comparison). */
 export function kernels(): Kernels | null {
-  if (!enabled) return null;
-  if (loaded === undefined) loaded = instantiateEmbedded<Kernels>(KERNELS_WASM_BASE64);
-  return loaded;
+  const flavor = kernelsFlavor();
+  return flavor ? instance(flavor) : null;
 }
 
 /**
@@ -47,13 +97,14 @@ export function kernels(): Kernels | null {
  * call to the next (kernels()' memory is laid out afresh by every caller); null where kernels() is.
  */
 export function ownKernels(): Kernels | null {
-  if (!enabled || kernels() === null) return null;
-  return instantiateEmbedded<Kernels>(KERNELS_WASM_BASE64);
+  const flavor = kernelsFlavor();
+  return flavor ? instantiateEmbedded<Kernels>(BINARIES[flavor]) : null;
 }
 
-/** Tests and benches: compare the JavaScript loops with the kernels. */
-export function setKernelsEnabled(on: boolean): void {
+/** Tests and benches: compare the JavaScript loops with the kernels, or (`flavor`) one binary with the other. */
+export function setKernelsEnabled(on: boolean, flavor?: KernelsFlavor): void {
   enabled = on;
+  forced = flavor;
 }
 
 /** Grows the kernels' memory to at least `bytes` and answers its buffer (valid until the next growth). */
