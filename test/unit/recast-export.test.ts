@@ -9,6 +9,7 @@ import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
 import { exportRecast } from '../../src/mimicry/recast/export';
 import { rebuildDense } from '../../src/mimicry/recast/rebuild';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
+import { metricsJson } from '../../src/mimicry/recast/report';
 import { Random } from '../../src/mimicry/recast/random';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 
@@ -288,6 +289,21 @@ test('the dense file is written while template entropy runs and appears after th
       assert.equal(denseThereDuringOut, false, 'the dense file appears only after the reparameterized one');
       assert.ok(outcome.timing.writeDuringEntropy > 0);
       assert.deepEqual(readdirSync(dir).sort(), ['m.dense.safetensors', 'm.recast.safetensors', 'm.report.json']);
+      // The reparameterized file's data was written inside the run too, its header (entropy in its
+      // metrics) last, into space reserved by stand-ins: the header JSON ends in more than the one-pass
+      // writer's padding (under 8 spaces), and never outgrew its reservation (no second write).
+      const bytes = readFileSync(out);
+      const header = bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8');
+      const padding = header.length - header.trimEnd().length;
+      assert.ok(padding >= 8 && padding < 4096, `${padding} spaces of padding`);
+      assert.ok(
+        outcome.result.banks.every((b) => b.metrics.entropy !== null && b.metrics.entropy > 0),
+        'the final metrics are in',
+      );
+      assert.deepEqual(
+        (JSON.parse(header) as { __metadata__: Record<string, string> }).__metadata__['recast.metrics'],
+        JSON.stringify(metricsJson(outcome.result)),
+      );
       const rebuilt = join(dir, 'rebuilt.safetensors');
       await rebuildDense(out, rebuilt);
       assert.ok(readFileSync(rebuilt).equals(readFileSync(dense)), 'rebuild == dense export, byte for byte');

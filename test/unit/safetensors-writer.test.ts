@@ -9,6 +9,7 @@ import {
   writeSafetensors,
   writeSafetensorsStreaming,
   stageSafetensorsStreaming,
+  stageSafetensorsData,
   compareNames,
   type StreamingTensor,
   type WriteProgress,
@@ -465,6 +466,73 @@ describe('streaming writer', () => {
     await assert.rejects(stopped.commit(), { name: 'AbortError' });
     assert.deepEqual(await listDir(d), ['x.safetensors']);
     await withCheckpoint(file, async (c) => assert.deepEqual(Array.from(await c.readValues(c.tensor('a')!)), [1]));
+  });
+
+  test('data staged before its metadata: the header written last into the reserved space gives the file the one-pass writer gives, but for padding; one that outgrows it is refused and leaves nothing', async () => {
+    const d = await folder();
+    const values = Float32Array.from({ length: 300_000 }, (_, i) => Math.sin(i));
+    const entries = (): StreamingTensor[] => [
+      { name: 'w', dtype: 'F32', shape: [600, 500], byteLength: values.byteLength, bytes: () => Promise.resolve(bytesOf(values)) },
+      { name: 'b', dtype: 'F32', shape: [2], byteLength: 8, bytes: () => Promise.resolve(encodeF32([1, 2])) },
+    ];
+    const provisional = { note: 'x'.repeat(40), entropy: String(-2.2250738585072014e-308) };
+    const final = { note: 'final', entropy: '1.5' };
+    // Direct writes for the data (the header then goes through the page cache over it), and buffered.
+    for (const [route, change] of [
+      ['direct', { minBytes: 0, chunk: 64 << 10 }],
+      ['buffered', { enabled: false }],
+    ] as const) {
+      setDirectWrites(change);
+      try {
+        const file = path.join(d, `${route}.safetensors`);
+        const staged = await stageSafetensorsData(file, entries(), provisional, 16);
+        assert.deepEqual(await listDir(d).then((l) => l.filter((f) => f.startsWith(route))), [], 'nothing in place before the commit');
+        await (await staged.finish(final)).commit();
+        const oneGo = path.join(d, `${route}-one-go.safetensors`);
+        await writeSafetensorsStreaming(oneGo, entries(), final);
+        const [a, b] = [await readFile(file), await readFile(oneGo)];
+        const n = (buf: Buffer) => Number(buf.readBigUInt64LE(0));
+        // The reserved header: the provisional one's length plus the slack, to a multiple of 8.
+        const provisionalLength =
+          Buffer.byteLength(`{"__metadata__":${JSON.stringify(provisional)}`) -
+          Buffer.byteLength(`{"__metadata__":${JSON.stringify(final)}`);
+        assert.equal(n(a) % 8, 0);
+        assert.ok(n(a) >= n(b) + provisionalLength + 16 - 8 && n(a) <= n(b) + provisionalLength + 16 + 8, `reserved ${n(a)} for ${n(b)}`);
+        assert.equal(
+          a
+            .subarray(8, 8 + n(a))
+            .toString('utf8')
+            .trimEnd(),
+          b
+            .subarray(8, 8 + n(b))
+            .toString('utf8')
+            .trimEnd(),
+          'the same header JSON',
+        );
+        assert.deepEqual(a.subarray(8 + n(a)), b.subarray(8 + n(b)), 'the same data bytes');
+        await withCheckpoint(file, async (c) => {
+          assert.deepEqual(c.metadata, final);
+          assert.deepEqual(Array.from(await c.readValues(c.tensor('b')!)), [1, 2]);
+          assert.deepEqual(await c.readValues(c.tensor('w')!), values);
+        });
+      } finally {
+        setDirectWrites();
+      }
+    }
+    // A header longer than its reservation: refused by rule, the temporary file removed, the target untouched.
+    const file = path.join(d, 'grown.safetensors');
+    await writeFile(file, 'old');
+    const grown = await stageSafetensorsData(file, entries(), { note: 'short' }, 0);
+    await rejectsWithRule(grown.finish({ note: 'x'.repeat(100) }), 'header-outgrew-reservation');
+    await assert.rejects(grown.finish({ note: 'short' }), /already finished or discarded/);
+    assert.equal(await readFile(file, 'utf8'), 'old');
+    const dropped = await stageSafetensorsData(file, entries(), { note: 'short' }, 0);
+    await dropped.discard();
+    assert.deepEqual(
+      (await listDir(d)).filter((f) => f.startsWith('grown')),
+      ['grown.safetensors'],
+      'no temporary file left',
+    );
   });
 
   test('declared sizes are checked against dtype and shape before any producer runs', async () => {

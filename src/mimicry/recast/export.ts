@@ -4,13 +4,16 @@ import { writeFileAtomic } from '../io/atomicFile';
 import * as path from 'node:path';
 import { encodeBF16, encodeF16, encodeF32, f32Bytes } from '../safetensors/dtypes';
 import {
+  stageSafetensorsData,
   stageSafetensorsStreaming,
   writeSafetensorsStreaming,
+  type StagedData,
   type StagedFile,
   type StreamingTensor,
   type WriteControl,
   type WriteProgress,
 } from '../safetensors/writer';
+import { SafetensorsError } from '../safetensors/errors';
 import type { Checkpoint } from '../safetensors/types';
 import { BankCache, bytesPerElement, denseMember } from './dense';
 import type { BankDType } from './grouping';
@@ -91,14 +94,8 @@ async function templateBytes(store: TemplateStore, bank: string, count: number, 
   return out;
 }
 
-export async function writeReparameterized(
-  checkpoint: Checkpoint,
-  result: ReconstructResult,
-  file: string,
-  source: SourceRecord,
-  io: WriteControl = {},
-  extras: RecastExtras = {},
-): Promise<void> {
+/** The reparameterized file's tensors: each bank's templates (read from the store when written) and coefficients, and the passthrough tensors. */
+function reparameterizedEntries(checkpoint: Checkpoint, result: FittedResult): StreamingTensor[] {
   const scratch = new Scratch();
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
@@ -124,7 +121,54 @@ export async function writeReparameterized(
   }
   const kept = new Set(result.plan.passthrough);
   for (const t of checkpoint.tensors) if (kept.has(t.name)) entries.push(copiedTensor(checkpoint, t, scratch));
-  await writeSafetensorsStreaming(file, entries, recastMetadata(checkpoint, result, source, extras), writeOptions(checkpoint, io));
+  return entries;
+}
+
+export async function writeReparameterized(
+  checkpoint: Checkpoint,
+  result: ReconstructResult,
+  file: string,
+  source: SourceRecord,
+  io: WriteControl = {},
+  extras: RecastExtras = {},
+): Promise<void> {
+  await writeSafetensorsStreaming(
+    file,
+    reparameterizedEntries(checkpoint, result),
+    recastMetadata(checkpoint, result, source, extras),
+    writeOptions(checkpoint, io),
+  );
+}
+
+/** A source record as long as the real one can be (its digests not computed yet): for sizing a header. */
+function standInSource(checkpoint: Checkpoint): SourceRecord {
+  const record = (file: string): ReportSource => ({ file: path.basename(file), bytes: Number.MAX_SAFE_INTEGER, sha256: 'f'.repeat(64) });
+  const own = record(checkpoint.path);
+  return checkpoint.kind === 'single' ? own : { ...own, shards: checkpoint.files.map(record) };
+}
+
+/** Header bytes reserved beyond the stand-in metadata's (stageReparameterized): room for what the stand-ins miss. */
+const HEADER_SLACK = 1024;
+
+/**
+ * The reparameterized file's tensors written before template entropy is in (while the pool computes
+ * it): the header is reserved at the size of `fitted.sizing`'s metadata (every value to come at its
+ * longest) and written by StagedData.finish once the run's result and the source's digest are known.
+ */
+export async function stageReparameterized(
+  checkpoint: Checkpoint,
+  fitted: FittedResult,
+  file: string,
+  io: WriteControl = {},
+): Promise<StagedData | null> {
+  if (!fitted.sizing) return null;
+  return stageSafetensorsData(
+    file,
+    reparameterizedEntries(checkpoint, fitted),
+    recastMetadata(checkpoint, fitted.sizing, standInSource(checkpoint)),
+    HEADER_SLACK,
+    writeOptions(checkpoint, io),
+  );
 }
 
 /** Original names, shapes and dtypes; members rebuilt by docs/FORMAT.md's rule, the rest copied. */
@@ -194,6 +238,20 @@ export interface ExportHooks extends Omit<ReconstructHooks, 'whileEntropy'> {
   onWrite?(file: string, p: WriteProgress): void;
 }
 
+/**
+ * The staged reparameterized file with its header written, or null (none staged, or a header that
+ * outgrew its reservation, file removed): then the caller writes the file whole after the run.
+ */
+async function finishReparameterized(staged: StagedData | null, metadata: Record<string, string>): Promise<StagedFile | null> {
+  if (!staged) return null;
+  try {
+    return await staged.finish(metadata);
+  } catch (e) {
+    if (e instanceof SafetensorsError && e.rule === 'header-outgrew-reservation') return null;
+    throw e;
+  }
+}
+
 export async function exportRecast(
   checkpoint: Checkpoint,
   options: ReconstructOptions,
@@ -205,12 +263,14 @@ export async function exportRecast(
   const io = (file: string): WriteControl => ({ signal: hooks.signal, onProgress: hooks.onWrite && ((p) => hooks.onWrite?.(file, p)) });
   // The dense file needs no template entropy: it is written (not yet renamed) while entropy runs on the
   // pool's workers, and appears after the reparameterized file, as when both are written after the run.
+  // So is the reparameterized file's data, its header (metrics, entropy among them) written last.
   let dense: StagedFile | undefined;
+  let reparameterized: StagedData | null = null;
   let writeDuringEntropy = 0;
   const whileEntropy = async (fitted: FittedResult): Promise<void> => {
-    if (!targets.dense) return;
     const t = performance.now();
-    dense = await stageDense(checkpoint, fitted, targets.dense, io(targets.dense));
+    if (targets.dense) dense = await stageDense(checkpoint, fitted, targets.dense, io(targets.dense));
+    reparameterized = await stageReparameterized(checkpoint, fitted, targets.out, io(targets.out));
     writeDuringEntropy = (performance.now() - t) / 1000;
   };
   try {
@@ -227,7 +287,10 @@ export async function exportRecast(
     const t1 = performance.now();
     const source = await digest;
     const t2 = performance.now();
-    await writeReparameterized(checkpoint, result, targets.out, source, io(targets.out));
+    const staged = await finishReparameterized(reparameterized, recastMetadata(checkpoint, result, source));
+    reparameterized = null;
+    if (staged) await staged.commit();
+    else await writeReparameterized(checkpoint, result, targets.out, source, io(targets.out));
     if (targets.dense) {
       const staged = dense ?? (await stageDense(checkpoint, result, targets.dense, io(targets.dense)));
       dense = undefined;
@@ -244,6 +307,7 @@ export async function exportRecast(
   } finally {
     // A run that failed after the dense file was written leaves it nowhere.
     await (dense as StagedFile | undefined)?.discard();
+    await (reparameterized as StagedData | null)?.discard();
     await store.dispose();
   }
 }

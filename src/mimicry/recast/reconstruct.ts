@@ -300,6 +300,36 @@ function checkMemory(banks: readonly BankPlan[], fit: ResolvedFit, file: string)
 }
 
 /**
+ * A number whose JSON text is as long as any float64's can be (24 characters): what the values still
+ * to come (entropy, times) stand in as when a header is sized before they are known.
+ */
+export const STAND_IN = -2.2250738585072014e-308;
+
+/** `banks` with every pending entropy (a non-null promise in `pending`) at the stand-in, estimated. */
+function withStandIns(banks: readonly BankResult[], pending: readonly (Promise<BankEntropy> | null)[]): BankResult[] {
+  return banks.map((b, i) =>
+    pending[i]
+      ? {
+          ...b,
+          metrics: {
+            ...b.metrics,
+            entropy: STAND_IN,
+            entropyNormalized: STAND_IN,
+            entropyEstimated: { probes: STAND_IN, steps: STAND_IN, error: STAND_IN },
+          },
+        }
+      : b,
+  );
+}
+
+/** Phase times are rounded to milliseconds (roundedPhases): their longest text is a stand-in of their own. */
+const PHASE_STAND_IN = 999999.999;
+
+function standInPhases<T extends Record<string, number>>(phases: T): T {
+  return Object.fromEntries(Object.keys(phases).map((k) => [k, PHASE_STAND_IN])) as T;
+}
+
+/**
  * Reconstructs every bank of `checkpoint`: one group's weights in memory at a time; templates go
  * to `hooks.store` (memory by default), coefficients and metrics come back in the result.
  */
@@ -347,7 +377,12 @@ export async function reconstruct(
     // the fits' buffers let go first: it holds its own (the drain below takes a templates slot anew).
     if (hooks.whileEntropy) {
       scratch.clear();
-      await hooks.whileEntropy({ plan, banks: [...banks], store });
+      await hooks.whileEntropy({
+        plan,
+        banks: [...banks],
+        store,
+        sizing: assemble(withStandIns(banks, entropies), STAND_IN, standInPhases(phases)),
+      });
     }
     // This thread's own work is done: it takes the templates no worker has started, then waits for the rest.
     const since = performance.now();
@@ -414,38 +449,43 @@ export async function reconstruct(
       });
     }
   }
-  const layers = banks.flatMap((b) => b.layers);
-  const g = plan.options;
-  const method: MethodRecord = {
-    method: fit.method,
-    objective: fit.method === 'paper' ? null : fit.objective,
-    grouping: {
-      preset: g.preset,
-      modules: g.modules,
-      blocksPerGroup: g.blocksPerGroup,
-      groups: g.groups,
-      shareRoles: g.shareRoles,
-      ratio: g.ratio,
-      ...(g.blockIndex === 'inner' ? {} : { blockIndex: g.blockIndex }),
-    },
-    n: g.ratio !== null ? null : g.templates,
-    K: g.sets,
-    loss: fit.loss,
-    beta: fit.loss === 'smoothl1' ? fit.beta : null,
-    steps: fit.method === 'spectral' ? 0 : fit.steps,
-    lr: fit.method === 'spectral' ? null : fit.lr,
-    lrStep: fit.method === 'spectral' ? null : fit.lrStep,
-    lrGamma: fit.method === 'spectral' ? null : fit.lrGamma,
-    clip: fit.method === 'spectral' ? null : fit.clip,
-    noise: fit.method === 'spectral' ? 0 : fit.noise,
-    seed: fit.seed,
-    backend: [...backends].join(','),
-    ...(device ? { device } : {}),
-    moduleWeights: fit.moduleWeights,
-    probes: fit.probes,
-    templateDtype: fit.templateDtype,
-    elapsed: elapsed(),
-    phases: roundedPhases(phases),
-  };
-  return { plan, banks, layers, summary: summarize(checkpoint, plan.passthrough, banks, layers), method, store };
+  return assemble(banks, elapsed(), phases);
+
+  /** The result of `final` banks after `seconds`, `phaseSeconds` of it by phase. */
+  function assemble(final: readonly BankResult[], seconds: number, phaseSeconds: typeof phases): ReconstructResult {
+    const layers = final.flatMap((b) => b.layers);
+    const g = plan.options;
+    const method: MethodRecord = {
+      method: fit.method,
+      objective: fit.method === 'paper' ? null : fit.objective,
+      grouping: {
+        preset: g.preset,
+        modules: g.modules,
+        blocksPerGroup: g.blocksPerGroup,
+        groups: g.groups,
+        shareRoles: g.shareRoles,
+        ratio: g.ratio,
+        ...(g.blockIndex === 'inner' ? {} : { blockIndex: g.blockIndex }),
+      },
+      n: g.ratio !== null ? null : g.templates,
+      K: g.sets,
+      loss: fit.loss,
+      beta: fit.loss === 'smoothl1' ? fit.beta : null,
+      steps: fit.method === 'spectral' ? 0 : fit.steps,
+      lr: fit.method === 'spectral' ? null : fit.lr,
+      lrStep: fit.method === 'spectral' ? null : fit.lrStep,
+      lrGamma: fit.method === 'spectral' ? null : fit.lrGamma,
+      clip: fit.method === 'spectral' ? null : fit.clip,
+      noise: fit.method === 'spectral' ? 0 : fit.noise,
+      seed: fit.seed,
+      backend: [...backends].join(','),
+      ...(device ? { device } : {}),
+      moduleWeights: fit.moduleWeights,
+      probes: fit.probes,
+      templateDtype: fit.templateDtype,
+      elapsed: seconds,
+      phases: roundedPhases(phaseSeconds),
+    };
+    return { plan, banks: [...final], layers, summary: summarize(checkpoint, plan.passthrough, final, layers), method, store };
+  }
 }

@@ -115,7 +115,13 @@ export interface ReconstructHooks {
 }
 
 /** A run before template entropy is in: every bank's templates (in the store), coefficients and other metrics. */
-export type FittedResult = Pick<ReconstructResult, 'plan' | 'banks' | 'store'>;
+export interface FittedResult extends Pick<ReconstructResult, 'plan' | 'banks' | 'store'> {
+  /**
+   * The whole result as it will be, with every value still to come (entropy, times) at its longest
+   * JSON text (reconstruct.ts STAND_IN): for sizing a header before those values are known.
+   */
+  readonly sizing?: ReconstructResult;
+}
 
 export interface LayerMetrics {
   readonly name: string;

@@ -48,7 +48,8 @@ export type SafetensorsRule =
   // writing
   | 'invalid-tensor'
   | 'refuse-overwrite-source'
-  | 'stream-length-mismatch';
+  | 'stream-length-mismatch'
+  | 'header-outgrew-reservation';
 
 /** Plain-words description of each rule, used at the start of every message. */
 export const SAFETENSORS_RULE_TEXT: Record<SafetensorsRule, string> = {
@@ -90,6 +91,7 @@ export const SAFETENSORS_RULE_TEXT: Record<SafetensorsRule, string> = {
   'invalid-tensor': 'tensor to write is invalid',
   'refuse-overwrite-source': 'refusing to write over one of the input files',
   'stream-length-mismatch': 'tensor bytes produced do not match the declared length',
+  'header-outgrew-reservation': 'the final header is longer than the space reserved for it before the data',
 };
 
 export class SafetensorsError extends EngineError<SafetensorsRule> {

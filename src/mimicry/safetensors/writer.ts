@@ -93,9 +93,15 @@ function prepare<T extends HeaderEntry>(file: string, entries: readonly T[], met
 
 /**
  * The complete header block: 8-byte little-endian N followed by the N header bytes (JSON padded
- * with spaces to a multiple of 8). `sorted` must be in name order; offsets follow that order.
+ * with spaces to a multiple of 8, or to `size` bytes when given). `sorted` must be in name order;
+ * offsets follow that order.
  */
-export function buildHeaderBlock(file: string, sorted: readonly HeaderEntry[], metadata?: Record<string, string>): Uint8Array {
+export function buildHeaderBlock(
+  file: string,
+  sorted: readonly HeaderEntry[],
+  metadata?: Record<string, string>,
+  size?: number,
+): Uint8Array {
   const parts: string[] = [];
   if (metadata !== undefined) parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   let offset = 0;
@@ -107,8 +113,10 @@ export function buildHeaderBlock(file: string, sorted: readonly HeaderEntry[], m
     offset = end;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
-  const n = Math.ceil(json.byteLength / 8) * 8;
+  const n = size ?? Math.ceil(json.byteLength / 8) * 8;
   if (n > MAX_HEADER_SIZE) throw new SafetensorsError(file, 'header-too-large', `header would be ${n} bytes`);
+  if (json.byteLength > n)
+    throw new SafetensorsError(file, 'header-outgrew-reservation', `header is ${json.byteLength} bytes, ${n} were reserved`);
   const block = new Uint8Array(8 + n).fill(0x20, 8 + json.byteLength);
   new DataView(block.buffer).setBigUint64(0, BigInt(n), true);
   block.set(json, 8);
@@ -161,13 +169,93 @@ export async function stageSafetensorsStreaming(
   opts: WriteOptions = {},
 ): Promise<StagedFile> {
   const target = path.resolve(file);
+  await refuseInputs(target, opts);
+  const sorted = prepare(target, entries, metadata);
+  const tmp = await writeBody(target, sorted, buildHeaderBlock(target, sorted, metadata), opts, true);
+  return stagedAt(tmp, target, opts);
+}
+
+/** A file whose tensors are written and whose header is not yet (stageSafetensorsData). */
+export interface StagedData {
+  /**
+   * Writes the header with the final metadata into the space reserved for it, syncs, and answers the
+   * staged file. A header that does not fit throws 'header-outgrew-reservation' and removes the file.
+   */
+  finish(metadata: Record<string, string>): Promise<StagedFile>;
+  /** Removes the temporary file. */
+  discard(): Promise<void>;
+}
+
+/**
+ * The tensors written before the metadata is known (an export's reparameterized file, whose metrics
+ * wait for template entropy): the header is reserved at the size that `provisional` (the metadata
+ * with every value still to come at its longest) gives plus `slack` bytes, the data written after it
+ * now, and the header itself last (StagedData.finish), padded with spaces to the reserved size. The
+ * result is the file stageSafetensorsStreaming would write, with a longer run of padding spaces.
+ */
+export async function stageSafetensorsData(
+  file: string,
+  entries: readonly StreamingTensor[],
+  provisional: Record<string, string>,
+  slack: number,
+  opts: WriteOptions = {},
+): Promise<StagedData> {
+  const target = path.resolve(file);
+  await refuseInputs(target, opts);
+  const sorted = prepare(target, entries, provisional);
+  const reserved = buildHeaderBlock(target, sorted, provisional);
+  const size = Math.ceil((reserved.byteLength - 8 + Math.max(0, slack)) / 8) * 8;
+  // Placeholder bytes: spaces under a zero length, which no reader accepts, until finish() writes the header.
+  const placeholder = new Uint8Array(8 + size).fill(0x20, 8);
+  const tmp = await writeBody(target, sorted, placeholder, opts, false);
+  let settled = false;
+  const discard = async (): Promise<void> => {
+    settled = true;
+    await unlink(tmp).catch(() => undefined);
+  };
+  return {
+    async finish(metadata) {
+      if (settled) throw new Error(`${target}: already finished or discarded`);
+      try {
+        const block = buildHeaderBlock(target, prepare(target, sorted, metadata), metadata, size);
+        opts.signal?.throwIfAborted();
+        const h = await open(tmp, 'r+');
+        try {
+          await h.write(block, 0, block.byteLength, 0);
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+      } catch (e) {
+        await discard();
+        throw e;
+      }
+      settled = true;
+      return stagedAt(tmp, target, opts);
+    },
+    discard,
+  };
+}
+
+async function refuseInputs(target: string, opts: WriteOptions): Promise<void> {
   for (const r of opts.refuse ?? []) {
     if (await sameFile(target, r)) throw new SafetensorsError(target, 'refuse-overwrite-source', `it is the input ${r}`);
   }
-  const sorted = prepare(target, entries, metadata);
-  const headerBlock = buildHeaderBlock(target, sorted, metadata);
-  opts.signal?.throwIfAborted();
+}
 
+/**
+ * Writes `headerBlock` and then every tensor's bytes into a new temporary file beside `target` and
+ * answers its path; synced unless `sync` is false (the header is still to come). On any error the
+ * temporary file is removed.
+ */
+async function writeBody(
+  target: string,
+  sorted: readonly StreamingTensor[],
+  headerBlock: Uint8Array,
+  opts: WriteOptions,
+  sync: boolean,
+): Promise<string> {
+  opts.signal?.throwIfAborted();
   // Named with our pid (tempPathFor) so that a later run can remove it if this process is killed.
   const tmp = tempPathFor(target);
   let position = headerBlock.byteLength;
@@ -195,7 +283,7 @@ export async function stageSafetensorsStreaming(
     await sink.finish();
     // A stop that came during the last tensor or the sync still leaves no file.
     opts.signal?.throwIfAborted();
-    await sink.handle.sync();
+    if (sync) await sink.handle.sync();
     opts.signal?.throwIfAborted();
     isOpen = false;
     await sink.handle.close();
@@ -204,6 +292,11 @@ export async function stageSafetensorsStreaming(
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
+  return tmp;
+}
+
+/** The staged file at `tmp`, renamed over `target` on commit. */
+function stagedAt(tmp: string, target: string, opts: WriteOptions): StagedFile {
   let settled = false;
   return {
     async commit() {
