@@ -13,6 +13,25 @@ export function gram(rows: readonly ArrayLike<number>[]): Float64Array {
   const L = rows.length;
   const g = new Float64Array(L * L);
   const d = L > 0 ? rows[0].length : 0;
+  if (L === 2) {
+    // Two members (the paper's groups): the three sums in one pass, side by side; each is the
+    // same running sum in element order as below.
+    const [r0, r1] = rows;
+    let s00 = 0,
+      s01 = 0,
+      s11 = 0;
+    for (let i = 0; i < d; i++) {
+      const x = r0[i];
+      const y = r1[i];
+      s00 += x * x;
+      s01 += x * y;
+      s11 += y * y;
+    }
+    g[0] = s00;
+    g[1] = g[2] = s01;
+    g[3] = s11;
+    return g;
+  }
   for (let i0 = 0; i0 < d; i0 += GRAM_BLOCK) {
     const i1 = Math.min(d, i0 + GRAM_BLOCK);
     for (let a = 0; a < L; a++) {

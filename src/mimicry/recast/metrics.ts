@@ -54,21 +54,78 @@ export function composeWithFidelity(
   }
   // se, dd, ab, aa, bb: in a typed array, so the block callback below keeps them unboxed.
   const sums = Float64Array.of(squaredError, 0, 0, 0, 0);
-  // The rule's values a block at a time through the SIMD kernel (the same bits), measured as they come.
-  const rows = Array.from({ length: n }, (_, t) => templates.subarray(t * d, (t + 1) * d));
-  combineRows(
-    rows,
-    (_, t) => mean[t],
-    1,
-    (_, values, at) => {
-      if (rebuilt) rebuilt.set(values, at);
-      measureBlock(values, original, at, sums);
-    },
-  );
+  if (n === 2) composeTwoAndMeasure(templates, d, mean[0], mean[1], original, rebuilt, sums);
+  else {
+    // The rule's values a block at a time through the SIMD kernel (the same bits), measured as they come.
+    const rows = Array.from({ length: n }, (_, t) => templates.subarray(t * d, (t + 1) * d));
+    combineRows(
+      rows,
+      (_, t) => mean[t],
+      1,
+      (_, values, at) => {
+        if (rebuilt) rebuilt.set(values, at);
+        measureBlock(values, original, at, sums);
+      },
+    );
+  }
   const [se, dd, ab, aa, bb] = sums;
   // layerFidelity's and cosine()'s conventions, from the same sums.
   const cos = aa === 0 && bb === 0 ? 1 : aa === 0 || bb === 0 ? 0 : Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
   return { cosine: cos, relError: aa > 0 ? Math.sqrt(dd / aa) : Math.sqrt(dd), squaredError: se };
+}
+
+/**
+ * composeWithFidelity for two templates in one JavaScript loop: each rebuilt value as combineRows
+ * forms it (a float64 sum from 0, template by template, rounded once: the same bits as its kernel)
+ * and measured as measureBlock does, with no copy into and out of the kernels' memory, which cost
+ * more than the arithmetic.
+ */
+function composeTwoAndMeasure(
+  templates: Float32Array,
+  d: number,
+  m0: number,
+  m1: number,
+  original: Float32Array,
+  rebuilt: Float32Array | null,
+  sums: Float64Array,
+): void {
+  let se = sums[0];
+  let dd = sums[1];
+  let ab = sums[2];
+  let aa = sums[3];
+  let bb = sums[4];
+  const t1 = templates.subarray(d);
+  // Two copies of the loop: a test for `rebuilt` inside it cost as much as the loop itself.
+  if (rebuilt)
+    for (let i = 0; i < d; i++) {
+      const w = Math.fround(0 + m0 * templates[i] + m1 * t1[i]);
+      rebuilt[i] = w;
+      const o = original[i];
+      const e = w - o;
+      const e2 = e * e;
+      se += e2;
+      dd += e2;
+      ab += o * w;
+      aa += o * o;
+      bb += w * w;
+    }
+  else
+    for (let i = 0; i < d; i++) {
+      const w = Math.fround(0 + m0 * templates[i] + m1 * t1[i]);
+      const o = original[i];
+      const e = w - o;
+      const e2 = e * e;
+      se += e2;
+      dd += e2;
+      ab += o * w;
+      aa += o * o;
+      bb += w * w;
+    }
+  sums[0] = se;
+  sums[1] = dd;
+  sums[2] = ab;
+  sums[3] = aa;
+  sums[4] = bb;
 }
 
 /** Adds one block of rebuilt values (original's elements from `at`) to sums = [se, dd, ab, aa, bb], element by element. */
@@ -172,21 +229,23 @@ export function templateDiversity(templates: Float32Array, n: number): Diversity
   // One running sum per norm and per pair, each in element order (as separate loops would sum).
   const norms = new Float64Array(n);
   const dist = new Float64Array(n * n);
-  for (let k0 = 0; k0 < d; k0 += DIVERSITY_BLOCK) {
-    const k1 = Math.min(d, k0 + DIVERSITY_BLOCK);
-    for (let i = 0; i < n; i++) {
-      const oi = i * d;
-      let s = norms[i];
-      for (let k = k0; k < k1; k++) s += templates[oi + k] ** 2;
-      norms[i] = s;
-      for (let j = i + 1; j < n; j++) {
-        const oj = j * d;
-        let e = dist[i * n + j];
-        for (let k = k0; k < k1; k++) e += (templates[oi + k] - templates[oj + k]) ** 2;
-        dist[i * n + j] = e;
+  if (n === 2) twoTemplateSums(templates, d, norms, dist);
+  else
+    for (let k0 = 0; k0 < d; k0 += DIVERSITY_BLOCK) {
+      const k1 = Math.min(d, k0 + DIVERSITY_BLOCK);
+      for (let i = 0; i < n; i++) {
+        const oi = i * d;
+        let s = norms[i];
+        for (let k = k0; k < k1; k++) s += templates[oi + k] ** 2;
+        norms[i] = s;
+        for (let j = i + 1; j < n; j++) {
+          const oj = j * d;
+          let e = dist[i * n + j];
+          for (let k = k0; k < k1; k++) e += (templates[oi + k] - templates[oj + k]) ** 2;
+          dist[i * n + j] = e;
+        }
       }
     }
-  }
   let pairs = 0,
     sum = 0,
     normSum = 0;
@@ -200,6 +259,27 @@ export function templateDiversity(templates: Float32Array, n: number): Diversity
   const diversity = pairs > 0 ? sum / pairs : 0;
   const meanNorm = normSum / n;
   return { diversity, relative: meanNorm > 0 ? diversity / meanNorm : 0 };
+}
+
+/**
+ * templateDiversity's three sums for two templates in one pass: the same running sums in the same
+ * element order (the same bits), but side by side, so no sum waits on its own previous addition
+ * alone (a float64 add's latency, not the loads, is what bounds each loop on its own).
+ */
+function twoTemplateSums(templates: Float32Array, d: number, norms: Float64Array, dist: Float64Array): void {
+  let s0 = 0,
+    s1 = 0,
+    e = 0;
+  for (let k = 0; k < d; k++) {
+    const a = templates[k];
+    const b = templates[d + k];
+    s0 += a ** 2;
+    e += (a - b) ** 2;
+    s1 += b ** 2;
+  }
+  norms[0] = s0;
+  norms[1] = s1;
+  dist[1] = e;
 }
 
 export type { Entropy } from './entropy';
