@@ -18,7 +18,7 @@ export interface Kernels {
   readonly memory: WebAssembly.Memory;
   /** G[i n + j] += <P_i, P_j> over `used` values of rows of width w, j >= i (byte addresses). */
   syrk(panel: number, gram: number, n: number, width: number, used: number): void;
-  /** symmetricEigenvalues' fused update-and-product sweep over rows [0, m) (byte addresses). */
+  /** symmetricEigenvalues' fused update-and-product sweep over rows [0, m) (byte addresses; qo = uo + 32768, p = u + 32768). */
   sweep(a: number, m: number, uo: number, qo: number, u: number, p: number): void;
   /** out (cols x 4, float64) += A^T v for a float32 rows x cols A and 4 interleaved vectors v (byte addresses). */
   atv4(a: number, rows: number, cols: number, v: number, out: number): void;

@@ -27,6 +27,11 @@ import { arena, kernels, type Kernels } from './kernels';
 const EPS = Number.EPSILON;
 /** From this size the fused sweep runs in the SIMD kernel (kernels.wat, ~2x): below it, the copy in costs more. */
 const MIN_KERNEL_SIZE = 32;
+/**
+ * The sweep kernel reads qo and p at a fixed 32768 bytes past uo and u (one address for each pair:
+ * fewer instructions in its loop), so the four vectors lie VECTOR_STRIDE values apart; up to this size.
+ */
+const VECTOR_STRIDE = 4096;
 /** Smallest positive normal double: below it an off-diagonal is noise whatever the scale. */
 const SAFE_MIN = 2.2250738585072014e-308;
 /** Outside [RMIN, RMAX] the matrix is scaled by a power of two first (as LAPACK's dsyev does), so
@@ -52,9 +57,11 @@ export function symmetricEigenvalues(matrix: Float64Array, n: number): Float64Ar
   if (n === 0) return d;
 
   // With the SIMD kernel, the triangle and the sweep's four vectors live in its memory.
-  const k = n >= MIN_KERNEL_SIZE ? kernels() : null;
+  const k = n >= MIN_KERNEL_SIZE && n <= VECTOR_STRIDE ? kernels() : null;
   const [a, ...vectors] = k
-    ? arena(k, [(n * (n + 1)) / 2, n, n, n, n])
+    ? arena(k, [(n * (n + 1)) / 2, VECTOR_STRIDE, VECTOR_STRIDE, VECTOR_STRIDE, VECTOR_STRIDE]).map((v, i) =>
+        i === 0 ? v : v.subarray(0, n),
+      )
     : [new Float64Array((n * (n + 1)) / 2), new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)];
   let anrm = 0;
   for (let i = 0, o = 0; i < n; i++) {
