@@ -133,6 +133,8 @@ export class EntropyPool {
   /** Resolved (and replaced) whenever a template is done, here or in a worker. */
   private progressed = signal();
   private closed = false;
+  /** Set while this thread takes queued templates too (drain). */
+  private draining = false;
   private readonly onAbort = (): void => this.stop(this.signal?.reason);
 
   /**
@@ -226,6 +228,7 @@ export class EntropyPool {
     // Biggest first, here and in the workers: the last templates, which one thread may end up
     // waiting for alone, are then the smallest.
     this.queue.sort((a, b) => entropyWork(b.rows, b.cols) - entropyWork(a.rows, a.cols));
+    this.draining = true;
     for (;;) {
       // Between templates, the workers' answers are taken (and they are given the next ones).
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -252,8 +255,12 @@ export class EntropyPool {
 
   private pump(): void {
     while (!this.closed && this.idle.length > 0 && this.queue.length > 0) {
-      const big = taskBytes(this.queue[0]) > BIG_TEMPLATE_BYTES;
-      const slot = big ? this.idle.findIndex((h) => (this.busy.get(h) ?? 0) === 0) : 0;
+      // While this thread drains, the last templates go to whichever thread is free, not into the
+      // queue of a worker still busy with one: else the run could end on that worker's second template
+      // while this thread waits with nothing to do.
+      const last = this.draining && this.queue.length <= this.hosts.length + 1;
+      const alone = last || taskBytes(this.queue[0]) > BIG_TEMPLATE_BYTES;
+      const slot = alone ? this.idle.findIndex((h) => (this.busy.get(h) ?? 0) === 0) : 0;
       if (slot < 0) return;
       const host = this.idle.splice(slot, 1)[0];
       const task = this.queue.shift() as Task;
