@@ -72,6 +72,12 @@ export function recastMetadata(
   };
 }
 
+/**
+ * The scratch slot a bank's float32 templates are read into by both writers: the dense file's and the
+ * reparameterized file's, written one after the other with one Scratch, share the buffer.
+ */
+const BANK_TEMPLATES = 'bank-templates';
+
 /** Template values read from the store at a time when 16-bit templates are encoded. */
 const ENCODE_CHUNK = 1 << 20;
 
@@ -81,7 +87,7 @@ const ENCODE_CHUNK = 1 << 20;
  * bytes, never held whole in float32.
  */
 async function templateBytes(store: TemplateStore, bank: string, count: number, dtype: BankDType, scratch: Scratch): Promise<Uint8Array> {
-  if (dtype === 'F32') return f32Bytes(await store.get(bank, scratch.floats('templates', count)));
+  if (dtype === 'F32') return f32Bytes(await store.get(bank, scratch.floats(BANK_TEMPLATES, count)));
   const out = scratch.bytes('templates-encoded', 2 * count);
   const chunk = scratch.floats('templates-chunk', Math.min(count, ENCODE_CHUNK));
   for (let at = 0; at < count; at += ENCODE_CHUNK) {
@@ -95,8 +101,7 @@ async function templateBytes(store: TemplateStore, bank: string, count: number, 
 }
 
 /** The reparameterized file's tensors: each bank's templates (read from the store when written) and coefficients, and the passthrough tensors. */
-function reparameterizedEntries(checkpoint: Checkpoint, result: FittedResult): StreamingTensor[] {
-  const scratch = new Scratch();
+function reparameterizedEntries(checkpoint: Checkpoint, result: FittedResult, scratch = new Scratch()): StreamingTensor[] {
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
     const shape = [b.n, ...b.plan.shape];
@@ -160,11 +165,12 @@ export async function stageReparameterized(
   fitted: FittedResult,
   file: string,
   io: WriteControl = {},
+  scratch = new Scratch(),
 ): Promise<StagedData | null> {
   if (!fitted.sizing) return null;
   return stageSafetensorsData(
     file,
-    reparameterizedEntries(checkpoint, fitted),
+    reparameterizedEntries(checkpoint, fitted, scratch),
     recastMetadata(checkpoint, fitted.sizing, standInSource(checkpoint)),
     HEADER_SLACK,
     writeOptions(checkpoint, io),
@@ -177,10 +183,15 @@ export async function writeDense(checkpoint: Checkpoint, result: FittedResult, f
 }
 
 /** writeDense up to the rename: needs no template entropy, so an export writes it while entropy runs. */
-export async function stageDense(checkpoint: Checkpoint, result: FittedResult, file: string, io: WriteControl = {}): Promise<StagedFile> {
-  const scratch = new Scratch();
+export async function stageDense(
+  checkpoint: Checkpoint,
+  result: FittedResult,
+  file: string,
+  io: WriteControl = {},
+  scratch = new Scratch(),
+): Promise<StagedFile> {
   const sizes = new Map(result.banks.map((b) => [b.plan.name, b.n * b.plan.size]));
-  const cache = new BankCache((bank) => result.store.get(bank, scratch.floats('bank-templates', sizes.get(bank) ?? 0)));
+  const cache = new BankCache((bank) => result.store.get(bank, scratch.floats(BANK_TEMPLATES, sizes.get(bank) ?? 0)));
   const entries: StreamingTensor[] = [];
   for (const b of result.banks) {
     b.plan.members.forEach((name, l) => {
@@ -269,8 +280,11 @@ export async function exportRecast(
   let writeDuringEntropy = 0;
   const whileEntropy = async (fitted: FittedResult): Promise<void> => {
     const t = performance.now();
-    if (targets.dense) dense = await stageDense(checkpoint, fitted, targets.dense, io(targets.dense));
-    reparameterized = await stageReparameterized(checkpoint, fitted, targets.out, io(targets.out));
+    // One after the other with one scratch: the second reuses the first's buffers (a 7B MLP bank's
+    // templates are 360 MB).
+    const scratch = new Scratch();
+    if (targets.dense) dense = await stageDense(checkpoint, fitted, targets.dense, io(targets.dense), scratch);
+    reparameterized = await stageReparameterized(checkpoint, fitted, targets.out, io(targets.out), scratch);
     writeDuringEntropy = (performance.now() - t) / 1000;
   };
   try {
