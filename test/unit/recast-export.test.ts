@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
-import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
+import { stageSafetensorsData, writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import type { DType, TensorToWrite } from '../../src/mimicry/safetensors/types';
-import { exportRecast } from '../../src/mimicry/recast/export';
+import { exportRecast, finishReparameterized } from '../../src/mimicry/recast/export';
 import { rebuildDense } from '../../src/mimicry/recast/rebuild';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { metricsJson } from '../../src/mimicry/recast/report';
@@ -325,6 +325,29 @@ test('the dense file is written while template entropy runs and appears after th
         [],
       );
     });
+  });
+});
+
+test('a staged reparameterized file whose final header outgrows its reservation is dropped (the export then writes it whole); other failures are not swallowed', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'm.recast.safetensors');
+    const entries = () => [
+      { name: 'a', dtype: 'F32' as const, shape: [1], byteLength: 4, bytes: () => Promise.resolve(new Uint8Array(4)) },
+    ];
+    const grown = await stageSafetensorsData(file, entries(), { k: 'short' }, 0);
+    assert.equal(await finishReparameterized(grown, { k: 'x'.repeat(64) }), null);
+    assert.deepEqual(readdirSync(dir), [], 'the staged file is gone');
+    const fits = await stageSafetensorsData(file, entries(), { k: 'x'.repeat(64) }, 0);
+    const staged = await finishReparameterized(fits, { k: 'short' });
+    assert.ok(staged);
+    await staged.commit();
+    assert.deepEqual(readdirSync(dir), ['m.recast.safetensors']);
+    assert.equal(await finishReparameterized(null, {}), null);
+    const ac = new AbortController();
+    const stopped = await stageSafetensorsData(join(dir, 'n.safetensors'), entries(), { k: 'v' }, 0, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(finishReparameterized(stopped, { k: 'v' }), { name: 'AbortError' });
+    assert.deepEqual(readdirSync(dir), ['m.recast.safetensors']);
   });
 });
 

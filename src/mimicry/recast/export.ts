@@ -253,7 +253,7 @@ export interface ExportHooks extends Omit<ReconstructHooks, 'whileEntropy'> {
  * The staged reparameterized file with its header written, or null (none staged, or a header that
  * outgrew its reservation, file removed): then the caller writes the file whole after the run.
  */
-async function finishReparameterized(staged: StagedData | null, metadata: Record<string, string>): Promise<StagedFile | null> {
+export async function finishReparameterized(staged: StagedData | null, metadata: Record<string, string>): Promise<StagedFile | null> {
   if (!staged) return null;
   try {
     return await staged.finish(metadata);
