@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { reconstruct } from '../../src/mimicry/recast/reconstruct';
 import { spawnSync } from 'node:child_process';
-import { bankEntropy, entropyExact, entropyFloat64, entropyOnEngine, type EntropyRoute } from '../../src/mimicry/recast/entropy';
+import { bankEntropy, entropyExact, entropyFloat64, entropyOnEngine, prepare, type EntropyRoute } from '../../src/mimicry/recast/entropy';
 import { gramEngine } from '../../src/mimicry/recast/entropyGpu';
 import { templateEntropy } from '../../src/mimicry/recast/metrics';
 import { loadTf } from '../../src/mimicry/recast/tfjs';
@@ -168,6 +168,42 @@ test("entropyExact (the CPU route: float32 SIMD Gram, checked, else float64): wi
   const bad = T.slice();
   bad[12345] = Number.NaN;
   assert.ok(Number.isNaN(entropyExact(bad, 200, 800).entropy));
+});
+
+test("prepare: the smaller side's float64 sums of squares and the largest |value| of wide and tall templates (leftover columns and rows), null for NaN or Infinity anywhere", () => {
+  const rng = new Random(8);
+  for (const [rows, cols] of [
+    [6, 11],
+    [11, 6],
+    [9, 9],
+    [4, 4],
+    [1, 7],
+    [7, 1],
+  ]) {
+    const x = Float32Array.from(rng.normals(rows * cols));
+    x[rows * cols - 1] = -7.5; // the largest |value|, in the last leftover position
+    const p = prepare(x, rows, cols);
+    assert.ok(p);
+    const tall = rows > cols;
+    const n = Math.min(rows, cols);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < (tall ? rows : cols); k++) s += (tall ? x[k * cols + i] : x[i * cols + k]) ** 2;
+      assert.ok(Math.abs(p.diag[i] - s) <= 1e-15 * s, `${rows} x ${cols} diag[${i}] ${p.diag[i]} vs ${s}`);
+    }
+    assert.equal(p.scale, 1);
+    for (const bad of [Number.NaN, Infinity, -Infinity])
+      for (let at = 0; at < rows * cols; at++) {
+        const y = x.slice();
+        y[at] = bad;
+        assert.equal(prepare(y, rows, cols), null, `${rows} x ${cols}: ${bad} at ${at}`);
+      }
+  }
+  // The scale comes from the largest |value| wherever it lies.
+  const big = new Float32Array(5 * 9).fill(1);
+  big[4 * 9 + 8] = 2 ** 30;
+  assert.equal(prepare(big, 5, 9)?.scale, 2 ** -30);
+  assert.equal(prepare(big, 9, 5)?.scale, 2 ** -30);
 });
 
 test('low-rank templates (where a float32 Gram is badly off) fall back to float64, at any scale', async () => {
