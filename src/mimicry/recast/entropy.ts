@@ -219,7 +219,7 @@ export function checkFloat32Gram(p: Pick<Prepared, 'n' | 'diag' | 'scale'>, g32:
   const s2 = scale * scale;
   let relErr = 0;
   let trace = 0;
-  for (let i = 0; i < n * n; i++) gram[i] = g32[i];
+  gram.set(g32);
   for (let i = 0; i < n; i++) {
     const exact = diag[i] * s2;
     if (exact > 0) relErr = Math.max(relErr, Math.abs(gram[i * n + i] - exact) / exact);
