@@ -293,7 +293,7 @@ export async function benchRecast(quick: boolean): Promise<void> {
     const whole = await exportWhole(vitFile, path.join(dir, 'export'), {});
     rows.push(exportRow(whole, 'open+fit+all metrics+3 files'));
     // Where the time goes: template entropy (an SVD per template) is most of it at this size.
-    const lean = await exportWhole(vitFile, path.join(dir, 'export-no-entropy'), { entropyMaxSide: 1 });
+    const lean = await exportWhole(vitFile, path.join(dir, 'export-no-entropy'), { entropyMaxSide: 1, entropyEstimate: false });
     rows.push(exportRow(lean, 'same, entropy skipped (info)'));
 
     printTable(rows);
