@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   BUCKETS_FROM,
+  SUPER,
+  bucketShift,
   pass1Accumulator,
   afterPass1,
   binBuckets,
@@ -15,7 +17,8 @@ import {
   type FinishedStats,
 } from '../../src/mimicry/stats/accumulators';
 import { SUB, statsKernels, setStatsKernelsEnabled } from '../../src/mimicry/stats/statsKernels';
-import { STATS_KERNELS_WAT_SHA256 } from '../../src/mimicry/stats/statsKernelsWasm';
+import { STATS_KERNELS_WASM_BASE64, STATS_KERNELS_WAT_SHA256 } from '../../src/mimicry/stats/statsKernelsWasm';
+import { instantiateEmbedded } from '../../src/mimicry/linalg/embeddedWasm';
 import { computeTensorStatsFromBytes, type TensorStats } from '../../src/mimicry/stats/tensorStats';
 import { HistogramBuilder } from '../../src/mimicry/stats/histogram';
 import { rng } from './helpers/rng';
@@ -59,6 +62,39 @@ test('the compiled statistics kernels are those of statsKernels.wat (run scripts
   const sha = createHash('sha256').update(readFileSync('src/mimicry/stats/statsKernels.wat')).digest('hex');
   assert.equal(STATS_KERNELS_WAT_SHA256, sha, 'statsKernels.wat changed: run node scripts/build-kernels.mjs');
   assert.ok(statsKernels(), 'WebAssembly SIMD statistics kernels did not load on this Node');
+});
+
+test('the kernels compiled for a constant shift give what the shift-taking ones give, for every shift compiled', async () => {
+  const { STATS_SHIFTS, specializeShifts } = await import('../../scripts/build-kernels.mjs');
+  // The shifts the statistics use are among those compiled (else they would take the slower kernels).
+  for (const elements of [BUCKETS_FROM, SUPER, SUPER + 1]) assert.ok(STATS_SHIFTS.includes(bucketShift(elements)));
+  const text = specializeShifts(readFileSync('src/mimicry/stats/statsKernels.wat', 'utf8'));
+  type Kernel = (...args: number[]) => number;
+  const e = instantiateEmbedded<{ memory: WebAssembly.Memory } & Record<string, Kernel>>(STATS_KERNELS_WASM_BASE64);
+  assert.ok(e);
+  const mem = e.memory.buffer;
+  const [DATA, TOP, OUT, MARKS, INDEX] = [9 << 20, 0, 7 << 20, 4 << 20, 6 << 20];
+  const n = 8 * 4096;
+  new Float32Array(mem, DATA, n).set(data(5, n));
+  const top = new Int32Array(mem, TOP, 1 << 20);
+  const out = new Float64Array(mem, OUT, 8 * 8);
+  const marks = new Uint8Array(mem, MARKS, 1 << 20);
+  const index = new Int32Array(mem, INDEX, n);
+  for (const shift of STATS_SHIFTS) {
+    assert.ok(text.includes(`(export "blocks_${shift}")`) && text.includes(`(export "marked_${shift}")`));
+    const run = (blocks: Kernel, marked: Kernel) => {
+      top.fill(0);
+      marks.fill(0);
+      blocks(DATA, 8, TOP, 1, OUT, shift);
+      // Mark every bucket with an odd count: some values found, most not.
+      top.forEach((c, b) => (marks[b] = c & 1));
+      const found = marked(DATA, n - 3, MARKS, INDEX, shift);
+      return { top: Array.from(top.subarray(0, 2 ** (32 - shift))), out: Array.from(out), found: Array.from(index.subarray(0, found)) };
+    };
+    const generic = run(e.blocks, e.marked);
+    assert.ok(generic.found.length > 100 && generic.found.length < n - 100, `${generic.found.length} values found`);
+    assert.deepStrictEqual(run(e[`blocks_${shift}`], e[`marked_${shift}`]), generic, `shift ${shift}`);
+  }
 });
 
 test('F32 values of every magnitude (where the order of the float64 additions shows) give the same statistics with the kernels and without', async () => {

@@ -29,12 +29,26 @@ const TABLE16 = KEEP + KEEP_AREA_BYTES;
 /** float64 per block in the results. */
 export const OUT_STRIDE = 8;
 
+type BlocksKernel = (data: number, nblocks: number, top: number, count: number, out: number, shift: number) => void;
+type MarkedKernel = (data: number, n: number, marks: number, idx: number, shift: number) => number;
+
+/**
+ * `blocks` and `marked` take the bucket shift as a parameter; `blocks_12`, `marked_15` and so on are
+ * the same kernels compiled with the shift as a constant (scripts/build-kernels.mjs, STATS_SHIFTS),
+ * which is faster: the loader takes them where they exist.
+ */
 interface Exports {
   readonly memory: WebAssembly.Memory;
-  blocks(data: number, nblocks: number, top: number, count: number, out: number, shift: number): void;
-  marked(data: number, n: number, marks: number, idx: number, shift: number): number;
+  readonly blocks: BlocksKernel;
+  readonly marked: MarkedKernel;
   sparse(top: number, from: number, to: number, idx: number, cnt: number): number;
   count16(data: number, n: number, t: number): void;
+  readonly [specialized: `${'blocks' | 'marked'}_${number}`]: BlocksKernel | MarkedKernel | undefined;
+}
+
+/** The kernel `name` compiled for `shift`, else the one that takes any shift. */
+function forShift<K extends 'blocks' | 'marked'>(e: Exports, name: K, shift: number): Exports[K] {
+  return (e[`${name}_${shift}`] as Exports[K] | undefined) ?? e[name];
 }
 
 export interface StatsKernels {
@@ -110,8 +124,9 @@ function load(): StatsKernels | null {
     slots: Array.from({ length: SLOT_COUNT }, (_, i) => new Uint8Array(buffer, SLOTS + i * SLOT_BYTES, SLOT_BYTES)),
     keep: new Uint8Array(buffer, KEEP, KEEP_AREA_BYTES),
     addressOf: (values) => (values.buffer === buffer ? values.byteOffset : -1),
-    blocks: (nblocks, count, shift, at = DATA) => clocked('blocks', () => e.blocks(at, nblocks, TOP, count ? 1 : 0, OUT, shift)),
-    marked: (n, shift, at = DATA) => clocked('marked', () => e.marked(at, n, MARKS, INDEX, shift)),
+    blocks: (nblocks, count, shift, at = DATA) =>
+      clocked('blocks', () => forShift(e, 'blocks', shift)(at, nblocks, TOP, count ? 1 : 0, OUT, shift)),
+    marked: (n, shift, at = DATA) => clocked('marked', () => forShift(e, 'marked', shift)(at, n, MARKS, INDEX, shift)),
     sparse: (from, to) => e.sparse(TOP, from, to, INDEX, COUNTS),
     table16: new Int32Array(buffer, TABLE16, 4 * 65536),
     count16: (n, at = DATA) => clocked('count16', () => e.count16(at, n, TABLE16)),

@@ -11,7 +11,9 @@
 ;; - "marked": the positions of the values whose bucket is marked (pass 2: values near a bin edge).
 ;; - "sparse": the non-zero bucket counts of a range of the table, taken out of it (the table left zero).
 ;; - "count16": counts of each 16-bit pattern (BF16, F16, 16-bit integers) into four tables.
-;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into statsKernelsWasm.ts.
+;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into statsKernelsWasm.ts, with a
+;; copy of `blocks` and `marked` for each bucket shift the statistics use (`blocks_12`, `marked_15`, ...),
+;; the shift a constant there: a shift by a local is several times the cost of one by a constant.
 ;; Every address is in bytes. The memory never grows (the layout is in statsKernels.ts).
 (module
   (memory (export "memory") 1696 1696)
