@@ -16,7 +16,7 @@ import {
   finishStats,
   type FinishedStats,
 } from '../../src/mimicry/stats/accumulators';
-import { SUB, statsKernels, setStatsKernelsEnabled } from '../../src/mimicry/stats/statsKernels';
+import { MAX_KERNEL_BINS, SUB, statsKernels, setStatsKernelsEnabled } from '../../src/mimicry/stats/statsKernels';
 import { STATS_KERNELS_WASM_BASE64, STATS_KERNELS_WAT_SHA256 } from '../../src/mimicry/stats/statsKernelsWasm';
 import { instantiateEmbedded } from '../../src/mimicry/linalg/embeddedWasm';
 import { computeTensorStatsFromBytes, type TensorStats } from '../../src/mimicry/stats/tensorStats';
@@ -73,26 +73,47 @@ test('the kernels compiled for a constant shift give what the shift-taking ones 
   const e = instantiateEmbedded<{ memory: WebAssembly.Memory } & Record<string, Kernel>>(STATS_KERNELS_WASM_BASE64);
   assert.ok(e);
   const mem = e.memory.buffer;
-  const [DATA, TOP, OUT, MARKS, INDEX] = [9 << 20, 0, 7 << 20, 4 << 20, 6 << 20];
+  const [DATA, TOP, OUT, MARKS, INDEX, EDGES, BIN] = [
+    9 << 20,
+    0,
+    7 << 20,
+    4 << 20,
+    6 << 20,
+    (7 << 20) + (64 << 10),
+    (7 << 20) + (512 << 10),
+  ];
   const n = 8 * 4096;
   new Float32Array(mem, DATA, n).set(data(5, n));
   const top = new Int32Array(mem, TOP, 1 << 20);
   const out = new Float64Array(mem, OUT, 8 * 8);
   const marks = new Uint8Array(mem, MARKS, 1 << 20);
   const index = new Int32Array(mem, INDEX, n);
+  const hist = new HistogramBuilder(-0.1, 0.1, 16);
+  const rule = hist.linearRule();
+  assert.ok(rule);
+  new Float64Array(mem, EDGES, 17).set(rule.edges);
+  const bin = new Int32Array(mem, BIN, 16);
   for (const shift of STATS_SHIFTS) {
     assert.ok(text.includes(`(export "blocks_${shift}")`) && text.includes(`(export "marked_${shift}")`));
     const run = (blocks: Kernel, marked: Kernel) => {
       top.fill(0);
       marks.fill(0);
+      bin.fill(0);
       blocks(DATA, 8, TOP, 1, OUT, shift);
-      // Mark every bucket with an odd count: some values found, most not.
-      top.forEach((c, b) => (marks[b] = c & 1));
-      const found = marked(DATA, n - 3, MARKS, INDEX, shift);
-      return { top: Array.from(top.subarray(0, 2 ** (32 - shift))), out: Array.from(out), found: Array.from(index.subarray(0, found)) };
+      // Buckets with an odd count reported, those with a count of 2 mod 4 binned: some values both, most neither.
+      top.forEach((c, b) => (marks[b] = (c & 1 ? 2 : 0) | (c & 2 ? 1 : 0)));
+      const found = marked(DATA, n - 3, MARKS, INDEX, shift, EDGES, BIN, 16, rule.lo, rule.hi, rule.scale);
+      return {
+        top: Array.from(top.subarray(0, 2 ** (32 - shift))),
+        out: Array.from(out),
+        found: Array.from(index.subarray(0, found)),
+        binned: Array.from(bin),
+      };
     };
     const generic = run(e.blocks, e.marked);
     assert.ok(generic.found.length > 100 && generic.found.length < n - 100, `${generic.found.length} values found`);
+    const binned = generic.binned.reduce((a, b) => a + b, 0);
+    assert.ok(binned > 100 && binned < n - 100, `${binned} values binned`);
     assert.deepStrictEqual(run(e[`blocks_${shift}`], e[`marked_${shift}`]), generic, `shift ${shift}`);
   }
 });
@@ -127,6 +148,20 @@ test('F32 statistics with the SIMD kernels equal the JavaScript loops bit for bi
     assert.deepStrictEqual(simd, js, `n=${n} chunk=${chunk}`);
     assert.equal(js.nanCount, n > 9 * 4096 + 17 ? 1 : 0); // where data() puts them
     assert.equal(js.infCount, n > 11 * 4096 + 4000 ? 1 : 0);
+  }
+});
+
+test('F32 histograms with the kernel binning edge values equal the JavaScript loops for any bin count, past what the kernel bins too', async () => {
+  const n = BUCKETS_FROM + 4097;
+  const x = data(11, n);
+  for (const bins of [1, 7, 1000, MAX_KERNEL_BINS, MAX_KERNEL_BINS + 1]) {
+    const js = await withKernels(false, () => computeTensorStatsFromBytes('F32', source(x, 1 << 20), { elements: n, bins }));
+    const simd = await computeTensorStatsFromBytes('F32', source(x, 1 << 20), { elements: n, bins });
+    assert.deepStrictEqual(simd, js, `bins=${bins}`);
+    assert.equal(
+      js.histogram.counts.reduce((a, b) => a + b, 0),
+      js.finiteCount,
+    );
   }
 });
 

@@ -34,7 +34,7 @@ import { DTYPES, HOST_LITTLE_ENDIAN, decode } from '../safetensors/dtypes';
 import type { DType } from '../safetensors/types';
 import { HistogramBuilder, histogramRange, type Histogram } from './histogram';
 import { FINE_BINS, locateRanks, quantileRanks, quantilesFromRanks, quantilesOf, selectRanks, type Quantiles } from './quantiles';
-import { OUT_STRIDE, SUB, statsKernels, type StatsKernels } from './statsKernels';
+import { MAX_KERNEL_BINS, OUT_STRIDE, SUB, statsKernels, type KernelBinning, type StatsKernels } from './statsKernels';
 
 /** The kernels where they load and this host is little-endian (as their memory is). */
 function f32Kernels(): StatsKernels | null {
@@ -329,8 +329,10 @@ let kernelMarked: Int32Array | undefined;
  */
 let visitCodes: Int32Array | undefined;
 let codesFor: Int32Array | undefined;
-/** The values of one kernel call's straddling buckets, gathered for the histogram. */
+/** The values of one kernel call's straddling buckets, gathered for the histogram (when the kernel cannot bin them). */
 let binScratch: Float32Array | undefined;
+/** The histogram whose edges are in the kernels' `edges` now. */
+let kernelEdgesFor: HistogramBuilder | undefined;
 
 /** One block of float64 values; the same as blockF32 without the bucket table. */
 function blockF64(sup: MomentsPartial, x: Float64Array, from: number, to: number): void {
@@ -1390,33 +1392,56 @@ export class Pass2Accumulator {
     }
   }
 
-  /** visitMarked with the kernel finding the values (the same values, in the same order). */
+  /**
+   * visitMarked with the kernel: it bins the values of straddling buckets itself (as hist.add would)
+   * and reports the positions of those to refine, visited here in the same order.
+   */
   private kernelVisit(k: StatsKernels, visited: Int32Array, x: Float32Array): void {
+    const rule = this.plan.bins <= MAX_KERNEL_BINS ? this.hist.linearRule() : null;
+    const codes = this.codeTable(visited);
     if (kernelMarked !== visited) {
       if (kernelMarked) for (const b of kernelMarked) k.marks[b] = 0;
-      for (const b of visited) k.marks[b] = 1;
+      // Straddling: bit 0 (the kernel bins them) where it can, else reported (bit 1) and binned here.
+      for (const b of visited) {
+        const code = codes[b];
+        k.marks[b] = (code & 1 ? (rule ? 1 : 2) : 0) | (code & 2);
+      }
       kernelMarked = visited;
     }
-    const codes = this.codeTable(visited);
+    let binning: KernelBinning | undefined;
+    if (rule) {
+      if (kernelEdgesFor !== this.hist) {
+        k.edges.set(rule.edges);
+        kernelEdgesFor = this.hist;
+      }
+      binning = { bins: this.plan.bins, lo: rule.lo, hi: rule.hi, scale: rule.scale };
+    }
     const shift = this.shift;
     const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
     const index = k.index;
     const address = k.addressOf(x);
-    const binned = (binScratch ??= new Float32Array(SUB));
+    const binned = rule ? undefined : (binScratch ??= new Float32Array(SUB));
     for (let at = 0; at < x.length; at += SUB) {
       const len = Math.min(SUB, x.length - at);
       if (address < 0) k.data.set(x.subarray(at, at + len));
-      const found = address < 0 ? k.marked(len, shift) : k.marked(len, shift, address + at * 4);
-      // Values to bin are gathered and binned in one call (the histogram's own loop); others refined one by one.
+      const found = k.marked(len, shift, address < 0 ? undefined : address + at * 4, binning);
       let m = 0;
       for (let j = 0; j < found; j++) {
         const i = at + index[j];
         const u = bits[i];
         const code = codes[u >>> shift];
-        if (code & 1) binned[m++] = x[i];
+        if (binned && code & 1) binned[m++] = x[i];
         if (code & 2) this.visit(x[i], u, code & ~1);
       }
-      this.hist.add(binned.subarray(0, m));
+      if (binned) this.hist.add(binned.subarray(0, m));
+    }
+    if (binning) {
+      const counts = this.hist.counts;
+      const kernelCounts = k.binCounts;
+      for (let b = 0; b < binning.bins; b++) {
+        counts[b] += kernelCounts[b];
+        kernelCounts[b] = 0;
+      }
     }
   }
 

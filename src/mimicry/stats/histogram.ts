@@ -79,6 +79,14 @@ export class HistogramBuilder {
     return i;
   }
 
+  /**
+   * What `add` computes a bin from (lo, hi, scale and the edges), for a kernel that bins as `add`
+   * does (statsKernels.wat, "marked"); null where `add` takes its slow road (no usable scale).
+   */
+  linearRule(): { readonly lo: number; readonly hi: number; readonly scale: number; readonly edges: Float64Array } | null {
+    return this.scale === 0 ? null : { lo: this.lo, hi: this.hi, scale: this.scale, edges: this.edgeArray };
+  }
+
   /** Adds `count` values equal to v (nothing when v is outside [lo, hi] or NaN). */
   addCount(v: number, count: number): void {
     const i = this.binOf(v);

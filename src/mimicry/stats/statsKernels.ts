@@ -15,6 +15,10 @@ const MARKS = 4 << 20;
 const DATA = 5 << 20;
 const INDEX = 6 << 20;
 const OUT = 7 << 20;
+/** Pass 2's histogram in the kernel: its edges (float64) and counts (int32), for up to MAX_KERNEL_BINS bins. */
+const EDGES = OUT + (64 << 10);
+const BIN_COUNTS = OUT + (512 << 10);
+export const MAX_KERNEL_BINS = 1 << 15;
 const COUNTS = 8 << 20;
 const SLOTS = 9 << 20;
 /** Bytes of one read slot (the stats reader's chunk). */
@@ -30,7 +34,27 @@ const TABLE16 = KEEP + KEEP_AREA_BYTES;
 export const OUT_STRIDE = 8;
 
 type BlocksKernel = (data: number, nblocks: number, top: number, count: number, out: number, shift: number) => void;
-type MarkedKernel = (data: number, n: number, marks: number, idx: number, shift: number) => number;
+type MarkedKernel = (
+  data: number,
+  n: number,
+  marks: number,
+  idx: number,
+  shift: number,
+  edges: number,
+  bin: number,
+  bins: number,
+  lo: number,
+  hi: number,
+  scale: number,
+) => number;
+
+/** How pass 2's kernel bins values (HistogramBuilder.linearRule, the edges in `StatsKernels.edges`). */
+export interface KernelBinning {
+  readonly bins: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly scale: number;
+}
 
 /**
  * `blocks` and `marked` take the bucket shift as a parameter; `blocks_12`, `marked_15` and so on are
@@ -54,8 +78,12 @@ function forShift<K extends 'blocks' | 'marked'>(e: Exports, name: K, shift: num
 export interface StatsKernels {
   /** Bucket counts: 2^20 int32 (2^(32 - shift) of them in use). */
   readonly top: Int32Array;
-  /** Pass 2 marks: 2^20 bytes, 0 or 1 (by bucket, at the shift of the call). */
+  /** Pass 2 marks: 2^20 bytes by bucket (at the shift of the call): bit 0, bin its values; bit 1, report them. */
   readonly marks: Uint8Array;
+  /** The edges `marked` bins by (MAX_KERNEL_BINS + 1 float64). */
+  readonly edges: Float64Array;
+  /** The counts `marked` adds to (MAX_KERNEL_BINS int32), by bin: the caller takes them and leaves them zero. */
+  readonly binCounts: Int32Array;
   /** Where data goes before a call: SUB float32. */
   readonly data: Float32Array;
   /** Per block: sum (x - c), sum (x - c)^2, sum |x|, min, max, zeros (OUT_STRIDE float64 each). */
@@ -75,8 +103,12 @@ export interface StatsKernels {
    * counting buckets (bits >>> shift, shift >= 12) in `top` if `count`.
    */
   blocks(nblocks: number, count: boolean, shift: number, at?: number): void;
-  /** Positions in the `n` values at address `at` (default: `data`) whose bucket (bits >>> shift) is marked, into `index`; how many. */
-  marked(n: number, shift: number, at?: number): number;
+  /**
+   * Pass 2 over the `n` values at address `at` (default: `data`), by their bucket's mark (bits >>>
+   * shift): with bit 0, binned into `binCounts` by `binning` (and `edges`); with bit 1, their
+   * positions written to `index`: how many.
+   */
+  marked(n: number, shift: number, at?: number, binning?: KernelBinning): number;
   /**
    * The non-zero counts of top[from, to) (at most SUB buckets, multiples of 4), ascending: bucket
    * numbers into `index`, counts into `counts`, the table there left zero; how many.
@@ -118,6 +150,8 @@ function load(): StatsKernels | null {
     top: new Int32Array(buffer, TOP, 1 << 20),
     marks: new Uint8Array(buffer, MARKS, 1 << 20),
     data: new Float32Array(buffer, DATA, SUB),
+    edges: new Float64Array(buffer, EDGES, MAX_KERNEL_BINS + 1),
+    binCounts: new Int32Array(buffer, BIN_COUNTS, MAX_KERNEL_BINS),
     out: new Float64Array(buffer, OUT, (SUB / 4096) * OUT_STRIDE),
     index: new Int32Array(buffer, INDEX, SUB),
     counts: new Int32Array(buffer, COUNTS, SUB),
@@ -126,7 +160,10 @@ function load(): StatsKernels | null {
     addressOf: (values) => (values.buffer === buffer ? values.byteOffset : -1),
     blocks: (nblocks, count, shift, at = DATA) =>
       clocked('blocks', () => forShift(e, 'blocks', shift)(at, nblocks, TOP, count ? 1 : 0, OUT, shift)),
-    marked: (n, shift, at = DATA) => clocked('marked', () => forShift(e, 'marked', shift)(at, n, MARKS, INDEX, shift)),
+    marked: (n, shift, at = DATA, b) =>
+      clocked('marked', () =>
+        forShift(e, 'marked', shift)(at, n, MARKS, INDEX, shift, EDGES, BIN_COUNTS, b?.bins ?? 0, b?.lo ?? 0, b?.hi ?? 0, b?.scale ?? 0),
+      ),
     sparse: (from, to) => e.sparse(TOP, from, to, INDEX, COUNTS),
     table16: new Int32Array(buffer, TABLE16, 4 * 65536),
     count16: (n, at = DATA) => clocked('count16', () => e.count16(at, n, TABLE16)),

@@ -8,7 +8,8 @@
 ;;   sequential loop except for the sign of a zero, which the caller settles when a result is 0.
 ;;   Zeros are counted from the bits; bucket counts top[bits >>> shift]++ go to a table in this memory
 ;;   (shift 12 for big tensors, coarser for smaller ones: accumulators.ts, bucketShift).
-;; - "marked": the positions of the values whose bucket is marked (pass 2: values near a bin edge).
+;; - "marked": pass 2 over the values whose bucket is marked: those near a bin edge binned, those the
+;;   quantiles want reported by position.
 ;; - "sparse": the non-zero bucket counts of a range of the table, taken out of it (the table left zero).
 ;; - "count16": counts of each 16-bit pattern (BF16, F16, 16-bit integers) into four tables.
 ;; Compiled by scripts/build-kernels.mjs (wabt's wat2wasm, from npm) into statsKernelsWasm.ts, with a
@@ -139,11 +140,15 @@
         (br $groups)))
     (local.get $at))
 
-  ;; Writes the index k (int32, ascending) of every one of the n float32 at `data` whose byte
-  ;; marks[bits >>> shift] is not 0 (it is 0 or 1) to idx, and answers how many. Four at a time, with
-  ;; one branch per four (rarely taken: about 1% of values are marked); inside it no branch per
-  ;; value: each index is written, and the write position moves on only for a marked one.
-  (func (export "marked") (param $data i32) (param $n i32) (param $marks i32) (param $idx i32) (param $shift i32) (result i32)
+  ;; Pass 2 over the n float32 at `data`, by the byte marks[bits >>> shift] of each value (0 for about
+  ;; 98% of them): bit 0 set, the value is binned here (the histogram's own rule, HistogramBuilder.add:
+  ;; bin floor((v - lo) scale), at most bins - 1, then moved down while v < edges[i] and up while
+  ;; v >= edges[i + 1]; values outside [lo, hi] left out) by adding 1 to the int32 at bin + 4 i;
+  ;; bit 1 set, its index k (int32, ascending) is written to idx. Answers how many indices. Four
+  ;; values at a time, with one branch per four (rarely taken); inside it no branch per value for the
+  ;; indices: each is written, and the write position moves on only for one to report.
+  (func (export "marked") (param $data i32) (param $n i32) (param $marks i32) (param $idx i32) (param $shift i32)
+    (param $edges i32) (param $bin i32) (param $bins i32) (param $lo f64) (param $hi f64) (param $scale f64) (result i32)
     (local $k i32) (local $at i32) (local $p i32) (local $quads i32)
     (local $m0 i32) (local $m1 i32) (local $m2 i32) (local $m3 i32)
     (local.set $k (i32.const 0))
@@ -159,28 +164,63 @@
         (local.set $m3 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load offset=12 (local.get $p)) (local.get $shift)))))
         (if (i32.or (i32.or (local.get $m0) (local.get $m1)) (i32.or (local.get $m2) (local.get $m3)))
           (then
+            (if (i32.and (i32.or (i32.or (local.get $m0) (local.get $m1)) (i32.or (local.get $m2) (local.get $m3))) (i32.const 1))
+              (then
+                (if (i32.and (local.get $m0) (i32.const 1))
+                  (then (call $binOne (f32.load (local.get $p)) (local.get $edges) (local.get $bin) (local.get $bins) (local.get $lo) (local.get $hi) (local.get $scale))))
+                (if (i32.and (local.get $m1) (i32.const 1))
+                  (then (call $binOne (f32.load offset=4 (local.get $p)) (local.get $edges) (local.get $bin) (local.get $bins) (local.get $lo) (local.get $hi) (local.get $scale))))
+                (if (i32.and (local.get $m2) (i32.const 1))
+                  (then (call $binOne (f32.load offset=8 (local.get $p)) (local.get $edges) (local.get $bin) (local.get $bins) (local.get $lo) (local.get $hi) (local.get $scale))))
+                (if (i32.and (local.get $m3) (i32.const 1))
+                  (then (call $binOne (f32.load offset=12 (local.get $p)) (local.get $edges) (local.get $bin) (local.get $bins) (local.get $lo) (local.get $hi) (local.get $scale))))))
             (i32.store (local.get $at) (local.get $k))
-            (local.set $at (i32.add (local.get $at) (i32.shl (local.get $m0) (i32.const 2))))
+            (local.set $at (i32.add (local.get $at) (i32.and (i32.shl (local.get $m0) (i32.const 1)) (i32.const 4))))
             (i32.store (local.get $at) (i32.add (local.get $k) (i32.const 1)))
-            (local.set $at (i32.add (local.get $at) (i32.shl (local.get $m1) (i32.const 2))))
+            (local.set $at (i32.add (local.get $at) (i32.and (i32.shl (local.get $m1) (i32.const 1)) (i32.const 4))))
             (i32.store (local.get $at) (i32.add (local.get $k) (i32.const 2)))
-            (local.set $at (i32.add (local.get $at) (i32.shl (local.get $m2) (i32.const 2))))
+            (local.set $at (i32.add (local.get $at) (i32.and (i32.shl (local.get $m2) (i32.const 1)) (i32.const 4))))
             (i32.store (local.get $at) (i32.add (local.get $k) (i32.const 3)))
-            (local.set $at (i32.add (local.get $at) (i32.shl (local.get $m3) (i32.const 2))))))
+            (local.set $at (i32.add (local.get $at) (i32.and (i32.shl (local.get $m3) (i32.const 1)) (i32.const 4))))))
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (local.set $k (i32.add (local.get $k) (i32.const 4)))
         (br $quad)))
     (block $done
       (loop $values
         (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
+        (local.set $m0 (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load (local.get $p)) (local.get $shift)))))
+        (if (i32.and (local.get $m0) (i32.const 1))
+          (then (call $binOne (f32.load (local.get $p)) (local.get $edges) (local.get $bin) (local.get $bins) (local.get $lo) (local.get $hi) (local.get $scale))))
         (i32.store (local.get $at) (local.get $k))
-        (local.set $at (i32.add (local.get $at) (i32.shl
-          (i32.load8_u (i32.add (local.get $marks) (i32.shr_u (i32.load (local.get $p)) (local.get $shift))))
-          (i32.const 2))))
+        (local.set $at (i32.add (local.get $at) (i32.and (i32.shl (local.get $m0) (i32.const 1)) (i32.const 4))))
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $values)))
     (i32.shr_u (i32.sub (local.get $at) (local.get $idx)) (i32.const 2)))
+
+  ;; One value of pass 2 into the histogram at `bin` (int32 counts) with `bins` bins between the
+  ;; float64 `edges`: see "marked".
+  (func $binOne (param $x f32) (param $edges i32) (param $bin i32) (param $bins i32) (param $lo f64) (param $hi f64) (param $scale f64)
+    (local $v f64) (local $i i32) (local $last i32) (local $a i32)
+    (local.set $v (f64.promote_f32 (local.get $x)))
+    (if (i32.eqz (i32.and (f64.ge (local.get $v) (local.get $lo)) (f64.le (local.get $v) (local.get $hi)))) (then (return)))
+    (local.set $last (i32.sub (local.get $bins) (i32.const 1)))
+    (local.set $i (i32.trunc_sat_f64_s (f64.floor (f64.mul (f64.sub (local.get $v) (local.get $lo)) (local.get $scale)))))
+    (if (i32.gt_s (local.get $i) (local.get $last)) (then (local.set $i (local.get $last))))
+    (block $downDone
+      (loop $down
+        (br_if $downDone (i32.le_s (local.get $i) (i32.const 0)))
+        (br_if $downDone (f64.ge (local.get $v) (f64.load (i32.add (local.get $edges) (i32.shl (local.get $i) (i32.const 3))))))
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (br $down)))
+    (block $upDone
+      (loop $up
+        (br_if $upDone (i32.ge_s (local.get $i) (local.get $last)))
+        (br_if $upDone (f64.lt (local.get $v) (f64.load offset=8 (i32.add (local.get $edges) (i32.shl (local.get $i) (i32.const 3))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $up)))
+    (local.set $a (i32.add (local.get $bin) (i32.shl (local.get $i) (i32.const 2))))
+    (i32.store (local.get $a) (i32.add (i32.load (local.get $a)) (i32.const 1))))
 
   ;; Adds 1 to the int32 at t + 262144 j + 4 x for each 16-bit little-endian pattern x of the `n`
   ;; elements at `data` (n a multiple of 4), element k going to table j = k mod 4: four tables, so runs
