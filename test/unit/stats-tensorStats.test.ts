@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeTensorStats, type TensorStats } from '../../src/mimicry/stats/tensorStats';
+import { computeTensorStats, computeTensorStatsFromBytes, type TensorStats } from '../../src/mimicry/stats/tensorStats';
 import type { DecodedValues } from '../../src/mimicry/safetensors/types';
 import { rng } from './helpers/rng';
 
@@ -224,6 +224,18 @@ test('progress rises to the element count over both passes', async () => {
 
 test('a source that yields a different number of elements than expected is an error', async () => {
   await assert.rejects(computeTensorStats(source(new Float32Array(5)).chunks, { totalElements: 6 }), /expected 6/);
+  // Raw bytes: fewer, and more (in one chunk and across chunks: a partial block is never carried past the count).
+  for (const [held, chunk] of [
+    [5, 5],
+    [7, 7],
+    [5000, 4097],
+  ]) {
+    const bytes = new Uint8Array(held * 4);
+    const from = async function* (): AsyncIterable<Uint8Array> {
+      for (let b = 0; b < bytes.length; b += chunk * 4) yield bytes.subarray(b, Math.min(bytes.length, b + chunk * 4));
+    };
+    await assert.rejects(computeTensorStatsFromBytes('F32', from, { elements: 6 }), /expected|more than the 6/, `${held} elements`);
+  }
 });
 
 test('an abort between chunks stops the run with an AbortError and closes the source', async () => {

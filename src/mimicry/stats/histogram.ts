@@ -58,7 +58,8 @@ export class HistogramBuilder {
     const scale = bins / this.span;
     this.scale = !this.halved && Number.isFinite(scale) && scale > 0 ? scale : 0;
     this.edges = linearEdges(lo, hi, bins);
-    this.edgeArray = Float64Array.from(this.edges);
+    this.edgeArray = new Float64Array(bins + 1);
+    for (let i = 0; i <= bins; i++) this.edgeArray[i] = this.edges[i];
     this.counts = new Float64Array(bins);
   }
 
