@@ -11,7 +11,7 @@ import { encodeF32, encodeF64 } from '../../src/mimicry/safetensors/dtypes';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import { bucketShift, BUCKETS_FROM, SUPER } from '../../src/mimicry/stats/accumulators';
-import { FINE_BINS, QUANTILE_PROBS, quantileRanks, quantilesOf, selectRanks } from '../../src/mimicry/stats/quantiles';
+import { FINE_BINS, QUANTILE_PROBS, quantileRanks, quantilesOf, selectInF32Bucket, selectRanks } from '../../src/mimicry/stats/quantiles';
 import { computeTensorStats } from '../../src/mimicry/stats/tensorStats';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 import { rng } from './helpers/rng';
@@ -40,6 +40,38 @@ test('selection (radix, and quickselect below 4,097 values) finds the values a s
     const found = selectRanks(x.slice(), ranks);
     ranks.forEach((r, k) => assert.ok(Object.is(found[k], sorted[r]), `rank ${r} of ${x.length}: ${found[k]} vs ${sorted[r]}`));
   }
+});
+
+test("selection within one F32 bucket (by the values' low bits) finds the values a sort puts at each rank: positive, negative, -0 and subnormal buckets", () => {
+  const rand = rng(23);
+  const bits = new Uint32Array(1);
+  const f = new Float32Array(bits.buffer);
+  for (const shift of [15, 12, 8]) {
+    // A normal positive and negative bucket, and the buckets of +0 and -0 (with subnormals of that sign).
+    for (const top of [0x3c23d70a, 0xbd4ccccd, 0, 0x80000000]) {
+      const bucket = (top & ~((1 << shift) - 1)) >>> 0;
+      for (const n of [1, 2, 7, 300, 5000]) {
+        const x = new Float64Array(n);
+        for (let k = 0; k < n; k++) {
+          // Few distinct low bits for small n too: duplicates.
+          bits[0] = (bucket | Math.floor(rand() * (k % 3 === 0 ? 4 : 1 << shift))) >>> 0;
+          x[k] = f[0];
+        }
+        const ranks = [...new Set([0, n - 1, Math.floor(n / 2), Math.floor(n / 3), Math.min(n - 1, Math.floor(n / 3) + 1)])].sort(
+          (a, b) => a - b,
+        );
+        assert.deepStrictEqual(
+          selectInF32Bucket(x, shift, ranks),
+          selectRanks(x, ranks),
+          `shift ${shift} bucket ${bucket.toString(16)} n ${n}`,
+        );
+        assert.deepStrictEqual(selectInF32Bucket(x, shift, []), []);
+      }
+    }
+  }
+  // Values of two buckets are refused (a bucket's values changed between passes).
+  assert.throws(() => selectInF32Bucket(Float64Array.of(0.5, -0.5), 15, [0]), /another bucket/);
+  assert.throws(() => selectInF32Bucket(Float64Array.of(0.5, 0.5), 15, [2]), RangeError);
 });
 
 test("numpy's linear rule: h = (n - 1) q between the neighbouring order statistics", () => {

@@ -33,7 +33,16 @@
 import { DTYPES, HOST_LITTLE_ENDIAN, decode } from '../safetensors/dtypes';
 import type { DType } from '../safetensors/types';
 import { HistogramBuilder, histogramRange, linearEdges, type Histogram } from './histogram';
-import { FINE_BINS, locateRanks, quantileRanks, quantilesFromRanks, quantilesOf, selectRanks, type Quantiles } from './quantiles';
+import {
+  FINE_BINS,
+  locateRanks,
+  quantileRanks,
+  quantilesFromRanks,
+  quantilesOf,
+  selectInF32Bucket,
+  selectRanks,
+  type Quantiles,
+} from './quantiles';
 import { MAX_KERNEL_BINS, OUT_STRIDE, SUB, statsKernels, type KernelBinning, type StatsKernels } from './statsKernels';
 
 /** The kernels where they load and this host is little-endian (as their memory is). */
@@ -1487,7 +1496,7 @@ export class Pass2Accumulator {
       const slot = q.slots[t];
       let end = t;
       while (end < q.slots.length && q.slots[end] === slot) end++;
-      const found = selectRanks(picked[slot], Array.from(q.within.subarray(t, end)));
+      const found = selectInF32Bucket(picked[slot], this.shift, Array.from(q.within.subarray(t, end)));
       out.set(found, this.plan.bins + t);
       t = end;
     }

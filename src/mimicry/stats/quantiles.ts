@@ -232,3 +232,72 @@ function sortPart(x: Float64Array, lo: number, hi: number): void {
     x[j + 1] = v;
   }
 }
+
+/** Scratch of selectInF32Bucket: the values' float32 bits, and the counters of one level. */
+let bucketBits = new Uint32Array(1024);
+const levelCounts = new Int32Array(256);
+/** Per high digit, its slot among those holding a rank (-1: none); the slots' low-digit counts. */
+const levelSlots = new Int32Array(256);
+let lowCounts = new Int32Array(4096);
+const oneValue = new Float32Array(1);
+const oneBits = new Uint32Array(oneValue.buffer);
+
+/**
+ * The values at `ranks` (ascending, within [0, x.length)) of float32 values (held as float64) that
+ * all lie in one bucket of the F32 table: the same top 32 - `shift` bits (`shift` at most 16). Their
+ * order is that of their low bits (ascending in a positive bucket, descending in a negative one), so
+ * two counting levels of at most 256 counters find each rank: a few passes over a few hundred values,
+ * where a quickselect compared and swapped them many times over.
+ */
+export function selectInF32Bucket(x: Float64Array, shift: number, ranks: readonly number[]): number[] {
+  if (ranks.length === 0) return [];
+  const n = x.length;
+  if (shift > 16 || (ranks.at(-1) as number) >= n) throw new RangeError(`quantiles: rank ${ranks.at(-1)} of ${n} values, shift ${shift}`);
+  if (bucketBits.length < n) bucketBits = new Uint32Array(Math.max(n, 2 * bucketBits.length));
+  const bits = bucketBits;
+  const f = new Float32Array(bits.buffer, 0, n);
+  f.set(x);
+  const mask = (1 << shift) - 1;
+  const top = (bits[0] & ~mask) >>> 0;
+  const negative = top >= 0x80000000;
+  // Keys in value order: the low bits, reversed for negative values (larger bits are smaller values).
+  for (let k = 0; k < n; k++) {
+    if ((bits[k] & ~mask) >>> 0 !== top) throw new Error('quantiles: values of another bucket among those picked');
+    bits[k] = negative ? mask - (bits[k] & mask) : bits[k] & mask;
+  }
+  const lowBits = shift >>> 1;
+  const lowMask = (1 << lowBits) - 1;
+  const counts = levelCounts;
+  counts.fill(0, 0, 1 << (shift - lowBits));
+  for (let k = 0; k < n; k++) counts[bits[k] >>> lowBits]++;
+  const value = (key: number): number => {
+    oneBits[0] = (top | (negative ? mask - key : key)) >>> 0;
+    return oneValue[0];
+  };
+  // Each rank's high digit; then, in one more pass, the low digits of the keys with those high digits.
+  const found: { high: number; within: number }[] = [];
+  for (let d = 0, before = 0, r = 0; r < ranks.length; d++) {
+    const c = counts[d];
+    while (r < ranks.length && ranks[r] < before + c) found.push({ high: d, within: ranks[r++] - before });
+    before += c;
+  }
+  const lows = 1 << lowBits;
+  const slotOf = levelSlots;
+  slotOf.fill(-1, 0, 1 << (shift - lowBits));
+  let slots = 0;
+  for (const { high } of found) if (slotOf[high] < 0) slotOf[high] = slots++;
+  if (lowCounts.length < slots * lows) lowCounts = new Int32Array(slots * lows);
+  lowCounts.fill(0, 0, slots * lows);
+  for (let k = 0; k < n; k++) {
+    const slot = slotOf[bits[k] >>> lowBits];
+    if (slot >= 0) lowCounts[slot * lows + (bits[k] & lowMask)]++;
+  }
+  const out: number[] = [];
+  for (const { high, within } of found) {
+    const at = slotOf[high] * lows;
+    let low = 0;
+    for (let before = lowCounts[at]; before <= within; before += lowCounts[at + ++low]);
+    out.push(value((high << lowBits) | low));
+  }
+  return out;
+}
