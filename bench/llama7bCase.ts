@@ -26,8 +26,11 @@ async function main(): Promise<void> {
   let doing = '';
   let peakAt = '';
   const timer = setInterval(() => {
-    const rss = process.memoryUsage().rss - base;
-    if (rss > peak) [peak, peakAt] = [rss, doing];
+    const mu = process.memoryUsage();
+    const rss = mu.rss - base;
+    // This thread's ArrayBuffers beside it: what it holds itself (buffers, dead ones not yet collected
+    // among them); the rest of the RSS is the workers', V8's heaps and the code.
+    if (rss > peak) [peak, peakAt] = [rss, `${doing}; this thread's ArrayBuffers ${(mu.arrayBuffers / 2 ** 20).toFixed(0)} MiB`];
   }, 50);
   try {
     let t = performance.now();

@@ -121,6 +121,27 @@ test('Scratch slots are reused while big enough and regrown when not', () => {
   assert.equal(s.size, 0);
 });
 
+test('Scratch.recycle keeps the buffers for new names: the smallest that fits is taken, a bigger request allocates', () => {
+  const s = new Scratch();
+  const big = s.floats('member0', 1000).buffer;
+  const mid = s.floats('member1', 500).buffer;
+  const small = s.bytes('raw', 64).buffer;
+  s.recycle();
+  assert.equal(s.size, 4000 + 2000 + 64, 'recycled buffers are still held');
+  assert.equal(s.floats('templates', 400).buffer, mid, 'the smallest spare that holds 400 floats');
+  assert.equal(s.floats('templates', 300).buffer, mid, 'the name keeps it from then on');
+  assert.equal(s.bytes('out', 10).buffer, small);
+  const grown = s.floats('wide', 2000).buffer;
+  assert.ok(grown !== big && grown !== mid && grown !== small, 'no spare holds 2000 floats: a new buffer');
+  assert.equal(s.floats('last', 900).buffer, big, 'the big spare is still there for the next name');
+  // Recycling again hands the writers' buffers to whatever comes after them (the drain's templates slot).
+  s.recycle();
+  assert.equal(s.floats('templates', 1000).buffer, big);
+  s.clear();
+  assert.equal(s.size, 0, 'clear drops the spares too');
+  assert.notEqual(s.floats('templates', 10).buffer, big);
+});
+
 test('template stores keep a copy on put and read into a given buffer on get, whole or a part', async () => {
   await inTempDir(async (dir) => {
     const mem = new MemoryTemplateStore();

@@ -278,11 +278,10 @@ export async function exportRecast(
   let dense: StagedFile | undefined;
   let reparameterized: StagedData | null = null;
   let writeDuringEntropy = 0;
-  const whileEntropy = async (fitted: FittedResult): Promise<void> => {
+  const whileEntropy = async (fitted: FittedResult, scratch: Scratch): Promise<void> => {
     const t = performance.now();
-    // One after the other with one scratch: the second reuses the first's buffers (a 7B MLP bank's
-    // templates are 360 MB).
-    const scratch = new Scratch();
+    // One after the other with the fits' scratch: the second reuses the first's buffers (a 7B MLP
+    // bank's templates are 360 MB).
     if (targets.dense) dense = await stageDense(checkpoint, fitted, targets.dense, io(targets.dense), scratch);
     reparameterized = await stageReparameterized(checkpoint, fitted, targets.out, io(targets.out), scratch);
     writeDuringEntropy = (performance.now() - t) / 1000;

@@ -373,16 +373,21 @@ export async function reconstruct(
   const entropies: (Promise<BankEntropy> | null)[] = [];
   try {
     await fitBanks();
-    // Work that needs no entropy runs while the workers go on with it (an export's dense file), with
-    // the fits' buffers let go first: it holds its own (the drain below takes a templates slot anew).
+    // Work that needs no entropy runs while the workers go on with it (an export's files), in the
+    // fits' buffers (recycled: a 7B MLP bank's are ~860 MB, left for the collector they would sit
+    // beside the writer's); the drain below takes its templates slot from them again.
     if (hooks.whileEntropy) {
-      scratch.clear();
-      await hooks.whileEntropy({
-        plan,
-        banks: [...banks],
-        store,
-        sizing: assemble(withStandIns(banks, entropies), STAND_IN, standInPhases(phases)),
-      });
+      scratch.recycle();
+      await hooks.whileEntropy(
+        {
+          plan,
+          banks: [...banks],
+          store,
+          sizing: assemble(withStandIns(banks, entropies), STAND_IN, standInPhases(phases)),
+        },
+        scratch,
+      );
+      scratch.recycle();
     }
     // This thread's own work is done: it takes the templates no worker has started, then waits for the rest.
     const since = performance.now();

@@ -5,6 +5,8 @@
 
 export class Scratch {
   private readonly slots = new Map<string, ArrayBuffer>();
+  /** Buffers of forgotten names (recycle), smallest first: the next names asked for take them. */
+  private spares: ArrayBuffer[] = [];
 
   /** `length` float32 values from slot `name`; they hold whatever the slot held last. */
   floats(name: string, length: number): Float32Array {
@@ -16,15 +18,28 @@ export class Scratch {
     return new Uint8Array(this.buffer(name, length), 0, length);
   }
 
-  /** Bytes held by all slots. */
+  /** Bytes held by all slots and spares. */
   get size(): number {
     let s = 0;
     for (const b of this.slots.values()) s += b.byteLength;
+    for (const b of this.spares) s += b.byteLength;
     return s;
   }
 
-  /** Drops every slot (views handed out keep their own buffers alive). */
+  /** Drops every slot and spare (views handed out keep their own buffers alive). */
   clear(): void {
+    this.slots.clear();
+    this.spares = [];
+  }
+
+  /**
+   * Forgets the names but keeps the buffers for whatever is asked next, under any name: work that
+   * follows other work (an export's writes after the fits) reuses its buffers instead of allocating
+   * beside them while the dead ones wait for the collector. The caller must hold no view of them.
+   */
+  recycle(): void {
+    this.spares.push(...this.slots.values());
+    this.spares.sort((a, b) => a.byteLength - b.byteLength);
     this.slots.clear();
   }
 
@@ -32,7 +47,8 @@ export class Scratch {
     let b = this.slots.get(name);
     if (!b || b.byteLength < byteLength) {
       this.slots.delete(name); // let the old one go before the bigger one is allocated
-      b = new ArrayBuffer(byteLength);
+      const spare = this.spares.findIndex((x) => x.byteLength >= byteLength);
+      b = spare >= 0 ? this.spares.splice(spare, 1)[0] : new ArrayBuffer(byteLength);
       this.slots.set(name, b);
     }
     return b;

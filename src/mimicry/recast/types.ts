@@ -5,6 +5,7 @@ import type { BankDType, BankPlan, GroupingOptions, GroupingPlan } from './group
 import type { CoefficientSimilarity } from './metrics';
 import type { Objective } from './spectral';
 import type { TemplateStore } from './store';
+import type { Scratch } from './scratch';
 import type { GpuDevice } from '../gpu/webgpu';
 
 export type Method = 'spectral' | 'paper' | 'spectral+refine';
@@ -110,8 +111,9 @@ export interface ReconstructHooks {
    * Called once every bank is fitted and measured but for template entropy, which may still be running
    * on the pool's workers: work that does not need entropy runs here, on this thread, while they go on
    * (an export writes its dense file). Awaited before this thread takes its share of the entropy.
+   * `scratch` holds the fits' buffers, free now (recycled): the work takes its buffers from it.
    */
-  whileEntropy?(fitted: FittedResult): Promise<void>;
+  whileEntropy?(fitted: FittedResult, scratch: Scratch): Promise<void>;
 }
 
 /** A run before template entropy is in: every bank's templates (in the store), coefficients and other metrics. */
