@@ -7,9 +7,10 @@
 // (F32 also without its SIMD kernels), the pool,
 // and numpy computing the same statistics when python3-numpy is there. Each one-thread run says how
 // much of it was inside the kernels. Then a ViT-S-shaped F32 checkpoint (many tensors of every size,
-// as users open them) on one thread, against the per-core target too, after two warm-up runs (the
-// first run, whose code is still being compiled, is printed beside).
-import { spawnSync } from 'node:child_process';
+// as users open them) on one thread, against the per-core target too, in a process of its own as the
+// CLI runs it (bench/vitSCase.ts), after five warm-up runs (the first, whose code is still being
+// compiled, printed beside).
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { computeStatsOf } from '../src/mimicry/worker/inspect/jobs';
 import { StatsScheduler } from '../src/mimicry/worker/inspect/schedule';
 import { statsHelpers } from '../src/mimicry/worker/inspect/statsHelpers';
 import { writeVitS } from './vitS';
+import { VIT_WARMUP, VITS_CASE_PREFIX, type VitSCaseResult } from './vitSCase';
 import { bundleEntry } from '../test/unit/helpers/cli-bundle';
 
 /** Issue targets. */
@@ -237,13 +239,28 @@ function numpyStats(file: string): { seconds: number; stats: Record<string, { me
   return JSON.parse(r.stdout) as { seconds: number; stats: Record<string, { mean: number; std: number }> };
 }
 
-/**
- * One-thread statistics of a generated ViT-S checkpoint (warm, best of three), with its kernels' share,
- * and the same at the default thread count (threadsFor, workers from `entry`: what `inspect --stats` runs).
- */
-/** Runs of the ViT-S case before the measured ones (see vitSOneThread). */
-const VIT_WARMUP = 2;
+/** The ViT-S case in a process of its own (bench/vitSCase.ts). */
+function vitSInChild(file: string): Promise<VitSCaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'vitSCase.ts'), file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(VITS_CASE_PREFIX));
+      if (code !== 0 || !line) reject(new Error(`the ViT-S case failed (exit ${code}): ${out.slice(-500)}`));
+      else resolve(JSON.parse(line.slice(VITS_CASE_PREFIX.length)) as VitSCaseResult);
+    });
+  });
+}
 
+/**
+ * One-thread statistics of a generated ViT-S checkpoint in a fresh process (vitSCase.ts: warm-up,
+ * then the best of five), with its kernels' share, and the same at the default thread count
+ * (threadsFor, workers from `entry`: what `inspect --stats` runs).
+ */
 async function vitSOneThread(
   file: string,
   entry: string,
@@ -254,7 +271,7 @@ async function vitSOneThread(
   cpuSeconds: number;
   read: number;
   kernels: KernelSeconds;
-  /** The first run in this process, before its warm-up. */
+  /** The child's first run, before its warm-up. */
   cold: { seconds: number; cpuSeconds: number };
   byDefault: { threads: number; seconds: number };
 }> {
@@ -263,19 +280,7 @@ async function vitSOneThread(
   const ck = await openCheckpoint(file);
   try {
     const bytes = ck.tensors.reduce((s, t) => s + t.bytes, 0);
-    let best: { seconds: number; cpuSeconds: number; kernels: KernelSeconds } | undefined;
-    let cold: { seconds: number; cpuSeconds: number } | undefined;
-    // The first runs compile the small tensors' code (V8's optimizing compiler works on other threads,
-    // which the CPU seconds count): two runs warm up, the first of them reported as `cold`; then the
-    // best of three.
-    for (let r = 0; r < VIT_WARMUP + 3; r++) {
-      const before = { ...kernelMilliseconds };
-      const run = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }), 1);
-      if (r === 0) cold = { seconds: run.seconds, cpuSeconds: run.cpuSeconds };
-      if (r < VIT_WARMUP) continue;
-      if (!best || run.seconds < best.seconds)
-        best = { seconds: run.seconds, cpuSeconds: run.cpuSeconds, kernels: kernelSecondsSince(before) };
-    }
+    const child = await vitSInChild(file);
     const threads = threadsFor(ck.tensors);
     let byDefault = Infinity;
     for (let r = 0; r < 3; r++)
@@ -285,8 +290,10 @@ async function vitSOneThread(
       tensors: ck.tensors.length,
       bytes,
       read,
-      ...(best as NonNullable<typeof best>),
-      cold: cold as NonNullable<typeof cold>,
+      seconds: child.seconds,
+      cpuSeconds: child.cpuSeconds,
+      kernels: kernelSecondsOf(child.kernelMs),
+      cold: child.cold,
       byDefault: { threads, seconds: byDefault },
     };
   } finally {
@@ -309,8 +316,15 @@ const KERNEL_ROLES: Record<keyof typeof kernelMilliseconds, string> = {
 
 /** This thread's kernel seconds since `before` (a copy of kernelMilliseconds). */
 function kernelSecondsSince(before: typeof kernelMilliseconds): KernelSeconds {
+  const since = { ...kernelMilliseconds };
+  for (const k of Object.keys(since) as (keyof typeof since)[]) since[k] -= before[k];
+  return kernelSecondsOf(since);
+}
+
+/** Kernel seconds from milliseconds per kernel. */
+function kernelSecondsOf(ms: Readonly<Record<keyof typeof kernelMilliseconds, number>>): KernelSeconds {
   const ran = (Object.keys(KERNEL_ROLES) as (keyof typeof kernelMilliseconds)[])
-    .map((k) => ({ role: KERNEL_ROLES[k], seconds: (kernelMilliseconds[k] - before[k]) / 1000 }))
+    .map((k) => ({ role: KERNEL_ROLES[k], seconds: ms[k] / 1000 }))
     .filter((k) => k.seconds > 0);
   return {
     total: ran.reduce((s, k) => s + k.seconds, 0),
@@ -515,7 +529,7 @@ export async function benchStats(quick: boolean): Promise<void> {
     const vit = await vitSOneThread(path.join(dir, 'vit-s.safetensors'), entry);
     console.log(
       `ViT-S-shaped F32 checkpoint (${vit.tensors} tensors, ${(vit.bytes / 1e6).toFixed(0)} MB), one thread: ${mbs(vit.bytes, vit.seconds)} ` +
-        `(${mbs(vit.bytes, vit.cpuSeconds)} per CPU second) after ${VIT_WARMUP} warm-up runs, the first of them ` +
+        `(${mbs(vit.bytes, vit.cpuSeconds)} per CPU second) in a process of its own after ${VIT_WARMUP} warm-up runs, the first of them ` +
         `${mbs(vit.bytes, vit.cold.seconds)} (${mbs(vit.bytes, vit.cold.cpuSeconds)} per CPU second, its code still compiling); ` +
         `${vit.kernels.parts} in the kernels, ` +
         `${(vit.seconds - vit.kernels.total).toFixed(2)} s around them; by default (${vit.byDefault.threads} threads, ` +
