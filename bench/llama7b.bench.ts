@@ -11,11 +11,11 @@
 // route's 1024), writing the reparameterized file and the report. Printed beside their targets:
 // open < 0.3 s, statistics <= 15 s for 13.5 GB warm (scaled to the data for --quick), memory within
 // 4 x the largest group in float32, and the whole run in minutes.
-import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bundleEntry } from '../test/unit/helpers/cli-bundle';
+import { runChildCase } from './childCase';
 import { encodeBF16 } from '../src/mimicry/safetensors/dtypes';
 import { LLAMA_7B, llamaTensors, type SparseTensor } from './openCheckpoints';
 
@@ -130,22 +130,6 @@ function generate(dir: string, blocks: number): { index: string; bytes: number }
   return { index, bytes: total };
 }
 
-function runCase(index: string, outDir: string, statsWorker: string): Promise<Llama7bCaseResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'llama7bCase.ts'), index, outDir, statsWorker], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(LLAMA7B_CASE_PREFIX));
-      if (code !== 0 || !line) reject(new Error(`the llama7b case failed (exit ${code}): ${out.slice(-500)}`));
-      else resolve(JSON.parse(line.slice(LLAMA7B_CASE_PREFIX.length)) as Llama7bCaseResult);
-    });
-  });
-}
-
 const gb = (b: number): string => `${(b / 1e9).toFixed(2)} GB`;
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
@@ -179,7 +163,12 @@ export async function benchLlama7b(quick: boolean): Promise<void> {
         `${gb(bytes)} generated in ${genSeconds.toFixed(1)} s; ${os.availableParallelism()} cores, load average ${os.loadavg()[0].toFixed(1)}`,
     );
     t = performance.now();
-    const r = await runCase(index, out, statsWorker);
+    const r = await runChildCase<Llama7bCaseResult>(
+      path.join(__dirname, 'llama7bCase.ts'),
+      [index, out, statsWorker],
+      LLAMA7B_CASE_PREFIX,
+      'llama7b',
+    );
     const whole = (performance.now() - t) / 1000;
     const statsTarget = (STATS_SECONDS_13_5GB * r.dataBytes) / 13.5e9;
     const memoryTarget = MEMORY_MULTIPLE * r.largestGroupF32;

@@ -10,7 +10,7 @@
 // as users open them) on one thread, against the per-core target too, in a process of its own as the
 // CLI runs it (bench/vitSCase.ts), after five warm-up runs (the first, whose code is still being
 // compiled, printed beside).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
@@ -28,6 +28,7 @@ import { computeStatsOf } from '../src/mimicry/worker/inspect/jobs';
 import { StatsScheduler } from '../src/mimicry/worker/inspect/schedule';
 import { statsHelpers } from '../src/mimicry/worker/inspect/statsHelpers';
 import { writeVitS } from './vitS';
+import { runChildCase } from './childCase';
 import { VIT_WARMUP, VITS_CASE_PREFIX, type VitSCaseResult } from './vitSCase';
 import { bundleEntry } from '../test/unit/helpers/cli-bundle';
 
@@ -239,23 +240,6 @@ function numpyStats(file: string): { seconds: number; stats: Record<string, { me
   return JSON.parse(r.stdout) as { seconds: number; stats: Record<string, { mean: number; std: number }> };
 }
 
-/** The ViT-S case in a process of its own (bench/vitSCase.ts). */
-function vitSInChild(file: string): Promise<VitSCaseResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'vitSCase.ts'), file], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(VITS_CASE_PREFIX));
-      if (code !== 0 || !line) reject(new Error(`the ViT-S case failed (exit ${code}): ${out.slice(-500)}`));
-      else resolve(JSON.parse(line.slice(VITS_CASE_PREFIX.length)) as VitSCaseResult);
-    });
-  });
-}
-
 /**
  * One-thread statistics of a generated ViT-S checkpoint in a fresh process (vitSCase.ts: warm-up,
  * then the best of five), with its kernels' share, and the same at the default thread count
@@ -280,7 +264,7 @@ async function vitSOneThread(
   const ck = await openCheckpoint(file);
   try {
     const bytes = ck.tensors.reduce((s, t) => s + t.bytes, 0);
-    const child = await vitSInChild(file);
+    const child = await runChildCase<VitSCaseResult>(path.join(__dirname, 'vitSCase.ts'), [file], VITS_CASE_PREFIX, 'ViT-S');
     const threads = threadsFor(ck.tensors);
     let byDefault = Infinity;
     for (let r = 0; r < 3; r++)
