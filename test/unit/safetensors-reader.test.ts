@@ -211,14 +211,14 @@ describe('Checkpoint API', () => {
   });
 
   test('close() closes the handles, is idempotent, and later reads are refused', async (t) => {
-    const before = openFdCount();
+    const before = openFdCount(file);
     const c = await openCheckpoint(file);
-    if (before !== undefined) assert.equal(openFdCount(), before + 1);
+    if (before !== undefined) assert.equal(openFdCount(file), before + 1);
     await c.close();
     await c.close();
     await rejectsWithRule(c.readBytes(c.tensors[0]), 'closed');
     if (before === undefined) return t.skip('no /proc/self/fd on this platform');
-    assert.equal(openFdCount(), before);
+    assert.equal(openFdCount(file), before);
   });
 
   test('header tensors come in offset order (name order for our writer) with frozen shapes', async () => {

@@ -138,7 +138,7 @@ describe('sharded checkpoints', () => {
     // Handles an earlier test closes asynchronously may still be closing: settle them first, and count
     // a leak as more descriptors than before (fewer means one of those closed meanwhile).
     await new Promise((r) => setTimeout(r, 100));
-    const before = openFdCount();
+    const before = openFdCount(tmp.dir);
     await rejectsWithRule(openCheckpoint(idx), 'size-mismatch', bad);
     const missing = await index('gone.safetensors.index.json', { weight_map: { ...weightMap, a: 'gone.safetensors' } });
     await assert.rejects(openCheckpoint(missing), { code: 'ENOENT' });
@@ -146,7 +146,8 @@ describe('sharded checkpoints', () => {
       weight_map: { ...weightMap, zz: 'model-00001-of-00002.safetensors' },
     });
     await rejectsWithRule(openCheckpoint(missingTensor), 'tensor-missing-in-shard');
-    if (before !== undefined) assert.ok((openFdCount() ?? 0) <= before, `${openFdCount()} descriptors open, ${before} before`);
+    if (before !== undefined)
+      assert.ok((openFdCount(tmp.dir) ?? 0) <= before, `${openFdCount(tmp.dir)} descriptors open, ${before} before`);
   });
 
   test('an index that is not JSON, has duplicate keys, or has no weight_map is refused', async () => {

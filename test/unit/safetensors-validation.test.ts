@@ -183,7 +183,7 @@ describe('safetensors validation: one crafted file per rule', () => {
   test('rejected files leave no file handle open', async (t) => {
     // Earlier tests' handles may still be closing: settle them; a leak is more descriptors than before.
     await new Promise((r) => setTimeout(r, 100));
-    const before = openFdCount();
+    const before = openFdCount(tmp.dir);
     if (before === undefined) return t.skip('no /proc/self/fd on this platform');
     for (let round = 0; round < 3; round++) {
       for (const i of badCases.keys()) {
@@ -193,7 +193,7 @@ describe('safetensors validation: one crafted file per rule', () => {
         );
       }
     }
-    assert.ok((openFdCount() ?? 0) <= before, `${openFdCount()} descriptors open, ${before} before`);
+    assert.ok((openFdCount(tmp.dir) ?? 0) <= before, `${openFdCount(tmp.dir)} descriptors open, ${before} before`);
   });
 
   test('messages say the rule in plain words and name the tensor', async () => {

@@ -2,7 +2,7 @@
 import { mkdtemp, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { SafetensorsError, type SafetensorsRule } from '../../../src/mimicry/safetensors/errors';
 
@@ -53,10 +53,25 @@ export async function listDir(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
 
-/** Open file descriptors of this process (Linux), or undefined where /proc is not there. */
-export function openFdCount(): number | undefined {
+/** Open file descriptors of this process (Linux; all, or those on `under`), or undefined where /proc is not there. */
+export function openFdCount(under?: string): number | undefined {
   try {
-    return readdirSync('/proc/self/fd').length;
+    const fds = readdirSync('/proc/self/fd');
+    if (under === undefined) return fds.length;
+    const real = realpathSync(under);
+    // Only descriptors on `under` (a file, or anything inside a folder): the process's own (worker
+    // pipes, the test runner's sockets) come and go on their own schedule.
+    let n = 0;
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        continue; // closed between the listing and the read
+      }
+      if (target === real || target.startsWith(real + path.sep)) n++;
+    }
+    return n;
   } catch {
     return undefined;
   }
