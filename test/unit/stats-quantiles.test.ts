@@ -11,7 +11,15 @@ import { encodeF32, encodeF64 } from '../../src/mimicry/safetensors/dtypes';
 import { writeSafetensors } from '../../src/mimicry/safetensors/writer';
 import { isStatsSkipped, tensorStatsOf } from '../../src/mimicry/stats/checkpointStats';
 import { bucketShift, BUCKETS_FROM, SUPER } from '../../src/mimicry/stats/accumulators';
-import { FINE_BINS, QUANTILE_PROBS, quantileRanks, quantilesOf, selectInF32Bucket, selectRanks } from '../../src/mimicry/stats/quantiles';
+import {
+  FINE_BINS,
+  QUANTILE_PROBS,
+  quantileRanks,
+  quantilesOf,
+  selectInF32Bucket,
+  selectRanks,
+  selectRanksF32,
+} from '../../src/mimicry/stats/quantiles';
 import { computeTensorStats } from '../../src/mimicry/stats/tensorStats';
 import { inTempDir, withCheckpoint } from './helpers/temp-dir';
 import { rng } from './helpers/rng';
@@ -40,6 +48,32 @@ test('selection (radix, and quickselect below 4,097 values) finds the values a s
     const found = selectRanks(x.slice(), ranks);
     ranks.forEach((r, k) => assert.ok(Object.is(found[k], sorted[r]), `rank ${r} of ${x.length}: ${found[k]} vs ${sorted[r]}`));
   }
+});
+
+test('selection of float32 values by radix sort of their order keys finds the values a sort puts at each rank (-0 and 0, subnormals, ties, one value)', () => {
+  const rand = rng(11);
+  const f32 = (n: number, value: (i: number) => number): Float64Array => Float64Array.from({ length: n }, (_, i) => Math.fround(value(i)));
+  const cases: Float64Array[] = [
+    f32(384, () => (rand() + rand() - 1) * 0.05), // a bias: every pass of the sort moves keys
+    f32(1537, () => [0, -0, 1, -1, 2.5, -2.5][Math.floor(rand() * 6)]),
+    f32(4097, () => (rand() - 0.5) * 1e-40), // subnormals of both signs
+    f32(20_000, (i) => (i % 3 === 0 ? -0 : i % 3 === 1 ? 0 : 3e38 * (rand() - 0.5))),
+    f32(65_536, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 60 - 30)),
+    f32(1000, () => 0.25), // one key: every pass skipped
+    f32(700, (i) => 1 + i * 2 ** -23), // keys that differ in their low byte only
+    f32(1, () => -0),
+    f32(2, (i) => (i ? 0 : -0)),
+  ];
+  for (const x of cases) {
+    const sorted = x.slice().sort();
+    const ranks = [...new Set([0, 1, ...quantileRanks(x.length), x.length - 2, x.length - 1].filter((r) => r >= 0 && r < x.length))].sort(
+      (a, b) => a - b,
+    );
+    const found = selectRanksF32(x, ranks);
+    ranks.forEach((r, k) => assert.ok(Object.is(found[k], sorted[r]), `rank ${r} of ${x.length}: ${found[k]} vs ${sorted[r]}`));
+  }
+  assert.deepEqual(selectRanksF32(Float64Array.of(1, 2), []), []);
+  assert.throws(() => selectRanksF32(Float64Array.of(1, 2), [2]), RangeError);
 });
 
 test("selection within one F32 bucket (by the values' low bits) finds the values a sort puts at each rank: positive, negative, -0 and subnormal buckets", () => {

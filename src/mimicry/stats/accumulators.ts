@@ -41,6 +41,7 @@ import {
   quantilesOf,
   selectInF32Bucket,
   selectRanks,
+  selectRanksF32,
   type Quantiles,
 } from './quantiles';
 import { MAX_KERNEL_BINS, OUT_STRIDE, SUB, statsKernels, type KernelBinning, type StatsKernels } from './statsKernels';
@@ -857,6 +858,9 @@ export function pathOf(dtype: DType, elements: number): StatsKind {
   return kind === 'table' && elements < SMALL ? 'f32' : kind;
 }
 
+/** Up to this many kept float32 values are selected by selectRanksF32 (its scratch: 8 bytes a value); more by selectRanks. */
+const F32_SELECT_MAX = 1 << 16;
+
 /** The first pass over raw bytes of a tensor of `dtype` with `elements` elements in all (or a range of it). */
 export function pass1Accumulator(dtype: DType, elements: number): Pass1Accumulator {
   const kind = pathOf(dtype, elements);
@@ -1315,6 +1319,8 @@ export class Pass2Accumulator {
   /** collect: the finite values so far. */
   private readonly kept: Float64Array | undefined;
   private keptCount = 0;
+  /** collect: whether every value kept came as float32 (then selectRanksF32 may select them). */
+  private keptF32 = true;
   /** fine: the fine histogram. */
   private readonly fine: HistogramBuilder | undefined;
   seen = 0;
@@ -1360,6 +1366,7 @@ export class Pass2Accumulator {
     this.fine?.add(values);
     const kept = this.kept;
     if (kept) {
+      if (!(values instanceof Float32Array)) this.keptF32 = false;
       let n = this.keptCount;
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
@@ -1478,7 +1485,9 @@ export class Pass2Accumulator {
     if (q?.mode === 'fine') out.set((this.fine as HistogramBuilder).counts, this.plan.bins);
     if (q?.mode === 'collect') {
       if (this.keptCount !== q.n) throw new Error(`tensor values changed between passes: ${q.n} finite values, then ${this.keptCount}`);
-      out.set(selectRanks(this.kept as Float64Array, q.ranks), this.plan.bins);
+      const kept = this.kept as Float64Array;
+      const select = this.keptF32 && kept.length <= F32_SELECT_MAX ? selectRanksF32 : selectRanks;
+      out.set(select(kept, q.ranks), this.plan.bins);
     }
     if (q?.mode === 'pick') this.pickRanks(q, out);
     return out;

@@ -162,6 +162,59 @@ export function selectRanks(x: Float64Array, ranks: readonly number[], level = 0
   return buckets.flatMap((b) => selectRanks(b.values, b.ranks, level + 1));
 }
 
+/** Scratch of selectRanksF32: the values' float32 bits, their order keys in two buffers, one pass's digit counts. */
+let f32Keys = new Uint32Array(0);
+let f32KeysOther = new Uint32Array(0);
+const digitCounts = new Int32Array(256);
+
+/**
+ * selectRanks for values that are all float32 (held as float64), up to a few tens of thousands of
+ * them (a small F32 tensor's kept values): their bits become order keys (negatives inverted, the sign
+ * bit of positives set: -0 just below +0, as a sort places them) and are sorted by an LSD radix sort,
+ * 8 bits a pass, a pass skipped where every key has the same digit. Four linear passes over a typed
+ * array, with no comparison and no call per value: about a seventh of the time of a quickselect, and
+ * as fast before the code is optimized (a CLI run is over before it is).
+ */
+export function selectRanksF32(x: Float64Array, ranks: readonly number[]): number[] {
+  if (ranks.length === 0) return [];
+  const n = x.length;
+  if ((ranks.at(-1) as number) >= n) throw new RangeError(`quantiles: rank ${ranks.at(-1)} of ${n} values`);
+  if (f32Keys.length < n) {
+    f32Keys = new Uint32Array(Math.max(n, 2 * f32Keys.length));
+    f32KeysOther = new Uint32Array(f32Keys.length);
+  }
+  let keys = f32Keys;
+  let other = f32KeysOther;
+  new Float32Array(keys.buffer, 0, n).set(x);
+  for (let k = 0; k < n; k++) {
+    const b = keys[k];
+    keys[k] = b & 0x80000000 ? ~b : b | 0x80000000;
+  }
+  const counts = digitCounts;
+  for (let shift = 0; shift < 32; shift += 8) {
+    counts.fill(0);
+    for (let k = 0; k < n; k++) counts[(keys[k] >>> shift) & 255]++;
+    if (counts[(keys[0] >>> shift) & 255] === n) continue; // one digit: this pass moves nothing
+    for (let d = 0, at = 0; d < 256; d++) {
+      const c = counts[d];
+      counts[d] = at;
+      at += c;
+    }
+    for (let k = 0; k < n; k++) {
+      const key = keys[k];
+      other[counts[(key >>> shift) & 255]++] = key;
+    }
+    [keys, other] = [other, keys];
+  }
+  const bits = new Uint32Array(1);
+  const value = new Float32Array(bits.buffer);
+  return ranks.map((r) => {
+    const key = keys[r];
+    bits[0] = key & 0x80000000 ? key & 0x7fffffff : ~key;
+    return value[0];
+  });
+}
+
 /** a before b in the order of Float64Array.prototype.sort: numeric, -0 before +0 (no NaN here). */
 function before(a: number, b: number): boolean {
   return a < b || (a === 0 && b === 0 && 1 / a < 1 / b);
