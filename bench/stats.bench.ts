@@ -3,13 +3,13 @@
 // all cores (the stats pool's worker threads) for a whole checkpoint, so that a 13.5 GB BF16
 // checkpoint takes <= 15 s warm. Generated F32 and BF16 checkpoints (1 GiB each, 256 MiB with
 // --quick; 8 tensors each) in the OS temp folder, removed afterwards; each is read once first (warm
-// cache). Each figure is the best of two runs. Printed side by side: a plain read of the same bytes (the floor), one thread
-// (F32 also without its SIMD kernels), the pool,
-// and numpy computing the same statistics when python3-numpy is there. Each one-thread run says how
-// much of it was inside the kernels. Then a ViT-S-shaped F32 checkpoint (many tensors of every size,
-// as users open them) on one thread, against the per-core target too, in a process of its own as the
-// CLI runs it (bench/vitSCase.ts), after five warm-up runs (the first, whose code is still being
-// compiled, printed beside).
+// cache). Each figure is the best of two runs (one thread and the pool: of five, taken in turns).
+// Printed side by side: a plain read of the same bytes (the floor), one thread (F32 also without its
+// SIMD kernels), the pool, and numpy computing the same statistics when python3-numpy is there. Each
+// one-thread run says how much of it was inside the kernels. Then a ViT-S-shaped F32 checkpoint (many
+// tensors of every size, as users open them) on one thread, against the per-core target too, in a
+// process of its own as the CLI runs it (bench/vitSCase.ts), after five warm-up runs (the first,
+// whose code is still being compiled, printed beside), the best of fifteen.
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
@@ -242,7 +242,7 @@ function numpyStats(file: string): { seconds: number; stats: Record<string, { me
 
 /**
  * One-thread statistics of a generated ViT-S checkpoint in a fresh process (vitSCase.ts: warm-up,
- * then the best of five), with its kernels' share, and the same at the default thread count
+ * then the best of fifteen), with its kernels' share, and the same at the default thread count
  * (threadsFor, workers from `entry`: what `inspect --stats` runs).
  */
 async function vitSOneThread(
@@ -371,12 +371,12 @@ export async function benchStats(quick: boolean): Promise<void> {
         const read = Math.min(plainRead(file), plainRead(file));
         // What this machine gives two streams at once: the ceiling of any pool's speed-up.
         const readPool = Math.min(await plainReadOnThreads(file, threads), await plainReadOnThreads(file, threads));
-        // One thread and the pool taken in turns, best of three each: the machine's moments fall on both.
+        // One thread and the pool taken in turns, best of five each: the machine's moments fall on both.
         const oneRuns: Timed<TensorStatsOutcome[]>[] = [];
         const poolRuns: Timed<TensorStatsOutcome[]>[] = [];
         /** Per one-thread run: seconds inside the kernels (kernelMilliseconds), the rest is everything around them. */
         const kernelRuns = new Map<Timed<TensorStatsOutcome[]>, KernelSeconds>();
-        for (let r = 0; r < 3; r++) {
+        for (let r = 0; r < 5; r++) {
           const before = { ...kernelMilliseconds };
           const run = await timed(() => computeCheckpointStats(ck, ck.tensors, { threads: 1 }), 1);
           kernelRuns.set(run, kernelSecondsSince(before));

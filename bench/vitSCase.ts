@@ -3,7 +3,8 @@
 // own process, whose heap holds everything the earlier sections left, every run paid a full
 // collection (marked on four helper threads: about a third more CPU seconds than here). Five runs
 // warm up (V8 compiles the small tensors' code on other threads meanwhile, for several runs; the
-// first is reported as `cold`), then the best of five by CPU seconds, the per-core target's measure.
+// first is reported as `cold`), then the best of fifteen by CPU seconds, the per-core target's measure
+// (a run is a tenth of a second: this VM's slow moments last longer, and five runs could all fall in one).
 // The result is one line `VITS_CASE <json>` on stdout.
 // Usage: node --import tsx bench/vitSCase.ts <file>
 import { openCheckpoint } from '../src/mimicry/safetensors/reader';
@@ -12,7 +13,7 @@ import { kernelMilliseconds } from '../src/mimicry/stats/statsKernels';
 
 export const VITS_CASE_PREFIX = 'VITS_CASE ';
 export const VIT_WARMUP = 5;
-const MEASURED = 5;
+const MEASURED = 15;
 
 export interface VitSCaseResult {
   readonly seconds: number;
