@@ -40,62 +40,153 @@ export interface PrefixNode {
   readonly params: number;
 }
 
-/** A node of the trie of dotted names (every field set up front: one object shape for all). */
-class RawNode {
-  tensor: NamedTensor | undefined = undefined;
-  /** Children in order of first appearance, as a list (no array per node: most nodes are leaves). */
-  first: RawNode | undefined = undefined;
-  last: RawNode | undefined = undefined;
-  next: RawNode | undefined = undefined;
-  /** Children by segment, once there are more than a few. */
-  index: Map<string, RawNode> | undefined = undefined;
-  /** Structural signature (see Signatures), once computed; -1 before. */
-  sig = -1;
-  constructor(
-    readonly segment: string,
-    /** A tensor name under this node, and where this node's dotted path ends in it. */
-    readonly under: string,
-    readonly end: number,
-  ) {}
-
-  child(segment: string): RawNode | undefined {
-    if (this.index) return this.index.get(segment);
-    let count = 0;
-    for (let c = this.first; c; c = c.next) {
-      if (c.segment === segment) return c;
-      count++;
-    }
-    // A long list is looked through once more at most: from here on, a Map.
-    if (count > SMALL) {
-      this.index = new Map();
-      for (let c = this.first; c; c = c.next) this.index.set(c.segment, c);
-    }
-    return undefined;
-  }
-
-  add(node: RawNode): void {
-    if (this.last) this.last.next = node;
-    else this.first = node;
-    this.last = node;
-    this.index?.set(node.segment, node);
-  }
-
-  children(): RawNode[] {
-    const out: RawNode[] = [];
-    for (let c = this.first; c; c = c.next) out.push(c);
-    return out;
-  }
-}
-
 /** Children are found by a scan up to this many, by a Map beyond. */
 const SMALL = 8;
 const INDEX = /^(0|[1-9]\d{0,8})$/;
 /** Deeper than this, the rest of a name is one segment: no name can make the tree's recursion overflow. */
 const MAX_DEPTH = 256;
+const NONE = -1;
 
-/** The dotted path of a node: a prefix of a name under it. */
-function pathOf(n: RawNode): string {
-  return n.under.slice(0, n.end);
+/**
+ * The trie of dotted names, as parallel arrays indexed by node (0 is the root), not an object per
+ * node: a 100,000-tensor header has about 240,000 nodes, and as objects they were most of the tree's
+ * time, in allocation and in the collections that moved them. Segments are interned (one id per
+ * distinct segment), so children compare by number.
+ */
+class Trie {
+  count = 0;
+  /** Per node: its segment's id, its children (first, last, next sibling), its tensor (index), or NONE. */
+  seg: Int32Array;
+  first: Int32Array;
+  last: Int32Array;
+  next: Int32Array;
+  tensor: Int32Array;
+  /** Per node: a tensor whose name runs through it, and where the node's dotted path ends in that name. */
+  under: Int32Array;
+  end: Int32Array;
+  /** Structural signature (see Signatures), once computed; NONE before. */
+  sig: Int32Array;
+  /** Children by segment id, for nodes with more than SMALL children. */
+  private readonly index = new Map<number, Map<number, number>>();
+  private readonly segmentIds = new Map<string, number>();
+  readonly segments: string[] = [];
+  /** Per segment id: the block index it reads as (INDEX), or NONE. */
+  readonly numbers: number[] = [];
+
+  constructor(readonly tensors: readonly NamedTensor[]) {
+    const capacity = 3 * tensors.length + 16;
+    this.seg = new Int32Array(capacity);
+    this.first = new Int32Array(capacity);
+    this.last = new Int32Array(capacity);
+    this.next = new Int32Array(capacity);
+    this.tensor = new Int32Array(capacity);
+    this.under = new Int32Array(capacity);
+    this.end = new Int32Array(capacity);
+    this.sig = new Int32Array(capacity);
+    this.node(this.segmentId(''), NONE, 0);
+  }
+
+  /** The id of `segment`, interned. */
+  segmentId(segment: string): number {
+    let id = this.segmentIds.get(segment);
+    if (id === undefined) {
+      id = this.segments.length;
+      this.segmentIds.set(segment, id);
+      this.segments.push(segment);
+      this.numbers.push(INDEX.test(segment) ? Number(segment) : NONE);
+    }
+    return id;
+  }
+
+  /** The id of `segment` if any node has it, else NONE (then no node has a child of that segment). */
+  knownSegment(segment: string): number {
+    return this.segmentIds.get(segment) ?? NONE;
+  }
+
+  private node(seg: number, under: number, end: number): number {
+    if (this.count === this.seg.length) this.grow();
+    const n = this.count++;
+    this.seg[n] = seg;
+    this.first[n] = NONE;
+    this.last[n] = NONE;
+    this.next[n] = NONE;
+    this.tensor[n] = NONE;
+    this.under[n] = under;
+    this.end[n] = end;
+    this.sig[n] = NONE;
+    return n;
+  }
+
+  private grow(): void {
+    const bigger = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(2 * a.length);
+      b.set(a);
+      return b;
+    };
+    this.seg = bigger(this.seg);
+    this.first = bigger(this.first);
+    this.last = bigger(this.last);
+    this.next = bigger(this.next);
+    this.tensor = bigger(this.tensor);
+    this.under = bigger(this.under);
+    this.end = bigger(this.end);
+    this.sig = bigger(this.sig);
+  }
+
+  /** The child of `parent` with segment id `seg`, or NONE. */
+  child(parent: number, seg: number): number {
+    const map = this.index.get(parent);
+    if (map) return map.get(seg) ?? NONE;
+    let count = 0;
+    for (let c = this.first[parent]; c !== NONE; c = this.next[c]) {
+      if (this.seg[c] === seg) return c;
+      count++;
+    }
+    // A long list is looked through once more at most: from here on, a Map.
+    if (count > SMALL) {
+      const built = new Map<number, number>();
+      for (let c = this.first[parent]; c !== NONE; c = this.next[c]) built.set(this.seg[c], c);
+      this.index.set(parent, built);
+    }
+    return NONE;
+  }
+
+  /** A new last child of `parent`. */
+  addChild(parent: number, seg: number, under: number, end: number): number {
+    const n = this.node(seg, under, end);
+    const last = this.last[parent];
+    if (last !== NONE) this.next[last] = n;
+    else this.first[parent] = n;
+    this.last[parent] = n;
+    this.index.get(parent)?.set(seg, n);
+    return n;
+  }
+
+  children(n: number): number[] {
+    const out: number[] = [];
+    for (let c = this.first[n]; c !== NONE; c = this.next[c]) out.push(c);
+    return out;
+  }
+
+  /** The dotted path of a node: a prefix of a name under it. */
+  pathOf(n: number): string {
+    const under = this.under[n];
+    return under === NONE ? '' : this.tensors[under].name.slice(0, this.end[n]);
+  }
+
+  label(n: number): string {
+    return this.segments[this.seg[n]];
+  }
+
+  /** The block index node n's segment reads as, or NONE. */
+  number(n: number): number {
+    return this.numbers[this.seg[n]];
+  }
+
+  tensorOf(n: number): NamedTensor | undefined {
+    const t = this.tensor[n];
+    return t === NONE ? undefined : this.tensors[t];
+  }
 }
 
 /**
@@ -103,15 +194,15 @@ function pathOf(n: RawNode): string {
  * than not (`….layers.7.mlp.up_proj.weight` after `….layers.7.mlp.gate_proj.weight`), so the path
  * of the previous name is kept and only the segments after the common prefix are looked up.
  */
-function buildTrie(tensors: readonly NamedTensor[]): RawNode {
-  const root = new RawNode('', '', 0);
+function buildTrie(tensors: readonly NamedTensor[]): Trie {
+  const trie = new Trie(tensors);
   // The previous name's nodes by depth, and where each one's segment ends in it (ends[0] = -1).
-  const nodes: RawNode[] = [root];
+  const nodes: number[] = [0];
   const ends: number[] = [-1];
   let depthOfPrev = 0;
   let prev = '';
-  for (const t of tensors) {
-    const name = t.name;
+  for (let ti = 0; ti < tensors.length; ti++) {
+    const name = tensors[ti].name;
     const m = Math.min(name.length, prev.length);
     let k = 0;
     while (k < m && name.charCodeAt(k) === prev.charCodeAt(k)) k++;
@@ -128,11 +219,9 @@ function buildTrie(tensors: readonly NamedTensor[]): RawNode {
         let e = name.indexOf('.', pos);
         if (e < 0 || depth + 1 === MAX_DEPTH) e = name.length;
         const segment = name.slice(pos, e);
-        let child = node.child(segment);
-        if (!child) {
-          child = new RawNode(segment, name, e);
-          node.add(child);
-        }
+        const known = trie.knownSegment(segment);
+        let child = known === NONE ? NONE : trie.child(node, known);
+        if (child === NONE) child = trie.addChild(node, known === NONE ? trie.segmentId(segment) : known, ti, e);
         node = child;
         depth++;
         nodes[depth] = node;
@@ -142,15 +231,16 @@ function buildTrie(tensors: readonly NamedTensor[]): RawNode {
       }
     }
     depthOfPrev = depth;
-    node.tensor = t;
+    trie.tensor[node] = ti;
     prev = name;
   }
-  return root;
+  return trie;
 }
 
 /** Builds the folded prefix tree. Children keep the order of first appearance; numbers sort numerically. */
 export function buildPrefixTree(tensors: readonly NamedTensor[], options: { compact?: boolean } = {}): PrefixNode[] {
-  const nodes = convertChildren(buildTrie(tensors), new Signatures());
+  const trie = buildTrie(tensors);
+  const nodes = convertChildren(trie, 0, new Signatures(trie));
   return options.compact === false ? nodes : nodes.map(compactChain);
 }
 
@@ -162,13 +252,15 @@ export function buildPrefixTree(tensors: readonly NamedTensor[], options: { comp
  */
 class Signatures {
   private readonly table = new Map<number, { key: number[]; id: number }[]>();
-  private readonly words = new Map<string, number>();
+  private readonly dtypes = new Map<string, number>();
   private count = 0;
   private key: number[] = [];
 
-  private word(s: string): number {
-    let id = this.words.get(s);
-    if (id === undefined) this.words.set(s, (id = this.words.size));
+  constructor(private readonly trie: Trie) {}
+
+  private dtypeId(s: string): number {
+    let id = this.dtypes.get(s);
+    if (id === undefined) this.dtypes.set(s, (id = this.dtypes.size));
     return id;
   }
 
@@ -193,24 +285,25 @@ class Signatures {
     return id;
   }
 
-  of(n: RawNode): number {
-    if (n.sig >= 0) return n.sig;
+  of(n: number): number {
+    const trie = this.trie;
+    if (trie.sig[n] !== NONE) return trie.sig[n];
     // Children first: they reuse the key buffer.
-    for (let c = n.first; c; c = c.next) this.of(c);
+    for (let c = trie.first[n]; c !== NONE; c = trie.next[c]) this.of(c);
     const key = this.key;
     let length = 0;
-    const t = n.tensor;
+    const t = trie.tensorOf(n);
     if (t) {
       const shape = t.shape ?? [];
-      key[length++] = this.word(t.dtype ?? '');
+      key[length++] = this.dtypeId(t.dtype ?? '');
       key[length++] = shape.length;
       for (const d of shape) key[length++] = d;
     } else key[length++] = -1;
-    if (n.first) {
+    if (trie.first[n] !== NONE) {
       const from = length;
-      for (let c: RawNode | undefined = n.first; c; c = c.next) {
-        // Insertion by segment word, so the order children were written in does not matter.
-        const w = this.word(c.segment);
+      for (let c = trie.first[n]; c !== NONE; c = trie.next[c]) {
+        // Insertion by segment id, so the order children were written in does not matter.
+        const w = trie.seg[c];
         let at = length;
         while (at > from && key[at - 2] > w) {
           key[at] = key[at - 2];
@@ -218,29 +311,30 @@ class Signatures {
           at -= 2;
         }
         key[at] = w;
-        key[at + 1] = c.sig;
+        key[at + 1] = trie.sig[c];
         length += 2;
       }
     }
-    return (n.sig = this.intern(length));
+    return (trie.sig[n] = this.intern(length));
   }
 }
 
-function convertChildren(raw: RawNode, sigs: Signatures): PrefixNode[] {
-  if (!raw.first) return [];
-  const kids = raw.children();
-  const numbered = kids.filter((k) => INDEX.test(k.segment)).sort((a, b) => Number(a.segment) - Number(b.segment));
+function convertChildren(trie: Trie, raw: number, sigs: Signatures): PrefixNode[] {
+  if (trie.first[raw] === NONE) return [];
+  const kids = trie.children(raw);
+  const numbered = kids.filter((k) => trie.number(k) !== NONE).sort((a, b) => trie.number(a) - trie.number(b));
   // Numbered children (folded groups and leftovers) sit together, in index order, where the first one appeared.
   const numberedNodes: { first: number; node: PrefixNode }[] = [];
   for (const group of numbered.length >= 2 ? groupsOfSameSignature(numbered, sigs) : numbered.map((n) => [n])) {
-    if (group.length >= 2) numberedNodes.push({ first: Number(group[0].segment), node: foldGroup(raw, group, sigs) });
-    else numberedNodes.push({ first: Number(group[0].segment), node: convert(group[0], sigs) });
+    const first = trie.number(group[0]);
+    if (group.length >= 2) numberedNodes.push({ first, node: foldGroup(trie, raw, group, sigs) });
+    else numberedNodes.push({ first, node: convert(trie, group[0], sigs) });
   }
   numberedNodes.sort((a, b) => a.first - b.first);
   const out: PrefixNode[] = [];
   let numberedDone = false;
   for (const k of kids) {
-    if (!INDEX.test(k.segment)) out.push(convert(k, sigs));
+    if (trie.number(k) === NONE) out.push(convert(trie, k, sigs));
     else if (!numberedDone) {
       for (const n of numberedNodes) out.push(n.node);
       numberedDone = true;
@@ -249,9 +343,9 @@ function convertChildren(raw: RawNode, sigs: Signatures): PrefixNode[] {
   return out;
 }
 
-function convert(raw: RawNode, sigs: Signatures): PrefixNode {
-  const children = convertChildren(raw, sigs);
-  const own = raw.tensor;
+function convert(trie: Trie, raw: number, sigs: Signatures): PrefixNode {
+  const children = convertChildren(trie, raw, sigs);
+  const own = trie.tensorOf(raw);
   let tensorCount = own ? 1 : 0;
   let params = own ? own.params : 0;
   for (const c of children) {
@@ -259,8 +353,8 @@ function convert(raw: RawNode, sigs: Signatures): PrefixNode {
     params += c.params;
   }
   return {
-    id: pathOf(raw),
-    label: raw.segment,
+    id: trie.pathOf(raw),
+    label: trie.label(raw),
     kind: own && children.length === 0 ? 'tensor' : 'group',
     children,
     tensorName: own?.name,
@@ -269,9 +363,9 @@ function convert(raw: RawNode, sigs: Signatures): PrefixNode {
   };
 }
 
-function groupsOfSameSignature(numbered: RawNode[], sigs: Signatures): RawNode[][] {
+function groupsOfSameSignature(numbered: number[], sigs: Signatures): number[][] {
   // Blocks with equal roles fold together even when not adjacent (e.g. alternating layer kinds).
-  const bySig = new Map<number, RawNode[]>();
+  const bySig = new Map<number, number[]>();
   for (const n of numbered) {
     const sig = sigs.of(n);
     const list = bySig.get(sig);
@@ -281,15 +375,15 @@ function groupsOfSameSignature(numbered: RawNode[], sigs: Signatures): RawNode[]
   return [...bySig.values()];
 }
 
-function foldGroup(parent: RawNode, run: RawNode[], sigs: Signatures): PrefixNode {
-  const indices = run.map((r) => Number(r.segment));
+function foldGroup(trie: Trie, parent: number, run: number[], sigs: Signatures): PrefixNode {
+  const indices = run.map((r) => trie.number(r));
   const label = `{${formatIndices(indices)}}`;
-  const parentPath = pathOf(parent);
+  const parentPath = trie.pathOf(parent);
   const id = parentPath === '' ? label : `${parentPath}.${label}`;
-  const paths = run.map(pathOf);
+  const paths = run.map((r) => trie.pathOf(r));
   const firstLength = paths[0].length;
   // The first block, converted (so nested numbering folds too), stands for all: lift it to every block.
-  const first = convert(run[0], sigs);
+  const first = convert(trie, run[0], sigs);
   const lift = (n: PrefixNode): PrefixNode => {
     const own = n.kind === 'role' || n.kind === 'folded' ? (n.instances ?? []) : n.tensorName !== undefined ? [n.tensorName] : [];
     let instances: string[] | undefined;
@@ -310,12 +404,13 @@ function foldGroup(parent: RawNode, run: RawNode[], sigs: Signatures): PrefixNod
     };
   };
   const children = first.children.map(lift);
+  const withTensor = run.find((r) => trie.tensor[r] !== NONE);
   return {
     id,
     label,
     kind: 'folded',
     children,
-    tensorName: run.find((r) => r.tensor !== undefined)?.tensor?.name,
+    tensorName: withTensor === undefined ? undefined : trie.tensorOf(withTensor)?.name,
     instances: paths,
     indices,
     tensorCount: first.tensorCount * run.length,
