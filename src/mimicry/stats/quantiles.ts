@@ -162,18 +162,20 @@ export function selectRanks(x: Float64Array, ranks: readonly number[], level = 0
   return buckets.flatMap((b) => selectRanks(b.values, b.ranks, level + 1));
 }
 
-/** Scratch of selectRanksF32: the values' float32 bits, their order keys in two buffers, one pass's digit counts. */
+/** Scratch of selectRanksF32: the order keys (first the values' float32 bits) in two buffers, and one pass's digit counts. */
 let f32Keys = new Uint32Array(0);
 let f32KeysOther = new Uint32Array(0);
 const digitCounts = new Int32Array(256);
+/** One float32 and its bits: a key or bucket number turned back into its value. */
+const oneValue = new Float32Array(1);
+const oneBits = new Uint32Array(oneValue.buffer);
 
 /**
  * selectRanks for values that are all float32 (held as float64), up to a few tens of thousands of
  * them (a small F32 tensor's kept values): their bits become order keys (negatives inverted, the sign
  * bit of positives set: -0 just below +0, as a sort places them) and are sorted by an LSD radix sort,
- * 8 bits a pass, a pass skipped where every key has the same digit. Four linear passes over a typed
- * array, with no comparison and no call per value: about a seventh of the time of a quickselect, and
- * as fast before the code is optimized (a CLI run is over before it is).
+ * 8 bits a pass, a pass skipped where every key has the same digit: linear passes over typed arrays,
+ * no comparison and no call per value (a ViT-S's 96 small tensors: 1.8 ms, against 2.4 by quickselect).
  */
 export function selectRanksF32(x: Float64Array, ranks: readonly number[]): number[] {
   if (ranks.length === 0) return [];
@@ -206,12 +208,10 @@ export function selectRanksF32(x: Float64Array, ranks: readonly number[]): numbe
     }
     [keys, other] = [other, keys];
   }
-  const bits = new Uint32Array(1);
-  const value = new Float32Array(bits.buffer);
   return ranks.map((r) => {
     const key = keys[r];
-    bits[0] = key & 0x80000000 ? key & 0x7fffffff : ~key;
-    return value[0];
+    oneBits[0] = key & 0x80000000 ? key & 0x7fffffff : ~key;
+    return oneValue[0];
   });
 }
 
@@ -292,8 +292,6 @@ const levelCounts = new Int32Array(256);
 /** Per high digit, its slot among those holding a rank (-1: none); the slots' low-digit counts. */
 const levelSlots = new Int32Array(256);
 let lowCounts = new Int32Array(4096);
-const oneValue = new Float32Array(1);
-const oneBits = new Uint32Array(oneValue.buffer);
 
 /**
  * The values at `ranks` (ascending, within [0, x.length)) of float32 values (held as float64) that
