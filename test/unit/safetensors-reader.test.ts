@@ -230,6 +230,30 @@ describe('Checkpoint API', () => {
     assert.throws(() => (h.tensors[0].shape as number[]).push(1), TypeError);
   });
 
+  test('shapes: each tensor its own, frozen; equal neighbours one array; more distinct shapes than the parser remembers', async () => {
+    // 20 distinct shapes twice over (more than the parser keeps at hand), then a run of one shape and
+    // its transpose.
+    const shapes = [...Array.from({ length: 40 }, (_, i) => [1 + (i % 20), 2]), [3, 4], [3, 4], [4, 3], [3, 4], [12], [3, 4]];
+    const tensors = shapes.map((shape, i) => ({
+      name: `t${String(i).padStart(2, '0')}`,
+      dtype: 'U8' as const,
+      shape,
+      data: new Uint8Array(shape.reduce((x, y) => x * y, 1)),
+    }));
+    const many = path.join(tmp.dir, 'shapes.safetensors');
+    await writeSafetensors(many, tensors);
+    const h = await readHeader(many);
+    assert.deepEqual(
+      h.tensors.map((t) => [t.name, [...t.shape]]),
+      tensors.map((t) => [t.name, t.shape]),
+    );
+    for (const t of h.tensors) assert.ok(Object.isFrozen(t.shape), t.name);
+    const run = h.tensors.slice(40);
+    assert.equal(run[0].shape, run[1].shape, 'equal neighbouring shapes are one array');
+    assert.equal(run[0].shape, run[5].shape);
+    assert.notEqual(run[0].shape, run[2].shape);
+  });
+
   test('a file truncated after opening fails with short-read, not garbage', async () => {
     const { truncate, copyFile } = await import('node:fs/promises');
     const copy = path.join(tmp.dir, 'shrinking.safetensors');
