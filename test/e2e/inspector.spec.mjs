@@ -177,6 +177,31 @@ test.describe.serial('inspector', () => {
     await frame.getByText(`${names.length} tensors`, { exact: true }).first().waitFor({ state: 'visible' });
   });
 
+  test('the Tree tab folds the four GPT-2 blocks into one node; opening it lists their roles; back to the Table', async () => {
+    const frame = await frameWith(ctx.page, '[data-testid="tensor-table"]');
+    await frame.locator('vscode-tab-header', { hasText: 'Tree' }).first().click();
+    const tree = frame.locator('[data-testid="tensor-tree"]').first();
+    await tree.waitFor({ state: 'visible' });
+    const labels = async () => tree.locator('[data-testid="tree-row"] .label').allInnerTexts();
+    // The root that holds most of the model starts open: its blocks are one folded row.
+    await until('the folded row h.{0..3} under transformer', async () => {
+      const shown = await labels();
+      return shown.includes('transformer') && shown.includes('h.{0..3}');
+    });
+    const folded = tree.locator('[data-testid="tree-row"]', { has: frame.locator('.label', { hasText: /^h\.\{0\.\.3\}$/ }) }).first();
+    assert.equal(await folded.getAttribute('aria-expanded'), 'false');
+    assert.ok((await folded.innerText()).includes('×4'), `the folded row does not say its 4 blocks: ${await folded.innerText()}`);
+    await folded.click();
+    await until("the blocks' roles under the folded row", async () => {
+      const shown = await labels();
+      return ['attn', 'ln_1', 'ln_2', 'mlp'].every((r) => shown.includes(r));
+    });
+    assert.equal(await folded.getAttribute('aria-expanded'), 'true');
+    await screenshot(ctx.page, ctx.shots, 'inspector-tree.png');
+    await frame.locator('vscode-tab-header', { hasText: 'Table' }).first().click();
+    await frame.locator('[data-testid="tensor-table"]').first().waitFor({ state: 'visible' });
+  });
+
   test('clicking a tensor opens its detail with a histogram chart', async () => {
     const names = tensorNames(join(ctx.workspace, CAPP));
     const name = 'transformer.h.0.mlp.c_fc.weight';
