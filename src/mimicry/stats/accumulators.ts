@@ -36,6 +36,7 @@ import { HistogramBuilder, histogramRange, linearEdges, type Histogram } from '.
 import {
   FINE_BINS,
   locateRanks,
+  orderKey,
   quantileRanks,
   quantilesFromRanks,
   quantilesOf,
@@ -1195,11 +1196,6 @@ function quantilePlanOf(partial: Pass1Partial, m: MomentsPartial): Pick<AfterPas
   }
   if (m.all <= SUPER) return { plan: { mode: 'collect', n, ranks: quantileRanks(n) } };
   return { plan: { mode: 'fine', lo: m.min, hi: m.max } };
-}
-
-/** The float32 bit patterns in value order: negatives inverted, positives with the sign bit set (-0 just below +0). */
-function orderKey(bits: number): number {
-  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
 }
 
 /** The position of the first negative bucket (sign bit set) in ascending bucket numbers at `shift`, or their length. */

@@ -162,6 +162,16 @@ export function selectRanks(x: Float64Array, ranks: readonly number[], level = 0
   return buckets.flatMap((b) => selectRanks(b.values, b.ranks, level + 1));
 }
 
+/** The float32 bit patterns in value order: negatives inverted, positives with the sign bit set (-0 just below +0). */
+export function orderKey(bits: number): number {
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
+}
+
+/** The float32 bit pattern of an order key (orderKey's inverse). */
+function bitsOfOrderKey(key: number): number {
+  return (key & 0x80000000 ? key & 0x7fffffff : ~key) >>> 0;
+}
+
 /** Scratch of selectRanksF32: the order keys (first the values' float32 bits) in two buffers, and one pass's digit counts. */
 let f32Keys = new Uint32Array(0);
 let f32KeysOther = new Uint32Array(0);
@@ -189,8 +199,7 @@ export function selectRanksF32(x: Float64Array, ranks: readonly number[]): numbe
   let other = f32KeysOther;
   new Float32Array(keys.buffer, 0, n).set(x);
   for (let k = 0; k < n; k++) {
-    const b = keys[k];
-    keys[k] = b & 0x80000000 ? ~b : b | 0x80000000;
+    keys[k] = orderKey(keys[k]);
   }
   const counts = digitCounts;
   for (let shift = 0; shift < 32; shift += 8) {
@@ -209,8 +218,7 @@ export function selectRanksF32(x: Float64Array, ranks: readonly number[]): numbe
     [keys, other] = [other, keys];
   }
   return ranks.map((r) => {
-    const key = keys[r];
-    oneBits[0] = key & 0x80000000 ? key & 0x7fffffff : ~key;
+    oneBits[0] = bitsOfOrderKey(keys[r]);
     return oneValue[0];
   });
 }
