@@ -13,10 +13,11 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCheckpoint } from '../src/mimicry/safetensors/reader';
 import { overviewOf } from '../src/mimicry/worker/inspect/overview';
-import { rowsOf } from '../src/mimicry/worker/inspect/tensorColumns';
+import { columnBuffers, rowsOf } from '../src/mimicry/worker/inspect/tensorColumns';
 import { buildPrefixTree } from '../src/mimicry/naming/prefixTree';
 import { buildInspectReport } from '../src/cli/inspectReport';
 import { renderText } from '../src/cli/inspectRender';
+import { throughWebviewMessage } from '../test/unit/helpers/webview-message';
 import { OPEN_CASE_PREFIX, type OpenCaseResult, type OpenPath, type OpenTimes } from './open.bench';
 
 /** The 8 + N header bytes of every file the checkpoint has (and the index's bytes), read plainly. */
@@ -62,11 +63,12 @@ async function openOnce(how: OpenPath, file: string, sample: () => void): Promis
     const opened = overviewOf(ckpt);
     sample();
     t2 = performance.now();
-    // The worker posts it to the extension host (structured clone), which posts one `header`
-    // message to the webview (JSON, as VS Code sends webview messages); the webview builds the rows
+    // The worker posts it to the extension host (structured clone, the columns' buffers moved: see
+    // worker/inspect/main.ts), which posts one `header`
+    // message to the webview (test/unit/helpers/webview-message.ts: VS Code's way); the webview builds the rows
     // from their columns.
-    const cloned = structuredClone(opened);
-    const received = JSON.parse(JSON.stringify({ type: 'header', summary: cloned.overview, tensors: cloned.tensors })) as typeof cloned;
+    const cloned = structuredClone(opened, { transfer: columnBuffers(opened.tensors) });
+    const received = throughWebviewMessage({ type: 'header', summary: cloned.overview, tensors: cloned.tensors });
     const rows = rowsOf(received.tensors);
     sample();
     t3 = performance.now();

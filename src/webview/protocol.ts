@@ -20,7 +20,7 @@ import type { FamilyReport } from '../mimicry/family/analyze';
 import type { FamilyAnalyzeParams, FamilyBrief, TaskBankWritten } from '../mimicry/worker/family/protocol';
 
 /** Both sides of a webview come from one build; a view restored from another build says so. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type { WireError };
 

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { reconstructHost } from '../../src/mimicry/worker/reconstruct/client';
 import { inspectHost } from '../../src/mimicry/worker/inspect/client';
+import { namesOf } from '../../src/mimicry/worker/inspect/tensorColumns';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { updatesNoteOf } from '../../src/mimicry/family/adapterView';
 import { tsWorkerEntry } from './helpers/worker-entry';
@@ -95,7 +96,7 @@ print(json.dumps({"shape": list(u.shape), "sv": np.linalg.svd(u, compute_uv=Fals
     const host = inspectHost(INSPECT, join(MATH, 'adapter_model.safetensors'));
     try {
       const opened = await host.open();
-      assert.ok(opened.tensors.names.includes(name)); // the inspector lists the stored tensors
+      assert.ok(namesOf(opened.tensors).includes(name)); // the inspector lists the stored tensors
       const s = await host.request('spectrum', { name, spectrumMaxSide: 1024 }).done;
       assert.deepEqual(s.update, {
         module: 'transformer.h.5.attn.c_attn',

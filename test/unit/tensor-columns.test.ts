@@ -1,9 +1,17 @@
 // The inspector's rows as columns (worker/inspect/tensorColumns.ts): what the webview builds again
-// after the trip (structured clone, then JSON) is what the worker had, row for row.
+// after the trip (structured clone, then VS Code's webview message) is what the worker had, row for row.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TensorRow } from '../../src/mimicry/worker/inspect/protocol';
-import { decodableNames, rowsOf, tensorColumnsOf } from '../../src/mimicry/worker/inspect/tensorColumns';
+import {
+  decodableNames,
+  namesOf,
+  rowsOf,
+  TensorColumnsBuilder,
+  tensorColumnsOf,
+  tensorCount,
+} from '../../src/mimicry/worker/inspect/tensorColumns';
+import { throughWebviewMessage } from './helpers/webview-message';
 
 const ROWS: TensorRow[] = [
   { name: 'scalar', dtype: 'F32', shape: [], params: 1, bytes: 4, shard: 0, fileOffset: 8, decodable: true },
@@ -37,15 +45,44 @@ test('rows survive their trip as columns: every field, every rank, dtypes shared
     columns.dtypes.map((d) => d.dtype),
     ['F32', 'BF16', 'F4'],
   );
-  assert.deepEqual(columns.dtypeOf, [0, 1, 0, 2, 1]);
-  assert.deepEqual(columns.shapes, [0, 2, 50257, 768, 4, 64, 3, 7, 7, 1, 0, 8, 1, 1, 1, 1, 1, 1, 1, 1]);
-  const arrived = JSON.parse(JSON.stringify(structuredClone(columns))) as typeof columns;
+  assert.deepEqual([...columns.dtypeOf], [0, 1, 0, 2, 1]);
+  assert.deepEqual([...columns.shapes], [0, 2, 50257, 768, 4, 64, 3, 7, 7, 1, 0, 8, 1, 1, 1, 1, 1, 1, 1, 1]);
+  assert.equal(columns.names, 'scalaremb.weightconvpackedünïcode / "quoted"');
+  assert.deepEqual([...columns.nameEnds], [6, 16, 20, 26, 44]);
+  const arrived = throughWebviewMessage({ type: 'header', tensors: structuredClone(columns) }).tensors;
+  for (const k of ['nameEnds', 'dtypeOf', 'shapes', 'params', 'bytes', 'shards', 'fileOffsets'] as const) {
+    assert.equal(arrived[k].constructor, columns[k].constructor, k);
+  }
+  assert.equal(tensorCount(arrived), 5);
   assert.deepEqual(rowsOf(arrived), ROWS);
+  assert.deepEqual(
+    namesOf(arrived),
+    ROWS.map((r) => r.name),
+  );
   assert.deepEqual(decodableNames(arrived), ['scalar', 'emb.weight', 'conv', 'ünïcode / "quoted"']);
+});
+
+test('columns grow past their first capacity; empty names and high ranks keep their places', () => {
+  const rows: TensorRow[] = Array.from({ length: 1000 }, (_, i) => ({
+    name: i % 7 === 0 ? '' : `layer.${i}.w`,
+    dtype: i % 3 === 0 ? 'F16' : 'F32',
+    shape: Array.from({ length: i % 6 }, (_, k) => k + 2),
+    params: i * 3,
+    bytes: 2 ** 40 + i,
+    shard: i % 5,
+    fileOffset: 2 ** 52 + i,
+    decodable: true,
+  }));
+  const b = new TensorColumnsBuilder(1);
+  for (const r of rows) b.add(r);
+  const columns = b.build();
+  assert.equal(columns.params.length, 1000); // the spare capacity is not sent
+  assert.deepEqual(rowsOf(throughWebviewMessage(columns)), rows);
 });
 
 test('no tensors: empty columns, no rows', () => {
   const columns = tensorColumnsOf([]);
-  assert.deepEqual(rowsOf(columns), []);
+  assert.equal(tensorCount(columns), 0);
+  assert.deepEqual(rowsOf(throughWebviewMessage(columns)), []);
   assert.deepEqual(decodableNames(columns), []);
 });

@@ -41,6 +41,15 @@ test('a request opens the worker first, reports progress and answers', async () 
   assert.equal(await h.open(), 'opened /models/a.safetensors');
 });
 
+test('a result handed over arrives whole and its buffer moved out of the worker', async () => {
+  const h = host();
+  const { values } = await h.request('handOver', { n: 1000 }).done;
+  assert.ok(values instanceof Float64Array);
+  assert.deepEqual(Array.from(values.subarray(0, 3)), [0, 1, 2]);
+  assert.equal(values[999], 999);
+  assert.equal(await h.request('leftBehind', {}).done, 0); // detached there: moved, not copied
+});
+
 test('an engine refusal arrives with its file and rule, not cancelled', async () => {
   const e = await rejection(host().request('refuse', { file: '/x/bad.safetensors' }).done);
   assert.equal(e.wire.file, '/x/bad.safetensors');

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { RemoteError } from '../../src/mimicry/errors';
 import { inspectHost } from '../../src/mimicry/worker/inspect/client';
 import type { BatchEvent } from '../../src/mimicry/worker/inspect/protocol';
-import { rowsOf } from '../../src/mimicry/worker/inspect/tensorColumns';
+import { namesOf, rowsOf, tensorCount } from '../../src/mimicry/worker/inspect/tensorColumns';
 import { openCheckpoint } from '../../src/mimicry/safetensors/reader';
 import { tsWorkerEntry } from './helpers/worker-entry';
 
@@ -52,7 +52,7 @@ test('a batch reports each tensor; cancelled, it stops and rejects as cancelled'
   const host = inspectHost(ENTRY, FIXTURE);
   try {
     const opened = await host.open();
-    const names = opened.tensors.names;
+    const names = namesOf(opened.tensors);
     const events: BatchEvent[] = [];
     await host.request('statsBatch', { names, bins: 8 }, (e) => events.push(e)).done;
     assert.deepEqual(
@@ -81,7 +81,7 @@ test('a tensor that is not there fails alone, with the file and the rule', async
       return true;
     });
     const opened = await host.open();
-    assert.equal(opened.tensors.names.length, 52);
+    assert.equal(tensorCount(opened.tensors), 52);
   } finally {
     host.dispose();
   }

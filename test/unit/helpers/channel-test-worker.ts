@@ -1,5 +1,5 @@
 // A worker that serves a small test service over the real worker channel (see worker-channel.test.ts).
-import { serve } from '../../../src/mimicry/worker/channel/serve';
+import { handedOver, serve } from '../../../src/mimicry/worker/channel/serve';
 import { SafetensorsError } from '../../../src/mimicry/safetensors/errors';
 import type { Method } from '../../../src/mimicry/worker/channel/protocol';
 
@@ -13,9 +13,14 @@ export interface TestService {
   /** Kills the worker thread. */
   readonly crash: Method<Record<string, never>, never>;
   readonly refuse: Method<{ readonly file: string }, never>;
+  /** 0, 1, ..., n - 1, its buffer handed over (moved, not copied). */
+  readonly handOver: Method<{ readonly n: number }, { readonly values: Float64Array }>;
+  /** The byte length the last handed-over array has here now: 0 once it moved. */
+  readonly leftBehind: Method<Record<string, never>, number>;
 }
 
 let opened = '';
+let handed: Float64Array | undefined;
 
 serve<TestService>(
   {
@@ -45,6 +50,13 @@ serve<TestService>(
     },
     refuse({ file }) {
       throw new SafetensorsError(file, 'header-not-json', 'at byte 9');
+    },
+    handOver({ n }) {
+      handed = Float64Array.from({ length: n }, (_, i) => i);
+      return handedOver({ values: handed }, [handed.buffer]);
+    },
+    leftBehind() {
+      return handed?.byteLength ?? -1;
     },
   },
   async () => undefined,

@@ -15,11 +15,24 @@ export type Handlers<S> = {
   readonly [K in MethodName<S>]: (params: ParamsOf<S, K>, job: JobContext<ProgressOf<S, K>>) => Promise<ResultOf<S, K>> | ResultOf<S, K>;
 };
 
+/** Buffers a result hands over to the host instead of having them copied; see `handedOver`. */
+const handOvers = new WeakMap<object, readonly ArrayBuffer[]>();
+
+/**
+ * Marks `result` so that `buffers` move to the host when it is posted (a transfer: no copy, and they
+ * are unusable here afterwards). Only for results built for this one answer, never for anything the
+ * worker keeps (a cache would be left holding detached buffers).
+ */
+export function handedOver<T extends object>(result: T, buffers: readonly ArrayBuffer[]): T {
+  handOvers.set(result, buffers);
+  return result;
+}
+
 /** Serves the service on this worker thread's parent port; `onClose` releases what the worker holds. */
 export function serve<S extends Service<S>>(handlers: Handlers<S>, onClose: () => Promise<void>): void {
   const port = parentPort;
   if (!port) throw new Error('an engine worker must run inside a worker thread');
-  const post = (m: FromWorker<S>): void => port.postMessage(m);
+  const post = (m: FromWorker<S>, transfer?: readonly ArrayBuffer[]): void => port.postMessage(m, transfer);
   const jobs = new Map<number, AbortController>();
 
   async function run(id: number, method: MethodName<S>, params: unknown): Promise<void> {
@@ -31,7 +44,8 @@ export function serve<S extends Service<S>>(handlers: Handlers<S>, onClose: () =
     try {
       const result = await handler(params, { signal, progress: (progress) => post({ type: 'progress', id, progress } as FromWorker<S>) });
       signal.throwIfAborted();
-      post({ type: 'result', id, result } as FromWorker<S>);
+      const transfer = typeof result === 'object' && result !== null ? handOvers.get(result) : undefined;
+      post({ type: 'result', id, result } as FromWorker<S>, transfer);
     } catch (err) {
       post({ type: 'error', id, error: toWireError(err, signal) });
     } finally {

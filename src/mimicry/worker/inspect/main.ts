@@ -3,11 +3,12 @@
 import { toWireError } from '../../errors';
 import { openCheckpoint } from '../../safetensors/reader';
 import type { Checkpoint } from '../../safetensors/types';
-import { serve } from '../channel/serve';
+import { handedOver, serve } from '../channel/serve';
 import { factorLayers, type FactorLayer } from '../../family/adapterView';
 import { loraKind } from '../../family/members';
 import { computeSpectrumOf, computeStatsOf, valuesPageOf } from './jobs';
 import { overviewOf } from './overview';
+import { columnBuffers } from './tensorColumns';
 import { StatsScheduler } from './schedule';
 import { statsHelpers } from './statsHelpers';
 import type { InspectService } from './protocol';
@@ -48,7 +49,9 @@ serve<InspectService>(
       keepFactors = keep === true;
       factors = undefined;
       scheduler = new StatsScheduler(scheduler.compute);
-      return overviewOf(checkpoint);
+      const opened = overviewOf(checkpoint);
+      // Built for this answer alone: its columns move to the host instead of being copied.
+      return handedOver(opened, columnBuffers(opened.tensors));
     },
     stats({ name, bins }, { signal, progress }) {
       return scheduler.one(name, bins, signal, throttled(progress));

@@ -5,7 +5,7 @@ import { basename, dirname, relative } from 'node:path';
 import { isDecodable } from '../../safetensors/dtypes';
 import type { Checkpoint } from '../../safetensors/types';
 import type { CheckpointSummary, TensorColumns } from './protocol';
-import { TensorColumnsBuilder } from './tensorColumns';
+import { TensorColumnsBuilder, tensorCount } from './tensorColumns';
 
 export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; tensors: TensorColumns } {
   const shardIndex = new Map<string, number>(ckpt.files.map((f, i) => [f, i]));
@@ -13,7 +13,7 @@ export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; ten
   const shardBytes = ckpt.files.map(() => 0);
   const byDtype = new Map<string, { dtype: string; tensors: number; params: number; bytes: number }>();
   let params = 0;
-  const columns = new TensorColumnsBuilder();
+  const columns = new TensorColumnsBuilder(ckpt.tensors.length);
   for (const t of ckpt.tensors) {
     const shard = shardIndex.get(t.file) ?? 0;
     shardTensors[shard] += 1;
@@ -43,7 +43,7 @@ export function overviewOf(ckpt: Checkpoint): { overview: CheckpointSummary; ten
       fileName: basename(ckpt.path),
       kind: ckpt.kind,
       totalBytes: ckpt.totalBytes,
-      tensorCount: tensors.names.length,
+      tensorCount: tensorCount(tensors),
       params,
       dtypes: [...byDtype.values()].sort((a, b) => b.bytes - a.bytes || b.tensors - a.tensors),
       metadata: Object.entries(ckpt.metadata).map(([k, v]) => [k, String(v)] as const),

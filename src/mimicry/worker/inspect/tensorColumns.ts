@@ -1,62 +1,137 @@
 // The inspector's table rows as columns (protocol.ts, TensorColumns): built by the worker, read by the
 // host (the names of decodable tensors) and turned back into rows by the webview. No node imports: the
 // webview bundle uses it too.
+import { RecentShapes } from '../../safetensors/recentShapes';
 import type { TensorColumns, TensorRow } from './protocol';
 
-/** Collects rows into columns, one tensor at a time. */
+/** Collects rows into columns, one tensor at a time; `capacity`: the number of rows expected. */
 export class TensorColumnsBuilder {
   private readonly dtypeIndex = new Map<string, number>();
-  private readonly columns = {
-    names: [] as string[],
-    dtypeOf: [] as number[],
-    dtypes: [] as { dtype: string; decodable: boolean }[],
-    shapes: [] as number[],
-    params: [] as number[],
-    bytes: [] as number[],
-    shards: [] as number[],
-    fileOffsets: [] as number[],
-  };
+  private readonly dtypes: { dtype: string; decodable: boolean }[] = [];
+  private readonly names: string[] = [];
+  private nameEnd = 0;
+  private count = 0;
+  private cap: number;
+  private dtypeOf: Uint16Array;
+  private params: Float64Array;
+  private bytes: Float64Array;
+  private shards: Uint32Array;
+  private fileOffsets: Float64Array;
+  private nameEnds: Uint32Array;
+  private shapes: Float64Array;
+  private shapeLength = 0;
+
+  constructor(capacity = 16) {
+    this.cap = Math.max(1, capacity);
+    this.dtypeOf = new Uint16Array(this.cap);
+    this.params = new Float64Array(this.cap);
+    this.bytes = new Float64Array(this.cap);
+    this.shards = new Uint32Array(this.cap);
+    this.fileOffsets = new Float64Array(this.cap);
+    this.nameEnds = new Uint32Array(this.cap);
+    // Rank and two dimensions a tensor, the common case; grown when more come.
+    this.shapes = new Float64Array(3 * this.cap);
+  }
 
   add(row: TensorRow): void {
-    const c = this.columns;
     let d = this.dtypeIndex.get(row.dtype);
     if (d === undefined) {
-      d = c.dtypes.length;
+      d = this.dtypes.length;
       this.dtypeIndex.set(row.dtype, d);
-      c.dtypes.push({ dtype: row.dtype, decodable: row.decodable });
+      this.dtypes.push({ dtype: row.dtype, decodable: row.decodable });
     }
-    c.names.push(row.name);
-    c.dtypeOf.push(d);
-    c.shapes.push(row.shape.length);
-    for (const n of row.shape) c.shapes.push(n);
-    c.params.push(row.params);
-    c.bytes.push(row.bytes);
-    c.shards.push(row.shard);
-    c.fileOffsets.push(row.fileOffset);
+    if (this.count === this.cap) this.grow();
+    const i = this.count++;
+    this.names.push(row.name);
+    this.nameEnd += row.name.length;
+    this.nameEnds[i] = this.nameEnd;
+    this.dtypeOf[i] = d;
+    this.params[i] = row.params;
+    this.bytes[i] = row.bytes;
+    this.shards[i] = row.shard;
+    this.fileOffsets[i] = row.fileOffset;
+    const need = this.shapeLength + 1 + row.shape.length;
+    if (need > this.shapes.length) this.shapes = grown(this.shapes, Math.max(need, 2 * this.shapes.length));
+    this.shapes[this.shapeLength++] = row.shape.length;
+    for (const n of row.shape) this.shapes[this.shapeLength++] = n;
   }
 
   build(): TensorColumns {
-    return this.columns;
+    const n = this.count;
+    // Views of exactly the rows added: a typed array crosses whole, its spare capacity included.
+    const fit = <A extends Float64Array | Uint32Array | Uint16Array>(a: A, length: number): A =>
+      length === a.length ? a : (a.slice(0, length) as A);
+    return {
+      names: this.names.join(''),
+      nameEnds: fit(this.nameEnds, n),
+      dtypeOf: fit(this.dtypeOf, n),
+      dtypes: this.dtypes,
+      shapes: fit(this.shapes, this.shapeLength),
+      params: fit(this.params, n),
+      bytes: fit(this.bytes, n),
+      shards: fit(this.shards, n),
+      fileOffsets: fit(this.fileOffsets, n),
+    };
+  }
+
+  private grow(): void {
+    this.cap *= 2;
+    this.dtypeOf = grown(this.dtypeOf, this.cap);
+    this.params = grown(this.params, this.cap);
+    this.bytes = grown(this.bytes, this.cap);
+    this.shards = grown(this.shards, this.cap);
+    this.fileOffsets = grown(this.fileOffsets, this.cap);
+    this.nameEnds = grown(this.nameEnds, this.cap);
   }
 }
 
+function grown<A extends Float64Array | Uint32Array | Uint16Array>(a: A, length: number): A {
+  const b = new (a.constructor as new (n: number) => A)(length);
+  b.set(a);
+  return b;
+}
+
 export function tensorColumnsOf(rows: readonly TensorRow[]): TensorColumns {
-  const b = new TensorColumnsBuilder();
+  const b = new TensorColumnsBuilder(rows.length);
   for (const r of rows) b.add(r);
   return b.build();
 }
 
+/** The columns' buffers, each its own (build() slices to fit): they can move to another thread. */
+export function columnBuffers(c: TensorColumns): ArrayBuffer[] {
+  return [c.nameEnds, c.dtypeOf, c.shapes, c.params, c.bytes, c.shards, c.fileOffsets].map((a) => a.buffer as ArrayBuffer);
+}
+
+/** Number of tensors. */
+export const tensorCount = (c: TensorColumns): number => c.nameEnds.length;
+
+/** Every name, in order. */
+export function namesOf(c: TensorColumns): string[] {
+  const out = new Array<string>(c.nameEnds.length);
+  let start = 0;
+  for (let i = 0; i < out.length; i++) {
+    const end = c.nameEnds[i];
+    out[i] = c.names.slice(start, end);
+    start = end;
+  }
+  return out;
+}
+
 /** The rows again, in order. */
 export function rowsOf(c: TensorColumns): TensorRow[] {
-  const rows = new Array<TensorRow>(c.names.length);
+  const rows = new Array<TensorRow>(c.nameEnds.length);
   let s = 0;
+  let start = 0;
+  // Neighbours' equal shapes are one frozen array (the shapes of a model's blocks repeat).
+  const recent = new RecentShapes(8);
   for (let i = 0; i < rows.length; i++) {
     const rank = c.shapes[s++];
-    const shape = c.shapes.slice(s, s + rank);
+    const shape = recent.get(c.shapes, s, rank);
     s += rank;
     const { dtype, decodable } = c.dtypes[c.dtypeOf[i]];
+    const end = c.nameEnds[i];
     rows[i] = {
-      name: c.names[i],
+      name: c.names.slice(start, end),
       dtype,
       shape,
       params: c.params[i],
@@ -65,11 +140,12 @@ export function rowsOf(c: TensorColumns): TensorRow[] {
       fileOffset: c.fileOffsets[i],
       decodable,
     };
+    start = end;
   }
   return rows;
 }
 
 /** Names of the tensors whose dtype is decoded to numbers, in order. */
 export function decodableNames(c: TensorColumns): string[] {
-  return c.names.filter((_, i) => c.dtypes[c.dtypeOf[i]].decodable);
+  return namesOf(c).filter((_, i) => c.dtypes[c.dtypeOf[i]].decodable);
 }
