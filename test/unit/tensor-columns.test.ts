@@ -6,6 +6,7 @@ import type { TensorRow } from '../../src/mimicry/worker/inspect/protocol';
 import {
   decodableNames,
   namesOf,
+  namesText,
   rowsOf,
   TensorColumnsBuilder,
   tensorColumnsOf,
@@ -47,7 +48,9 @@ test('rows survive their trip as columns: every field, every rank, dtypes shared
   );
   assert.deepEqual([...columns.dtypeOf], [0, 1, 0, 2, 1]);
   assert.deepEqual([...columns.shapes], [0, 2, 50257, 768, 4, 64, 3, 7, 7, 1, 0, 8, 1, 1, 1, 1, 1, 1, 1, 1]);
-  assert.equal(columns.names, 'scalaremb.weightconvpackedünïcode / "quoted"');
+  assert.ok(columns.names instanceof Uint8Array); // UTF-8: ü and ï are two bytes each, one UTF-16 unit
+  assert.equal(columns.names.length, 46);
+  assert.equal(namesText(columns), 'scalaremb.weightconvpackedünïcode / "quoted"');
   assert.deepEqual([...columns.nameEnds], [6, 16, 20, 26, 44]);
   const arrived = throughWebviewMessage({ type: 'header', tensors: structuredClone(columns) }).tensors;
   for (const k of ['nameEnds', 'dtypeOf', 'shapes', 'params', 'bytes', 'shards', 'fileOffsets'] as const) {
@@ -78,6 +81,17 @@ test('columns grow past their first capacity; empty names and high ranks keep th
   const columns = b.build();
   assert.equal(columns.params.length, 1000); // the spare capacity is not sent
   assert.deepEqual(rowsOf(throughWebviewMessage(columns)), rows);
+});
+
+test('a name with a lone surrogate (UTF-8 cannot carry it) travels as text, and every name keeps its place', () => {
+  const names = ['a.\uD800.b', 'pair.\uD83D\uDE00', 'tail\uDC00', 'plain'];
+  const rows: TensorRow[] = names.map((name, i) => ({ ...ROWS[0], name, fileOffset: 8 + 4 * i }));
+  const columns = tensorColumnsOf(rows);
+  assert.equal(typeof columns.names, 'string');
+  assert.deepEqual(namesOf(throughWebviewMessage(columns)), names);
+  const paired = tensorColumnsOf(rows.filter((r) => r.name.startsWith('pair') || r.name === 'plain'));
+  assert.ok(paired.names instanceof Uint8Array); // a surrogate pair is UTF-8's
+  assert.deepEqual(rowsOf(throughWebviewMessage(paired)), [rows[1], rows[3]]);
 });
 
 test('no tensors: empty columns, no rows', () => {

@@ -53,7 +53,7 @@ serve<TestService>(
     },
     handOver({ n }) {
       handed = Float64Array.from({ length: n }, (_, i) => i);
-      return handedOver({ values: handed }, [handed.buffer]);
+      return handedOver({ values: handed }, [handed.buffer as ArrayBuffer]);
     },
     leftBehind() {
       return handed?.byteLength ?? -1;

@@ -24,15 +24,19 @@ export interface TensorRow {
 
 /**
  * The table's rows as columns, as they cross from the worker to the host and on to the webview: a
- * 100,000-tensor header travels as one string and a few typed arrays instead of 100,000 objects or
- * strings. VS Code sends a webview message as JSON with its typed arrays beside it as bytes, and its
- * JSON replacer runs once per value: 100,000 names as strings cost 0.45-0.65 s on the way (structured
- * clone, JSON, the webview's clone), as one string 0.03-0.06 s. tensorColumns.ts builds and reads them.
+ * 100,000-tensor header travels as a few typed arrays instead of 100,000 objects or strings. VS Code
+ * sends a webview message as JSON with its typed arrays beside it as bytes, and its JSON replacer
+ * runs once per value: 100,000 names as strings cost 0.45-0.65 s on the way (structured clone, JSON,
+ * the webview's clone); as one string 0.13 s cold (JSON.parse reads a long string slowly); as UTF-8
+ * bytes 0.06 s. tensorColumns.ts builds and reads them.
  */
 export interface TensorColumns {
-  /** Every name, one after another: name i is `names.slice(nameEnds[i - 1] ?? 0, nameEnds[i])`. */
-  readonly names: string;
-  /** Per tensor, where its name ends in `names` (UTF-16 code units). */
+  /**
+   * Every name, one after another, as UTF-8; as a string when a name holds a lone surrogate (JSON
+   * escapes allow one; UTF-8 cannot carry it). namesText (tensorColumns.ts) gives the text.
+   */
+  readonly names: Uint8Array | string;
+  /** Per tensor, where its name ends in the text of `names` (UTF-16 code units). */
   readonly nameEnds: Uint32Array;
   /** Per tensor, its index in `dtypes`. */
   readonly dtypeOf: Uint16Array;

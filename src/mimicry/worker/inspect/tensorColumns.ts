@@ -61,8 +61,9 @@ export class TensorColumnsBuilder {
     // Views of exactly the rows added: a typed array crosses whole, its spare capacity included.
     const fit = <A extends Float64Array | Uint32Array | Uint16Array>(a: A, length: number): A =>
       length === a.length ? a : (a.slice(0, length) as A);
+    const text = this.names.join('');
     return {
-      names: this.names.join(''),
+      names: LONE_SURROGATE.test(text) ? text : new TextEncoder().encode(text),
       nameEnds: fit(this.nameEnds, n),
       dtypeOf: fit(this.dtypeOf, n),
       dtypes: this.dtypes,
@@ -85,6 +86,9 @@ export class TensorColumnsBuilder {
   }
 }
 
+/** A surrogate that is not half of a pair. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function grown<A extends Float64Array | Uint32Array | Uint16Array>(a: A, length: number): A {
   const b = new (a.constructor as new (n: number) => A)(length);
   b.set(a);
@@ -99,7 +103,14 @@ export function tensorColumnsOf(rows: readonly TensorRow[]): TensorColumns {
 
 /** The columns' buffers, each its own (build() slices to fit): they can move to another thread. */
 export function columnBuffers(c: TensorColumns): ArrayBuffer[] {
-  return [c.nameEnds, c.dtypeOf, c.shapes, c.params, c.bytes, c.shards, c.fileOffsets].map((a) => a.buffer as ArrayBuffer);
+  const arrays: ArrayBufferView[] = [c.nameEnds, c.dtypeOf, c.shapes, c.params, c.bytes, c.shards, c.fileOffsets];
+  if (typeof c.names !== 'string') arrays.push(c.names);
+  return arrays.map((a) => a.buffer as ArrayBuffer);
+}
+
+/** Every name, one after another: the text nameEnds counts in. */
+export function namesText(c: TensorColumns): string {
+  return typeof c.names === 'string' ? c.names : new TextDecoder().decode(c.names);
 }
 
 /** Number of tensors. */
@@ -108,10 +119,11 @@ export const tensorCount = (c: TensorColumns): number => c.nameEnds.length;
 /** Every name, in order. */
 export function namesOf(c: TensorColumns): string[] {
   const out = new Array<string>(c.nameEnds.length);
+  const text = namesText(c);
   let start = 0;
   for (let i = 0; i < out.length; i++) {
     const end = c.nameEnds[i];
-    out[i] = c.names.slice(start, end);
+    out[i] = text.slice(start, end);
     start = end;
   }
   return out;
@@ -120,6 +132,7 @@ export function namesOf(c: TensorColumns): string[] {
 /** The rows again, in order. */
 export function rowsOf(c: TensorColumns): TensorRow[] {
   const rows = new Array<TensorRow>(c.nameEnds.length);
+  const text = namesText(c);
   let s = 0;
   let start = 0;
   // Neighbours' equal shapes are one frozen array (the shapes of a model's blocks repeat).
@@ -131,7 +144,7 @@ export function rowsOf(c: TensorColumns): TensorRow[] {
     const { dtype, decodable } = c.dtypes[c.dtypeOf[i]];
     const end = c.nameEnds[i];
     rows[i] = {
-      name: c.names.slice(start, end),
+      name: text.slice(start, end),
       dtype,
       shape,
       params: c.params[i],
