@@ -56,10 +56,22 @@ export interface Column {
 export function table(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
   // A reduce, not a spread: a spread of 200,000 rows into Math.max overflows the call stack.
   const widths = columns.map((c, i) => rows.reduce((w, r) => Math.max(w, r[i].length), c.title.length));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((text, i) => (columns[i].align === 'right' ? text.padStart(widths[i]) : text.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(columns.map((c) => c.title)), ...rows.map(line)].join('\n') + '\n';
+  const last = columns.length - 1;
+  // Built by concatenation, the last cell unpadded: a 100,000-row table allocates a few strings a
+  // row, not an array of padded cells and their join.
+  const line = (cells: readonly string[]): string => {
+    let out = '';
+    for (let i = 0; i <= last; i++) {
+      const text = cells[i];
+      if (i > 0) out += '  ';
+      out += columns[i].align === 'right' ? text.padStart(widths[i]) : i === last ? text : text.padEnd(widths[i]);
+    }
+    // trimEnd only where the last character may be white space (it leaves the rest as they are).
+    const c = out.charCodeAt(out.length - 1);
+    return c > 0x20 && c < 0x7f ? out : out.trimEnd();
+  };
+  const lines = new Array<string>(rows.length + 1);
+  lines[0] = line(columns.map((c) => c.title));
+  for (let r = 0; r < rows.length; r++) lines[r + 1] = line(rows[r]);
+  return lines.join('\n') + '\n';
 }

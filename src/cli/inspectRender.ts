@@ -86,8 +86,15 @@ function tensorTable(report: InspectReport, withStats: boolean, withSpectra: boo
     for (const title of ['s1', 'stable rank', 'eff. rank']) columns.push({ title, align: 'right' });
   }
   const notes: string[] = [];
+  // Equal shapes are mostly one array (the header's): one text each.
+  const shapeTexts = new Map<readonly number[], string>();
+  const shapeText = (shape: readonly number[]): string => {
+    let text = shapeTexts.get(shape);
+    if (text === undefined) shapeTexts.set(shape, (text = `[${shape.join(', ')}]`));
+    return text;
+  };
   const rows = report.tensors.map((t) => {
-    const row = [cell(t.name, 100), t.dtype, `[${t.shape.join(', ')}]`, grouped(t.params), grouped(tensorBytes(t))];
+    const row = [cell(t.name, 100), t.dtype, shapeText(t.shape), grouped(t.params), grouped(tensorBytes(t))];
     const note: string[] = [];
     if (withStats) {
       const s = t.stats;

@@ -56,13 +56,8 @@ export interface InspectOptions {
 }
 
 function baseEntry(checkpoint: Checkpoint, t: TensorInfo, shards: Map<string, string>): TensorEntry {
-  const entry: TensorEntry = {
-    name: t.name,
-    dtype: t.dtype,
-    shape: [...t.shape],
-    offsets: [t.dataOffsets[0], t.dataOffsets[1]],
-    params: t.params,
-  };
+  // The header's own (frozen) shape and offsets: no copies, 200,000 arrays fewer for 100,000 tensors.
+  const entry: TensorEntry = { name: t.name, dtype: t.dtype, shape: t.shape, offsets: t.dataOffsets, params: t.params };
   if (checkpoint.kind !== 'sharded') return entry;
   let shard = shards.get(t.file);
   if (shard === undefined) shards.set(t.file, (shard = path.relative(path.dirname(checkpoint.path), t.file)));
@@ -87,7 +82,8 @@ export async function buildInspectReport(checkpoint: Checkpoint, file: string, o
         onProgress: opts.onStatsProgress,
       })
     : undefined;
-  for (const [i, t] of checkpoint.tensors.entries()) {
+  for (let i = 0; i < checkpoint.tensors.length; i++) {
+    const t = checkpoint.tensors[i];
     let entry = baseEntry(checkpoint, t, shards);
     if (stats) entry = { ...entry, ...statsEntry(stats[i]) };
     const layer = opts.spectra ? opts.factorLayers?.get(t.name) : undefined;
