@@ -297,7 +297,7 @@ class Signatures {
       const shape = t.shape ?? [];
       key[length++] = this.dtypeId(t.dtype ?? '');
       key[length++] = shape.length;
-      for (const d of shape) key[length++] = d;
+      for (let k = 0; k < shape.length; k++) key[length++] = shape[k]; // indexed: shapes are often frozen arrays
     } else key[length++] = -1;
     if (trie.first[n] !== NONE) {
       const from = length;

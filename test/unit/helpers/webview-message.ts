@@ -5,7 +5,8 @@
 //   array (and ArrayBuffer) for a small reference, the bytes going beside the JSON; the replacer
 //   runs for every value in the message, so a message of 100,000 strings pays 100,000 calls;
 // - the window's renderer parses the JSON (with a reviver that rebuilds the typed arrays, when the
-//   message had any) and posts the message into the webview's frame: a structured clone.
+//   message had any) and posts the message into the webview's frame: a structured clone, the
+//   buffers moved (in its transfer list).
 // Node has the same JSON and structured clone as the browser (V8), so the costs carry over.
 
 type Ref = { readonly $ref: number; readonly view: string; readonly byteOffset: number; readonly length: number };
@@ -37,8 +38,9 @@ export function throughWebviewMessage<T>(message: T): T {
     }
     return value;
   });
-  // The bytes cross the process boundary as copies.
-  const arrived = buffers.map((b) => new Uint8Array(b).slice().buffer);
+  // The bytes cross the process boundary (one copy), and the renderer copies them into new
+  // ArrayBuffers (another).
+  const arrived = buffers.map((b) => new Uint8Array(new Uint8Array(b).slice()).slice().buffer);
   const revive = (_key: string, value: unknown): unknown => {
     if (value === null || typeof value !== 'object' || !('$ref' in value)) return value;
     const ref = value as Ref;
@@ -46,5 +48,6 @@ export function throughWebviewMessage<T>(message: T): T {
     return ref.view === '' ? buffer : new VIEWS[ref.view as ViewName](buffer, ref.byteOffset, ref.length);
   };
   const parsed = (buffers.length > 0 ? JSON.parse(json, revive) : JSON.parse(json)) as T;
-  return structuredClone(parsed);
+  // Into the webview's frame with the buffers in the transfer list: moved, not copied.
+  return structuredClone(parsed, { transfer: arrived });
 }

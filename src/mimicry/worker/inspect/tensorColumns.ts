@@ -53,7 +53,9 @@ export class TensorColumnsBuilder {
     const need = this.shapeLength + 1 + row.shape.length;
     if (need > this.shapes.length) this.shapes = grown(this.shapes, Math.max(need, 2 * this.shapes.length));
     this.shapes[this.shapeLength++] = row.shape.length;
-    for (const n of row.shape) this.shapes[this.shapeLength++] = n;
+    // Indexed: shapes are frozen arrays, which for-of walks slowly until its code is optimized.
+    const shape = row.shape;
+    for (let k = 0; k < shape.length; k++) this.shapes[this.shapeLength++] = shape[k];
   }
 
   build(): TensorColumns {
@@ -61,9 +63,8 @@ export class TensorColumnsBuilder {
     // Views of exactly the rows added: a typed array crosses whole, its spare capacity included.
     const fit = <A extends Float64Array | Uint32Array | Uint16Array>(a: A, length: number): A =>
       length === a.length ? a : (a.slice(0, length) as A);
-    const text = this.names.join('');
     return {
-      names: LONE_SURROGATE.test(text) ? text : new TextEncoder().encode(text),
+      names: this.namesUtf8(),
       nameEnds: fit(this.nameEnds, n),
       dtypeOf: fit(this.dtypeOf, n),
       dtypes: this.dtypes,
@@ -73,6 +74,24 @@ export class TensorColumnsBuilder {
       shards: fit(this.shards, n),
       fileOffsets: fit(this.fileOffsets, n),
     };
+  }
+
+  /** The names' UTF-8 one after another; the text itself where a name holds a lone surrogate. */
+  private namesUtf8(): Uint8Array | string {
+    // ASCII names (nearly all) are copied char by char: no joined string, no encoder's copy of it.
+    const out = new Uint8Array(this.nameEnd);
+    let at = 0;
+    for (const name of this.names) {
+      for (let k = 0; k < name.length; k++) {
+        const c = name.charCodeAt(k);
+        if (c > 0x7f) {
+          const text = this.names.join('');
+          return LONE_SURROGATE.test(text) ? text : new TextEncoder().encode(text);
+        }
+        out[at++] = c;
+      }
+    }
+    return out;
   }
 
   private grow(): void {
