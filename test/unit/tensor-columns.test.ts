@@ -48,12 +48,13 @@ test('rows survive their trip as columns: every field, every rank, dtypes shared
   );
   assert.deepEqual([...columns.dtypeOf], [0, 1, 0, 2, 1]);
   assert.deepEqual([...columns.shapes], [0, 2, 50257, 768, 4, 64, 3, 7, 7, 1, 0, 8, 1, 1, 1, 1, 1, 1, 1, 1]);
+  assert.deepEqual([...columns.shapeOf], [0, 1, 2, 3, 4]);
   assert.ok(columns.names instanceof Uint8Array); // UTF-8: ü and ï are two bytes each, one UTF-16 unit
   assert.equal(columns.names.length, 46);
   assert.equal(namesText(columns), 'scalaremb.weightconvpackedünïcode / "quoted"');
   assert.deepEqual([...columns.nameEnds], [6, 16, 20, 26, 44]);
   const arrived = throughWebviewMessage({ type: 'header', tensors: structuredClone(columns) }).tensors;
-  for (const k of ['nameEnds', 'dtypeOf', 'shapes', 'params', 'bytes', 'shards', 'fileOffsets'] as const) {
+  for (const k of ['nameEnds', 'dtypeOf', 'shapeOf', 'shapes', 'params', 'bytes', 'shards', 'fileOffsets'] as const) {
     assert.equal(arrived[k].constructor, columns[k].constructor, k);
   }
   assert.equal(tensorCount(arrived), 5);
@@ -80,7 +81,11 @@ test('columns grow past their first capacity; empty names and high ranks keep th
   for (const r of rows) b.add(r);
   const columns = b.build();
   assert.equal(columns.params.length, 1000); // the spare capacity is not sent
-  assert.deepEqual(rowsOf(throughWebviewMessage(columns)), rows);
+  assert.equal(columns.shapes.length, 1 + 2 + 3 + 4 + 5 + 6); // six distinct shapes, each once
+  const arrived = rowsOf(throughWebviewMessage(columns));
+  assert.deepEqual(arrived, rows);
+  assert.equal(arrived[7].shape, arrived[1].shape); // equal shapes: one array
+  assert.ok(Object.isFrozen(arrived[1].shape));
 });
 
 test('a name with a lone surrogate (UTF-8 cannot carry it) travels as text, and every name keeps its place', () => {

@@ -1,7 +1,7 @@
 // One frozen array for equal shapes met close together: a header lists few distinct shapes many times
 // over (100,000 tensors of ten shapes), so most tensors need no shape array of their own (6 MB less to
-// build and collect for 100,000 tensors). Used where shapes are read in bulk: the header parser and
-// the inspector's rows. No node imports: the webview bundle uses it too.
+// build and collect for 100,000 tensors), and the inspector's columns find a shape by its array
+// before they compare contents.
 
 export class RecentShapes {
   /** Most recent first. */

@@ -41,7 +41,9 @@ export interface TensorColumns {
   /** Per tensor, its index in `dtypes`. */
   readonly dtypeOf: Uint16Array;
   readonly dtypes: readonly { readonly dtype: string; readonly decodable: boolean }[];
-  /** Per tensor its rank, then its dimensions, one tensor after another. */
+  /** Per tensor, its shape's index among `shapes` (a model has few distinct shapes). */
+  readonly shapeOf: Uint32Array;
+  /** The distinct shapes, each its rank then its dimensions, one after another. */
   readonly shapes: Float64Array;
   readonly params: Float64Array;
   readonly bytes: Float64Array;

@@ -1,7 +1,6 @@
 // The inspector's table rows as columns (protocol.ts, TensorColumns): built by the worker, read by the
 // host (the names of decodable tensors) and turned back into rows by the webview. No node imports: the
 // webview bundle uses it too.
-import { RecentShapes } from '../../safetensors/recentShapes';
 import type { TensorColumns, TensorRow } from './protocol';
 
 /** Collects rows into columns, one tensor at a time; `capacity`: the number of rows expected. */
@@ -18,7 +17,12 @@ export class TensorColumnsBuilder {
   private shards: Uint32Array;
   private fileOffsets: Float64Array;
   private nameEnds: Uint32Array;
-  private shapes: Float64Array;
+  private shapeOf: Uint32Array;
+  /** Distinct shapes: the same array object is one shape (the header hands out one per shape met lately). */
+  private readonly shapeIds = new Map<readonly number[], number>();
+  /** And equal shapes of other objects, by their text. */
+  private readonly shapeIdsByText = new Map<string, number>();
+  private shapes = new Float64Array(64);
   private shapeLength = 0;
 
   constructor(capacity = 16) {
@@ -29,8 +33,7 @@ export class TensorColumnsBuilder {
     this.shards = new Uint32Array(this.cap);
     this.fileOffsets = new Float64Array(this.cap);
     this.nameEnds = new Uint32Array(this.cap);
-    // Rank and two dimensions a tensor, the common case; grown when more come.
-    this.shapes = new Float64Array(3 * this.cap);
+    this.shapeOf = new Uint32Array(this.cap);
   }
 
   add(row: TensorRow): void {
@@ -50,12 +53,25 @@ export class TensorColumnsBuilder {
     this.bytes[i] = row.bytes;
     this.shards[i] = row.shard;
     this.fileOffsets[i] = row.fileOffset;
-    const need = this.shapeLength + 1 + row.shape.length;
-    if (need > this.shapes.length) this.shapes = grown(this.shapes, Math.max(need, 2 * this.shapes.length));
-    this.shapes[this.shapeLength++] = row.shape.length;
-    // Indexed: shapes are frozen arrays, which for-of walks slowly until its code is optimized.
-    const shape = row.shape;
-    for (let k = 0; k < shape.length; k++) this.shapes[this.shapeLength++] = shape[k];
+    this.shapeOf[i] = this.shapeId(row.shape);
+  }
+
+  /** The index of `shape` among the distinct shapes, added when new. */
+  private shapeId(shape: readonly number[]): number {
+    let id = this.shapeIds.get(shape);
+    if (id !== undefined) return id;
+    const text = shape.join(',');
+    id = this.shapeIdsByText.get(text);
+    if (id === undefined) {
+      id = this.shapeIdsByText.size;
+      this.shapeIdsByText.set(text, id);
+      const need = this.shapeLength + 1 + shape.length;
+      if (need > this.shapes.length) this.shapes = grown(this.shapes, Math.max(need, 2 * this.shapes.length));
+      this.shapes[this.shapeLength++] = shape.length;
+      for (let k = 0; k < shape.length; k++) this.shapes[this.shapeLength++] = shape[k];
+    }
+    this.shapeIds.set(shape, id);
+    return id;
   }
 
   build(): TensorColumns {
@@ -68,6 +84,7 @@ export class TensorColumnsBuilder {
       nameEnds: fit(this.nameEnds, n),
       dtypeOf: fit(this.dtypeOf, n),
       dtypes: this.dtypes,
+      shapeOf: fit(this.shapeOf, n),
       shapes: fit(this.shapes, this.shapeLength),
       params: fit(this.params, n),
       bytes: fit(this.bytes, n),
@@ -102,6 +119,7 @@ export class TensorColumnsBuilder {
     this.shards = grown(this.shards, this.cap);
     this.fileOffsets = grown(this.fileOffsets, this.cap);
     this.nameEnds = grown(this.nameEnds, this.cap);
+    this.shapeOf = grown(this.shapeOf, this.cap);
   }
 }
 
@@ -122,7 +140,7 @@ export function tensorColumnsOf(rows: readonly TensorRow[]): TensorColumns {
 
 /** The columns' buffers, each its own (build() slices to fit): they can move to another thread. */
 export function columnBuffers(c: TensorColumns): ArrayBuffer[] {
-  const arrays: ArrayBufferView[] = [c.nameEnds, c.dtypeOf, c.shapes, c.params, c.bytes, c.shards, c.fileOffsets];
+  const arrays: ArrayBufferView[] = [c.nameEnds, c.dtypeOf, c.shapeOf, c.shapes, c.params, c.bytes, c.shards, c.fileOffsets];
   if (typeof c.names !== 'string') arrays.push(c.names);
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
@@ -148,24 +166,30 @@ export function namesOf(c: TensorColumns): string[] {
   return out;
 }
 
-/** The rows again, in order. */
+/** The distinct shapes, each one frozen array. */
+function shapeList(c: TensorColumns): (readonly number[])[] {
+  const out: (readonly number[])[] = [];
+  for (let s = 0; s < c.shapes.length;) {
+    const rank = c.shapes[s++];
+    out.push(Object.freeze(Array.from(c.shapes.subarray(s, s + rank))));
+    s += rank;
+  }
+  return out;
+}
+
+/** The rows again, in order; equal shapes are one frozen array. */
 export function rowsOf(c: TensorColumns): TensorRow[] {
   const rows = new Array<TensorRow>(c.nameEnds.length);
   const text = namesText(c);
-  let s = 0;
+  const shapes = shapeList(c);
   let start = 0;
-  // Neighbours' equal shapes are one frozen array (the shapes of a model's blocks repeat).
-  const recent = new RecentShapes(8);
   for (let i = 0; i < rows.length; i++) {
-    const rank = c.shapes[s++];
-    const shape = recent.get(c.shapes, s, rank);
-    s += rank;
     const { dtype, decodable } = c.dtypes[c.dtypeOf[i]];
     const end = c.nameEnds[i];
     rows[i] = {
       name: text.slice(start, end),
       dtype,
-      shape,
+      shape: shapes[c.shapeOf[i]],
       params: c.params[i],
       bytes: c.bytes[i],
       shard: c.shards[i],
