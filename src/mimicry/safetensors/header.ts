@@ -585,14 +585,15 @@ export class JsonReader {
   }
 
   /**
-   * Up to `limit` elements of the array at `i` into `out` (emptied first): each number as
-   * Number() reads its text, anything else as -1. Returns how many elements the array has, counted up
-   * to limit + 1 (so a caller knows there are more without reading them). When the whole array
-   * was read, lastEnd is where it ends; else -1.
+   * Up to `limit` elements of the array at `i` into out[0], out[1], ...: each number as Number()
+   * reads its text, anything else as -1. Returns how many elements the array has, counted up to
+   * limit + 1 (so a caller knows there are more without reading them); min(that, limit) were
+   * written, and `out` is not shortened (a scratch array keeps its room: emptying one frees it, and
+   * every write after allocates again). When the whole array was read, lastEnd is where it ends;
+   * else -1.
    */
   numbers(i: number, limit: number, out: number[]): number {
     const b = this.bytes;
-    if (out.length > 0) out.length = 0;
     this.lastEnd = -1;
     let j = this.ws(i + 1);
     if (b[j] === CLOSE_ARRAY) {
@@ -610,14 +611,14 @@ export class JsonReader {
         while (k < b.length && isDigit(b[k]) && k - j < 15) v = v * 10 + (b[k++] - 0x30);
         const d = b[k];
         if (k > j && (k >= b.length || d === COMMA || d === CLOSE_ARRAY || isWs(d))) {
-          out.push(v);
+          out[count] = v;
           end = k;
         } else {
           end = this.end(j);
-          out.push(Number(utf8.decode(b.subarray(j, end))));
+          out[count] = Number(utf8.decode(b.subarray(j, end)));
         }
       } else {
-        out.push(-1);
+        out[count] = -1;
         end = this.end(j);
       }
       count++;
@@ -803,6 +804,7 @@ function parseEntry(file: string, name: string, json: JsonReader, at: number, da
   let shapeAt = -1;
   let offsetsAt = -1;
   let dims: number[] | undefined;
+  let rank = 0;
   const offsets = offsetsScratch;
   let offsetCount = 0;
   // Field names are compared where they stand: an entry may hold any number of unknown fields (no
@@ -824,8 +826,8 @@ function parseEntry(file: string, name: string, json: JsonReader, at: number, da
         shapeAt = v;
         if (b[v] === OPEN_ARRAY) {
           // One element past the limit is read, so a longer shape is refused without reading the rest.
-          // Read into scratch; the shape kept is recentShapes' (exact length: a pushed-to array keeps spare room).
-          json.numbers(v, MAX_DIMENSIONS + 1, dimsScratch);
+          // Read into scratch (its first `rank` elements); the shape kept is recentShapes' own array.
+          rank = Math.min(json.numbers(v, MAX_DIMENSIONS + 1, dimsScratch), MAX_DIMENSIONS + 1);
           dims = dimsScratch;
           end = json.lastEnd;
         }
@@ -854,7 +856,7 @@ function parseEntry(file: string, name: string, json: JsonReader, at: number, da
     const given = json.string(dtypeAt);
     throw new SafetensorsError(file, 'unknown-dtype', `tensor ${JSON.stringify(name)}: ${JSON.stringify(given)}`);
   }
-  for (let k = 0; k < dims.length; k++) {
+  for (let k = 0; k < rank; k++) {
     if (!isOffset(dims[k]))
       throw new SafetensorsError(file, 'invalid-shape', `tensor ${JSON.stringify(name)}: shape ${json.text(shapeAt)}`);
     if (k === MAX_DIMENSIONS) {
@@ -867,16 +869,16 @@ function parseEntry(file: string, name: string, json: JsonReader, at: number, da
     throw new SafetensorsError(file, 'invalid-data-offsets', `tensor ${JSON.stringify(name)}: data_offsets ${json.text(offsetsAt)}`);
   }
   if (end < begin) throw new SafetensorsError(file, 'offsets-reversed', `tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}]`);
-  const params = elementCount(file, name, dims);
+  const params = elementCount(file, name, dims, rank);
   const bytes = byteSize(file, name, dtype, params);
   if (end - begin !== bytes) {
     throw new SafetensorsError(
       file,
       'size-mismatch',
-      `tensor ${JSON.stringify(name)}: ${dtype} ${JSON.stringify(dims)} needs ${bytes} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`,
+      `tensor ${JSON.stringify(name)}: ${dtype} ${JSON.stringify(dims.slice(0, rank))} needs ${bytes} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`,
     );
   }
-  return new HeaderTensor(name, dtype, recentShapes.get(dims), params, bytes, file, dataStart + begin, dataStart);
+  return new HeaderTensor(name, dtype, recentShapes.get(dims, 0, rank), params, bytes, file, dataStart + begin, dataStart);
 }
 
 /**
@@ -903,12 +905,13 @@ class HeaderTensor implements TensorInfo {
 }
 
 /** Product of dims, refused as soon as a partial product passes 2^53 (the reference's checked_mul). */
-function elementCount(file: string, name: string, dims: readonly number[]): number {
+function elementCount(file: string, name: string, dims: readonly number[], rank: number): number {
   let count = 1;
-  for (const d of dims) {
-    count *= d;
+  for (let k = 0; k < rank; k++) {
+    count *= dims[k];
     if (count > Number.MAX_SAFE_INTEGER) {
-      throw new SafetensorsError(file, 'element-count-overflow', `tensor ${JSON.stringify(name)}: shape ${JSON.stringify(dims)}`);
+      const shape = JSON.stringify(dims.slice(0, rank));
+      throw new SafetensorsError(file, 'element-count-overflow', `tensor ${JSON.stringify(name)}: shape ${shape}`);
     }
   }
   return count;
