@@ -88,6 +88,21 @@ test('columns grow past their first capacity; empty names and high ranks keep th
   assert.ok(Object.isFrozen(arrived[1].shape));
 });
 
+test('a shape array changed between rows is read again: only frozen ones are known by identity', () => {
+  const scratch = [2, 3];
+  const b = new TensorColumnsBuilder(2);
+  b.add({ ...ROWS[0], name: 'a', shape: scratch, params: 6 });
+  scratch[1] = 5;
+  b.add({ ...ROWS[0], name: 'b', shape: scratch, params: 10 });
+  assert.deepEqual(
+    rowsOf(b.build()).map((r) => r.shape),
+    [
+      [2, 3],
+      [2, 5],
+    ],
+  );
+});
+
 test('a name with a lone surrogate (UTF-8 cannot carry it) travels as text, and every name keeps its place', () => {
   const names = ['a.\uD800.b', 'pair.\uD83D\uDE00', 'tail\uDC00', 'plain'];
   const rows: TensorRow[] = names.map((name, i) => ({ ...ROWS[0], name, fileOffset: 8 + 4 * i }));

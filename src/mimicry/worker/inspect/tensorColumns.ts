@@ -18,7 +18,7 @@ export class TensorColumnsBuilder {
   private fileOffsets: Float64Array;
   private nameEnds: Uint32Array;
   private shapeOf: Uint32Array;
-  /** Distinct shapes: the same array object is one shape (the header hands out one per shape met lately). */
+  /** Distinct shapes: the same frozen array is one shape (the header hands out one per shape met lately). */
   private readonly shapeIds = new Map<readonly number[], number>();
   /** And equal shapes of other objects, by their text. */
   private readonly shapeIdsByText = new Map<string, number>();
@@ -58,7 +58,9 @@ export class TensorColumnsBuilder {
 
   /** The index of `shape` among the distinct shapes, added when new. */
   private shapeId(shape: readonly number[]): number {
-    let id = this.shapeIds.get(shape);
+    // By identity only when frozen: an array that can change may hold another shape by now.
+    const frozen = Object.isFrozen(shape);
+    let id = frozen ? this.shapeIds.get(shape) : undefined;
     if (id !== undefined) return id;
     const text = shape.join(',');
     id = this.shapeIdsByText.get(text);
@@ -70,7 +72,7 @@ export class TensorColumnsBuilder {
       this.shapes[this.shapeLength++] = shape.length;
       for (let k = 0; k < shape.length; k++) this.shapes[this.shapeLength++] = shape[k];
     }
-    this.shapeIds.set(shape, id);
+    if (frozen) this.shapeIds.set(shape, id);
     return id;
   }
 
