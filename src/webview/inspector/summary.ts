@@ -64,9 +64,20 @@ export function dtypePill(dtype: string): HTMLElement {
   return pill;
 }
 
-function keyValueTable(caption: string, rows: readonly (readonly [string, string])[], empty: string, testId: string): HTMLElement {
+/** `keysFirst`: keys on one line, as wide as they need (shard file names); the values take the rest. */
+function keyValueTable(
+  caption: string,
+  rows: readonly (readonly [string, string])[],
+  empty: string,
+  testId: string,
+  keysFirst = false,
+): HTMLElement {
   if (rows.length === 0) return h('div', { class: 'summary-block' }, h('h3', {}, caption), h('p', { class: 'muted' }, empty));
-  const table = h('table', { class: 'kv', 'data-testid': testId }, h('caption', { class: 'visually-hidden' }, caption));
+  const table = h(
+    'table',
+    { class: keysFirst ? 'kv keys-first' : 'kv', 'data-testid': testId },
+    h('caption', { class: 'visually-hidden' }, caption),
+  );
   const body = h('tbody');
   for (const [k, v] of rows) body.appendChild(h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'mono' }, v)));
   table.appendChild(body);
@@ -96,6 +107,7 @@ export function renderSummary(s: CheckpointSummary): HTMLElement {
         s.shards.map((sh) => [sh.file, `${plural(sh.tensors, 'tensor')} · ${formatBytes(sh.bytes)}`] as const),
         'No shards.',
         'shards',
+        true,
       ),
     );
   }
